@@ -1,0 +1,70 @@
+import * as fs from 'node:fs';
+
+/**
+ * The file operations the storage engine uses. Storage never imports node:fs directly, so tests can inject
+ * faults (ENOSPC, EIO, torn writes) by wrapping this object.
+ */
+export interface FileSystem {
+  open(path: string, flags: string): Promise<number>;
+  close(fd: number): Promise<void>;
+  /** Writes all buffers at `position`, returns the bytes written. */
+  writev(fd: number, buffers: Buffer[], position: number): Promise<number>;
+  /** Reads up to `length` bytes at `position` into `into` at offset 0, returns the bytes read. */
+  read(fd: number, into: Buffer, length: number, position: number): Promise<number>;
+  fdatasync(fd: number): Promise<void>;
+  ftruncate(fd: number, length: number): Promise<void>;
+  fstatSize(fd: number): Promise<number>;
+  mkdir(path: string): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+  readFile(path: string): Promise<Buffer>;
+  /** Writes a whole file durably: temp file, fsync, rename, fsync of the directory. */
+  writeFileAtomic(path: string, data: Buffer | string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  exists(path: string): Promise<boolean>;
+  fsyncDir(path: string): Promise<void>;
+}
+
+export const nodeFileSystem: FileSystem = {
+  open: (path, flags) => new Promise((resolve, reject) => fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd)))),
+  close: (fd) => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve()))),
+  writev: (fd, buffers, position) =>
+    new Promise((resolve, reject) => fs.writev(fd, buffers, position, (err, n) => (err ? reject(err) : resolve(n)))),
+  read: (fd, into, length, position) =>
+    new Promise((resolve, reject) => fs.read(fd, into, 0, length, position, (err, n) => (err ? reject(err) : resolve(n)))),
+  fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))),
+  ftruncate: (fd, length) => new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve()))),
+  fstatSize: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size)))),
+  mkdir: async (path) => {
+    await fs.promises.mkdir(path, { recursive: true });
+  },
+  readdir: (path) => fs.promises.readdir(path),
+  readFile: (path) => fs.promises.readFile(path),
+  writeFileAtomic: async (path, data) => {
+    const tmp = `${path}.tmp`;
+    const h = await fs.promises.open(tmp, 'w');
+    try {
+      await h.writeFile(data);
+      await h.datasync();
+    } finally {
+      await h.close();
+    }
+    await fs.promises.rename(tmp, path);
+    await fsyncDirectory(path.slice(0, Math.max(path.lastIndexOf('/'), 1)));
+  },
+  rename: (from, to) => fs.promises.rename(from, to),
+  unlink: (path) => fs.promises.unlink(path),
+  rmdir: (path) => fs.promises.rm(path, { recursive: true, force: true }),
+  exists: (path) => fs.promises.access(path).then(() => true, () => false),
+  fsyncDir: (path) => fsyncDirectory(path),
+};
+
+async function fsyncDirectory(path: string): Promise<void> {
+  const h = await fs.promises.open(path, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}

@@ -1,0 +1,190 @@
+import { crc32c } from '@node-rs/crc32';
+import { ErrorCode, KafkaError } from './errors.js';
+import { Reader } from './reader.js';
+
+/**
+ * Record batch v2 (magic 2) header layout. Batches are kept as the bytes the client sent; the broker only
+ * reads these header fields and patches the base offset (outside the CRC) and, for LogAppendTime, the
+ * timestamp fields (inside the CRC, so the CRC is recomputed then).
+ */
+export const Batch = {
+  BASE_OFFSET: 0,
+  LENGTH: 8,
+  PARTITION_LEADER_EPOCH: 12,
+  MAGIC: 16,
+  CRC: 17,
+  ATTRIBUTES: 21,
+  LAST_OFFSET_DELTA: 23,
+  BASE_TIMESTAMP: 27,
+  MAX_TIMESTAMP: 35,
+  PRODUCER_ID: 43,
+  PRODUCER_EPOCH: 51,
+  BASE_SEQUENCE: 53,
+  RECORDS_COUNT: 57,
+  HEADER_BYTES: 61,
+  /** Bytes before the length field's payload: baseOffset + batchLength. */
+  LOG_OVERHEAD: 12,
+} as const;
+
+export const Attributes = {
+  COMPRESSION_MASK: 0x07,
+  TIMESTAMP_LOG_APPEND: 0x08,
+  TRANSACTIONAL: 0x10,
+  CONTROL: 0x20,
+  DELETE_HORIZON: 0x40,
+} as const;
+
+export const Compression = { NONE: 0, GZIP: 1, SNAPPY: 2, LZ4: 3, ZSTD: 4 } as const;
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+export function readInt64(buf: Buffer, at: number): number {
+  return buf.readInt32BE(at) * TWO_POW_32 + buf.readUInt32BE(at + 4);
+}
+
+export function writeInt64(buf: Buffer, at: number, v: number): void {
+  const hi = Math.floor(v / TWO_POW_32);
+  buf.writeInt32BE(hi, at);
+  buf.writeUInt32BE(v - hi * TWO_POW_32, at + 4);
+}
+
+/** Size in bytes of the batch starting at `at`, or -1 if the header is not fully inside `buf`. */
+export function batchSizeAt(buf: Buffer, at: number): number {
+  if (at + Batch.LOG_OVERHEAD > buf.length) return -1;
+  return buf.readInt32BE(at + Batch.LENGTH) + Batch.LOG_OVERHEAD;
+}
+
+export function batchCrcValid(buf: Buffer, at: number, size: number): boolean {
+  return crc32c(buf.subarray(at + Batch.ATTRIBUTES, at + size)) === buf.readUInt32BE(at + Batch.CRC);
+}
+
+export interface BatchInfo {
+  /** Byte position of the batch inside the buffer it was parsed from. */
+  position: number;
+  size: number;
+  baseOffset: number;
+  lastOffsetDelta: number;
+  recordsCount: number;
+  attributes: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+}
+
+export function batchInfoAt(buf: Buffer, at: number, size: number): BatchInfo {
+  return {
+    position: at,
+    size,
+    baseOffset: readInt64(buf, at + Batch.BASE_OFFSET),
+    lastOffsetDelta: buf.readInt32BE(at + Batch.LAST_OFFSET_DELTA),
+    recordsCount: buf.readInt32BE(at + Batch.RECORDS_COUNT),
+    attributes: buf.readInt16BE(at + Batch.ATTRIBUTES),
+    baseTimestamp: readInt64(buf, at + Batch.BASE_TIMESTAMP),
+    maxTimestamp: readInt64(buf, at + Batch.MAX_TIMESTAMP),
+    producerId: readInt64(buf, at + Batch.PRODUCER_ID),
+    producerEpoch: buf.readInt16BE(at + Batch.PRODUCER_EPOCH),
+    baseSequence: buf.readInt32BE(at + Batch.BASE_SEQUENCE),
+  };
+}
+
+/** A produce request's records split into batches, validated, ready to have offsets assigned in place. */
+export interface ValidatedBatches {
+  batches: BatchInfo[];
+  records: number;
+  bytes: number;
+}
+
+/**
+ * Validates the record batches of one produce partition without decoding compressed payloads: framing,
+ * magic, CRC32C, counts, and for uncompressed batches the record framing and offset deltas (a walk over
+ * varints, no allocation per record). Throws KafkaError with the code the produce response should carry.
+ */
+export function validateBatches(records: Buffer, maxBatchBytes: number): ValidatedBatches {
+  const batches: BatchInfo[] = [];
+  let at = 0;
+  let total = 0;
+  if (records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'empty record set');
+  while (at < records.length) {
+    if (records.length - at < Batch.HEADER_BYTES) {
+      throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `truncated batch header at byte ${at}`);
+    }
+    const magic = records.readInt8(at + Batch.MAGIC);
+    if (magic !== 2) {
+      throw new KafkaError(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `record batch magic ${magic} is not supported (need 2)`);
+    }
+    const size = batchSizeAt(records, at);
+    if (size < Batch.HEADER_BYTES || at + size > records.length) {
+      throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `batch length ${size} at byte ${at} does not fit the ${records.length}-byte record set`);
+    }
+    if (size > maxBatchBytes) {
+      throw new KafkaError(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${size} bytes exceeds max.message.bytes ${maxBatchBytes}`);
+    }
+    if (!batchCrcValid(records, at, size)) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `CRC32C mismatch in batch at byte ${at}`);
+    const info = batchInfoAt(records, at, size);
+    if (info.recordsCount <= 0 || info.lastOffsetDelta !== info.recordsCount - 1) {
+      throw new KafkaError(
+        ErrorCode.INVALID_RECORD,
+        `batch at byte ${at}: ${info.recordsCount} records but last offset delta ${info.lastOffsetDelta}`,
+      );
+    }
+    if ((info.attributes & Attributes.COMPRESSION_MASK) > Compression.ZSTD) {
+      throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${info.attributes & 7}`);
+    }
+    if ((info.attributes & Attributes.COMPRESSION_MASK) === Compression.NONE) {
+      validateUncompressedRecords(records, at, size, info.recordsCount);
+    }
+    batches.push(info);
+    total += info.recordsCount;
+    at += size;
+  }
+  return { batches, records: total, bytes: records.length };
+}
+
+/** An invalid record inside a batch; `index` is the record's position in the batch (KIP-467). */
+export class InvalidRecordError extends KafkaError {
+  constructor(
+    readonly index: number,
+    message: string,
+  ) {
+    super(ErrorCode.INVALID_RECORD, message);
+  }
+}
+
+function validateUncompressedRecords(buf: Buffer, at: number, size: number, count: number): void {
+  const r = new Reader(buf, at + Batch.HEADER_BYTES, at + size);
+  for (let i = 0; i < count; i++) {
+    try {
+      const length = r.varint();
+      const end = r.pos + length;
+      if (length < 0 || end > r.end) throw new InvalidRecordError(i, `record ${i} length ${length} overruns its batch`);
+      r.int8(); // attributes
+      r.varlong(); // timestamp delta
+      const offsetDelta = r.varint();
+      if (offsetDelta !== i) throw new InvalidRecordError(i, `record ${i} has offset delta ${offsetDelta}`);
+      r.pos = end;
+    } catch (err) {
+      if (err instanceof InvalidRecordError) throw err;
+      throw new InvalidRecordError(i, `record ${i} is malformed`);
+    }
+  }
+  if (r.pos !== r.end) throw new InvalidRecordError(count - 1, `${r.end - r.pos} bytes after the last record`);
+}
+
+/**
+ * Assigns offsets in place: writes the base offset, and for LogAppendTime topics the append time into the
+ * timestamp fields (then recomputes the CRC, which covers them).
+ */
+export function assignOffsets(buf: Buffer, info: BatchInfo, baseOffset: number, logAppendTimeMs: number | null): void {
+  writeInt64(buf, info.position + Batch.BASE_OFFSET, baseOffset);
+  info.baseOffset = baseOffset;
+  if (logAppendTimeMs !== null) {
+    const attrs = (info.attributes | Attributes.TIMESTAMP_LOG_APPEND) & 0xffff;
+    buf.writeInt16BE(attrs << 16 >> 16, info.position + Batch.ATTRIBUTES);
+    writeInt64(buf, info.position + Batch.MAX_TIMESTAMP, logAppendTimeMs);
+    buf.writeUInt32BE(crc32c(buf.subarray(info.position + Batch.ATTRIBUTES, info.position + info.size)), info.position + Batch.CRC);
+    info.attributes = attrs;
+    info.maxTimestamp = logAppendTimeMs;
+  }
+}

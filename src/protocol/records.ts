@@ -1,0 +1,154 @@
+import { crc32c } from '@node-rs/crc32';
+import { compress, decompress } from './compression.js';
+import { ProtocolError } from './errors.js';
+import { Attributes, Batch, batchInfoAt, batchSizeAt, type BatchInfo, writeInt64 } from './record-batch.js';
+import { Reader } from './reader.js';
+import { Writer } from './writer.js';
+
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
+/** One record, decoded. Used off the hot path only: CLI, tests, timestamp look-ups, compaction. */
+export interface KafkaRecord {
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}
+
+export interface NewRecord {
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: { key: string; value: Buffer | string | null }[];
+  timestamp?: number;
+}
+
+export interface BuildBatchOptions {
+  compression?: number;
+  baseOffset?: number;
+  producerId?: number;
+  producerEpoch?: number;
+  baseSequence?: number;
+  transactional?: boolean;
+  control?: boolean;
+}
+
+const toBuf = (v: Buffer | string | null | undefined): Buffer | null => (v === null || v === undefined ? null : typeof v === 'string' ? Buffer.from(v) : v);
+
+/** Encodes records as one v2 record batch (the form a producer sends). */
+export function buildRecordBatch(records: NewRecord[], options: BuildBatchOptions = {}): Buffer {
+  if (records.length === 0) throw new RangeError('a batch needs at least one record');
+  const now = Date.now();
+  const baseTimestamp = records[0]!.timestamp ?? now;
+  let maxTimestamp = baseTimestamp;
+  const body = new Writer(1024);
+  records.forEach((rec, i) => {
+    const ts = rec.timestamp ?? now;
+    if (ts > maxTimestamp) maxTimestamp = ts;
+    const w = new Writer(128);
+    w.int8(0);
+    w.varlong(ts - baseTimestamp);
+    w.varint(i);
+    const key = toBuf(rec.key);
+    const value = toBuf(rec.value);
+    writeVarBytes(w, key);
+    writeVarBytes(w, value);
+    const headers = rec.headers ?? [];
+    w.varint(headers.length);
+    for (const h of headers) {
+      writeVarBytes(w, Buffer.from(h.key));
+      writeVarBytes(w, toBuf(h.value));
+    }
+    const bytes = w.toBuffer();
+    body.varint(bytes.length);
+    body.raw(bytes);
+  });
+  const codec = options.compression ?? 0;
+  const payload = compress(codec, body.toBuffer());
+  const batch = Buffer.alloc(Batch.HEADER_BYTES + payload.length);
+  writeInt64(batch, Batch.BASE_OFFSET, options.baseOffset ?? 0);
+  batch.writeInt32BE(batch.length - Batch.LOG_OVERHEAD, Batch.LENGTH);
+  batch.writeInt32BE(-1, Batch.PARTITION_LEADER_EPOCH);
+  batch.writeInt8(2, Batch.MAGIC);
+  let attributes = codec;
+  if (options.transactional) attributes |= Attributes.TRANSACTIONAL;
+  if (options.control) attributes |= Attributes.CONTROL;
+  batch.writeInt16BE(attributes, Batch.ATTRIBUTES);
+  batch.writeInt32BE(records.length - 1, Batch.LAST_OFFSET_DELTA);
+  writeInt64(batch, Batch.BASE_TIMESTAMP, baseTimestamp);
+  writeInt64(batch, Batch.MAX_TIMESTAMP, maxTimestamp);
+  writeInt64(batch, Batch.PRODUCER_ID, options.producerId ?? -1);
+  batch.writeInt16BE(options.producerEpoch ?? -1, Batch.PRODUCER_EPOCH);
+  batch.writeInt32BE(options.baseSequence ?? -1, Batch.BASE_SEQUENCE);
+  batch.writeInt32BE(records.length, Batch.RECORDS_COUNT);
+  payload.copy(batch, Batch.HEADER_BYTES);
+  batch.writeUInt32BE(crc32c(batch.subarray(Batch.ATTRIBUTES)), Batch.CRC);
+  return batch;
+}
+
+function writeVarBytes(w: Writer, v: Buffer | null): void {
+  if (v === null) {
+    w.varint(-1);
+    return;
+  }
+  w.varint(v.length);
+  w.raw(v);
+}
+
+function readVarBytes(r: Reader): Buffer | null {
+  const n = r.varint();
+  if (n < 0) return null;
+  const start = r.pos;
+  r.skip(n);
+  return r.buf.subarray(start, start + n);
+}
+
+export interface DecodedBatch {
+  info: BatchInfo;
+  records: KafkaRecord[];
+}
+
+/** Decodes every batch in `data` (a fetch response's records, or a segment range). A partial trailing batch is ignored. */
+export function decodeRecordBatches(data: Buffer): DecodedBatch[] {
+  const out: DecodedBatch[] = [];
+  let at = 0;
+  while (at < data.length) {
+    const size = batchSizeAt(data, at);
+    if (size < 0 || at + size > data.length) break;
+    if (data.readInt8(at + Batch.MAGIC) !== 2) throw new ProtocolError(`unsupported magic ${data.readInt8(at + Batch.MAGIC)}`);
+    const info = batchInfoAt(data, at, size);
+    const payload = decompress(info.attributes & Attributes.COMPRESSION_MASK, data.subarray(at + Batch.HEADER_BYTES, at + size));
+    const r = new Reader(payload);
+    const records: KafkaRecord[] = [];
+    const logAppendTime = (info.attributes & Attributes.TIMESTAMP_LOG_APPEND) !== 0;
+    for (let i = 0; i < info.recordsCount; i++) {
+      const length = r.varint();
+      const end = r.pos + length;
+      r.int8();
+      const tsDelta = r.varlong();
+      const offsetDelta = r.varint();
+      const key = readVarBytes(r);
+      const value = readVarBytes(r);
+      const headerCount = r.varint();
+      const headers: RecordHeader[] = [];
+      for (let h = 0; h < headerCount; h++) {
+        const hk = readVarBytes(r);
+        headers.push({ key: hk === null ? '' : hk.toString('utf8'), value: readVarBytes(r) });
+      }
+      r.pos = end;
+      records.push({
+        offset: info.baseOffset + offsetDelta,
+        timestamp: logAppendTime ? info.maxTimestamp : info.baseTimestamp + tsDelta,
+        key,
+        value,
+        headers,
+      });
+    }
+    out.push({ info, records });
+    at += size;
+  }
+  return out;
+}

@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../io/clock.js';
+import { nodeFileSystem, type FileSystem } from '../io/file-system.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { GroupCommit } from './group-commit.js';
+import { HandleCache } from './handle-cache.js';
+import { DEFAULT_LOG_CONFIG, applyTopicConfigs, type LogConfig } from './log-config.js';
+import { PartitionLog, type LogEnv } from './partition-log.js';
+
+export interface TopicState {
+  name: string;
+  /** 32 hex digits (Kafka's topic UUID). */
+  id: string;
+  partitions: PartitionLog[];
+  overrides: Record<string, string>;
+  config: LogConfig;
+}
+
+export interface LogManagerOptions {
+  dataDir: string;
+  /** Broker-wide defaults for topic configs. */
+  defaults?: Partial<LogConfig>;
+  fs?: FileSystem;
+  clock?: Clock;
+  maxOpenFiles?: number;
+  retentionCheckMs?: number;
+  onError?: (err: unknown, what: string) => void;
+}
+
+interface TopicRecord {
+  name: string;
+  id: string;
+  partitions: number;
+  overrides: Record<string, string>;
+}
+
+const METADATA_FILE = 'topics.json';
+const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
+const LOG_START_FILE = 'log-start-offsets.json';
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/;
+const MAX_TOPIC_LENGTH = 249;
+
+export function validateTopicName(name: string): void {
+  if (name.length === 0 || name.length > MAX_TOPIC_LENGTH || name === '.' || name === '..' || !LEGAL_TOPIC.test(name)) {
+    throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `invalid topic name ${JSON.stringify(name)}: use 1-${MAX_TOPIC_LENGTH} of [a-zA-Z0-9._-], not "." or ".."`);
+  }
+}
+
+/**
+ * All partition logs under one data directory: the topic catalogue (`topics.json`), the shared file handle
+ * cache and group commit, one retention scheduler for every partition, one background flusher for `none`
+ * logs, and the clean-shutdown marker that lets the next start skip the tail scans.
+ */
+export class LogManager {
+  readonly topics = new Map<string, TopicState>();
+  readonly defaults: LogConfig;
+  readonly fs: FileSystem;
+  readonly clock: Clock;
+  readonly handles: HandleCache;
+  readonly groupCommit: GroupCommit;
+  private readonly env: LogEnv;
+  private readonly dirtyNoneLogs = new Set<PartitionLog>();
+  private readonly stopTimers: (() => void)[] = [];
+  private catalogueWrite: Promise<void> = Promise.resolve();
+  /** Bytes cut from torn tails during this start's recovery. */
+  recoveredTruncatedBytes = 0;
+  cleanStart = false;
+
+  private constructor(private readonly options: LogManagerOptions) {
+    this.fs = options.fs ?? nodeFileSystem;
+    this.clock = options.clock ?? systemClock;
+    this.defaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
+    this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 4096);
+    this.groupCommit = new GroupCommit(this.fs, this.handles);
+    this.env = {
+      fs: this.fs,
+      handles: this.handles,
+      groupCommit: this.groupCommit,
+      now: () => this.clock.now(),
+      markDirty: (log) => this.dirtyNoneLogs.add(log),
+    };
+  }
+
+  get dataDir(): string {
+    return this.options.dataDir;
+  }
+
+  static async open(options: LogManagerOptions): Promise<LogManager> {
+    const manager = new LogManager(options);
+    await manager.load();
+    return manager;
+  }
+
+  private async load(): Promise<void> {
+    const { fs } = this;
+    await fs.mkdir(this.dataDir);
+    const marker = join(this.dataDir, CLEAN_SHUTDOWN_FILE);
+    this.cleanStart = await fs.exists(marker);
+    const records: TopicRecord[] = (await fs.exists(join(this.dataDir, METADATA_FILE)))
+      ? JSON.parse((await fs.readFile(join(this.dataDir, METADATA_FILE))).toString('utf8')).topics
+      : [];
+    const starts: Record<string, number> = (await fs.exists(join(this.dataDir, LOG_START_FILE)))
+      ? JSON.parse((await fs.readFile(join(this.dataDir, LOG_START_FILE))).toString('utf8'))
+      : {};
+    for (const rec of records) {
+      const config = applyTopicConfigs(this.defaults, rec.overrides);
+      const topic: TopicState = { name: rec.name, id: rec.id, partitions: [], overrides: rec.overrides, config };
+      for (let p = 0; p < rec.partitions; p++) {
+        const log = this.newLog(rec.name, p, config);
+        const { truncatedBytes } = await log.load(this.cleanStart, starts[`${rec.name}-${p}`] ?? 0);
+        this.recoveredTruncatedBytes += truncatedBytes;
+        topic.partitions.push(log);
+      }
+      this.topics.set(rec.name, topic);
+    }
+    if (this.cleanStart) await fs.unlink(marker);
+    const retentionMs = this.options.retentionCheckMs ?? 30_000;
+    this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
+    this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, 1000)), () => void this.flushNoneLogs()));
+  }
+
+  private newLog(topic: string, partition: number, config: LogConfig): PartitionLog {
+    return new PartitionLog(topic, partition, join(this.dataDir, `${topic}-${partition}`), config, this.env);
+  }
+
+  getLog(topic: string, partition: number): PartitionLog | undefined {
+    return this.topics.get(topic)?.partitions[partition];
+  }
+
+  async createTopic(name: string, partitions: number, overrides: Record<string, string> = {}): Promise<TopicState> {
+    validateTopicName(name);
+    if (this.topics.has(name)) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 100_000) {
+      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `partition count must be 1-100000, got ${partitions}`);
+    }
+    const config = applyTopicConfigs(this.defaults, overrides);
+    const topic: TopicState = { name, id: randomBytes(16).toString('hex'), partitions: [], overrides: { ...overrides }, config };
+    this.topics.set(name, topic);
+    try {
+      for (let p = 0; p < partitions; p++) {
+        const log = this.newLog(name, p, config);
+        await log.load(true, 0);
+        topic.partitions.push(log);
+      }
+      await this.saveCatalogue();
+    } catch (err) {
+      this.topics.delete(name);
+      throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `could not create topic ${name}: ${(err as Error).message}`, { cause: err });
+    }
+    return topic;
+  }
+
+  async createPartitions(name: string, total: number): Promise<void> {
+    const topic = this.requireTopic(name);
+    if (total <= topic.partitions.length) {
+      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `topic ${name} has ${topic.partitions.length} partitions; the new count must be larger, got ${total}`);
+    }
+    for (let p = topic.partitions.length; p < total; p++) {
+      const log = this.newLog(name, p, topic.config);
+      await log.load(true, 0);
+      topic.partitions.push(log);
+    }
+    await this.saveCatalogue();
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    const topic = this.requireTopic(name);
+    this.topics.delete(name);
+    await this.saveCatalogue();
+    for (const log of topic.partitions) {
+      this.dirtyNoneLogs.delete(log);
+      await log.destroy();
+    }
+  }
+
+  /** Replaces the topic's overrides (AlterConfigs) after validating them all. */
+  async setTopicOverrides(name: string, overrides: Record<string, string>): Promise<void> {
+    const topic = this.requireTopic(name);
+    const config = applyTopicConfigs(this.defaults, overrides);
+    topic.overrides = { ...overrides };
+    topic.config = config;
+    for (const log of topic.partitions) log.config = config;
+    await this.saveCatalogue();
+  }
+
+  requireTopic(name: string): TopicState {
+    const topic = this.topics.get(name);
+    if (!topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${name}`);
+    return topic;
+  }
+
+  async deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number> {
+    const log = this.getLog(topic, partition);
+    if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topic}-${partition}`);
+    const start = await log.deleteRecordsBefore(beforeOffset === -1 ? log.highWatermark : beforeOffset);
+    await this.saveLogStarts();
+    return start;
+  }
+
+  private saveCatalogue(): Promise<void> {
+    const records: TopicRecord[] = [...this.topics.values()].map((t) => ({
+      name: t.name, id: t.id, partitions: t.partitions.length, overrides: t.overrides,
+    }));
+    const data = JSON.stringify({ version: 1, topics: records }, null, 1);
+    // writes are chained so an older catalogue never lands after a newer one
+    this.catalogueWrite = this.catalogueWrite.catch(() => undefined).then(() => this.fs.writeFileAtomic(join(this.dataDir, METADATA_FILE), data));
+    return this.catalogueWrite;
+  }
+
+  private async saveLogStarts(): Promise<void> {
+    const starts: Record<string, number> = {};
+    for (const t of this.topics.values()) {
+      for (const log of t.partitions) if (log.logStartOffset > 0) starts[`${t.name}-${log.partition}`] = log.logStartOffset;
+    }
+    await this.fs.writeFileAtomic(join(this.dataDir, LOG_START_FILE), JSON.stringify(starts));
+  }
+
+  /** One pass of retention over every partition. */
+  async runRetention(): Promise<number> {
+    const now = this.clock.now();
+    let deleted = 0;
+    for (const t of this.topics.values()) {
+      for (const log of t.partitions) {
+        try {
+          deleted += await log.applyRetention(now);
+        } catch (err) {
+          this.options.onError?.(err, `retention of ${t.name}-${log.partition}`);
+        }
+      }
+    }
+    if (deleted > 0) await this.saveLogStarts().catch((err) => this.options.onError?.(err, 'saving log start offsets'));
+    return deleted;
+  }
+
+  private async flushNoneLogs(): Promise<void> {
+    if (this.dirtyNoneLogs.size === 0) return;
+    const logs = [...this.dirtyNoneLogs];
+    this.dirtyNoneLogs.clear();
+    await Promise.all(logs.map((l) => l.flushToDisk().catch((err) => this.options.onError?.(err, `background flush of ${l.topic}-${l.partition}`))));
+  }
+
+  /** Clean shutdown: drain appends, fsync, write indexes, then the marker that lets the next start skip scans. */
+  async close(): Promise<void> {
+    for (const stop of this.stopTimers.splice(0)) stop();
+    for (const t of this.topics.values()) for (const log of t.partitions) await log.close();
+    await this.catalogueWrite.catch(() => undefined);
+    await this.saveLogStarts();
+    await this.handles.closeAll();
+    await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE), String(this.clock.now()));
+  }
+}

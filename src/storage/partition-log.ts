@@ -1,0 +1,502 @@
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { Batch, assignOffsets, batchSizeAt, readInt64, type ValidatedBatches } from '../protocol/record-batch.js';
+import type { FileSystem } from '../io/file-system.js';
+import type { GroupCommit } from './group-commit.js';
+import type { HandleCache } from './handle-cache.js';
+import type { LogConfig } from './log-config.js';
+import { SEGMENT_SUFFIX, Segment, scanSegment } from './segment.js';
+import { OffsetIndex, TimeIndex } from './sparse-index.js';
+
+/** What a partition log needs from the engine around it. */
+export interface LogEnv {
+  fs: FileSystem;
+  handles: HandleCache;
+  groupCommit: GroupCommit;
+  now: () => number;
+  /** Called when a `none` log has bytes to fsync in the background. */
+  markDirty: (log: PartitionLog) => void;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** The append time written into the batches, or -1 for CreateTime topics. */
+  logAppendTimeMs: number;
+  /** Resolves when the bytes reached the OS (acks=1). */
+  written: Promise<void>;
+  /** Resolves when the append is durable under the topic's flush policy (acks=all); it is then visible. */
+  durable: Promise<void>;
+}
+
+export interface ReadResult {
+  /** Whole batches starting with the one holding the requested offset; empty when nothing is available. */
+  records: Buffer;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+interface PendingAppend {
+  segment: Segment;
+  position: number;
+  bytes: number;
+  buffer: Buffer;
+  startOffset: number;
+  endOffset: number;
+  written: boolean;
+  durable: boolean;
+  settled: Promise<void>;
+  resolveWritten: () => void;
+  rejectWritten: (err: unknown) => void;
+  resolveDurable: () => void;
+  rejectDurable: (err: unknown) => void;
+}
+
+const READ_SLACK_BYTES = 16 * 1024;
+
+/**
+ * One partition's log: an ordered list of segments, the offsets that bound it, and the append pipeline.
+ * Offsets are assigned synchronously when an append is accepted; writes go out in order, at most one
+ * `writev` in flight per partition (everything queued meanwhile goes in the next one); the high watermark,
+ * which bounds what readers see, advances in order as appends become durable. A failed write or fsync
+ * fails that append and every later one, and rolls the log back to the failed append's start.
+ */
+export class PartitionLog {
+  segments: Segment[] = [];
+  logStartOffset = 0;
+  highWatermark = 0;
+  private hwSegment!: Segment;
+  private hwPosition = 0;
+  private readonly pending: PendingAppend[] = [];
+  private writeIndex = 0;
+  private writing = false;
+  private failing: Promise<void> | null = null;
+  private readonly waiters = new Set<() => void>();
+  closed = false;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly dir: string,
+    public config: LogConfig,
+    private readonly env: LogEnv,
+  ) {}
+
+  get activeSegment(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  get logEndOffset(): number {
+    return this.activeSegment.nextOffset;
+  }
+
+  get sizeBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
+  /** Loads segments from the directory and recovers the tail (see recoverTail). */
+  async load(cleanShutdown: boolean, logStartOffset: number): Promise<{ truncatedBytes: number }> {
+    const { fs } = this.env;
+    await fs.mkdir(this.dir);
+    const names = await fs.readdir(this.dir);
+    const bases = names
+      .filter((n) => n.endsWith(SEGMENT_SUFFIX) && /^\d{20}\.log$/.test(n))
+      .map((n) => Number(n.slice(0, 20)))
+      .sort((a, b) => a - b);
+    for (const n of names) if (n.endsWith('.tmp')) await fs.unlink(`${this.dir}/${n}`).catch(() => undefined);
+    if (bases.length === 0) bases.push(Math.max(0, logStartOffset));
+    let truncatedBytes = 0;
+    for (let i = 0; i < bases.length; i++) {
+      const segment = new Segment(this.dir, bases[i]!);
+      const last = i === bases.length - 1;
+      truncatedBytes += await this.loadSegment(segment, last, cleanShutdown);
+      if (segment.size === 0 && !last) {
+        await this.removeSegmentFiles(segment);
+        continue;
+      }
+      this.segments.push(segment);
+    }
+    this.logStartOffset = Math.max(logStartOffset, this.segments[0]!.baseOffset);
+    if (this.logStartOffset > this.logEndOffset) this.logStartOffset = this.logEndOffset;
+    this.highWatermark = this.logEndOffset;
+    this.hwSegment = this.activeSegment;
+    this.hwPosition = this.activeSegment.size;
+    return { truncatedBytes };
+  }
+
+  /**
+   * Indexes of closed segments are loaded from their files when present; the last segment, and any segment
+   * without index files, is re-scanned from its data. A torn or corrupt tail is truncated at the last whole
+   * valid batch. Returns the bytes truncated.
+   */
+  private async loadSegment(segment: Segment, last: boolean, cleanShutdown: boolean): Promise<number> {
+    const { fs } = this.env;
+    const fd = await this.env.handles.acquire(segment);
+    try {
+      let fromPosition = 0;
+      const haveIndexes = (await fs.exists(segment.indexPath)) && (await fs.exists(segment.timeIndexPath));
+      if (haveIndexes && (!last || cleanShutdown)) {
+        segment.offsetIndex = OffsetIndex.deserialize(await fs.readFile(segment.indexPath));
+        segment.timeIndex = TimeIndex.deserialize(await fs.readFile(segment.timeIndexPath));
+        const n = segment.offsetIndex.count;
+        if (n > 0) {
+          // resume the scan at the last indexed batch: it re-derives size, next offset and max timestamp
+          fromPosition = segment.offsetIndex.positions[n - 1]!;
+          segment.nextOffset = segment.baseOffset + segment.offsetIndex.relOffsets[n - 1]!;
+          segment.offsetIndex.truncateToPosition(fromPosition);
+          segment.timeIndex.truncateToRelOffset(segment.nextOffset - segment.baseOffset);
+          segment.maxTimestamp = segment.timeIndex.count > 0 ? segment.timeIndex.timestamps[segment.timeIndex.count - 1]! : -1;
+        }
+      } else {
+        await segment.removeIndexFiles(fs);
+      }
+      const scan = await scanSegment(fs, fd, segment, fromPosition, this.config.indexIntervalBytes);
+      if (scan.validBytes < scan.fileBytes) await fs.ftruncate(fd, scan.validBytes);
+      if (scan.batches > 0) segment.firstAppendMs = this.env.now();
+      return scan.fileBytes - scan.validBytes;
+    } finally {
+      this.env.handles.release(segment);
+    }
+  }
+
+  /**
+   * Accepts validated batches: assigns offsets in place (and the append time for LogAppendTime topics),
+   * queues the write, and returns at once with the assigned offsets and two promises (written, durable).
+   */
+  append(records: Buffer, validated: ValidatedBatches): AppendResult {
+    if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `partition ${this.topic}-${this.partition} is closed`);
+    if (this.failing) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `partition ${this.topic}-${this.partition} is recovering from a write error`);
+    const now = this.env.now();
+    this.maybeRoll(records.length, now);
+    const segment = this.activeSegment;
+    const startOffset = segment.nextOffset;
+    const position = segment.size;
+    const logAppendTime = this.config.timestampType === 'LogAppendTime' ? now : null;
+    let offset = startOffset;
+    for (const batch of validated.batches) {
+      assignOffsets(records, batch, offset, logAppendTime);
+      const lastOffset = offset + batch.lastOffsetDelta;
+      segment.indexBatch(position + batch.position, batch.size, offset, lastOffset, batch.maxTimestamp, this.config.indexIntervalBytes);
+      offset = lastOffset + 1;
+    }
+    segment.size += records.length;
+    if (segment.firstAppendMs < 0) segment.firstAppendMs = now;
+
+    let resolveWritten!: () => void;
+    let rejectWritten!: (err: unknown) => void;
+    let resolveDurable!: () => void;
+    let rejectDurable!: (err: unknown) => void;
+    const written = new Promise<void>((res, rej) => ((resolveWritten = res), (rejectWritten = rej)));
+    const durable = new Promise<void>((res, rej) => ((resolveDurable = res), (rejectDurable = rej)));
+    // callers may await only one of the two; never leave the other as an unhandled rejection
+    written.catch(() => undefined);
+    durable.catch(() => undefined);
+    this.pending.push({
+      segment, position, bytes: records.length, buffer: records, startOffset, endOffset: offset,
+      written: false, durable: false, settled: durable, resolveWritten, rejectWritten, resolveDurable, rejectDurable,
+    });
+    if (!this.writing) void this.flush();
+    return { baseOffset: startOffset, lastOffset: offset - 1, logAppendTimeMs: logAppendTime ?? -1, written, durable };
+  }
+
+  private maybeRoll(incomingBytes: number, now: number): void {
+    const active = this.activeSegment;
+    if (active.size === 0) return;
+    const full = active.size + incomingBytes > this.config.segmentBytes;
+    const old = active.firstAppendMs >= 0 && now - active.firstAppendMs >= this.config.segmentMs;
+    if (full || old) this.roll();
+  }
+
+  /** Starts a new active segment; the previous one's indexes are written once its bytes are durable. */
+  roll(): void {
+    const previous = this.activeSegment;
+    this.segments.push(new Segment(this.dir, previous.nextOffset));
+    void this.sealSegment(previous);
+  }
+
+  private async sealSegment(segment: Segment): Promise<void> {
+    try {
+      await this.env.groupCommit.sync(segment);
+      if (!segment.deleted) await segment.writeIndexes(this.env.fs);
+    } catch {
+      // the indexes are rebuilt from the data on the next start
+    }
+  }
+
+  /** Writes every queued append, in order, one writev per contiguous run in one segment. */
+  private async flush(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.writeIndex < this.pending.length && !this.failing) {
+        const first = this.pending[this.writeIndex]!;
+        const batch: PendingAppend[] = [first];
+        for (let i = this.writeIndex + 1; i < this.pending.length; i++) {
+          const p = this.pending[i]!;
+          if (p.segment !== first.segment) break;
+          batch.push(p);
+        }
+        const segment = first.segment;
+        let fd: number;
+        try {
+          fd = await this.env.handles.acquire(segment);
+        } catch (err) {
+          await this.fail(first, err);
+          break;
+        }
+        try {
+          const written = await this.env.fs.writev(fd, batch.map((p) => p.buffer), first.position);
+          const expected = batch.reduce((n, p) => n + p.bytes, 0);
+          if (written !== expected) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short write: ${written} of ${expected} bytes`);
+        } catch (err) {
+          this.env.handles.release(segment);
+          await this.fail(first, err);
+          break;
+        }
+        this.env.handles.release(segment);
+        segment.dirty = true;
+        this.writeIndex += batch.length;
+        for (const p of batch) {
+          p.written = true;
+          p.resolveWritten();
+        }
+        if (this.config.flushPolicy === 'fsync') {
+          this.env.groupCommit.sync(segment).then(
+            () => this.markDurable(batch),
+            (err) => void this.fail(first, err),
+          );
+        } else {
+          this.env.markDirty(this);
+          this.markDurable(batch);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+    if (this.writeIndex < this.pending.length && !this.failing) void this.flush();
+  }
+
+  /** These appends are durable: resolve, in log order, every durable append at the head and advance the high watermark. */
+  private markDurable(batch: PendingAppend[]): void {
+    for (const p of batch) p.durable = true;
+    while (this.pending.length > 0 && this.pending[0]!.durable) {
+      const head = this.pending.shift()!;
+      this.writeIndex--;
+      head.resolveDurable();
+      this.highWatermark = head.endOffset;
+      this.hwSegment = head.segment;
+      this.hwPosition = head.position + head.bytes;
+    }
+    this.wakeWaiters();
+  }
+
+  /**
+   * Fails `from` and every append after it, then rolls the log back to where `from` started so nothing
+   * half-written stays visible and the next append reuses those offsets.
+   */
+  private async fail(from: PendingAppend, cause: unknown): Promise<void> {
+    if (this.failing) return this.failing;
+    const index = this.pending.indexOf(from);
+    if (index < 0) return;
+    this.failing = (async () => {
+      while (this.writing && this.pending[this.writeIndex] !== from) await new Promise((r) => setImmediate(r));
+      const failed = this.pending.splice(index);
+      this.writeIndex = Math.min(this.writeIndex, index);
+      const error = cause instanceof KafkaError ? cause : new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `write to ${this.topic}-${this.partition} failed: ${(cause as Error)?.message ?? cause}`, { cause });
+      for (const p of failed) {
+        p.rejectWritten(error);
+        p.rejectDurable(error);
+      }
+      await this.rollbackTo(from.segment, from.position, from.startOffset);
+    })();
+    try {
+      await this.failing;
+    } finally {
+      this.failing = null;
+    }
+  }
+
+  private async rollbackTo(segment: Segment, position: number, offset: number): Promise<void> {
+    const idx = this.segments.indexOf(segment);
+    for (const later of this.segments.splice(idx + 1)) await this.removeSegmentFiles(later);
+    segment.size = position;
+    segment.nextOffset = offset;
+    segment.offsetIndex.truncateToPosition(position);
+    segment.timeIndex.truncateToRelOffset(offset - segment.baseOffset);
+    segment.maxTimestamp = segment.timeIndex.count > 0 ? segment.timeIndex.timestamps[segment.timeIndex.count - 1]! : -1;
+    segment.bytesSinceIndexEntry = this.config.indexIntervalBytes;
+    try {
+      const fd = await this.env.handles.acquire(segment);
+      try {
+        await this.env.fs.ftruncate(fd, position);
+      } finally {
+        this.env.handles.release(segment);
+      }
+    } catch {
+      // a torn tail past `position` is cut by recovery on the next start
+    }
+  }
+
+  private async removeSegmentFiles(segment: Segment): Promise<void> {
+    segment.deleted = true;
+    if (segment.inUse === 0) await this.env.handles.close(segment);
+    await this.env.fs.unlink(segment.logPath).catch(() => undefined);
+    await segment.removeIndexFiles(this.env.fs);
+  }
+
+  /** Calls `wake` once the high watermark moves (long-poll fetch); returns a function that cancels it. */
+  onAppend(wake: () => void): () => void {
+    this.waiters.add(wake);
+    return () => this.waiters.delete(wake);
+  }
+
+  private wakeWaiters(): void {
+    if (this.waiters.size === 0) return;
+    const all = [...this.waiters];
+    this.waiters.clear();
+    for (const w of all) w();
+  }
+
+  private segmentFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.segments[mid]!.baseOffset <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Bytes of `segment` that readers may see (everything below the high watermark). */
+  private visibleBytes(segment: Segment): number {
+    if (segment === this.hwSegment) return this.hwPosition;
+    return segment.baseOffset < this.hwSegment.baseOffset ? segment.size : 0;
+  }
+
+  /**
+   * Reads whole batches from `offset`, at most `maxBytes` unless the first batch alone is larger (then that
+   * batch, so a consumer always makes progress). Throws OFFSET_OUT_OF_RANGE outside [logStart, logEnd].
+   */
+  async read(offset: number, maxBytes: number, upToOffset = this.highWatermark): Promise<ReadResult> {
+    if (offset < this.logStartOffset || offset > this.logEndOffset) {
+      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is outside [${this.logStartOffset}, ${this.logEndOffset}] of ${this.topic}-${this.partition}`);
+    }
+    const result: ReadResult = { records: Buffer.alloc(0), highWatermark: this.highWatermark, logStartOffset: this.logStartOffset };
+    for (let i = this.segmentFor(offset); i < this.segments.length && offset < upToOffset; i++) {
+      const segment = this.segments[i]!;
+      const records = await this.readSegment(segment, offset, maxBytes, upToOffset);
+      if (records.length > 0) {
+        result.records = records;
+        break;
+      }
+    }
+    return result;
+  }
+
+  private async readSegment(segment: Segment, offset: number, maxBytes: number, upToOffset: number): Promise<Buffer> {
+    const limit = this.visibleBytes(segment);
+    let position = segment.offsetIndex.lookup(offset - segment.baseOffset);
+    if (position >= limit) return Buffer.alloc(0);
+    const fd = await this.env.handles.acquire(segment);
+    try {
+      let want = Math.min(limit - position, Math.max(maxBytes, 1) + READ_SLACK_BYTES);
+      for (;;) {
+        const buf = Buffer.allocUnsafe(want);
+        const got = await this.env.fs.read(fd, buf, want, position);
+        if (got === 0) return Buffer.alloc(0);
+        const view = buf.subarray(0, got);
+        let at = 0;
+        let start = -1;
+        let end = 0;
+        while (at < got) {
+          const size = batchSizeAt(view, at);
+          if (size < 0 || at + size > got) break;
+          const base = readInt64(view, at + Batch.BASE_OFFSET);
+          const last = base + view.readInt32BE(at + Batch.LAST_OFFSET_DELTA);
+          if (base >= upToOffset) break;
+          if (start < 0 && last >= offset) start = at;
+          if (start >= 0) {
+            if (at + size - start > maxBytes && end > start) break;
+            end = at + size;
+            if (end - start >= maxBytes) break;
+          }
+          at += size;
+        }
+        if (start >= 0 && end > start) return view.subarray(start, end);
+        // nothing whole in this read: either skipped past the slack, or the next batch is larger than we read
+        const nextSize = at < got ? batchSizeAt(view, at) : -1;
+        if (position + at >= limit) return Buffer.alloc(0);
+        position += at;
+        want = Math.min(limit - position, Math.max(nextSize, maxBytes, 1) + READ_SLACK_BYTES);
+      }
+    } finally {
+      this.env.handles.release(segment);
+    }
+  }
+
+  /** Moves the log start offset forward (DeleteRecords) and drops segments wholly below it. */
+  async deleteRecordsBefore(offset: number): Promise<number> {
+    if (offset < 0 || offset > this.highWatermark) {
+      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `cannot delete before ${offset}: high watermark is ${this.highWatermark}`);
+    }
+    if (offset > this.logStartOffset) this.logStartOffset = offset;
+    await this.deleteSegmentsWhile((_s, next) => next !== undefined && next.baseOffset <= this.logStartOffset);
+    return this.logStartOffset;
+  }
+
+  /** Applies time and size retention; never deletes the active segment. Returns segments deleted. */
+  async applyRetention(now: number): Promise<number> {
+    if (this.config.cleanupPolicy === 'compact') return 0;
+    const { retentionMs, retentionBytes } = this.config;
+    let total = retentionBytes >= 0 ? this.sizeBytes : 0;
+    const deleted = await this.deleteSegmentsWhile((s, next) => {
+      if (next === undefined || s.baseOffset >= this.hwSegment.baseOffset) return false;
+      const expired = retentionMs >= 0 && s.maxTimestamp >= 0 && now - s.maxTimestamp > retentionMs;
+      const oversize = retentionBytes >= 0 && total - s.size >= retentionBytes;
+      if (expired || oversize) {
+        total -= s.size;
+        return true;
+      }
+      return false;
+    });
+    if (deleted > 0) this.logStartOffset = Math.max(this.logStartOffset, this.segments[0]!.baseOffset);
+    return deleted;
+  }
+
+  private async deleteSegmentsWhile(pred: (segment: Segment, next: Segment | undefined) => boolean): Promise<number> {
+    let n = 0;
+    while (this.segments.length > 1 && pred(this.segments[0]!, this.segments[1])) {
+      const s = this.segments.shift()!;
+      await this.removeSegmentFiles(s);
+      n++;
+    }
+    return n;
+  }
+
+  /** Waits for queued appends, syncs, and writes the active segment's indexes (clean shutdown). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const last = this.pending[this.pending.length - 1];
+    if (last) await last.settled.catch(() => undefined);
+    await this.flushToDisk();
+    await this.activeSegment.writeIndexes(this.env.fs).catch(() => undefined);
+    this.wakeWaiters();
+  }
+
+  /** Fsyncs the active segment if it has unsynced bytes (background flush of `none` logs, shutdown). */
+  async flushToDisk(): Promise<void> {
+    for (const s of this.segments) if (s.dirty) await this.env.groupCommit.sync(s);
+  }
+
+  /** Removes the whole partition directory (topic deletion). */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    for (const s of this.segments) {
+      s.deleted = true;
+      if (s.inUse === 0) await this.env.handles.close(s);
+    }
+    await this.env.fs.rmdir(this.dir);
+    this.wakeWaiters();
+  }
+}

@@ -1,0 +1,117 @@
+import { join } from 'node:path';
+import type { FileSystem } from '../io/file-system.js';
+import { Batch, batchCrcValid, batchSizeAt, readInt64 } from '../protocol/record-batch.js';
+import { OffsetIndex, TimeIndex } from './sparse-index.js';
+
+export const SEGMENT_SUFFIX = '.log';
+
+export function segmentFileName(baseOffset: number, suffix: string): string {
+  return String(baseOffset).padStart(20, '0') + suffix;
+}
+
+/**
+ * One `.log` file of a partition plus its sparse indexes. Sizes and offsets here count everything assigned,
+ * including bytes whose write is still in flight; the partition log decides what readers may see.
+ * Lifecycle: created or loaded by PartitionLog, opened lazily through the HandleCache, closed when evicted,
+ * deleted by retention (unlinked at once; its descriptor closes when the last reader is done).
+ */
+export class Segment {
+  readonly logPath: string;
+  readonly indexPath: string;
+  readonly timeIndexPath: string;
+  size = 0;
+  nextOffset: number;
+  maxTimestamp = -1;
+  firstAppendMs = -1;
+  offsetIndex = new OffsetIndex();
+  timeIndex = new TimeIndex();
+  bytesSinceIndexEntry = 0;
+  fd: number | null = null;
+  opening: Promise<number> | null = null;
+  inUse = 0;
+  /** Bytes written but not yet fsync'd. */
+  dirty = false;
+  deleted = false;
+
+  constructor(
+    readonly dir: string,
+    readonly baseOffset: number,
+  ) {
+    this.logPath = join(dir, segmentFileName(baseOffset, SEGMENT_SUFFIX));
+    this.indexPath = join(dir, segmentFileName(baseOffset, '.index'));
+    this.timeIndexPath = join(dir, segmentFileName(baseOffset, '.timeindex'));
+    this.nextOffset = baseOffset;
+  }
+
+  /** Records a batch assigned at `position` in the indexes (sparse: one entry per `intervalBytes`). */
+  indexBatch(position: number, size: number, baseOffset: number, lastOffset: number, maxTimestamp: number, intervalBytes: number): void {
+    if (this.size === 0 || this.bytesSinceIndexEntry >= intervalBytes) {
+      this.offsetIndex.append(baseOffset - this.baseOffset, position);
+      this.bytesSinceIndexEntry = 0;
+    }
+    this.bytesSinceIndexEntry += size;
+    if (maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = maxTimestamp;
+      this.timeIndex.append(maxTimestamp, baseOffset - this.baseOffset);
+    }
+    this.nextOffset = lastOffset + 1;
+  }
+
+  async writeIndexes(fs: FileSystem): Promise<void> {
+    await fs.writeFileAtomic(this.indexPath, this.offsetIndex.serialize());
+    await fs.writeFileAtomic(this.timeIndexPath, this.timeIndex.serialize());
+  }
+
+  async removeIndexFiles(fs: FileSystem): Promise<void> {
+    for (const p of [this.indexPath, this.timeIndexPath]) await fs.unlink(p).catch(() => undefined);
+  }
+}
+
+export interface ScanResult {
+  /** Bytes of whole valid batches from the start of the file. */
+  validBytes: number;
+  fileBytes: number;
+  batches: number;
+}
+
+const SCAN_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Reads a segment from `fromPosition` and re-indexes every whole, valid batch (length in bounds, magic 2,
+ * CRC32C ok, offsets increasing). Stops at the first invalid or torn batch; the caller truncates there.
+ */
+export async function scanSegment(fs: FileSystem, fd: number, segment: Segment, fromPosition: number, intervalBytes: number): Promise<ScanResult> {
+  const fileBytes = await fs.fstatSize(fd);
+  let position = fromPosition;
+  let batches = 0;
+  let chunk = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
+  segment.size = position;
+  scan: while (position < fileBytes) {
+    const want = Math.min(chunk.length, fileBytes - position);
+    const got = await fs.read(fd, chunk, want, position);
+    let at = 0;
+    while (at < got) {
+      const size = batchSizeAt(chunk.subarray(0, got), at);
+      if (size === -1) break; // header crosses the chunk end: re-read from here
+      if (size < Batch.HEADER_BYTES || position + at + size > fileBytes) break scan;
+      if (at + size > got) {
+        if (at === 0) {
+          if (size > chunk.length) chunk = Buffer.allocUnsafe(size);
+          continue scan;
+        }
+        break;
+      }
+      if (chunk.readInt8(at + Batch.MAGIC) !== 2 || !batchCrcValid(chunk, at, size)) break scan;
+      const baseOffset = readInt64(chunk, at + Batch.BASE_OFFSET);
+      const lastOffset = baseOffset + chunk.readInt32BE(at + Batch.LAST_OFFSET_DELTA);
+      if (baseOffset < segment.nextOffset || lastOffset < baseOffset) break scan;
+      segment.indexBatch(position + at, size, baseOffset, lastOffset, readInt64(chunk, at + Batch.MAX_TIMESTAMP), intervalBytes);
+      segment.size = position + at + size;
+      batches++;
+      at += size;
+    }
+    if (at === 0 && got > 0 && batchSizeAt(chunk.subarray(0, got), 0) === -1) break; // torn header at file end
+    position += at;
+  }
+  return { validBytes: segment.size, fileBytes, batches };
+}
