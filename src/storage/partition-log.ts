@@ -1,6 +1,7 @@
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { Batch, assignOffsets, batchSizeAt, readInt64, type ValidatedBatches } from '../protocol/record-batch.js';
 import type { FileSystem } from '../io/file-system.js';
+import { decodeRecordBatches } from '../protocol/records.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
 import type { LogConfig } from './log-config.js';
@@ -433,6 +434,42 @@ export class PartitionLog {
     } finally {
       this.env.handles.release(segment);
     }
+  }
+
+  /**
+   * The first record whose timestamp is >= `target` (ListOffsets by time): it may sit inside a batch, so the
+   * matching batch is decoded; earlier batches are skipped by their header's max timestamp. Null if none.
+   */
+  async offsetForTimestamp(target: number): Promise<{ offset: number; timestamp: number } | null> {
+    for (const segment of this.segments.slice()) {
+      if (segment.maxTimestamp < target) continue;
+      let offset = Math.max(this.logStartOffset, segment.baseOffset + segment.timeIndex.lookup(target));
+      while (offset < this.highWatermark) {
+        const { records } = await this.read(offset, 1 << 20);
+        if (records.length === 0) break;
+        let at = 0;
+        while (at < records.length) {
+          const size = batchSizeAt(records, at);
+          const batchEnd = readInt64(records, at + Batch.BASE_OFFSET) + records.readInt32BE(at + Batch.LAST_OFFSET_DELTA) + 1;
+          if (readInt64(records, at + Batch.MAX_TIMESTAMP) >= target && batchEnd > offset) {
+            const [batch] = decodeRecordBatches(records.subarray(at, at + size));
+            for (const rec of batch!.records) {
+              if (rec.offset >= offset && rec.timestamp >= target) return { offset: rec.offset, timestamp: rec.timestamp };
+            }
+          }
+          offset = Math.max(offset, batchEnd);
+          at += size;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** The record with the largest timestamp (ListOffsets MAX_TIMESTAMP), or null for an empty log. */
+  async maxTimestampRecord(): Promise<{ offset: number; timestamp: number } | null> {
+    let best = -1;
+    for (const s of this.segments) if (s.maxTimestamp > best) best = s.maxTimestamp;
+    return best < 0 ? null : this.offsetForTimestamp(best);
   }
 
   /** Moves the log start offset forward (DeleteRecords) and drops segments wholly below it. */

@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo, Server } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { listen } from '../io/tcp.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import type { LogConfig } from '../storage/log-config.js';
+import { LogManager, type TopicState } from '../storage/log-manager.js';
+import { Connection } from './connection.js';
+import { dispatchFrame } from './dispatch.js';
+import { HANDLERS } from './handlers/index.js';
+import type { ApiHandler } from './handler.js';
+
+export interface BrokerConfig {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** The host clients are told to connect to (Metadata); defaults to `host`, or 127.0.0.1 when host is a wildcard. */
+  advertisedHost?: string;
+  advertisedPort?: number;
+  dataDir: string;
+  nodeId: number;
+  clusterId?: string;
+  autoCreateTopics: boolean;
+  defaultPartitions: number;
+  maxRequestBytes: number;
+  idleTimeoutMs: number;
+  maxInFlightPerConnection: number;
+  /** Broker-wide topic config defaults (Kafka's `log.*` / `message.max.bytes` equivalents). */
+  logDefaults: Partial<LogConfig>;
+  retentionCheckMs: number;
+  maxOpenFiles: number;
+  shutdownTimeoutMs: number;
+}
+
+export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
+  host: '127.0.0.1',
+  port: 9092,
+  dataDir: './data',
+  nodeId: 1,
+  autoCreateTopics: true,
+  defaultPartitions: 1,
+  maxRequestBytes: 100 * 1024 * 1024,
+  idleTimeoutMs: 10 * 60 * 1000,
+  maxInFlightPerConnection: 128,
+  logDefaults: {},
+  retentionCheckMs: 30_000,
+  maxOpenFiles: 4096,
+  shutdownTimeoutMs: 10_000,
+};
+
+/**
+ * A single-node Kafka-protocol broker: a TCP listener, the API handlers, and the log manager. Start with
+ * Broker.start(); close() stops accepting, lets in-flight requests finish, then flushes and closes the logs.
+ */
+export class Broker {
+  readonly handlers: ReadonlyMap<number, ApiHandler>;
+  readonly connections = new Set<Connection>();
+  readonly clusterId: string;
+  private server!: Server;
+  private closing: Promise<void> | null = null;
+  private readonly topicCreations = new Map<string, Promise<TopicState>>();
+  private readonly closingListeners = new Set<() => void>();
+
+  private constructor(
+    readonly config: BrokerConfig,
+    readonly logs: LogManager,
+    readonly logger: Logger,
+  ) {
+    this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
+    this.clusterId = config.clusterId ?? 'sluice-' + randomBytes(8).toString('hex');
+  }
+
+  static async start(config: Partial<BrokerConfig> = {}, logger: Logger = pino({ level: 'silent' })): Promise<Broker> {
+    const full: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, ...config };
+    const logs = await LogManager.open({
+      dataDir: full.dataDir,
+      defaults: full.logDefaults,
+      retentionCheckMs: full.retentionCheckMs,
+      maxOpenFiles: full.maxOpenFiles,
+      onError: (err, what) => logger.error({ err }, `storage: ${what} failed`),
+    });
+    if (logs.recoveredTruncatedBytes > 0) logger.warn({ bytes: logs.recoveredTruncatedBytes }, 'recovery truncated torn log tails');
+    const broker = new Broker(full, logs, logger);
+    try {
+      broker.server = await listen(full.host, full.port, (socket) => broker.accept(socket));
+    } catch (err) {
+      await logs.close();
+      throw err;
+    }
+    logger.info({ host: full.host, port: broker.port, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart }, 'broker started');
+    return broker;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** The host:port clients should connect to. */
+  get advertised(): { host: string; port: number } {
+    const wildcard = this.config.host === '0.0.0.0' || this.config.host === '::';
+    return {
+      host: this.config.advertisedHost ?? (wildcard ? '127.0.0.1' : this.config.host),
+      port: this.config.advertisedPort ?? this.port,
+    };
+  }
+
+  private accept(socket: import('node:net').Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const connection = new Connection(
+      socket,
+      (frame, conn) => dispatchFrame(this, frame, conn),
+      {
+        maxRequestBytes: this.config.maxRequestBytes,
+        idleTimeoutMs: this.config.idleTimeoutMs,
+        maxInFlight: this.config.maxInFlightPerConnection,
+        logger: this.logger,
+      },
+      (c) => this.connections.delete(c),
+    );
+    this.connections.add(connection);
+  }
+
+  /** The topic, created with broker defaults when auto-creation is on; null when it does not exist. */
+  async topicOrAutoCreate(name: string, allowAutoCreate = true): Promise<TopicState | null> {
+    const existing = this.logs.topics.get(name);
+    if (existing) return existing;
+    if (!this.config.autoCreateTopics || !allowAutoCreate || name.startsWith('__')) return null;
+    return this.createTopic(name, this.config.defaultPartitions, {});
+  }
+
+  /** Creates a topic; concurrent creations of the same name share one attempt. */
+  createTopic(name: string, partitions: number, overrides: Record<string, string>): Promise<TopicState> {
+    const inProgress = this.topicCreations.get(name);
+    if (inProgress) return inProgress;
+    const creation = this.logs.createTopic(name, partitions, overrides).finally(() => this.topicCreations.delete(name));
+    this.topicCreations.set(name, creation);
+    creation.then(
+      (t) => this.logger.info({ topic: name, partitions: t.partitions.length }, 'topic created'),
+      () => undefined,
+    );
+    return creation;
+  }
+
+  topicById(id: string): TopicState | undefined {
+    for (const t of this.logs.topics.values()) if (t.id === id) return t;
+    return undefined;
+  }
+
+  requireRunning(): void {
+    if (this.closing) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'broker is shutting down');
+  }
+
+  /** Calls `fn` when shutdown begins (long-poll fetches answer at once); returns a function that cancels it. */
+  onClosing(fn: () => void): () => void {
+    this.closingListeners.add(fn);
+    return () => this.closingListeners.delete(fn);
+  }
+
+  get isClosing(): boolean {
+    return this.closing !== null;
+  }
+
+  /** Graceful shutdown: stop accepting, finish in-flight requests, flush and close the logs. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.logger.info('broker shutting down');
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const listener of this.closingListeners) listener();
+    this.closingListeners.clear();
+    await Promise.all([...this.connections].map((c) => c.drain(this.config.shutdownTimeoutMs)));
+    for (const c of this.connections) c.close();
+    await serverClosed;
+    await this.logs.close();
+    this.logger.info('broker stopped');
+  }
+}

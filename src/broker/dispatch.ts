@@ -1,0 +1,48 @@
+import { ErrorCode, ProtocolError } from '../protocol/errors.js';
+import { readRequestHeader, writeResponseHeader } from '../protocol/headers.js';
+import { API_SCHEMAS, encodeApiVersionsResponse, type ApiVersionsResponse } from '../protocol/messages.generated.js';
+import { Reader } from '../protocol/reader.js';
+import { Writer } from '../protocol/writer.js';
+import type { Broker } from './broker.js';
+import type { Connection } from './connection.js';
+import { supportedApiKeys } from './handlers/18-api-versions.js';
+
+const API_VERSIONS_KEY = 18;
+
+/**
+ * Decodes one request frame, runs its handler and encodes the response. Unknown API keys, unsupported
+ * versions (other than ApiVersions, which gets the prescribed v0 answer) and undecodable bodies throw
+ * ProtocolError, which closes that connection only.
+ */
+export async function dispatchFrame(broker: Broker, frame: Buffer, connection: Connection): Promise<Buffer[] | null> {
+  const r = new Reader(frame);
+  const header = readRequestHeader(r);
+  connection.clientId = header.clientId;
+  const handler = broker.handlers.get(header.apiKey);
+  const schema = API_SCHEMAS[header.apiKey];
+  if (!handler || !schema) throw new ProtocolError(`unknown API key ${header.apiKey}`);
+  const { apiVersion: version } = header;
+  if (version < handler.minVersion || version > handler.maxVersion) {
+    if (header.apiKey === API_VERSIONS_KEY) return unsupportedApiVersions(broker, header.correlationId);
+    throw new ProtocolError(`${schema.name} v${version} is not supported (${handler.minVersion}-${handler.maxVersion})`);
+  }
+  const flexible = schema.flexibleMin >= 0 && version >= schema.flexibleMin;
+  if (flexible) r.skipTaggedFields();
+  const request = schema.decodeRequest(r, version);
+  const response = await handler.handle({ broker, header, version, connection }, request);
+  if (response === null) return null;
+  const w = new Writer(512);
+  // ApiVersions responses always use header v0, so a client can read them before it knows our versions
+  writeResponseHeader(w, header.correlationId, flexible && header.apiKey !== API_VERSIONS_KEY);
+  schema.encodeResponse(w, version, response);
+  return w.finish();
+}
+
+/** The answer to an ApiVersions version we do not know: a v0 body with UNSUPPORTED_VERSION and our key list. */
+function unsupportedApiVersions(broker: Broker, correlationId: number): Buffer[] {
+  const w = new Writer(512);
+  writeResponseHeader(w, correlationId, false);
+  const body: ApiVersionsResponse = { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: supportedApiKeys(broker) };
+  encodeApiVersionsResponse(w, 0, body);
+  return w.finish();
+}

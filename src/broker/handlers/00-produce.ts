@@ -1,0 +1,82 @@
+// Produce (key 0), advertised v0-11. v0-2 carry the old message formats, which Sluice does not store: they
+// get UNSUPPORTED_VERSION per partition (advertising from v0 keeps librdkafka's compression switched on).
+// Behavior: batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed
+// batches, max.message.bytes) and appended as sent with offsets patched in place. acks=0 gets no response,
+// acks=1 waits for the write, acks=-1 for durability under the topic's flush policy.
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import type {
+  ProduceRequest,
+  ProduceResponse,
+  ProduceResponsePartitionProduceResponse,
+  ProduceResponseTopicProduceResponse,
+} from '../../protocol/messages.generated.js';
+import { InvalidRecordError, validateBatches } from '../../protocol/record-batch.js';
+import type { ApiHandler } from '../handler.js';
+import { toErrorCode } from './errors.js';
+
+const FIRST_RECORD_BATCH_VERSION = 3;
+
+export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
+  apiKey: 0,
+  minVersion: 0,
+  maxVersion: 11,
+  async handle({ broker, version }, req) {
+    const acks = req.acks;
+    const waits: Promise<void>[] = [];
+    const responses: ProduceResponseTopicProduceResponse[] = [];
+    for (const topicData of req.topicData) {
+      const partitionResponses: ProduceResponsePartitionProduceResponse[] = [];
+      responses.push({ name: topicData.name, partitionResponses });
+      let topic = broker.logs.topics.get(topicData.name) ?? null;
+      let topicError: { errorCode: number; errorMessage: string } | null = null;
+      if (version < FIRST_RECORD_BATCH_VERSION) {
+        topicError = { errorCode: ErrorCode.UNSUPPORTED_VERSION, errorMessage: `Produce v${version} (message format v0/v1) is not supported; use v3+` };
+      } else if (acks !== 0 && acks !== 1 && acks !== -1) {
+        topicError = { errorCode: ErrorCode.INVALID_REQUIRED_ACKS, errorMessage: `acks must be -1, 0 or 1, got ${acks}` };
+      } else if (topic === null) {
+        try {
+          topic = await broker.topicOrAutoCreate(topicData.name);
+          if (!topic) topicError = { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `unknown topic ${topicData.name}` };
+        } catch (err) {
+          topicError = toErrorCode(err);
+        }
+      }
+      for (const p of topicData.partitionData) {
+        const out: ProduceResponsePartitionProduceResponse = {
+          index: p.index, errorCode: 0, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [], errorMessage: null,
+        };
+        partitionResponses.push(out);
+        if (topicError) {
+          out.errorCode = topicError.errorCode;
+          out.errorMessage = topicError.errorMessage;
+          continue;
+        }
+        const log = topic!.partitions[p.index];
+        try {
+          if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topicData.name}-${p.index}`);
+          const records = p.records;
+          if (!records || records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
+          const validated = validateBatches(records, log.config.maxMessageBytes);
+          const result = log.append(records, validated);
+          out.baseOffset = result.baseOffset;
+          out.logAppendTimeMs = result.logAppendTimeMs;
+          out.logStartOffset = log.logStartOffset;
+          if (acks !== 0) {
+            waits.push(
+              (acks === -1 ? result.durable : result.written).catch((err) => {
+                Object.assign(out, toErrorCode(err), { baseOffset: -1 });
+              }),
+            );
+          }
+        } catch (err) {
+          Object.assign(out, toErrorCode(err));
+          if (err instanceof InvalidRecordError) out.recordErrors = [{ batchIndex: err.index, batchIndexErrorMessage: err.message }];
+          broker.logger.debug({ topic: topicData.name, partition: p.index, err: out.errorMessage }, 'produce rejected');
+        }
+      }
+    }
+    if (acks === 0) return null;
+    await Promise.all(waits);
+    return { responses, throttleTimeMs: 0 };
+  },
+};

@@ -1,0 +1,59 @@
+// Metadata (key 3), v0-12. Single node: this broker leads every partition with leader epoch 0. Auto-creates
+// requested topics when the broker allows it and (v4+) the request does. v0's empty topic list means all.
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import type { MetadataRequest, MetadataResponse, MetadataResponseMetadataResponseTopic } from '../../protocol/messages.generated.js';
+import type { TopicState } from '../../storage/log-manager.js';
+import type { ApiHandler } from '../handler.js';
+import { toErrorCode } from './errors.js';
+
+const NULL_TOPIC_ID = '00000000000000000000000000000000';
+
+export const metadata: ApiHandler<MetadataRequest, MetadataResponse> = {
+  apiKey: 3,
+  minVersion: 0,
+  maxVersion: 12,
+  async handle({ broker, version }, req) {
+    const nodeId = broker.config.nodeId;
+    const describe = (t: TopicState): MetadataResponseMetadataResponseTopic => ({
+      errorCode: 0,
+      name: t.name,
+      topicId: t.id,
+      isInternal: t.name.startsWith('__'),
+      partitions: t.partitions.map((_, i) => ({
+        errorCode: 0, partitionIndex: i, leaderId: nodeId, leaderEpoch: 0, replicaNodes: [nodeId], isrNodes: [nodeId], offlineReplicas: [],
+      })),
+      topicAuthorizedOperations: -2147483648,
+    });
+    const allTopics = req.topics === null || (version === 0 && req.topics.length === 0);
+    const topics: MetadataResponseMetadataResponseTopic[] = [];
+    if (allTopics) {
+      for (const t of broker.logs.topics.values()) topics.push(describe(t));
+    } else {
+      const allowAuto = version < 4 || req.allowAutoTopicCreation !== false;
+      for (const wanted of req.topics!) {
+        let name = wanted.name;
+        if (name === null && wanted.topicId && wanted.topicId !== NULL_TOPIC_ID) name = broker.topicById(wanted.topicId)?.name ?? null;
+        if (name === null) {
+          topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: wanted.topicId ?? NULL_TOPIC_ID, isInternal: false, partitions: [] });
+          continue;
+        }
+        try {
+          const t = await broker.topicOrAutoCreate(name, allowAuto);
+          if (!t) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${name}`);
+          topics.push(describe(t));
+        } catch (err) {
+          topics.push({ errorCode: toErrorCode(err).errorCode, name, topicId: NULL_TOPIC_ID, isInternal: false, partitions: [] });
+        }
+      }
+    }
+    const { host, port } = broker.advertised;
+    return {
+      throttleTimeMs: 0,
+      brokers: [{ nodeId, host, port, rack: null }],
+      clusterId: broker.clusterId,
+      controllerId: nodeId,
+      topics,
+      clusterAuthorizedOperations: -2147483648,
+    };
+  },
+};

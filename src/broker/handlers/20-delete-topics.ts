@@ -1,0 +1,31 @@
+// DeleteTopics (key 20), v0-6. Removes the topic's files at once; v6 may name topics by id.
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDeletableTopicResult } from '../../protocol/messages.generated.js';
+import type { ApiHandler } from '../handler.js';
+import { toErrorCode } from './errors.js';
+
+const NULL_ID = '00000000000000000000000000000000';
+
+export const deleteTopics: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse> = {
+  apiKey: 20,
+  minVersion: 0,
+  maxVersion: 6,
+  async handle({ broker, version }, req) {
+    const wanted = version >= 6 ? (req.topics ?? []) : (req.topicNames ?? []).map((name) => ({ name, topicId: NULL_ID }));
+    const responses: DeleteTopicsResponseDeletableTopicResult[] = [];
+    for (const w of wanted) {
+      const byId = !w.name && w.topicId && w.topicId !== NULL_ID;
+      const topic = byId ? broker.topicById(w.topicId!) : broker.logs.topics.get(w.name ?? '');
+      const out: DeleteTopicsResponseDeletableTopicResult = { name: topic?.name ?? w.name ?? null, topicId: topic?.id ?? w.topicId ?? NULL_ID, errorCode: 0, errorMessage: null };
+      responses.push(out);
+      try {
+        if (!topic) throw new KafkaError(byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${w.name ?? w.topicId}`);
+        await broker.logs.deleteTopic(topic.name);
+        broker.logger.info({ topic: topic.name }, 'topic deleted');
+      } catch (err) {
+        Object.assign(out, toErrorCode(err));
+      }
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+};

@@ -1,0 +1,32 @@
+// DeleteRecords (key 21), v0-2. Moves the log start offset; offset -1 means the high watermark.
+import { ErrorCode } from '../../protocol/errors.js';
+import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../../protocol/messages.generated.js';
+import type { ApiHandler } from '../handler.js';
+import { toErrorCode } from './errors.js';
+
+export const deleteRecords: ApiHandler<DeleteRecordsRequest, DeleteRecordsResponse> = {
+  apiKey: 21,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle({ broker }, req) {
+    const topics = [];
+    for (const t of req.topics) {
+      const partitions = [];
+      for (const p of t.partitions) {
+        const out = { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: 0 };
+        partitions.push(out);
+        try {
+          if (!broker.logs.getLog(t.name, p.partitionIndex)) {
+            out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+          }
+          out.lowWatermark = await broker.logs.deleteRecords(t.name, p.partitionIndex, p.offset);
+        } catch (err) {
+          out.errorCode = toErrorCode(err).errorCode;
+        }
+      }
+      topics.push({ name: t.name, partitions });
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+};

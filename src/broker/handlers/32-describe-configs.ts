@@ -1,0 +1,41 @@
+// DescribeConfigs (key 32), v0-4. Topics: every topic config with its source (topic override or default).
+// Brokers: the broker's static settings, read-only.
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResult } from '../../protocol/messages.generated.js';
+import type { ApiHandler } from '../handler.js';
+import { toErrorCode } from './errors.js';
+import { ConfigSource, ResourceType, describeBrokerConfigs, describeTopicConfigs, type DescribedConfig } from './topic-configs.js';
+
+export const describeConfigs: ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse> = {
+  apiKey: 32,
+  minVersion: 0,
+  maxVersion: 4,
+  handle({ broker }, req) {
+    const results: DescribeConfigsResponseDescribeConfigsResult[] = req.resources.map((res) => {
+      const out: DescribeConfigsResponseDescribeConfigsResult = {
+        errorCode: 0, errorMessage: null, resourceType: res.resourceType, resourceName: res.resourceName, configs: [],
+      };
+      try {
+        let configs: DescribedConfig[];
+        if (res.resourceType === ResourceType.TOPIC) configs = describeTopicConfigs(broker.logs.requireTopic(res.resourceName));
+        else if (res.resourceType === ResourceType.BROKER) {
+          if (res.resourceName !== '' && res.resourceName !== String(broker.config.nodeId)) {
+            throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown broker ${res.resourceName}`);
+          }
+          configs = describeBrokerConfigs(broker);
+        } else throw new KafkaError(ErrorCode.INVALID_REQUEST, `resource type ${res.resourceType} is not supported`);
+        const keys = res.configurationKeys;
+        out.configs = configs
+          .filter((c) => !keys || keys.length === 0 || keys.includes(c.name))
+          .map((c) => ({
+            name: c.name, value: c.value, readOnly: c.readOnly, isDefault: c.source === ConfigSource.DEFAULT_CONFIG,
+            configSource: c.source, isSensitive: false, synonyms: [], configType: 0, documentation: null,
+          }));
+      } catch (err) {
+        Object.assign(out, toErrorCode(err));
+      }
+      return out;
+    });
+    return { throttleTimeMs: 0, results };
+  },
+};

@@ -1,0 +1,32 @@
+// CreatePartitions (key 37), v0-3. Grows a topic's partition count; assignments may only name this broker.
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../../protocol/messages.generated.js';
+import type { ApiHandler } from '../handler.js';
+import { toErrorCode } from './errors.js';
+
+export const createPartitions: ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse> = {
+  apiKey: 37,
+  minVersion: 0,
+  maxVersion: 3,
+  async handle({ broker }, req) {
+    const results = [];
+    for (const t of req.topics) {
+      const out = { name: t.name, errorCode: 0, errorMessage: null as string | null };
+      results.push(out);
+      try {
+        const topic = broker.logs.requireTopic(t.name);
+        if (t.count <= topic.partitions.length) {
+          throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `topic ${t.name} has ${topic.partitions.length} partitions; the new count must be larger, got ${t.count}`);
+        }
+        const added = t.count - topic.partitions.length;
+        if (t.assignments && (t.assignments.length !== added || t.assignments.some((a) => a.brokerIds.length !== 1 || a.brokerIds[0] !== broker.config.nodeId))) {
+          throw new KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `assignments must give broker ${broker.config.nodeId} for each of the ${added} new partitions`);
+        }
+        if (!req.validateOnly) await broker.logs.createPartitions(t.name, t.count);
+      } catch (err) {
+        Object.assign(out, toErrorCode(err));
+      }
+    }
+    return { throttleTimeMs: 0, results };
+  },
+};

@@ -1,0 +1,54 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { Broker, type BrokerConfig } from './broker/broker.js';
+
+export { Broker, DEFAULT_BROKER_CONFIG, type BrokerConfig } from './broker/broker.js';
+export { ErrorCode, KafkaError } from './protocol/errors.js';
+export type { LogConfig, FlushPolicy } from './storage/log-config.js';
+
+export interface StartBrokerOptions extends Partial<BrokerConfig> {
+  /** Where logs go; silent unless given. */
+  logger?: Logger;
+}
+
+export interface RunningBroker {
+  /** `host:port` to give a Kafka client as its bootstrap server. */
+  bootstrap: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  broker: Broker;
+  /** Stops the broker; a temporary data dir created by startBroker is removed. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a broker inside this process, on 127.0.0.1 and a free port unless told otherwise, with a fresh
+ * temporary data dir (removed on close) unless `dataDir` is given.
+ */
+export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const { logger = pino({ level: 'silent' }), ...config } = options;
+  const ownDir = config.dataDir === undefined;
+  const dataDir = config.dataDir ?? (await mkdtemp(join(tmpdir(), 'sluice-')));
+  let broker: Broker;
+  try {
+    broker = await Broker.start({ host: '127.0.0.1', port: 0, ...config, dataDir }, logger);
+  } catch (err) {
+    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  const { host, port } = broker.advertised;
+  return {
+    bootstrap: `${host}:${port}`,
+    host,
+    port,
+    dataDir,
+    broker,
+    async close() {
+      await broker.close();
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
