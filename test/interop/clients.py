@@ -1,0 +1,138 @@
+# Drives the Python Kafka clients for the interop tests. Usage: clients.py COMMAND BOOTSTRAP TOPIC [ARGS]
+# Messages are JSON lines: {"key", "value", "headers": [[k, v]], "timestamp", "partition"} (+ "offset" out).
+import json
+import sys
+
+
+def read_messages():
+    return [json.loads(line) for line in sys.stdin if line.strip()]
+
+
+def enc(s):
+    return None if s is None else s.encode('utf-8')
+
+
+def dec(b):
+    return None if b is None else b.decode('utf-8')
+
+
+def confluent_produce(bootstrap, topic, codec='none', acks='all'):
+    from confluent_kafka import Producer
+    p = Producer({'bootstrap.servers': bootstrap, 'acks': acks, 'compression.type': codec,
+                  'linger.ms': 5, 'message.max.bytes': 2000000})
+    errors = []
+
+    def report(err, msg):
+        if err is not None:
+            errors.append(str(err))
+
+    for m in read_messages():
+        while True:
+            try:
+                p.produce(topic, key=enc(m['key']), value=enc(m['value']), partition=m['partition'],
+                          headers=[(k, enc(v)) for k, v in m['headers']], timestamp=m['timestamp'], on_delivery=report)
+                break
+            except BufferError:
+                p.poll(0.1)
+    left = p.flush(60)
+    print(json.dumps({'errors': errors, 'unflushed': left}))
+
+
+def confluent_consume(bootstrap, topic, partitions, expected):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'interop-unused', 'enable.auto.commit': False,
+                  'enable.partition.eof': True, 'fetch.max.bytes': 4000000, 'max.partition.fetch.bytes': 2000000})
+    c.assign([TopicPartition(topic, p, 0) for p in range(int(partitions))])
+    got, eof = 0, set()
+    while got < int(expected) or len(eof) < int(partitions):
+        m = c.poll(10)
+        if m is None:
+            break
+        if m.error():
+            if m.error().code() == -191:  # _PARTITION_EOF
+                eof.add(m.partition())
+                continue
+            raise SystemExit('consume error: %s' % m.error())
+        got += 1
+        print(json.dumps({'partition': m.partition(), 'offset': m.offset(), 'key': dec(m.key()), 'value': dec(m.value()),
+                          'headers': [[k, dec(v)] for k, v in (m.headers() or [])], 'timestamp': m.timestamp()[1]}))
+    c.close()
+
+
+def kp_produce(bootstrap, topic, codec='none', acks='all'):
+    from kafka import KafkaProducer
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks=-1 if acks == 'all' else int(acks),
+                      compression_type=None if codec == 'none' else codec, linger_ms=5, max_request_size=2000000)
+    futures = [p.send(topic, key=enc(m['key']), value=enc(m['value']), partition=m['partition'],
+                      headers=[(k, enc(v)) for k, v in m['headers']], timestamp_ms=m['timestamp'])
+               for m in read_messages()]
+    p.flush(60)
+    errors = []
+    for f in futures:
+        try:
+            f.get(timeout=60)
+        except Exception as e:  # report, the test asserts on it
+            errors.append(type(e).__name__ + ': ' + str(e))
+    p.close()
+    print(json.dumps({'errors': errors, 'unflushed': 0}))
+
+
+def kp_consume(bootstrap, topic, partitions, expected):
+    from kafka import KafkaConsumer, TopicPartition
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=10000,
+                      fetch_max_bytes=4000000, max_partition_fetch_bytes=2000000)
+    c.assign([TopicPartition(topic, p) for p in range(int(partitions))])
+    c.seek_to_beginning()
+    got = 0
+    for m in c:
+        got += 1
+        print(json.dumps({'partition': m.partition, 'offset': m.offset, 'key': dec(m.key), 'value': dec(m.value),
+                          'headers': [[k, dec(v)] for k, v in (m.headers or [])], 'timestamp': m.timestamp}))
+        if got >= int(expected):
+            break
+    c.close()
+
+
+def confluent_admin(bootstrap, topic, action, partitions='1'):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({'bootstrap.servers': bootstrap})
+    if action == 'create':
+        fs = a.create_topics([NewTopic(topic, num_partitions=int(partitions), replication_factor=1)])
+    else:
+        fs = a.delete_topics([topic])
+    for f in fs.values():
+        f.result(30)
+    print(json.dumps({'ok': True}))
+
+
+def kp_admin(bootstrap, topic, action, partitions='1'):
+    from kafka.admin import KafkaAdminClient, NewTopic
+    a = KafkaAdminClient(bootstrap_servers=bootstrap)
+    if action == 'create':
+        a.create_topics([NewTopic(topic, num_partitions=int(partitions), replication_factor=1)])
+    else:
+        a.delete_topics([topic])
+    a.close()
+    print(json.dumps({'ok': True}))
+
+
+def confluent_offsets_for_times(bootstrap, topic, partitions, timestamp):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'interop-unused'})
+    res = c.offsets_for_times([TopicPartition(topic, p, int(timestamp)) for p in range(int(partitions))], 30)
+    print(json.dumps([[r.partition, r.offset] for r in res]))
+    c.close()
+
+
+COMMANDS = {
+    'confluent-produce': confluent_produce,
+    'confluent-consume': confluent_consume,
+    'confluent-admin': confluent_admin,
+    'confluent-offsets-for-times': confluent_offsets_for_times,
+    'kp-produce': kp_produce,
+    'kp-consume': kp_consume,
+    'kp-admin': kp_admin,
+}
+
+if __name__ == '__main__':
+    COMMANDS[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,40 @@
+// librdkafka through python3-confluent-kafka: admin, produce (acks=all), consume, offsets by time, limits.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { withBroker } from '../helpers/broker.js';
+import { assertSameMessages, makeMessages } from './dataset.js';
+import { python, pythonConsume, pythonProduce } from './python-clients.js';
+
+test('confluent-kafka: create, produce 10,000 with acks=all, consume back exactly, offsets by time, delete', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    await python('confluent-admin', [bootstrap, 'events', 'create', '6']);
+    assert.equal(broker.logs.topics.get('events')?.partitions.length, 6);
+    const messages = makeMessages(10_000, 6);
+    const report = await pythonProduce('confluent', bootstrap, 'events', messages);
+    assert.deepEqual(report, { errors: [], unflushed: 0 });
+    const consumed = await pythonConsume('confluent', bootstrap, 'events', 6, messages.length);
+    assertSameMessages(messages, consumed);
+
+    // message i went to partition i % 6 at offset floor(i / 6); ask for the first at or after message 600's time
+    const [offsets] = (await python('confluent-offsets-for-times', [bootstrap, 'events', '6', String(messages[600]!.timestamp)])) as [number, number][][];
+    assert.deepEqual(offsets, [[0, 100], [1, 100], [2, 100], [3, 100], [4, 100], [5, 100]]);
+
+    await python('confluent-admin', [bootstrap, 'events', 'delete']);
+    assert.equal(broker.logs.topics.has('events'), false);
+  });
+});
+
+test('confluent-kafka: a ~1 MB message round-trips and one over max.message.bytes is refused', async () => {
+  await withBroker(async ({ bootstrap }) => {
+    const big = { key: 'big', value: 'b'.repeat(1_000_000), headers: [] as [string, string][], timestamp: 1_700_000_000_000, partition: 0 };
+    const ok = await pythonProduce('confluent', bootstrap, 'large', [big]);
+    assert.deepEqual(ok, { errors: [], unflushed: 0 });
+    const [got] = await pythonConsume('confluent', bootstrap, 'large', 1, 1);
+    assert.equal(got!.value, big.value);
+
+    const tooBig = { ...big, value: 'c'.repeat(1_100_000) };
+    const refused = await pythonProduce('confluent', bootstrap, 'large', [tooBig]);
+    assert.equal(refused.errors.length, 1);
+    assert.match(refused.errors[0]!, /Broker: Message size too large/);
+  });
+});

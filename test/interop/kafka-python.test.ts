@@ -1,0 +1,27 @@
+// kafka-python (python3-kafka): admin, produce (acks=all), consume, limits.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { withBroker } from '../helpers/broker.js';
+import { assertSameMessages, makeMessages } from './dataset.js';
+import { python, pythonConsume, pythonProduce } from './python-clients.js';
+
+test('kafka-python: create, produce 10,000 with acks=all, consume back exactly, delete', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    await python('kp-admin', [bootstrap, 'orders', 'create', '6']);
+    assert.equal(broker.logs.topics.get('orders')?.partitions.length, 6);
+    const messages = makeMessages(10_000, 6);
+    assert.deepEqual(await pythonProduce('kp', bootstrap, 'orders', messages), { errors: [], unflushed: 0 });
+    assertSameMessages(messages, await pythonConsume('kp', bootstrap, 'orders', 6, messages.length));
+    await python('kp-admin', [bootstrap, 'orders', 'delete']);
+    assert.equal(broker.logs.topics.has('orders'), false);
+  });
+});
+
+test('kafka-python: a message over max.message.bytes gets MessageSizeTooLargeError from the broker', async () => {
+  await withBroker(async ({ bootstrap }) => {
+    const tooBig = { key: 'k', value: 'z'.repeat(1_100_000), headers: [] as [string, string][], timestamp: 1_700_000_000_000, partition: 0 };
+    const report = await pythonProduce('kp', bootstrap, 'limits', [tooBig]);
+    assert.equal(report.errors.length, 1);
+    assert.match(report.errors[0]!, /MessageSizeTooLargeError/);
+  });
+});

@@ -1,0 +1,69 @@
+// kafkajs: admin (create, offsets, offsets by time, configs, delete) and produce with acks=-1. kafkajs has no
+// consumer without a group, so what it produced is read back by librdkafka (confluent-kafka).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import { withBroker } from '../helpers/broker.js';
+import { assertSameMessages, makeMessages } from './dataset.js';
+import { pythonConsume } from './python-clients.js';
+
+function client(bootstrap: string): Kafka {
+  return new Kafka({ clientId: 'interop', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+}
+
+test('kafkajs: create, produce 10,000 with acks=-1, offsets, offsets by time, configs, delete', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    const kafka = client(bootstrap);
+    const admin = kafka.admin();
+    await admin.connect();
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      assert.equal(await admin.createTopics({ topics: [{ topic: 'clicks', numPartitions: 6 }] }), true);
+      const messages = makeMessages(10_000, 6);
+      for (let i = 0; i < messages.length; i += 500) {
+        const chunk: Message[] = messages.slice(i, i + 500).map((m) => ({
+          key: m.key, value: m.value, partition: m.partition, timestamp: String(m.timestamp),
+          headers: Object.fromEntries(m.headers),
+        }));
+        const res = await producer.send({ topic: 'clicks', acks: -1, messages: chunk });
+        for (const r of res) assert.equal(r.errorCode, 0);
+      }
+      const offsets = await admin.fetchTopicOffsets('clicks');
+      assert.deepEqual(
+        offsets.map((o) => [o.partition, o.low, o.high]).sort((a, b) => Number(a[0]) - Number(b[0])),
+        [0, 1, 2, 3, 4, 5].map((p) => [p, '0', String(messages.filter((m) => m.partition === p).length)]),
+      );
+      const byTime = await admin.fetchTopicOffsetsByTimestamp('clicks', messages[1200]!.timestamp);
+      assert.deepEqual(byTime.map((o) => [o.partition, o.offset]).sort((a, b) => Number(a[0]) - Number(b[0])), [0, 1, 2, 3, 4, 5].map((p) => [p, '200']));
+
+      assertSameMessages(messages, await pythonConsume('confluent', bootstrap, 'clicks', 6, messages.length));
+
+      const configs = await admin.describeConfigs({ resources: [{ type: 2, name: 'clicks', configNames: ['retention.ms'] }], includeSynonyms: false });
+      assert.deepEqual(configs.resources[0]!.configEntries.map((c) => [c.configName, c.configValue]), [['retention.ms', '604800000']]);
+      await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'clicks', configEntries: [{ name: 'retention.ms', value: '60000' }] }] });
+      assert.equal(broker.logs.topics.get('clicks')!.config.retentionMs, 60000);
+
+      await admin.deleteTopics({ topics: ['clicks'] });
+      assert.deepEqual(await admin.listTopics(), []);
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  });
+});
+
+test('kafkajs: creating an existing topic or a bad name fails with the Kafka error', async () => {
+  await withBroker(async ({ bootstrap }) => {
+    const admin = client(bootstrap).admin();
+    await admin.connect();
+    try {
+      assert.equal(await admin.createTopics({ topics: [{ topic: 'dup' }] }), true);
+      // kafkajs reports TOPIC_ALREADY_EXISTS as "nothing created" rather than an error
+      assert.equal(await admin.createTopics({ topics: [{ topic: 'dup' }] }), false);
+      await assert.rejects(admin.createTopics({ topics: [{ topic: 'bad/name' }] }), (err: Error) => JSON.stringify(err).includes('INVALID_TOPIC_EXCEPTION'));
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});

@@ -1,0 +1,65 @@
+// kcat (librdkafka's command-line client): metadata, keyed produce with headers, consume as JSON.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { withBroker } from '../helpers/broker.js';
+import { run } from '../helpers/run.js';
+
+interface KcatMessage {
+  partition: number;
+  offset: number;
+  key: string | null;
+  payload: string | null;
+  headers?: string[];
+}
+
+async function kcat(args: string[], input?: string): Promise<string> {
+  const res = await run('kcat', args, { input, timeoutMs: 60_000 });
+  assert.equal(res.code, 0, `kcat ${args.join(' ')} failed: ${res.stderr}`);
+  return res.stdout;
+}
+
+test('kcat: metadata lists the broker at its advertised address and the topic partitions', async () => {
+  await withBroker(async ({ bootstrap, port, broker }) => {
+    await broker.createTopic('listed', 6, {});
+    const out = await kcat(['-b', bootstrap, '-L', '-J']);
+    const meta = JSON.parse(out);
+    assert.deepEqual(meta.brokers, [{ id: 1, name: `127.0.0.1:${port}` }]);
+    const topic = meta.topics.find((t: { topic: string }) => t.topic === 'listed');
+    assert.equal(topic.partitions.length, 6);
+    assert.deepEqual(topic.partitions.map((p: { leader: number }) => p.leader), [1, 1, 1, 1, 1, 1]);
+  });
+});
+
+test('kcat: 10,000 keyed lines with headers round-trip in order per partition', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    await broker.createTopic('lines', 6, {});
+    const lines: string[] = [];
+    for (let i = 0; i < 10_000; i++) lines.push(`key-${i % 37}:line-${i}`);
+    await kcat(['-b', bootstrap, '-P', '-t', 'lines', '-K:', '-H', 'source=kcat', '-X', 'acks=all', '-z', 'snappy'], lines.join('\n') + '\n');
+    const out = await kcat(['-b', bootstrap, '-C', '-t', 'lines', '-o', 'beginning', '-e', '-J', '-q']);
+    const got: KcatMessage[] = out.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(got.length, 10_000);
+    const byPartition = new Map<number, KcatMessage[]>();
+    for (const m of got) byPartition.set(m.partition, [...(byPartition.get(m.partition) ?? []), m]);
+    const seen = new Set<string>();
+    for (const [, list] of byPartition) {
+      list.sort((a, b) => a.offset - b.offset);
+      assert.deepEqual(list.map((m) => m.offset), list.map((_, i) => i));
+      const indexes = list.map((m) => Number(m.payload!.slice(5)));
+      assert.deepEqual(indexes, [...indexes].sort((a, b) => a - b), 'produce order kept within the partition');
+      for (const m of list) {
+        assert.equal(m.key, `key-${Number(m.payload!.slice(5)) % 37}`);
+        assert.deepEqual(m.headers, ['source', 'kcat']);
+        seen.add(m.payload!);
+      }
+    }
+    assert.equal(seen.size, 10_000);
+    // the same key always lands in the same partition
+    const partitionOfKey = new Map<string, number>();
+    for (const m of got) {
+      const prev = partitionOfKey.get(m.key!);
+      if (prev !== undefined) assert.equal(m.partition, prev);
+      partitionOfKey.set(m.key!, m.partition);
+    }
+  });
+});
