@@ -90,11 +90,11 @@ export function decodeAddPartitionsToTxnRequest(r: Reader, v: number): AddPartit
 
 export function encodeAddPartitionsToTxnRequest(w: Writer, v: number, m: AddPartitionsToTxnRequest): void {
   const flex = v >= 3;
-  if (v >= 4) { writeArray(w, flex, (m.transactions ?? []), (e) => encodeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w, v, e)); }
-  if (v <= 3) { w.string((m.v3AndBelowTransactionalId ?? ''), flex); }
-  if (v <= 3) { w.int64((m.v3AndBelowProducerId ?? 0)); }
-  if (v <= 3) { w.int16((m.v3AndBelowProducerEpoch ?? 0)); }
-  if (v <= 3) { writeArray(w, flex, (m.v3AndBelowTopics ?? []), (e) => encodeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w, v, e)); }
+  if (v >= 4) { writeArray(w, flex, (m.transactions === undefined ? [] : m.transactions), (e) => encodeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w, v, e)); }
+  if (v <= 3) { w.string((m.v3AndBelowTransactionalId === undefined ? '' : m.v3AndBelowTransactionalId), flex); }
+  if (v <= 3) { w.int64((m.v3AndBelowProducerId === undefined ? 0 : m.v3AndBelowProducerId)); }
+  if (v <= 3) { w.int16((m.v3AndBelowProducerEpoch === undefined ? 0 : m.v3AndBelowProducerEpoch)); }
+  if (v <= 3) { writeArray(w, flex, (m.v3AndBelowTopics === undefined ? [] : m.v3AndBelowTopics), (e) => encodeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -112,11 +112,11 @@ export function decodeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(r: 
 
 export function encodeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w: Writer, v: number, m: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction): void {
   const flex = v >= 3;
-  if (v >= 4) { w.string((m.transactionalId ?? ''), flex); }
-  if (v >= 4) { w.int64((m.producerId ?? 0)); }
-  if (v >= 4) { w.int16((m.producerEpoch ?? 0)); }
-  if (v >= 4) { w.bool((m.verifyOnly ?? false)); }
-  if (v >= 4) { writeArray(w, flex, (m.topics ?? []), (e) => encodeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w, v, e)); }
+  if (v >= 4) { w.string((m.transactionalId === undefined ? '' : m.transactionalId), flex); }
+  if (v >= 4) { w.int64((m.producerId === undefined ? 0 : m.producerId)); }
+  if (v >= 4) { w.int16((m.producerEpoch === undefined ? 0 : m.producerEpoch)); }
+  if (v >= 4) { w.bool((m.verifyOnly === undefined ? false : m.verifyOnly)); }
+  if (v >= 4) { writeArray(w, flex, (m.topics === undefined ? [] : m.topics), (e) => encodeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -173,9 +173,9 @@ export function decodeAddPartitionsToTxnResponse(r: Reader, v: number): AddParti
 export function encodeAddPartitionsToTxnResponse(w: Writer, v: number, m: AddPartitionsToTxnResponse): void {
   const flex = v >= 3;
   w.int32(m.throttleTimeMs);
-  if (v >= 4) { w.int16((m.errorCode ?? 0)); }
-  if (v >= 4) { writeArray(w, flex, (m.resultsByTransaction ?? []), (e) => encodeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w, v, e)); }
-  if (v <= 3) { writeArray(w, flex, (m.resultsByTopicV3AndBelow ?? []), (e) => encodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w, v, e)); }
+  if (v >= 4) { w.int16((m.errorCode === undefined ? 0 : m.errorCode)); }
+  if (v >= 4) { writeArray(w, flex, (m.resultsByTransaction === undefined ? [] : m.resultsByTransaction), (e) => encodeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w, v, e)); }
+  if (v <= 3) { writeArray(w, flex, (m.resultsByTopicV3AndBelow === undefined ? [] : m.resultsByTopicV3AndBelow), (e) => encodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -190,8 +190,8 @@ export function decodeAddPartitionsToTxnResponseAddPartitionsToTxnResult(r: Read
 
 export function encodeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w: Writer, v: number, m: AddPartitionsToTxnResponseAddPartitionsToTxnResult): void {
   const flex = v >= 3;
-  if (v >= 4) { w.string((m.transactionalId ?? ''), flex); }
-  if (v >= 4) { writeArray(w, flex, (m.topicResults ?? []), (e) => encodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w, v, e)); }
+  if (v >= 4) { w.string((m.transactionalId === undefined ? '' : m.transactionalId), flex); }
+  if (v >= 4) { writeArray(w, flex, (m.topicResults === undefined ? [] : m.topicResults), (e) => encodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -256,7 +256,7 @@ export function decodeAddRaftVoterRequest(r: Reader, v: number): AddRaftVoterReq
 
 export function encodeAddRaftVoterRequest(w: Writer, v: number, m: AddRaftVoterRequest): void {
   const flex = true;
-  w.nullableString((m.clusterId ?? ''), flex);
+  w.nullableString((m.clusterId === undefined ? '' : m.clusterId), flex);
   w.int32(m.timeoutMs);
   w.int32(m.voterId);
   w.uuid(m.voterDirectoryId);
@@ -307,7 +307,7 @@ export function encodeAddRaftVoterResponse(w: Writer, v: number, m: AddRaftVoter
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -377,7 +377,7 @@ export function decodeAlterClientQuotasRequestEntityData(r: Reader, v: number): 
 export function encodeAlterClientQuotasRequestEntityData(w: Writer, v: number, m: AlterClientQuotasRequestEntityData): void {
   const flex = v >= 1;
   w.string(m.entityType, flex);
-  w.nullableString((m.entityName ?? ''), flex);
+  w.nullableString((m.entityName === undefined ? '' : m.entityName), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -445,7 +445,7 @@ export function decodeAlterClientQuotasResponseEntryData(r: Reader, v: number): 
 export function encodeAlterClientQuotasResponseEntryData(w: Writer, v: number, m: AlterClientQuotasResponseEntryData): void {
   const flex = v >= 1;
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   writeArray(w, flex, m.entity, (e) => encodeAlterClientQuotasResponseEntityData(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -462,7 +462,7 @@ export function decodeAlterClientQuotasResponseEntityData(r: Reader, v: number):
 export function encodeAlterClientQuotasResponseEntityData(w: Writer, v: number, m: AlterClientQuotasResponseEntityData): void {
   const flex = v >= 1;
   w.string(m.entityType, flex);
-  w.nullableString((m.entityName ?? ''), flex);
+  w.nullableString((m.entityName === undefined ? '' : m.entityName), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -529,7 +529,7 @@ export function decodeAlterConfigsRequestAlterableConfig(r: Reader, v: number): 
 export function encodeAlterConfigsRequestAlterableConfig(w: Writer, v: number, m: AlterConfigsRequestAlterableConfig): void {
   const flex = v >= 2;
   w.string(m.name, flex);
-  w.nullableString((m.value ?? ''), flex);
+  w.nullableString((m.value === undefined ? '' : m.value), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -576,7 +576,7 @@ export function decodeAlterConfigsResponseAlterConfigsResourceResponse(r: Reader
 export function encodeAlterConfigsResponseAlterConfigsResourceResponse(w: Writer, v: number, m: AlterConfigsResponseAlterConfigsResourceResponse): void {
   const flex = v >= 2;
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   w.int8(m.resourceType);
   w.string(m.resourceName, flex);
   if (flex) w.uvarint(0);
@@ -644,7 +644,7 @@ export function encodeAlterPartitionReassignmentsRequestReassignablePartition(w:
   void v;
   const flex = true;
   w.int32(m.partitionIndex);
-  writeArray(w, flex, (m.replicas ?? null), (e) => w.int32(e));
+  writeArray(w, flex, (m.replicas === undefined ? null : m.replicas), (e) => w.int32(e));
   if (flex) w.uvarint(0);
 }
 
@@ -682,7 +682,7 @@ export function encodeAlterPartitionReassignmentsResponse(w: Writer, v: number, 
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   writeArray(w, flex, m.responses, (e) => encodeAlterPartitionReassignmentsResponseReassignableTopicResponse(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -719,7 +719,7 @@ export function encodeAlterPartitionReassignmentsResponseReassignablePartitionRe
   const flex = true;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -969,7 +969,7 @@ export function encodeAlterUserScramCredentialsResponseAlterUserScramCredentials
   const flex = true;
   w.string(m.user, flex);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -990,8 +990,8 @@ export function decodeApiVersionsRequest(r: Reader, v: number): ApiVersionsReque
 
 export function encodeApiVersionsRequest(w: Writer, v: number, m: ApiVersionsRequest): void {
   const flex = v >= 3;
-  if (v >= 3) { w.string((m.clientSoftwareName ?? ''), flex); }
-  if (v >= 3) { w.string((m.clientSoftwareVersion ?? ''), flex); }
+  if (v >= 3) { w.string((m.clientSoftwareName === undefined ? '' : m.clientSoftwareName), flex); }
+  if (v >= 3) { w.string((m.clientSoftwareVersion === undefined ? '' : m.clientSoftwareVersion), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -1056,7 +1056,7 @@ export function encodeApiVersionsResponse(w: Writer, v: number, m: ApiVersionsRe
   const flex = v >= 3;
   w.int16(m.errorCode);
   writeArray(w, flex, m.apiKeys, (e) => encodeApiVersionsResponseApiVersion(w, v, e));
-  if (v >= 1) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 1) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   if (flex) {
     const tags: [number, (w: Writer) => void][] = [];
     { const x = m.supportedFeatures; if (v >= 3 && x != null && x.length > 0) tags.push([0, (w) => { writeArray(w, flex, x, (e) => encodeApiVersionsResponseSupportedFeatureKey(w, v, e)); }]); }
@@ -1097,9 +1097,9 @@ export function decodeApiVersionsResponseSupportedFeatureKey(r: Reader, v: numbe
 
 export function encodeApiVersionsResponseSupportedFeatureKey(w: Writer, v: number, m: ApiVersionsResponseSupportedFeatureKey): void {
   const flex = v >= 3;
-  if (v >= 3) { w.string((m.name ?? ''), flex); }
-  if (v >= 3) { w.int16((m.minVersion ?? 0)); }
-  if (v >= 3) { w.int16((m.maxVersion ?? 0)); }
+  if (v >= 3) { w.string((m.name === undefined ? '' : m.name), flex); }
+  if (v >= 3) { w.int16((m.minVersion === undefined ? 0 : m.minVersion)); }
+  if (v >= 3) { w.int16((m.maxVersion === undefined ? 0 : m.maxVersion)); }
   if (flex) w.uvarint(0);
 }
 
@@ -1115,9 +1115,9 @@ export function decodeApiVersionsResponseFinalizedFeatureKey(r: Reader, v: numbe
 
 export function encodeApiVersionsResponseFinalizedFeatureKey(w: Writer, v: number, m: ApiVersionsResponseFinalizedFeatureKey): void {
   const flex = v >= 3;
-  if (v >= 3) { w.string((m.name ?? ''), flex); }
-  if (v >= 3) { w.int16((m.maxVersionLevel ?? 0)); }
-  if (v >= 3) { w.int16((m.minVersionLevel ?? 0)); }
+  if (v >= 3) { w.string((m.name === undefined ? '' : m.name), flex); }
+  if (v >= 3) { w.int16((m.maxVersionLevel === undefined ? 0 : m.maxVersionLevel)); }
+  if (v >= 3) { w.int16((m.minVersionLevel === undefined ? 0 : m.minVersionLevel)); }
   if (flex) w.uvarint(0);
 }
 
@@ -1221,7 +1221,7 @@ export function decodeConsumerGroupDescribeResponseDescribedGroup(r: Reader, v: 
 export function encodeConsumerGroupDescribeResponseDescribedGroup(w: Writer, v: number, m: ConsumerGroupDescribeResponseDescribedGroup): void {
   const flex = true;
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   w.string(m.groupId, flex);
   w.string(m.groupState, flex);
   w.int32(m.groupEpoch);
@@ -1252,13 +1252,13 @@ export function decodeConsumerGroupDescribeResponseMember(r: Reader, v: number):
 export function encodeConsumerGroupDescribeResponseMember(w: Writer, v: number, m: ConsumerGroupDescribeResponseMember): void {
   const flex = true;
   w.string(m.memberId, flex);
-  w.nullableString((m.instanceId ?? null), flex);
-  w.nullableString((m.rackId ?? null), flex);
+  w.nullableString((m.instanceId === undefined ? null : m.instanceId), flex);
+  w.nullableString((m.rackId === undefined ? null : m.rackId), flex);
   w.int32(m.memberEpoch);
   w.string(m.clientId, flex);
   w.string(m.clientHost, flex);
   writeArray(w, flex, m.subscribedTopicNames, (e) => w.string(e, flex));
-  w.nullableString((m.subscribedTopicRegex ?? null), flex);
+  w.nullableString((m.subscribedTopicRegex === undefined ? null : m.subscribedTopicRegex), flex);
   encodeConsumerGroupDescribeResponseAssignment(w, v, m.assignment!);
   encodeConsumerGroupDescribeResponseAssignment(w, v, m.targetAssignment!);
   if (flex) w.uvarint(0);
@@ -1339,13 +1339,13 @@ export function encodeConsumerGroupHeartbeatRequest(w: Writer, v: number, m: Con
   w.string(m.groupId, flex);
   w.string(m.memberId, flex);
   w.int32(m.memberEpoch);
-  w.nullableString((m.instanceId ?? null), flex);
-  w.nullableString((m.rackId ?? null), flex);
+  w.nullableString((m.instanceId === undefined ? null : m.instanceId), flex);
+  w.nullableString((m.rackId === undefined ? null : m.rackId), flex);
   w.int32(m.rebalanceTimeoutMs);
-  writeArray(w, flex, (m.subscribedTopicNames ?? null), (e) => w.string(e, flex));
-  if (v >= 1) { w.nullableString((m.subscribedTopicRegex ?? null), flex); }
-  w.nullableString((m.serverAssignor ?? null), flex);
-  writeArray(w, flex, (m.topicPartitions ?? null), (e) => encodeConsumerGroupHeartbeatRequestTopicPartitions(w, v, e));
+  writeArray(w, flex, (m.subscribedTopicNames === undefined ? null : m.subscribedTopicNames), (e) => w.string(e, flex));
+  if (v >= 1) { w.nullableString((m.subscribedTopicRegex === undefined ? null : m.subscribedTopicRegex), flex); }
+  w.nullableString((m.serverAssignor === undefined ? null : m.serverAssignor), flex);
+  writeArray(w, flex, (m.topicPartitions === undefined ? null : m.topicPartitions), (e) => encodeConsumerGroupHeartbeatRequestTopicPartitions(w, v, e));
   if (flex) w.uvarint(0);
 }
 
@@ -1405,11 +1405,11 @@ export function encodeConsumerGroupHeartbeatResponse(w: Writer, v: number, m: Co
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
-  w.nullableString((m.memberId ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
+  w.nullableString((m.memberId === undefined ? null : m.memberId), flex);
   w.int32(m.memberEpoch);
   w.int32(m.heartbeatIntervalMs);
-  if (true && (m.assignment ?? null) == null) w.int8(-1); else { if (true) w.int8(1); encodeConsumerGroupHeartbeatResponseAssignment(w, v, (m.assignment ?? null)!); }
+  if (true && (m.assignment === undefined ? null : m.assignment) == null) w.int8(-1); else { if (true) w.int8(1); encodeConsumerGroupHeartbeatResponseAssignment(w, v, (m.assignment === undefined ? null : m.assignment)!); }
   if (flex) w.uvarint(0);
 }
 
@@ -1468,7 +1468,7 @@ export function decodeConsumerProtocolAssignment(r: Reader, v: number): Consumer
 export function encodeConsumerProtocolAssignment(w: Writer, v: number, m: ConsumerProtocolAssignment): void {
   const flex = false;
   writeArray(w, flex, m.assignedPartitions, (e) => encodeConsumerProtocolAssignmentTopicPartition(w, v, e));
-  w.nullableBytes((m.userData ?? null), flex);
+  w.nullableBytes((m.userData === undefined ? null : m.userData), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -1519,10 +1519,10 @@ export function decodeConsumerProtocolSubscription(r: Reader, v: number): Consum
 export function encodeConsumerProtocolSubscription(w: Writer, v: number, m: ConsumerProtocolSubscription): void {
   const flex = false;
   writeArray(w, flex, m.topics, (e) => w.string(e, flex));
-  w.nullableBytes((m.userData ?? null), flex);
-  if (v >= 1) { writeArray(w, flex, (m.ownedPartitions ?? []), (e) => encodeConsumerProtocolSubscriptionTopicPartition(w, v, e)); }
-  if (v >= 2) { w.int32((m.generationId ?? -1)); }
-  if (v >= 3) { w.nullableString((m.rackId ?? null), flex); }
+  w.nullableBytes((m.userData === undefined ? null : m.userData), flex);
+  if (v >= 1) { writeArray(w, flex, (m.ownedPartitions === undefined ? [] : m.ownedPartitions), (e) => encodeConsumerProtocolSubscriptionTopicPartition(w, v, e)); }
+  if (v >= 2) { w.int32((m.generationId === undefined ? -1 : m.generationId)); }
+  if (v >= 3) { w.nullableString((m.rackId === undefined ? null : m.rackId), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -1537,8 +1537,8 @@ export function decodeConsumerProtocolSubscriptionTopicPartition(r: Reader, v: n
 
 export function encodeConsumerProtocolSubscriptionTopicPartition(w: Writer, v: number, m: ConsumerProtocolSubscriptionTopicPartition): void {
   const flex = false;
-  if (v >= 1) { w.string((m.topic ?? ''), flex); }
-  if (v >= 1) { writeArray(w, flex, (m.partitions ?? []), (e) => w.int32(e)); }
+  if (v >= 1) { w.string((m.topic === undefined ? '' : m.topic), flex); }
+  if (v >= 1) { writeArray(w, flex, (m.partitions === undefined ? [] : m.partitions), (e) => w.int32(e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -1589,7 +1589,7 @@ export function encodeCreateAclsRequestAclCreation(w: Writer, v: number, m: Crea
   const flex = v >= 2;
   w.int8(m.resourceType);
   w.string(m.resourceName, flex);
-  if (v >= 1) { w.int8((m.resourcePatternType ?? 3)); }
+  if (v >= 1) { w.int8((m.resourcePatternType === undefined ? 3 : m.resourcePatternType)); }
   w.string(m.principal, flex);
   w.string(m.host, flex);
   w.int8(m.operation);
@@ -1636,7 +1636,7 @@ export function decodeCreateAclsResponseAclCreationResult(r: Reader, v: number):
 export function encodeCreateAclsResponseAclCreationResult(w: Writer, v: number, m: CreateAclsResponseAclCreationResult): void {
   const flex = v >= 2;
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -1666,8 +1666,8 @@ export function decodeCreateDelegationTokenRequest(r: Reader, v: number): Create
 
 export function encodeCreateDelegationTokenRequest(w: Writer, v: number, m: CreateDelegationTokenRequest): void {
   const flex = v >= 2;
-  if (v >= 3) { w.nullableString((m.ownerPrincipalType ?? ''), flex); }
-  if (v >= 3) { w.nullableString((m.ownerPrincipalName ?? ''), flex); }
+  if (v >= 3) { w.nullableString((m.ownerPrincipalType === undefined ? '' : m.ownerPrincipalType), flex); }
+  if (v >= 3) { w.nullableString((m.ownerPrincipalName === undefined ? '' : m.ownerPrincipalName), flex); }
   writeArray(w, flex, m.renewers, (e) => encodeCreateDelegationTokenRequestCreatableRenewers(w, v, e));
   w.int64(m.maxLifetimeMs);
   if (flex) w.uvarint(0);
@@ -1727,8 +1727,8 @@ export function encodeCreateDelegationTokenResponse(w: Writer, v: number, m: Cre
   w.int16(m.errorCode);
   w.string(m.principalType, flex);
   w.string(m.principalName, flex);
-  if (v >= 3) { w.string((m.tokenRequesterPrincipalType ?? ''), flex); }
-  if (v >= 3) { w.string((m.tokenRequesterPrincipalName ?? ''), flex); }
+  if (v >= 3) { w.string((m.tokenRequesterPrincipalType === undefined ? '' : m.tokenRequesterPrincipalType), flex); }
+  if (v >= 3) { w.string((m.tokenRequesterPrincipalName === undefined ? '' : m.tokenRequesterPrincipalName), flex); }
   w.int64(m.issueTimestampMs);
   w.int64(m.expiryTimestampMs);
   w.int64(m.maxTimestampMs);
@@ -1787,7 +1787,7 @@ export function encodeCreatePartitionsRequestCreatePartitionsTopic(w: Writer, v:
   const flex = v >= 2;
   w.string(m.name, flex);
   w.int32(m.count);
-  writeArray(w, flex, (m.assignments ?? []), (e) => encodeCreatePartitionsRequestCreatePartitionsAssignment(w, v, e));
+  writeArray(w, flex, (m.assignments === undefined ? [] : m.assignments), (e) => encodeCreatePartitionsRequestCreatePartitionsAssignment(w, v, e));
   if (flex) w.uvarint(0);
 }
 
@@ -1847,7 +1847,7 @@ export function encodeCreatePartitionsResponseCreatePartitionsTopicResult(w: Wri
   const flex = v >= 2;
   w.string(m.name, flex);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -1890,7 +1890,7 @@ export function encodeCreateTopicsRequest(w: Writer, v: number, m: CreateTopicsR
   const flex = v >= 5;
   writeArray(w, flex, m.topics, (e) => encodeCreateTopicsRequestCreatableTopic(w, v, e));
   w.int32(m.timeoutMs);
-  if (v >= 1) { w.bool((m.validateOnly ?? false)); }
+  if (v >= 1) { w.bool((m.validateOnly === undefined ? false : m.validateOnly)); }
   if (flex) w.uvarint(0);
 }
 
@@ -1944,7 +1944,7 @@ export function decodeCreateTopicsRequestCreatableTopicConfig(r: Reader, v: numb
 export function encodeCreateTopicsRequestCreatableTopicConfig(w: Writer, v: number, m: CreateTopicsRequestCreatableTopicConfig): void {
   const flex = v >= 5;
   w.string(m.name, flex);
-  w.nullableString((m.value ?? ''), flex);
+  w.nullableString((m.value === undefined ? '' : m.value), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -1984,7 +1984,7 @@ export function decodeCreateTopicsResponse(r: Reader, v: number): CreateTopicsRe
 
 export function encodeCreateTopicsResponse(w: Writer, v: number, m: CreateTopicsResponse): void {
   const flex = v >= 5;
-  if (v >= 2) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 2) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   writeArray(w, flex, m.topics, (e) => encodeCreateTopicsResponseCreatableTopicResult(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -2018,12 +2018,12 @@ export function decodeCreateTopicsResponseCreatableTopicResult(r: Reader, v: num
 export function encodeCreateTopicsResponseCreatableTopicResult(w: Writer, v: number, m: CreateTopicsResponseCreatableTopicResult): void {
   const flex = v >= 5;
   w.string(m.name, flex);
-  if (v >= 7) { w.uuid((m.topicId ?? '00000000000000000000000000000000')); }
+  if (v >= 7) { w.uuid((m.topicId === undefined ? '00000000000000000000000000000000' : m.topicId)); }
   w.int16(m.errorCode);
-  if (v >= 1) { w.nullableString((m.errorMessage ?? ''), flex); }
-  if (v >= 5) { w.int32((m.numPartitions ?? -1)); }
-  if (v >= 5) { w.int16((m.replicationFactor ?? -1)); }
-  if (v >= 5) { writeArray(w, flex, (m.configs ?? []), (e) => encodeCreateTopicsResponseCreatableTopicConfigs(w, v, e)); }
+  if (v >= 1) { w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex); }
+  if (v >= 5) { w.int32((m.numPartitions === undefined ? -1 : m.numPartitions)); }
+  if (v >= 5) { w.int16((m.replicationFactor === undefined ? -1 : m.replicationFactor)); }
+  if (v >= 5) { writeArray(w, flex, (m.configs === undefined ? [] : m.configs), (e) => encodeCreateTopicsResponseCreatableTopicConfigs(w, v, e)); }
   if (flex) {
     const tags: [number, (w: Writer) => void][] = [];
     { const x = m.topicConfigErrorCode; if (v >= 5 && x !== undefined && x !== 0) tags.push([0, (w) => { w.int16(x); }]); }
@@ -2045,11 +2045,11 @@ export function decodeCreateTopicsResponseCreatableTopicConfigs(r: Reader, v: nu
 
 export function encodeCreateTopicsResponseCreatableTopicConfigs(w: Writer, v: number, m: CreateTopicsResponseCreatableTopicConfigs): void {
   const flex = v >= 5;
-  if (v >= 5) { w.string((m.name ?? ''), flex); }
-  if (v >= 5) { w.nullableString((m.value ?? ''), flex); }
-  if (v >= 5) { w.bool((m.readOnly ?? false)); }
-  if (v >= 5) { w.int8((m.configSource ?? -1)); }
-  if (v >= 5) { w.bool((m.isSensitive ?? false)); }
+  if (v >= 5) { w.string((m.name === undefined ? '' : m.name), flex); }
+  if (v >= 5) { w.nullableString((m.value === undefined ? '' : m.value), flex); }
+  if (v >= 5) { w.bool((m.readOnly === undefined ? false : m.readOnly)); }
+  if (v >= 5) { w.int8((m.configSource === undefined ? -1 : m.configSource)); }
+  if (v >= 5) { w.bool((m.isSensitive === undefined ? false : m.isSensitive)); }
   if (flex) w.uvarint(0);
 }
 
@@ -2126,10 +2126,10 @@ export function decodeDeleteAclsRequestDeleteAclsFilter(r: Reader, v: number): D
 export function encodeDeleteAclsRequestDeleteAclsFilter(w: Writer, v: number, m: DeleteAclsRequestDeleteAclsFilter): void {
   const flex = v >= 2;
   w.int8(m.resourceTypeFilter);
-  w.nullableString((m.resourceNameFilter ?? ''), flex);
-  if (v >= 1) { w.int8((m.patternTypeFilter ?? 3)); }
-  w.nullableString((m.principalFilter ?? ''), flex);
-  w.nullableString((m.hostFilter ?? ''), flex);
+  w.nullableString((m.resourceNameFilter === undefined ? '' : m.resourceNameFilter), flex);
+  if (v >= 1) { w.int8((m.patternTypeFilter === undefined ? 3 : m.patternTypeFilter)); }
+  w.nullableString((m.principalFilter === undefined ? '' : m.principalFilter), flex);
+  w.nullableString((m.hostFilter === undefined ? '' : m.hostFilter), flex);
   w.int8(m.operation);
   w.int8(m.permissionType);
   if (flex) w.uvarint(0);
@@ -2188,7 +2188,7 @@ export function decodeDeleteAclsResponseDeleteAclsFilterResult(r: Reader, v: num
 export function encodeDeleteAclsResponseDeleteAclsFilterResult(w: Writer, v: number, m: DeleteAclsResponseDeleteAclsFilterResult): void {
   const flex = v >= 2;
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   writeArray(w, flex, m.matchingAcls, (e) => encodeDeleteAclsResponseDeleteAclsMatchingAcl(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -2212,10 +2212,10 @@ export function decodeDeleteAclsResponseDeleteAclsMatchingAcl(r: Reader, v: numb
 export function encodeDeleteAclsResponseDeleteAclsMatchingAcl(w: Writer, v: number, m: DeleteAclsResponseDeleteAclsMatchingAcl): void {
   const flex = v >= 2;
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   w.int8(m.resourceType);
   w.string(m.resourceName, flex);
-  if (v >= 1) { w.int8((m.patternType ?? 3)); }
+  if (v >= 1) { w.int8((m.patternType === undefined ? 3 : m.patternType)); }
   w.string(m.principal, flex);
   w.string(m.host, flex);
   w.int8(m.operation);
@@ -2541,7 +2541,7 @@ export function encodeDeleteShareGroupStateResponsePartitionResult(w: Writer, v:
   const flex = true;
   w.int32(m.partition);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -2569,8 +2569,8 @@ export function decodeDeleteTopicsRequest(r: Reader, v: number): DeleteTopicsReq
 
 export function encodeDeleteTopicsRequest(w: Writer, v: number, m: DeleteTopicsRequest): void {
   const flex = v >= 4;
-  if (v >= 6) { writeArray(w, flex, (m.topics ?? []), (e) => encodeDeleteTopicsRequestDeleteTopicState(w, v, e)); }
-  if (v <= 5) { writeArray(w, flex, (m.topicNames ?? []), (e) => w.string(e, flex)); }
+  if (v >= 6) { writeArray(w, flex, (m.topics === undefined ? [] : m.topics), (e) => encodeDeleteTopicsRequestDeleteTopicState(w, v, e)); }
+  if (v <= 5) { writeArray(w, flex, (m.topicNames === undefined ? [] : m.topicNames), (e) => w.string(e, flex)); }
   w.int32(m.timeoutMs);
   if (flex) w.uvarint(0);
 }
@@ -2586,8 +2586,8 @@ export function decodeDeleteTopicsRequestDeleteTopicState(r: Reader, v: number):
 
 export function encodeDeleteTopicsRequestDeleteTopicState(w: Writer, v: number, m: DeleteTopicsRequestDeleteTopicState): void {
   const flex = v >= 4;
-  if (v >= 6) { w.nullableString((m.name ?? null), flex); }
-  if (v >= 6) { w.uuid((m.topicId ?? '00000000000000000000000000000000')); }
+  if (v >= 6) { w.nullableString((m.name === undefined ? null : m.name), flex); }
+  if (v >= 6) { w.uuid((m.topicId === undefined ? '00000000000000000000000000000000' : m.topicId)); }
   if (flex) w.uvarint(0);
 }
 
@@ -2615,7 +2615,7 @@ export function decodeDeleteTopicsResponse(r: Reader, v: number): DeleteTopicsRe
 
 export function encodeDeleteTopicsResponse(w: Writer, v: number, m: DeleteTopicsResponse): void {
   const flex = v >= 4;
-  if (v >= 1) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 1) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   writeArray(w, flex, m.responses, (e) => encodeDeleteTopicsResponseDeletableTopicResult(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -2634,9 +2634,9 @@ export function decodeDeleteTopicsResponseDeletableTopicResult(r: Reader, v: num
 export function encodeDeleteTopicsResponseDeletableTopicResult(w: Writer, v: number, m: DeleteTopicsResponseDeletableTopicResult): void {
   const flex = v >= 4;
   w.nullableString(m.name, flex);
-  if (v >= 6) { w.uuid((m.topicId ?? '00000000000000000000000000000000')); }
+  if (v >= 6) { w.uuid((m.topicId === undefined ? '00000000000000000000000000000000' : m.topicId)); }
   w.int16(m.errorCode);
-  if (v >= 5) { w.nullableString((m.errorMessage ?? null), flex); }
+  if (v >= 5) { w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -2668,10 +2668,10 @@ export function decodeDescribeAclsRequest(r: Reader, v: number): DescribeAclsReq
 export function encodeDescribeAclsRequest(w: Writer, v: number, m: DescribeAclsRequest): void {
   const flex = v >= 2;
   w.int8(m.resourceTypeFilter);
-  w.nullableString((m.resourceNameFilter ?? ''), flex);
-  if (v >= 1) { w.int8((m.patternTypeFilter ?? 3)); }
-  w.nullableString((m.principalFilter ?? ''), flex);
-  w.nullableString((m.hostFilter ?? ''), flex);
+  w.nullableString((m.resourceNameFilter === undefined ? '' : m.resourceNameFilter), flex);
+  if (v >= 1) { w.int8((m.patternTypeFilter === undefined ? 3 : m.patternTypeFilter)); }
+  w.nullableString((m.principalFilter === undefined ? '' : m.principalFilter), flex);
+  w.nullableString((m.hostFilter === undefined ? '' : m.hostFilter), flex);
   w.int8(m.operation);
   w.int8(m.permissionType);
   if (flex) w.uvarint(0);
@@ -2714,7 +2714,7 @@ export function encodeDescribeAclsResponse(w: Writer, v: number, m: DescribeAcls
   const flex = v >= 2;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   writeArray(w, flex, m.resources, (e) => encodeDescribeAclsResponseDescribeAclsResource(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -2734,7 +2734,7 @@ export function encodeDescribeAclsResponseDescribeAclsResource(w: Writer, v: num
   const flex = v >= 2;
   w.int8(m.resourceType);
   w.string(m.resourceName, flex);
-  if (v >= 1) { w.int8((m.patternType ?? 3)); }
+  if (v >= 1) { w.int8((m.patternType === undefined ? 3 : m.patternType)); }
   writeArray(w, flex, m.acls, (e) => encodeDescribeAclsResponseAclDescription(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -2801,7 +2801,7 @@ export function encodeDescribeClientQuotasRequestComponentData(w: Writer, v: num
   const flex = v >= 1;
   w.string(m.entityType, flex);
   w.int8(m.matchType);
-  w.nullableString((m.match ?? ''), flex);
+  w.nullableString((m.match === undefined ? '' : m.match), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -2843,8 +2843,8 @@ export function encodeDescribeClientQuotasResponse(w: Writer, v: number, m: Desc
   const flex = v >= 1;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
-  writeArray(w, flex, (m.entries ?? []), (e) => encodeDescribeClientQuotasResponseEntryData(w, v, e));
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
+  writeArray(w, flex, (m.entries === undefined ? [] : m.entries), (e) => encodeDescribeClientQuotasResponseEntryData(w, v, e));
   if (flex) w.uvarint(0);
 }
 
@@ -2876,7 +2876,7 @@ export function decodeDescribeClientQuotasResponseEntityData(r: Reader, v: numbe
 export function encodeDescribeClientQuotasResponseEntityData(w: Writer, v: number, m: DescribeClientQuotasResponseEntityData): void {
   const flex = v >= 1;
   w.string(m.entityType, flex);
-  w.nullableString((m.entityName ?? ''), flex);
+  w.nullableString((m.entityName === undefined ? '' : m.entityName), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -2914,7 +2914,7 @@ export function decodeDescribeClusterRequest(r: Reader, v: number): DescribeClus
 export function encodeDescribeClusterRequest(w: Writer, v: number, m: DescribeClusterRequest): void {
   const flex = true;
   w.bool(m.includeClusterAuthorizedOperations);
-  if (v >= 1) { w.int8((m.endpointType ?? 1)); }
+  if (v >= 1) { w.int8((m.endpointType === undefined ? 1 : m.endpointType)); }
   if (flex) w.uvarint(0);
 }
 
@@ -2956,8 +2956,8 @@ export function encodeDescribeClusterResponse(w: Writer, v: number, m: DescribeC
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
-  if (v >= 1) { w.int8((m.endpointType ?? 1)); }
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
+  if (v >= 1) { w.int8((m.endpointType === undefined ? 1 : m.endpointType)); }
   w.string(m.clusterId, flex);
   w.int32(m.controllerId);
   writeArray(w, flex, m.brokers, (e) => encodeDescribeClusterResponseDescribeClusterBroker(w, v, e));
@@ -2983,7 +2983,7 @@ export function encodeDescribeClusterResponseDescribeClusterBroker(w: Writer, v:
   w.int32(m.brokerId);
   w.string(m.host, flex);
   w.int32(m.port);
-  w.nullableString((m.rack ?? null), flex);
+  w.nullableString((m.rack === undefined ? null : m.rack), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -3013,8 +3013,8 @@ export function decodeDescribeConfigsRequest(r: Reader, v: number): DescribeConf
 export function encodeDescribeConfigsRequest(w: Writer, v: number, m: DescribeConfigsRequest): void {
   const flex = v >= 4;
   writeArray(w, flex, m.resources, (e) => encodeDescribeConfigsRequestDescribeConfigsResource(w, v, e));
-  if (v >= 1) { w.bool((m.includeSynonyms ?? false)); }
-  if (v >= 3) { w.bool((m.includeDocumentation ?? false)); }
+  if (v >= 1) { w.bool((m.includeSynonyms === undefined ? false : m.includeSynonyms)); }
+  if (v >= 3) { w.bool((m.includeDocumentation === undefined ? false : m.includeDocumentation)); }
   if (flex) w.uvarint(0);
 }
 
@@ -3032,7 +3032,7 @@ export function encodeDescribeConfigsRequestDescribeConfigsResource(w: Writer, v
   const flex = v >= 4;
   w.int8(m.resourceType);
   w.string(m.resourceName, flex);
-  writeArray(w, flex, (m.configurationKeys ?? []), (e) => w.string(e, flex));
+  writeArray(w, flex, (m.configurationKeys === undefined ? [] : m.configurationKeys), (e) => w.string(e, flex));
   if (flex) w.uvarint(0);
 }
 
@@ -3099,7 +3099,7 @@ export function decodeDescribeConfigsResponseDescribeConfigsResult(r: Reader, v:
 export function encodeDescribeConfigsResponseDescribeConfigsResult(w: Writer, v: number, m: DescribeConfigsResponseDescribeConfigsResult): void {
   const flex = v >= 4;
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   w.int8(m.resourceType);
   w.string(m.resourceName, flex);
   writeArray(w, flex, m.configs, (e) => encodeDescribeConfigsResponseDescribeConfigsResourceResult(w, v, e));
@@ -3125,14 +3125,14 @@ export function decodeDescribeConfigsResponseDescribeConfigsResourceResult(r: Re
 export function encodeDescribeConfigsResponseDescribeConfigsResourceResult(w: Writer, v: number, m: DescribeConfigsResponseDescribeConfigsResourceResult): void {
   const flex = v >= 4;
   w.string(m.name, flex);
-  w.nullableString((m.value ?? ''), flex);
+  w.nullableString((m.value === undefined ? '' : m.value), flex);
   w.bool(m.readOnly);
-  if (v <= 0) { w.bool((m.isDefault ?? false)); }
-  if (v >= 1) { w.int8((m.configSource ?? -1)); }
+  if (v <= 0) { w.bool((m.isDefault === undefined ? false : m.isDefault)); }
+  if (v >= 1) { w.int8((m.configSource === undefined ? -1 : m.configSource)); }
   w.bool(m.isSensitive);
-  if (v >= 1) { writeArray(w, flex, (m.synonyms ?? []), (e) => encodeDescribeConfigsResponseDescribeConfigsSynonym(w, v, e)); }
-  if (v >= 3) { w.int8((m.configType ?? 0)); }
-  if (v >= 3) { w.nullableString((m.documentation ?? ''), flex); }
+  if (v >= 1) { writeArray(w, flex, (m.synonyms === undefined ? [] : m.synonyms), (e) => encodeDescribeConfigsResponseDescribeConfigsSynonym(w, v, e)); }
+  if (v >= 3) { w.int8((m.configType === undefined ? 0 : m.configType)); }
+  if (v >= 3) { w.nullableString((m.documentation === undefined ? '' : m.documentation), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -3148,9 +3148,9 @@ export function decodeDescribeConfigsResponseDescribeConfigsSynonym(r: Reader, v
 
 export function encodeDescribeConfigsResponseDescribeConfigsSynonym(w: Writer, v: number, m: DescribeConfigsResponseDescribeConfigsSynonym): void {
   const flex = v >= 4;
-  if (v >= 1) { w.string((m.name ?? ''), flex); }
-  if (v >= 1) { w.nullableString((m.value ?? ''), flex); }
-  if (v >= 1) { w.int8((m.source ?? 0)); }
+  if (v >= 1) { w.string((m.name === undefined ? '' : m.name), flex); }
+  if (v >= 1) { w.nullableString((m.value === undefined ? '' : m.value), flex); }
+  if (v >= 1) { w.int8((m.source === undefined ? 0 : m.source)); }
   if (flex) w.uvarint(0);
 }
 
@@ -3174,7 +3174,7 @@ export function decodeDescribeDelegationTokenRequest(r: Reader, v: number): Desc
 
 export function encodeDescribeDelegationTokenRequest(w: Writer, v: number, m: DescribeDelegationTokenRequest): void {
   const flex = v >= 2;
-  writeArray(w, flex, (m.owners ?? []), (e) => encodeDescribeDelegationTokenRequestDescribeDelegationTokenOwner(w, v, e));
+  writeArray(w, flex, (m.owners === undefined ? [] : m.owners), (e) => encodeDescribeDelegationTokenRequestDescribeDelegationTokenOwner(w, v, e));
   if (flex) w.uvarint(0);
 }
 
@@ -3258,8 +3258,8 @@ export function encodeDescribeDelegationTokenResponseDescribedDelegationToken(w:
   const flex = v >= 2;
   w.string(m.principalType, flex);
   w.string(m.principalName, flex);
-  if (v >= 3) { w.string((m.tokenRequesterPrincipalType ?? ''), flex); }
-  if (v >= 3) { w.string((m.tokenRequesterPrincipalName ?? ''), flex); }
+  if (v >= 3) { w.string((m.tokenRequesterPrincipalType === undefined ? '' : m.tokenRequesterPrincipalType), flex); }
+  if (v >= 3) { w.string((m.tokenRequesterPrincipalName === undefined ? '' : m.tokenRequesterPrincipalName), flex); }
   w.int64(m.issueTimestamp);
   w.int64(m.expiryTimestamp);
   w.int64(m.maxTimestamp);
@@ -3303,7 +3303,7 @@ export function decodeDescribeGroupsRequest(r: Reader, v: number): DescribeGroup
 export function encodeDescribeGroupsRequest(w: Writer, v: number, m: DescribeGroupsRequest): void {
   const flex = v >= 5;
   writeArray(w, flex, m.groups, (e) => w.string(e, flex));
-  if (v >= 3) { w.bool((m.includeAuthorizedOperations ?? false)); }
+  if (v >= 3) { w.bool((m.includeAuthorizedOperations === undefined ? false : m.includeAuthorizedOperations)); }
   if (flex) w.uvarint(0);
 }
 
@@ -3343,7 +3343,7 @@ export function decodeDescribeGroupsResponse(r: Reader, v: number): DescribeGrou
 
 export function encodeDescribeGroupsResponse(w: Writer, v: number, m: DescribeGroupsResponse): void {
   const flex = v >= 5;
-  if (v >= 1) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 1) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   writeArray(w, flex, m.groups, (e) => encodeDescribeGroupsResponseDescribedGroup(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -3370,7 +3370,7 @@ export function encodeDescribeGroupsResponseDescribedGroup(w: Writer, v: number,
   w.string(m.protocolType, flex);
   w.string(m.protocolData, flex);
   writeArray(w, flex, m.members, (e) => encodeDescribeGroupsResponseDescribedGroupMember(w, v, e));
-  if (v >= 3) { w.int32((m.authorizedOperations ?? -2147483648)); }
+  if (v >= 3) { w.int32((m.authorizedOperations === undefined ? -2147483648 : m.authorizedOperations)); }
   if (flex) w.uvarint(0);
 }
 
@@ -3390,7 +3390,7 @@ export function decodeDescribeGroupsResponseDescribedGroupMember(r: Reader, v: n
 export function encodeDescribeGroupsResponseDescribedGroupMember(w: Writer, v: number, m: DescribeGroupsResponseDescribedGroupMember): void {
   const flex = v >= 5;
   w.string(m.memberId, flex);
-  if (v >= 4) { w.nullableString((m.groupInstanceId ?? null), flex); }
+  if (v >= 4) { w.nullableString((m.groupInstanceId === undefined ? null : m.groupInstanceId), flex); }
   w.string(m.clientId, flex);
   w.string(m.clientHost, flex);
   w.bytes(m.memberMetadata, flex);
@@ -3418,7 +3418,7 @@ export function decodeDescribeLogDirsRequest(r: Reader, v: number): DescribeLogD
 
 export function encodeDescribeLogDirsRequest(w: Writer, v: number, m: DescribeLogDirsRequest): void {
   const flex = v >= 2;
-  writeArray(w, flex, (m.topics ?? []), (e) => encodeDescribeLogDirsRequestDescribableLogDirTopic(w, v, e));
+  writeArray(w, flex, (m.topics === undefined ? [] : m.topics), (e) => encodeDescribeLogDirsRequestDescribableLogDirTopic(w, v, e));
   if (flex) w.uvarint(0);
 }
 
@@ -3478,7 +3478,7 @@ export function decodeDescribeLogDirsResponse(r: Reader, v: number): DescribeLog
 export function encodeDescribeLogDirsResponse(w: Writer, v: number, m: DescribeLogDirsResponse): void {
   const flex = v >= 2;
   w.int32(m.throttleTimeMs);
-  if (v >= 3) { w.int16((m.errorCode ?? 0)); }
+  if (v >= 3) { w.int16((m.errorCode === undefined ? 0 : m.errorCode)); }
   writeArray(w, flex, m.results, (e) => encodeDescribeLogDirsResponseDescribeLogDirsResult(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -3500,8 +3500,8 @@ export function encodeDescribeLogDirsResponseDescribeLogDirsResult(w: Writer, v:
   w.int16(m.errorCode);
   w.string(m.logDir, flex);
   writeArray(w, flex, m.topics, (e) => encodeDescribeLogDirsResponseDescribeLogDirsTopic(w, v, e));
-  if (v >= 4) { w.int64((m.totalBytes ?? -1)); }
-  if (v >= 4) { w.int64((m.usableBytes ?? -1)); }
+  if (v >= 4) { w.int64((m.totalBytes === undefined ? -1 : m.totalBytes)); }
+  if (v >= 4) { w.int64((m.usableBytes === undefined ? -1 : m.usableBytes)); }
   if (flex) w.uvarint(0);
 }
 
@@ -3657,7 +3657,7 @@ export function encodeDescribeProducersResponsePartitionResponse(w: Writer, v: n
   const flex = true;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   writeArray(w, flex, m.activeProducers, (e) => encodeDescribeProducersResponseProducerState(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -3805,9 +3805,9 @@ export function decodeDescribeQuorumResponse(r: Reader, v: number): DescribeQuor
 export function encodeDescribeQuorumResponse(w: Writer, v: number, m: DescribeQuorumResponse): void {
   const flex = true;
   w.int16(m.errorCode);
-  if (v >= 2) { w.nullableString((m.errorMessage ?? ''), flex); }
+  if (v >= 2) { w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex); }
   writeArray(w, flex, m.topics, (e) => encodeDescribeQuorumResponseTopicData(w, v, e));
-  if (v >= 2) { writeArray(w, flex, (m.nodes ?? []), (e) => encodeDescribeQuorumResponseNode(w, v, e)); }
+  if (v >= 2) { writeArray(w, flex, (m.nodes === undefined ? [] : m.nodes), (e) => encodeDescribeQuorumResponseNode(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -3846,7 +3846,7 @@ export function encodeDescribeQuorumResponsePartitionData(w: Writer, v: number, 
   const flex = true;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
-  if (v >= 2) { w.nullableString((m.errorMessage ?? ''), flex); }
+  if (v >= 2) { w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex); }
   w.int32(m.leaderId);
   w.int32(m.leaderEpoch);
   w.int64(m.highWatermark);
@@ -3870,10 +3870,10 @@ export function decodeDescribeQuorumResponseReplicaState(r: Reader, v: number): 
 export function encodeDescribeQuorumResponseReplicaState(w: Writer, v: number, m: DescribeQuorumResponseReplicaState): void {
   const flex = true;
   w.int32(m.replicaId);
-  if (v >= 2) { w.uuid((m.replicaDirectoryId ?? '00000000000000000000000000000000')); }
+  if (v >= 2) { w.uuid((m.replicaDirectoryId === undefined ? '00000000000000000000000000000000' : m.replicaDirectoryId)); }
   w.int64(m.logEndOffset);
-  if (v >= 1) { w.int64((m.lastFetchTimestamp ?? -1)); }
-  if (v >= 1) { w.int64((m.lastCaughtUpTimestamp ?? -1)); }
+  if (v >= 1) { w.int64((m.lastFetchTimestamp === undefined ? -1 : m.lastFetchTimestamp)); }
+  if (v >= 1) { w.int64((m.lastCaughtUpTimestamp === undefined ? -1 : m.lastCaughtUpTimestamp)); }
   if (flex) w.uvarint(0);
 }
 
@@ -3888,8 +3888,8 @@ export function decodeDescribeQuorumResponseNode(r: Reader, v: number): Describe
 
 export function encodeDescribeQuorumResponseNode(w: Writer, v: number, m: DescribeQuorumResponseNode): void {
   const flex = true;
-  if (v >= 2) { w.int32((m.nodeId ?? 0)); }
-  if (v >= 2) { writeArray(w, flex, (m.listeners ?? []), (e) => encodeDescribeQuorumResponseListener(w, v, e)); }
+  if (v >= 2) { w.int32((m.nodeId === undefined ? 0 : m.nodeId)); }
+  if (v >= 2) { writeArray(w, flex, (m.listeners === undefined ? [] : m.listeners), (e) => encodeDescribeQuorumResponseListener(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -3905,9 +3905,9 @@ export function decodeDescribeQuorumResponseListener(r: Reader, v: number): Desc
 
 export function encodeDescribeQuorumResponseListener(w: Writer, v: number, m: DescribeQuorumResponseListener): void {
   const flex = true;
-  if (v >= 2) { w.string((m.name ?? ''), flex); }
-  if (v >= 2) { w.string((m.host ?? ''), flex); }
-  if (v >= 2) { w.uint16((m.port ?? 0)); }
+  if (v >= 2) { w.string((m.name === undefined ? '' : m.name), flex); }
+  if (v >= 2) { w.string((m.host === undefined ? '' : m.host), flex); }
+  if (v >= 2) { w.uint16((m.port === undefined ? 0 : m.port)); }
   if (flex) w.uvarint(0);
 }
 
@@ -3941,7 +3941,7 @@ export function encodeDescribeTopicPartitionsRequest(w: Writer, v: number, m: De
   const flex = true;
   writeArray(w, flex, m.topics, (e) => encodeDescribeTopicPartitionsRequestTopicRequest(w, v, e));
   w.int32(m.responsePartitionLimit);
-  if (true && (m.cursor ?? null) == null) w.int8(-1); else { if (true) w.int8(1); encodeDescribeTopicPartitionsRequestCursor(w, v, (m.cursor ?? null)!); }
+  if (true && (m.cursor === undefined ? null : m.cursor) == null) w.int8(-1); else { if (true) w.int8(1); encodeDescribeTopicPartitionsRequestCursor(w, v, (m.cursor === undefined ? null : m.cursor)!); }
   if (flex) w.uvarint(0);
 }
 
@@ -4026,7 +4026,7 @@ export function encodeDescribeTopicPartitionsResponse(w: Writer, v: number, m: D
   const flex = true;
   w.int32(m.throttleTimeMs);
   writeArray(w, flex, m.topics, (e) => encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(w, v, e));
-  if (true && (m.nextCursor ?? null) == null) w.int8(-1); else { if (true) w.int8(1); encodeDescribeTopicPartitionsResponseCursor(w, v, (m.nextCursor ?? null)!); }
+  if (true && (m.nextCursor === undefined ? null : m.nextCursor) == null) w.int8(-1); else { if (true) w.int8(1); encodeDescribeTopicPartitionsResponseCursor(w, v, (m.nextCursor === undefined ? null : m.nextCursor)!); }
   if (flex) w.uvarint(0);
 }
 
@@ -4046,7 +4046,7 @@ export function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResp
 export function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(w: Writer, v: number, m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic): void {
   const flex = true;
   w.int16(m.errorCode);
-  w.nullableString((m.name ?? ''), flex);
+  w.nullableString((m.name === undefined ? '' : m.name), flex);
   w.uuid(m.topicId);
   w.bool(m.isInternal);
   writeArray(w, flex, m.partitions, (e) => encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(w, v, e));
@@ -4080,8 +4080,8 @@ export function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResp
   w.int32(m.leaderEpoch);
   writeArray(w, flex, m.replicaNodes, (e) => w.int32(e));
   writeArray(w, flex, m.isrNodes, (e) => w.int32(e));
-  writeArray(w, flex, (m.eligibleLeaderReplicas ?? null), (e) => w.int32(e));
-  writeArray(w, flex, (m.lastKnownElr ?? null), (e) => w.int32(e));
+  writeArray(w, flex, (m.eligibleLeaderReplicas === undefined ? null : m.eligibleLeaderReplicas), (e) => w.int32(e));
+  writeArray(w, flex, (m.lastKnownElr === undefined ? null : m.lastKnownElr), (e) => w.int32(e));
   writeArray(w, flex, m.offlineReplicas, (e) => w.int32(e));
   if (flex) w.uvarint(0);
 }
@@ -4228,7 +4228,7 @@ export function decodeDescribeUserScramCredentialsRequest(r: Reader, v: number):
 
 export function encodeDescribeUserScramCredentialsRequest(w: Writer, v: number, m: DescribeUserScramCredentialsRequest): void {
   const flex = true;
-  writeArray(w, flex, (m.users ?? []), (e) => encodeDescribeUserScramCredentialsRequestUserName(w, v, e));
+  writeArray(w, flex, (m.users === undefined ? [] : m.users), (e) => encodeDescribeUserScramCredentialsRequestUserName(w, v, e));
   if (flex) w.uvarint(0);
 }
 
@@ -4283,7 +4283,7 @@ export function encodeDescribeUserScramCredentialsResponse(w: Writer, v: number,
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   writeArray(w, flex, m.results, (e) => encodeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -4303,7 +4303,7 @@ export function encodeDescribeUserScramCredentialsResponseDescribeUserScramCrede
   const flex = true;
   w.string(m.user, flex);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   writeArray(w, flex, m.credentialInfos, (e) => encodeDescribeUserScramCredentialsResponseCredentialInfo(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -4350,8 +4350,8 @@ export function decodeElectLeadersRequest(r: Reader, v: number): ElectLeadersReq
 
 export function encodeElectLeadersRequest(w: Writer, v: number, m: ElectLeadersRequest): void {
   const flex = v >= 2;
-  if (v >= 1) { w.int8((m.electionType ?? 0)); }
-  writeArray(w, flex, (m.topicPartitions ?? []), (e) => encodeElectLeadersRequestTopicPartitions(w, v, e));
+  if (v >= 1) { w.int8((m.electionType === undefined ? 0 : m.electionType)); }
+  writeArray(w, flex, (m.topicPartitions === undefined ? [] : m.topicPartitions), (e) => encodeElectLeadersRequestTopicPartitions(w, v, e));
   w.int32(m.timeoutMs);
   if (flex) w.uvarint(0);
 }
@@ -4403,7 +4403,7 @@ export function decodeElectLeadersResponse(r: Reader, v: number): ElectLeadersRe
 export function encodeElectLeadersResponse(w: Writer, v: number, m: ElectLeadersResponse): void {
   const flex = v >= 2;
   w.int32(m.throttleTimeMs);
-  if (v >= 1) { w.int16((m.errorCode ?? 0)); }
+  if (v >= 1) { w.int16((m.errorCode === undefined ? 0 : m.errorCode)); }
   writeArray(w, flex, m.replicaElectionResults, (e) => encodeElectLeadersResponseReplicaElectionResult(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -4438,7 +4438,7 @@ export function encodeElectLeadersResponsePartitionResult(w: Writer, v: number, 
   const flex = v >= 2;
   w.int32(m.partitionId);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -4493,8 +4493,8 @@ export function encodeEndTxnResponse(w: Writer, v: number, m: EndTxnResponse): v
   const flex = v >= 3;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  if (v >= 5) { w.int64((m.producerId ?? -1)); }
-  if (v >= 5) { w.int16((m.producerEpoch ?? -1)); }
+  if (v >= 5) { w.int64((m.producerId === undefined ? -1 : m.producerId)); }
+  if (v >= 5) { w.int16((m.producerEpoch === undefined ? -1 : m.producerEpoch)); }
   if (flex) w.uvarint(0);
 }
 
@@ -4620,16 +4620,16 @@ export function decodeFetchRequest(r: Reader, v: number): FetchRequest {
 
 export function encodeFetchRequest(w: Writer, v: number, m: FetchRequest): void {
   const flex = v >= 12;
-  if (v <= 14) { w.int32((m.replicaId ?? -1)); }
+  if (v <= 14) { w.int32((m.replicaId === undefined ? -1 : m.replicaId)); }
   w.int32(m.maxWaitMs);
   w.int32(m.minBytes);
-  if (v >= 3) { w.int32((m.maxBytes ?? 2147483647)); }
-  if (v >= 4) { w.int8((m.isolationLevel ?? 0)); }
-  if (v >= 7) { w.int32((m.sessionId ?? 0)); }
-  if (v >= 7) { w.int32((m.sessionEpoch ?? -1)); }
+  if (v >= 3) { w.int32((m.maxBytes === undefined ? 2147483647 : m.maxBytes)); }
+  if (v >= 4) { w.int8((m.isolationLevel === undefined ? 0 : m.isolationLevel)); }
+  if (v >= 7) { w.int32((m.sessionId === undefined ? 0 : m.sessionId)); }
+  if (v >= 7) { w.int32((m.sessionEpoch === undefined ? -1 : m.sessionEpoch)); }
   writeArray(w, flex, m.topics, (e) => encodeFetchRequestFetchTopic(w, v, e));
-  if (v >= 7) { writeArray(w, flex, (m.forgottenTopicsData ?? []), (e) => encodeFetchRequestForgottenTopic(w, v, e)); }
-  if (v >= 11) { w.string((m.rackId ?? ""), flex); }
+  if (v >= 7) { writeArray(w, flex, (m.forgottenTopicsData === undefined ? [] : m.forgottenTopicsData), (e) => encodeFetchRequestForgottenTopic(w, v, e)); }
+  if (v >= 11) { w.string((m.rackId === undefined ? "" : m.rackId), flex); }
   if (flex) {
     const tags: [number, (w: Writer) => void][] = [];
     { const x = m.clusterId; if (v >= 12 && x !== undefined && x !== null) tags.push([0, (w) => { w.nullableString(x, flex); }]); }
@@ -4649,8 +4649,8 @@ export function decodeFetchRequestReplicaState(r: Reader, v: number): FetchReque
 
 export function encodeFetchRequestReplicaState(w: Writer, v: number, m: FetchRequestReplicaState): void {
   const flex = v >= 12;
-  if (v >= 15) { w.int32((m.replicaId ?? -1)); }
-  if (v >= 15) { w.int64((m.replicaEpoch ?? -1)); }
+  if (v >= 15) { w.int32((m.replicaId === undefined ? -1 : m.replicaId)); }
+  if (v >= 15) { w.int64((m.replicaEpoch === undefined ? -1 : m.replicaEpoch)); }
   if (flex) w.uvarint(0);
 }
 
@@ -4666,8 +4666,8 @@ export function decodeFetchRequestFetchTopic(r: Reader, v: number): FetchRequest
 
 export function encodeFetchRequestFetchTopic(w: Writer, v: number, m: FetchRequestFetchTopic): void {
   const flex = v >= 12;
-  if (v <= 12) { w.string((m.topic ?? ''), flex); }
-  if (v >= 13) { w.uuid((m.topicId ?? '00000000000000000000000000000000')); }
+  if (v <= 12) { w.string((m.topic === undefined ? '' : m.topic), flex); }
+  if (v >= 13) { w.uuid((m.topicId === undefined ? '00000000000000000000000000000000' : m.topicId)); }
   writeArray(w, flex, m.partitions, (e) => encodeFetchRequestFetchPartition(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -4700,10 +4700,10 @@ export function decodeFetchRequestFetchPartition(r: Reader, v: number): FetchReq
 export function encodeFetchRequestFetchPartition(w: Writer, v: number, m: FetchRequestFetchPartition): void {
   const flex = v >= 12;
   w.int32(m.partition);
-  if (v >= 9) { w.int32((m.currentLeaderEpoch ?? -1)); }
+  if (v >= 9) { w.int32((m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch)); }
   w.int64(m.fetchOffset);
-  if (v >= 12) { w.int32((m.lastFetchedEpoch ?? -1)); }
-  if (v >= 5) { w.int64((m.logStartOffset ?? -1)); }
+  if (v >= 12) { w.int32((m.lastFetchedEpoch === undefined ? -1 : m.lastFetchedEpoch)); }
+  if (v >= 5) { w.int64((m.logStartOffset === undefined ? -1 : m.logStartOffset)); }
   w.int32(m.partitionMaxBytes);
   if (flex) {
     const tags: [number, (w: Writer) => void][] = [];
@@ -4724,9 +4724,9 @@ export function decodeFetchRequestForgottenTopic(r: Reader, v: number): FetchReq
 
 export function encodeFetchRequestForgottenTopic(w: Writer, v: number, m: FetchRequestForgottenTopic): void {
   const flex = v >= 12;
-  if (v >= 7 && v <= 12) { w.string((m.topic ?? ''), flex); }
-  if (v >= 13) { w.uuid((m.topicId ?? '00000000000000000000000000000000')); }
-  if (v >= 7) { writeArray(w, flex, (m.partitions ?? []), (e) => w.int32(e)); }
+  if (v >= 7 && v <= 12) { w.string((m.topic === undefined ? '' : m.topic), flex); }
+  if (v >= 13) { w.uuid((m.topicId === undefined ? '00000000000000000000000000000000' : m.topicId)); }
+  if (v >= 7) { writeArray(w, flex, (m.partitions === undefined ? [] : m.partitions), (e) => w.int32(e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -4811,9 +4811,9 @@ export function decodeFetchResponse(r: Reader, v: number): FetchResponse {
 
 export function encodeFetchResponse(w: Writer, v: number, m: FetchResponse): void {
   const flex = v >= 12;
-  if (v >= 1) { w.int32((m.throttleTimeMs ?? 0)); }
-  if (v >= 7) { w.int16((m.errorCode ?? 0)); }
-  if (v >= 7) { w.int32((m.sessionId ?? 0)); }
+  if (v >= 1) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
+  if (v >= 7) { w.int16((m.errorCode === undefined ? 0 : m.errorCode)); }
+  if (v >= 7) { w.int32((m.sessionId === undefined ? 0 : m.sessionId)); }
   writeArray(w, flex, m.responses, (e) => encodeFetchResponseFetchableTopicResponse(w, v, e));
   if (flex) {
     const tags: [number, (w: Writer) => void][] = [];
@@ -4834,8 +4834,8 @@ export function decodeFetchResponseFetchableTopicResponse(r: Reader, v: number):
 
 export function encodeFetchResponseFetchableTopicResponse(w: Writer, v: number, m: FetchResponseFetchableTopicResponse): void {
   const flex = v >= 12;
-  if (v <= 12) { w.string((m.topic ?? ''), flex); }
-  if (v >= 13) { w.uuid((m.topicId ?? '00000000000000000000000000000000')); }
+  if (v <= 12) { w.string((m.topic === undefined ? '' : m.topic), flex); }
+  if (v >= 13) { w.uuid((m.topicId === undefined ? '00000000000000000000000000000000' : m.topicId)); }
   writeArray(w, flex, m.partitions, (e) => encodeFetchResponsePartitionData(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -4873,11 +4873,11 @@ export function encodeFetchResponsePartitionData(w: Writer, v: number, m: FetchR
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   w.int64(m.highWatermark);
-  if (v >= 4) { w.int64((m.lastStableOffset ?? -1)); }
-  if (v >= 5) { w.int64((m.logStartOffset ?? -1)); }
-  if (v >= 4) { writeArray(w, flex, (m.abortedTransactions ?? []), (e) => encodeFetchResponseAbortedTransaction(w, v, e)); }
-  if (v >= 11) { w.int32((m.preferredReadReplica ?? -1)); }
-  w.nullableBytes((m.records ?? EMPTY_BYTES), flex);
+  if (v >= 4) { w.int64((m.lastStableOffset === undefined ? -1 : m.lastStableOffset)); }
+  if (v >= 5) { w.int64((m.logStartOffset === undefined ? -1 : m.logStartOffset)); }
+  if (v >= 4) { writeArray(w, flex, (m.abortedTransactions === undefined ? [] : m.abortedTransactions), (e) => encodeFetchResponseAbortedTransaction(w, v, e)); }
+  if (v >= 11) { w.int32((m.preferredReadReplica === undefined ? -1 : m.preferredReadReplica)); }
+  w.nullableBytes((m.records === undefined ? EMPTY_BYTES : m.records), flex);
   if (flex) {
     const tags: [number, (w: Writer) => void][] = [];
     { const x = m.divergingEpoch; if (v >= 12 && x != null) tags.push([0, (w) => { encodeFetchResponseEpochEndOffset(w, v, x!); }]); }
@@ -4898,8 +4898,8 @@ export function decodeFetchResponseEpochEndOffset(r: Reader, v: number): FetchRe
 
 export function encodeFetchResponseEpochEndOffset(w: Writer, v: number, m: FetchResponseEpochEndOffset): void {
   const flex = v >= 12;
-  if (v >= 12) { w.int32((m.epoch ?? -1)); }
-  if (v >= 12) { w.int64((m.endOffset ?? -1)); }
+  if (v >= 12) { w.int32((m.epoch === undefined ? -1 : m.epoch)); }
+  if (v >= 12) { w.int64((m.endOffset === undefined ? -1 : m.endOffset)); }
   if (flex) w.uvarint(0);
 }
 
@@ -4914,8 +4914,8 @@ export function decodeFetchResponseLeaderIdAndEpoch(r: Reader, v: number): Fetch
 
 export function encodeFetchResponseLeaderIdAndEpoch(w: Writer, v: number, m: FetchResponseLeaderIdAndEpoch): void {
   const flex = v >= 12;
-  if (v >= 12) { w.int32((m.leaderId ?? -1)); }
-  if (v >= 12) { w.int32((m.leaderEpoch ?? -1)); }
+  if (v >= 12) { w.int32((m.leaderId === undefined ? -1 : m.leaderId)); }
+  if (v >= 12) { w.int32((m.leaderEpoch === undefined ? -1 : m.leaderEpoch)); }
   if (flex) w.uvarint(0);
 }
 
@@ -4946,8 +4946,8 @@ export function decodeFetchResponseAbortedTransaction(r: Reader, v: number): Fet
 
 export function encodeFetchResponseAbortedTransaction(w: Writer, v: number, m: FetchResponseAbortedTransaction): void {
   const flex = v >= 12;
-  if (v >= 4) { w.int64((m.producerId ?? 0)); }
-  if (v >= 4) { w.int64((m.firstOffset ?? 0)); }
+  if (v >= 4) { w.int64((m.producerId === undefined ? 0 : m.producerId)); }
+  if (v >= 4) { w.int64((m.firstOffset === undefined ? 0 : m.firstOffset)); }
   if (flex) w.uvarint(0);
 }
 
@@ -4964,10 +4964,10 @@ export function decodeFetchResponseNodeEndpoint(r: Reader, v: number): FetchResp
 
 export function encodeFetchResponseNodeEndpoint(w: Writer, v: number, m: FetchResponseNodeEndpoint): void {
   const flex = v >= 12;
-  if (v >= 16) { w.int32((m.nodeId ?? 0)); }
-  if (v >= 16) { w.string((m.host ?? ''), flex); }
-  if (v >= 16) { w.int32((m.port ?? 0)); }
-  if (v >= 16) { w.nullableString((m.rack ?? null), flex); }
+  if (v >= 16) { w.int32((m.nodeId === undefined ? 0 : m.nodeId)); }
+  if (v >= 16) { w.string((m.host === undefined ? '' : m.host), flex); }
+  if (v >= 16) { w.int32((m.port === undefined ? 0 : m.port)); }
+  if (v >= 16) { w.nullableString((m.rack === undefined ? null : m.rack), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -4990,9 +4990,9 @@ export function decodeFindCoordinatorRequest(r: Reader, v: number): FindCoordina
 
 export function encodeFindCoordinatorRequest(w: Writer, v: number, m: FindCoordinatorRequest): void {
   const flex = v >= 3;
-  if (v <= 3) { w.string((m.key ?? ''), flex); }
-  if (v >= 1) { w.int8((m.keyType ?? 0)); }
-  if (v >= 4) { writeArray(w, flex, (m.coordinatorKeys ?? []), (e) => w.string(e, flex)); }
+  if (v <= 3) { w.string((m.key === undefined ? '' : m.key), flex); }
+  if (v >= 1) { w.int8((m.keyType === undefined ? 0 : m.keyType)); }
+  if (v >= 4) { writeArray(w, flex, (m.coordinatorKeys === undefined ? [] : m.coordinatorKeys), (e) => w.string(e, flex)); }
   if (flex) w.uvarint(0);
 }
 
@@ -5032,13 +5032,13 @@ export function decodeFindCoordinatorResponse(r: Reader, v: number): FindCoordin
 
 export function encodeFindCoordinatorResponse(w: Writer, v: number, m: FindCoordinatorResponse): void {
   const flex = v >= 3;
-  if (v >= 1) { w.int32((m.throttleTimeMs ?? 0)); }
-  if (v <= 3) { w.int16((m.errorCode ?? 0)); }
-  if (v >= 1 && v <= 3) { w.nullableString((m.errorMessage ?? ''), flex); }
-  if (v <= 3) { w.int32((m.nodeId ?? 0)); }
-  if (v <= 3) { w.string((m.host ?? ''), flex); }
-  if (v <= 3) { w.int32((m.port ?? 0)); }
-  if (v >= 4) { writeArray(w, flex, (m.coordinators ?? []), (e) => encodeFindCoordinatorResponseCoordinator(w, v, e)); }
+  if (v >= 1) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
+  if (v <= 3) { w.int16((m.errorCode === undefined ? 0 : m.errorCode)); }
+  if (v >= 1 && v <= 3) { w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex); }
+  if (v <= 3) { w.int32((m.nodeId === undefined ? 0 : m.nodeId)); }
+  if (v <= 3) { w.string((m.host === undefined ? '' : m.host), flex); }
+  if (v <= 3) { w.int32((m.port === undefined ? 0 : m.port)); }
+  if (v >= 4) { writeArray(w, flex, (m.coordinators === undefined ? [] : m.coordinators), (e) => encodeFindCoordinatorResponseCoordinator(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -5057,12 +5057,12 @@ export function decodeFindCoordinatorResponseCoordinator(r: Reader, v: number): 
 
 export function encodeFindCoordinatorResponseCoordinator(w: Writer, v: number, m: FindCoordinatorResponseCoordinator): void {
   const flex = v >= 3;
-  if (v >= 4) { w.string((m.key ?? ''), flex); }
-  if (v >= 4) { w.int32((m.nodeId ?? 0)); }
-  if (v >= 4) { w.string((m.host ?? ''), flex); }
-  if (v >= 4) { w.int32((m.port ?? 0)); }
-  if (v >= 4) { w.int16((m.errorCode ?? 0)); }
-  if (v >= 4) { w.nullableString((m.errorMessage ?? ''), flex); }
+  if (v >= 4) { w.string((m.key === undefined ? '' : m.key), flex); }
+  if (v >= 4) { w.int32((m.nodeId === undefined ? 0 : m.nodeId)); }
+  if (v >= 4) { w.string((m.host === undefined ? '' : m.host), flex); }
+  if (v >= 4) { w.int32((m.port === undefined ? 0 : m.port)); }
+  if (v >= 4) { w.int16((m.errorCode === undefined ? 0 : m.errorCode)); }
+  if (v >= 4) { w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -5156,7 +5156,7 @@ export function encodeHeartbeatRequest(w: Writer, v: number, m: HeartbeatRequest
   w.string(m.groupId, flex);
   w.int32(m.generationId);
   w.string(m.memberId, flex);
-  if (v >= 3) { w.nullableString((m.groupInstanceId ?? null), flex); }
+  if (v >= 3) { w.nullableString((m.groupInstanceId === undefined ? null : m.groupInstanceId), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -5177,7 +5177,7 @@ export function decodeHeartbeatResponse(r: Reader, v: number): HeartbeatResponse
 
 export function encodeHeartbeatResponse(w: Writer, v: number, m: HeartbeatResponse): void {
   const flex = v >= 4;
-  if (v >= 1) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 1) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   w.int16(m.errorCode);
   if (flex) w.uvarint(0);
 }
@@ -5248,7 +5248,7 @@ export function encodeIncrementalAlterConfigsRequestAlterableConfig(w: Writer, v
   const flex = v >= 1;
   w.string(m.name, flex);
   w.int8(m.configOperation);
-  w.nullableString((m.value ?? ''), flex);
+  w.nullableString((m.value === undefined ? '' : m.value), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -5295,7 +5295,7 @@ export function decodeIncrementalAlterConfigsResponseAlterConfigsResourceRespons
 export function encodeIncrementalAlterConfigsResponseAlterConfigsResourceResponse(w: Writer, v: number, m: IncrementalAlterConfigsResponseAlterConfigsResourceResponse): void {
   const flex = v >= 1;
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   w.int8(m.resourceType);
   w.string(m.resourceName, flex);
   if (flex) w.uvarint(0);
@@ -5322,10 +5322,10 @@ export function decodeInitProducerIdRequest(r: Reader, v: number): InitProducerI
 
 export function encodeInitProducerIdRequest(w: Writer, v: number, m: InitProducerIdRequest): void {
   const flex = v >= 2;
-  w.nullableString((m.transactionalId ?? ''), flex);
+  w.nullableString((m.transactionalId === undefined ? '' : m.transactionalId), flex);
   w.int32(m.transactionTimeoutMs);
-  if (v >= 3) { w.int64((m.producerId ?? -1)); }
-  if (v >= 3) { w.int16((m.producerEpoch ?? -1)); }
+  if (v >= 3) { w.int64((m.producerId === undefined ? -1 : m.producerId)); }
+  if (v >= 3) { w.int16((m.producerEpoch === undefined ? -1 : m.producerEpoch)); }
   if (flex) w.uvarint(0);
 }
 
@@ -5488,7 +5488,7 @@ export function encodeInitializeShareGroupStateResponsePartitionResult(w: Writer
   const flex = true;
   w.int32(m.partition);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -5528,12 +5528,12 @@ export function encodeJoinGroupRequest(w: Writer, v: number, m: JoinGroupRequest
   const flex = v >= 6;
   w.string(m.groupId, flex);
   w.int32(m.sessionTimeoutMs);
-  if (v >= 1) { w.int32((m.rebalanceTimeoutMs ?? -1)); }
+  if (v >= 1) { w.int32((m.rebalanceTimeoutMs === undefined ? -1 : m.rebalanceTimeoutMs)); }
   w.string(m.memberId, flex);
-  if (v >= 5) { w.nullableString((m.groupInstanceId ?? null), flex); }
+  if (v >= 5) { w.nullableString((m.groupInstanceId === undefined ? null : m.groupInstanceId), flex); }
   w.string(m.protocolType, flex);
   writeArray(w, flex, m.protocols, (e) => encodeJoinGroupRequestJoinGroupRequestProtocol(w, v, e));
-  if (v >= 8) { w.nullableString((m.reason ?? null), flex); }
+  if (v >= 8) { w.nullableString((m.reason === undefined ? null : m.reason), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -5590,13 +5590,13 @@ export function decodeJoinGroupResponse(r: Reader, v: number): JoinGroupResponse
 
 export function encodeJoinGroupResponse(w: Writer, v: number, m: JoinGroupResponse): void {
   const flex = v >= 6;
-  if (v >= 2) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 2) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   w.int16(m.errorCode);
   w.int32(m.generationId);
-  if (v >= 7) { w.nullableString((m.protocolType ?? null), flex); }
+  if (v >= 7) { w.nullableString((m.protocolType === undefined ? null : m.protocolType), flex); }
   w.nullableString(m.protocolName, flex);
   w.string(m.leader, flex);
-  if (v >= 9) { w.bool((m.skipAssignment ?? false)); }
+  if (v >= 9) { w.bool((m.skipAssignment === undefined ? false : m.skipAssignment)); }
   w.string(m.memberId, flex);
   writeArray(w, flex, m.members, (e) => encodeJoinGroupResponseJoinGroupResponseMember(w, v, e));
   if (flex) w.uvarint(0);
@@ -5615,7 +5615,7 @@ export function decodeJoinGroupResponseJoinGroupResponseMember(r: Reader, v: num
 export function encodeJoinGroupResponseJoinGroupResponseMember(w: Writer, v: number, m: JoinGroupResponseJoinGroupResponseMember): void {
   const flex = v >= 6;
   w.string(m.memberId, flex);
-  if (v >= 5) { w.nullableString((m.groupInstanceId ?? null), flex); }
+  if (v >= 5) { w.nullableString((m.groupInstanceId === undefined ? null : m.groupInstanceId), flex); }
   w.bytes(m.metadata, flex);
   if (flex) w.uvarint(0);
 }
@@ -5689,7 +5689,7 @@ export function decodeLeaderChangeMessageVoter(r: Reader, v: number): LeaderChan
 export function encodeLeaderChangeMessageVoter(w: Writer, v: number, m: LeaderChangeMessageVoter): void {
   const flex = true;
   w.int32(m.voterId);
-  if (v >= 1) { w.uuid((m.voterDirectoryId ?? '00000000000000000000000000000000')); }
+  if (v >= 1) { w.uuid((m.voterDirectoryId === undefined ? '00000000000000000000000000000000' : m.voterDirectoryId)); }
   if (flex) w.uvarint(0);
 }
 
@@ -5719,8 +5719,8 @@ export function decodeLeaveGroupRequest(r: Reader, v: number): LeaveGroupRequest
 export function encodeLeaveGroupRequest(w: Writer, v: number, m: LeaveGroupRequest): void {
   const flex = v >= 4;
   w.string(m.groupId, flex);
-  if (v <= 2) { w.string((m.memberId ?? ''), flex); }
-  if (v >= 3) { writeArray(w, flex, (m.members ?? []), (e) => encodeLeaveGroupRequestMemberIdentity(w, v, e)); }
+  if (v <= 2) { w.string((m.memberId === undefined ? '' : m.memberId), flex); }
+  if (v >= 3) { writeArray(w, flex, (m.members === undefined ? [] : m.members), (e) => encodeLeaveGroupRequestMemberIdentity(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -5736,9 +5736,9 @@ export function decodeLeaveGroupRequestMemberIdentity(r: Reader, v: number): Lea
 
 export function encodeLeaveGroupRequestMemberIdentity(w: Writer, v: number, m: LeaveGroupRequestMemberIdentity): void {
   const flex = v >= 4;
-  if (v >= 3) { w.string((m.memberId ?? ''), flex); }
-  if (v >= 3) { w.nullableString((m.groupInstanceId ?? null), flex); }
-  if (v >= 5) { w.nullableString((m.reason ?? null), flex); }
+  if (v >= 3) { w.string((m.memberId === undefined ? '' : m.memberId), flex); }
+  if (v >= 3) { w.nullableString((m.groupInstanceId === undefined ? null : m.groupInstanceId), flex); }
+  if (v >= 5) { w.nullableString((m.reason === undefined ? null : m.reason), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -5767,9 +5767,9 @@ export function decodeLeaveGroupResponse(r: Reader, v: number): LeaveGroupRespon
 
 export function encodeLeaveGroupResponse(w: Writer, v: number, m: LeaveGroupResponse): void {
   const flex = v >= 4;
-  if (v >= 1) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 1) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   w.int16(m.errorCode);
-  if (v >= 3) { writeArray(w, flex, (m.members ?? []), (e) => encodeLeaveGroupResponseMemberResponse(w, v, e)); }
+  if (v >= 3) { writeArray(w, flex, (m.members === undefined ? [] : m.members), (e) => encodeLeaveGroupResponseMemberResponse(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -5785,9 +5785,9 @@ export function decodeLeaveGroupResponseMemberResponse(r: Reader, v: number): Le
 
 export function encodeLeaveGroupResponseMemberResponse(w: Writer, v: number, m: LeaveGroupResponseMemberResponse): void {
   const flex = v >= 4;
-  if (v >= 3) { w.string((m.memberId ?? ''), flex); }
-  if (v >= 3) { w.nullableString((m.groupInstanceId ?? ''), flex); }
-  if (v >= 3) { w.int16((m.errorCode ?? 0)); }
+  if (v >= 3) { w.string((m.memberId === undefined ? '' : m.memberId), flex); }
+  if (v >= 3) { w.nullableString((m.groupInstanceId === undefined ? '' : m.groupInstanceId), flex); }
+  if (v >= 3) { w.int16((m.errorCode === undefined ? 0 : m.errorCode)); }
   if (flex) w.uvarint(0);
 }
 
@@ -5872,8 +5872,8 @@ export function decodeListGroupsRequest(r: Reader, v: number): ListGroupsRequest
 
 export function encodeListGroupsRequest(w: Writer, v: number, m: ListGroupsRequest): void {
   const flex = v >= 3;
-  if (v >= 4) { writeArray(w, flex, (m.statesFilter ?? []), (e) => w.string(e, flex)); }
-  if (v >= 5) { writeArray(w, flex, (m.typesFilter ?? []), (e) => w.string(e, flex)); }
+  if (v >= 4) { writeArray(w, flex, (m.statesFilter === undefined ? [] : m.statesFilter), (e) => w.string(e, flex)); }
+  if (v >= 5) { writeArray(w, flex, (m.typesFilter === undefined ? [] : m.typesFilter), (e) => w.string(e, flex)); }
   if (flex) w.uvarint(0);
 }
 
@@ -5903,7 +5903,7 @@ export function decodeListGroupsResponse(r: Reader, v: number): ListGroupsRespon
 
 export function encodeListGroupsResponse(w: Writer, v: number, m: ListGroupsResponse): void {
   const flex = v >= 3;
-  if (v >= 1) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 1) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   w.int16(m.errorCode);
   writeArray(w, flex, m.groups, (e) => encodeListGroupsResponseListedGroup(w, v, e));
   if (flex) w.uvarint(0);
@@ -5924,8 +5924,8 @@ export function encodeListGroupsResponseListedGroup(w: Writer, v: number, m: Lis
   const flex = v >= 3;
   w.string(m.groupId, flex);
   w.string(m.protocolType, flex);
-  if (v >= 4) { w.string((m.groupState ?? ''), flex); }
-  if (v >= 5) { w.string((m.groupType ?? ''), flex); }
+  if (v >= 4) { w.string((m.groupState === undefined ? '' : m.groupState), flex); }
+  if (v >= 5) { w.string((m.groupType === undefined ? '' : m.groupType), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -5963,9 +5963,9 @@ export function decodeListOffsetsRequest(r: Reader, v: number): ListOffsetsReque
 export function encodeListOffsetsRequest(w: Writer, v: number, m: ListOffsetsRequest): void {
   const flex = v >= 6;
   w.int32(m.replicaId);
-  if (v >= 2) { w.int8((m.isolationLevel ?? 0)); }
+  if (v >= 2) { w.int8((m.isolationLevel === undefined ? 0 : m.isolationLevel)); }
   writeArray(w, flex, m.topics, (e) => encodeListOffsetsRequestListOffsetsTopic(w, v, e));
-  if (v >= 10) { w.int32((m.timeoutMs ?? 0)); }
+  if (v >= 10) { w.int32((m.timeoutMs === undefined ? 0 : m.timeoutMs)); }
   if (flex) w.uvarint(0);
 }
 
@@ -5999,9 +5999,9 @@ export function decodeListOffsetsRequestListOffsetsPartition(r: Reader, v: numbe
 export function encodeListOffsetsRequestListOffsetsPartition(w: Writer, v: number, m: ListOffsetsRequestListOffsetsPartition): void {
   const flex = v >= 6;
   w.int32(m.partitionIndex);
-  if (v >= 4) { w.int32((m.currentLeaderEpoch ?? -1)); }
+  if (v >= 4) { w.int32((m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch)); }
   w.int64(m.timestamp);
-  if (v <= 0) { w.int32((m.maxNumOffsets ?? 1)); }
+  if (v <= 0) { w.int32((m.maxNumOffsets === undefined ? 1 : m.maxNumOffsets)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6036,7 +6036,7 @@ export function decodeListOffsetsResponse(r: Reader, v: number): ListOffsetsResp
 
 export function encodeListOffsetsResponse(w: Writer, v: number, m: ListOffsetsResponse): void {
   const flex = v >= 6;
-  if (v >= 2) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 2) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   writeArray(w, flex, m.topics, (e) => encodeListOffsetsResponseListOffsetsTopicResponse(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -6074,10 +6074,10 @@ export function encodeListOffsetsResponseListOffsetsPartitionResponse(w: Writer,
   const flex = v >= 6;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
-  if (v <= 0) { writeArray(w, flex, (m.oldStyleOffsets ?? []), (e) => w.int64(e)); }
-  if (v >= 1) { w.int64((m.timestamp ?? -1)); }
-  if (v >= 1) { w.int64((m.offset ?? -1)); }
-  if (v >= 4) { w.int32((m.leaderEpoch ?? -1)); }
+  if (v <= 0) { writeArray(w, flex, (m.oldStyleOffsets === undefined ? [] : m.oldStyleOffsets), (e) => w.int64(e)); }
+  if (v >= 1) { w.int64((m.timestamp === undefined ? -1 : m.timestamp)); }
+  if (v >= 1) { w.int64((m.offset === undefined ? -1 : m.offset)); }
+  if (v >= 4) { w.int32((m.leaderEpoch === undefined ? -1 : m.leaderEpoch)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6104,7 +6104,7 @@ export function decodeListPartitionReassignmentsRequest(r: Reader, v: number): L
 export function encodeListPartitionReassignmentsRequest(w: Writer, v: number, m: ListPartitionReassignmentsRequest): void {
   const flex = true;
   w.int32(m.timeoutMs);
-  writeArray(w, flex, (m.topics ?? null), (e) => encodeListPartitionReassignmentsRequestListPartitionReassignmentsTopics(w, v, e));
+  writeArray(w, flex, (m.topics === undefined ? null : m.topics), (e) => encodeListPartitionReassignmentsRequestListPartitionReassignmentsTopics(w, v, e));
   if (flex) w.uvarint(0);
 }
 
@@ -6161,7 +6161,7 @@ export function encodeListPartitionReassignmentsResponse(w: Writer, v: number, m
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   writeArray(w, flex, m.topics, (e) => encodeListPartitionReassignmentsResponseOngoingTopicReassignment(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -6225,7 +6225,7 @@ export function encodeListTransactionsRequest(w: Writer, v: number, m: ListTrans
   const flex = true;
   writeArray(w, flex, m.stateFilters, (e) => w.string(e, flex));
   writeArray(w, flex, m.producerIdFilters, (e) => w.int64(e));
-  if (v >= 1) { w.int64((m.durationFilter ?? -1)); }
+  if (v >= 1) { w.int64((m.durationFilter === undefined ? -1 : m.durationFilter)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6310,9 +6310,9 @@ export function decodeMetadataRequest(r: Reader, v: number): MetadataRequest {
 export function encodeMetadataRequest(w: Writer, v: number, m: MetadataRequest): void {
   const flex = v >= 9;
   writeArray(w, flex, m.topics, (e) => encodeMetadataRequestMetadataRequestTopic(w, v, e));
-  if (v >= 4) { w.bool((m.allowAutoTopicCreation ?? true)); }
-  if (v >= 8 && v <= 10) { w.bool((m.includeClusterAuthorizedOperations ?? false)); }
-  if (v >= 8) { w.bool((m.includeTopicAuthorizedOperations ?? false)); }
+  if (v >= 4) { w.bool((m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation)); }
+  if (v >= 8 && v <= 10) { w.bool((m.includeClusterAuthorizedOperations === undefined ? false : m.includeClusterAuthorizedOperations)); }
+  if (v >= 8) { w.bool((m.includeTopicAuthorizedOperations === undefined ? false : m.includeTopicAuthorizedOperations)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6327,7 +6327,7 @@ export function decodeMetadataRequestMetadataRequestTopic(r: Reader, v: number):
 
 export function encodeMetadataRequestMetadataRequestTopic(w: Writer, v: number, m: MetadataRequestMetadataRequestTopic): void {
   const flex = v >= 9;
-  if (v >= 10) { w.uuid((m.topicId ?? '00000000000000000000000000000000')); }
+  if (v >= 10) { w.uuid((m.topicId === undefined ? '00000000000000000000000000000000' : m.topicId)); }
   w.nullableString(m.name, flex);
   if (flex) w.uvarint(0);
 }
@@ -6383,12 +6383,12 @@ export function decodeMetadataResponse(r: Reader, v: number): MetadataResponse {
 
 export function encodeMetadataResponse(w: Writer, v: number, m: MetadataResponse): void {
   const flex = v >= 9;
-  if (v >= 3) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 3) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   writeArray(w, flex, m.brokers, (e) => encodeMetadataResponseMetadataResponseBroker(w, v, e));
-  if (v >= 2) { w.nullableString((m.clusterId ?? null), flex); }
-  if (v >= 1) { w.int32((m.controllerId ?? -1)); }
+  if (v >= 2) { w.nullableString((m.clusterId === undefined ? null : m.clusterId), flex); }
+  if (v >= 1) { w.int32((m.controllerId === undefined ? -1 : m.controllerId)); }
   writeArray(w, flex, m.topics, (e) => encodeMetadataResponseMetadataResponseTopic(w, v, e));
-  if (v >= 8 && v <= 10) { w.int32((m.clusterAuthorizedOperations ?? -2147483648)); }
+  if (v >= 8 && v <= 10) { w.int32((m.clusterAuthorizedOperations === undefined ? -2147483648 : m.clusterAuthorizedOperations)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6408,7 +6408,7 @@ export function encodeMetadataResponseMetadataResponseBroker(w: Writer, v: numbe
   w.int32(m.nodeId);
   w.string(m.host, flex);
   w.int32(m.port);
-  if (v >= 1) { w.nullableString((m.rack ?? null), flex); }
+  if (v >= 1) { w.nullableString((m.rack === undefined ? null : m.rack), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -6429,10 +6429,10 @@ export function encodeMetadataResponseMetadataResponseTopic(w: Writer, v: number
   const flex = v >= 9;
   w.int16(m.errorCode);
   w.nullableString(m.name, flex);
-  if (v >= 10) { w.uuid((m.topicId ?? '00000000000000000000000000000000')); }
-  if (v >= 1) { w.bool((m.isInternal ?? false)); }
+  if (v >= 10) { w.uuid((m.topicId === undefined ? '00000000000000000000000000000000' : m.topicId)); }
+  if (v >= 1) { w.bool((m.isInternal === undefined ? false : m.isInternal)); }
   writeArray(w, flex, m.partitions, (e) => encodeMetadataResponseMetadataResponsePartition(w, v, e));
-  if (v >= 8) { w.int32((m.topicAuthorizedOperations ?? -2147483648)); }
+  if (v >= 8) { w.int32((m.topicAuthorizedOperations === undefined ? -2147483648 : m.topicAuthorizedOperations)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6455,10 +6455,10 @@ export function encodeMetadataResponseMetadataResponsePartition(w: Writer, v: nu
   w.int16(m.errorCode);
   w.int32(m.partitionIndex);
   w.int32(m.leaderId);
-  if (v >= 7) { w.int32((m.leaderEpoch ?? -1)); }
+  if (v >= 7) { w.int32((m.leaderEpoch === undefined ? -1 : m.leaderEpoch)); }
   writeArray(w, flex, m.replicaNodes, (e) => w.int32(e));
   writeArray(w, flex, m.isrNodes, (e) => w.int32(e));
-  if (v >= 5) { writeArray(w, flex, (m.offlineReplicas ?? []), (e) => w.int32(e)); }
+  if (v >= 5) { writeArray(w, flex, (m.offlineReplicas === undefined ? [] : m.offlineReplicas), (e) => w.int32(e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6501,10 +6501,10 @@ export function decodeOffsetCommitRequest(r: Reader, v: number): OffsetCommitReq
 export function encodeOffsetCommitRequest(w: Writer, v: number, m: OffsetCommitRequest): void {
   const flex = v >= 8;
   w.string(m.groupId, flex);
-  if (v >= 1) { w.int32((m.generationIdOrMemberEpoch ?? -1)); }
-  if (v >= 1) { w.string((m.memberId ?? ''), flex); }
-  if (v >= 7) { w.nullableString((m.groupInstanceId ?? null), flex); }
-  if (v >= 2 && v <= 4) { w.int64((m.retentionTimeMs ?? -1)); }
+  if (v >= 1) { w.int32((m.generationIdOrMemberEpoch === undefined ? -1 : m.generationIdOrMemberEpoch)); }
+  if (v >= 1) { w.string((m.memberId === undefined ? '' : m.memberId), flex); }
+  if (v >= 7) { w.nullableString((m.groupInstanceId === undefined ? null : m.groupInstanceId), flex); }
+  if (v >= 2 && v <= 4) { w.int64((m.retentionTimeMs === undefined ? -1 : m.retentionTimeMs)); }
   writeArray(w, flex, m.topics, (e) => encodeOffsetCommitRequestOffsetCommitRequestTopic(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -6541,9 +6541,9 @@ export function encodeOffsetCommitRequestOffsetCommitRequestPartition(w: Writer,
   const flex = v >= 8;
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
-  if (v >= 6) { w.int32((m.committedLeaderEpoch ?? -1)); }
-  if (v >= 1 && v <= 1) { w.int64((m.commitTimestamp ?? -1)); }
-  w.nullableString((m.committedMetadata ?? ''), flex);
+  if (v >= 6) { w.int32((m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch)); }
+  if (v >= 1 && v <= 1) { w.int64((m.commitTimestamp === undefined ? -1 : m.commitTimestamp)); }
+  w.nullableString((m.committedMetadata === undefined ? '' : m.committedMetadata), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -6574,7 +6574,7 @@ export function decodeOffsetCommitResponse(r: Reader, v: number): OffsetCommitRe
 
 export function encodeOffsetCommitResponse(w: Writer, v: number, m: OffsetCommitResponse): void {
   const flex = v >= 8;
-  if (v >= 3) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 3) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   writeArray(w, flex, m.topics, (e) => encodeOffsetCommitResponseOffsetCommitResponseTopic(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -6781,10 +6781,10 @@ export function decodeOffsetFetchRequest(r: Reader, v: number): OffsetFetchReque
 
 export function encodeOffsetFetchRequest(w: Writer, v: number, m: OffsetFetchRequest): void {
   const flex = v >= 6;
-  if (v <= 7) { w.string((m.groupId ?? ''), flex); }
-  if (v <= 7) { writeArray(w, flex, (m.topics ?? []), (e) => encodeOffsetFetchRequestOffsetFetchRequestTopic(w, v, e)); }
-  if (v >= 8) { writeArray(w, flex, (m.groups ?? []), (e) => encodeOffsetFetchRequestOffsetFetchRequestGroup(w, v, e)); }
-  if (v >= 7) { w.bool((m.requireStable ?? false)); }
+  if (v <= 7) { w.string((m.groupId === undefined ? '' : m.groupId), flex); }
+  if (v <= 7) { writeArray(w, flex, (m.topics === undefined ? [] : m.topics), (e) => encodeOffsetFetchRequestOffsetFetchRequestTopic(w, v, e)); }
+  if (v >= 8) { writeArray(w, flex, (m.groups === undefined ? [] : m.groups), (e) => encodeOffsetFetchRequestOffsetFetchRequestGroup(w, v, e)); }
+  if (v >= 7) { w.bool((m.requireStable === undefined ? false : m.requireStable)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6799,8 +6799,8 @@ export function decodeOffsetFetchRequestOffsetFetchRequestTopic(r: Reader, v: nu
 
 export function encodeOffsetFetchRequestOffsetFetchRequestTopic(w: Writer, v: number, m: OffsetFetchRequestOffsetFetchRequestTopic): void {
   const flex = v >= 6;
-  if (v <= 7) { w.string((m.name ?? ''), flex); }
-  if (v <= 7) { writeArray(w, flex, (m.partitionIndexes ?? []), (e) => w.int32(e)); }
+  if (v <= 7) { w.string((m.name === undefined ? '' : m.name), flex); }
+  if (v <= 7) { writeArray(w, flex, (m.partitionIndexes === undefined ? [] : m.partitionIndexes), (e) => w.int32(e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6817,10 +6817,10 @@ export function decodeOffsetFetchRequestOffsetFetchRequestGroup(r: Reader, v: nu
 
 export function encodeOffsetFetchRequestOffsetFetchRequestGroup(w: Writer, v: number, m: OffsetFetchRequestOffsetFetchRequestGroup): void {
   const flex = v >= 6;
-  if (v >= 8) { w.string((m.groupId ?? ''), flex); }
-  if (v >= 9) { w.nullableString((m.memberId ?? null), flex); }
-  if (v >= 9) { w.int32((m.memberEpoch ?? -1)); }
-  if (v >= 8) { writeArray(w, flex, (m.topics ?? []), (e) => encodeOffsetFetchRequestOffsetFetchRequestTopics(w, v, e)); }
+  if (v >= 8) { w.string((m.groupId === undefined ? '' : m.groupId), flex); }
+  if (v >= 9) { w.nullableString((m.memberId === undefined ? null : m.memberId), flex); }
+  if (v >= 9) { w.int32((m.memberEpoch === undefined ? -1 : m.memberEpoch)); }
+  if (v >= 8) { writeArray(w, flex, (m.topics === undefined ? [] : m.topics), (e) => encodeOffsetFetchRequestOffsetFetchRequestTopics(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6835,8 +6835,8 @@ export function decodeOffsetFetchRequestOffsetFetchRequestTopics(r: Reader, v: n
 
 export function encodeOffsetFetchRequestOffsetFetchRequestTopics(w: Writer, v: number, m: OffsetFetchRequestOffsetFetchRequestTopics): void {
   const flex = v >= 6;
-  if (v >= 8) { w.string((m.name ?? ''), flex); }
-  if (v >= 8) { writeArray(w, flex, (m.partitionIndexes ?? []), (e) => w.int32(e)); }
+  if (v >= 8) { w.string((m.name === undefined ? '' : m.name), flex); }
+  if (v >= 8) { writeArray(w, flex, (m.partitionIndexes === undefined ? [] : m.partitionIndexes), (e) => w.int32(e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6893,10 +6893,10 @@ export function decodeOffsetFetchResponse(r: Reader, v: number): OffsetFetchResp
 
 export function encodeOffsetFetchResponse(w: Writer, v: number, m: OffsetFetchResponse): void {
   const flex = v >= 6;
-  if (v >= 3) { w.int32((m.throttleTimeMs ?? 0)); }
-  if (v <= 7) { writeArray(w, flex, (m.topics ?? []), (e) => encodeOffsetFetchResponseOffsetFetchResponseTopic(w, v, e)); }
-  if (v >= 2 && v <= 7) { w.int16((m.errorCode ?? 0)); }
-  if (v >= 8) { writeArray(w, flex, (m.groups ?? []), (e) => encodeOffsetFetchResponseOffsetFetchResponseGroup(w, v, e)); }
+  if (v >= 3) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
+  if (v <= 7) { writeArray(w, flex, (m.topics === undefined ? [] : m.topics), (e) => encodeOffsetFetchResponseOffsetFetchResponseTopic(w, v, e)); }
+  if (v >= 2 && v <= 7) { w.int16((m.errorCode === undefined ? 0 : m.errorCode)); }
+  if (v >= 8) { writeArray(w, flex, (m.groups === undefined ? [] : m.groups), (e) => encodeOffsetFetchResponseOffsetFetchResponseGroup(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6911,8 +6911,8 @@ export function decodeOffsetFetchResponseOffsetFetchResponseTopic(r: Reader, v: 
 
 export function encodeOffsetFetchResponseOffsetFetchResponseTopic(w: Writer, v: number, m: OffsetFetchResponseOffsetFetchResponseTopic): void {
   const flex = v >= 6;
-  if (v <= 7) { w.string((m.name ?? ''), flex); }
-  if (v <= 7) { writeArray(w, flex, (m.partitions ?? []), (e) => encodeOffsetFetchResponseOffsetFetchResponsePartition(w, v, e)); }
+  if (v <= 7) { w.string((m.name === undefined ? '' : m.name), flex); }
+  if (v <= 7) { writeArray(w, flex, (m.partitions === undefined ? [] : m.partitions), (e) => encodeOffsetFetchResponseOffsetFetchResponsePartition(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6930,11 +6930,11 @@ export function decodeOffsetFetchResponseOffsetFetchResponsePartition(r: Reader,
 
 export function encodeOffsetFetchResponseOffsetFetchResponsePartition(w: Writer, v: number, m: OffsetFetchResponseOffsetFetchResponsePartition): void {
   const flex = v >= 6;
-  if (v <= 7) { w.int32((m.partitionIndex ?? 0)); }
-  if (v <= 7) { w.int64((m.committedOffset ?? 0)); }
-  if (v >= 5 && v <= 7) { w.int32((m.committedLeaderEpoch ?? -1)); }
-  if (v <= 7) { w.nullableString((m.metadata ?? ''), flex); }
-  if (v <= 7) { w.int16((m.errorCode ?? 0)); }
+  if (v <= 7) { w.int32((m.partitionIndex === undefined ? 0 : m.partitionIndex)); }
+  if (v <= 7) { w.int64((m.committedOffset === undefined ? 0 : m.committedOffset)); }
+  if (v >= 5 && v <= 7) { w.int32((m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch)); }
+  if (v <= 7) { w.nullableString((m.metadata === undefined ? '' : m.metadata), flex); }
+  if (v <= 7) { w.int16((m.errorCode === undefined ? 0 : m.errorCode)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6950,9 +6950,9 @@ export function decodeOffsetFetchResponseOffsetFetchResponseGroup(r: Reader, v: 
 
 export function encodeOffsetFetchResponseOffsetFetchResponseGroup(w: Writer, v: number, m: OffsetFetchResponseOffsetFetchResponseGroup): void {
   const flex = v >= 6;
-  if (v >= 8) { w.string((m.groupId ?? ''), flex); }
-  if (v >= 8) { writeArray(w, flex, (m.topics ?? []), (e) => encodeOffsetFetchResponseOffsetFetchResponseTopics(w, v, e)); }
-  if (v >= 8) { w.int16((m.errorCode ?? 0)); }
+  if (v >= 8) { w.string((m.groupId === undefined ? '' : m.groupId), flex); }
+  if (v >= 8) { writeArray(w, flex, (m.topics === undefined ? [] : m.topics), (e) => encodeOffsetFetchResponseOffsetFetchResponseTopics(w, v, e)); }
+  if (v >= 8) { w.int16((m.errorCode === undefined ? 0 : m.errorCode)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6967,8 +6967,8 @@ export function decodeOffsetFetchResponseOffsetFetchResponseTopics(r: Reader, v:
 
 export function encodeOffsetFetchResponseOffsetFetchResponseTopics(w: Writer, v: number, m: OffsetFetchResponseOffsetFetchResponseTopics): void {
   const flex = v >= 6;
-  if (v >= 8) { w.string((m.name ?? ''), flex); }
-  if (v >= 8) { writeArray(w, flex, (m.partitions ?? []), (e) => encodeOffsetFetchResponseOffsetFetchResponsePartitions(w, v, e)); }
+  if (v >= 8) { w.string((m.name === undefined ? '' : m.name), flex); }
+  if (v >= 8) { writeArray(w, flex, (m.partitions === undefined ? [] : m.partitions), (e) => encodeOffsetFetchResponseOffsetFetchResponsePartitions(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -6986,11 +6986,11 @@ export function decodeOffsetFetchResponseOffsetFetchResponsePartitions(r: Reader
 
 export function encodeOffsetFetchResponseOffsetFetchResponsePartitions(w: Writer, v: number, m: OffsetFetchResponseOffsetFetchResponsePartitions): void {
   const flex = v >= 6;
-  if (v >= 8) { w.int32((m.partitionIndex ?? 0)); }
-  if (v >= 8) { w.int64((m.committedOffset ?? 0)); }
-  if (v >= 8) { w.int32((m.committedLeaderEpoch ?? -1)); }
-  if (v >= 8) { w.nullableString((m.metadata ?? ''), flex); }
-  if (v >= 8) { w.int16((m.errorCode ?? 0)); }
+  if (v >= 8) { w.int32((m.partitionIndex === undefined ? 0 : m.partitionIndex)); }
+  if (v >= 8) { w.int64((m.committedOffset === undefined ? 0 : m.committedOffset)); }
+  if (v >= 8) { w.int32((m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch)); }
+  if (v >= 8) { w.nullableString((m.metadata === undefined ? '' : m.metadata), flex); }
+  if (v >= 8) { w.int16((m.errorCode === undefined ? 0 : m.errorCode)); }
   if (flex) w.uvarint(0);
 }
 
@@ -7022,7 +7022,7 @@ export function decodeOffsetForLeaderEpochRequest(r: Reader, v: number): OffsetF
 
 export function encodeOffsetForLeaderEpochRequest(w: Writer, v: number, m: OffsetForLeaderEpochRequest): void {
   const flex = v >= 4;
-  if (v >= 3) { w.int32((m.replicaId ?? -2)); }
+  if (v >= 3) { w.int32((m.replicaId === undefined ? -2 : m.replicaId)); }
   writeArray(w, flex, m.topics, (e) => encodeOffsetForLeaderEpochRequestOffsetForLeaderTopic(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -7056,7 +7056,7 @@ export function decodeOffsetForLeaderEpochRequestOffsetForLeaderPartition(r: Rea
 export function encodeOffsetForLeaderEpochRequestOffsetForLeaderPartition(w: Writer, v: number, m: OffsetForLeaderEpochRequestOffsetForLeaderPartition): void {
   const flex = v >= 4;
   w.int32(m.partition);
-  if (v >= 2) { w.int32((m.currentLeaderEpoch ?? -1)); }
+  if (v >= 2) { w.int32((m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch)); }
   w.int32(m.leaderEpoch);
   if (flex) w.uvarint(0);
 }
@@ -7090,7 +7090,7 @@ export function decodeOffsetForLeaderEpochResponse(r: Reader, v: number): Offset
 
 export function encodeOffsetForLeaderEpochResponse(w: Writer, v: number, m: OffsetForLeaderEpochResponse): void {
   const flex = v >= 4;
-  if (v >= 2) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 2) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   writeArray(w, flex, m.topics, (e) => encodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -7126,7 +7126,7 @@ export function encodeOffsetForLeaderEpochResponseEpochEndOffset(w: Writer, v: n
   const flex = v >= 4;
   w.int16(m.errorCode);
   w.int32(m.partition);
-  if (v >= 1) { w.int32((m.leaderEpoch ?? -1)); }
+  if (v >= 1) { w.int32((m.leaderEpoch === undefined ? -1 : m.leaderEpoch)); }
   w.int64(m.endOffset);
   if (flex) w.uvarint(0);
 }
@@ -7162,7 +7162,7 @@ export function decodeProduceRequest(r: Reader, v: number): ProduceRequest {
 
 export function encodeProduceRequest(w: Writer, v: number, m: ProduceRequest): void {
   const flex = v >= 9;
-  if (v >= 3) { w.nullableString((m.transactionalId ?? null), flex); }
+  if (v >= 3) { w.nullableString((m.transactionalId === undefined ? null : m.transactionalId), flex); }
   w.int16(m.acks);
   w.int32(m.timeoutMs);
   writeArray(w, flex, m.topicData, (e) => encodeProduceRequestTopicProduceData(w, v, e));
@@ -7197,7 +7197,7 @@ export function decodeProduceRequestPartitionProduceData(r: Reader, v: number): 
 export function encodeProduceRequestPartitionProduceData(w: Writer, v: number, m: ProduceRequestPartitionProduceData): void {
   const flex = v >= 9;
   w.int32(m.index);
-  w.nullableBytes((m.records ?? EMPTY_BYTES), flex);
+  w.nullableBytes((m.records === undefined ? EMPTY_BYTES : m.records), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -7265,7 +7265,7 @@ export function decodeProduceResponse(r: Reader, v: number): ProduceResponse {
 export function encodeProduceResponse(w: Writer, v: number, m: ProduceResponse): void {
   const flex = v >= 9;
   writeArray(w, flex, m.responses, (e) => encodeProduceResponseTopicProduceResponse(w, v, e));
-  if (v >= 1) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 1) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   if (flex) {
     const tags: [number, (w: Writer) => void][] = [];
     { const x = m.nodeEndpoints; if (v >= 10 && x != null && x.length > 0) tags.push([0, (w) => { writeArray(w, flex, x, (e) => encodeProduceResponseNodeEndpoint(w, v, e)); }]); }
@@ -7319,10 +7319,10 @@ export function encodeProduceResponsePartitionProduceResponse(w: Writer, v: numb
   w.int32(m.index);
   w.int16(m.errorCode);
   w.int64(m.baseOffset);
-  if (v >= 2) { w.int64((m.logAppendTimeMs ?? -1)); }
-  if (v >= 5) { w.int64((m.logStartOffset ?? -1)); }
-  if (v >= 8) { writeArray(w, flex, (m.recordErrors ?? []), (e) => encodeProduceResponseBatchIndexAndErrorMessage(w, v, e)); }
-  if (v >= 8) { w.nullableString((m.errorMessage ?? null), flex); }
+  if (v >= 2) { w.int64((m.logAppendTimeMs === undefined ? -1 : m.logAppendTimeMs)); }
+  if (v >= 5) { w.int64((m.logStartOffset === undefined ? -1 : m.logStartOffset)); }
+  if (v >= 8) { writeArray(w, flex, (m.recordErrors === undefined ? [] : m.recordErrors), (e) => encodeProduceResponseBatchIndexAndErrorMessage(w, v, e)); }
+  if (v >= 8) { w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex); }
   if (flex) {
     const tags: [number, (w: Writer) => void][] = [];
     { const x = m.currentLeader; if (v >= 10 && x != null) tags.push([0, (w) => { encodeProduceResponseLeaderIdAndEpoch(w, v, x!); }]); }
@@ -7341,8 +7341,8 @@ export function decodeProduceResponseBatchIndexAndErrorMessage(r: Reader, v: num
 
 export function encodeProduceResponseBatchIndexAndErrorMessage(w: Writer, v: number, m: ProduceResponseBatchIndexAndErrorMessage): void {
   const flex = v >= 9;
-  if (v >= 8) { w.int32((m.batchIndex ?? 0)); }
-  if (v >= 8) { w.nullableString((m.batchIndexErrorMessage ?? null), flex); }
+  if (v >= 8) { w.int32((m.batchIndex === undefined ? 0 : m.batchIndex)); }
+  if (v >= 8) { w.nullableString((m.batchIndexErrorMessage === undefined ? null : m.batchIndexErrorMessage), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -7357,8 +7357,8 @@ export function decodeProduceResponseLeaderIdAndEpoch(r: Reader, v: number): Pro
 
 export function encodeProduceResponseLeaderIdAndEpoch(w: Writer, v: number, m: ProduceResponseLeaderIdAndEpoch): void {
   const flex = v >= 9;
-  if (v >= 10) { w.int32((m.leaderId ?? -1)); }
-  if (v >= 10) { w.int32((m.leaderEpoch ?? -1)); }
+  if (v >= 10) { w.int32((m.leaderId === undefined ? -1 : m.leaderId)); }
+  if (v >= 10) { w.int32((m.leaderEpoch === undefined ? -1 : m.leaderEpoch)); }
   if (flex) w.uvarint(0);
 }
 
@@ -7375,10 +7375,10 @@ export function decodeProduceResponseNodeEndpoint(r: Reader, v: number): Produce
 
 export function encodeProduceResponseNodeEndpoint(w: Writer, v: number, m: ProduceResponseNodeEndpoint): void {
   const flex = v >= 9;
-  if (v >= 10) { w.int32((m.nodeId ?? 0)); }
-  if (v >= 10) { w.string((m.host ?? ''), flex); }
-  if (v >= 10) { w.int32((m.port ?? 0)); }
-  if (v >= 10) { w.nullableString((m.rack ?? null), flex); }
+  if (v >= 10) { w.int32((m.nodeId === undefined ? 0 : m.nodeId)); }
+  if (v >= 10) { w.string((m.host === undefined ? '' : m.host), flex); }
+  if (v >= 10) { w.int32((m.port === undefined ? 0 : m.port)); }
+  if (v >= 10) { w.nullableString((m.rack === undefined ? null : m.rack), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -7578,7 +7578,7 @@ export function encodeReadShareGroupStateResponsePartitionResult(w: Writer, v: n
   const flex = true;
   w.int32(m.partition);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   w.int32(m.stateEpoch);
   w.int64(m.startOffset);
   writeArray(w, flex, m.stateBatches, (e) => encodeReadShareGroupStateResponseStateBatch(w, v, e));
@@ -7739,7 +7739,7 @@ export function encodeReadShareGroupStateSummaryResponsePartitionResult(w: Write
   const flex = true;
   w.int32(m.partition);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   w.int32(m.stateEpoch);
   w.int64(m.startOffset);
   if (flex) w.uvarint(0);
@@ -7766,7 +7766,7 @@ export function decodeRemoveRaftVoterRequest(r: Reader, v: number): RemoveRaftVo
 export function encodeRemoveRaftVoterRequest(w: Writer, v: number, m: RemoveRaftVoterRequest): void {
   void v;
   const flex = true;
-  w.nullableString((m.clusterId ?? ''), flex);
+  w.nullableString((m.clusterId === undefined ? '' : m.clusterId), flex);
   w.int32(m.voterId);
   w.uuid(m.voterDirectoryId);
   if (flex) w.uvarint(0);
@@ -7795,7 +7795,7 @@ export function encodeRemoveRaftVoterResponse(w: Writer, v: number, m: RemoveRaf
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -7870,7 +7870,7 @@ export function encodeRequestHeader(w: Writer, v: number, m: RequestHeader): voi
   w.int16(m.requestApiKey);
   w.int16(m.requestApiVersion);
   w.int32(m.correlationId);
-  if (v >= 1) { w.nullableString((m.clientId ?? ''), flex); }
+  if (v >= 1) { w.nullableString((m.clientId === undefined ? '' : m.clientId), flex); }
   if (flex) w.uvarint(0);
 }
 
@@ -7934,9 +7934,9 @@ export function decodeSaslAuthenticateResponse(r: Reader, v: number): SaslAuthen
 export function encodeSaslAuthenticateResponse(w: Writer, v: number, m: SaslAuthenticateResponse): void {
   const flex = v >= 2;
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   w.bytes(m.authBytes, flex);
-  if (v >= 1) { w.int64((m.sessionLifetimeMs ?? 0)); }
+  if (v >= 1) { w.int64((m.sessionLifetimeMs === undefined ? 0 : m.sessionLifetimeMs)); }
   if (flex) w.uvarint(0);
 }
 
@@ -8022,8 +8022,8 @@ export function decodeShareAcknowledgeRequest(r: Reader, v: number): ShareAcknow
 
 export function encodeShareAcknowledgeRequest(w: Writer, v: number, m: ShareAcknowledgeRequest): void {
   const flex = true;
-  w.nullableString((m.groupId ?? null), flex);
-  w.nullableString((m.memberId ?? ''), flex);
+  w.nullableString((m.groupId === undefined ? null : m.groupId), flex);
+  w.nullableString((m.memberId === undefined ? '' : m.memberId), flex);
   w.int32(m.shareSessionEpoch);
   writeArray(w, flex, m.topics, (e) => encodeShareAcknowledgeRequestAcknowledgeTopic(w, v, e));
   if (flex) w.uvarint(0);
@@ -8130,7 +8130,7 @@ export function encodeShareAcknowledgeResponse(w: Writer, v: number, m: ShareAck
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   writeArray(w, flex, m.responses, (e) => encodeShareAcknowledgeResponseShareAcknowledgeTopicResponse(w, v, e));
   writeArray(w, flex, m.nodeEndpoints, (e) => encodeShareAcknowledgeResponseNodeEndpoint(w, v, e));
   if (flex) w.uvarint(0);
@@ -8167,7 +8167,7 @@ export function encodeShareAcknowledgeResponsePartitionData(w: Writer, v: number
   const flex = true;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   encodeShareAcknowledgeResponseLeaderIdAndEpoch(w, v, m.currentLeader!);
   if (flex) w.uvarint(0);
 }
@@ -8208,7 +8208,7 @@ export function encodeShareAcknowledgeResponseNodeEndpoint(w: Writer, v: number,
   w.int32(m.nodeId);
   w.string(m.host, flex);
   w.int32(m.port);
-  w.nullableString((m.rack ?? null), flex);
+  w.nullableString((m.rack === undefined ? null : m.rack), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -8263,8 +8263,8 @@ export function decodeShareFetchRequest(r: Reader, v: number): ShareFetchRequest
 
 export function encodeShareFetchRequest(w: Writer, v: number, m: ShareFetchRequest): void {
   const flex = true;
-  w.nullableString((m.groupId ?? null), flex);
-  w.nullableString((m.memberId ?? ''), flex);
+  w.nullableString((m.groupId === undefined ? null : m.groupId), flex);
+  w.nullableString((m.memberId === undefined ? '' : m.memberId), flex);
   w.int32(m.shareSessionEpoch);
   w.int32(m.maxWaitMs);
   w.int32(m.minBytes);
@@ -8405,7 +8405,7 @@ export function encodeShareFetchResponse(w: Writer, v: number, m: ShareFetchResp
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   writeArray(w, flex, m.responses, (e) => encodeShareFetchResponseShareFetchableTopicResponse(w, v, e));
   writeArray(w, flex, m.nodeEndpoints, (e) => encodeShareFetchResponseNodeEndpoint(w, v, e));
   if (flex) w.uvarint(0);
@@ -8446,11 +8446,11 @@ export function encodeShareFetchResponsePartitionData(w: Writer, v: number, m: S
   const flex = true;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   w.int16(m.acknowledgeErrorCode);
-  w.nullableString((m.acknowledgeErrorMessage ?? null), flex);
+  w.nullableString((m.acknowledgeErrorMessage === undefined ? null : m.acknowledgeErrorMessage), flex);
   encodeShareFetchResponseLeaderIdAndEpoch(w, v, m.currentLeader!);
-  w.nullableBytes((m.records ?? EMPTY_BYTES), flex);
+  w.nullableBytes((m.records === undefined ? EMPTY_BYTES : m.records), flex);
   writeArray(w, flex, m.acquiredRecords, (e) => encodeShareFetchResponseAcquiredRecords(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -8511,7 +8511,7 @@ export function encodeShareFetchResponseNodeEndpoint(w: Writer, v: number, m: Sh
   w.int32(m.nodeId);
   w.string(m.host, flex);
   w.int32(m.port);
-  w.nullableString((m.rack ?? null), flex);
+  w.nullableString((m.rack === undefined ? null : m.rack), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -8612,7 +8612,7 @@ export function decodeShareGroupDescribeResponseDescribedGroup(r: Reader, v: num
 export function encodeShareGroupDescribeResponseDescribedGroup(w: Writer, v: number, m: ShareGroupDescribeResponseDescribedGroup): void {
   const flex = true;
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   w.string(m.groupId, flex);
   w.string(m.groupState, flex);
   w.int32(m.groupEpoch);
@@ -8640,7 +8640,7 @@ export function decodeShareGroupDescribeResponseMember(r: Reader, v: number): Sh
 export function encodeShareGroupDescribeResponseMember(w: Writer, v: number, m: ShareGroupDescribeResponseMember): void {
   const flex = true;
   w.string(m.memberId, flex);
-  w.nullableString((m.rackId ?? null), flex);
+  w.nullableString((m.rackId === undefined ? null : m.rackId), flex);
   w.int32(m.memberEpoch);
   w.string(m.clientId, flex);
   w.string(m.clientHost, flex);
@@ -8711,8 +8711,8 @@ export function encodeShareGroupHeartbeatRequest(w: Writer, v: number, m: ShareG
   w.string(m.groupId, flex);
   w.string(m.memberId, flex);
   w.int32(m.memberEpoch);
-  w.nullableString((m.rackId ?? null), flex);
-  writeArray(w, flex, (m.subscribedTopicNames ?? null), (e) => w.string(e, flex));
+  w.nullableString((m.rackId === undefined ? null : m.rackId), flex);
+  writeArray(w, flex, (m.subscribedTopicNames === undefined ? null : m.subscribedTopicNames), (e) => w.string(e, flex));
   if (flex) w.uvarint(0);
 }
 
@@ -8754,11 +8754,11 @@ export function encodeShareGroupHeartbeatResponse(w: Writer, v: number, m: Share
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
-  w.nullableString((m.memberId ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
+  w.nullableString((m.memberId === undefined ? null : m.memberId), flex);
   w.int32(m.memberEpoch);
   w.int32(m.heartbeatIntervalMs);
-  if (true && (m.assignment ?? null) == null) w.int8(-1); else { if (true) w.int8(1); encodeShareGroupHeartbeatResponseAssignment(w, v, (m.assignment ?? null)!); }
+  if (true && (m.assignment === undefined ? null : m.assignment) == null) w.int8(-1); else { if (true) w.int8(1); encodeShareGroupHeartbeatResponseAssignment(w, v, (m.assignment === undefined ? null : m.assignment)!); }
   if (flex) w.uvarint(0);
 }
 
@@ -8874,9 +8874,9 @@ export function encodeSyncGroupRequest(w: Writer, v: number, m: SyncGroupRequest
   w.string(m.groupId, flex);
   w.int32(m.generationId);
   w.string(m.memberId, flex);
-  if (v >= 3) { w.nullableString((m.groupInstanceId ?? null), flex); }
-  if (v >= 5) { w.nullableString((m.protocolType ?? null), flex); }
-  if (v >= 5) { w.nullableString((m.protocolName ?? null), flex); }
+  if (v >= 3) { w.nullableString((m.groupInstanceId === undefined ? null : m.groupInstanceId), flex); }
+  if (v >= 5) { w.nullableString((m.protocolType === undefined ? null : m.protocolType), flex); }
+  if (v >= 5) { w.nullableString((m.protocolName === undefined ? null : m.protocolName), flex); }
   writeArray(w, flex, m.assignments, (e) => encodeSyncGroupRequestSyncGroupRequestAssignment(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -8920,10 +8920,10 @@ export function decodeSyncGroupResponse(r: Reader, v: number): SyncGroupResponse
 
 export function encodeSyncGroupResponse(w: Writer, v: number, m: SyncGroupResponse): void {
   const flex = v >= 4;
-  if (v >= 1) { w.int32((m.throttleTimeMs ?? 0)); }
+  if (v >= 1) { w.int32((m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs)); }
   w.int16(m.errorCode);
-  if (v >= 5) { w.nullableString((m.protocolType ?? null), flex); }
-  if (v >= 5) { w.nullableString((m.protocolName ?? null), flex); }
+  if (v >= 5) { w.nullableString((m.protocolType === undefined ? null : m.protocolType), flex); }
+  if (v >= 5) { w.nullableString((m.protocolName === undefined ? null : m.protocolName), flex); }
   w.bytes(m.assignment, flex);
   if (flex) w.uvarint(0);
 }
@@ -8973,9 +8973,9 @@ export function encodeTxnOffsetCommitRequest(w: Writer, v: number, m: TxnOffsetC
   w.string(m.groupId, flex);
   w.int64(m.producerId);
   w.int16(m.producerEpoch);
-  if (v >= 3) { w.int32((m.generationId ?? -1)); }
-  if (v >= 3) { w.string((m.memberId ?? ""), flex); }
-  if (v >= 3) { w.nullableString((m.groupInstanceId ?? null), flex); }
+  if (v >= 3) { w.int32((m.generationId === undefined ? -1 : m.generationId)); }
+  if (v >= 3) { w.string((m.memberId === undefined ? "" : m.memberId), flex); }
+  if (v >= 3) { w.nullableString((m.groupInstanceId === undefined ? null : m.groupInstanceId), flex); }
   writeArray(w, flex, m.topics, (e) => encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(w, v, e));
   if (flex) w.uvarint(0);
 }
@@ -9011,8 +9011,8 @@ export function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(w: W
   const flex = v >= 3;
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
-  if (v >= 2) { w.int32((m.committedLeaderEpoch ?? -1)); }
-  w.nullableString((m.committedMetadata ?? ''), flex);
+  if (v >= 2) { w.int32((m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch)); }
+  w.nullableString((m.committedMetadata === undefined ? '' : m.committedMetadata), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -9124,7 +9124,7 @@ export function encodeUnregisterBrokerResponse(w: Writer, v: number, m: Unregist
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -9156,7 +9156,7 @@ export function encodeUpdateFeaturesRequest(w: Writer, v: number, m: UpdateFeatu
   const flex = true;
   w.int32(m.timeoutMs);
   writeArray(w, flex, m.featureUpdates, (e) => encodeUpdateFeaturesRequestFeatureUpdateKey(w, v, e));
-  if (v >= 1) { w.bool((m.validateOnly ?? false)); }
+  if (v >= 1) { w.bool((m.validateOnly === undefined ? false : m.validateOnly)); }
   if (flex) w.uvarint(0);
 }
 
@@ -9175,8 +9175,8 @@ export function encodeUpdateFeaturesRequestFeatureUpdateKey(w: Writer, v: number
   const flex = true;
   w.string(m.feature, flex);
   w.int16(m.maxVersionLevel);
-  if (v <= 0) { w.bool((m.allowDowngrade ?? false)); }
-  if (v >= 1) { w.int8((m.upgradeType ?? 1)); }
+  if (v <= 0) { w.bool((m.allowDowngrade === undefined ? false : m.allowDowngrade)); }
+  if (v >= 1) { w.int8((m.upgradeType === undefined ? 1 : m.upgradeType)); }
   if (flex) w.uvarint(0);
 }
 
@@ -9209,8 +9209,8 @@ export function encodeUpdateFeaturesResponse(w: Writer, v: number, m: UpdateFeat
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
-  if (v <= 1) { writeArray(w, flex, (m.results ?? []), (e) => encodeUpdateFeaturesResponseUpdatableFeatureResult(w, v, e)); }
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
+  if (v <= 1) { writeArray(w, flex, (m.results === undefined ? [] : m.results), (e) => encodeUpdateFeaturesResponseUpdatableFeatureResult(w, v, e)); }
   if (flex) w.uvarint(0);
 }
 
@@ -9230,7 +9230,7 @@ export function encodeUpdateFeaturesResponseUpdatableFeatureResult(w: Writer, v:
   const flex = true;
   w.string(m.feature, flex);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? ''), flex);
+  w.nullableString((m.errorMessage === undefined ? '' : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 
@@ -9496,7 +9496,7 @@ export function encodeWriteShareGroupStateResponsePartitionResult(w: Writer, v: 
   const flex = true;
   w.int32(m.partition);
   w.int16(m.errorCode);
-  w.nullableString((m.errorMessage ?? null), flex);
+  w.nullableString((m.errorMessage === undefined ? null : m.errorMessage), flex);
   if (flex) w.uvarint(0);
 }
 

@@ -1,14 +1,31 @@
 #!/usr/bin/env node
 // Generates src/protocol/messages.generated.ts from Kafka's JSON message definitions.
-// Usage: node tools/codegen/generate-messages.mjs [spec-dir]   (default: ../shared/kafka-protocol next to the repo)
+// Usage: node tools/codegen/generate-messages.mjs [--check] [spec-dir]   (default: ../shared/kafka-protocol beside the repo)
+// --check writes nothing and exits 1 when the committed output differs from what the definitions generate.
 // The output carries names, types and versions only: flat decode/encode functions with version branches.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const specDir = resolve(process.argv[2] ?? join(repoRoot, '..', 'shared', 'kafka-protocol'));
+const args = process.argv.slice(2);
+const check = args.includes('--check');
+const specDir = resolve(args.find((a) => a !== '--check') ?? join(repoRoot, '..', 'shared', 'kafka-protocol'));
+
+/** Writes `text` to `file`, or in --check mode records whether it differs. */
+const stale = [];
+function emit(file, text) {
+  if (!check) return writeFileSync(file, text);
+  let current = null;
+  try {
+    current = readFileSync(file, 'utf8');
+  } catch {
+    // missing counts as stale
+  }
+  if (current !== text) stale.push(file);
+}
 const outFile = join(repoRoot, 'src', 'protocol', 'messages.generated.ts');
+const descriptorFile = join(repoRoot, 'test', 'protocol', 'message-schemas.generated.json');
 
 /** Messages a client may send to a broker (and their responses), plus the embedded data schemas. */
 function wanted(spec) {
@@ -268,7 +285,7 @@ class Generator {
     for (const i of infos) {
       if (i.tagged) continue;
       const dflt = this.defaultExpr(i);
-      const expr = i.optional && dflt !== 'undefined' && dflt !== null ? `(m.${i.name} ?? ${dflt})` : `m.${i.name}`;
+      const expr = i.optional && dflt !== 'undefined' && dflt !== null ? `(m.${i.name} === undefined ? ${dflt} : m.${i.name})` : `m.${i.name}`;
       const stmt = this.writeStmt(i, expr);
       if (i.present === 'true') this.out.push(`  ${stmt}`);
       else this.out.push(`  if (${i.present}) { ${stmt} }`);
@@ -364,5 +381,33 @@ ${table.join('\n')}
 };
 `;
 
-writeFileSync(outFile, header + '\n' + body.join('\n') + footer);
-console.log(`wrote ${outFile}: ${specs.length} messages, ${table.length} APIs`);
+emit(outFile, header + '\n' + body.join('\n') + footer);
+
+// A names-types-versions descriptor of the same messages, for the round-trip tests' value generator.
+function describeFields(fields, common) {
+  return fields.map((f) => {
+    const base = f.type.startsWith('[]') ? f.type.slice(2) : f.type;
+    const sub = f.fields ?? common.get(base)?.fields;
+    const out = { name: camel(f.name), type: f.type, versions: f.versions };
+    if (f.nullableVersions) out.nullableVersions = f.nullableVersions;
+    if (f.taggedVersions) out.taggedVersions = f.taggedVersions;
+    if (sub) out.fields = describeFields(sub, common);
+    return out;
+  });
+}
+const descriptor = specs
+  .filter((s) => s.type === 'request' || s.type === 'response')
+  .map((s) => ({
+    name: s.name,
+    apiKey: s.apiKey,
+    type: s.type,
+    validVersions: s.validVersions,
+    flexibleVersions: s.flexibleVersions ?? 'none',
+    fields: describeFields(s.fields ?? [], new Map((s.commonStructs ?? []).map((c) => [c.name, c]))),
+  }));
+emit(descriptorFile, JSON.stringify(descriptor, null, 1) + '\n');
+console.log(`${check ? 'checked' : 'wrote'} ${outFile}: ${specs.length} messages, ${table.length} APIs`);
+if (check && stale.length > 0) {
+  console.error(`out of date (run npm run codegen): ${stale.join(', ')}`);
+  process.exit(1);
+}
