@@ -1,0 +1,281 @@
+// The broker's answers to well-formed and ill-formed requests, at the protocol level (our own client).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { Batch } from '../../src/protocol/record-batch.js';
+import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import { withBroker } from '../helpers/broker.js';
+
+const API = { PRODUCE: 0, FETCH: 1, LIST_OFFSETS: 2, METADATA: 3, API_VERSIONS: 18, CREATE_TOPICS: 19 } as const;
+
+function produceBody(topic: string, partition: number, records: Buffer, acks = -1) {
+  return { transactionalId: null, acks, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] };
+}
+
+function fetchBody(topic: string, partition: number, offset: number, maxWaitMs = 0, minBytes = 0) {
+  return {
+    replicaId: -1, maxWaitMs, minBytes, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 1 << 20 }] }],
+    forgottenTopicsData: [], rackId: '',
+  };
+}
+
+async function withClient(fn: (c: KafkaClient, b: Awaited<Parameters<Parameters<typeof withBroker>[0]>[0]>) => Promise<void>, options = {}) {
+  await withBroker(async (b) => {
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      await fn(c, b);
+    } finally {
+      c.close();
+    }
+  }, options);
+}
+
+test('ApiVersions advertises each handler range, Produce from v0 and Fetch from v4', async () => {
+  await withClient(async (c) => {
+    for (const v of [0, 1, 2, 3, 4]) {
+      const res = await c.send(API.API_VERSIONS, v, { clientSoftwareName: 'test', clientSoftwareVersion: '1' });
+      assert.equal(res.errorCode, 0);
+      const byKey = new Map(res.apiKeys.map((k: { apiKey: number; minVersion: number; maxVersion: number }) => [k.apiKey, [k.minVersion, k.maxVersion]]));
+      assert.deepEqual(byKey.get(0), [0, 11]);
+      assert.deepEqual(byKey.get(1), [4, 17]);
+      assert.deepEqual(byKey.get(18), [0, 4]);
+    }
+  });
+});
+
+test('an ApiVersions version we do not know gets a v0 answer with UNSUPPORTED_VERSION and the key list', async () => {
+  await withClient(async (c) => {
+    const r = await c.sendRawBody(API.API_VERSIONS, 99, true, Buffer.from([0x00]));
+    assert.equal(r.int16(), ErrorCode.UNSUPPORTED_VERSION);
+    const n = r.int32();
+    const keys: number[] = [];
+    for (let i = 0; i < n; i++) {
+      keys.push(r.int16());
+      r.int16();
+      r.int16();
+    }
+    assert.equal(r.remaining, 0);
+    assert.ok(keys.includes(0) && keys.includes(1) && keys.includes(18));
+  });
+});
+
+test('unknown API keys, unsupported versions and oversized frames close only that connection', async () => {
+  await withBroker(async (b) => {
+    const good = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      for (const bad of [
+        (c: KafkaClient) => c.sendRawBody(999, 0, false, Buffer.alloc(0)),
+        (c: KafkaClient) => c.sendRawBody(API.METADATA, 99, false, Buffer.alloc(4)),
+        (c: KafkaClient) => c.sendRawBody(API.FETCH, 2, false, Buffer.alloc(32)),
+        (c: KafkaClient) => {
+          const frame = Buffer.alloc(8);
+          frame.writeInt32BE(2048, 0); // larger than maxRequestBytes
+          c.sendRaw(frame);
+          return new Promise(() => undefined);
+        },
+        (c: KafkaClient) => {
+          const frame = Buffer.alloc(4);
+          frame.writeInt32BE(-5, 0);
+          c.sendRaw(frame);
+          return new Promise(() => undefined);
+        },
+      ]) {
+        const c = await KafkaClient.connectTo(b.bootstrap);
+        const closed = c.closed();
+        void bad(c).catch(() => undefined);
+        await closed;
+        const res = await good.send(API.METADATA, 1, { topics: [] });
+        assert.equal(res.brokers.length, 1);
+      }
+    } finally {
+      good.close();
+    }
+  }, { maxRequestBytes: 1024 });
+});
+
+test('a request whose body is cut short closes the connection', async () => {
+  await withClient(async (c) => {
+    const closed = c.closed();
+    void c.sendRawBody(API.METADATA, 1, false, Buffer.from([0, 0, 0, 5, 0])).catch(() => undefined);
+    await closed;
+  });
+});
+
+test('Produce v0-2 get UNSUPPORTED_VERSION; bad acks get INVALID_REQUIRED_ACKS', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, {});
+    const batch = buildRecordBatch([{ value: 'x' }]);
+    const old = await c.send(API.PRODUCE, 2, produceBody('t', 0, batch));
+    assert.equal(old.responses[0].partitionResponses[0].errorCode, ErrorCode.UNSUPPORTED_VERSION);
+    const acks = await c.send(API.PRODUCE, 7, produceBody('t', 0, batch, 2));
+    assert.equal(acks.responses[0].partitionResponses[0].errorCode, ErrorCode.INVALID_REQUIRED_ACKS);
+    assert.equal(b.broker.logs.getLog('t', 0)!.logEndOffset, 0);
+  });
+});
+
+test('corrupt batches are refused with the right code and nothing is stored', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, {});
+    const cases: [string, (buf: Buffer) => Buffer, number][] = [
+      ['flipped payload byte', (buf) => (buf[buf.length - 1]! ^= 0xff, buf), ErrorCode.CORRUPT_MESSAGE],
+      ['length past the end', (buf) => (buf.writeInt32BE(buf.length + 100, Batch.LENGTH), buf), ErrorCode.CORRUPT_MESSAGE],
+      ['magic 1', (buf) => (buf.writeInt8(1, Batch.MAGIC), buf), ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT],
+      ['truncated header', (buf) => buf.subarray(0, 30), ErrorCode.CORRUPT_MESSAGE],
+    ];
+    for (const [name, corrupt, code] of cases) {
+      const res = await c.send(API.PRODUCE, 9, produceBody('t', 0, corrupt(buildRecordBatch([{ value: 'a' }, { value: 'b' }]))));
+      assert.equal(res.responses[0].partitionResponses[0].errorCode, code, name);
+    }
+    assert.equal(b.broker.logs.getLog('t', 0)!.logEndOffset, 0);
+  });
+});
+
+test('a batch whose records do not match its header gets INVALID_RECORD naming the record', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, {});
+    const batch = buildRecordBatch([{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
+    const two = buildRecordBatch([{ value: 'a' }, { value: 'b' }]);
+    // a 2-record payload under a header that says 3 records: the walk finds the bytes end after record 1
+    const forged = Buffer.concat([batch.subarray(0, Batch.HEADER_BYTES), two.subarray(Batch.HEADER_BYTES)]);
+    forged.writeInt32BE(forged.length - Batch.LOG_OVERHEAD, Batch.LENGTH);
+    const { crc32c } = await import('@node-rs/crc32');
+    forged.writeUInt32BE(crc32c(forged.subarray(Batch.ATTRIBUTES)), Batch.CRC);
+    const res = await c.send(API.PRODUCE, 9, produceBody('t', 0, forged));
+    const p = res.responses[0].partitionResponses[0];
+    assert.equal(p.errorCode, ErrorCode.INVALID_RECORD);
+    assert.deepEqual(p.recordErrors.map((e: { batchIndex: number }) => e.batchIndex), [2]);
+    assert.equal(b.broker.logs.getLog('t', 0)!.logEndOffset, 0);
+  });
+});
+
+test('max.message.bytes refuses a larger batch with MESSAGE_TOO_LARGE', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('small', 1, { 'max.message.bytes': '200' });
+    const res = await c.send(API.PRODUCE, 9, produceBody('small', 0, buildRecordBatch([{ value: 'x'.repeat(300) }])));
+    assert.equal(res.responses[0].partitionResponses[0].errorCode, ErrorCode.MESSAGE_TOO_LARGE);
+    const ok = await c.send(API.PRODUCE, 9, produceBody('small', 0, buildRecordBatch([{ value: 'x'.repeat(10) }])));
+    assert.equal(ok.responses[0].partitionResponses[0].errorCode, 0);
+  });
+});
+
+test('acks=0 gets no response, and later responses on the connection stay in order', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, {});
+    const order: number[] = [];
+    const sends: Promise<unknown>[] = [];
+    // an acks=0 produce has no response: its promise never settles, and the next responses must still come
+    void c.send(API.PRODUCE, 9, produceBody('t', 0, buildRecordBatch([{ value: 'zero' }]), 0)).catch(() => undefined);
+    for (let i = 0; i < 20; i++) {
+      sends.push(c.send(API.METADATA, 9, { topics: null, allowAutoTopicCreation: false }).then(() => order.push(i)));
+    }
+    await Promise.all(sends);
+    assert.deepEqual(order, Array.from({ length: 20 }, (_, i) => i));
+    const fetched = await c.send(API.FETCH, 11, fetchBody('t', 0, 0));
+    const records = decodeRecordBatches(fetched.responses[0].partitions[0].records).flatMap((x) => x.records);
+    assert.deepEqual(records.map((r) => r.value!.toString()), ['zero']);
+  });
+});
+
+test('Fetch: OFFSET_OUT_OF_RANGE with the log bounds, and a long poll woken by an append', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, {});
+    await c.send(API.PRODUCE, 9, produceBody('t', 0, buildRecordBatch([{ value: 'a' }, { value: 'b' }])));
+    const oor = await c.send(API.FETCH, 11, fetchBody('t', 0, 5));
+    assert.equal(oor.responses[0].partitions[0].errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+    assert.equal(oor.responses[0].partitions[0].highWatermark, 2);
+    assert.equal(oor.responses[0].partitions[0].logStartOffset, 0);
+
+    const other = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      // waits (up to an hour) for data at offset 2; only the append below can answer it
+      const waiting = other.send(API.FETCH, 11, fetchBody('t', 0, 2, 3_600_000, 1));
+      await new Promise((r) => setTimeout(r, 50));
+      await c.send(API.PRODUCE, 9, produceBody('t', 0, buildRecordBatch([{ value: 'c' }])));
+      const res = await waiting;
+      const records = decodeRecordBatches(res.responses[0].partitions[0].records).flatMap((x) => x.records);
+      assert.deepEqual(records.map((r) => [r.offset, r.value!.toString()]), [[2, 'c']]);
+    } finally {
+      other.close();
+    }
+  });
+});
+
+test('Fetch by topic id (v13+) and UNKNOWN_TOPIC_ID for an id that does not exist', async () => {
+  await withClient(async (c, b) => {
+    const topic = await b.broker.createTopic('t', 1, {});
+    await c.send(API.PRODUCE, 9, produceBody('t', 0, buildRecordBatch([{ value: 'a' }])));
+    const body = fetchBody('t', 0, 0);
+    const byId = { ...body, topics: [{ topicId: topic.id, partitions: body.topics[0]!.partitions }] };
+    const res = await c.send(API.FETCH, 13, byId);
+    assert.equal(decodeRecordBatches(res.responses[0].partitions[0].records)[0]!.records[0]!.value!.toString(), 'a');
+    const missing = await c.send(API.FETCH, 13, { ...byId, topics: [{ topicId: 'ab'.repeat(16), partitions: body.topics[0]!.partitions }] });
+    assert.equal(missing.responses[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
+  });
+});
+
+test('ListOffsets: earliest, latest, max timestamp, and by timestamp inside a batch', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, {});
+    const batch = buildRecordBatch([{ value: 'a', timestamp: 1000 }, { value: 'b', timestamp: 3000 }, { value: 'c', timestamp: 2000 }]);
+    await c.send(API.PRODUCE, 9, produceBody('t', 0, batch));
+    const ask = async (timestamp: number) => {
+      const res = await c.send(API.LIST_OFFSETS, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: 't', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }] });
+      const p = res.topics[0].partitions[0];
+      return [p.offset, p.timestamp];
+    };
+    assert.deepEqual(await ask(-2), [0, -1]);
+    assert.deepEqual(await ask(-1), [3, -1]);
+    assert.deepEqual(await ask(-3), [1, 3000]);
+    assert.deepEqual(await ask(1500), [1, 3000]);
+    assert.deepEqual(await ask(1000), [0, 1000]);
+    assert.deepEqual(await ask(5000), [-1, -1]);
+  });
+});
+
+test('CreateTopics validates names, configs, counts and replication factor', async () => {
+  await withClient(async (c) => {
+    const create = (name: string, numPartitions: number, replicationFactor: number, configs: { name: string; value: string }[] = []) =>
+      c.send(API.CREATE_TOPICS, 4, { topics: [{ name, numPartitions, replicationFactor, assignments: [], configs }], timeoutMs: 1000, validateOnly: false })
+        .then((r) => r.topics[0].errorCode);
+    assert.equal(await create('ok', 3, 1), 0);
+    assert.equal(await create('ok', 3, 1), ErrorCode.TOPIC_ALREADY_EXISTS);
+    assert.equal(await create('bad name', 1, 1), ErrorCode.INVALID_TOPIC_EXCEPTION);
+    assert.equal(await create('x'.repeat(250), 1, 1), ErrorCode.INVALID_TOPIC_EXCEPTION);
+    assert.equal(await create('zero', 0, 1), ErrorCode.INVALID_PARTITIONS);
+    assert.equal(await create('rf3', 1, 3), ErrorCode.INVALID_REPLICATION_FACTOR);
+    assert.equal(await create('cfg', 1, 1, [{ name: 'retention.ms', value: 'soon' }]), ErrorCode.INVALID_CONFIG);
+    assert.equal(await create('cfg2', 1, 1, [{ name: 'no.such.config', value: '1' }]), ErrorCode.INVALID_CONFIG);
+    assert.equal(await create('cfg3', 1, 1, [{ name: 'cleanup.policy', value: 'compact' }, { name: 'flush.policy', value: 'none' }]), 0);
+  });
+});
+
+test('auto-creation on Metadata follows the broker setting and allow_auto_topic_creation', async () => {
+  await withClient(async (c, b) => {
+    const res = await c.send(API.METADATA, 9, { topics: [{ name: 'auto' }], allowAutoTopicCreation: true });
+    assert.equal(res.topics[0].errorCode, 0);
+    assert.equal(res.topics[0].partitions.length, 4);
+    const no = await c.send(API.METADATA, 9, { topics: [{ name: 'manual' }], allowAutoTopicCreation: false });
+    assert.equal(no.topics[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    assert.equal(b.broker.logs.topics.has('manual'), false);
+  }, { defaultPartitions: 4 });
+  await withClient(async (c) => {
+    const res = await c.send(API.METADATA, 9, { topics: [{ name: 'auto' }], allowAutoTopicCreation: true });
+    assert.equal(res.topics[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  }, { autoCreateTopics: false });
+});
+
+test('shutdown answers a parked long-poll fetch and closes cleanly', async () => {
+  await withBroker(async (b) => {
+    await b.broker.createTopic('t', 1, {});
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    const parked = c.send(API.FETCH, 11, fetchBody('t', 0, 0, 3_600_000, 1));
+    await new Promise((r) => setTimeout(r, 50));
+    await b.broker.close();
+    const res = await parked;
+    assert.equal(res.responses[0].partitions[0].errorCode, 0);
+    assert.equal(res.responses[0].partitions[0].records.length, 0);
+    c.close();
+  });
+});
