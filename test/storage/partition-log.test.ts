@@ -1,37 +1,195 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { LogManager } from '../../src/storage/log-manager.js';
-import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
-import { validateBatches } from '../../src/protocol/record-batch.js';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { decodeRecordBatches } from '../../src/protocol/records.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { appendValues, openLogs, readAll } from './helpers.js';
 
-function batchOf(values: string[], timestamp?: number): Buffer {
-  return buildRecordBatch(values.map((v) => ({ key: `k-${v}`, value: v, timestamp })));
-}
-
-test('append then read returns the same records with assigned offsets', async () => {
+async function withLogs<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const { dir, cleanup } = await tempDir();
   try {
-    const logs = await LogManager.open({ dataDir: dir });
-    await logs.createTopic('t', 1);
-    const log = logs.getLog('t', 0)!;
-    const a = batchOf(['a', 'b', 'c']);
-    const r1 = log.append(a, validateBatches(a, 1 << 20));
-    const b = batchOf(['d']);
-    const r2 = log.append(b, validateBatches(b, 1 << 20));
-    assert.equal(r1.baseOffset, 0);
-    assert.equal(r2.baseOffset, 3);
-    await r2.durable;
-    assert.equal(log.highWatermark, 4);
-    const read = await log.read(1, 1 << 20);
-    const values = decodeRecordBatches(read.records).flatMap((x) => x.records.map((r) => [r.offset, r.value!.toString()]));
-    assert.deepEqual(values, [[0, 'a'], [1, 'b'], [2, 'c'], [3, 'd']]);
-    await logs.close();
-    const again = await LogManager.open({ dataDir: dir });
-    assert.equal(again.cleanStart, true);
-    assert.equal(again.getLog('t', 0)!.logEndOffset, 4);
-    await again.close();
+    return await fn(dir);
   } finally {
     await cleanup();
   }
-});
+}
+
+test('append then read returns the same records with assigned offsets, across a restart', () =>
+  withLogs(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('t', 1);
+    const log = logs.getLog('t', 0)!;
+    const r1 = appendValues(log, ['a', 'b', 'c']);
+    const r2 = appendValues(log, ['d']);
+    assert.deepEqual([r1.baseOffset, r1.lastOffset, r2.baseOffset], [0, 2, 3]);
+    await r2.durable;
+    assert.equal(log.highWatermark, 4);
+    assert.deepEqual(await readAll(log, 1), [[1, 'b'], [2, 'c'], [3, 'd']]);
+    await logs.close();
+    const again = await openLogs(dir);
+    assert.equal(again.cleanStart, true);
+    assert.deepEqual(await readAll(again.getLog('t', 0)!, 0), [[0, 'a'], [1, 'b'], [2, 'c'], [3, 'd']]);
+    await again.close();
+  }));
+
+test('segments roll by size, and reads find every offset at every segment boundary', () =>
+  withLogs(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('t', 1, { 'segment.bytes': '300', 'index.interval.bytes': '100' });
+    const log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 60; i++) await appendValues(log, [`v${i}`, `w${i}`]).durable;
+    assert.ok(log.segments.length >= 10, `${log.segments.length} segments`);
+    const files = (await readdir(join(dir, 't-0'))).filter((f) => f.endsWith('.log'));
+    assert.deepEqual(files.sort(), log.segments.map((s) => `${String(s.baseOffset).padStart(20, '0')}.log`));
+    for (let offset = 0; offset < 120; offset++) {
+      const { records } = await log.read(offset, 1);
+      const first = decodeRecordBatches(records)[0]!;
+      assert.ok(first.info.baseOffset <= offset && offset <= first.info.baseOffset + first.info.lastOffsetDelta, `offset ${offset}`);
+    }
+    const { records } = await log.read(120, 1000);
+    assert.equal(records.length, 0);
+    await assert.rejects(log.read(121, 1000), { code: ErrorCode.OFFSET_OUT_OF_RANGE });
+    await logs.close();
+  }));
+
+test('read returns whole batches up to max bytes, and always at least the first batch', () =>
+  withLogs(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('t', 1);
+    const log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 10; i++) await appendValues(log, ['x'.repeat(100)]).durable;
+    const one = await log.read(0, 1);
+    assert.equal(decodeRecordBatches(one.records).length, 1);
+    const size = one.records.length;
+    const three = await log.read(0, size * 3 + 10);
+    assert.equal(three.records.length, size * 3);
+    assert.equal(decodeRecordBatches(three.records).length, 3);
+    await logs.close();
+  }));
+
+test('segments roll by age (segment.ms)', () =>
+  withLogs(async (dir) => {
+    let now = 1_000_000;
+    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    const logs = await openLogs(dir, { clock });
+    await logs.createTopic('t', 1, { 'segment.ms': '1000' });
+    const log = logs.getLog('t', 0)!;
+    await appendValues(log, ['a']).durable;
+    now += 500;
+    await appendValues(log, ['b']).durable;
+    assert.equal(log.segments.length, 1);
+    now += 600;
+    await appendValues(log, ['c']).durable;
+    assert.deepEqual(log.segments.map((s) => s.baseOffset), [0, 2]);
+    await logs.close();
+  }));
+
+test('retention deletes whole old segments by time and by size, never the active one', () =>
+  withLogs(async (dir) => {
+    let now = 10_000_000;
+    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    const logs = await openLogs(dir, { clock });
+    await logs.createTopic('time', 1, { 'segment.bytes': '200', 'retention.ms': '1000' });
+    await logs.createTopic('size', 1, { 'segment.bytes': '200', 'retention.bytes': '400' });
+    const timeLog = logs.getLog('time', 0)!;
+    const sizeLog = logs.getLog('size', 0)!;
+    for (let i = 0; i < 10; i++) {
+      await appendValues(timeLog, [`old${i}`], now).durable;
+      await appendValues(sizeLog, [`v${i}`], now).durable;
+    }
+    now += 5000;
+    await appendValues(timeLog, ['new'], now).durable;
+    const before = timeLog.segments.length;
+    await logs.runRetention();
+    assert.equal(timeLog.segments.length, 1, `time retention left ${timeLog.segments.length} of ${before}`);
+    assert.equal(timeLog.logStartOffset, 10);
+    assert.deepEqual(await readAll(timeLog), [[10, 'new']]);
+    assert.ok(sizeLog.sizeBytes <= 400 + sizeLog.activeSegment.size, `size ${sizeLog.sizeBytes}`);
+    assert.ok(sizeLog.logStartOffset > 0);
+    const files = (await readdir(join(dir, 'time-0'))).filter((f) => f.endsWith('.log'));
+    assert.equal(files.length, 1);
+    await logs.close();
+    const again = await openLogs(dir, { clock });
+    assert.equal(again.getLog('time', 0)!.logStartOffset, 10);
+    await again.close();
+  }));
+
+test('DeleteRecords moves the log start offset, persisted; deleting a topic removes its files', () =>
+  withLogs(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('t', 2, { 'segment.bytes': '200' });
+    const log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 10; i++) await appendValues(log, [`v${i}`]).durable;
+    assert.equal(await logs.deleteRecords('t', 0, 7), 7);
+    assert.deepEqual((await readAll(log)).map(([o]) => o), [7, 8, 9]);
+    await assert.rejects(log.read(6, 100), { code: ErrorCode.OFFSET_OUT_OF_RANGE });
+    await assert.rejects(logs.deleteRecords('t', 0, 11), { code: ErrorCode.OFFSET_OUT_OF_RANGE });
+    await logs.close();
+    const again = await openLogs(dir);
+    assert.equal(again.getLog('t', 0)!.logStartOffset, 7);
+    await again.deleteTopic('t');
+    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('t-')), []);
+    await again.close();
+  }));
+
+/** A file system whose writes fail with ENOSPC while `full` is set. */
+function fullDisk(): { fs: FileSystem; setFull: (v: boolean) => void } {
+  let full = false;
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    writev: async (fd, buffers, position) => {
+      if (full) {
+        // a torn write: half the bytes land, then the device is full
+        const first = buffers[0]!;
+        await nodeFileSystem.writev(fd, [first.subarray(0, first.length >> 1)], position);
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      return nodeFileSystem.writev(fd, buffers, position);
+    },
+  };
+  return { fs, setFull: (v) => (full = v) };
+}
+
+test('a full disk fails the append with KAFKA_STORAGE_ERROR, serves nothing half-written, and appends resume', () =>
+  withLogs(async (dir) => {
+    const disk = fullDisk();
+    const logs = await openLogs(dir, { fs: disk.fs });
+    await logs.createTopic('t', 1);
+    const log = logs.getLog('t', 0)!;
+    await appendValues(log, ['before']).durable;
+    disk.setFull(true);
+    const failed = appendValues(log, ['lost-1']);
+    const alsoFailed = appendValues(log, ['lost-2']);
+    await assert.rejects(failed.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    await assert.rejects(alsoFailed.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    assert.equal(log.highWatermark, 1);
+    assert.equal(log.logEndOffset, 1);
+    assert.deepEqual(await readAll(log, 0), [[0, 'before']]);
+    disk.setFull(false);
+    await new Promise((r) => setTimeout(r, 10));
+    const ok = appendValues(log, ['after']);
+    assert.equal(ok.baseOffset, 1);
+    await ok.durable;
+    assert.deepEqual(await readAll(log, 0), [[0, 'before'], [1, 'after']]);
+    await logs.close();
+    const again = await openLogs(dir);
+    assert.deepEqual(await readAll(again.getLog('t', 0)!, 0), [[0, 'before'], [1, 'after']]);
+    await again.close();
+  }));
+
+test('fsync mode shares fsync rounds across partitions (group commit)', () =>
+  withLogs(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('t', 50);
+    const startRounds = logs.groupCommit.rounds;
+    const acks: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++) for (let j = 0; j < 20; j++) acks.push(appendValues(logs.getLog('t', i)!, [`m${j}`]).durable);
+    await Promise.all(acks);
+    const rounds = logs.groupCommit.rounds - startRounds;
+    assert.ok(rounds < 1000 / 4, `${rounds} fsync rounds for 1000 appends`);
+    for (let i = 0; i < 50; i++) assert.equal(logs.getLog('t', i)!.highWatermark, 20);
+    await logs.close();
+  }));

@@ -1,0 +1,102 @@
+// Recovery: torn and corrupt tails are cut at the last whole valid batch; nothing valid is lost.
+import assert from 'node:assert/strict';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { segmentFileName } from '../../src/storage/segment.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { appendValues, openLogs, readAll } from './helpers.js';
+
+async function buildLog(dir: string): Promise<{ segment: string; lastBatchStart: number; size: number }> {
+  const logs = await openLogs(dir);
+  await logs.createTopic('t', 1);
+  const log = logs.getLog('t', 0)!;
+  appendValues(log, ['a', 'b']);
+  appendValues(log, ['c']);
+  const before = log.activeSegment.size;
+  await appendValues(log, ['d', 'e', 'f']).durable;
+  const size = log.activeSegment.size;
+  // leave no clean-shutdown marker and no index files: simulate a crash right after the last append
+  await logs.handles.closeAll();
+  return { segment: join(dir, 't-0', segmentFileName(0, '.log')), lastBatchStart: before, size };
+}
+
+test('a tail torn at every byte inside the last batch is cut back to the batches before it', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const { segment, lastBatchStart, size } = await buildLog(dir);
+    const pristine = await readFile(segment);
+    for (let cut = lastBatchStart; cut < size; cut++) {
+      await writeFile(segment, pristine.subarray(0, cut));
+      const logs = await openLogs(dir);
+      const log = logs.getLog('t', 0)!;
+      assert.equal(log.logEndOffset, 3, `cut at ${cut}`);
+      assert.deepEqual(await readAll(log, 0), [[0, 'a'], [1, 'b'], [2, 'c']], `cut at ${cut}`);
+      assert.equal((await stat(segment)).size, lastBatchStart, `file truncated at ${cut}`);
+      // appends continue at the right offset after recovery
+      await appendValues(log, ['g']).durable;
+      assert.deepEqual((await readAll(log, 3)), [[3, 'g']]);
+      await logs.handles.closeAll();
+    }
+    await writeFile(segment, pristine);
+    const logs = await openLogs(dir);
+    assert.deepEqual((await readAll(logs.getLog('t', 0)!, 0)).map(([, v]) => v), ['a', 'b', 'c', 'd', 'e', 'f']);
+    await logs.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a flipped byte anywhere in the last batch drops that batch only; in an earlier batch, it and what follows', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const { segment, lastBatchStart, size } = await buildLog(dir);
+    const pristine = await readFile(segment);
+    for (let at = lastBatchStart + 8; at < size; at += 3) {
+      const broken = Buffer.from(pristine);
+      broken[at] = broken[at]! ^ 0x5a;
+      await writeFile(segment, broken);
+      const logs = await openLogs(dir);
+      const log = logs.getLog('t', 0)!;
+      // bytes 12..16 (leader epoch) are outside the CRC: a flip there keeps the batch valid
+      const kept = at >= lastBatchStart + 12 && at < lastBatchStart + 16 ? 6 : 3;
+      assert.equal(log.logEndOffset, kept, `flip at ${at}`);
+      await logs.handles.closeAll();
+    }
+    const broken = Buffer.from(pristine);
+    broken[30] = broken[30]! ^ 0xff; // inside the first batch's CRC range
+    await writeFile(segment, broken);
+    const logs = await openLogs(dir);
+    assert.equal(logs.getLog('t', 0)!.logEndOffset, 0);
+    await logs.handles.closeAll();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a clean shutdown is recognised and indexes are reused; garbage after the last batch is cut', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let logs = await openLogs(dir);
+    await logs.createTopic('t', 1, { 'segment.bytes': '200' });
+    const log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 20; i++) await appendValues(log, [`v${i}`]).durable;
+    const segments = log.segments.length;
+    assert.ok(segments > 3);
+    await logs.close();
+    logs = await openLogs(dir);
+    assert.equal(logs.cleanStart, true);
+    assert.equal(logs.getLog('t', 0)!.segments.length, segments);
+    assert.deepEqual((await readAll(logs.getLog('t', 0)!, 0)).map(([o]) => o), Array.from({ length: 20 }, (_, i) => i));
+    await logs.close();
+    // garbage appended to the active segment after a clean close is still cut (the tail is always scanned)
+    const active = join(dir, 't-0', segmentFileName(logs.getLog('t', 0)!.activeSegment.baseOffset, '.log'));
+    await writeFile(active, Buffer.concat([await readFile(active), Buffer.from('garbage!garbage!')]));
+    logs = await openLogs(dir);
+    assert.equal(logs.getLog('t', 0)!.logEndOffset, 20);
+    assert.equal(logs.recoveredTruncatedBytes, 16);
+    await logs.close();
+  } finally {
+    await cleanup();
+  }
+});
