@@ -24,6 +24,11 @@ export interface FileSystem {
   rmdir(path: string): Promise<void>;
   exists(path: string): Promise<boolean>;
   fsyncDir(path: string): Promise<void>;
+  /**
+   * Takes an exclusive lock on a data directory (a `.lock` file holding our pid; a lock left by a dead
+   * process is taken over). Resolves with the release function; rejects if a live process holds it.
+   */
+  lockDir(dir: string): Promise<() => Promise<void>>;
 }
 
 export const nodeFileSystem: FileSystem = {
@@ -58,7 +63,35 @@ export const nodeFileSystem: FileSystem = {
   rmdir: (path) => fs.promises.rm(path, { recursive: true, force: true }),
   exists: (path) => fs.promises.access(path).then(() => true, () => false),
   fsyncDir: (path) => fsyncDirectory(path),
+  lockDir,
 };
+
+async function lockDir(dir: string): Promise<() => Promise<void>> {
+  const path = `${dir}/.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await fs.promises.writeFile(path, String(process.pid), { flag: 'wx' });
+      return () => fs.promises.unlink(path).catch(() => undefined);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number((await fs.promises.readFile(path, 'utf8').catch(() => '')).trim());
+      if (holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw Object.assign(new Error(`data dir ${dir} is in use by process ${holder}`), { code: 'ELOCKED' });
+      }
+      await fs.promises.unlink(path).catch(() => undefined);
+    }
+  }
+  throw Object.assign(new Error(`could not lock data dir ${dir}`), { code: 'ELOCKED' });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 async function fsyncDirectory(path: string): Promise<void> {
   const h = await fs.promises.open(path, 'r');

@@ -37,6 +37,8 @@ export const Attributes = {
 export const Compression = { NONE: 0, GZIP: 1, SNAPPY: 2, LZ4: 3, ZSTD: 4 } as const;
 
 const TWO_POW_32 = 0x1_0000_0000;
+/** A single-node log has one leader epoch; Metadata reports the same. */
+const LEADER_EPOCH = 0;
 
 export function readInt64(buf: Buffer, at: number): number {
   return buf.readInt32BE(at) * TWO_POW_32 + buf.readUInt32BE(at + 4);
@@ -178,6 +180,7 @@ function validateUncompressedRecords(buf: Buffer, at: number, size: number, coun
  */
 export function assignOffsets(buf: Buffer, info: BatchInfo, baseOffset: number, logAppendTimeMs: number | null): void {
   writeInt64(buf, info.position + Batch.BASE_OFFSET, baseOffset);
+  buf.writeInt32BE(LEADER_EPOCH, info.position + Batch.PARTITION_LEADER_EPOCH);
   info.baseOffset = baseOffset;
   if (logAppendTimeMs !== null) {
     const attrs = (info.attributes | Attributes.TIMESTAMP_LOG_APPEND) & 0xffff;

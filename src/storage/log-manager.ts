@@ -63,6 +63,7 @@ export class LogManager {
   private readonly dirtyNoneLogs = new Set<PartitionLog>();
   private readonly stopTimers: (() => void)[] = [];
   private catalogueWrite: Promise<void> = Promise.resolve();
+  private releaseLock: () => Promise<void> = async () => undefined;
   /** Bytes cut from torn tails during this start's recovery. */
   recoveredTruncatedBytes = 0;
   cleanStart = false;
@@ -88,13 +89,20 @@ export class LogManager {
 
   static async open(options: LogManagerOptions): Promise<LogManager> {
     const manager = new LogManager(options);
-    await manager.load();
+    try {
+      await manager.load();
+    } catch (err) {
+      for (const stop of manager.stopTimers.splice(0)) stop();
+      await manager.releaseLock();
+      throw err;
+    }
     return manager;
   }
 
   private async load(): Promise<void> {
     const { fs } = this;
     await fs.mkdir(this.dataDir);
+    this.releaseLock = await fs.lockDir(this.dataDir);
     const marker = join(this.dataDir, CLEAN_SHUTDOWN_FILE);
     this.cleanStart = await fs.exists(marker);
     const records: TopicRecord[] = (await fs.exists(join(this.dataDir, METADATA_FILE)))
@@ -248,5 +256,6 @@ export class LogManager {
     await this.saveLogStarts();
     await this.handles.closeAll();
     await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE), String(this.clock.now()));
+    await this.releaseLock();
   }
 }

@@ -1,0 +1,338 @@
+import { createInterface } from 'node:readline';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import pino from 'pino';
+import { Admin } from '../admin/admin.js';
+import { Broker } from '../broker/broker.js';
+import { COMPRESSION_NAMES } from '../protocol/compression.js';
+import { KafkaError } from '../protocol/errors.js';
+import { START_SETTINGS, envName, resolveStartConfig } from './start-config.js';
+import { UsageError } from './usage-error.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+interface Command {
+  usage: string;
+  summary: string;
+  options: Options;
+  help: Record<string, string>;
+  run: (values: Record<string, any>, positionals: string[]) => Promise<number>;
+}
+
+const BOOTSTRAP: Options = { bootstrap: { type: 'string', short: 'b', default: process.env.SLUICE_BOOTSTRAP ?? '127.0.0.1:9092' } };
+const BOOTSTRAP_HELP = { bootstrap: 'broker to talk to, host:port (default 127.0.0.1:9092, or SLUICE_BOOTSTRAP)' };
+
+function keyValues(list: string[] | undefined, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const at = item.indexOf('=');
+    if (at < 1) throw new UsageError(`${what} must be name=value, got ${JSON.stringify(item)}`);
+    out[item.slice(0, at)] = item.slice(at + 1);
+  }
+  return out;
+}
+
+function intOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^-?\d+$/.test(value)) throw new UsageError(`--${name} must be an integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+async function withAdmin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = await Admin.connect(bootstrap);
+  try {
+    return await fn(admin);
+  } finally {
+    admin.close();
+  }
+}
+
+const startOptions: Options = Object.fromEntries([
+  ...START_SETTINGS.map((s) => [s.flag, { type: 'string', multiple: s.flag === 'log-config' } as const]),
+  ['config', { type: 'string', short: 'c' }],
+  ['log-level', { type: 'string', default: process.env.SLUICE_LOG_LEVEL ?? 'info' }],
+  ['log-format', { type: 'string', default: process.env.SLUICE_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json') }],
+]);
+
+const COMMANDS: Record<string, Command> = {
+  start: {
+    usage: 'sluice start [options]',
+    summary: 'run a broker (Ctrl-C or SIGTERM stops it cleanly)',
+    options: startOptions,
+    help: {
+      ...Object.fromEntries(START_SETTINGS.map((s) => [s.flag, `${s.help} [${envName(s.flag)}]`])),
+      config: 'JSON file of settings keyed by flag name [SLUICE_CONFIG]; flags and SLUICE_* variables override it',
+      'log-level': 'trace, debug, info, warn, error or silent (default info) [SLUICE_LOG_LEVEL]',
+      'log-format': 'json, or pretty for people (default: pretty on a terminal) [SLUICE_LOG_FORMAT]',
+    },
+    async run(values) {
+      const config = resolveStartConfig(values, process.env);
+      const format = values['log-format'];
+      if (format !== 'json' && format !== 'pretty') throw new UsageError(`--log-format must be json or pretty, got ${JSON.stringify(format)}`);
+      const level = values['log-level'];
+      if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new UsageError(`--log-level ${JSON.stringify(level)} is not a level`);
+      const logger = format === 'pretty'
+        ? pino({ level }, pino.transport({ target: 'pino-pretty', options: { colorize: process.stdout.isTTY, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' } }))
+        : pino({ level });
+      let broker: Broker;
+      try {
+        broker = await Broker.start(config, logger);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new UsageError(`cannot listen on ${config.host}:${config.port}: the address is in use`);
+        if (code === 'ELOCKED' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EROFS' || code === 'EEXIST') {
+          throw new UsageError(`cannot use data dir ${config.dataDir}: ${(err as Error).message}`);
+        }
+        throw err;
+      }
+      const { host, port } = broker.advertised;
+      logger.info(`Sluice is ready: bootstrap server ${host}:${port}, data in ${config.dataDir}`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, 'stopping');
+          void broker.close().then(resolve);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      logger.flush?.();
+      return 0;
+    },
+  },
+  'topics create': {
+    usage: 'sluice topics create TOPIC [--partitions N] [--config name=value ...]',
+    summary: 'create a topic',
+    options: { ...BOOTSTRAP, partitions: { type: 'string', short: 'p' }, config: { type: 'string', multiple: true } },
+    help: { ...BOOTSTRAP_HELP, partitions: 'number of partitions (default: the broker default)', config: 'topic config, e.g. retention.ms=86400000 (repeatable)' },
+    async run(v, [topic]) {
+      if (!topic) throw new UsageError('topics create needs a topic name');
+      await withAdmin(v.bootstrap, (a) => a.createTopic(topic, intOption(v.partitions, 'partitions', -1), keyValues(v.config, '--config')));
+      console.log(`created topic ${topic}`);
+      return 0;
+    },
+  },
+  'topics list': {
+    usage: 'sluice topics list',
+    summary: 'list topic names',
+    options: BOOTSTRAP,
+    help: BOOTSTRAP_HELP,
+    async run(v) {
+      for (const t of await withAdmin(v.bootstrap, (a) => a.listTopics())) console.log(t);
+      return 0;
+    },
+  },
+  'topics describe': {
+    usage: 'sluice topics describe TOPIC',
+    summary: 'show partitions, offsets and configs of a topic',
+    options: BOOTSTRAP,
+    help: BOOTSTRAP_HELP,
+    async run(v, [topic]) {
+      if (!topic) throw new UsageError('topics describe needs a topic name');
+      const d = await withAdmin(v.bootstrap, (a) => a.describeTopic(topic));
+      console.log(`topic ${d.name}  id ${d.id}  partitions ${d.partitions.length}`);
+      console.log('partition  leader  log-start  high-watermark  records');
+      for (const p of d.partitions) {
+        console.log(`${String(p.partition).padStart(9)}  ${String(p.leader).padStart(6)}  ${String(p.logStartOffset).padStart(9)}  ${String(p.highWatermark).padStart(14)}  ${String(p.highWatermark - p.logStartOffset).padStart(7)}`);
+      }
+      console.log('configs:');
+      for (const c of d.configs) console.log(`  ${c.name}=${c.value}${c.isDefault ? '' : '  (set on topic)'}`);
+      return 0;
+    },
+  },
+  'topics delete': {
+    usage: 'sluice topics delete TOPIC',
+    summary: 'delete a topic and its data',
+    options: BOOTSTRAP,
+    help: BOOTSTRAP_HELP,
+    async run(v, [topic]) {
+      if (!topic) throw new UsageError('topics delete needs a topic name');
+      await withAdmin(v.bootstrap, (a) => a.deleteTopic(topic));
+      console.log(`deleted topic ${topic}`);
+      return 0;
+    },
+  },
+  'topics alter': {
+    usage: 'sluice topics alter TOPIC [--config name=value ...] [--delete-config name ...]',
+    summary: 'change topic configs',
+    options: { ...BOOTSTRAP, config: { type: 'string', multiple: true }, 'delete-config': { type: 'string', multiple: true } },
+    help: { ...BOOTSTRAP_HELP, config: 'set a topic config (repeatable)', 'delete-config': 'return a config to the default (repeatable)' },
+    async run(v, [topic]) {
+      if (!topic) throw new UsageError('topics alter needs a topic name');
+      const set = keyValues(v.config, '--config');
+      const remove: string[] = v['delete-config'] ?? [];
+      if (Object.keys(set).length === 0 && remove.length === 0) throw new UsageError('topics alter needs --config or --delete-config');
+      await withAdmin(v.bootstrap, (a) => a.alterTopic(topic, set, remove));
+      console.log(`altered topic ${topic}`);
+      return 0;
+    },
+  },
+  produce: {
+    usage: 'sluice produce TOPIC [options] < lines',
+    summary: 'send each line of stdin as a message',
+    options: {
+      ...BOOTSTRAP,
+      'key-separator': { type: 'string', short: 'K' },
+      header: { type: 'string', short: 'H', multiple: true },
+      partition: { type: 'string', short: 'p' },
+      acks: { type: 'string', default: '-1' },
+      compression: { type: 'string', short: 'z', default: 'none' },
+    },
+    help: {
+      ...BOOTSTRAP_HELP,
+      'key-separator': 'split each line at the first SEP into key and value (no key otherwise)',
+      header: 'add a header name=value to every message (repeatable)',
+      partition: 'send to this partition (default: by key, murmur2 like the Java client; round-robin without key)',
+      acks: '-1 (all, default), 1 or 0',
+      compression: 'none, gzip, snappy, lz4 or zstd',
+    },
+    async run(v, [topic]) {
+      if (!topic) throw new UsageError('produce needs a topic name');
+      const acks = intOption(v.acks, 'acks', -1);
+      if (acks !== -1 && acks !== 0 && acks !== 1) throw new UsageError('--acks must be -1, 0 or 1');
+      const compression = COMPRESSION_NAMES[v.compression];
+      if (compression === undefined) throw new UsageError(`--compression must be one of ${Object.keys(COMPRESSION_NAMES).join(', ')}`);
+      const partition = v.partition === undefined ? undefined : intOption(v.partition, 'partition', 0);
+      const headers = Object.entries(keyValues(v.header, '--header')).map(([key, value]) => ({ key, value }));
+      const sep: string | undefined = v['key-separator'];
+      let sent = 0;
+      await withAdmin(v.bootstrap, async (admin) => {
+        let pending: { key: string | null; value: string; headers: typeof headers; partition?: number }[] = [];
+        const flush = async () => {
+          if (pending.length === 0) return;
+          await admin.produce(topic, pending, acks as -1 | 0 | 1, compression);
+          sent += pending.length;
+          pending = [];
+        };
+        for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+          const at = sep === undefined ? -1 : line.indexOf(sep);
+          pending.push({ key: at < 0 ? null : line.slice(0, at), value: at < 0 ? line : line.slice(at + sep!.length), headers, partition });
+          if (pending.length >= 1000) await flush();
+        }
+        await flush();
+      });
+      console.error(`sent ${sent} messages to ${topic}`);
+      return 0;
+    },
+  },
+  consume: {
+    usage: 'sluice consume TOPIC [options]',
+    summary: 'print messages to stdout, one per line',
+    options: {
+      ...BOOTSTRAP,
+      'from-beginning': { type: 'boolean', default: false },
+      partition: { type: 'string', short: 'p' },
+      offset: { type: 'string', short: 'o' },
+      'max-messages': { type: 'string', short: 'n' },
+      'timeout-ms': { type: 'string' },
+      'print-key': { type: 'boolean', default: false },
+      'print-headers': { type: 'boolean', default: false },
+      'print-offset': { type: 'boolean', default: false },
+      'key-separator': { type: 'string', default: '\t' },
+    },
+    help: {
+      ...BOOTSTRAP_HELP,
+      'from-beginning': 'start at the earliest offset (default: only new messages)',
+      partition: 'read only this partition (default: all)',
+      offset: 'start at this offset (needs --partition)',
+      'max-messages': 'exit after this many messages',
+      'timeout-ms': 'exit when no message arrives for this long (default: wait forever)',
+      'print-key': 'print KEY<sep>VALUE',
+      'print-headers': 'print name=value,... before the value',
+      'print-offset': 'print PARTITION:OFFSET before the value',
+      'key-separator': 'separator for the printed fields (default tab)',
+    },
+    async run(v, [topic]) {
+      if (!topic) throw new UsageError('consume needs a topic name');
+      if (v.offset !== undefined && v.partition === undefined) throw new UsageError('--offset needs --partition');
+      const max = intOption(v['max-messages'], 'max-messages', Infinity);
+      const idleMs = intOption(v['timeout-ms'], 'timeout-ms', Infinity);
+      const sep: string = v['key-separator'];
+      let printed = 0;
+      await withAdmin(v.bootstrap, async (admin) => {
+        const count = await admin.partitionCount(topic);
+        const partitions = v.partition === undefined ? [...Array(count).keys()] : [intOption(v.partition, 'partition', 0)];
+        const start = v.offset !== undefined
+          ? new Map([[partitions[0]!, intOption(v.offset, 'offset', 0)]])
+          : await admin.listOffsets(topic, partitions, v['from-beginning'] ? -2 : -1);
+        const next = new Map(partitions.map((p) => [p, start.get(p)!]));
+        let lastMessageAt = Date.now();
+        while (printed < max) {
+          let got = 0;
+          for (const p of partitions) {
+            const wait = partitions.length === 1 ? Math.min(500, idleMs) : 0;
+            const { records } = await admin.fetch(topic, p, next.get(p)!, wait);
+            for (const r of records) {
+              if (printed >= max) break;
+              const fields: string[] = [];
+              if (v['print-offset']) fields.push(`${p}:${r.offset}`);
+              if (v['print-key']) fields.push(r.key === null ? '' : r.key.toString());
+              if (v['print-headers']) fields.push(r.headers.map((h) => `${h.key}=${h.value?.toString() ?? ''}`).join(','));
+              fields.push(r.value === null ? '' : r.value.toString());
+              process.stdout.write(fields.join(sep) + '\n');
+              printed++;
+              got++;
+              next.set(p, r.offset + 1);
+            }
+          }
+          if (got > 0) lastMessageAt = Date.now();
+          else if (Date.now() - lastMessageAt >= idleMs) break;
+          else if (partitions.length > 1) await new Promise((r) => setTimeout(r, 100));
+        }
+      });
+      return 0;
+    },
+  },
+};
+
+function helpFor(name: string, cmd: Command): string {
+  const lines = [`usage: ${cmd.usage}`, '', cmd.summary, '', 'options:'];
+  for (const [opt, def] of Object.entries(cmd.options)) {
+    const short = def.short ? `-${def.short}, ` : '    ';
+    lines.push(`  ${short}--${opt}${def.type === 'string' ? ' VALUE' : ''}`.padEnd(34) + (cmd.help[opt] ?? ''));
+  }
+  lines.push('  -h, --help'.padEnd(34) + `show this help for ${name}`);
+  return lines.join('\n');
+}
+
+function overview(): string {
+  return [
+    'sluice: a Kafka-protocol message broker',
+    '',
+    'usage: sluice COMMAND [options]   (sluice COMMAND --help for its options)',
+    '',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(18)}${c.summary}`),
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const twoWord = argv.length >= 2 ? `${argv[0]} ${argv[1]}` : '';
+  const name = COMMANDS[twoWord] ? twoWord : argv[0];
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(overview());
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    console.error(`sluice: unknown command ${JSON.stringify(argv.slice(0, 2).join(' '))}\n\n${overview()}`);
+    return 2;
+  }
+  const rest = argv.slice(name.split(' ').length);
+  try {
+    const { values, positionals } = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    if (values.help) {
+      console.log(helpFor(name, cmd));
+      return 0;
+    }
+    return await cmd.run(values, positionals);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+      console.error(`sluice ${name}: ${(err as Error).message} (see sluice ${name} --help)`);
+      return 2;
+    }
+    if (err instanceof KafkaError || (err as Error).message?.startsWith('could not connect')) {
+      console.error(`sluice ${name}: ${(err as Error).message}`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
+import { DEFAULT_LOG_CONFIG, TOPIC_CONFIG_KEYS, applyTopicConfigs } from '../storage/log-config.js';
+import { UsageError } from './usage-error.js';
+
+/** One `sluice start` setting: its flag, its SLUICE_* variable, its config-file key, and how to parse it. */
+interface Setting {
+  flag: string;
+  help: string;
+  apply: (config: BrokerConfig, raw: string) => void;
+}
+
+function int(name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function bool(name: string, raw: string): boolean {
+  if (/^(true|1|yes|on)$/i.test(raw)) return true;
+  if (/^(false|0|no|off)$/i.test(raw)) return false;
+  throw new UsageError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+export const START_SETTINGS: readonly Setting[] = [
+  { flag: 'host', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for all interfaces)', apply: (c, v) => (c.host = v) },
+  { flag: 'port', help: 'port to listen on (default 9092; 0 picks a free port)', apply: (c, v) => (c.port = int('port', v, 0, 65535)) },
+  { flag: 'advertised-host', help: 'host clients are told to connect to (default: the listen host)', apply: (c, v) => (c.advertisedHost = v) },
+  { flag: 'advertised-port', help: 'port clients are told to connect to (default: the listen port)', apply: (c, v) => (c.advertisedPort = int('advertised-port', v, 1, 65535)) },
+  { flag: 'data-dir', help: 'where logs are stored (default ./data)', apply: (c, v) => (c.dataDir = v) },
+  { flag: 'node-id', help: 'broker id reported to clients (default 1)', apply: (c, v) => (c.nodeId = int('node-id', v, 0, 2 ** 31 - 1)) },
+  { flag: 'cluster-id', help: 'cluster id reported to clients (default: random per start)', apply: (c, v) => (c.clusterId = v) },
+  { flag: 'auto-create-topics', help: 'create unknown topics on first use (default true)', apply: (c, v) => (c.autoCreateTopics = bool('auto-create-topics', v)) },
+  { flag: 'default-partitions', help: 'partitions of auto-created topics (default 1)', apply: (c, v) => (c.defaultPartitions = int('default-partitions', v, 1, 100_000)) },
+  { flag: 'max-request-bytes', help: 'largest request accepted, socket.request.max.bytes (default 104857600)', apply: (c, v) => (c.maxRequestBytes = int('max-request-bytes', v, 1024)) },
+  { flag: 'idle-timeout-ms', help: 'close connections idle this long (default 600000; 0 never)', apply: (c, v) => (c.idleTimeoutMs = int('idle-timeout-ms', v, 0)) },
+  { flag: 'max-open-files', help: 'segment files kept open at once (default 4096)', apply: (c, v) => (c.maxOpenFiles = int('max-open-files', v, 16)) },
+  {
+    flag: 'log-config',
+    help: 'broker-wide topic config default, name=value (repeatable), e.g. flush.policy=none',
+    apply: (c, v) => {
+      const at = v.indexOf('=');
+      if (at < 1) throw new UsageError(`log-config must be name=value, got ${JSON.stringify(v)}`);
+      const name = v.slice(0, at);
+      if (!TOPIC_CONFIG_KEYS[name]) throw new UsageError(`unknown topic config ${name}; known: ${Object.keys(TOPIC_CONFIG_KEYS).join(', ')}`);
+      const parsed = applyTopicConfigs({ ...DEFAULT_LOG_CONFIG, ...c.logDefaults }, { [name]: v.slice(at + 1) });
+      const field = TOPIC_CONFIG_KEYS[name]!.field;
+      c.logDefaults = { ...c.logDefaults, [field]: parsed[field] };
+    },
+  },
+];
+
+export const envName = (flag: string) => `SLUICE_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+/**
+ * Builds the broker config from, lowest precedence first: defaults, a JSON config file (`--config` or
+ * SLUICE_CONFIG; keys are the flag names), SLUICE_* environment variables, then flags.
+ */
+export function resolveStartConfig(flags: Record<string, string | string[] | boolean | undefined>, env: NodeJS.ProcessEnv): BrokerConfig {
+  const config: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, logDefaults: {} };
+  const apply = (flag: string, raw: unknown, source: string) => {
+    const setting = START_SETTINGS.find((s) => s.flag === flag);
+    if (!setting) throw new UsageError(`unknown setting ${JSON.stringify(flag)} in ${source}`);
+    for (const one of Array.isArray(raw) ? raw : [raw]) {
+      try {
+        setting.apply(config, String(one));
+      } catch (err) {
+        if (err instanceof UsageError) throw new UsageError(`${err.message} (from ${source})`);
+        throw new UsageError(`${flag}: ${(err as Error).message} (from ${source})`);
+      }
+    }
+  };
+  const file = (flags.config as string | undefined) ?? env.SLUICE_CONFIG;
+  if (file) {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new UsageError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    for (const [key, value] of Object.entries(parsed)) apply(key, value, `config file ${file}`);
+  }
+  for (const s of START_SETTINGS) {
+    const v = env[envName(s.flag)];
+    if (v !== undefined && v !== '') apply(s.flag, s.flag === 'log-config' ? v.split(',') : v, envName(s.flag));
+  }
+  for (const s of START_SETTINGS) {
+    const v = flags[s.flag];
+    if (v !== undefined) apply(s.flag, v, `--${s.flag}`);
+  }
+  return config;
+}

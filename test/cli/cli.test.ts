@@ -1,0 +1,118 @@
+// The sluice command as a user runs it: start (flags, env, config file), topics, produce, consume, errors.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { murmur2 } from '../../src/admin/partitioner.js';
+import { run } from '../helpers/run.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
+
+const sluice = (args: string[], input?: string, env: NodeJS.ProcessEnv = {}) => run(process.execPath, [BIN, ...args], { input, env, timeoutMs: 30_000 });
+
+/** Starts `sluice start` and resolves with its bootstrap address once it logs that it is ready. */
+function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; bootstrap: string; output: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'start', '--port', '0', '--log-format', 'json', ...args], { env: { ...process.env, ...env } });
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /bootstrap server (\S+?),/.exec(out);
+      if (m) resolve({ child, bootstrap: m[1]!, output: () => out });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d) => (out += d));
+    child.on('exit', (code) => reject(new Error(`sluice start exited ${code}: ${out}`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.removeAllListeners('exit');
+    child.on('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+test('start, topics create/list/describe/alter/delete, produce and consume lines, stop cleanly on SIGTERM', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const { child, bootstrap } = await startCli(['--data-dir', dir, '--default-partitions', '2']);
+    try {
+      const b = ['-b', bootstrap];
+      assert.equal((await sluice(['topics', 'create', 'cli', '--partitions', '3', '--config', 'retention.ms=3600000', ...b])).stdout, 'created topic cli\n');
+      assert.equal((await sluice(['topics', 'list', ...b])).stdout, 'cli\n');
+      const produced = await sluice(['produce', 'cli', '-K', ':', '-H', 'src=cli', ...b], 'k1:one\nk2:two\nk1:three\n');
+      assert.equal(produced.code, 0, produced.stderr);
+      assert.match(produced.stderr, /sent 3 messages/);
+      const consumed = await sluice(['consume', 'cli', '--from-beginning', '--print-key', '--print-headers', '-n', '3', ...b]);
+      const lines = consumed.stdout.trim().split('\n').sort();
+      assert.deepEqual(lines, ['k1\tsrc=cli\tone', 'k1\tsrc=cli\tthree', 'k2\tsrc=cli\ttwo']);
+      // keys go where the Java client's murmur2 partitioner puts them
+      const p1 = (murmur2(Buffer.from('k1')) & 0x7fffffff) % 3;
+      const one = await sluice(['consume', 'cli', '--partition', String(p1), '--offset', '0', '-n', '2', ...b]);
+      assert.deepEqual(one.stdout.trim().split('\n'), ['one', 'three']);
+      const described = (await sluice(['topics', 'describe', 'cli', ...b])).stdout;
+      assert.match(described, /partitions 3/);
+      assert.match(described, /retention\.ms=3600000  \(set on topic\)/);
+      assert.equal((await sluice(['topics', 'alter', 'cli', '--config', 'retention.ms=60000', ...b])).code, 0);
+      assert.match((await sluice(['topics', 'describe', 'cli', ...b])).stdout, /retention\.ms=60000/);
+      const badConfig = await sluice(['topics', 'alter', 'cli', '--config', 'retention.ms=soon', ...b]);
+      assert.equal(badConfig.code, 1);
+      assert.match(badConfig.stderr, /INVALID_CONFIG/);
+      assert.equal((await sluice(['topics', 'delete', 'cli', ...b])).code, 0);
+      const gone = await sluice(['topics', 'delete', 'cli', ...b]);
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /UNKNOWN_TOPIC_OR_PARTITION/);
+      // the same data dir cannot be used by a second broker
+      const second = await sluice(['start', '--port', '0', '--data-dir', dir]);
+      assert.equal(second.code, 2);
+      assert.match(second.stderr, /cannot use data dir .* in use by process/);
+    } finally {
+      assert.equal(await stop(child), 0);
+    }
+    await access(join(dir, '.clean-shutdown'));
+  } finally {
+    await cleanup();
+  }
+});
+
+test('settings come from a config file, SLUICE_* variables and flags, flags winning', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const file = join(dir, 'sluice.json');
+    await writeFile(file, JSON.stringify({ 'default-partitions': 5, 'node-id': 7, 'data-dir': join(dir, 'from-file') }));
+    const { child, bootstrap } = await startCli(['--config', file, '--node-id', '9'], { SLUICE_DEFAULT_PARTITIONS: '4' });
+    try {
+      await sluice(['produce', 'auto', '-b', bootstrap], 'x\n');
+      const described = (await sluice(['topics', 'describe', 'auto', '-b', bootstrap])).stdout;
+      assert.match(described, /partitions 4/);
+      assert.match(described, /\n {8}0 {7}9 /);
+      await access(join(dir, 'from-file', 'auto-0'));
+    } finally {
+      await stop(child);
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
+test('bad flags and values get a one-line error and exit code 2', async () => {
+  for (const [args, pattern] of [
+    [['start', '--bogus'], /Unknown option '--bogus'/],
+    [['start', '--port', 'abc'], /port must be an integer/],
+    [['start', '--log-config', 'flush.policy=sometimes'], /expected one of fsync, none/],
+    [['nope'], /unknown command/],
+    [['produce'], /needs a topic name/],
+  ] as [string[], RegExp][]) {
+    const res = await sluice(args);
+    assert.equal(res.code, 2, args.join(' '));
+    assert.match(res.stderr, pattern);
+  }
+  const help = await sluice(['consume', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--from-beginning/);
+});
