@@ -172,7 +172,8 @@ test('acks=0 gets no response, and later responses on the connection stay in ord
     }
     await Promise.all(sends);
     assert.deepEqual(order, Array.from({ length: 20 }, (_, i) => i));
-    const fetched = await c.send(API.FETCH, 11, fetchBody('t', 0, 0));
+    // the acks=0 append becomes visible once durable: wait for it with a long poll
+    const fetched = await c.send(API.FETCH, 11, fetchBody('t', 0, 0, 60_000, 1));
     const records = decodeRecordBatches(fetched.responses[0].partitions[0].records).flatMap((x) => x.records);
     assert.deepEqual(records.map((r) => r.value!.toString()), ['zero']);
   });
