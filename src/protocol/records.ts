@@ -24,6 +24,8 @@ export interface NewRecord {
   value: Buffer | string | null;
   headers?: { key: string; value: Buffer | string | null }[];
   timestamp?: number;
+  /** Position in the batch's offset range (default: its index); compaction leaves gaps. */
+  offsetDelta?: number;
 }
 
 export interface BuildBatchOptions {
@@ -34,6 +36,11 @@ export interface BuildBatchOptions {
   baseSequence?: number;
   transactional?: boolean;
   control?: boolean;
+  logAppendTime?: boolean;
+  /** Header fields a rewritten batch keeps from the original (compaction). */
+  lastOffsetDelta?: number;
+  baseTimestamp?: number;
+  maxTimestamp?: number;
 }
 
 const toBuf = (v: Buffer | string | null | undefined): Buffer | null => (v === null || v === undefined ? null : typeof v === 'string' ? Buffer.from(v) : v);
@@ -42,16 +49,18 @@ const toBuf = (v: Buffer | string | null | undefined): Buffer | null => (v === n
 export function buildRecordBatch(records: NewRecord[], options: BuildBatchOptions = {}): Buffer {
   if (records.length === 0) throw new RangeError('a batch needs at least one record');
   const now = Date.now();
-  const baseTimestamp = records[0]!.timestamp ?? now;
+  const baseTimestamp = options.baseTimestamp ?? records[0]!.timestamp ?? now;
   let maxTimestamp = baseTimestamp;
+  let lastDelta = 0;
   const body = new Writer(1024);
   records.forEach((rec, i) => {
     const ts = rec.timestamp ?? now;
     if (ts > maxTimestamp) maxTimestamp = ts;
+    lastDelta = rec.offsetDelta ?? i;
     const w = new Writer(128);
     w.int8(0);
     w.varlong(ts - baseTimestamp);
-    w.varint(i);
+    w.varint(lastDelta);
     const key = toBuf(rec.key);
     const value = toBuf(rec.value);
     writeVarBytes(w, key);
@@ -76,10 +85,11 @@ export function buildRecordBatch(records: NewRecord[], options: BuildBatchOption
   let attributes = codec;
   if (options.transactional) attributes |= Attributes.TRANSACTIONAL;
   if (options.control) attributes |= Attributes.CONTROL;
+  if (options.logAppendTime) attributes |= Attributes.TIMESTAMP_LOG_APPEND;
   batch.writeInt16BE(attributes, Batch.ATTRIBUTES);
-  batch.writeInt32BE(records.length - 1, Batch.LAST_OFFSET_DELTA);
+  batch.writeInt32BE(options.lastOffsetDelta ?? lastDelta, Batch.LAST_OFFSET_DELTA);
   writeInt64(batch, Batch.BASE_TIMESTAMP, baseTimestamp);
-  writeInt64(batch, Batch.MAX_TIMESTAMP, maxTimestamp);
+  writeInt64(batch, Batch.MAX_TIMESTAMP, options.maxTimestamp ?? maxTimestamp);
   writeInt64(batch, Batch.PRODUCER_ID, options.producerId ?? -1);
   batch.writeInt16BE(options.producerEpoch ?? -1, Batch.PRODUCER_EPOCH);
   batch.writeInt32BE(options.baseSequence ?? -1, Batch.BASE_SEQUENCE);

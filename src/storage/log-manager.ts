@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../io/clock.js';
 import { nodeFileSystem, type FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { compactLog } from './compaction.js';
 import { GroupCommit } from './group-commit.js';
 import { HandleCache } from './handle-cache.js';
 import { DEFAULT_LOG_CONFIG, applyTopicConfigs, type LogConfig } from './log-config.js';
@@ -224,16 +225,17 @@ export class LogManager {
     await this.fs.writeFileAtomic(join(this.dataDir, LOG_START_FILE), JSON.stringify(starts));
   }
 
-  /** One pass of retention over every partition. */
+  /** One pass of retention and compaction over every partition; returns the segments deleted by retention. */
   async runRetention(): Promise<number> {
     const now = this.clock.now();
     let deleted = 0;
-    for (const t of this.topics.values()) {
+    for (const t of [...this.topics.values()]) {
       for (const log of t.partitions) {
         try {
           deleted += await log.applyRetention(now);
+          await compactLog(log, this.fs, now);
         } catch (err) {
-          this.options.onError?.(err, `retention of ${t.name}-${log.partition}`);
+          this.options.onError?.(err, `retention or compaction of ${t.name}-${log.partition}`);
         }
       }
     }

@@ -105,7 +105,7 @@ export class PartitionLog {
       .filter((n) => n.endsWith(SEGMENT_SUFFIX) && /^\d{20}\.log$/.test(n))
       .map((n) => Number(n.slice(0, 20)))
       .sort((a, b) => a - b);
-    for (const n of names) if (n.endsWith('.tmp')) await fs.unlink(`${this.dir}/${n}`).catch(() => undefined);
+    for (const n of names) if (n.endsWith('.tmp') || n.endsWith('.cleaned')) await fs.unlink(`${this.dir}/${n}`).catch(() => undefined);
     if (bases.length === 0) bases.push(Math.max(0, logStartOffset));
     let truncatedBytes = 0;
     for (let i = 0; i < bases.length; i++) {
@@ -470,6 +470,44 @@ export class PartitionLog {
     let best = -1;
     for (const s of this.segments) if (s.maxTimestamp > best) best = s.maxTimestamp;
     return best < 0 ? null : this.offsetForTimestamp(best);
+  }
+
+  /** Closed segments wholly below the high watermark: the ones compaction may rewrite. */
+  closedSegments(): Segment[] {
+    return this.segments.slice(0, -1).filter((s) => s.nextOffset <= this.highWatermark && s.baseOffset < this.hwSegment.baseOffset);
+  }
+
+  /**
+   * Swaps in a rewritten copy of `old` (compaction): the copy at `cleanedPath` is renamed over the segment file
+   * (atomic: a crash leaves either the old or the new file), re-indexed, and replaces `old` in the list.
+   * Readers holding the old descriptor finish on the old data. Returns false if `old` is gone meanwhile.
+   */
+  async replaceSegment(old: Segment, cleanedPath: string): Promise<boolean> {
+    const { fs, handles } = this.env;
+    const index = this.segments.indexOf(old);
+    if (index < 0 || index === this.segments.length - 1) {
+      await fs.unlink(cleanedPath).catch(() => undefined);
+      return false;
+    }
+    await fs.rename(cleanedPath, old.logPath);
+    await fs.fsyncDir(this.dir);
+    const fresh = new Segment(this.dir, old.baseOffset);
+    const fd = await handles.acquire(fresh);
+    try {
+      await scanSegment(fs, fd, fresh, 0, this.config.indexIntervalBytes);
+    } finally {
+      handles.release(fresh);
+    }
+    fresh.firstAppendMs = old.firstAppendMs;
+    // an emptied segment still spans its offsets until the next segment's base
+    fresh.nextOffset = Math.max(fresh.nextOffset, old.nextOffset);
+    await fresh.writeIndexes(fs);
+    const at = this.segments.indexOf(old);
+    if (at < 0) return false;
+    this.segments[at] = fresh;
+    old.deleted = true;
+    if (old.inUse === 0) await handles.close(old);
+    return true;
   }
 
   /** Moves the log start offset forward (DeleteRecords) and drops segments wholly below it. */

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { nodeFileSystem } from '../../src/io/file-system.js';
+import { Compression, validateBatches } from '../../src/protocol/record-batch.js';
+import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import type { LogManager } from '../../src/storage/log-manager.js';
+import type { PartitionLog } from '../../src/storage/partition-log.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { openLogs } from './helpers.js';
+
+function put(log: PartitionLog, records: { key: string | null; value: string | null }[], timestamp: number, compression = 0) {
+  const batch = buildRecordBatch(records.map((r) => ({ ...r, timestamp })), { compression });
+  return log.append(batch, validateBatches(batch, 1 << 20)).durable;
+}
+
+async function contents(log: PartitionLog): Promise<[number, string | null, string | null][]> {
+  const out: [number, string | null, string | null][] = [];
+  let offset = log.logStartOffset;
+  while (offset < log.highWatermark) {
+    const { records } = await log.read(offset, 1 << 20);
+    if (records.length === 0) break;
+    for (const b of decodeRecordBatches(records)) {
+      for (const r of b.records) if (r.offset >= offset) out.push([r.offset, r.key?.toString() ?? null, r.value?.toString() ?? null]);
+      offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
+    }
+  }
+  return out;
+}
+
+async function setup(dir: string, clock: { now: () => number }): Promise<{ logs: LogManager; log: PartitionLog }> {
+  const logs = await openLogs(dir, { clock: { ...clock, every: () => () => undefined, after: () => () => undefined } });
+  await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '300', 'delete.retention.ms': '1000' });
+  return { logs, log: logs.getLog('c', 0)! };
+}
+
+test('compaction keeps the latest record per key in closed segments, keeps offsets, and drops old tombstones', async () => {
+  const { dir, cleanup } = await tempDir();
+  let now = 1_000_000;
+  try {
+    const { logs, log } = await setup(dir, { now: () => now });
+    for (let round = 0; round < 6; round++) {
+      await put(log, [{ key: 'a', value: `a${round}` }, { key: 'b', value: `b${round}` }], now);
+      await put(log, [{ key: null, value: `nokey${round}` }], now, Compression.GZIP);
+    }
+    await put(log, [{ key: 'b', value: null }], now); // tombstone for b
+    await put(log, [{ key: 'c', value: 'c0' }], now);
+    await put(log, [{ key: 'a', value: 'a-last' }, { key: 'd', value: 'd0' }], now);
+    const before = await contents(log);
+    assert.ok(log.segments.length > 3);
+    await logs.runRetention();
+    const after = await contents(log);
+    const active = log.activeSegment.baseOffset;
+    // in closed segments: every key appears once, at its latest offset; unkeyed records all stay
+    const latest = new Map<string, number>();
+    for (const [o, k] of before) if (k !== null) latest.set(k, o);
+    for (const [o, k, v] of after) {
+      if (o >= active) continue;
+      if (k === null) assert.match(v!, /^nokey/);
+      else assert.equal(latest.get(k), o, `key ${k} at ${o} is not its latest`);
+    }
+    assert.deepEqual(after.filter(([, k]) => k === null).map(([, , v]) => v), Array.from({ length: 6 }, (_, i) => `nokey${i}`));
+    // offsets are preserved: every surviving record sits at its original offset
+    const original = new Map(before.map(([o, k, v]) => [o, `${k}:${v}`]));
+    for (const [o, k, v] of after) assert.equal(original.get(o), `${k}:${v}`);
+    assert.equal(log.logEndOffset, before.length);
+    // the tombstone for b survives until delete.retention.ms has passed
+    assert.ok(after.some(([, k, v]) => k === 'b' && v === null) || after.every(([, k]) => k !== 'b'));
+    now += 5000;
+    await put(log, [{ key: 'e', value: 'roll' }], now);
+    await put(log, [{ key: 'e', value: 'roll2'.repeat(60) }], now);
+    await logs.runRetention();
+    const final = await contents(log);
+    const closedKeys = final.filter(([o]) => o < log.activeSegment.baseOffset).map(([, k]) => k);
+    assert.equal(closedKeys.filter((k) => k === 'b').length, 0, 'old tombstone removed');
+    await logs.close();
+    const again = await openLogs(dir);
+    assert.deepEqual(await contents(again.getLog('c', 0)!), final);
+    await again.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('compressed batches stay compressed with their codec after compaction', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 });
+    for (let i = 0; i < 8; i++) await put(log, [{ key: 'k', value: `v${i}` }, { key: `u${i}`, value: 'x' }], 1_000_000, Compression.ZSTD);
+    await logs.runRetention();
+    const { records } = await log.read(log.logStartOffset, 1 << 20);
+    for (const b of decodeRecordBatches(records)) assert.equal(b.info.attributes & 7, Compression.ZSTD);
+    await logs.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a crash during compaction loses nothing: a leftover .cleaned file is discarded, a failed swap keeps the original', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 });
+    for (let i = 0; i < 10; i++) await put(log, [{ key: 'k', value: `v${i}` }], 1_000_000);
+    const before = await contents(log);
+    const first = join(dir, 'c-0', '00000000000000000000.log.cleaned');
+    await writeFile(first, 'half-written garbage');
+    await logs.handles.closeAll();
+    const failing = await openLogs(dir, { fs: { ...nodeFileSystem, rename: async () => Promise.reject(Object.assign(new Error('EIO'), { code: 'EIO' })) } });
+    assert.deepEqual((await readdir(join(dir, 'c-0'))).filter((f) => f.endsWith('.cleaned')), []);
+    await failing.runRetention();
+    assert.deepEqual(await contents(failing.getLog('c', 0)!), before);
+    await failing.handles.closeAll();
+    const healthy = await openLogs(dir);
+    assert.deepEqual(await contents(healthy.getLog('c', 0)!), before);
+    await healthy.runRetention();
+    const compacted = await contents(healthy.getLog('c', 0)!);
+    assert.ok(compacted.length < before.length);
+    assert.deepEqual(compacted[compacted.length - 1], before[before.length - 1]);
+    await healthy.close();
+  } finally {
+    await cleanup();
+  }
+});
