@@ -1,5 +1,6 @@
 import type { FileSystem } from '../io/file-system.js';
 import type { HandleCache } from './handle-cache.js';
+import type { Journal, JournalEntry } from './journal.js';
 import type { Segment } from './segment.js';
 
 interface Waiter {
@@ -7,61 +8,138 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
+interface Pending {
+  waiters: Waiter[];
+  entries: JournalEntry[];
+  /** False when a caller needs the segment file itself synced (roll, eviction, shutdown). */
+  journalable: boolean;
+}
+
+export interface GroupCommitOptions {
+  /** Rounds with more dirty segments than this go through the journal (one fdatasync) instead. */
+  directSyncMax: number;
+  /** Journal bytes after which its segments are synced and a new journal file started. */
+  checkpointBytes: number;
+}
+
 /**
  * Group commit for the `fsync` durability mode. Appends that finished writing ask for a sync; one round at a
- * time fsyncs every segment that became dirty since the previous round, then acknowledges all of their
- * appends together. While a round runs, new requests gather for the next one, so under load one fsync per
- * dirty file covers every append that arrived during the previous fsync.
+ * time makes everything requested since the previous round durable, then acknowledges it all together.
+ * A round with few dirty segments fdatasyncs each of them; a round with many writes their appends to the
+ * shared journal and fdatasyncs that once, so the cost of a round does not grow with the partition count.
+ * Journaled segments are fdatasync'd at the next checkpoint, in the background, before their journal file
+ * is deleted.
  */
 export class GroupCommit {
-  private pending = new Map<Segment, Waiter[]>();
-  private running = false;
+  private pending = new Map<Segment, Pending>();
+  private running: Promise<void> | null = null;
+  private journaled = new Set<Segment>();
+  private checkpointing: Promise<void> | null = null;
   rounds = 0;
+  journalRounds = 0;
 
   constructor(
     private readonly fs: FileSystem,
     private readonly handles: HandleCache,
+    private readonly journal: Journal | null,
+    private readonly options: GroupCommitOptions,
+    private readonly onError: (err: unknown, what: string) => void,
   ) {}
 
-  /** Resolves once everything written to `segment` before this call is on disk. */
-  sync(segment: Segment): Promise<void> {
+  /**
+   * Resolves once everything written to `segment` before this call is durable. With `entries` (the appended
+   * bytes), the round may journal them instead of syncing the segment file.
+   */
+  sync(segment: Segment, entries?: JournalEntry[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      let waiters = this.pending.get(segment);
-      if (!waiters) {
-        waiters = [];
-        this.pending.set(segment, waiters);
+      let p = this.pending.get(segment);
+      if (!p) {
+        p = { waiters: [], entries: [], journalable: true };
+        this.pending.set(segment, p);
       }
-      waiters.push({ resolve, reject });
-      if (!this.running) void this.run();
+      p.waiters.push({ resolve, reject });
+      if (entries) p.entries.push(...entries);
+      else p.journalable = false;
+      this.running ??= this.run();
     });
   }
 
   private async run(): Promise<void> {
-    this.running = true;
     while (this.pending.size > 0) {
       const round = this.pending;
       this.pending = new Map();
       this.rounds++;
-      await Promise.all([...round].map(([segment, waiters]) => this.syncOne(segment, waiters)));
+      const useJournal = this.journal !== null && round.size > this.options.directSyncMax;
+      const direct: [Segment, Pending][] = [];
+      const viaJournal: [Segment, Pending][] = [];
+      for (const item of round) (useJournal && item[1].journalable ? viaJournal : direct).push(item);
+      await Promise.all([...direct.map(([s, p]) => this.syncSegment(s, p.waiters)), this.journalRound(viaJournal)]);
+      if (this.journal && this.journal.bytes >= this.options.checkpointBytes && !this.checkpointing) {
+        // rotate between rounds (no journal write in flight); sync and delete the old file in the background
+        const old = await this.journal.rotate();
+        const segments = [...this.journaled];
+        this.journaled.clear();
+        this.checkpointing = this.checkpoint(old, segments).finally(() => (this.checkpointing = null));
+      }
     }
-    this.running = false;
+    this.running = null;
   }
 
-  private async syncOne(segment: Segment, waiters: Waiter[]): Promise<void> {
+  private async journalRound(items: [Segment, Pending][]): Promise<void> {
+    if (items.length === 0) return;
+    this.journalRounds++;
     try {
-      if (!segment.deleted) {
-        const fd = await this.handles.acquire(segment);
-        try {
-          segment.dirty = false;
-          await this.fs.fdatasync(fd);
-        } finally {
-          this.handles.release(segment);
-        }
-      }
+      await this.journal!.append(items.flatMap(([, p]) => p.entries));
+    } catch (err) {
+      for (const [, p] of items) for (const w of p.waiters) w.reject(err);
+      return;
+    }
+    for (const [segment, p] of items) {
+      this.journaled.add(segment);
+      for (const w of p.waiters) w.resolve();
+    }
+  }
+
+  private async syncSegment(segment: Segment, waiters: Waiter[]): Promise<void> {
+    try {
+      await this.fdatasync(segment);
       for (const w of waiters) w.resolve();
     } catch (err) {
-      segment.dirty = true;
       for (const w of waiters) w.reject(err);
     }
+  }
+
+  private async fdatasync(segment: Segment): Promise<void> {
+    if (segment.deleted) return;
+    const fd = await this.handles.acquire(segment);
+    try {
+      segment.dirty = false;
+      await this.fs.fdatasync(fd);
+    } catch (err) {
+      segment.dirty = true;
+      throw err;
+    } finally {
+      this.handles.release(segment);
+    }
+  }
+
+  /** Syncs the segments an old journal file covered, then deletes it. */
+  private async checkpoint(old: string | null, segments: Segment[]): Promise<void> {
+    try {
+      for (let i = 0; i < segments.length; i += 64) await Promise.all(segments.slice(i, i + 64).map((s) => this.fdatasync(s)));
+      if (old) await this.journal!.remove(old);
+    } catch (err) {
+      // keep the old journal file: the next start replays it; retry these segments at the next checkpoint
+      for (const s of segments) this.journaled.add(s);
+      this.onError(err, 'journal checkpoint');
+    }
+  }
+
+  /** Waits for the running round and checkpoint, then removes the journal (the caller synced every segment). */
+  async close(): Promise<void> {
+    await this.running;
+    await this.checkpointing;
+    this.journaled.clear();
+    await this.journal?.close();
   }
 }

@@ -1,17 +1,17 @@
-import type { FileSystem } from '../io/file-system.js';
+import { OPEN_READ_WRITE_CREATE, type FileSystem } from '../io/file-system.js';
 import type { Segment } from './segment.js';
 
 /**
  * Bounds the number of open segment files across all partitions. Segments are opened on first use and the
- * least recently used idle ones are closed past `maxOpen`; a segment with bytes not yet fsync'd is synced
- * before its descriptor closes, so eviction never weakens durability.
+ * least recently used idle ones are closed past `maxOpen`. If the process runs out of descriptors (EMFILE)
+ * anyway, the cache shrinks by half and the open is retried.
  */
 export class HandleCache {
   private readonly open = new Map<Segment, true>();
 
   constructor(
     private readonly fs: FileSystem,
-    private readonly maxOpen: number,
+    private maxOpen: number,
   ) {}
 
   get openCount(): number {
@@ -26,7 +26,7 @@ export class HandleCache {
       this.open.set(segment, true);
       if (segment.fd !== null) return segment.fd;
       if (!segment.opening) {
-        segment.opening = this.fs.open(segment.logPath, 'a+').then((fd) => {
+        segment.opening = this.openShrinkingOnEmfile(segment.logPath).then((fd) => {
           segment.fd = fd;
           segment.opening = null;
           return fd;
@@ -40,6 +40,18 @@ export class HandleCache {
       segment.inUse--;
       this.open.delete(segment);
       throw err;
+    }
+  }
+
+  private async openShrinkingOnEmfile(path: string): Promise<number> {
+    try {
+      return await this.fs.open(path, OPEN_READ_WRITE_CREATE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EMFILE' || this.maxOpen <= 16) throw err;
+      this.maxOpen = Math.max(16, this.open.size >> 1);
+      this.evict();
+      await new Promise((r) => setImmediate(r));
+      return this.fs.open(path, OPEN_READ_WRITE_CREATE);
     }
   }
 
@@ -57,16 +69,15 @@ export class HandleCache {
     }
   }
 
-  /** Closes the segment's descriptor (after an fsync if it is dirty). */
+  /**
+   * Closes the segment's descriptor. Unsynced bytes stay tracked by the segment's `dirty` flag: an fsync
+   * through a later descriptor of the same file syncs them (fsync works on the file, not the descriptor).
+   */
   async close(segment: Segment): Promise<void> {
     this.open.delete(segment);
     const fd = segment.fd;
     if (fd === null) return;
     segment.fd = null;
-    if (segment.dirty && !segment.deleted) {
-      segment.dirty = false;
-      await this.fs.fdatasync(fd).catch(() => undefined);
-    }
     await this.fs.close(fd).catch(() => undefined);
   }
 

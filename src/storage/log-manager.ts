@@ -6,6 +6,7 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { compactLog } from './compaction.js';
 import { GroupCommit } from './group-commit.js';
 import { HandleCache } from './handle-cache.js';
+import { Journal, type JournalEntry } from './journal.js';
 import { DEFAULT_LOG_CONFIG, applyTopicConfigs, type LogConfig } from './log-config.js';
 import { PartitionLog, type LogEnv } from './partition-log.js';
 
@@ -26,6 +27,9 @@ export interface LogManagerOptions {
   clock?: Clock;
   maxOpenFiles?: number;
   retentionCheckMs?: number;
+  /** Group commit rounds with more dirty segments than this use the journal (default 4). */
+  directSyncMax?: number;
+  journalCheckpointBytes?: number;
   onError?: (err: unknown, what: string) => void;
 }
 
@@ -39,6 +43,7 @@ interface TopicRecord {
 const METADATA_FILE = 'topics.json';
 const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 const LOG_START_FILE = 'log-start-offsets.json';
+const JOURNAL_DIR = 'journal';
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/;
 const MAX_TOPIC_LENGTH = 249;
 
@@ -59,7 +64,7 @@ export class LogManager {
   readonly fs: FileSystem;
   readonly clock: Clock;
   readonly handles: HandleCache;
-  readonly groupCommit: GroupCommit;
+  groupCommit!: GroupCommit;
   private readonly env: LogEnv;
   private readonly dirtyNoneLogs = new Set<PartitionLog>();
   private readonly stopTimers: (() => void)[] = [];
@@ -67,6 +72,8 @@ export class LogManager {
   private releaseLock: () => Promise<void> = async () => undefined;
   /** Bytes cut from torn tails during this start's recovery. */
   recoveredTruncatedBytes = 0;
+  /** Journal entries re-applied to their segments during this start's recovery. */
+  journalReplayed = 0;
   cleanStart = false;
 
   private constructor(private readonly options: LogManagerOptions) {
@@ -74,11 +81,10 @@ export class LogManager {
     this.clock = options.clock ?? systemClock;
     this.defaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
     this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 4096);
-    this.groupCommit = new GroupCommit(this.fs, this.handles);
     this.env = {
       fs: this.fs,
       handles: this.handles,
-      groupCommit: this.groupCommit,
+      groupCommit: null as unknown as GroupCommit, // set in load(), before any log exists
       now: () => this.clock.now(),
       markDirty: (log) => this.dirtyNoneLogs.add(log),
     };
@@ -112,25 +118,55 @@ export class LogManager {
     const starts: Record<string, number> = (await fs.exists(join(this.dataDir, LOG_START_FILE)))
       ? JSON.parse((await fs.readFile(join(this.dataDir, LOG_START_FILE))).toString('utf8'))
       : {};
+    const { journal, leftover, leftoverFiles } = await Journal.open(fs, join(this.dataDir, JOURNAL_DIR));
+    this.groupCommit = new GroupCommit(fs, this.handles, journal, {
+      directSyncMax: this.options.directSyncMax ?? 4,
+      checkpointBytes: this.options.journalCheckpointBytes ?? 64 * 1024 * 1024,
+    }, (err, what) => this.options.onError?.(err, what));
+    this.env.groupCommit = this.groupCommit;
     for (const rec of records) {
       const config = applyTopicConfigs(this.defaults, rec.overrides);
       const topic: TopicState = { name: rec.name, id: rec.id, partitions: [], overrides: rec.overrides, config };
       for (let p = 0; p < rec.partitions; p++) {
-        const log = this.newLog(rec.name, p, config);
+        const log = this.newLog(rec, p, config);
         const { truncatedBytes } = await log.load(this.cleanStart, starts[`${rec.name}-${p}`] ?? 0);
         this.recoveredTruncatedBytes += truncatedBytes;
         topic.partitions.push(log);
       }
       this.topics.set(rec.name, topic);
     }
+    await this.replayJournal(leftover, leftoverFiles);
     if (this.cleanStart) await fs.unlink(marker);
     const retentionMs = this.options.retentionCheckMs ?? 30_000;
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
     this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, 1000)), () => void this.flushNoneLogs()));
   }
 
-  private newLog(topic: string, partition: number, config: LogConfig): PartitionLog {
-    return new PartitionLog(topic, partition, join(this.dataDir, `${topic}-${partition}`), config, this.env);
+  private newLog(topic: TopicState | TopicRecord, partition: number, config: LogConfig): PartitionLog {
+    return new PartitionLog(topic.name, topic.id, partition, join(this.dataDir, `${topic.name}-${partition}`), config, this.env);
+  }
+
+  /**
+   * Re-applies journal entries whose bytes did not reach their segment before a crash, syncs what it wrote,
+   * then deletes the old journal files.
+   */
+  private async replayJournal(entries: JournalEntry[], files: string[]): Promise<void> {
+    if (files.length === 0) return;
+    const byId = new Map([...this.topics.values()].map((t) => [t.id, t]));
+    const touched = new Set<PartitionLog>();
+    for (const e of entries) {
+      const log = byId.get(e.topicId)?.partitions[e.partition];
+      if (!log) continue;
+      const outcome = await log.recoverAppend(e.records);
+      if (outcome === 'applied') {
+        touched.add(log);
+        this.journalReplayed++;
+      } else if (outcome === 'gap') {
+        this.options.onError?.(new Error(`journal entry for ${log.topic}-${log.partition} starts past the log end ${log.logEndOffset}`), 'journal replay');
+      }
+    }
+    for (const log of touched) await log.flushToDisk();
+    for (const f of files) await this.fs.unlink(f).catch(() => undefined);
   }
 
   getLog(topic: string, partition: number): PartitionLog | undefined {
@@ -148,7 +184,7 @@ export class LogManager {
     this.topics.set(name, topic);
     try {
       for (let p = 0; p < partitions; p++) {
-        const log = this.newLog(name, p, config);
+        const log = this.newLog(topic, p, config);
         await log.load(true, 0);
         topic.partitions.push(log);
       }
@@ -166,7 +202,7 @@ export class LogManager {
       throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `topic ${name} has ${topic.partitions.length} partitions; the new count must be larger, got ${total}`);
     }
     for (let p = topic.partitions.length; p < total; p++) {
-      const log = this.newLog(name, p, topic.config);
+      const log = this.newLog(topic, p, topic.config);
       await log.load(true, 0);
       topic.partitions.push(log);
     }
@@ -254,6 +290,7 @@ export class LogManager {
   async close(): Promise<void> {
     for (const stop of this.stopTimers.splice(0)) stop();
     for (const t of this.topics.values()) for (const log of t.partitions) await log.close();
+    await this.groupCommit.close();
     await this.catalogueWrite.catch(() => undefined);
     await this.saveLogStarts();
     await this.handles.closeAll();

@@ -1,5 +1,5 @@
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { Batch, assignOffsets, batchSizeAt, readInt64, type ValidatedBatches } from '../protocol/record-batch.js';
+import { Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, type ValidatedBatches } from '../protocol/record-batch.js';
 import type { FileSystem } from '../io/file-system.js';
 import { decodeRecordBatches } from '../protocol/records.js';
 import type { GroupCommit } from './group-commit.js';
@@ -67,7 +67,10 @@ export class PartitionLog {
   highWatermark = 0;
   private hwSegment!: Segment;
   private hwPosition = 0;
-  private readonly pending: PendingAppend[] = [];
+  /** Appends not yet durable, in log order, from `pendingHead` (a head index: no O(n) shift per ack). */
+  private pending: PendingAppend[] = [];
+  private pendingHead = 0;
+  /** Index in `pending` of the first append not yet written. */
   private writeIndex = 0;
   private writing = false;
   private failing: Promise<void> | null = null;
@@ -76,6 +79,7 @@ export class PartitionLog {
 
   constructor(
     readonly topic: string,
+    readonly topicId: string,
     readonly partition: number,
     readonly dir: string,
     public config: LogConfig,
@@ -111,11 +115,8 @@ export class PartitionLog {
     for (let i = 0; i < bases.length; i++) {
       const segment = new Segment(this.dir, bases[i]!);
       const last = i === bases.length - 1;
+      // an empty segment stays: the journal may refill it, and its base offset keeps the offset range
       truncatedBytes += await this.loadSegment(segment, last, cleanShutdown);
-      if (segment.size === 0 && !last) {
-        await this.removeSegmentFiles(segment);
-        continue;
-      }
       this.segments.push(segment);
     }
     this.logStartOffset = Math.max(logStartOffset, this.segments[0]!.baseOffset);
@@ -212,7 +213,9 @@ export class PartitionLog {
   /** Starts a new active segment; the previous one's indexes are written once its bytes are durable. */
   roll(): void {
     const previous = this.activeSegment;
-    this.segments.push(new Segment(this.dir, previous.nextOffset));
+    const next = new Segment(this.dir, previous.nextOffset);
+    next.newFile = true;
+    this.segments.push(next);
     void this.sealSegment(previous);
   }
 
@@ -256,13 +259,19 @@ export class PartitionLog {
         }
         this.env.handles.release(segment);
         segment.dirty = true;
+        if (segment.newFile) {
+          // a new file's directory entry must be durable too, or a power loss could drop the whole segment
+          segment.newFile = false;
+          await this.env.fs.fsyncDir(this.dir).catch(() => undefined);
+        }
         this.writeIndex += batch.length;
         for (const p of batch) {
           p.written = true;
           p.resolveWritten();
         }
         if (this.config.flushPolicy === 'fsync') {
-          this.env.groupCommit.sync(segment).then(
+          const entries = batch.map((p) => ({ topicId: this.topicId, partition: this.partition, records: p.buffer }));
+          this.env.groupCommit.sync(segment, entries).then(
             () => this.markDurable(batch),
             (err) => void this.fail(first, err),
           );
@@ -280,13 +289,17 @@ export class PartitionLog {
   /** These appends are durable: resolve, in log order, every durable append at the head and advance the high watermark. */
   private markDurable(batch: PendingAppend[]): void {
     for (const p of batch) p.durable = true;
-    while (this.pending.length > 0 && this.pending[0]!.durable) {
-      const head = this.pending.shift()!;
-      this.writeIndex--;
+    while (this.pendingHead < this.pending.length && this.pending[this.pendingHead]!.durable) {
+      const head = this.pending[this.pendingHead++]!;
       head.resolveDurable();
       this.highWatermark = head.endOffset;
       this.hwSegment = head.segment;
       this.hwPosition = head.position + head.bytes;
+    }
+    if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.pendingHead);
+      this.writeIndex -= this.pendingHead;
+      this.pendingHead = 0;
     }
     this.wakeWaiters();
   }
@@ -297,10 +310,10 @@ export class PartitionLog {
    */
   private async fail(from: PendingAppend, cause: unknown): Promise<void> {
     if (this.failing) return this.failing;
-    const index = this.pending.indexOf(from);
-    if (index < 0) return;
+    if (this.pending.indexOf(from, this.pendingHead) < 0) return;
     this.failing = (async () => {
       while (this.writing && this.pending[this.writeIndex] !== from) await new Promise((r) => setImmediate(r));
+      const index = this.pending.indexOf(from, this.pendingHead);
       const failed = this.pending.splice(index);
       this.writeIndex = Math.min(this.writeIndex, index);
       const error = cause instanceof KafkaError ? cause : new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `write to ${this.topic}-${this.partition} failed: ${(cause as Error)?.message ?? cause}`, { cause });
@@ -343,6 +356,38 @@ export class PartitionLog {
     if (segment.inUse === 0) await this.env.handles.close(segment);
     await this.env.fs.unlink(segment.logPath).catch(() => undefined);
     await segment.removeIndexFiles(this.env.fs);
+  }
+
+  /**
+   * Re-applies an append found in the journal at start. Its bytes go to the segment whose range ends where
+   * they begin (usually the active one; an earlier one if its unsynced tail was lost while a later segment
+   * survived). Bytes already present are skipped. Returns what happened.
+   */
+  async recoverAppend(records: Buffer): Promise<'applied' | 'present' | 'gap'> {
+    const base = readInt64(records, Batch.BASE_OFFSET);
+    const segment = this.segments[this.segmentFor(base)]!;
+    if (base < segment.baseOffset) return 'present';
+    if (segment.nextOffset > base) return 'present';
+    if (segment.nextOffset < base) return 'gap';
+    const fd = await this.env.handles.acquire(segment);
+    try {
+      const written = await this.env.fs.writev(fd, [records], segment.size);
+      if (written !== records.length) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short write replaying the journal into ${segment.logPath}`);
+    } finally {
+      this.env.handles.release(segment);
+    }
+    for (let at = 0; at < records.length; ) {
+      const size = batchSizeAt(records, at);
+      const info = batchInfoAt(records, at, size);
+      segment.indexBatch(segment.size + at, size, info.baseOffset, info.baseOffset + info.lastOffsetDelta, info.maxTimestamp, this.config.indexIntervalBytes);
+      at += size;
+    }
+    segment.size += records.length;
+    segment.dirty = true;
+    this.highWatermark = this.logEndOffset;
+    this.hwSegment = this.activeSegment;
+    this.hwPosition = this.activeSegment.size;
+    return 'applied';
   }
 
   /** Calls `wake` once the high watermark moves (long-poll fetch); returns a function that cancels it. */
@@ -552,7 +597,7 @@ export class PartitionLog {
   /** Waits for queued appends, syncs, and writes the active segment's indexes (clean shutdown). */
   async close(): Promise<void> {
     this.closed = true;
-    const last = this.pending[this.pending.length - 1];
+    const last = this.pending.length > this.pendingHead ? this.pending[this.pending.length - 1] : undefined;
     if (last) await last.settled.catch(() => undefined);
     await this.flushToDisk();
     await this.activeSegment.writeIndexes(this.env.fs).catch(() => undefined);

@@ -32,6 +32,8 @@ export class Segment {
   /** Bytes written but not yet fsync'd. */
   dirty = false;
   deleted = false;
+  /** Created by this process and its directory entry not yet synced. */
+  newFile = false;
 
   constructor(
     readonly dir: string,

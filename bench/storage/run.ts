@@ -1,0 +1,151 @@
+// Storage engine benchmark: append throughput by batch size, durability mode and partition count, next to the
+// raw bandwidth of plain file writes with the same fsync cadence, measured in the same run on the same disk.
+// Usage: npm run bench:storage [-- --seconds 4 --max-mib 256 --dir PATH]
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { hostname, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { validateBatches } from '../../src/protocol/record-batch.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
+import { LogManager } from '../../src/storage/log-manager.js';
+import type { FlushPolicy } from '../../src/storage/log-config.js';
+
+const { values: args } = parseArgs({
+  options: { seconds: { type: 'string', default: '4' }, 'max-mib': { type: 'string', default: '256' }, dir: { type: 'string' }, quick: { type: 'boolean', default: false } },
+});
+const SECONDS = Number(args.seconds);
+const MAX_BYTES = Number(args['max-mib']) * 1024 * 1024;
+/** Appends kept in flight, like pipelined producers: 8 MiB worth, at least 64 and at most 8192. */
+const inFlightFor = (batchBytes: number) => Math.min(8192, Math.max(64, Math.floor((8 << 20) / batchBytes)));
+
+interface Case {
+  batchBytes: number;
+  mode: FlushPolicy;
+  partitions: number;
+}
+
+interface Result extends Case {
+  mbPerSec: number;
+  batchesPerSec: number;
+  fsyncRounds: number;
+  journalRounds: number;
+  rawMbPerSec: number;
+  ratio: number;
+}
+
+function batchOfSize(bytes: number): Buffer {
+  const overhead = buildRecordBatch([{ value: Buffer.alloc(0) }]).length;
+  return buildRecordBatch([{ value: Buffer.alloc(Math.max(0, bytes - overhead - 4), 'x') }]);
+}
+
+async function sluiceRun(dir: string, c: Case): Promise<{ bytes: number; batches: number; seconds: number; rounds: number; journalRounds: number }> {
+  const logs = await LogManager.open({ dataDir: dir, maxOpenFiles: 4096, retentionCheckMs: 3_600_000, defaults: { flushPolicy: c.mode } });
+  try {
+    await logs.createTopic('bench', c.partitions);
+    const template = batchOfSize(c.batchBytes);
+    const logsByPartition = logs.topics.get('bench')!.partitions;
+    const roundsBefore = logs.groupCommit.rounds;
+    const deadline = performance.now() + SECONDS * 1000;
+    const started = performance.now();
+    let bytes = 0;
+    let batches = 0;
+    let next = 0;
+    // a counting window: one waiter for a free slot, no per-iteration scan of the in-flight set
+    const limit = inFlightFor(c.batchBytes);
+    let inflight = 0;
+    let slotFreed: (() => void) | null = null;
+    let failure: unknown = null;
+    while (performance.now() < deadline && bytes < MAX_BYTES && failure === null) {
+      const records = Buffer.from(template);
+      const log = logsByPartition[next++ % c.partitions]!;
+      inflight++;
+      log.append(records, validateBatches(records, 1 << 30)).durable.then(
+        () => {
+          bytes += records.length;
+          batches++;
+          inflight--;
+          slotFreed?.();
+        },
+        (err) => (failure = err),
+      );
+      if (inflight >= limit) await new Promise<void>((resolve) => (slotFreed = resolve));
+      slotFreed = null;
+    }
+    while (inflight > 0 && failure === null) await new Promise<void>((resolve) => (slotFreed = resolve));
+    if (failure) throw failure;
+    const seconds = (performance.now() - started) / 1000;
+    return { bytes, batches, seconds, rounds: logs.groupCommit.rounds - roundsBefore, journalRounds: logs.groupCommit.journalRounds };
+  } finally {
+    await logs.close();
+  }
+}
+
+/** Plain sequential writes of `total` bytes in `chunk`-sized writes, fdatasync after each when `sync`. */
+async function rawRun(dir: string, chunk: number, total: number, sync: boolean): Promise<number> {
+  const file = join(dir, 'raw.bin');
+  const h = await open(file, 'w');
+  const buf = Buffer.alloc(Math.max(1, chunk), 'r');
+  const started = performance.now();
+  let written = 0;
+  try {
+    while (written < total) {
+      await h.write(buf, 0, buf.length, written);
+      written += buf.length;
+      if (sync) await h.datasync();
+    }
+  } finally {
+    await h.close();
+    await rm(file, { force: true });
+  }
+  return written / 1e6 / ((performance.now() - started) / 1000);
+}
+
+async function main(): Promise<void> {
+  const root = args.dir ?? (await mkdtemp(join(tmpdir(), 'sluice-bench-')));
+  const sizes = args.quick ? [16 * 1024] : [1024, 16 * 1024, 1024 * 1024];
+  const partitionCounts = args.quick ? [1, 100] : [1, 100, 10_000];
+  const results: Result[] = [];
+  try {
+    for (const mode of ['fsync', 'none'] as FlushPolicy[]) {
+      for (const batchBytes of sizes) {
+        for (const partitions of partitionCounts) {
+          const dir = join(root, `${mode}-${batchBytes}-${partitions}`);
+          await mkdir(dir, { recursive: true });
+          const run = await sluiceRun(dir, { batchBytes, mode, partitions });
+          await rm(dir, { recursive: true, force: true });
+          // the same bytes, written plainly, with one fsync per Sluice fsync round's worth of bytes
+          const perRound = mode === 'fsync' ? Math.max(batchBytes, Math.round(run.bytes / Math.max(1, run.rounds))) : 1 << 20;
+          const raw = await rawRun(root, perRound, Math.min(run.bytes, MAX_BYTES), mode === 'fsync');
+          const mbPerSec = run.bytes / 1e6 / run.seconds;
+          const r: Result = {
+            batchBytes, mode, partitions, mbPerSec, batchesPerSec: run.batches / run.seconds, fsyncRounds: run.rounds, journalRounds: run.journalRounds, rawMbPerSec: raw, ratio: mbPerSec / raw,
+          };
+          results.push(r);
+          console.log(`${mode.padEnd(5)} ${String(batchBytes).padStart(8)} B x ${String(partitions).padStart(5)} partitions: ${mbPerSec.toFixed(1).padStart(7)} MB/s ${r.batchesPerSec.toFixed(0).padStart(7)} batches/s, ${run.rounds} rounds (${run.journalRounds} journaled); raw ${raw.toFixed(1)} MB/s; ratio ${(r.ratio * 100).toFixed(0)}%`);
+        }
+      }
+    }
+  } finally {
+    if (!args.dir) await rm(root, { recursive: true, force: true });
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const machine = `${hostname()}-${cpus().length}cpu`;
+  const outDir = join(process.cwd(), 'bench', 'results');
+  await mkdir(outDir, { recursive: true });
+  const lines = [
+    `# Storage benchmark, ${date}, ${machine}`,
+    '',
+    `${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}; Node ${process.version}; ${SECONDS} s or ${MAX_BYTES / 1048576} MiB per case; 8 MiB of appends in flight (64 to 8192 appends).`,
+    'Raw: plain sequential writes of the same bytes, with one fdatasync per Sluice fsync round\'s worth of bytes (fsync mode) or none.',
+    '',
+    '| mode | batch | partitions | MB/s | batches/s | commit rounds (journaled) | raw MB/s | Sluice / raw |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...results.map((r) => `| ${r.mode} | ${r.batchBytes} | ${r.partitions} | ${r.mbPerSec.toFixed(1)} | ${r.batchesPerSec.toFixed(0)} | ${r.fsyncRounds} (${r.journalRounds}) | ${r.rawMbPerSec.toFixed(1)} | ${(r.ratio * 100).toFixed(0)}% |`),
+  ];
+  const base = join(outDir, `${date}-storage-${machine}`);
+  await writeFile(`${base}.md`, lines.join('\n') + '\n');
+  await writeFile(`${base}.json`, JSON.stringify({ date, machine, seconds: SECONDS, maxBytes: MAX_BYTES, results }, null, 1) + '\n');
+  console.log(`wrote ${base}.md`);
+}
+
+await main();

@@ -1,0 +1,115 @@
+// The shared journal: many-partition rounds cost one fdatasync, and acknowledged appends whose segment bytes
+// were lost (never synced) come back from the journal on start.
+import assert from 'node:assert/strict';
+import { readdir, truncate, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { appendValues, openLogs, readAll } from './helpers.js';
+
+/** Counts fdatasync calls. */
+function countingFs(): { fs: FileSystem; syncs: () => number } {
+  let n = 0;
+  return { fs: { ...nodeFileSystem, fdatasync: (fd) => (n++, nodeFileSystem.fdatasync(fd)) }, syncs: () => n };
+}
+
+test('a round with many dirty partitions is made durable with one journal fdatasync', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const counting = countingFs();
+    const logs = await openLogs(dir, { fs: counting.fs });
+    await logs.createTopic('wide', 200);
+    const before = counting.syncs();
+    const roundsBefore = logs.groupCommit.rounds;
+    const acks = [];
+    for (let p = 0; p < 200; p++) acks.push(appendValues(logs.getLog('wide', p)!, [`v${p}`]).durable);
+    await Promise.all(acks);
+    const rounds = logs.groupCommit.rounds - roundsBefore;
+    assert.ok(logs.groupCommit.journalRounds > 0);
+    assert.ok(counting.syncs() - before <= rounds * 5, `${counting.syncs() - before} fdatasyncs for ${rounds} rounds of 200 partitions`);
+    await logs.close();
+    assert.deepEqual(await readdir(join(dir, 'journal')), [], 'a clean close leaves no journal');
+  } finally {
+    await cleanup();
+  }
+});
+
+/**
+ * A file system on which segment files are never really synced (their fdatasync does nothing), so after a
+ * "power loss" any prefix of each segment file may survive; only the journal's syncs are real.
+ */
+function unsyncedSegmentsFs(): FileSystem {
+  const paths = new Map<number, string>();
+  return {
+    ...nodeFileSystem,
+    open: async (path, flags) => {
+      const fd = await nodeFileSystem.open(path, flags);
+      paths.set(fd, path);
+      return fd;
+    },
+    fdatasync: async (fd) => (paths.get(fd)?.endsWith('.log') ? undefined : nodeFileSystem.fdatasync(fd)),
+  };
+}
+
+test('acknowledged appends whose segment bytes were lost are replayed from the journal, also into an earlier segment', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    // every acknowledgement goes through the journal; segment files are never synced
+    const logs = await openLogs(dir, { fs: unsyncedSegmentsFs(), directSyncMax: 0 });
+    await logs.createTopic('wide', 50, { 'segment.bytes': '400' });
+    const expected = new Map<number, string[]>();
+    for (let round = 0; round < 6; round++) {
+      const acks = [];
+      for (let p = 0; p < 50; p++) {
+        const value = `p${p}-r${round}-${'x'.repeat(40)}`;
+        expected.set(p, [...(expected.get(p) ?? []), value]);
+        acks.push(appendValues(logs.getLog('wide', p)!, [value]).durable);
+      }
+      await Promise.all(acks);
+    }
+    assert.ok(logs.getLog('wide', 0)!.segments.length > 2, 'partitions rolled');
+    // power loss: each partition loses its first segment and the tail of its last one, while the segments
+    // in between happened to reach the disk; no index file survives
+    await logs.handles.closeAll();
+    for (let p = 0; p < 50; p++) {
+      const pdir = join(dir, `wide-${p}`);
+      const files = (await readdir(pdir)).sort();
+      const segments = files.filter((f) => f.endsWith('.log'));
+      for (const f of files.filter((x) => x.endsWith('index'))) await unlink(join(pdir, f));
+      await truncate(join(pdir, segments[0]!), 0);
+      await truncate(join(pdir, segments[segments.length - 1]!), 7);
+    }
+    const again = await openLogs(dir);
+    try {
+      assert.ok(again.journalReplayed >= 150, `${again.journalReplayed} entries replayed`);
+      for (let p = 0; p < 50; p++) {
+        const got = await readAll(again.getLog('wide', p)!, 0);
+        assert.deepEqual(got.map(([, v]) => v), expected.get(p), `partition ${p}`);
+        assert.deepEqual(got.map(([o]) => o), expected.get(p)!.map((_, i) => i));
+      }
+      assert.deepEqual(await readdir(join(dir, 'journal')), [], 'replayed journal files are removed');
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
+test('checkpoints sync journaled segments and delete old journal files', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const logs = await openLogs(dir, { journalCheckpointBytes: 4096 });
+    await logs.createTopic('wide', 20);
+    for (let round = 0; round < 30; round++) {
+      await Promise.all(Array.from({ length: 20 }, (_, p) => appendValues(logs.getLog('wide', p)!, [`r${round}-${'y'.repeat(100)}`]).durable));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const files = await readdir(join(dir, 'journal'));
+    assert.ok(files.length <= 2, `${files.length} journal files left`);
+    await logs.close();
+  } finally {
+    await cleanup();
+  }
+});
