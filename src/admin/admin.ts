@@ -1,7 +1,7 @@
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { buildRecordBatch, decodeRecordBatches, type KafkaRecord, type NewRecord } from '../protocol/records.js';
 import { KafkaClient } from './kafka-client.js';
-import { partitionForKey } from './partitioner.js';
+import { partitionForKey } from '../protocol/murmur2.js';
 
 const Api = {
   PRODUCE: [0, 9],

@@ -5,6 +5,7 @@ import { listen } from '../io/tcp.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { LogConfig } from '../storage/log-config.js';
 import { LogManager, type TopicState } from '../storage/log-manager.js';
+import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupCoordinatorConfig } from '../coordinator/group-coordinator.js';
 import { Connection } from './connection.js';
 import { dispatchFrame } from './dispatch.js';
 import { HANDLERS } from './handlers/index.js';
@@ -30,6 +31,8 @@ export interface BrokerConfig {
   retentionCheckMs: number;
   maxOpenFiles: number;
   shutdownTimeoutMs: number;
+  /** Consumer group settings (session timeout bounds, initial rebalance delay, offsets retention). */
+  groups: GroupCoordinatorConfig;
 }
 
 export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
@@ -46,6 +49,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   retentionCheckMs: 30_000,
   maxOpenFiles: 4096,
   shutdownTimeoutMs: 10_000,
+  groups: DEFAULT_GROUP_CONFIG,
 };
 
 /**
@@ -64,6 +68,7 @@ export class Broker {
   private constructor(
     readonly config: BrokerConfig,
     readonly logs: LogManager,
+    readonly groups: GroupCoordinator,
     readonly logger: Logger,
   ) {
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
@@ -80,10 +85,13 @@ export class Broker {
       onError: (err, what) => logger.error({ err }, `storage: ${what} failed`),
     });
     if (logs.recoveredTruncatedBytes > 0) logger.warn({ bytes: logs.recoveredTruncatedBytes }, 'recovery truncated torn log tails');
-    const broker = new Broker(full, logs, logger);
+    const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
+    const broker = new Broker(full, logs, groups, logger);
     try {
+      await groups.load();
       broker.server = await listen(full.host, full.port, (socket) => broker.accept(socket));
     } catch (err) {
+      groups.close();
       await logs.close();
       throw err;
     }
@@ -177,6 +185,7 @@ export class Broker {
     await Promise.all([...this.connections].map((c) => c.drain(this.config.shutdownTimeoutMs)));
     for (const c of this.connections) c.close();
     await serverClosed;
+    this.groups.close();
     await this.logs.close();
     this.logger.info('broker stopped');
   }

@@ -32,6 +32,7 @@ export class Connection {
   private closed = false;
   private idleTimer: NodeJS.Timeout | null = null;
   readonly remote: string;
+  readonly remoteHost: string;
   clientId: string | null = null;
 
   constructor(
@@ -40,6 +41,7 @@ export class Connection {
     private readonly options: ConnectionOptions,
     private readonly onClose: (c: Connection) => void,
   ) {
+    this.remoteHost = `/${socket.remoteAddress ?? 'unknown'}`;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.setNoDelay(true);
     socket.on('data', (chunk) => this.onData(chunk));

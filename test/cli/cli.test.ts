@@ -5,7 +5,7 @@ import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { murmur2 } from '../../src/admin/partitioner.js';
+import { murmur2 } from '../../src/protocol/murmur2.js';
 import { run } from '../helpers/run.js';
 import { tempDir } from '../helpers/temp-dir.js';
 

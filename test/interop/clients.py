@@ -124,7 +124,92 @@ def confluent_offsets_for_times(bootstrap, topic, partitions, timestamp):
     c.close()
 
 
+def emit(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def commit_retrying(commit):
+    """Commits, retrying while the group completes a rebalance (REBALANCE_IN_PROGRESS is retriable)."""
+    import time
+    for _ in range(100):
+        try:
+            return commit()
+        except Exception as e:  # the client's error types differ; the message names the condition
+            if 'REBALANCE_IN_PROGRESS' not in str(e) and 'RebalanceInProgress' not in type(e).__name__:
+                raise
+            time.sleep(0.05)
+    raise SystemExit('commit kept failing with REBALANCE_IN_PROGRESS')
+
+
+def confluent_group(bootstrap, topic, group, max_messages, idle_ms, strategy='range', instance_id='', session_ms='6000'):
+    """Consume in a group, committing each message synchronously; exit after max_messages or idle_ms of silence."""
+    import time
+    from confluent_kafka import Consumer
+    conf = {'bootstrap.servers': bootstrap, 'group.id': group, 'enable.auto.commit': False, 'auto.offset.reset': 'earliest',
+            'partition.assignment.strategy': strategy, 'session.timeout.ms': int(session_ms), 'heartbeat.interval.ms': 300}
+    if instance_id:
+        conf['group.instance.id'] = instance_id
+    c = Consumer(conf)
+
+    def on_assign(consumer, partitions):
+        emit({'event': 'assigned', 'partitions': sorted(p.partition for p in partitions)})
+        if strategy == 'cooperative-sticky':
+            consumer.incremental_assign(partitions)
+
+    def on_revoke(consumer, partitions):
+        emit({'event': 'revoked', 'partitions': sorted(p.partition for p in partitions)})
+        if strategy == 'cooperative-sticky':
+            consumer.incremental_unassign(partitions)
+
+    c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+    got, last = 0, time.time()
+    while got < int(max_messages) and (time.time() - last) * 1000 < int(idle_ms):
+        m = c.poll(0.2)
+        if m is None:
+            continue
+        if m.error():
+            raise SystemExit('consume error: %s' % m.error())
+        commit_retrying(lambda: c.commit(message=m, asynchronous=False))
+        got += 1
+        last = time.time()
+        emit({'partition': m.partition(), 'offset': m.offset(), 'value': dec(m.value())})
+    c.close()
+
+
+def kp_group(bootstrap, topic, group, max_messages, idle_ms, strategy='range', instance_id='', session_ms='6000'):
+    import time
+    from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+    from kafka.coordinator.assignors.range import RangePartitionAssignor
+    from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+    assignors = {'range': [RangePartitionAssignor], 'roundrobin': [RoundRobinPartitionAssignor]}[strategy]
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset='earliest',
+                      partition_assignment_strategy=assignors, session_timeout_ms=int(session_ms), heartbeat_interval_ms=300)
+
+    from kafka import ConsumerRebalanceListener
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_assigned(self, assigned):
+            emit({'event': 'assigned', 'partitions': sorted(p.partition for p in assigned)})
+
+        def on_partitions_revoked(self, revoked):
+            emit({'event': 'revoked', 'partitions': sorted(p.partition for p in revoked)})
+
+    c.subscribe([topic], listener=Listener())
+    got, last = 0, time.time()
+    while got < int(max_messages) and (time.time() - last) * 1000 < int(idle_ms):
+        batch = c.poll(timeout_ms=200, max_records=1)
+        for tp, msgs in batch.items():
+            for m in msgs:
+                commit_retrying(lambda: c.commit({tp: OffsetAndMetadata(m.offset + 1, None)}))
+                got += 1
+                last = time.time()
+                emit({'partition': m.partition, 'offset': m.offset, 'value': dec(m.value)})
+    c.close()
+
+
 COMMANDS = {
+    'confluent-group': confluent_group,
+    'kp-group': kp_group,
     'confluent-produce': confluent_produce,
     'confluent-consume': confluent_consume,
     'confluent-admin': confluent_admin,

@@ -1,0 +1,26 @@
+// OffsetCommit (key 8), v0-9. Members commit with their generation (v1+); clients outside a group commit with
+// generation -1 and no member id (accepted for Empty groups). Offsets are durable in __consumer_offsets
+// before the answer. v2-4 retention times are ignored (offsets.retention applies).
+import type { OffsetCommitRequest, OffsetCommitResponse } from '../../protocol/messages.generated.js';
+import type { ApiHandler } from '../handler.js';
+
+export const offsetCommit: ApiHandler<OffsetCommitRequest, OffsetCommitResponse> = {
+  apiKey: 8,
+  minVersion: 0,
+  maxVersion: 9,
+  async handle({ broker, version }, req) {
+    const flat = req.topics.flatMap((t) => t.partitions.map((p) => ({
+      topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch ?? -1, metadata: p.committedMetadata ?? null,
+    })));
+    const errors = await broker.groups.commitOffsets(
+      { groupId: req.groupId, generationId: version >= 1 ? req.generationIdOrMemberEpoch ?? -1 : -1, memberId: req.memberId ?? '', groupInstanceId: req.groupInstanceId ?? null },
+      flat,
+      (topic, partition) => broker.logs.getLog(topic, partition) !== undefined,
+    );
+    let i = 0;
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: errors[i++]! })) })),
+    };
+  },
+};

@@ -1,0 +1,17 @@
+// ListGroups (key 16), v0-5: v4 filters by state, v5 by type (every group here is "classic").
+import type { ListGroupsRequest, ListGroupsResponse } from '../../protocol/messages.generated.js';
+import type { ApiHandler } from '../handler.js';
+
+export const listGroups: ApiHandler<ListGroupsRequest, ListGroupsResponse> = {
+  apiKey: 16,
+  minVersion: 0,
+  maxVersion: 5,
+  handle({ broker }, req) {
+    const groups = broker.groups.list(req.statesFilter ?? [], req.typesFilter ?? []);
+    return {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      groups: groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: 'classic' })),
+    };
+  },
+};

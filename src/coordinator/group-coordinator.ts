@@ -1,0 +1,615 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../io/clock.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { decodeConsumerProtocolSubscription } from '../protocol/messages.generated.js';
+import { Reader } from '../protocol/reader.js';
+import type { LogManager } from '../storage/log-manager.js';
+import { Group, offsetKey, type CommittedOffset, type GroupState, type JoinResult, type Member, type SyncResult } from './group.js';
+import { GroupStore, type StoredGroup, type StoredRecord } from './group-store.js';
+
+/** Kafka error codes specific to groups, not in the shared table. */
+export const GroupError = {
+  INCONSISTENT_GROUP_PROTOCOL: 23,
+  GROUP_AUTHORIZATION_FAILED: 30,
+  MEMBER_ID_REQUIRED: 79,
+  FENCED_INSTANCE_ID: 82,
+  NON_EMPTY_GROUP: 68,
+  GROUP_ID_NOT_FOUND: 69,
+  GROUP_SUBSCRIBED_TO_TOPIC: 86,
+  UNSTABLE_OFFSET_COMMIT: 88,
+  GROUP_MAX_SIZE_REACHED: 81,
+} as const;
+
+export interface GroupCoordinatorConfig {
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
+  /** Wait before the first rebalance of an empty group, so several members can join together. */
+  initialRebalanceDelayMs: number;
+  offsetsRetentionMs: number;
+  offsetsTopicPartitions: number;
+  maxMetadataBytes: number;
+}
+
+export const DEFAULT_GROUP_CONFIG: GroupCoordinatorConfig = {
+  minSessionTimeoutMs: 6000,
+  maxSessionTimeoutMs: 1_800_000,
+  initialRebalanceDelayMs: 0,
+  offsetsRetentionMs: 7 * 24 * 3600 * 1000,
+  offsetsTopicPartitions: 10,
+  maxMetadataBytes: 4096,
+};
+
+export interface JoinRequest {
+  groupId: string;
+  memberId: string;
+  groupInstanceId: string | null;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  protocolType: string;
+  protocols: { name: string; metadata: Buffer }[];
+  clientId: string;
+  clientHost: string;
+  /** JoinGroup v4+: a new dynamic member first gets MEMBER_ID_REQUIRED with its id. */
+  requireKnownMemberId: boolean;
+}
+
+export interface MemberRef {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+}
+
+export interface OffsetToCommit {
+  topic: string;
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string | null;
+}
+
+export interface GroupDescription {
+  groupId: string;
+  state: GroupState;
+  protocolType: string;
+  protocolName: string;
+  members: { memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }[];
+}
+
+const SWEEP_MS = 100;
+const RETENTION_SWEEP_MS = 60_000;
+
+function subscriptionTopics(metadata: Buffer): string[] {
+  const r = new Reader(metadata);
+  const version = r.int16();
+  return decodeConsumerProtocolSubscription(r, Math.min(version, 3)).topics;
+}
+
+/**
+ * The classic group coordinator (JoinGroup / SyncGroup / Heartbeat / LeaveGroup, offsets). It relays the
+ * leader's assignment as given, so every client-side assignor works. One sweep timer drives session
+ * timeouts, rebalance deadlines and offset retention for all groups. Group metadata and offsets are
+ * written to `__consumer_offsets` and rebuilt from it by load().
+ */
+export class GroupCoordinator {
+  readonly groups = new Map<string, Group>();
+  private readonly store: GroupStore;
+  private stopSweep: (() => void) | null = null;
+  private lastRetentionSweepMs = 0;
+
+  constructor(
+    logs: LogManager,
+    private readonly clock: Clock,
+    readonly config: GroupCoordinatorConfig = DEFAULT_GROUP_CONFIG,
+    private readonly onError: (err: unknown, what: string) => void = () => undefined,
+  ) {
+    this.store = new GroupStore(logs, config.offsetsTopicPartitions);
+  }
+
+  /** Rebuilds groups and offsets from `__consumer_offsets` and starts the sweep timer. */
+  async load(): Promise<void> {
+    const now = this.clock.now();
+    for await (const rec of this.store.readAll()) this.apply(rec, now);
+    for (const g of this.groups.values()) if (g.isEmpty && g.offsets.size === 0 && g.generationId === 0) this.groups.delete(g.id);
+    this.stopSweep = this.clock.every(SWEEP_MS, () => this.sweep());
+  }
+
+  private apply(rec: StoredRecord, now: number): void {
+    const group = this.groupOrCreate(rec.group);
+    if (rec.kind === 'offset') {
+      const key = offsetKey(rec.topic, rec.partition);
+      if (rec.value === null) group.offsets.delete(key);
+      else group.offsets.set(key, { ...rec.value, topic: rec.topic, partition: rec.partition });
+      return;
+    }
+    group.members.clear();
+    group.staticMembers.clear();
+    if (rec.value === null) {
+      group.state = 'Empty';
+      group.generationId = 0;
+      return;
+    }
+    const v = rec.value;
+    group.generationId = v.generationId;
+    group.protocolType = v.protocolType;
+    group.protocolName = v.protocolName;
+    group.leaderId = v.leaderId;
+    for (const m of v.members) {
+      group.members.set(m.memberId, {
+        memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
+        sessionTimeoutMs: m.sessionTimeoutMs, rebalanceTimeoutMs: m.rebalanceTimeoutMs, protocolType: v.protocolType ?? '',
+        protocols: [{ name: v.protocolName ?? '', metadata: Buffer.from(m.metadata, 'base64') }],
+        assignment: Buffer.from(m.assignment, 'base64'), lastSeenMs: now, awaitingJoin: null, awaitingSync: null,
+      });
+      if (m.groupInstanceId) group.staticMembers.set(m.groupInstanceId, m.memberId);
+    }
+    group.state = group.members.size > 0 ? 'Stable' : 'Empty';
+    if (group.isEmpty) group.emptySinceMs = now;
+  }
+
+  close(): void {
+    this.stopSweep?.();
+    for (const g of this.groups.values()) {
+      for (const m of g.members.values()) {
+        m.awaitingJoin?.(this.joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, m.memberId));
+        m.awaitingSync?.(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+        m.awaitingJoin = m.awaitingSync = null;
+      }
+    }
+  }
+
+  private groupOrCreate(id: string): Group {
+    let g = this.groups.get(id);
+    if (!g) {
+      g = new Group(id);
+      g.emptySinceMs = this.clock.now();
+      this.groups.set(id, g);
+    }
+    return g;
+  }
+
+  private joinError(errorCode: number, memberId = ''): JoinResult {
+    return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId, members: [] };
+  }
+
+  /** JoinGroup. Resolves when the rebalance the member takes part in completes (or at once with an error). */
+  join(req: JoinRequest): Promise<JoinResult> {
+    if (!req.groupId) return Promise.resolve(this.joinError(ErrorCode.INVALID_GROUP_ID));
+    if (req.sessionTimeoutMs < this.config.minSessionTimeoutMs || req.sessionTimeoutMs > this.config.maxSessionTimeoutMs) {
+      return Promise.resolve(this.joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId));
+    }
+    const group = this.groupOrCreate(req.groupId);
+    if (group.state === 'Dead') return Promise.resolve(this.joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, req.memberId));
+    if (!group.supportsProtocols(req.protocolType, req.protocols)) {
+      return Promise.resolve(this.joinError(GroupError.INCONSISTENT_GROUP_PROTOCOL, req.memberId));
+    }
+    const now = this.clock.now();
+    if (req.memberId === '') {
+      const newId = `${req.clientId || 'member'}-${randomUUID()}`;
+      if (req.groupInstanceId) {
+        const existing = group.staticMembers.get(req.groupInstanceId);
+        if (existing && group.members.has(existing)) return this.replaceStaticMember(group, existing, newId, req);
+        return this.addMemberAndRebalance(group, newId, req);
+      }
+      if (req.requireKnownMemberId) {
+        group.pendingMembers.set(newId, now + req.sessionTimeoutMs);
+        return Promise.resolve(this.joinError(GroupError.MEMBER_ID_REQUIRED, newId));
+      }
+      return this.addMemberAndRebalance(group, newId, req);
+    }
+    if (group.pendingMembers.has(req.memberId)) {
+      group.pendingMembers.delete(req.memberId);
+      return this.addMemberAndRebalance(group, req.memberId, req);
+    }
+    const member = group.members.get(req.memberId);
+    if (!member) return Promise.resolve(this.joinError(ErrorCode.UNKNOWN_MEMBER_ID, req.memberId));
+    if (req.groupInstanceId && group.staticMembers.get(req.groupInstanceId) !== req.memberId) {
+      return Promise.resolve(this.joinError(GroupError.FENCED_INSTANCE_ID, req.memberId));
+    }
+    member.lastSeenMs = now;
+    const changed = !sameProtocols(member.protocols, req.protocols);
+    member.protocols = req.protocols;
+    member.sessionTimeoutMs = req.sessionTimeoutMs;
+    member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+    return new Promise((resolve) => {
+      if (member.awaitingJoin) member.awaitingJoin(this.joinError(ErrorCode.UNKNOWN_MEMBER_ID, member.memberId));
+      member.awaitingJoin = resolve;
+      if (group.state === 'PreparingRebalance') {
+        this.maybeCompleteJoin(group);
+      } else if (group.state === 'CompletingRebalance' && !changed) {
+        // the member lost its join response: hand it the current generation again
+        member.awaitingJoin = null;
+        resolve(this.joinResultFor(group, member));
+      } else if (group.state === 'Stable' && !changed && member.memberId !== group.leaderId) {
+        member.awaitingJoin = null;
+        resolve(this.joinResultFor(group, member));
+      } else {
+        this.prepareRebalance(group);
+      }
+    });
+  }
+
+  private addMemberAndRebalance(group: Group, memberId: string, req: JoinRequest): Promise<JoinResult> {
+    return new Promise((resolve) => {
+      const member: Member = {
+        memberId, groupInstanceId: req.groupInstanceId, clientId: req.clientId, clientHost: req.clientHost,
+        sessionTimeoutMs: req.sessionTimeoutMs, rebalanceTimeoutMs: req.rebalanceTimeoutMs, protocolType: req.protocolType,
+        protocols: req.protocols, assignment: Buffer.alloc(0), lastSeenMs: this.clock.now(), awaitingJoin: resolve, awaitingSync: null,
+      };
+      if (group.isEmpty) group.protocolType = req.protocolType;
+      group.members.set(memberId, member);
+      if (req.groupInstanceId) group.staticMembers.set(req.groupInstanceId, memberId);
+      const initial = group.state === 'Empty' && group.members.size === 1;
+      if (group.state === 'PreparingRebalance') this.maybeCompleteJoin(group);
+      else this.prepareRebalance(group, initial ? this.config.initialRebalanceDelayMs : 0);
+    });
+  }
+
+  /** A static member restarted with a new member id: it takes the old one's place without a rebalance. */
+  private replaceStaticMember(group: Group, oldId: string, newId: string, req: JoinRequest): Promise<JoinResult> {
+    const old = group.members.get(oldId)!;
+    old.awaitingJoin?.(this.joinError(GroupError.FENCED_INSTANCE_ID, oldId));
+    old.awaitingSync?.(syncError(GroupError.FENCED_INSTANCE_ID));
+    group.members.delete(oldId);
+    const member: Member = {
+      ...old, memberId: newId, clientId: req.clientId, clientHost: req.clientHost, sessionTimeoutMs: req.sessionTimeoutMs,
+      rebalanceTimeoutMs: req.rebalanceTimeoutMs, lastSeenMs: this.clock.now(), awaitingJoin: null, awaitingSync: null,
+    };
+    const changed = !sameProtocols(old.protocols, req.protocols);
+    member.protocols = req.protocols;
+    group.members.set(newId, member);
+    group.staticMembers.set(req.groupInstanceId!, newId);
+    if (group.leaderId === oldId) group.leaderId = newId;
+    if (group.state === 'Stable' && !changed) {
+      void this.persistGroup(group);
+      return Promise.resolve(this.joinResultFor(group, member));
+    }
+    return new Promise((resolve) => {
+      member.awaitingJoin = resolve;
+      if (group.state === 'PreparingRebalance') this.maybeCompleteJoin(group);
+      else this.prepareRebalance(group);
+    });
+  }
+
+  private joinResultFor(group: Group, member: Member): JoinResult {
+    const isLeader = member.memberId === group.leaderId;
+    return {
+      errorCode: 0,
+      generationId: group.generationId,
+      protocolType: group.protocolType,
+      protocolName: group.protocolName,
+      leader: group.leaderId ?? '',
+      memberId: member.memberId,
+      members: isLeader ? [...group.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: group.metadataOf(m) })) : [],
+    };
+  }
+
+  /**
+   * Starts (or continues) a rebalance: members waiting in SyncGroup are told to rejoin; the join phase ends
+   * when every member has rejoined (not before `delayMs`, the initial delay of a new group) or at the
+   * largest rebalance timeout, whichever comes first.
+   */
+  private prepareRebalance(group: Group, delayMs = 0): void {
+    for (const m of group.members.values()) {
+      if (m.awaitingSync) {
+        m.awaitingSync(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+        m.awaitingSync = null;
+      }
+    }
+    if (group.state !== 'PreparingRebalance') {
+      const now = this.clock.now();
+      group.state = 'PreparingRebalance';
+      group.rebalanceDeadlineMs = now + Math.max(delayMs, ...[...group.members.values()].map((m) => m.rebalanceTimeoutMs));
+      group.joinNotBeforeMs = now + delayMs;
+    }
+    this.maybeCompleteJoin(group);
+  }
+
+  private maybeCompleteJoin(group: Group): void {
+    if (group.state !== 'PreparingRebalance') return;
+    const now = this.clock.now();
+    if (now >= group.rebalanceDeadlineMs || (group.allMembersJoined() && now >= group.joinNotBeforeMs)) this.completeJoin(group);
+  }
+
+  /** Ends the join phase: members that did not rejoin are dropped, a new generation starts, joins are answered. */
+  private completeJoin(group: Group): void {
+    for (const m of [...group.members.values()]) {
+      if (!m.awaitingJoin) this.removeMember(group, m);
+    }
+    group.pendingMembers.clear();
+    group.generationId++;
+    if (group.isEmpty) {
+      group.state = 'Empty';
+      group.protocolName = null;
+      group.leaderId = null;
+      group.emptySinceMs = this.clock.now();
+      void this.persistGroup(group);
+      return;
+    }
+    group.protocolName = group.selectProtocol();
+    if (!group.leaderId || !group.members.has(group.leaderId)) group.leaderId = group.members.keys().next().value!;
+    group.state = 'CompletingRebalance';
+    for (const m of group.members.values()) {
+      const resolve = m.awaitingJoin!;
+      m.awaitingJoin = null;
+      m.lastSeenMs = this.clock.now();
+      resolve(this.joinResultFor(group, m));
+    }
+  }
+
+  private removeMember(group: Group, m: Member): void {
+    group.members.delete(m.memberId);
+    if (m.groupInstanceId && group.staticMembers.get(m.groupInstanceId) === m.memberId) group.staticMembers.delete(m.groupInstanceId);
+    if (group.leaderId === m.memberId) group.leaderId = null;
+  }
+
+  /**
+   * Checks that a request comes from a current member (and the current holder of its static instance id).
+   * `rebalancingError` is returned while the group completes a rebalance, before the generation is checked:
+   * a commit sent just before the member saw the new generation is retriable, not illegal.
+   */
+  private validateMember(group: Group | undefined, ref: MemberRef, rebalancingError: number | null = null): number {
+    if (!group || group.state === 'Dead') return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (ref.groupInstanceId) {
+      const current = group.staticMembers.get(ref.groupInstanceId);
+      if (current !== undefined && current !== ref.memberId) return GroupError.FENCED_INSTANCE_ID;
+    }
+    const member = group.members.get(ref.memberId);
+    if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
+    member.lastSeenMs = this.clock.now();
+    if (rebalancingError !== null && group.state === 'CompletingRebalance') return rebalancingError;
+    if (ref.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    return ErrorCode.NONE;
+  }
+
+  sync(ref: MemberRef, protocolType: string | null, protocolName: string | null, assignments: { memberId: string; assignment: Buffer }[]): Promise<SyncResult> {
+    const group = this.groups.get(ref.groupId);
+    const error = this.validateMember(group, ref);
+    if (error !== ErrorCode.NONE) return Promise.resolve(syncError(error));
+    const g = group!;
+    if ((protocolType !== null && protocolType !== g.protocolType) || (protocolName !== null && protocolName !== g.protocolName)) {
+      return Promise.resolve(syncError(GroupError.INCONSISTENT_GROUP_PROTOCOL));
+    }
+    const member = g.members.get(ref.memberId)!;
+    if (g.state === 'PreparingRebalance') return Promise.resolve(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+    if (g.state === 'Stable') return Promise.resolve(this.syncResultFor(g, member));
+    return new Promise((resolve) => {
+      member.awaitingSync = resolve;
+      if (ref.memberId !== g.leaderId) return;
+      const given = new Map(assignments.map((a) => [a.memberId, a.assignment]));
+      for (const m of g.members.values()) m.assignment = given.get(m.memberId) ?? Buffer.alloc(0);
+      const generation = g.generationId;
+      this.persistGroup(g).then(
+        () => {
+          if (g.state !== 'CompletingRebalance' || g.generationId !== generation) return;
+          g.state = 'Stable';
+          for (const m of g.members.values()) {
+            if (!m.awaitingSync) continue;
+            const reply = m.awaitingSync;
+            m.awaitingSync = null;
+            reply(this.syncResultFor(g, m));
+          }
+        },
+        (err) => {
+          this.onError(err, `storing group ${g.id}`);
+          for (const m of g.members.values()) {
+            m.awaitingSync?.(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+            m.awaitingSync = null;
+          }
+          this.prepareRebalance(g);
+        },
+      );
+    });
+  }
+
+  private syncResultFor(group: Group, member: Member): SyncResult {
+    return { errorCode: 0, protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment };
+  }
+
+  heartbeat(ref: MemberRef): number {
+    const group = this.groups.get(ref.groupId);
+    const error = this.validateMember(group, ref);
+    if (error !== ErrorCode.NONE) return error;
+    return group!.state === 'PreparingRebalance' ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE;
+  }
+
+  /** LeaveGroup: removes the members (by member id, or by instance id for static members) and rebalances. */
+  leave(groupId: string, leaving: { memberId: string; groupInstanceId: string | null }[]): { errorCode: number; members: { memberId: string; groupInstanceId: string | null; errorCode: number }[] } {
+    const group = this.groups.get(groupId);
+    if (!group) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, members: leaving.map((l) => ({ ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) };
+    const results = leaving.map((l) => {
+      let memberId = l.memberId;
+      if (l.groupInstanceId) {
+        const current = group.staticMembers.get(l.groupInstanceId);
+        if (!current) return { ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
+        if (memberId && memberId !== current) return { ...l, errorCode: GroupError.FENCED_INSTANCE_ID };
+        memberId = current;
+      }
+      const member = group.members.get(memberId);
+      if (!member) {
+        if (group.pendingMembers.delete(memberId)) return { ...l, errorCode: 0 };
+        return { ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
+      }
+      member.awaitingJoin?.(this.joinError(ErrorCode.UNKNOWN_MEMBER_ID, memberId));
+      member.awaitingSync?.(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
+      this.removeMember(group, member);
+      return { ...l, errorCode: 0 };
+    });
+    if (results.some((r) => r.errorCode === 0)) this.membershipChanged(group);
+    const topError = leaving.length === 1 ? results[0]!.errorCode : 0;
+    return { errorCode: topError, members: results };
+  }
+
+  /** Members left or expired: the rest rebalance (an emptied group becomes Empty at once). */
+  private membershipChanged(group: Group): void {
+    if (group.state === 'Empty' || group.state === 'Dead') return;
+    this.prepareRebalance(group);
+    if (group.isEmpty) this.completeJoin(group);
+  }
+
+  /** One pass over all groups: session expiry, rebalance deadlines, pending member expiry, offset retention. */
+  private sweep(): void {
+    const now = this.clock.now();
+    for (const group of this.groups.values()) {
+      for (const [id, deadline] of group.pendingMembers) if (deadline <= now) group.pendingMembers.delete(id);
+      let expired = false;
+      for (const m of [...group.members.values()]) {
+        if (m.awaitingJoin) continue;
+        if (now - m.lastSeenMs > m.sessionTimeoutMs) {
+          m.awaitingSync?.(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
+          this.removeMember(group, m);
+          expired = true;
+        }
+      }
+      if (expired) this.membershipChanged(group);
+      this.maybeCompleteJoin(group);
+    }
+    if (now - this.lastRetentionSweepMs >= RETENTION_SWEEP_MS) {
+      this.lastRetentionSweepMs = now;
+      void this.expireOffsets(now);
+    }
+  }
+
+  /** Offsets of groups that have been Empty longer than the retention are deleted (tombstones). */
+  async expireOffsets(now: number): Promise<number> {
+    let n = 0;
+    for (const group of this.groups.values()) {
+      if (!group.isEmpty || now - group.emptySinceMs < this.config.offsetsRetentionMs) continue;
+      const expired = [...group.offsets.values()].filter((o) => now - o.commitTimestampMs >= this.config.offsetsRetentionMs);
+      if (expired.length === 0) continue;
+      try {
+        await this.store.write(group.id, expired.map((o) => ({ kind: 'offset' as const, group: group.id, topic: o.topic, partition: o.partition, value: null })));
+        for (const o of expired) group.offsets.delete(offsetKey(o.topic, o.partition));
+        n += expired.length;
+      } catch (err) {
+        this.onError(err, `expiring offsets of ${group.id}`);
+      }
+    }
+    return n;
+  }
+
+  private persistGroup(group: Group): Promise<void> {
+    const value: StoredGroup = {
+      protocolType: group.protocolType,
+      protocolName: group.protocolName,
+      generationId: group.generationId,
+      leaderId: group.leaderId,
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
+        sessionTimeoutMs: m.sessionTimeoutMs, rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        metadata: group.metadataOf(m).toString('base64'), assignment: m.assignment.toString('base64'),
+      })),
+    };
+    return this.store.write(group.id, [{ kind: 'group', group: group.id, value }]);
+  }
+
+  /**
+   * OffsetCommit. Members commit with their generation; a client outside any group commits with generation
+   * -1 and no member id, which only an Empty group accepts. Returns an error code per offset.
+   */
+  async commitOffsets(ref: MemberRef, offsets: OffsetToCommit[], topicExists: (topic: string, partition: number) => boolean): Promise<number[]> {
+    const errors = offsets.map(() => ErrorCode.NONE as number);
+    if (!ref.groupId) return errors.map(() => ErrorCode.INVALID_GROUP_ID);
+    let group = this.groups.get(ref.groupId);
+    const standalone = ref.generationId < 0 && ref.memberId === '';
+    let groupError: number = ErrorCode.NONE;
+    if (standalone) {
+      if (group && !group.isEmpty) groupError = ErrorCode.UNKNOWN_MEMBER_ID;
+    } else {
+      groupError = this.validateMember(group, ref, ErrorCode.REBALANCE_IN_PROGRESS);
+    }
+    if (groupError !== ErrorCode.NONE) return errors.map(() => groupError);
+    group ??= this.groupOrCreate(ref.groupId);
+    const now = this.clock.now();
+    const records: StoredRecord[] = [];
+    const accepted: [number, CommittedOffset & { topic: string; partition: number }][] = [];
+    offsets.forEach((o, i) => {
+      if ((o.metadata?.length ?? 0) > this.config.maxMetadataBytes) errors[i] = ErrorCode.OFFSET_METADATA_TOO_LARGE;
+      else if (!topicExists(o.topic, o.partition)) errors[i] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      else {
+        const value: CommittedOffset = { offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata ?? '', commitTimestampMs: now };
+        records.push({ kind: 'offset', group: ref.groupId, topic: o.topic, partition: o.partition, value });
+        accepted.push([i, { ...value, topic: o.topic, partition: o.partition }]);
+      }
+    });
+    try {
+      await this.store.write(ref.groupId, records);
+    } catch (err) {
+      this.onError(err, `committing offsets of ${ref.groupId}`);
+      for (const [i] of accepted) errors[i] = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      return errors;
+    }
+    for (const [, o] of accepted) group.offsets.set(offsetKey(o.topic, o.partition), o);
+    return errors;
+  }
+
+  /** OffsetFetch: the committed offset per partition, -1 (no error) for partitions never committed. */
+  fetchOffsets(groupId: string, topics: { name: string; partitions: number[] }[] | null): { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string }[] {
+    const group = this.groups.get(groupId);
+    if (topics === null) return group ? [...group.offsets.values()].map((o) => ({ ...o })) : [];
+    return topics.flatMap((t) =>
+      t.partitions.map((p) => {
+        const o = group?.offsets.get(offsetKey(t.name, p));
+        return o ? { topic: t.name, partition: p, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata } : { topic: t.name, partition: p, offset: -1, leaderEpoch: -1, metadata: '' };
+      }),
+    );
+  }
+
+  describe(groupId: string): GroupDescription {
+    const group = this.groups.get(groupId);
+    if (!group) return { groupId, state: 'Dead', protocolType: '', protocolName: '', members: [] };
+    return {
+      groupId,
+      state: group.state,
+      protocolType: group.protocolType ?? '',
+      protocolName: group.state === 'Stable' || group.state === 'CompletingRebalance' ? group.protocolName ?? '' : '',
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
+        metadata: group.metadataOf(m), assignment: group.state === 'Stable' ? m.assignment : Buffer.alloc(0),
+      })),
+    };
+  }
+
+  list(states: string[], types: string[]): { groupId: string; protocolType: string; state: GroupState }[] {
+    const wantState = new Set(states.map((s) => s.toLowerCase()));
+    const wantType = new Set(types);
+    return [...this.groups.values()]
+      .filter((g) => g.state !== 'Dead')
+      .filter((g) => wantState.size === 0 || wantState.has(g.state.toLowerCase()))
+      .filter(() => wantType.size === 0 || wantType.has('classic'))
+      .map((g) => ({ groupId: g.id, protocolType: g.protocolType ?? '', state: g.state }));
+  }
+
+  /** DeleteGroups: only Empty groups; their offsets and metadata are deleted durably. */
+  async deleteGroup(groupId: string): Promise<number> {
+    const group = this.groups.get(groupId);
+    if (!group || group.state === 'Dead') return GroupError.GROUP_ID_NOT_FOUND;
+    if (!group.isEmpty) return GroupError.NON_EMPTY_GROUP;
+    const records: StoredRecord[] = [...group.offsets.values()].map((o) => ({ kind: 'offset' as const, group: groupId, topic: o.topic, partition: o.partition, value: null }));
+    records.push({ kind: 'group', group: groupId, value: null });
+    await this.store.write(groupId, records);
+    group.state = 'Dead';
+    this.groups.delete(groupId);
+    return ErrorCode.NONE;
+  }
+
+  /** OffsetDelete: refuses topics the group's members subscribe to. Returns an error per partition. */
+  async deleteOffsets(groupId: string, partitions: { topic: string; partition: number }[]): Promise<{ groupError: number; errors: number[] }> {
+    const group = this.groups.get(groupId);
+    if (!group || group.state === 'Dead') return { groupError: GroupError.GROUP_ID_NOT_FOUND, errors: [] };
+    const subscribed = group.isEmpty ? new Set<string>() : group.subscribedTopics(subscriptionTopics);
+    const errors = partitions.map((p) => (subscribed.has(p.topic) ? GroupError.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE) as number);
+    const toDelete = partitions.filter((_, i) => errors[i] === ErrorCode.NONE && group.offsets.has(offsetKey(partitions[i]!.topic, partitions[i]!.partition)));
+    await this.store.write(groupId, toDelete.map((p) => ({ kind: 'offset' as const, group: groupId, topic: p.topic, partition: p.partition, value: null })));
+    for (const p of toDelete) group.offsets.delete(offsetKey(p.topic, p.partition));
+    return { groupError: ErrorCode.NONE, errors };
+  }
+}
+
+function syncError(errorCode: number): SyncResult {
+  return { errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
+}
+
+function sameProtocols(a: { name: string; metadata: Buffer }[], b: { name: string; metadata: Buffer }[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.name === b[i]!.name && p.metadata.equals(b[i]!.metadata));
+}

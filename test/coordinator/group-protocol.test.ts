@@ -1,0 +1,219 @@
+// The group coordinator at the protocol level: the membership round trips, timeouts and error codes
+// clients rely on, offsets, and state that survives a broker restart.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { GroupError } from '../../src/coordinator/group-coordinator.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { encodeConsumerProtocolSubscription } from '../../src/protocol/messages.generated.js';
+import { Writer } from '../../src/protocol/writer.js';
+import { startBroker, type RunningBroker } from '../../src/index.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const Api = { OFFSET_COMMIT: 8, OFFSET_FETCH: 9, FIND_COORDINATOR: 10, JOIN: 11, HEARTBEAT: 12, LEAVE: 13, SYNC: 14, DESCRIBE: 15, LIST: 16, DELETE_GROUPS: 42, OFFSET_DELETE: 47 } as const;
+const groupsConfig = { minSessionTimeoutMs: 500, maxSessionTimeoutMs: 60_000, initialRebalanceDelayMs: 0, offsetsRetentionMs: 7 * 24 * 3600 * 1000, offsetsTopicPartitions: 3, maxMetadataBytes: 4096 };
+
+function subscription(topics: string[]): Buffer {
+  const w = new Writer();
+  w.int16(1);
+  encodeConsumerProtocolSubscription(w, 1, { topics, userData: null, ownedPartitions: [] });
+  return w.toBuffer();
+}
+
+async function withGroupBroker(fn: (b: RunningBroker, c: KafkaClient) => Promise<void>, dataDir?: string): Promise<void> {
+  const b = await startBroker({ groups: groupsConfig, dataDir });
+  const c = await KafkaClient.connectTo(b.bootstrap);
+  try {
+    await fn(b, c);
+  } finally {
+    c.close();
+    await b.close();
+  }
+}
+
+function join(c: KafkaClient, group: string, memberId: string, options: { instance?: string; session?: number; type?: string; topics?: string[] } = {}) {
+  return c.send(Api.JOIN, 7, {
+    groupId: group, sessionTimeoutMs: options.session ?? 1000, rebalanceTimeoutMs: 5000, memberId, groupInstanceId: options.instance ?? null,
+    protocolType: options.type ?? 'consumer', protocols: [{ name: 'range', metadata: subscription(options.topics ?? ['t']) }], reason: null,
+  });
+}
+
+/** The v4+ two-step join: MEMBER_ID_REQUIRED hands out an id, the second JoinGroup uses it. */
+async function joinNew(c: KafkaClient, group: string, options: Parameters<typeof join>[3] = {}) {
+  if (options.instance) return join(c, group, '', options);
+  const first = await join(c, group, '', options);
+  assert.equal(first.errorCode, GroupError.MEMBER_ID_REQUIRED);
+  assert.ok(first.memberId.length > 0);
+  return join(c, group, first.memberId, options);
+}
+
+const sync = (c: KafkaClient, group: string, generationId: number, memberId: string, assignments: { memberId: string; assignment: Buffer }[] = []) =>
+  c.send(Api.SYNC, 5, { groupId: group, generationId, memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments });
+const heartbeat = (c: KafkaClient, group: string, generationId: number, memberId: string, instance: string | null = null) =>
+  c.send(Api.HEARTBEAT, 4, { groupId: group, generationId, memberId, groupInstanceId: instance }).then((r) => r.errorCode);
+
+test('join (member id required), sync relays the leader assignment, heartbeat; FindCoordinator v0 and batched', async () => {
+  await withGroupBroker(async (b, c) => {
+    const v0 = await c.send(Api.FIND_COORDINATOR, 0, { key: 'g' });
+    assert.deepEqual([v0.errorCode, v0.nodeId, v0.port], [0, 1, b.port]);
+    const v4 = await c.send(Api.FIND_COORDINATOR, 4, { keyType: 0, coordinatorKeys: ['a', 'b', ''] });
+    assert.deepEqual(v4.coordinators.map((x: { key: string; errorCode: number }) => [x.key, x.errorCode]), [['a', 0], ['b', 0], ['', ErrorCode.INVALID_GROUP_ID]]);
+
+    const j = await joinNew(c, 'g');
+    assert.equal(j.errorCode, 0);
+    assert.equal(j.generationId, 1);
+    assert.equal(j.leader, j.memberId);
+    assert.equal(j.protocolName, 'range');
+    assert.equal(j.members.length, 1);
+    const s = await sync(c, 'g', 1, j.memberId, [{ memberId: j.memberId, assignment: Buffer.from('my-assignment') }]);
+    assert.deepEqual([s.errorCode, s.assignment.toString()], [0, 'my-assignment']);
+    assert.equal(await heartbeat(c, 'g', 1, j.memberId), 0);
+    assert.equal(await heartbeat(c, 'g', 7, j.memberId), ErrorCode.ILLEGAL_GENERATION);
+    assert.equal(await heartbeat(c, 'g', 1, 'nobody'), ErrorCode.UNKNOWN_MEMBER_ID);
+    const d = await c.send(Api.DESCRIBE, 5, { groups: ['g', 'nope'], includeAuthorizedOperations: false });
+    assert.equal(d.groups[0].groupState, 'Stable');
+    assert.equal(d.groups[0].members[0].memberAssignment.toString(), 'my-assignment');
+    assert.equal(d.groups[1].groupState, 'Dead');
+  });
+});
+
+test('a second member triggers a rebalance; a member that stops heartbeating is evicted after its session timeout', async () => {
+  await withGroupBroker(async (b, c) => {
+    const c2 = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      const one = await joinNew(c, 'g');
+      await sync(c, 'g', 1, one.memberId, [{ memberId: one.memberId, assignment: Buffer.from('all') }]);
+      // member two joins: one learns of the rebalance through its heartbeat and rejoins
+      const twoFirst = await join(c2, 'g', '');
+      const twoJoin = join(c2, 'g', twoFirst.memberId);
+      assert.equal(await heartbeat(c, 'g', 1, one.memberId), ErrorCode.REBALANCE_IN_PROGRESS);
+      const [oneRe, two] = await Promise.all([join(c, 'g', one.memberId), twoJoin]);
+      assert.equal(oneRe.generationId, 2);
+      assert.equal(two.generationId, 2);
+      assert.equal(oneRe.leader, one.memberId, 'the leader stays');
+      assert.equal(oneRe.members.length, 2);
+      assert.equal(two.members.length, 0, 'followers get no member list');
+      const [s1, s2] = await Promise.all([
+        sync(c, 'g', 2, one.memberId, [{ memberId: one.memberId, assignment: Buffer.from('a1') }, { memberId: two.memberId, assignment: Buffer.from('a2') }]),
+        sync(c2, 'g', 2, two.memberId),
+      ]);
+      assert.deepEqual([s1.assignment.toString(), s2.assignment.toString()], ['a1', 'a2']);
+      // now only one heartbeats; two goes silent past its 1000 ms session
+      const deadline = Date.now() + 10_000;
+      let error = 0;
+      while (error === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        error = await heartbeat(c, 'g', 2, one.memberId);
+      }
+      assert.equal(error, ErrorCode.REBALANCE_IN_PROGRESS);
+      const alone = await join(c, 'g', one.memberId);
+      assert.deepEqual([alone.generationId, alone.members.length], [3, 1]);
+      assert.equal(await heartbeat(c2, 'g', 2, two.memberId), ErrorCode.UNKNOWN_MEMBER_ID);
+    } finally {
+      c2.close();
+    }
+  });
+});
+
+test('join errors: session timeout bounds, protocol mismatch, unknown member; static members fence their predecessors', async () => {
+  await withGroupBroker(async (_b, c) => {
+    assert.equal((await join(c, 'g', '', { session: 100 })).errorCode, ErrorCode.INVALID_SESSION_TIMEOUT);
+    assert.equal((await join(c, '', '')).errorCode, ErrorCode.INVALID_GROUP_ID);
+    const j = await joinNew(c, 'g');
+    await sync(c, 'g', 1, j.memberId);
+    assert.equal((await join(c, 'g', '', { type: 'connect' })).errorCode, GroupError.INCONSISTENT_GROUP_PROTOCOL);
+    assert.equal((await join(c, 'g', 'made-up')).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+
+    const s1 = await join(c, 'static', '', { instance: 'i-1', session: 5000 });
+    assert.equal(s1.errorCode, 0);
+    await sync(c, 'static', s1.generationId, s1.memberId, [{ memberId: s1.memberId, assignment: Buffer.from('x') }]);
+    // the same instance restarts: new member id, same generation, the old id is fenced
+    const s2 = await join(c, 'static', '', { instance: 'i-1', session: 5000 });
+    assert.equal(s2.generationId, s1.generationId);
+    assert.notEqual(s2.memberId, s1.memberId);
+    assert.equal(await heartbeat(c, 'static', s1.generationId, s1.memberId, 'i-1'), GroupError.FENCED_INSTANCE_ID);
+    assert.equal(await heartbeat(c, 'static', s2.generationId, s2.memberId, 'i-1'), 0);
+    const s = await sync(c, 'static', s2.generationId, s2.memberId);
+    assert.equal(s.assignment.toString(), 'x', 'the restarted static member keeps its assignment');
+  });
+});
+
+test('offsets: standalone commit and fetch (v1, v7, v8 multi-group), -1 for never committed, limits and unknown topics', async () => {
+  await withGroupBroker(async (b, c) => {
+    await b.broker.createTopic('t', 2, {});
+    const commit = (group: string, partitions: { partitionIndex: number; committedOffset: number; committedMetadata?: string }[], topic = 't') =>
+      c.send(Api.OFFSET_COMMIT, 7, { groupId: group, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, topics: [{ name: topic, partitions: partitions.map((p) => ({ committedLeaderEpoch: -1, committedMetadata: null, ...p })) }] })
+        .then((r) => r.topics[0].partitions.map((p: { errorCode: number }) => p.errorCode));
+    assert.deepEqual(await commit('g1', [{ partitionIndex: 0, committedOffset: 42, committedMetadata: 'meta' }]), [0]);
+    assert.deepEqual(await commit('g2', [{ partitionIndex: 1, committedOffset: 7 }]), [0]);
+    assert.deepEqual(await commit('g1', [{ partitionIndex: 1, committedOffset: 1, committedMetadata: 'x'.repeat(5000) }]), [ErrorCode.OFFSET_METADATA_TOO_LARGE]);
+    assert.deepEqual(await commit('g1', [{ partitionIndex: 0, committedOffset: 1 }], 'missing'), [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]);
+
+    const v1 = await c.send(Api.OFFSET_FETCH, 1, { groupId: 'g1', topics: [{ name: 't', partitionIndexes: [0, 1] }] });
+    assert.deepEqual(v1.topics[0].partitions.map((p: { committedOffset: number; metadata: string; errorCode: number }) => [p.committedOffset, p.metadata, p.errorCode]), [[42, 'meta', 0], [-1, '', 0]]);
+    const all = await c.send(Api.OFFSET_FETCH, 7, { groupId: 'g1', topics: null, requireStable: false });
+    assert.deepEqual(all.topics.map((t: { name: string; partitions: { partitionIndex: number; committedOffset: number }[] }) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.committedOffset])]), [['t', [[0, 42]]]]);
+    const v8 = await c.send(Api.OFFSET_FETCH, 8, { groups: [{ groupId: 'g1', topics: [{ name: 't', partitionIndexes: [0] }] }, { groupId: 'g2', topics: null }, { groupId: 'never', topics: [{ name: 't', partitionIndexes: [1] }] }], requireStable: false });
+    assert.deepEqual(v8.groups.map((g: { groupId: string; topics: { partitions: { committedOffset: number }[] }[] }) => [g.groupId, g.topics.flatMap((t) => t.partitions.map((p) => p.committedOffset))]), [['g1', [42]], ['g2', [7]], ['never', [-1]]]);
+
+    // a group with active members refuses standalone commits
+    const j = await joinNew(c, 'busy');
+    await sync(c, 'busy', 1, j.memberId);
+    assert.deepEqual(await commit('busy', [{ partitionIndex: 0, committedOffset: 1 }]), [ErrorCode.UNKNOWN_MEMBER_ID]);
+  });
+});
+
+test('ListGroups filters by state; DeleteGroups only empty groups; OffsetDelete refuses subscribed topics; retention expires offsets', async () => {
+  await withGroupBroker(async (b, c) => {
+    await b.broker.createTopic('t', 1, {});
+    await b.broker.createTopic('u', 1, {});
+    const j = await joinNew(c, 'active', { topics: ['t'], session: 10_000 });
+    await sync(c, 'active', 1, j.memberId);
+    await c.send(Api.OFFSET_COMMIT, 7, { groupId: 'active', generationIdOrMemberEpoch: 1, memberId: j.memberId, groupInstanceId: null, topics: ['t', 'u'].map((name) => ({ name, partitions: [{ partitionIndex: 0, committedOffset: 3, committedLeaderEpoch: -1, committedMetadata: null }] })) });
+    await c.send(Api.OFFSET_COMMIT, 2, { groupId: 'idle', generationIdOrMemberEpoch: -1, memberId: '', retentionTimeMs: -1, topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 5, committedMetadata: null }] }] });
+
+    const list = async (states: string[]) => (await c.send(Api.LIST, 4, { statesFilter: states })).groups.map((g: { groupId: string; groupState: string }) => `${g.groupId}:${g.groupState}`).sort();
+    assert.deepEqual(await list([]), ['active:Stable', 'idle:Empty']);
+    assert.deepEqual(await list(['Empty']), ['idle:Empty']);
+
+    const del = await c.send(Api.OFFSET_DELETE, 0, { groupId: 'active', topics: ['t', 'u'].map((name) => ({ name, partitions: [{ partitionIndex: 0 }] })) });
+    assert.deepEqual(del.topics.map((t: { partitions: { errorCode: number }[] }) => t.partitions[0]!.errorCode), [GroupError.GROUP_SUBSCRIBED_TO_TOPIC, 0]);
+
+    const groups = await c.send(Api.DELETE_GROUPS, 2, { groupsNames: ['active', 'idle', 'ghost'] });
+    assert.deepEqual(groups.results.map((r: { errorCode: number }) => r.errorCode), [GroupError.NON_EMPTY_GROUP, 0, GroupError.GROUP_ID_NOT_FOUND]);
+    assert.deepEqual(await list([]), ['active:Stable']);
+
+    // offsets of a group that has been Empty longer than the retention are deleted
+    await c.send(Api.LEAVE, 5, { groupId: 'active', members: [{ memberId: j.memberId, groupInstanceId: null, reason: null }] });
+    assert.equal(b.broker.groups.describe('active').state, 'Empty');
+    const expired = await b.broker.groups.expireOffsets(Date.now() + 8 * 24 * 3600 * 1000);
+    assert.equal(expired, 1);
+    const left = await c.send(Api.OFFSET_FETCH, 7, { groupId: 'active', topics: null, requireStable: false });
+    assert.deepEqual(left.topics, []);
+  });
+});
+
+test('committed offsets and a stable group survive a broker restart', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let memberId = '';
+    await withGroupBroker(async (b, c) => {
+      await b.broker.createTopic('t', 3, {});
+      const j = await joinNew(c, 'durable', { session: 30_000 });
+      memberId = j.memberId;
+      await sync(c, 'durable', 1, memberId, [{ memberId, assignment: Buffer.from('p0-p2') }]);
+      const res = await c.send(Api.OFFSET_COMMIT, 8, { groupId: 'durable', generationIdOrMemberEpoch: 1, memberId, groupInstanceId: null, topics: [{ name: 't', partitions: [0, 1, 2].map((p) => ({ partitionIndex: p, committedOffset: 100 + p, committedLeaderEpoch: 0, committedMetadata: `m${p}` })) }] });
+      assert.deepEqual(res.topics[0].partitions.map((p: { errorCode: number }) => p.errorCode), [0, 0, 0]);
+    }, dir);
+    await withGroupBroker(async (_b, c) => {
+      const f = await c.send(Api.OFFSET_FETCH, 6, { groupId: 'durable', topics: [{ name: 't', partitionIndexes: [0, 1, 2] }], requireStable: false });
+      assert.deepEqual(f.topics[0].partitions.map((p: { committedOffset: number; metadata: string; committedLeaderEpoch: number }) => [p.committedOffset, p.metadata, p.committedLeaderEpoch]), [[100, 'm0', 0], [101, 'm1', 0], [102, 'm2', 0]]);
+      const d = await c.send(Api.DESCRIBE, 5, { groups: ['durable'], includeAuthorizedOperations: false });
+      assert.equal(d.groups[0].groupState, 'Stable');
+      assert.equal(d.groups[0].members[0].memberAssignment.toString(), 'p0-p2');
+      assert.equal(await heartbeat(c, 'durable', 1, memberId), 0, 'the member carries on after the restart');
+    }, dir);
+  } finally {
+    await cleanup();
+  }
+});

@@ -1,0 +1,101 @@
+// Consumer groups with the Node clients kafkajs and @platformatic/kafka: share, take over, resume.
+import { test } from 'node:test';
+import { Consumer, stringDeserializers } from '@platformatic/kafka';
+import { Kafka, logLevel } from 'kafkajs';
+import { withBroker } from '../helpers/broker.js';
+import { shareTakeOverResume, type MemberRun, type StartMember } from './group-scenario.js';
+
+const fastGroups = { groups: { minSessionTimeoutMs: 1000, maxSessionTimeoutMs: 60_000, initialRebalanceDelayMs: 0, offsetsRetentionMs: 7 * 24 * 3600 * 1000, offsetsTopicPartitions: 10, maxMetadataBytes: 4096 } };
+
+/** Retries an operation while the group completes a rebalance (REBALANCE_IN_PROGRESS is retriable). */
+async function retryRebalancing<T>(op: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (i > 100 || !/rebalanc/i.test(String((err as Error).message) + JSON.stringify(err))) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** Resolves once no message arrived for `idleMs` or `max` messages were consumed. */
+function untilIdle(run: MemberRun, idleMs: number, max: number, lastAt: () => number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (run.consumed.length >= max || Date.now() - lastAt() >= idleMs) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 50);
+  });
+}
+
+const kafkajsMember: StartMember = (bootstrap, o) => {
+  const run: MemberRun = { name: o.name, consumed: [], assignments: [], done: Promise.resolve() };
+  const consumer = new Kafka({ clientId: o.name, brokers: [bootstrap], logLevel: logLevel.NOTHING }).consumer({ groupId: o.group, sessionTimeout: o.sessionMs ?? 6000, heartbeatInterval: 300 });
+  let lastAt = Date.now();
+  consumer.on(consumer.events.GROUP_JOIN, (e) => run.assignments.push([...(e.payload.memberAssignment[o.topic] ?? [])].sort()));
+  run.done = (async () => {
+    await consumer.connect();
+    await consumer.subscribe({ topic: o.topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        if (run.consumed.length >= o.maxMessages) {
+          // over budget: leave it uncommitted (another member will get it) and stop fetching
+          consumer.pause([{ topic: o.topic }]);
+          return;
+        }
+        const offset = Number(message.offset);
+        await retryRebalancing(() => consumer.commitOffsets([{ topic: o.topic, partition, offset: String(offset + 1) }]));
+        run.consumed.push({ consumer: o.name, partition, offset, value: message.value!.toString() });
+        lastAt = Date.now();
+      },
+    });
+    await untilIdle(run, o.idleMs, o.maxMessages, () => lastAt);
+    await consumer.disconnect();
+  })();
+  return run;
+};
+
+const platformaticMember: StartMember = (bootstrap, o) => {
+  const run: MemberRun = { name: o.name, consumed: [], assignments: [], done: Promise.resolve() };
+  const consumer = new Consumer({ clientId: o.name, groupId: o.group, bootstrapBrokers: [bootstrap], deserializers: stringDeserializers, sessionTimeout: o.sessionMs ?? 6000, heartbeatInterval: 300 });
+  let lastAt = Date.now();
+  let closing = false;
+  // after close, the client may still report a failed rejoin from its heartbeat loop; during the run, fail
+  consumer.on('error', (err) => {
+    if (!closing) throw err;
+  });
+  consumer.on('consumer:group:join', () => {
+    run.assignments.push([...(consumer.assignments?.find((a) => a.topic === o.topic)?.partitions ?? [])].sort());
+  });
+  run.done = (async () => {
+    const stream = await consumer.consume({ topics: [o.topic], autocommit: false, mode: 'committed', fallbackMode: 'earliest', maxWaitTime: 200 });
+    const reading = (async () => {
+      for await (const message of stream) {
+        if (run.consumed.length >= o.maxMessages) break;
+        await retryRebalancing(() => message.commit() as Promise<void>);
+        run.consumed.push({ consumer: o.name, partition: message.partition, offset: Number(message.offset), value: message.value as string });
+        lastAt = Date.now();
+      }
+    })();
+    await untilIdle(run, o.idleMs, o.maxMessages, () => lastAt);
+    closing = true;
+    await stream.close();
+    await reading.catch(() => undefined);
+    await consumer.close(true);
+  })();
+  return run;
+};
+
+test('kafkajs group: share, take over, resume', async () => {
+  await withBroker((b) => shareTakeOverResume(b.bootstrap, kafkajsMember, 'kjs'), fastGroups);
+});
+
+// @platformatic/kafka keeps handing out already-fetched messages of a partition it lost in a rebalance, so
+// across a rebalance it is at-least-once; the scenario checks exactly that.
+test('@platformatic/kafka group: share, take over, resume', async () => {
+  await withBroker((b) => shareTakeOverResume(b.bootstrap, platformaticMember, 'plt', { exactlyOnce: false }), fastGroups);
+});

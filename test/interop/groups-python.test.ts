@@ -1,0 +1,49 @@
+// Consumer groups with librdkafka (python3-confluent-kafka) and kafka-python: share, take-over, resume;
+// eager and cooperative rebalancing; static membership across a restart.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { withBroker } from '../helpers/broker.js';
+import { produceNumbered, pythonMember, shareTakeOverResume } from './group-scenario.js';
+import { Admin } from '../../src/admin/admin.js';
+
+const fastGroups = { groups: { minSessionTimeoutMs: 1000, maxSessionTimeoutMs: 60_000, initialRebalanceDelayMs: 0, offsetsRetentionMs: 7 * 24 * 3600 * 1000, offsetsTopicPartitions: 10, maxMetadataBytes: 4096 } };
+
+test('confluent-kafka group (eager range): 20,000 messages each consumed exactly once; share, take over, resume', async () => {
+  await withBroker((b) => shareTakeOverResume(b.bootstrap, pythonMember('confluent-group'), 'rdk-eager', { total: 20_000 }), fastGroups);
+});
+
+test('confluent-kafka group (cooperative-sticky, incremental rebalances): share, take over, resume', async () => {
+  await withBroker(
+    (b) => shareTakeOverResume(b.bootstrap, (bs, o) => pythonMember('confluent-group')(bs, { ...o, strategy: 'cooperative-sticky' }), 'rdk-coop'),
+    fastGroups,
+  );
+});
+
+test('kafka-python group (range): share, take over, resume', async () => {
+  await withBroker((b) => shareTakeOverResume(b.bootstrap, pythonMember('kp-group'), 'kp'), fastGroups);
+});
+
+test('a static member (group.instance.id) restarted within its session keeps its partitions without a rebalance', async () => {
+  await withBroker(async (b) => {
+    const admin = await Admin.connect(b.bootstrap);
+    await admin.createTopic('static', 4, {});
+    admin.close();
+    await produceNumbered(b.bootstrap, 'static', 0, 400, 4);
+    const start = pythonMember('confluent-group');
+    const common = { group: 'static-g', topic: 'static', idleMs: 2500, sessionMs: 20_000 };
+    const one = start(b.bootstrap, { ...common, name: 'one', maxMessages: 1e9, instanceId: 'instance-1' });
+    const two = start(b.bootstrap, { ...common, name: 'two', maxMessages: 1e9, instanceId: 'instance-2' });
+    await Promise.all([one.done, two.done]);
+    const generation = b.broker.groups.groups.get('static-g')!.generationId;
+    const before = one.assignments[one.assignments.length - 1]!;
+    // both closed without leaving (static members do not send LeaveGroup): the group stays Stable with them
+    assert.equal(b.broker.groups.describe('static-g').state, 'Stable');
+    await produceNumbered(b.bootstrap, 'static', 400, 40, 4);
+    const again = start(b.bootstrap, { ...common, name: 'one-again', maxMessages: 1e9, instanceId: 'instance-1' });
+    await again.done;
+    assert.equal(b.broker.groups.groups.get('static-g')!.generationId, generation, 'no rebalance happened');
+    assert.deepEqual(again.assignments[0], before, 'same partitions as before the restart');
+    assert.deepEqual([...new Set(again.consumed.map((m) => m.partition))].sort(), before);
+    assert.equal(again.consumed.length, 20, 'only the new messages of its own partitions');
+  }, fastGroups);
+});
