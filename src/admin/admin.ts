@@ -1,9 +1,16 @@
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { decodeConsumerProtocolAssignment } from '../protocol/messages.generated.js';
+import { Reader } from '../protocol/reader.js';
 import { buildRecordBatch, decodeRecordBatches, type KafkaRecord, type NewRecord } from '../protocol/records.js';
 import { KafkaClient } from './kafka-client.js';
 import { partitionForKey } from '../protocol/murmur2.js';
 
 const Api = {
+  OFFSET_COMMIT: [8, 7],
+  OFFSET_FETCH: [9, 7],
+  DESCRIBE_GROUPS: [15, 5],
+  LIST_GROUPS: [16, 4],
+  DELETE_GROUPS: [42, 2],
   PRODUCE: [0, 9],
   FETCH: [1, 12],
   LIST_OFFSETS: [2, 7],
@@ -23,9 +30,44 @@ export interface TopicDescription {
   configs: { name: string; value: string; isDefault: boolean }[];
 }
 
+export interface GroupPartitionLag {
+  topic: string;
+  partition: number;
+  committed: number;
+  logEnd: number;
+  /** logEnd - committed; from the log start when nothing was committed. */
+  lag: number;
+  owner: string | null;
+}
+
+export interface GroupDescription {
+  group: string;
+  state: string;
+  protocol: string;
+  members: { memberId: string; clientId: string; clientHost: string; partitions: { topic: string; partition: number }[] }[];
+  offsets: GroupPartitionLag[];
+}
+
+/** Where `reset-offsets` moves a group: earliest, latest, the first offset at a time, or an exact offset. */
+export type ResetSpec = { to: 'earliest' } | { to: 'latest' } | { to: 'timestamp'; timestampMs: number } | { to: 'offset'; offset: number };
+
+function decodeAssignment(data: Buffer): { topic: string; partition: number }[] {
+  if (data.length < 2) return [];
+  const r = new Reader(data);
+  const version = r.int16();
+  const a = decodeConsumerProtocolAssignment(r, Math.min(version, 3));
+  return a.assignedPartitions.flatMap((t) => t.partitions.map((partition) => ({ topic: t.topic, partition })));
+}
+
+const ERROR_NAMES = new Map<number, string>([
+  ...Object.entries(ErrorCode).map(([n, c]) => [c, n] as [number, string]),
+  [68, 'NON_EMPTY_GROUP'],
+  [69, 'GROUP_ID_NOT_FOUND'],
+]);
+
 function check(errorCode: number, errorMessage: string | null | undefined, what: string): void {
   if (errorCode !== 0) {
-    const name = Object.entries(ErrorCode).find(([, c]) => c === errorCode)?.[0] ?? `error ${errorCode}`;
+    const name = ERROR_NAMES.get(errorCode) ?? `error ${errorCode}`;
     throw new KafkaError(errorCode, `${what}: ${name}${errorMessage ? ` (${errorMessage})` : ''}`);
   }
 }
@@ -102,6 +144,75 @@ export class Admin {
         .sort((a: { partition: number }, b: { partition: number }) => a.partition - b.partition),
       configs: cfg.results[0].configs.map((c: { name: string; value: string; configSource: number }) => ({ name: c.name, value: c.value, isDefault: c.configSource === 5 })),
     };
+  }
+
+  async listGroups(): Promise<{ group: string; state: string; protocolType: string }[]> {
+    const res = await this.send(Api.LIST_GROUPS, { statesFilter: [] });
+    check(res.errorCode, null, 'list groups');
+    return res.groups.map((g: { groupId: string; groupState: string; protocolType: string }) => ({ group: g.groupId, state: g.groupState, protocolType: g.protocolType })).sort((a: { group: string }, b: { group: string }) => a.group.localeCompare(b.group));
+  }
+
+  /** A group's state and members, and per partition its committed offset, log end offset and lag. */
+  async describeGroup(group: string): Promise<GroupDescription> {
+    const d = (await this.send(Api.DESCRIBE_GROUPS, { groups: [group], includeAuthorizedOperations: false })).groups[0];
+    check(d.errorCode, null, `describe group ${group}`);
+    const members = d.members.map((m: { memberId: string; clientId: string; clientHost: string; memberAssignment: Buffer }) => ({
+      memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost, partitions: d.protocolType === 'consumer' ? decodeAssignment(m.memberAssignment) : [],
+    }));
+    const owner = new Map<string, string>();
+    for (const m of members) for (const p of m.partitions) owner.set(`${p.topic}:${p.partition}`, m.memberId);
+    const fetched = await this.send(Api.OFFSET_FETCH, { groupId: group, topics: null, requireStable: false });
+    check(fetched.errorCode, null, `offsets of ${group}`);
+    const offsets: GroupPartitionLag[] = [];
+    const wanted = new Map<string, Map<number, number>>();
+    for (const t of fetched.topics) for (const p of t.partitions) wanted.set(t.name, (wanted.get(t.name) ?? new Map()).set(p.partitionIndex, p.committedOffset));
+    // assigned partitions with nothing committed yet show too
+    for (const m of members) {
+      for (const { topic, partition } of m.partitions) if (!wanted.get(topic)?.has(partition)) wanted.set(topic, (wanted.get(topic) ?? new Map()).set(partition, -1));
+    }
+    for (const [topic, parts] of [...wanted].sort(([a], [b]) => a.localeCompare(b))) {
+      const ends = await this.listOffsets(topic, [...parts.keys()], -1).catch(() => new Map<number, number>());
+      const starts = await this.listOffsets(topic, [...parts.keys()], -2).catch(() => new Map<number, number>());
+      for (const [partition, committed] of [...parts].sort(([a], [b]) => a - b)) {
+        const logEnd = ends.get(partition) ?? -1;
+        const from = committed >= 0 ? committed : starts.get(partition) ?? 0;
+        offsets.push({ topic, partition, committed, logEnd, lag: logEnd >= 0 ? Math.max(0, logEnd - from) : -1, owner: owner.get(`${topic}:${partition}`) ?? null });
+      }
+    }
+    return { group, state: d.groupState, protocol: d.protocolData, members, offsets };
+  }
+
+  /**
+   * Moves a group's committed offsets for a topic (all partitions, or the given ones). Like Kafka's tool, it
+   * refuses while the group has active members.
+   */
+  async resetOffsets(group: string, topic: string, spec: ResetSpec, partitions?: number[]): Promise<Map<number, number>> {
+    const d = (await this.send(Api.DESCRIBE_GROUPS, { groups: [group], includeAuthorizedOperations: false })).groups[0];
+    if (d.groupState !== 'Empty' && d.groupState !== 'Dead') {
+      throw new KafkaError(ErrorCode.REBALANCE_IN_PROGRESS, `group ${group} is ${d.groupState} with ${d.members.length} member(s): stop its consumers before resetting offsets`);
+    }
+    const parts = partitions ?? [...Array(await this.partitionCount(topic)).keys()];
+    let targets: Map<number, number>;
+    if (spec.to === 'offset') {
+      const [starts, ends] = await Promise.all([this.listOffsets(topic, parts, -2), this.listOffsets(topic, parts, -1)]);
+      targets = new Map(parts.map((p) => [p, Math.min(Math.max(spec.offset, starts.get(p)!), ends.get(p)!)]));
+    } else if (spec.to === 'timestamp') {
+      const [at, ends] = await Promise.all([this.listOffsets(topic, parts, spec.timestampMs), this.listOffsets(topic, parts, -1)]);
+      targets = new Map(parts.map((p) => [p, at.get(p)! >= 0 ? at.get(p)! : ends.get(p)!]));
+    } else {
+      targets = await this.listOffsets(topic, parts, spec.to === 'earliest' ? -2 : -1);
+    }
+    const res = await this.send(Api.OFFSET_COMMIT, {
+      groupId: group, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null,
+      topics: [{ name: topic, partitions: [...targets].map(([partitionIndex, committedOffset]) => ({ partitionIndex, committedOffset, committedLeaderEpoch: -1, committedMetadata: null })) }],
+    });
+    for (const p of res.topics[0].partitions) check(p.errorCode, null, `reset ${group} on ${topic}-${p.partitionIndex}`);
+    return targets;
+  }
+
+  async deleteGroup(group: string): Promise<void> {
+    const res = await this.send(Api.DELETE_GROUPS, { groupsNames: [group] });
+    check(res.results[0].errorCode, null, `delete group ${group}`);
   }
 
   /** Offsets for a timestamp (-1 latest, -2 earliest) per partition. */

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
-import { Admin } from '../admin/admin.js';
+import { Admin, type ResetSpec } from '../admin/admin.js';
 import { Broker } from '../broker/broker.js';
 import { COMPRESSION_NAMES } from '../protocol/compression.js';
 import { KafkaError } from '../protocol/errors.js';
@@ -165,6 +165,74 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  'groups list': {
+    usage: 'sluice groups list',
+    summary: 'list consumer groups and their states',
+    options: BOOTSTRAP,
+    help: BOOTSTRAP_HELP,
+    async run(v) {
+      for (const g of await withAdmin(v.bootstrap, (a) => a.listGroups())) console.log(`${g.group}\t${g.state}\t${g.protocolType}`);
+      return 0;
+    },
+  },
+  'groups describe': {
+    usage: 'sluice groups describe GROUP',
+    summary: 'show a group: members, and per partition the committed offset, log end offset and lag',
+    options: BOOTSTRAP,
+    help: BOOTSTRAP_HELP,
+    async run(v, [group]) {
+      if (!group) throw new UsageError('groups describe needs a group id');
+      const d = await withAdmin(v.bootstrap, (a) => a.describeGroup(group));
+      console.log(`group ${d.group}  state ${d.state}  protocol ${d.protocol || '-'}  members ${d.members.length}`);
+      console.log('topic\tpartition\tcommitted\tlog-end\tlag\towner');
+      for (const o of d.offsets) console.log(`${o.topic}\t${o.partition}\t${o.committed < 0 ? '-' : o.committed}\t${o.logEnd}\t${o.lag}\t${o.owner ?? '-'}`);
+      for (const m of d.members) console.log(`member ${m.memberId}  client ${m.clientId}  host ${m.clientHost}  partitions ${m.partitions.map((p) => `${p.topic}-${p.partition}`).join(',') || '-'}`);
+      return 0;
+    },
+  },
+  'groups reset-offsets': {
+    usage: 'sluice groups reset-offsets GROUP --topic TOPIC (--to-earliest | --to-latest | --to-datetime T | --to-offset N)',
+    summary: 'move the committed offsets of a group that has no active members',
+    options: {
+      ...BOOTSTRAP,
+      topic: { type: 'string', short: 't' },
+      partition: { type: 'string', short: 'p', multiple: true },
+      'to-earliest': { type: 'boolean' },
+      'to-latest': { type: 'boolean' },
+      'to-datetime': { type: 'string' },
+      'to-offset': { type: 'string' },
+    },
+    help: {
+      ...BOOTSTRAP_HELP,
+      topic: 'the topic whose offsets move',
+      partition: 'only this partition (repeatable; default all)',
+      'to-earliest': 'the log start offset',
+      'to-latest': 'the log end offset',
+      'to-datetime': 'the first offset at or after this time (ISO 8601 or epoch ms)',
+      'to-offset': 'this offset (clamped to the log bounds)',
+    },
+    async run(v, [group]) {
+      if (!group) throw new UsageError('groups reset-offsets needs a group id');
+      if (!v.topic) throw new UsageError('groups reset-offsets needs --topic');
+      const spec = parseReset(v);
+      const partitions = v.partition?.map((p: string) => intOption(p, 'partition', 0));
+      const targets = await withAdmin(v.bootstrap, (a) => a.resetOffsets(group, v.topic, spec, partitions));
+      for (const [p, o] of [...targets].sort(([a], [b]) => a - b)) console.log(`${v.topic}\t${p}\t${o}`);
+      return 0;
+    },
+  },
+  'groups delete': {
+    usage: 'sluice groups delete GROUP',
+    summary: 'delete a group without members, and its committed offsets',
+    options: BOOTSTRAP,
+    help: BOOTSTRAP_HELP,
+    async run(v, [group]) {
+      if (!group) throw new UsageError('groups delete needs a group id');
+      await withAdmin(v.bootstrap, (a) => a.deleteGroup(group));
+      console.log(`deleted group ${group}`);
+      return 0;
+    },
+  },
   produce: {
     usage: 'sluice produce TOPIC [options] < lines',
     summary: 'send each line of stdin as a message',
@@ -282,6 +350,17 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+function parseReset(v: Record<string, any>): ResetSpec {
+  const given = ['to-earliest', 'to-latest', 'to-datetime', 'to-offset'].filter((k) => v[k] !== undefined && v[k] !== false);
+  if (given.length !== 1) throw new UsageError('give exactly one of --to-earliest, --to-latest, --to-datetime, --to-offset');
+  if (v['to-earliest']) return { to: 'earliest' };
+  if (v['to-latest']) return { to: 'latest' };
+  if (v['to-offset'] !== undefined) return { to: 'offset', offset: intOption(v['to-offset'], 'to-offset', 0) };
+  const ms = /^\d+$/.test(v['to-datetime']) ? Number(v['to-datetime']) : Date.parse(v['to-datetime']);
+  if (!Number.isFinite(ms)) throw new UsageError(`--to-datetime must be an ISO date-time or epoch milliseconds, got ${JSON.stringify(v['to-datetime'])}`);
+  return { to: 'timestamp', timestampMs: ms };
+}
 
 function helpFor(name: string, cmd: Command): string {
   const lines = [`usage: ${cmd.usage}`, '', cmd.summary, '', 'options:'];

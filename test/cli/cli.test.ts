@@ -5,6 +5,9 @@ import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+import { DEFAULT_GROUP_CONFIG } from '../../src/coordinator/group-coordinator.js';
+import { startBroker } from '../../src/index.js';
 import { murmur2 } from '../../src/protocol/murmur2.js';
 import { run } from '../helpers/run.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -115,4 +118,44 @@ test('bad flags and values get a one-line error and exit code 2', async () => {
   const help = await sluice(['consume', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--from-beginning/);
+});
+
+test('groups list, describe with lag, reset-offsets (refused while active), delete', async () => {
+  const broker = await startBroker({ groups: { ...DEFAULT_GROUP_CONFIG, minSessionTimeoutMs: 1000 } });
+  const b = ['-b', broker.bootstrap];
+  const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: 'readers', sessionTimeout: 6000, heartbeatInterval: 300 });
+  try {
+    await sluice(['topics', 'create', 'lagged', '--partitions', '2', ...b]);
+    const base = Date.now() - 60_000;
+    await sluice(['produce', 'lagged', '-p', '0', ...b], 'a\nb\nc\nd\ne\n');
+    await sluice(['produce', 'lagged', '-p', '1', ...b], 'f\ng\nh\ni\nj\n');
+    let consumed = 0;
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'lagged', fromBeginning: true });
+    await consumer.run({ eachMessage: async () => void consumed++ });
+    while (consumed < 10) await new Promise((r) => setTimeout(r, 50));
+    await consumer.commitOffsets([{ topic: 'lagged', partition: 0, offset: '5' }, { topic: 'lagged', partition: 1, offset: '2' }]);
+    assert.match((await sluice(['groups', 'list', ...b])).stdout, /^readers\tStable\tconsumer$/m);
+    const described = (await sluice(['groups', 'describe', 'readers', ...b])).stdout;
+    assert.match(described, /state Stable .* members 1/);
+    assert.match(described, /^lagged\t0\t5\t5\t0\t\S+/m);
+    assert.match(described, /^lagged\t1\t2\t5\t3\t\S+/m);
+    const refused = await sluice(['groups', 'reset-offsets', 'readers', '--topic', 'lagged', '--to-earliest', ...b]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /is Stable with 1 member\(s\): stop its consumers/);
+    await consumer.disconnect();
+    assert.equal((await sluice(['groups', 'reset-offsets', 'readers', '--topic', 'lagged', '--to-earliest', ...b])).stdout, 'lagged\t0\t0\nlagged\t1\t0\n');
+    assert.match((await sluice(['groups', 'describe', 'readers', ...b])).stdout, /^lagged\t1\t0\t5\t5\t-$/m);
+    assert.equal((await sluice(['groups', 'reset-offsets', 'readers', '--topic', 'lagged', '--to-offset', '3', '-p', '1', ...b])).stdout, 'lagged\t1\t3\n');
+    assert.equal((await sluice(['groups', 'reset-offsets', 'readers', '--topic', 'lagged', '--to-latest', '-p', '0', ...b])).stdout, 'lagged\t0\t5\n');
+    assert.equal((await sluice(['groups', 'reset-offsets', 'readers', '--topic', 'lagged', '--to-datetime', new Date(base).toISOString(), ...b])).stdout, 'lagged\t0\t0\nlagged\t1\t0\n');
+    const twoWays = await sluice(['groups', 'reset-offsets', 'readers', '--topic', 'lagged', '--to-earliest', '--to-latest', ...b]);
+    assert.equal(twoWays.code, 2);
+    assert.equal((await sluice(['groups', 'delete', 'readers', ...b])).code, 0);
+    assert.equal((await sluice(['groups', 'list', ...b])).stdout, '');
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await broker.close();
+  }
 });
