@@ -32,7 +32,7 @@ export interface BrokerConfig {
   maxOpenFiles: number;
   shutdownTimeoutMs: number;
   /** Consumer group settings (session timeout bounds, initial rebalance delay, offsets retention). */
-  groups: GroupCoordinatorConfig;
+  groups: Partial<GroupCoordinatorConfig>;
 }
 
 export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
@@ -49,7 +49,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   retentionCheckMs: 30_000,
   maxOpenFiles: 4096,
   shutdownTimeoutMs: 10_000,
-  groups: DEFAULT_GROUP_CONFIG,
+  groups: {},
 };
 
 /**

@@ -6,6 +6,7 @@ import { Reader } from '../protocol/reader.js';
 import type { LogManager } from '../storage/log-manager.js';
 import { Group, offsetKey, type CommittedOffset, type GroupState, type JoinResult, type Member, type SyncResult } from './group.js';
 import { GroupStore, type StoredGroup, type StoredRecord } from './group-store.js';
+import { ConsumerGroupError, ConsumerGroupProtocol, type ConsumerGroupState, type HeartbeatRequest, type HeartbeatResponse } from './consumer-groups.js';
 
 /** Kafka error codes specific to groups, not in the shared table. */
 export const GroupError = {
@@ -28,6 +29,9 @@ export interface GroupCoordinatorConfig {
   offsetsRetentionMs: number;
   offsetsTopicPartitions: number;
   maxMetadataBytes: number;
+  /** KIP-848 consumer groups: session timeout and the heartbeat interval told to members. */
+  consumerSessionTimeoutMs: number;
+  consumerHeartbeatIntervalMs: number;
 }
 
 export const DEFAULT_GROUP_CONFIG: GroupCoordinatorConfig = {
@@ -37,6 +41,8 @@ export const DEFAULT_GROUP_CONFIG: GroupCoordinatorConfig = {
   offsetsRetentionMs: 7 * 24 * 3600 * 1000,
   offsetsTopicPartitions: 10,
   maxMetadataBytes: 4096,
+  consumerSessionTimeoutMs: 45_000,
+  consumerHeartbeatIntervalMs: 5_000,
 };
 
 export interface JoinRequest {
@@ -94,6 +100,7 @@ function subscriptionTopics(metadata: Buffer): string[] {
 export class GroupCoordinator {
   readonly groups = new Map<string, Group>();
   private readonly store: GroupStore;
+  private readonly consumerProtocol: ConsumerGroupProtocol;
   private stopSweep: (() => void) | null = null;
   private lastRetentionSweepMs = 0;
 
@@ -104,6 +111,43 @@ export class GroupCoordinator {
     private readonly onError: (err: unknown, what: string) => void = () => undefined,
   ) {
     this.store = new GroupStore(logs, config.offsetsTopicPartitions);
+    this.consumerProtocol = new ConsumerGroupProtocol(
+      {
+        byName: (name) => {
+          const t = logs.topics.get(name);
+          return t && { id: t.id, partitions: t.partitions.length };
+        },
+        byId: (id) => {
+          for (const t of logs.topics.values()) if (t.id === id) return { name: t.name, partitions: t.partitions.length };
+          return undefined;
+        },
+      },
+      () => this.clock.now(),
+    );
+  }
+
+  /** ConsumerGroupHeartbeat (KIP-848). A group with classic members cannot take consumer-protocol members. */
+  consumerHeartbeat(groupId: string, req: HeartbeatRequest): HeartbeatResponse & { heartbeatIntervalMs: number } {
+    const heartbeatIntervalMs = this.config.consumerHeartbeatIntervalMs;
+    if (!groupId) return { errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'group id must not be empty', memberId: null, memberEpoch: 0, assignment: null, heartbeatIntervalMs };
+    const group = this.groupOrCreate(groupId);
+    if (group.type === 'classic') {
+      if (group.members.size > 0) {
+        return { errorCode: GroupError.GROUP_ID_NOT_FOUND, errorMessage: `group ${groupId} is a classic group with members`, memberId: null, memberEpoch: 0, assignment: null, heartbeatIntervalMs };
+      }
+      group.type = 'consumer';
+    }
+    const res = this.consumerProtocol.heartbeat(group.consumer, req);
+    group.state = group.isEmpty ? 'Empty' : 'Stable';
+    if (group.isEmpty) group.emptySinceMs = this.clock.now();
+    return { ...res, heartbeatIntervalMs };
+  }
+
+  /** ConsumerGroupDescribe: the KIP-848 view of a group, or null when it is not a consumer group. */
+  describeConsumerGroup(groupId: string): { state: string; group: ConsumerGroupState } | null {
+    const group = this.groups.get(groupId);
+    if (!group || group.type !== 'consumer') return null;
+    return { state: capitalize(this.consumerProtocol.stateOf(group.consumer)), group: group.consumer };
   }
 
   /** Rebuilds groups and offsets from `__consumer_offsets` and starts the sweep timer. */
@@ -463,6 +507,10 @@ export class GroupCoordinator {
       }
       if (expired) this.membershipChanged(group);
       this.maybeCompleteJoin(group);
+      if (group.type === 'consumer' && this.consumerProtocol.expire(group.consumer, this.config.consumerSessionTimeoutMs) && group.isEmpty) {
+        group.state = 'Empty';
+        group.emptySinceMs = now;
+      }
     }
     if (now - this.lastRetentionSweepMs >= RETENTION_SWEEP_MS) {
       this.lastRetentionSweepMs = now;
@@ -515,6 +563,11 @@ export class GroupCoordinator {
     let groupError: number = ErrorCode.NONE;
     if (standalone) {
       if (group && !group.isEmpty) groupError = ErrorCode.UNKNOWN_MEMBER_ID;
+    } else if (group?.type === 'consumer') {
+      const member = group.consumer.members.get(ref.memberId);
+      if (!member) groupError = ErrorCode.UNKNOWN_MEMBER_ID;
+      // a commit sent just before the member saw its epoch bump still counts
+      else if (ref.generationId !== member.memberEpoch && ref.generationId !== member.previousEpoch) groupError = ConsumerGroupError.STALE_MEMBER_EPOCH;
     } else {
       groupError = this.validateMember(group, ref, ErrorCode.REBALANCE_IN_PROGRESS);
     }
@@ -570,14 +623,14 @@ export class GroupCoordinator {
     };
   }
 
-  list(states: string[], types: string[]): { groupId: string; protocolType: string; state: GroupState }[] {
+  list(states: string[], types: string[]): { groupId: string; protocolType: string; state: GroupState; type: 'classic' | 'consumer' }[] {
     const wantState = new Set(states.map((s) => s.toLowerCase()));
     const wantType = new Set(types);
     return [...this.groups.values()]
       .filter((g) => g.state !== 'Dead')
-      .filter((g) => wantState.size === 0 || wantState.has(g.state.toLowerCase()))
-      .filter(() => wantType.size === 0 || wantType.has('classic'))
-      .map((g) => ({ groupId: g.id, protocolType: g.protocolType ?? '', state: g.state }));
+      .filter((g) => wantState.size === 0 || wantState.has((g.type === 'consumer' ? this.consumerProtocol.stateOf(g.consumer) : g.state).toLowerCase()))
+      .filter((g) => wantType.size === 0 || wantType.has(g.type))
+      .map((g) => ({ groupId: g.id, protocolType: g.type === 'consumer' ? 'consumer' : g.protocolType ?? '', state: g.type === 'consumer' ? capitalize(this.consumerProtocol.stateOf(g.consumer)) as GroupState : g.state, type: g.type }));
   }
 
   /** DeleteGroups: only Empty groups; their offsets and metadata are deleted durably. */
@@ -605,6 +658,8 @@ export class GroupCoordinator {
     return { groupError: ErrorCode.NONE, errors };
   }
 }
+
+const capitalize = (s: string) => s[0]!.toUpperCase() + s.slice(1);
 
 function syncError(errorCode: number): SyncResult {
   return { errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };

@@ -1,3 +1,5 @@
+import { ConsumerGroupState } from './consumer-groups.js';
+
 /** Classic consumer group states, named as Kafka names them in DescribeGroups and ListGroups. */
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
@@ -49,6 +51,9 @@ export const offsetKey = (topic: string, partition: number) => `${topic}\u0000${
  * this class holds state and answers questions about it.
  */
 export class Group {
+  /** `classic` (JoinGroup/SyncGroup) or `consumer` (KIP-848 ConsumerGroupHeartbeat); an empty group can switch. */
+  type: 'classic' | 'consumer' = 'classic';
+  readonly consumer = new ConsumerGroupState();
   state: GroupState = 'Empty';
   generationId = 0;
   protocolType: string | null = null;
@@ -70,7 +75,7 @@ export class Group {
   constructor(readonly id: string) {}
 
   get isEmpty(): boolean {
-    return this.members.size === 0;
+    return this.members.size === 0 && this.consumer.members.size === 0;
   }
 
   allMembersJoined(): boolean {

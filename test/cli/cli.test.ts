@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { DEFAULT_GROUP_CONFIG } from '../../src/coordinator/group-coordinator.js';
 import { startBroker } from '../../src/index.js';
 import { murmur2 } from '../../src/protocol/murmur2.js';
 import { run } from '../helpers/run.js';
@@ -121,7 +120,7 @@ test('bad flags and values get a one-line error and exit code 2', async () => {
 });
 
 test('groups list, describe with lag, reset-offsets (refused while active), delete', async () => {
-  const broker = await startBroker({ groups: { ...DEFAULT_GROUP_CONFIG, minSessionTimeoutMs: 1000 } });
+  const broker = await startBroker({ groups: { minSessionTimeoutMs: 1000 } });
   const b = ['-b', broker.bootstrap];
   const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: 'readers', sessionTimeout: 6000, heartbeatInterval: 300 });

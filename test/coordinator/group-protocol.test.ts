@@ -11,7 +11,7 @@ import { startBroker, type RunningBroker } from '../../src/index.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const Api = { OFFSET_COMMIT: 8, OFFSET_FETCH: 9, FIND_COORDINATOR: 10, JOIN: 11, HEARTBEAT: 12, LEAVE: 13, SYNC: 14, DESCRIBE: 15, LIST: 16, DELETE_GROUPS: 42, OFFSET_DELETE: 47 } as const;
-const groupsConfig = { minSessionTimeoutMs: 500, maxSessionTimeoutMs: 60_000, initialRebalanceDelayMs: 0, offsetsRetentionMs: 7 * 24 * 3600 * 1000, offsetsTopicPartitions: 3, maxMetadataBytes: 4096 };
+const groupsConfig = { minSessionTimeoutMs: 500, offsetsTopicPartitions: 3, consumerSessionTimeoutMs: 1500, consumerHeartbeatIntervalMs: 200 };
 
 function subscription(topics: string[]): Buffer {
   const w = new Writer();
@@ -216,4 +216,79 @@ test('committed offsets and a stable group survive a broker restart', async () =
   } finally {
     await cleanup();
   }
+});
+
+// KIP-848: ConsumerGroupHeartbeat with server-side assignment, as a client library would drive it.
+type Owned = { topicId: string; partitions: number[] }[];
+
+function cgHeartbeat(c: KafkaClient, group: string, memberId: string, memberEpoch: number, options: { topics?: string[] | null; owned?: Owned | null; assignor?: string | null } = {}) {
+  return c.send(68, 1, {
+    groupId: group, memberId, memberEpoch, instanceId: null, rackId: null, rebalanceTimeoutMs: 5000,
+    subscribedTopicNames: options.topics === undefined ? null : options.topics, subscribedTopicRegex: null,
+    serverAssignor: options.assignor ?? null, topicPartitions: options.owned === undefined ? null : options.owned,
+  });
+}
+
+const partitionsOf = (r: { assignment: { topicPartitions: Owned } | null }) => (r.assignment?.topicPartitions ?? []).flatMap((t) => t.partitions).sort((a, b) => a - b);
+
+test('KIP-848 consumer group: uniform assignment, revoke before reassign, leave, fencing, epochs in offset commits', async () => {
+  await withGroupBroker(async (b, c) => {
+    const topic = await b.broker.createTopic('t', 6, {});
+    const owned = (ps: number[]): Owned => [{ topicId: topic.id, partitions: ps }];
+    const a = await cgHeartbeat(c, 'cg', 'member-a', 0, { topics: ['t'], owned: [] });
+    assert.deepEqual([a.errorCode, a.memberEpoch, partitionsOf(a)], [0, 1, [0, 1, 2, 3, 4, 5]]);
+    assert.equal(a.heartbeatIntervalMs, 200);
+    // b joins: the group epoch moves to 2; b gets nothing a still holds
+    const b1 = await cgHeartbeat(c, 'cg', 'member-b', 0, { topics: ['t'], owned: [] });
+    assert.deepEqual([b1.memberEpoch, partitionsOf(b1)], [2, []]);
+    // a is told to give up half, and keeps epoch 1 until it confirms
+    const a2 = await cgHeartbeat(c, 'cg', 'member-a', 1, { owned: owned([0, 1, 2, 3, 4, 5]) });
+    assert.equal(a2.memberEpoch, 1);
+    const keep = partitionsOf(a2);
+    assert.equal(keep.length, 3);
+    const a3 = await cgHeartbeat(c, 'cg', 'member-a', 1, { owned: owned(keep) });
+    assert.deepEqual([a3.memberEpoch, partitionsOf(a3)], [2, keep]);
+    const b2 = await cgHeartbeat(c, 'cg', 'member-b', 2, { owned: [] });
+    assert.deepEqual(partitionsOf(b2), [0, 1, 2, 3, 4, 5].filter((p) => !keep.includes(p)));
+
+    const described = await c.send(69, 0, { groupIds: ['cg', 'nope'], includeAuthorizedOperations: false });
+    const g = described.groups[0];
+    assert.deepEqual([g.errorCode, g.groupState, g.groupEpoch, g.assignorName, g.members.length], [0, 'Stable', 2, 'uniform', 2]);
+    assert.equal(described.groups[1].errorCode, GroupError.GROUP_ID_NOT_FOUND);
+    const listed = await c.send(Api.LIST, 5, { statesFilter: [], typesFilter: ['consumer'] });
+    assert.deepEqual(listed.groups.map((x: { groupId: string; groupType: string }) => [x.groupId, x.groupType]), [['cg', 'consumer']]);
+
+    // offsets are committed with the member epoch
+    const commit = (epoch: number) => c.send(Api.OFFSET_COMMIT, 9, { groupId: 'cg', generationIdOrMemberEpoch: epoch, memberId: 'member-b', groupInstanceId: null, topics: [{ name: 't', partitions: [{ partitionIndex: partitionsOf(b2)[0]!, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] }] }).then((r) => r.topics[0].partitions[0].errorCode);
+    assert.equal(await commit(2), 0);
+    assert.equal(await commit(1), 113, 'STALE_MEMBER_EPOCH');
+
+    assert.equal((await cgHeartbeat(c, 'cg', 'member-b', 1)).errorCode, 110, 'FENCED_MEMBER_EPOCH');
+    assert.equal((await cgHeartbeat(c, 'cg', 'ghost', 3)).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+    assert.equal((await cgHeartbeat(c, 'cg2', 'x', 0, { topics: ['t'], assignor: 'magic' })).errorCode, 112, 'UNSUPPORTED_ASSIGNOR');
+    // a classic group with members refuses consumer-protocol members
+    const j = await joinNew(c, 'classic');
+    await sync(c, 'classic', 1, j.memberId);
+    assert.equal((await cgHeartbeat(c, 'classic', 'm', 0, { topics: ['t'] })).errorCode, GroupError.GROUP_ID_NOT_FOUND);
+
+    // b leaves: a takes everything at the next epoch
+    assert.equal((await cgHeartbeat(c, 'cg', 'member-b', -1)).memberEpoch, -1);
+    const a4 = await cgHeartbeat(c, 'cg', 'member-a', 2, { owned: owned(keep) });
+    assert.deepEqual([a4.memberEpoch, partitionsOf(a4)], [3, [0, 1, 2, 3, 4, 5]]);
+    // a goes silent past the session timeout: the group empties
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = await c.send(69, 0, { groupIds: ['cg'], includeAuthorizedOperations: false });
+    assert.deepEqual([after.groups[0].groupState, after.groups[0].members.length], ['Empty', 0]);
+  });
+});
+
+test('KIP-848 range assignor gives contiguous ranges', async () => {
+  await withGroupBroker(async (b, c) => {
+    await b.broker.createTopic('r', 5, {});
+    await cgHeartbeat(c, 'rg', 'a', 0, { topics: ['r'], owned: [], assignor: 'range' });
+    await cgHeartbeat(c, 'rg', 'b', 0, { topics: ['r'], owned: [], assignor: 'range' });
+    const d = await c.send(69, 0, { groupIds: ['rg'], includeAuthorizedOperations: false });
+    const targets = d.groups[0].members.map((m: { memberId: string; targetAssignment: { topicPartitions: Owned } }) => [m.memberId, m.targetAssignment.topicPartitions.flatMap((t) => t.partitions)]).sort();
+    assert.deepEqual(targets, [['a', [0, 1, 2]], ['b', [3, 4]]]);
+  });
 });

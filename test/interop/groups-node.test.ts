@@ -5,7 +5,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { withBroker } from '../helpers/broker.js';
 import { shareTakeOverResume, type MemberRun, type StartMember } from './group-scenario.js';
 
-const fastGroups = { groups: { minSessionTimeoutMs: 1000, maxSessionTimeoutMs: 60_000, initialRebalanceDelayMs: 0, offsetsRetentionMs: 7 * 24 * 3600 * 1000, offsetsTopicPartitions: 10, maxMetadataBytes: 4096 } };
+const fastGroups = { groups: { minSessionTimeoutMs: 1000 } };
 
 /** Retries an operation while the group completes a rebalance (REBALANCE_IN_PROGRESS is retriable). */
 async function retryRebalancing<T>(op: () => Promise<T>): Promise<T> {
@@ -59,18 +59,22 @@ const kafkajsMember: StartMember = (bootstrap, o) => {
   return run;
 };
 
-const platformaticMember: StartMember = (bootstrap, o) => {
+const platformaticMember = (groupProtocol: 'classic' | 'consumer'): StartMember => (bootstrap, o) => {
   const run: MemberRun = { name: o.name, consumed: [], assignments: [], done: Promise.resolve() };
-  const consumer = new Consumer({ clientId: o.name, groupId: o.group, bootstrapBrokers: [bootstrap], deserializers: stringDeserializers, sessionTimeout: o.sessionMs ?? 6000, heartbeatInterval: 300 });
+  const groupOptions = groupProtocol === 'consumer' ? { groupProtocol } : { sessionTimeout: o.sessionMs ?? 6000, heartbeatInterval: 300 };
+  const consumer = new Consumer({ clientId: o.name, groupId: o.group, bootstrapBrokers: [bootstrap], deserializers: stringDeserializers, ...groupOptions } as ConstructorParameters<typeof Consumer>[0]);
   let lastAt = Date.now();
   let closing = false;
   // after close, the client may still report a failed rejoin from its heartbeat loop; during the run, fail
   consumer.on('error', (err) => {
     if (!closing) throw err;
   });
-  consumer.on('consumer:group:join', () => {
-    run.assignments.push([...(consumer.assignments?.find((a) => a.topic === o.topic)?.partitions ?? [])].sort());
-  });
+  // the client announces joins, not every assignment change: watch its current assignment instead
+  const watch = setInterval(() => {
+    const now = [...(consumer.assignments?.find((a) => a.topic === o.topic)?.partitions ?? [])].sort((x, y) => x - y);
+    const last = run.assignments[run.assignments.length - 1];
+    if (consumer.assignments && (!last || last.join() !== now.join())) run.assignments.push(now);
+  }, 20);
   run.done = (async () => {
     const stream = await consumer.consume({ topics: [o.topic], autocommit: false, mode: 'committed', fallbackMode: 'earliest', maxWaitTime: 200 });
     const reading = (async () => {
@@ -83,6 +87,7 @@ const platformaticMember: StartMember = (bootstrap, o) => {
     })();
     await untilIdle(run, o.idleMs, o.maxMessages, () => lastAt);
     closing = true;
+    clearInterval(watch);
     await stream.close();
     await reading.catch(() => undefined);
     await consumer.close(true);
@@ -97,5 +102,11 @@ test('kafkajs group: share, take over, resume', async () => {
 // @platformatic/kafka keeps handing out already-fetched messages of a partition it lost in a rebalance, so
 // across a rebalance it is at-least-once; the scenario checks exactly that.
 test('@platformatic/kafka group: share, take over, resume', async () => {
-  await withBroker((b) => shareTakeOverResume(b.bootstrap, platformaticMember, 'plt', { exactlyOnce: false }), fastGroups);
+  await withBroker((b) => shareTakeOverResume(b.bootstrap, platformaticMember('classic'), 'plt', { exactlyOnce: false }), fastGroups);
+});
+
+test('@platformatic/kafka with the KIP-848 consumer protocol (server-side assignment): share, take over, resume', async () => {
+  await withBroker((b) => shareTakeOverResume(b.bootstrap, platformaticMember('consumer'), 'plt848', { exactlyOnce: false }), {
+    groups: { consumerHeartbeatIntervalMs: 300, consumerSessionTimeoutMs: 6000 },
+  });
 });

@@ -1,4 +1,4 @@
-// ListGroups (key 16), v0-5: v4 filters by state, v5 by type (every group here is "classic").
+// ListGroups (key 16), v0-5: v4 filters by state, v5 by type ("classic" or "consumer", KIP-848).
 import type { ListGroupsRequest, ListGroupsResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
 
@@ -11,7 +11,7 @@ export const listGroups: ApiHandler<ListGroupsRequest, ListGroupsResponse> = {
     return {
       throttleTimeMs: 0,
       errorCode: 0,
-      groups: groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: 'classic' })),
+      groups: groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: g.type })),
     };
   },
 };

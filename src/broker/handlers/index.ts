@@ -24,6 +24,8 @@ import { deleteGroups } from './42-delete-groups.js';
 import { incrementalAlterConfigs } from './44-incremental-alter-configs.js';
 import { offsetDelete } from './47-offset-delete.js';
 import { describeCluster } from './60-describe-cluster.js';
+import { consumerGroupHeartbeat } from './68-consumer-group-heartbeat.js';
+import { consumerGroupDescribe } from './69-consumer-group-describe.js';
 
 /** Every API this broker serves; ApiVersions advertises exactly these ranges. */
 export const HANDLERS: readonly ApiHandler[] = [
@@ -52,4 +54,6 @@ export const HANDLERS: readonly ApiHandler[] = [
   incrementalAlterConfigs,
   offsetDelete,
   describeCluster,
+  consumerGroupHeartbeat,
+  consumerGroupDescribe,
 ];

@@ -1,0 +1,35 @@
+// ConsumerGroupDescribe (key 69), v0: epochs, assignor, and per member its subscription, current assignment
+// and target assignment. A group that is not a KIP-848 consumer group gets GROUP_ID_NOT_FOUND.
+import type { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from '../../protocol/messages.generated.js';
+import type { ApiHandler } from '../handler.js';
+
+const GROUP_ID_NOT_FOUND = 69;
+
+export const consumerGroupDescribe: ApiHandler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse> = {
+  apiKey: 69,
+  minVersion: 0,
+  maxVersion: 0,
+  handle({ broker }, req) {
+    const assignment = (a: Map<string, number[]> | undefined) => ({
+      topicPartitions: [...(a ?? new Map<string, number[]>())].map(([topicName, partitions]) => ({ topicId: broker.logs.topics.get(topicName)?.id ?? '0'.repeat(32), topicName, partitions })),
+    });
+    return {
+      throttleTimeMs: 0,
+      groups: req.groupIds.map((groupId) => {
+        const d = broker.groups.describeConsumerGroup(groupId);
+        if (!d) {
+          return { errorCode: GROUP_ID_NOT_FOUND, errorMessage: `${groupId} is not a consumer group`, groupId, groupState: 'Dead', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [], authorizedOperations: -2147483648 };
+        }
+        const g = d.group;
+        return {
+          errorCode: 0, errorMessage: null, groupId, groupState: d.state, groupEpoch: g.groupEpoch, assignmentEpoch: g.assignmentEpoch, assignorName: g.assignorName,
+          members: [...g.members.values()].map((m) => ({
+            memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, memberEpoch: m.memberEpoch, clientId: m.clientId, clientHost: m.clientHost,
+            subscribedTopicNames: m.subscribed, subscribedTopicRegex: null, assignment: assignment(m.owned), targetAssignment: assignment(g.target.get(m.memberId)),
+          })),
+          authorizedOperations: -2147483648,
+        };
+      }),
+    };
+  },
+};

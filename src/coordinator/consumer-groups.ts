@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import { ErrorCode } from '../protocol/errors.js';
+import { ASSIGNORS, type TopicAssignment } from './consumer-group-assignors.js';
+
+/** Kafka error codes of the consumer group protocol (KIP-848). */
+export const ConsumerGroupError = {
+  FENCED_MEMBER_EPOCH: 110,
+  UNRELEASED_INSTANCE_ID: 111,
+  UNSUPPORTED_ASSIGNOR: 112,
+  STALE_MEMBER_EPOCH: 113,
+  GROUP_ID_NOT_FOUND: 69,
+  INVALID_REQUEST: 42,
+} as const;
+
+const LEAVE_EPOCH = -1;
+const STATIC_LEAVE_EPOCH = -2;
+
+export interface ConsumerMember {
+  memberId: string;
+  instanceId: string | null;
+  rackId: string | null;
+  clientId: string;
+  clientHost: string;
+  memberEpoch: number;
+  /** The epoch before the last bump: a heartbeat that crossed the bump in flight is still accepted. */
+  previousEpoch: number;
+  rebalanceTimeoutMs: number;
+  subscribed: string[];
+  /** What the member holds (what it was last given, corrected by what it reports). */
+  owned: TopicAssignment;
+  lastSeenMs: number;
+}
+
+/** The KIP-848 part of a group: epochs, members, and the server-side target assignment. */
+export class ConsumerGroupState {
+  groupEpoch = 0;
+  assignmentEpoch = 0;
+  assignorName = 'uniform';
+  readonly members = new Map<string, ConsumerMember>();
+  target = new Map<string, TopicAssignment>();
+}
+
+export interface TopicLookup {
+  byName(name: string): { id: string; partitions: number } | undefined;
+  byId(id: string): { name: string; partitions: number } | undefined;
+}
+
+export interface HeartbeatRequest {
+  memberId: string;
+  memberEpoch: number;
+  instanceId: string | null;
+  rackId: string | null;
+  rebalanceTimeoutMs: number;
+  subscribedTopicNames: string[] | null;
+  serverAssignor: string | null;
+  ownedTopicPartitions: { topicId: string; partitions: number[] }[] | null;
+  clientId: string;
+  clientHost: string;
+  /** v0 lets the coordinator pick the member id; v1 clients bring their own. */
+  serverGeneratesMemberId: boolean;
+}
+
+export interface HeartbeatResponse {
+  errorCode: number;
+  errorMessage: string | null;
+  memberId: string | null;
+  memberEpoch: number;
+  assignment: { topicPartitions: { topicId: string; partitions: number[] }[] } | null;
+}
+
+const fail = (errorCode: number, errorMessage: string, memberId: string | null = null, memberEpoch = 0): HeartbeatResponse => ({ errorCode, errorMessage, memberId, memberEpoch, assignment: null });
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+}
+
+/**
+ * The consumer group protocol of KIP-848: members heartbeat their subscription; the coordinator bumps the
+ * group epoch when membership or subscriptions change, computes the target assignment with a server-side
+ * assignor (uniform or range), and hands each member its share in steps that never give a partition to two
+ * members at once: a member first gives up what it should no longer hold (keeping its epoch), then receives
+ * its target minus the partitions another member has not yet released, with the new epoch.
+ */
+export class ConsumerGroupProtocol {
+  constructor(
+    private readonly topics: TopicLookup,
+    private readonly now: () => number,
+  ) {}
+
+  heartbeat(group: ConsumerGroupState, req: HeartbeatRequest): HeartbeatResponse {
+    if (req.serverAssignor && !ASSIGNORS[req.serverAssignor]) {
+      return fail(ConsumerGroupError.UNSUPPORTED_ASSIGNOR, `unknown server assignor ${req.serverAssignor}; use ${Object.keys(ASSIGNORS).join(' or ')}`);
+    }
+    if (req.memberEpoch === LEAVE_EPOCH || req.memberEpoch === STATIC_LEAVE_EPOCH) {
+      if (group.members.delete(req.memberId)) this.bump(group);
+      return { errorCode: 0, errorMessage: null, memberId: req.memberId, memberEpoch: req.memberEpoch, assignment: null };
+    }
+    let member = group.members.get(req.memberId);
+    if (req.memberEpoch === 0) {
+      if (!req.subscribedTopicNames) return fail(ConsumerGroupError.INVALID_REQUEST, 'a joining member must send its subscribed topics');
+      const memberId = req.memberId || (req.serverGeneratesMemberId ? randomUUID() : '');
+      if (!memberId) return fail(ConsumerGroupError.INVALID_REQUEST, 'member id must be set by the client');
+      if (req.instanceId) {
+        for (const other of group.members.values()) {
+          if (other.instanceId === req.instanceId && other.memberId !== memberId) group.members.delete(other.memberId);
+        }
+      }
+      member = {
+        memberId, instanceId: req.instanceId, rackId: req.rackId, clientId: req.clientId, clientHost: req.clientHost,
+        memberEpoch: 0, previousEpoch: 0, rebalanceTimeoutMs: req.rebalanceTimeoutMs, subscribed: req.subscribedTopicNames,
+        owned: new Map(), lastSeenMs: this.now(),
+      };
+      group.members.set(memberId, member);
+      if (req.serverAssignor) group.assignorName = req.serverAssignor;
+      this.bump(group);
+    } else {
+      if (!member) return fail(ErrorCode.UNKNOWN_MEMBER_ID, `member ${req.memberId} is not in the group`);
+      if (req.memberEpoch !== member.memberEpoch && req.memberEpoch !== member.previousEpoch) {
+        return fail(ConsumerGroupError.FENCED_MEMBER_EPOCH, `member epoch ${req.memberEpoch} is not the current ${member.memberEpoch}`, member.memberId);
+      }
+      member.lastSeenMs = this.now();
+      if (req.subscribedTopicNames && !sameList(req.subscribedTopicNames, member.subscribed)) {
+        member.subscribed = req.subscribedTopicNames;
+        this.bump(group);
+      }
+      if (req.ownedTopicPartitions) member.owned = this.toNames(req.ownedTopicPartitions);
+    }
+    return this.reconcile(group, member);
+  }
+
+  /** Membership or subscriptions changed: new group epoch and a new target assignment. */
+  bump(group: ConsumerGroupState): void {
+    group.groupEpoch++;
+    const assignor = ASSIGNORS[group.assignorName] ?? ASSIGNORS.uniform!;
+    group.target = assignor(
+      [...group.members.values()].map((m) => ({ memberId: m.memberId, subscribed: m.subscribed, current: group.target.get(m.memberId) ?? new Map() })),
+      (topic) => this.topics.byName(topic)?.partitions ?? 0,
+    );
+    group.assignmentEpoch = group.groupEpoch;
+  }
+
+  private reconcile(group: ConsumerGroupState, member: ConsumerMember): HeartbeatResponse {
+    const target = group.target.get(member.memberId) ?? new Map<string, number[]>();
+    const inTarget = (t: string, p: number) => target.get(t)?.includes(p) ?? false;
+    const keep = new Map<string, number[]>();
+    let revoking = false;
+    for (const [t, ps] of member.owned) {
+      const kept = ps.filter((p) => inTarget(t, p));
+      if (kept.length < ps.length) revoking = true;
+      if (kept.length > 0) keep.set(t, kept);
+    }
+    if (revoking) {
+      // give up first: the partitions stay counted as the member's until its heartbeat reports them gone,
+      // and only then does it get the new epoch and anything new
+      return this.answer(member, keep);
+    }
+    const heldByOthers = new Set<string>();
+    for (const other of group.members.values()) {
+      if (other === member) continue;
+      for (const [t, ps] of other.owned) for (const p of ps) heldByOthers.add(`${t}\u0000${p}`);
+    }
+    const given = new Map<string, number[]>();
+    for (const [t, ps] of target) {
+      const free = ps.filter((p) => !heldByOthers.has(`${t}\u0000${p}`));
+      if (free.length > 0) given.set(t, free);
+    }
+    member.owned = given;
+    if (member.memberEpoch !== group.groupEpoch) {
+      member.previousEpoch = member.memberEpoch;
+      member.memberEpoch = group.groupEpoch;
+    }
+    return this.answer(member, given);
+  }
+
+  private answer(member: ConsumerMember, assignment: TopicAssignment): HeartbeatResponse {
+    const topicPartitions = [...assignment]
+      .map(([name, partitions]) => ({ topicId: this.topics.byName(name)?.id, partitions }))
+      .filter((t): t is { topicId: string; partitions: number[] } => t.topicId !== undefined);
+    return { errorCode: 0, errorMessage: null, memberId: member.memberId, memberEpoch: member.memberEpoch, assignment: { topicPartitions } };
+  }
+
+  private toNames(owned: { topicId: string; partitions: number[] }[]): TopicAssignment {
+    const out = new Map<string, number[]>();
+    for (const t of owned) {
+      const name = this.topics.byId(t.topicId)?.name;
+      if (name && t.partitions.length > 0) out.set(name, [...t.partitions].sort((a, b) => a - b));
+    }
+    return out;
+  }
+
+  /** Removes members silent for longer than the session timeout; returns whether any left. */
+  expire(group: ConsumerGroupState, sessionTimeoutMs: number): boolean {
+    const now = this.now();
+    let removed = false;
+    for (const m of [...group.members.values()]) {
+      if (now - m.lastSeenMs > sessionTimeoutMs) {
+        group.members.delete(m.memberId);
+        removed = true;
+      }
+    }
+    if (removed) this.bump(group);
+    return removed;
+  }
+
+  /** KIP-848 group state names: empty, assigning, reconciling, stable. */
+  stateOf(group: ConsumerGroupState): string {
+    if (group.members.size === 0) return 'empty';
+    if (group.assignmentEpoch < group.groupEpoch) return 'assigning';
+    for (const m of group.members.values()) if (m.memberEpoch !== group.assignmentEpoch) return 'reconciling';
+    return 'stable';
+  }
+}
