@@ -35,6 +35,13 @@ export const START_SETTINGS: readonly Setting[] = [
   { flag: 'max-request-bytes', help: 'largest request accepted, socket.request.max.bytes (default 104857600)', apply: (c, v) => (c.maxRequestBytes = int('max-request-bytes', v, 1024)) },
   { flag: 'idle-timeout-ms', help: 'close connections idle this long (default 600000; 0 never)', apply: (c, v) => (c.idleTimeoutMs = int('idle-timeout-ms', v, 0)) },
   { flag: 'max-open-files', help: 'segment files kept open at once (default 4096)', apply: (c, v) => (c.maxOpenFiles = int('max-open-files', v, 16)) },
+  { flag: 'group-min-session-timeout-ms', help: 'smallest session timeout a group member may ask for (default 6000)', apply: (c, v) => (c.groups = { ...c.groups, minSessionTimeoutMs: int('group-min-session-timeout-ms', v, 1) }) },
+  { flag: 'group-max-session-timeout-ms', help: 'largest session timeout a group member may ask for (default 1800000)', apply: (c, v) => (c.groups = { ...c.groups, maxSessionTimeoutMs: int('group-max-session-timeout-ms', v, 1) }) },
+  { flag: 'group-initial-rebalance-delay-ms', help: 'wait before the first rebalance of a new group (default 0)', apply: (c, v) => (c.groups = { ...c.groups, initialRebalanceDelayMs: int('group-initial-rebalance-delay-ms', v, 0) }) },
+  { flag: 'offsets-retention-minutes', help: 'keep offsets of an empty group this long (default 10080)', apply: (c, v) => (c.groups = { ...c.groups, offsetsRetentionMs: int('offsets-retention-minutes', v, 1) * 60_000 }) },
+  { flag: 'offsets-topic-partitions', help: 'partitions of __consumer_offsets when first created (default 10)', apply: (c, v) => (c.groups = { ...c.groups, offsetsTopicPartitions: int('offsets-topic-partitions', v, 1, 1000) }) },
+  { flag: 'consumer-session-timeout-ms', help: 'session timeout of KIP-848 consumer group members (default 45000)', apply: (c, v) => (c.groups = { ...c.groups, consumerSessionTimeoutMs: int('consumer-session-timeout-ms', v, 1) }) },
+  { flag: 'consumer-heartbeat-interval-ms', help: 'heartbeat interval told to KIP-848 members (default 5000)', apply: (c, v) => (c.groups = { ...c.groups, consumerHeartbeatIntervalMs: int('consumer-heartbeat-interval-ms', v, 1) }) },
   {
     flag: 'log-config',
     help: 'broker-wide topic config default, name=value (repeatable), e.g. flush.policy=none',
@@ -57,7 +64,7 @@ export const envName = (flag: string) => `SLUICE_${flag.toUpperCase().replace(/-
  * SLUICE_CONFIG; keys are the flag names), SLUICE_* environment variables, then flags.
  */
 export function resolveStartConfig(flags: Record<string, string | string[] | boolean | undefined>, env: NodeJS.ProcessEnv): BrokerConfig {
-  const config: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, logDefaults: {} };
+  const config: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, logDefaults: {}, groups: {} };
   const apply = (flag: string, raw: unknown, source: string) => {
     const setting = START_SETTINGS.find((s) => s.flag === flag);
     if (!setting) throw new UsageError(`unknown setting ${JSON.stringify(flag)} in ${source}`);
