@@ -39,7 +39,7 @@ function batchOfSize(bytes: number): Buffer {
 }
 
 async function sluiceRun(dir: string, c: Case): Promise<{ bytes: number; batches: number; seconds: number; rounds: number; journalRounds: number }> {
-  const logs = await LogManager.open({ dataDir: dir, maxOpenFiles: 4096, retentionCheckMs: 3_600_000, defaults: { flushPolicy: c.mode } });
+  const logs = await LogManager.open({ dataDir: dir, maxOpenFiles: 16384, retentionCheckMs: 3_600_000, defaults: { flushPolicy: c.mode } });
   try {
     await logs.createTopic('bench', c.partitions);
     const template = batchOfSize(c.batchBytes);

@@ -47,7 +47,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   maxInFlightPerConnection: 128,
   logDefaults: {},
   retentionCheckMs: 30_000,
-  maxOpenFiles: 4096,
+  maxOpenFiles: 16384,
   shutdownTimeoutMs: 10_000,
   groups: {},
 };

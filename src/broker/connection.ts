@@ -55,6 +55,11 @@ export class Connection {
     return this.slots.length;
   }
 
+  /** Response bytes written but not yet taken by the client. */
+  get unsentBytes(): number {
+    return this.socket.writableLength;
+  }
+
   private touch(): void {
     if (this.idleTimer) this.idleTimer.refresh();
     else if (this.options.idleTimeoutMs > 0) {
@@ -80,7 +85,8 @@ export class Connection {
   }
 
   private extractFrames(): void {
-    while (this.bufferedBytes >= 4) {
+    // frames already read stay queued while paused: one chunk may hold hundreds of pipelined requests
+    while (this.bufferedBytes >= 4 && !this.paused) {
       const head = this.peekSize();
       if (head < 0 || head > this.options.maxRequestBytes) {
         throw new ProtocolError(`request size ${head} is outside 0..${this.options.maxRequestBytes} (socket.request.max.bytes)`);
@@ -144,7 +150,9 @@ export class Connection {
     }
     if (wrote) this.socket.uncork();
     this.touch();
-    this.maybeResume();
+    // a client that does not read its responses: stop reading its requests until the socket drains
+    if (this.socket.writableNeedDrain) this.pause();
+    else this.maybeResume();
   }
 
   private pause(): void {
@@ -156,6 +164,7 @@ export class Connection {
 
   private maybeResume(): void {
     if (!this.paused || this.closed) return;
+    // otherwise 'drain' or the next answered request calls again
     if (this.slots.length < this.options.maxInFlight && !this.socket.writableNeedDrain) {
       this.paused = false;
       this.socket.resume();
@@ -164,8 +173,6 @@ export class Connection {
       } catch (err) {
         this.fail(err);
       }
-    } else if (this.slots.length < this.options.maxInFlight) {
-      // wait for 'drain'
     }
   }
 

@@ -80,7 +80,7 @@ export class LogManager {
     this.fs = options.fs ?? nodeFileSystem;
     this.clock = options.clock ?? systemClock;
     this.defaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
-    this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 4096);
+    this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 16384);
     this.env = {
       fs: this.fs,
       handles: this.handles,

@@ -1,0 +1,120 @@
+// The remaining admin APIs at the protocol level: CreatePartitions, DeleteRecords, DescribeCluster,
+// OffsetForLeaderEpoch, IncrementalAlterConfigs operations, DescribeConfigs of the broker.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
+import { withBroker } from '../helpers/broker.js';
+
+test('CreatePartitions grows a topic, refuses shrinking, and validate-only changes nothing', async () => {
+  await withBroker(async (b) => {
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      await b.broker.createTopic('grow', 2, {});
+      const create = (count: number, validateOnly = false, name = 'grow') => c.send(37, 3, { topics: [{ name, count, assignments: null }], timeoutMs: 1000, validateOnly }).then((r) => r.results[0].errorCode);
+      assert.equal(await create(5, true), 0);
+      assert.equal(b.broker.logs.topics.get('grow')!.partitions.length, 2);
+      assert.equal(await create(5), 0);
+      assert.equal(b.broker.logs.topics.get('grow')!.partitions.length, 5);
+      assert.equal(await create(3), ErrorCode.INVALID_PARTITIONS);
+      assert.equal(await create(9, false, 'nope'), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      const md = await c.send(3, 12, { topics: [{ name: 'grow', topicId: '0'.repeat(32) }], allowAutoTopicCreation: false });
+      assert.equal(md.topics[0].partitions.length, 5);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+test('DeleteRecords moves the low watermark; fetching below it is OFFSET_OUT_OF_RANGE', async () => {
+  await withBroker(async (b) => {
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      await b.broker.createTopic('t', 1, {});
+      await c.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [{ name: 't', partitionData: [{ index: 0, records: buildRecordBatch(['a', 'b', 'c', 'd'].map((value) => ({ value }))) }] }] });
+      const del = await c.send(21, 2, { topics: [{ name: 't', partitions: [{ partitionIndex: 0, offset: 3 }, { partitionIndex: 7, offset: 1 }] }], timeoutMs: 1000 });
+      assert.deepEqual(del.topics[0].partitions.map((p: { lowWatermark: number; errorCode: number }) => [p.lowWatermark, p.errorCode]), [[3, 0], [-1, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]);
+      const beyond = await c.send(21, 2, { topics: [{ name: 't', partitions: [{ partitionIndex: 0, offset: 10 }] }], timeoutMs: 1000 });
+      assert.equal(beyond.topics[0].partitions[0].errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+      const earliest = await c.send(2, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: 't', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -2 }] }] });
+      assert.equal(earliest.topics[0].partitions[0].offset, 3);
+      const f = await c.send(1, 11, { replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics: [{ topic: 't', partitions: [{ partition: 0, fetchOffset: 1, partitionMaxBytes: 1 << 20 }] }], forgottenTopicsData: [], rackId: '' });
+      assert.deepEqual([f.responses[0].partitions[0].errorCode, f.responses[0].partitions[0].logStartOffset], [ErrorCode.OFFSET_OUT_OF_RANGE, 3]);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+test('DescribeCluster, OffsetForLeaderEpoch and broker DescribeConfigs', async () => {
+  await withBroker(async (b) => {
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      const cluster = await c.send(60, 1, { includeClusterAuthorizedOperations: false, endpointType: 1 });
+      assert.deepEqual([cluster.errorCode, cluster.clusterId, cluster.controllerId, cluster.brokers.map((x: { brokerId: number; port: number }) => [x.brokerId, x.port])], [0, b.broker.clusterId, 1, [[1, b.port]]]);
+      await b.broker.createTopic('t', 1, {});
+      await c.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [{ name: 't', partitionData: [{ index: 0, records: buildRecordBatch([{ value: 'x' }, { value: 'y' }]) }] }] });
+      const epochs = await c.send(23, 4, { replicaId: -1, topics: [{ topic: 't', partitions: [{ partition: 0, currentLeaderEpoch: 0, leaderEpoch: 0 }, { partition: 3, currentLeaderEpoch: 0, leaderEpoch: 0 }] }] });
+      assert.deepEqual(epochs.topics[0].partitions.map((p: { errorCode: number; leaderEpoch: number; endOffset: number }) => [p.errorCode, p.leaderEpoch, p.endOffset]), [[0, 0, 2], [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1]]);
+      const cfg = await c.send(32, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: ['auto.create.topics.enable', 'flush.policy'] }], includeSynonyms: false, includeDocumentation: false });
+      assert.deepEqual(cfg.results[0].configs.map((x: { name: string; value: string; readOnly: boolean }) => [x.name, x.value, x.readOnly]), [['auto.create.topics.enable', 'true', true], ['flush.policy', 'fsync', true]]);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+test('IncrementalAlterConfigs: set, delete, append and subtract on cleanup.policy; invalid values change nothing', async () => {
+  await withBroker(async (b) => {
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      await b.broker.createTopic('t', 1, { 'retention.ms': '1000' });
+      const alter = (configs: { name: string; configOperation: number; value: string | null }[]) =>
+        c.send(44, 1, { resources: [{ resourceType: 2, resourceName: 't', configs }], validateOnly: false }).then((r) => r.responses[0].errorCode);
+      assert.equal(await alter([{ name: 'cleanup.policy', configOperation: 2, value: 'compact' }]), 0);
+      assert.equal(b.broker.logs.topics.get('t')!.config.cleanupPolicy, 'compact,delete');
+      assert.equal(await alter([{ name: 'cleanup.policy', configOperation: 3, value: 'delete' }]), 0);
+      assert.equal(b.broker.logs.topics.get('t')!.config.cleanupPolicy, 'compact');
+      assert.equal(await alter([{ name: 'retention.ms', configOperation: 1, value: null }]), 0);
+      assert.deepEqual(b.broker.logs.topics.get('t')!.overrides, { 'cleanup.policy': 'compact' });
+      assert.equal(await alter([{ name: 'segment.bytes', configOperation: 0, value: '1' }, { name: 'retention.ms', configOperation: 0, value: '5' }]), ErrorCode.INVALID_CONFIG);
+      assert.deepEqual(b.broker.logs.topics.get('t')!.overrides, { 'cleanup.policy': 'compact' });
+      const broker = await c.send(44, 1, { resources: [{ resourceType: 4, resourceName: '1', configs: [{ name: 'x', configOperation: 0, value: '1' }] }], validateOnly: false });
+      assert.equal(broker.responses[0].errorCode, ErrorCode.INVALID_REQUEST);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+test('idle connections are closed after the idle timeout; a client that stops reading is not buffered without bound', async () => {
+  await withBroker(async (b) => {
+    const idle = await KafkaClient.connectTo(b.bootstrap);
+    await idle.closed();
+    await b.broker.createTopic('big', 1, {});
+    const producer = await KafkaClient.connectTo(b.bootstrap);
+    await producer.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [{ name: 'big', partitionData: [{ index: 0, records: buildRecordBatch([{ value: Buffer.alloc(100_000, 7) }]) }] }] });
+    producer.close();
+    // 300 fetches of 100 KB each, pipelined by a client that does not read: 30 MB of answers it never takes
+    const greedy = await KafkaClient.connectTo(b.bootstrap);
+    greedy.socket.pause();
+    const fetch = { replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics: [{ topic: 'big', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }], forgottenTopicsData: [], rackId: '' };
+    const responses: Promise<unknown>[] = [];
+    for (let i = 0; i < 300; i++) responses.push(greedy.send(1, 11, fetch));
+    let maxInFlight = 0;
+    let maxUnsent = 0;
+    for (let i = 0; i < 30; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      for (const conn of b.broker.connections) {
+        maxInFlight = Math.max(maxInFlight, conn.inFlight);
+        maxUnsent = Math.max(maxUnsent, conn.unsentBytes);
+      }
+    }
+    assert.ok(maxInFlight <= 4, `${maxInFlight} requests in flight on one connection`);
+    assert.ok(maxUnsent < 2_000_000, `${maxUnsent} response bytes buffered for a client that does not read`);
+    greedy.socket.resume();
+    assert.equal((await Promise.all(responses)).length, 300);
+    greedy.close();
+  }, { idleTimeoutMs: 300, maxInFlightPerConnection: 4 });
+});
