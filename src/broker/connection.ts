@@ -108,28 +108,37 @@ export class Connection {
   }
 
   private peekSize(): number {
-    const first = this.buffered[0]!;
-    if (first.length >= 4) return first.readInt32BE(0);
-    const joined = Buffer.concat(this.buffered);
-    this.buffered.length = 0;
-    this.buffered.push(joined);
-    return joined.readInt32BE(0);
+    let first = this.buffered[0]!;
+    while (first.length < 4) {
+      // the size prefix is split across chunks: join just enough of them
+      first = Buffer.concat([first, this.buffered[1]!]);
+      this.buffered.splice(0, 2, first);
+    }
+    return first.readInt32BE(0);
   }
 
+  /**
+   * Removes the next `n` buffered bytes. A frame inside one chunk is a view of it; a frame spread over chunks
+   * is copied once into a buffer of its own size (the bytes after it stay views of their chunk).
+   */
   private take(n: number): Buffer {
+    this.bufferedBytes -= n;
     const first = this.buffered[0]!;
-    let out: Buffer;
     if (first.length >= n) {
-      out = first.subarray(0, n);
       if (first.length === n) this.buffered.shift();
       else this.buffered[0] = first.subarray(n);
-    } else {
-      const joined = Buffer.concat(this.buffered);
-      out = joined.subarray(0, n);
-      this.buffered.length = 0;
-      if (joined.length > n) this.buffered.push(joined.subarray(n));
+      return first.subarray(0, n);
     }
-    this.bufferedBytes -= n;
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.buffered[0]!;
+      const used = Math.min(chunk.length, n - filled);
+      chunk.copy(out, filled, 0, used);
+      filled += used;
+      if (used === chunk.length) this.buffered.shift();
+      else this.buffered[0] = chunk.subarray(used);
+    }
     return out;
   }
 
