@@ -280,3 +280,39 @@ test('shutdown answers a parked long-poll fetch and closes cleanly', async () =>
     c.close();
   });
 });
+
+test('LogAppendTime topics stamp the append time into the batch; CreateTime keeps the client time', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('lat', 1, { 'message.timestamp.type': 'LogAppendTime' });
+    await b.broker.createTopic('ct', 1, {});
+    const before = Date.now();
+    const res = await c.send(API.PRODUCE, 9, produceBody('lat', 0, buildRecordBatch([{ value: 'a', timestamp: 1000 }])));
+    const p = res.responses[0].partitionResponses[0];
+    assert.ok(p.logAppendTimeMs >= before && p.logAppendTimeMs <= Date.now(), `log append time ${p.logAppendTimeMs}`);
+    await c.send(API.PRODUCE, 9, produceBody('ct', 0, buildRecordBatch([{ value: 'a', timestamp: 1000 }])));
+    const read = async (topic: string) => {
+      const f = await c.send(API.FETCH, 11, fetchBody(topic, 0, 0));
+      return decodeRecordBatches(f.responses[0].partitions[0].records)[0]!.records[0]!.timestamp;
+    };
+    assert.equal(await read('lat'), p.logAppendTimeMs);
+    assert.equal(await read('ct'), 1000);
+  });
+});
+
+test('Fetch honours partition_max_bytes and max_bytes in whole batches, and always returns the first batch', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 2, {});
+    for (let i = 0; i < 10; i++) {
+      for (const p of [0, 1]) await c.send(API.PRODUCE, 9, produceBody('t', p, buildRecordBatch([{ value: 'x'.repeat(1000) }])));
+    }
+    const fetch = (partitionMaxBytes: number, maxBytes: number) =>
+      c.send(API.FETCH, 11, {
+        replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+        topics: [{ topic: 't', partitions: [0, 1].map((partition) => ({ partition, fetchOffset: 0, partitionMaxBytes })) }], forgottenTopicsData: [], rackId: '',
+      }).then((r) => r.responses[0].partitions.map((p: { records: Buffer }) => decodeRecordBatches(p.records).length));
+    const batchBytes = buildRecordBatch([{ value: 'x'.repeat(1000) }]).length;
+    assert.deepEqual(await fetch(batchBytes * 3, 1 << 20), [3, 3]);
+    assert.deepEqual(await fetch(10, 1 << 20), [1, 1], 'a batch larger than the limit still comes, alone');
+    assert.deepEqual(await fetch(1 << 20, batchBytes * 4), [4, 0], 'max_bytes spans partitions');
+  });
+});
