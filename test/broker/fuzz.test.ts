@@ -11,20 +11,10 @@ import { batchCrcValid, batchSizeAt } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { Writer } from '../../src/protocol/writer.js';
 import { withBroker } from '../helpers/broker.js';
+import { prng } from '../helpers/prng.js';
 
 const SEED = Number(process.env.SLUICE_FUZZ_SEED ?? 20261124);
 const ROUNDS = 600;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function encodeRequest(apiKey: number, version: number, body: unknown): Buffer {
   const schema = API_SCHEMAS[apiKey]!;

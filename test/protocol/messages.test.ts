@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { API_SCHEMAS } from '../../src/protocol/messages.generated.js';
 import { Reader } from '../../src/protocol/reader.js';
 import { Writer } from '../../src/protocol/writer.js';
+import { prng } from '../helpers/prng.js';
 import { run } from '../helpers/run.js';
 
 interface FieldSpec {
@@ -42,18 +43,6 @@ function versionsOf(spec: string): number[] {
   const out: number[] = [];
   for (let v = lo!; v <= (hi ?? lo!); v++) out.push(v);
   return out;
-}
-
-/** A small seeded PRNG (mulberry32) so a failure names a reproducible seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function scalar(type: string, rnd: () => number): unknown {
