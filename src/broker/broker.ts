@@ -6,6 +6,7 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { LogConfig } from '../storage/log-config.js';
 import { LogManager, type TopicState } from '../storage/log-manager.js';
 import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupCoordinatorConfig } from '../coordinator/group-coordinator.js';
+import { ProducerIdManager } from '../coordinator/producer-ids.js';
 import { Connection } from './connection.js';
 import { dispatchFrame } from './dispatch.js';
 import { HANDLERS } from './handlers/index.js';
@@ -60,6 +61,7 @@ export class Broker {
   readonly handlers: ReadonlyMap<number, ApiHandler>;
   readonly connections = new Set<Connection>();
   readonly clusterId: string;
+  readonly producerIds: ProducerIdManager;
   private server!: Server;
   private closing: Promise<void> | null = null;
   private readonly topicCreations = new Map<string, Promise<TopicState>>();
@@ -72,6 +74,7 @@ export class Broker {
     readonly logger: Logger,
   ) {
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
+    this.producerIds = new ProducerIdManager(logs.fs, logs.dataDir);
     this.clusterId = config.clusterId ?? 'sluice-' + randomBytes(8).toString('hex');
   }
 
@@ -88,6 +91,7 @@ export class Broker {
     const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
     const broker = new Broker(full, logs, groups, logger);
     try {
+      await broker.producerIds.load();
       await groups.load();
       broker.server = await listen(full.host, full.port, (socket) => broker.accept(socket));
     } catch (err) {

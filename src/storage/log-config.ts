@@ -16,6 +16,8 @@ export interface LogConfig {
   flushMs: number;
   timestampType: 'CreateTime' | 'LogAppendTime';
   indexIntervalBytes: number;
+  /** Idempotent producer state is dropped after this long without a write (broker-wide). */
+  producerIdExpirationMs: number;
 }
 
 export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = {
@@ -30,6 +32,7 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = {
   flushMs: 1000,
   timestampType: 'CreateTime',
   indexIntervalBytes: 4096,
+  producerIdExpirationMs: 24 * 3600 * 1000,
 };
 
 interface ConfigKeySpec {

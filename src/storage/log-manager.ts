@@ -136,6 +136,7 @@ export class LogManager {
       this.topics.set(rec.name, topic);
     }
     await this.replayJournal(leftover, leftoverFiles);
+    for (const t of this.topics.values()) for (const log of t.partitions) await log.rebuildProducerState();
     if (this.cleanStart) await fs.unlink(marker);
     const retentionMs = this.options.retentionCheckMs ?? 30_000;
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
@@ -269,6 +270,7 @@ export class LogManager {
       for (const log of t.partitions) {
         try {
           deleted += await log.applyRetention(now);
+          log.producers.expire(now, this.defaults.producerIdExpirationMs);
           await compactLog(log, this.fs, now);
         } catch (err) {
           this.options.onError?.(err, `retention or compaction of ${t.name}-${log.partition}`);

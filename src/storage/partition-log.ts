@@ -1,5 +1,5 @@
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, type ValidatedBatches } from '../protocol/record-batch.js';
+import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, type ValidatedBatches } from '../protocol/record-batch.js';
 import type { FileSystem } from '../io/file-system.js';
 import { decodeRecordBatches } from '../protocol/records.js';
 import type { GroupCommit } from './group-commit.js';
@@ -7,6 +7,7 @@ import type { HandleCache } from './handle-cache.js';
 import type { LogConfig } from './log-config.js';
 import { SEGMENT_SUFFIX, Segment, scanSegment } from './segment.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
+import { ProducerStateManager } from './producer-state.js';
 
 /** What a partition log needs from the engine around it. */
 export interface LogEnv {
@@ -63,6 +64,9 @@ const READ_SLACK_BYTES = 16 * 1024;
  */
 export class PartitionLog {
   segments: Segment[] = [];
+  readonly producers = new ProducerStateManager();
+  /** Retried idempotent batches answered from the log instead of being appended again. */
+  duplicatesDropped = 0;
   logStartOffset = 0;
   highWatermark = 0;
   private hwSegment!: Segment;
@@ -170,6 +174,8 @@ export class PartitionLog {
     if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `partition ${this.topic}-${this.partition} is closed`);
     if (this.failing) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `partition ${this.topic}-${this.partition} is recovering from a write error`);
     const now = this.env.now();
+    const duplicate = this.checkSequences(validated);
+    if (duplicate) return duplicate;
     this.maybeRoll(records.length, now);
     const segment = this.activeSegment;
     const startOffset = segment.nextOffset;
@@ -180,6 +186,7 @@ export class PartitionLog {
       assignOffsets(records, batch, offset, logAppendTime);
       const lastOffset = offset + batch.lastOffsetDelta;
       segment.indexBatch(position + batch.position, batch.size, offset, lastOffset, batch.maxTimestamp, this.config.indexIntervalBytes);
+      if (batch.producerId >= 0) this.producers.record(batch, offset, now);
       offset = lastOffset + 1;
     }
     segment.size += records.length;
@@ -208,6 +215,43 @@ export class PartitionLog {
     const full = active.size + incomingBytes > this.config.segmentBytes;
     const old = active.firstAppendMs >= 0 && now - active.firstAppendMs >= this.config.segmentMs;
     if (full || old) this.roll();
+  }
+
+  /**
+   * Sequence checks of idempotent batches (producer id >= 0) before anything is appended: throws the Kafka
+   * error for an old epoch or a gap; for a retried batch already in the log, returns the original append's
+   * result (its offset, and promises that settle with the original) so nothing is appended twice.
+   */
+  private checkSequences(validated: ValidatedBatches): AppendResult | null {
+    let duplicateOf = -1;
+    for (const batch of validated.batches) {
+      if (batch.producerId < 0) continue;
+      const check = this.producers.check(batch);
+      if (check.kind === 'duplicate') duplicateOf = check.baseOffset;
+      else if (duplicateOf >= 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'a request mixes a retried batch with new ones');
+    }
+    if (duplicateOf < 0) return null;
+    this.duplicatesDropped++;
+    const original = this.pending.slice(this.pendingHead).find((p) => p.startOffset <= duplicateOf && duplicateOf < p.endOffset);
+    const done = original ? original.settled : Promise.resolve();
+    return { baseOffset: duplicateOf, lastOffset: duplicateOf, logAppendTimeMs: -1, written: done, durable: done };
+  }
+
+  /** Rebuilds idempotent producer state from the batch headers of the log (records are not decoded). */
+  async rebuildProducerState(): Promise<void> {
+    let offset = this.logStartOffset;
+    while (offset < this.highWatermark) {
+      const { records } = await this.read(offset, 4 << 20);
+      if (records.length === 0) break;
+      for (let at = 0; at + Batch.LOG_OVERHEAD <= records.length; ) {
+        const size = batchSizeAt(records, at);
+        if (at + size > records.length) break;
+        const info = batchInfoAt(records, at, size);
+        if (info.producerId >= 0 && (info.attributes & Attributes.CONTROL) === 0) this.producers.record(info, info.baseOffset, info.maxTimestamp);
+        offset = info.baseOffset + info.lastOffsetDelta + 1;
+        at += size;
+      }
+    }
   }
 
   /** Starts a new active segment; the previous one's indexes are written once its bytes are durable. */
@@ -322,6 +366,7 @@ export class PartitionLog {
         p.rejectDurable(error);
       }
       await this.rollbackTo(from.segment, from.position, from.startOffset);
+      this.producers.truncateFrom(from.startOffset);
     })();
     try {
       await this.failing;

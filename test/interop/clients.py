@@ -207,7 +207,33 @@ def kp_group(bootstrap, topic, group, max_messages, idle_ms, strategy='range', i
     c.close()
 
 
+def confluent_produce_idempotent(bootstrap, topic, count):
+    """Produces count messages 'v-<i>' to partition 0 with enable.idempotence=true; reports errors."""
+    from confluent_kafka import Producer
+    p = Producer({'bootstrap.servers': bootstrap, 'enable.idempotence': True, 'linger.ms': 2, 'batch.num.messages': 200,
+                  'retry.backoff.ms': 50, 'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 200,
+                  'message.timeout.ms': 60000, 'socket.timeout.ms': 10000})
+    errors = []
+
+    def report(err, msg):
+        if err is not None:
+            errors.append(str(err))
+
+    for i in range(int(count)):
+        while True:
+            try:
+                p.produce(topic, value=('v-%d' % i).encode(), partition=0, on_delivery=report)
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 1000 == 0:
+            p.poll(0)
+    left = p.flush(90)
+    print(json.dumps({'errors': errors, 'unflushed': left}))
+
+
 COMMANDS = {
+    'confluent-produce-idempotent': confluent_produce_idempotent,
     'confluent-group': confluent_group,
     'kp-group': kp_group,
     'confluent-produce': confluent_produce,

@@ -16,6 +16,7 @@ import { apiVersions } from './18-api-versions.js';
 import { createTopics } from './19-create-topics.js';
 import { deleteTopics } from './20-delete-topics.js';
 import { deleteRecords } from './21-delete-records.js';
+import { initProducerId } from './22-init-producer-id.js';
 import { offsetForLeaderEpoch } from './23-offset-for-leader-epoch.js';
 import { describeConfigs } from './32-describe-configs.js';
 import { alterConfigs } from './33-alter-configs.js';
@@ -46,6 +47,7 @@ export const HANDLERS: readonly ApiHandler[] = [
   createTopics,
   deleteTopics,
   deleteRecords,
+  initProducerId,
   offsetForLeaderEpoch,
   describeConfigs,
   alterConfigs,

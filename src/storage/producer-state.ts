@@ -1,0 +1,94 @@
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import type { BatchInfo } from '../protocol/record-batch.js';
+
+/** How many recent batches per producer are remembered for duplicate detection (Kafka's in-flight limit). */
+const CACHED_BATCHES = 5;
+const INT32_MAX = 0x7fffffff;
+
+interface CachedBatch {
+  firstSeq: number;
+  lastSeq: number;
+  baseOffset: number;
+  lastOffset: number;
+}
+
+interface ProducerEntry {
+  epoch: number;
+  batches: CachedBatch[];
+  lastTimestampMs: number;
+}
+
+/** What an idempotent batch turned out to be. */
+export type SequenceCheck = { kind: 'new' } | { kind: 'duplicate'; baseOffset: number };
+
+const nextSeq = (seq: number, count: number) => (seq + count > INT32_MAX ? seq + count - INT32_MAX - 1 : seq + count);
+
+/**
+ * Idempotent producer state of one partition: per producer id, its epoch and its last five batches'
+ * sequence ranges and offsets. Produce checks a batch before appending it: a retried batch that is already
+ * in the log is a duplicate (answered with its original offset, not appended again), a gap in sequence
+ * numbers is OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch is INVALID_PRODUCER_EPOCH. Rebuilt from the log's batch
+ * headers on start.
+ */
+export class ProducerStateManager {
+  private readonly producers = new Map<number, ProducerEntry>();
+
+  get size(): number {
+    return this.producers.size;
+  }
+
+  /** Classifies an idempotent batch (producerId >= 0), or throws the Kafka error it must be answered with. */
+  check(batch: BatchInfo): SequenceCheck {
+    const entry = this.producers.get(batch.producerId);
+    const firstSeq = batch.baseSequence;
+    const lastSeq = nextSeq(firstSeq, batch.lastOffsetDelta);
+    if (!entry) {
+      if (firstSeq !== 0) {
+        throw new KafkaError(ErrorCode.UNKNOWN_PRODUCER_ID, `producer ${batch.producerId} has no state here and sent sequence ${firstSeq}, not 0`);
+      }
+      return { kind: 'new' };
+    }
+    if (batch.producerEpoch < entry.epoch) {
+      throw new KafkaError(ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${batch.producerId} epoch ${batch.producerEpoch} is older than ${entry.epoch}`);
+    }
+    if (batch.producerEpoch > entry.epoch) {
+      if (firstSeq !== 0) {
+        throw new KafkaError(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, `producer ${batch.producerId} began epoch ${batch.producerEpoch} at sequence ${firstSeq}, not 0`);
+      }
+      return { kind: 'new' };
+    }
+    const dup = entry.batches.find((b) => b.firstSeq === firstSeq && b.lastSeq === lastSeq);
+    if (dup) return { kind: 'duplicate', baseOffset: dup.baseOffset };
+    const last = entry.batches[entry.batches.length - 1];
+    const expected = last ? nextSeq(last.lastSeq, 1) : 0;
+    if (firstSeq !== expected) {
+      throw new KafkaError(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, `producer ${batch.producerId} sent sequence ${firstSeq}, expected ${expected}`);
+    }
+    return { kind: 'new' };
+  }
+
+  /** Records a batch appended at `baseOffset` (after check() said new, or while rebuilding from the log). */
+  record(batch: BatchInfo, baseOffset: number, timestampMs: number): void {
+    let entry = this.producers.get(batch.producerId);
+    if (!entry || batch.producerEpoch > entry.epoch) {
+      entry = { epoch: batch.producerEpoch, batches: [], lastTimestampMs: timestampMs };
+      this.producers.set(batch.producerId, entry);
+    }
+    entry.batches.push({ firstSeq: batch.baseSequence, lastSeq: nextSeq(batch.baseSequence, batch.lastOffsetDelta), baseOffset, lastOffset: baseOffset + batch.lastOffsetDelta });
+    if (entry.batches.length > CACHED_BATCHES) entry.batches.shift();
+    entry.lastTimestampMs = timestampMs;
+  }
+
+  /** Forgets batches at or after `offset` (their append failed and the log was rolled back). */
+  truncateFrom(offset: number): void {
+    for (const [pid, entry] of this.producers) {
+      entry.batches = entry.batches.filter((b) => b.baseOffset < offset);
+      if (entry.batches.length === 0) this.producers.delete(pid);
+    }
+  }
+
+  /** Drops producers idle longer than `expirationMs` (Kafka's producer.id.expiration.ms). */
+  expire(nowMs: number, expirationMs: number): void {
+    for (const [pid, entry] of this.producers) if (nowMs - entry.lastTimestampMs > expirationMs) this.producers.delete(pid);
+  }
+}

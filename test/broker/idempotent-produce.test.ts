@@ -1,0 +1,62 @@
+// Idempotent produce at the protocol level: producer ids, duplicates, sequence gaps, epochs, and producer
+// state rebuilt from the log after a restart.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
+import { startBroker } from '../../src/index.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+function produce(c: KafkaClient, producerId: number, producerEpoch: number, baseSequence: number, values: string[]) {
+  const records = buildRecordBatch(values.map((value) => ({ value })), { producerId, producerEpoch, baseSequence });
+  return c.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 't', partitionData: [{ index: 0, records }] }] })
+    .then((r) => {
+      const p = r.responses[0].partitionResponses[0];
+      return [p.errorCode, p.baseOffset] as [number, number];
+    });
+}
+
+test('idempotent produce: duplicates answered with the original offset, gaps and old epochs refused, state survives a restart', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let pid = -1;
+    {
+      const b = await startBroker({ dataDir: dir });
+      const c = await KafkaClient.connectTo(b.bootstrap);
+      try {
+        await b.broker.createTopic('t', 1, {});
+        const ids = await Promise.all([0, 1, 2].map(() => c.send(22, 4, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 })));
+        assert.deepEqual(ids.map((r) => [r.errorCode, r.producerEpoch]), [[0, 0], [0, 0], [0, 0]]);
+        assert.equal(new Set(ids.map((r) => r.producerId)).size, 3, 'distinct producer ids');
+        pid = ids[0].producerId;
+        assert.deepEqual(await produce(c, pid, 0, 0, ['a', 'b']), [0, 0]);
+        assert.deepEqual(await produce(c, pid, 0, 2, ['c']), [0, 2]);
+        assert.deepEqual(await produce(c, pid, 0, 0, ['a', 'b']), [0, 0], 'a retried batch gets its original offset');
+        assert.deepEqual(await produce(c, pid, 0, 5, ['x']), [ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, -1]);
+        assert.deepEqual(await produce(c, ids[1].producerId, 0, 3, ['y']), [ErrorCode.UNKNOWN_PRODUCER_ID, -1]);
+        assert.equal(b.broker.logs.getLog('t', 0)!.logEndOffset, 3, 'nothing appended twice or out of order');
+        assert.deepEqual(await produce(c, pid, 1, 0, ['d']), [0, 3], 'a new epoch starts at sequence 0');
+        assert.deepEqual(await produce(c, pid, 0, 3, ['e']), [ErrorCode.INVALID_PRODUCER_EPOCH, -1]);
+        const txn = await c.send(22, 4, { transactionalId: 'txn-1', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+        assert.equal(txn.errorCode, ErrorCode.UNSUPPORTED_VERSION);
+      } finally {
+        c.close();
+        await b.close();
+      }
+    }
+    const b = await startBroker({ dataDir: dir });
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      assert.deepEqual(await produce(c, pid, 1, 0, ['d']), [0, 3], 'the duplicate is recognised from state rebuilt from the log');
+      assert.deepEqual(await produce(c, pid, 1, 1, ['f']), [0, 4]);
+      const next = await c.send(22, 4, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+      assert.ok(next.producerId > pid + 2, `producer ids are not reused after a restart (${next.producerId} after ${pid})`);
+    } finally {
+      c.close();
+      await b.close();
+    }
+  } finally {
+    await cleanup();
+  }
+});
