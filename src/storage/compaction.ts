@@ -39,6 +39,10 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number)
   if (!log.config.cleanupPolicy.includes('compact')) return result;
   const closed = log.closedSegments();
   if (closed.length === 0) return result;
+  // nothing new to clean: no segment closed since the last pass, and no kept tombstone has come due
+  const through = closed[closed.length - 1]!.nextOffset;
+  if (through <= log.compaction.cleanedThrough && now < log.compaction.nextTombstoneDueMs) return result;
+  log.compaction.nextTombstoneDueMs = Infinity;
 
   const latest = new Map<string, number>();
   await forEachBatch(log, log.logStartOffset, log.highWatermark, (b) => {
@@ -58,7 +62,10 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number)
       const keep = b.records.filter((r) => {
         if (r.key === null) return true;
         if (latest.get(keyOf(r.key)) !== r.offset) return false;
-        return !(r.value === null && b.info.maxTimestamp < tombstoneHorizon);
+        if (r.value !== null) return true;
+        if (b.info.maxTimestamp < tombstoneHorizon) return false;
+        log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, b.info.maxTimestamp + log.config.deleteRetentionMs);
+        return true;
       });
       removed += b.records.length - keep.length;
       if (keep.length > 0) rewritten.push(keep.length === b.records.length ? raw : rebuild(b, keep));
@@ -69,6 +76,8 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number)
       result.recordsRemoved += removed;
     }
   }
+  // only a pass that got through everything counts: a failed one is retried at the next pass
+  log.compaction.cleanedThrough = through;
   return result;
 }
 

@@ -65,6 +65,8 @@ const READ_SLACK_BYTES = 16 * 1024;
 export class PartitionLog {
   segments: Segment[] = [];
   readonly producers = new ProducerStateManager();
+  /** Where compaction stands: closed segments up to this offset are cleaned; kept tombstones come due then. */
+  readonly compaction = { cleanedThrough: -1, nextTombstoneDueMs: Infinity };
   /** Retried idempotent batches answered from the log instead of being appended again. */
   duplicatesDropped = 0;
   logStartOffset = 0;
