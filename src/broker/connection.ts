@@ -64,7 +64,8 @@ export class Connection {
     if (this.idleTimer) this.idleTimer.refresh();
     else if (this.options.idleTimeoutMs > 0) {
       this.idleTimer = setTimeout(() => {
-        if (this.slots.length > 0) return this.touch();
+        // not idle while requests are being answered or wait, or answers wait for the client to read them
+        if (this.slots.length > 0 || this.bufferedBytes > 0 || this.socket.writableLength > 0) return this.touch();
         this.options.logger.info({ remote: this.remote, idleMs: this.options.idleTimeoutMs }, 'closing idle connection');
         this.close();
       }, this.options.idleTimeoutMs);

@@ -239,9 +239,28 @@ export class PartitionLog {
     return { baseOffset: duplicateOf, lastOffset: duplicateOf, logAppendTimeMs: -1, written: done, durable: done };
   }
 
-  /** Rebuilds idempotent producer state from the batch headers of the log (records are not decoded). */
+  /**
+   * Rebuilds idempotent producer state: from the newest snapshot not past the high watermark, then from the
+   * batch headers of the log after it (records are not decoded). Snapshots are written at each segment roll
+   * and at clean shutdown, so at most the active segment is scanned.
+   */
   async rebuildProducerState(): Promise<void> {
+    const { fs } = this.env;
+    const snapshots = (await fs.readdir(this.dir)).filter((n) => /^\d{20}\.snapshot$/.test(n)).map((n) => Number(n.slice(0, 20))).sort((a, b) => b - a);
     let offset = this.logStartOffset;
+    for (const at of snapshots) {
+      if (at > this.highWatermark) {
+        await fs.unlink(this.snapshotPath(at)).catch(() => undefined);
+        continue;
+      }
+      try {
+        this.producers.restore((await fs.readFile(this.snapshotPath(at))).toString('utf8'));
+        offset = Math.max(at, this.logStartOffset);
+        break;
+      } catch {
+        // unreadable snapshot: try an older one, or scan the whole log
+      }
+    }
     while (offset < this.highWatermark) {
       const { records } = await this.read(offset, 4 << 20);
       if (records.length === 0) break;
@@ -256,22 +275,39 @@ export class PartitionLog {
     }
   }
 
-  /** Starts a new active segment; the previous one's indexes are written once its bytes are durable. */
+  /**
+   * Starts a new active segment. Once the previous one's bytes are durable, its indexes and a snapshot of the
+   * producer state as of the roll (taken now, before anything lands in the new segment) are written.
+   */
   roll(): void {
     const previous = this.activeSegment;
     const next = new Segment(this.dir, previous.nextOffset);
     next.newFile = true;
     this.segments.push(next);
-    void this.sealSegment(previous);
+    void this.sealSegment(previous, next.baseOffset, this.producers.serialize());
   }
 
-  private async sealSegment(segment: Segment): Promise<void> {
+  private async sealSegment(segment: Segment, snapshotOffset: number, snapshot: string): Promise<void> {
     try {
       await this.env.groupCommit.sync(segment);
-      if (!segment.deleted) await segment.writeIndexes(this.env.fs);
+      if (segment.deleted) return;
+      await segment.writeIndexes(this.env.fs);
+      await this.writeProducerSnapshot(snapshotOffset, snapshot);
     } catch {
-      // the indexes are rebuilt from the data on the next start
+      // indexes and producer state are rebuilt from the data on the next start
     }
+  }
+
+  private snapshotPath(offset: number): string {
+    return `${this.dir}/${String(offset).padStart(20, '0')}.snapshot`;
+  }
+
+  /** Writes a producer state snapshot and keeps only the two newest. */
+  private async writeProducerSnapshot(offset: number, snapshot: string): Promise<void> {
+    const { fs } = this.env;
+    await fs.writeFileAtomic(this.snapshotPath(offset), snapshot);
+    const older = (await fs.readdir(this.dir)).filter((n) => /^\d{20}\.snapshot$/.test(n)).map((n) => Number(n.slice(0, 20))).filter((o) => o < offset).sort((a, b) => b - a);
+    for (const o of older.slice(1)) await fs.unlink(this.snapshotPath(o)).catch(() => undefined);
   }
 
   /** Writes every queued append, in order, one writev per contiguous run in one segment. */
@@ -648,6 +684,7 @@ export class PartitionLog {
     if (last) await last.settled.catch(() => undefined);
     await this.flushToDisk();
     await this.activeSegment.writeIndexes(this.env.fs).catch(() => undefined);
+    await this.writeProducerSnapshot(this.logEndOffset, this.producers.serialize()).catch(() => undefined);
     this.wakeWaiters();
   }
 

@@ -87,6 +87,19 @@ export class ProducerStateManager {
     }
   }
 
+  /** The state as JSON (a snapshot; the caller names the offset it is valid at). */
+  serialize(): string {
+    return JSON.stringify([...this.producers].map(([pid, e]) => [pid, e.epoch, e.lastTimestampMs, e.batches.map((b) => [b.firstSeq, b.lastSeq, b.baseOffset, b.lastOffset])]));
+  }
+
+  /** Replaces the state with a snapshot made by serialize(). */
+  restore(json: string): void {
+    this.producers.clear();
+    for (const [pid, epoch, lastTimestampMs, batches] of JSON.parse(json) as [number, number, number, number[][]][]) {
+      this.producers.set(pid, { epoch, lastTimestampMs, batches: batches.map(([firstSeq, lastSeq, baseOffset, lastOffset]) => ({ firstSeq: firstSeq!, lastSeq: lastSeq!, baseOffset: baseOffset!, lastOffset: lastOffset! })) });
+    }
+  }
+
   /** Drops producers idle longer than `expirationMs` (Kafka's producer.id.expiration.ms). */
   expire(nowMs: number, expirationMs: number): void {
     for (const [pid, entry] of this.producers) if (nowMs - entry.lastTimestampMs > expirationMs) this.producers.delete(pid);

@@ -1,0 +1,48 @@
+// Idempotent producer state in the storage engine: duplicate and sequence checks, and its rebuild from
+// snapshots (written at roll and clean close) plus the log after them, also after a crash.
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { validateBatches } from '../../src/protocol/record-batch.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
+import type { PartitionLog } from '../../src/storage/partition-log.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { openLogs } from './helpers.js';
+
+function idempotent(log: PartitionLog, producerId: number, seq: number, value: string) {
+  const batch = buildRecordBatch([{ value }], { producerId, producerEpoch: 0, baseSequence: seq });
+  return log.append(batch, validateBatches(batch, 1 << 20));
+}
+
+test('producer state is snapshotted at roll and close, and rebuilt after a crash from the snapshot and the log', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const logs = await openLogs(dir);
+    await logs.createTopic('p', 1, { 'segment.bytes': '300' });
+    const log = logs.getLog('p', 0)!;
+    for (let seq = 0; seq < 12; seq++) await idempotent(log, 7, seq, `v${seq}-${'x'.repeat(40)}`).durable;
+    await idempotent(log, 8, 0, 'other').durable;
+    assert.ok(log.segments.length > 3);
+    await new Promise((r) => setTimeout(r, 50));
+    const snapshots = (await readdir(join(dir, 'p-0'))).filter((f) => f.endsWith('.snapshot'));
+    assert.ok(snapshots.length >= 1 && snapshots.length <= 2, `snapshots: ${snapshots}`);
+    // crash: no clean close
+    await logs.handles.closeAll();
+    const again = await openLogs(dir);
+    const recovered = again.getLog('p', 0)!;
+    assert.equal(recovered.producers.size, 2);
+    const dup = idempotent(recovered, 7, 11, `v11-${'x'.repeat(40)}`);
+    assert.equal(dup.baseOffset, 11, 'the last batch before the crash is recognised as a duplicate');
+    assert.throws(() => idempotent(recovered, 7, 13, 'gap'), { code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER });
+    assert.equal((await idempotent(recovered, 7, 12, 'next').durable, recovered.logEndOffset), 14);
+    await again.close();
+    assert.ok((await readdir(join(dir, 'p-0'))).includes(`${String(14).padStart(20, '0')}.snapshot`), 'a snapshot at the log end on clean close');
+    const third = await openLogs(dir);
+    assert.equal(idempotent(third.getLog('p', 0)!, 8, 0, 'other').baseOffset, 12, 'state from the close snapshot');
+    await third.close();
+  } finally {
+    await cleanup();
+  }
+});
