@@ -8,6 +8,9 @@ export class RecordingProxy {
   readonly requests: Buffer[] = [];
   private readonly sockets = new Set<Socket>();
   targetPort = 0;
+  /** When set, every link is dropped after each this many client frames (a flaky network, by count). */
+  cutEveryFrames = 0;
+  cuts = 0;
 
   private constructor(private readonly server: Server) {}
 
@@ -33,6 +36,15 @@ export class RecordingProxy {
         const size = pending.readInt32BE(0);
         this.requests.push(Buffer.from(pending.subarray(4, 4 + size)));
         pending = pending.subarray(4 + size);
+        if (this.cutEveryFrames > 0 && this.requests.length % this.cutEveryFrames === 0) {
+          // forward what arrived, then drop the link once the broker may be mid-answer
+          upstream.write(chunk);
+          setImmediate(() => {
+            this.cuts++;
+            this.cut();
+          });
+          return;
+        }
       }
       upstream.write(chunk);
     });
