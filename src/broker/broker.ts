@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Server } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { listen } from '../io/tcp.js';
-import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { LogConfig } from '../storage/log-config.js';
 import { LogManager, type TopicState } from '../storage/log-manager.js';
 import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupCoordinatorConfig } from '../coordinator/group-coordinator.js';
@@ -159,10 +158,6 @@ export class Broker {
   topicById(id: string): TopicState | undefined {
     for (const t of this.logs.topics.values()) if (t.id === id) return t;
     return undefined;
-  }
-
-  requireRunning(): void {
-    if (this.closing) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'broker is shutting down');
   }
 
   /** Calls `fn` when shutdown begins (long-poll fetches answer at once); returns a function that cancels it. */

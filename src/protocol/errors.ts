@@ -66,8 +66,6 @@ export const ErrorCode = {
   FETCH_SESSION_TOPIC_ID_ERROR: 106,
 } as const;
 
-export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
-
 /** An error that maps to one Kafka error code; handlers turn it into a per-partition or per-request answer. */
 export class KafkaError extends Error {
   constructor(

@@ -149,11 +149,6 @@ export class Reader {
     }
   }
 
-  /** Reads a section header's tag and size; the caller reads or skips `size` bytes. */
-  tagHeader(): { tag: number; size: number } {
-    return { tag: this.uvarint(), size: this.uvarint() };
-  }
-
   skip(n: number): void {
     this.need(n);
   }

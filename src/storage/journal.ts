@@ -93,7 +93,7 @@ export class Journal {
 }
 
 /** Parses journal bytes; stops at the first torn or corrupt entry (an unacknowledged tail). */
-export function parseJournal(data: Buffer): JournalEntry[] {
+function parseJournal(data: Buffer): JournalEntry[] {
   const out: JournalEntry[] = [];
   let at = 0;
   while (at + ENTRY_HEADER_BYTES <= data.length) {
