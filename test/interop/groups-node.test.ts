@@ -48,7 +48,14 @@ const kafkajsMember: StartMember = (bootstrap, o) => {
           return;
         }
         const offset = Number(message.offset);
-        await retryRebalancing(() => consumer.commitOffsets([{ topic: o.topic, partition, offset: String(offset + 1) }]));
+        try {
+          await consumer.commitOffsets([{ topic: o.topic, partition, offset: String(offset + 1) }]);
+        } catch (err) {
+          // the group is rebalancing: this message stays uncommitted, and whoever owns the partition after
+          // the rebalance gets it again (retrying the commit in the new generation would double it)
+          if (/rebalanc/i.test(String((err as Error).message))) return;
+          throw err;
+        }
         run.consumed.push({ consumer: o.name, partition, offset, value: message.value!.toString() });
         lastAt = Date.now();
       },
@@ -95,8 +102,11 @@ const platformaticMember = (groupProtocol: 'classic' | 'consumer'): StartMember 
   return run;
 };
 
+// kafkajs may still run eachMessage for an already-fetched batch of a partition it is losing while it rejoins,
+// and then commits it in the new generation (the classic protocol does not tie commits to assignments, in
+// Kafka either): across a rebalance it is at-least-once. librdkafka's exactly-once run is in groups-python.
 test('kafkajs group: share, take over, resume', async () => {
-  await withBroker((b) => shareTakeOverResume(b.bootstrap, kafkajsMember, 'kjs'), fastGroups);
+  await withBroker((b) => shareTakeOverResume(b.bootstrap, kafkajsMember, 'kjs', { exactlyOnce: false }), fastGroups);
 });
 
 // @platformatic/kafka keeps handing out already-fetched messages of a partition it lost in a rebalance, so
