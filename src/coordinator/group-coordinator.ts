@@ -255,21 +255,15 @@ export class GroupCoordinator {
     member.protocols = req.protocols;
     member.sessionTimeoutMs = req.sessionTimeoutMs;
     member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+    // nothing changed and no rebalance is due: the member (which may have lost its join response) gets the
+    // current generation again; a rejoining leader of a Stable group triggers a rebalance, as in Kafka
+    const current = !changed && (group.state === 'CompletingRebalance' || (group.state === 'Stable' && member.memberId !== group.leaderId));
+    if (current) return Promise.resolve(this.joinResultFor(group, member));
     return new Promise((resolve) => {
-      if (member.awaitingJoin) member.awaitingJoin(this.joinError(ErrorCode.UNKNOWN_MEMBER_ID, member.memberId));
+      member.awaitingJoin?.(this.joinError(ErrorCode.UNKNOWN_MEMBER_ID, member.memberId));
       member.awaitingJoin = resolve;
-      if (group.state === 'PreparingRebalance') {
-        this.maybeCompleteJoin(group);
-      } else if (group.state === 'CompletingRebalance' && !changed) {
-        // the member lost its join response: hand it the current generation again
-        member.awaitingJoin = null;
-        resolve(this.joinResultFor(group, member));
-      } else if (group.state === 'Stable' && !changed && member.memberId !== group.leaderId) {
-        member.awaitingJoin = null;
-        resolve(this.joinResultFor(group, member));
-      } else {
-        this.prepareRebalance(group);
-      }
+      if (group.state === 'PreparingRebalance') this.maybeCompleteJoin(group);
+      else this.prepareRebalance(group);
     });
   }
 

@@ -2,7 +2,7 @@ import { validateBatches } from '../protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches, type NewRecord } from '../protocol/records.js';
 import { murmur2 } from '../protocol/murmur2.js';
 import type { LogManager, TopicState } from '../storage/log-manager.js';
-import type { CommittedOffset } from './group.js';
+import type { CommittedOffset, Member } from './group.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 
@@ -12,16 +12,11 @@ export interface StoredGroup {
   protocolName: string | null;
   generationId: number;
   leaderId: string | null;
-  members: {
-    memberId: string;
-    groupInstanceId: string | null;
-    clientId: string;
-    clientHost: string;
-    sessionTimeoutMs: number;
-    rebalanceTimeoutMs: number;
+  members: (Pick<Member, 'memberId' | 'groupInstanceId' | 'clientId' | 'clientHost' | 'sessionTimeoutMs' | 'rebalanceTimeoutMs'> & {
+    /** The member's protocol metadata and assignment, base64. */
     metadata: string;
     assignment: string;
-  }[];
+  })[];
 }
 
 export type StoredRecord =

@@ -11,21 +11,14 @@ export class Writer {
   private pos = 0;
   private chunkStart = 0;
   private readonly chunks: Buffer[] = [];
-  private flushedBytes = 0;
 
   constructor(initialBytes = 256) {
     this.buf = Buffer.allocUnsafe(initialBytes);
   }
 
-  /** Total bytes written so far. */
-  get length(): number {
-    return this.flushedBytes + this.pos - this.chunkStart;
-  }
-
   private cutChunk(): void {
     if (this.pos > this.chunkStart) {
       this.chunks.push(this.buf.subarray(this.chunkStart, this.pos));
-      this.flushedBytes += this.pos - this.chunkStart;
     }
     this.chunkStart = this.pos;
   }
@@ -161,7 +154,6 @@ export class Writer {
     if (v.length >= ZERO_COPY_MIN_BYTES) {
       this.cutChunk();
       this.chunks.push(v);
-      this.flushedBytes += v.length;
       return;
     }
     this.ensure(v.length);

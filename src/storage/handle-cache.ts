@@ -14,10 +14,6 @@ export class HandleCache {
     private maxOpen: number,
   ) {}
 
-  get openCount(): number {
-    return this.open.size;
-  }
-
   /** Returns the segment's descriptor, opening it if needed; pair every call with release(). */
   async acquire(segment: Segment): Promise<number> {
     segment.inUse++;
