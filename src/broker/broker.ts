@@ -6,6 +6,7 @@ import type { LogConfig } from '../storage/log-config.js';
 import { LogManager, type TopicState } from '../storage/log-manager.js';
 import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupCoordinatorConfig } from '../coordinator/group-coordinator.js';
 import { ProducerIdManager } from '../coordinator/producer-ids.js';
+import { DEFAULT_TRANSACTION_CONFIG, TransactionCoordinator, type TransactionConfig } from '../coordinator/transaction-coordinator.js';
 import { Connection } from './connection.js';
 import { dispatchFrame } from './dispatch.js';
 import { HANDLERS } from './handlers/index.js';
@@ -33,6 +34,8 @@ export interface BrokerConfig {
   shutdownTimeoutMs: number;
   /** Consumer group settings (session timeout bounds, initial rebalance delay, offsets retention). */
   groups: Partial<GroupCoordinatorConfig>;
+  /** Transaction settings (largest timeout, timeout check interval, transactional id expiration). */
+  transactions: Partial<TransactionConfig>;
 }
 
 export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
@@ -50,6 +53,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   maxOpenFiles: 16384,
   shutdownTimeoutMs: 10_000,
   groups: {},
+  transactions: {},
 };
 
 /**
@@ -61,6 +65,7 @@ export class Broker {
   readonly connections = new Set<Connection>();
   readonly clusterId: string;
   readonly producerIds: ProducerIdManager;
+  readonly transactions: TransactionCoordinator;
   private server!: Server;
   private closing: Promise<void> | null = null;
   private readonly topicCreations = new Map<string, Promise<TopicState>>();
@@ -74,6 +79,16 @@ export class Broker {
   ) {
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
     this.producerIds = new ProducerIdManager(logs.fs, logs.dataDir);
+    this.transactions = new TransactionCoordinator(
+      {
+        logs,
+        clock: logs.clock,
+        nextProducerId: () => this.producerIds.nextId(),
+        commitOffsets: (groupId, offsets) => groups.storeOffsets(groupId, offsets),
+        onError: (err, what) => logger.error({ err }, `transactions: ${what} failed`),
+      },
+      { ...DEFAULT_TRANSACTION_CONFIG, ...config.transactions },
+    );
     this.clusterId = config.clusterId ?? 'sluice-' + randomBytes(8).toString('hex');
   }
 
@@ -92,8 +107,10 @@ export class Broker {
     try {
       await broker.producerIds.load();
       await groups.load();
+      await broker.transactions.load();
       broker.server = await listen(full.host, full.port, (socket) => broker.accept(socket));
     } catch (err) {
+      broker.transactions.close();
       groups.close();
       await logs.close();
       throw err;
@@ -184,6 +201,7 @@ export class Broker {
     await Promise.all([...this.connections].map((c) => c.drain(this.config.shutdownTimeoutMs)));
     for (const c of this.connections) c.close();
     await serverClosed;
+    this.transactions.close();
     this.groups.close();
     await this.logs.close();
     this.logger.info('broker stopped');

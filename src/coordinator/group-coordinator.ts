@@ -4,7 +4,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { decodeConsumerProtocolSubscription } from '../protocol/messages.generated.js';
 import { Reader } from '../protocol/reader.js';
 import type { LogManager } from '../storage/log-manager.js';
-import { Group, offsetKey, type CommittedOffset, type GroupState, type JoinResult, type Member, type SyncResult } from './group.js';
+import { Group, offsetKey, type GroupState, type JoinResult, type Member, type SyncResult } from './group.js';
 import { GroupStore, type StoredGroup, type StoredRecord } from './group-store.js';
 import { ConsumerGroupError, ConsumerGroupProtocol, type ConsumerGroupState, type HeartbeatRequest, type HeartbeatResponse } from './consumer-groups.js';
 
@@ -550,44 +550,49 @@ export class GroupCoordinator {
    * -1 and no member id, which only an Empty group accepts. Returns an error code per offset.
    */
   async commitOffsets(ref: MemberRef, offsets: OffsetToCommit[], topicExists: (topic: string, partition: number) => boolean): Promise<number[]> {
-    const errors = offsets.map(() => ErrorCode.NONE as number);
-    if (!ref.groupId) return errors.map(() => ErrorCode.INVALID_GROUP_ID);
-    let group = this.groups.get(ref.groupId);
-    const standalone = ref.generationId < 0 && ref.memberId === '';
-    let groupError: number = ErrorCode.NONE;
-    if (standalone) {
-      if (group && !group.isEmpty) groupError = ErrorCode.UNKNOWN_MEMBER_ID;
-    } else if (group?.type === 'consumer') {
-      const member = group.consumer.members.get(ref.memberId);
-      if (!member) groupError = ErrorCode.UNKNOWN_MEMBER_ID;
-      // a commit sent just before the member saw its epoch bump still counts
-      else if (ref.generationId !== member.memberEpoch && ref.generationId !== member.previousEpoch) groupError = ConsumerGroupError.STALE_MEMBER_EPOCH;
-    } else {
-      groupError = this.validateMember(group, ref, ErrorCode.REBALANCE_IN_PROGRESS);
-    }
-    if (groupError !== ErrorCode.NONE) return errors.map(() => groupError);
-    group ??= this.groupOrCreate(ref.groupId);
-    const now = this.clock.now();
-    const records: StoredRecord[] = [];
-    const accepted: [number, CommittedOffset & { topic: string; partition: number }][] = [];
-    offsets.forEach((o, i) => {
-      if ((o.metadata?.length ?? 0) > this.config.maxMetadataBytes) errors[i] = ErrorCode.OFFSET_METADATA_TOO_LARGE;
-      else if (!topicExists(o.topic, o.partition)) errors[i] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-      else {
-        const value: CommittedOffset = { offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata ?? '', commitTimestampMs: now };
-        records.push({ kind: 'offset', group: ref.groupId, topic: o.topic, partition: o.partition, value });
-        accepted.push([i, { ...value, topic: o.topic, partition: o.partition }]);
-      }
+    if (!ref.groupId) return offsets.map(() => ErrorCode.INVALID_GROUP_ID);
+    const groupError = this.committerError(ref, false);
+    if (groupError !== ErrorCode.NONE) return offsets.map(() => groupError);
+    const errors = offsets.map((o) => {
+      if ((o.metadata?.length ?? 0) > this.config.maxMetadataBytes) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
+      return topicExists(o.topic, o.partition) ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     });
     try {
-      await this.store.write(ref.groupId, records);
+      await this.storeOffsets(ref.groupId, offsets.filter((_, i) => errors[i] === ErrorCode.NONE));
     } catch (err) {
       this.onError(err, `committing offsets of ${ref.groupId}`);
-      for (const [i] of accepted) errors[i] = ErrorCode.COORDINATOR_NOT_AVAILABLE;
-      return errors;
+      return errors.map((e) => (e === ErrorCode.NONE ? ErrorCode.COORDINATOR_NOT_AVAILABLE : e));
     }
-    for (const [, o] of accepted) group.offsets.set(offsetKey(o.topic, o.partition), o);
     return errors;
+  }
+
+  /**
+   * Whether `ref` may commit offsets for its group now: the group error, or NONE. `transactional`: a
+   * TxnOffsetCommit without member id and generation is not checked against the group (KIP-447 only fences
+   * producers that name their member).
+   */
+  committerError(ref: MemberRef, transactional: boolean): number {
+    const group = this.groups.get(ref.groupId);
+    if (ref.generationId < 0 && ref.memberId === '') {
+      return !transactional && group && !group.isEmpty ? ErrorCode.UNKNOWN_MEMBER_ID : ErrorCode.NONE;
+    }
+    if (group?.type === 'consumer') {
+      const member = group.consumer.members.get(ref.memberId);
+      if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
+      // a commit sent just before the member saw its epoch bump still counts
+      if (ref.generationId !== member.memberEpoch && ref.generationId !== member.previousEpoch) return ConsumerGroupError.STALE_MEMBER_EPOCH;
+      return ErrorCode.NONE;
+    }
+    return this.validateMember(group, ref, ErrorCode.REBALANCE_IN_PROGRESS);
+  }
+
+  /** Makes `offsets` the group's committed offsets, durably (OffsetCommit, and a committed transaction's offsets). */
+  async storeOffsets(groupId: string, offsets: OffsetToCommit[]): Promise<void> {
+    const now = this.clock.now();
+    const committed = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata ?? '', commitTimestampMs: now }));
+    await this.store.write(groupId, committed.map(({ topic, partition, ...value }) => ({ kind: 'offset', group: groupId, topic, partition, value })));
+    const group = this.groupOrCreate(groupId);
+    for (const o of committed) group.offsets.set(offsetKey(o.topic, o.partition), o);
   }
 
   /** OffsetFetch: the committed offset per partition, -1 (no error) for partitions never committed. */

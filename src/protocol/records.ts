@@ -99,6 +99,36 @@ export function buildRecordBatch(records: NewRecord[], options: BuildBatchOption
   return batch;
 }
 
+/** The two kinds of transaction markers (control record key type). */
+export const ControlType = { ABORT: 0, COMMIT: 1 } as const;
+
+/**
+ * A transaction marker as the coordinator writes it to each partition of a transaction: one control record
+ * whose key is (version 0, type) and whose value is (version 0, coordinator epoch), in a transactional
+ * control batch carrying the producer's id and epoch.
+ */
+export function buildControlBatch(commit: boolean, producerId: number, producerEpoch: number, coordinatorEpoch = 0): Buffer {
+  const key = Buffer.alloc(4);
+  key.writeInt16BE(0, 0);
+  key.writeInt16BE(commit ? ControlType.COMMIT : ControlType.ABORT, 2);
+  const value = Buffer.alloc(6);
+  value.writeInt16BE(0, 0);
+  value.writeInt32BE(coordinatorEpoch, 2);
+  return buildRecordBatch([{ key, value }], { producerId, producerEpoch, transactional: true, control: true });
+}
+
+/** The marker type (ControlType) of the control batch at `at`: its first record's key, read without decoding the rest. */
+export function controlTypeAt(buf: Buffer, at: number, size: number): number {
+  const r = new Reader(buf, at + Batch.HEADER_BYTES, at + size);
+  r.varint(); // record length
+  r.int8(); // attributes
+  r.varlong(); // timestamp delta
+  r.varint(); // offset delta
+  const key = readVarBytes(r);
+  if (key === null || key.length < 4) throw new ProtocolError('control record without a type');
+  return key.readInt16BE(2);
+}
+
 function writeVarBytes(w: Writer, v: Buffer | null): void {
   if (v === null) {
     w.varint(-1);

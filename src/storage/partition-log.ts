@@ -1,13 +1,14 @@
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, type ValidatedBatches } from '../protocol/record-batch.js';
+import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, type BatchInfo, type ValidatedBatches } from '../protocol/record-batch.js';
 import type { FileSystem } from '../io/file-system.js';
-import { decodeRecordBatches } from '../protocol/records.js';
+import { ControlType, controlTypeAt, decodeRecordBatches } from '../protocol/records.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
 import type { LogConfig } from './log-config.js';
 import { SEGMENT_SUFFIX, Segment, scanSegment } from './segment.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
 import { ProducerStateManager } from './producer-state.js';
+import { TransactionIndex } from './transaction-index.js';
 
 /** What a partition log needs from the engine around it. */
 export interface LogEnv {
@@ -65,6 +66,7 @@ const READ_SLACK_BYTES = 16 * 1024;
 export class PartitionLog {
   segments: Segment[] = [];
   readonly producers = new ProducerStateManager();
+  readonly transactions = new TransactionIndex();
   /** Where compaction stands: closed segments up to this offset are cleaned; kept tombstones come due then. */
   readonly compaction = { cleanedThrough: -1, nextTombstoneDueMs: Infinity };
   /** Retried idempotent batches answered from the log instead of being appended again. */
@@ -98,6 +100,11 @@ export class PartitionLog {
 
   get logEndOffset(): number {
     return this.activeSegment.nextOffset;
+  }
+
+  /** The last stable offset: read_committed consumers see nothing at or past it (see TransactionIndex). */
+  get lastStableOffset(): number {
+    return this.transactions.lastStableOffset(this.highWatermark);
   }
 
   get sizeBytes(): number {
@@ -188,7 +195,7 @@ export class PartitionLog {
       assignOffsets(records, batch, offset, logAppendTime);
       const lastOffset = offset + batch.lastOffsetDelta;
       segment.indexBatch(position + batch.position, batch.size, offset, lastOffset, batch.maxTimestamp, this.config.indexIntervalBytes);
-      if (batch.producerId >= 0) this.producers.record(batch, offset, now);
+      if (batch.producerId >= 0) this.trackProducerBatch(records, batch, offset, now);
       offset = lastOffset + 1;
     }
     segment.size += records.length;
@@ -227,7 +234,7 @@ export class PartitionLog {
   private checkSequences(validated: ValidatedBatches): AppendResult | null {
     let duplicateOf = -1;
     for (const batch of validated.batches) {
-      if (batch.producerId < 0) continue;
+      if (batch.producerId < 0 || (batch.attributes & Attributes.CONTROL) !== 0) continue;
       const check = this.producers.check(batch);
       if (check.kind === 'duplicate') duplicateOf = check.baseOffset;
       else if (duplicateOf >= 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'a request mixes a retried batch with new ones');
@@ -240,7 +247,22 @@ export class PartitionLog {
   }
 
   /**
-   * Rebuilds idempotent producer state: from the newest snapshot not past the high watermark, then from the
+   * Producer and transaction bookkeeping for a batch with a producer id at `offset`: a data batch joins the
+   * producer's sequence state (and opens its transaction here when transactional); a marker ends the
+   * producer's transaction and fences its older epochs.
+   */
+  private trackProducerBatch(buf: Buffer, batch: BatchInfo, offset: number, timestampMs: number): void {
+    if ((batch.attributes & Attributes.CONTROL) !== 0) {
+      this.producers.markerWritten(batch.producerId, batch.producerEpoch, timestampMs);
+      this.transactions.complete(batch.producerId, offset, controlTypeAt(buf, batch.position, batch.size) === ControlType.COMMIT);
+      return;
+    }
+    this.producers.record(batch, offset, timestampMs);
+    if ((batch.attributes & Attributes.TRANSACTIONAL) !== 0) this.transactions.begin(batch.producerId, offset);
+  }
+
+  /**
+   * Rebuilds idempotent producer and transaction state: from the newest snapshot not past the high watermark, then from the
    * batch headers of the log after it (records are not decoded). Snapshots are written at each segment roll
    * and at clean shutdown, so at most the active segment is scanned.
    */
@@ -254,10 +276,14 @@ export class PartitionLog {
         continue;
       }
       try {
-        this.producers.restore((await fs.readFile(this.snapshotPath(at))).toString('utf8'));
+        const saved = JSON.parse((await fs.readFile(this.snapshotPath(at))).toString('utf8')) as { producers: unknown; transactions: unknown };
+        this.producers.restore(saved.producers);
+        this.transactions.restore(saved.transactions);
         offset = Math.max(at, this.logStartOffset);
         break;
       } catch {
+        this.producers.restore([]);
+        this.transactions.restore({ ongoing: [], aborted: [] });
         // unreadable snapshot: try an older one, or scan the whole log
       }
     }
@@ -268,7 +294,7 @@ export class PartitionLog {
         const size = batchSizeAt(records, at);
         if (at + size > records.length) break;
         const info = batchInfoAt(records, at, size);
-        if (info.producerId >= 0 && (info.attributes & Attributes.CONTROL) === 0) this.producers.record(info, info.baseOffset, info.maxTimestamp);
+        if (info.producerId >= 0) this.trackProducerBatch(records, info, info.baseOffset, info.maxTimestamp);
         offset = info.baseOffset + info.lastOffsetDelta + 1;
         at += size;
       }
@@ -284,7 +310,7 @@ export class PartitionLog {
     const next = new Segment(this.dir, previous.nextOffset);
     next.newFile = true;
     this.segments.push(next);
-    void this.sealSegment(previous, next.baseOffset, this.producers.serialize());
+    void this.sealSegment(previous, next.baseOffset, this.snapshotState());
   }
 
   private async sealSegment(segment: Segment, snapshotOffset: number, snapshot: string): Promise<void> {
@@ -296,6 +322,10 @@ export class PartitionLog {
     } catch {
       // indexes and producer state are rebuilt from the data on the next start
     }
+  }
+
+  private snapshotState(): string {
+    return JSON.stringify({ producers: this.producers.toJSON(), transactions: this.transactions.toJSON() });
   }
 
   private snapshotPath(offset: number): string {
@@ -405,6 +435,7 @@ export class PartitionLog {
       }
       await this.rollbackTo(from.segment, from.position, from.startOffset);
       this.producers.truncateFrom(from.startOffset);
+      this.transactions.truncateFrom(from.startOffset);
     })();
     try {
       await this.failing;
@@ -644,6 +675,7 @@ export class PartitionLog {
       throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `cannot delete before ${offset}: high watermark is ${this.highWatermark}`);
     }
     if (offset > this.logStartOffset) this.logStartOffset = offset;
+    this.transactions.dropBefore(this.logStartOffset);
     await this.deleteSegmentsWhile((_s, next) => next !== undefined && next.baseOffset <= this.logStartOffset);
     return this.logStartOffset;
   }
@@ -663,7 +695,10 @@ export class PartitionLog {
       }
       return false;
     });
-    if (deleted > 0) this.logStartOffset = Math.max(this.logStartOffset, this.segments[0]!.baseOffset);
+    if (deleted > 0) {
+      this.logStartOffset = Math.max(this.logStartOffset, this.segments[0]!.baseOffset);
+      this.transactions.dropBefore(this.logStartOffset);
+    }
     return deleted;
   }
 
@@ -684,7 +719,7 @@ export class PartitionLog {
     if (last) await last.settled.catch(() => undefined);
     await this.flushToDisk();
     await this.activeSegment.writeIndexes(this.env.fs).catch(() => undefined);
-    await this.writeProducerSnapshot(this.logEndOffset, this.producers.serialize()).catch(() => undefined);
+    await this.writeProducerSnapshot(this.logEndOffset, this.snapshotState()).catch(() => undefined);
     this.wakeWaiters();
   }
 

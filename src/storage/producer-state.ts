@@ -82,20 +82,31 @@ export class ProducerStateManager {
   /** Forgets batches at or after `offset` (their append failed and the log was rolled back). */
   truncateFrom(offset: number): void {
     for (const [pid, entry] of this.producers) {
+      const had = entry.batches.length;
       entry.batches = entry.batches.filter((b) => b.baseOffset < offset);
-      if (entry.batches.length === 0) this.producers.delete(pid);
+      if (had > 0 && entry.batches.length === 0) this.producers.delete(pid);
     }
   }
 
-  /** The state as JSON (a snapshot; the caller names the offset it is valid at). */
-  serialize(): string {
-    return JSON.stringify([...this.producers].map(([pid, e]) => [pid, e.epoch, e.lastTimestampMs, e.batches.map((b) => [b.firstSeq, b.lastSeq, b.baseOffset, b.lastOffset])]));
+  /**
+   * A transaction marker written with `epoch`: a newer epoch (the coordinator fenced the producer, or it
+   * re-initialised) replaces the producer's entry, so older epochs are refused and the new one starts at sequence 0.
+   */
+  markerWritten(producerId: number, epoch: number, timestampMs: number): void {
+    const entry = this.producers.get(producerId);
+    if (!entry || epoch > entry.epoch) this.producers.set(producerId, { epoch, batches: [], lastTimestampMs: timestampMs });
+    else entry.lastTimestampMs = timestampMs;
   }
 
-  /** Replaces the state with a snapshot made by serialize(). */
-  restore(json: string): void {
+  /** The state in a JSON-ready form (part of a snapshot; the caller names the offset it is valid at). */
+  toJSON(): unknown {
+    return [...this.producers].map(([pid, e]) => [pid, e.epoch, e.lastTimestampMs, e.batches.map((b) => [b.firstSeq, b.lastSeq, b.baseOffset, b.lastOffset])]);
+  }
+
+  /** Replaces the state with one made by toJSON(). */
+  restore(saved: unknown): void {
     this.producers.clear();
-    for (const [pid, epoch, lastTimestampMs, batches] of JSON.parse(json) as [number, number, number, number[][]][]) {
+    for (const [pid, epoch, lastTimestampMs, batches] of saved as [number, number, number, number[][]][]) {
       this.producers.set(pid, { epoch, lastTimestampMs, batches: batches.map(([firstSeq, lastSeq, baseOffset, lastOffset]) => ({ firstSeq: firstSeq!, lastSeq: lastSeq!, baseOffset: baseOffset!, lastOffset: lastOffset! })) });
     }
   }

@@ -38,10 +38,11 @@ def confluent_produce(bootstrap, topic, codec='none', acks='all'):
     print(json.dumps({'errors': errors, 'unflushed': left}))
 
 
-def confluent_consume(bootstrap, topic, partitions, expected):
+def confluent_consume(bootstrap, topic, partitions, expected, isolation='read_uncommitted'):
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'interop-unused', 'enable.auto.commit': False,
-                  'enable.partition.eof': True, 'fetch.max.bytes': 4000000, 'max.partition.fetch.bytes': 2000000})
+                  'enable.partition.eof': True, 'fetch.max.bytes': 4000000, 'max.partition.fetch.bytes': 2000000,
+                  'isolation.level': isolation})
     c.assign([TopicPartition(topic, p, 0) for p in range(int(partitions))])
     got, eof = 0, set()
     while got < int(expected) or len(eof) < int(partitions):
@@ -232,7 +233,62 @@ def confluent_produce_idempotent(bootstrap, topic, count):
     print(json.dumps({'errors': errors, 'unflushed': left}))
 
 
+def confluent_transactions(bootstrap, topic, txid):
+    """Runs the transactions given on stdin ({"values", "partition", "outcome": "commit"|"abort"}) with one producer."""
+    from confluent_kafka import Producer
+    p = Producer({'bootstrap.servers': bootstrap, 'transactional.id': txid, 'linger.ms': 2})
+    p.init_transactions(30)
+    for t in read_messages():
+        p.begin_transaction()
+        for v in t['values']:
+            p.produce(topic, value=enc(v), partition=t['partition'])
+        p.flush(30)
+        if t['outcome'] == 'commit':
+            p.commit_transaction(30)
+        else:
+            p.abort_transaction(30)
+    emit({'done': True})
+
+
+def confluent_process(bootstrap, source, sink, group, txid, total, crash_after='-1'):
+    """Consume-transform-produce with exactly-once: reads `source` (read_committed) in group `group`, writes
+    'out-<value>' to `sink` partition 0 and the consumed offsets in one transaction per poll, until the group's
+    positions cover `total` messages. With crash_after >= 0, exits abruptly mid-transaction (output produced and
+    flushed, not committed) once that many messages were processed."""
+    import os
+    import time
+    from confluent_kafka import Consumer, Producer
+    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': group, 'enable.auto.commit': False,
+                  'isolation.level': 'read_committed', 'auto.offset.reset': 'earliest', 'session.timeout.ms': 6000})
+    p = Producer({'bootstrap.servers': bootstrap, 'transactional.id': txid, 'linger.ms': 2})
+    p.init_transactions(30)
+    c.subscribe([source])
+    processed, deadline = 0, time.time() + 120
+    while time.time() < deadline:
+        msgs = c.consume(num_messages=50, timeout=0.5)
+        msgs = [m for m in msgs if not m.error()]
+        if msgs:
+            p.begin_transaction()
+            for m in msgs:
+                p.produce(sink, value=b'out-' + m.value(), partition=0)
+            processed += len(msgs)
+            if 0 <= int(crash_after) <= processed:
+                p.flush(30)
+                emit({'crashed_after': processed})
+                sys.stdout.flush()
+                os._exit(3)
+            p.send_offsets_to_transaction(c.position(c.assignment()), c.consumer_group_metadata(), 30)
+            p.commit_transaction(30)
+        assigned = c.assignment()
+        if assigned and sum(max(tp.offset, 0) for tp in c.position(assigned)) >= int(total):
+            break
+    c.close()
+    emit({'processed': processed})
+
+
 COMMANDS = {
+    'confluent-transactions': confluent_transactions,
+    'confluent-process': confluent_process,
     'confluent-produce-idempotent': confluent_produce_idempotent,
     'confluent-group': confluent_group,
     'kp-group': kp_group,

@@ -2,7 +2,9 @@
 // get UNSUPPORTED_VERSION per partition (advertising from v0 keeps librdkafka's compression switched on).
 // Behavior: batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed
 // batches, max.message.bytes) and appended as sent with offsets patched in place. acks=0 gets no response,
-// acks=1 waits for the write, acks=-1 for durability under the topic's flush policy.
+// acks=1 waits for the write, acks=-1 for durability under the topic's flush policy. Clients may not write
+// control batches (INVALID_RECORD); a transactional batch must belong to its producer's open transaction that
+// includes this partition (the transaction coordinator checks, as Kafka does since KIP-890).
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
   ProduceRequest,
@@ -10,11 +12,21 @@ import type {
   ProduceResponsePartitionProduceResponse,
   ProduceResponseTopicProduceResponse,
 } from '../../protocol/messages.generated.js';
-import { InvalidRecordError, validateBatches } from '../../protocol/record-batch.js';
+import { Attributes, InvalidRecordError, validateBatches, type ValidatedBatches } from '../../protocol/record-batch.js';
+import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
 
 const FIRST_RECORD_BATCH_VERSION = 3;
+
+function checkTransactional(broker: Broker, transactionalId: string | null | undefined, validated: ValidatedBatches, topic: string, partition: number): void {
+  for (const b of validated.batches) {
+    if ((b.attributes & Attributes.CONTROL) !== 0) throw new KafkaError(ErrorCode.INVALID_RECORD, 'clients may not produce control batches');
+    if ((b.attributes & Attributes.TRANSACTIONAL) === 0) continue;
+    const code = broker.transactions.verifyProduce(transactionalId, b.producerId, b.producerEpoch, topic, partition);
+    if (code !== ErrorCode.NONE) throw new KafkaError(code, `transactional batch of producer ${b.producerId} epoch ${b.producerEpoch} is not part of an open transaction on ${topic}-${partition}`);
+  }
+}
 
 export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
   apiKey: 0,
@@ -57,6 +69,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           const records = p.records;
           if (!records || records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
           const validated = validateBatches(records, log.config.maxMessageBytes);
+          checkTransactional(broker, req.transactionalId, validated, topicData.name, p.index);
           const result = log.append(records, validated);
           out.baseOffset = result.baseOffset;
           out.logAppendTimeMs = result.logAppendTimeMs;

@@ -3,7 +3,8 @@
 // long poll: when fewer than min_bytes are available the request waits up to max_wait_ms and is woken by
 // appends to any partition it asked for. Fetch sessions (KIP-227) are answered session-less (session id 0),
 // which clients accept and which makes every fetch a full fetch; an incremental request for a session id we
-// never issued gets FETCH_SESSION_ID_NOT_FOUND. v13+ name topics by id.
+// never issued gets FETCH_SESSION_ID_NOT_FOUND. v13+ name topics by id. read_committed fetches stop at the last
+// stable offset and list the aborted transactions in the range they return, which clients filter out.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
   FetchRequest,
@@ -11,6 +12,7 @@ import type {
   FetchResponseFetchableTopicResponse,
   FetchResponsePartitionData,
 } from '../../protocol/messages.generated.js';
+import { Batch, batchSizeAt, readInt64 } from '../../protocol/record-batch.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
@@ -24,6 +26,7 @@ interface Slot {
   log: PartitionLog | null;
   fetchOffset: number;
   maxBytes: number;
+  readCommitted: boolean;
 }
 
 export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
@@ -50,7 +53,7 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
         partitions.push(out);
         const log = topic?.partitions[p.partition] ?? null;
         if (!log) out.errorCode = topic || !byId ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID;
-        slots.push({ out, log, fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes });
+        slots.push({ out, log, fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, readCommitted });
       }
     }
     const deadline = Date.now() + Math.max(0, req.maxWaitMs);
@@ -73,11 +76,18 @@ async function readAll(slots: Slot[], maxBytes: number): Promise<number> {
     if (!log) continue;
     try {
       const limit = Math.min(slot.maxBytes, budget);
-      const res = limit > 0 || total === 0 ? await log.read(slot.fetchOffset, Math.max(limit, 1)) : null;
+      const lastStable = log.lastStableOffset;
+      const upTo = slot.readCommitted ? lastStable : log.highWatermark;
+      const res = limit > 0 || total === 0 ? await log.read(slot.fetchOffset, Math.max(limit, 1), upTo) : null;
       out.highWatermark = log.highWatermark;
-      out.lastStableOffset = log.highWatermark;
+      out.lastStableOffset = lastStable;
       out.logStartOffset = log.logStartOffset;
       out.records = res ? res.records : EMPTY;
+      if (slot.readCommitted && out.records.length > 0) {
+        out.abortedTransactions = log.transactions
+          .abortedBetween(slot.fetchOffset, endOffsetOf(out.records))
+          .map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
+      }
       out.errorCode = 0;
       total += out.records!.length;
       budget -= out.records!.length;
@@ -85,13 +95,24 @@ async function readAll(slots: Slot[], maxBytes: number): Promise<number> {
       const { errorCode } = toErrorCode(err);
       out.errorCode = errorCode;
       out.highWatermark = log.highWatermark;
-      out.lastStableOffset = log.highWatermark;
+      out.lastStableOffset = log.lastStableOffset;
       out.logStartOffset = log.logStartOffset;
       out.records = EMPTY;
       if (!(err instanceof KafkaError)) throw err;
     }
   }
   return total;
+}
+
+/** The offset after the last batch of `records` (whole batches; only their headers are read). */
+function endOffsetOf(records: Buffer): number {
+  let end = 0;
+  for (let at = 0; at + Batch.LOG_OVERHEAD <= records.length; ) {
+    const size = batchSizeAt(records, at);
+    end = readInt64(records, at + Batch.BASE_OFFSET) + records.readInt32BE(at + Batch.LAST_OFFSET_DELTA) + 1;
+    at += size;
+  }
+  return end;
 }
 
 function waitForAppend(broker: Broker, slots: Slot[], timeoutMs: number): Promise<void> {

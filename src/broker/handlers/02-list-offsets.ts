@@ -1,7 +1,7 @@
 // ListOffsets (key 2), v0-10. Timestamps: -1 latest (the high watermark), -2 earliest (log start), -3 the
 // record with the largest timestamp (KIP-734), -4 earliest local (= earliest, no tiered storage), -5 latest
 // tiered (none: -1). A timestamp >= 0 finds the first record at or after it, which may be inside a batch.
-// v0 answers with the old offsets array.
+// v0 answers with the old offsets array. read_committed (v2+) latest is the last stable offset.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
   ListOffsetsRequest,
@@ -18,10 +18,12 @@ const MAX_TIMESTAMP = -3;
 const EARLIEST_LOCAL = -4;
 const LATEST_TIERED = -5;
 
-async function lookup(log: PartitionLog, timestamp: number): Promise<{ offset: number; timestamp: number }> {
+const READ_COMMITTED = 1;
+
+async function lookup(log: PartitionLog, timestamp: number, readCommitted: boolean): Promise<{ offset: number; timestamp: number }> {
   switch (timestamp) {
     case LATEST:
-      return { offset: log.highWatermark, timestamp: -1 };
+      return { offset: readCommitted ? log.lastStableOffset : log.highWatermark, timestamp: -1 };
     case EARLIEST:
     case EARLIEST_LOCAL:
       return { offset: log.logStartOffset, timestamp: -1 };
@@ -55,7 +57,7 @@ export const listOffsets: ApiHandler<ListOffsetsRequest, ListOffsetsResponse> = 
           continue;
         }
         try {
-          const found = await lookup(log, p.timestamp);
+          const found = await lookup(log, p.timestamp, req.isolationLevel === READ_COMMITTED);
           out.offset = found.offset;
           out.timestamp = found.timestamp;
           if (version === 0) out.oldStyleOffsets = found.offset >= 0 ? [found.offset] : [];

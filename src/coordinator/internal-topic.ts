@@ -1,0 +1,75 @@
+import { validateBatches } from '../protocol/record-batch.js';
+import { buildRecordBatch, decodeRecordBatches } from '../protocol/records.js';
+import { murmur2 } from '../protocol/murmur2.js';
+import type { LogManager, TopicState } from '../storage/log-manager.js';
+
+/** A keyed record of an internal topic, key and value as JSON; a null value deletes the key (tombstone). */
+export interface InternalRecord {
+  key: unknown[];
+  value: unknown;
+}
+
+/**
+ * A compacted internal topic (`__consumer_offsets`, `__transaction_state`) holding a coordinator's state as
+ * JSON records, on the storage engine like any topic. Records about one entity (a group, a transactional id)
+ * go to partition murmur2(entity) mod N, so they stay in order; writes are always fsync'd before they count.
+ */
+export class InternalTopic {
+  private topic: TopicState | null = null;
+
+  constructor(
+    private readonly logs: LogManager,
+    readonly name: string,
+    private readonly partitions: number,
+  ) {}
+
+  private async ensureTopic(): Promise<TopicState> {
+    this.topic ??= this.logs.topics.get(this.name) ?? null;
+    this.topic ??= await this.logs.createTopic(this.name, this.partitions, {
+      'cleanup.policy': 'compact',
+      'flush.policy': 'fsync',
+      'segment.bytes': String(100 * 1024 * 1024),
+    });
+    return this.topic;
+  }
+
+  /** Appends records about `entity` durably. */
+  async write(entity: string, records: InternalRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const topic = await this.ensureTopic();
+    const log = topic.partitions[(murmur2(Buffer.from(entity)) & 0x7fffffff) % topic.partitions.length]!;
+    const batch = buildRecordBatch(records.map((r) => ({ key: JSON.stringify(r.key), value: r.value === null ? null : JSON.stringify(r.value) })));
+    await log.append(batch, validateBatches(batch, 1 << 30)).durable;
+  }
+
+  /** Every record of the topic, oldest first per partition (later records for a key win); unreadable ones are skipped. */
+  async *readAll(): AsyncGenerator<InternalRecord> {
+    const topic = this.logs.topics.get(this.name);
+    if (!topic) return;
+    this.topic = topic;
+    for (const log of topic.partitions) {
+      let offset = log.logStartOffset;
+      while (offset < log.highWatermark) {
+        const { records } = await log.read(offset, 4 << 20);
+        if (records.length === 0) break;
+        for (const b of decodeRecordBatches(records)) {
+          for (const r of b.records) {
+            const decoded = r.key ? parse(r.key, r.value) : null;
+            if (decoded) yield decoded;
+          }
+          offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
+        }
+      }
+    }
+  }
+}
+
+function parse(key: Buffer, value: Buffer | null): InternalRecord | null {
+  try {
+    const k: unknown = JSON.parse(key.toString('utf8'));
+    if (!Array.isArray(k)) return null;
+    return { key: k, value: value === null ? null : JSON.parse(value.toString('utf8')) };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,106 @@
+/** An aborted transaction in one partition: its producer, its first offset and the offset of its ABORT marker. */
+export interface AbortedTxn {
+  producerId: number;
+  firstOffset: number;
+  lastOffset: number;
+}
+
+interface Completing {
+  producerId: number;
+  firstOffset: number;
+  markerOffset: number;
+}
+
+/**
+ * Transactions as one partition sees them, kept in log order: the first offset of each producer's open
+ * transaction, and the aborted transactions (which read_committed consumers must filter out). The last stable
+ * offset (LSO) is the lowest offset of a transaction whose outcome is not durable yet: a transaction stays
+ * unstable until its marker is below the high watermark, as in Kafka. Saved with the producer snapshots and
+ * rebuilt from the batch headers and markers after them.
+ */
+export class TransactionIndex {
+  private readonly ongoing = new Map<number, number>();
+  /** Transactions whose marker is appended but maybe not durable yet, in marker order. */
+  private completing: Completing[] = [];
+  /** Sorted by marker offset, since markers are appended in log order. */
+  private aborted: AbortedTxn[] = [];
+
+  get openCount(): number {
+    return this.ongoing.size;
+  }
+
+  /** A transactional data batch of `producerId` at `offset`: opens its transaction here unless already open. */
+  begin(producerId: number, offset: number): void {
+    if (!this.ongoing.has(producerId)) this.ongoing.set(producerId, offset);
+  }
+
+  /** A marker of `producerId` at `markerOffset` ends its open transaction (a marker without one changes nothing). */
+  complete(producerId: number, markerOffset: number, commit: boolean): void {
+    const firstOffset = this.ongoing.get(producerId);
+    if (firstOffset === undefined) return;
+    this.ongoing.delete(producerId);
+    this.completing.push({ producerId, firstOffset, markerOffset });
+    if (!commit) this.aborted.push({ producerId, firstOffset, lastOffset: markerOffset });
+  }
+
+  /** The last stable offset given the high watermark. */
+  lastStableOffset(highWatermark: number): number {
+    let lso = highWatermark;
+    for (const first of this.ongoing.values()) if (first < lso) lso = first;
+    let stable = 0;
+    while (stable < this.completing.length && this.completing[stable]!.markerOffset < highWatermark) stable++;
+    if (stable > 0) this.completing = this.completing.slice(stable);
+    for (const c of this.completing) if (c.firstOffset < lso) lso = c.firstOffset;
+    return lso;
+  }
+
+  /** Aborted transactions that overlap [fromOffset, toOffset): what a read_committed fetch of that range needs. */
+  abortedBetween(fromOffset: number, toOffset: number): AbortedTxn[] {
+    let lo = 0;
+    let hi = this.aborted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.aborted[mid]!.lastOffset < fromOffset) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: AbortedTxn[] = [];
+    for (let i = lo; i < this.aborted.length; i++) {
+      const a = this.aborted[i]!;
+      if (a.firstOffset < toOffset) out.push(a);
+    }
+    return out;
+  }
+
+  /** Producers with an open transaction here and where each began (DescribeProducers-style views, tests). */
+  openTransactions(): { producerId: number; firstOffset: number }[] {
+    return [...this.ongoing].map(([producerId, firstOffset]) => ({ producerId, firstOffset }));
+  }
+
+  /** Forgets everything at or after `offset` (those appends failed and were rolled back). */
+  truncateFrom(offset: number): void {
+    for (const [pid, first] of this.ongoing) if (first >= offset) this.ongoing.delete(pid);
+    for (const c of this.completing) if (c.markerOffset >= offset && c.firstOffset < offset) this.ongoing.set(c.producerId, c.firstOffset);
+    this.completing = this.completing.filter((c) => c.markerOffset < offset);
+    this.aborted = this.aborted.filter((a) => a.lastOffset < offset);
+  }
+
+  /** Drops aborted transactions wholly below the log start offset (retention, DeleteRecords). */
+  dropBefore(logStartOffset: number): void {
+    let n = 0;
+    while (n < this.aborted.length && this.aborted[n]!.lastOffset < logStartOffset) n++;
+    if (n > 0) this.aborted = this.aborted.slice(n);
+  }
+
+  toJSON(): unknown {
+    return { ongoing: [...this.ongoing], aborted: this.aborted.map((a) => [a.producerId, a.firstOffset, a.lastOffset]) };
+  }
+
+  /** Replaces the state with one from toJSON() (a snapshot: everything in it is durable). */
+  restore(saved: unknown): void {
+    const { ongoing, aborted } = saved as { ongoing: [number, number][]; aborted: [number, number, number][] };
+    this.ongoing.clear();
+    for (const [pid, first] of ongoing) this.ongoing.set(pid, first);
+    this.completing = [];
+    this.aborted = aborted.map(([producerId, firstOffset, lastOffset]) => ({ producerId, firstOffset, lastOffset }));
+  }
+}
