@@ -19,6 +19,8 @@ const Api = {
   DELETE_TOPICS: [20, 5],
   DESCRIBE_CONFIGS: [32, 4],
   INCREMENTAL_ALTER_CONFIGS: [44, 1],
+  DESCRIBE_TRANSACTIONS: [65, 0],
+  LIST_TRANSACTIONS: [66, 1],
 } as const;
 
 const TOPIC_RESOURCE = 2;
@@ -28,6 +30,17 @@ export interface TopicDescription {
   id: string;
   partitions: { partition: number; leader: number; logStartOffset: number; highWatermark: number }[];
   configs: { name: string; value: string; isDefault: boolean }[];
+}
+
+export interface TransactionDescription {
+  transactionalId: string;
+  state: string;
+  producerId: number;
+  producerEpoch: number;
+  timeoutMs: number;
+  /** When the open transaction began (epoch ms), or -1. */
+  startMs: number;
+  partitions: { topic: string; partition: number }[];
 }
 
 export interface GroupPartitionLag {
@@ -143,6 +156,25 @@ export class Admin {
         }))
         .sort((a: { partition: number }, b: { partition: number }) => a.partition - b.partition),
       configs: cfg.results[0].configs.map((c: { name: string; value: string; configSource: number }) => ({ name: c.name, value: c.value, isDefault: c.configSource === 5 })),
+    };
+  }
+
+  /** Transactional ids, optionally only those in the given states or open for at least `minDurationMs`. */
+  async listTransactions(states: string[] = [], minDurationMs = -1): Promise<{ transactionalId: string; producerId: number; state: string }[]> {
+    const res = await this.send(Api.LIST_TRANSACTIONS, { stateFilters: states, producerIdFilters: [], durationFilter: minDurationMs });
+    check(res.errorCode, null, 'list transactions');
+    if (res.unknownStateFilters.length > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown transaction states: ${res.unknownStateFilters.join(', ')}`);
+    return res.transactionStates
+      .map((t: { transactionalId: string; producerId: number; transactionState: string }) => ({ transactionalId: t.transactionalId, producerId: t.producerId, state: t.transactionState }))
+      .sort((a: { transactionalId: string }, b: { transactionalId: string }) => a.transactionalId.localeCompare(b.transactionalId));
+  }
+
+  async describeTransaction(transactionalId: string): Promise<TransactionDescription> {
+    const t = (await this.send(Api.DESCRIBE_TRANSACTIONS, { transactionalIds: [transactionalId] })).transactionStates[0];
+    check(t.errorCode, null, `describe transaction ${transactionalId}`);
+    return {
+      transactionalId, state: t.transactionState, producerId: t.producerId, producerEpoch: t.producerEpoch, timeoutMs: t.transactionTimeoutMs, startMs: t.transactionStartTimeMs,
+      partitions: t.topics.flatMap((tp: { topic: string; partitions: number[] }) => tp.partitions.map((partition) => ({ topic: tp.topic, partition }))),
     };
   }
 

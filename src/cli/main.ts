@@ -233,6 +233,31 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  'transactions list': {
+    usage: 'sluice transactions list [--state STATE ...] [--open-longer-than MS]',
+    summary: 'list transactional ids with their producer id and transaction state',
+    options: { ...BOOTSTRAP, state: { type: 'string', multiple: true }, 'open-longer-than': { type: 'string' } },
+    help: { ...BOOTSTRAP_HELP, state: 'only this state: Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort (repeatable)', 'open-longer-than': 'only transactions open at least this many ms' },
+    async run(v) {
+      const minDuration = v['open-longer-than'] === undefined ? -1 : intOption(v['open-longer-than'], 'open-longer-than', -1);
+      for (const t of await withAdmin(v.bootstrap, (a) => a.listTransactions(v.state ?? [], minDuration))) console.log(`${t.transactionalId}\t${t.producerId}\t${t.state}`);
+      return 0;
+    },
+  },
+  'transactions describe': {
+    usage: 'sluice transactions describe TRANSACTIONAL_ID',
+    summary: 'show a transactional id: producer id and epoch, state, timeout, and the partitions of its open transaction',
+    options: BOOTSTRAP,
+    help: BOOTSTRAP_HELP,
+    async run(v, [id]) {
+      if (!id) throw new UsageError('transactions describe needs a transactional id');
+      const d = await withAdmin(v.bootstrap, (a) => a.describeTransaction(id));
+      const started = d.startMs >= 0 ? new Date(d.startMs).toISOString() : '-';
+      console.log(`transactional-id ${d.transactionalId}  state ${d.state}  producer ${d.producerId}  epoch ${d.producerEpoch}  timeout-ms ${d.timeoutMs}  started ${started}`);
+      for (const p of d.partitions) console.log(`${p.topic}\t${p.partition}`);
+      return 0;
+    },
+  },
   produce: {
     usage: 'sluice produce TOPIC [options] < lines',
     summary: 'send each line of stdin as a message',

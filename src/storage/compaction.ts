@@ -1,4 +1,4 @@
-import { Attributes } from '../protocol/record-batch.js';
+import { Attributes, type BatchInfo } from '../protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches, type DecodedBatch } from '../protocol/records.js';
 import type { FileSystem } from '../io/file-system.js';
 import type { PartitionLog } from './partition-log.js';
@@ -28,16 +28,24 @@ async function forEachBatch(log: PartitionLog, from: number, to: number, fn: (b:
 
 const keyOf = (key: Buffer) => key.toString('latin1');
 
+/** Whether a batch belongs to a transaction that was aborted (its records are garbage). */
+function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
+  if ((info.attributes & Attributes.TRANSACTIONAL) === 0 || (info.attributes & Attributes.CONTROL) !== 0) return false;
+  return log.transactions.abortedBetween(info.baseOffset, info.baseOffset + 1).some((a) => a.producerId === info.producerId);
+}
+
 /**
  * Compacts a `cleanup.policy=compact` log: in every closed segment, keeps only the latest record of each key
  * (records without a key are kept), and drops a key's latest record too when it is a tombstone (null value)
- * older than `delete.retention.ms`. Each changed segment is written anew beside the old one, fsync'd, and
+ * older than `delete.retention.ms`. Records of aborted transactions are removed and never count as a key's latest;
+ * only segments below the last stable offset are cleaned, and markers are kept. Each changed segment is written anew beside the old one, fsync'd, and
  * renamed over it, so a crash mid-compaction loses nothing. Offsets never change; compaction leaves gaps.
  */
 export async function compactLog(log: PartitionLog, fs: FileSystem, now: number): Promise<CompactionResult> {
   const result: CompactionResult = { segmentsRewritten: 0, recordsRemoved: 0 };
   if (!log.config.cleanupPolicy.includes('compact')) return result;
-  const closed = log.closedSegments();
+  const stableEnd = log.lastStableOffset;
+  const closed = log.closedSegments().filter((s) => s.nextOffset <= stableEnd);
   if (closed.length === 0) return result;
   // nothing new to clean: no segment closed since the last pass, and no kept tombstone has come due
   const through = closed[closed.length - 1]!.nextOffset;
@@ -45,8 +53,8 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number)
   log.compaction.nextTombstoneDueMs = Infinity;
 
   const latest = new Map<string, number>();
-  await forEachBatch(log, log.logStartOffset, log.highWatermark, (b) => {
-    if ((b.info.attributes & Attributes.CONTROL) !== 0) return;
+  await forEachBatch(log, log.logStartOffset, stableEnd, (b) => {
+    if ((b.info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, b.info)) return;
     for (const r of b.records) if (r.key !== null) latest.set(keyOf(r.key), r.offset);
   });
 
@@ -57,6 +65,10 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number)
     await forEachBatch(log, Math.max(segment.baseOffset, log.logStartOffset), segment.nextOffset, (b, raw) => {
       if ((b.info.attributes & Attributes.CONTROL) !== 0) {
         rewritten.push(raw);
+        return;
+      }
+      if (inAbortedTransaction(log, b.info)) {
+        removed += b.records.length;
         return;
       }
       const keep = b.records.filter((r) => {

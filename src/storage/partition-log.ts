@@ -429,13 +429,14 @@ export class PartitionLog {
       const failed = this.pending.splice(index);
       this.writeIndex = Math.min(this.writeIndex, index);
       const error = cause instanceof KafkaError ? cause : new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `write to ${this.topic}-${this.partition} failed: ${(cause as Error)?.message ?? cause}`, { cause });
+      // forget the failed appends before their callers hear of it, so what they observe is already rolled back
+      this.producers.truncateFrom(from.startOffset);
+      this.transactions.truncateFrom(from.startOffset);
       for (const p of failed) {
         p.rejectWritten(error);
         p.rejectDurable(error);
       }
       await this.rollbackTo(from.segment, from.position, from.startOffset);
-      this.producers.truncateFrom(from.startOffset);
-      this.transactions.truncateFrom(from.startOffset);
     })();
     try {
       await this.failing;

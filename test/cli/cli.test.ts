@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { startBroker } from '../../src/index.js';
 import { murmur2 } from '../../src/protocol/murmur2.js';
 import { run } from '../helpers/run.js';
@@ -155,6 +156,33 @@ test('groups list, describe with lag, reset-offsets (refused while active), dele
     assert.equal((await sluice(['groups', 'list', ...b])).stdout, '');
   } finally {
     await consumer.disconnect().catch(() => undefined);
+    await broker.close();
+  }
+});
+
+test('transactions list and describe', async () => {
+  const broker = await startBroker();
+  const b = ['--bootstrap', broker.bootstrap];
+  const c = await KafkaClient.connectTo(broker.bootstrap);
+  try {
+    await broker.broker.createTopic('paid', 2, {});
+    const { producerId } = await c.send(22, 4, { transactionalId: 'billing', transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
+    await c.send(22, 4, { transactionalId: 'idle', transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
+    const added = await c.send(24, 3, { v3AndBelowTransactionalId: 'billing', v3AndBelowProducerId: producerId, v3AndBelowProducerEpoch: 0, v3AndBelowTopics: [{ name: 'paid', partitions: [1, 0] }] });
+    assert.deepEqual(added.resultsByTopicV3AndBelow[0].resultsByPartition.map((p: { partitionErrorCode: number }) => p.partitionErrorCode), [0, 0]);
+    const listed = (await sluice(['transactions', 'list', ...b])).stdout;
+    assert.match(listed, new RegExp(`^billing\\t${producerId}\\tOngoing\\nidle\\t\\d+\\tEmpty\\n$`));
+    assert.equal((await sluice(['transactions', 'list', '--state', 'Ongoing', ...b])).stdout, `billing\t${producerId}\tOngoing\n`);
+    assert.equal((await sluice(['transactions', 'list', '--open-longer-than', '600000', ...b])).stdout, '');
+    const described = (await sluice(['transactions', 'describe', 'billing', ...b])).stdout;
+    assert.match(described, new RegExp(`^transactional-id billing  state Ongoing  producer ${producerId}  epoch 0  timeout-ms 60000  started 20\\d\\d-`));
+    assert.match(described, /\npaid\t0\npaid\t1\n$/);
+    const missing = await sluice(['transactions', 'describe', 'nobody', ...b]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /TRANSACTIONAL_ID_NOT_FOUND/);
+    assert.equal((await sluice(['transactions', 'describe'])).code, 2);
+  } finally {
+    c.close();
     await broker.close();
   }
 });

@@ -6,12 +6,12 @@ import type { ConsumedMessage, TestMessage } from './dataset.js';
 const SCRIPT = fileURLToPath(new URL('../../../test/interop/clients.py', import.meta.url));
 
 /** Runs one command of clients.py with Debian's Python and returns its JSON-lines output. */
-export async function python(command: string, args: string[], input: TestMessage[] = []): Promise<unknown[]> {
+export async function python(command: string, args: string[], input: unknown[] = [], expectedExit = 0): Promise<unknown[]> {
   const res = await run(DEBIAN_PYTHON, [SCRIPT, command, ...args], {
     input: input.map((m) => JSON.stringify(m)).join('\n'),
     timeoutMs: 180_000,
   });
-  if (res.code !== 0) throw new Error(`${command} exited ${res.code}: ${res.stderr.slice(-2000)}`);
+  if (res.code !== expectedExit) throw new Error(`${command} exited ${res.code}, expected ${expectedExit}: ${res.stderr.slice(-2000)}`);
   return res.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
@@ -25,6 +25,9 @@ export async function pythonProduce(client: 'confluent' | 'kp', bootstrap: strin
   return report as ProduceReport;
 }
 
-export async function pythonConsume(client: 'confluent' | 'kp', bootstrap: string, topic: string, partitions: number, expected: number): Promise<ConsumedMessage[]> {
-  return (await python(`${client}-consume`, [bootstrap, topic, String(partitions), String(expected)])) as ConsumedMessage[];
+export async function pythonConsume(
+  client: 'confluent' | 'kp', bootstrap: string, topic: string, partitions: number, expected: number, isolation: 'read_committed' | 'read_uncommitted' = 'read_uncommitted',
+): Promise<ConsumedMessage[]> {
+  const extra = isolation === 'read_committed' ? [isolation] : [];
+  return (await python(`${client}-consume`, [bootstrap, topic, String(partitions), String(expected), ...extra])) as ConsumedMessage[];
 }

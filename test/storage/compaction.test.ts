@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem } from '../../src/io/file-system.js';
 import { Compression, validateBatches } from '../../src/protocol/record-batch.js';
-import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import { buildControlBatch, buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -118,6 +118,38 @@ test('a crash during compaction loses nothing: a leftover .cleaned file is disca
     assert.ok(compacted.length < before.length);
     assert.deepEqual(compacted[compacted.length - 1], before[before.length - 1]);
     await healthy.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('compaction removes aborted transactional records, keeps markers, and never cleans past the last stable offset', async () => {
+  const { dir, cleanup } = await tempDir();
+  const now = 1_000_000;
+  try {
+    const { logs, log } = await setup(dir, { now: () => now });
+    const txn = (producerId: number, seq: number, records: { key: string; value: string }[]) => {
+      const batch = buildRecordBatch(records.map((r) => ({ ...r, timestamp: now })), { producerId, producerEpoch: 0, baseSequence: seq, transactional: true });
+      return log.append(batch, validateBatches(batch, 1 << 20)).durable;
+    };
+    const end = (producerId: number, commit: boolean) => {
+      const batch = buildControlBatch(commit, producerId, 0);
+      return log.append(batch, validateBatches(batch, 1 << 20)).durable;
+    };
+    await txn(1, 0, [{ key: 'k', value: 'committed-'.padEnd(80, 'x') }]); // 0
+    await end(1, true); // 1
+    await txn(2, 0, [{ key: 'k', value: 'aborted-'.padEnd(80, 'x') }, { key: 'only-aborted', value: 'gone' }]); // 2-3
+    await end(2, false); // 4
+    await txn(3, 0, [{ key: 'k', value: 'open-'.padEnd(80, 'x') }]); // 5: still open
+    for (let i = 0; i < 8; i++) await put(log, [{ key: `filler-${i}`, value: 'f'.repeat(80) }], now); // 6-13
+    assert.ok(log.segments.length > 3);
+    assert.equal(log.lastStableOffset, 5);
+    await logs.runRetention();
+    const after = await contents(log);
+    const below = after.filter(([o]) => o < 5).map(([o, k]) => [o, k]);
+    assert.deepEqual(below, [[0, 'k'], [1, '\0\0\0\x01'], [4, '\0\0\0\0']], 'k keeps its committed value, aborted records are gone, both markers stay');
+    assert.ok(after.some(([o, k]) => o === 5 && k === 'k'), 'the open transaction is untouched');
+    await logs.close();
   } finally {
     await cleanup();
   }

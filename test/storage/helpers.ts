@@ -1,5 +1,6 @@
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { LogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
 import type { AppendResult, PartitionLog } from '../../src/storage/partition-log.js';
 
@@ -29,4 +30,22 @@ export async function readAll(log: PartitionLog, from = log.logStartOffset): Pro
 
 export async function openLogs(dataDir: string, extra: Partial<LogManagerOptions> = {}): Promise<LogManager> {
   return LogManager.open({ dataDir, retentionCheckMs: 3_600_000, ...extra });
+}
+
+/** A file system whose writes fail with ENOSPC while `full` is set. */
+export function fullDisk(): { fs: FileSystem; setFull: (v: boolean) => void } {
+  let full = false;
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    writev: async (fd, buffers, position) => {
+      if (full) {
+        // a torn write: half the bytes land, then the device is full
+        const first = buffers[0]!;
+        await nodeFileSystem.writev(fd, [first.subarray(0, first.length >> 1)], position);
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      return nodeFileSystem.writev(fd, buffers, position);
+    },
+  };
+  return { fs, setFull: (v) => (full = v) };
 }

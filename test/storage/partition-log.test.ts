@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { appendValues, openLogs, readAll } from './helpers.js';
+import { appendValues, fullDisk, openLogs, readAll } from './helpers.js';
 
 async function withLogs<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const { dir, cleanup } = await tempDir();
@@ -134,24 +133,6 @@ test('DeleteRecords moves the log start offset, persisted; deleting a topic remo
     assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('t-')), []);
     await again.close();
   }));
-
-/** A file system whose writes fail with ENOSPC while `full` is set. */
-function fullDisk(): { fs: FileSystem; setFull: (v: boolean) => void } {
-  let full = false;
-  const fs: FileSystem = {
-    ...nodeFileSystem,
-    writev: async (fd, buffers, position) => {
-      if (full) {
-        // a torn write: half the bytes land, then the device is full
-        const first = buffers[0]!;
-        await nodeFileSystem.writev(fd, [first.subarray(0, first.length >> 1)], position);
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      }
-      return nodeFileSystem.writev(fd, buffers, position);
-    },
-  };
-  return { fs, setFull: (v) => (full = v) };
-}
 
 test('a full disk fails the append with KAFKA_STORAGE_ERROR, serves nothing half-written, and appends resume', () =>
   withLogs(async (dir) => {
