@@ -27,6 +27,8 @@ interface Slot {
   fetchOffset: number;
   maxBytes: number;
   readCommitted: boolean;
+  /** The high watermark when the last read began: an append after that must wake the long poll. */
+  seenHighWatermark: number;
 }
 
 export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
@@ -53,7 +55,7 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
         partitions.push(out);
         const log = topic?.partitions[p.partition] ?? null;
         if (!log) out.errorCode = topic || !byId ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID;
-        slots.push({ out, log, fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, readCommitted });
+        slots.push({ out, log, fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, readCommitted, seenHighWatermark: -1 });
       }
     }
     const deadline = Date.now() + Math.max(0, req.maxWaitMs);
@@ -74,6 +76,7 @@ async function readAll(slots: Slot[], maxBytes: number): Promise<number> {
   for (const slot of slots) {
     const { out, log } = slot;
     if (!log) continue;
+    slot.seenHighWatermark = log.highWatermark;
     try {
       const limit = Math.min(slot.maxBytes, budget);
       const lastStable = log.lastStableOffset;
@@ -115,7 +118,9 @@ function endOffsetOf(records: Buffer): number {
   return end;
 }
 
+/** Waits for an append to any of the slots' partitions, including one that landed while they were being read. */
 function waitForAppend(broker: Broker, slots: Slot[], timeoutMs: number): Promise<void> {
+  if (slots.some((s) => s.log && s.log.highWatermark !== s.seenHighWatermark)) return Promise.resolve();
   return new Promise((resolve) => {
     const cancels: (() => void)[] = [];
     let done = false;
