@@ -55,6 +55,7 @@ interface PendingAppend {
 }
 
 const READ_SLACK_BYTES = 16 * 1024;
+const NO_BYTES = Buffer.alloc(0);
 
 /**
  * One partition's log: an ordered list of segments, the offsets that bound it, and the append pipeline.
@@ -404,11 +405,16 @@ export class PartitionLog {
     while (this.pendingHead < this.pending.length && this.pending[this.pendingHead]!.durable) {
       const head = this.pending[this.pendingHead++]!;
       head.resolveDurable();
+      head.buffer = NO_BYTES; // the bytes are on disk: do not keep a request's worth of memory per settled append
       this.highWatermark = head.endOffset;
       this.hwSegment = head.segment;
       this.hwPosition = head.position + head.bytes;
     }
-    if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+    if (this.pendingHead === this.pending.length) {
+      this.pending = [];
+      this.writeIndex = 0;
+      this.pendingHead = 0;
+    } else if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
       this.pending = this.pending.slice(this.pendingHead);
       this.writeIndex -= this.pendingHead;
       this.pendingHead = 0;
