@@ -25,7 +25,9 @@ export interface RunReport {
   measurements: Measurement[];
   limits: Limits;
   versions: Record<string, string>;
-  settings: { reps: number; seconds: number; quick: boolean };
+  settings: { reps: number; seconds: number; backlogSeconds: number; quick: boolean };
+  /** Added to the report's file names (several runs on one day). */
+  label?: string;
 }
 
 const RESULTS = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
@@ -140,7 +142,7 @@ function ratios(r: RunReport): string[] {
 
 export async function writeReport(r: RunReport): Promise<string[]> {
   await mkdir(RESULTS, { recursive: true });
-  const base = `${r.started.toISOString().slice(0, 10)}-${hostname().replace(/[^a-zA-Z0-9-]/g, '')}-${cpus().length}cpu`;
+  const base = `${r.started.toISOString().slice(0, 10)}-${hostname().replace(/[^a-zA-Z0-9-]/g, '')}-${cpus().length}cpu${r.label ? '-' + r.label.replace(/[^a-zA-Z0-9-]/g, '') : ''}`;
   const files: string[] = [];
   const charts: string[] = [];
   const chart = async (name: string, svg: string, caption: string) => {
@@ -179,7 +181,7 @@ export async function writeReport(r: RunReport): Promise<string[]> {
     '',
     `Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}. Every broker and client ran on this machine, on loopback.`,
     `Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join('; ')}.`,
-    `Settings: ${r.settings.reps} repetitions per case (backlog: 1), phases bounded at ${r.settings.seconds} s${r.settings.quick ? ', quick mode (a tenth of the messages)' : ''}. Cells are median (min–max).`,
+    `Settings: ${r.settings.reps} repetitions per case, phases bounded at ${r.settings.seconds} s (backlog phases at ${r.settings.backlogSeconds} s)${r.settings.quick ? ', quick mode (a tenth of the messages)' : ''}. Cells are median (min–max).`,
     '',
     '## Systems and their settings',
     '',

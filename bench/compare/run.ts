@@ -1,7 +1,7 @@
 // Sluice side by side with RabbitMQ, NATS JetStream and Redis Streams on this machine: the same workloads,
 // each bounded in messages and seconds, repeated, with broker CPU and memory and the client's CPU recorded.
 // Usage: npm run bench -- <throughput|fanout|latency|many-topics|backlog|all> [--reps 3] [--seconds 8]
-//        [--systems sluice-librdkafka,rabbitmq-classic,...] [--quick]
+//        [--systems sluice-librdkafka,rabbitmq-classic,...] [--quick] [--backlog-seconds 60] [--label NAME]
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,6 +29,8 @@ const { values: args, positionals } = parseArgs({
     quick: { type: 'boolean', default: false },
     dir: { type: 'string' },
     'backlog-messages': { type: 'string', default: '5000000' },
+    'backlog-seconds': { type: 'string', default: '60' },
+    label: { type: 'string' },
   },
 });
 const wanted = positionals[0] ?? 'all';
@@ -262,10 +264,14 @@ async function manyTopics(plan: Plan): Promise<void> {
   });
 }
 
-/** Millions of 100 B messages produced with no consumer (durable settings), then drained by one consumer. */
+/** Millions of 100 B messages produced with no consumer (durable settings), then drained by one consumer; a fresh broker each time. */
 async function backlog(plan: Plan): Promise<void> {
   const target_ = Number(args['backlog-messages']) / (QUICK ? 10 : 1);
-  const bound = Math.max(SECONDS, 60);
+  const bound = Number(args['backlog-seconds']);
+  for (let rep = 1; rep <= REPS; rep++) await backlogOnce(plan, target_, bound, rep);
+}
+
+async function backlogOnce(plan: Plan, target_: number, bound: number, rep: number): Promise<void> {
   await withServer(plan, true, async (server) => {
     const t = target(plan, server, true, runName('back'), 1);
     try {
@@ -278,12 +284,12 @@ async function backlog(plan: Plan): Promise<void> {
       const drainWatch = await watch(server);
       const c = await consumeOnce(plan, server, t, 100, p.messages, [0], bound);
       const drain = await drainWatch();
-      record('backlog', `${(target_ / 1e6).toFixed(1)}M × 100 B`, plan, 1, {
+      record('backlog', `${(target_ / 1e6).toFixed(1)}M × 100 B`, plan, rep, {
         produced: p.messages, produceMsgsPerSec: perSec(p), heldRssMB: mb(held.peakRssBytes), drainSeconds: c.seconds, drainMsgsPerSec: perSec(c),
         drainPeakRssMB: mb(drain.peakRssBytes), drained: c.messages,
       }, [...(p.messages < target_ ? [`reached ${p.messages} of ${target_} in ${bound} s`] : []), ...clientFlags(p, 'producer'), ...clientFlags(c, 'consumer')]);
     } catch (err) {
-      record('backlog', `${(target_ / 1e6).toFixed(1)}M × 100 B`, plan, 1, {}, [], String((err as Error).message ?? err));
+      record('backlog', `${(target_ / 1e6).toFixed(1)}M × 100 B`, plan, rep, {}, [], String((err as Error).message ?? err));
     }
   });
 }
@@ -302,7 +308,7 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(limits));
   const workloads = wanted === 'all' ? [...WORKLOADS] : [wanted as Workload];
   for (const w of workloads) for (const plan of plans) await RUNNERS[w](plan);
-  const files = await writeReport({ started, workloads, plans, measurements, limits, versions, settings: { reps: REPS, seconds: SECONDS, quick: QUICK } });
+  const files = await writeReport({ started, workloads, plans, measurements, limits, versions, label: args.label, settings: { reps: REPS, seconds: SECONDS, backlogSeconds: Number(args['backlog-seconds']), quick: QUICK } });
   console.log(`report: ${files.join(', ')}`);
 }
 
