@@ -78,7 +78,7 @@ async function alive(pid: number): Promise<boolean> {
 }
 
 /** The process and all its descendants. */
-export async function treePids(root: number): Promise<number[]> {
+async function treePids(root: number): Promise<number[]> {
   const out = [root];
   for (let i = 0; i < out.length; i++) {
     const tasks = await readdir(`/proc/${out[i]}/task`).catch(() => [] as string[]);
@@ -102,7 +102,7 @@ export async function cpuSeconds(root: number): Promise<number> {
 }
 
 /** Resident memory of a process tree, in bytes. */
-export async function rssBytes(root: number): Promise<number> {
+async function rssBytes(root: number): Promise<number> {
   let kb = 0;
   for (const pid of await treePids(root)) {
     const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
@@ -132,7 +132,6 @@ export async function startServer(kind: ServerKind, dir: string, port: number): 
   await mkdir(dir, { recursive: true });
   let launched: ReturnType<typeof launch>;
   let extraStop: () => Promise<void> = async () => undefined;
-  let readyPort = port;
   let bootMs = 20_000;
   switch (kind) {
     case 'sluice':
@@ -167,7 +166,7 @@ export async function startServer(kind: ServerKind, dir: string, port: number): 
       break;
   }
   try {
-    await waitForPort(readyPort, bootMs, launched.child, launched.output);
+    await waitForPort(port, bootMs, launched.child, launched.output);
   } catch (err) {
     await stopTree(launched.child.pid!, 2000);
     await extraStop();

@@ -12,9 +12,6 @@ export const TRANSACTION_STATE_TOPIC = '__transaction_state';
 export const TXN_STATES = ['Empty', 'Ongoing', 'PrepareCommit', 'PrepareAbort', 'CompleteCommit', 'CompleteAbort'] as const;
 export type TxnState = (typeof TXN_STATES)[number];
 
-/** An offset a transaction commits for a consumer group when it commits (TxnOffsetCommit). */
-export type TxnOffset = OffsetToCommit;
-
 export interface TransactionConfig {
   /** Largest transaction.timeout.ms a producer may ask for (Kafka's transaction.max.timeout.ms). */
   maxTimeoutMs: number;
@@ -38,7 +35,7 @@ export interface TransactionDeps {
   clock: Clock;
   nextProducerId: () => Promise<number>;
   /** Makes a committed transaction's consumer offsets the group's committed offsets, durably. */
-  commitOffsets: (groupId: string, offsets: TxnOffset[]) => Promise<void>;
+  commitOffsets: (groupId: string, offsets: OffsetToCommit[]) => Promise<void>;
   onError: (err: unknown, what: string) => void;
 }
 
@@ -54,7 +51,7 @@ interface TransactionMetadata {
   /** Partitions in the transaction, keyed "topic\0partition". */
   partitions: Map<string, { topic: string; partition: number }>;
   /** Consumer offsets the transaction commits, per group then "topic\0partition". */
-  offsets: Map<string, Map<string, TxnOffset>>;
+  offsets: Map<string, Map<string, OffsetToCommit>>;
   startMs: number;
   updatedMs: number;
 }
@@ -121,12 +118,10 @@ export class TransactionCoordinator {
       const now = this.deps.clock.now();
       let meta = this.txns.get(transactionalId);
       if (!meta) {
-        meta = {
+        meta = await this.save({
           transactionalId, producerId: await this.deps.nextProducerId(), producerEpoch: 0, lastProducerId: -1, lastProducerEpoch: -1,
           timeoutMs, state: 'Empty', partitions: new Map(), offsets: new Map(), startMs: -1, updatedMs: now,
-        };
-        await this.persist(meta);
-        this.txns.set(transactionalId, meta);
+        });
         return { errorCode: 0, producerId: meta.producerId, producerEpoch: meta.producerEpoch };
       }
       const byItself = expected.producerId >= 0;
@@ -135,19 +130,10 @@ export class TransactionCoordinator {
         if (retry) return { errorCode: 0, producerId: meta.producerId, producerEpoch: meta.producerEpoch };
         if (expected.producerId !== meta.producerId || expected.producerEpoch !== meta.producerEpoch) return fail(fenced);
       }
-      if (isPreparing(meta.state)) {
-        await this.finish(meta);
-      }
-      let bumped = false;
-      if (meta.state === 'Ongoing') {
-        await this.abortWithBump(meta, byItself);
-        bumped = true;
-      }
-      if (!bumped) await this.bumpEpoch(meta, byItself);
-      meta.timeoutMs = timeoutMs;
-      meta.state = 'Empty';
-      meta.updatedMs = now;
-      await this.persist(meta);
+      if (isPreparing(meta.state)) meta = await this.finish(meta);
+      // aborting an open transaction bumps the epoch already
+      const bumped = meta.state === 'Ongoing' ? await this.abortWithBump(meta, byItself) : { ...meta, ...(await this.bumpedEpoch(meta, byItself)) };
+      meta = await this.save({ ...bumped, timeoutMs, state: 'Empty', updatedMs: now });
       return { errorCode: 0, producerId: meta.producerId, producerEpoch: meta.producerEpoch };
     }).catch((err) => {
       this.deps.onError(err, `InitProducerId for ${transactionalId}`);
@@ -168,11 +154,9 @@ export class TransactionCoordinator {
       if (unknown.some(Boolean)) return unknown.map((u) => (u ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.OPERATION_NOT_ATTEMPTED));
       const fresh = partitions.filter((p) => !meta!.partitions.has(tpKey(p.topic, p.partition)));
       if (fresh.length > 0 || meta!.state !== 'Ongoing') {
-        const next = { ...meta!, partitions: new Map(meta!.partitions) };
-        for (const p of fresh) next.partitions.set(tpKey(p.topic, p.partition), { topic: p.topic, partition: p.partition });
-        this.open(next);
-        await this.persist(next);
-        this.txns.set(transactionalId, next);
+        const partitionsNext = new Map(meta!.partitions);
+        for (const p of fresh) partitionsNext.set(tpKey(p.topic, p.partition), { topic: p.topic, partition: p.partition });
+        await this.save({ ...meta!, ...this.opened(meta!), partitions: partitionsNext });
       }
       return partitions.map(() => ErrorCode.NONE);
     }, () => partitions.map(() => ErrorCode.COORDINATOR_NOT_AVAILABLE));
@@ -186,29 +170,23 @@ export class TransactionCoordinator {
       if (error !== ErrorCode.NONE) return error;
       if (!groupId) return ErrorCode.INVALID_GROUP_ID;
       if (meta!.offsets.has(groupId) && meta!.state === 'Ongoing') return ErrorCode.NONE;
-      const next = { ...meta!, offsets: new Map(meta!.offsets) };
-      if (!next.offsets.has(groupId)) next.offsets.set(groupId, new Map());
-      this.open(next);
-      await this.persist(next);
-      this.txns.set(transactionalId, next);
+      const offsets = new Map(meta!.offsets);
+      if (!offsets.has(groupId)) offsets.set(groupId, new Map());
+      await this.save({ ...meta!, ...this.opened(meta!), offsets });
       return ErrorCode.NONE;
     }, () => ErrorCode.COORDINATOR_NOT_AVAILABLE);
   }
 
   /** TxnOffsetCommit: records offsets the transaction commits for `groupId` (AddOffsetsToTxn must come first). */
-  addOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string, offsets: TxnOffset[], fenced: FencedCode): Promise<number> {
+  addOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string, offsets: OffsetToCommit[], fenced: FencedCode): Promise<number> {
     return this.locked(transactionalId, async () => {
       const meta = this.txns.get(transactionalId);
       const error = this.validate(meta, producerId, producerEpoch, fenced);
       if (error !== ErrorCode.NONE) return error;
       if (meta!.state !== 'Ongoing' || !meta!.offsets.has(groupId)) return ErrorCode.INVALID_TXN_STATE;
-      const next = { ...meta!, offsets: new Map(meta!.offsets) };
-      const forGroup = new Map(next.offsets.get(groupId));
+      const forGroup = new Map(meta!.offsets.get(groupId));
       for (const o of offsets) forGroup.set(tpKey(o.topic, o.partition), o);
-      next.offsets.set(groupId, forGroup);
-      next.updatedMs = this.deps.clock.now();
-      await this.persist(next);
-      this.txns.set(transactionalId, next);
+      await this.save({ ...meta!, offsets: new Map(meta!.offsets).set(groupId, forGroup), updatedMs: this.deps.clock.now() });
       return ErrorCode.NONE;
     }, () => ErrorCode.COORDINATOR_NOT_AVAILABLE);
   }
@@ -219,13 +197,11 @@ export class TransactionCoordinator {
       const meta = this.txns.get(transactionalId);
       const error = this.validate(meta, producerId, producerEpoch, fenced, true);
       if (error !== ErrorCode.NONE) return error;
-      const m = meta!;
+      let m = meta!;
       const wanted: TxnState = commit ? 'PrepareCommit' : 'PrepareAbort';
       switch (m.state) {
         case 'Ongoing':
-          m.state = wanted;
-          m.updatedMs = this.deps.clock.now();
-          await this.persist(m);
+          m = await this.save({ ...m, state: wanted, updatedMs: this.deps.clock.now() });
           break;
         case 'PrepareCommit':
         case 'PrepareAbort':
@@ -295,7 +271,6 @@ export class TransactionCoordinator {
           const m = this.txns.get(id);
           if (m?.state !== 'Ongoing' || now - m.startMs <= m.timeoutMs) return;
           await this.abortWithBump(m, true);
-          await this.persist(m);
         }, (err) => this.deps.onError(err, `aborting timed-out transaction ${id}`));
       } else if (isPreparing(meta.state)) {
         await this.locked(id, async () => {
@@ -320,62 +295,52 @@ export class TransactionCoordinator {
     return ErrorCode.NONE;
   }
 
-  /** Moves a transaction that is not open to Ongoing (the first partition or group added). */
-  private open(meta: TransactionMetadata): void {
+  /** The changes that make a transaction Ongoing (the first partition or group added), or keep it so. */
+  private opened(meta: TransactionMetadata): Pick<TransactionMetadata, 'state' | 'startMs' | 'updatedMs'> {
     const now = this.deps.clock.now();
-    if (meta.state !== 'Ongoing') {
-      meta.state = 'Ongoing';
-      meta.startMs = now;
-    }
-    meta.updatedMs = now;
+    return { state: 'Ongoing', startMs: meta.state === 'Ongoing' ? meta.startMs : now, updatedMs: now };
   }
 
   /**
    * Aborts the open transaction with a bumped epoch: the ABORT markers carry the new epoch, so every partition
    * of the transaction refuses the old producer from then on. `byItself`: the producer may recover (KIP-360).
    */
-  private async abortWithBump(meta: TransactionMetadata, byItself: boolean): Promise<void> {
-    await this.bumpEpoch(meta, byItself, true);
-    meta.state = 'PrepareAbort';
-    meta.updatedMs = this.deps.clock.now();
-    await this.persist(meta);
-    await this.finish(meta);
+  private async abortWithBump(meta: TransactionMetadata, byItself: boolean): Promise<TransactionMetadata> {
+    const bumped = await this.bumpedEpoch(meta, byItself, true);
+    return this.finish(await this.save({ ...meta, ...bumped, state: 'PrepareAbort', updatedMs: this.deps.clock.now() }));
   }
 
-  /** Raises the epoch; an exhausted epoch moves to a new producer id (markers of an open transaction then keep the old one). */
-  private async bumpEpoch(meta: TransactionMetadata, byItself: boolean, keepProducerId = false): Promise<void> {
-    meta.lastProducerId = byItself ? meta.producerId : -1;
-    meta.lastProducerEpoch = byItself ? meta.producerEpoch : -1;
-    if (meta.producerEpoch < MAX_EPOCH) meta.producerEpoch++;
-    else if (!keepProducerId) {
-      meta.producerId = await this.deps.nextProducerId();
-      meta.producerEpoch = 0;
-    }
+  /** The next epoch; an exhausted epoch moves to a new producer id (markers of an open transaction then keep the old one). */
+  private async bumpedEpoch(meta: TransactionMetadata, byItself: boolean, keepProducerId = false): Promise<Pick<TransactionMetadata, 'producerId' | 'producerEpoch' | 'lastProducerId' | 'lastProducerEpoch'>> {
+    const last = { lastProducerId: byItself ? meta.producerId : -1, lastProducerEpoch: byItself ? meta.producerEpoch : -1 };
+    if (meta.producerEpoch < MAX_EPOCH) return { ...last, producerId: meta.producerId, producerEpoch: meta.producerEpoch + 1 };
+    if (keepProducerId) return { ...last, producerId: meta.producerId, producerEpoch: meta.producerEpoch };
+    return { ...last, producerId: await this.deps.nextProducerId(), producerEpoch: 0 };
   }
 
   /** The second step of ending a transaction: markers, then committed offsets, then the Complete state. */
-  private async finish(meta: TransactionMetadata): Promise<void> {
+  private async finish(meta: TransactionMetadata): Promise<TransactionMetadata> {
     const commit = meta.state === 'PrepareCommit';
-    const marker = () => buildControlBatch(commit, meta.producerId, meta.producerEpoch);
     await Promise.all(
       [...meta.partitions.values()].map(async ({ topic, partition }) => {
         const log = this.deps.logs.getLog(topic, partition);
         if (!log) return; // the topic was deleted meanwhile
-        const batch = marker();
+        const batch = buildControlBatch(commit, meta.producerId, meta.producerEpoch);
         await log.append(batch, validateBatches(batch, 1 << 20)).durable;
       }),
     );
     if (commit) for (const [groupId, offsets] of meta.offsets) if (offsets.size > 0) await this.deps.commitOffsets(groupId, [...offsets.values()]);
-    meta.state = commit ? 'CompleteCommit' : 'CompleteAbort';
-    meta.partitions = new Map();
-    meta.offsets = new Map();
-    meta.startMs = -1;
-    meta.updatedMs = this.deps.clock.now();
-    await this.persist(meta);
+    return this.save({ ...meta, state: commit ? 'CompleteCommit' : 'CompleteAbort', partitions: new Map(), offsets: new Map(), startMs: -1, updatedMs: this.deps.clock.now() });
   }
 
-  private persist(meta: TransactionMetadata): Promise<void> {
-    return this.store.write(meta.transactionalId, [{ key: ['t', meta.transactionalId], value: toStored(meta) }]);
+  /**
+   * Writes a transaction's new state durably, then makes it the current one. States are never changed in place:
+   * if the write fails, the coordinator keeps answering from the last state that is on disk.
+   */
+  private async save(next: TransactionMetadata): Promise<TransactionMetadata> {
+    await this.store.write(next.transactionalId, [{ key: ['t', next.transactionalId], value: toStored(next) }]);
+    this.txns.set(next.transactionalId, next);
+    return next;
   }
 
   /** Runs `fn` after every earlier operation on the same transactional id; `onFail` answers if it throws. */

@@ -71,11 +71,6 @@ export class TransactionIndex {
     return out;
   }
 
-  /** Producers with an open transaction here and where each began (DescribeProducers-style views, tests). */
-  openTransactions(): { producerId: number; firstOffset: number }[] {
-    return [...this.ongoing].map(([producerId, firstOffset]) => ({ producerId, firstOffset }));
-  }
-
   /** Forgets everything at or after `offset` (those appends failed and were rolled back). */
   truncateFrom(offset: number): void {
     for (const [pid, first] of this.ongoing) if (first >= offset) this.ongoing.delete(pid);
