@@ -20,7 +20,12 @@ export interface GroupCommitOptions {
   directSyncMax: number;
   /** Journal bytes after which its segments are synced and a new journal file started. */
   checkpointBytes: number;
+  /** Where the data lives: syncing more than MANY_SEGMENTS files at once flushes this filesystem instead. */
+  dataDir: string;
 }
+
+/** Past this many segment files to sync at once, one syncfs of the data directory's filesystem is cheaper. */
+const MANY_SEGMENTS = 32;
 
 /**
  * Group commit for the `fsync` durability mode. Appends that finished writing ask for a sync; one round at a
@@ -35,6 +40,8 @@ export class GroupCommit {
   private running: Promise<void> | null = null;
   private journaled = new Set<Segment>();
   private checkpointing: Promise<void> | null = null;
+  /** Old journal files not yet deleted because their checkpoint failed. */
+  private readonly uncheckpointed: string[] = [];
   rounds = 0;
   journalRounds = 0;
 
@@ -73,7 +80,7 @@ export class GroupCommit {
       const direct: [Segment, Pending][] = [];
       const viaJournal: [Segment, Pending][] = [];
       for (const item of round) (useJournal && item[1].journalable ? viaJournal : direct).push(item);
-      await Promise.all([...direct.map(([s, p]) => this.syncSegment(s, p.waiters)), this.journalRound(viaJournal)]);
+      await Promise.all([this.directRound(direct), this.journalRound(viaJournal)]);
       if (this.journal && this.journal.bytes >= this.options.checkpointBytes && !this.checkpointing) {
         // rotate between rounds (no journal write in flight); sync and delete the old file in the background
         const old = await this.journal.rotate();
@@ -100,6 +107,16 @@ export class GroupCommit {
     }
   }
 
+  private async directRound(items: [Segment, Pending][]): Promise<void> {
+    if (items.length > MANY_SEGMENTS) {
+      const settle = (err?: unknown) => {
+        for (const [, p] of items) for (const w of p.waiters) (err === undefined ? w.resolve() : w.reject(err));
+      };
+      return this.syncMany(items.map(([s]) => s)).then(() => settle(), settle);
+    }
+    await Promise.all(items.map(([s, p]) => this.syncSegment(s, p.waiters)));
+  }
+
   private async syncSegment(segment: Segment, waiters: Waiter[]): Promise<void> {
     try {
       await this.fdatasync(segment);
@@ -107,6 +124,22 @@ export class GroupCommit {
     } catch (err) {
       for (const w of waiters) w.reject(err);
     }
+  }
+
+  /** Makes every listed segment durable: one filesystem sync when there are many, else one fdatasync each. */
+  private async syncMany(segments: Segment[]): Promise<void> {
+    if (segments.length > MANY_SEGMENTS) {
+      const live = segments.filter((s) => !s.deleted);
+      for (const s of live) s.dirty = false;
+      try {
+        if (await this.fs.syncFileSystem(this.options.dataDir)) return;
+      } catch (err) {
+        for (const s of live) s.dirty = true;
+        throw err;
+      }
+      for (const s of live) s.dirty = true;
+    }
+    for (let i = 0; i < segments.length; i += 64) await Promise.all(segments.slice(i, i + 64).map((s) => this.fdatasync(s)));
   }
 
   private async fdatasync(segment: Segment): Promise<void> {
@@ -123,13 +156,17 @@ export class GroupCommit {
     }
   }
 
-  /** Syncs the segments an old journal file covered, then deletes it. */
+  /**
+   * Syncs the segments an old journal file covered, then deletes it, and any older file whose checkpoint
+   * failed (its segments were retried in this one).
+   */
   private async checkpoint(old: string | null, segments: Segment[]): Promise<void> {
+    if (old) this.uncheckpointed.push(old);
     try {
-      for (let i = 0; i < segments.length; i += 64) await Promise.all(segments.slice(i, i + 64).map((s) => this.fdatasync(s)));
-      if (old) await this.journal!.remove(old);
+      await this.syncMany(segments);
+      for (const file of this.uncheckpointed.splice(0)) await this.journal!.remove(file);
     } catch (err) {
-      // keep the old journal file: the next start replays it; retry these segments at the next checkpoint
+      // keep the journal files: the next start replays them; retry these segments at the next checkpoint
       for (const s of segments) this.journaled.add(s);
       this.onError(err, 'journal checkpoint');
     }
@@ -140,6 +177,7 @@ export class GroupCommit {
     await this.running;
     await this.checkpointing;
     this.journaled.clear();
+    for (const file of this.uncheckpointed.splice(0)) await this.journal?.remove(file);
     await this.journal?.close();
   }
 }

@@ -122,21 +122,21 @@ export class LogManager {
     this.groupCommit = new GroupCommit(fs, this.handles, journal, {
       directSyncMax: this.options.directSyncMax ?? 4,
       checkpointBytes: this.options.journalCheckpointBytes ?? 64 * 1024 * 1024,
+      dataDir: this.dataDir,
     }, (err, what) => this.options.onError?.(err, what));
     this.env.groupCommit = this.groupCommit;
     for (const rec of records) {
       const config = applyTopicConfigs(this.defaults, rec.overrides);
       const topic: TopicState = { name: rec.name, id: rec.id, partitions: [], overrides: rec.overrides, config };
-      for (let p = 0; p < rec.partitions; p++) {
-        const log = this.newLog(rec, p, config);
-        const { truncatedBytes } = await log.load(this.cleanStart, starts[`${rec.name}-${p}`] ?? 0);
+      topic.partitions = Array.from({ length: rec.partitions }, (_, p) => this.newLog(rec, p, config));
+      await inParallel(topic.partitions, async (log) => {
+        const { truncatedBytes } = await log.load(this.cleanStart, starts[`${rec.name}-${log.partition}`] ?? 0);
         this.recoveredTruncatedBytes += truncatedBytes;
-        topic.partitions.push(log);
-      }
+      });
       this.topics.set(rec.name, topic);
     }
     await this.replayJournal(leftover, leftoverFiles);
-    for (const t of this.topics.values()) for (const log of t.partitions) await log.rebuildProducerState();
+    await inParallel([...this.topics.values()].flatMap((t) => t.partitions), (log) => log.rebuildProducerState());
     if (this.cleanStart) await fs.unlink(marker);
     const retentionMs = this.options.retentionCheckMs ?? 30_000;
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
@@ -184,11 +184,9 @@ export class LogManager {
     const topic: TopicState = { name, id: randomBytes(16).toString('hex'), partitions: [], overrides: { ...overrides }, config };
     this.topics.set(name, topic);
     try {
-      for (let p = 0; p < partitions; p++) {
-        const log = this.newLog(topic, p, config);
-        await log.load(true, 0);
-        topic.partitions.push(log);
-      }
+      const logs = Array.from({ length: partitions }, (_, p) => this.newLog(topic, p, config));
+      await inParallel(logs, (log) => log.load(true, 0));
+      topic.partitions = logs;
       await this.saveCatalogue();
     } catch (err) {
       this.topics.delete(name);
@@ -288,10 +286,20 @@ export class LogManager {
     await Promise.all(logs.map((l) => l.flushToDisk().catch((err) => this.options.onError?.(err, `background flush of ${l.topic}-${l.partition}`))));
   }
 
-  /** Clean shutdown: drain appends, fsync, write indexes, then the marker that lets the next start skip scans. */
+  /**
+   * Clean shutdown: drain appends, fsync, write indexes, then the marker that lets the next start skip scans.
+   * With many partitions, one filesystem sync at the end replaces a few fsyncs per partition (the marker is
+   * written only after it, so a crash before then still recovers by scanning).
+   */
   async close(): Promise<void> {
     for (const stop of this.stopTimers.splice(0)) stop();
-    for (const t of this.topics.values()) for (const log of t.partitions) await log.close();
+    const logs = [...this.topics.values()].flatMap((t) => t.partitions);
+    const syncAll = logs.length > MANY_PARTITIONS && (await this.fs.syncFileSystem(this.dataDir).catch(() => false));
+    await inParallel(logs, (log) => log.close(syncAll));
+    if (syncAll) {
+      await this.fs.syncFileSystem(this.dataDir);
+      for (const log of logs) log.markSynced();
+    }
     await this.groupCommit.close();
     await this.catalogueWrite.catch(() => undefined);
     await this.saveLogStarts();
@@ -299,4 +307,13 @@ export class LogManager {
     await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE), String(this.clock.now()));
     await this.releaseLock();
   }
+}
+
+/** Partitions past which a clean shutdown syncs the whole filesystem once instead of each partition's files. */
+const MANY_PARTITIONS = 32;
+/** Partitions loaded or closed at a time: enough to keep the file system busy, few enough for the fd limit. */
+const PARTITION_CONCURRENCY = 64;
+
+async function inParallel<T>(items: T[], work: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += PARTITION_CONCURRENCY) await Promise.all(items.slice(i, i + PARTITION_CONCURRENCY).map(work));
 }

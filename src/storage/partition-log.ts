@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, type BatchInfo, type ValidatedBatches } from '../protocol/record-batch.js';
 import type { FileSystem } from '../io/file-system.js';
@@ -84,6 +85,8 @@ export class PartitionLog {
   private writing = false;
   private failing: Promise<void> | null = null;
   private readonly waiters = new Set<() => void>();
+  /** The log end offset when a clean start found this partition's indexes and snapshot current, else -1. */
+  private cleanlyLoadedEndOffset = -1;
   closed = false;
 
   constructor(
@@ -124,13 +127,14 @@ export class PartitionLog {
       .map((n) => Number(n.slice(0, 20)))
       .sort((a, b) => a - b);
     for (const n of names) if (n.endsWith('.tmp') || n.endsWith('.cleaned')) await fs.unlink(`${this.dir}/${n}`).catch(() => undefined);
+    const files = new Set(names.map((n) => join(this.dir, n)));
     if (bases.length === 0) bases.push(Math.max(0, logStartOffset));
     let truncatedBytes = 0;
     for (let i = 0; i < bases.length; i++) {
       const segment = new Segment(this.dir, bases[i]!);
       const last = i === bases.length - 1;
       // an empty segment stays: the journal may refill it, and its base offset keeps the offset range
-      truncatedBytes += await this.loadSegment(segment, last, cleanShutdown);
+      truncatedBytes += await this.loadSegment(segment, last, cleanShutdown, files);
       this.segments.push(segment);
     }
     this.logStartOffset = Math.max(logStartOffset, this.segments[0]!.baseOffset);
@@ -138,6 +142,8 @@ export class PartitionLog {
     this.highWatermark = this.logEndOffset;
     this.hwSegment = this.activeSegment;
     this.hwPosition = this.activeSegment.size;
+    const snapshotAtEnd = names.includes(`${String(this.logEndOffset).padStart(20, '0')}.snapshot`);
+    if (cleanShutdown && snapshotAtEnd && truncatedBytes === 0) this.cleanlyLoadedEndOffset = this.logEndOffset;
     return { truncatedBytes };
   }
 
@@ -146,12 +152,12 @@ export class PartitionLog {
    * without index files, is re-scanned from its data. A torn or corrupt tail is truncated at the last whole
    * valid batch. Returns the bytes truncated.
    */
-  private async loadSegment(segment: Segment, last: boolean, cleanShutdown: boolean): Promise<number> {
+  private async loadSegment(segment: Segment, last: boolean, cleanShutdown: boolean, files: Set<string>): Promise<number> {
     const { fs } = this.env;
     const fd = await this.env.handles.acquire(segment);
     try {
       let fromPosition = 0;
-      const haveIndexes = (await fs.exists(segment.indexPath)) && (await fs.exists(segment.timeIndexPath));
+      const haveIndexes = files.has(segment.indexPath) && files.has(segment.timeIndexPath);
       if (haveIndexes && (!last || cleanShutdown)) {
         segment.offsetIndex = OffsetIndex.deserialize(await fs.readFile(segment.indexPath));
         segment.timeIndex = TimeIndex.deserialize(await fs.readFile(segment.timeIndexPath));
@@ -334,9 +340,9 @@ export class PartitionLog {
   }
 
   /** Writes a producer state snapshot and keeps only the two newest. */
-  private async writeProducerSnapshot(offset: number, snapshot: string): Promise<void> {
+  private async writeProducerSnapshot(offset: number, snapshot: string, durable = true): Promise<void> {
     const { fs } = this.env;
-    await fs.writeFileAtomic(this.snapshotPath(offset), snapshot);
+    await fs.writeFileAtomic(this.snapshotPath(offset), snapshot, durable);
     const older = (await fs.readdir(this.dir)).filter((n) => /^\d{20}\.snapshot$/.test(n)).map((n) => Number(n.slice(0, 20))).filter((o) => o < offset).sort((a, b) => b - a);
     for (const o of older.slice(1)) await fs.unlink(this.snapshotPath(o)).catch(() => undefined);
   }
@@ -719,15 +725,27 @@ export class PartitionLog {
     return n;
   }
 
-  /** Waits for queued appends, syncs, and writes the active segment's indexes (clean shutdown). */
-  async close(): Promise<void> {
+  /**
+   * Waits for queued appends, then writes the active segment's indexes and a producer snapshot (clean
+   * shutdown). With `syncedByCaller`, nothing is fsync'd here: the caller syncs the whole filesystem after
+   * closing every partition, instead of a few fsyncs per partition.
+   */
+  async close(syncedByCaller = false): Promise<void> {
     this.closed = true;
     const last = this.pending.length > this.pendingHead ? this.pending[this.pending.length - 1] : undefined;
     if (last) await last.settled.catch(() => undefined);
-    await this.flushToDisk();
-    await this.activeSegment.writeIndexes(this.env.fs).catch(() => undefined);
-    await this.writeProducerSnapshot(this.logEndOffset, this.snapshotState()).catch(() => undefined);
+    if (!syncedByCaller) await this.flushToDisk();
+    // after a clean start with no append since, the files of the previous clean shutdown are still current
+    if (this.logEndOffset !== this.cleanlyLoadedEndOffset) {
+      await this.activeSegment.writeIndexes(this.env.fs, !syncedByCaller).catch(() => undefined);
+      await this.writeProducerSnapshot(this.logEndOffset, this.snapshotState(), !syncedByCaller).catch(() => undefined);
+    }
     this.wakeWaiters();
+  }
+
+  /** After the caller's filesystem sync: no segment has unsynced bytes. */
+  markSynced(): void {
+    for (const s of this.segments) s.dirty = false;
   }
 
   /** Fsyncs the active segment if it has unsynced bytes (background flush of `none` logs, shutdown). */

@@ -59,9 +59,9 @@ export class Segment {
     this.nextOffset = lastOffset + 1;
   }
 
-  async writeIndexes(fs: FileSystem): Promise<void> {
-    await fs.writeFileAtomic(this.indexPath, this.offsetIndex.serialize());
-    await fs.writeFileAtomic(this.timeIndexPath, this.timeIndex.serialize());
+  async writeIndexes(fs: FileSystem, durable = true): Promise<void> {
+    await fs.writeFileAtomic(this.indexPath, this.offsetIndex.serialize(), durable);
+    await fs.writeFileAtomic(this.timeIndexPath, this.timeIndex.serialize(), durable);
   }
 
   async removeIndexFiles(fs: FileSystem): Promise<void> {
@@ -86,7 +86,8 @@ export async function scanSegment(fs: FileSystem, fd: number, segment: Segment, 
   const fileBytes = await fs.fstatSize(fd);
   let position = fromPosition;
   let batches = 0;
-  let chunk = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
+  // sized to what is left: starting thousands of partitions must not allocate a full chunk for each
+  let chunk = Buffer.allocUnsafe(Math.max(Batch.HEADER_BYTES, Math.min(SCAN_CHUNK_BYTES, fileBytes - fromPosition)));
   segment.size = position;
   scan: while (position < fileBytes) {
     const want = Math.min(chunk.length, fileBytes - position);

@@ -113,3 +113,103 @@ test('checkpoints sync journaled segments and delete old journal files', async (
     await cleanup();
   }
 });
+
+/** Counts whole-filesystem syncs and segment-file fdatasyncs; `syncfs` decides what the filesystem sync does. */
+function syncCountingFs(syncfs: () => Promise<boolean>): { fs: FileSystem; counts: { syncfs: number; segmentSyncs: number } } {
+  const counts = { syncfs: 0, segmentSyncs: 0 };
+  const paths = new Map<number, string>();
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    open: async (path, flags) => {
+      const fd = await nodeFileSystem.open(path, flags);
+      paths.set(fd, path);
+      return fd;
+    },
+    fdatasync: (fd) => {
+      if (paths.get(fd)?.endsWith('.log')) counts.segmentSyncs++;
+      return nodeFileSystem.fdatasync(fd);
+    },
+    syncFileSystem: async (path) => {
+      counts.syncfs++;
+      return (await syncfs()) && nodeFileSystem.syncFileSystem(path);
+    },
+  };
+  return { fs, counts };
+}
+
+async function appendRounds(logs: Awaited<ReturnType<typeof openLogs>>, partitions: number, rounds: number, from = 0): Promise<void> {
+  for (let round = from; round < from + rounds; round++) {
+    await Promise.all(Array.from({ length: partitions }, (_, p) => appendValues(logs.getLog('wide', p)!, [`r${round}-${'y'.repeat(100)}`]).durable));
+  }
+}
+
+test('a checkpoint of many segments is one filesystem sync, or one fdatasync per segment where that is unavailable', async () => {
+  for (const supported of [true, false]) {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const { fs, counts } = syncCountingFs(async () => supported);
+      // every round goes through the journal, so segment files are synced only by checkpoints
+      const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0 });
+      await logs.createTopic('wide', 40);
+      await appendRounds(logs, 40, 10);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(counts.syncfs >= 1, 'the checkpoint asked for a filesystem sync');
+      if (supported) assert.equal(counts.segmentSyncs, 0, 'no segment was synced file by file');
+      else assert.ok(counts.segmentSyncs >= 40, `fell back to ${counts.segmentSyncs} segment fdatasyncs`);
+      assert.ok((await readdir(join(dir, 'journal'))).length <= 2, 'checkpointed journal files are deleted');
+      await logs.close();
+      const reopened = await openLogs(dir);
+      assert.equal(reopened.journalReplayed, 0);
+      for (const p of [0, 39]) assert.deepEqual((await readAll(reopened.getLog('wide', p)!)).map(([o]) => o), Array.from({ length: 10 }, (_, i) => i));
+      await reopened.close();
+    } finally {
+      await cleanup();
+    }
+  }
+});
+
+test('a failed checkpoint keeps its journal files until a later checkpoint succeeds', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let failing = true;
+    const errors: string[] = [];
+    const { fs } = syncCountingFs(async () => {
+      if (failing) throw Object.assign(new Error('EIO: i/o error, syncfs'), { code: 'EIO' });
+      return true;
+    });
+    const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, onError: (_err, what) => errors.push(what) });
+    await logs.createTopic('wide', 40);
+    await appendRounds(logs, 40, 10);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(errors.includes('journal checkpoint'), `errors: ${errors.join(', ')}`);
+    const kept = (await readdir(join(dir, 'journal'))).length;
+    assert.ok(kept >= 3, `${kept} journal files kept after failed checkpoints`);
+    failing = false;
+    await appendRounds(logs, 40, 10, 10);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok((await readdir(join(dir, 'journal'))).length <= 2, 'the next good checkpoint deleted the old files');
+    await logs.close();
+    const reopened = await openLogs(dir);
+    assert.deepEqual((await readAll(reopened.getLog('wide', 7)!)).map(([, v]) => v.split('-')[0]), Array.from({ length: 20 }, (_, i) => `r${i}`));
+    await reopened.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a background flush of many `none` partitions is one filesystem sync', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const { fs, counts } = syncCountingFs(async () => true);
+    const logs = await openLogs(dir, { fs, defaults: { flushPolicy: 'none', flushMs: 300 } });
+    await logs.createTopic('wide', 40);
+    await appendRounds(logs, 40, 1);
+    const deadline = Date.now() + 5000;
+    while (counts.syncfs === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(counts.syncfs >= 1, 'a filesystem sync ran');
+    assert.ok(counts.segmentSyncs < 40, `${counts.segmentSyncs} segment fdatasyncs: not one per partition`);
+    await logs.close();
+  } finally {
+    await cleanup();
+  }
+});
