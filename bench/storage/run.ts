@@ -1,6 +1,7 @@
 // Storage engine benchmark: append throughput by batch size, durability mode and partition count, next to the
 // raw bandwidth of plain file writes with the same fsync cadence, measured in the same run on the same disk.
-// Usage: npm run bench:storage [-- --seconds 4 --max-mib 256 --dir PATH]
+// Each case runs --reps times, Sluice then raw each time (the disk's speed drifts), and reports medians.
+// Usage: npm run bench:storage [-- --seconds 4 --max-mib 256 --reps 3 --dir PATH --quick]
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { hostname, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,10 +12,17 @@ import { LogManager } from '../../src/storage/log-manager.js';
 import type { FlushPolicy } from '../../src/storage/log-config.js';
 
 const { values: args } = parseArgs({
-  options: { seconds: { type: 'string', default: '4' }, 'max-mib': { type: 'string', default: '256' }, dir: { type: 'string' }, quick: { type: 'boolean', default: false } },
+  options: {
+    seconds: { type: 'string', default: '4' },
+    'max-mib': { type: 'string', default: '256' },
+    reps: { type: 'string', default: '3' },
+    dir: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  },
 });
 const SECONDS = Number(args.seconds);
 const MAX_BYTES = Number(args['max-mib']) * 1024 * 1024;
+const REPS = Math.max(1, Number(args.reps));
 /** Appends kept in flight, like pipelined producers: 8 MiB worth, at least 64 and at most 8192. */
 const inFlightFor = (batchBytes: number) => Math.min(8192, Math.max(64, Math.floor((8 << 20) / batchBytes)));
 
@@ -25,12 +33,35 @@ interface Case {
 }
 
 interface Result extends Case {
+  /** Medians over the repetitions. */
   mbPerSec: number;
   batchesPerSec: number;
   fsyncRounds: number;
   journalRounds: number;
+  /** CPU time of the whole process (event loop and I/O threads) per second of wall time, in percent. */
+  cpuPercent: number;
+  /** Clean shutdown of the log manager after the run. */
+  closeMs: number;
   rawMbPerSec: number;
   ratio: number;
+  /** Every repetition's Sluice and raw MB/s, in run order. */
+  runs: { mbPerSec: number; rawMbPerSec: number }[];
+}
+
+interface SluiceRun {
+  bytes: number;
+  batches: number;
+  seconds: number;
+  rounds: number;
+  journalRounds: number;
+  cpuPercent: number;
+  closeMs: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function batchOfSize(bytes: number): Buffer {
@@ -38,13 +69,16 @@ function batchOfSize(bytes: number): Buffer {
   return buildRecordBatch([{ value: Buffer.alloc(Math.max(0, bytes - overhead - 4), 'x') }]);
 }
 
-async function sluiceRun(dir: string, c: Case): Promise<{ bytes: number; batches: number; seconds: number; rounds: number; journalRounds: number }> {
+async function sluiceRun(dir: string, c: Case): Promise<SluiceRun> {
   const logs = await LogManager.open({ dataDir: dir, maxOpenFiles: 16384, retentionCheckMs: 3_600_000, defaults: { flushPolicy: c.mode } });
+  let closed = false;
   try {
     await logs.createTopic('bench', c.partitions);
     const template = batchOfSize(c.batchBytes);
     const logsByPartition = logs.topics.get('bench')!.partitions;
     const roundsBefore = logs.groupCommit.rounds;
+    const journalRoundsBefore = logs.groupCommit.journalRounds;
+    const cpuBefore = process.cpuUsage();
     const deadline = performance.now() + SECONDS * 1000;
     const started = performance.now();
     let bytes = 0;
@@ -74,9 +108,16 @@ async function sluiceRun(dir: string, c: Case): Promise<{ bytes: number; batches
     while (inflight > 0 && failure === null) await new Promise<void>((resolve) => (slotFreed = resolve));
     if (failure) throw failure;
     const seconds = (performance.now() - started) / 1000;
-    return { bytes, batches, seconds, rounds: logs.groupCommit.rounds - roundsBefore, journalRounds: logs.groupCommit.journalRounds };
-  } finally {
+    const cpu = process.cpuUsage(cpuBefore);
+    const rounds = logs.groupCommit.rounds - roundsBefore;
+    const journalRounds = logs.groupCommit.journalRounds - journalRoundsBefore;
+    const closeStarted = performance.now();
+    closed = true;
     await logs.close();
+    const closeMs = performance.now() - closeStarted;
+    return { bytes, batches, seconds, rounds, journalRounds, cpuPercent: ((cpu.user + cpu.system) / 1e4) / seconds, closeMs };
+  } finally {
+    if (!closed) await logs.close();
   }
 }
 
@@ -109,19 +150,33 @@ async function main(): Promise<void> {
     for (const mode of ['fsync', 'none'] as FlushPolicy[]) {
       for (const batchBytes of sizes) {
         for (const partitions of partitionCounts) {
-          const dir = join(root, `${mode}-${batchBytes}-${partitions}`);
-          await mkdir(dir, { recursive: true });
-          const run = await sluiceRun(dir, { batchBytes, mode, partitions });
-          await rm(dir, { recursive: true, force: true });
-          // the same bytes, written plainly, with one fsync per Sluice fsync round's worth of bytes
-          const perRound = mode === 'fsync' ? Math.max(batchBytes, Math.round(run.bytes / Math.max(1, run.rounds))) : 1 << 20;
-          const raw = await rawRun(root, perRound, Math.min(run.bytes, MAX_BYTES), mode === 'fsync');
-          const mbPerSec = run.bytes / 1e6 / run.seconds;
+          const runs: SluiceRun[] = [];
+          const raws: number[] = [];
+          for (let rep = 0; rep < REPS; rep++) {
+            const dir = join(root, `${mode}-${batchBytes}-${partitions}`);
+            await mkdir(dir, { recursive: true });
+            const run = await sluiceRun(dir, { batchBytes, mode, partitions });
+            await rm(dir, { recursive: true, force: true });
+            // the same bytes, written plainly, with one fsync per Sluice fsync round's worth of bytes
+            const perRound = mode === 'fsync' ? Math.max(batchBytes, Math.round(run.bytes / Math.max(1, run.rounds))) : 1 << 20;
+            runs.push(run);
+            raws.push(await rawRun(root, perRound, Math.min(run.bytes, MAX_BYTES), mode === 'fsync'));
+          }
+          const mbPerSec = median(runs.map((r) => r.bytes / 1e6 / r.seconds));
+          const raw = median(raws);
           const r: Result = {
-            batchBytes, mode, partitions, mbPerSec, batchesPerSec: run.batches / run.seconds, fsyncRounds: run.rounds, journalRounds: run.journalRounds, rawMbPerSec: raw, ratio: mbPerSec / raw,
+            batchBytes, mode, partitions, mbPerSec,
+            batchesPerSec: median(runs.map((x) => x.batches / x.seconds)),
+            fsyncRounds: median(runs.map((x) => x.rounds)),
+            journalRounds: median(runs.map((x) => x.journalRounds)),
+            cpuPercent: median(runs.map((x) => x.cpuPercent)),
+            closeMs: median(runs.map((x) => x.closeMs)),
+            rawMbPerSec: raw,
+            ratio: mbPerSec / raw,
+            runs: runs.map((x, i) => ({ mbPerSec: x.bytes / 1e6 / x.seconds, rawMbPerSec: raws[i]! })),
           };
           results.push(r);
-          console.log(`${mode.padEnd(5)} ${String(batchBytes).padStart(8)} B x ${String(partitions).padStart(5)} partitions: ${mbPerSec.toFixed(1).padStart(7)} MB/s ${r.batchesPerSec.toFixed(0).padStart(7)} batches/s, ${run.rounds} rounds (${run.journalRounds} journaled); raw ${raw.toFixed(1)} MB/s; ratio ${(r.ratio * 100).toFixed(0)}%`);
+          console.log(`${mode.padEnd(5)} ${String(batchBytes).padStart(8)} B x ${String(partitions).padStart(5)} partitions: ${mbPerSec.toFixed(1).padStart(7)} MB/s ${r.batchesPerSec.toFixed(0).padStart(7)} batches/s, ${r.fsyncRounds} rounds (${r.journalRounds} journaled), cpu ${r.cpuPercent.toFixed(0)}%, close ${r.closeMs.toFixed(0)} ms; raw ${raw.toFixed(1)} MB/s; ratio ${(r.ratio * 100).toFixed(0)}%`);
         }
       }
     }
@@ -136,15 +191,20 @@ async function main(): Promise<void> {
     `# Storage benchmark, ${date}, ${machine}`,
     '',
     `${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}; Node ${process.version}; ${SECONDS} s or ${MAX_BYTES / 1048576} MiB per case; 8 MiB of appends in flight (64 to 8192 appends).`,
+    `Medians of ${REPS} repetitions; each repetition runs Sluice, then raw.`,
     'Raw: plain sequential writes of the same bytes, with one fdatasync per Sluice fsync round\'s worth of bytes (fsync mode) or none.',
+    'CPU: the benchmark process (event loop and I/O threads) per second of wall time. Close: clean shutdown after the run.',
     '',
-    '| mode | batch | partitions | MB/s | batches/s | commit rounds (journaled) | raw MB/s | Sluice / raw |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...results.map((r) => `| ${r.mode} | ${r.batchBytes} | ${r.partitions} | ${r.mbPerSec.toFixed(1)} | ${r.batchesPerSec.toFixed(0)} | ${r.fsyncRounds} (${r.journalRounds}) | ${r.rawMbPerSec.toFixed(1)} | ${(r.ratio * 100).toFixed(0)}% |`),
+    '| mode | batch | partitions | MB/s | batches/s | commit rounds (journaled) | CPU | close ms | raw MB/s | Sluice / raw | vs 1 partition |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...results.map((r) => {
+      const one = results.find((x) => x.mode === r.mode && x.batchBytes === r.batchBytes && x.partitions === 1);
+      return `| ${r.mode} | ${r.batchBytes} | ${r.partitions} | ${r.mbPerSec.toFixed(1)} | ${r.batchesPerSec.toFixed(0)} | ${r.fsyncRounds} (${r.journalRounds}) | ${r.cpuPercent.toFixed(0)}% | ${r.closeMs.toFixed(0)} | ${r.rawMbPerSec.toFixed(1)} | ${(r.ratio * 100).toFixed(0)}% | ${one ? ((r.mbPerSec / one.mbPerSec) * 100).toFixed(0) + '%' : ''} |`;
+    }),
   ];
   const base = join(outDir, `${date}-storage-${machine}`);
   await writeFile(`${base}.md`, lines.join('\n') + '\n');
-  await writeFile(`${base}.json`, JSON.stringify({ date, machine, seconds: SECONDS, maxBytes: MAX_BYTES, results }, null, 1) + '\n');
+  await writeFile(`${base}.json`, JSON.stringify({ date, machine, seconds: SECONDS, maxBytes: MAX_BYTES, reps: REPS, results }, null, 1) + '\n');
   console.log(`wrote ${base}.md`);
 }
 

@@ -56,6 +56,12 @@ interface PendingAppend {
 }
 
 const READ_SLACK_BYTES = 16 * 1024;
+/**
+ * Bytes per segment writev. Measured on ext4: 1 MiB writes alongside the group commit's fdatasync of the same
+ * file kept the disk busier than one large write per round; it also bounds how long one partition holds an
+ * I/O thread.
+ */
+const WRITE_MAX_BYTES = 1 << 20;
 const NO_BYTES = Buffer.alloc(0);
 
 /**
@@ -347,17 +353,19 @@ export class PartitionLog {
     for (const o of older.slice(1)) await fs.unlink(this.snapshotPath(o)).catch(() => undefined);
   }
 
-  /** Writes every queued append, in order, one writev per contiguous run in one segment. */
+  /** Writes every queued append, in order, one writev per contiguous run in one segment (up to WRITE_MAX_BYTES). */
   private async flush(): Promise<void> {
     this.writing = true;
     try {
       while (this.writeIndex < this.pending.length && !this.failing) {
         const first = this.pending[this.writeIndex]!;
         const batch: PendingAppend[] = [first];
-        for (let i = this.writeIndex + 1; i < this.pending.length; i++) {
+        let batchBytes = first.bytes;
+        for (let i = this.writeIndex + 1; i < this.pending.length && batchBytes < WRITE_MAX_BYTES; i++) {
           const p = this.pending[i]!;
           if (p.segment !== first.segment) break;
           batch.push(p);
+          batchBytes += p.bytes;
         }
         const segment = first.segment;
         let fd: number;
