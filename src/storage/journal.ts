@@ -16,7 +16,7 @@ const SUFFIX = '.wal';
  * The shared write-ahead journal of `fsync` partitions. When many partitions have appends in one group-commit
  * round, their batches are written here in one vectored write and made durable with one fdatasync, instead of
  * one fdatasync per dirty segment file (which collapses with thousands of partitions). The segment files get
- * the same bytes through the normal write path and are fsync'd at the next checkpoint, after which the
+ * the same bytes through the normal write path and are made durable at the next checkpoint, after which the
  * journal file that covered them is deleted. On start, entries not yet in their segments are replayed.
  *
  * Entry: int32 size (of what follows), uint32 CRC32C (of id, partition and records), 16-byte topic id,

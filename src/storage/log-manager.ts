@@ -121,7 +121,7 @@ export class LogManager {
     const { journal, leftover, leftoverFiles } = await Journal.open(fs, join(this.dataDir, JOURNAL_DIR));
     this.groupCommit = new GroupCommit(fs, this.handles, journal, {
       directSyncMax: this.options.directSyncMax ?? 4,
-      checkpointBytes: this.options.journalCheckpointBytes ?? 64 * 1024 * 1024,
+      checkpointBytes: this.options.journalCheckpointBytes ?? 256 * 1024 * 1024,
       dataDir: this.dataDir,
     }, (err, what) => this.options.onError?.(err, what));
     this.env.groupCommit = this.groupCommit;
