@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { segmentFileName } from '../../src/storage/segment.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { appendValues, openLogs, readAll } from './helpers.js';
@@ -95,6 +96,45 @@ test('a clean shutdown is recognised and indexes are reused; garbage after the l
     logs = await openLogs(dir);
     assert.equal(logs.getLog('t', 0)!.logEndOffset, 20);
     assert.equal(logs.recoveredTruncatedBytes, 16);
+    await logs.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a clean shutdown of many partitions syncs the filesystem once instead of each file; an unchanged partition is not rewritten', async () => {
+  const { dir, cleanup } = await tempDir();
+  const calls = { syncfs: 0, fileSyncs: 0, deferredWrites: 0 };
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    fdatasync: (fd) => (calls.fileSyncs++, nodeFileSystem.fdatasync(fd)),
+    writeFileAtomic: (path, data, durable = true) => {
+      if (!durable) calls.deferredWrites++;
+      return nodeFileSystem.writeFileAtomic(path, data, durable);
+    },
+    syncFileSystem: (path) => (calls.syncfs++, nodeFileSystem.syncFileSystem(path)),
+  };
+  try {
+    let logs = await openLogs(dir, { fs });
+    await logs.createTopic('wide', 40);
+    await Promise.all(Array.from({ length: 40 }, (_, p) => appendValues(logs.getLog('wide', p)!, [`a${p}`, `b${p}`]).durable));
+    Object.assign(calls, { syncfs: 0, fileSyncs: 0, deferredWrites: 0 });
+    await logs.close();
+    assert.equal(calls.syncfs, 2, 'one sync before closing the partitions, one after their files are written');
+    assert.equal(calls.fileSyncs, 0, 'no segment, index or snapshot file was synced on its own');
+    assert.equal(calls.deferredWrites, 40 * 3, 'two index files and a snapshot per partition, left to the filesystem sync');
+
+    logs = await openLogs(dir, { fs });
+    assert.equal(logs.cleanStart, true);
+    assert.deepEqual(await readAll(logs.getLog('wide', 39)!), [[0, 'a39'], [1, 'b39']]);
+    await appendValues(logs.getLog('wide', 5)!, ['c5']).durable;
+    calls.deferredWrites = 0;
+    await logs.close();
+    assert.equal(calls.deferredWrites, 3, 'only the partition that changed rewrites its indexes and snapshot');
+
+    logs = await openLogs(dir);
+    assert.equal(logs.cleanStart, true);
+    assert.deepEqual(await readAll(logs.getLog('wide', 5)!), [[0, 'a5'], [1, 'b5'], [2, 'c5']]);
     await logs.close();
   } finally {
     await cleanup();
