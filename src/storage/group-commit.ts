@@ -32,8 +32,9 @@ const MANY_SEGMENTS = 32;
  * time makes everything requested since the previous round durable, then acknowledges it all together.
  * A round with few dirty segments fdatasyncs each of them; a round with many writes their appends to the
  * shared journal and fdatasyncs that once, so the cost of a round does not grow with the partition count.
- * Journaled segments are fdatasync'd at the next checkpoint, in the background, before their journal file
- * is deleted.
+ * Journaled segments are made durable at the next checkpoint, in the background, before their journal file
+ * is deleted. Whenever more than MANY_SEGMENTS files must be synced at once, one syncfs of the filesystem
+ * replaces an fdatasync per file.
  */
 export class GroupCommit {
   private pending = new Map<Segment, Pending>();

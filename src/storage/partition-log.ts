@@ -377,8 +377,7 @@ export class PartitionLog {
         }
         try {
           const written = await this.env.fs.writev(fd, batch.map((p) => p.buffer), first.position);
-          const expected = batch.reduce((n, p) => n + p.bytes, 0);
-          if (written !== expected) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short write: ${written} of ${expected} bytes`);
+          if (written !== batchBytes) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short write: ${written} of ${batchBytes} bytes`);
         } catch (err) {
           this.env.handles.release(segment);
           await this.fail(first, err);
