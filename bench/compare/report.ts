@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { barChart, cdfChart, type Bar } from './charts.js';
 import type { Limits } from './limits.js';
 import type { Plan } from './plans.js';
+import { median } from '../stats.js';
 
 export interface Measurement {
   workload: string;
@@ -41,9 +42,7 @@ interface Stat {
 
 function stat(values: number[]): Stat | null {
   if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return { median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s[s.length - 1]!, n: s.length };
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length };
 }
 
 const num = (v: number) => (Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(Math.abs(v) >= 10 ? 1 : 2));

@@ -12,6 +12,7 @@ import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { LogManager } from '../../src/storage/log-manager.js';
 import type { FlushPolicy } from '../../src/storage/log-config.js';
+import { median } from '../stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,12 +61,6 @@ interface SluiceRun {
   journalRounds: number;
   cpuPercent: number;
   closeMs: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function batchOfSize(bytes: number): Buffer {
