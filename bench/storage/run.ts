@@ -4,6 +4,7 @@
 // A case stops after --seconds or --max-mib, whichever comes first; the default cap lets the slow many-partition
 // cases pass at least one journal checkpoint (256 MiB), so their cost is in the figure.
 // Usage: npm run bench:storage [-- --seconds 4 --max-mib 1024 --reps 3 --dir PATH --quick]
+//        [--modes fsync,none --sizes 1024,16384 --partitions 1,10000]   (only these cases; printed, not saved)
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { hostname, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,9 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '3' },
     dir: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    modes: { type: 'string' },
+    sizes: { type: 'string' },
+    partitions: { type: 'string' },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -86,11 +90,16 @@ async function sluiceRun(dir: string, c: Case): Promise<SluiceRun> {
     // a counting window: one waiter for a free slot, no per-iteration scan of the in-flight set
     const limit = inFlightFor(c.batchBytes);
     const perRequest = Math.max(1, Math.floor(REQUEST_BYTES / c.batchBytes));
+    let request = Buffer.alloc(0);
     let inflight = 0;
     let slotFreed: (() => void) | null = null;
     let failure: unknown = null;
     while (performance.now() < deadline && bytes < MAX_BYTES && failure === null) {
-      const records = Buffer.from(template);
+      // a broker's batches are views of the produce request they came in: one buffer per request, not per batch
+      if (next % perRequest === 0) request = Buffer.allocUnsafe(perRequest * template.length);
+      const slot = (next % perRequest) * template.length;
+      const records = request.subarray(slot, slot + template.length);
+      template.copy(records);
       const log = logsByPartition[next++ % c.partitions]!;
       inflight++;
       log.append(records, validateBatches(records, 1 << 30)).durable.then(
@@ -146,11 +155,13 @@ async function rawRun(dir: string, chunk: number, total: number, sync: boolean):
 
 async function main(): Promise<void> {
   const root = args.dir ?? (await mkdtemp(join(tmpdir(), 'sluice-bench-')));
-  const sizes = args.quick ? [16 * 1024] : [1024, 16 * 1024, 1024 * 1024];
-  const partitionCounts = args.quick ? [1, 100] : [1, 100, 10_000];
+  const list = (value: string | undefined, all: number[]) => (value ? value.split(',').map(Number) : all);
+  const sizes = list(args.sizes, args.quick ? [16 * 1024] : [1024, 16 * 1024, 1024 * 1024]);
+  const partitionCounts = list(args.partitions, args.quick ? [1, 100] : [1, 100, 10_000]);
+  const modes = (args.modes ? args.modes.split(',') : ['fsync', 'none']) as FlushPolicy[];
   const results: Result[] = [];
   try {
-    for (const mode of ['fsync', 'none'] as FlushPolicy[]) {
+    for (const mode of modes) {
       for (const batchBytes of sizes) {
         for (const partitions of partitionCounts) {
           const runs: SluiceRun[] = [];
@@ -186,6 +197,8 @@ async function main(): Promise<void> {
   } finally {
     if (!args.dir) await rm(root, { recursive: true, force: true });
   }
+  // a partial run (some cases only) prints its figures but does not replace the day's results
+  if (args.modes || args.sizes || args.partitions) return;
   const date = new Date().toISOString().slice(0, 10);
   const machine = `${hostname()}-${cpus().length}cpu`;
   const outDir = join(process.cwd(), 'bench', 'results');
@@ -193,7 +206,7 @@ async function main(): Promise<void> {
   const lines = [
     `# Storage benchmark, ${date}, ${machine}`,
     '',
-    `${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}; Node ${process.version}; ${SECONDS} s or ${MAX_BYTES / 1048576} MiB per case; 8 MiB of appends in flight (64 to 8192 appends), issued 1 MiB at a time with the event loop turning in between, as socket reads would.`,
+    `${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}; Node ${process.version}; ${SECONDS} s or ${MAX_BYTES / 1048576} MiB per case; 8 MiB of appends in flight (64 to 8192 appends), issued a 1 MiB request at a time (one buffer, the batches views of it) with the event loop turning in between, as socket reads would.`,
     `Medians of ${REPS} repetitions; each repetition runs Sluice, then raw.`,
     'Raw: plain sequential writes of the same bytes, with one fdatasync per Sluice fsync round\'s worth of bytes (fsync mode) or none.',
     'CPU: the benchmark process (event loop and I/O threads) per second of wall time. Close: clean shutdown after the run.',

@@ -1,4 +1,5 @@
 import type { FileSystem } from '../io/file-system.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { HandleCache } from './handle-cache.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { Segment } from './segment.js';
@@ -72,8 +73,20 @@ export class GroupCommit {
     });
   }
 
+  /**
+   * Rounds, one after another. A journal round's sync overlaps the next round's write: while one fdatasync
+   * runs, the appends arriving meanwhile are written, then synced once it is done (as one partition's segment
+   * writes overlap its fdatasync).
+   */
   private async run(): Promise<void> {
-    while (this.pending.size > 0) {
+    let syncing: Promise<boolean> | null = null;
+    for (;;) {
+      if (this.pending.size === 0) {
+        if (!syncing) break;
+        await syncing;
+        syncing = null;
+        continue;
+      }
       const round = this.pending;
       this.pending = new Map();
       this.rounds++;
@@ -81,9 +94,13 @@ export class GroupCommit {
       const direct: [Segment, Pending][] = [];
       const viaJournal: [Segment, Pending][] = [];
       for (const item of round) (useJournal && item[1].journalable ? viaJournal : direct).push(item);
-      await Promise.all([this.directRound(direct), this.journalRound(viaJournal)]);
+      const directDone = this.directRound(direct);
+      syncing = (await this.journalRound(viaJournal, syncing)).sync;
+      await directDone;
       if (this.journal && this.journal.bytes >= this.options.checkpointBytes && !this.checkpointing) {
-        // rotate between rounds (no journal write in flight); sync and delete the old file in the background
+        // rotate with no journal write or sync in flight; sync and delete the old file in the background
+        await syncing;
+        syncing = null;
         const old = await this.journal.rotate();
         const segments = [...this.journaled];
         this.journaled.clear();
@@ -93,19 +110,42 @@ export class GroupCommit {
     this.running = null;
   }
 
-  private async journalRound(items: [Segment, Pending][]): Promise<void> {
-    if (items.length === 0) return;
+  /**
+   * Writes a round's entries to the journal and returns its sync: that starts once the previous round's sync
+   * is done, settles the round's appends, and resolves to whether it succeeded. A failed round fails the
+   * round written after it too (the journal cuts both off).
+   */
+  private async journalRound(items: [Segment, Pending][], previous: Promise<boolean> | null): Promise<{ sync: Promise<boolean> | null }> {
+    if (items.length === 0) return { sync: previous };
     this.journalRounds++;
+    const journal = this.journal!;
+    const settle = (err?: unknown): boolean => {
+      for (const [segment, p] of items) {
+        if (err === undefined) this.journaled.add(segment);
+        for (const w of p.waiters) (err === undefined ? w.resolve() : w.reject(err));
+      }
+      return err === undefined;
+    };
+    let written: { start: number; end: number };
     try {
-      await this.journal!.append(items.flatMap(([, p]) => p.entries));
+      written = await journal.write(items.flatMap(([, p]) => p.entries));
     } catch (err) {
-      for (const [, p] of items) for (const w of p.waiters) w.reject(err);
-      return;
+      settle(err);
+      return { sync: previous };
     }
-    for (const [segment, p] of items) {
-      this.journaled.add(segment);
-      for (const w of p.waiters) w.resolve();
-    }
+    const sync = (async () => {
+      try {
+        if (previous && !(await previous)) {
+          journal.discard(written.start);
+          throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'journal round cut off: an earlier round failed');
+        }
+        await journal.sync(written.end);
+      } catch (err) {
+        return settle(err);
+      }
+      return settle();
+    })();
+    return { sync };
   }
 
   private async directRound(items: [Segment, Pending][]): Promise<void> {

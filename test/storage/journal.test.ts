@@ -5,6 +5,7 @@ import { readdir, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { appendValues, openLogs, readAll } from './helpers.js';
 
@@ -89,6 +90,68 @@ test('acknowledged appends whose segment bytes were lost are replayed from the j
         assert.deepEqual(got.map(([o]) => o), expected.get(p)!.map((_, i) => i));
       }
       assert.deepEqual(await readdir(join(dir, 'journal')), [], 'replayed journal files are removed');
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a journal round whose sync fails is cut off the journal: a replay brings back what was acknowledged, never the refused appends', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    // segment files are never really synced; the journal's fdatasync fails while `failing` is set
+    let failing = false;
+    const paths = new Map<number, string>();
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        const fd = await nodeFileSystem.open(path, flags);
+        paths.set(fd, path);
+        return fd;
+      },
+      fdatasync: async (fd) => {
+        const path = paths.get(fd) ?? '';
+        if (path.endsWith('.log')) return;
+        if (failing && path.endsWith('.wal')) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        return nodeFileSystem.fdatasync(fd);
+      },
+    };
+    const logs = await openLogs(dir, { fs, directSyncMax: 0 });
+    await logs.createTopic('wide', 5);
+    const partitions = [0, 1, 2, 3, 4].map((p) => logs.getLog('wide', p)!);
+    await Promise.all(partitions.map((log, p) => appendValues(log, [`a${p}`]).durable));
+    const sizeAfterA = partitions.map((log) => log.activeSegment.size);
+
+    failing = true;
+    const refused = partitions.map((log, p) => appendValues(log, [`refused${p}${'r'.repeat(100)}`]).durable);
+    for (const r of refused) await assert.rejects(r, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    failing = false;
+    // the refused appends are rolled back; their offsets go to the next append, of the same size as a refused
+    // one, so that refused entries left behind it in the journal would line up and parse
+    let b: Promise<void> | null = null;
+    while (!b) {
+      try {
+        b = appendValues(partitions[0]!, [`b0-later${'r'.repeat(100)}`]).durable;
+      } catch {
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    await b;
+    for (const log of partitions.slice(1)) while (log.logEndOffset !== 1) await new Promise((r) => setImmediate(r));
+    assert.deepEqual((await readAll(partitions[0]!)).map(([, v]) => v), ['a0', `b0-later${'r'.repeat(100)}`]);
+
+    // power loss: the unsynced segment bytes after the first round are lost
+    await logs.handles.closeAll();
+    for (let p = 0; p < 5; p++) {
+      const segment = (await readdir(join(dir, `wide-${p}`))).find((f) => f.endsWith('.log'))!;
+      await truncate(join(dir, `wide-${p}`, segment), sizeAfterA[p]);
+    }
+    const again = await openLogs(dir);
+    try {
+      assert.deepEqual(await readAll(again.getLog('wide', 0)!), [[0, 'a0'], [1, `b0-later${'r'.repeat(100)}`]]);
+      for (let p = 1; p < 5; p++) assert.deepEqual(await readAll(again.getLog('wide', p)!), [[0, `a${p}`]], `partition ${p}`);
     } finally {
       await again.close();
     }
