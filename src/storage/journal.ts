@@ -10,6 +10,8 @@ export interface JournalEntry {
 }
 
 const ENTRY_HEADER_BYTES = 4 + 4 + 16 + 4;
+/** The largest staging buffer kept between rounds. */
+const STAGING_MAX_BYTES = 16 << 20;
 const SUFFIX = '.wal';
 
 /**
@@ -114,8 +116,13 @@ export class Journal {
   private stage(entries: JournalEntry[]): Buffer {
     let total = 0;
     for (const e of entries) total += ENTRY_HEADER_BYTES + e.records.length;
-    if (this.staging.length < total) this.staging = Buffer.allocUnsafeSlow(Math.max(total, this.staging.length * 2));
-    const out = this.staging.subarray(0, total);
+    // a round larger than the kept buffer's cap gets a buffer of its own, so one burst does not pin its size
+    if (total > STAGING_MAX_BYTES) return this.layOut(entries, Buffer.allocUnsafeSlow(total));
+    if (this.staging.length < total) this.staging = Buffer.allocUnsafeSlow(Math.min(STAGING_MAX_BYTES, Math.max(total, this.staging.length * 2)));
+    return this.layOut(entries, this.staging.subarray(0, total));
+  }
+
+  private layOut(entries: JournalEntry[], out: Buffer): Buffer {
     let at = 0;
     for (const e of entries) {
       const end = at + ENTRY_HEADER_BYTES + e.records.length;
