@@ -1,5 +1,5 @@
-// The shared journal: many-partition rounds cost one fdatasync, and acknowledged appends whose segment bytes
-// were lost (never synced) come back from the journal on start.
+// The shared journal: many-partition rounds cost one fdatasync, acknowledged appends whose segment bytes
+// were lost (never synced) come back from the journal on start, and refused ones never do.
 import assert from 'node:assert/strict';
 import { readdir, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -98,12 +98,18 @@ test('acknowledged appends whose segment bytes were lost are replayed from the j
   }
 });
 
-test('a journal round whose sync fails is cut off the journal: a replay brings back what was acknowledged, never the refused appends', async () => {
+/**
+ * A journal round fails (its fdatasync, or its write, torn half way); its appends are refused and rolled back,
+ * and the next append reuses their offsets. After a power loss that takes the unsynced segment bytes, the replay
+ * must bring back exactly what was acknowledged.
+ */
+async function refusedRoundIsCutOff(failOn: 'fdatasync' | 'writev'): Promise<void> {
   const { dir, cleanup } = await tempDir();
   try {
-    // segment files are never really synced; the journal's fdatasync fails while `failing` is set
+    // segment files are never really synced; the journal's fdatasync or writev fails while `failing` is set
     let failing = false;
     const paths = new Map<number, string>();
+    const isJournal = (fd: number) => (paths.get(fd) ?? '').endsWith('.wal');
     const fs: FileSystem = {
       ...nodeFileSystem,
       open: async (path, flags) => {
@@ -112,10 +118,17 @@ test('a journal round whose sync fails is cut off the journal: a replay brings b
         return fd;
       },
       fdatasync: async (fd) => {
-        const path = paths.get(fd) ?? '';
-        if (path.endsWith('.log')) return;
-        if (failing && path.endsWith('.wal')) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        if ((paths.get(fd) ?? '').endsWith('.log')) return;
+        if (failing && failOn === 'fdatasync' && isJournal(fd)) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
         return nodeFileSystem.fdatasync(fd);
+      },
+      writev: async (fd, buffers, position) => {
+        if (failing && failOn === 'writev' && isJournal(fd)) {
+          const first = buffers[0]!;
+          await nodeFileSystem.writev(fd, [first.subarray(0, first.length >> 1)], position);
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        }
+        return nodeFileSystem.writev(fd, buffers, position);
       },
     };
     const logs = await openLogs(dir, { fs, directSyncMax: 0 });
@@ -158,7 +171,13 @@ test('a journal round whose sync fails is cut off the journal: a replay brings b
   } finally {
     await cleanup();
   }
-});
+}
+
+test('a journal round whose sync fails is cut off the journal: a replay brings back what was acknowledged, never the refused appends', () =>
+  refusedRoundIsCutOff('fdatasync'));
+
+test('a journal round whose write is torn is cut off the journal: a replay brings back what was acknowledged, never the refused appends', () =>
+  refusedRoundIsCutOff('writev'));
 
 test('checkpoints sync journaled segments and delete old journal files', async () => {
   const { dir, cleanup } = await tempDir();
