@@ -77,7 +77,7 @@ export class Journal {
       const written = await this.fs.writev(this.fd, [staged], start);
       if (written !== staged.length) throw new Error(`short journal write: ${written} of ${staged.length} bytes`);
     } catch (err) {
-      this.cutAt(start);
+      this.discardFrom(start);
       throw err;
     }
     if (generation !== this.generation) throw new Error('journal round cut off: an earlier round failed');
@@ -85,17 +85,12 @@ export class Journal {
     return { start, end: this.bytes };
   }
 
-  /** Drops a written round that is not to be acknowledged (an earlier round failed), and everything after it. */
-  discard(start: number): void {
-    this.cutAt(start);
-  }
-
   /** Makes everything written up to `end` durable; fails if a failure since has cut it off. */
   async sync(end: number): Promise<void> {
     try {
       await this.fs.fdatasync(this.fd!);
     } catch (err) {
-      this.cutAt(this.durableBytes);
+      this.discardFrom(this.durableBytes);
       throw err;
     }
     if (this.bytes < end) throw new Error('journal round cut off: an earlier round failed');
@@ -103,10 +98,11 @@ export class Journal {
   }
 
   /**
-   * Forgets everything from `position` on: the file is truncated there before the next write. Otherwise a
-   * replay could apply a refused append (rolled back, its offsets since reused) ahead of acknowledged ones.
+   * Forgets everything from `position` on (a failed round, or one written after it): the file is truncated
+   * there before the next write. Otherwise a replay could apply a refused append (rolled back, its offsets
+   * since reused) ahead of acknowledged ones.
    */
-  private cutAt(position: number): void {
+  discardFrom(position: number): void {
     this.generation++;
     if (position < this.bytes) this.bytes = position;
     this.tornAt = Math.min(this.tornAt ?? position, position);
