@@ -113,7 +113,8 @@ export class GroupCommit {
   /**
    * Writes a round's entries to the journal and returns its sync: that starts once the previous round's sync
    * is done, settles the round's appends, and resolves to whether it succeeded. A failed round fails the
-   * round written after it too (the journal cuts both off).
+   * round written after it too (the journal cuts both off). The sync comes wrapped in an object: an async
+   * function returning a promise would wait for it, and the next round's write would no longer overlap it.
    */
   private async journalRound(items: [Segment, Pending][], previous: Promise<boolean> | null): Promise<{ sync: Promise<boolean> | null }> {
     if (items.length === 0) return { sync: previous };

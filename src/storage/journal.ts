@@ -29,8 +29,6 @@ export class Journal {
   private seq = 0;
   /** Where a failed round began: the file is truncated there before anything else is written. */
   private tornAt: number | null = null;
-  /** Bumped by every failure, so that a round written meanwhile knows it was cut off too. */
-  private generation = 0;
   private durableBytes = 0;
   private readonly topicIds = new Map<string, Buffer>();
   /** Reused for every round: in a VM, first touches of fresh pages cost more than copying into warm ones. */
@@ -70,7 +68,6 @@ export class Journal {
       await this.fs.ftruncate(this.fd, this.tornAt);
       this.tornAt = null;
     }
-    const generation = this.generation;
     const start = this.bytes;
     const staged = this.stage(entries);
     try {
@@ -80,7 +77,8 @@ export class Journal {
       this.discardFrom(start);
       throw err;
     }
-    if (generation !== this.generation) throw new Error('journal round cut off: an earlier round failed');
+    // a sync that failed while this was written cut the file below it (tornAt was clear when it began)
+    if (this.tornAt !== null) throw new Error('journal round cut off: an earlier round failed');
     this.bytes = start + staged.length;
     return { start, end: this.bytes };
   }
@@ -103,7 +101,6 @@ export class Journal {
    * since reused) ahead of acknowledged ones.
    */
   discardFrom(position: number): void {
-    this.generation++;
     if (position < this.bytes) this.bytes = position;
     this.tornAt = Math.min(this.tornAt ?? position, position);
   }

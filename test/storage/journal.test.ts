@@ -38,10 +38,12 @@ test('a round with many dirty partitions is made durable with one journal fdatas
 
 /**
  * A file system on which segment files are never really synced (their fdatasync does nothing), so after a
- * "power loss" any prefix of each segment file may survive; only the journal's syncs are real.
+ * "power loss" any prefix of each segment file may survive; only the journal's syncs are real. While
+ * `journalFault()` names one, the journal's fdatasync fails, or its writev is torn half way and fails.
  */
-function unsyncedSegmentsFs(): FileSystem {
+function unsyncedSegmentsFs(journalFault: () => 'fdatasync' | 'writev' | null = () => null): FileSystem {
   const paths = new Map<number, string>();
+  const faulty = (fd: number, call: 'fdatasync' | 'writev') => journalFault() === call && (paths.get(fd) ?? '').endsWith('.wal');
   return {
     ...nodeFileSystem,
     open: async (path, flags) => {
@@ -49,7 +51,19 @@ function unsyncedSegmentsFs(): FileSystem {
       paths.set(fd, path);
       return fd;
     },
-    fdatasync: async (fd) => (paths.get(fd)?.endsWith('.log') ? undefined : nodeFileSystem.fdatasync(fd)),
+    fdatasync: async (fd) => {
+      if (paths.get(fd)?.endsWith('.log')) return;
+      if (faulty(fd, 'fdatasync')) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      return nodeFileSystem.fdatasync(fd);
+    },
+    writev: async (fd, buffers, position) => {
+      if (faulty(fd, 'writev')) {
+        const first = buffers[0]!;
+        await nodeFileSystem.writev(fd, [first.subarray(0, first.length >> 1)], position);
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      return nodeFileSystem.writev(fd, buffers, position);
+    },
   };
 }
 
@@ -108,29 +122,7 @@ async function refusedRoundIsCutOff(failOn: 'fdatasync' | 'writev'): Promise<voi
   try {
     // segment files are never really synced; the journal's fdatasync or writev fails while `failing` is set
     let failing = false;
-    const paths = new Map<number, string>();
-    const isJournal = (fd: number) => (paths.get(fd) ?? '').endsWith('.wal');
-    const fs: FileSystem = {
-      ...nodeFileSystem,
-      open: async (path, flags) => {
-        const fd = await nodeFileSystem.open(path, flags);
-        paths.set(fd, path);
-        return fd;
-      },
-      fdatasync: async (fd) => {
-        if ((paths.get(fd) ?? '').endsWith('.log')) return;
-        if (failing && failOn === 'fdatasync' && isJournal(fd)) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-        return nodeFileSystem.fdatasync(fd);
-      },
-      writev: async (fd, buffers, position) => {
-        if (failing && failOn === 'writev' && isJournal(fd)) {
-          const first = buffers[0]!;
-          await nodeFileSystem.writev(fd, [first.subarray(0, first.length >> 1)], position);
-          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-        }
-        return nodeFileSystem.writev(fd, buffers, position);
-      },
-    };
+    const fs = unsyncedSegmentsFs(() => (failing ? failOn : null));
     const logs = await openLogs(dir, { fs, directSyncMax: 0 });
     await logs.createTopic('wide', 5);
     const partitions = [0, 1, 2, 3, 4].map((p) => logs.getLog('wide', p)!);
