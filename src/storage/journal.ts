@@ -83,8 +83,13 @@ export class Journal {
     return { start, end: this.bytes };
   }
 
-  /** Makes everything written up to `end` durable; fails if a failure since has cut it off. */
+  /**
+   * Makes everything written up to `end` durable; fails if a failure since has cut it off. An fdatasync covers
+   * every byte written before it began, so rounds written during one sync share the next: one call, not one each.
+   */
   async sync(end: number): Promise<void> {
+    if (end <= this.durableBytes) return;
+    const covered = this.bytes;
     try {
       await this.fs.fdatasync(this.fd!);
     } catch (err) {
@@ -92,7 +97,7 @@ export class Journal {
       throw err;
     }
     if (this.bytes < end) throw new Error('journal round cut off: an earlier round failed');
-    if (end > this.durableBytes) this.durableBytes = end;
+    this.durableBytes = Math.max(this.durableBytes, Math.min(covered, this.bytes));
   }
 
   /**

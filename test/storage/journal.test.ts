@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
+import { Journal } from '../../src/storage/journal.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { appendValues, openLogs, readAll } from './helpers.js';
 
@@ -31,6 +32,32 @@ test('a round with many dirty partitions is made durable with one journal fdatas
     assert.ok(counting.syncs() - before <= rounds * 5, `${counting.syncs() - before} fdatasyncs for ${rounds} rounds of 200 partitions`);
     await logs.close();
     assert.deepEqual(await readdir(join(dir, 'journal')), [], 'a clean close leaves no journal');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('rounds written while a journal fdatasync runs share the next one: one call for all of them, not one each', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let calls = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const fs: FileSystem = { ...nodeFileSystem, fdatasync: async (fd) => (calls++, await gate, nodeFileSystem.fdatasync(fd)) };
+    const { journal } = await Journal.open(fs, join(dir, 'journal'));
+    const entry = (value: string) => [{ topicId: '00'.repeat(16), partition: 0, records: Buffer.from(value) }];
+    const first = await journal.write(entry('a'));
+    const firstSync = journal.sync(first.end);
+    const second = await journal.write(entry('bb'));
+    const third = await journal.write(entry('ccc'));
+    assert.equal(calls, 1, 'the first sync is in flight');
+    release();
+    await firstSync;
+    // as the group commit chains them: each round's sync starts once the previous one is done
+    await journal.sync(second.end);
+    await journal.sync(third.end);
+    assert.equal(calls, 2, 'the second fdatasync covered the third round too');
+    await journal.close();
   } finally {
     await cleanup();
   }
