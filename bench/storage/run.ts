@@ -5,7 +5,7 @@
 // cases pass at least one journal checkpoint (256 MiB), so their cost is in the figure.
 // Usage: npm run bench:storage [-- --seconds 4 --max-mib 1024 --reps 3 --dir PATH --quick]
 //        [--modes fsync,none --sizes 1024,16384 --partitions 1,10000]   (only these cases; printed, not saved)
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -51,6 +51,8 @@ interface Result extends Case {
   cpuPercent: number;
   /** Clean shutdown of the log manager after the run. */
   closeMs: number;
+  /** Bytes the disk device took during the run per byte appended (journal, segments, metadata); null where unknown. */
+  diskPerByte: number | null;
   rawMbPerSec: number;
   ratio: number;
   /** Every repetition's Sluice and raw MB/s, in run order. */
@@ -65,6 +67,25 @@ interface SluiceRun {
   journalRounds: number;
   cpuPercent: number;
   closeMs: number;
+  diskBytes: number | null;
+}
+
+/**
+ * Bytes written so far to the block device holding `dir`, from Linux's /proc/diskstats (sectors of 512 bytes);
+ * null elsewhere. Other processes writing to the same disk meanwhile would be counted too.
+ */
+async function deviceBytesWritten(dir: string): Promise<number | null> {
+  try {
+    const { dev } = await stat(dir);
+    const [major, minor] = [Math.floor(dev / 256) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00)];
+    for (const line of (await readFile('/proc/diskstats', 'utf8')).split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (Number(f[0]) === major && Number(f[1]) === minor) return Number(f[9]) * 512;
+    }
+  } catch {
+    // not Linux, or no access: the figure is left out
+  }
+  return null;
 }
 
 function batchOfSize(bytes: number): Buffer {
@@ -81,6 +102,7 @@ async function sluiceRun(dir: string, c: Case): Promise<SluiceRun> {
     const logsByPartition = logs.topics.get('bench')!.partitions;
     const roundsBefore = logs.groupCommit.rounds;
     const journalRoundsBefore = logs.groupCommit.journalRounds;
+    const diskBefore = await deviceBytesWritten(dir);
     const cpuBefore = process.cpuUsage();
     const deadline = performance.now() + SECONDS * 1000;
     const started = performance.now();
@@ -121,13 +143,15 @@ async function sluiceRun(dir: string, c: Case): Promise<SluiceRun> {
     if (failure) throw failure;
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
+    const diskAfter = await deviceBytesWritten(dir);
     const rounds = logs.groupCommit.rounds - roundsBefore;
     const journalRounds = logs.groupCommit.journalRounds - journalRoundsBefore;
     const closeStarted = performance.now();
     closed = true;
     await logs.close();
     const closeMs = performance.now() - closeStarted;
-    return { bytes, batches, seconds, rounds, journalRounds, cpuPercent: ((cpu.user + cpu.system) / 1e4) / seconds, closeMs };
+    const diskBytes = diskBefore === null || diskAfter === null ? null : diskAfter - diskBefore;
+    return { bytes, batches, seconds, rounds, journalRounds, cpuPercent: ((cpu.user + cpu.system) / 1e4) / seconds, closeMs, diskBytes };
   } finally {
     if (!closed) await logs.close();
   }
@@ -185,12 +209,13 @@ async function main(): Promise<void> {
             journalRounds: median(runs.map((x) => x.journalRounds)),
             cpuPercent: median(runs.map((x) => x.cpuPercent)),
             closeMs: median(runs.map((x) => x.closeMs)),
+            diskPerByte: runs.every((x) => x.diskBytes !== null) ? median(runs.map((x) => x.diskBytes! / x.bytes)) : null,
             rawMbPerSec: raw,
             ratio: mbPerSec / raw,
             runs: runs.map((x, i) => ({ mbPerSec: x.bytes / 1e6 / x.seconds, rawMbPerSec: raws[i]! })),
           };
           results.push(r);
-          console.log(`${mode.padEnd(5)} ${String(batchBytes).padStart(8)} B x ${String(partitions).padStart(5)} partitions: ${mbPerSec.toFixed(1).padStart(7)} MB/s ${r.batchesPerSec.toFixed(0).padStart(7)} batches/s, ${r.fsyncRounds} rounds (${r.journalRounds} journaled), cpu ${r.cpuPercent.toFixed(0)}%, close ${r.closeMs.toFixed(0)} ms; raw ${raw.toFixed(1)} MB/s; ratio ${(r.ratio * 100).toFixed(0)}%`);
+          console.log(`${mode.padEnd(5)} ${String(batchBytes).padStart(8)} B x ${String(partitions).padStart(5)} partitions: ${mbPerSec.toFixed(1).padStart(7)} MB/s ${r.batchesPerSec.toFixed(0).padStart(7)} batches/s, ${r.fsyncRounds} rounds (${r.journalRounds} journaled), cpu ${r.cpuPercent.toFixed(0)}%, disk ${r.diskPerByte?.toFixed(2) ?? '?'} B/B, close ${r.closeMs.toFixed(0)} ms; raw ${raw.toFixed(1)} MB/s; ratio ${(r.ratio * 100).toFixed(0)}%`);
         }
       }
     }
@@ -210,12 +235,13 @@ async function main(): Promise<void> {
     `Medians of ${REPS} repetitions; each repetition runs Sluice, then raw.`,
     'Raw: plain sequential writes of the same bytes, with one fdatasync per Sluice fsync round\'s worth of bytes (fsync mode) or none.',
     'CPU: the benchmark process (event loop and I/O threads) per second of wall time. Close: clean shutdown after the run.',
+    'Disk B/B: bytes the disk device took during the run (from /proc/diskstats) per byte appended: journal, segments and metadata; the kernel may still hold some of a run\'s bytes when it ends.',
     '',
-    '| mode | batch | partitions | MB/s | batches/s | commit rounds (journaled) | CPU | close ms | raw MB/s | Sluice / raw | vs 1 partition |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| mode | batch | partitions | MB/s | batches/s | commit rounds (journaled) | CPU | disk B/B | close ms | raw MB/s | Sluice / raw | vs 1 partition |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map((r) => {
       const one = results.find((x) => x.mode === r.mode && x.batchBytes === r.batchBytes && x.partitions === 1);
-      return `| ${r.mode} | ${r.batchBytes} | ${r.partitions} | ${r.mbPerSec.toFixed(1)} | ${r.batchesPerSec.toFixed(0)} | ${r.fsyncRounds} (${r.journalRounds}) | ${r.cpuPercent.toFixed(0)}% | ${r.closeMs.toFixed(0)} | ${r.rawMbPerSec.toFixed(1)} | ${(r.ratio * 100).toFixed(0)}% | ${one ? ((r.mbPerSec / one.mbPerSec) * 100).toFixed(0) + '%' : ''} |`;
+      return `| ${r.mode} | ${r.batchBytes} | ${r.partitions} | ${r.mbPerSec.toFixed(1)} | ${r.batchesPerSec.toFixed(0)} | ${r.fsyncRounds} (${r.journalRounds}) | ${r.cpuPercent.toFixed(0)}% | ${r.diskPerByte?.toFixed(2) ?? ''} | ${r.closeMs.toFixed(0)} | ${r.rawMbPerSec.toFixed(1)} | ${(r.ratio * 100).toFixed(0)}% | ${one ? ((r.mbPerSec / one.mbPerSec) * 100).toFixed(0) + '%' : ''} |`;
     }),
   ];
   const base = join(outDir, `${date}-storage-${machine}`);
