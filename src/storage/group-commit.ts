@@ -12,13 +12,20 @@ interface Waiter {
 interface Pending {
   waiters: Waiter[];
   entries: JournalEntry[];
+  /** Bytes in `entries`. */
+  bytes: number;
   /** False when a caller needs the segment file itself synced (roll, eviction, shutdown). */
   journalable: boolean;
 }
 
 export interface GroupCommitOptions {
-  /** Rounds with more dirty segments than this go through the journal (one fdatasync) instead. */
+  /** Rounds with more dirty segments than this go through the journal (one fdatasync) instead... */
   directSyncMax: number;
+  /**
+   * ...unless they average at least this many bytes per segment: then one fdatasync per file costs less than
+   * writing every byte twice.
+   */
+  journalBytesPerSegmentMax: number;
   /** Journal bytes after which its segments are synced and a new journal file started. */
   checkpointBytes: number;
   /** Where the data lives: syncing more than MANY_SEGMENTS files at once flushes this filesystem instead. */
@@ -32,7 +39,8 @@ const MANY_SEGMENTS = 32;
  * Group commit for the `fsync` durability mode. Appends that finished writing ask for a sync; one round at a
  * time makes everything requested since the previous round durable, then acknowledges it all together.
  * A round with few dirty segments fdatasyncs each of them; a round with many writes their appends to the
- * shared journal and fdatasyncs that once, so the cost of a round does not grow with the partition count.
+ * shared journal and fdatasyncs that once, so the cost of a round does not grow with the partition count (unless
+ * its appends are large: then the fdatasyncs cost less than writing every byte twice).
  * Journaled segments are made durable at the next checkpoint, in the background, before their journal file
  * is deleted. Whenever more than MANY_SEGMENTS files must be synced at once, one syncfs of the filesystem
  * replaces an fdatasync per file.
@@ -63,12 +71,16 @@ export class GroupCommit {
     return new Promise((resolve, reject) => {
       let p = this.pending.get(segment);
       if (!p) {
-        p = { waiters: [], entries: [], journalable: true };
+        p = { waiters: [], entries: [], bytes: 0, journalable: true };
         this.pending.set(segment, p);
       }
       p.waiters.push({ resolve, reject });
-      if (entries) p.entries.push(...entries);
-      else p.journalable = false;
+      if (entries) {
+        for (const e of entries) {
+          p.entries.push(e);
+          p.bytes += e.records.length;
+        }
+      } else p.journalable = false;
       this.running ??= this.run();
     });
   }
@@ -90,7 +102,7 @@ export class GroupCommit {
       const round = this.pending;
       this.pending = new Map();
       this.rounds++;
-      const useJournal = this.journal !== null && round.size > this.options.directSyncMax;
+      const useJournal = this.journal !== null && round.size > this.options.directSyncMax && this.smallAppends(round);
       const direct: [Segment, Pending][] = [];
       const viaJournal: [Segment, Pending][] = [];
       for (const item of round) (useJournal && item[1].journalable ? viaJournal : direct).push(item);
@@ -108,6 +120,18 @@ export class GroupCommit {
       }
     }
     this.running = null;
+  }
+
+  /** Whether a round's journalable appends average fewer bytes per segment than journalBytesPerSegmentMax. */
+  private smallAppends(round: Map<Segment, Pending>): boolean {
+    let bytes = 0;
+    let segments = 0;
+    for (const p of round.values()) {
+      if (!p.journalable) continue;
+      bytes += p.bytes;
+      segments++;
+    }
+    return bytes < segments * this.options.journalBytesPerSegmentMax;
   }
 
   /**

@@ -27,8 +27,10 @@ export interface LogManagerOptions {
   clock?: Clock;
   maxOpenFiles?: number;
   retentionCheckMs?: number;
-  /** Group commit rounds with more dirty segments than this use the journal (default 4). */
+  /** Group commit rounds with more dirty segments than this use the journal (default 4)... */
   directSyncMax?: number;
+  /** ...unless they average at least this many bytes per segment (default 512 KiB). */
+  journalBytesPerSegmentMax?: number;
   journalCheckpointBytes?: number;
   onError?: (err: unknown, what: string) => void;
 }
@@ -121,6 +123,8 @@ export class LogManager {
     const { journal, leftover, leftoverFiles } = await Journal.open(fs, join(this.dataDir, JOURNAL_DIR));
     this.groupCommit = new GroupCommit(fs, this.handles, journal, {
       directSyncMax: this.options.directSyncMax ?? 4,
+      // measured at 10,000 partitions: the journal is faster up to 256 KiB appends, direct fdatasyncs from 512 KiB
+      journalBytesPerSegmentMax: this.options.journalBytesPerSegmentMax ?? 512 * 1024,
       checkpointBytes: this.options.journalCheckpointBytes ?? 256 * 1024 * 1024,
       dataDir: this.dataDir,
     }, (err, what) => this.options.onError?.(err, what));

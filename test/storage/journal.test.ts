@@ -37,6 +37,27 @@ test('a round with many dirty partitions is made durable with one journal fdatas
   }
 });
 
+test('a round of many large appends fdatasyncs their segments instead of writing every byte twice through the journal', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const counting = countingFs();
+    const logs = await openLogs(dir, { fs: counting.fs });
+    await logs.createTopic('wide', 20);
+    const journalRoundsBefore = logs.groupCommit.journalRounds;
+    const before = counting.syncs();
+    const big = (p: number) => `${p}:`.padEnd(600 * 1024, 'x');
+    const acks = [];
+    for (let p = 0; p < 20; p++) acks.push(appendValues(logs.getLog('wide', p)!, [big(p)]).durable);
+    await Promise.all(acks);
+    assert.equal(logs.groupCommit.journalRounds - journalRoundsBefore, 0);
+    assert.ok(counting.syncs() - before >= 20, `${counting.syncs() - before} fdatasyncs for 20 segments`);
+    for (let p = 0; p < 20; p++) assert.deepEqual(await readAll(logs.getLog('wide', p)!), [[0, big(p)]]);
+    await logs.close();
+  } finally {
+    await cleanup();
+  }
+});
+
 test('rounds written while a journal fdatasync runs share the next one: one call for all of them, not one each', async () => {
   const { dir, cleanup } = await tempDir();
   try {
