@@ -388,13 +388,14 @@ function parseReset(v: Record<string, any>): ResetSpec {
 }
 
 function helpFor(name: string, cmd: Command): string {
-  const lines = [`usage: ${cmd.usage}`, '', cmd.summary, '', 'options:'];
-  for (const [opt, def] of Object.entries(cmd.options)) {
-    const short = def.short ? `-${def.short}, ` : '    ';
-    lines.push(`  ${short}--${opt}${def.type === 'string' ? ' VALUE' : ''}`.padEnd(34) + (cmd.help[opt] ?? ''));
-  }
-  lines.push('  -h, --help'.padEnd(34) + `show this help for ${name}`);
-  return lines.join('\n');
+  const rows: [string, string][] = Object.entries(cmd.options).map(([opt, def]) => [
+    `  ${def.short ? `-${def.short}, ` : '    '}--${opt}${def.type === 'string' ? ' VALUE' : ''}`,
+    cmd.help[opt] ?? '',
+  ]);
+  rows.push(['  -h, --help', `show this help for ${name}`]);
+  // the widest flag sets the column, so a long one never runs into its description
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+  return [`usage: ${cmd.usage}`, '', cmd.summary, '', 'options:', ...rows.map(([flag, help]) => flag.padEnd(width) + help)].join('\n');
 }
 
 function overview(): string {

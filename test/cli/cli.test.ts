@@ -118,6 +118,10 @@ test('bad flags and values get a one-line error and exit code 2', async () => {
   const help = await sluice(['consume', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--from-beginning/);
+  // every flag stands apart from its description, the longest ones too
+  const start = await sluice(['start', '--help']);
+  assert.match(start.stdout, /--group-initial-rebalance-delay-ms VALUE {2,}wait before the first rebalance/);
+  for (const line of start.stdout.split('\n').filter((l) => l.startsWith('  -'))) assert.match(line, /^ {2}\S.*\S {2,}\S/, line);
 });
 
 test('groups list, describe with lag, reset-offsets (refused while active), delete', async () => {
