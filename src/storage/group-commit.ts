@@ -12,8 +12,6 @@ interface Waiter {
 interface Pending {
   waiters: Waiter[];
   entries: JournalEntry[];
-  /** Bytes in `entries`. */
-  bytes: number;
   /** False when a caller needs the segment file itself synced (roll, eviction, shutdown). */
   journalable: boolean;
 }
@@ -71,16 +69,12 @@ export class GroupCommit {
     return new Promise((resolve, reject) => {
       let p = this.pending.get(segment);
       if (!p) {
-        p = { waiters: [], entries: [], bytes: 0, journalable: true };
+        p = { waiters: [], entries: [], journalable: true };
         this.pending.set(segment, p);
       }
       p.waiters.push({ resolve, reject });
-      if (entries) {
-        for (const e of entries) {
-          p.entries.push(e);
-          p.bytes += e.records.length;
-        }
-      } else p.journalable = false;
+      if (entries) p.entries.push(...entries);
+      else p.journalable = false;
       this.running ??= this.run();
     });
   }
@@ -128,7 +122,7 @@ export class GroupCommit {
     let segments = 0;
     for (const p of round.values()) {
       if (!p.journalable) continue;
-      bytes += p.bytes;
+      for (const e of p.entries) bytes += e.records.length;
       segments++;
     }
     return bytes < segments * this.options.journalBytesPerSegmentMax;
