@@ -644,11 +644,49 @@ export class PartitionLog {
     return null;
   }
 
-  /** The record with the largest timestamp (ListOffsets MAX_TIMESTAMP), or null for an empty log. */
+  /**
+   * The first record with the largest timestamp between the log start offset and the high watermark
+   * (ListOffsets MAX_TIMESTAMP), or null when there is none.
+   */
   async maxTimestampRecord(): Promise<{ offset: number; timestamp: number } | null> {
-    let best = -1;
-    for (const s of this.segments) if (s.maxTimestamp > best) best = s.maxTimestamp;
-    return best < 0 ? null : this.offsetForTimestamp(best);
+    let newest = -1;
+    for (const s of this.segments) if (s.maxTimestamp > newest) newest = s.maxTimestamp;
+    if (newest < 0) return null;
+    const found = await this.offsetForTimestamp(newest);
+    if (found) return found;
+    // the newest timestamp is outside what readers see (deleted by DeleteRecords, or not durable yet)
+    const visible = await this.maxVisibleTimestamp();
+    return visible < 0 ? null : this.offsetForTimestamp(visible);
+  }
+
+  /**
+   * The largest timestamp between the log start offset and the high watermark: segments wholly inside take their
+   * tracked maximum; the first and last are read, batch headers only, except a batch the log start cuts through.
+   */
+  private async maxVisibleTimestamp(): Promise<number> {
+    let max = -1;
+    for (const segment of this.segments.slice()) {
+      const from = Math.max(segment.baseOffset, this.logStartOffset);
+      const to = Math.min(segment.nextOffset, this.highWatermark);
+      if (from >= to) continue;
+      if (from === segment.baseOffset && to === segment.nextOffset) {
+        max = Math.max(max, segment.maxTimestamp);
+        continue;
+      }
+      for (let offset = from; offset < to; ) {
+        const { records } = await this.read(offset, 1 << 20, to);
+        if (records.length === 0) break;
+        for (let at = 0; at < records.length; ) {
+          const size = batchSizeAt(records, at);
+          const base = readInt64(records, at + Batch.BASE_OFFSET);
+          if (base >= offset) max = Math.max(max, readInt64(records, at + Batch.MAX_TIMESTAMP));
+          else for (const r of decodeRecordBatches(records.subarray(at, at + size))[0]!.records) if (r.offset >= offset) max = Math.max(max, r.timestamp);
+          offset = Math.max(offset, base + records.readInt32BE(at + Batch.LAST_OFFSET_DELTA) + 1);
+          at += size;
+        }
+      }
+    }
+    return max;
   }
 
   /** Closed segments wholly below the high watermark: the ones compaction may rewrite. */

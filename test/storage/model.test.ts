@@ -1,22 +1,39 @@
-// Property: under random appends, reads, DeleteRecords, clean restarts and crash restarts, the log always
-// agrees with a plain in-memory model (an array of values with a start offset).
+// Property: under random appends, reads, timestamp look-ups, DeleteRecords, clean restarts and crash restarts,
+// the log always agrees with a plain in-memory model (an array of values and timestamps with a start offset).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { appendValues, openLogs, readAll } from './helpers.js';
+import { validateBatches } from '../../src/protocol/record-batch.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
+import { openLogs, readAll } from './helpers.js';
+
+interface Entry {
+  value: string;
+  /** Not in order: producers set their own timestamps, and ListOffsets must still find the first match. */
+  timestamp: number;
+}
 
 type Op =
-  | { kind: 'append'; values: string[] }
+  | { kind: 'append'; entries: Entry[] }
   | { kind: 'read'; at: number }
+  | { kind: 'byTimestamp'; target: number }
+  | { kind: 'maxTimestamp' }
   | { kind: 'deleteRecords'; at: number }
   | { kind: 'restart' }
   | { kind: 'crash' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.array(fc.string({ minLength: 0, maxLength: 60 }), { minLength: 1, maxLength: 5 }).map((values) => ({ kind: 'append' as const, values })) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .array(fc.record({ value: fc.string({ minLength: 0, maxLength: 60 }), timestamp: fc.integer({ min: 1000, max: 1100 }) }), { minLength: 1, maxLength: 5 })
+      .map((entries) => ({ kind: 'append' as const, entries })),
+  },
   { weight: 2, arbitrary: fc.nat(200).map((at) => ({ kind: 'read' as const, at })) },
+  { weight: 2, arbitrary: fc.integer({ min: 990, max: 1110 }).map((target) => ({ kind: 'byTimestamp' as const, target })) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'maxTimestamp' as const }) },
   { weight: 1, arbitrary: fc.nat(200).map((at) => ({ kind: 'deleteRecords' as const, at })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'crash' as const }) },
@@ -29,22 +46,36 @@ test('the log matches an in-memory model under random operations and restarts', 
       let logs: LogManager = await openLogs(dir);
       try {
         await logs.createTopic('m', 1, { 'segment.bytes': '400', 'index.interval.bytes': '150' });
-        const model: string[] = [];
+        const model: Entry[] = [];
         let start = 0;
+        /** ListOffsets' answer from the model: the first record at or after the start offset matching `pred`. */
+        const firstWhere = (pred: (e: Entry) => boolean) => {
+          const i = model.findIndex((e, offset) => offset >= start && pred(e));
+          return i < 0 ? null : { offset: i, timestamp: model[i]!.timestamp };
+        };
         for (const op of ops) {
           const log = logs.getLog('m', 0)!;
           switch (op.kind) {
             case 'append': {
-              const res = appendValues(log, op.values);
+              const batch = buildRecordBatch(op.entries.map((e) => ({ value: e.value, timestamp: e.timestamp })));
+              const res = log.append(batch, validateBatches(batch, 1 << 30));
               assert.equal(res.baseOffset, model.length);
               await res.durable;
-              model.push(...op.values);
+              model.push(...op.entries);
               break;
             }
             case 'read': {
               const offset = start + (model.length - start === 0 ? 0 : op.at % (model.length - start + 1));
               const got = await readAll(log, offset);
-              assert.deepEqual(got, model.slice(offset).map((v, i) => [offset + i, v]));
+              assert.deepEqual(got, model.slice(offset).map((e, i) => [offset + i, e.value]));
+              break;
+            }
+            case 'byTimestamp':
+              assert.deepEqual(await log.offsetForTimestamp(op.target), firstWhere((e) => e.timestamp >= op.target));
+              break;
+            case 'maxTimestamp': {
+              const max = Math.max(...model.slice(start).map((e) => e.timestamp));
+              assert.deepEqual(await log.maxTimestampRecord(), firstWhere((e) => e.timestamp === max));
               break;
             }
             case 'deleteRecords': {
@@ -67,7 +98,7 @@ test('the log matches an in-memory model under random operations and restarts', 
           assert.equal(now.logEndOffset, model.length);
           assert.equal(now.logStartOffset, start);
         }
-        assert.deepEqual(await readAll(logs.getLog('m', 0)!), model.slice(start).map((v, i) => [start + i, v]));
+        assert.deepEqual(await readAll(logs.getLog('m', 0)!), model.slice(start).map((e, i) => [start + i, e.value]));
       } finally {
         await logs.close().catch(() => undefined);
         await cleanup();
