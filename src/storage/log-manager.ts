@@ -140,7 +140,9 @@ export class LogManager {
       this.topics.set(rec.name, topic);
     }
     await this.replayJournal(leftover, leftoverFiles);
-    await inParallel([...this.topics.values()].flatMap((t) => t.partitions), (log) => log.rebuildProducerState());
+    const logs = [...this.topics.values()].flatMap((t) => t.partitions);
+    await inParallel(logs, (log) => log.resumeAtLogStart());
+    await inParallel(logs, (log) => log.rebuildProducerState());
     if (this.cleanStart) await fs.unlink(marker);
     const retentionMs = this.options.retentionCheckMs ?? 30_000;
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));

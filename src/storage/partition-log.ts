@@ -143,8 +143,8 @@ export class PartitionLog {
       truncatedBytes += await this.loadSegment(segment, last, cleanShutdown, files);
       this.segments.push(segment);
     }
+    // may be past the log end until the journal is replayed; see resumeAtLogStart
     this.logStartOffset = Math.max(logStartOffset, this.segments[0]!.baseOffset);
-    if (this.logStartOffset > this.logEndOffset) this.logStartOffset = this.logEndOffset;
     this.highWatermark = this.logEndOffset;
     this.hwSegment = this.activeSegment;
     this.hwPosition = this.activeSegment.size;
@@ -522,6 +522,22 @@ export class PartitionLog {
     this.hwSegment = this.activeSegment;
     this.hwPosition = this.activeSegment.size;
     return 'applied';
+  }
+
+  /**
+   * After recovery and the journal replay: when what survived ends before the log start offset (a tail lost
+   * below an earlier DeleteRecords), the log restarts empty at its start offset, as Kafka's does, so offsets
+   * already handed out are never given to new records.
+   */
+  async resumeAtLogStart(): Promise<void> {
+    if (this.logStartOffset <= this.logEndOffset) return;
+    const fresh = new Segment(this.dir, this.logStartOffset);
+    fresh.newFile = true;
+    this.segments.push(fresh);
+    await this.deleteSegmentsWhile((_s, next) => next !== undefined);
+    this.highWatermark = this.logEndOffset;
+    this.hwSegment = fresh;
+    this.hwPosition = 0;
   }
 
   /** Calls `wake` once the high watermark moves (long-poll fetch); returns a function that cancels it. */

@@ -160,6 +160,36 @@ test('acknowledged appends whose segment bytes were lost are replayed from the j
   }
 });
 
+test('segment bytes lost below an earlier DeleteRecords come back from the journal, and the log start offset stays', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const logs = await openLogs(dir, { fs: unsyncedSegmentsFs(), directSyncMax: 0 });
+    await logs.createTopic('t', 2);
+    await appendValues(logs.getLog('t', 0)!, ['a', 'b', 'c', 'd', 'e']).durable;
+    await appendValues(logs.getLog('t', 1)!, ['a', 'b', 'c']).durable;
+    // DeleteRecords cuts through partition 0's batch and past all of partition 1
+    await logs.deleteRecords('t', 0, 2);
+    await logs.deleteRecords('t', 1, 3);
+    await logs.handles.closeAll();
+    // power loss: both segments lose the bytes that were never synced
+    for (const p of [0, 1]) await truncate(join(dir, `t-${p}`, '00000000000000000000.log'), 0);
+    const again = await openLogs(dir);
+    try {
+      const p0 = again.getLog('t', 0)!;
+      assert.equal(p0.logStartOffset, 2);
+      assert.deepEqual(await readAll(p0), [[2, 'c'], [3, 'd'], [4, 'e']]);
+      const p1 = again.getLog('t', 1)!;
+      assert.equal(p1.logStartOffset, 3);
+      assert.equal(p1.logEndOffset, 3);
+      assert.equal(appendValues(p1, ['f']).baseOffset, 3, 'an offset already given out is never reused');
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
 /**
  * A journal round fails (its fdatasync, or its write, torn half way); its appends are refused and rolled back,
  * and the next append reuses their offsets. After a power loss that takes the unsynced segment bytes, the replay

@@ -1,11 +1,13 @@
-// Property: under random appends, reads, timestamp look-ups, DeleteRecords, clean restarts and crash restarts,
-// the log always agrees with a plain in-memory model (an array of values and timestamps with a start offset).
+// Property: under random appends, reads, timestamp look-ups, DeleteRecords, clean restarts, crash restarts and
+// crashes that tear the last segment's tail, the log always agrees with a plain in-memory model (an array of values and timestamps with a start offset).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { validateBatches } from '../../src/protocol/record-batch.js';
+import { readdir, readFile, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { openLogs, readAll } from './helpers.js';
 
@@ -22,7 +24,8 @@ type Op =
   | { kind: 'maxTimestamp' }
   | { kind: 'deleteRecords'; at: number }
   | { kind: 'restart' }
-  | { kind: 'crash' };
+  | { kind: 'crash' }
+  | { kind: 'tear'; permille: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -37,7 +40,30 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.nat(200).map((at) => ({ kind: 'deleteRecords' as const, at })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'crash' as const }) },
+  { weight: 1, arbitrary: fc.nat(1000).map((permille) => ({ kind: 'tear' as const, permille })) },
 );
+
+/**
+ * Cuts the last segment file of `partitionDir` at `permille`/1000 of its size, as a disk losing an unsynced tail
+ * would, and returns the log end offset recovery must come back with: the end of the last whole batch before
+ * the cut, or the segment's base offset if none is left; null when there is no segment file to cut.
+ */
+async function tearLastSegment(partitionDir: string, permille: number): Promise<number | null> {
+  const last = (await readdir(partitionDir)).filter((n) => n.endsWith('.log')).sort().at(-1);
+  if (last === undefined) return null; // a log restarted at its start offset has no file until its first write
+  const path = join(partitionDir, last);
+  const bytes = await readFile(path);
+  const cut = Math.floor((bytes.length * permille) / 1000);
+  let end = Number(last.slice(0, 20));
+  for (let at = 0; at + Batch.LOG_OVERHEAD <= cut; ) {
+    const size = batchSizeAt(bytes, at);
+    if (at + size > cut) break;
+    end = readInt64(bytes, at + Batch.BASE_OFFSET) + bytes.readInt32BE(at + Batch.LAST_OFFSET_DELTA) + 1;
+    at += size;
+  }
+  await truncate(path, cut);
+  return end;
+}
 
 test('the log matches an in-memory model under random operations and restarts', async () => {
   await fc.assert(
@@ -93,6 +119,14 @@ test('the log matches an in-memory model under random operations and restarts', 
               await logs.handles.closeAll();
               logs = await openLogs(dir);
               break;
+            case 'tear': {
+              await logs.handles.closeAll();
+              const end = await tearLastSegment(join(dir, 'm-0'), op.permille);
+              // a log start past what survived starts the log afresh there, as Kafka does
+              if (end !== null) model.length = Math.max(end, start);
+              logs = await openLogs(dir);
+              break;
+            }
           }
           const now = logs.getLog('m', 0)!;
           assert.equal(now.logEndOffset, model.length);
