@@ -99,6 +99,30 @@ export function buildRecordBatch(records: NewRecord[], options: BuildBatchOption
   return batch;
 }
 
+/**
+ * Re-encodes the batches whose codec is not `codec` (a topic's compression.type): the records section is
+ * decompressed and compressed again; the header keeps every field but the codec bits, the length and the CRC.
+ * Records are not decoded, and control batches stay as they are. Null when no batch needs it.
+ */
+export function recompressBatches(records: Buffer, batches: readonly BatchInfo[], codec: number): Buffer | null {
+  const needs = (b: BatchInfo) => (b.attributes & Attributes.CONTROL) === 0 && (b.attributes & Attributes.COMPRESSION_MASK) !== codec;
+  if (!batches.some(needs)) return null;
+  return Buffer.concat(
+    batches.map((b) => {
+      const batch = records.subarray(b.position, b.position + b.size);
+      if (!needs(b)) return batch;
+      const payload = compress(codec, decompress(b.attributes & Attributes.COMPRESSION_MASK, batch.subarray(Batch.HEADER_BYTES)));
+      const out = Buffer.allocUnsafe(Batch.HEADER_BYTES + payload.length);
+      batch.copy(out, 0, 0, Batch.HEADER_BYTES);
+      payload.copy(out, Batch.HEADER_BYTES);
+      out.writeInt32BE(out.length - Batch.LOG_OVERHEAD, Batch.LENGTH);
+      out.writeInt16BE((b.attributes & ~Attributes.COMPRESSION_MASK) | codec, Batch.ATTRIBUTES);
+      out.writeUInt32BE(crc32c(out.subarray(Batch.ATTRIBUTES)), Batch.CRC);
+      return out;
+    }),
+  );
+}
+
 /** The two kinds of transaction markers (control record key type). */
 export const ControlType = { ABORT: 0, COMMIT: 1 } as const;
 

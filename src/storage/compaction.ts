@@ -37,19 +37,26 @@ function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
 /**
  * Compacts a `cleanup.policy=compact` log: in every closed segment, keeps only the latest record of each key
  * (records without a key are kept), and drops a key's latest record too when it is a tombstone (null value)
- * older than `delete.retention.ms`. Records of aborted transactions are removed and never count as a key's latest;
- * only segments below the last stable offset are cleaned, and markers are kept. Each changed segment is written anew beside the old one, fsync'd, and
- * renamed over it, so a crash mid-compaction loses nothing. Offsets never change; compaction leaves gaps.
+ * older than `delete.retention.ms`. Records of aborted transactions are removed and never count as a key's
+ * latest; only segments below the last stable offset are cleaned, and markers are kept. Segments from the first
+ * one with records younger than `min.compaction.lag.ms` on are left alone, and a pass runs only once enough is
+ * new (see worthCleaning). Each changed segment is written anew beside the old one, fsync'd, and renamed over
+ * it, so a crash mid-compaction loses nothing. Offsets never change; compaction leaves gaps.
  */
 export async function compactLog(log: PartitionLog, fs: FileSystem, now: number): Promise<CompactionResult> {
   const result: CompactionResult = { segmentsRewritten: 0, recordsRemoved: 0 };
   if (!log.config.cleanupPolicy.includes('compact')) return result;
   const stableEnd = log.lastStableOffset;
-  const closed = log.closedSegments().filter((s) => s.nextOffset <= stableEnd);
+  const { minCompactionLagMs } = log.config;
+  const closed: Segment[] = [];
+  for (const s of log.closedSegments()) {
+    // a segment holding records younger than min.compaction.lag.ms stays as written, and so does what follows
+    if (s.nextOffset > stableEnd || (minCompactionLagMs > 0 && s.maxTimestamp > now - minCompactionLagMs)) break;
+    closed.push(s);
+  }
   if (closed.length === 0) return result;
-  // nothing new to clean: no segment closed since the last pass, and no kept tombstone has come due
   const through = closed[closed.length - 1]!.nextOffset;
-  if (through <= log.compaction.cleanedThrough && now < log.compaction.nextTombstoneDueMs) return result;
+  if (now < log.compaction.nextTombstoneDueMs && !worthCleaning(log, closed, now)) return result;
   log.compaction.nextTombstoneDueMs = Infinity;
 
   const latest = new Map<string, number>();
@@ -91,6 +98,25 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number)
   // only a pass that got through everything counts: a failed one is retried at the next pass
   log.compaction.cleanedThrough = through;
   return result;
+}
+
+/**
+ * Whether the cleanable segments have changed enough since the last pass: their new (dirty) bytes are at least
+ * min.cleanable.dirty.ratio of all of them, or a dirty segment's first records are older than max.compaction.lag.ms.
+ */
+function worthCleaning(log: PartitionLog, cleanable: Segment[], now: number): boolean {
+  const { cleanedThrough } = log.compaction;
+  let dirty = 0;
+  let total = 0;
+  let overdue = false;
+  for (const s of cleanable) {
+    total += s.size;
+    if (s.baseOffset < cleanedThrough) continue;
+    dirty += s.size;
+    const firstTimestamp = s.timeIndex.count > 0 ? s.timeIndex.timestamps[0]! : s.maxTimestamp;
+    if (now - firstTimestamp >= log.config.maxCompactionLagMs) overdue = true;
+  }
+  return dirty > 0 && (overdue || dirty >= total * log.config.minCleanableDirtyRatio);
 }
 
 /** A batch with some of its records, keeping its offsets, timestamps, producer fields and codec. */

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, type BatchInfo, type ValidatedBatches } from '../protocol/record-batch.js';
+import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, validateBatches, type BatchInfo, type ValidatedBatches } from '../protocol/record-batch.js';
 import type { FileSystem } from '../io/file-system.js';
-import { ControlType, controlTypeAt, decodeRecordBatches } from '../protocol/records.js';
+import { ControlType, controlTypeAt, decodeRecordBatches, recompressBatches } from '../protocol/records.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
-import type { LogConfig } from './log-config.js';
+import { topicCodec, type LogConfig } from './log-config.js';
 import { SEGMENT_SUFFIX, Segment, scanSegment } from './segment.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
 import { ProducerStateManager } from './producer-state.js';
@@ -195,6 +195,12 @@ export class PartitionLog {
   append(records: Buffer, validated: ValidatedBatches): AppendResult {
     if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `partition ${this.topic}-${this.partition} is closed`);
     if (this.failing) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `partition ${this.topic}-${this.partition} is recovering from a write error`);
+    const codec = topicCodec(this.config.compressionType);
+    const recompressed = codec === null ? null : recompressBatches(records, validated.batches, codec);
+    if (recompressed) {
+      records = recompressed;
+      validated = validateBatches(recompressed, this.config.maxMessageBytes);
+    }
     const now = this.env.now();
     const duplicate = this.checkSequences(validated);
     if (duplicate) return duplicate;
@@ -235,7 +241,9 @@ export class PartitionLog {
     const active = this.activeSegment;
     if (active.size === 0) return;
     const full = active.size + incomingBytes > this.config.segmentBytes;
-    const old = active.firstAppendMs >= 0 && now - active.firstAppendMs >= this.config.segmentMs;
+    // a compacted topic rolls by max.compaction.lag.ms too: compaction only cleans closed segments
+    const rollMs = this.config.cleanupPolicy.includes('compact') ? Math.min(this.config.segmentMs, this.config.maxCompactionLagMs) : this.config.segmentMs;
+    const old = active.firstAppendMs >= 0 && now - active.firstAppendMs >= rollMs;
     if (full || old) this.roll();
   }
 

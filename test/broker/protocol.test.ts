@@ -316,3 +316,47 @@ test('Fetch honours partition_max_bytes and max_bytes in whole batches, and alwa
     assert.deepEqual(await fetch(1 << 20, batchBytes * 4), [4, 0], 'max_bytes spans partitions');
   });
 });
+
+test('topic configs: compression.type recompresses what producers send, min.insync.replicas above 1 refuses acks=all, Long.MAX durations are kept', async () => {
+  await withClient(async (c, b) => {
+    const create = (name: string, configs: Record<string, string>) =>
+      c.send(API.CREATE_TOPICS, 4, { topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })) }], timeoutMs: 1000, validateOnly: false })
+        .then((r) => r.topics[0].errorCode);
+    assert.equal(await create('to-zstd', { 'compression.type': 'zstd' }), 0);
+    assert.equal(await create('to-plain', { 'compression.type': 'uncompressed' }), 0);
+    assert.equal(await create('isr2', { 'min.insync.replicas': '2' }), 0);
+    assert.equal(await create('forever', { 'retention.ms': '9223372036854775807', 'segment.ms': '9223372036854775807' }), 0);
+    assert.equal(await create('bad-codec', { 'compression.type': 'brotli' }), ErrorCode.INVALID_CONFIG);
+    assert.equal(await create('bad-isr', { 'min.insync.replicas': '0' }), ErrorCode.INVALID_CONFIG);
+    assert.equal(await create('too-long', { 'retention.ms': '9223372036854775808' }), ErrorCode.INVALID_CONFIG);
+
+    const records = [
+      { key: 'k1', value: 'one', timestamp: 1000, headers: [{ key: 'h', value: 'x' }] },
+      { key: null, value: 'two', timestamp: 1005 },
+      { key: 'k3', value: null, timestamp: 999 },
+    ];
+    const fetchBatches = async (topic: string) => decodeRecordBatches((await c.send(API.FETCH, 11, fetchBody(topic, 0, 0))).responses[0].partitions[0].records);
+    const plain = (batch: ReturnType<typeof decodeRecordBatches>[number]) =>
+      batch.records.map((r) => [r.offset, r.timestamp, r.key?.toString() ?? null, r.value?.toString() ?? null, r.headers.map((h) => `${h.key}=${h.value}`)]);
+    const expected = [[0, 1000, 'k1', 'one', ['h=x']], [1, 1005, null, 'two', []], [2, 999, 'k3', null, []]];
+    for (const [topic, sentCodec, storedCodec] of [['to-zstd', 0, 4], ['to-plain', 1, 0]] as const) {
+      const res = await c.send(API.PRODUCE, 9, produceBody(topic, 0, buildRecordBatch(records, { compression: sentCodec, producerId: 7, producerEpoch: 0, baseSequence: 0 })));
+      assert.equal(res.responses[0].partitionResponses[0].errorCode, 0, topic);
+      const [batch] = await fetchBatches(topic);
+      assert.equal(batch!.info.attributes & 7, storedCodec, `${topic} stores codec ${storedCodec}`);
+      assert.deepEqual([batch!.info.producerId, batch!.info.producerEpoch, batch!.info.baseSequence, batch!.info.maxTimestamp], [7, 0, 0, 1005]);
+      assert.deepEqual(plain(batch!), expected, topic);
+    }
+
+    const isr = async (acks: number) => (await c.send(API.PRODUCE, 9, produceBody('isr2', 0, buildRecordBatch([{ value: 'a' }]), acks))).responses[0].partitionResponses[0];
+    const refused = await isr(-1);
+    assert.equal(refused.errorCode, ErrorCode.NOT_ENOUGH_REPLICAS);
+    assert.match(refused.errorMessage, /min\.insync\.replicas of 2/);
+    assert.equal((await isr(1)).errorCode, 0);
+    assert.equal(b.broker.logs.getLog('isr2', 0)!.logEndOffset, 1, 'only the acks=1 append was written');
+
+    const described = await c.send(32, 4, { resources: [{ resourceType: 2, resourceName: 'forever', configurationKeys: ['retention.ms', 'segment.ms', 'min.insync.replicas'] }], includeSynonyms: false, includeDocumentation: false });
+    const values = Object.fromEntries(described.results[0].configs.map((e: { name: string; value: string }) => [e.name, e.value]));
+    assert.deepEqual(values, { 'retention.ms': '9223372036854775807', 'segment.ms': '9223372036854775807', 'min.insync.replicas': '1' });
+  });
+});

@@ -29,9 +29,10 @@ async function contents(log: PartitionLog): Promise<[number, string | null, stri
   return out;
 }
 
-async function setup(dir: string, clock: { now: () => number }): Promise<{ logs: LogManager; log: PartitionLog }> {
+/** A compacted topic of small segments that is cleaned at every pass where a segment closed (dirty ratio 0). */
+async function setup(dir: string, clock: { now: () => number }, overrides: Record<string, string> = {}): Promise<{ logs: LogManager; log: PartitionLog }> {
   const logs = await openLogs(dir, { clock: { ...clock, every: () => () => undefined, after: () => () => undefined } });
-  await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '300', 'delete.retention.ms': '1000' });
+  await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '300', 'delete.retention.ms': '1000', 'min.cleanable.dirty.ratio': '0', ...overrides });
   return { logs, log: logs.getLog('c', 0)! };
 }
 
@@ -149,6 +150,45 @@ test('compaction removes aborted transactional records, keeps markers, and never
     const below = after.filter(([o]) => o < 5).map(([o, k]) => [o, k]);
     assert.deepEqual(below, [[0, 'k'], [1, '\0\0\0\x01'], [4, '\0\0\0\0']], 'k keeps its committed value, aborted records are gone, both markers stay');
     assert.ok(after.some(([o, k]) => o === 5 && k === 'k'), 'the open transaction is untouched');
+    await logs.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('min.compaction.lag.ms leaves young records alone; min.cleanable.dirty.ratio waits until enough is new; max.compaction.lag.ms rolls and cleans', async () => {
+  const { dir, cleanup } = await tempDir();
+  let now = 1_000_000;
+  try {
+    const { logs, log } = await setup(dir, { now: () => now }, { 'min.compaction.lag.ms': '10000', 'min.cleanable.dirty.ratio': '0.5' });
+    // six closed segments of three records (about 100 bytes each): a version of k and two keys written once
+    for (let i = 0; i < 18; i++) await put(log, [{ key: i % 3 === 0 ? 'k' : `u${i}`, value: `v${i}`.padEnd(60, '.') }], now + i);
+    await put(log, [{ key: 'other', value: 'x' }], now + 18);
+    const segments = log.segments.length;
+    const versions = async () => (await contents(log)).filter(([, k]) => k === 'k').length;
+    assert.equal(await versions(), 6);
+    now += 5000;
+    await logs.runRetention();
+    assert.equal(await versions(), 6, 'records younger than min.compaction.lag.ms are not compacted');
+    now += 10_000;
+    await logs.runRetention();
+    const afterFirst = await versions();
+    assert.equal(afterFirst, 1, 'compacted once old enough');
+    assert.equal(log.segments.length, segments);
+    // one more closed segment is far less than half of the cleanable bytes: no pass yet
+    for (let i = 0; i < 3; i++) await put(log, [{ key: 'k', value: `w${i}`.padEnd(60, '.') }], now);
+    now += 20_000;
+    const beforeRatio = await versions();
+    await logs.runRetention();
+    assert.equal(await versions(), beforeRatio, 'dirty ratio below min.cleanable.dirty.ratio: not cleaned');
+    await logs.setTopicOverrides('c', { 'cleanup.policy': 'compact', 'segment.bytes': '300', 'min.cleanable.dirty.ratio': '0.5', 'max.compaction.lag.ms': '1000' });
+    await logs.runRetention();
+    assert.ok((await versions()) < beforeRatio, 'a dirty segment older than max.compaction.lag.ms is cleaned whatever the ratio');
+    // the active segment rolls once its first record is older than max.compaction.lag.ms, so it becomes cleanable
+    const active = log.activeSegment.baseOffset;
+    now += 2000;
+    await put(log, [{ key: 'k', value: 'late' }], now);
+    assert.notEqual(log.activeSegment.baseOffset, active, 'rolled by max.compaction.lag.ms');
     await logs.close();
   } finally {
     await cleanup();

@@ -2,7 +2,8 @@
 // get UNSUPPORTED_VERSION per partition (advertising from v0 keeps librdkafka's compression switched on).
 // Behavior: batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed
 // batches, max.message.bytes) and appended as sent with offsets patched in place. acks=0 gets no response,
-// acks=1 waits for the write, acks=-1 for durability under the topic's flush policy. Clients may not write
+// acks=1 waits for the write, acks=-1 for durability under the topic's flush policy (and gets NOT_ENOUGH_REPLICAS
+// when the topic's min.insync.replicas exceeds the one replica a single broker has). Clients may not write
 // control batches (INVALID_RECORD); a transactional batch must belong to its producer's open transaction that
 // includes this partition (the transaction coordinator checks, as Kafka does since KIP-890).
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
@@ -66,6 +67,9 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
         const log = topic!.partitions[p.index];
         try {
           if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topicData.name}-${p.index}`);
+          if (acks === -1 && log.config.minInsyncReplicas > 1) {
+            throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${topicData.name}-${p.index} has 1 in-sync replica, fewer than its min.insync.replicas of ${log.config.minInsyncReplicas}`);
+          }
           const records = p.records;
           if (!records || records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
           const validated = validateBatches(records, log.config.maxMessageBytes);
