@@ -132,6 +132,30 @@ test('read_committed stops at the last stable offset and lists aborted transacti
   });
 });
 
+test('ListOffsets by timestamp under read_committed does not answer with a record of an open transaction', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, {});
+    assert.deepEqual(await produceRaw(c, null, 't', buildRecordBatch([{ value: 'plain', timestamp: 1000 }])), [0, 0]);
+    const p = await init(c, 'ts', 60_000);
+    await addPartitions(c, 'ts', p.producerId, 0, 't');
+    const txn = buildRecordBatch([{ value: 'open', timestamp: 5000 }], { producerId: p.producerId, producerEpoch: 0, baseSequence: 0, transactional: true });
+    assert.deepEqual(await produceRaw(c, 'ts', 't', txn), [0, 1]);
+    const ask = async (timestamp: number, isolationLevel: number) => {
+      const r = await c.send(2, 7, { replicaId: -1, isolationLevel, topics: [{ name: 't', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }] });
+      return [r.topics[0].partitions[0].offset, r.topics[0].partitions[0].timestamp];
+    };
+    for (const ts of [2000, -3]) {
+      assert.deepEqual(await ask(ts, 0), [1, 5000], `read_uncommitted sees the open transaction's record (${ts})`);
+      assert.deepEqual(await ask(ts, READ_COMMITTED), [-1, -1], `read_committed does not yet (${ts})`);
+    }
+    assert.deepEqual(await ask(500, READ_COMMITTED), [0, 1000]);
+    assert.equal(await endTxn(c, 'ts', p.producerId, 0, true), 0);
+    const deadline = Date.now() + 5000;
+    while (b.broker.logs.getLog('t', 0)!.lastStableOffset < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await ask(2000, READ_COMMITTED), [1, 5000], 'committed: now visible');
+  });
+});
+
 test('an open transaction keeps its offsets unstable, then a timeout aborts it and fences the producer', async () => {
   await withClient(
     async (c, b) => {

@@ -1,7 +1,8 @@
 // ListOffsets (key 2), v0-10. Timestamps: -1 latest (the high watermark), -2 earliest (log start), -3 the
 // record with the largest timestamp (KIP-734), -4 earliest local (= earliest, no tiered storage), -5 latest
 // tiered (none: -1). A timestamp >= 0 finds the first record at or after it, which may be inside a batch.
-// v0 answers with the old offsets array. read_committed (v2+) latest is the last stable offset.
+// v0 answers with the old offsets array. read_committed (v2+) latest is the last stable offset, and a record
+// found by timestamp at or past it is not answered (-1) until its transaction ends.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
   ListOffsetsRequest,
@@ -30,11 +31,16 @@ async function lookup(log: PartitionLog, timestamp: number, readCommitted: boole
     case LATEST_TIERED:
       return { offset: -1, timestamp: -1 };
     case MAX_TIMESTAMP:
-      return (await log.maxTimestampRecord()) ?? { offset: -1, timestamp: -1 };
+      return visible(log, await log.maxTimestampRecord(), readCommitted);
     default:
       if (timestamp < 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown special timestamp ${timestamp}`);
-      return (await log.offsetForTimestamp(timestamp)) ?? { offset: -1, timestamp: -1 };
+      return visible(log, await log.offsetForTimestamp(timestamp), readCommitted);
   }
+}
+
+/** A record found by timestamp, unless read_committed may not see it yet (at or past the last stable offset), as in Kafka. */
+function visible(log: PartitionLog, found: { offset: number; timestamp: number } | null, readCommitted: boolean): { offset: number; timestamp: number } {
+  return found && (!readCommitted || found.offset < log.lastStableOffset) ? found : { offset: -1, timestamp: -1 };
 }
 
 export const listOffsets: ApiHandler<ListOffsetsRequest, ListOffsetsResponse> = {
