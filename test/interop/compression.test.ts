@@ -1,11 +1,13 @@
-// Every compression codec, produced by one client and read by another: batches are stored as sent, so
-// whatever one client compresses, another must decompress unchanged.
+// Every compression codec, produced by one client and read by another: batches are stored as sent (or, for a
+// topic with a compression.type, recompressed), so whatever one client compresses, another must read unchanged.
 import { test } from 'node:test';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { withBroker } from '../helpers/broker.js';
+import type { RunningBroker } from '../../src/index.js';
 import { assertSameMessages, makeMessages } from './dataset.js';
 import { pythonConsume, pythonProduce } from './python-clients.js';
 import assert from 'node:assert/strict';
+import { decodeRecordBatches } from '../../src/protocol/records.js';
 
 const CODECS = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
 
@@ -39,4 +41,28 @@ test('gzip written by kafkajs is read by librdkafka', async () => {
     }
     assertSameMessages(messages, await pythonConsume('confluent', bootstrap, 'kjs-gzip', 3, messages.length));
   }, { defaultPartitions: 3 });
+});
+
+/** The codecs of every batch stored in a topic's partitions. */
+async function storedCodecs(b: RunningBroker, topic: string): Promise<Set<number>> {
+  const codecs = new Set<number>();
+  for (const log of b.broker.logs.requireTopic(topic).partitions) {
+    for (const batch of decodeRecordBatches((await log.read(0, 64 << 20)).records)) codecs.add(batch.info.attributes & 7);
+  }
+  return codecs;
+}
+
+test("a topic's compression.type recompresses what clients send, and other clients read it unchanged", async () => {
+  await withBroker(async (b) => {
+    await b.broker.createTopic('to-zstd', 3, { 'compression.type': 'zstd' });
+    await b.broker.createTopic('to-plain', 3, { 'compression.type': 'uncompressed' });
+    const messages = makeMessages(2000, 3);
+    assert.deepEqual(await pythonProduce('confluent', b.bootstrap, 'to-zstd', messages, 'snappy'), { errors: [], unflushed: 0 });
+    assert.deepEqual(await storedCodecs(b, 'to-zstd'), new Set([4]));
+    assertSameMessages(messages, await pythonConsume('kp', b.bootstrap, 'to-zstd', 3, messages.length));
+    assertSameMessages(messages, await pythonConsume('confluent', b.bootstrap, 'to-zstd', 3, messages.length));
+    assert.deepEqual(await pythonProduce('kp', b.bootstrap, 'to-plain', messages, 'lz4'), { errors: [], unflushed: 0 });
+    assert.deepEqual(await storedCodecs(b, 'to-plain'), new Set([0]));
+    assertSameMessages(messages, await pythonConsume('confluent', b.bootstrap, 'to-plain', 3, messages.length));
+  });
 });
