@@ -684,8 +684,10 @@ export class PartitionLog {
   }
 
   /**
-   * The largest timestamp between the log start offset and the high watermark: segments wholly inside take their
-   * tracked maximum; the first and last are read, batch headers only, except a batch the log start cuts through.
+   * The largest timestamp between the log start offset and the high watermark. A segment wholly inside gives its
+   * tracked maximum. The time index holds a batch at each new maximum, so up to the high watermark the maximum is
+   * its last entry below it; only when that entry lies before the log start are the visible batches read (headers
+   * only, except a batch the log start cuts through).
    */
   private async maxVisibleTimestamp(): Promise<number> {
     let max = -1;
@@ -695,6 +697,13 @@ export class PartitionLog {
       if (from >= to) continue;
       if (from === segment.baseOffset && to === segment.nextOffset) {
         max = Math.max(max, segment.maxTimestamp);
+        continue;
+      }
+      const { timestamps, relOffsets } = segment.timeIndex;
+      let k = segment.timeIndex.count - 1;
+      while (k >= 0 && segment.baseOffset + relOffsets[k]! >= to) k--;
+      if (k >= 0 && segment.baseOffset + relOffsets[k]! >= from) {
+        max = Math.max(max, timestamps[k]!);
         continue;
       }
       for (let offset = from; offset < to; ) {

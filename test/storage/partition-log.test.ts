@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -172,5 +173,34 @@ test('fsync mode shares fsync rounds across partitions (group commit)', () =>
     const rounds = logs.groupCommit.rounds - startRounds;
     assert.ok(rounds < 1000 / 4, `${rounds} fsync rounds for 1000 appends`);
     for (let i = 0; i < 50; i++) assert.equal(logs.getLog('t', i)!.highWatermark, 20);
+    await logs.close();
+  }));
+
+test('look-ups by timestamp only answer with records below the high watermark, also the newest-timestamp one', () =>
+  withLogs(async (dir) => {
+    let release: (() => void) | null = null;
+    const held: FileSystem = {
+      ...nodeFileSystem,
+      // while `release` is set, fdatasyncs wait for it: appends stay written but not durable
+      fdatasync: async (fd) => {
+        while (release) await new Promise<void>((r) => setTimeout(r, 5));
+        return nodeFileSystem.fdatasync(fd);
+      },
+    };
+    const logs = await openLogs(dir, { fs: held });
+    await logs.createTopic('t', 1, { 'segment.bytes': '300' });
+    const log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 8; i++) await appendValues(log, [`v${i}`.padEnd(50, '.')], 1000 + i).durable;
+    assert.ok(log.segments.length > 2);
+    release = () => undefined;
+    const pending = [appendValues(log, ['newest'], 9000), appendValues(log, ['older'], 1500)];
+    await pending[1]!.written;
+    assert.equal(log.highWatermark, 8);
+    assert.deepEqual(await log.maxTimestampRecord(), { offset: 7, timestamp: 1007 });
+    assert.equal(await log.offsetForTimestamp(2000), null);
+    release = null;
+    await Promise.all(pending.map((p) => p.durable));
+    assert.deepEqual(await log.maxTimestampRecord(), { offset: 8, timestamp: 9000 });
+    assert.deepEqual(await log.offsetForTimestamp(2000), { offset: 8, timestamp: 9000 });
     await logs.close();
   }));
