@@ -155,7 +155,7 @@ export class GroupCommit {
     const sync = (async () => {
       try {
         if (previous && !(await previous)) {
-          journal.discardFrom(written.start);
+          await journal.discardFrom(written.start);
           throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'journal round cut off: an earlier round failed');
         }
         await journal.sync(written.end);

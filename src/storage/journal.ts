@@ -27,8 +27,10 @@ const SUFFIX = '.wal';
 export class Journal {
   private fd: number | null = null;
   private seq = 0;
-  /** Where a failed round began: the file is truncated there before anything else is written. */
+  /** Where a failed round began: the file is cut there (and synced) before the round's appends are refused. */
   private tornAt: number | null = null;
+  /** File changes (writes, cuts, rotation) run one at a time, in call order; fdatasyncs may overlap them. */
+  private changes: Promise<unknown> = Promise.resolve();
   private durableBytes = 0;
   private readonly topicIds = new Map<string, Buffer>();
   /** Reused for every round: in a VM, first touches of fresh pages cost more than copying into warm ones. */
@@ -59,28 +61,31 @@ export class Journal {
    * Writes one round's entries after everything written before; resolves with where they start and end. One
    * write at a time (the group commit's round), possibly while the previous round's sync runs.
    */
-  async write(entries: JournalEntry[]): Promise<{ start: number; end: number }> {
-    if (this.fd === null) {
-      this.fd = await this.fs.open(this.path, 'w');
-      await this.fs.fsyncDir(this.dir);
-    }
-    if (this.tornAt !== null) {
-      await this.fs.ftruncate(this.fd, this.tornAt);
-      this.tornAt = null;
-    }
-    const start = this.bytes;
-    const staged = this.stage(entries);
-    try {
-      const written = await this.fs.writev(this.fd, [staged], start);
-      if (written !== staged.length) throw new Error(`short journal write: ${written} of ${staged.length} bytes`);
-    } catch (err) {
-      this.discardFrom(start);
-      throw err;
-    }
-    // a sync that failed while this was written cut the file below it (tornAt was clear when it began)
-    if (this.tornAt !== null) throw new Error('journal round cut off: an earlier round failed');
-    this.bytes = start + staged.length;
-    return { start, end: this.bytes };
+  write(entries: JournalEntry[]): Promise<{ start: number; end: number }> {
+    return this.serially(async () => {
+      if (this.fd === null) {
+        this.fd = await this.fs.open(this.path, 'w');
+        await this.fs.fsyncDir(this.dir);
+      }
+      await this.cut(); // left over from a failure whose own cut failed: nothing goes after a refused round
+      const start = this.bytes;
+      const staged = this.stage(entries);
+      try {
+        const written = await this.fs.writev(this.fd, [staged], start);
+        if (written !== staged.length) throw new Error(`short journal write: ${written} of ${staged.length} bytes`);
+      } catch (err) {
+        this.markCut(start);
+        await this.cut().catch(() => undefined);
+        throw err;
+      }
+      // a sync that failed while this was written cut the file below it (tornAt was clear when it began)
+      if (this.tornAt !== null) {
+        await this.cut().catch(() => undefined);
+        throw new Error('journal round cut off: an earlier round failed');
+      }
+      this.bytes = start + staged.length;
+      return { start, end: this.bytes };
+    });
   }
 
   /**
@@ -93,7 +98,7 @@ export class Journal {
     try {
       await this.fs.fdatasync(this.fd!);
     } catch (err) {
-      this.discardFrom(this.durableBytes);
+      await this.discardFrom(this.durableBytes);
       throw err;
     }
     if (this.bytes < end) throw new Error('journal round cut off: an earlier round failed');
@@ -101,13 +106,32 @@ export class Journal {
   }
 
   /**
-   * Forgets everything from `position` on (a failed round, or one written after it): the file is truncated
-   * there before the next write. Otherwise a replay could apply a refused append (rolled back, its offsets
-   * since reused) ahead of acknowledged ones.
+   * Forgets everything from `position` on (a failed round, or one written after it), cutting the file there and
+   * syncing the cut before the caller refuses the appends: a restart must not replay an append that was refused
+   * (and rolled back, its offsets perhaps reused since). Should the cut fail, it is retried before the next write.
    */
-  discardFrom(position: number): void {
+  async discardFrom(position: number): Promise<void> {
+    this.markCut(position);
+    await this.serially(() => this.cut()).catch(() => undefined);
+  }
+
+  private markCut(position: number): void {
     if (position < this.bytes) this.bytes = position;
     this.tornAt = Math.min(this.tornAt ?? position, position);
+  }
+
+  private async cut(): Promise<void> {
+    if (this.tornAt === null || this.fd === null) return;
+    const at = this.tornAt;
+    await this.fs.ftruncate(this.fd, at);
+    await this.fs.fdatasync(this.fd);
+    if (this.tornAt === at) this.tornAt = null;
+  }
+
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changes.then(change, change);
+    this.changes = run.catch(() => undefined);
+    return run;
   }
 
   /** Lays a round's entries out in the staging buffer: one write, one CRC call per entry, no per-entry header object. */
@@ -144,17 +168,19 @@ export class Journal {
   }
 
   /** Starts a new journal file; returns the path of the one it replaces (for deletion once its segments are synced). */
-  async rotate(): Promise<string | null> {
-    if (this.fd === null) return null;
-    const old = this.path;
-    if (this.tornAt !== null) await this.fs.ftruncate(this.fd, this.tornAt).catch(() => undefined);
-    await this.fs.close(this.fd);
-    this.fd = null;
-    this.seq++;
-    this.bytes = 0;
-    this.durableBytes = 0;
-    this.tornAt = null;
-    return old;
+  rotate(): Promise<string | null> {
+    return this.serially(async () => {
+      if (this.fd === null) return null;
+      const old = this.path;
+      await this.cut().catch(() => undefined);
+      await this.fs.close(this.fd);
+      this.fd = null;
+      this.seq++;
+      this.bytes = 0;
+      this.durableBytes = 0;
+      this.tornAt = null;
+      return old;
+    });
   }
 
   async remove(path: string): Promise<void> {

@@ -249,6 +249,39 @@ test('a journal round whose sync fails is cut off the journal: a replay brings b
 test('a journal round whose write is torn is cut off the journal: a replay brings back what was acknowledged, never the refused appends', () =>
   refusedRoundIsCutOff('writev'));
 
+/** A round is refused while the journal fails, and the broker dies at once, before writing anything else. */
+async function crashRightAfterRefusal(failOn: 'fdatasync' | 'writev'): Promise<void> {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let failing = false;
+    const logs = await openLogs(dir, { fs: unsyncedSegmentsFs(() => (failing ? failOn : null)), directSyncMax: 0 });
+    await logs.createTopic('wide', 5);
+    const partitions = [0, 1, 2, 3, 4].map((p) => logs.getLog('wide', p)!);
+    await Promise.all(partitions.map((log, p) => appendValues(log, [`a${p}`]).durable));
+    const sizeAfterA = partitions.map((log) => log.activeSegment.size);
+    failing = true;
+    const refused = partitions.map((log, p) => appendValues(log, [`refused${p}`]).durable);
+    for (const r of refused) await assert.rejects(r, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    // the process dies now (the journal still failing), and the power goes: unsynced segment bytes are lost
+    await logs.handles.closeAll();
+    for (let p = 0; p < 5; p++) await truncate(join(dir, `wide-${p}`, '00000000000000000000.log'), sizeAfterA[p]);
+    const again = await openLogs(dir);
+    try {
+      for (let p = 0; p < 5; p++) assert.deepEqual(await readAll(again.getLog('wide', p)!), [[0, `a${p}`]], `partition ${p}`);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
+test('a journal round whose sync fails is cut from the file before its appends are refused: a crash right then replays none of them', () =>
+  crashRightAfterRefusal('fdatasync'));
+
+test('a journal round whose write is torn is cut from the file before its appends are refused: a crash right then replays none of them', () =>
+  crashRightAfterRefusal('writev'));
+
 test('checkpoints sync journaled segments and delete old journal files', async () => {
   const { dir, cleanup } = await tempDir();
   try {

@@ -1,5 +1,6 @@
-// Property: whatever the order of appends across partitions, journal rounds, checkpoints, rolls and clean
-// restarts, a power loss never takes an acknowledged (fsync mode) append. The disk is simulated: each file keeps
+// Property: whatever the order of appends across partitions, journal rounds, checkpoints, rolls, clean restarts
+// and writes refused by a full disk, a power loss never takes an acknowledged (fsync mode) append, nor brings back
+// a refused one. The disk is simulated: each file keeps
 // the bytes an fdatasync or syncfs covered, and a power loss cuts every file at a random point past them.
 import assert from 'node:assert/strict';
 import { fstatSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { stat, truncate } from 'node:fs/promises';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
+import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { appendValues, openLogs, readAll } from './helpers.js';
@@ -24,6 +26,14 @@ function forgetfulDisk() {
   let life = 0;
   /** Writes, syncs, truncations and unlinks left before the power goes (Infinity: it stays on). */
   let budget = Infinity;
+  /** Writes and syncs to let through, then how many to fail with ENOSPC (a write lands half its bytes first). */
+  const full = { skip: 0, fail: 0 };
+  const noSpace = (): boolean => {
+    if (full.skip > 0) full.skip--;
+    else if (full.fail > 0) return full.fail-- > 0;
+    return false;
+  };
+  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
   const fsFor = (): FileSystem => {
     const mine = ++life;
     budget = Infinity;
@@ -47,10 +57,15 @@ function forgetfulDisk() {
       },
       writev: async (fd, buffers, position) => {
         alive();
+        if (noSpace()) {
+          await nodeFileSystem.writev(fd, [buffers[0]!.subarray(0, buffers[0]!.length >> 1)], position);
+          throw enospc();
+        }
         return nodeFileSystem.writev(fd, buffers, position);
       },
       fdatasync: async (fd) => {
         alive();
+        if (noSpace()) throw enospc();
         const size = fstatSync(fd).size; // what was written before the call is covered, nothing later
         await nodeFileSystem.fdatasync(fd);
         alive();
@@ -103,15 +118,36 @@ function forgetfulDisk() {
     powerLoss,
     /** The power goes after `ops` more writes, syncs, truncations or unlinks, wherever the process is then. */
     failAfter: (ops: number) => (budget = ops),
+    /** After `skip` more writes and syncs, `fail` of them fail with ENOSPC; then space is back. */
+    fillUp: (skip: number, fail: number) => Object.assign(full, { skip, fail }),
     get on() {
       return budget >= 0;
     },
   };
 }
 
+/**
+ * Appends and waits until durable. A partition rolling back a failed write refuses appends for that moment
+ * (KAFKA_STORAGE_ERROR, thrown at once): those are retried, a failure of the append itself is not.
+ */
+async function appendWhenReady(logs: LogManager, partition: number, ...values: string[]): Promise<void> {
+  for (;;) {
+    let pending: Promise<void>;
+    try {
+      pending = appendValues(logs.getLog('t', partition)!, values).durable;
+    } catch (err) {
+      if (!(err instanceof KafkaError && err.code === ErrorCode.KAFKA_STORAGE_ERROR)) throw err;
+      await new Promise((r) => setTimeout(r, 2));
+      continue;
+    }
+    return pending;
+  }
+}
+
 type Op =
   | { kind: 'append'; partition: number; values: string[] }
   | { kind: 'burst'; values: string[] }
+  | { kind: 'diskFull'; skip: number; fail: number; values: string[] }
   | { kind: 'restart' }
   | { kind: 'powerLoss'; afterOps: number; cuts: number[] };
 
@@ -120,6 +156,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), partition: fc.nat(PARTITIONS - 1), values: fc.array(value, { minLength: 1, maxLength: 3 }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('burst' as const), values: fc.array(value, { minLength: PARTITIONS, maxLength: PARTITIONS }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('diskFull' as const), skip: fc.nat(12), fail: fc.integer({ min: 1, max: 4 }), values: fc.array(value, { minLength: PARTITIONS, maxLength: PARTITIONS }) }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -151,13 +188,23 @@ test('a power loss at any point keeps every acknowledged append, through journal
         for (const op of ops) {
           switch (op.kind) {
             case 'append':
-              await appendValues(logs.getLog('t', op.partition)!, op.values).durable;
+              await appendWhenReady(logs, op.partition, ...op.values);
               model[op.partition]!.push(...op.values);
               break;
             case 'burst':
-              await Promise.all(op.values.map((v, p) => appendValues(logs.getLog('t', p)!, [v]).durable));
+              await Promise.all(op.values.map((v, p) => appendWhenReady(logs, p, v)));
               op.values.forEach((v, p) => model[p]!.push(v));
               break;
+            case 'diskFull': {
+              // a round of appends while writes and syncs fail for a moment: the refused appends are gone for
+              // good (also after a later power loss: the journal never replays them), the others are kept
+              disk.fillUp(op.skip, op.fail);
+              const outcomes = await Promise.allSettled(op.values.map((v, p) => appendWhenReady(logs, p, v)));
+              disk.fillUp(0, 0);
+              outcomes.forEach((o, p) => o.status === 'fulfilled' && model[p]!.push(op.values[p]!));
+              await check('after a full disk');
+              break;
+            }
             case 'restart':
               await logs.close();
               logs = await open();
@@ -174,7 +221,7 @@ test('a power loss at any point keeps every acknowledged append, through journal
                   inFlight.map((values, p) => {
                     const v = `r${round}p${p}`;
                     values.push(v);
-                    return appendValues(logs.getLog('t', p)!, [v]).durable.then(() => void acked[p]!++);
+                    return appendWhenReady(logs, p, v).then(() => void acked[p]!++);
                   }),
                 );
               }
