@@ -11,7 +11,9 @@ import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { appendValues, openLogs, readAll } from './helpers.js';
+import { validateBatches } from '../../src/protocol/record-batch.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
+import { openLogs, readAll } from './helpers.js';
 
 const PARTITIONS = 6;
 
@@ -126,15 +128,24 @@ function forgetfulDisk() {
   };
 }
 
+/** An idempotent producer's batch: producer id 100 + partition, epoch 0, the given first sequence. */
+interface Idempotent {
+  sequence: number;
+}
+
 /**
  * Appends and waits until durable. A partition rolling back a failed write refuses appends for that moment
  * (KAFKA_STORAGE_ERROR, thrown at once): those are retried, a failure of the append itself is not.
  */
-async function appendWhenReady(logs: LogManager, partition: number, ...values: string[]): Promise<void> {
+async function appendWhenReady(logs: LogManager, partition: number, values: string[], idempotent?: Idempotent): Promise<void> {
+  const batch = buildRecordBatch(
+    values.map((v) => ({ key: `k-${v}`, value: v })),
+    idempotent ? { producerId: 100 + partition, producerEpoch: 0, baseSequence: idempotent.sequence } : {},
+  );
   for (;;) {
     let pending: Promise<void>;
     try {
-      pending = appendValues(logs.getLog('t', partition)!, values).durable;
+      pending = logs.getLog('t', partition)!.append(batch, validateBatches(batch, 1 << 20)).durable;
     } catch (err) {
       if (!(err instanceof KafkaError && err.code === ErrorCode.KAFKA_STORAGE_ERROR)) throw err;
       await new Promise((r) => setTimeout(r, 2));
@@ -167,15 +178,34 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
 );
 
-test('a power loss at any point keeps every acknowledged append, through journal rounds, checkpoints and rolls', async () => {
+test('a power loss at any point keeps every acknowledged append, and idempotent retries after it land once, through journal rounds, checkpoints and rolls', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), fc.boolean(), async (ops, journalEveryRound) => {
+    fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), fc.boolean(), fc.boolean(), async (ops, journalEveryRound, idempotent) => {
       const { dir, cleanup } = await tempDir();
       const disk = forgetfulDisk();
       // tiny checkpoints and segments, so runs pass both often; either every round journaled or only wide ones
       const open = () => openLogs(dir, { fs: disk.fsFor(), directSyncMax: journalEveryRound ? 0 : 4, journalCheckpointBytes: 2048 });
       let logs: LogManager = await open();
       const model: string[][] = Array.from({ length: PARTITIONS }, () => []);
+      // idempotent producers retry what was refused or lost with the same sequence, as real ones do; each
+      // value must then be in the log exactly once. Plain appends are not retried.
+      const nextSequence = new Array<number>(PARTITIONS).fill(0);
+      const send = (p: number, values: string[]): Promise<void> => {
+        if (!idempotent) return appendWhenReady(logs, p, values);
+        const sequence = nextSequence[p]!;
+        nextSequence[p] = sequence + values.length;
+        return appendWhenReady(logs, p, values, { sequence });
+      };
+      const retry = async (p: number, values: string[], sequence: number): Promise<void> => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await appendWhenReady(logs, p, values, { sequence });
+          } catch (err) {
+            if (attempt === 50) throw err; // a refusal that outlasts the rollback is a real answer
+            await new Promise((r) => setTimeout(r, 2));
+          }
+        }
+      };
       const check = async (when: string) => {
         for (let p = 0; p < PARTITIONS; p++) {
           const log = logs.getLog('t', p)!;
@@ -188,20 +218,23 @@ test('a power loss at any point keeps every acknowledged append, through journal
         for (const op of ops) {
           switch (op.kind) {
             case 'append':
-              await appendWhenReady(logs, op.partition, ...op.values);
+              await send(op.partition, op.values);
               model[op.partition]!.push(...op.values);
               break;
             case 'burst':
-              await Promise.all(op.values.map((v, p) => appendWhenReady(logs, p, v)));
+              await Promise.all(op.values.map((v, p) => send(p, [v])));
               op.values.forEach((v, p) => model[p]!.push(v));
               break;
             case 'diskFull': {
               // a round of appends while writes and syncs fail for a moment: the refused appends are gone for
-              // good (also after a later power loss: the journal never replays them), the others are kept
+              // good (also after a later power loss: the journal never replays them), the others are kept;
+              // an idempotent producer sends its refused batch again, and it lands once
               disk.fillUp(op.skip, op.fail);
-              const outcomes = await Promise.allSettled(op.values.map((v, p) => appendWhenReady(logs, p, v)));
+              const sequences = [...nextSequence];
+              const outcomes = await Promise.allSettled(op.values.map((v, p) => send(p, [v])));
               disk.fillUp(0, 0);
-              outcomes.forEach((o, p) => o.status === 'fulfilled' && model[p]!.push(op.values[p]!));
+              if (idempotent) await Promise.all(outcomes.map((o, p) => (o.status === 'rejected' ? retry(p, [op.values[p]!], sequences[p]!) : undefined)));
+              outcomes.forEach((o, p) => (idempotent || o.status === 'fulfilled') && model[p]!.push(op.values[p]!));
               await check('after a full disk');
               break;
             }
@@ -215,13 +248,14 @@ test('a power loss at any point keeps every acknowledged append, through journal
               // the engine is doing (a journal round, a checkpoint, a roll); appends acknowledged by then must survive
               disk.failAfter(op.afterOps);
               const inFlight: string[][] = Array.from({ length: PARTITIONS }, () => []);
+              const firstSequence = [...nextSequence];
               const acked = new Array<number>(PARTITIONS).fill(0);
               for (let round = 0; round < 20 && disk.on; round++) {
                 await Promise.allSettled(
                   inFlight.map((values, p) => {
                     const v = `r${round}p${p}`;
                     values.push(v);
-                    return appendWhenReady(logs, p, v).then(() => void acked[p]!++);
+                    return send(p, [v]).then(() => void acked[p]!++);
                   }),
                 );
               }
@@ -240,6 +274,11 @@ test('a power loss at any point keeps every acknowledged append, through journal
                 assert.deepEqual(extra, inFlight[p]!.slice(0, extra.length), `partition ${p}: in-flight appends in order`);
                 assert.ok(extra.length >= acked[p]!, `partition ${p}: ${acked[p]} acknowledged in-flight appends, ${extra.length} survived`);
                 model[p]!.push(...extra);
+                if (!idempotent) continue;
+                // the producer sends again everything it got no answer for: what survived is a duplicate (answered
+                // from the log), the rest is appended, so each value ends up in the log once
+                for (let i = acked[p]!; i < inFlight[p]!.length; i++) await retry(p, [inFlight[p]![i]!], firstSequence[p]! + i);
+                model[p]!.push(...inFlight[p]!.slice(extra.length));
               }
               await check('after a power loss');
               break;
