@@ -739,6 +739,9 @@ export class PartitionLog {
       await fs.unlink(cleanedPath).catch(() => undefined);
       return false;
     }
+    // the old indexes describe the old bytes: gone first, so a crash before the new ones are written rescans
+    await old.removeIndexFiles(fs);
+    await fs.fsyncDir(this.dir);
     await fs.rename(cleanedPath, old.logPath);
     await fs.fsyncDir(this.dir);
     const fresh = new Segment(this.dir, old.baseOffset);

@@ -194,3 +194,32 @@ test('min.compaction.lag.ms leaves young records alone; min.cleanable.dirty.rati
     await cleanup();
   }
 });
+
+test('a crash after a compacted segment is swapped in, before its new indexes are written, reads the compacted bytes on restart', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'index.interval.bytes': '1' });
+    for (let i = 0; i < 12; i++) await put(log, [{ key: 'k', value: `v${i}` }, { key: `once${i}`, value: 'x' }], 1_000_000);
+    const before = await contents(log);
+    await logs.close(); // every segment gets index files
+    // the broker dies right after the first segment's swap: writing its new indexes is the first thing that fails
+    const dying = await openLogs(dir, {
+      fs: { ...nodeFileSystem, writeFileAtomic: async (path, data, durable) => {
+        if (path.includes('00000000000000000000.')) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+        return nodeFileSystem.writeFileAtomic(path, data, durable);
+      } },
+    });
+    await dying.runRetention();
+    await dying.handles.closeAll();
+    const again = await openLogs(dir);
+    const after = await contents(again.getLog('c', 0)!);
+    const original = new Map(before.map(([o, k, v]) => [o, `${k}:${v}`]));
+    for (const [o, k, v] of after) assert.equal(original.get(o), `${k}:${v}`, `offset ${o} unchanged`);
+    assert.ok(after.length < before.length, 'the first segment was compacted');
+    assert.deepEqual(after.filter(([, k]) => k?.startsWith('once')).length, 12, 'records written once all stay');
+    assert.deepEqual(after.filter(([, k]) => k === 'k').at(-1), before.filter(([, k]) => k === 'k').at(-1));
+    await again.close();
+  } finally {
+    await cleanup();
+  }
+});
