@@ -191,11 +191,12 @@ test('segment bytes lost below an earlier DeleteRecords come back from the journ
 });
 
 /**
- * A journal round fails (its fdatasync, or its write, torn half way); its appends are refused and rolled back,
- * and the next append reuses their offsets. After a power loss that takes the unsynced segment bytes, the replay
- * must bring back exactly what was acknowledged.
+ * A journal round fails (its fdatasync, or its write, torn half way); its appends are refused and rolled back.
+ * Either partition 0's next append reuses their offsets, or the broker dies at once, before writing anything
+ * else (the journal still failing). After a power loss that takes the unsynced segment bytes, the replay must
+ * bring back exactly what was acknowledged.
  */
-async function refusedRoundIsCutOff(failOn: 'fdatasync' | 'writev'): Promise<void> {
+async function refusedRoundIsCutOff(failOn: 'fdatasync' | 'writev', then: 'appendAgain' | 'crash'): Promise<void> {
   const { dir, cleanup } = await tempDir();
   try {
     // segment files are never really synced; the journal's fdatasync or writev fails while `failing` is set
@@ -210,31 +211,31 @@ async function refusedRoundIsCutOff(failOn: 'fdatasync' | 'writev'): Promise<voi
     failing = true;
     const refused = partitions.map((log, p) => appendValues(log, [`refused${p}${'r'.repeat(100)}`]).durable);
     for (const r of refused) await assert.rejects(r, { code: ErrorCode.KAFKA_STORAGE_ERROR });
-    failing = false;
-    // the refused appends are rolled back; their offsets go to the next append, of the same size as a refused
-    // one, so that refused entries left behind it in the journal would line up and parse
-    let b: Promise<void> | null = null;
-    while (!b) {
-      try {
-        b = appendValues(partitions[0]!, [`b0-later${'r'.repeat(100)}`]).durable;
-      } catch {
-        await new Promise((r) => setImmediate(r));
+    const expected = partitions.map((_, p) => [[0, `a${p}`]]);
+    if (then === 'appendAgain') {
+      failing = false;
+      // the refused appends are rolled back; their offsets go to the next append, of the same size as a refused
+      // one, so that refused entries left behind it in the journal would line up and parse
+      let b: Promise<void> | null = null;
+      while (!b) {
+        try {
+          b = appendValues(partitions[0]!, [`b0-later${'r'.repeat(100)}`]).durable;
+        } catch {
+          await new Promise((r) => setImmediate(r));
+        }
       }
+      await b;
+      for (const log of partitions.slice(1)) while (log.logEndOffset !== 1) await new Promise((r) => setImmediate(r));
+      expected[0]!.push([1, `b0-later${'r'.repeat(100)}`]);
+      assert.deepEqual(await readAll(partitions[0]!), expected[0]);
     }
-    await b;
-    for (const log of partitions.slice(1)) while (log.logEndOffset !== 1) await new Promise((r) => setImmediate(r));
-    assert.deepEqual((await readAll(partitions[0]!)).map(([, v]) => v), ['a0', `b0-later${'r'.repeat(100)}`]);
 
     // power loss: the unsynced segment bytes after the first round are lost
     await logs.handles.closeAll();
-    for (let p = 0; p < 5; p++) {
-      const segment = (await readdir(join(dir, `wide-${p}`))).find((f) => f.endsWith('.log'))!;
-      await truncate(join(dir, `wide-${p}`, segment), sizeAfterA[p]);
-    }
+    for (let p = 0; p < 5; p++) await truncate(join(dir, `wide-${p}`, '00000000000000000000.log'), sizeAfterA[p]);
     const again = await openLogs(dir);
     try {
-      assert.deepEqual(await readAll(again.getLog('wide', 0)!), [[0, 'a0'], [1, `b0-later${'r'.repeat(100)}`]]);
-      for (let p = 1; p < 5; p++) assert.deepEqual(await readAll(again.getLog('wide', p)!), [[0, `a${p}`]], `partition ${p}`);
+      for (let p = 0; p < 5; p++) assert.deepEqual(await readAll(again.getLog('wide', p)!), expected[p], `partition ${p}`);
     } finally {
       await again.close();
     }
@@ -244,43 +245,16 @@ async function refusedRoundIsCutOff(failOn: 'fdatasync' | 'writev'): Promise<voi
 }
 
 test('a journal round whose sync fails is cut off the journal: a replay brings back what was acknowledged, never the refused appends', () =>
-  refusedRoundIsCutOff('fdatasync'));
+  refusedRoundIsCutOff('fdatasync', 'appendAgain'));
 
 test('a journal round whose write is torn is cut off the journal: a replay brings back what was acknowledged, never the refused appends', () =>
-  refusedRoundIsCutOff('writev'));
-
-/** A round is refused while the journal fails, and the broker dies at once, before writing anything else. */
-async function crashRightAfterRefusal(failOn: 'fdatasync' | 'writev'): Promise<void> {
-  const { dir, cleanup } = await tempDir();
-  try {
-    let failing = false;
-    const logs = await openLogs(dir, { fs: unsyncedSegmentsFs(() => (failing ? failOn : null)), directSyncMax: 0 });
-    await logs.createTopic('wide', 5);
-    const partitions = [0, 1, 2, 3, 4].map((p) => logs.getLog('wide', p)!);
-    await Promise.all(partitions.map((log, p) => appendValues(log, [`a${p}`]).durable));
-    const sizeAfterA = partitions.map((log) => log.activeSegment.size);
-    failing = true;
-    const refused = partitions.map((log, p) => appendValues(log, [`refused${p}`]).durable);
-    for (const r of refused) await assert.rejects(r, { code: ErrorCode.KAFKA_STORAGE_ERROR });
-    // the process dies now (the journal still failing), and the power goes: unsynced segment bytes are lost
-    await logs.handles.closeAll();
-    for (let p = 0; p < 5; p++) await truncate(join(dir, `wide-${p}`, '00000000000000000000.log'), sizeAfterA[p]);
-    const again = await openLogs(dir);
-    try {
-      for (let p = 0; p < 5; p++) assert.deepEqual(await readAll(again.getLog('wide', p)!), [[0, `a${p}`]], `partition ${p}`);
-    } finally {
-      await again.close();
-    }
-  } finally {
-    await cleanup();
-  }
-}
+  refusedRoundIsCutOff('writev', 'appendAgain'));
 
 test('a journal round whose sync fails is cut from the file before its appends are refused: a crash right then replays none of them', () =>
-  crashRightAfterRefusal('fdatasync'));
+  refusedRoundIsCutOff('fdatasync', 'crash'));
 
 test('a journal round whose write is torn is cut from the file before its appends are refused: a crash right then replays none of them', () =>
-  crashRightAfterRefusal('writev'));
+  refusedRoundIsCutOff('writev', 'crash'));
 
 test('checkpoints sync journaled segments and delete old journal files', async () => {
   const { dir, cleanup } = await tempDir();
