@@ -6,7 +6,7 @@ import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { startBroker } from '../../src/index.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 function produce(c: KafkaClient, producerId: number, producerEpoch: number, baseSequence: number, values: string[]) {
   const records = buildRecordBatch(values.map((value) => ({ value })), { producerId, producerEpoch, baseSequence });
@@ -17,9 +17,8 @@ function produce(c: KafkaClient, producerId: number, producerEpoch: number, base
     });
 }
 
-test('idempotent produce: duplicates answered with the original offset, gaps and old epochs refused, state survives a restart', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('idempotent produce: duplicates answered with the original offset, gaps and old epochs refused, state survives a restart', () =>
+  withTempDir(async (dir) => {
     let pid = -1;
     {
       const b = await startBroker({ dataDir: dir });
@@ -54,7 +53,4 @@ test('idempotent produce: duplicates answered with the original offset, gaps and
       c.close();
       await b.close();
     }
-  } finally {
-    await cleanup();
-  }
-});
+  }));

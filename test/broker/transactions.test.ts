@@ -7,7 +7,7 @@ import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildControlBatch, buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { startBroker, type RunningBroker } from '../../src/index.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 const READ_COMMITTED = 1;
 
@@ -188,9 +188,8 @@ test('an open transaction keeps its offsets unstable, then a timeout aborts it a
   );
 });
 
-test('transactions survive a restart: an open one stays open (LSO held), a prepared one completes', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('transactions survive a restart: an open one stays open (LSO held), a prepared one completes', () =>
+  withTempDir(async (dir) => {
     let pid = -1;
     await withClient(async (c, b) => {
       await b.broker.createTopic('t', 1, {});
@@ -226,7 +225,4 @@ test('transactions survive a restart: an open one stays open (LSO held), a prepa
       assert.equal((await describe(c, 'r')).transactionState, 'CompleteCommit');
       assert.equal((await init(c, 'r')).producerEpoch, 1, 'the transactional id keeps its producer id, with a bumped epoch');
     }, { dataDir: dir });
-  } finally {
-    await cleanup();
-  }
-});
+  }));

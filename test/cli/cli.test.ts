@@ -10,7 +10,7 @@ import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { startBroker } from '../../src/index.js';
 import { murmur2 } from '../../src/protocol/murmur2.js';
 import { run } from '../helpers/run.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
 
@@ -40,9 +40,8 @@ function stop(child: ChildProcess): Promise<number | null> {
   });
 }
 
-test('start, topics create/list/describe/alter/delete, produce and consume lines, stop cleanly on SIGTERM', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('start, topics create/list/describe/alter/delete, produce and consume lines, stop cleanly on SIGTERM', () =>
+  withTempDir(async (dir) => {
     const { child, bootstrap } = await startCli(['--data-dir', dir, '--default-partitions', '2']);
     try {
       const b = ['-b', bootstrap];
@@ -78,14 +77,10 @@ test('start, topics create/list/describe/alter/delete, produce and consume lines
       assert.equal(await stop(child), 0);
     }
     await access(join(dir, '.clean-shutdown'));
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('settings come from a config file, SLUICE_* variables and flags, flags winning', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('settings come from a config file, SLUICE_* variables and flags, flags winning', () =>
+  withTempDir(async (dir) => {
     const file = join(dir, 'sluice.json');
     await writeFile(file, JSON.stringify({ 'default-partitions': 5, 'node-id': 7, 'data-dir': join(dir, 'from-file') }));
     const { child, bootstrap } = await startCli(['--config', file, '--node-id', '9'], { SLUICE_DEFAULT_PARTITIONS: '4' });
@@ -98,10 +93,7 @@ test('settings come from a config file, SLUICE_* variables and flags, flags winn
     } finally {
       await stop(child);
     }
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
 test('bad flags and values get a one-line error and exit code 2', async () => {
   for (const [args, pattern] of [

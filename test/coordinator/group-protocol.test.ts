@@ -8,7 +8,7 @@ import { ErrorCode } from '../../src/protocol/errors.js';
 import { encodeConsumerProtocolSubscription } from '../../src/protocol/messages.generated.js';
 import { Writer } from '../../src/protocol/writer.js';
 import { startBroker, type RunningBroker } from '../../src/index.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 const Api = { OFFSET_COMMIT: 8, OFFSET_FETCH: 9, FIND_COORDINATOR: 10, JOIN: 11, HEARTBEAT: 12, LEAVE: 13, SYNC: 14, DESCRIBE: 15, LIST: 16, DELETE_GROUPS: 42, OFFSET_DELETE: 47 } as const;
 const groupsConfig = { minSessionTimeoutMs: 500, offsetsTopicPartitions: 3, consumerSessionTimeoutMs: 1500, consumerHeartbeatIntervalMs: 200 };
@@ -193,9 +193,8 @@ test('ListGroups filters by state; DeleteGroups only empty groups; OffsetDelete 
   });
 });
 
-test('committed offsets and a stable group survive a broker restart', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('committed offsets and a stable group survive a broker restart', () =>
+  withTempDir(async (dir) => {
     let memberId = '';
     await withGroupBroker(async (b, c) => {
       await b.broker.createTopic('t', 3, {});
@@ -213,10 +212,7 @@ test('committed offsets and a stable group survive a broker restart', async () =
       assert.equal(d.groups[0].members[0].memberAssignment.toString(), 'p0-p2');
       assert.equal(await heartbeat(c, 'durable', 1, memberId), 0, 'the member carries on after the restart');
     }, dir);
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
 // KIP-848: ConsumerGroupHeartbeat with server-side assignment, as a client library would drive it.
 type Owned = { topicId: string; partitions: number[] }[];

@@ -7,7 +7,7 @@ import { Compression, validateBatches } from '../../src/protocol/record-batch.js
 import { buildControlBatch, buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 import { openLogs } from './helpers.js';
 
 function put(log: PartitionLog, records: { key: string | null; value: string | null }[], timestamp: number, compression = 0) {
@@ -36,10 +36,9 @@ async function setup(dir: string, clock: { now: () => number }, overrides: Recor
   return { logs, log: logs.getLog('c', 0)! };
 }
 
-test('compaction keeps the latest record per key in closed segments, keeps offsets, and drops old tombstones', async () => {
-  const { dir, cleanup } = await tempDir();
-  let now = 1_000_000;
-  try {
+test('compaction keeps the latest record per key in closed segments, keeps offsets, and drops old tombstones', () =>
+  withTempDir(async (dir) => {
+    let now = 1_000_000;
     const { logs, log } = await setup(dir, { now: () => now });
     for (let round = 0; round < 6; round++) {
       await put(log, [{ key: 'a', value: `a${round}` }, { key: 'b', value: `b${round}` }], now);
@@ -79,28 +78,20 @@ test('compaction keeps the latest record per key in closed segments, keeps offse
     const again = await openLogs(dir);
     assert.deepEqual(await contents(again.getLog('c', 0)!), final);
     await again.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('compressed batches stay compressed with their codec after compaction', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('compressed batches stay compressed with their codec after compaction', () =>
+  withTempDir(async (dir) => {
     const { logs, log } = await setup(dir, { now: () => 1_000_000 });
     for (let i = 0; i < 8; i++) await put(log, [{ key: 'k', value: `v${i}` }, { key: `u${i}`, value: 'x' }], 1_000_000, Compression.ZSTD);
     await logs.runRetention();
     const { records } = await log.read(log.logStartOffset, 1 << 20);
     for (const b of decodeRecordBatches(records)) assert.equal(b.info.attributes & 7, Compression.ZSTD);
     await logs.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('a crash during compaction loses nothing: a leftover .cleaned file is discarded, a failed swap keeps the original', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('a crash during compaction loses nothing: a leftover .cleaned file is discarded, a failed swap keeps the original', () =>
+  withTempDir(async (dir) => {
     const { logs, log } = await setup(dir, { now: () => 1_000_000 });
     for (let i = 0; i < 10; i++) await put(log, [{ key: 'k', value: `v${i}` }], 1_000_000);
     const before = await contents(log);
@@ -119,15 +110,11 @@ test('a crash during compaction loses nothing: a leftover .cleaned file is disca
     assert.ok(compacted.length < before.length);
     assert.deepEqual(compacted[compacted.length - 1], before[before.length - 1]);
     await healthy.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('compaction removes aborted transactional records, keeps markers, and never cleans past the last stable offset', async () => {
-  const { dir, cleanup } = await tempDir();
-  const now = 1_000_000;
-  try {
+test('compaction removes aborted transactional records, keeps markers, and never cleans past the last stable offset', () =>
+  withTempDir(async (dir) => {
+    const now = 1_000_000;
     const { logs, log } = await setup(dir, { now: () => now });
     const txn = (producerId: number, seq: number, records: { key: string; value: string }[]) => {
       const batch = buildRecordBatch(records.map((r) => ({ ...r, timestamp: now })), { producerId, producerEpoch: 0, baseSequence: seq, transactional: true });
@@ -151,15 +138,11 @@ test('compaction removes aborted transactional records, keeps markers, and never
     assert.deepEqual(below, [[0, 'k'], [1, '\0\0\0\x01'], [4, '\0\0\0\0']], 'k keeps its committed value, aborted records are gone, both markers stay');
     assert.ok(after.some(([o, k]) => o === 5 && k === 'k'), 'the open transaction is untouched');
     await logs.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('min.compaction.lag.ms leaves young records alone; min.cleanable.dirty.ratio waits until enough is new; max.compaction.lag.ms rolls and cleans', async () => {
-  const { dir, cleanup } = await tempDir();
-  let now = 1_000_000;
-  try {
+test('min.compaction.lag.ms leaves young records alone; min.cleanable.dirty.ratio waits until enough is new; max.compaction.lag.ms rolls and cleans', () =>
+  withTempDir(async (dir) => {
+    let now = 1_000_000;
     const { logs, log } = await setup(dir, { now: () => now }, { 'min.compaction.lag.ms': '10000', 'min.cleanable.dirty.ratio': '0.5' });
     // six closed segments of three records (about 100 bytes each): a version of k and two keys written once
     for (let i = 0; i < 18; i++) await put(log, [{ key: i % 3 === 0 ? 'k' : `u${i}`, value: `v${i}`.padEnd(60, '.') }], now + i);
@@ -190,14 +173,10 @@ test('min.compaction.lag.ms leaves young records alone; min.cleanable.dirty.rati
     await put(log, [{ key: 'k', value: 'late' }], now);
     assert.notEqual(log.activeSegment.baseOffset, active, 'rolled by max.compaction.lag.ms');
     await logs.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('a crash after a compacted segment is swapped in, before its new indexes are written, reads the compacted bytes on restart', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('a crash after a compacted segment is swapped in, before its new indexes are written, reads the compacted bytes on restart', () =>
+  withTempDir(async (dir) => {
     const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'index.interval.bytes': '1' });
     for (let i = 0; i < 12; i++) await put(log, [{ key: 'k', value: `v${i}` }, { key: `once${i}`, value: 'x' }], 1_000_000);
     const before = await contents(log);
@@ -219,7 +198,4 @@ test('a crash after a compacted segment is swapped in, before its new indexes ar
     assert.deepEqual(after.filter(([, k]) => k?.startsWith('once')).length, 12, 'records written once all stay');
     assert.deepEqual(after.filter(([, k]) => k === 'k').at(-1), before.filter(([, k]) => k === 'k').at(-1));
     await again.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));

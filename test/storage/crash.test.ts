@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 import { openLogs } from './helpers.js';
 
 const WRITER = fileURLToPath(new URL('./fixtures/crash-writer.js', import.meta.url));
@@ -27,9 +27,8 @@ function runUntilAcked(dir: string, acks: number): Promise<string[]> {
   });
 }
 
-test('every append acknowledged before SIGKILL is present after restart, at its offset', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('every append acknowledged before SIGKILL is present after restart, at its offset', () =>
+  withTempDir(async (dir) => {
     const acked: string[] = [];
     for (let round = 0; round < 3; round++) acked.push(...(await runUntilAcked(dir, 400 + round * 100)));
     const logs = await openLogs(dir);
@@ -54,7 +53,4 @@ test('every append acknowledged before SIGKILL is present after restart, at its 
     } finally {
       await logs.close();
     }
-  } finally {
-    await cleanup();
-  }
-});
+  }));

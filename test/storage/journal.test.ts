@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { Journal } from '../../src/storage/journal.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, openLogs, readAll } from './helpers.js';
 
 /** Counts fdatasync calls. */
@@ -16,9 +16,8 @@ function countingFs(): { fs: FileSystem; syncs: () => number } {
   return { fs: { ...nodeFileSystem, fdatasync: (fd) => (n++, nodeFileSystem.fdatasync(fd)) }, syncs: () => n };
 }
 
-test('a round with many dirty partitions is made durable with one journal fdatasync', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('a round with many dirty partitions is made durable with one journal fdatasync', () =>
+  withTempDir(async (dir) => {
     const counting = countingFs();
     const logs = await openLogs(dir, { fs: counting.fs });
     await logs.createTopic('wide', 200);
@@ -32,14 +31,10 @@ test('a round with many dirty partitions is made durable with one journal fdatas
     assert.ok(counting.syncs() - before <= rounds * 5, `${counting.syncs() - before} fdatasyncs for ${rounds} rounds of 200 partitions`);
     await logs.close();
     assert.deepEqual(await readdir(join(dir, 'journal')), [], 'a clean close leaves no journal');
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('a round of many large appends fdatasyncs their segments instead of writing every byte twice through the journal', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('a round of many large appends fdatasyncs their segments instead of writing every byte twice through the journal', () =>
+  withTempDir(async (dir) => {
     const counting = countingFs();
     const logs = await openLogs(dir, { fs: counting.fs });
     await logs.createTopic('wide', 20);
@@ -53,14 +48,10 @@ test('a round of many large appends fdatasyncs their segments instead of writing
     assert.ok(counting.syncs() - before >= 20, `${counting.syncs() - before} fdatasyncs for 20 segments`);
     for (let p = 0; p < 20; p++) assert.deepEqual(await readAll(logs.getLog('wide', p)!), [[0, big(p)]]);
     await logs.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('rounds written while a journal fdatasync runs share the next one: one call for all of them, not one each', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('rounds written while a journal fdatasync runs share the next one: one call for all of them, not one each', () =>
+  withTempDir(async (dir) => {
     let calls = 0;
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -79,10 +70,7 @@ test('rounds written while a journal fdatasync runs share the next one: one call
     await journal.sync(third.end);
     assert.equal(calls, 2, 'the second fdatasync covered the third round too');
     await journal.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
 /**
  * A file system on which segment files are never really synced (their fdatasync does nothing), so after a
@@ -115,9 +103,8 @@ function unsyncedSegmentsFs(journalFault: () => 'fdatasync' | 'writev' | null = 
   };
 }
 
-test('acknowledged appends whose segment bytes were lost are replayed from the journal, also into an earlier segment', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('acknowledged appends whose segment bytes were lost are replayed from the journal, also into an earlier segment', () =>
+  withTempDir(async (dir) => {
     // every acknowledgement goes through the journal; segment files are never synced
     const logs = await openLogs(dir, { fs: unsyncedSegmentsFs(), directSyncMax: 0 });
     await logs.createTopic('wide', 50, { 'segment.bytes': '400' });
@@ -155,14 +142,10 @@ test('acknowledged appends whose segment bytes were lost are replayed from the j
     } finally {
       await again.close();
     }
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('segment bytes lost below an earlier DeleteRecords come back from the journal, and the log start offset stays', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('segment bytes lost below an earlier DeleteRecords come back from the journal, and the log start offset stays', () =>
+  withTempDir(async (dir) => {
     const logs = await openLogs(dir, { fs: unsyncedSegmentsFs(), directSyncMax: 0 });
     await logs.createTopic('t', 2);
     await appendValues(logs.getLog('t', 0)!, ['a', 'b', 'c', 'd', 'e']).durable;
@@ -185,10 +168,7 @@ test('segment bytes lost below an earlier DeleteRecords come back from the journ
     } finally {
       await again.close();
     }
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
 /**
  * A journal round fails (its fdatasync, or its write, torn half way); its appends are refused and rolled back.
@@ -197,8 +177,7 @@ test('segment bytes lost below an earlier DeleteRecords come back from the journ
  * bring back exactly what was acknowledged.
  */
 async function refusedRoundIsCutOff(failOn: 'fdatasync' | 'writev', then: 'appendAgain' | 'crash'): Promise<void> {
-  const { dir, cleanup } = await tempDir();
-  try {
+  await withTempDir(async (dir) => {
     // segment files are never really synced; the journal's fdatasync or writev fails while `failing` is set
     let failing = false;
     const fs = unsyncedSegmentsFs(() => (failing ? failOn : null));
@@ -239,9 +218,7 @@ async function refusedRoundIsCutOff(failOn: 'fdatasync' | 'writev', then: 'appen
     } finally {
       await again.close();
     }
-  } finally {
-    await cleanup();
-  }
+  });
 }
 
 test('a journal round whose sync fails is cut off the journal: a replay brings back what was acknowledged, never the refused appends', () =>
@@ -256,9 +233,8 @@ test('a journal round whose sync fails is cut from the file before its appends a
 test('a journal round whose write is torn is cut from the file before its appends are refused: a crash right then replays none of them', () =>
   refusedRoundIsCutOff('writev', 'crash'));
 
-test('checkpoints sync journaled segments and delete old journal files', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('checkpoints sync journaled segments and delete old journal files', () =>
+  withTempDir(async (dir) => {
     const logs = await openLogs(dir, { journalCheckpointBytes: 4096 });
     await logs.createTopic('wide', 20);
     for (let round = 0; round < 30; round++) {
@@ -268,10 +244,7 @@ test('checkpoints sync journaled segments and delete old journal files', async (
     const files = await readdir(join(dir, 'journal'));
     assert.ok(files.length <= 2, `${files.length} journal files left`);
     await logs.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
 /** Counts whole-filesystem syncs and segment-file fdatasyncs; `syncfs` decides what the filesystem sync does. */
 function syncCountingFs(syncfs: () => Promise<boolean>): { fs: FileSystem; counts: { syncfs: number; segmentSyncs: number } } {
@@ -304,8 +277,7 @@ async function appendRounds(logs: Awaited<ReturnType<typeof openLogs>>, partitio
 
 test('a checkpoint of many segments is one filesystem sync, or one fdatasync per segment where that is unavailable', async () => {
   for (const supported of [true, false]) {
-    const { dir, cleanup } = await tempDir();
-    try {
+    await withTempDir(async (dir) => {
       const { fs, counts } = syncCountingFs(async () => supported);
       // every round goes through the journal, so segment files are synced only by checkpoints
       const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0 });
@@ -321,15 +293,12 @@ test('a checkpoint of many segments is one filesystem sync, or one fdatasync per
       assert.equal(reopened.journalReplayed, 0);
       for (const p of [0, 39]) assert.deepEqual((await readAll(reopened.getLog('wide', p)!)).map(([o]) => o), Array.from({ length: 10 }, (_, i) => i));
       await reopened.close();
-    } finally {
-      await cleanup();
-    }
+    });
   }
 });
 
-test('a failed checkpoint keeps its journal files until a later checkpoint succeeds', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('a failed checkpoint keeps its journal files until a later checkpoint succeeds', () =>
+  withTempDir(async (dir) => {
     let failing = true;
     const errors: string[] = [];
     const { fs } = syncCountingFs(async () => {
@@ -351,14 +320,10 @@ test('a failed checkpoint keeps its journal files until a later checkpoint succe
     const reopened = await openLogs(dir);
     assert.deepEqual((await readAll(reopened.getLog('wide', 7)!)).map(([, v]) => v.split('-')[0]), Array.from({ length: 20 }, (_, i) => `r${i}`));
     await reopened.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('a background flush of many `none` partitions is one filesystem sync', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('a background flush of many `none` partitions is one filesystem sync', () =>
+  withTempDir(async (dir) => {
     const { fs, counts } = syncCountingFs(async () => true);
     const logs = await openLogs(dir, { fs, defaults: { flushPolicy: 'none', flushMs: 300 } });
     await logs.createTopic('wide', 40);
@@ -368,7 +333,4 @@ test('a background flush of many `none` partitions is one filesystem sync', asyn
     assert.ok(counts.syncfs >= 1, 'a filesystem sync ran');
     assert.ok(counts.segmentSyncs < 40, `${counts.segmentSyncs} segment fdatasyncs: not one per partition`);
     await logs.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));

@@ -5,20 +5,11 @@ import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, fullDisk, openLogs, readAll } from './helpers.js';
 
-async function withLogs<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const { dir, cleanup } = await tempDir();
-  try {
-    return await fn(dir);
-  } finally {
-    await cleanup();
-  }
-}
-
 test('append then read returns the same records with assigned offsets, across a restart', () =>
-  withLogs(async (dir) => {
+  withTempDir(async (dir) => {
     const logs = await openLogs(dir);
     await logs.createTopic('t', 1);
     const log = logs.getLog('t', 0)!;
@@ -36,7 +27,7 @@ test('append then read returns the same records with assigned offsets, across a 
   }));
 
 test('segments roll by size, and reads find every offset at every segment boundary', () =>
-  withLogs(async (dir) => {
+  withTempDir(async (dir) => {
     const logs = await openLogs(dir);
     await logs.createTopic('t', 1, { 'segment.bytes': '300', 'index.interval.bytes': '100' });
     const log = logs.getLog('t', 0)!;
@@ -56,7 +47,7 @@ test('segments roll by size, and reads find every offset at every segment bounda
   }));
 
 test('read returns whole batches up to max bytes, and always at least the first batch', () =>
-  withLogs(async (dir) => {
+  withTempDir(async (dir) => {
     const logs = await openLogs(dir);
     await logs.createTopic('t', 1);
     const log = logs.getLog('t', 0)!;
@@ -71,7 +62,7 @@ test('read returns whole batches up to max bytes, and always at least the first 
   }));
 
 test('segments roll by age (segment.ms)', () =>
-  withLogs(async (dir) => {
+  withTempDir(async (dir) => {
     let now = 1_000_000;
     const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
     const logs = await openLogs(dir, { clock });
@@ -88,7 +79,7 @@ test('segments roll by age (segment.ms)', () =>
   }));
 
 test('retention deletes whole old segments by time and by size, never the active one', () =>
-  withLogs(async (dir) => {
+  withTempDir(async (dir) => {
     let now = 10_000_000;
     const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
     const logs = await openLogs(dir, { clock });
@@ -118,7 +109,7 @@ test('retention deletes whole old segments by time and by size, never the active
   }));
 
 test('DeleteRecords moves the log start offset, persisted; deleting a topic removes its files', () =>
-  withLogs(async (dir) => {
+  withTempDir(async (dir) => {
     const logs = await openLogs(dir);
     await logs.createTopic('t', 2, { 'segment.bytes': '200' });
     const log = logs.getLog('t', 0)!;
@@ -136,7 +127,7 @@ test('DeleteRecords moves the log start offset, persisted; deleting a topic remo
   }));
 
 test('a full disk fails the append with KAFKA_STORAGE_ERROR, serves nothing half-written, and appends resume', () =>
-  withLogs(async (dir) => {
+  withTempDir(async (dir) => {
     const disk = fullDisk();
     const logs = await openLogs(dir, { fs: disk.fs });
     await logs.createTopic('t', 1);
@@ -163,7 +154,7 @@ test('a full disk fails the append with KAFKA_STORAGE_ERROR, serves nothing half
   }));
 
 test('fsync mode shares fsync rounds across partitions (group commit)', () =>
-  withLogs(async (dir) => {
+  withTempDir(async (dir) => {
     const logs = await openLogs(dir);
     await logs.createTopic('t', 50);
     const startRounds = logs.groupCommit.rounds;
@@ -177,7 +168,7 @@ test('fsync mode shares fsync rounds across partitions (group commit)', () =>
   }));
 
 test('look-ups by timestamp only answer with records below the high watermark, also the newest-timestamp one', () =>
-  withLogs(async (dir) => {
+  withTempDir(async (dir) => {
     let release: (() => void) | null = null;
     const held: FileSystem = {
       ...nodeFileSystem,

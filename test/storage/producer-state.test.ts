@@ -8,7 +8,7 @@ import { ErrorCode } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 import { openLogs } from './helpers.js';
 
 function idempotent(log: PartitionLog, producerId: number, seq: number, value: string) {
@@ -16,9 +16,8 @@ function idempotent(log: PartitionLog, producerId: number, seq: number, value: s
   return log.append(batch, validateBatches(batch, 1 << 20));
 }
 
-test('producer state is snapshotted at roll and close, and rebuilt after a crash from the snapshot and the log', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('producer state is snapshotted at roll and close, and rebuilt after a crash from the snapshot and the log', () =>
+  withTempDir(async (dir) => {
     const logs = await openLogs(dir);
     await logs.createTopic('p', 1, { 'segment.bytes': '300' });
     const log = logs.getLog('p', 0)!;
@@ -42,7 +41,4 @@ test('producer state is snapshotted at roll and close, and rebuilt after a crash
     const third = await openLogs(dir);
     assert.equal(idempotent(third.getLog('p', 0)!, 8, 0, 'other').baseOffset, 12, 'state from the close snapshot');
     await third.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { segmentFileName } from '../../src/storage/segment.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, openLogs, readAll } from './helpers.js';
 
 async function buildLog(dir: string): Promise<{ segment: string; lastBatchStart: number; size: number }> {
@@ -22,9 +22,8 @@ async function buildLog(dir: string): Promise<{ segment: string; lastBatchStart:
   return { segment: join(dir, 't-0', segmentFileName(0, '.log')), lastBatchStart: before, size };
 }
 
-test('a tail torn at every byte inside the last batch is cut back to the batches before it', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('a tail torn at every byte inside the last batch is cut back to the batches before it', () =>
+  withTempDir(async (dir) => {
     const { segment, lastBatchStart, size } = await buildLog(dir);
     const pristine = await readFile(segment);
     for (let cut = lastBatchStart; cut < size; cut++) {
@@ -43,14 +42,10 @@ test('a tail torn at every byte inside the last batch is cut back to the batches
     const logs = await openLogs(dir);
     assert.deepEqual((await readAll(logs.getLog('t', 0)!, 0)).map(([, v]) => v), ['a', 'b', 'c', 'd', 'e', 'f']);
     await logs.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('a flipped byte anywhere in the last batch drops that batch only; in an earlier batch, it and what follows', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('a flipped byte anywhere in the last batch drops that batch only; in an earlier batch, it and what follows', () =>
+  withTempDir(async (dir) => {
     const { segment, lastBatchStart, size } = await buildLog(dir);
     const pristine = await readFile(segment);
     for (let at = lastBatchStart + 8; at < size; at += 3) {
@@ -70,14 +65,10 @@ test('a flipped byte anywhere in the last batch drops that batch only; in an ear
     const logs = await openLogs(dir);
     assert.equal(logs.getLog('t', 0)!.logEndOffset, 0);
     await logs.handles.closeAll();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('a clean shutdown is recognised and indexes are reused; garbage after the last batch is cut', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
+test('a clean shutdown is recognised and indexes are reused; garbage after the last batch is cut', () =>
+  withTempDir(async (dir) => {
     let logs = await openLogs(dir);
     await logs.createTopic('t', 1, { 'segment.bytes': '200' });
     const log = logs.getLog('t', 0)!;
@@ -97,24 +88,20 @@ test('a clean shutdown is recognised and indexes are reused; garbage after the l
     assert.equal(logs.getLog('t', 0)!.logEndOffset, 20);
     assert.equal(logs.recoveredTruncatedBytes, 16);
     await logs.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('a clean shutdown of many partitions syncs the filesystem once instead of each file; an unchanged partition is not rewritten', async () => {
-  const { dir, cleanup } = await tempDir();
-  const calls = { syncfs: 0, fileSyncs: 0, deferredWrites: 0 };
-  const fs: FileSystem = {
-    ...nodeFileSystem,
-    fdatasync: (fd) => (calls.fileSyncs++, nodeFileSystem.fdatasync(fd)),
-    writeFileAtomic: (path, data, durable = true) => {
-      if (!durable) calls.deferredWrites++;
-      return nodeFileSystem.writeFileAtomic(path, data, durable);
-    },
-    syncFileSystem: (path) => (calls.syncfs++, nodeFileSystem.syncFileSystem(path)),
-  };
-  try {
+test('a clean shutdown of many partitions syncs the filesystem once instead of each file; an unchanged partition is not rewritten', () =>
+  withTempDir(async (dir) => {
+    const calls = { syncfs: 0, fileSyncs: 0, deferredWrites: 0 };
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      fdatasync: (fd) => (calls.fileSyncs++, nodeFileSystem.fdatasync(fd)),
+      writeFileAtomic: (path, data, durable = true) => {
+        if (!durable) calls.deferredWrites++;
+        return nodeFileSystem.writeFileAtomic(path, data, durable);
+      },
+      syncFileSystem: (path) => (calls.syncfs++, nodeFileSystem.syncFileSystem(path)),
+    };
     let logs = await openLogs(dir, { fs });
     await logs.createTopic('wide', 40);
     await Promise.all(Array.from({ length: 40 }, (_, p) => appendValues(logs.getLog('wide', p)!, [`a${p}`, `b${p}`]).durable));
@@ -136,7 +123,4 @@ test('a clean shutdown of many partitions syncs the filesystem once instead of e
     assert.equal(logs.cleanStart, true);
     assert.deepEqual(await readAll(logs.getLog('wide', 5)!), [[0, 'a5'], [1, 'b5'], [2, 'c5']]);
     await logs.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));

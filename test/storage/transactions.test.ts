@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildControlBatch, buildRecordBatch } from '../../src/protocol/records.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 import { fullDisk, openLogs } from './helpers.js';
 
 let sequences = new Map<number, number>();
@@ -29,10 +29,9 @@ function plain(log: PartitionLog, value: string) {
 
 const aborted = (log: PartitionLog, from = 0, to = log.logEndOffset) => log.transactions.abortedBetween(from, to).map((a) => [a.producerId, a.firstOffset, a.lastOffset]);
 
-test('LSO and aborted transactions follow the log and are rebuilt after a crash and after a clean restart', async () => {
-  const { dir, cleanup } = await tempDir();
-  sequences = new Map();
-  try {
+test('LSO and aborted transactions follow the log and are rebuilt after a crash and after a clean restart', () =>
+  withTempDir(async (dir) => {
+    sequences = new Map();
     const logs = await openLogs(dir);
     await logs.createTopic('t', 1, { 'segment.bytes': '400' });
     const log = logs.getLog('t', 0)!;
@@ -68,15 +67,11 @@ test('LSO and aborted transactions follow the log and are rebuilt after a crash 
     await l.deleteRecordsBefore(5);
     assert.deepEqual(aborted(l), [[3, 8, 10]], 'aborted transactions below the log start are dropped');
     await clean.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
 
-test('a marker whose write fails leaves the transaction open; the retried marker closes it', async () => {
-  const { dir, cleanup } = await tempDir();
-  sequences = new Map();
-  try {
+test('a marker whose write fails leaves the transaction open; the retried marker closes it', () =>
+  withTempDir(async (dir) => {
+    sequences = new Map();
     const disk = fullDisk();
     const logs = await openLogs(dir, { fs: disk.fs });
     await logs.createTopic('t', 1);
@@ -90,7 +85,4 @@ test('a marker whose write fails leaves the transaction open; the retried marker
     await marker(log, 9, false).durable;
     assert.deepEqual([log.lastStableOffset, aborted(log)], [3, [[9, 0, 2]]]);
     await logs.close();
-  } finally {
-    await cleanup();
-  }
-});
+  }));
