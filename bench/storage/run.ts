@@ -5,10 +5,12 @@
 // cases pass at least one journal checkpoint (256 MiB), so their cost is in the figure.
 // Usage: npm run bench:storage [-- --seconds 4 --max-mib 1024 --reps 3 --dir PATH --quick]
 //        [--modes fsync,none --sizes 1024,16384 --partitions 1,10000]   (only these cases; printed, not saved)
+//        [--disk null]   (segment and journal writes and syncs discarded: what the engine's own CPU work allows)
 import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { LogManager } from '../../src/storage/log-manager.js';
@@ -25,8 +27,21 @@ const { values: args } = parseArgs({
     modes: { type: 'string' },
     sizes: { type: 'string' },
     partitions: { type: 'string' },
+    disk: { type: 'string', default: 'real' },
   },
 });
+if (args.disk !== 'real' && args.disk !== 'null') throw new Error('--disk is real or null');
+/**
+ * With `--disk null`, writes and syncs of segments and the journal complete at once without touching the disk
+ * (metadata, index files and directories stay real): the throughput left is bounded by the engine's CPU work alone.
+ */
+const NULL_DISK = args.disk === 'null';
+const nullDisk: FileSystem = {
+  ...nodeFileSystem,
+  writev: async (_fd, buffers) => buffers.reduce((n, b) => n + b.length, 0),
+  fdatasync: async () => undefined,
+  syncFileSystem: async () => true,
+};
 const SECONDS = Number(args.seconds);
 const MAX_BYTES = Number(args['max-mib']) * 1024 * 1024;
 const REPS = Math.max(1, Number(args.reps));
@@ -94,7 +109,7 @@ function batchOfSize(bytes: number): Buffer {
 }
 
 async function sluiceRun(dir: string, c: Case): Promise<SluiceRun> {
-  const logs = await LogManager.open({ dataDir: dir, maxOpenFiles: 16384, retentionCheckMs: 3_600_000, defaults: { flushPolicy: c.mode } });
+  const logs = await LogManager.open({ dataDir: dir, fs: NULL_DISK ? nullDisk : nodeFileSystem, maxOpenFiles: 16384, retentionCheckMs: 3_600_000, defaults: { flushPolicy: c.mode } });
   let closed = false;
   try {
     await logs.createTopic('bench', c.partitions);
@@ -198,7 +213,7 @@ async function main(): Promise<void> {
             // the same bytes, written plainly, with one fsync per Sluice fsync round's worth of bytes
             const perRound = mode === 'fsync' ? Math.max(batchBytes, Math.round(run.bytes / Math.max(1, run.rounds))) : 1 << 20;
             runs.push(run);
-            raws.push(await rawRun(root, perRound, Math.min(run.bytes, MAX_BYTES), mode === 'fsync'));
+            raws.push(NULL_DISK ? NaN : await rawRun(root, perRound, Math.min(run.bytes, MAX_BYTES), mode === 'fsync'));
           }
           const mbPerSec = median(runs.map((r) => r.bytes / 1e6 / r.seconds));
           const raw = median(raws);
@@ -236,15 +251,16 @@ async function main(): Promise<void> {
     'Raw: plain sequential writes of the same bytes, with one fdatasync per Sluice fsync round\'s worth of bytes (fsync mode) or none.',
     'CPU: the benchmark process (event loop and I/O threads) per second of wall time. Close: clean shutdown after the run.',
     'Disk B/B: bytes the disk device took during the run (from /proc/diskstats) per byte appended: journal, segments and metadata; the kernel may still hold some of a run\'s bytes when it ends.',
+    ...(NULL_DISK ? ['', '**Null disk** (`--disk null`): segment and journal writes and syncs were discarded, so these figures are what the engine\'s own CPU work allows; there is no raw run.'] : []),
     '',
     '| mode | batch | partitions | MB/s | batches/s | commit rounds (journaled) | CPU | disk B/B | close ms | raw MB/s | Sluice / raw | vs 1 partition |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map((r) => {
       const one = results.find((x) => x.mode === r.mode && x.batchBytes === r.batchBytes && x.partitions === 1);
-      return `| ${r.mode} | ${r.batchBytes} | ${r.partitions} | ${r.mbPerSec.toFixed(1)} | ${r.batchesPerSec.toFixed(0)} | ${r.fsyncRounds} (${r.journalRounds}) | ${r.cpuPercent.toFixed(0)}% | ${r.diskPerByte?.toFixed(2) ?? ''} | ${r.closeMs.toFixed(0)} | ${r.rawMbPerSec.toFixed(1)} | ${(r.ratio * 100).toFixed(0)}% | ${one ? ((r.mbPerSec / one.mbPerSec) * 100).toFixed(0) + '%' : ''} |`;
+      return `| ${r.mode} | ${r.batchBytes} | ${r.partitions} | ${r.mbPerSec.toFixed(1)} | ${r.batchesPerSec.toFixed(0)} | ${r.fsyncRounds} (${r.journalRounds}) | ${r.cpuPercent.toFixed(0)}% | ${r.diskPerByte?.toFixed(2) ?? ''} | ${r.closeMs.toFixed(0)} | ${NULL_DISK ? '' : r.rawMbPerSec.toFixed(1)} | ${NULL_DISK ? '' : (r.ratio * 100).toFixed(0) + '%'} | ${one ? ((r.mbPerSec / one.mbPerSec) * 100).toFixed(0) + '%' : ''} |`;
     }),
   ];
-  const base = join(outDir, `${date}-storage-${machine}`);
+  const base = join(outDir, `${date}-storage-${machine}${NULL_DISK ? '-null-disk' : ''}`);
   await writeFile(`${base}.md`, lines.join('\n') + '\n');
   await writeFile(`${base}.json`, JSON.stringify({ date, machine, seconds: SECONDS, maxBytes: MAX_BYTES, reps: REPS, results }, null, 1) + '\n');
   console.log(`wrote ${base}.md`);

@@ -1,4 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
+import { Compression, MAX_DECOMPRESSED_BYTES, decompressedSize } from './compression.js';
 import { ErrorCode, KafkaError } from './errors.js';
 import { Reader } from './reader.js';
 
@@ -33,8 +34,6 @@ export const Attributes = {
   CONTROL: 0x20,
   DELETE_HORIZON: 0x40,
 } as const;
-
-export const Compression = { NONE: 0, GZIP: 1, SNAPPY: 2, LZ4: 3, ZSTD: 4 } as const;
 
 const TWO_POW_32 = 0x1_0000_0000;
 /** A single-node log has one leader epoch; Metadata reports the same. */
@@ -100,8 +99,8 @@ export interface ValidatedBatches {
 
 /**
  * Validates the record batches of one produce partition without decoding compressed payloads: framing,
- * magic, CRC32C, counts, and for uncompressed batches the record framing and offset deltas (a walk over
- * varints, no allocation per record). Throws KafkaError with the code the produce response should carry.
+ * magic, CRC32C, counts, for uncompressed batches the record framing and offset deltas (a walk over
+ * varints, no allocation per record), and for compressed ones the codec's framing and the size it states. Throws KafkaError with the code the produce response should carry.
  */
 export function validateBatches(records: Buffer, maxBatchBytes: number): ValidatedBatches {
   const batches: BatchInfo[] = [];
@@ -134,8 +133,10 @@ export function validateBatches(records: Buffer, maxBatchBytes: number): Validat
     if ((info.attributes & Attributes.COMPRESSION_MASK) > Compression.ZSTD) {
       throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${info.attributes & 7}`);
     }
-    if ((info.attributes & Attributes.COMPRESSION_MASK) === Compression.NONE) {
-      validateUncompressedRecords(records, at, size, info.recordsCount);
+    const codec = info.attributes & Attributes.COMPRESSION_MASK;
+    if (codec === Compression.NONE) validateUncompressedRecords(records, at, size, info.recordsCount);
+    else if (decompressedSize(codec, records.subarray(at + Batch.HEADER_BYTES, at + size)).stated > MAX_DECOMPRESSED_BYTES) {
+      throw new KafkaError(ErrorCode.INVALID_RECORD, `batch at byte ${at} decompresses to more than ${MAX_DECOMPRESSED_BYTES} bytes`);
     }
     batches.push(info);
     total += info.recordsCount;

@@ -1,6 +1,6 @@
 import { crc32c } from '@node-rs/crc32';
 import { compress, decompress } from './compression.js';
-import { ProtocolError } from './errors.js';
+import { KafkaError, ProtocolError } from './errors.js';
 import { Attributes, Batch, batchInfoAt, batchSizeAt, type BatchInfo, writeInt64 } from './record-batch.js';
 import { Reader } from './reader.js';
 import { Writer } from './writer.js';
@@ -173,6 +173,19 @@ function readVarBytes(r: Reader): Buffer | null {
 export interface DecodedBatch {
   info: BatchInfo;
   records: KafkaRecord[];
+}
+
+/**
+ * The records of one whole batch, or null when they cannot be decoded (corrupt, or compressed past
+ * MAX_DECOMPRESSED_BYTES): for readers of stored batches that can fall back on the batch header.
+ */
+export function decodeBatchRecords(batch: Buffer): KafkaRecord[] | null {
+  try {
+    return decodeRecordBatches(batch)[0]?.records ?? null;
+  } catch (err) {
+    if (err instanceof KafkaError) return null;
+    throw err;
+  }
 }
 
 /** Decodes every batch in `data` (a fetch response's records, or a segment range). A partial trailing batch is ignored. */

@@ -1,5 +1,5 @@
-import { Attributes, type BatchInfo } from '../protocol/record-batch.js';
-import { buildRecordBatch, decodeRecordBatches, type DecodedBatch } from '../protocol/records.js';
+import { Attributes, batchInfoAt, batchSizeAt, type BatchInfo } from '../protocol/record-batch.js';
+import { buildRecordBatch, decodeBatchRecords, type KafkaRecord } from '../protocol/records.js';
 import type { FileSystem } from '../io/file-system.js';
 import type { PartitionLog } from './partition-log.js';
 import type { Segment } from './segment.js';
@@ -12,16 +12,27 @@ export interface CompactionResult {
 const CLEANED_SUFFIX = '.cleaned';
 const READ_CHUNK_BYTES = 4 << 20;
 
-/** Calls `fn` for every batch in [from, to) of the log, in order. */
-async function forEachBatch(log: PartitionLog, from: number, to: number, fn: (b: DecodedBatch, raw: Buffer) => void): Promise<void> {
+/**
+ * Calls `fn` for every batch in [from, to) of the log, in order, decoding one batch at a time. A batch that
+ * cannot be decoded (corrupt, or its records past MAX_DECOMPRESSED_BYTES) comes with `records` null: it is
+ * kept whole, and its keys supersede nothing.
+ */
+async function forEachBatch(
+  log: PartitionLog,
+  from: number,
+  to: number,
+  fn: (info: BatchInfo, records: KafkaRecord[] | null, raw: Buffer) => void,
+): Promise<void> {
   let offset = from;
   while (offset < to) {
     const { records } = await log.read(offset, READ_CHUNK_BYTES);
     if (records.length === 0) return;
-    for (const batch of decodeRecordBatches(records)) {
-      if (batch.info.baseOffset >= to) return;
-      fn(batch, records.subarray(batch.info.position, batch.info.position + batch.info.size));
-      offset = batch.info.baseOffset + batch.info.lastOffsetDelta + 1;
+    for (let at = 0, size = batchSizeAt(records, at); size > 0 && at + size <= records.length; at += size, size = batchSizeAt(records, at)) {
+      const raw = records.subarray(at, at + size);
+      const info = batchInfoAt(raw, 0, size);
+      if (info.baseOffset >= to) return;
+      fn(info, decodeBatchRecords(raw), raw);
+      offset = info.baseOffset + info.lastOffsetDelta + 1;
     }
   }
 }
@@ -60,34 +71,38 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number)
   log.compaction.nextTombstoneDueMs = Infinity;
 
   const latest = new Map<string, number>();
-  await forEachBatch(log, log.logStartOffset, stableEnd, (b) => {
-    if ((b.info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, b.info)) return;
-    for (const r of b.records) if (r.key !== null) latest.set(keyOf(r.key), r.offset);
+  await forEachBatch(log, log.logStartOffset, stableEnd, (info, records) => {
+    if (records === null || (info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, info)) return;
+    for (const r of records) if (r.key !== null) latest.set(keyOf(r.key), r.offset);
   });
 
   const tombstoneHorizon = now - log.config.deleteRetentionMs;
   for (const segment of closed) {
     const rewritten: Buffer[] = [];
     let removed = 0;
-    await forEachBatch(log, Math.max(segment.baseOffset, log.logStartOffset), segment.nextOffset, (b, raw) => {
-      if ((b.info.attributes & Attributes.CONTROL) !== 0) {
+    await forEachBatch(log, Math.max(segment.baseOffset, log.logStartOffset), segment.nextOffset, (info, records, raw) => {
+      if ((info.attributes & Attributes.CONTROL) !== 0) {
         rewritten.push(raw);
         return;
       }
-      if (inAbortedTransaction(log, b.info)) {
-        removed += b.records.length;
+      if (inAbortedTransaction(log, info)) {
+        removed += info.recordsCount;
         return;
       }
-      const keep = b.records.filter((r) => {
+      if (records === null) {
+        rewritten.push(raw);
+        return;
+      }
+      const keep = records.filter((r) => {
         if (r.key === null) return true;
         if (latest.get(keyOf(r.key)) !== r.offset) return false;
         if (r.value !== null) return true;
-        if (b.info.maxTimestamp < tombstoneHorizon) return false;
-        log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, b.info.maxTimestamp + log.config.deleteRetentionMs);
+        if (info.maxTimestamp < tombstoneHorizon) return false;
+        log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, info.maxTimestamp + log.config.deleteRetentionMs);
         return true;
       });
-      removed += b.records.length - keep.length;
-      if (keep.length > 0) rewritten.push(keep.length === b.records.length ? raw : rebuild(b, keep));
+      removed += records.length - keep.length;
+      if (keep.length > 0) rewritten.push(keep.length === records.length ? raw : rebuild(info, keep));
     });
     if (removed === 0) continue;
     if (await writeCleaned(fs, segment, rewritten, log)) {
@@ -120,8 +135,7 @@ function worthCleaning(log: PartitionLog, cleanable: Segment[], now: number): bo
 }
 
 /** A batch with some of its records, keeping its offsets, timestamps, producer fields and codec. */
-function rebuild(b: DecodedBatch, records: DecodedBatch['records']): Buffer {
-  const { info } = b;
+function rebuild(info: BatchInfo, records: KafkaRecord[]): Buffer {
   return buildRecordBatch(
     records.map((r) => ({
       key: r.key, value: r.value, timestamp: r.timestamp, offsetDelta: r.offset - info.baseOffset,

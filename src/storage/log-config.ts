@@ -1,6 +1,6 @@
 import { COMPRESSION_NAMES } from '../protocol/compression.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { Compression } from '../protocol/record-batch.js';
+import { Compression } from '../protocol/compression.js';
 
 /** Durability of an append: `fsync` acknowledges after the bytes are on disk, `none` after they reach the OS. */
 export type FlushPolicy = 'fsync' | 'none';

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, validateBatches, type BatchInfo, type ValidatedBatches } from '../protocol/record-batch.js';
 import type { FileSystem } from '../io/file-system.js';
-import { ControlType, controlTypeAt, decodeRecordBatches, recompressBatches } from '../protocol/records.js';
+import { ControlType, controlTypeAt, decodeBatchRecords, recompressBatches } from '../protocol/records.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
 import { topicCodec, type LogConfig } from './log-config.js';
@@ -654,9 +654,12 @@ export class PartitionLog {
         while (at < records.length) {
           const size = batchSizeAt(records, at);
           const batchEnd = readInt64(records, at + Batch.BASE_OFFSET) + records.readInt32BE(at + Batch.LAST_OFFSET_DELTA) + 1;
-          if (readInt64(records, at + Batch.MAX_TIMESTAMP) >= target && batchEnd > offset) {
-            const [batch] = decodeRecordBatches(records.subarray(at, at + size));
-            for (const rec of batch!.records) {
+          const maxTimestamp = readInt64(records, at + Batch.MAX_TIMESTAMP);
+          if (maxTimestamp >= target && batchEnd > offset) {
+            const batch = decodeBatchRecords(records.subarray(at, at + size));
+            // a batch that cannot be looked into answers for itself: its first offset, at its max timestamp
+            if (batch === null) return { offset: Math.max(offset, readInt64(records, at + Batch.BASE_OFFSET)), timestamp: maxTimestamp };
+            for (const rec of batch) {
               if (rec.offset >= offset && rec.timestamp >= target) return { offset: rec.offset, timestamp: rec.timestamp };
             }
           }
@@ -712,8 +715,9 @@ export class PartitionLog {
         for (let at = 0; at < records.length; ) {
           const size = batchSizeAt(records, at);
           const base = readInt64(records, at + Batch.BASE_OFFSET);
-          if (base >= offset) max = Math.max(max, readInt64(records, at + Batch.MAX_TIMESTAMP));
-          else for (const r of decodeRecordBatches(records.subarray(at, at + size))[0]!.records) if (r.offset >= offset) max = Math.max(max, r.timestamp);
+          const batch = base >= offset ? null : decodeBatchRecords(records.subarray(at, at + size));
+          if (batch === null) max = Math.max(max, readInt64(records, at + Batch.MAX_TIMESTAMP));
+          else for (const r of batch) if (r.offset >= offset) max = Math.max(max, r.timestamp);
           offset = Math.max(offset, base + records.readInt32BE(at + Batch.LAST_OFFSET_DELTA) + 1);
           at += size;
         }

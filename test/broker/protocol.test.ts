@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
+import { Compression } from '../../src/protocol/compression.js';
 import { Batch } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { withBroker } from '../helpers/broker.js';
+import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
 
 const API = { PRODUCE: 0, FETCH: 1, LIST_OFFSETS: 2, METADATA: 3, API_VERSIONS: 18, CREATE_TOPICS: 19 } as const;
 
@@ -147,6 +149,30 @@ test('a batch whose records do not match its header gets INVALID_RECORD naming t
     assert.equal(p.errorCode, ErrorCode.INVALID_RECORD);
     assert.deepEqual(p.recordErrors.map((e: { batchIndex: number }) => e.batchIndex), [2]);
     assert.equal(b.broker.logs.getLog('t', 0)!.logEndOffset, 0);
+  });
+});
+
+test('compressed batches that decompress past the cap: refused where their size is stated or they must be decoded, stored as sent otherwise', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, {});
+    await b.broker.createTopic('lz4', 1, { 'compression.type': 'lz4' });
+    const errorOf = async (topic: string, batch: Buffer) => (await c.send(API.PRODUCE, 9, produceBody(topic, 0, batch))).responses[0].partitionResponses[0];
+    // six bytes of snappy stating 256 MiB
+    const snappyLie = batchWithPayload(Compression.SNAPPY, Buffer.from([0x80, 0x80, 0x80, 0x80, 0x01, 0x00]));
+    const refused = await errorOf('t', snappyLie);
+    assert.equal(refused.errorCode, ErrorCode.INVALID_RECORD);
+    assert.match(refused.errorMessage, /decompresses to more than 134217728 bytes/);
+    // 4.4 KB of zstd that decodes to 137.5 MiB, stated nowhere: a topic that recompresses must decode it, and stops at the cap
+    const zstdBomb = batchWithPayload(Compression.ZSTD, zstdRleFrame(1100, 0));
+    assert.equal((await errorOf('lz4', zstdBomb)).errorCode, ErrorCode.INVALID_RECORD);
+    assert.equal(b.broker.logs.getLog('lz4', 0)!.logEndOffset, 0);
+    // a topic that keeps the producer's codec stores it without decoding, as Kafka would, and serves it back as sent
+    assert.equal((await errorOf('t', zstdBomb)).errorCode, 0);
+    const fetched = await c.send(API.FETCH, 12, fetchBody('t', 0, 0));
+    const records: Buffer = fetched.responses[0].partitions[0].records;
+    assert.deepEqual(records.subarray(Batch.HEADER_BYTES), zstdBomb.subarray(Batch.HEADER_BYTES));
+    assert.equal((await errorOf('lz4', buildRecordBatch([{ value: 'fine' }], { compression: Compression.ZSTD }))).errorCode, 0);
+    assert.equal(b.broker.logs.getLog('lz4', 0)!.logEndOffset, 1);
   });
 });
 

@@ -3,8 +3,10 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem } from '../../src/io/file-system.js';
-import { Compression, validateBatches } from '../../src/protocol/record-batch.js';
-import { buildControlBatch, buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import { Compression } from '../../src/protocol/compression.js';
+import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
+import { buildControlBatch, buildRecordBatch, decodeBatchRecords, decodeRecordBatches } from '../../src/protocol/records.js';
+import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../helpers/temp-dir.js';
@@ -198,4 +200,42 @@ test('a crash after a compacted segment is swapped in, before its new indexes ar
     assert.deepEqual(after.filter(([, k]) => k?.startsWith('once')).length, 12, 'records written once all stay');
     assert.deepEqual(after.filter(([, k]) => k === 'k').at(-1), before.filter(([, k]) => k === 'k').at(-1));
     await again.close();
+  }));
+
+test('a stored batch that cannot be decoded (past the decompression cap) is kept whole; compaction and timestamp look-ups go on around it', () =>
+  withTempDir(async (dir) => {
+    const now = 1_000_000;
+    const { logs, log } = await setup(dir, { now: () => now });
+    for (let round = 0; round < 3; round++) await put(log, [{ key: 'a', value: `a${round}` }, { key: 'b', value: `b${round}` }], 1000);
+    // 4.4 KB of Zstandard that decodes to 137.5 MiB: nothing in its framing says so, so a producer could store it
+    const bomb = batchWithPayload(Compression.ZSTD, zstdRleFrame(1100, 0), 2000);
+    const bombOffset = log.append(bomb, validateBatches(bomb, 1 << 20)).baseOffset;
+    for (let round = 3; round < 6; round++) await put(log, [{ key: 'a', value: `a${round}` }, { key: 'b', value: `b${round}` }], 3000);
+    await put(log, [{ key: 'c', value: 'roll' }], 3000);
+    await logs.runRetention();
+
+    const kept: [number, string][] = [];
+    let bombBytes: Buffer | null = null;
+    for (let offset = log.logStartOffset; offset < log.highWatermark; ) {
+      const { records } = await log.read(offset, 1 << 20);
+      for (let at = 0; at < records.length; ) {
+        const size = batchSizeAt(records, at);
+        const raw = records.subarray(at, at + size);
+        const decoded = decodeBatchRecords(raw);
+        if (decoded === null) bombBytes = raw;
+        else for (const r of decoded) kept.push([r.offset, `${r.key}=${r.value}`]);
+        offset = readInt64(raw, Batch.BASE_OFFSET) + raw.readInt32BE(Batch.LAST_OFFSET_DELTA) + 1;
+        at += size;
+      }
+    }
+    // superseded records went on both sides of the batch (offsets 0-5 and 7-10); the batch itself is byte for byte what was appended
+    assert.equal(bombOffset, 6);
+    assert.deepEqual(kept, [[11, 'a=a5'], [12, 'b=b5'], [13, 'c=roll']]);
+    assert.ok(bombBytes, 'the undecodable batch is kept');
+    assert.deepEqual(bombBytes.subarray(Batch.HEADER_BYTES), bomb.subarray(Batch.HEADER_BYTES));
+    assert.equal(readInt64(bombBytes, Batch.BASE_OFFSET), 6);
+    // ListOffsets by time lands on the batch it cannot look into, at the batch's own max timestamp
+    assert.deepEqual(await log.offsetForTimestamp(1500), { offset: bombOffset, timestamp: 2000 });
+    assert.deepEqual(await log.offsetForTimestamp(2500), { offset: 11, timestamp: 3000 });
+    await logs.close();
   }));
