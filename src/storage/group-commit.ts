@@ -4,10 +4,8 @@ import type { HandleCache } from './handle-cache.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { Segment } from './segment.js';
 
-interface Waiter {
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
+/** Told how the round that covered its request ended: no argument when durable, else the error. */
+type Waiter = (err?: unknown) => void;
 
 interface Pending {
   waiters: Waiter[];
@@ -61,22 +59,30 @@ export class GroupCommit {
     private readonly onError: (err: unknown, what: string) => void,
   ) {}
 
+  /** Resolves once everything written to `segment` before this call is durable, in the segment file itself. */
+  sync(segment: Segment): Promise<void> {
+    return new Promise((resolve, reject) => this.request(segment, null, (err) => (err === undefined ? resolve() : reject(err))));
+  }
+
   /**
-   * Resolves once everything written to `segment` before this call is durable. With `entries` (the appended
-   * bytes), the round may journal them instead of syncing the segment file.
+   * Calls `done` once everything written to `segment` before this call is durable; the round may journal
+   * `entries` (the appended bytes) instead of syncing the segment file. A callback, not a promise: this runs
+   * for every append.
    */
-  sync(segment: Segment, entries?: JournalEntry[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let p = this.pending.get(segment);
-      if (!p) {
-        p = { waiters: [], entries: [], journalable: true };
-        this.pending.set(segment, p);
-      }
-      p.waiters.push({ resolve, reject });
-      if (entries) p.entries.push(...entries);
-      else p.journalable = false;
-      this.running ??= this.run();
-    });
+  commit(segment: Segment, entries: JournalEntry[], done: Waiter): void {
+    this.request(segment, entries, done);
+  }
+
+  private request(segment: Segment, entries: JournalEntry[] | null, done: Waiter): void {
+    let p = this.pending.get(segment);
+    if (!p) {
+      p = { waiters: [], entries: [], journalable: true };
+      this.pending.set(segment, p);
+    }
+    p.waiters.push(done);
+    if (entries) p.entries.push(...entries);
+    else p.journalable = false;
+    this.running ??= this.run();
   }
 
   /**
@@ -141,7 +147,7 @@ export class GroupCommit {
     const settle = (err?: unknown): boolean => {
       for (const [segment, p] of items) {
         if (err === undefined) this.journaled.add(segment);
-        for (const w of p.waiters) (err === undefined ? w.resolve() : w.reject(err));
+        for (const w of p.waiters) w(err);
       }
       return err === undefined;
     };
@@ -170,7 +176,7 @@ export class GroupCommit {
   private async directRound(items: [Segment, Pending][]): Promise<void> {
     if (items.length > MANY_SEGMENTS) {
       const settle = (err?: unknown) => {
-        for (const [, p] of items) for (const w of p.waiters) (err === undefined ? w.resolve() : w.reject(err));
+        for (const [, p] of items) for (const w of p.waiters) w(err);
       };
       return this.syncMany(items.map(([s]) => s)).then(() => settle(), settle);
     }
@@ -180,9 +186,9 @@ export class GroupCommit {
   private async syncSegment(segment: Segment, waiters: Waiter[]): Promise<void> {
     try {
       await this.fdatasync(segment);
-      for (const w of waiters) w.resolve();
+      for (const w of waiters) w();
     } catch (err) {
-      for (const w of waiters) w.reject(err);
+      for (const w of waiters) w(err);
     }
   }
 

@@ -7,6 +7,7 @@ import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
 import { topicCodec, type LogConfig } from './log-config.js';
 import { SEGMENT_SUFFIX, Segment, scanSegment } from './segment.js';
+import { Outcome } from './outcome.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
 import { ProducerStateManager } from './producer-state.js';
 import { TransactionIndex } from './transaction-index.js';
@@ -39,20 +40,39 @@ export interface ReadResult {
   logStartOffset: number;
 }
 
-interface PendingAppend {
-  segment: Segment;
-  position: number;
-  bytes: number;
-  buffer: Buffer;
-  startOffset: number;
-  endOffset: number;
-  written: boolean;
-  durable: boolean;
-  settled: Promise<void>;
-  resolveWritten: () => void;
-  rejectWritten: (err: unknown) => void;
-  resolveDurable: () => void;
-  rejectDurable: (err: unknown) => void;
+/** An append from acceptance until it is durable; it is also what append() returns to its caller. */
+class PendingAppend implements AppendResult {
+  readonly writeOutcome = new Outcome();
+  /** Settled in log order, once every append before this one is durable too (it is then visible). */
+  readonly durableOutcome = new Outcome();
+  /** Its own bytes are durable. */
+  synced = false;
+
+  constructor(
+    readonly segment: Segment,
+    readonly position: number,
+    readonly bytes: number,
+    public buffer: Buffer,
+    readonly startOffset: number,
+    readonly endOffset: number,
+    readonly logAppendTimeMs: number,
+  ) {}
+
+  get baseOffset(): number {
+    return this.startOffset;
+  }
+
+  get lastOffset(): number {
+    return this.endOffset - 1;
+  }
+
+  get written(): Promise<void> {
+    return this.writeOutcome.promise;
+  }
+
+  get durable(): Promise<void> {
+    return this.durableOutcome.promise;
+  }
 }
 
 const READ_SLACK_BYTES = 16 * 1024;
@@ -220,21 +240,10 @@ export class PartitionLog {
     segment.size += records.length;
     if (segment.firstAppendMs < 0) segment.firstAppendMs = now;
 
-    let resolveWritten!: () => void;
-    let rejectWritten!: (err: unknown) => void;
-    let resolveDurable!: () => void;
-    let rejectDurable!: (err: unknown) => void;
-    const written = new Promise<void>((res, rej) => ((resolveWritten = res), (rejectWritten = rej)));
-    const durable = new Promise<void>((res, rej) => ((resolveDurable = res), (rejectDurable = rej)));
-    // callers may await only one of the two; never leave the other as an unhandled rejection
-    written.catch(() => undefined);
-    durable.catch(() => undefined);
-    this.pending.push({
-      segment, position, bytes: records.length, buffer: records, startOffset, endOffset: offset,
-      written: false, durable: false, settled: durable, resolveWritten, rejectWritten, resolveDurable, rejectDurable,
-    });
+    const appended = new PendingAppend(segment, position, records.length, records, startOffset, offset, logAppendTime ?? -1);
+    this.pending.push(appended);
     if (!this.writing) void this.flush();
-    return { baseOffset: startOffset, lastOffset: offset - 1, logAppendTimeMs: logAppendTime ?? -1, written, durable };
+    return appended;
   }
 
   private maybeRoll(incomingBytes: number, now: number): void {
@@ -263,7 +272,7 @@ export class PartitionLog {
     if (duplicateOf < 0) return null;
     this.duplicatesDropped++;
     const original = this.pending.slice(this.pendingHead).find((p) => p.startOffset <= duplicateOf && duplicateOf < p.endOffset);
-    const done = original ? original.settled : Promise.resolve();
+    const done = original ? original.durable : Promise.resolve();
     return { baseOffset: duplicateOf, lastOffset: duplicateOf, logAppendTimeMs: -1, written: done, durable: done };
   }
 
@@ -378,6 +387,8 @@ export class PartitionLog {
         const segment = first.segment;
         let fd: number;
         try {
+          // awaited even when the file is open: the write then starts after the caller's run of appends, not
+          // inside it (a synchronous fast path here cost 20-40% at 10,000 partitions, measured)
           fd = await this.env.handles.acquire(segment);
         } catch (err) {
           await this.fail(first, err);
@@ -399,16 +410,10 @@ export class PartitionLog {
           await this.env.fs.fsyncDir(this.dir).catch(() => undefined);
         }
         this.writeIndex += batch.length;
-        for (const p of batch) {
-          p.written = true;
-          p.resolveWritten();
-        }
+        for (const p of batch) p.writeOutcome.resolve();
         if (this.config.flushPolicy === 'fsync') {
           const entries = batch.map((p) => ({ topicId: this.topicId, partition: this.partition, records: p.buffer }));
-          this.env.groupCommit.sync(segment, entries).then(
-            () => this.markDurable(batch),
-            (err) => void this.fail(first, err),
-          );
+          this.env.groupCommit.commit(segment, entries, (err) => (err === undefined ? this.markDurable(batch) : void this.fail(first, err)));
         } else {
           this.env.markDirty(this);
           this.markDurable(batch);
@@ -422,10 +427,10 @@ export class PartitionLog {
 
   /** These appends are durable: resolve, in log order, every durable append at the head and advance the high watermark. */
   private markDurable(batch: PendingAppend[]): void {
-    for (const p of batch) p.durable = true;
-    while (this.pendingHead < this.pending.length && this.pending[this.pendingHead]!.durable) {
+    for (const p of batch) p.synced = true;
+    while (this.pendingHead < this.pending.length && this.pending[this.pendingHead]!.synced) {
       const head = this.pending[this.pendingHead++]!;
-      head.resolveDurable();
+      head.durableOutcome.resolve();
       head.buffer = NO_BYTES; // the bytes are on disk: do not keep a request's worth of memory per settled append
       this.highWatermark = head.endOffset;
       this.hwSegment = head.segment;
@@ -460,8 +465,8 @@ export class PartitionLog {
       this.producers.truncateFrom(from.startOffset);
       this.transactions.truncateFrom(from.startOffset);
       for (const p of failed) {
-        p.rejectWritten(error);
-        p.rejectDurable(error);
+        p.writeOutcome.reject(error);
+        p.durableOutcome.reject(error);
       }
       await this.rollbackTo(from.segment, from.position, from.startOffset);
     })();
@@ -818,7 +823,7 @@ export class PartitionLog {
   async close(syncedByCaller = false): Promise<void> {
     this.closed = true;
     const last = this.pending.length > this.pendingHead ? this.pending[this.pending.length - 1] : undefined;
-    if (last) await last.settled.catch(() => undefined);
+    if (last) await last.durable.catch(() => undefined);
     if (!syncedByCaller) await this.flushToDisk();
     // after a clean start with no append since, the files of the previous clean shutdown are still current
     if (this.logEndOffset !== this.cleanlyLoadedEndOffset) {
