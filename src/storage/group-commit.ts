@@ -80,7 +80,7 @@ export class GroupCommit {
       this.pending.set(segment, p);
     }
     p.waiters.push(done);
-    if (entries) p.entries.push(...entries);
+    if (entries) for (const e of entries) p.entries.push(e);
     else p.journalable = false;
     this.running ??= this.run();
   }

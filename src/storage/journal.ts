@@ -47,7 +47,8 @@ export class Journal {
     await fs.mkdir(dir);
     const files = (await fs.readdir(dir)).filter((f) => f.endsWith(SUFFIX)).sort();
     const leftover: JournalEntry[] = [];
-    for (const f of files) leftover.push(...parseJournal(await fs.readFile(join(dir, f))));
+    // entry by entry: spreading a file's entries into push() passes each as an argument, past the stack's limit
+    for (const f of files) for (const entry of parseJournal(await fs.readFile(join(dir, f)))) leftover.push(entry);
     const journal = new Journal(fs, dir);
     journal.seq = files.length > 0 ? Number(files[files.length - 1]!.slice(0, 20)) + 1 : 0;
     return { journal, leftover, leftoverFiles: files.map((f) => join(dir, f)) };

@@ -50,6 +50,18 @@ test('a round of many large appends fdatasyncs their segments instead of writing
     await logs.close();
   }));
 
+test('a journal of 200,000 entries, as a crash under load on many partitions leaves, opens with every entry', () =>
+  withTempDir(async (dir) => {
+    const { journal } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
+    const entries = Array.from({ length: 200_000 }, (_, i) => ({ topicId: '00'.repeat(16), partition: i % 10_000, records: Buffer.from(String(i)) }));
+    for (let i = 0; i < entries.length; i += 50_000) await journal.sync((await journal.write(entries.slice(i, i + 50_000))).end);
+    // no close (that deletes the file): the process crashed
+    const { leftover } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
+    assert.equal(leftover.length, 200_000);
+    assert.deepEqual([leftover[0]!.partition, leftover[0]!.records.toString()], [0, '0']);
+    assert.deepEqual([leftover[199_999]!.partition, leftover[199_999]!.records.toString()], [9_999, '199999']);
+  }));
+
 test('rounds written while a journal fdatasync runs share the next one: one call for all of them, not one each', () =>
   withTempDir(async (dir) => {
     let calls = 0;
