@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../io/clock.js';
 import { nodeFileSystem, type FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { inParallel } from './in-parallel.js';
 import { compactLog } from './compaction.js';
 import { GroupCommit } from './group-commit.js';
 import { HandleCache } from './handle-cache.js';
@@ -70,7 +71,9 @@ export class LogManager {
   private readonly env: LogEnv;
   private readonly dirtyNoneLogs = new Set<PartitionLog>();
   private readonly stopTimers: (() => void)[] = [];
+  /** The latest catalogue write, and the one not started yet (if any), which new changes join. */
   private catalogueWrite: Promise<void> = Promise.resolve();
+  private catalogueQueued: Promise<void> | null = null;
   private releaseLock: () => Promise<void> = async () => undefined;
   /** Bytes cut from torn tails during this start's recovery. */
   recoveredTruncatedBytes = 0;
@@ -248,14 +251,25 @@ export class LogManager {
     return start;
   }
 
+  /**
+   * Writes the topic catalogue. Concurrent changes share writes: a call made while one is waiting to start joins
+   * it, and the catalogue is read when a write starts, so it holds every change made before. Topics still being
+   * created (no partition loaded yet) are left out; their own call writes them.
+   */
   private saveCatalogue(): Promise<void> {
-    const records: TopicRecord[] = [...this.topics.values()].map((t) => ({
-      name: t.name, id: t.id, partitions: t.partitions.length, overrides: t.overrides,
-    }));
-    const data = JSON.stringify({ version: 1, topics: records }, null, 1);
-    // writes are chained so an older catalogue never lands after a newer one
-    this.catalogueWrite = this.catalogueWrite.catch(() => undefined).then(() => this.fs.writeFileAtomic(join(this.dataDir, METADATA_FILE), data));
-    return this.catalogueWrite;
+    if (this.catalogueQueued) return this.catalogueQueued;
+    const write = this.catalogueWrite
+      .catch(() => undefined)
+      .then(() => {
+        this.catalogueQueued = null;
+        const records: TopicRecord[] = [...this.topics.values()]
+          .filter((t) => t.partitions.length > 0)
+          .map((t) => ({ name: t.name, id: t.id, partitions: t.partitions.length, overrides: t.overrides }));
+        return this.fs.writeFileAtomic(join(this.dataDir, METADATA_FILE), JSON.stringify({ version: 1, topics: records }, null, 1));
+      });
+    this.catalogueQueued = write;
+    this.catalogueWrite = write;
+    return write;
   }
 
   private async saveLogStarts(): Promise<void> {
@@ -317,9 +331,3 @@ export class LogManager {
 
 /** Partitions past which a clean shutdown syncs the whole filesystem once instead of each partition's files. */
 const MANY_PARTITIONS = 32;
-/** Partitions loaded or closed at a time: enough to keep the file system busy, few enough for the fd limit. */
-const PARTITION_CONCURRENCY = 64;
-
-async function inParallel<T>(items: T[], work: (item: T) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += PARTITION_CONCURRENCY) await Promise.all(items.slice(i, i + PARTITION_CONCURRENCY).map(work));
-}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -124,6 +124,39 @@ test('DeleteRecords moves the log start offset, persisted; deleting a topic remo
     await again.deleteTopic('t');
     assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('t-')), []);
     await again.close();
+  }));
+
+test('concurrent topic creations and deletions share catalogue writes, and the catalogue holds each topic once it is whole', () =>
+  withTempDir(async (dir) => {
+    let writes = 0;
+    const partial: string[] = [];
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      writeFileAtomic: (path, data, durable) => {
+        if (path.endsWith('topics.json')) {
+          writes++;
+          for (const t of JSON.parse(data.toString()).topics) if (t.partitions === 0) partial.push(t.name);
+        }
+        return nodeFileSystem.writeFileAtomic(path, data, durable);
+      },
+    };
+    const logs = await openLogs(dir, { fs });
+    const catalogue = async () => {
+      const { topics } = JSON.parse((await readFile(join(dir, 'topics.json'))).toString()) as { topics: { name: string; partitions: number }[] };
+      return new Map(topics.map((t) => [t.name, t.partitions]));
+    };
+    // while a topic's partitions load, another creation's write must not record it with none
+    await Promise.all(Array.from({ length: 300 }, (_, i) => logs.createTopic(`t${i}`, 1 + (i % 4))));
+    assert.ok(writes <= 10, `${writes} catalogue writes for 300 creations`);
+    assert.deepEqual(partial, [], 'no catalogue lists a topic whose partitions are still being created');
+    const written = await catalogue();
+    assert.equal(written.size, 300);
+    for (let i = 0; i < 300; i++) assert.equal(written.get(`t${i}`), 1 + (i % 4), `t${i}`);
+    writes = 0;
+    await Promise.all(Array.from({ length: 150 }, (_, i) => logs.deleteTopic(`t${i * 2}`)));
+    assert.ok(writes <= 10, `${writes} catalogue writes for 150 deletions`);
+    assert.deepEqual([...(await catalogue()).keys()].sort(), Array.from({ length: 150 }, (_, i) => `t${i * 2 + 1}`).sort());
+    await logs.close();
   }));
 
 test('a full disk fails the append with KAFKA_STORAGE_ERROR, serves nothing half-written, and appends resume', () =>

@@ -8,6 +8,7 @@ import type {
   CreateTopicsResponse,
   CreateTopicsResponseCreatableTopicResult,
 } from '../../protocol/messages.generated.js';
+import { inParallel } from '../../storage/in-parallel.js';
 import { applyTopicConfigs } from '../../storage/log-config.js';
 import { validateTopicName } from '../../storage/log-manager.js';
 import type { Broker } from '../broker.js';
@@ -52,6 +53,7 @@ export const createTopics: ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
   async handle({ broker }, req) {
     const topics: CreateTopicsResponseCreatableTopicResult[] = [];
     const seen = new Set<string>();
+    const creations: (() => Promise<void>)[] = [];
     for (const t of req.topics) {
       const out: CreateTopicsResponseCreatableTopicResult = {
         name: t.name, topicId: '00000000000000000000000000000000', errorCode: 0, errorMessage: null,
@@ -65,15 +67,23 @@ export const createTopics: ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
         out.numPartitions = partitions;
         out.replicationFactor = 1;
         if (req.validateOnly) continue;
-        const created = await broker.createTopic(t.name, partitions, overrides);
-        out.topicId = created.id;
-        out.configs = describeTopicConfigs(created).map((c) => ({
-          name: c.name, value: c.value, readOnly: c.readOnly, configSource: c.source, isSensitive: false,
-        }));
+        creations.push(async () => {
+          try {
+            const created = await broker.createTopic(t.name, partitions, overrides);
+            out.topicId = created.id;
+            out.configs = describeTopicConfigs(created).map((c) => ({
+              name: c.name, value: c.value, readOnly: c.readOnly, configSource: c.source, isSensitive: false,
+            }));
+          } catch (err) {
+            Object.assign(out, toErrorCode(err));
+          }
+        });
       } catch (err) {
         Object.assign(out, toErrorCode(err));
       }
     }
+    // topics of one request are created side by side, so they share catalogue writes instead of one each
+    await inParallel(creations, (create) => create());
     return { throttleTimeMs: 0, topics };
   },
 };
