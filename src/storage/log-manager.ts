@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../io/clock.js';
 import { nodeFileSystem, type FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { inParallel } from './in-parallel.js';
+import { SharedFileWrite } from './shared-file-write.js';
 import { compactLog } from './compaction.js';
 import { GroupCommit } from './group-commit.js';
 import { HandleCache } from './handle-cache.js';
@@ -71,9 +72,8 @@ export class LogManager {
   private readonly env: LogEnv;
   private readonly dirtyNoneLogs = new Set<PartitionLog>();
   private readonly stopTimers: (() => void)[] = [];
-  /** The latest catalogue write, and the one not started yet (if any), which new changes join. */
-  private catalogueWrite: Promise<void> = Promise.resolve();
-  private catalogueQueued: Promise<void> | null = null;
+  private readonly catalogue: SharedFileWrite;
+  private readonly logStarts: SharedFileWrite;
   private releaseLock: () => Promise<void> = async () => undefined;
   /** Bytes cut from torn tails during this start's recovery. */
   recoveredTruncatedBytes = 0;
@@ -86,6 +86,8 @@ export class LogManager {
     this.clock = options.clock ?? systemClock;
     this.defaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
     this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 16384);
+    this.catalogue = new SharedFileWrite(this.fs, join(this.dataDir, METADATA_FILE), () => this.renderCatalogue());
+    this.logStarts = new SharedFileWrite(this.fs, join(this.dataDir, LOG_START_FILE), () => this.renderLogStarts());
     this.env = {
       fs: this.fs,
       handles: this.handles,
@@ -196,7 +198,7 @@ export class LogManager {
       const logs = Array.from({ length: partitions }, (_, p) => this.newLog(topic, p, config));
       await inParallel(logs, (log) => log.load(true, 0));
       topic.partitions = logs;
-      await this.saveCatalogue();
+      await this.catalogue.request();
     } catch (err) {
       this.topics.delete(name);
       throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `could not create topic ${name}: ${(err as Error).message}`, { cause: err });
@@ -214,13 +216,13 @@ export class LogManager {
       await log.load(true, 0);
       topic.partitions.push(log);
     }
-    await this.saveCatalogue();
+    await this.catalogue.request();
   }
 
   async deleteTopic(name: string): Promise<void> {
     const topic = this.requireTopic(name);
     this.topics.delete(name);
-    await this.saveCatalogue();
+    await this.catalogue.request();
     for (const log of topic.partitions) {
       this.dirtyNoneLogs.delete(log);
       await log.destroy();
@@ -234,7 +236,7 @@ export class LogManager {
     topic.overrides = { ...overrides };
     topic.config = config;
     for (const log of topic.partitions) log.config = config;
-    await this.saveCatalogue();
+    await this.catalogue.request();
   }
 
   requireTopic(name: string): TopicState {
@@ -247,37 +249,24 @@ export class LogManager {
     const log = this.getLog(topic, partition);
     if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topic}-${partition}`);
     const start = await log.deleteRecordsBefore(beforeOffset === -1 ? log.highWatermark : beforeOffset);
-    await this.saveLogStarts();
+    await this.logStarts.request();
     return start;
   }
 
-  /**
-   * Writes the topic catalogue. Concurrent changes share writes: a call made while one is waiting to start joins
-   * it, and the catalogue is read when a write starts, so it holds every change made before. Topics still being
-   * created (no partition loaded yet) are left out; their own call writes them.
-   */
-  private saveCatalogue(): Promise<void> {
-    if (this.catalogueQueued) return this.catalogueQueued;
-    const write = this.catalogueWrite
-      .catch(() => undefined)
-      .then(() => {
-        this.catalogueQueued = null;
-        const records: TopicRecord[] = [...this.topics.values()]
-          .filter((t) => t.partitions.length > 0)
-          .map((t) => ({ name: t.name, id: t.id, partitions: t.partitions.length, overrides: t.overrides }));
-        return this.fs.writeFileAtomic(join(this.dataDir, METADATA_FILE), JSON.stringify({ version: 1, topics: records }, null, 1));
-      });
-    this.catalogueQueued = write;
-    this.catalogueWrite = write;
-    return write;
+  /** The catalogue as written: topics still being created (no partition loaded yet) wait for their own write. */
+  private renderCatalogue(): string {
+    const records: TopicRecord[] = [...this.topics.values()]
+      .filter((t) => t.partitions.length > 0)
+      .map((t) => ({ name: t.name, id: t.id, partitions: t.partitions.length, overrides: t.overrides }));
+    return JSON.stringify({ version: 1, topics: records }, null, 1);
   }
 
-  private async saveLogStarts(): Promise<void> {
+  private renderLogStarts(): string {
     const starts: Record<string, number> = {};
     for (const t of this.topics.values()) {
       for (const log of t.partitions) if (log.logStartOffset > 0) starts[`${t.name}-${log.partition}`] = log.logStartOffset;
     }
-    await this.fs.writeFileAtomic(join(this.dataDir, LOG_START_FILE), JSON.stringify(starts));
+    return JSON.stringify(starts);
   }
 
   /** One pass of retention and compaction over every partition; returns the segments deleted by retention. */
@@ -295,7 +284,7 @@ export class LogManager {
         }
       }
     }
-    if (deleted > 0) await this.saveLogStarts().catch((err) => this.options.onError?.(err, 'saving log start offsets'));
+    if (deleted > 0) await this.logStarts.request().catch((err) => this.options.onError?.(err, 'saving log start offsets'));
     return deleted;
   }
 
@@ -321,8 +310,8 @@ export class LogManager {
       for (const log of logs) log.markSynced();
     }
     await this.groupCommit.close();
-    await this.catalogueWrite.catch(() => undefined);
-    await this.saveLogStarts();
+    await this.catalogue.settled();
+    await this.logStarts.request();
     await this.handles.closeAll();
     await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE), String(this.clock.now()));
     await this.releaseLock();

@@ -156,7 +156,21 @@ test('concurrent topic creations and deletions share catalogue writes, and the c
     await Promise.all(Array.from({ length: 150 }, (_, i) => logs.deleteTopic(`t${i * 2}`)));
     assert.ok(writes <= 10, `${writes} catalogue writes for 150 deletions`);
     assert.deepEqual([...(await catalogue()).keys()].sort(), Array.from({ length: 150 }, (_, i) => `t${i * 2 + 1}`).sort());
+    // DeleteRecords on many partitions at once: shared writes of the log start offsets (once, each write raced
+    // the others for the same temp file)
+    const left = Array.from({ length: 150 }, (_, i) => logs.getLog(`t${i * 2 + 1}`, 0)!);
+    await Promise.all(left.map((log, i) => appendValues(log, Array.from({ length: 1 + (i % 3) }, (_, k) => `v${k}`)).durable));
+    let startWrites = 0;
+    fs.writeFileAtomic = (path, data, durable) => {
+      if (path.endsWith('log-start-offsets.json')) startWrites++;
+      return nodeFileSystem.writeFileAtomic(path, data, durable);
+    };
+    assert.deepEqual(await Promise.all(left.map((log) => logs.deleteRecords(log.topic, 0, -1))), left.map((_, i) => 1 + (i % 3)));
+    assert.ok(startWrites <= 10, `${startWrites} writes of the log start offsets for 150 partitions`);
     await logs.close();
+    const again = await openLogs(dir);
+    assert.deepEqual(left.map((log) => again.getLog(log.topic, 0)!.logStartOffset), left.map((_, i) => 1 + (i % 3)));
+    await again.close();
   }));
 
 test('a full disk fails the append with KAFKA_STORAGE_ERROR, serves nothing half-written, and appends resume', () =>

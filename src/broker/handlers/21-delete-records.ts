@@ -1,6 +1,7 @@
 // DeleteRecords (key 21), v0-2. Moves the log start offset; offset -1 means the high watermark.
 import { ErrorCode } from '../../protocol/errors.js';
 import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../../protocol/messages.generated.js';
+import { inParallel } from '../../storage/in-parallel.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
 
@@ -10,23 +11,33 @@ export const deleteRecords: ApiHandler<DeleteRecordsRequest, DeleteRecordsRespon
   maxVersion: 2,
   async handle({ broker }, req) {
     const topics = [];
+    // one list per partition: a partition named twice is worked on in request order, partitions side by side
+    const byPartition = new Map<string, (() => Promise<void>)[]>();
     for (const t of req.topics) {
       const partitions = [];
       for (const p of t.partitions) {
         const out = { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: 0 };
         partitions.push(out);
-        try {
-          if (!broker.logs.getLog(t.name, p.partitionIndex)) {
-            out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-            continue;
-          }
-          out.lowWatermark = await broker.logs.deleteRecords(t.name, p.partitionIndex, p.offset);
-        } catch (err) {
-          out.errorCode = toErrorCode(err).errorCode;
+        if (!broker.logs.getLog(t.name, p.partitionIndex)) {
+          out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          continue;
         }
+        const key = `${t.name}\0${p.partitionIndex}`;
+        if (!byPartition.has(key)) byPartition.set(key, []);
+        byPartition.get(key)!.push(async () => {
+          try {
+            out.lowWatermark = await broker.logs.deleteRecords(t.name, p.partitionIndex, p.offset);
+          } catch (err) {
+            out.errorCode = toErrorCode(err).errorCode;
+          }
+        });
       }
       topics.push({ name: t.name, partitions });
     }
+    // side by side, so the partitions share writes of the log start offsets instead of one each
+    await inParallel([...byPartition.values()], async (steps) => {
+      for (const step of steps) await step();
+    });
     return { throttleTimeMs: 0, topics };
   },
 };
