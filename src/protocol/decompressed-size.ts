@@ -63,6 +63,26 @@ function snappyLength(data: Buffer): number {
 
 const SKIPPABLE_FRAME_MASK = 0xfffffff0;
 const SKIPPABLE_FRAME = 0x184d2a50;
+/**
+ * Walks the frames of an LZ4 or Zstandard payload, passing over skippable frames (the same in both formats):
+ * `frame` reads the frame at `at` and returns where it ends.
+ */
+function forEachFrame(data: Buffer, codec: string, magic: number, frame: (at: number) => number): void {
+  for (let at = 0; at < data.length; ) {
+    need(data, at + 4, codec);
+    const found = data.readUInt32LE(at);
+    if ((found & SKIPPABLE_FRAME_MASK) >>> 0 === SKIPPABLE_FRAME) {
+      need(data, at + 8, codec);
+      at += 8 + data.readUInt32LE(at + 4);
+    } else if (found === magic) {
+      at = frame(at);
+    } else {
+      corrupt(codec, 'not a frame of this codec');
+    }
+    need(data, at, codec);
+  }
+}
+
 const LZ4_FRAME = 0x184d2204;
 /** Block maximum sizes by the frame's BD byte (bits 4-6); ids below 4 are invalid. */
 const LZ4_BLOCK_MAX = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20];
@@ -74,16 +94,7 @@ const LZ4_BLOCK_MAX = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20];
  */
 export function lz4Size(data: Buffer): DecompressedSize {
   let total = 0;
-  let at = 0;
-  while (at < data.length) {
-    need(data, at + 4, 'lz4');
-    const magic = data.readUInt32LE(at);
-    if ((magic & SKIPPABLE_FRAME_MASK) >>> 0 === SKIPPABLE_FRAME) {
-      need(data, at + 8, 'lz4');
-      at += 8 + data.readUInt32LE(at + 4);
-      continue;
-    }
-    if (magic !== LZ4_FRAME) corrupt('lz4', 'not an LZ4 frame');
+  forEachFrame(data, 'lz4', LZ4_FRAME, (at) => {
     need(data, at + 7, 'lz4');
     const flags = data[at + 4]!;
     const blockMax = LZ4_BLOCK_MAX[(data[at + 5]! >> 4) & 7]!;
@@ -111,10 +122,9 @@ export function lz4Size(data: Buffer): DecompressedSize {
       need(data, p, 'lz4');
     }
     if (flags & 0x04) p += 4; // content checksum
-    need(data, p, 'lz4');
     total += Math.max(blocks, declared);
-    at = p;
-  }
+    return p;
+  });
   return { stated: total, bound: total };
 }
 
@@ -130,16 +140,7 @@ const ZSTD_BLOCK_MAX = 128 << 10;
 export function zstdSize(data: Buffer): DecompressedSize {
   let stated = 0;
   let bound = 0;
-  let at = 0;
-  while (at < data.length) {
-    need(data, at + 4, 'zstd');
-    const magic = data.readUInt32LE(at);
-    if ((magic & SKIPPABLE_FRAME_MASK) >>> 0 === SKIPPABLE_FRAME) {
-      need(data, at + 8, 'zstd');
-      at += 8 + data.readUInt32LE(at + 4);
-      continue;
-    }
-    if (magic !== ZSTD_FRAME) corrupt('zstd', 'not a Zstandard frame');
+  forEachFrame(data, 'zstd', ZSTD_FRAME, (at) => {
     need(data, at + 5, 'zstd');
     const descriptor = data[at + 4]!;
     if (descriptor & 0x08) corrupt('zstd', 'reserved frame header bit set');
@@ -186,11 +187,10 @@ export function zstdSize(data: Buffer): DecompressedSize {
       need(data, p, 'zstd');
     }
     if (descriptor & 0x04) p += 4; // content checksum
-    need(data, p, 'zstd');
     stated += declared;
     bound += Math.max(blocks, declared);
-    at = p;
-  }
+    return p;
+  });
   return { stated, bound };
 }
 
