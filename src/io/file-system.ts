@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import { processIdentity } from './process-identity.js';
 
 /**
  * The file operations the storage engine uses. Storage never imports node:fs directly, so tests can inject
@@ -35,8 +36,9 @@ export interface FileSystem {
    */
   syncFileSystem(path: string): Promise<boolean>;
   /**
-   * Takes an exclusive lock on a data directory (a `.lock` file holding our pid; a lock left by a dead
-   * process is taken over). Resolves with the release function; rejects if a live process holds it.
+   * Takes an exclusive lock on a data directory (a `.lock` file naming this process by pid, start time and boot;
+   * a lock left by a process that no longer runs is taken over, also when its pid was reused or it is a zombie).
+   * Resolves with the release function; rejects if a live process holds it.
    */
   lockDir(dir: string): Promise<() => Promise<void>>;
 }
@@ -100,15 +102,16 @@ function syncFileSystem(path: string): Promise<boolean> {
 
 async function lockDir(dir: string): Promise<() => Promise<void>> {
   const path = `${dir}/.lock`;
+  const me = (await processIdentity(process.pid)) ?? String(process.pid);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await fs.promises.writeFile(path, String(process.pid), { flag: 'wx' });
+      await fs.promises.writeFile(path, me, { flag: 'wx' });
       return () => fs.promises.unlink(path).catch(() => undefined);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number((await fs.promises.readFile(path, 'utf8').catch(() => '')).trim());
-      if (holder > 0 && holder !== process.pid && isAlive(holder)) {
-        throw Object.assign(new Error(`data dir ${dir} is in use by process ${holder}`), { code: 'ELOCKED' });
+      const recorded = (await fs.promises.readFile(path, 'utf8').catch(() => '')).trim();
+      if (await heldByLiveProcess(recorded)) {
+        throw Object.assign(new Error(`data dir ${dir} is in use by process ${recorded.split(' ')[0]}`), { code: 'ELOCKED' });
       }
       await fs.promises.unlink(path).catch(() => undefined);
     }
@@ -116,13 +119,17 @@ async function lockDir(dir: string): Promise<() => Promise<void>> {
   throw Object.assign(new Error(`could not lock data dir ${dir}`), { code: 'ELOCKED' });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/**
+ * Whether the process a lock file names still runs. A lock records its holder's identity, so a crashed broker's
+ * lock is taken over even when its pid now belongs to another process (after a reboot, in a new container) or
+ * its parent has not reaped it yet; a lock of a bare pid (older versions) counts while that pid runs.
+ */
+async function heldByLiveProcess(recorded: string): Promise<boolean> {
+  const pid = Number(recorded.split(' ')[0]);
+  if (!(pid > 0) || pid === process.pid) return false;
+  const running = await processIdentity(pid);
+  if (running === null) return false;
+  return !recorded.includes(' ') || running === recorded;
 }
 
 async function fsyncDirectory(path: string): Promise<void> {
