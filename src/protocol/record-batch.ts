@@ -100,7 +100,8 @@ export interface ValidatedBatches {
 /**
  * Validates the record batches of one produce partition without decoding compressed payloads: framing,
  * magic, CRC32C, counts, for uncompressed batches the record framing and offset deltas (a walk over
- * varints, no allocation per record), and for compressed ones the codec's framing and the size it states. Throws KafkaError with the code the produce response should carry.
+ * varints, no allocation per record), and for compressed ones the codec's framing and the size it states.
+ * Throws KafkaError with the code the produce response should carry.
  */
 export function validateBatches(records: Buffer, maxBatchBytes: number): ValidatedBatches {
   const batches: BatchInfo[] = [];

@@ -27,12 +27,15 @@ async function forEachBatch(
   while (offset < to) {
     const { records } = await log.read(offset, READ_CHUNK_BYTES);
     if (records.length === 0) return;
-    for (let at = 0, size = batchSizeAt(records, at); size > 0 && at + size <= records.length; at += size, size = batchSizeAt(records, at)) {
+    for (let at = 0; at < records.length; ) {
+      const size = batchSizeAt(records, at);
+      if (size <= 0 || at + size > records.length) break; // a partial trailing batch: read again from its offset
       const raw = records.subarray(at, at + size);
       const info = batchInfoAt(raw, 0, size);
       if (info.baseOffset >= to) return;
       fn(info, decodeBatchRecords(raw), raw);
       offset = info.baseOffset + info.lastOffsetDelta + 1;
+      at += size;
     }
   }
 }
