@@ -113,6 +113,8 @@ export class PartitionLog {
   private readonly waiters = new Set<() => void>();
   /** The log end offset when a clean start found this partition's indexes and snapshot current, else -1. */
   private cleanlyLoadedEndOffset = -1;
+  /** Offsets of the producer snapshot files in the directory, ascending: kept here so no write or start lists it again. */
+  private snapshotOffsets: number[] = [];
   closed = false;
 
   constructor(
@@ -146,14 +148,14 @@ export class PartitionLog {
   /** Loads segments from the directory and recovers the tail (see recoverTail). */
   async load(cleanShutdown: boolean, logStartOffset: number): Promise<{ truncatedBytes: number }> {
     const { fs } = this.env;
-    await fs.mkdir(this.dir);
-    const names = await fs.readdir(this.dir);
+    const names = await this.listOrCreateDir();
     const bases = names
       .filter((n) => n.endsWith(SEGMENT_SUFFIX) && /^\d{20}\.log$/.test(n))
       .map((n) => Number(n.slice(0, 20)))
       .sort((a, b) => a - b);
     for (const n of names) if (n.endsWith('.tmp') || n.endsWith('.cleaned')) await fs.unlink(`${this.dir}/${n}`).catch(() => undefined);
     const files = new Set(names.map((n) => join(this.dir, n)));
+    this.snapshotOffsets = names.filter(isSnapshotFile).map(fileOffset).sort((a, b) => a - b);
     if (bases.length === 0) bases.push(Math.max(0, logStartOffset));
     let truncatedBytes = 0;
     for (let i = 0; i < bases.length; i++) {
@@ -168,9 +170,21 @@ export class PartitionLog {
     this.highWatermark = this.logEndOffset;
     this.hwSegment = this.activeSegment;
     this.hwPosition = this.activeSegment.size;
-    const snapshotAtEnd = names.includes(`${String(this.logEndOffset).padStart(20, '0')}.snapshot`);
+    const snapshotAtEnd = this.snapshotOffsets.includes(this.logEndOffset);
     if (cleanShutdown && snapshotAtEnd && truncatedBytes === 0) this.cleanlyLoadedEndOffset = this.logEndOffset;
     return { truncatedBytes };
+  }
+
+  /** The partition directory's entries; a missing directory (a new partition) is created, empty. */
+  private async listOrCreateDir(): Promise<string[]> {
+    const { fs } = this.env;
+    try {
+      return await fs.readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await fs.mkdir(this.dir);
+      return [];
+    }
   }
 
   /**
@@ -182,6 +196,8 @@ export class PartitionLog {
     const { fs } = this.env;
     const fd = await this.env.handles.acquire(segment);
     try {
+      // the open just created the file: nothing to scan, no index files to remove
+      if (!files.has(segment.logPath)) return 0;
       let fromPosition = 0;
       const haveIndexes = files.has(segment.indexPath) && files.has(segment.timeIndexPath);
       if (haveIndexes && (!last || cleanShutdown)) {
@@ -197,7 +213,7 @@ export class PartitionLog {
           segment.maxTimestamp = segment.timeIndex.count > 0 ? segment.timeIndex.timestamps[segment.timeIndex.count - 1]! : -1;
         }
       } else {
-        await segment.removeIndexFiles(fs);
+        await segment.removeIndexFiles(fs, files);
       }
       const scan = await scanSegment(fs, fd, segment, fromPosition, this.config.indexIntervalBytes);
       if (scan.validBytes < scan.fileBytes) await fs.ftruncate(fd, scan.validBytes);
@@ -298,10 +314,10 @@ export class PartitionLog {
    */
   async rebuildProducerState(): Promise<void> {
     const { fs } = this.env;
-    const snapshots = (await fs.readdir(this.dir)).filter((n) => /^\d{20}\.snapshot$/.test(n)).map((n) => Number(n.slice(0, 20))).sort((a, b) => b - a);
     let offset = this.logStartOffset;
-    for (const at of snapshots) {
+    for (const at of [...this.snapshotOffsets].reverse()) {
       if (at > this.highWatermark) {
+        this.snapshotOffsets = this.snapshotOffsets.filter((o) => o !== at);
         await fs.unlink(this.snapshotPath(at)).catch(() => undefined);
         continue;
       }
@@ -366,8 +382,11 @@ export class PartitionLog {
   private async writeProducerSnapshot(offset: number, snapshot: string, durable = true): Promise<void> {
     const { fs } = this.env;
     await fs.writeFileAtomic(this.snapshotPath(offset), snapshot, durable);
-    const older = (await fs.readdir(this.dir)).filter((n) => /^\d{20}\.snapshot$/.test(n)).map((n) => Number(n.slice(0, 20))).filter((o) => o < offset).sort((a, b) => b - a);
-    for (const o of older.slice(1)) await fs.unlink(this.snapshotPath(o)).catch(() => undefined);
+    if (!this.snapshotOffsets.includes(offset)) this.snapshotOffsets = [...this.snapshotOffsets, offset].sort((a, b) => a - b);
+    const older = this.snapshotOffsets.filter((o) => o < offset);
+    const stale = older.slice(0, -1);
+    this.snapshotOffsets = this.snapshotOffsets.filter((o) => !stale.includes(o));
+    for (const o of stale) await fs.unlink(this.snapshotPath(o)).catch(() => undefined);
   }
 
   /** Writes every queued append, in order, one writev per contiguous run in one segment (up to WRITE_MAX_BYTES). */
@@ -854,3 +873,7 @@ export class PartitionLog {
     this.wakeWaiters();
   }
 }
+
+const isSnapshotFile = (name: string): boolean => /^\d{20}\.snapshot$/.test(name);
+/** The offset a segment, index or snapshot file is named by. */
+const fileOffset = (name: string): number => Number(name.slice(0, 20));

@@ -64,8 +64,9 @@ export class Segment {
     await fs.writeFileAtomic(this.timeIndexPath, this.timeIndex.serialize(), durable);
   }
 
-  async removeIndexFiles(fs: FileSystem): Promise<void> {
-    for (const p of [this.indexPath, this.timeIndexPath]) await fs.unlink(p).catch(() => undefined);
+  /** Deletes the index files; with `present` (the directory's listing), only those it names. */
+  async removeIndexFiles(fs: FileSystem, present?: Set<string>): Promise<void> {
+    for (const p of [this.indexPath, this.timeIndexPath]) if (!present || present.has(p)) await fs.unlink(p).catch(() => undefined);
   }
 }
 

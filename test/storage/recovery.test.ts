@@ -4,6 +4,8 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
+import { validateBatches } from '../../src/protocol/record-batch.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
 import { segmentFileName } from '../../src/storage/segment.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, openLogs, readAll } from './helpers.js';
@@ -123,4 +125,47 @@ test('a clean shutdown of many partitions syncs the filesystem once instead of e
     assert.equal(logs.cleanStart, true);
     assert.deepEqual(await readAll(logs.getLog('wide', 5)!), [[0, 'a5'], [1, 'b5'], [2, 'c5']]);
     await logs.close();
+  }));
+
+test('creating, closing and cleanly reopening a partition takes a fixed set of file operations, none spent on listing a directory twice', () =>
+  withTempDir(async (dir) => {
+    /** File operations per phase for a topic of `partitions` (each with an idempotent producer's batch). */
+    const phases = async (partitions: number) => {
+      const counts = new Map<string, number>();
+      const fs = Object.fromEntries(
+        Object.entries(nodeFileSystem).map(([name, op]) => [name, (...args: unknown[]) => (counts.set(name, (counts.get(name) ?? 0) + 1), (op as (...a: unknown[]) => unknown)(...args))]),
+      ) as unknown as FileSystem;
+      const taken = () => {
+        const out = Object.fromEntries(counts);
+        counts.clear();
+        return out;
+      };
+      const data = join(dir, String(partitions));
+      let logs = await openLogs(data, { fs });
+      taken();
+      await logs.createTopic('t', partitions);
+      const create = taken();
+      await Promise.all(Array.from({ length: partitions }, (_, p) => {
+        const batch = buildRecordBatch([{ value: `v${p}` }], { producerId: 9, producerEpoch: 0, baseSequence: 0 });
+        return logs.getLog('t', p)!.append(batch, validateBatches(batch, 1 << 20)).durable;
+      }));
+      taken();
+      await logs.close();
+      const close = taken();
+      logs = await openLogs(data, { fs });
+      const open = taken();
+      assert.equal(logs.getLog('t', partitions - 1)!.producers.size, 1, 'producer state from the close snapshot');
+      await logs.close();
+      return { create, close, open };
+    };
+    // what 80 partitions cost beyond 40, per partition: the manager's own operations cancel out
+    const [few, many] = [await phases(40), await phases(80)];
+    const perPartition = (phase: 'create' | 'close' | 'open') =>
+      Object.fromEntries(Object.keys({ ...few[phase], ...many[phase] }).map((op) => [op, ((many[phase][op] ?? 0) - (few[phase][op] ?? 0)) / 40]).filter(([, n]) => n !== 0));
+    // create: list the missing directory, make it, create the segment file; no index file to remove
+    assert.deepEqual(perPartition('create'), { readdir: 1, mkdir: 1, open: 1 });
+    // close: two index files and a producer snapshot, left to one filesystem sync; no listing to find old snapshots
+    assert.deepEqual(perPartition('close'), { writeFileAtomic: 3, close: 1 });
+    // clean start: one listing, the index files and the snapshot read, the segment's tail checked
+    assert.deepEqual(perPartition('open'), { readdir: 1, readFile: 3, open: 1, fstatSize: 1, read: 1 });
   }));
