@@ -106,7 +106,9 @@ test('a clean shutdown of many partitions syncs the filesystem once instead of e
     };
     let logs = await openLogs(dir, { fs });
     await logs.createTopic('wide', 40);
-    await Promise.all(Array.from({ length: 40 }, (_, p) => appendValues(logs.getLog('wide', p)!, [`a${p}`, `b${p}`]).durable));
+    // active segments too large to be scanned again at the next start instead (RESCAN_MAX_BYTES)
+    const pad = 'x'.repeat(40 * 1024);
+    await Promise.all(Array.from({ length: 40 }, (_, p) => appendValues(logs.getLog('wide', p)!, [`a${p}${pad}`, `b${p}${pad}`]).durable));
     Object.assign(calls, { syncfs: 0, fileSyncs: 0, deferredWrites: 0 });
     await logs.close();
     assert.equal(calls.syncfs, 2, 'one sync before closing the partitions, one after their files are written');
@@ -115,7 +117,7 @@ test('a clean shutdown of many partitions syncs the filesystem once instead of e
 
     logs = await openLogs(dir, { fs });
     assert.equal(logs.cleanStart, true);
-    assert.deepEqual(await readAll(logs.getLog('wide', 39)!), [[0, 'a39'], [1, 'b39']]);
+    assert.deepEqual(await readAll(logs.getLog('wide', 39)!), [[0, `a39${pad}`], [1, `b39${pad}`]]);
     await appendValues(logs.getLog('wide', 5)!, ['c5']).durable;
     calls.deferredWrites = 0;
     await logs.close();
@@ -123,14 +125,14 @@ test('a clean shutdown of many partitions syncs the filesystem once instead of e
 
     logs = await openLogs(dir);
     assert.equal(logs.cleanStart, true);
-    assert.deepEqual(await readAll(logs.getLog('wide', 5)!), [[0, 'a5'], [1, 'b5'], [2, 'c5']]);
+    assert.deepEqual(await readAll(logs.getLog('wide', 5)!), [[0, `a5${pad}`], [1, `b5${pad}`], [2, 'c5']]);
     await logs.close();
   }));
 
-test('creating, closing and cleanly reopening a partition takes a fixed set of file operations, none spent on listing a directory twice', () =>
+test('creating, closing and cleanly reopening a partition takes a fixed set of file operations; a small active segment is scanned again instead of given index files', () =>
   withTempDir(async (dir) => {
-    /** File operations per phase for a topic of `partitions` (each with an idempotent producer's batch). */
-    const phases = async (partitions: number) => {
+    /** File operations per phase for a topic of `partitions`, each with an idempotent producer's batch of `bytes`. */
+    const phases = async (partitions: number, bytes: number) => {
       const counts = new Map<string, number>();
       const fs = Object.fromEntries(
         Object.entries(nodeFileSystem).map(([name, op]) => [name, (...args: unknown[]) => (counts.set(name, (counts.get(name) ?? 0) + 1), (op as (...a: unknown[]) => unknown)(...args))]),
@@ -140,13 +142,13 @@ test('creating, closing and cleanly reopening a partition takes a fixed set of f
         counts.clear();
         return out;
       };
-      const data = join(dir, String(partitions));
+      const data = join(dir, `${partitions}-${bytes}`);
       let logs = await openLogs(data, { fs });
       taken();
       await logs.createTopic('t', partitions);
       const create = taken();
       await Promise.all(Array.from({ length: partitions }, (_, p) => {
-        const batch = buildRecordBatch([{ value: `v${p}` }], { producerId: 9, producerEpoch: 0, baseSequence: 0 });
+        const batch = buildRecordBatch([{ value: Buffer.alloc(bytes, p) }], { producerId: 9, producerEpoch: 0, baseSequence: 0 });
         return logs.getLog('t', p)!.append(batch, validateBatches(batch, 1 << 20)).durable;
       }));
       taken();
@@ -154,18 +156,32 @@ test('creating, closing and cleanly reopening a partition takes a fixed set of f
       const close = taken();
       logs = await openLogs(data, { fs });
       const open = taken();
-      assert.equal(logs.getLog('t', partitions - 1)!.producers.size, 1, 'producer state from the close snapshot');
+      const last = logs.getLog('t', partitions - 1)!;
+      assert.equal(logs.cleanStart, true);
+      assert.deepEqual([last.logEndOffset, last.producers.size], [1, 1], 'log end and producer state as they were');
+      // the idempotent producer's batch is still recognised: a retry is answered with its offset
+      const retry = buildRecordBatch([{ value: Buffer.alloc(bytes, partitions - 1) }], { producerId: 9, producerEpoch: 0, baseSequence: 0 });
+      assert.equal(last.append(retry, validateBatches(retry, 1 << 20)).baseOffset, 0);
       await logs.close();
       return { create, close, open };
     };
-    // what 80 partitions cost beyond 40, per partition: the manager's own operations cancel out
-    const [few, many] = [await phases(40), await phases(80)];
-    const perPartition = (phase: 'create' | 'close' | 'open') =>
-      Object.fromEntries(Object.keys({ ...few[phase], ...many[phase] }).map((op) => [op, ((many[phase][op] ?? 0) - (few[phase][op] ?? 0)) / 40]).filter(([, n]) => n !== 0));
+    /** What 80 partitions cost beyond 40, per partition: the manager's own operations cancel out. */
+    const perPartition = async (bytes: number) => {
+      const [few, many] = [await phases(40, bytes), await phases(80, bytes)];
+      const cost = (phase: 'create' | 'close' | 'open') =>
+        Object.fromEntries(Object.keys({ ...few[phase], ...many[phase] }).map((op) => [op, ((many[phase][op] ?? 0) - (few[phase][op] ?? 0)) / 40]).filter(([, n]) => n !== 0));
+      return { create: cost('create'), close: cost('close'), open: cost('open') };
+    };
+    const small = await perPartition(100);
     // create: list the missing directory, make it, create the segment file; no index file to remove
-    assert.deepEqual(perPartition('create'), { readdir: 1, mkdir: 1, open: 1 });
-    // close: two index files and a producer snapshot, left to one filesystem sync; no listing to find old snapshots
-    assert.deepEqual(perPartition('close'), { writeFileAtomic: 3, close: 1 });
-    // clean start: one listing, the index files and the snapshot read, the segment's tail checked
-    assert.deepEqual(perPartition('open'), { readdir: 1, readFile: 3, open: 1, fstatSize: 1, read: 1 });
+    assert.deepEqual(small.create, { readdir: 1, mkdir: 1, open: 1 });
+    // close of a small active segment: no index files, no snapshot
+    assert.deepEqual(small.close, { close: 1 });
+    // its start: one listing, the segment read whole, and read again for the producer state
+    assert.deepEqual(small.open, { readdir: 1, open: 1, fstatSize: 1, read: 2 });
+    const large = await perPartition(80 * 1024);
+    // close of a large one: two index files and a producer snapshot, left to one filesystem sync
+    assert.deepEqual(large.close, { writeFileAtomic: 3, close: 1 });
+    // its start: the index files and the snapshot read, the segment read from its last indexed batch on
+    assert.deepEqual(large.open, { readdir: 1, readFile: 3, open: 1, fstatSize: 1, read: 1 });
   }));

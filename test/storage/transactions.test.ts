@@ -63,7 +63,7 @@ test('LSO and aborted transactions follow the log and are rebuilt after a crash 
 
     const clean = await openLogs(dir);
     const l = clean.getLog('t', 0)!;
-    assert.deepEqual([l.lastStableOffset, aborted(l)], [11, [[1, 0, 4], [3, 8, 10]]], 'from the close snapshot');
+    assert.deepEqual([l.lastStableOffset, aborted(l)], [11, [[1, 0, 4], [3, 8, 10]]], 'after a clean restart: the roll snapshot and the small active segment scanned');
     await l.deleteRecordsBefore(5);
     assert.deepEqual(aborted(l), [[3, 8, 10]], 'aborted transactions below the log start are dropped');
     await clean.close();
