@@ -113,6 +113,8 @@ export class PartitionLog {
   private readonly waiters = new Set<() => void>();
   /** The log end offset when a clean start found this partition's indexes and snapshot current, else -1. */
   private cleanlyLoadedEndOffset = -1;
+  /** Index and snapshot writes of rolled segments still running: a close waits for them. */
+  private readonly sealing = new Set<Promise<void>>();
   /** Offsets of the producer snapshot files in the directory, ascending: kept here so no write or start lists it again. */
   private snapshotOffsets: number[] = [];
   closed = false;
@@ -356,7 +358,8 @@ export class PartitionLog {
     const next = new Segment(this.dir, previous.nextOffset);
     next.newFile = true;
     this.segments.push(next);
-    void this.sealSegment(previous, next.baseOffset, this.snapshotState());
+    const sealing = this.sealSegment(previous, next.baseOffset, this.snapshotState()).finally(() => this.sealing.delete(sealing));
+    this.sealing.add(sealing);
   }
 
   private async sealSegment(segment: Segment, snapshotOffset: number, snapshot: string): Promise<void> {
@@ -844,6 +847,8 @@ export class PartitionLog {
     this.closed = true;
     const last = this.pending.length > this.pendingHead ? this.pending[this.pending.length - 1] : undefined;
     if (last) await last.durable.catch(() => undefined);
+    // before, files of a roll could still be written after close() returned (and the directory was removed)
+    await Promise.all(this.sealing);
     if (!syncedByCaller) await this.flushToDisk();
     // after a clean start with no append since, the files of the previous clean shutdown are still current.
     // Index files left from an earlier shutdown describe a prefix of the segment: a start resumes its scan there

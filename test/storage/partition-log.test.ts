@@ -242,3 +242,36 @@ test('look-ups by timestamp only answer with records below the high watermark, a
     assert.deepEqual(await log.offsetForTimestamp(2000), { offset: 8, timestamp: 9000 });
     await logs.close();
   }));
+
+test('close waits for the index files and producer snapshot of a roll still being written', () =>
+  withTempDir(async (dir) => {
+    let running = 0;
+    let afterClose = 0;
+    let closed = false;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      writeFileAtomic: async (path, data, durable) => {
+        if (closed) afterClose++;
+        running++;
+        try {
+          await new Promise((r) => setTimeout(r, 30));
+          await nodeFileSystem.writeFileAtomic(path, data, durable);
+        } finally {
+          running--;
+        }
+      },
+    };
+    const logs = await openLogs(dir, { fs });
+    await logs.createTopic('t', 1, { 'segment.bytes': '200' });
+    const log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 3; i++) await appendValues(log, [`v${i}-${'x'.repeat(100)}`]).durable;
+    assert.ok(log.segments.length >= 3, 'rolled');
+    assert.ok(running > 0, 'a roll is still writing its files');
+    await logs.close();
+    closed = true;
+    assert.equal(running, 0, 'nothing written after close returned');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(afterClose, 0);
+    const names = await readdir(join(dir, 't-0'));
+    for (const s of log.segments.slice(0, -1)) assert.ok(names.includes(`${String(s.baseOffset).padStart(20, '0')}.index`), `indexes of ${s.baseOffset}`);
+  }));

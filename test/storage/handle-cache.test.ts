@@ -1,0 +1,88 @@
+// The bounded cache of open segment files: many partitions are written, read and synced through a few descriptors,
+// and running out of descriptors (EMFILE) shrinks the cache instead of failing appends.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
+import { withTempDir } from '../helpers/temp-dir.js';
+import { appendValues, openLogs, readAll } from './helpers.js';
+
+/** A file system that tracks which segment files are open, and can refuse opens past a descriptor limit. */
+function trackingFs(limit = Infinity) {
+  const open = new Map<number, string>();
+  let segmentFds = 0;
+  const state = { peak: 0, emfiles: 0, syncedPaths: new Set<string>() };
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    open: async (path, flags) => {
+      if (!path.endsWith('.log')) return nodeFileSystem.open(path, flags);
+      // counted before the open completes: concurrent opens must see each other
+      if (segmentFds >= limit) {
+        state.emfiles++;
+        throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+      }
+      state.peak = Math.max(state.peak, ++segmentFds);
+      const fd = await nodeFileSystem.open(path, flags).catch((err) => {
+        segmentFds--;
+        throw err;
+      });
+      open.set(fd, path);
+      return fd;
+    },
+    close: async (fd) => {
+      if (open.get(fd)?.endsWith('.log')) segmentFds--;
+      open.delete(fd);
+      await nodeFileSystem.close(fd);
+    },
+    fdatasync: async (fd) => {
+      state.syncedPaths.add(open.get(fd)!);
+      await nodeFileSystem.fdatasync(fd);
+    },
+  };
+  const openSegments = () => segmentFds;
+  return { fs, state, openSegments };
+}
+
+test('segment files of many partitions are written, synced and read through at most maxOpenFiles idle descriptors', () =>
+  withTempDir(async (dir) => {
+    const disk = trackingFs();
+    const logs = await openLogs(dir, { fs: disk.fs, maxOpenFiles: 8, directSyncMax: 64 });
+    await logs.createTopic('t', 40, { 'segment.bytes': '400' });
+    // created side by side, each file open while its partition loads; then the idle ones are closed
+    assert.ok(disk.openSegments() <= 8, `${disk.openSegments()} open after creating 40 partitions`);
+    disk.state.peak = disk.openSegments();
+    // one partition at a time: every write, sync and roll needs the files of partitions evicted before
+    for (let round = 0; round < 4; round++) {
+      for (let p = 0; p < 40; p++) {
+        await appendValues(logs.getLog('t', p)!, [`r${round}p${p}-${'x'.repeat(60)}`]).durable;
+        assert.ok(disk.openSegments() <= 8, `${disk.openSegments()} open after an append`);
+      }
+    }
+    // past the bound only by the files in use: a roll syncs the old segment while the new one is written
+    assert.ok(disk.state.peak <= 10, `at most two past the bound (peak ${disk.state.peak})`);
+    for (let p = 0; p < 40; p++) {
+      const log = logs.getLog('t', p)!;
+      assert.ok(log.segments.length > 1, 'rolled');
+      // each append was made durable in its own segment file (a direct round), through whatever descriptor was open
+      for (const s of log.segments) if (s.size > 0) assert.ok(disk.state.syncedPaths.has(s.logPath), `${s.logPath} synced`);
+      assert.deepEqual((await readAll(log, 0)).map(([, v]) => v.slice(0, 8)), [0, 1, 2, 3].map((r) => `r${r}p${p}-`.padEnd(8, 'x').slice(0, 8)));
+      assert.ok(disk.openSegments() <= 8, `${disk.openSegments()} open after a read`);
+    }
+    await logs.close();
+    assert.equal(disk.openSegments(), 0, 'all closed');
+  }));
+
+test('running out of descriptors (EMFILE) halves the cache and retries the open: appends and reads go on', () =>
+  withTempDir(async (dir) => {
+    // a process limit below the configured cache size; partitions load 64 at a time, so it must exceed that
+    const disk = trackingFs(80);
+    const logs = await openLogs(dir, { fs: disk.fs, maxOpenFiles: 1000 });
+    await logs.createTopic('t', 200);
+    assert.ok(disk.state.emfiles > 0, 'the limit was hit while creating');
+    await Promise.all(Array.from({ length: 200 }, (_, p) => appendValues(logs.getLog('t', p)!, [`v${p}`]).durable));
+    assert.ok(disk.openSegments() <= 80);
+    for (let p = 0; p < 200; p++) assert.deepEqual(await readAll(logs.getLog('t', p)!, 0), [[0, `v${p}`]]);
+    await logs.close();
+    const again = await openLogs(dir, { fs: disk.fs, maxOpenFiles: 1000 });
+    for (let p = 0; p < 200; p++) assert.deepEqual(await readAll(again.getLog('t', p)!, 0), [[0, `v${p}`]]);
+    await again.close();
+  }));
