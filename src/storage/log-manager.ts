@@ -71,6 +71,9 @@ export class LogManager {
   groupCommit!: GroupCommit;
   private readonly env: LogEnv;
   private readonly dirtyNoneLogs = new Set<PartitionLog>();
+  private retentionPass: Promise<number> | null = null;
+  private noneFlush: Promise<void> | null = null;
+  private closing = false;
   private readonly stopTimers: (() => void)[] = [];
   private readonly catalogue: SharedFileWrite;
   private readonly logStarts: SharedFileWrite;
@@ -151,7 +154,7 @@ export class LogManager {
     if (this.cleanStart) await fs.unlink(marker);
     const retentionMs = this.options.retentionCheckMs ?? 30_000;
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
-    this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, 1000)), () => void this.flushNoneLogs()));
+    this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, 1000)), () => this.flushNoneLogs()));
   }
 
   private newLog(topic: TopicState | TopicRecord, partition: number, config: LogConfig): PartitionLog {
@@ -269,12 +272,22 @@ export class LogManager {
     return JSON.stringify(starts);
   }
 
-  /** One pass of retention and compaction over every partition; returns the segments deleted by retention. */
-  async runRetention(): Promise<number> {
+  /**
+   * One pass of retention and compaction over every partition; returns the segments deleted by retention. One
+   * pass at a time: asked for while one runs (a slow compaction outlasting the timer's interval), it gets that
+   * one, so no two passes ever rewrite the same segment at once.
+   */
+  runRetention(): Promise<number> {
+    this.retentionPass ??= this.retentionPassOnce().finally(() => (this.retentionPass = null));
+    return this.retentionPass;
+  }
+
+  private async retentionPassOnce(): Promise<number> {
     const now = this.clock.now();
     let deleted = 0;
     for (const t of [...this.topics.values()]) {
       for (const log of t.partitions) {
+        if (this.closing) break; // close waits for the partition being worked on, not for the rest
         try {
           deleted += await log.applyRetention(now);
           log.producers.expire(now, this.defaults.producerIdExpirationMs);
@@ -288,11 +301,13 @@ export class LogManager {
     return deleted;
   }
 
-  private async flushNoneLogs(): Promise<void> {
-    if (this.dirtyNoneLogs.size === 0) return;
+  private flushNoneLogs(): void {
+    if (this.dirtyNoneLogs.size === 0 || this.noneFlush) return;
     const logs = [...this.dirtyNoneLogs];
     this.dirtyNoneLogs.clear();
-    await Promise.all(logs.map((l) => l.flushToDisk().catch((err) => this.options.onError?.(err, `background flush of ${l.topic}-${l.partition}`))));
+    this.noneFlush = Promise.all(logs.map((l) => l.flushToDisk().catch((err) => this.options.onError?.(err, `background flush of ${l.topic}-${l.partition}`)))).then(() => {
+      this.noneFlush = null;
+    });
   }
 
   /**
@@ -302,6 +317,10 @@ export class LogManager {
    */
   async close(): Promise<void> {
     for (const stop of this.stopTimers.splice(0)) stop();
+    // background work must not touch the files after close returns (or a new manager of the same directory)
+    this.closing = true;
+    await this.retentionPass;
+    await this.noneFlush;
     const logs = [...this.topics.values()].flatMap((t) => t.partitions);
     const syncAll = logs.length > MANY_PARTITIONS && (await this.fs.syncFileSystem(this.dataDir).catch(() => false));
     await inParallel(logs, (log) => log.close(syncAll));

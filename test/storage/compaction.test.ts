@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { nodeFileSystem } from '../../src/io/file-system.js';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { Compression } from '../../src/protocol/compression.js';
 import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildControlBatch, buildRecordBatch, decodeBatchRecords, decodeRecordBatches } from '../../src/protocol/records.js';
@@ -32,8 +32,8 @@ async function contents(log: PartitionLog): Promise<[number, string | null, stri
 }
 
 /** A compacted topic of small segments that is cleaned at every pass where a segment closed (dirty ratio 0). */
-async function setup(dir: string, clock: { now: () => number }, overrides: Record<string, string> = {}): Promise<{ logs: LogManager; log: PartitionLog }> {
-  const logs = await openLogs(dir, { clock: { ...clock, every: () => () => undefined, after: () => () => undefined } });
+async function setup(dir: string, clock: { now: () => number }, overrides: Record<string, string> = {}, fs = nodeFileSystem): Promise<{ logs: LogManager; log: PartitionLog }> {
+  const logs = await openLogs(dir, { fs, clock: { ...clock, every: () => () => undefined, after: () => () => undefined } });
   await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '300', 'delete.retention.ms': '1000', 'min.cleanable.dirty.ratio': '0', ...overrides });
   return { logs, log: logs.getLog('c', 0)! };
 }
@@ -238,4 +238,44 @@ test('a stored batch that cannot be decoded (past the decompression cap) is kept
     assert.deepEqual(await log.offsetForTimestamp(1500), { offset: bombOffset, timestamp: 2000 });
     assert.deepEqual(await log.offsetForTimestamp(2500), { offset: 11, timestamp: 3000 });
     await logs.close();
+  }));
+
+test('retention passes never overlap: one asked for while another runs shares it, and close waits for it', () =>
+  withTempDir(async (dir) => {
+    let now = 1_000_000;
+    // every rewrite of a segment goes through its .cleaned file
+    const rewrites = new Map<string, number>();
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: (path, flags) => {
+        if (path.endsWith('.cleaned')) rewrites.set(path, (rewrites.get(path) ?? 0) + 1);
+        return nodeFileSystem.open(path, flags);
+      },
+    };
+    const { logs, log } = await setup(dir, { now: () => now }, {}, fs);
+    for (let round = 0; round < 8; round++) await put(log, [{ key: 'a', value: `a${round}` }, { key: `k${round}`, value: `v${round}` }], now);
+    const expected = await (async () => {
+      const all = await contents(log);
+      const latest = new Map<string, number>();
+      for (const [o, k] of all) latest.set(k!, o);
+      const closedEnd = log.activeSegment.baseOffset;
+      return all.filter(([o, k]) => o >= closedEnd || latest.get(k!) === o);
+    })();
+    // a pass asked for again (by the timer, while a slow compaction outlasts its interval) before it is done
+    const slow = logs.runRetention();
+    const again = logs.runRetention();
+    await Promise.all([slow, again]);
+    assert.ok(rewrites.size > 0, 'segments were compacted');
+    assert.deepEqual([...rewrites.values()].filter((n) => n > 1), [], 'each once: the second request shared the running pass');
+    assert.deepEqual(await contents(log), expected);
+    const names = await readdir(join(dir, 'c-0'));
+    assert.deepEqual(names.filter((n) => n.endsWith('.cleaned')), [], 'no rewrite left behind');
+    // a pass still running when the manager closes is finished (or stopped) before close returns
+    for (let round = 8; round < 12; round++) await put(log, [{ key: 'a', value: `a${round}` }], now);
+    now += 1000;
+    void logs.runRetention();
+    await logs.close();
+    const after = await readdir(join(dir, 'c-0'));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await readdir(join(dir, 'c-0')), after, 'no file changed after close returned');
   }));
