@@ -199,7 +199,7 @@ export class LogManager {
     this.topics.set(name, topic);
     try {
       const logs = Array.from({ length: partitions }, (_, p) => this.newLog(topic, p, config));
-      await inParallel(logs, (log) => log.load(true, 0));
+      await inParallel(logs, (log) => log.create());
       topic.partitions = logs;
       await this.catalogue.request();
     } catch (err) {
@@ -216,7 +216,7 @@ export class LogManager {
     }
     for (let p = topic.partitions.length; p < total; p++) {
       const log = this.newLog(topic, p, topic.config);
-      await log.load(true, 0);
+      await log.create();
       topic.partitions.push(log);
     }
     await this.catalogue.request();

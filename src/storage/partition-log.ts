@@ -147,10 +147,27 @@ export class PartitionLog {
     return n;
   }
 
-  /** Loads segments from the directory and recovers the tail (see recoverTail). */
+  /** Loads segments from the directory and recovers the tail (see loadSegment). */
   async load(cleanShutdown: boolean, logStartOffset: number): Promise<{ truncatedBytes: number }> {
+    return this.loadFrom(await this.listOrCreateDir(), cleanShutdown, logStartOffset);
+  }
+
+  /**
+   * Starts a partition that is new to the catalogue, empty. A directory of its name may hold the files of a
+   * deleted topic of the same name (a crash between the catalogue write and the removal, or a removal that
+   * failed): they are removed, not loaded as this partition's records.
+   */
+  async create(): Promise<void> {
     const { fs } = this.env;
-    const names = await this.listOrCreateDir();
+    if ((await this.listOrCreateDir()).length > 0) {
+      await fs.rmdir(this.dir);
+      await fs.mkdir(this.dir);
+    }
+    await this.loadFrom([], true, 0);
+  }
+
+  private async loadFrom(names: string[], cleanShutdown: boolean, logStartOffset: number): Promise<{ truncatedBytes: number }> {
+    const { fs } = this.env;
     const bases = names
       .filter((n) => n.endsWith(SEGMENT_SUFFIX) && /^\d{20}\.log$/.test(n))
       .map((n) => Number(n.slice(0, 20)))

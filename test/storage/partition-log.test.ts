@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -123,6 +123,32 @@ test('DeleteRecords moves the log start offset, persisted; deleting a topic remo
     assert.equal(again.getLog('t', 0)!.logStartOffset, 7);
     await again.deleteTopic('t');
     assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('t-')), []);
+    await again.close();
+  }));
+
+test('a topic created again over the files of a deleted one of the same name (left by a crash mid-deletion) starts empty', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await logs.createTopic('t', 2);
+    for (let p = 0; p < 2; p++) await appendValues(logs.getLog('t', p)!, ['old-1', 'old-2']).durable;
+    await logs.close();
+    // the deletion reached the catalogue, then the broker died before removing the directories
+    const orphans = await mkdtemp(join(dir, 'keep-'));
+    await cp(join(dir, 't-0'), join(orphans, 't-0'), { recursive: true });
+    logs = await openLogs(dir);
+    await logs.deleteTopic('t');
+    await cp(join(orphans, 't-0'), join(dir, 't-0'), { recursive: true });
+    await logs.close();
+    logs = await openLogs(dir);
+    assert.equal(logs.getLog('t', 0), undefined, 'the orphaned directory is no topic');
+    await logs.createTopic('t', 1);
+    const log = logs.getLog('t', 0)!;
+    assert.deepEqual([log.logStartOffset, log.logEndOffset], [0, 0]);
+    await appendValues(log, ['new']).durable;
+    assert.deepEqual(await readAll(log, 0), [[0, 'new']]);
+    await logs.close();
+    const again = await openLogs(dir);
+    assert.deepEqual(await readAll(again.getLog('t', 0)!, 0), [[0, 'new']]);
     await again.close();
   }));
 
