@@ -125,9 +125,7 @@ export class LogManager {
     const records: TopicRecord[] = (await fs.exists(join(this.dataDir, METADATA_FILE)))
       ? JSON.parse((await fs.readFile(join(this.dataDir, METADATA_FILE))).toString('utf8')).topics
       : [];
-    const starts: Record<string, number> = (await fs.exists(join(this.dataDir, LOG_START_FILE)))
-      ? JSON.parse((await fs.readFile(join(this.dataDir, LOG_START_FILE))).toString('utf8'))
-      : {};
+    const logStartOf = parseLogStarts((await fs.exists(join(this.dataDir, LOG_START_FILE))) ? (await fs.readFile(join(this.dataDir, LOG_START_FILE))).toString('utf8') : '{}');
     const { journal, leftover, leftoverFiles } = await Journal.open(fs, join(this.dataDir, JOURNAL_DIR));
     this.groupCommit = new GroupCommit(fs, this.handles, journal, {
       directSyncMax: this.options.directSyncMax ?? 4,
@@ -142,7 +140,7 @@ export class LogManager {
       const topic: TopicState = { name: rec.name, id: rec.id, partitions: [], overrides: rec.overrides, config };
       topic.partitions = Array.from({ length: rec.partitions }, (_, p) => this.newLog(rec, p, config));
       await inParallel(topic.partitions, async (log) => {
-        const { truncatedBytes } = await log.load(this.cleanStart, starts[`${rec.name}-${log.partition}`] ?? 0);
+        const { truncatedBytes } = await log.load(this.cleanStart, logStartOf(rec, log.partition));
         this.recoveredTruncatedBytes += truncatedBytes;
       });
       this.topics.set(rec.name, topic);
@@ -225,7 +223,7 @@ export class LogManager {
   async deleteTopic(name: string): Promise<void> {
     const topic = this.requireTopic(name);
     this.topics.delete(name);
-    await this.catalogue.request();
+    await Promise.all([this.catalogue.request(), this.logStarts.request()]);
     for (const log of topic.partitions) {
       this.dirtyNoneLogs.delete(log);
       await log.destroy();
@@ -264,12 +262,13 @@ export class LogManager {
     return JSON.stringify({ version: 1, topics: records }, null, 1);
   }
 
+  /** Log start offsets by topic id, not name: a topic created again under a deleted one's name gets none of them. */
   private renderLogStarts(): string {
-    const starts: Record<string, number> = {};
+    const topics: Record<string, Record<number, number>> = {};
     for (const t of this.topics.values()) {
-      for (const log of t.partitions) if (log.logStartOffset > 0) starts[`${t.name}-${log.partition}`] = log.logStartOffset;
+      for (const log of t.partitions) if (log.logStartOffset > 0) (topics[t.id] ??= {})[log.partition] = log.logStartOffset;
     }
-    return JSON.stringify(starts);
+    return JSON.stringify({ version: 2, topics });
   }
 
   /**
@@ -339,3 +338,14 @@ export class LogManager {
 
 /** Partitions past which a clean shutdown syncs the whole filesystem once instead of each partition's files. */
 const MANY_PARTITIONS = 32;
+
+/**
+ * Reads log-start-offsets.json: `{ version: 2, topics: { <topic id>: { <partition>: offset } } }`, or the first
+ * version's `{ "<topic>-<partition>": offset }` (keyed by name, which a topic created again under a deleted one's
+ * name inherited).
+ */
+function parseLogStarts(text: string): (topic: TopicRecord, partition: number) => number {
+  const saved = JSON.parse(text) as { version?: number; topics?: Record<string, Record<string, number>> } & Record<string, unknown>;
+  if (saved.version === 2) return (topic, partition) => saved.topics?.[topic.id]?.[partition] ?? 0;
+  return (topic, partition) => Number(saved[`${topic.name}-${partition}`] ?? 0);
+}

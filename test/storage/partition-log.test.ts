@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -150,6 +150,28 @@ test('a topic created again over the files of a deleted one of the same name (le
     const again = await openLogs(dir);
     assert.deepEqual(await readAll(again.getLog('t', 0)!, 0), [[0, 'new']]);
     await again.close();
+  }));
+
+test('log start offsets belong to the topic, not its name: a topic created again under a deleted one\'s name keeps its records after a crash', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await logs.createTopic('t', 1);
+    for (let i = 0; i < 10; i++) await appendValues(logs.getLog('t', 0)!, [`old${i}`]).durable;
+    assert.equal(await logs.deleteRecords('t', 0, 7), 7);
+    await logs.deleteTopic('t');
+    await logs.createTopic('t', 1);
+    await appendValues(logs.getLog('t', 0)!, ['new']).durable;
+    await logs.handles.closeAll(); // crash: no clean close
+    logs = await openLogs(dir);
+    const log = logs.getLog('t', 0)!;
+    assert.equal(log.logStartOffset, 0);
+    assert.deepEqual(await readAll(log, 0), [[0, 'new']]);
+    // a file written by the first version, keyed by topic name, still applies
+    await logs.close();
+    await writeFile(join(dir, 'log-start-offsets.json'), JSON.stringify({ 't-0': 1 }));
+    logs = await openLogs(dir);
+    assert.equal(logs.getLog('t', 0)!.logStartOffset, 1);
+    await logs.close();
   }));
 
 test('concurrent topic creations and deletions share catalogue writes, and the catalogue holds each topic once it is whole', () =>
