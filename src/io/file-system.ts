@@ -78,7 +78,8 @@ export const nodeFileSystem: FileSystem = {
   },
   rename: (from, to) => fs.promises.rename(from, to),
   unlink: (path) => fs.promises.unlink(path),
-  rmdir: (path) => fs.promises.rm(path, { recursive: true, force: true }),
+  // retried: a file created inside while the tree is removed (a compaction finishing) fails one attempt with ENOTEMPTY
+  rmdir: (path) => fs.promises.rm(path, { recursive: true, force: true, maxRetries: 3 }),
   exists: (path) => fs.promises.access(path).then(() => true, () => false),
   fsyncDir: (path) => fsyncDirectory(path),
   syncFileSystem,

@@ -287,6 +287,7 @@ export class LogManager {
     for (const t of [...this.topics.values()]) {
       for (const log of t.partitions) {
         if (this.closing) break; // close waits for the partition being worked on, not for the rest
+        if (log.closed) continue; // its topic was deleted since the pass began
         try {
           deleted += await log.applyRetention(now);
           log.producers.expire(now, this.defaults.producerIdExpirationMs);

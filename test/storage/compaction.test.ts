@@ -279,3 +279,21 @@ test('retention passes never overlap: one asked for while another runs shares it
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(await readdir(join(dir, 'c-0')), after, 'no file changed after close returned');
   }));
+
+test('a topic deleted while a retention pass runs is skipped by it, and its directory is removed', () =>
+  withTempDir(async (dir) => {
+    const errors: string[] = [];
+    const logs = await openLogs(dir, { onError: (err, what) => errors.push(`${what}: ${(err as Error).message}`) });
+    const config = { 'cleanup.policy': 'compact', 'segment.bytes': '300', 'min.cleanable.dirty.ratio': '0' };
+    await logs.createTopic('a', 1, config);
+    await logs.createTopic('b', 1, config);
+    for (const t of ['a', 'b']) for (let i = 0; i < 12; i++) await put(logs.getLog(t, 0)!, [{ key: `k${i % 3}`, value: `${t}${i}` }], Date.now());
+    const pass = logs.runRetention();
+    await logs.deleteTopic('b');
+    await pass;
+    assert.deepEqual(errors, []);
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('b-')), []);
+    const kept = (await contents(logs.getLog('a', 0)!)).filter(([, k]) => k === 'k0').length;
+    assert.ok(kept < 4, `a was compacted: ${kept} of 4 records of k0 left`);
+    await logs.close();
+  }));
