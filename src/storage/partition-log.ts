@@ -804,7 +804,14 @@ export class PartitionLog {
     fresh.nextOffset = Math.max(fresh.nextOffset, old.nextOffset);
     await fresh.writeIndexes(fs);
     const at = this.segments.indexOf(old);
-    if (at < 0) return false;
+    if (at < 0) {
+      // removed meanwhile (DeleteRecords, retention): the rename must not bring its files back
+      fresh.deleted = true;
+      await handles.close(fresh);
+      await fs.unlink(fresh.logPath).catch(() => undefined);
+      await fresh.removeIndexFiles(fs);
+      return false;
+    }
     this.segments[at] = fresh;
     old.deleted = true;
     if (old.inUse === 0) await handles.close(old);

@@ -297,3 +297,36 @@ test('a topic deleted while a retention pass runs is skipped by it, and its dire
     assert.ok(kept < 4, `a was compacted: ${kept} of 4 records of k0 left`);
     await logs.close();
   }));
+
+test('a segment that DeleteRecords removes while compaction rewrites it stays removed', () =>
+  withTempDir(async (dir) => {
+    let now = 1_000_000;
+    let logs: LogManager | null = null;
+    let deletedDuringSwap = false;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      rename: async (from, to) => {
+        // the first swap of a compacted segment: DeleteRecords moves the log start past it first
+        if (from.endsWith('.cleaned') && !deletedDuringSwap) {
+          deletedDuringSwap = true;
+          const log = logs!.getLog('c', 0)!;
+          await logs!.deleteRecords('c', 0, log.segments[2]!.baseOffset);
+        }
+        return nodeFileSystem.rename(from, to);
+      },
+    };
+    const setUp = await setup(dir, { now: () => now }, {}, fs);
+    logs = setUp.logs;
+    const { log } = setUp;
+    for (let round = 0; round < 10; round++) await put(log, [{ key: 'a', value: `a${round}` }, { key: `k${round}`, value: `v${round}` }], now);
+    await logs.runRetention();
+    assert.ok(deletedDuringSwap, 'a swap happened');
+    const onDisk = (await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.log') || n.endsWith('.index'));
+    const expected = log.segments.flatMap((s) => [s.logPath, ...(s === log.activeSegment ? [] : [s.indexPath])]).map((p) => p.slice(p.lastIndexOf('/') + 1));
+    assert.deepEqual(onDisk.sort(), expected.sort(), 'no file of a removed segment came back');
+    assert.ok(log.segments[0]!.baseOffset >= 0 && log.logStartOffset === log.segments[0]!.baseOffset);
+    await logs.close();
+    const again = await openLogs(dir);
+    assert.equal(again.getLog('c', 0)!.segments[0]!.baseOffset, log.logStartOffset, 'the next start loads no segment below the log start');
+    await again.close();
+  }));
