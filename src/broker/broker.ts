@@ -154,7 +154,8 @@ export class Broker {
   /** The topic, created with broker defaults when auto-creation is on; null when it does not exist. */
   async topicOrAutoCreate(name: string, allowAutoCreate = true): Promise<TopicState | null> {
     const existing = this.logs.topics.get(name);
-    if (existing) return existing;
+    // one being created is answered once it is (or, created some other way, as it stands)
+    if (existing) return existing.partitions.length > 0 ? existing : (this.topicCreations.get(name) ?? existing);
     if (!this.config.autoCreateTopics || !allowAutoCreate || name.startsWith('__')) return null;
     return this.createTopic(name, this.config.defaultPartitions, {});
   }

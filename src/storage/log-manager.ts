@@ -17,6 +17,11 @@ export interface TopicState {
   /** 32 hex digits (Kafka's topic UUID). */
   id: string;
   partitions: PartitionLog[];
+  /**
+   * Partitions on disk whose catalogue write has not finished (a new topic's, or added ones): served only once
+   * the catalogue that lists them is durable, so no append is acknowledged to a partition a crash would forget.
+   */
+  creating?: PartitionLog[];
   overrides: Record<string, string>;
   config: LogConfig;
 }
@@ -74,6 +79,9 @@ export class LogManager {
   private retentionPass: Promise<number> | null = null;
   private noneFlush: Promise<void> | null = null;
   private closing = false;
+  private partitionGrowth: Promise<unknown> = Promise.resolve();
+  /** Topic and partition changes running (create, grow, delete, DeleteRecords): close waits for them. */
+  private readonly changes = new Set<Promise<unknown>>();
   private readonly stopTimers: (() => void)[] = [];
   private readonly catalogue: SharedFileWrite;
   private readonly logStarts: SharedFileWrite;
@@ -186,7 +194,11 @@ export class LogManager {
     return this.topics.get(topic)?.partitions[partition];
   }
 
-  async createTopic(name: string, partitions: number, overrides: Record<string, string> = {}): Promise<TopicState> {
+  createTopic(name: string, partitions: number, overrides: Record<string, string> = {}): Promise<TopicState> {
+    return this.tracked(this.addTopic(name, partitions, overrides));
+  }
+
+  private async addTopic(name: string, partitions: number, overrides: Record<string, string>): Promise<TopicState> {
     validateTopicName(name);
     if (this.topics.has(name)) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${name} already exists`);
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > 100_000) {
@@ -198,29 +210,46 @@ export class LogManager {
     try {
       const logs = Array.from({ length: partitions }, (_, p) => this.newLog(topic, p, config));
       await inParallel(logs, (log) => log.create());
-      topic.partitions = logs;
+      topic.creating = logs;
       await this.catalogue.request();
+      topic.partitions = logs;
     } catch (err) {
       this.topics.delete(name);
       throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `could not create topic ${name}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      topic.creating = undefined;
     }
     return topic;
   }
 
-  async createPartitions(name: string, total: number): Promise<void> {
+  /** Adds partitions to a topic; requests for any topic are handled one after another. */
+  createPartitions(name: string, total: number): Promise<void> {
+    const run = this.partitionGrowth.then(() => this.growPartitions(name, total));
+    this.partitionGrowth = run.catch(() => undefined);
+    return this.tracked(run);
+  }
+
+  private async growPartitions(name: string, total: number): Promise<void> {
     const topic = this.requireTopic(name);
     if (total <= topic.partitions.length) {
       throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `topic ${name} has ${topic.partitions.length} partitions; the new count must be larger, got ${total}`);
     }
-    for (let p = topic.partitions.length; p < total; p++) {
-      const log = this.newLog(topic, p, topic.config);
-      await log.create();
-      topic.partitions.push(log);
+    const logs = Array.from({ length: total - topic.partitions.length }, (_, i) => this.newLog(topic, topic.partitions.length + i, topic.config));
+    await inParallel(logs, (log) => log.create());
+    topic.creating = logs;
+    try {
+      await this.catalogue.request();
+    } finally {
+      topic.creating = undefined;
     }
-    await this.catalogue.request();
+    topic.partitions.push(...logs);
   }
 
-  async deleteTopic(name: string): Promise<void> {
+  deleteTopic(name: string): Promise<void> {
+    return this.tracked(this.removeTopic(name));
+  }
+
+  private async removeTopic(name: string): Promise<void> {
     const topic = this.requireTopic(name);
     this.topics.delete(name);
     await Promise.all([this.catalogue.request(), this.logStarts.request()]);
@@ -246,7 +275,11 @@ export class LogManager {
     return topic;
   }
 
-  async deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number> {
+  deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number> {
+    return this.tracked(this.moveLogStart(topic, partition, beforeOffset));
+  }
+
+  private async moveLogStart(topic: string, partition: number, beforeOffset: number): Promise<number> {
     const log = this.getLog(topic, partition);
     if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topic}-${partition}`);
     const start = await log.deleteRecordsBefore(beforeOffset === -1 ? log.highWatermark : beforeOffset);
@@ -254,11 +287,18 @@ export class LogManager {
     return start;
   }
 
-  /** The catalogue as written: topics still being created (no partition loaded yet) wait for their own write. */
+  private tracked<T>(change: Promise<T>): Promise<T> {
+    this.changes.add(change);
+    const done = () => this.changes.delete(change);
+    change.then(done, done);
+    return change;
+  }
+
+  /** The catalogue as written: topics still being created (no partition on disk yet) wait for their own write. */
   private renderCatalogue(): string {
     const records: TopicRecord[] = [...this.topics.values()]
-      .filter((t) => t.partitions.length > 0)
-      .map((t) => ({ name: t.name, id: t.id, partitions: t.partitions.length, overrides: t.overrides }));
+      .map((t) => ({ name: t.name, id: t.id, partitions: t.partitions.length + (t.creating?.length ?? 0), overrides: t.overrides }))
+      .filter((t) => t.partitions > 0);
     return JSON.stringify({ version: 1, topics: records }, null, 1);
   }
 
@@ -321,6 +361,7 @@ export class LogManager {
     this.closing = true;
     await this.retentionPass;
     await this.noneFlush;
+    await Promise.allSettled(this.changes);
     const logs = [...this.topics.values()].flatMap((t) => t.partitions);
     const syncAll = logs.length > MANY_PARTITIONS && (await this.fs.syncFileSystem(this.dataDir).catch(() => false));
     await inParallel(logs, (log) => log.close(syncAll));

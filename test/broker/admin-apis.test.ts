@@ -118,3 +118,25 @@ test('idle connections are closed after the idle timeout; a client that stops re
     greedy.close();
   }, { idleTimeoutMs: 300, maxInFlightPerConnection: 4 });
 });
+
+test('Metadata while a topic is being created: LEADER_NOT_AVAILABLE in the list of all topics, and a request naming it waits for it', async () => {
+  await withBroker(async (b) => {
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      const creating = b.broker.createTopic('big', 3000, {});
+      assert.equal(b.broker.logs.topics.get('big')?.partitions.length, 0, 'the creation has begun, nothing is served yet');
+      const [all, named] = await Promise.all([
+        c.send(3, 12, { topics: null, allowAutoTopicCreation: false }),
+        c.send(3, 12, { topics: [{ name: 'big', topicId: '0'.repeat(32) }], allowAutoTopicCreation: false }),
+      ]);
+      const listed = all.topics.find((t: { name: string }) => t.name === 'big');
+      assert.deepEqual([listed.errorCode, listed.partitions.length], [ErrorCode.LEADER_NOT_AVAILABLE, 0]);
+      assert.deepEqual([named.topics[0].errorCode, named.topics[0].partitions.length], [0, 3000]);
+      await creating;
+      const after = await c.send(3, 12, { topics: null, allowAutoTopicCreation: false });
+      assert.deepEqual([after.topics[0].errorCode, after.topics[0].partitions.length], [0, 3000]);
+    } finally {
+      c.close();
+    }
+  });
+});

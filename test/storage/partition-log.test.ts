@@ -3,7 +3,7 @@ import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
-import { ErrorCode } from '../../src/protocol/errors.js';
+import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, fullDisk, openLogs, readAll } from './helpers.js';
@@ -172,6 +172,57 @@ test('log start offsets belong to the topic, not its name: a topic created again
     logs = await openLogs(dir);
     assert.equal(logs.getLog('t', 0)!.logStartOffset, 1);
     await logs.close();
+  }));
+
+test('partitions of a new topic, or added to one, take appends only once the catalogue that lists them is durable', () =>
+  withTempDir(async (dir) => {
+    const gate = { hold: true, held: [] as (() => void)[] };
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      writeFileAtomic: async (path, data, durable) => {
+        // the catalogue write is held until the test lets it go
+        if (gate.hold && path.endsWith('topics.json')) await new Promise<void>((resolve) => gate.held.push(resolve));
+        return nodeFileSystem.writeFileAtomic(path, data, durable);
+      },
+    };
+    const logs = await openLogs(dir, { fs });
+    const creating = logs.createTopic('t', 2);
+    while (gate.held.length === 0) await new Promise((r) => setImmediate(r));
+    assert.equal(logs.topics.get('t')?.partitions.length, 0, 'on disk, not yet served');
+    assert.equal(logs.getLog('t', 0), undefined);
+    gate.held.shift()!();
+    await creating;
+    assert.equal(logs.topics.get('t')!.partitions.length, 2);
+    const growing = logs.createPartitions('t', 4);
+    while (gate.held.length === 0) await new Promise((r) => setImmediate(r));
+    assert.equal(logs.getLog('t', 2), undefined, 'added partitions wait for the catalogue too');
+    await appendValues(logs.getLog('t', 1)!, ['served meanwhile']).durable;
+    gate.held.shift()!();
+    await growing;
+    assert.deepEqual(logs.topics.get('t')!.partitions.map((l) => l.partition), [0, 1, 2, 3]);
+    // concurrent requests to grow one topic are taken in turn: the second sees the first's count
+    gate.hold = false;
+    const [a, b] = await Promise.allSettled([logs.createPartitions('t', 6), logs.createPartitions('t', 5)]);
+    assert.equal(a.status, 'fulfilled');
+    assert.equal(b.status === 'rejected' && (b.reason as KafkaError).code, ErrorCode.INVALID_PARTITIONS);
+    assert.equal(logs.topics.get('t')!.partitions.length, 6);
+    await logs.close();
+  }));
+
+test('close waits for topic changes still running: nothing is written after it returns', () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('old', 50);
+    const changes = [logs.createTopic('t', 300), logs.deleteTopic('old')];
+    await logs.close();
+    const names = (await readdir(dir)).sort();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual((await readdir(dir)).sort(), names, 'the data dir did not change after close');
+    await Promise.all(changes);
+    const again = await openLogs(dir);
+    assert.equal(again.topics.get('t')?.partitions.length, 300);
+    assert.equal(again.topics.has('old'), false);
+    await again.close();
   }));
 
 test('concurrent topic creations and deletions share catalogue writes, and the catalogue holds each topic once it is whole', () =>

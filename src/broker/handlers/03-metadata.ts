@@ -15,7 +15,8 @@ export const metadata: ApiHandler<MetadataRequest, MetadataResponse> = {
   async handle({ broker, version }, req) {
     const nodeId = broker.config.nodeId;
     const describe = (t: TopicState): MetadataResponseMetadataResponseTopic => ({
-      errorCode: 0,
+      // a topic whose creation is not durable yet has no partitions to serve: clients retry, as with Kafka
+      errorCode: t.partitions.length === 0 ? ErrorCode.LEADER_NOT_AVAILABLE : 0,
       name: t.name,
       topicId: t.id,
       isInternal: t.name.startsWith('__'),
