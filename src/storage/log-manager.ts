@@ -133,7 +133,8 @@ export class LogManager {
     const records: TopicRecord[] = (await fs.exists(join(this.dataDir, METADATA_FILE)))
       ? JSON.parse((await fs.readFile(join(this.dataDir, METADATA_FILE))).toString('utf8')).topics
       : [];
-    const logStartOf = parseLogStarts((await fs.exists(join(this.dataDir, LOG_START_FILE))) ? (await fs.readFile(join(this.dataDir, LOG_START_FILE))).toString('utf8') : '{}');
+    const startsFile = join(this.dataDir, LOG_START_FILE);
+    const logStartOf = parseLogStarts((await fs.exists(startsFile)) ? (await fs.readFile(startsFile)).toString('utf8') : '{}');
     const { journal, leftover, leftoverFiles } = await Journal.open(fs, join(this.dataDir, JOURNAL_DIR));
     this.groupCommit = new GroupCommit(fs, this.handles, journal, {
       directSyncMax: this.options.directSyncMax ?? 4,

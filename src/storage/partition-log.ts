@@ -170,7 +170,7 @@ export class PartitionLog {
     const { fs } = this.env;
     const bases = names
       .filter((n) => n.endsWith(SEGMENT_SUFFIX) && /^\d{20}\.log$/.test(n))
-      .map((n) => Number(n.slice(0, 20)))
+      .map(fileOffset)
       .sort((a, b) => a - b);
     for (const n of names) if (n.endsWith('.tmp') || n.endsWith('.cleaned')) await fs.unlink(`${this.dir}/${n}`).catch(() => undefined);
     const files = new Set(names.map((n) => join(this.dir, n)));
@@ -871,7 +871,7 @@ export class PartitionLog {
     this.closed = true;
     const last = this.pending.length > this.pendingHead ? this.pending[this.pending.length - 1] : undefined;
     if (last) await last.durable.catch(() => undefined);
-    // before, files of a roll could still be written after close() returned (and the directory was removed)
+    // a roll's index and snapshot writes finish first: nothing is written here after close() returns
     await Promise.all(this.sealing);
     if (!syncedByCaller) await this.flushToDisk();
     // after a clean start with no append since, the files of the previous clean shutdown are still current.
