@@ -22,6 +22,8 @@ export interface TopicState {
    * the catalogue that lists them is durable, so no append is acknowledged to a partition a crash would forget.
    */
   creating?: PartitionLog[];
+  /** Resolves once the topic's creation is over, done or failed (a deletion waits for it: nothing is left behind). */
+  created?: Promise<void>;
   overrides: Record<string, string>;
   config: LogConfig;
 }
@@ -206,7 +208,8 @@ export class LogManager {
       throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `partition count must be 1-100000, got ${partitions}`);
     }
     const config = applyTopicConfigs(this.defaults, overrides);
-    const topic: TopicState = { name, id: randomBytes(16).toString('hex'), partitions: [], overrides: { ...overrides }, config };
+    let created!: () => void;
+    const topic: TopicState = { name, id: randomBytes(16).toString('hex'), partitions: [], overrides: { ...overrides }, config, created: new Promise<void>((r) => (created = r)) };
     this.topics.set(name, topic);
     try {
       const logs = Array.from({ length: partitions }, (_, p) => this.newLog(topic, p, config));
@@ -215,10 +218,11 @@ export class LogManager {
       await this.catalogue.request();
       topic.partitions = logs;
     } catch (err) {
-      this.topics.delete(name);
+      if (this.topics.get(name) === topic) this.topics.delete(name);
       throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `could not create topic ${name}: ${(err as Error).message}`, { cause: err });
     } finally {
       topic.creating = undefined;
+      created();
     }
     return topic;
   }
@@ -252,6 +256,8 @@ export class LogManager {
 
   private async removeTopic(name: string): Promise<void> {
     const topic = this.requireTopic(name);
+    await topic.created;
+    if (this.topics.get(name) !== topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${name}`);
     this.topics.delete(name);
     await Promise.all([this.catalogue.request(), this.logStarts.request()]);
     for (const log of topic.partitions) {

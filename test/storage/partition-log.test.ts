@@ -225,6 +225,22 @@ test('close waits for topic changes still running: nothing is written after it r
     await again.close();
   }));
 
+test('a topic deleted while it is being created is deleted once the creation is over: nothing of it stays', () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir);
+    const creating = logs.createTopic('t', 300);
+    await logs.deleteTopic('t');
+    await creating;
+    assert.equal(logs.topics.has('t'), false);
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('t-')), [], 'no partition directory left');
+    await logs.createTopic('t', 2);
+    assert.equal(logs.getLog('t', 1)!.logEndOffset, 0);
+    await logs.close();
+    const again = await openLogs(dir);
+    assert.equal(again.topics.get('t')?.partitions.length, 2);
+    await again.close();
+  }));
+
 test('concurrent topic creations and deletions share catalogue writes, and the catalogue holds each topic once it is whole', () =>
   withTempDir(async (dir) => {
     let writes = 0;
