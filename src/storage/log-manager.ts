@@ -260,10 +260,8 @@ export class LogManager {
     if (this.topics.get(name) !== topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${name}`);
     this.topics.delete(name);
     await Promise.all([this.catalogue.request(), this.logStarts.request()]);
-    for (const log of topic.partitions) {
-      this.dirtyNoneLogs.delete(log);
-      await log.destroy();
-    }
+    for (const log of topic.partitions) this.dirtyNoneLogs.delete(log);
+    await inParallel(topic.partitions, (log) => log.destroy());
   }
 
   /** Replaces the topic's overrides (AlterConfigs) after validating them all. */
