@@ -29,6 +29,10 @@ export class Segment {
   fd: number | null = null;
   opening: Promise<number> | null = null;
   inUse = 0;
+  /** Place in the file cache's least-recently-used list (see HandleCache). */
+  cached = false;
+  lruPrev: Segment | null = null;
+  lruNext: Segment | null = null;
   /** Bytes written but not yet fsync'd. */
   dirty = false;
   deleted = false;

@@ -86,3 +86,27 @@ test('running out of descriptors (EMFILE) halves the cache and retries the open:
     for (let p = 0; p < 200; p++) assert.deepEqual(await readAll(again.getLog('t', p)!, 0), [[0, `v${p}`]]);
     await again.close();
   }));
+
+test('a segment file in steady use stays open while the files of other partitions come and go', () =>
+  withTempDir(async (dir) => {
+    const opens = new Map<string, number>();
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: (path, flags) => {
+        opens.set(path, (opens.get(path) ?? 0) + 1);
+        return nodeFileSystem.open(path, flags);
+      },
+    };
+    const logs = await openLogs(dir, { fs, maxOpenFiles: 4 });
+    await logs.createTopic('t', 10);
+    const hot = logs.getLog('t', 0)!;
+    await appendValues(hot, ['first']).durable;
+    const opensBefore = opens.get(hot.activeSegment.logPath)!;
+    for (let i = 0; i < 40; i++) {
+      await appendValues(hot, [`hot${i}`]).durable;
+      await appendValues(logs.getLog('t', 1 + (i % 9))!, [`cold${i}`]).durable;
+    }
+    assert.equal(opens.get(hot.activeSegment.logPath), opensBefore, 'never opened again');
+    assert.ok([...opens.values()].reduce((a, b) => a + b) > 40, 'the other files were closed and opened again');
+    await logs.close();
+  }));
