@@ -311,7 +311,7 @@ test('a checkpoint of many segments is one filesystem sync, or one fdatasync per
 
 test('a failed checkpoint keeps its journal files until a later checkpoint succeeds', () =>
   withTempDir(async (dir) => {
-    let failing = true;
+    let failing = false;
     const errors: string[] = [];
     const { fs } = syncCountingFs(async () => {
       if (failing) throw Object.assign(new Error('EIO: i/o error, syncfs'), { code: 'EIO' });
@@ -319,6 +319,7 @@ test('a failed checkpoint keeps its journal files until a later checkpoint succe
     });
     const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, onError: (_err, what) => errors.push(what) });
     await logs.createTopic('wide', 40);
+    failing = true;
     await appendRounds(logs, 40, 10);
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(errors.includes('journal checkpoint'), `errors: ${errors.join(', ')}`);

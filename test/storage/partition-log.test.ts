@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
+import type { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, fullDisk, openLogs, readAll } from './helpers.js';
 
@@ -207,6 +208,58 @@ test('partitions of a new topic, or added to one, take appends only once the cat
     assert.equal(b.status === 'rejected' && (b.reason as KafkaError).code, ErrorCode.INVALID_PARTITIONS);
     assert.equal(logs.topics.get('t')!.partitions.length, 6);
     await logs.close();
+  }));
+
+test('new partition directories and their segment files are made durable before the catalogue names them', () =>
+  withTempDir(async (dir) => {
+    /** Directory fsyncs, filesystem syncs and catalogue writes of `grow`, in order; `syncfs`: whether syncfs works. */
+    const recorded = async (syncfs: boolean, grow: (logs: LogManager) => Promise<unknown>) => {
+      const ops: string[] = [];
+      const data = await mkdtemp(join(dir, 'data-'));
+      const fs: FileSystem = {
+        ...nodeFileSystem,
+        fsyncDir: async (path) => {
+          ops.push(`fsyncDir ${relative(data, path) || '.'}`);
+          return nodeFileSystem.fsyncDir(path);
+        },
+        syncFileSystem: async () => {
+          ops.push('syncfs');
+          return syncfs;
+        },
+        writeFileAtomic: async (path, contents, durable) => {
+          if (path.endsWith('topics.json')) ops.push('catalogue');
+          return nodeFileSystem.writeFileAtomic(path, contents, durable);
+        },
+      };
+      const logs = await openLogs(data, { fs });
+      await grow(logs);
+      const done = [...ops]; // not the syncs of the shutdown
+      await logs.close();
+      return done;
+    };
+    // a few: each partition directory (holding its new segment file), then the data directory that holds them
+    assert.deepEqual(await recorded(true, (logs) => logs.createTopic('few', 2)), ['fsyncDir few-0', 'fsyncDir few-1', 'fsyncDir .', 'catalogue']);
+    // many: one filesystem sync
+    assert.deepEqual(await recorded(true, (logs) => logs.createTopic('many', 40)), ['syncfs', 'catalogue']);
+    // many, where syncfs is unavailable: every directory
+    const fallback = await recorded(false, (logs) => logs.createTopic('many', 40));
+    assert.deepEqual(fallback, ['syncfs', ...Array.from({ length: 40 }, (_, p) => `fsyncDir many-${p}`), 'fsyncDir .', 'catalogue']);
+    // partitions added to a topic, likewise
+    const added = await recorded(true, async (logs) => {
+      await logs.createTopic('t', 1);
+      await logs.createPartitions('t', 3);
+    });
+    assert.deepEqual(added, ['fsyncDir t-0', 'fsyncDir .', 'catalogue', 'fsyncDir t-1', 'fsyncDir t-2', 'fsyncDir .', 'catalogue']);
+    // a sync that fails fails the creation: the catalogue never names the topic
+    const failing: FileSystem = { ...nodeFileSystem, syncFileSystem: async () => Promise.reject(Object.assign(new Error('EIO: i/o error, syncfs'), { code: 'EIO' })) };
+    const failed = await mkdtemp(join(dir, 'data-'));
+    const logs = await openLogs(failed, { fs: failing });
+    await assert.rejects(logs.createTopic('many', 40), (err: KafkaError) => err.code === ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal(logs.topics.has('many'), false);
+    await logs.close();
+    const reopened = await openLogs(failed);
+    assert.equal(reopened.topics.has('many'), false);
+    await reopened.close();
   }));
 
 test('close waits for topic changes still running: nothing is written after it returns', () =>
