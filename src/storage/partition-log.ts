@@ -298,11 +298,18 @@ export class PartitionLog {
    */
   private checkSequences(validated: ValidatedBatches): AppendResult | null {
     let duplicateOf = -1;
+    /** Per producer, its latest new batch in this append: a next one continues it. */
+    let latestNew: Map<number, BatchInfo> | null = null;
     for (const batch of validated.batches) {
       if (batch.producerId < 0 || (batch.attributes & Attributes.CONTROL) !== 0) continue;
-      const check = this.producers.check(batch);
-      if (check.kind === 'duplicate') duplicateOf = check.baseOffset;
-      else if (duplicateOf >= 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'a request mixes a retried batch with new ones');
+      const previous = latestNew?.get(batch.producerId);
+      const check = previous ? this.producers.checkNext(previous, batch) : this.producers.check(batch);
+      if (check.kind === 'duplicate' ? latestNew !== null : duplicateOf >= 0) {
+        throw new KafkaError(ErrorCode.INVALID_REQUEST, 'a request mixes a retried batch with new ones');
+      }
+      if (check.kind === 'duplicate') {
+        if (duplicateOf < 0) duplicateOf = check.baseOffset; // answered with the first one's offset, as Kafka does
+      } else (latestNew ??= new Map()).set(batch.producerId, batch);
     }
     if (duplicateOf < 0) return null;
     this.duplicatesDropped++;
@@ -547,14 +554,23 @@ export class PartitionLog {
   /**
    * Re-applies an append found in the journal at start. Its bytes go to the segment whose range ends where
    * they begin (usually the active one; an earlier one if its unsynced tail was lost while a later segment
-   * survived). Bytes already present are skipped. Returns what happened.
+   * survived). Batches already present are skipped: a torn segment write may have kept an append's first
+   * batches and lost the rest. Returns what happened.
    */
-  async recoverAppend(records: Buffer): Promise<'applied' | 'present' | 'gap'> {
-    const base = readInt64(records, Batch.BASE_OFFSET);
-    const segment = this.segments[this.segmentFor(base)]!;
-    if (base < segment.baseOffset) return 'present';
-    if (segment.nextOffset > base) return 'present';
-    if (segment.nextOffset < base) return 'gap';
+  async recoverAppend(entry: Buffer): Promise<'applied' | 'present' | 'gap'> {
+    const segment = this.segments[this.segmentFor(readInt64(entry, Batch.BASE_OFFSET))]!;
+    let from = 0;
+    while (from < entry.length) {
+      const size = batchSizeAt(entry, from);
+      const info = batchInfoAt(entry, from, size);
+      if (info.baseOffset + info.lastOffsetDelta >= segment.nextOffset) break;
+      from += size;
+    }
+    if (from === entry.length) return 'present';
+    const base = readInt64(entry, from + Batch.BASE_OFFSET);
+    if (base < segment.baseOffset || base < segment.nextOffset) return 'present';
+    if (base > segment.nextOffset) return 'gap';
+    const records = entry.subarray(from);
     const fd = await this.env.handles.acquire(segment);
     try {
       const written = await this.env.fs.writev(fd, [records], segment.size);

@@ -67,6 +67,21 @@ export class ProducerStateManager {
     return { kind: 'new' };
   }
 
+  /**
+   * Checks a batch that follows `previous`, a new batch of the same producer in the same append: checked
+   * against the state as it will be once `previous` is recorded, it must continue its epoch and sequence.
+   */
+  checkNext(previous: BatchInfo, batch: BatchInfo): SequenceCheck {
+    if (batch.producerEpoch !== previous.producerEpoch) {
+      throw new KafkaError(ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${batch.producerId} changes epoch within one append`);
+    }
+    const expected = nextSeq(previous.baseSequence, previous.lastOffsetDelta + 1);
+    if (batch.baseSequence !== expected) {
+      throw new KafkaError(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, `producer ${batch.producerId} sent sequence ${batch.baseSequence}, expected ${expected}`);
+    }
+    return { kind: 'new' };
+  }
+
   /** Records a batch appended at `baseOffset` (after check() said new, or while rebuilding from the log). */
   record(batch: BatchInfo, baseOffset: number, timestampMs: number): void {
     let entry = this.producers.get(batch.producerId);

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
+import { validateBatches } from '../../src/protocol/record-batch.js';
 import { Journal } from '../../src/storage/journal.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, openLogs, readAll } from './helpers.js';
+import { appendValues, batchOf, openLogs, readAll } from './helpers.js';
 
 /** Counts fdatasync calls. */
 function countingFs(): { fs: FileSystem; syncs: () => number } {
@@ -151,6 +152,28 @@ test('acknowledged appends whose segment bytes were lost are replayed from the j
         assert.deepEqual(got.map(([o]) => o), expected.get(p)!.map((_, i) => i));
       }
       assert.deepEqual(await readdir(join(dir, 'journal')), [], 'replayed journal files are removed');
+    } finally {
+      await again.close();
+    }
+  }));
+
+test('a journaled append of several batches whose segment kept only the first ones gets the rest back from the journal', () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir, { fs: unsyncedSegmentsFs(), directSyncMax: 0 });
+    await logs.createTopic('t', 1);
+    const log = logs.getLog('t', 0)!;
+    await appendValues(log, ['before']).durable;
+    const batches = [batchOf(['a1', 'a2']), batchOf(['b']), batchOf(['c1', 'c2', 'c3'])];
+    const records = Buffer.concat(batches);
+    await log.append(records, validateBatches(records, 1 << 20)).durable;
+    // power loss: the segment kept the first of the append's batches whole and half of the second
+    await logs.handles.closeAll();
+    const segment = join(dir, 't-0', '00000000000000000000.log');
+    const kept = batchOf(['before']).length + batches[0]!.length + (batches[1]!.length >> 1);
+    await truncate(segment, kept);
+    const again = await openLogs(dir);
+    try {
+      assert.deepEqual(await readAll(again.getLog('t', 0)!, 0), [[0, 'before'], [1, 'a1'], [2, 'a2'], [3, 'b'], [4, 'c1'], [5, 'c2'], [6, 'c3']]);
     } finally {
       await again.close();
     }

@@ -149,11 +149,14 @@ interface Idempotent {
  * Appends and waits until durable. A partition rolling back a failed write refuses appends for that moment
  * (KAFKA_STORAGE_ERROR, thrown at once): those are retried, a failure of the append itself is not.
  */
-async function appendWhenReady(logs: LogManager, partition: number, values: string[], idempotent?: Idempotent, onAssigned?: (baseOffset: number) => void): Promise<void> {
-  const batch = buildRecordBatch(
-    values.map((v) => ({ key: `k-${v}`, value: v })),
-    idempotent ? { producerId: idempotent.producerId, producerEpoch: 0, baseSequence: idempotent.sequence } : {},
-  );
+async function appendWhenReady(logs: LogManager, partition: number, values: string[], idempotent?: Idempotent, onAssigned?: (baseOffset: number) => void, batchPerValue = false): Promise<void> {
+  const producer = (sequence: number) => (idempotent ? { producerId: idempotent.producerId, producerEpoch: 0, baseSequence: sequence } : {});
+  const batch = batchPerValue
+    ? Buffer.concat(values.map((v, i) => buildRecordBatch([{ key: `k-${v}`, value: v }], producer((idempotent?.sequence ?? 0) + i))))
+    : buildRecordBatch(
+        values.map((v) => ({ key: `k-${v}`, value: v })),
+        producer(idempotent?.sequence ?? 0),
+      );
   for (;;) {
     let pending: Promise<void>;
     try {
@@ -170,7 +173,7 @@ async function appendWhenReady(logs: LogManager, partition: number, values: stri
 }
 
 type Op =
-  | { kind: 'append'; partition: number; values: string[] }
+  | { kind: 'append'; partition: number; values: string[]; batchPerValue: boolean }
   | { kind: 'burst'; values: string[] }
   | { kind: 'diskFull'; skip: number; fail: number; values: string[] }
   | { kind: 'restart' }
@@ -178,7 +181,7 @@ type Op =
 
 const value = fc.string({ minLength: 0, maxLength: 40 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), partition: fc.nat(PARTITIONS - 1), values: fc.array(value, { minLength: 1, maxLength: 3 }) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), partition: fc.nat(PARTITIONS - 1), values: fc.array(value, { minLength: 1, maxLength: 3 }), batchPerValue: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('burst' as const), values: fc.array(value, { minLength: PARTITIONS, maxLength: PARTITIONS }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('diskFull' as const), skip: fc.nat(12), fail: fc.integer({ min: 1, max: 4 }), values: fc.array(value, { minLength: PARTITIONS, maxLength: PARTITIONS }) }) },
@@ -210,17 +213,17 @@ test('a power loss at any point keeps every acknowledged append, and idempotent 
       /** One producer per partition; one that cannot resend in order starts over under a new id, as clients do. */
       const producerId = Array.from({ length: PARTITIONS }, (_, p) => 100 + p);
       /** Appends, and once durable adds the values at their offsets to the model; `issued` hears of each offset given. */
-      const send = async (p: number, values: string[], issued?: (base: number) => void): Promise<void> => {
+      const send = async (p: number, values: string[], issued?: (base: number) => void, batchPerValue = false): Promise<void> => {
         let base = -1;
         const assigned = (offset: number) => {
           base = offset;
           issued?.(offset);
         };
-        if (!idempotent) await appendWhenReady(logs, p, values, undefined, assigned);
+        if (!idempotent) await appendWhenReady(logs, p, values, undefined, assigned, batchPerValue);
         else {
           const sequence = nextSequence[p]!;
           nextSequence[p] = sequence + values.length;
-          await appendWhenReady(logs, p, values, { producerId: producerId[p]!, sequence }, assigned);
+          await appendWhenReady(logs, p, values, { producerId: producerId[p]!, sequence }, assigned, batchPerValue);
         }
         model[p]!.push(...values.map((v, i) => [base + i, v] as [number, string]));
       };
@@ -250,7 +253,7 @@ test('a power loss at any point keeps every acknowledged append, and idempotent 
         for (const op of ops) {
           switch (op.kind) {
             case 'append':
-              await send(op.partition, op.values);
+              await send(op.partition, op.values, undefined, op.batchPerValue);
               break;
             case 'burst':
               await Promise.all(op.values.map((v, p) => send(p, [v])));

@@ -49,3 +49,43 @@ test('producer state is snapshotted at roll and at the close of a large active s
     assert.throws(() => idempotent(third.getLog('q', 0)!, 7, 4, 'gap'), { code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER });
     await third.close();
   }));
+
+test('an append of several batches of one idempotent producer is checked batch after batch, as Kafka does', () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('p', 1);
+    const log = logs.getLog('p', 0)!;
+    const batches = (producerId: number, sequences: [number, number][]) => {
+      const records = Buffer.concat(sequences.map(([seq, count]) => buildRecordBatch(Array.from({ length: count }, (_, i) => ({ value: `s${seq + i}` })), { producerId, producerEpoch: 0, baseSequence: seq })));
+      return log.append(records, validateBatches(records, 1 << 20));
+    };
+    // a new producer: its second and third batches continue the first
+    const first = batches(7, [[0, 2], [2, 1], [3, 3]]);
+    assert.deepEqual([first.baseOffset, first.lastOffset], [0, 5]);
+    await first.durable;
+    // the same append again is a duplicate, answered with its first batch's offset; nothing is appended
+    assert.equal(batches(7, [[0, 2], [2, 1], [3, 3]]).baseOffset, 0);
+    assert.equal(log.logEndOffset, 6);
+    // a gap inside one append, or a retried batch mixed with a new one, refuses the whole append
+    assert.throws(() => batches(7, [[6, 1], [8, 1]]), { code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER });
+    assert.throws(() => batches(7, [[3, 3], [6, 1]]), { code: ErrorCode.INVALID_REQUEST });
+    const newThenRetried = Buffer.concat([
+      buildRecordBatch([{ value: 'new' }], { producerId: 8, producerEpoch: 0, baseSequence: 0 }),
+      buildRecordBatch([{ value: 's3' }, { value: 's4' }, { value: 's5' }], { producerId: 7, producerEpoch: 0, baseSequence: 3 }),
+    ]);
+    assert.throws(() => log.append(newThenRetried, validateBatches(newThenRetried, 1 << 20)), { code: ErrorCode.INVALID_REQUEST });
+    assert.equal(log.logEndOffset, 6);
+    // two producers interleaved in one append are each checked against their own state
+    const mixed = batches(7, [[6, 1]]);
+    await mixed.durable;
+    const both = Buffer.concat([
+      buildRecordBatch([{ value: 'a' }], { producerId: 8, producerEpoch: 0, baseSequence: 0 }),
+      buildRecordBatch([{ value: 'b' }], { producerId: 7, producerEpoch: 0, baseSequence: 7 }),
+      buildRecordBatch([{ value: 'c' }], { producerId: 8, producerEpoch: 0, baseSequence: 1 }),
+    ]);
+    const appended = log.append(both, validateBatches(both, 1 << 20));
+    assert.deepEqual([appended.baseOffset, appended.lastOffset], [7, 9]);
+    await appended.durable;
+    assert.equal(batches(8, [[2, 1]]).baseOffset, 10);
+    await logs.close();
+  }));
