@@ -1,7 +1,7 @@
 import type { FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { HandleCache } from './handle-cache.js';
-import type { Journal, JournalEntry } from './journal.js';
+import type { Journal, JournalSource, JournalWrite } from './journal.js';
 import type { Segment } from './segment.js';
 
 /** Told how the round that covered its request ended: no argument when durable, else the error. */
@@ -9,7 +9,9 @@ type Waiter = (err?: unknown) => void;
 
 interface Pending {
   waiters: Waiter[];
-  entries: JournalEntry[];
+  /** The segment's partition, and the bytes appended to it since the last round: what the journal would take. */
+  source: JournalSource | null;
+  buffers: Buffer[];
   /** False when a caller needs the segment file itself synced (roll, eviction, shutdown). */
   journalable: boolean;
 }
@@ -61,26 +63,27 @@ export class GroupCommit {
 
   /** Resolves once everything written to `segment` before this call is durable, in the segment file itself. */
   sync(segment: Segment): Promise<void> {
-    return new Promise((resolve, reject) => this.request(segment, null, (err) => (err === undefined ? resolve() : reject(err))));
+    return new Promise((resolve, reject) => this.request(segment, (err) => (err === undefined ? resolve() : reject(err)), null));
   }
 
   /**
    * Calls `done` once everything written to `segment` before this call is durable; the round may journal
-   * `entries` (the appended bytes) instead of syncing the segment file. A callback, not a promise: this runs
-   * for every append.
+   * `buffers` (the bytes just appended to `source`'s segment) instead of syncing the segment file. A callback,
+   * not a promise: this runs for every append.
    */
-  commit(segment: Segment, entries: JournalEntry[], done: Waiter): void {
-    this.request(segment, entries, done);
+  commit(segment: Segment, source: JournalSource, buffers: readonly Buffer[], done: Waiter): void {
+    this.request(segment, done, source, buffers);
   }
 
-  private request(segment: Segment, entries: JournalEntry[] | null, done: Waiter): void {
+  /** Without a source, the segment file itself must be synced: this round cannot journal it. */
+  private request(segment: Segment, done: Waiter, source: JournalSource | null, buffers: readonly Buffer[] = []): void {
     let p = this.pending.get(segment);
     if (!p) {
-      p = { waiters: [], entries: [], journalable: true };
+      p = { waiters: [], source, buffers: [], journalable: true };
       this.pending.set(segment, p);
     }
     p.waiters.push(done);
-    if (entries) for (const e of entries) p.entries.push(e);
+    if (source) for (const b of buffers) p.buffers.push(b);
     else p.journalable = false;
     this.running ??= this.run();
   }
@@ -128,7 +131,7 @@ export class GroupCommit {
     let segments = 0;
     for (const p of round.values()) {
       if (!p.journalable) continue;
-      for (const e of p.entries) bytes += e.records.length;
+      for (const b of p.buffers) bytes += b.length;
       segments++;
     }
     return bytes < segments * this.options.journalBytesPerSegmentMax;
@@ -153,7 +156,7 @@ export class GroupCommit {
     };
     let written: { start: number; end: number };
     try {
-      written = await journal.write(items.flatMap(([, p]) => p.entries));
+      written = await journal.write(items.map(([, p]): JournalWrite => ({ source: p.source!, buffers: p.buffers })));
     } catch (err) {
       settle(err);
       return { sync: previous };

@@ -2,27 +2,47 @@ import { crc32c } from '@node-rs/crc32';
 import { join } from 'node:path';
 import type { FileSystem } from '../io/file-system.js';
 
-/** One append as the journal records it: which partition (by topic id), and the batches with their offsets. */
+/** A partition whose appends a round journals. */
+export interface JournalSource {
+  readonly topicId: string;
+  readonly partition: number;
+}
+
+/** One partition's appends in a round: their bytes, in log order. */
+export interface JournalWrite {
+  source: JournalSource;
+  buffers: Buffer[];
+}
+
+/** An entry read back at start: one partition's batches, with their offsets, from one round. */
 export interface JournalEntry {
   topicId: string;
   partition: number;
   records: Buffer;
 }
 
-const ENTRY_HEADER_BYTES = 4 + 4 + 16 + 4;
+/** int32 size of the round's body, uint32 CRC32C of the body. */
+const ROUND_HEADER_BYTES = 4 + 4;
+/** int32 size (of what follows), 16-byte topic id, int32 partition. */
+const ENTRY_HEADER_BYTES = 4 + 16 + 4;
 /** The largest staging buffer kept between rounds. */
 const STAGING_MAX_BYTES = 16 << 20;
-const SUFFIX = '.wal';
+const SUFFIX = '.journal';
+/** Files of the first format (a CRC32C per entry), only read: a crash of an older version may have left them. */
+const FIRST_FORMAT_SUFFIX = '.wal';
 
 /**
  * The shared write-ahead journal of `fsync` partitions. When many partitions have appends in one group-commit
- * round, their batches are written here in one vectored write and made durable with one fdatasync, instead of
+ * round, their batches are written here in one write and made durable with one fdatasync, instead of
  * one fdatasync per dirty segment file (which collapses with thousands of partitions). The segment files get
  * the same bytes through the normal write path and are made durable at the next checkpoint, after which the
  * journal file that covered them is deleted. On start, entries not yet in their segments are replayed.
  *
- * Entry: int32 size (of what follows), uint32 CRC32C (of id, partition and records), 16-byte topic id,
- * int32 partition, record batches. Files are named by a sequence number.
+ * A file is a sequence of rounds, named by a sequence number. Round: int32 size and uint32 CRC32C of its body,
+ * then the body: one entry per partition (int32 size of what follows, 16-byte topic id, int32 partition, the
+ * partition's record batches). One CRC per round, not per entry: a round is acknowledged whole or not at all,
+ * and one checksum call over it costs less than one per append (at 1 KiB appends the calls cost more than the
+ * checksum itself).
  */
 export class Journal {
   private fd: number | null = null;
@@ -45,10 +65,14 @@ export class Journal {
   /** Opens the journal directory and returns the entries of the files left by the previous run, oldest first. */
   static async open(fs: FileSystem, dir: string): Promise<{ journal: Journal; leftover: JournalEntry[]; leftoverFiles: string[] }> {
     await fs.mkdir(dir);
-    const files = (await fs.readdir(dir)).filter((f) => f.endsWith(SUFFIX)).sort();
+    // named by sequence number: sorted by name, files of both formats are in the order they were written
+    const files = (await fs.readdir(dir)).filter((f) => f.endsWith(SUFFIX) || f.endsWith(FIRST_FORMAT_SUFFIX)).sort();
     const leftover: JournalEntry[] = [];
-    // entry by entry: spreading a file's entries into push() passes each as an argument, past the stack's limit
-    for (const f of files) for (const entry of parseJournal(await fs.readFile(join(dir, f)))) leftover.push(entry);
+    for (const f of files) {
+      const data = await fs.readFile(join(dir, f));
+      if (f.endsWith(SUFFIX)) parseRounds(data, leftover);
+      else parseFirstFormat(data, leftover);
+    }
     const journal = new Journal(fs, dir);
     journal.seq = files.length > 0 ? Number(files[files.length - 1]!.slice(0, 20)) + 1 : 0;
     return { journal, leftover, leftoverFiles: files.map((f) => join(dir, f)) };
@@ -62,7 +86,7 @@ export class Journal {
    * Writes one round's entries after everything written before; resolves with where they start and end. One
    * write at a time (the group commit's round), possibly while the previous round's sync runs.
    */
-  write(entries: JournalEntry[]): Promise<{ start: number; end: number }> {
+  write(writes: readonly JournalWrite[]): Promise<{ start: number; end: number }> {
     return this.serially(async () => {
       if (this.fd === null) {
         this.fd = await this.fs.open(this.path, 'w');
@@ -70,7 +94,7 @@ export class Journal {
       }
       await this.cut(); // left over from a failure whose own cut failed: nothing goes after a refused round
       const start = this.bytes;
-      const staged = this.stage(entries);
+      const staged = this.stage(writes);
       try {
         const written = await this.fs.writev(this.fd, [staged], start);
         if (written !== staged.length) throw new Error(`short journal write: ${written} of ${staged.length} bytes`);
@@ -135,27 +159,31 @@ export class Journal {
     return run;
   }
 
-  /** Lays a round's entries out in the staging buffer: one write, one CRC call per entry, no per-entry header object. */
-  private stage(entries: JournalEntry[]): Buffer {
-    let total = 0;
-    for (const e of entries) total += ENTRY_HEADER_BYTES + e.records.length;
+  /** Lays a round out in the staging buffer: one write, one CRC call, no per-entry header object. */
+  private stage(writes: readonly JournalWrite[]): Buffer {
+    let total = ROUND_HEADER_BYTES;
+    for (const w of writes) {
+      total += ENTRY_HEADER_BYTES;
+      for (const b of w.buffers) total += b.length;
+    }
     // a round larger than the kept buffer's cap gets a buffer of its own, so one burst does not pin its size
-    if (total > STAGING_MAX_BYTES) return this.layOut(entries, Buffer.allocUnsafeSlow(total));
+    if (total > STAGING_MAX_BYTES) return this.layOut(writes, Buffer.allocUnsafeSlow(total));
     if (this.staging.length < total) this.staging = Buffer.allocUnsafeSlow(Math.min(STAGING_MAX_BYTES, Math.max(total, this.staging.length * 2)));
-    return this.layOut(entries, this.staging.subarray(0, total));
+    return this.layOut(writes, this.staging.subarray(0, total));
   }
 
-  private layOut(entries: JournalEntry[], out: Buffer): Buffer {
-    let at = 0;
-    for (const e of entries) {
-      const end = at + ENTRY_HEADER_BYTES + e.records.length;
-      out.writeInt32BE(end - at - 4, at);
-      this.topicIdBytes(e.topicId).copy(out, at + 8);
-      out.writeInt32BE(e.partition, at + 24);
-      e.records.copy(out, at + ENTRY_HEADER_BYTES);
-      out.writeUInt32BE(crc32c(out.subarray(at + 8, end)), at + 4);
-      at = end;
+  private layOut(writes: readonly JournalWrite[], out: Buffer): Buffer {
+    let at = ROUND_HEADER_BYTES;
+    for (const { source, buffers } of writes) {
+      const entryStart = at;
+      this.topicIdBytes(source.topicId).copy(out, at + 4);
+      out.writeInt32BE(source.partition, at + 20);
+      at += ENTRY_HEADER_BYTES;
+      for (const b of buffers) at += b.copy(out, at);
+      out.writeInt32BE(at - entryStart - 4, entryStart);
     }
+    out.writeInt32BE(out.length - ROUND_HEADER_BYTES, 0);
+    out.writeUInt32BE(crc32c(out.subarray(ROUND_HEADER_BYTES)), 4);
     return out;
   }
 
@@ -194,18 +222,35 @@ export class Journal {
   }
 }
 
-/** Parses journal bytes; stops at the first torn or corrupt entry (an unacknowledged tail). */
-function parseJournal(data: Buffer): JournalEntry[] {
-  const out: JournalEntry[] = [];
-  let at = 0;
-  while (at + ENTRY_HEADER_BYTES <= data.length) {
-    const size = data.readInt32BE(at);
-    const end = at + 4 + size;
-    if (size < ENTRY_HEADER_BYTES - 4 || end > data.length) break;
-    const crc = data.readUInt32BE(at + 4);
-    if (crc32c(data.subarray(at + 8, end)) !== crc) break;
-    out.push({ topicId: data.toString('hex', at + 8, at + 24), partition: data.readInt32BE(at + 24), records: data.subarray(at + ENTRY_HEADER_BYTES, end) });
+/** Appends the entries of a file's rounds to `out`; stops at the first torn or corrupt round (never acknowledged). */
+function parseRounds(data: Buffer, out: JournalEntry[]): void {
+  for (let at = 0; at + ROUND_HEADER_BYTES <= data.length; ) {
+    const end = at + ROUND_HEADER_BYTES + data.readInt32BE(at);
+    // a round holds at least one entry: a smaller size (zeros left by a torn write, say) ends the file
+    if (end < at + ROUND_HEADER_BYTES + ENTRY_HEADER_BYTES || end > data.length) return;
+    if (crc32c(data.subarray(at + ROUND_HEADER_BYTES, end)) !== data.readUInt32BE(at + 4)) return;
+    for (let e = at + ROUND_HEADER_BYTES; e + ENTRY_HEADER_BYTES <= end; ) {
+      const entryEnd = e + 4 + data.readInt32BE(e);
+      if (entryEnd < e + ENTRY_HEADER_BYTES || entryEnd > end) return;
+      out.push({ topicId: data.toString('hex', e + 4, e + 20), partition: data.readInt32BE(e + 20), records: data.subarray(e + ENTRY_HEADER_BYTES, entryEnd) });
+      e = entryEnd;
+    }
     at = end;
   }
-  return out;
+}
+
+/**
+ * The first format: entries one after another, each with its own CRC32C (int32 size, uint32 CRC of id,
+ * partition and records, 16-byte topic id, int32 partition, record batches). Stops at the first torn or
+ * corrupt entry.
+ */
+function parseFirstFormat(data: Buffer, out: JournalEntry[]): void {
+  const headerBytes = 4 + 4 + 16 + 4;
+  for (let at = 0; at + headerBytes <= data.length; ) {
+    const end = at + 4 + data.readInt32BE(at);
+    if (end < at + headerBytes || end > data.length) return;
+    if (crc32c(data.subarray(at + 8, end)) !== data.readUInt32BE(at + 4)) return;
+    out.push({ topicId: data.toString('hex', at + 8, at + 24), partition: data.readInt32BE(at + 24), records: data.subarray(at + headerBytes, end) });
+    at = end;
+  }
 }

@@ -458,8 +458,8 @@ export class PartitionLog {
         this.writeIndex += batch.length;
         for (const p of batch) p.writeOutcome.resolve();
         if (this.config.flushPolicy === 'fsync') {
-          const entries = batch.map((p) => ({ topicId: this.topicId, partition: this.partition, records: p.buffer }));
-          this.env.groupCommit.commit(segment, entries, (err) => (err === undefined ? this.markDurable(batch) : void this.fail(first, err)));
+          const buffers = batch.map((p) => p.buffer);
+          this.env.groupCommit.commit(segment, this, buffers, (err) => (err === undefined ? this.markDurable(batch) : void this.fail(first, err)));
         } else {
           this.env.markDirty(this);
           this.markDurable(batch);

@@ -1,7 +1,8 @@
 // The shared journal: many-partition rounds cost one fdatasync, acknowledged appends whose segment bytes
 // were lost (never synced) come back from the journal on start, and refused ones never do.
+import { crc32c } from '@node-rs/crc32';
 import assert from 'node:assert/strict';
-import { readdir, truncate, unlink } from 'node:fs/promises';
+import { readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -54,13 +55,68 @@ test('a round of many large appends fdatasyncs their segments instead of writing
 test('a journal of 200,000 entries, as a crash under load on many partitions leaves, opens with every entry', () =>
   withTempDir(async (dir) => {
     const { journal } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
-    const entries = Array.from({ length: 200_000 }, (_, i) => ({ topicId: '00'.repeat(16), partition: i % 10_000, records: Buffer.from(String(i)) }));
-    for (let i = 0; i < entries.length; i += 50_000) await journal.sync((await journal.write(entries.slice(i, i + 50_000))).end);
+    const writes = Array.from({ length: 200_000 }, (_, i) => ({ source: { topicId: '00'.repeat(16), partition: i % 10_000 }, buffers: [Buffer.from(String(i))] }));
+    for (let i = 0; i < writes.length; i += 50_000) await journal.sync((await journal.write(writes.slice(i, i + 50_000))).end);
     // no close (that deletes the file): the process crashed
     const { leftover } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
     assert.equal(leftover.length, 200_000);
     assert.deepEqual([leftover[0]!.partition, leftover[0]!.records.toString()], [0, '0']);
     assert.deepEqual([leftover[199_999]!.partition, leftover[199_999]!.records.toString()], [9_999, '199999']);
+  }));
+
+test('a round is one entry per partition, checked by one CRC: a torn or corrupt round is dropped whole, and what follows it', () =>
+  withTempDir(async (dir) => {
+    const { journal } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
+    const id = 'ab'.repeat(16);
+    const round = (n: number) => [
+      { source: { topicId: id, partition: 0 }, buffers: [Buffer.from(`r${n}a`), Buffer.from(`r${n}b`)] },
+      { source: { topicId: id, partition: 3 }, buffers: [Buffer.from(`r${n}c`)] },
+    ];
+    const ends: number[] = [];
+    for (let n = 0; n < 3; n++) ends.push((await journal.write(round(n))).end);
+    await journal.sync(ends[2]!);
+    const [file] = await readdir(join(dir, 'journal'));
+    const path = join(dir, 'journal', file!);
+    const leftover = async () => (await Journal.open(nodeFileSystem, join(dir, 'journal'))).leftover.map((e) => [e.topicId === id, e.partition, e.records.toString()]);
+    assert.deepEqual(await leftover(), [0, 1, 2].flatMap((n) => [[true, 0, `r${n}ar${n}b`], [true, 3, `r${n}c`]]));
+    // a write torn inside the last round
+    await truncate(path, ends[2]! - 3);
+    assert.deepEqual(await leftover(), [0, 1].flatMap((n) => [[true, 0, `r${n}ar${n}b`], [true, 3, `r${n}c`]]));
+    // a flipped byte in the first round's second entry: nothing of it, nor of the rounds after it
+    const data = await readFile(path);
+    data[ends[0]! - 1] ^= 0x40;
+    await writeFile(path, data);
+    assert.deepEqual(await leftover(), []);
+  }));
+
+test('journal files of the first format (a CRC per entry), left by a crash of an older version, are replayed before newer ones', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await logs.createTopic('t', 2);
+    const topicId = logs.topics.get('t')!.id;
+    await logs.close();
+    // what the older version journaled before it crashed, with none of it in the segments
+    const appended = [batchOf(['a']), batchOf(['b']), batchOf(['c'])];
+    appended.forEach((b, i) => b.writeBigInt64BE(BigInt(i === 2 ? 0 : i), 0)); // a, b to partition 0; c to partition 1
+    const entries = appended.map((records, i) => {
+      const body = Buffer.concat([Buffer.from(topicId, 'hex'), Buffer.alloc(4), records]);
+      body.writeInt32BE(i === 2 ? 1 : 0, 16);
+      const header = Buffer.alloc(8);
+      header.writeInt32BE(4 + body.length, 0);
+      header.writeUInt32BE(crc32c(body), 4);
+      return Buffer.concat([header, body]);
+    });
+    await writeFile(join(dir, 'journal', '00000000000000000004.wal'), Buffer.concat(entries));
+    logs = await openLogs(dir);
+    try {
+      assert.equal(logs.journalReplayed, 3);
+      assert.deepEqual(await readAll(logs.getLog('t', 0)!), [[0, 'a'], [1, 'b']]);
+      assert.deepEqual(await readAll(logs.getLog('t', 1)!), [[0, 'c']]);
+      // numbering goes on after the old file's
+      await appendValues(logs.getLog('t', 0)!, ['d']).durable;
+    } finally {
+      await logs.close();
+    }
   }));
 
 test('rounds written while a journal fdatasync runs share the next one: one call for all of them, not one each', () =>
@@ -70,7 +126,7 @@ test('rounds written while a journal fdatasync runs share the next one: one call
     const gate = new Promise<void>((resolve) => (release = resolve));
     const fs: FileSystem = { ...nodeFileSystem, fdatasync: async (fd) => (calls++, await gate, nodeFileSystem.fdatasync(fd)) };
     const { journal } = await Journal.open(fs, join(dir, 'journal'));
-    const entry = (value: string) => [{ topicId: '00'.repeat(16), partition: 0, records: Buffer.from(value) }];
+    const entry = (value: string) => [{ source: { topicId: '00'.repeat(16), partition: 0 }, buffers: [Buffer.from(value)] }];
     const first = await journal.write(entry('a'));
     const firstSync = journal.sync(first.end);
     const second = await journal.write(entry('bb'));
@@ -92,7 +148,7 @@ test('rounds written while a journal fdatasync runs share the next one: one call
  */
 function unsyncedSegmentsFs(journalFault: () => 'fdatasync' | 'writev' | null = () => null): FileSystem {
   const paths = new Map<number, string>();
-  const faulty = (fd: number, call: 'fdatasync' | 'writev') => journalFault() === call && (paths.get(fd) ?? '').endsWith('.wal');
+  const faulty = (fd: number, call: 'fdatasync' | 'writev') => journalFault() === call && (paths.get(fd) ?? '').endsWith('.journal');
   return {
     ...nodeFileSystem,
     open: async (path, flags) => {
