@@ -18,7 +18,8 @@ interface Entry {
 }
 
 type Op =
-  | { kind: 'append'; entries: Entry[] }
+  /** One append of the entries, `perBatch` records to a batch (several batches in one append, as one produce request can carry). */
+  | { kind: 'append'; entries: Entry[]; perBatch: number }
   | { kind: 'read'; at: number }
   | { kind: 'byTimestamp'; target: number }
   | { kind: 'maxTimestamp' }
@@ -31,8 +32,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
-      .array(fc.record({ value: fc.string({ minLength: 0, maxLength: 60 }), timestamp: fc.integer({ min: 1000, max: 1100 }) }), { minLength: 1, maxLength: 5 })
-      .map((entries) => ({ kind: 'append' as const, entries })),
+      .tuple(
+        fc.array(fc.record({ value: fc.string({ minLength: 0, maxLength: 60 }), timestamp: fc.integer({ min: 1000, max: 1100 }) }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 5 }),
+      )
+      .map(([entries, perBatch]) => ({ kind: 'append' as const, entries, perBatch })),
   },
   { weight: 2, arbitrary: fc.nat(200).map((at) => ({ kind: 'read' as const, at })) },
   { weight: 2, arbitrary: fc.integer({ min: 990, max: 1110 }).map((target) => ({ kind: 'byTimestamp' as const, target })) },
@@ -83,7 +87,8 @@ test('the log matches an in-memory model under random operations and restarts', 
           const log = logs.getLog('m', 0)!;
           switch (op.kind) {
             case 'append': {
-              const batch = buildRecordBatch(op.entries.map((e) => ({ value: e.value, timestamp: e.timestamp })));
+              const chunks = Array.from({ length: Math.ceil(op.entries.length / op.perBatch) }, (_, i) => op.entries.slice(i * op.perBatch, (i + 1) * op.perBatch));
+              const batch = Buffer.concat(chunks.map((chunk) => buildRecordBatch(chunk.map((e) => ({ value: e.value, timestamp: e.timestamp })))));
               const res = log.append(batch, validateBatches(batch, 1 << 30));
               assert.equal(res.baseOffset, model.length);
               await res.durable;
