@@ -25,6 +25,26 @@ function forgetfulDisk() {
   /** Bytes of each data file (segments, journal) that an fdatasync or syncfs made durable. Files replaced whole
    * and synced (indexes, snapshots, metadata) are not tracked: they are either all there or not replaced. */
   const durable = new Map<string, number>();
+  /**
+   * Syncs still running, per file, with what each makes durable once it returns: the size when it began, lowered
+   * by a truncation or unlink meanwhile. Syncs of one file can return out of order (a checkpoint's beside a
+   * round's): an older one returning last must not take back what a newer one made durable.
+   */
+  const syncing = new Map<string, Set<{ upTo: number }>>();
+  const syncStarts = (path: string, size: number) => {
+    const sync = { upTo: size };
+    let running = syncing.get(path);
+    if (!running) syncing.set(path, (running = new Set()));
+    running.add(sync);
+    return sync;
+  };
+  const syncEnds = (path: string, sync: { upTo: number }, covered: boolean) => {
+    syncing.get(path)?.delete(sync);
+    if (covered) durable.set(path, Math.max(durable.get(path) ?? 0, sync.upTo));
+  };
+  const cutSyncs = (path: string, length: number) => {
+    for (const sync of syncing.get(path) ?? []) sync.upTo = Math.min(sync.upTo, length);
+  };
   let life = 0;
   /** Writes, syncs, truncations and unlinks left before the power goes (Infinity: it stays on). */
   let budget = Infinity;
@@ -83,26 +103,34 @@ function forgetfulDisk() {
       fdatasync: (fd) =>
         guarded(async () => {
           if (noSpace()) throw enospc();
-          const size = fstatSync(fd).size; // what was written before the call is covered, nothing later
-          await nodeFileSystem.fdatasync(fd);
-          if (mine === life) durable.set(paths.get(fd)!, size);
+          const path = paths.get(fd)!;
+          const sync = syncStarts(path, fstatSync(fd).size); // what was written before the call is covered, nothing later
+          let done = false;
+          try {
+            await nodeFileSystem.fdatasync(fd);
+            done = true;
+          } finally {
+            syncEnds(path, sync, done && mine === life);
+          }
         }),
       ftruncate: (fd, length) =>
         guarded(async () => {
           await nodeFileSystem.ftruncate(fd, length);
           const path = paths.get(fd)!;
           durable.set(path, Math.min(durable.get(path) ?? 0, length));
+          cutSyncs(path, length);
         }),
       syncFileSystem: () =>
         guarded(async () => {
           const sizes = await Promise.all([...durable.keys()].map(async (p) => [p, await stat(p).then((s) => s.size, () => -1)] as const));
-          if (mine === life) for (const [p, size] of sizes) if (size >= 0) durable.set(p, size);
+          for (const [p, size] of sizes) if (size >= 0) syncEnds(p, syncStarts(p, size), mine === life);
           return true;
         }),
       unlink: (path) =>
         guarded(async () => {
           await nodeFileSystem.unlink(path);
           durable.delete(path);
+          cutSyncs(path, 0);
         }),
       writeFileAtomic: (path, data, isDurable) => guarded(() => nodeFileSystem.writeFileAtomic(path, data, isDurable)),
     };
