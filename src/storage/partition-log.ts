@@ -568,7 +568,7 @@ export class PartitionLog {
     }
     if (from === entry.length) return 'present';
     const base = readInt64(entry, from + Batch.BASE_OFFSET);
-    if (base < segment.baseOffset || base < segment.nextOffset) return 'present';
+    if (base < segment.nextOffset) return 'present'; // (nextOffset is at least the segment's base offset)
     if (base > segment.nextOffset) return 'gap';
     const records = entry.subarray(from);
     const fd = await this.env.handles.acquire(segment);

@@ -38,9 +38,10 @@ function forgetfulDisk() {
     running.add(sync);
     return sync;
   };
+  const cover = (path: string, upTo: number) => durable.set(path, Math.max(durable.get(path) ?? 0, upTo));
   const syncEnds = (path: string, sync: { upTo: number }, covered: boolean) => {
     syncing.get(path)?.delete(sync);
-    if (covered) durable.set(path, Math.max(durable.get(path) ?? 0, sync.upTo));
+    if (covered) cover(path, sync.upTo);
   };
   const cutSyncs = (path: string, length: number) => {
     for (const sync of syncing.get(path) ?? []) sync.upTo = Math.min(sync.upTo, length);
@@ -123,7 +124,7 @@ function forgetfulDisk() {
       syncFileSystem: () =>
         guarded(async () => {
           const sizes = await Promise.all([...durable.keys()].map(async (p) => [p, await stat(p).then((s) => s.size, () => -1)] as const));
-          for (const [p, size] of sizes) if (size >= 0) syncEnds(p, syncStarts(p, size), mine === life);
+          if (mine === life) for (const [p, size] of sizes) if (size >= 0) cover(p, size);
           return true;
         }),
       unlink: (path) =>
