@@ -11,6 +11,7 @@ import { HandleCache } from './handle-cache.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { DEFAULT_LOG_CONFIG, applyTopicConfigs, type LogConfig } from './log-config.js';
 import { PartitionLog, type LogEnv } from './partition-log.js';
+import { decodeShutdownState, encodeShutdownState, stateKey, type ActiveSegmentState } from './shutdown-state.js';
 
 export interface TopicState {
   name: string;
@@ -53,6 +54,8 @@ interface TopicRecord {
 
 const METADATA_FILE = 'topics.json';
 const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
+/** The active segments' indexes and producer states at a clean shutdown; trusted only beside its marker. */
+const SHUTDOWN_STATE_FILE = '.clean-shutdown-state';
 const LOG_START_FILE = 'log-start-offsets.json';
 const JOURNAL_DIR = 'journal';
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/;
@@ -133,7 +136,9 @@ export class LogManager {
     await fs.mkdir(this.dataDir);
     this.releaseLock = await fs.lockDir(this.dataDir);
     const marker = join(this.dataDir, CLEAN_SHUTDOWN_FILE);
+    const stateFile = join(this.dataDir, SHUTDOWN_STATE_FILE);
     this.cleanStart = await fs.exists(marker);
+    const saved = this.cleanStart ? await this.readShutdownState(marker, stateFile) : new Map<string, ActiveSegmentState>();
     const records: TopicRecord[] = (await fs.exists(join(this.dataDir, METADATA_FILE)))
       ? JSON.parse((await fs.readFile(join(this.dataDir, METADATA_FILE))).toString('utf8')).topics
       : [];
@@ -153,7 +158,7 @@ export class LogManager {
       const topic: TopicState = { name: rec.name, id: rec.id, partitions: [], overrides: rec.overrides, config };
       topic.partitions = Array.from({ length: rec.partitions }, (_, p) => this.newLog(rec, p, config));
       await inParallel(topic.partitions, async (log) => {
-        const { truncatedBytes } = await log.load(this.cleanStart, logStartOf(rec, log.partition));
+        const { truncatedBytes } = await log.load(this.cleanStart, logStartOf(rec, log.partition), saved.get(stateKey(rec.id, log.partition)));
         this.recoveredTruncatedBytes += truncatedBytes;
       });
       this.topics.set(rec.name, topic);
@@ -162,10 +167,22 @@ export class LogManager {
     const logs = [...this.topics.values()].flatMap((t) => t.partitions);
     await inParallel(logs, (log) => log.resumeAtLogStart());
     await inParallel(logs, (log) => log.rebuildProducerState());
+    // the state first: a marker without it still means a clean start (its active segments are scanned whole)
+    if (await fs.exists(stateFile)) await fs.unlink(stateFile);
     if (this.cleanStart) await fs.unlink(marker);
     const retentionMs = this.options.retentionCheckMs ?? 30_000;
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
     this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, 1000)), () => this.flushNoneLogs()));
+  }
+
+  /** What the clean shutdown that wrote `marker` recorded of the active segments; empty if unreadable or not its own. */
+  private async readShutdownState(marker: string, stateFile: string): Promise<Map<string, ActiveSegmentState>> {
+    try {
+      const stamp = Number((await this.fs.readFile(marker)).toString('utf8'));
+      return decodeShutdownState(await this.fs.readFile(stateFile), stamp);
+    } catch {
+      return new Map();
+    }
   }
 
   private newLog(topic: TopicState | TopicRecord, partition: number, config: LogConfig): PartitionLog {
@@ -372,9 +389,10 @@ export class LogManager {
   }
 
   /**
-   * Clean shutdown: drain appends, fsync, write indexes, then the marker that lets the next start skip scans.
-   * With many partitions, one filesystem sync at the end replaces a few fsyncs per partition (the marker is
-   * written only after it, so a crash before then still recovers by scanning).
+   * Clean shutdown: drain appends, fsync, write one file of the active segments' indexes and producer states,
+   * then the marker that lets the next start skip scans. With many partitions, one filesystem sync at the end
+   * replaces a few fsyncs per partition (the marker is written only after it, so a crash before then still
+   * recovers by scanning).
    */
   async close(): Promise<void> {
     for (const stop of this.stopTimers.splice(0)) stop();
@@ -385,7 +403,13 @@ export class LogManager {
     await Promise.allSettled(this.changes);
     const logs = [...this.topics.values()].flatMap((t) => t.partitions);
     const syncAll = logs.length > MANY_PARTITIONS && (await this.fs.syncFileSystem(this.dataDir).catch(() => false));
-    await inParallel(logs, (log) => log.close(syncAll));
+    const states: ActiveSegmentState[] = [];
+    await inParallel(logs, async (log) => {
+      const state = await log.close(syncAll);
+      if (state) states.push(state);
+    });
+    const stamp = this.clock.now();
+    await this.fs.writeFileAtomic(join(this.dataDir, SHUTDOWN_STATE_FILE), encodeShutdownState(stamp, states), !syncAll);
     if (syncAll) {
       await this.fs.syncFileSystem(this.dataDir);
       for (const log of logs) log.markSynced();
@@ -394,7 +418,7 @@ export class LogManager {
     await this.catalogue.settled();
     await this.logStarts.request();
     await this.handles.closeAll();
-    await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE), String(this.clock.now()));
+    await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE), String(stamp));
     await this.releaseLock();
   }
 }

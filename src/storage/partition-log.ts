@@ -10,6 +10,7 @@ import { SEGMENT_SUFFIX, Segment, scanSegment } from './segment.js';
 import { Outcome } from './outcome.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
 import { ProducerStateManager } from './producer-state.js';
+import type { ActiveSegmentState } from './shutdown-state.js';
 import { TransactionIndex } from './transaction-index.js';
 
 /** What a partition log needs from the engine around it. */
@@ -112,7 +113,8 @@ export class PartitionLog {
   private failing: Promise<void> | null = null;
   private readonly waiters = new Set<() => void>();
   /** The log end offset when a clean start found this partition's indexes and snapshot current, else -1. */
-  private cleanlyLoadedEndOffset = -1;
+  /** The producer state a clean shutdown recorded at the log end, until rebuildProducerState uses it. */
+  private shutdownSnapshot: { offset: number; json: string } | null = null;
   /** Index and snapshot writes of rolled segments still running: a close waits for them. */
   private readonly sealing = new Set<Promise<void>>();
   /** Offsets of the producer snapshot files in the directory, ascending: kept here so no write or start lists it again. */
@@ -147,9 +149,12 @@ export class PartitionLog {
     return n;
   }
 
-  /** Loads segments from the directory and recovers the tail (see loadSegment). */
-  async load(cleanShutdown: boolean, logStartOffset: number): Promise<{ truncatedBytes: number }> {
-    return this.loadFrom(await this.listOrCreateDir(), cleanShutdown, logStartOffset);
+  /**
+   * Loads segments from the directory and recovers the tail (see loadSegment). `saved` is what the clean shutdown
+   * recorded of this partition's active segment, if anything.
+   */
+  async load(cleanShutdown: boolean, logStartOffset: number, saved?: ActiveSegmentState): Promise<{ truncatedBytes: number }> {
+    return this.loadFrom(await this.listOrCreateDir(), cleanShutdown, logStartOffset, cleanShutdown ? saved : undefined);
   }
 
   /**
@@ -166,7 +171,7 @@ export class PartitionLog {
     await this.loadFrom([], true, 0);
   }
 
-  private async loadFrom(names: string[], cleanShutdown: boolean, logStartOffset: number): Promise<{ truncatedBytes: number }> {
+  private async loadFrom(names: string[], cleanShutdown: boolean, logStartOffset: number, saved?: ActiveSegmentState): Promise<{ truncatedBytes: number }> {
     const { fs } = this.env;
     const bases = names
       .filter((n) => n.endsWith(SEGMENT_SUFFIX) && /^\d{20}\.log$/.test(n))
@@ -181,7 +186,8 @@ export class PartitionLog {
       const segment = new Segment(this.dir, bases[i]!);
       const last = i === bases.length - 1;
       // an empty segment stays: the journal may refill it, and its base offset keeps the offset range
-      truncatedBytes += await this.loadSegment(segment, last, cleanShutdown, files);
+      const savedIndexes = last && saved?.segmentBaseOffset === segment.baseOffset ? saved : undefined;
+      truncatedBytes += await this.loadSegment(segment, last, cleanShutdown, files, savedIndexes);
       this.segments.push(segment);
     }
     // may be past the log end until the journal is replayed; see resumeAtLogStart
@@ -189,8 +195,7 @@ export class PartitionLog {
     this.highWatermark = this.logEndOffset;
     this.hwSegment = this.activeSegment;
     this.hwPosition = this.activeSegment.size;
-    const snapshotAtEnd = this.snapshotOffsets.includes(this.logEndOffset);
-    if (cleanShutdown && snapshotAtEnd && truncatedBytes === 0) this.cleanlyLoadedEndOffset = this.logEndOffset;
+    if (saved) this.shutdownSnapshot = { offset: saved.snapshotOffset, json: saved.snapshot };
     return { truncatedBytes };
   }
 
@@ -208,20 +213,22 @@ export class PartitionLog {
 
   /**
    * Indexes of closed segments are loaded from their files when present; the last segment, and any segment
-   * without index files, is re-scanned from its data. A torn or corrupt tail is truncated at the last whole
-   * valid batch. Returns the bytes truncated.
+   * without index files, is re-scanned from its data. After a clean shutdown, the last segment's indexes come
+   * from what the shutdown recorded (`saved`), or from index files an older version wrote, and only the part
+   * after the last indexed batch is scanned. A torn or corrupt tail is truncated at the last whole valid batch.
+   * Returns the bytes truncated.
    */
-  private async loadSegment(segment: Segment, last: boolean, cleanShutdown: boolean, files: Set<string>): Promise<number> {
+  private async loadSegment(segment: Segment, last: boolean, cleanShutdown: boolean, files: Set<string>, saved?: ActiveSegmentState): Promise<number> {
     const { fs } = this.env;
     const fd = await this.env.handles.acquire(segment);
     try {
       // the open just created the file: nothing to scan, no index files to remove
       if (!files.has(segment.logPath)) return 0;
       let fromPosition = 0;
-      const haveIndexes = files.has(segment.indexPath) && files.has(segment.timeIndexPath);
+      const haveIndexes = saved !== undefined || (files.has(segment.indexPath) && files.has(segment.timeIndexPath));
       if (haveIndexes && (!last || cleanShutdown)) {
-        segment.offsetIndex = OffsetIndex.deserialize(await fs.readFile(segment.indexPath));
-        segment.timeIndex = TimeIndex.deserialize(await fs.readFile(segment.timeIndexPath));
+        segment.offsetIndex = OffsetIndex.deserialize(saved?.offsetIndex ?? (await fs.readFile(segment.indexPath)));
+        segment.timeIndex = TimeIndex.deserialize(saved?.timeIndex ?? (await fs.readFile(segment.timeIndexPath)));
         const n = segment.offsetIndex.count;
         if (n > 0) {
           // resume the scan at the last indexed batch: it re-derives size, next offset and max timestamp
@@ -230,6 +237,8 @@ export class PartitionLog {
           segment.offsetIndex.truncateToPosition(fromPosition);
           segment.timeIndex.truncateToRelOffset(segment.nextOffset - segment.baseOffset);
           segment.maxTimestamp = segment.timeIndex.count > 0 ? segment.timeIndex.timestamps[segment.timeIndex.count - 1]! : -1;
+          // the scan indexes that batch again (its entry was just dropped), so the index comes back as it was
+          segment.bytesSinceIndexEntry = this.config.indexIntervalBytes;
         }
       } else {
         await segment.removeIndexFiles(fs, files);
@@ -336,27 +345,28 @@ export class PartitionLog {
   /**
    * Rebuilds idempotent producer and transaction state: from the newest snapshot not past the high watermark, then from the
    * batch headers of the log after it (records are not decoded). Snapshots are written at each segment roll
-   * and at clean shutdown, so at most the active segment is scanned.
+   * and recorded at clean shutdown, so at most the active segment is scanned.
    */
   async rebuildProducerState(): Promise<void> {
     const { fs } = this.env;
     let offset = this.logStartOffset;
-    for (const at of [...this.snapshotOffsets].reverse()) {
-      if (at > this.highWatermark) {
-        this.snapshotOffsets = this.snapshotOffsets.filter((o) => o !== at);
-        await fs.unlink(this.snapshotPath(at)).catch(() => undefined);
-        continue;
-      }
-      try {
-        const saved = JSON.parse((await fs.readFile(this.snapshotPath(at))).toString('utf8')) as { producers: unknown; transactions: unknown };
-        this.producers.restore(saved.producers);
-        this.transactions.restore(saved.transactions);
-        offset = Math.max(at, this.logStartOffset);
-        break;
-      } catch {
-        this.producers.restore([]);
-        this.transactions.restore({ ongoing: [], aborted: [] });
-        // unreadable snapshot: try an older one, or scan the whole log
+    const atShutdown = this.shutdownSnapshot;
+    this.shutdownSnapshot = null;
+    if (atShutdown && atShutdown.offset <= this.highWatermark && this.restoreSnapshot(atShutdown.json)) {
+      offset = Math.max(atShutdown.offset, this.logStartOffset);
+    } else {
+      for (const at of [...this.snapshotOffsets].reverse()) {
+        if (at > this.highWatermark) {
+          this.snapshotOffsets = this.snapshotOffsets.filter((o) => o !== at);
+          await fs.unlink(this.snapshotPath(at)).catch(() => undefined);
+          continue;
+        }
+        // an unreadable snapshot: try an older one, or scan the whole log
+        const json = await fs.readFile(this.snapshotPath(at)).then((b) => b.toString('utf8'), () => '');
+        if (this.restoreSnapshot(json)) {
+          offset = Math.max(at, this.logStartOffset);
+          break;
+        }
       }
     }
     while (offset < this.highWatermark) {
@@ -397,6 +407,20 @@ export class PartitionLog {
     }
   }
 
+  /** Restores the producer and transaction state a snapshot holds; false (and the state left empty) if it is unreadable. */
+  private restoreSnapshot(json: string): boolean {
+    try {
+      const saved = JSON.parse(json) as { producers: unknown; transactions: unknown };
+      this.producers.restore(saved.producers);
+      this.transactions.restore(saved.transactions);
+      return true;
+    } catch {
+      this.producers.restore([]);
+      this.transactions.restore({ ongoing: [], aborted: [] });
+      return false;
+    }
+  }
+
   private snapshotState(): string {
     return JSON.stringify({ producers: this.producers.toJSON(), transactions: this.transactions.toJSON() });
   }
@@ -406,9 +430,9 @@ export class PartitionLog {
   }
 
   /** Writes a producer state snapshot and keeps only the two newest. */
-  private async writeProducerSnapshot(offset: number, snapshot: string, durable = true): Promise<void> {
+  private async writeProducerSnapshot(offset: number, snapshot: string): Promise<void> {
     const { fs } = this.env;
-    await fs.writeFileAtomic(this.snapshotPath(offset), snapshot, durable);
+    await fs.writeFileAtomic(this.snapshotPath(offset), snapshot);
     if (!this.snapshotOffsets.includes(offset)) this.snapshotOffsets = [...this.snapshotOffsets, offset].sort((a, b) => a - b);
     const older = this.snapshotOffsets.filter((o) => o < offset);
     const stale = older.slice(0, -1);
@@ -878,25 +902,31 @@ export class PartitionLog {
   }
 
   /**
-   * Waits for queued appends, then writes the active segment's indexes and a producer snapshot (clean
-   * shutdown), unless the segment is small enough to scan again at the next start (RESCAN_MAX_BYTES). With
-   * `syncedByCaller`, nothing is fsync'd here: the caller syncs the whole filesystem after closing every
-   * partition, instead of a few fsyncs per partition.
+   * Waits for queued appends and a roll's file writes, then returns what the next start needs of the active
+   * segment (its indexes and the producer state at the log end) for the caller's shutdown file; null when the
+   * segment is small enough to scan again at the next start instead (RESCAN_MAX_BYTES). With `syncedByCaller`,
+   * nothing is fsync'd here: the caller syncs the whole filesystem after closing every partition, instead of a
+   * few fsyncs per partition.
    */
-  async close(syncedByCaller = false): Promise<void> {
+  async close(syncedByCaller = false): Promise<ActiveSegmentState | null> {
     this.closed = true;
     const last = this.pending.length > this.pendingHead ? this.pending[this.pending.length - 1] : undefined;
     if (last) await last.durable.catch(() => undefined);
     // a roll's index and snapshot writes finish first: nothing is written here after close() returns
     await Promise.all(this.sealing);
     if (!syncedByCaller) await this.flushToDisk();
-    // after a clean start with no append since, the files of the previous clean shutdown are still current.
-    // Index files left from an earlier shutdown describe a prefix of the segment: a start resumes its scan there
-    if (this.logEndOffset !== this.cleanlyLoadedEndOffset && this.activeSegment.size > RESCAN_MAX_BYTES) {
-      await this.activeSegment.writeIndexes(this.env.fs, !syncedByCaller).catch(() => undefined);
-      await this.writeProducerSnapshot(this.logEndOffset, this.snapshotState(), !syncedByCaller).catch(() => undefined);
-    }
     this.wakeWaiters();
+    const active = this.activeSegment;
+    if (active.size <= RESCAN_MAX_BYTES) return null;
+    return {
+      topicId: this.topicId,
+      partition: this.partition,
+      segmentBaseOffset: active.baseOffset,
+      snapshotOffset: this.logEndOffset,
+      offsetIndex: active.offsetIndex.serialize(),
+      timeIndex: active.timeIndex.serialize(),
+      snapshot: this.snapshotState(),
+    };
   }
 
   /** After the caller's filesystem sync: no segment has unsynced bytes. */
@@ -922,9 +952,8 @@ export class PartitionLog {
 }
 
 /**
- * An active segment up to this size is not given index files and a producer snapshot at a clean shutdown: the
- * next start reads it whole instead (as after a crash), which costs less than three files written and read
- * again. Many partitions of little traffic are where shutdowns and starts spend their time on these files.
+ * An active segment up to this size is left out of the clean shutdown's record: the next start reads it whole
+ * instead (as after a crash), which costs less than keeping its indexes and producer state.
  */
 const RESCAN_MAX_BYTES = 64 * 1024;
 

@@ -63,9 +63,9 @@ export class Segment {
     this.nextOffset = lastOffset + 1;
   }
 
-  async writeIndexes(fs: FileSystem, durable = true): Promise<void> {
-    await fs.writeFileAtomic(this.indexPath, this.offsetIndex.serialize(), durable);
-    await fs.writeFileAtomic(this.timeIndexPath, this.timeIndex.serialize(), durable);
+  async writeIndexes(fs: FileSystem): Promise<void> {
+    await fs.writeFileAtomic(this.indexPath, this.offsetIndex.serialize());
+    await fs.writeFileAtomic(this.timeIndexPath, this.timeIndex.serialize());
   }
 
   /** Deletes the index files; with `present` (the directory's listing), only those it names. */

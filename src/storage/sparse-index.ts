@@ -1,8 +1,9 @@
 /**
  * In-memory sparse indexes of one segment. The offset index maps a relative offset to a byte position; the
  * time index maps a max timestamp seen so far to a relative offset. Both are kept in typed arrays, written to
- * `.index` / `.timeindex` files when a segment is closed, and rebuilt from the log data when those files are
- * missing or the shutdown was not clean (indexes are not checksummed; the log is the truth).
+ * `.index` / `.timeindex` files when a segment is closed (an active segment's into the clean shutdown's state
+ * file), and rebuilt from the log data when those are missing or the shutdown was not clean (index files are not
+ * checksummed; the log is the truth).
  */
 export class OffsetIndex {
   relOffsets = new Int32Array(16);

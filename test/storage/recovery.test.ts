@@ -92,7 +92,7 @@ test('a clean shutdown is recognised and indexes are reused; garbage after the l
     await logs.close();
   }));
 
-test('a clean shutdown of many partitions syncs the filesystem once instead of each file; an unchanged partition is not rewritten', () =>
+test('a clean shutdown of many partitions syncs the filesystem once instead of each file, and records their active segments in one file', () =>
   withTempDir(async (dir) => {
     const calls = { syncfs: 0, fileSyncs: 0, deferredWrites: 0 };
     const fs: FileSystem = {
@@ -113,7 +113,7 @@ test('a clean shutdown of many partitions syncs the filesystem once instead of e
     await logs.close();
     assert.equal(calls.syncfs, 2, 'one sync before closing the partitions, one after their files are written');
     assert.equal(calls.fileSyncs, 0, 'no segment, index or snapshot file was synced on its own');
-    assert.equal(calls.deferredWrites, 40 * 3, 'two index files and a snapshot per partition, left to the filesystem sync');
+    assert.equal(calls.deferredWrites, 1, 'one file for every active segment, left to the filesystem sync');
 
     logs = await openLogs(dir, { fs });
     assert.equal(logs.cleanStart, true);
@@ -121,7 +121,7 @@ test('a clean shutdown of many partitions syncs the filesystem once instead of e
     await appendValues(logs.getLog('wide', 5)!, ['c5']).durable;
     calls.deferredWrites = 0;
     await logs.close();
-    assert.equal(calls.deferredWrites, 3, 'only the partition that changed rewrites its indexes and snapshot');
+    assert.equal(calls.deferredWrites, 1, 'the one file again, with the unchanged partitions too');
 
     logs = await openLogs(dir);
     assert.equal(logs.cleanStart, true);
@@ -129,7 +129,7 @@ test('a clean shutdown of many partitions syncs the filesystem once instead of e
     await logs.close();
   }));
 
-test('creating, closing and cleanly reopening a partition takes a fixed set of file operations; a small active segment is scanned again instead of given index files', () =>
+test('creating, closing and cleanly reopening a partition takes a fixed set of file operations, and none of its own for its active segment\'s indexes', () =>
   withTempDir(async (dir) => {
     /** File operations per phase for a topic of `partitions`, each with an idempotent producer's batch of `bytes`. */
     const phases = async (partitions: number, bytes: number) => {
@@ -180,8 +180,8 @@ test('creating, closing and cleanly reopening a partition takes a fixed set of f
     // its start: one listing, the segment read whole, and read again for the producer state
     assert.deepEqual(small.open, { readdir: 1, open: 1, fstatSize: 1, read: 2 });
     const large = await perPartition(80 * 1024);
-    // close of a large one: two index files and a producer snapshot, left to one filesystem sync
-    assert.deepEqual(large.close, { writeFileAtomic: 3, close: 1 });
-    // its start: the index files and the snapshot read, the segment read from its last indexed batch on
-    assert.deepEqual(large.open, { readdir: 1, readFile: 3, open: 1, fstatSize: 1, read: 1 });
+    // close of a large one: no file of its own (its indexes and producer state go into the shutdown's one file)
+    assert.deepEqual(large.close, { close: 1 });
+    // its start: the segment read from its last indexed batch on
+    assert.deepEqual(large.open, { readdir: 1, open: 1, fstatSize: 1, read: 1 });
   }));

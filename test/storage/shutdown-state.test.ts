@@ -1,0 +1,144 @@
+// The clean shutdown's one file of active segments (indexes and producer state): its format refuses anything
+// torn, corrupt or of another shutdown, and a start uses it instead of per-partition files, or scans without it.
+import assert from 'node:assert/strict';
+import { copyFile, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
+import { validateBatches } from '../../src/protocol/record-batch.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
+import type { LogManager } from '../../src/storage/log-manager.js';
+import type { PartitionLog } from '../../src/storage/partition-log.js';
+import { decodeShutdownState, encodeShutdownState, stateKey, type ActiveSegmentState } from '../../src/storage/shutdown-state.js';
+import { withTempDir } from '../helpers/temp-dir.js';
+import { openLogs, readAll } from './helpers.js';
+
+const STATE_FILE = '.clean-shutdown-state';
+const MARKER = '.clean-shutdown';
+
+const sample: ActiveSegmentState[] = [
+  { topicId: '0123456789abcdef0123456789abcdef', partition: 0, segmentBaseOffset: 0, snapshotOffset: 42, offsetIndex: Buffer.from([0, 0, 0, 1, 0, 0, 0, 2]), timeIndex: Buffer.alloc(0), snapshot: '{"producers":[]}' },
+  { topicId: 'fedcba9876543210fedcba9876543210', partition: 7, segmentBaseOffset: 2 ** 40, snapshotOffset: 2 ** 40 + 9, offsetIndex: Buffer.alloc(0), timeIndex: Buffer.alloc(12, 5), snapshot: '' },
+];
+
+test('the shutdown state decodes to what was encoded, and to nothing when torn, corrupt or of another shutdown', () => {
+  const stamp = 1_764_000_000_123;
+  const encoded = encodeShutdownState(stamp, sample);
+  const decoded = decodeShutdownState(encoded, stamp);
+  assert.deepEqual([...decoded.keys()], sample.map((s) => stateKey(s.topicId, s.partition)));
+  assert.deepEqual([...decoded.values()], sample);
+  assert.equal(decodeShutdownState(encoded, stamp + 1).size, 0, 'a file of another shutdown');
+  assert.equal(decodeShutdownState(encodeShutdownState(stamp, []), stamp).size, 0);
+  for (let cut = 0; cut < encoded.length; cut++) assert.equal(decodeShutdownState(encoded.subarray(0, cut), stamp).size, 0, `cut at ${cut}`);
+  for (let at = 0; at < encoded.length; at++) {
+    const flipped = Buffer.from(encoded);
+    flipped[at]! ^= 0x10;
+    assert.equal(decodeShutdownState(flipped, stamp).size, 0, `byte ${at} flipped`);
+  }
+});
+
+/** A file system that counts operations and remembers the paths read whole. */
+function countingFs(): { fs: FileSystem; reads: string[]; ops: Map<string, number> } {
+  const reads: string[] = [];
+  const ops = new Map<string, number>();
+  const fs = Object.fromEntries(
+    Object.entries(nodeFileSystem).map(([name, op]) => [name, (...args: unknown[]) => {
+      ops.set(name, (ops.get(name) ?? 0) + 1);
+      if (name === 'readFile') reads.push(String(args[0]));
+      return (op as (...a: unknown[]) => unknown)(...args);
+    }]),
+  ) as unknown as FileSystem;
+  return { fs, reads, ops };
+}
+
+function idempotent(log: PartitionLog, seq: number, value: string, timestamp: number) {
+  const batch = buildRecordBatch([{ value, timestamp }], { producerId: 5, producerEpoch: 0, baseSequence: seq });
+  return log.append(batch, validateBatches(batch, 1 << 20));
+}
+
+/** Three partitions whose active segments are too large to scan again at a start (64 KiB), with many index entries. */
+async function fill(logs: LogManager): Promise<void> {
+  await logs.createTopic('s', 3, { 'index.interval.bytes': '1000' });
+  for (let p = 0; p < 3; p++) {
+    const log = logs.getLog('s', p)!;
+    for (let seq = 0; seq < 40; seq++) await idempotent(log, seq, `p${p}-${seq}-${'v'.repeat(2000)}`, 1_000_000 + seq * 10).durable;
+  }
+}
+
+/** What a start must restore exactly: records, indexes, time look-ups, the producer's last sequence. */
+async function snapshot(logs: LogManager) {
+  return Promise.all([0, 1, 2].map(async (p) => {
+    const log = logs.getLog('s', p)!;
+    const active = log.activeSegment;
+    return {
+      records: await readAll(log),
+      offsetIndex: active.offsetIndex.serialize().toString('hex'),
+      timeIndex: active.timeIndex.serialize().toString('hex'),
+      at: await log.offsetForTimestamp(1_000_000 + 255),
+      producers: log.producers.size,
+    };
+  }));
+}
+
+async function expectRestored(logs: LogManager, before: Awaited<ReturnType<typeof snapshot>>): Promise<void> {
+  assert.deepEqual(await snapshot(logs), before);
+  const log = logs.getLog('s', 2)!;
+  assert.equal(idempotent(log, 39, `p2-39-${'v'.repeat(2000)}`, 1_000_390).baseOffset, 39, 'the last batch is still known as a duplicate');
+  assert.equal((await idempotent(log, 40, 'next', 1_000_400).durable, log.logEndOffset), 41);
+}
+
+test('a clean shutdown records active segments in one file; the next start uses it instead of any file of theirs, then removes it', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await fill(logs);
+    const before = await snapshot(logs);
+    assert.ok(before[0]!.offsetIndex.length > 20 * 16, 'many index entries');
+    await logs.close();
+    for (let p = 0; p < 3; p++) assert.deepEqual((await readdir(join(dir, `s-${p}`))).sort(), ['00000000000000000000.log'], 'no index or snapshot file beside the active segment');
+    const { fs, reads, ops } = countingFs();
+    logs = await openLogs(dir, { fs });
+    assert.equal(logs.cleanStart, true);
+    assert.deepEqual(reads.filter((r) => r.includes('s-')), [], 'nothing of the partitions read whole');
+    assert.equal(ops.get('read'), 3, 'each segment read from its last indexed batch only');
+    assert.ok(!(await readdir(dir)).includes(STATE_FILE), 'removed once the start is done');
+    await expectRestored(logs, before);
+    await logs.close();
+  }));
+
+test('without its marker, or torn, or left by an earlier shutdown, the state file is ignored: the start scans, losing nothing', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await fill(logs);
+    let before = await snapshot(logs);
+    await logs.close();
+
+    // a crash after the state file was written, before the marker
+    await rm(join(dir, MARKER));
+    logs = await openLogs(dir);
+    assert.equal(logs.cleanStart, false);
+    assert.ok(!(await readdir(dir)).includes(STATE_FILE), 'removed');
+    await expectRestored(logs, before);
+    before = await snapshot(logs);
+    await logs.close();
+
+    // a torn state file beside its marker
+    const state = await readFile(join(dir, STATE_FILE));
+    await writeFile(join(dir, STATE_FILE), state.subarray(0, state.length - 3));
+    logs = await openLogs(dir);
+    assert.equal(logs.cleanStart, true);
+    assert.deepEqual(await snapshot(logs), before);
+    await logs.close();
+    await copyFile(join(dir, STATE_FILE), join(dir, 'older-state'));
+
+    // a state file of an earlier shutdown beside a later marker: more records were appended in between
+    logs = await openLogs(dir);
+    for (let p = 0; p < 3; p++) await idempotent(logs.getLog('s', p)!, p === 2 ? 41 : 40, `more${p}`, 1_000_500).durable;
+    const later = await snapshot(logs);
+    await logs.close();
+    await copyFile(join(dir, 'older-state'), join(dir, STATE_FILE));
+    logs = await openLogs(dir);
+    assert.equal(logs.cleanStart, true);
+    assert.deepEqual(await snapshot(logs), later);
+    assert.equal(idempotent(logs.getLog('s', 0)!, 40, 'more0', 1_000_500).baseOffset, 40, 'the producer state includes the later append');
+    await logs.close();
+  }));
