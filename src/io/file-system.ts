@@ -16,7 +16,8 @@ export interface FileSystem {
   fdatasync(fd: number): Promise<void>;
   ftruncate(fd: number, length: number): Promise<void>;
   fstatSize(fd: number): Promise<number>;
-  mkdir(path: string): Promise<void>;
+  /** Creates the directory and any missing parent; resolves whether it was created (false: it existed). */
+  mkdir(path: string): Promise<boolean>;
   readdir(path: string): Promise<string[]>;
   readFile(path: string): Promise<Buffer>;
   /**
@@ -59,9 +60,8 @@ export const nodeFileSystem: FileSystem = {
   fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))),
   ftruncate: (fd, length) => new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve()))),
   fstatSize: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size)))),
-  mkdir: async (path) => {
-    await fs.promises.mkdir(path, { recursive: true });
-  },
+  // recursive mkdir resolves with the first directory it created, undefined when the path existed
+  mkdir: async (path) => (await fs.promises.mkdir(path, { recursive: true })) !== undefined,
   readdir: (path) => fs.promises.readdir(path),
   readFile: (path) => fs.promises.readFile(path),
   writeFileAtomic: async (path, data, durable = true) => {

@@ -164,7 +164,8 @@ export class PartitionLog {
    */
   async create(): Promise<void> {
     const { fs } = this.env;
-    if ((await this.listOrCreateDir()).length > 0) {
+    // a directory just made needs no listing: only one that was already there can hold such files
+    if (!(await fs.mkdir(this.dir)) && (await fs.readdir(this.dir)).length > 0) {
       await fs.rmdir(this.dir);
       await fs.mkdir(this.dir);
     }
