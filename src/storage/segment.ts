@@ -86,9 +86,24 @@ const SCAN_CHUNK_BYTES = 1 << 20;
 /**
  * Reads a segment from `fromPosition` and re-indexes every whole, valid batch (length in bounds, magic 2,
  * CRC32C ok, offsets increasing). Stops at the first invalid or torn batch; the caller truncates there.
+ * Resuming at an indexed batch (`fromPosition` > 0, the segment's next offset set from the index), the batch
+ * there must be the one the index names: if it is not (index files left stale, or the file lost its end), the
+ * indexes are dropped and the whole segment scanned, so that a wrong index never decides where the file is cut.
  */
 export async function scanSegment(fs: FileSystem, fd: number, segment: Segment, fromPosition: number, intervalBytes: number): Promise<ScanResult> {
+  const result = await scanFrom(fs, fd, segment, fromPosition, intervalBytes);
+  if (fromPosition === 0 || result.batches > 0) return result;
+  segment.offsetIndex = new OffsetIndex();
+  segment.timeIndex = new TimeIndex();
+  segment.nextOffset = segment.baseOffset;
+  segment.maxTimestamp = -1;
+  segment.bytesSinceIndexEntry = 0;
+  return scanFrom(fs, fd, segment, 0, intervalBytes);
+}
+
+async function scanFrom(fs: FileSystem, fd: number, segment: Segment, fromPosition: number, intervalBytes: number): Promise<ScanResult> {
   const fileBytes = await fs.fstatSize(fd);
+  const resumedAt = fromPosition > 0 ? segment.nextOffset : -1;
   let position = fromPosition;
   let batches = 0;
   // sized to what is left: starting thousands of partitions must not allocate a full chunk for each
@@ -113,6 +128,7 @@ export async function scanSegment(fs: FileSystem, fd: number, segment: Segment, 
       const baseOffset = readInt64(chunk, at + Batch.BASE_OFFSET);
       const lastOffset = baseOffset + chunk.readInt32BE(at + Batch.LAST_OFFSET_DELTA);
       if (baseOffset < segment.nextOffset || lastOffset < baseOffset) break scan;
+      if (batches === 0 && resumedAt >= 0 && baseOffset !== resumedAt) break scan;
       segment.indexBatch(position + at, size, baseOffset, lastOffset, readInt64(chunk, at + Batch.MAX_TIMESTAMP), intervalBytes);
       segment.size = position + at + size;
       batches++;

@@ -5,7 +5,7 @@ import { copyFile, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
-import { validateBatches } from '../../src/protocol/record-batch.js';
+import { batchSizeAt, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
@@ -140,5 +140,42 @@ test('without its marker, or torn, or left by an earlier shutdown, the state fil
     assert.equal(logs.cleanStart, true);
     assert.deepEqual(await snapshot(logs), later);
     assert.equal(idempotent(logs.getLog('s', 0)!, 40, 'more0', 1_000_500).baseOffset, 40, 'the producer state includes the later append');
+    await logs.close();
+  }));
+
+test('indexes that do not match the segment (stale or damaged) are dropped and the segment scanned whole: no valid batch is cut', { timeout: 60_000 }, () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await logs.createTopic('small', 1, { 'index.interval.bytes': '100' });
+    const small = logs.getLog('small', 0)!;
+    for (let seq = 0; seq < 10; seq++) await idempotent(small, seq, `s${seq}-${'w'.repeat(300)}`, 2_000_000 + seq).durable;
+    const smallRecords = await readAll(small);
+    await fill(logs);
+    const records = await readAll(logs.getLog('s', 1)!);
+    await logs.close();
+
+    // an index file beside a small active segment (as an older version wrote at shutdown) whose entry points
+    // inside a batch: resuming there would find no batch and cut the file
+    const smallBytes = (await readFile(join(dir, 'small-0', '00000000000000000000.log'))).length;
+    const index = Buffer.alloc(16);
+    index.writeInt32BE(5, 8);
+    index.writeInt32BE(Math.floor(smallBytes / 2) + 1, 12);
+    await writeFile(join(dir, 'small-0', '00000000000000000000.index'), index);
+    await writeFile(join(dir, 'small-0', '00000000000000000000.timeindex'), Buffer.alloc(0));
+    // a recorded active segment whose file lost its end (past the last indexed batch)
+    const segment = join(dir, 's-1', '00000000000000000000.log');
+    const data = await readFile(segment);
+    const cut = data.length - 5000;
+    let whole = 0;
+    for (let at = 0; at + batchSizeAt(data, at) <= cut; at += batchSizeAt(data, at)) whole++;
+    await writeFile(segment, data.subarray(0, cut));
+
+    logs = await openLogs(dir);
+    assert.equal(logs.cleanStart, true);
+    assert.deepEqual(await readAll(logs.getLog('small', 0)!), smallRecords, 'every batch of the small segment kept');
+    const damaged = logs.getLog('s', 1)!;
+    assert.equal(whole, 37);
+    assert.equal(damaged.logEndOffset, whole, 'the log ends after the last whole batch left in the file');
+    assert.deepEqual(await readAll(damaged), records.slice(0, whole));
     await logs.close();
   }));
