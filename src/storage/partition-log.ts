@@ -112,7 +112,6 @@ export class PartitionLog {
   private writing = false;
   private failing: Promise<void> | null = null;
   private readonly waiters = new Set<() => void>();
-  /** The log end offset when a clean start found this partition's indexes and snapshot current, else -1. */
   /** The producer state a clean shutdown recorded at the log end, until rebuildProducerState uses it. */
   private shutdownSnapshot: { offset: number; json: string } | null = null;
   /** Index and snapshot writes of rolled segments still running: a close waits for them. */
