@@ -63,6 +63,15 @@ export class Segment {
     this.nextOffset = lastOffset + 1;
   }
 
+  /** Forgets everything indexed, for a scan from the start of the file. */
+  clearIndexes(): void {
+    this.offsetIndex = new OffsetIndex();
+    this.timeIndex = new TimeIndex();
+    this.nextOffset = this.baseOffset;
+    this.maxTimestamp = -1;
+    this.bytesSinceIndexEntry = 0;
+  }
+
   async writeIndexes(fs: FileSystem): Promise<void> {
     await fs.writeFileAtomic(this.indexPath, this.offsetIndex.serialize());
     await fs.writeFileAtomic(this.timeIndexPath, this.timeIndex.serialize());
@@ -93,11 +102,7 @@ const SCAN_CHUNK_BYTES = 1 << 20;
 export async function scanSegment(fs: FileSystem, fd: number, segment: Segment, fromPosition: number, intervalBytes: number): Promise<ScanResult> {
   const result = await scanFrom(fs, fd, segment, fromPosition, intervalBytes);
   if (fromPosition === 0 || result.batches > 0) return result;
-  segment.offsetIndex = new OffsetIndex();
-  segment.timeIndex = new TimeIndex();
-  segment.nextOffset = segment.baseOffset;
-  segment.maxTimestamp = -1;
-  segment.bytesSinceIndexEntry = 0;
+  segment.clearIndexes();
   return scanFrom(fs, fd, segment, 0, intervalBytes);
 }
 

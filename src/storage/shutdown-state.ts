@@ -21,6 +21,8 @@ const VERSION = 1;
 const HEADER_BYTES = 8;
 /** 16-byte topic id, int32 partition, int64 segment base offset, int64 snapshot offset. */
 const RECORD_FIXED_BYTES = 16 + 4 + 8 + 8;
+/** int16 version, float64 stamp, int32 record count. */
+const BODY_FIXED_BYTES = 2 + 8 + 4;
 
 /**
  * One file for every partition's active segment at a clean shutdown, instead of two index files and a producer
@@ -30,7 +32,7 @@ const RECORD_FIXED_BYTES = 16 + 4 + 8 + 8;
  * then the offset index, the time index and the snapshot, each as int32 length and bytes.
  */
 export function encodeShutdownState(stamp: number, states: readonly ActiveSegmentState[]): Buffer {
-  let size = HEADER_BYTES + 2 + 8 + 4;
+  let size = HEADER_BYTES + BODY_FIXED_BYTES;
   const snapshots = states.map((s) => Buffer.from(s.snapshot, 'utf8'));
   states.forEach((s, i) => (size += RECORD_FIXED_BYTES + 12 + s.offsetIndex.length + s.timeIndex.length + snapshots[i]!.length));
   const out = Buffer.alloc(size);
@@ -59,12 +61,12 @@ export function encodeShutdownState(stamp: number, states: readonly ActiveSegmen
  */
 export function decodeShutdownState(data: Buffer, stamp: number): Map<string, ActiveSegmentState> {
   const states = new Map<string, ActiveSegmentState>();
-  if (data.length < HEADER_BYTES + 14 || data.readInt32BE(0) !== data.length - HEADER_BYTES) return states;
+  if (data.length < HEADER_BYTES + BODY_FIXED_BYTES || data.readInt32BE(0) !== data.length - HEADER_BYTES) return states;
   if (crc32c(data.subarray(HEADER_BYTES)) !== data.readUInt32BE(4)) return states;
   let at = HEADER_BYTES;
   if (data.readInt16BE(at) !== VERSION || data.readDoubleBE(at + 2) !== stamp) return states;
   const count = data.readInt32BE(at + 10);
-  at += 14;
+  at += BODY_FIXED_BYTES;
   for (let i = 0; i < count; i++) {
     const topicId = data.toString('hex', at, at + 16);
     const partition = data.readInt32BE(at + 16);
