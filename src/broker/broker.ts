@@ -3,7 +3,7 @@ import type { AddressInfo, Server } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { listen } from '../io/tcp.js';
 import type { LogConfig } from '../storage/log-config.js';
-import { LogManager, type TopicState } from '../storage/log-manager.js';
+import { DEFAULT_COMPACTION_MAP_BYTES, LogManager, type TopicState } from '../storage/log-manager.js';
 import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupCoordinatorConfig } from '../coordinator/group-coordinator.js';
 import { ProducerIdManager } from '../coordinator/producer-ids.js';
 import { DEFAULT_TRANSACTION_CONFIG, TransactionCoordinator, type TransactionConfig } from '../coordinator/transaction-coordinator.js';
@@ -31,6 +31,8 @@ export interface BrokerConfig {
   logDefaults: Partial<LogConfig>;
   retentionCheckMs: number;
   maxOpenFiles: number;
+  /** Memory for one compaction round's key map (Kafka's log.cleaner.dedupe.buffer.size). */
+  compactionMapBytes: number;
   shutdownTimeoutMs: number;
   /** Consumer group settings (session timeout bounds, initial rebalance delay, offsets retention). */
   groups: Partial<GroupCoordinatorConfig>;
@@ -51,6 +53,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   logDefaults: {},
   retentionCheckMs: 30_000,
   maxOpenFiles: 16384,
+  compactionMapBytes: DEFAULT_COMPACTION_MAP_BYTES,
   shutdownTimeoutMs: 10_000,
   groups: {},
   transactions: {},
@@ -99,6 +102,7 @@ export class Broker {
       defaults: full.logDefaults,
       retentionCheckMs: full.retentionCheckMs,
       maxOpenFiles: full.maxOpenFiles,
+      compactionMapBytes: full.compactionMapBytes,
       onError: (err, what) => logger.error({ err }, `storage: ${what} failed`),
     });
     if (logs.recoveredTruncatedBytes > 0) logger.warn({ bytes: logs.recoveredTruncatedBytes }, 'recovery truncated torn log tails');

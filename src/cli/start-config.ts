@@ -35,6 +35,7 @@ export const START_SETTINGS: readonly Setting[] = [
   { flag: 'max-request-bytes', help: 'largest request accepted, socket.request.max.bytes (default 104857600)', apply: (c, v) => (c.maxRequestBytes = int('max-request-bytes', v, 1024)) },
   { flag: 'idle-timeout-ms', help: 'close connections idle this long (default 600000; 0 never)', apply: (c, v) => (c.idleTimeoutMs = int('idle-timeout-ms', v, 0)) },
   { flag: 'max-open-files', help: 'segment files kept open at once (default 16384; halved automatically if the process runs out of descriptors)', apply: (c, v) => (c.maxOpenFiles = int('max-open-files', v, 16)) },
+  { flag: 'compaction-map-bytes', help: 'memory for a compaction round\'s key map, 24 bytes a key (default 134217728); more distinct keys take several rounds', apply: (c, v) => (c.compactionMapBytes = int('compaction-map-bytes', v, 1024 * 1024)) },
   { flag: 'group-min-session-timeout-ms', help: 'smallest session timeout a group member may ask for (default 6000)', apply: (c, v) => (c.groups = { ...c.groups, minSessionTimeoutMs: int('group-min-session-timeout-ms', v, 1) }) },
   { flag: 'group-max-session-timeout-ms', help: 'largest session timeout a group member may ask for (default 1800000)', apply: (c, v) => (c.groups = { ...c.groups, maxSessionTimeoutMs: int('group-max-session-timeout-ms', v, 1) }) },
   { flag: 'group-initial-rebalance-delay-ms', help: 'wait before the first rebalance of a new group (default 0)', apply: (c, v) => (c.groups = { ...c.groups, initialRebalanceDelayMs: int('group-initial-rebalance-delay-ms', v, 0) }) },

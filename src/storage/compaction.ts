@@ -2,26 +2,29 @@ import { Attributes, batchInfoAt, batchSizeAt, type BatchInfo } from '../protoco
 import { buildRecordBatch, decodeBatchRecords, type KafkaRecord } from '../protocol/records.js';
 import type { FileSystem } from '../io/file-system.js';
 import type { PartitionLog } from './partition-log.js';
+import { OffsetMap } from './offset-map.js';
 import type { Segment } from './segment.js';
 
 export interface CompactionResult {
   segmentsRewritten: number;
   recordsRemoved: number;
+  /** Each maps as many keys as the map holds, then cleans (see compactLog). */
+  rounds: number;
 }
 
 const CLEANED_SUFFIX = '.cleaned';
 const READ_CHUNK_BYTES = 4 << 20;
 
 /**
- * Calls `fn` for every batch in [from, to) of the log, in order, decoding one batch at a time. A batch that
- * cannot be decoded (corrupt, or its records past MAX_DECOMPRESSED_BYTES) comes with `records` null: it is
- * kept whole, and its keys supersede nothing.
+ * Calls `fn` for every batch in [from, to) of the log, in order, decoding one batch at a time, until it returns
+ * false. A batch that cannot be decoded (corrupt, or its records past MAX_DECOMPRESSED_BYTES) comes with `records`
+ * null: it is kept whole, and its keys supersede nothing.
  */
 async function forEachBatch(
   log: PartitionLog,
   from: number,
   to: number,
-  fn: (info: BatchInfo, records: KafkaRecord[] | null, raw: Buffer) => void,
+  fn: (info: BatchInfo, records: KafkaRecord[] | null, raw: Buffer) => boolean,
 ): Promise<void> {
   let offset = from;
   while (offset < to) {
@@ -33,14 +36,12 @@ async function forEachBatch(
       const raw = records.subarray(at, at + size);
       const info = batchInfoAt(raw, 0, size);
       if (info.baseOffset >= to) return;
-      fn(info, decodeBatchRecords(raw), raw);
+      if (!fn(info, decodeBatchRecords(raw), raw)) return;
       offset = info.baseOffset + info.lastOffsetDelta + 1;
       at += size;
     }
   }
 }
-
-const keyOf = (key: Buffer) => key.toString('latin1');
 
 /** Whether a batch belongs to a transaction that was aborted (its records are garbage). */
 function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
@@ -56,9 +57,15 @@ function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
  * one with records younger than `min.compaction.lag.ms` on are left alone, and a pass runs only once enough is
  * new (see worthCleaning). Each changed segment is written anew beside the old one, fsync'd, and renamed over
  * it, so a crash mid-compaction loses nothing. Offsets never change; compaction leaves gaps.
+ *
+ * As in Kafka's log cleaner, only the cleanable segments' keys count (a record of the active segment supersedes
+ * nothing yet), and only those not mapped by an earlier pass: the segments below them were cleaned against
+ * everything before them, so each key appears there once. The keys are mapped in at most `mapBytes` of memory
+ * (see OffsetMap); more distinct keys than that holds are cleaned in several rounds, each mapping the keys of the
+ * next stretch of offsets and cleaning every segment below that stretch's end.
  */
-export async function compactLog(log: PartitionLog, fs: FileSystem, now: number): Promise<CompactionResult> {
-  const result: CompactionResult = { segmentsRewritten: 0, recordsRemoved: 0 };
+export async function compactLog(log: PartitionLog, fs: FileSystem, now: number, mapBytes: number): Promise<CompactionResult> {
+  const result: CompactionResult = { segmentsRewritten: 0, recordsRemoved: 0, rounds: 0 };
   if (!log.config.cleanupPolicy.includes('compact')) return result;
   const stableEnd = log.lastStableOffset;
   const { minCompactionLagMs } = log.config;
@@ -72,50 +79,88 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number)
   const through = closed[closed.length - 1]!.nextOffset;
   if (now < log.compaction.nextTombstoneDueMs && !worthCleaning(log, closed, now)) return result;
   log.compaction.nextTombstoneDueMs = Infinity;
+  // a record is removed only once the newer one is durable in its own segment file, or a power loss could take
+  // every record of its key (a `none` topic's segment, or one whose sync at roll is still running); the segments
+  // below cleanedThrough were synced by an earlier pass
+  await log.syncSegments(closed.filter((s) => s.nextOffset > log.compaction.cleanedThrough));
 
-  const latest = new Map<string, number>();
-  await forEachBatch(log, log.logStartOffset, stableEnd, (info, records) => {
-    if (records === null || (info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, info)) return;
-    for (const r of records) if (r.key !== null) latest.set(keyOf(r.key), r.offset);
-  });
-
+  let from = Math.max(log.compaction.cleanedThrough, log.logStartOffset);
+  const map = new OffsetMap(through - from, mapBytes);
   const tombstoneHorizon = now - log.config.deleteRetentionMs;
-  for (const segment of closed) {
-    const rewritten: Buffer[] = [];
-    let removed = 0;
-    await forEachBatch(log, Math.max(segment.baseOffset, log.logStartOffset), segment.nextOffset, (info, records, raw) => {
-      if ((info.attributes & Attributes.CONTROL) !== 0) {
-        rewritten.push(raw);
-        return;
-      }
-      if (inAbortedTransaction(log, info)) {
-        removed += info.recordsCount;
-        return;
-      }
-      if (records === null) {
-        rewritten.push(raw);
-        return;
-      }
-      const keep = records.filter((r) => {
-        if (r.key === null) return true;
-        if (latest.get(keyOf(r.key)) !== r.offset) return false;
-        if (r.value !== null) return true;
-        if (info.maxTimestamp < tombstoneHorizon) return false;
-        log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, info.maxTimestamp + log.config.deleteRetentionMs);
-        return true;
-      });
-      removed += records.length - keep.length;
-      if (keep.length > 0) rewritten.push(keep.length === records.length ? raw : rebuild(info, keep));
-    });
-    if (removed === 0) continue;
-    if (await writeCleaned(fs, segment, rewritten, log)) {
-      result.segmentsRewritten++;
-      result.recordsRemoved += removed;
-    }
-  }
-  // only a pass that got through everything counts: a failed one is retried at the next pass
-  log.compaction.cleanedThrough = through;
+  do {
+    map.clear();
+    result.rounds++;
+    const mappedEnd = await mapKeys(log, from, through, map);
+    const segments = log.closedSegments().filter((s) => s.nextOffset <= through && s.baseOffset < mappedEnd);
+    for (const segment of segments) await cleanSegment(log, fs, segment, map, mappedEnd, tombstoneHorizon, result);
+    log.compaction.cleanedThrough = from = mappedEnd;
+  } while (from < through);
   return result;
+}
+
+/**
+ * Maps the latest offset of every key in [from, to), until the map is full; returns the offset of the first
+ * record it did not map (`to` when it got through).
+ */
+async function mapKeys(log: PartitionLog, from: number, to: number, map: OffsetMap): Promise<number> {
+  let end = to;
+  await forEachBatch(log, from, to, (info, records) => {
+    if (records === null || (info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, info)) return true;
+    for (const r of records) {
+      if (r.key === null || r.offset < from) continue;
+      if (map.full && map.get(r.key) < 0) {
+        end = r.offset;
+        return false;
+      }
+      map.put(r.key, r.offset);
+    }
+    return true;
+  });
+  return end;
+}
+
+/**
+ * Rewrites a segment without the records the map shows superseded, nor expired tombstones. Records from
+ * `mappedEnd` on are kept: their keys were not looked at. A key the map does not hold has no record in the
+ * mapped stretch, and at most one before it: its record there is still the latest.
+ */
+async function cleanSegment(
+  log: PartitionLog,
+  fs: FileSystem,
+  segment: Segment,
+  map: OffsetMap,
+  mappedEnd: number,
+  tombstoneHorizon: number,
+  result: CompactionResult,
+): Promise<void> {
+  const rewritten: Buffer[] = [];
+  let removed = 0;
+  await forEachBatch(log, Math.max(segment.baseOffset, log.logStartOffset), segment.nextOffset, (info, records, raw) => {
+    if ((info.attributes & Attributes.CONTROL) !== 0 || records === null) {
+      rewritten.push(raw);
+      return true;
+    }
+    if (inAbortedTransaction(log, info)) {
+      removed += info.recordsCount;
+      return true;
+    }
+    const keep = records.filter((r) => {
+      if (r.key === null || r.offset >= mappedEnd) return true;
+      if (map.get(r.key) > r.offset) return false;
+      if (r.value !== null) return true;
+      if (info.maxTimestamp < tombstoneHorizon) return false;
+      log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, info.maxTimestamp + log.config.deleteRetentionMs);
+      return true;
+    });
+    removed += records.length - keep.length;
+    if (keep.length > 0) rewritten.push(keep.length === records.length ? raw : rebuild(info, keep));
+    return true;
+  });
+  if (removed === 0) return;
+  if (await writeCleaned(fs, segment, rewritten, log)) {
+    result.segmentsRewritten++;
+    result.recordsRemoved += removed;
+  }
 }
 
 /**
@@ -129,7 +174,7 @@ function worthCleaning(log: PartitionLog, cleanable: Segment[], now: number): bo
   let overdue = false;
   for (const s of cleanable) {
     total += s.size;
-    if (s.baseOffset < cleanedThrough) continue;
+    if (s.nextOffset <= cleanedThrough) continue;
     dirty += s.size;
     const firstTimestamp = s.timeIndex.count > 0 ? s.timeIndex.timestamps[0]! : s.maxTimestamp;
     if (now - firstTimestamp >= log.config.maxCompactionLagMs) overdue = true;

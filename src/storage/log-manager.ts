@@ -37,6 +37,11 @@ export interface LogManagerOptions {
   clock?: Clock;
   maxOpenFiles?: number;
   retentionCheckMs?: number;
+  /**
+   * Memory for one compaction round's key map (default 128 MiB, as Kafka's log.cleaner.dedupe.buffer.size): a
+   * log with more distinct keys to clean than it holds (24 bytes each) is compacted in several rounds.
+   */
+  compactionMapBytes?: number;
   /** Group commit rounds with more dirty segments than this use the journal (default 4)... */
   directSyncMax?: number;
   /** ...unless they average at least this many bytes per segment (default 512 KiB). */
@@ -52,6 +57,7 @@ interface TopicRecord {
   overrides: Record<string, string>;
 }
 
+export const DEFAULT_COMPACTION_MAP_BYTES = 128 * 1024 * 1024;
 const METADATA_FILE = 'topics.json';
 const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 /** The active segments' indexes and producer states at a clean shutdown; trusted only beside its marker. */
@@ -369,7 +375,7 @@ export class LogManager {
         try {
           deleted += await log.applyRetention(now);
           log.producers.expire(now, this.defaults.producerIdExpirationMs);
-          await compactLog(log, this.fs, now);
+          await compactLog(log, this.fs, now, this.options.compactionMapBytes ?? DEFAULT_COMPACTION_MAP_BYTES);
         } catch (err) {
           this.options.onError?.(err, `retention or compaction of ${t.name}-${log.partition}`);
         }

@@ -810,6 +810,14 @@ export class PartitionLog {
     return max;
   }
 
+  /**
+   * Makes these segments' bytes durable in their own files (not only in the journal). Each is synced even when
+   * not dirty: a sync already running may have started before its last write.
+   */
+  async syncSegments(segments: readonly Segment[]): Promise<void> {
+    await Promise.all(segments.map((s) => this.env.groupCommit.sync(s)));
+  }
+
   /** Closed segments wholly below the high watermark: the ones compaction may rewrite. */
   closedSegments(): Segment[] {
     return this.segments.slice(0, -1).filter((s) => s.nextOffset <= this.highWatermark && s.baseOffset < this.hwSegment.baseOffset);

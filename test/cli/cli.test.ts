@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { resolveStartConfig } from '../../src/cli/start-config.js';
 import { startBroker } from '../../src/index.js';
 import { murmur2 } from '../../src/protocol/murmur2.js';
 import { run } from '../helpers/run.js';
@@ -95,11 +96,18 @@ test('settings come from a config file, SLUICE_* variables and flags, flags winn
     }
   }));
 
+test('the compaction key map takes its size from --compaction-map-bytes or SLUICE_COMPACTION_MAP_BYTES, else 128 MiB', () => {
+  assert.equal(resolveStartConfig({}, {}).compactionMapBytes, 128 * 1024 * 1024);
+  assert.equal(resolveStartConfig({}, { SLUICE_COMPACTION_MAP_BYTES: '2097152' }).compactionMapBytes, 2097152);
+  assert.equal(resolveStartConfig({ 'compaction-map-bytes': '4194304' }, { SLUICE_COMPACTION_MAP_BYTES: '2097152' }).compactionMapBytes, 4194304);
+});
+
 test('bad flags and values get a one-line error and exit code 2', async () => {
   for (const [args, pattern] of [
     [['start', '--bogus'], /Unknown option '--bogus'/],
     [['start', '--port', 'abc'], /port must be an integer/],
     [['start', '--log-config', 'flush.policy=sometimes'], /expected one of fsync, none/],
+    [['start', '--compaction-map-bytes', '1000'], /compaction-map-bytes must be an integer from 1048576/],
     [['nope'], /unknown command/],
     [['produce'], /needs a topic name/],
   ] as [string[], RegExp][]) {

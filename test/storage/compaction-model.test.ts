@@ -1,12 +1,15 @@
 // Property: under random keyed appends (tombstones among them), compaction passes, time passing, clean restarts
 // and crashes, a compacted log only ever drops records that a later record of the same key superseded, or
-// tombstones older than delete.retention.ms; every survivor is unchanged at its offset.
+// tombstones older than delete.retention.ms; every survivor is unchanged at its offset; and after a pass the
+// closed segments hold each key once, at its latest offset there. With a key map of two keys, a pass takes
+// several rounds and must end the same.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
+import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { openLogs } from './helpers.js';
@@ -29,13 +32,18 @@ const recordArb = fc.oneof(
   fc.record({ key: fc.constantFrom('a', 'b', 'c', 'd'), value: fc.option(fc.string({ maxLength: 30 }), { freq: 4 }) }),
   fc.record({ key: fc.constant(null), value: fc.string({ maxLength: 30 }) }),
 );
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.array(recordArb, { minLength: 1, maxLength: 3 }).map((records) => ({ kind: 'append' as const, records })) },
-  { weight: 2, arbitrary: fc.nat(1500).map((ms) => ({ kind: 'tick' as const, ms })) },
-  { weight: 3, arbitrary: fc.constant({ kind: 'compact' as const }) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'crash' as const }) },
-);
+/** Rarer passes (a lower `compactWeight`) find more keys to map at once. */
+const opsArb = (compactWeight: number, maxLength: number): fc.Arbitrary<Op[]> =>
+  fc.array(
+    fc.oneof(
+      { weight: 6, arbitrary: fc.array(recordArb, { minLength: 1, maxLength: 3 }).map((records) => ({ kind: 'append' as const, records })) },
+      { weight: 2, arbitrary: fc.nat(1500).map((ms) => ({ kind: 'tick' as const, ms })) },
+      { weight: compactWeight, arbitrary: fc.constant({ kind: 'compact' as const }) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'crash' as const }) },
+    ),
+    { minLength: 1, maxLength },
+  );
 
 async function contents(log: PartitionLog): Promise<Map<number, Rec>> {
   const out = new Map<number, Rec>();
@@ -51,59 +59,72 @@ async function contents(log: PartitionLog): Promise<Map<number, Rec>> {
   return out;
 }
 
-test('compaction drops only superseded records and expired tombstones, under random appends, passes, restarts and crashes', async () => {
-  await fc.assert(
-    fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
-      const { dir, cleanup } = await tempDir();
-      let now = 1_000_000;
-      const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
-      const open = () => openLogs(dir, { clock });
-      let logs: LogManager = await open();
-      const model: Rec[] = [];
-      try {
-        await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '250', 'delete.retention.ms': String(DELETE_RETENTION_MS), 'min.cleanable.dirty.ratio': '0' });
-        for (const op of ops) {
-          switch (op.kind) {
-            case 'append': {
-              const batch = buildRecordBatch(op.records.map((r) => ({ ...r, timestamp: now })));
-              await logs.getLog('c', 0)!.append(batch, validateBatches(batch, 1 << 20)).durable;
-              model.push(...op.records.map((r) => ({ ...r, timestamp: now })));
-              break;
+for (const [variant, mapBytes, ops, seed] of [
+  ['a key map larger than the log', undefined, opsArb(3, 40), 777],
+  ['a key map of two keys (several rounds a pass)', 3 * OFFSET_MAP_SLOT_BYTES, opsArb(1, 80), 778],
+] as const) {
+  test(`compaction drops only superseded records and expired tombstones, under random appends, passes, restarts and crashes: ${variant}`, async () => {
+    await fc.assert(
+      fc.asyncProperty(ops, async (ops) => {
+        const { dir, cleanup } = await tempDir();
+        let now = 1_000_000;
+        const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+        const open = () => openLogs(dir, { clock, compactionMapBytes: mapBytes });
+        let logs: LogManager = await open();
+        const model: Rec[] = [];
+        try {
+          await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '250', 'delete.retention.ms': String(DELETE_RETENTION_MS), 'min.cleanable.dirty.ratio': '0' });
+          for (const op of ops) {
+            switch (op.kind) {
+              case 'append': {
+                const batch = buildRecordBatch(op.records.map((r) => ({ ...r, timestamp: now })));
+                await logs.getLog('c', 0)!.append(batch, validateBatches(batch, 1 << 20)).durable;
+                model.push(...op.records.map((r) => ({ ...r, timestamp: now })));
+                break;
+              }
+              case 'tick':
+                now += op.ms;
+                break;
+              case 'compact': {
+                await logs.runRetention();
+                const log = logs.getLog('c', 0)!;
+                const closedEnd = log.activeSegment.baseOffset;
+                const latestClosed = new Map<string, number>();
+                model.forEach((r, offset) => r.key !== null && offset < closedEnd && latestClosed.set(r.key, offset));
+                for (const [offset, rec] of await contents(log)) {
+                  if (offset < closedEnd && rec.key !== null) assert.equal(offset, latestClosed.get(rec.key), `key ${rec.key} at ${offset} is superseded at ${latestClosed.get(rec.key)}`);
+                }
+                break;
+              }
+              case 'restart':
+                await logs.close();
+                logs = await open();
+                break;
+              case 'crash':
+                await logs.handles.closeAll();
+                logs = await open();
+                break;
             }
-            case 'tick':
-              now += op.ms;
-              break;
-            case 'compact':
-              await logs.runRetention();
-              break;
-            case 'restart':
-              await logs.close();
-              logs = await open();
-              break;
-            case 'crash':
-              await logs.handles.closeAll();
-              logs = await open();
-              break;
+            const log = logs.getLog('c', 0)!;
+            assert.equal(log.logEndOffset, model.length);
+            const got = await contents(log);
+            const latest = new Map<string, number>();
+            model.forEach((r, offset) => r.key !== null && latest.set(r.key, offset));
+            for (const [offset, rec] of got) assert.deepEqual(rec, model[offset], `offset ${offset} unchanged`);
+            model.forEach((r, offset) => {
+              if (got.has(offset)) return;
+              assert.ok(r.key !== null, `unkeyed record at ${offset} dropped`);
+              const superseded = latest.get(r.key) !== offset;
+              const expiredTombstone = r.value === null && r.timestamp < now - DELETE_RETENTION_MS;
+              assert.ok(superseded || expiredTombstone, `record at ${offset} (key ${r.key}) dropped while still the latest`);
+            });
           }
-          const log = logs.getLog('c', 0)!;
-          assert.equal(log.logEndOffset, model.length);
-          const got = await contents(log);
-          const latest = new Map<string, number>();
-          model.forEach((r, offset) => r.key !== null && latest.set(r.key, offset));
-          for (const [offset, rec] of got) assert.deepEqual(rec, model[offset], `offset ${offset} unchanged`);
-          model.forEach((r, offset) => {
-            if (got.has(offset)) return;
-            assert.ok(r.key !== null, `unkeyed record at ${offset} dropped`);
-            const superseded = latest.get(r.key) !== offset;
-            const expiredTombstone = r.value === null && r.timestamp < now - DELETE_RETENTION_MS;
-            assert.ok(superseded || expiredTombstone, `record at ${offset} (key ${r.key}) dropped while still the latest`);
-          });
+        } finally {
+          await logs.close().catch(() => undefined);
+          await cleanup();
         }
-      } finally {
-        await logs.close().catch(() => undefined);
-        await cleanup();
-      }
-    }),
-    { numRuns: 80, seed: 777 },
-  );
-});
+      }),
+      { numRuns: 80, seed },
+    );
+  });
+}

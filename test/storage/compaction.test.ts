@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { Compression } from '../../src/protocol/compression.js';
 import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildControlBatch, buildRecordBatch, decodeBatchRecords, decodeRecordBatches } from '../../src/protocol/records.js';
 import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
+import { compactLog } from '../../src/storage/compaction.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
+import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { openLogs } from './helpers.js';
@@ -54,9 +56,11 @@ test('compaction keeps the latest record per key in closed segments, keeps offse
     await logs.runRetention();
     const after = await contents(log);
     const active = log.activeSegment.baseOffset;
-    // in closed segments: every key appears once, at its latest offset; unkeyed records all stay
+    // in closed segments: every key appears once, at its latest offset there (a record of the active segment
+    // supersedes nothing yet, as in Kafka); unkeyed records all stay
     const latest = new Map<string, number>();
-    for (const [o, k] of before) if (k !== null) latest.set(k, o);
+    for (const [o, k] of before) if (k !== null && o < active) latest.set(k, o);
+    assert.ok(after.some(([o, k, v]) => o < active && k === 'a' && v === 'a5'), 'a5 stays while a-last is in the active segment');
     for (const [o, k, v] of after) {
       if (o >= active) continue;
       if (k === null) assert.match(v!, /^nokey/);
@@ -80,6 +84,68 @@ test('compaction keeps the latest record per key in closed segments, keeps offse
     const again = await openLogs(dir);
     assert.deepEqual(await contents(again.getLog('c', 0)!), final);
     await again.close();
+  }));
+
+test('a log with more keys than the key map holds is compacted in several rounds, to the same result', () =>
+  withTempDir(async (dir) => {
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'segment.bytes': '16384' });
+    const keys = 3000;
+    for (const version of ['v1', 'v2']) {
+      for (let first = 0; first < keys; first += 100) {
+        await put(log, Array.from({ length: 100 }, (_, i) => ({ key: `key-${first + i}`, value: `${version}-${first + i}` })), 1_000_000);
+      }
+    }
+    while (log.activeSegment.baseOffset < 2 * keys) await put(log, [{ key: 'filler', value: 'x'.repeat(500) }], 1_000_000);
+    const closedEnd = log.activeSegment.baseOffset;
+    // 10 slots: 9 keys a round
+    const result = await compactLog(log, nodeFileSystem, 1_000_000, 10 * OFFSET_MAP_SLOT_BYTES);
+    assert.ok(result.rounds >= (2 * keys) / 9, `${result.rounds} rounds`);
+    assert.equal(result.recordsRemoved, keys + (closedEnd - 2 * keys - 1));
+    const closed = (await contents(log)).filter(([o]) => o < closedEnd);
+    const expected = Array.from({ length: keys }, (_, i): [number, string, string] => [keys + i, `key-${i}`, `v2-${i}`]);
+    assert.deepEqual(closed.slice(0, -1), expected);
+    assert.deepEqual(closed.at(-1)!.slice(0, 2), [closedEnd - 1, 'filler']);
+    // everything is clean now: the next pass finds nothing to do
+    assert.deepEqual(await compactLog(log, nodeFileSystem, 1_000_000, 10 * OFFSET_MAP_SLOT_BYTES), { segmentsRewritten: 0, recordsRemoved: 0, rounds: 0 });
+    await logs.close();
+  }));
+
+test('a record is removed only once the record superseding it is durable in its own segment file (flush.policy=none)', () =>
+  withTempDir(async (dir) => {
+    const events: string[] = [];
+    const paths = new Map<number, string>();
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        const fd = await nodeFileSystem.open(path, flags);
+        paths.set(fd, basename(path));
+        return fd;
+      },
+      // a segment's sync (the one at roll) takes a while; a .cleaned file's does not
+      fdatasync: async (fd) => {
+        const name = paths.get(fd) ?? '';
+        if (name.endsWith('.log')) await new Promise((resolve) => setTimeout(resolve, 300));
+        await nodeFileSystem.fdatasync(fd);
+        events.push(`synced ${name}`);
+      },
+      rename: async (from, to) => {
+        events.push(`renamed ${basename(to)}`);
+        return nodeFileSystem.rename(from, to);
+      },
+    };
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'flush.policy': 'none' }, fs);
+    await put(log, [{ key: 'a', value: 'old' }], 1_000_000);
+    while (log.segments.length < 2) await put(log, [{ key: null, value: 'x'.repeat(40) }], 1_000_000);
+    const newer = basename(log.activeSegment.logPath);
+    await put(log, [{ key: 'a', value: 'new' }], 1_000_000);
+    while (log.segments.length < 3) await put(log, [{ key: null, value: 'x'.repeat(40) }], 1_000_000);
+    // the segment holding 'new' has just closed: its sync at roll is still running
+    await logs.runRetention();
+    const renamed = events.indexOf('renamed 00000000000000000000.log');
+    assert.ok(renamed > 0, `the first segment was rewritten: ${events.join(', ')}`);
+    assert.ok(events.slice(0, renamed).includes(`synced ${newer}`), `${newer} synced before the rewrite: ${events.join(', ')}`);
+    assert.deepEqual((await contents(log)).filter(([, k]) => k === 'a').map(([, , v]) => v), ['new']);
+    await logs.close();
   }));
 
 test('compressed batches stay compressed with their codec after compaction', () =>
@@ -257,8 +323,8 @@ test('retention passes never overlap: one asked for while another runs shares it
     const expected = await (async () => {
       const all = await contents(log);
       const latest = new Map<string, number>();
-      for (const [o, k] of all) latest.set(k!, o);
       const closedEnd = log.activeSegment.baseOffset;
+      for (const [o, k] of all) if (o < closedEnd) latest.set(k!, o);
       return all.filter(([o, k]) => o >= closedEnd || latest.get(k!) === o);
     })();
     // a pass asked for again (by the timer, while a slow compaction outlasts its interval) before it is done
