@@ -1,6 +1,7 @@
 import { Attributes, batchInfoAt, batchSizeAt, type BatchInfo } from '../protocol/record-batch.js';
 import { buildRecordBatch, decodeBatchRecords, type KafkaRecord } from '../protocol/records.js';
 import type { FileSystem } from '../io/file-system.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { PartitionLog } from './partition-log.js';
 import { OffsetMap } from './offset-map.js';
 import type { Segment } from './segment.js';
@@ -14,18 +15,14 @@ export interface CompactionResult {
 
 const CLEANED_SUFFIX = '.cleaned';
 const READ_CHUNK_BYTES = 4 << 20;
+/** A cleaned copy is written in chunks of this, and a segment's unchanged batches are held up to it. */
+const HOLD_BYTES = 4 << 20;
 
 /**
- * Calls `fn` for every batch in [from, to) of the log, in order, decoding one batch at a time, until it returns
- * false. A batch that cannot be decoded (corrupt, or its records past MAX_DECOMPRESSED_BYTES) comes with `records`
- * null: it is kept whole, and its keys supersede nothing.
+ * Every batch in [from, to) of the log, in order, read in chunks of READ_CHUNK_BYTES, as its header fields and
+ * its bytes (a view of the chunk).
  */
-async function forEachBatch(
-  log: PartitionLog,
-  from: number,
-  to: number,
-  fn: (info: BatchInfo, records: KafkaRecord[] | null, raw: Buffer) => boolean,
-): Promise<void> {
+async function* batchesIn(log: PartitionLog, from: number, to: number): AsyncGenerator<{ info: BatchInfo; raw: Buffer }> {
   let offset = from;
   while (offset < to) {
     const { records } = await log.read(offset, READ_CHUNK_BYTES);
@@ -36,7 +33,7 @@ async function forEachBatch(
       const raw = records.subarray(at, at + size);
       const info = batchInfoAt(raw, 0, size);
       if (info.baseOffset >= to) return;
-      if (!fn(info, decodeBatchRecords(raw), raw)) return;
+      yield { info, raw };
       offset = info.baseOffset + info.lastOffsetDelta + 1;
       at += size;
     }
@@ -100,29 +97,30 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number,
 
 /**
  * Maps the latest offset of every key in [from, to), until the map is full; returns the offset of the first
- * record it did not map (`to` when it got through).
+ * record it did not map (`to` when it got through). A batch that cannot be decoded (corrupt, or its records past
+ * MAX_DECOMPRESSED_BYTES) supersedes nothing.
  */
 async function mapKeys(log: PartitionLog, from: number, to: number, map: OffsetMap): Promise<number> {
-  let end = to;
-  await forEachBatch(log, from, to, (info, records) => {
-    if (records === null || (info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, info)) return true;
-    for (const r of records) {
+  for await (const { info, raw } of batchesIn(log, from, to)) {
+    if ((info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, info)) continue;
+    for (const r of decodeBatchRecords(raw) ?? []) {
       if (r.key === null || r.offset < from) continue;
-      if (map.full && map.get(r.key) < 0) {
-        end = r.offset;
-        return false;
-      }
+      if (map.full && map.get(r.key) < 0) return r.offset;
       map.put(r.key, r.offset);
     }
-    return true;
-  });
-  return end;
+  }
+  return to;
 }
 
 /**
  * Rewrites a segment without the records the map shows superseded, nor expired tombstones. Records from
  * `mappedEnd` on are kept: their keys were not looked at. A key the map does not hold has no record in the
- * mapped stretch, and at most one before it: its record there is still the latest.
+ * mapped stretch, and at most one before it: its record there is still the latest. A segment that loses nothing
+ * is left as it is.
+ *
+ * At most HOLD_BYTES of the segment are in memory at once: the copy is written as it goes, and before the first
+ * batch that changes, the unchanged batches are held only up to that bound, then let go and read again should
+ * a change come (a segment is up to segment.bytes, 1 GiB by default).
  */
 async function cleanSegment(
   log: PartitionLog,
@@ -133,33 +131,123 @@ async function cleanSegment(
   tombstoneHorizon: number,
   result: CompactionResult,
 ): Promise<void> {
-  const rewritten: Buffer[] = [];
+  const start = Math.max(segment.baseOffset, log.logStartOffset);
+  let copy: CleanedCopy | null = null;
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  /** Unchanged batches from `start` up to here were let go. */
+  let releasedTo = start;
   let removed = 0;
-  await forEachBatch(log, Math.max(segment.baseOffset, log.logStartOffset), segment.nextOffset, (info, records, raw) => {
-    if ((info.attributes & Attributes.CONTROL) !== 0 || records === null) {
-      rewritten.push(raw);
-      return true;
+  try {
+    for await (const { info, raw } of batchesIn(log, start, segment.nextOffset)) {
+      const kept = keptPart(log, info, raw, map, mappedEnd, tombstoneHorizon);
+      removed += kept.removed;
+      if (copy === null) {
+        if (kept.bytes === raw) {
+          held.push(raw);
+          heldBytes += raw.length;
+          if (heldBytes > HOLD_BYTES) {
+            held = [];
+            heldBytes = 0;
+            releasedTo = info.baseOffset + info.lastOffsetDelta + 1;
+          }
+          continue;
+        }
+        copy = await CleanedCopy.create(fs, segment.logPath + CLEANED_SUFFIX);
+        for await (const unchanged of batchesIn(log, start, releasedTo)) await copy.add(unchanged.raw);
+        for (const b of held) await copy.add(b);
+        held = [];
+      }
+      if (kept.bytes !== null) await copy.add(kept.bytes);
     }
-    if (inAbortedTransaction(log, info)) {
-      removed += info.recordsCount;
-      return true;
-    }
-    const keep = records.filter((r) => {
-      if (r.key === null || r.offset >= mappedEnd) return true;
-      if (map.get(r.key) > r.offset) return false;
-      if (r.value !== null) return true;
-      if (info.maxTimestamp < tombstoneHorizon) return false;
-      log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, info.maxTimestamp + log.config.deleteRetentionMs);
-      return true;
-    });
-    removed += records.length - keep.length;
-    if (keep.length > 0) rewritten.push(keep.length === records.length ? raw : rebuild(info, keep));
-    return true;
-  });
-  if (removed === 0) return;
-  if (await writeCleaned(fs, segment, rewritten, log)) {
+    if (copy === null) return;
+    await copy.finish();
+  } catch (err) {
+    await copy?.discard();
+    throw err;
+  }
+  await copy.close();
+  if (await log.replaceSegment(segment, copy.path)) {
     result.segmentsRewritten++;
     result.recordsRemoved += removed;
+  }
+}
+
+/**
+ * What a segment's copy keeps of a batch: the batch itself when nothing goes, a rebuilt batch of the records
+ * that stay, or nothing. Control batches and batches that cannot be decoded are kept whole; records of aborted
+ * transactions all go. A kept tombstone's due time is noted.
+ */
+function keptPart(
+  log: PartitionLog,
+  info: BatchInfo,
+  raw: Buffer,
+  map: OffsetMap,
+  mappedEnd: number,
+  tombstoneHorizon: number,
+): { bytes: Buffer | null; removed: number } {
+  if ((info.attributes & Attributes.CONTROL) !== 0) return { bytes: raw, removed: 0 };
+  if (inAbortedTransaction(log, info)) return { bytes: null, removed: info.recordsCount };
+  const records = decodeBatchRecords(raw);
+  if (records === null) return { bytes: raw, removed: 0 };
+  const keep = records.filter((r) => {
+    if (r.key === null || r.offset >= mappedEnd) return true;
+    if (map.get(r.key) > r.offset) return false;
+    if (r.value !== null) return true;
+    if (info.maxTimestamp < tombstoneHorizon) return false;
+    log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, info.maxTimestamp + log.config.deleteRetentionMs);
+    return true;
+  });
+  const removed = records.length - keep.length;
+  if (removed === 0) return { bytes: raw, removed };
+  return { bytes: keep.length > 0 ? rebuild(info, keep) : null, removed };
+}
+
+/** A segment's cleaned copy, written in writes of up to HOLD_BYTES as batches are added. */
+class CleanedCopy {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private position = 0;
+
+  private constructor(
+    private readonly fs: FileSystem,
+    private readonly fd: number,
+    readonly path: string,
+  ) {}
+
+  static async create(fs: FileSystem, path: string): Promise<CleanedCopy> {
+    return new CleanedCopy(fs, await fs.open(path, 'w'), path);
+  }
+
+  async add(batch: Buffer): Promise<void> {
+    this.pending.push(batch);
+    this.pendingBytes += batch.length;
+    if (this.pendingBytes >= HOLD_BYTES) await this.write();
+  }
+
+  /** Writes what is pending and makes the copy durable. */
+  async finish(): Promise<void> {
+    await this.write();
+    await this.fs.fdatasync(this.fd);
+  }
+
+  async close(): Promise<void> {
+    await this.fs.close(this.fd);
+  }
+
+  /** After a failure: closed and deleted (a start would delete it too). */
+  async discard(): Promise<void> {
+    await this.close().catch(() => undefined);
+    await this.fs.unlink(this.path).catch(() => undefined);
+  }
+
+  private async write(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const written = await this.fs.writev(this.fd, this.pending, this.position);
+    if (written !== this.pendingBytes) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short write: ${written} of ${this.pendingBytes} bytes to ${this.path}`);
+    this.position += written;
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 }
 
@@ -203,16 +291,4 @@ function rebuild(info: BatchInfo, records: KafkaRecord[]): Buffer {
       maxTimestamp: info.maxTimestamp,
     },
   );
-}
-
-async function writeCleaned(fs: FileSystem, segment: Segment, batches: Buffer[], log: PartitionLog): Promise<boolean> {
-  const path = segment.logPath + CLEANED_SUFFIX;
-  const fd = await fs.open(path, 'w');
-  try {
-    if (batches.length > 0) await fs.writev(fd, batches, 0);
-    await fs.fdatasync(fd);
-  } finally {
-    await fs.close(fd);
-  }
-  return log.replaceSegment(segment, path);
 }

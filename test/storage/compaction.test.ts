@@ -148,6 +148,49 @@ test('a record is removed only once the record superseding it is durable in its 
     await logs.close();
   }));
 
+test('a large segment is cleaned a few MiB at a time: unchanged batches before the first change are read again, not held', () =>
+  withTempDir(async (dir) => {
+    const writes: number[] = [];
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      writev: (fd, buffers, position) => {
+        const bytes = buffers.reduce((n, b) => n + b.length, 0);
+        return nodeFileSystem.writev(fd, buffers, position).then((n) => (n === bytes && cleanedFds.has(fd) && writes.push(n), n));
+      },
+      open: async (path, flags) => {
+        const fd = await nodeFileSystem.open(path, flags);
+        if (path.endsWith('.cleaned')) cleanedFds.add(fd);
+        else cleanedFds.delete(fd);
+        return fd;
+      },
+    };
+    const cleanedFds = new Set<number>();
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'segment.bytes': String(16 << 20) }, fs);
+    const big = 'u'.repeat(64 * 1024);
+    // 10 MiB of unique keys, then a record that a later segment supersedes, then more unique keys
+    for (let i = 0; i < 160; i++) await put(log, [{ key: `u${i}`, value: big }], 1_000_000);
+    await put(log, [{ key: 'a', value: 'old' }], 1_000_000);
+    for (let i = 160; i < 200; i++) await put(log, [{ key: `u${i}`, value: big }], 1_000_000);
+    log.roll();
+    await put(log, [{ key: 'a', value: 'new' }], 1_000_000);
+    log.roll();
+    await put(log, [{ key: 'end', value: 'x' }], 1_000_000);
+    const result = await compactLog(log, fs, 1_000_000, 1 << 20);
+    assert.deepEqual([result.segmentsRewritten, result.recordsRemoved], [1, 1]);
+    const after = await contents(log);
+    assert.deepEqual(after.map(([o, k]) => `${o}:${k}`), [
+      ...Array.from({ length: 160 }, (_, i) => `${i}:u${i}`),
+      ...Array.from({ length: 40 }, (_, i) => `${161 + i}:u${160 + i}`),
+      '201:a',
+      '202:end',
+    ]);
+    assert.ok(after.every(([, k, v]) => !k!.startsWith('u') || v === big));
+    // the copy went out in writes of about 4 MiB, never the whole 12.5 MiB at once
+    assert.ok(writes.length >= 3, `${writes.length} writes`);
+    assert.ok(Math.max(...writes) <= (4 << 20) + 70 * 1024, `largest write ${Math.max(...writes)} bytes`);
+    await logs.close();
+  }));
+
 test('compressed batches stay compressed with their codec after compaction', () =>
   withTempDir(async (dir) => {
     const { logs, log } = await setup(dir, { now: () => 1_000_000 });
