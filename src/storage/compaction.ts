@@ -7,7 +7,10 @@ import { OffsetMap } from './offset-map.js';
 import type { Segment } from './segment.js';
 
 export interface CompactionResult {
+  /** Copies written, each replacing one segment or a group of them. */
   segmentsRewritten: number;
+  /** Segments merged into the one before them. */
+  segmentsMerged: number;
   recordsRemoved: number;
   /** Each maps as many keys as the map holds, then cleans (see compactLog). */
   rounds: number;
@@ -17,6 +20,7 @@ const CLEANED_SUFFIX = '.cleaned';
 const READ_CHUNK_BYTES = 4 << 20;
 /** A cleaned copy is written in chunks of this, and a segment's unchanged batches are held up to it. */
 const HOLD_BYTES = 4 << 20;
+const MAX_RELATIVE_OFFSET = 2 ** 31 - 1;
 
 /**
  * Every batch in [from, to) of the log, in order, read in chunks of READ_CHUNK_BYTES, as its header fields and
@@ -62,7 +66,7 @@ function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
  * next stretch of offsets and cleaning every segment below that stretch's end.
  */
 export async function compactLog(log: PartitionLog, fs: FileSystem, now: number, mapBytes: number): Promise<CompactionResult> {
-  const result: CompactionResult = { segmentsRewritten: 0, recordsRemoved: 0, rounds: 0 };
+  const result: CompactionResult = { segmentsRewritten: 0, segmentsMerged: 0, recordsRemoved: 0, rounds: 0 };
   if (!log.config.cleanupPolicy.includes('compact')) return result;
   const stableEnd = log.lastStableOffset;
   const { minCompactionLagMs } = log.config;
@@ -89,7 +93,7 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number,
     result.rounds++;
     const mappedEnd = await mapKeys(log, from, through, map);
     const segments = log.closedSegments().filter((s) => s.nextOffset <= through && s.baseOffset < mappedEnd);
-    for (const segment of segments) await cleanSegment(log, fs, segment, map, mappedEnd, tombstoneHorizon, result);
+    for (const group of groupsOf(segments, log.config.segmentBytes)) await cleanGroup(log, fs, group, map, mappedEnd, tombstoneHorizon, result);
     log.compaction.cleanedThrough = from = mappedEnd;
   } while (from < through);
   return result;
@@ -113,33 +117,35 @@ async function mapKeys(log: PartitionLog, from: number, to: number, map: OffsetM
 }
 
 /**
- * Rewrites a segment without the records the map shows superseded, nor expired tombstones. Records from
- * `mappedEnd` on are kept: their keys were not looked at. A key the map does not hold has no record in the
- * mapped stretch, and at most one before it: its record there is still the latest. A segment that loses nothing
- * is left as it is.
+ * Rewrites a group of consecutive segments as one, without the records the map shows superseded, nor expired
+ * tombstones. Records from `mappedEnd` on are kept: their keys were not looked at. A key the map does not hold
+ * has no record in the mapped stretch, and at most one before it: its record there is still the latest. A
+ * segment alone that loses nothing is left as it is.
  *
- * At most HOLD_BYTES of the segment are in memory at once: the copy is written as it goes, and before the first
- * batch that changes, the unchanged batches are held only up to that bound, then let go and read again should
- * a change come (a segment is up to segment.bytes, 1 GiB by default).
+ * At most HOLD_BYTES of the segments are in memory at once: the copy is written as it goes, and before the first
+ * batch that changes a segment alone, its unchanged batches are held only up to that bound, then let go and read
+ * again should a change come (a segment is up to segment.bytes, 1 GiB by default).
  */
-async function cleanSegment(
+async function cleanGroup(
   log: PartitionLog,
   fs: FileSystem,
-  segment: Segment,
+  group: Segment[],
   map: OffsetMap,
   mappedEnd: number,
   tombstoneHorizon: number,
   result: CompactionResult,
 ): Promise<void> {
-  const start = Math.max(segment.baseOffset, log.logStartOffset);
-  let copy: CleanedCopy | null = null;
+  const start = Math.max(group[0]!.baseOffset, log.logStartOffset);
+  const end = group[group.length - 1]!.nextOffset;
+  const path = group[0]!.logPath + CLEANED_SUFFIX;
+  let copy = group.length > 1 ? await CleanedCopy.create(fs, path) : null;
   let held: Buffer[] = [];
   let heldBytes = 0;
   /** Unchanged batches from `start` up to here were let go. */
   let releasedTo = start;
   let removed = 0;
   try {
-    for await (const { info, raw } of batchesIn(log, start, segment.nextOffset)) {
+    for await (const { info, raw } of batchesIn(log, start, end)) {
       const kept = keptPart(log, info, raw, map, mappedEnd, tombstoneHorizon);
       removed += kept.removed;
       if (copy === null) {
@@ -153,7 +159,7 @@ async function cleanSegment(
           }
           continue;
         }
-        copy = await CleanedCopy.create(fs, segment.logPath + CLEANED_SUFFIX);
+        copy = await CleanedCopy.create(fs, path);
         for await (const unchanged of batchesIn(log, start, releasedTo)) await copy.add(unchanged.raw);
         for (const b of held) await copy.add(b);
         held = [];
@@ -167,10 +173,33 @@ async function cleanSegment(
     throw err;
   }
   await copy.close();
-  if (await log.replaceSegment(segment, copy.path)) {
+  if (await log.replaceSegments(group, copy.path)) {
     result.segmentsRewritten++;
+    result.segmentsMerged += group.length - 1;
     result.recordsRemoved += removed;
   }
+}
+
+/**
+ * Splits consecutive segments into groups to be written as one each, as Kafka's cleaner does, so that a
+ * compacted log does not keep a file for every segment it ever rolled: a group's bytes fit in segment.bytes,
+ * and its offsets in the int32 relative offsets of an index.
+ */
+function groupsOf(segments: Segment[], maxBytes: number): Segment[][] {
+  const groups: Segment[][] = [];
+  let group: Segment[] = [];
+  let bytes = 0;
+  for (const s of segments) {
+    if (group.length > 0 && (bytes + s.size > maxBytes || s.nextOffset - group[0]!.baseOffset > MAX_RELATIVE_OFFSET)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(s);
+    bytes += s.size;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }
 
 /**

@@ -6,7 +6,7 @@ import { ControlType, controlTypeAt, decodeBatchRecords, recompressBatches } fro
 import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
 import { topicCodec, type LogConfig } from './log-config.js';
-import { SEGMENT_SUFFIX, Segment, scanSegment } from './segment.js';
+import { SEGMENT_SUFFIX, Segment, scanSegment, segmentFileName } from './segment.js';
 import { Outcome } from './outcome.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
 import { ProducerStateManager } from './producer-state.js';
@@ -116,6 +116,8 @@ export class PartitionLog {
   private shutdownSnapshot: { offset: number; json: string } | null = null;
   /** Index and snapshot writes of rolled segments still running: a close waits for them. */
   private readonly sealing = new Set<Promise<void>>();
+  /** The last change to the list of segments that must not interleave with another (see changingSegments). */
+  private segmentChange: Promise<unknown> = Promise.resolve();
   /** Offsets of the producer snapshot files in the directory, ascending: kept here so no write or start lists it again. */
   private snapshotOffsets: number[] = [];
   closed = false;
@@ -173,6 +175,11 @@ export class PartitionLog {
 
   private async loadFrom(names: string[], cleanShutdown: boolean, logStartOffset: number, saved?: ActiveSegmentState): Promise<{ truncatedBytes: number }> {
     const { fs } = this.env;
+    const swaps = names.filter(isSwapFile);
+    if (swaps.length > 0) {
+      for (const swap of swaps) await this.finishSwap(swap, names);
+      names = await fs.readdir(this.dir);
+    }
     const bases = names
       .filter((n) => n.endsWith(SEGMENT_SUFFIX) && /^\d{20}\.log$/.test(n))
       .map(fileOffset)
@@ -183,8 +190,8 @@ export class PartitionLog {
     if (bases.length === 0) bases.push(Math.max(0, logStartOffset));
     let truncatedBytes = 0;
     for (let i = 0; i < bases.length; i++) {
-      const segment = new Segment(this.dir, bases[i]!);
       const last = i === bases.length - 1;
+      const segment = new Segment(this.dir, bases[i]!);
       // an empty segment stays: the journal may refill it, and its base offset keeps the offset range
       const savedIndexes = last && saved?.segmentBaseOffset === segment.baseOffset ? saved : undefined;
       truncatedBytes += await this.loadSegment(segment, last, cleanShutdown, files, savedIndexes);
@@ -197,6 +204,23 @@ export class PartitionLog {
     this.hwPosition = this.activeSegment.size;
     if (saved) this.shutdownSnapshot = { offset: saved.snapshotOffset, json: saved.snapshot };
     return { truncatedBytes };
+  }
+
+  /**
+   * Completes a compaction's swap that a crash interrupted (see replaceSegments): the `.swap` file holds what is
+   * left of the segments from `base` up to `end`; theirs are deleted and it takes the first one's name.
+   */
+  private async finishSwap(swapName: string, names: readonly string[]): Promise<void> {
+    const { fs } = this.env;
+    const [base, end] = swapName.split('.').slice(0, 2).map(Number) as [number, number];
+    for (const n of names) {
+      if (!/^\d{20}\.log$/.test(n) || fileOffset(n) < base || fileOffset(n) >= end) continue;
+      const replaced = new Segment(this.dir, fileOffset(n));
+      await replaced.removeIndexFiles(fs);
+      if (replaced.baseOffset !== base) await fs.unlink(replaced.logPath);
+    }
+    await fs.rename(join(this.dir, swapName), join(this.dir, segmentFileName(base, SEGMENT_SUFFIX)));
+    await fs.fsyncDir(this.dir);
   }
 
   /** The partition directory's entries; a missing directory (a new partition) is created, empty. */
@@ -824,46 +848,65 @@ export class PartitionLog {
   }
 
   /**
-   * Swaps in a rewritten copy of `old` (compaction): the copy at `cleanedPath` is renamed over the segment file
-   * (atomic: a crash leaves either the old or the new file), re-indexed, and replaces `old` in the list.
-   * Readers holding the old descriptor finish on the old data. Returns false if `old` is gone meanwhile.
+   * Swaps in a rewritten copy of consecutive closed segments (compaction), holding what is left of all of them.
+   * The copy is first renamed to `<base>.<end>.swap`, naming the offsets it stands for: from then on a start
+   * finishes the swap (see finishSwap). Then the group's files are deleted and the copy renamed to the first one's
+   * name. The old files stay open until the swap is done, so a reader still on an old segment reads its old
+   * bytes. Returns false, dropping the copy, if a segment of the group is gone (retention, DeleteRecords); those
+   * wait for a swap in progress.
    */
-  async replaceSegment(old: Segment, cleanedPath: string): Promise<boolean> {
-    const { fs, handles } = this.env;
-    const index = this.segments.indexOf(old);
-    if (index < 0 || index === this.segments.length - 1) {
-      await fs.unlink(cleanedPath).catch(() => undefined);
-      return false;
-    }
-    // the old indexes describe the old bytes: gone first, so a crash before the new ones are written rescans
-    await old.removeIndexFiles(fs);
-    await fs.fsyncDir(this.dir);
-    await fs.rename(cleanedPath, old.logPath);
-    await fs.fsyncDir(this.dir);
-    const fresh = new Segment(this.dir, old.baseOffset);
-    const fd = await handles.acquire(fresh);
-    try {
-      await scanSegment(fs, fd, fresh, 0, this.config.indexIntervalBytes);
-    } finally {
-      handles.release(fresh);
-    }
-    fresh.firstAppendMs = old.firstAppendMs;
-    // an emptied segment still spans its offsets until the next segment's base
-    fresh.nextOffset = Math.max(fresh.nextOffset, old.nextOffset);
-    await fresh.writeIndexes(fs);
-    const at = this.segments.indexOf(old);
-    if (at < 0) {
-      // removed meanwhile (DeleteRecords, retention): the rename must not bring its files back
-      fresh.deleted = true;
-      await handles.close(fresh);
-      await fs.unlink(fresh.logPath).catch(() => undefined);
-      await fresh.removeIndexFiles(fs);
-      return false;
-    }
-    this.segments[at] = fresh;
-    old.deleted = true;
-    if (old.inUse === 0) await handles.close(old);
-    return true;
+  replaceSegments(group: readonly Segment[], cleanedPath: string): Promise<boolean> {
+    return this.changingSegments(async () => {
+      const { fs, handles } = this.env;
+      const first = group[0]!;
+      const at = this.segments.indexOf(first);
+      if (at < 0 || at + group.length >= this.segments.length || group.some((s, i) => this.segments[at + i] !== s)) {
+        await fs.unlink(cleanedPath).catch(() => undefined);
+        return false;
+      }
+      const end = this.segments[at + group.length]!.baseOffset;
+      const fresh = new Segment(this.dir, first.baseOffset);
+      const copy = await fs.open(cleanedPath, 'r');
+      try {
+        await scanSegment(fs, copy, fresh, 0, this.config.indexIntervalBytes);
+      } finally {
+        await fs.close(copy);
+      }
+      fresh.firstAppendMs = first.firstAppendMs;
+      // an emptied segment still spans its offsets until the next segment's base
+      fresh.nextOffset = Math.max(fresh.nextOffset, group[group.length - 1]!.nextOffset);
+      const swapPath = join(this.dir, swapFileName(first.baseOffset, end));
+      let pinned = 0;
+      try {
+        for (; pinned < group.length; pinned++) await handles.acquire(group[pinned]!);
+        // the old indexes describe the old bytes: gone first, so a crash before the new ones are written rescans
+        for (const s of group) await s.removeIndexFiles(fs);
+        await fs.fsyncDir(this.dir);
+        try {
+          await fs.rename(cleanedPath, swapPath);
+          await fs.fsyncDir(this.dir);
+        } catch (err) {
+          await fs.unlink(cleanedPath).catch(() => undefined);
+          throw err;
+        }
+        this.segments.splice(this.segments.indexOf(first), group.length, fresh);
+        for (const s of group) s.deleted = true;
+        for (const s of group.slice(1)) await fs.unlink(s.logPath);
+        await fs.rename(swapPath, first.logPath);
+        await fs.fsyncDir(this.dir);
+      } finally {
+        for (const s of group.slice(0, pinned)) handles.release(s);
+      }
+      await fresh.writeIndexes(fs);
+      return true;
+    });
+  }
+
+  /** Runs changes to the list of segments (compaction's swaps, deletions) one at a time. */
+  private changingSegments<T>(change: () => Promise<T>): Promise<T> {
+    const done = this.segmentChange.then(change);
+    this.segmentChange = done.catch(() => undefined);
+    return done;
   }
 
   /** Moves the log start offset forward (DeleteRecords) and drops segments wholly below it. */
@@ -899,14 +942,16 @@ export class PartitionLog {
     return deleted;
   }
 
-  private async deleteSegmentsWhile(pred: (segment: Segment, next: Segment | undefined) => boolean): Promise<number> {
-    let n = 0;
-    while (this.segments.length > 1 && pred(this.segments[0]!, this.segments[1])) {
-      const s = this.segments.shift()!;
-      await this.removeSegmentFiles(s);
-      n++;
-    }
-    return n;
+  private deleteSegmentsWhile(pred: (segment: Segment, next: Segment | undefined) => boolean): Promise<number> {
+    return this.changingSegments(async () => {
+      let n = 0;
+      while (this.segments.length > 1 && pred(this.segments[0]!, this.segments[1])) {
+        const s = this.segments.shift()!;
+        await this.removeSegmentFiles(s);
+        n++;
+      }
+      return n;
+    });
   }
 
   /**
@@ -966,5 +1011,8 @@ export class PartitionLog {
 const RESCAN_MAX_BYTES = 64 * 1024;
 
 const isSnapshotFile = (name: string): boolean => /^\d{20}\.snapshot$/.test(name);
+/** A compaction's copy of the segments from `base` up to `end`, renamed into place once they are deleted. */
+const swapFileName = (base: number, end: number): string => `${segmentFileName(base, '')}.${segmentFileName(end, '.swap')}`;
+const isSwapFile = (name: string): boolean => /^\d{20}\.\d{20}\.swap$/.test(name);
 /** The offset a segment, index or snapshot file is named by. */
 const fileOffset = (name: string): number => Number(name.slice(0, 20));

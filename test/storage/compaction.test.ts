@@ -106,7 +106,7 @@ test('a log with more keys than the key map holds is compacted in several rounds
     assert.deepEqual(closed.slice(0, -1), expected);
     assert.deepEqual(closed.at(-1)!.slice(0, 2), [closedEnd - 1, 'filler']);
     // everything is clean now: the next pass finds nothing to do
-    assert.deepEqual(await compactLog(log, nodeFileSystem, 1_000_000, 10 * OFFSET_MAP_SLOT_BYTES), { segmentsRewritten: 0, recordsRemoved: 0, rounds: 0 });
+    assert.deepEqual(await compactLog(log, nodeFileSystem, 1_000_000, 10 * OFFSET_MAP_SLOT_BYTES), { segmentsRewritten: 0, segmentsMerged: 0, recordsRemoved: 0, rounds: 0 });
     await logs.close();
   }));
 
@@ -189,6 +189,123 @@ test('a large segment is cleaned a few MiB at a time: unchanged batches before t
     assert.ok(writes.length >= 3, `${writes.length} writes`);
     assert.ok(Math.max(...writes) <= (4 << 20) + 70 * 1024, `largest write ${Math.max(...writes)} bytes`);
     await logs.close();
+  }));
+
+/** Every record of the log read from its own offset: what a consumer fetching at that offset gets first. */
+async function eachFromItsOffset(log: PartitionLog, offsets: number[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const offset of offsets) {
+    const { records } = await log.read(offset, 1 << 20);
+    const first = decodeRecordBatches(records).flatMap((b) => b.records).find((r) => r.offset >= offset)!;
+    out.push(`${first.offset}:${first.key}:${first.value}`);
+  }
+  return out;
+}
+
+test('compaction merges small consecutive segments into one of at most segment.bytes, as Kafka\'s cleaner does', () =>
+  withTempDir(async (dir) => {
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'segment.bytes': '2000' });
+    // 40 segments of about 2,000 bytes, each record superseded but the last of each key (there are 20 keys)
+    const putMany = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) await put(log, [{ key: `k${i % 20}`, value: `v${i}`.padEnd(60, '.') }], 1_000_000);
+    };
+    await putMany(0, 800);
+    // the first pass cleans each full segment alone (a group is sized by what its segments hold before cleaning)
+    const first = await compactLog(log, nodeFileSystem, 1_000_000, 1 << 20);
+    assert.equal(first.segmentsMerged, 0);
+    const closedBefore = log.segments.length - 1;
+    assert.ok(closedBefore >= 30, `${closedBefore} closed segments`);
+    // the next, once more segments closed, merges what the first left
+    await putMany(800, 900);
+    const closedBeforeSecond = log.segments.length - 1;
+    const sizesBefore = log.segments.slice(0, -1).map((s) => s.size);
+    const before = await contents(log);
+    const second = await compactLog(log, nodeFileSystem, 1_000_000, 1 << 20);
+    const closedEnd = log.activeSegment.baseOffset;
+    const latest = new Map<string, number>();
+    for (const [o, k] of before) if (o < closedEnd) latest.set(k!, o);
+    const expected = before.filter(([o, k]) => o >= closedEnd || latest.get(k!) === o);
+    assert.deepEqual(await contents(log), expected);
+    const closed = log.segments.slice(0, -1);
+    // consecutive segments whose bytes before the pass add up to at most segment.bytes became one each (here the
+    // ones the first pass emptied, with the next; each full one stays alone)
+    let groups = 0;
+    let bytes = Infinity;
+    for (const size of sizesBefore) {
+      if (bytes + size > 2000) {
+        groups++;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    assert.ok(groups < closedBeforeSecond / 4, `${groups} groups of ${closedBeforeSecond} segments`);
+    assert.equal(closed.length, groups);
+    assert.ok(closed.every((s) => s.size <= 2000));
+    assert.equal(second.segmentsMerged, closedBeforeSecond - closed.length);
+    const files = (await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.log')).sort();
+    assert.deepEqual(files, log.segments.map((s) => basename(s.logPath)));
+    // look-ups land on each record through the merged segments' indexes
+    const survivors = expected.map(([o]) => o);
+    const want = expected.map(([o, k, v]) => `${o}:${k}:${v}`);
+    assert.deepEqual(await eachFromItsOffset(log, survivors), want);
+    await logs.close();
+    const again = await openLogs(dir);
+    assert.deepEqual(await contents(again.getLog('c', 0)!), expected);
+    assert.deepEqual(await eachFromItsOffset(again.getLog('c', 0)!, survivors), want);
+    await again.close();
+  }));
+
+test('a crash in the middle of a merged copy\'s swap is finished by the next start: nothing lost, nothing back, no file left', () =>
+  withTempDir(async (dir) => {
+    let crashed = false;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      // the first unlink of a segment file after a merged copy's swap: the process dies there
+      unlink: async (path) => {
+        if (path.endsWith('.log') && !crashed) {
+          crashed = true;
+          throw Object.assign(new Error('killed'), { code: 'EIO' });
+        }
+        return nodeFileSystem.unlink(path);
+      },
+    };
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'segment.bytes': '2000' }, fs);
+    for (let i = 0; i < 400; i++) await put(log, [{ key: `k${i % 10}`, value: `v${i}`.padEnd(60, '.') }], 1_000_000);
+    // the first pass shrinks the segments (it merges none: see above), the second merges them
+    crashed = true;
+    await compactLog(log, fs, 1_000_000, 1 << 20);
+    crashed = false;
+    for (let i = 400; i < 500; i++) await put(log, [{ key: `k${i % 10}`, value: `v${i}`.padEnd(60, '.') }], 1_000_000);
+    const closedEnd = log.activeSegment.baseOffset;
+    const before = await contents(log);
+    await assert.rejects(compactLog(log, fs, 1_000_000, 1 << 20), /killed/);
+    assert.ok(crashed);
+    await logs.handles.closeAll();
+    const leftovers = (await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.log'));
+    assert.ok(leftovers.length > 2, 'the merged-away segments are still there');
+    assert.equal((await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.swap')).length, 1, 'the copy waits as a .swap file');
+    const again = await openLogs(dir);
+    const log2 = again.getLog('c', 0)!;
+    // the merged copy stands for the first group, the other segments are as the pass left them: every record
+    // read is the one written at its offset, once, and every key's latest record is there
+    const latest = new Map<string, number>();
+    for (const [o, k] of before) if (o < closedEnd) latest.set(k!, o);
+    const compacted = before.filter(([o, k]) => o >= closedEnd || latest.get(k!) === o);
+    const original = new Map(before.map(([o, k, v]) => [o, `${k}:${v}`]));
+    const got = await contents(log2);
+    for (let i = 1; i < got.length; i++) assert.ok(got[i]![0] > got[i - 1]![0], `offsets go up at ${got[i]![0]}`);
+    for (const [o, k, v] of got) assert.equal(`${k}:${v}`, original.get(o), `offset ${o}`);
+    const offsets = new Set(got.map(([o]) => o));
+    for (const [o] of compacted) assert.ok(offsets.has(o), `offset ${o} kept`);
+    for (let i = 1; i < log2.segments.length; i++) assert.ok(log2.segments[i - 1]!.nextOffset <= log2.segments[i]!.baseOffset, 'no segment overlaps the next');
+    const files = (await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.log')).sort();
+    assert.deepEqual(files, log2.segments.map((s) => basename(s.logPath)), 'the merged-away files are gone');
+    assert.ok(files.length < leftovers.length);
+    assert.deepEqual((await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.swap')), []);
+    // and the next pass finishes the work
+    await compactLog(log2, nodeFileSystem, 1_000_000, 1 << 20);
+    assert.deepEqual(await contents(log2), compacted);
+    await again.close();
   }));
 
 test('compressed batches stay compressed with their codec after compaction', () =>
@@ -357,7 +474,7 @@ test('retention passes never overlap: one asked for while another runs shares it
     const fs: FileSystem = {
       ...nodeFileSystem,
       open: (path, flags) => {
-        if (path.endsWith('.cleaned')) rewrites.set(path, (rewrites.get(path) ?? 0) + 1);
+        if (path.endsWith('.cleaned') && flags === 'w') rewrites.set(path, (rewrites.get(path) ?? 0) + 1);
         return nodeFileSystem.open(path, flags);
       },
     };
@@ -411,15 +528,14 @@ test('a segment that DeleteRecords removes while compaction rewrites it stays re
   withTempDir(async (dir) => {
     let now = 1_000_000;
     let logs: LogManager | null = null;
-    let deletedDuringSwap = false;
+    let deletion: Promise<unknown> | null = null;
     const fs: FileSystem = {
       ...nodeFileSystem,
       rename: async (from, to) => {
-        // the first swap of a compacted segment: DeleteRecords moves the log start past it first
-        if (from.endsWith('.cleaned') && !deletedDuringSwap) {
-          deletedDuringSwap = true;
+        // the first swap of a compacted segment: DeleteRecords comes in meanwhile, and waits for it
+        if (from.endsWith('.cleaned') && !deletion) {
           const log = logs!.getLog('c', 0)!;
-          await logs!.deleteRecords('c', 0, log.segments[2]!.baseOffset);
+          deletion = logs!.deleteRecords('c', 0, log.segments[2]!.baseOffset);
         }
         return nodeFileSystem.rename(from, to);
       },
@@ -429,7 +545,8 @@ test('a segment that DeleteRecords removes while compaction rewrites it stays re
     const { log } = setUp;
     for (let round = 0; round < 10; round++) await put(log, [{ key: 'a', value: `a${round}` }, { key: `k${round}`, value: `v${round}` }], now);
     await logs.runRetention();
-    assert.ok(deletedDuringSwap, 'a swap happened');
+    assert.ok(deletion, 'a swap happened');
+    await deletion;
     const onDisk = (await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.log') || n.endsWith('.index'));
     const expected = log.segments.flatMap((s) => [s.logPath, ...(s === log.activeSegment ? [] : [s.indexPath])]).map((p) => p.slice(p.lastIndexOf('/') + 1));
     assert.deepEqual(onDisk.sort(), expected.sort(), 'no file of a removed segment came back');
