@@ -67,7 +67,7 @@ function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
  */
 export async function compactLog(log: PartitionLog, fs: FileSystem, now: number, mapBytes: number): Promise<CompactionResult> {
   const result: CompactionResult = { segmentsRewritten: 0, segmentsMerged: 0, recordsRemoved: 0, rounds: 0 };
-  if (!log.config.cleanupPolicy.includes('compact')) return result;
+  if (!log.config.cleanupPolicy.includes('compact') || log.compaction.swapPending) return result;
   const stableEnd = log.lastStableOffset;
   const { minCompactionLagMs } = log.config;
   const closed: Segment[] = [];

@@ -96,8 +96,11 @@ export class PartitionLog {
   segments: Segment[] = [];
   readonly producers = new ProducerStateManager();
   readonly transactions = new TransactionIndex();
-  /** Where compaction stands: closed segments up to this offset are cleaned; kept tombstones come due then. */
-  readonly compaction = { cleanedThrough: -1, nextTombstoneDueMs: Infinity };
+  /**
+   * Where compaction stands: closed segments up to this offset are cleaned; kept tombstones come due then; a swap
+   * that failed half-way waits for the next start (see replaceSegments).
+   */
+  readonly compaction = { cleanedThrough: -1, nextTombstoneDueMs: Infinity, swapPending: false };
   /** Retried idempotent batches answered from the log instead of being appended again. */
   duplicatesDropped = 0;
   logStartOffset = 0;
@@ -851,8 +854,8 @@ export class PartitionLog {
    * Swaps in a rewritten copy of consecutive closed segments (compaction), holding what is left of all of them.
    * The copy is first renamed to `<base>.<end>.swap`, naming the offsets it stands for: from then on a start
    * finishes the swap (see finishSwap). Then the group's files are deleted and the copy renamed to the first one's
-   * name. The old files stay open until the swap is done, so a reader still on an old segment reads its old
-   * bytes. Returns false, dropping the copy, if a segment of the group is gone (retention, DeleteRecords); those
+   * name. The old files stay open until the swap is done, and the new segment takes the old ones' place only then,
+   * so a reader never reads one file at another's positions. Returns false, dropping the copy, if a segment of the group is gone (retention, DeleteRecords); those
    * wait for a swap in progress.
    */
   replaceSegments(group: readonly Segment[], cleanedPath: string): Promise<boolean> {
@@ -889,10 +892,18 @@ export class PartitionLog {
           await fs.unlink(cleanedPath).catch(() => undefined);
           throw err;
         }
+        try {
+          for (const s of group.slice(1)) await fs.unlink(s.logPath);
+          await fs.rename(swapPath, first.logPath);
+        } catch (err) {
+          // the disk is failing: reads go on from the old files, kept open, and the next start finishes the swap;
+          // no other swap may start before, or that one would replace what this one's copy stands for
+          this.compaction.swapPending = true;
+          pinned = 0;
+          throw err;
+        }
         this.segments.splice(this.segments.indexOf(first), group.length, fresh);
         for (const s of group) s.deleted = true;
-        for (const s of group.slice(1)) await fs.unlink(s.logPath);
-        await fs.rename(swapPath, first.logPath);
         await fs.fsyncDir(this.dir);
       } finally {
         for (const s of group.slice(0, pinned)) handles.release(s);

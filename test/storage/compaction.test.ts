@@ -258,11 +258,12 @@ test('compaction merges small consecutive segments into one of at most segment.b
 test('a crash in the middle of a merged copy\'s swap is finished by the next start: nothing lost, nothing back, no file left', () =>
   withTempDir(async (dir) => {
     let crashed = false;
+    let unlinked = 0;
     const fs: FileSystem = {
       ...nodeFileSystem,
-      // the first unlink of a segment file after a merged copy's swap: the process dies there
+      // the second unlink of a segment file in a merged copy's swap fails (the disk), and then the process dies
       unlink: async (path) => {
-        if (path.endsWith('.log') && !crashed) {
+        if (path.endsWith('.log') && !crashed && ++unlinked === 2) {
           crashed = true;
           throw Object.assign(new Error('killed'), { code: 'EIO' });
         }
@@ -275,11 +276,15 @@ test('a crash in the middle of a merged copy\'s swap is finished by the next sta
     crashed = true;
     await compactLog(log, fs, 1_000_000, 1 << 20);
     crashed = false;
+    unlinked = 0;
     for (let i = 400; i < 500; i++) await put(log, [{ key: `k${i % 10}`, value: `v${i}`.padEnd(60, '.') }], 1_000_000);
     const closedEnd = log.activeSegment.baseOffset;
     const before = await contents(log);
     await assert.rejects(compactLog(log, fs, 1_000_000, 1 << 20), /killed/);
     assert.ok(crashed);
+    // until then, reads go on from the old files (one of them already deleted), and no other swap starts
+    assert.deepEqual(await contents(log), before);
+    assert.equal((await compactLog(log, fs, 1_000_000, 1 << 20)).rounds, 0);
     await logs.handles.closeAll();
     const leftovers = (await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.log'));
     assert.ok(leftovers.length > 2, 'the merged-away segments are still there');
@@ -306,6 +311,61 @@ test('a crash in the middle of a merged copy\'s swap is finished by the next sta
     await compactLog(log2, nodeFileSystem, 1_000_000, 1 << 20);
     assert.deepEqual(await contents(log2), compacted);
     await again.close();
+  }));
+
+test('a read in the middle of a swap gets each record from a whole file, old or new, even with its descriptor closed', () =>
+  withTempDir(async (dir) => {
+    let log: PartitionLog | null = null;
+    const original = new Map<number, string>();
+    /** [offset read at, offset of the first record returned], for every read made during the swaps. */
+    const reads: [number, number][] = [];
+    const readAll = async () => {
+      if (!log) return;
+      const reading: PartitionLog = log;
+      for (const offset of original.keys()) {
+        if (offset < reading.logStartOffset || offset >= reading.activeSegment.baseOffset) continue;
+        const { records } = await reading.read(offset, 1 << 20);
+        const first = decodeRecordBatches(records).flatMap((b) => b.records).find((r) => r.offset >= offset)!;
+        assert.equal(`${first.key}:${first.value}`, original.get(first.offset), `read at ${offset} during a swap`);
+        reads.push([offset, first.offset]);
+      }
+    };
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      rename: async (from, to) => {
+        // right before and after each rename of a swap, read across everything closed, from every offset
+        await readAll();
+        await nodeFileSystem.rename(from, to);
+        await readAll();
+      },
+    };
+    // one descriptor kept open at a time: a segment read after another must open its file again, by name
+    const logs = await openLogs(dir, { fs, maxOpenFiles: 1, clock: { now: () => 1_000_000, every: () => () => undefined, after: () => () => undefined } });
+    await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '2000', 'min.cleanable.dirty.ratio': '0' });
+    log = logs.getLog('c', 0)!;
+    // every 20th record has a key of its own: each segment keeps one after the first pass, for the second to merge
+    const putMany = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const [key, value] = [i % 20 === 0 ? `u${i}` : `k${i % 10}`, `v${i}`.padEnd(60, '.')];
+        await put(log!, [{ key, value }], 1_000_000);
+        original.set(i, `${key}:${value}`);
+      }
+    };
+    await putMany(0, 300);
+    await compactLog(log, fs, 1_000_000, 1 << 20);
+    await putMany(300, 400);
+    const before = (await contents(log)).map(([o]) => o);
+    reads.length = 0;
+    const second = await compactLog(log, fs, 1_000_000, 1 << 20);
+    assert.ok(second.segmentsMerged > 0 && reads.length > 0);
+    // each read found a record the log held, and skipped none that the pass keeps
+    const after = (await contents(log)).map(([o]) => o);
+    for (const [at, got] of reads) {
+      assert.ok(before.includes(got), `read at ${at} got ${got}, not in the log`);
+      const skipped = after.find((o) => o >= at && o < got);
+      assert.equal(skipped, undefined, `read at ${at} got ${got}, skipping ${skipped}`);
+    }
+    await logs.close();
   }));
 
 test('compressed batches stay compressed with their codec after compaction', () =>
