@@ -56,8 +56,9 @@ function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
  * older than `delete.retention.ms`. Records of aborted transactions are removed and never count as a key's
  * latest; only segments below the last stable offset are cleaned, and markers are kept. Segments from the first
  * one with records younger than `min.compaction.lag.ms` on are left alone, and a pass runs only once enough is
- * new (see worthCleaning). Each changed segment is written anew beside the old one, fsync'd, and renamed over
- * it, so a crash mid-compaction loses nothing. Offsets never change; compaction leaves gaps.
+ * new (see worthCleaning). Each changed segment, or group of small ones merged into one (see groupsOf), is
+ * written anew beside them, fsync'd and swapped in (see PartitionLog.replaceSegments), so a crash mid-compaction
+ * loses nothing. Offsets never change; compaction leaves gaps.
  *
  * As in Kafka's log cleaner, only the cleanable segments' keys count (a record of the active segment supersedes
  * nothing yet), and only those not mapped by an earlier pass: the segments below them were cleaned against

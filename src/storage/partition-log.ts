@@ -729,7 +729,10 @@ export class PartitionLog {
           if (size < 0 || at + size > got) break;
           const base = readInt64(view, at + Batch.BASE_OFFSET);
           const last = base + view.readInt32BE(at + Batch.LAST_OFFSET_DELTA);
-          if (base >= upToOffset) break;
+          if (base >= upToOffset) {
+            if (start < 0) return Buffer.alloc(0); // nothing before upToOffset from here on
+            break;
+          }
           if (start < 0 && last >= offset) start = at;
           if (start >= 0) {
             if (at + size - start > maxBytes && end > start) break;
@@ -742,6 +745,10 @@ export class PartitionLog {
         // nothing whole in this read: either skipped past the slack, or the next batch is larger than we read
         const nextSize = at < got ? batchSizeAt(view, at) : -1;
         if (position + at >= limit) return Buffer.alloc(0);
+        if (at === 0 && (got < want || nextSize < Batch.HEADER_BYTES || position + nextSize > limit)) {
+          // not a batch where the index says one starts, or the file ends early: reading on would never get further
+          throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `${segment.logPath} holds no whole batch at position ${position} (of ${limit} bytes)`);
+        }
         position += at;
         want = Math.min(limit - position, Math.max(nextSize, maxBytes, 1) + READ_SLACK_BYTES);
       }

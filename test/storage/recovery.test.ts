@@ -4,8 +4,9 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
+import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
-import { buildRecordBatch } from '../../src/protocol/records.js';
+import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { segmentFileName } from '../../src/storage/segment.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, openLogs, readAll } from './helpers.js';
@@ -184,4 +185,34 @@ test('creating, closing and cleanly reopening a partition takes a fixed set of f
     assert.deepEqual(large.close, { close: 1 });
     // its start: the segment read from its last indexed batch on
     assert.deepEqual(large.open, { readdir: 1, open: 1, fstatSize: 1, read: 1 });
+  }));
+
+test('a read where a closed segment holds no batch its index promises fails with KAFKA_STORAGE_ERROR instead of spinning, and others go on', { timeout: 30_000 }, () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('t', 1, { 'segment.bytes': '4096', 'index.interval.bytes': '256' });
+    const log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 60; i++) await appendValues(log, [`value-${i}`.padEnd(100, '.')]).durable;
+    assert.ok(log.segments.length >= 2);
+    const first = log.segments[0]!;
+    const lastOffset = first.nextOffset - 1;
+    // bytes no start notices (a closed segment trusts its index files, checking only its last entry): garbage
+    // over the third indexed batch
+    const [position, nextPosition] = [first.offsetIndex.positions[2]!, first.offsetIndex.positions[3]!];
+    const damagedOffset = first.baseOffset + first.offsetIndex.relOffsets[2]!;
+    await logs.close();
+    const damaged = await readFile(join(dir, 't-0', segmentFileName(0, '.log')));
+    damaged.fill(0xff, position, nextPosition);
+    await writeFile(join(dir, 't-0', segmentFileName(0, '.log')), damaged);
+    const again = await openLogs(dir);
+    const log2 = again.getLog('t', 0)!;
+    await assert.rejects(log2.read(damagedOffset, 1 << 20), (err: KafkaError) => err.code === ErrorCode.KAFKA_STORAGE_ERROR && /no whole batch at position/.test(err.message));
+    // what comes before the damage and after it, and the next segments, are read as ever
+    assert.equal(log2.segments[0]!.nextOffset, lastOffset + 1, 'the segment was not cut');
+    for (const offset of [0, 1, damagedOffset + 1, lastOffset]) {
+      const [batch] = decodeRecordBatches((await log2.read(offset, 1)).records);
+      assert.equal(batch!.records[0]!.value!.toString().replace(/\.+$/, ''), `value-${offset}`);
+    }
+    assert.equal((await readAll(log2, lastOffset + 1))[0]![0], lastOffset + 1);
+    await again.close();
   }));
