@@ -184,7 +184,7 @@ export class PartitionLog {
       names = await fs.readdir(this.dir);
     }
     const bases = names
-      .filter((n) => n.endsWith(SEGMENT_SUFFIX) && /^\d{20}\.log$/.test(n))
+      .filter(isSegmentFile)
       .map(fileOffset)
       .sort((a, b) => a - b);
     for (const n of names) if (n.endsWith('.tmp') || n.endsWith('.cleaned')) await fs.unlink(`${this.dir}/${n}`).catch(() => undefined);
@@ -193,8 +193,8 @@ export class PartitionLog {
     if (bases.length === 0) bases.push(Math.max(0, logStartOffset));
     let truncatedBytes = 0;
     for (let i = 0; i < bases.length; i++) {
-      const last = i === bases.length - 1;
       const segment = new Segment(this.dir, bases[i]!);
+      const last = i === bases.length - 1;
       // an empty segment stays: the journal may refill it, and its base offset keeps the offset range
       const savedIndexes = last && saved?.segmentBaseOffset === segment.baseOffset ? saved : undefined;
       truncatedBytes += await this.loadSegment(segment, last, cleanShutdown, files, savedIndexes);
@@ -217,7 +217,7 @@ export class PartitionLog {
     const { fs } = this.env;
     const [base, end] = swapName.split('.').slice(0, 2).map(Number) as [number, number];
     for (const n of names) {
-      if (!/^\d{20}\.log$/.test(n) || fileOffset(n) < base || fileOffset(n) >= end) continue;
+      if (!isSegmentFile(n) || fileOffset(n) < base || fileOffset(n) >= end) continue;
       const replaced = new Segment(this.dir, fileOffset(n));
       await replaced.removeIndexFiles(fs);
       if (replaced.baseOffset !== base) await fs.unlink(replaced.logPath);
@@ -862,8 +862,8 @@ export class PartitionLog {
    * The copy is first renamed to `<base>.<end>.swap`, naming the offsets it stands for: from then on a start
    * finishes the swap (see finishSwap). Then the group's files are deleted and the copy renamed to the first one's
    * name. The old files stay open until the swap is done, and the new segment takes the old ones' place only then,
-   * so a reader never reads one file at another's positions. Returns false, dropping the copy, if a segment of the group is gone (retention, DeleteRecords); those
-   * wait for a swap in progress.
+   * so a reader never reads one file at another's positions. Returns false, dropping the copy, if a segment of the
+   * group is gone (retention, DeleteRecords); those wait for a swap in progress.
    */
   replaceSegments(group: readonly Segment[], cleanedPath: string): Promise<boolean> {
     return this.changingSegments(async () => {
@@ -1028,6 +1028,7 @@ export class PartitionLog {
  */
 const RESCAN_MAX_BYTES = 64 * 1024;
 
+const isSegmentFile = (name: string): boolean => /^\d{20}\.log$/.test(name);
 const isSnapshotFile = (name: string): boolean => /^\d{20}\.snapshot$/.test(name);
 /** A compaction's copy of the segments from `base` up to `end`, renamed into place once they are deleted. */
 const swapFileName = (base: number, end: number): string => `${segmentFileName(base, '')}.${segmentFileName(end, '.swap')}`;
