@@ -254,6 +254,7 @@ export class PartitionLog {
       let fromPosition = 0;
       const haveIndexes = saved !== undefined || (files.has(segment.indexPath) && files.has(segment.timeIndexPath));
       if (haveIndexes && (!last || cleanShutdown)) {
+        segment.sealed = !last;
         segment.offsetIndex = OffsetIndex.deserialize(saved?.offsetIndex ?? (await fs.readFile(segment.indexPath)));
         segment.timeIndex = TimeIndex.deserialize(saved?.timeIndex ?? (await fs.readFile(segment.timeIndexPath)));
         const n = segment.offsetIndex.count;
@@ -605,11 +606,13 @@ export class PartitionLog {
   /**
    * Re-applies an append found in the journal at start. Its bytes go to the segment whose range ends where
    * they begin (usually the active one; an earlier one if its unsynced tail was lost while a later segment
-   * survived). Batches already present are skipped: a torn segment write may have kept an append's first
+   * survived, which a sealed segment's cannot have been). Batches already present are skipped: a torn segment write may have kept an append's first
    * batches and lost the rest. Returns what happened.
    */
   async recoverAppend(entry: Buffer): Promise<'applied' | 'present' | 'gap'> {
     const segment = this.segments[this.segmentFor(readInt64(entry, Batch.BASE_OFFSET))]!;
+    // all there, or what is not was removed by compaction: the journal must not bring that back
+    if (segment.sealed) return 'present';
     let from = 0;
     while (from < entry.length) {
       const size = batchSizeAt(entry, from);

@@ -38,6 +38,11 @@ export class Segment {
   deleted = false;
   /** Created by this process and its directory entry not yet synced. */
   newFile = false;
+  /**
+   * Closed, and found with its index files at start: those are written only once its bytes are synced (at roll,
+   * compaction's swap, shutdown), so none of its bytes can have been lost.
+   */
+  sealed = false;
 
   constructor(
     readonly dir: string,

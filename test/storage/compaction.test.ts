@@ -368,6 +368,27 @@ test('a read in the middle of a swap gets each record from a whole file, old or 
     await logs.close();
   }));
 
+test('after a crash, the journal does not bring back what compaction removed from a segment', () =>
+  withTempDir(async (dir) => {
+    const errors: string[] = [];
+    // every acknowledgement goes through the journal, whose file outlives the crash
+    const logs = await openLogs(dir, { directSyncMax: 0, onError: (err, what) => errors.push(`${what}: ${(err as Error).message}`) });
+    await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '300', 'min.cleanable.dirty.ratio': '0' });
+    const log = logs.getLog('c', 0)!;
+    for (let round = 0; round < 4; round++) {
+      for (const key of ['a', 'b', 'c']) await put(log, [{ key, value: `${key}${round}`.padEnd(40, '.') }], 1_000_000);
+    }
+    const result = await compactLog(log, nodeFileSystem, 1_000_000, 1 << 20);
+    assert.ok(result.recordsRemoved >= 6, `${result.recordsRemoved} removed`);
+    const compacted = await contents(log);
+    assert.ok(log.segments[0]!.nextOffset > 0 && compacted[0]![0] > 0, 'the first segment lost its records');
+    await logs.handles.closeAll(); // the process dies: no clean shutdown, the journal stays
+    const again = await openLogs(dir, { onError: (err, what) => errors.push(`${what}: ${(err as Error).message}`) });
+    assert.deepEqual(await contents(again.getLog('c', 0)!), compacted);
+    assert.deepEqual(errors, []);
+    await again.close();
+  }));
+
 test('compressed batches stay compressed with their codec after compaction', () =>
   withTempDir(async (dir) => {
     const { logs, log } = await setup(dir, { now: () => 1_000_000 });
