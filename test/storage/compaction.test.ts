@@ -151,6 +151,7 @@ test('a record is removed only once the record superseding it is durable in its 
 test('a large segment is cleaned a few MiB at a time: unchanged batches before the first change are read again, not held', () =>
   withTempDir(async (dir) => {
     const writes: number[] = [];
+    const cleanedFds = new Set<number>();
     const fs: FileSystem = {
       ...nodeFileSystem,
       writev: (fd, buffers, position) => {
@@ -164,7 +165,6 @@ test('a large segment is cleaned a few MiB at a time: unchanged batches before t
         return fd;
       },
     };
-    const cleanedFds = new Set<number>();
     const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'segment.bytes': String(16 << 20) }, fs);
     const big = 'u'.repeat(64 * 1024);
     // 10 MiB of unique keys, then a record that a later segment supersedes, then more unique keys
