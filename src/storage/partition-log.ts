@@ -114,6 +114,8 @@ export class PartitionLog {
   private writeIndex = 0;
   private writing = false;
   private failing: Promise<void> | null = null;
+  /** The first append the running rollback (`failing`) refuses. */
+  private failingFrom: PendingAppend | null = null;
   private readonly waiters = new Set<() => void>();
   /** The producer state a clean shutdown recorded at the log end, until rebuildProducerState uses it. */
   private shutdownSnapshot: { offset: number; json: string } | null = null;
@@ -420,14 +422,20 @@ export class PartitionLog {
     const next = new Segment(this.dir, previous.nextOffset);
     next.newFile = true;
     this.segments.push(next);
-    const sealing = this.sealSegment(previous, next.baseOffset, this.snapshotState()).finally(() => this.sealing.delete(sealing));
+    // appends to the previous segment may not be written yet: its sync must come after the last of them
+    const last = this.pending.length > this.writeIndex ? this.pending[this.pending.length - 1]! : undefined;
+    const lastWrite = last?.segment === previous ? last.written : undefined;
+    const sealing = this.sealSegment(previous, lastWrite, next.baseOffset, this.snapshotState()).finally(() => this.sealing.delete(sealing));
     this.sealing.add(sealing);
   }
 
-  private async sealSegment(segment: Segment, snapshotOffset: number, snapshot: string): Promise<void> {
+  private async sealSegment(segment: Segment, lastWrite: Promise<void> | undefined, snapshotOffset: number, snapshot: string): Promise<void> {
     try {
+      // index files mark a segment whose bytes are all durable (see recoverAppend): none before its last write
+      // is done and synced, and none if that write failed (the roll is undone with it)
+      await lastWrite;
       await this.env.groupCommit.sync(segment);
-      if (segment.deleted) return;
+      if (segment.deleted || segment === this.activeSegment) return; // gone, or active again after a rollback
       await segment.writeIndexes(this.env.fs);
       await this.writeProducerSnapshot(snapshotOffset, snapshot);
     } catch {
@@ -504,8 +512,13 @@ export class PartitionLog {
         segment.dirty = true;
         if (segment.newFile) {
           // a new file's directory entry must be durable too, or a power loss could drop the whole segment
+          try {
+            await this.env.fs.fsyncDir(this.dir);
+          } catch (err) {
+            await this.fail(first, err);
+            break;
+          }
           segment.newFile = false;
-          await this.env.fs.fsyncDir(this.dir).catch(() => undefined);
         }
         this.writeIndex += batch.length;
         for (const p of batch) p.writeOutcome.resolve();
@@ -551,8 +564,18 @@ export class PartitionLog {
    * half-written stays visible and the next append reuses those offsets.
    */
   private async fail(from: PendingAppend, cause: unknown): Promise<void> {
-    if (this.failing) return this.failing;
+    while (this.failing) {
+      const at = this.pending.indexOf(from, this.pendingHead);
+      const failingAt = this.pending.indexOf(this.failingFrom!, this.pendingHead);
+      // the rollback running takes `from` with it; not waiting for it matters when the writer calls, as that
+      // rollback waits for the writer
+      if (at < 0 || (failingAt >= 0 && at >= failingAt)) return;
+      // `from` is earlier (its sync failed while a later write's rollback ran): it needs its own, or it would
+      // stay pending for good, and every append after it with it
+      await this.failing.catch(() => undefined);
+    }
     if (this.pending.indexOf(from, this.pendingHead) < 0) return;
+    this.failingFrom = from;
     this.failing = (async () => {
       while (this.writing && this.pending[this.writeIndex] !== from) await new Promise((r) => setImmediate(r));
       const index = this.pending.indexOf(from, this.pendingHead);
@@ -572,12 +595,16 @@ export class PartitionLog {
       await this.failing;
     } finally {
       this.failing = null;
+      this.failingFrom = null;
     }
   }
 
   private async rollbackTo(segment: Segment, position: number, offset: number): Promise<void> {
     const idx = this.segments.indexOf(segment);
-    for (const later of this.segments.splice(idx + 1)) await this.removeSegmentFiles(later);
+    const later = this.segments.splice(idx + 1);
+    for (const s of later) await this.removeSegmentFiles(s);
+    // active again: index files its roll may have written describe bytes it no longer ends with
+    if (later.length > 0) await segment.removeIndexFiles(this.env.fs).catch(() => undefined);
     segment.size = position;
     segment.nextOffset = offset;
     segment.offsetIndex.truncateToPosition(position);

@@ -443,3 +443,157 @@ test('close waits for the index files and producer snapshot of a roll still bein
     const names = await readdir(join(dir, 't-0'));
     for (const s of log.segments.slice(0, -1)) assert.ok(names.includes(`${String(s.baseOffset).padStart(20, '0')}.index`), `indexes of ${s.baseOffset}`);
   }));
+
+/** A file system whose segment writes and fdatasyncs can be held, then let go or failed, one call at a time. */
+function heldDisk() {
+  const paths = new Map<number, string>();
+  const events: string[] = [];
+  type Held = { what: string; release: (err?: Error) => void };
+  const held: Held[] = [];
+  let holding = false;
+  const hold = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
+    if (holding) {
+      const err = await new Promise<Error | undefined>((release) => held.push({ what, release }));
+      if (err) throw err;
+    }
+    return op();
+  };
+  const name = (fd: number) => paths.get(fd)!.split('/').pop()!;
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    open: async (path, flags) => {
+      const fd = await nodeFileSystem.open(path, flags);
+      paths.set(fd, path);
+      return fd;
+    },
+    writev: (fd, buffers, position) =>
+      hold(`write ${name(fd)}`, async () => {
+        const n = await nodeFileSystem.writev(fd, buffers, position);
+        events.push(`written ${name(fd)} to ${position + n}`);
+        return n;
+      }),
+    fdatasync: (fd) => {
+      const size = nodeFileSystem.fstatSize(fd);
+      return hold(`sync ${name(fd)}`, async () => {
+        const from = await size;
+        await nodeFileSystem.fdatasync(fd);
+        events.push(`synced ${name(fd)} to ${from}`);
+      });
+    },
+    writeFileAtomic: async (path, data, durable) => {
+      events.push(`wrote ${path.split('/').pop()}`);
+      return nodeFileSystem.writeFileAtomic(path, data, durable);
+    },
+  };
+  /** Resolves with the next held call whose description starts with `what`, once it is held. */
+  const next = async (what: string): Promise<Held> => {
+    for (;;) {
+      const i = held.findIndex((h) => h.what.startsWith(what));
+      if (i >= 0) return held.splice(i, 1)[0]!;
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  return {
+    fs,
+    events,
+    next,
+    hold: (on: boolean) => {
+      holding = on;
+      if (!on) for (const h of held.splice(0)) h.release();
+    },
+  };
+}
+
+test('a rolled segment gets its index files (which stop the journal replaying into it) only once its last write is synced', () =>
+  withTempDir(async (dir) => {
+    const disk = heldDisk();
+    const logs = await openLogs(dir, { fs: disk.fs });
+    await logs.createTopic('t', 1, { 'segment.bytes': '250' });
+    const log = logs.getLog('t', 0)!;
+    await appendValues(log, ['first']).durable;
+    disk.hold(true);
+    const last = appendValues(log, ['x'.repeat(40)]); // still fits in the first segment
+    const write = await disk.next('write 00000000000000000000.log');
+    const rolling = appendValues(log, ['y'.repeat(40)]); // rolls: the first segment is sealed
+    assert.equal(log.segments.length, 2);
+    // the roll's sync may not start before the last write is done: were it to, it would cover too little
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.ok(!disk.events.some((e) => e.startsWith('wrote 00000000000000000000.index')), 'no index files while the last write is held');
+    write.release();
+    disk.hold(false);
+    await Promise.all([last.durable, rolling.durable]);
+    await logs.close();
+    const size = log.segments[0]!.size;
+    const indexWrite = disk.events.indexOf('wrote 00000000000000000000.index');
+    const coveringSync = disk.events.findIndex((e) => e === `synced 00000000000000000000.log to ${size}`);
+    assert.ok(indexWrite > 0, 'index files written at last');
+    assert.ok(coveringSync >= 0 && coveringSync < indexWrite, `a sync of all ${size} bytes before the index files: ${disk.events.join(', ')}`);
+  }));
+
+for (const order of ['the later write fails first', 'the earlier sync fails first'] as const) {
+  test(`an append whose sync fails while a later append's write fails is refused too, and the partition goes on (${order})`, () =>
+    withTempDir(async (dir) => {
+      const disk = heldDisk();
+      const logs = await openLogs(dir, { fs: disk.fs });
+      await logs.createTopic('t', 1);
+      const log = logs.getLog('t', 0)!;
+      await appendValues(log, ['before']).durable;
+      disk.hold(true);
+      const earlier = appendValues(log, ['earlier']);
+      const earlierRejected = assert.rejects(earlier.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+      (await disk.next('write')).release();
+      const sync = await disk.next('sync');
+      const later = appendValues(log, ['later']);
+      const laterRejected = assert.rejects(later.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+      const write = await disk.next('write');
+      const eio = () => Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+      if (order === 'the later write fails first') {
+        write.release(eio());
+        await laterRejected;
+        sync.release(eio());
+      } else {
+        sync.release(eio());
+        for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+        write.release(eio());
+      }
+      await Promise.all([earlierRejected, laterRejected]);
+      disk.hold(false);
+      await new Promise((r) => setTimeout(r, 10));
+      const after = appendValues(log, ['after']);
+      assert.equal(after.baseOffset, 1);
+      await after.durable;
+      assert.deepEqual(await readAll(log, 0), [[0, 'before'], [1, 'after']]);
+      await logs.close();
+    }));
+}
+
+test('an append to a new segment file whose directory fsync fails is refused, and the partition goes on', () =>
+  withTempDir(async (dir) => {
+    let failDirSync = false;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      fsyncDir: async (path) => {
+        if (failDirSync && path.endsWith('t-0')) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        return nodeFileSystem.fsyncDir(path);
+      },
+    };
+    const logs = await openLogs(dir, { fs });
+    await logs.createTopic('t', 1, { 'segment.bytes': '100' });
+    const log = logs.getLog('t', 0)!;
+    await appendValues(log, ['first']).durable;
+    failDirSync = true;
+    const rolled = appendValues(log, ['second']); // the first segment is full: a new file
+    assert.equal(log.segments.length, 2);
+    await assert.rejects(rolled.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    assert.equal(log.highWatermark, 1);
+    failDirSync = false;
+    await new Promise((r) => setTimeout(r, 10));
+    const again = appendValues(log, ['again']);
+    assert.equal(again.baseOffset, 1);
+    await again.durable;
+    assert.deepEqual(await readAll(log, 0), [[0, 'first'], [1, 'again']]);
+    await logs.close();
+    const reopened = await openLogs(dir);
+    assert.deepEqual(await readAll(reopened.getLog('t', 0)!, 0), [[0, 'first'], [1, 'again']]);
+    await reopened.close();
+  }));

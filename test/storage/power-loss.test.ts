@@ -1,172 +1,19 @@
 // Property: whatever the order of appends across partitions, journal rounds, checkpoints, rolls, clean restarts
 // and writes refused by a full disk, a power loss never takes an acknowledged (fsync mode) append, nor brings back
-// a refused one, and idempotent retries after it land once; in `none` mode what survives is a prefix. The disk is simulated: each file keeps
-// the bytes an fdatasync or syncfs covered, and a power loss cuts every file at a random point past them.
+// a refused one, and idempotent retries after it land once; in `none` mode what survives is a prefix. The disk is
+// simulated (see power-loss-disk.ts): files keep only the bytes, and directories only the entries, that were synced.
 import assert from 'node:assert/strict';
-import { fstatSync } from 'node:fs';
-import { stat, truncate } from 'node:fs/promises';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { openLogs, readAll } from './helpers.js';
+import { powerLossDisk } from './power-loss-disk.js';
 
 const PARTITIONS = 6;
-
-/**
- * A disk that forgets unsynced bytes on power loss. `fsFor()` gives the file system of one process lifetime;
- * after `powerLoss`, that process is dead: its writes and syncs fail, and only a new `fsFor()` works.
- */
-function forgetfulDisk() {
-  /** Bytes of each data file (segments, journal) that an fdatasync or syncfs made durable. Files replaced whole
-   * and synced (indexes, snapshots, metadata) are not tracked: they are either all there or not replaced. */
-  const durable = new Map<string, number>();
-  /**
-   * Syncs still running, per file, with what each makes durable once it returns: the size when it began, lowered
-   * by a truncation or unlink meanwhile. Syncs of one file can return out of order (a checkpoint's beside a
-   * round's): an older one returning last must not take back what a newer one made durable.
-   */
-  const syncing = new Map<string, Set<{ upTo: number }>>();
-  const syncStarts = (path: string, size: number) => {
-    const sync = { upTo: size };
-    let running = syncing.get(path);
-    if (!running) syncing.set(path, (running = new Set()));
-    running.add(sync);
-    return sync;
-  };
-  const cover = (path: string, upTo: number) => durable.set(path, Math.max(durable.get(path) ?? 0, upTo));
-  const syncEnds = (path: string, sync: { upTo: number }, covered: boolean) => {
-    syncing.get(path)?.delete(sync);
-    if (covered) cover(path, sync.upTo);
-  };
-  const cutSyncs = (path: string, length: number) => {
-    for (const sync of syncing.get(path) ?? []) sync.upTo = Math.min(sync.upTo, length);
-  };
-  let life = 0;
-  /** Writes, syncs, truncations and unlinks left before the power goes (Infinity: it stays on). */
-  let budget = Infinity;
-  /** Writes and syncs to let through, then how many to fail with ENOSPC (a write lands half its bytes first). */
-  const full = { skip: 0, fail: 0 };
-  const noSpace = (): boolean => {
-    if (full.skip > 0) full.skip--;
-    else if (full.fail > 0) return full.fail-- > 0;
-    return false;
-  };
-  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-  /** File operations started before the power went and still running (they finish before the cut). */
-  let running = 0;
-  const fsFor = (): FileSystem => {
-    const mine = ++life;
-    budget = Infinity;
-    const paths = new Map<number, string>();
-    const powerOff = () => Object.assign(new Error('EIO: the power is off'), { code: 'EIO' });
-    /**
-     * Runs a file operation of this process unless the power is off, counted until it completes. One that was
-     * running when the power went never reports success: its process is gone.
-     */
-    const guarded = async <T>(op: () => Promise<T>): Promise<T> => {
-      if (mine === life && --budget < 0) life++;
-      if (mine !== life) throw powerOff();
-      running++;
-      try {
-        const result = await op();
-        if (mine !== life) throw powerOff();
-        return result;
-      } finally {
-        running--;
-      }
-    };
-    return {
-      ...nodeFileSystem,
-      open: (path, flags) =>
-        guarded(async () => {
-          const fd = await nodeFileSystem.open(path, flags);
-          paths.set(fd, path);
-          if (!durable.has(path)) durable.set(path, 0);
-          return fd;
-        }),
-      // a descriptor is closed once: the number may belong to the next process by the time a dead one retries
-      close: async (fd) => {
-        if (paths.delete(fd)) await nodeFileSystem.close(fd);
-      },
-      writev: (fd, buffers, position) =>
-        guarded(async () => {
-          if (noSpace()) {
-            await nodeFileSystem.writev(fd, [buffers[0]!.subarray(0, buffers[0]!.length >> 1)], position);
-            throw enospc();
-          }
-          return nodeFileSystem.writev(fd, buffers, position);
-        }),
-      fdatasync: (fd) =>
-        guarded(async () => {
-          if (noSpace()) throw enospc();
-          const path = paths.get(fd)!;
-          const sync = syncStarts(path, fstatSync(fd).size); // what was written before the call is covered, nothing later
-          let done = false;
-          try {
-            await nodeFileSystem.fdatasync(fd);
-            done = true;
-          } finally {
-            syncEnds(path, sync, done && mine === life);
-          }
-        }),
-      ftruncate: (fd, length) =>
-        guarded(async () => {
-          await nodeFileSystem.ftruncate(fd, length);
-          const path = paths.get(fd)!;
-          durable.set(path, Math.min(durable.get(path) ?? 0, length));
-          cutSyncs(path, length);
-        }),
-      syncFileSystem: () =>
-        guarded(async () => {
-          const sizes = await Promise.all([...durable.keys()].map(async (p) => [p, await stat(p).then((s) => s.size, () => -1)] as const));
-          if (mine === life) for (const [p, size] of sizes) if (size >= 0) cover(p, size);
-          return true;
-        }),
-      unlink: (path) =>
-        guarded(async () => {
-          await nodeFileSystem.unlink(path);
-          durable.delete(path);
-          cutSyncs(path, 0);
-        }),
-      writeFileAtomic: (path, data, isDurable) => guarded(() => nodeFileSystem.writeFileAtomic(path, data, isDurable)),
-    };
-  };
-  /**
-   * Cuts the power (now, if it is still on): the process's file system fails from then on, and each file is cut
-   * somewhere between its durable and its current size.
-   */
-  const powerLoss = async (cutAt: (i: number) => number): Promise<void> => {
-    if (budget >= 0) life++;
-    while (running > 0) await new Promise((r) => setImmediate(r));
-    let i = 0;
-    for (const [path, kept] of durable) {
-      const size = await stat(path).then((s) => s.size, () => -1);
-      if (size < 0) {
-        durable.delete(path);
-        continue;
-      }
-      const cut = kept + Math.floor(cutAt(i++) * (size - kept + 1));
-      if (cut < size) await truncate(path, Math.min(cut, size));
-      durable.set(path, Math.min(cut, size));
-    }
-  };
-  return {
-    fsFor,
-    powerLoss,
-    /** The power goes after `ops` more writes, syncs, truncations or unlinks, wherever the process is then. */
-    failAfter: (ops: number) => (budget = ops),
-    /** After `skip` more writes and syncs, `fail` of them fail with ENOSPC; then space is back. */
-    fillUp: (skip: number, fail: number) => Object.assign(full, { skip, fail }),
-    get on() {
-      return budget >= 0;
-    },
-  };
-}
 
 /** An idempotent producer's batch: its producer id (epoch 0) and first sequence. */
 interface Idempotent {
@@ -230,7 +77,8 @@ test('a power loss at any point keeps every acknowledged append, and idempotent 
       // flush.policy=none promises nothing on power loss but a prefix: what survives has no holes and no garbage
       const idempotent = idempotentProducers && !none;
       const { dir, cleanup } = await tempDir();
-      const disk = forgetfulDisk();
+      const spare = await tempDir();
+      const disk = powerLossDisk(spare.dir);
       // tiny checkpoints and segments, so runs pass both often; either every round journaled or only wide ones
       const open = () => openLogs(dir, { fs: disk.fsFor(), directSyncMax: journalEveryRound ? 0 : 4, journalCheckpointBytes: 2048 });
       let logs: LogManager = await open();
@@ -360,6 +208,7 @@ test('a power loss at any point keeps every acknowledged append, and idempotent 
       } finally {
         await logs.close().catch(() => undefined);
         await cleanup();
+        await spare.cleanup();
       }
     }),
     { numRuns: 60, seed: 20261130 },

@@ -1,0 +1,289 @@
+// A simulated disk for power-loss tests that promises no more than POSIX does: a file keeps the bytes an
+// fdatasync or syncfs covered, and a directory keeps the entries (files created, renamed, replaced, unlinked) that
+// an fsync of that directory or a syncfs covered. A power loss puts every directory back to its durable entries
+// (a file renamed since gets its old name back, an unlinked one comes back, a new one is gone) and then cuts
+// every file somewhere past its durable bytes. Directories themselves are durable once made; only files are
+// tracked, and only those opened for writing through this file system.
+import { fstatSync } from 'node:fs';
+import { rename, stat, truncate, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
+
+/**
+ * `spareDir` must be on the data directory's filesystem, outside it: files a power loss may bring back wait
+ * there. `fsFor()` gives the file system of one process lifetime; after `powerLoss`, that process is dead: its
+ * operations fail, and only a new `fsFor()` works.
+ */
+export function powerLossDisk(spareDir: string) {
+  let nextFileId = 0;
+  /** The file at each path the engine created, by an id that stays with it through renames. */
+  const fileAt = new Map<string, number>();
+  /** Bytes of each file that an fdatasync or syncfs made durable. */
+  const durable = new Map<number, number>();
+  /** Each directory's entries that an fsync of it or a syncfs made durable: name → file. */
+  const durableEntries = new Map<string, Map<string, number>>();
+  /** Files unlinked or replaced while a durable entry still names them, kept here: a power loss brings them back. */
+  const buried = new Map<number, string>();
+  /**
+   * Syncs still running, per file, with what each makes durable once it returns: the size when it began, lowered
+   * by a truncation or unlink meanwhile. Syncs of one file can return out of order (a checkpoint's beside a
+   * round's): an older one returning last must not take back what a newer one made durable.
+   */
+  const syncing = new Map<number, Set<{ upTo: number }>>();
+  const syncStarts = (id: number, size: number) => {
+    const sync = { upTo: size };
+    let running = syncing.get(id);
+    if (!running) syncing.set(id, (running = new Set()));
+    running.add(sync);
+    return sync;
+  };
+  const cover = (id: number, upTo: number) => durable.has(id) && durable.set(id, Math.max(durable.get(id)!, upTo));
+  const syncEnds = (id: number, sync: { upTo: number }, covered: boolean) => {
+    syncing.get(id)?.delete(sync);
+    if (covered) cover(id, sync.upTo);
+  };
+  const cutSyncs = (id: number, length: number) => {
+    for (const sync of syncing.get(id) ?? []) sync.upTo = Math.min(sync.upTo, length);
+  };
+  const namedDurably = (id: number) => [...durableEntries.values()].some((entries) => [...entries.values()].includes(id));
+  /** A file no path and no durable entry names any more is gone for good. */
+  const forget = async (id: number) => {
+    const spare = buried.get(id);
+    if (spare !== undefined) await unlink(spare);
+    buried.delete(id);
+    durable.delete(id);
+    syncing.delete(id);
+  };
+  /** Takes the file at `path` out of its directory: kept aside while a durable entry names it, else deleted. */
+  const takeAway = async (path: string) => {
+    const id = fileAt.get(path)!;
+    fileAt.delete(path);
+    cutSyncs(id, 0);
+    if (namedDurably(id)) {
+      const spare = join(spareDir, `buried-${id}`);
+      await rename(path, spare);
+      buried.set(id, spare);
+    } else {
+      await unlink(path);
+      await forget(id);
+    }
+  };
+  const syncDirectory = async (dir: string) => {
+    const entries = new Map<string, number>();
+    for (const [path, id] of fileAt) if (dirname(path) === dir) entries.set(basename(path), id);
+    durableEntries.set(dir, entries);
+    for (const id of [...buried.keys()]) if (!namedDurably(id)) await forget(id);
+  };
+
+  let life = 0;
+  /** Operations left before the power goes (Infinity: it stays on). */
+  let budget = Infinity;
+  /** Writes and syncs to let through, then how many to fail with ENOSPC (a write lands half its bytes first). */
+  const full = { skip: 0, fail: 0 };
+  const noSpace = (): boolean => {
+    if (full.skip > 0) full.skip--;
+    else if (full.fail > 0) return full.fail-- > 0;
+    return false;
+  };
+  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+  /** File operations started before the power went and still running (they finish before the cut). */
+  let running = 0;
+  /** Directory changes run one at a time, so the model's bookkeeping follows the real renames and unlinks in order. */
+  let directoryChange: Promise<unknown> = Promise.resolve();
+  const serially = <T>(op: () => Promise<T>): Promise<T> => {
+    const done = directoryChange.then(op);
+    directoryChange = done.catch(() => undefined);
+    return done;
+  };
+
+  const fsFor = (): FileSystem => {
+    const mine = ++life;
+    budget = Infinity;
+    const files = new Map<number, number>();
+    const powerOff = () => Object.assign(new Error('EIO: the power is off'), { code: 'EIO' });
+    /**
+     * Runs a file operation of this process unless the power is off, counted until it completes. One that was
+     * running when the power went never reports success: its process is gone.
+     */
+    const guarded = async <T>(op: () => Promise<T>): Promise<T> => {
+      if (mine === life && --budget < 0) life++;
+      if (mine !== life) throw powerOff();
+      running++;
+      try {
+        const result = await op();
+        if (mine !== life) throw powerOff();
+        return result;
+      } finally {
+        running--;
+      }
+    };
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: (path, flags) =>
+        guarded(() =>
+          serially(async () => {
+            const fd = await nodeFileSystem.open(path, flags);
+            let id = fileAt.get(path);
+            if (id === undefined && flags === 'r') return fd; // nothing this process wrote: never cut
+            if (id === undefined) {
+              id = nextFileId++;
+              fileAt.set(path, id);
+              durable.set(id, 0);
+            } else if (flags === 'w') {
+              durable.set(id, 0);
+              cutSyncs(id, 0);
+            }
+            files.set(fd, id);
+            return fd;
+          }),
+        ),
+      // a descriptor is closed once: the number may belong to the next process by the time a dead one retries
+      close: async (fd) => {
+        if (files.delete(fd)) await nodeFileSystem.close(fd);
+      },
+      writev: (fd, buffers, position) =>
+        guarded(async () => {
+          if (noSpace()) {
+            await nodeFileSystem.writev(fd, [buffers[0]!.subarray(0, buffers[0]!.length >> 1)], position);
+            throw enospc();
+          }
+          return nodeFileSystem.writev(fd, buffers, position);
+        }),
+      fdatasync: (fd) =>
+        guarded(async () => {
+          if (noSpace()) throw enospc();
+          const id = files.get(fd)!;
+          const sync = syncStarts(id, fstatSync(fd).size); // what was written before the call is covered, nothing later
+          let done = false;
+          try {
+            await nodeFileSystem.fdatasync(fd);
+            done = true;
+          } finally {
+            syncEnds(id, sync, done && mine === life);
+          }
+        }),
+      ftruncate: (fd, length) =>
+        guarded(async () => {
+          await nodeFileSystem.ftruncate(fd, length);
+          const id = files.get(fd)!;
+          if (durable.has(id)) durable.set(id, Math.min(durable.get(id)!, length));
+          cutSyncs(id, length);
+        }),
+      rename: (from, to) =>
+        guarded(() =>
+          serially(async () => {
+            if (fileAt.has(to)) await takeAway(to);
+            await nodeFileSystem.rename(from, to);
+            const id = fileAt.get(from);
+            fileAt.delete(from);
+            if (id !== undefined) fileAt.set(to, id);
+          }),
+        ),
+      unlink: (path) =>
+        guarded(() =>
+          serially(async () => {
+            if (!fileAt.has(path)) return nodeFileSystem.unlink(path);
+            await takeAway(path);
+          }),
+        ),
+      rmdir: (path) =>
+        guarded(() =>
+          serially(async () => {
+            await nodeFileSystem.rmdir(path);
+            const inside = (p: string) => p === path || p.startsWith(`${path}/`);
+            for (const [p, id] of [...fileAt]) if (inside(p)) fileAt.delete(p) && (await forget(id));
+            for (const dir of [...durableEntries.keys()]) if (inside(dir)) durableEntries.delete(dir);
+          }),
+        ),
+      fsyncDir: (path) =>
+        guarded(() =>
+          serially(async () => {
+            await nodeFileSystem.fsyncDir(path);
+            if (mine === life) await syncDirectory(path);
+          }),
+        ),
+      syncFileSystem: () =>
+        guarded(() =>
+          serially(async () => {
+            const sizes = await Promise.all([...fileAt].map(async ([p, id]) => [id, await stat(p).then((s) => s.size, () => -1)] as const));
+            if (mine !== life) return true;
+            for (const [id, size] of sizes) if (size >= 0) cover(id, size);
+            for (const dir of new Set([...durableEntries.keys(), ...[...fileAt.keys()].map(dirname)])) await syncDirectory(dir);
+            return true;
+          }),
+        ),
+      // built from the operations above, so the model sees its temp file, sync, rename and directory sync
+      writeFileAtomic: async (path, data, isDurable = true) => {
+        const tmp = `${path}.tmp`;
+        const fd = await fs.open(tmp, 'w');
+        try {
+          await fs.writev(fd, [Buffer.from(data)], 0);
+          if (isDurable) await fs.fdatasync(fd);
+        } finally {
+          await fs.close(fd);
+        }
+        await fs.rename(tmp, path);
+        if (isDurable) await fs.fsyncDir(dirname(path));
+      },
+    };
+    return fs;
+  };
+
+  /**
+   * Cuts the power (now, if it is still on): the process's file system fails from then on, every directory goes
+   * back to its durable entries, and each file is cut somewhere between its durable and its current size
+   * (`cutAt(i)` in [0, 1] picks where, for the i-th file).
+   */
+  const powerLoss = async (cutAt: (i: number) => number): Promise<void> => {
+    if (budget >= 0) life++;
+    while (running > 0) await new Promise((r) => setImmediate(r));
+    await directoryChange;
+    // every file not where a durable entry puts it steps aside, then each durable entry gets its file back
+    const aside = new Map<number, string>();
+    for (const [path, id] of [...fileAt]) {
+      if (durableEntries.get(dirname(path))?.get(basename(path)) === id) continue;
+      const spare = join(spareDir, `aside-${id}`);
+      await rename(path, spare);
+      fileAt.delete(path);
+      aside.set(id, spare);
+    }
+    for (const [dir, entries] of durableEntries) {
+      for (const [name, id] of entries) {
+        const path = join(dir, name);
+        if (fileAt.get(path) === id) continue;
+        const from = aside.get(id) ?? buried.get(id);
+        if (from === undefined) throw new Error(`disk model: the file durably named ${path} is lost`);
+        await rename(from, path);
+        aside.delete(id);
+        buried.delete(id);
+        fileAt.set(path, id);
+      }
+    }
+    for (const id of [...aside.keys(), ...buried.keys()]) {
+      await unlink(aside.get(id) ?? buried.get(id)!);
+      durable.delete(id);
+    }
+    buried.clear();
+    syncing.clear();
+    let i = 0;
+    for (const [path, id] of fileAt) {
+      const size = (await stat(path)).size;
+      const kept = Math.min(durable.get(id) ?? 0, size);
+      const cut = kept + Math.floor(cutAt(i++) * (size - kept + 1));
+      if (cut < size) await truncate(path, cut);
+      durable.set(id, Math.min(cut, size));
+    }
+  };
+
+  return {
+    fsFor,
+    powerLoss,
+    /** The power goes after `ops` more file operations, wherever the process is then. */
+    failAfter: (ops: number) => (budget = ops),
+    /** After `skip` more writes and syncs, `fail` of them fail with ENOSPC; then space is back. */
+    fillUp: (skip: number, fail: number) => Object.assign(full, { skip, fail }),
+    get on() {
+      return budget >= 0;
+    },
+  };
+}
