@@ -181,8 +181,10 @@ export class PartitionLog {
   private async loadFrom(names: string[], cleanShutdown: boolean, logStartOffset: number, saved?: ActiveSegmentState): Promise<{ truncatedBytes: number }> {
     const { fs } = this.env;
     const swaps = names.filter(isSwapFile);
+    /** Segments a finished swap made: their bytes were synced before the swap began, as index files would attest. */
+    const swapped = new Set<number>();
     if (swaps.length > 0) {
-      for (const swap of swaps) await this.finishSwap(swap, names);
+      for (const swap of swaps) swapped.add(await this.finishSwap(swap, names));
       names = await fs.readdir(this.dir);
     }
     const bases = names
@@ -200,6 +202,7 @@ export class PartitionLog {
       // an empty segment stays: the journal may refill it, and its base offset keeps the offset range
       const savedIndexes = last && saved?.segmentBaseOffset === segment.baseOffset ? saved : undefined;
       truncatedBytes += await this.loadSegment(segment, last, cleanShutdown, files, savedIndexes);
+      if (swapped.has(segment.baseOffset) && !last) segment.sealed = true;
       this.segments.push(segment);
     }
     // may be past the log end until the journal is replayed; see resumeAtLogStart
@@ -213,9 +216,10 @@ export class PartitionLog {
 
   /**
    * Completes a compaction's swap that a crash interrupted (see replaceSegments): the `.swap` file holds what is
-   * left of the segments from `base` up to `end`; theirs are deleted and it takes the first one's name.
+   * left of the segments from `base` up to `end`; theirs are deleted (index files too) and it takes the first one's
+   * name. Returns `base`.
    */
-  private async finishSwap(swapName: string, names: readonly string[]): Promise<void> {
+  private async finishSwap(swapName: string, names: readonly string[]): Promise<number> {
     const { fs } = this.env;
     const [base, end] = swapName.split('.').slice(0, 2).map(Number) as [number, number];
     for (const n of names) {
@@ -226,6 +230,7 @@ export class PartitionLog {
     }
     await fs.rename(join(this.dir, swapName), join(this.dir, segmentFileName(base, SEGMENT_SUFFIX)));
     await fs.fsyncDir(this.dir);
+    return base;
   }
 
   /** The partition directory's entries; a missing directory (a new partition) is created, empty. */
@@ -890,8 +895,8 @@ export class PartitionLog {
   /**
    * Swaps in a rewritten copy of consecutive closed segments (compaction), holding what is left of all of them.
    * The copy is first renamed to `<base>.<end>.swap`, naming the offsets it stands for: from then on a start
-   * finishes the swap (see finishSwap). Then the group's files are deleted and the copy renamed to the first one's
-   * name. The old files stay open until the swap is done, and the new segment takes the old ones' place only then,
+   * finishes the swap (see finishSwap). Then the group's index files give way to the copy's, the group's files
+   * are deleted and the copy renamed to the first one's name. The old files stay open until the swap is done, and the new segment takes the old ones' place only then,
    * so a reader never reads one file at another's positions. Returns false, dropping the copy, if a segment of the
    * group is gone (retention, DeleteRecords); those wait for a swap in progress.
    */
@@ -919,9 +924,6 @@ export class PartitionLog {
       let pinned = 0;
       try {
         for (; pinned < group.length; pinned++) await handles.acquire(group[pinned]!);
-        // the old indexes describe the old bytes: gone first, so a crash before the new ones are written rescans
-        for (const s of group) await s.removeIndexFiles(fs);
-        await fs.fsyncDir(this.dir);
         try {
           await fs.rename(cleanedPath, swapPath);
           await fs.fsyncDir(this.dir);
@@ -930,6 +932,11 @@ export class PartitionLog {
           throw err;
         }
         try {
+          // the copy's index files before it takes its name: at every point a crash finds a segment whose bytes
+          // are synced marked so (index files, or the swap file), and the journal never replays into it what
+          // compaction removed; a start that finishes the swap rebuilds them
+          for (const s of group) await s.removeIndexFiles(fs);
+          await fresh.writeIndexes(fs);
           for (const s of group.slice(1)) await fs.unlink(s.logPath);
           await fs.rename(swapPath, first.logPath);
         } catch (err) {
@@ -945,7 +952,6 @@ export class PartitionLog {
       } finally {
         for (const s of group.slice(0, pinned)) handles.release(s);
       }
-      await fresh.writeIndexes(fs);
       return true;
     });
   }

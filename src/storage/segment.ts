@@ -39,8 +39,9 @@ export class Segment {
   /** Created by this process and its directory entry not yet synced. */
   newFile = false;
   /**
-   * Closed, and found with its index files at start: those are written only once its bytes are synced (at roll,
-   * compaction's swap, shutdown), so none of its bytes can have been lost.
+   * Closed, and found with its index files at start (those are written only once its bytes are synced: at roll,
+   * compaction's swap, shutdown) or made by a compaction swap the start finished: none of its bytes can have been
+   * lost.
    */
   sealed = false;
 

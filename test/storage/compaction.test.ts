@@ -389,6 +389,42 @@ test('after a crash, the journal does not bring back what compaction removed fro
     await again.close();
   }));
 
+test('after a crash in the middle of a swap, the journal does not bring back what the swapped-in copy removed', () =>
+  withTempDir(async (dir) => {
+    let swapRenames = 0;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      // the copy's last rename (to the segment's own name) fails, and then the process dies
+      rename: async (from, to) => {
+        if (from.endsWith('.swap') && ++swapRenames === 1) throw Object.assign(new Error('killed'), { code: 'EIO' });
+        return nodeFileSystem.rename(from, to);
+      },
+    };
+    // every acknowledgement goes through the journal, whose file outlives the crash
+    const logs = await openLogs(dir, { fs, directSyncMax: 0 });
+    await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '300', 'min.cleanable.dirty.ratio': '0' });
+    const log = logs.getLog('c', 0)!;
+    for (let round = 0; round < 4; round++) {
+      for (const key of ['a', 'b', 'c']) await put(log, [{ key, value: `${key}${round}`.padEnd(40, '.') }], 1_000_000);
+    }
+    const before = await contents(log);
+    const closedEnd = log.activeSegment.baseOffset;
+    await assert.rejects(compactLog(log, fs, 1_000_000, 1 << 20), /killed/);
+    assert.equal(swapRenames, 1);
+    await logs.handles.closeAll(); // no clean shutdown: the journal stays, and the start finishes the swap
+    const again = await openLogs(dir);
+    const latest = new Map<string, number>();
+    for (const [o, k] of before) if (o < closedEnd) latest.set(k!, o);
+    const got = await contents(again.getLog('c', 0)!);
+    const original = new Map(before.map(([o, k, v]) => [o, `${k}:${v}`]));
+    for (const [o, k, v] of got) assert.equal(`${k}:${v}`, original.get(o), `offset ${o}`);
+    // the first segment's copy went in; none of the records it dropped is back
+    const firstEnd = got.findIndex(([o]) => o >= again.getLog('c', 0)!.segments[1]!.baseOffset);
+    for (const [o, k] of got.slice(0, firstEnd)) assert.equal(latest.get(k!), o, `superseded record at ${o} (key ${k}) came back`);
+    assert.ok(got.length < before.length, 'the swap was finished');
+    await again.close();
+  }));
+
 test('compressed batches stay compressed with their codec after compaction', () =>
   withTempDir(async (dir) => {
     const { logs, log } = await setup(dir, { now: () => 1_000_000 });
