@@ -184,7 +184,10 @@ export class PartitionLog {
     /** Segments a finished swap made: their bytes were synced before the swap began, as index files would attest. */
     const swapped = new Set<number>();
     if (swaps.length > 0) {
-      for (const swap of swaps) swapped.add(await this.finishSwap(swap, names));
+      for (const swap of swaps) {
+        const base = await this.finishSwap(swap, names);
+        if (base !== null) swapped.add(base);
+      }
       names = await fs.readdir(this.dir);
     }
     const bases = names
@@ -217,11 +220,17 @@ export class PartitionLog {
   /**
    * Completes a compaction's swap that a crash interrupted (see replaceSegments): the `.swap` file holds what is
    * left of the segments from `base` up to `end`; theirs are deleted (index files too) and it takes the first one's
-   * name. Returns `base`.
+   * name. Returns `base`, or null when the first one is gone: retention or DeleteRecords removed it after the swap
+   * failed half-way, so the copy stands for records below the log start, and it is dropped.
    */
-  private async finishSwap(swapName: string, names: readonly string[]): Promise<number> {
+  private async finishSwap(swapName: string, names: readonly string[]): Promise<number | null> {
     const { fs } = this.env;
     const [base, end] = swapName.split('.').slice(0, 2).map(Number) as [number, number];
+    if (!names.includes(segmentFileName(base, SEGMENT_SUFFIX))) {
+      await fs.unlink(join(this.dir, swapName));
+      await fs.fsyncDir(this.dir);
+      return null;
+    }
     for (const n of names) {
       if (!isSegmentFile(n) || fileOffset(n) < base || fileOffset(n) >= end) continue;
       const replaced = new Segment(this.dir, fileOffset(n));

@@ -673,3 +673,37 @@ test('a segment that DeleteRecords removes while compaction rewrites it stays re
     assert.equal(again.getLog('c', 0)!.segments[0]!.baseOffset, log.logStartOffset, 'the next start loads no segment below the log start');
     await again.close();
   }));
+
+test('a swap left half-way whose segments DeleteRecords then removed is dropped at the next start, not brought back below the log start', () =>
+  withTempDir(async (dir) => {
+    let failSwap = true;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      // the copy's last rename fails (the disk): the swap waits for the next start
+      rename: async (from, to) => {
+        if (from.endsWith('.swap') && failSwap) {
+          failSwap = false;
+          throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        }
+        return nodeFileSystem.rename(from, to);
+      },
+    };
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 }, {}, fs);
+    for (let round = 0; round < 10; round++) await put(log, [{ key: 'a', value: `a${round}` }, { key: `k${round}`, value: `v${round}` }], 1_000_000);
+    await assert.rejects(compactLog(log, fs, 1_000_000, 1 << 20), /EIO/);
+    assert.equal((await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.swap')).length, 1);
+    const start = log.segments[2]!.baseOffset;
+    await logs.deleteRecords('c', 0, start);
+    const kept = await contents(log);
+    assert.ok(kept.length > 0 && kept[0]![0] >= start);
+    await logs.handles.closeAll(); // the process dies
+    const again = await openLogs(dir);
+    const log2 = again.getLog('c', 0)!;
+    assert.equal(log2.logStartOffset, start);
+    assert.equal(log2.segments[0]!.baseOffset, log.segments[0]!.baseOffset, 'no segment below the first one kept');
+    assert.deepEqual(await contents(log2), kept);
+    const names = await readdir(join(dir, 'c-0'));
+    assert.deepEqual(names.filter((n) => n.endsWith('.swap')), []);
+    assert.deepEqual(names.filter((n) => n.endsWith('.log')).sort(), log2.segments.map((s) => basename(s.logPath)));
+    await again.close();
+  }));
