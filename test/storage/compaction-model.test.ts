@@ -7,18 +7,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { validateBatches } from '../../src/protocol/record-batch.js';
-import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
-import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { openLogs } from './helpers.js';
-
-interface Rec {
-  key: string | null;
-  value: string | null;
-  timestamp: number;
-}
+import { keyedContents, openLogs, type KeyedRecord } from './helpers.js';
 
 type Op =
   | { kind: 'append'; records: { key: string | null; value: string | null }[] }
@@ -45,20 +38,6 @@ const opsArb = (compactWeight: number, maxLength: number): fc.Arbitrary<Op[]> =>
     { minLength: 1, maxLength },
   );
 
-async function contents(log: PartitionLog): Promise<Map<number, Rec>> {
-  const out = new Map<number, Rec>();
-  let offset = log.logStartOffset;
-  while (offset < log.highWatermark) {
-    const { records } = await log.read(offset, 1 << 20);
-    if (records.length === 0) break;
-    for (const b of decodeRecordBatches(records)) {
-      for (const r of b.records) out.set(r.offset, { key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, timestamp: r.timestamp });
-      offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
-    }
-  }
-  return out;
-}
-
 for (const [variant, mapBytes, ops, seed] of [
   ['a key map larger than the log', undefined, opsArb(3, 40), 777],
   ['a key map of two keys (several rounds a pass)', 3 * OFFSET_MAP_SLOT_BYTES, opsArb(1, 80), 778],
@@ -71,7 +50,7 @@ for (const [variant, mapBytes, ops, seed] of [
         const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
         const open = () => openLogs(dir, { clock, compactionMapBytes: mapBytes });
         let logs: LogManager = await open();
-        const model: Rec[] = [];
+        const model: KeyedRecord[] = [];
         try {
           await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '250', 'delete.retention.ms': String(DELETE_RETENTION_MS), 'min.cleanable.dirty.ratio': '0' });
           for (const op of ops) {
@@ -91,7 +70,7 @@ for (const [variant, mapBytes, ops, seed] of [
                 const closedEnd = log.activeSegment.baseOffset;
                 const latestClosed = new Map<string, number>();
                 model.forEach((r, offset) => r.key !== null && offset < closedEnd && latestClosed.set(r.key, offset));
-                for (const [offset, rec] of await contents(log)) {
+                for (const [offset, rec] of await keyedContents(log)) {
                   if (offset < closedEnd && rec.key !== null) assert.equal(offset, latestClosed.get(rec.key), `key ${rec.key} at ${offset} is superseded at ${latestClosed.get(rec.key)}`);
                 }
                 break;
@@ -107,7 +86,7 @@ for (const [variant, mapBytes, ops, seed] of [
             }
             const log = logs.getLog('c', 0)!;
             assert.equal(log.logEndOffset, model.length);
-            const got = await contents(log);
+            const got = await keyedContents(log);
             const latest = new Map<string, number>();
             model.forEach((r, offset) => r.key !== null && latest.set(r.key, offset));
             for (const [offset, rec] of got) assert.deepEqual(rec, model[offset], `offset ${offset} unchanged`);

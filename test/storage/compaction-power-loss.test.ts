@@ -7,18 +7,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { validateBatches } from '../../src/protocol/record-batch.js';
-import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
-import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { openLogs } from './helpers.js';
+import { keyedContents, openLogs, type KeyedRecord } from './helpers.js';
 import { powerLossDisk } from './power-loss-disk.js';
-
-interface Rec {
-  key: string | null;
-  value: string | null;
-  timestamp: number;
-}
 
 type Op =
   | { kind: 'append'; records: { key: string | null; value: string | null }[] }
@@ -51,20 +44,6 @@ const opsArb: fc.Arbitrary<Op[]> = fc.array(
   { minLength: 1, maxLength: 40 },
 );
 
-async function contents(log: PartitionLog): Promise<Map<number, Rec>> {
-  const out = new Map<number, Rec>();
-  let offset = log.logStartOffset;
-  while (offset < log.highWatermark) {
-    const { records } = await log.read(offset, 1 << 20);
-    if (records.length === 0) break;
-    for (const b of decodeRecordBatches(records)) {
-      for (const r of b.records) out.set(r.offset, { key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, timestamp: r.timestamp });
-      offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
-    }
-  }
-  return out;
-}
-
 test('a power loss during compaction or beside it keeps the latest acknowledged record of every key and brings back nothing removed', async () => {
   await fc.assert(
     fc.asyncProperty(opsArb, fc.boolean(), async (ops, journalEveryRound) => {
@@ -79,8 +58,8 @@ test('a power loss during compaction or beside it keeps the latest acknowledged 
       /** Every record appended, by offset (acknowledged or not; a refused append's offsets are given again). */
       const appended = new Map<number, Set<string>>();
       /** Acknowledged records, by offset. */
-      const acked = new Map<number, Rec>();
-      const fingerprint = (r: Rec) => JSON.stringify([r.key, r.value, r.timestamp]);
+      const acked = new Map<number, KeyedRecord>();
+      const fingerprint = (r: KeyedRecord) => JSON.stringify([r.key, r.value, r.timestamp]);
       const append = async (records: { key: string | null; value: string | null }[]) => {
         const recs = records.map((r) => ({ ...r, timestamp: now }));
         const batch = buildRecordBatch(recs);
@@ -92,7 +71,7 @@ test('a power loss during compaction or beside it keeps the latest acknowledged 
       /** Checks what the log serves now against what was appended; `allowed`: the offsets it may serve. */
       const check = async (when: string, allowed?: (offset: number) => boolean) => {
         const log = logs.getLog('c', 0)!;
-        const got = await contents(log);
+        const got = await keyedContents(log);
         for (const [offset, rec] of got) {
           assert.ok(appended.get(offset)?.has(fingerprint(rec)), `${when}: ${fingerprint(rec)} at ${offset} was appended there`);
           if (allowed) assert.ok(allowed(offset), `${when}: record at ${offset} (key ${rec.key}) was removed before and is back`);

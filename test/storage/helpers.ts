@@ -49,3 +49,38 @@ export function fullDisk(): { fs: FileSystem; setFull: (v: boolean) => void } {
   };
   return { fs, setFull: (v) => (full = v) };
 }
+
+/** A record as a compaction test sees it. */
+export interface KeyedRecord {
+  key: string | null;
+  value: string | null;
+  timestamp: number;
+}
+
+/** Every record from the log start to the high watermark, by offset. */
+export async function keyedContents(log: PartitionLog): Promise<Map<number, KeyedRecord>> {
+  const out = new Map<number, KeyedRecord>();
+  let offset = log.logStartOffset;
+  while (offset < log.highWatermark) {
+    const { records } = await log.read(offset, 1 << 20);
+    if (records.length === 0) break;
+    for (const b of decodeRecordBatches(records)) {
+      for (const r of b.records) out.set(r.offset, { key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, timestamp: r.timestamp });
+      offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
+    }
+  }
+  return out;
+}
+
+/** The file system's `open`, remembering each descriptor's path: for fault injection by file. */
+export function pathRecordingOpen(): { open: FileSystem['open']; pathOf: (fd: number) => string | undefined } {
+  const paths = new Map<number, string>();
+  return {
+    open: async (path, flags) => {
+      const fd = await nodeFileSystem.open(path, flags);
+      paths.set(fd, path);
+      return fd;
+    },
+    pathOf: (fd) => paths.get(fd),
+  };
+}

@@ -10,7 +10,7 @@ import { ErrorCode } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { Journal } from '../../src/storage/journal.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, batchOf, openLogs, readAll } from './helpers.js';
+import { appendValues, batchOf, openLogs, pathRecordingOpen, readAll } from './helpers.js';
 
 /** Counts fdatasync calls. */
 function countingFs(): { fs: FileSystem; syncs: () => number } {
@@ -147,17 +147,13 @@ test('rounds written while a journal fdatasync runs share the next one: one call
  * `journalFault()` names one, the journal's fdatasync fails, or its writev is torn half way and fails.
  */
 function unsyncedSegmentsFs(journalFault: () => 'fdatasync' | 'writev' | null = () => null): FileSystem {
-  const paths = new Map<number, string>();
-  const faulty = (fd: number, call: 'fdatasync' | 'writev') => journalFault() === call && (paths.get(fd) ?? '').endsWith('.journal');
+  const { open, pathOf } = pathRecordingOpen();
+  const faulty = (fd: number, call: 'fdatasync' | 'writev') => journalFault() === call && (pathOf(fd) ?? '').endsWith('.journal');
   return {
     ...nodeFileSystem,
-    open: async (path, flags) => {
-      const fd = await nodeFileSystem.open(path, flags);
-      paths.set(fd, path);
-      return fd;
-    },
+    open,
     fdatasync: async (fd) => {
-      if (paths.get(fd)?.endsWith('.log')) return;
+      if (pathOf(fd)?.endsWith('.log')) return;
       if (faulty(fd, 'fdatasync')) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
       return nodeFileSystem.fdatasync(fd);
     },
@@ -340,16 +336,12 @@ test('checkpoints sync journaled segments and delete old journal files', () =>
 /** Counts whole-filesystem syncs and segment-file fdatasyncs; `syncfs` decides what the filesystem sync does. */
 function syncCountingFs(syncfs: () => Promise<boolean>): { fs: FileSystem; counts: { syncfs: number; segmentSyncs: number } } {
   const counts = { syncfs: 0, segmentSyncs: 0 };
-  const paths = new Map<number, string>();
+  const { open, pathOf } = pathRecordingOpen();
   const fs: FileSystem = {
     ...nodeFileSystem,
-    open: async (path, flags) => {
-      const fd = await nodeFileSystem.open(path, flags);
-      paths.set(fd, path);
-      return fd;
-    },
+    open,
     fdatasync: (fd) => {
-      if (paths.get(fd)?.endsWith('.log')) counts.segmentSyncs++;
+      if (pathOf(fd)?.endsWith('.log')) counts.segmentSyncs++;
       return nodeFileSystem.fdatasync(fd);
     },
     syncFileSystem: async (path) => {

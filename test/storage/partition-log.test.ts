@@ -7,7 +7,7 @@ import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, fullDisk, openLogs, readAll } from './helpers.js';
+import { appendValues, fullDisk, openLogs, pathRecordingOpen, readAll } from './helpers.js';
 
 test('append then read returns the same records with assigned offsets, across a restart', () =>
   withTempDir(async (dir) => {
@@ -446,7 +446,7 @@ test('close waits for the index files and producer snapshot of a roll still bein
 
 /** A file system whose segment writes and fdatasyncs can be held, then let go or failed, one call at a time. */
 function heldDisk() {
-  const paths = new Map<number, string>();
+  const { open, pathOf } = pathRecordingOpen();
   const events: string[] = [];
   type Held = { what: string; release: (err?: Error) => void };
   const held: Held[] = [];
@@ -458,14 +458,10 @@ function heldDisk() {
     }
     return op();
   };
-  const name = (fd: number) => paths.get(fd)!.split('/').pop()!;
+  const name = (fd: number) => pathOf(fd)!.split('/').pop()!;
   const fs: FileSystem = {
     ...nodeFileSystem,
-    open: async (path, flags) => {
-      const fd = await nodeFileSystem.open(path, flags);
-      paths.set(fd, path);
-      return fd;
-    },
+    open,
     writev: (fd, buffers, position) =>
       hold(`write ${name(fd)}`, async () => {
         const n = await nodeFileSystem.writev(fd, buffers, position);
