@@ -905,9 +905,10 @@ export class PartitionLog {
    * Swaps in a rewritten copy of consecutive closed segments (compaction), holding what is left of all of them.
    * The copy is first renamed to `<base>.<end>.swap`, naming the offsets it stands for: from then on a start
    * finishes the swap (see finishSwap). Then the group's index files give way to the copy's, the group's files
-   * are deleted and the copy renamed to the first one's name. The old files stay open until the swap is done, and the new segment takes the old ones' place only then,
-   * so a reader never reads one file at another's positions. Returns false, dropping the copy, if a segment of the
-   * group is gone (retention, DeleteRecords); those wait for a swap in progress.
+   * are deleted and the copy renamed to the first one's name. The old files stay open until the swap is done, and
+   * the new segment takes the old ones' place only then, so a reader never reads one file at another's positions.
+   * Returns false, dropping the copy, if a segment of the group is gone (retention, DeleteRecords); those wait for
+   * a swap in progress.
    */
   replaceSegments(group: readonly Segment[], cleanedPath: string): Promise<boolean> {
     return this.changingSegments(async () => {
