@@ -201,6 +201,15 @@ export class PartitionLog {
     let truncatedBytes = 0;
     for (let i = 0; i < bases.length; i++) {
       const segment = new Segment(this.dir, bases[i]!);
+      const previous = this.segments.at(-1);
+      if (previous && segment.baseOffset < previous.nextOffset) {
+        // a segment a rollback removed (its records refused), back after a power loss that undid the removal,
+        // while the previous one took appends at those offsets since: those are the log
+        await fs.unlink(segment.logPath);
+        await segment.removeIndexFiles(fs, files);
+        previous.sealed = false;
+        continue;
+      }
       const last = i === bases.length - 1;
       // an empty segment stays: the journal may refill it, and its base offset keeps the offset range
       const savedIndexes = last && saved?.segmentBaseOffset === segment.baseOffset ? saved : undefined;
@@ -614,26 +623,35 @@ export class PartitionLog {
   }
 
   private async rollbackTo(segment: Segment, position: number, offset: number): Promise<void> {
+    const { fs } = this.env;
     const idx = this.segments.indexOf(segment);
     const later = this.segments.splice(idx + 1);
     for (const s of later) await this.removeSegmentFiles(s);
     // active again: index files its roll may have written describe bytes it no longer ends with
-    if (later.length > 0) await segment.removeIndexFiles(this.env.fs).catch(() => undefined);
+    if (later.length > 0) await segment.removeIndexFiles(fs).catch(() => undefined);
+    // producer snapshots taken past `offset` describe records that are gone
+    const staleSnapshots = this.snapshotOffsets.filter((o) => o > offset);
+    this.snapshotOffsets = this.snapshotOffsets.filter((o) => o <= offset);
+    for (const o of staleSnapshots) await fs.unlink(this.snapshotPath(o)).catch(() => undefined);
     segment.size = position;
     segment.nextOffset = offset;
     segment.offsetIndex.truncateToPosition(position);
     segment.timeIndex.truncateToRelOffset(offset - segment.baseOffset);
     segment.maxTimestamp = segment.timeIndex.count > 0 ? segment.timeIndex.timestamps[segment.timeIndex.count - 1]! : -1;
     segment.bytesSinceIndexEntry = this.config.indexIntervalBytes;
+    // made durable before appends resume: a power loss must not bring back the refused bytes, or the segment
+    // files removed, beside the appends that reuse their offsets (see loadFrom)
     try {
       const fd = await this.env.handles.acquire(segment);
       try {
-        await this.env.fs.ftruncate(fd, position);
+        await fs.ftruncate(fd, position);
+        await fs.fdatasync(fd);
       } finally {
         this.env.handles.release(segment);
       }
+      if (later.length > 0 || staleSnapshots.length > 0) await fs.fsyncDir(this.dir);
     } catch {
-      // a torn tail past `position` is cut by recovery on the next start
+      // a torn tail past `position` is cut by recovery on the next start, a segment file back from the dead there too
     }
   }
 

@@ -593,3 +593,23 @@ test('an append to a new segment file whose directory fsync fails is refused, an
     assert.deepEqual(await readAll(reopened.getLog('t', 0)!, 0), [[0, 'first'], [1, 'again']]);
     await reopened.close();
   }));
+
+test('a segment file a rollback removed, brought back by a power loss beside appends that reused its offsets, is dropped at start', () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('t', 1);
+    const log = logs.getLog('t', 0)!;
+    for (const v of ['a', 'b', 'c']) await appendValues(log, [v]).durable;
+    await logs.handles.closeAll(); // the process dies
+    // the file of a segment that began at offset 2 before a rollback took offsets 2 on back: empty, as unsynced
+    await writeFile(join(dir, 't-0', '00000000000000000002.log'), '');
+    const again = await openLogs(dir);
+    const log2 = again.getLog('t', 0)!;
+    assert.deepEqual([log2.segments.length, log2.logEndOffset], [1, 3]);
+    const next = appendValues(log2, ['d']);
+    assert.equal(next.baseOffset, 3, 'no offset given twice');
+    await next.durable;
+    assert.deepEqual(await readAll(log2, 0), [[0, 'a'], [1, 'b'], [2, 'c'], [3, 'd']]);
+    assert.ok(!(await readdir(join(dir, 't-0'))).includes('00000000000000000002.log'));
+    await again.close();
+  }));
