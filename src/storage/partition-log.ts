@@ -649,10 +649,11 @@ export class PartitionLog {
       } finally {
         this.env.handles.release(segment);
       }
-      if (later.length > 0 || staleSnapshots.length > 0) await fs.fsyncDir(this.dir);
     } catch {
-      // a torn tail past `position` is cut by recovery on the next start, a segment file back from the dead there too
+      // a torn tail past `position` is cut by recovery on the next start
     }
+    // a segment file back from the dead is dropped at start too (see loadFrom), a snapshot is not
+    if (later.length > 0 || staleSnapshots.length > 0) await fs.fsyncDir(this.dir).catch(() => undefined);
   }
 
   private async removeSegmentFiles(segment: Segment): Promise<void> {

@@ -1,5 +1,5 @@
 // Property: under random transactional appends, commit and abort markers, plain appends, clean restarts and power
-// losses or full disks at any point, the last stable offset and the aborted-transaction index a partition serves always equal
+// losses at any point, the last stable offset and the aborted-transaction index a partition serves always equal
 // what its own records say (worked out here from the batches read back), acknowledged appends and markers survive,
 // and nothing is served that was not appended. The disk keeps only synced bytes and directory entries (see
 // power-loss-disk.ts).
@@ -24,7 +24,6 @@ type Step =
 type Op =
   | Step
   | { kind: 'restart' }
-  | { kind: 'diskFull'; skip: number; fail: number; steps: Step[] }
   | { kind: 'powerLoss'; afterOps: number; cuts: number[]; steps: Step[] };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -35,15 +34,6 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 8, arbitrary: stepArb },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant('diskFull' as const),
-      skip: fc.nat(6),
-      fail: fc.integer({ min: 1, max: 3 }),
-      steps: fc.array(stepArb, { minLength: 1, maxLength: 8 }),
-    }),
-  },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -148,7 +138,7 @@ test('the last stable offset and aborted transactions always match the records, 
         p.open = true; // open from its first data batch, even a refused one (the marker will say what happened)
         await append(partition, buildRecordBatch(values, { producerId: p.id, producerEpoch: 0, baseSequence: sequence, transactional: true }));
       };
-      /** `startOver`: appends may have been lost or refused, so producers start over (see below). */
+      /** `startOver`: appends may have been lost, so producers start over (see below). */
       const check = async (when: string, startOver: boolean) => {
         for (let partition = 0; partition < PARTITIONS; partition++) {
           const log = logs.getLog('t', partition)!;
@@ -174,13 +164,6 @@ test('the last stable offset and aborted transactions always match the records, 
             await logs.close();
             logs = await open();
             await check('after a clean restart', false);
-          } else if (op.kind === 'diskFull') {
-            // refused appends are rolled back, markers included: the partition's transactions must follow
-            disk.fillUp(op.skip, op.fail);
-            await Promise.allSettled(op.steps.map(run));
-            disk.fillUp(0, 0);
-            await new Promise((r) => setTimeout(r, 20)); // the rollbacks finish
-            await check('after a full disk', true);
           } else if (op.kind === 'powerLoss') {
             disk.failAfter(op.afterOps);
             for (let round = 0; round < 10 && disk.on; round++) await Promise.allSettled(op.steps.map(run));
