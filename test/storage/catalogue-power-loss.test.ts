@@ -11,7 +11,7 @@ import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { openLogs, readAll } from './helpers.js';
-import { powerLossDisk } from './power-loss-disk.js';
+import { cutsArb, powerLossDisk } from './power-loss-disk.js';
 
 const NAMES = ['x', 'y', 'z'];
 
@@ -40,7 +40,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       kind: fc.constant('powerLoss' as const),
       during: changeArb,
       afterOps: fc.nat(40),
-      cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 8, maxLength: 8 }),
+      cuts: cutsArb,
     }),
   },
 );

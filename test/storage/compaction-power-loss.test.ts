@@ -11,7 +11,7 @@ import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { keyedContents, openLogs, type KeyedRecord } from './helpers.js';
-import { powerLossDisk } from './power-loss-disk.js';
+import { cutsArb, powerLossDisk } from './power-loss-disk.js';
 
 type Op =
   | { kind: 'append'; records: { key: string | null; value: string | null }[] }
@@ -36,7 +36,7 @@ const opsArb: fc.Arbitrary<Op[]> = fc.array(
       arbitrary: fc.record({
         kind: fc.constant('powerLoss' as const),
         afterOps: fc.nat(80),
-        cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 8, maxLength: 8 }),
+        cuts: cutsArb,
         compacting: fc.boolean(),
       }),
     },

@@ -7,7 +7,11 @@
 import { fstatSync } from 'node:fs';
 import { rename, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import fc from 'fast-check';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
+
+/** Where a power loss cuts files, for `powerLoss((i) => cuts[i % cuts.length])`: each in [0, 1]. */
+export const cutsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 8, maxLength: 8 });
 
 /**
  * `spareDir` must be on the data directory's filesystem, outside it: files a power loss may bring back wait

@@ -11,7 +11,7 @@ import { tempDir } from '../helpers/temp-dir.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { openLogs, readAll } from './helpers.js';
-import { powerLossDisk } from './power-loss-disk.js';
+import { cutsArb, powerLossDisk } from './power-loss-disk.js';
 
 const PARTITIONS = 6;
 
@@ -66,7 +66,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('powerLoss' as const),
       afterOps: fc.nat(60),
-      cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 8, maxLength: 8 }),
+      cuts: cutsArb,
     }),
   },
 );

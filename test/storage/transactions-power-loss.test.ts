@@ -12,7 +12,7 @@ import type { LogManager } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { openLogs } from './helpers.js';
-import { powerLossDisk } from './power-loss-disk.js';
+import { cutsArb, powerLossDisk } from './power-loss-disk.js';
 
 const PARTITIONS = 2;
 const PRODUCERS = 3;
@@ -39,7 +39,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('powerLoss' as const),
       afterOps: fc.nat(50),
-      cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 8, maxLength: 8 }),
+      cuts: cutsArb,
       steps: fc.array(stepArb, { minLength: 1, maxLength: 8 }),
     }),
   },
