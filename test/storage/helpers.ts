@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -30,6 +32,36 @@ export async function readAll(log: PartitionLog, from = log.logStartOffset): Pro
 
 export async function openLogs(dataDir: string, extra: Partial<LogManagerOptions> = {}): Promise<LogManager> {
   return LogManager.open({ dataDir, retentionCheckMs: 3_600_000, ...extra });
+}
+
+/**
+ * Calls `append` again, as a client retries, while the partition refuses appends (KAFKA_STORAGE_ERROR, thrown at
+ * once) because it is still rolling back an earlier failed write; how long that takes depends on the disk.
+ */
+export async function whenRecovered<T>(append: () => T, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return append();
+    } catch (err) {
+      if (!(err instanceof KafkaError && err.code === ErrorCode.KAFKA_STORAGE_ERROR) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+}
+
+/** Polls `condition` until it holds; fails after `timeoutMs` (background writes take as long as the disk does). */
+export async function waitUntil(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** The producer snapshot files in a partition directory. */
+export async function snapshotFiles(partitionDir: string): Promise<string[]> {
+  return (await readdir(partitionDir)).filter((f) => f.endsWith('.snapshot')).sort();
 }
 
 /** A file system whose writes fail with ENOSPC while `full` is set. */

@@ -7,7 +7,7 @@ import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, fullDisk, openLogs, pathRecordingOpen, readAll } from './helpers.js';
+import { appendValues, fullDisk, openLogs, pathRecordingOpen, readAll, whenRecovered } from './helpers.js';
 
 test('append then read returns the same records with assigned offsets, across a restart', () =>
   withTempDir(async (dir) => {
@@ -357,8 +357,7 @@ test('a full disk fails the append with KAFKA_STORAGE_ERROR, serves nothing half
     assert.equal(log.logEndOffset, 1);
     assert.deepEqual(await readAll(log, 0), [[0, 'before']]);
     disk.setFull(false);
-    await new Promise((r) => setTimeout(r, 10));
-    const ok = appendValues(log, ['after']);
+    const ok = await whenRecovered(() => appendValues(log, ['after']));
     assert.equal(ok.baseOffset, 1);
     await ok.durable;
     assert.deepEqual(await readAll(log, 0), [[0, 'before'], [1, 'after']]);
@@ -554,8 +553,7 @@ for (const order of ['the later write fails first', 'the earlier sync fails firs
         write.release(eio());
       }
       await Promise.all([earlierRejected, laterRejected]);
-      await new Promise((r) => setTimeout(r, 10));
-      const after = appendValues(log, ['after']);
+      const after = await whenRecovered(() => appendValues(log, ['after']));
       assert.equal(after.baseOffset, 1);
       await after.durable;
       assert.deepEqual(await readAll(log, 0), [[0, 'before'], [1, 'after']]);
@@ -583,8 +581,7 @@ test('an append to a new segment file whose directory fsync fails is refused, an
     await assert.rejects(rolled.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
     assert.equal(log.highWatermark, 1);
     failDirSync = false;
-    await new Promise((r) => setTimeout(r, 10));
-    const again = appendValues(log, ['again']);
+    const again = await whenRecovered(() => appendValues(log, ['again']));
     assert.equal(again.baseOffset, 1);
     await again.durable;
     assert.deepEqual(await readAll(log, 0), [[0, 'first'], [1, 'again']]);

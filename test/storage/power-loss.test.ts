@@ -5,12 +5,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
-import { openLogs, readAll } from './helpers.js';
+import { openLogs, readAll, whenRecovered } from './helpers.js';
 import { cutsArb, powerLossDisk } from './power-loss-disk.js';
 
 const PARTITIONS = 6;
@@ -33,19 +32,9 @@ async function appendWhenReady(logs: LogManager, partition: number, values: stri
         values.map((v) => ({ key: `k-${v}`, value: v })),
         producer(idempotent?.sequence ?? 0),
       );
-  for (;;) {
-    let pending: Promise<void>;
-    try {
-      const result = logs.getLog('t', partition)!.append(batch, validateBatches(batch, 1 << 20));
-      onAssigned?.(result.baseOffset);
-      pending = result.durable;
-    } catch (err) {
-      if (!(err instanceof KafkaError && err.code === ErrorCode.KAFKA_STORAGE_ERROR)) throw err;
-      await new Promise((r) => setTimeout(r, 2));
-      continue;
-    }
-    return pending;
-  }
+  const result = await whenRecovered(() => logs.getLog('t', partition)!.append(batch, validateBatches(batch, 1 << 20)));
+  onAssigned?.(result.baseOffset);
+  return result.durable;
 }
 
 type Op =

@@ -1,7 +1,6 @@
 // Idempotent producer state in the storage engine: duplicate and sequence checks, and its rebuild from
 // snapshots (written at roll, recorded at clean close) plus the log after them, also after a crash.
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode } from '../../src/protocol/errors.js';
@@ -9,7 +8,7 @@ import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { openLogs } from './helpers.js';
+import { openLogs, snapshotFiles, waitUntil } from './helpers.js';
 
 function idempotent(log: PartitionLog, producerId: number, seq: number, value: string) {
   const batch = buildRecordBatch([{ value }], { producerId, producerEpoch: 0, baseSequence: seq });
@@ -24,9 +23,13 @@ test('producer state is snapshotted at roll and recorded at the close of a large
     for (let seq = 0; seq < 12; seq++) await idempotent(log, 7, seq, `v${seq}-${'x'.repeat(40)}`).durable;
     await idempotent(log, 8, 0, 'other').durable;
     assert.ok(log.segments.length > 3);
-    await new Promise((r) => setTimeout(r, 50));
-    const snapshots = (await readdir(join(dir, 'p-0'))).filter((f) => f.endsWith('.snapshot'));
-    assert.ok(snapshots.length >= 1 && snapshots.length <= 2, `snapshots: ${snapshots}`);
+    // the last roll's snapshot is taken at the active segment's base; older ones are pruned to one
+    const latest = `${String(log.activeSegment.baseOffset).padStart(20, '0')}.snapshot`;
+    const partitionDir = join(dir, 'p-0');
+    await waitUntil('the last roll wrote its snapshot and pruned older ones', async () => {
+      const names = await snapshotFiles(partitionDir);
+      return names.includes(latest) && names.length <= 2;
+    });
     // crash: no clean close
     await logs.handles.closeAll();
     const again = await openLogs(dir);
@@ -42,8 +45,8 @@ test('producer state is snapshotted at roll and recorded at the close of a large
     for (let seq = 0; seq < 3; seq++) await idempotent(large, 7, seq, `w${seq}-${'y'.repeat(30_000)}`).durable;
     await again.close();
     // no snapshot file at either log end: a large active segment's state goes into the shutdown's one file
-    assert.ok(!(await readdir(join(dir, 'p-0'))).includes(`${String(14).padStart(20, '0')}.snapshot`));
-    assert.deepEqual((await readdir(join(dir, 'q-0'))).filter((f) => f.endsWith('.snapshot')), []);
+    assert.ok(!(await snapshotFiles(join(dir, 'p-0'))).includes(`${String(14).padStart(20, '0')}.snapshot`));
+    assert.deepEqual(await snapshotFiles(join(dir, 'q-0')), []);
     const third = await openLogs(dir);
     assert.equal(idempotent(third.getLog('p', 0)!, 8, 0, 'other').baseOffset, 12, 'state from the roll snapshot and the log after it');
     assert.equal(idempotent(third.getLog('q', 0)!, 7, 2, `w2-${'y'.repeat(30_000)}`).baseOffset, 2, 'state recorded at the close');

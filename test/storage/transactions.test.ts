@@ -1,12 +1,13 @@
 // Transactions as the storage engine sees them: the last stable offset and the aborted-transaction index,
 // kept in log order, rebuilt after a crash from snapshots and the log, and restored when a marker's write fails.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildControlBatch, buildRecordBatch } from '../../src/protocol/records.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { fullDisk, openLogs } from './helpers.js';
+import { fullDisk, openLogs, snapshotFiles, waitUntil, whenRecovered } from './helpers.js';
 
 let sequences = new Map<number, number>();
 
@@ -49,8 +50,9 @@ test('LSO and aborted transactions follow the log and are rebuilt after a crash 
     assert.equal(log.lastStableOffset, 8);
     assert.deepEqual(aborted(log), [[1, 0, 4]]);
     assert.deepEqual(aborted(log, 5), [], 'nothing aborted overlaps offsets from 5');
-    assert.ok(log.segments.length > 2, 'several segments, so snapshots were written at the rolls');
-    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(log.segments.length > 2, 'several segments, so snapshots are written at the rolls');
+    const latest = `${String(log.activeSegment.baseOffset).padStart(20, '0')}.snapshot`;
+    await waitUntil('the last roll wrote its snapshot', async () => (await snapshotFiles(join(dir, 't-0'))).includes(latest));
 
     await logs.handles.closeAll(); // crash: no clean close
     const crashed = await openLogs(dir);
@@ -81,8 +83,7 @@ test('a marker whose write fails leaves the transaction open; the retried marker
     await assert.rejects(marker(log, 9, false).durable);
     assert.deepEqual([log.logEndOffset, log.lastStableOffset, log.transactions.openCount, aborted(log)], [2, 0, 1, []]);
     disk.setFull(false);
-    await new Promise((r) => setTimeout(r, 10));
-    await marker(log, 9, false).durable;
+    await (await whenRecovered(() => marker(log, 9, false))).durable;
     assert.deepEqual([log.lastStableOffset, aborted(log)], [3, [[9, 0, 2]]]);
     await logs.close();
   }));
