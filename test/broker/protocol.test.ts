@@ -298,7 +298,8 @@ test('shutdown answers a parked long-poll fetch and closes cleanly', async () =>
     await b.broker.createTopic('t', 1, {});
     const c = await KafkaClient.connectTo(b.bootstrap);
     const parked = c.send(API.FETCH, 11, fetchBody('t', 0, 0, 3_600_000, 1));
-    await new Promise((r) => setTimeout(r, 50));
+    const deadline = Date.now() + 10_000;
+    while (![...b.broker.connections].some((conn) => conn.inFlight > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     await b.broker.close();
     const res = await parked;
     assert.equal(res.responses[0].partitions[0].errorCode, 0);
