@@ -458,9 +458,14 @@ export class PartitionLog {
       // is done and synced, and none if that write failed (the roll is undone with it)
       await lastWrite;
       await this.env.groupCommit.sync(segment);
-      if (segment.deleted || segment === this.activeSegment) return; // gone, or active again after a rollback
-      await segment.writeIndexes(this.env.fs);
-      await this.writeProducerSnapshot(snapshotOffset, snapshot);
+      // one at a time with compaction's swaps and deletions: a closed segment may be rewritten at once, and its
+      // index files must then be the copy's, never these written over them
+      const indexed = await this.changingSegments(async () => {
+        if (segment.deleted || segment === this.activeSegment) return false; // gone, or active again after a rollback
+        await segment.writeIndexes(this.env.fs);
+        return true;
+      });
+      if (indexed) await this.writeProducerSnapshot(snapshotOffset, snapshot);
     } catch {
       // indexes and producer state are rebuilt from the data on the next start
     }

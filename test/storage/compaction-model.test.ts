@@ -11,7 +11,7 @@ import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { keyedContents, openLogs, type KeyedRecord } from './helpers.js';
+import { crash, keyedContents, openLogs, type KeyedRecord } from './helpers.js';
 
 type Op =
   | { kind: 'append'; records: { key: string | null; value: string | null }[] }
@@ -80,7 +80,7 @@ for (const [variant, mapBytes, ops, seed] of [
                 logs = await open();
                 break;
               case 'crash':
-                await logs.handles.closeAll();
+                await crash(logs);
                 logs = await open();
                 break;
             }

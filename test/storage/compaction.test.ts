@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -12,7 +12,7 @@ import type { LogManager } from '../../src/storage/log-manager.js';
 import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { openLogs } from './helpers.js';
+import { crash, openLogs } from './helpers.js';
 
 function put(log: PartitionLog, records: { key: string | null; value: string | null }[], timestamp: number, compression = 0) {
   const batch = buildRecordBatch(records.map((r) => ({ ...r, timestamp })), { compression });
@@ -285,7 +285,7 @@ test('a crash in the middle of a merged copy\'s swap is finished by the next sta
     // until then, reads go on from the old files (one of them already deleted), and no other swap starts
     assert.deepEqual(await contents(log), before);
     assert.equal((await compactLog(log, fs, 1_000_000, 1 << 20)).rounds, 0);
-    await logs.handles.closeAll();
+    await crash(logs);
     const leftovers = (await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.log'));
     assert.ok(leftovers.length > 2, 'the merged-away segments are still there');
     assert.equal((await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.swap')).length, 1, 'the copy waits as a .swap file');
@@ -382,7 +382,7 @@ test('after a crash, the journal does not bring back what compaction removed fro
     assert.ok(result.recordsRemoved >= 6, `${result.recordsRemoved} removed`);
     const compacted = await contents(log);
     assert.ok(log.segments[0]!.nextOffset > 0 && compacted[0]![0] > 0, 'the first segment lost its records');
-    await logs.handles.closeAll(); // the process dies: no clean shutdown, the journal stays
+    await crash(logs); // the process dies: no clean shutdown, the journal stays
     const again = await openLogs(dir, { onError: (err, what) => errors.push(`${what}: ${(err as Error).message}`) });
     assert.deepEqual(await contents(again.getLog('c', 0)!), compacted);
     assert.deepEqual(errors, []);
@@ -411,7 +411,7 @@ test('after a crash in the middle of a swap, the journal does not bring back wha
     const closedEnd = log.activeSegment.baseOffset;
     await assert.rejects(compactLog(log, fs, 1_000_000, 1 << 20), /killed/);
     assert.equal(swapRenames, 1);
-    await logs.handles.closeAll(); // no clean shutdown: the journal stays, and the start finishes the swap
+    await crash(logs); // no clean shutdown: the journal stays, and the start finishes the swap
     const again = await openLogs(dir);
     const latest = new Map<string, number>();
     for (const [o, k] of before) if (o < closedEnd) latest.set(k!, o);
@@ -442,12 +442,12 @@ test('a crash during compaction loses nothing: a leftover .cleaned file is disca
     const before = await contents(log);
     const first = join(dir, 'c-0', '00000000000000000000.log.cleaned');
     await writeFile(first, 'half-written garbage');
-    await logs.handles.closeAll();
+    await crash(logs);
     const failing = await openLogs(dir, { fs: { ...nodeFileSystem, rename: async () => Promise.reject(Object.assign(new Error('EIO'), { code: 'EIO' })) } });
     assert.deepEqual((await readdir(join(dir, 'c-0'))).filter((f) => f.endsWith('.cleaned')), []);
     await failing.runRetention();
     assert.deepEqual(await contents(failing.getLog('c', 0)!), before);
-    await failing.handles.closeAll();
+    await crash(failing);
     const healthy = await openLogs(dir);
     assert.deepEqual(await contents(healthy.getLog('c', 0)!), before);
     await healthy.runRetention();
@@ -520,6 +520,42 @@ test('min.compaction.lag.ms leaves young records alone; min.cleanable.dirty.rati
     await logs.close();
   }));
 
+test('a segment compacted as soon as it closes ends with the copy\'s index files, not those its roll was still writing', () =>
+  withTempDir(async (dir) => {
+    const first = `${'0'.repeat(20)}.index`;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let rollWriting!: () => void;
+    const rollHeld = new Promise<void>((r) => (rollWriting = r));
+    let held = false;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      writeFileAtomic: async (path, data, durable) => {
+        // the first segment's roll is slow to write its index files (a loaded disk)
+        if (!held && basename(path) === first) {
+          held = true;
+          rollWriting();
+          await gate;
+        }
+        return nodeFileSystem.writeFileAtomic(path, data, durable);
+      },
+    };
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'index.interval.bytes': '1' }, fs);
+    while (log.segments.length < 2) await put(log, [{ key: 'k', value: `v${log.logEndOffset}` }], 1_000_000);
+    await put(log, [{ key: 'other', value: 'x' }], 1_000_000);
+    await rollHeld;
+    const pass = logs.runRetention();
+    // the pass may not finish before the roll's write (it waits for it); if it does, the write must not win
+    await Promise.race([pass, new Promise((r) => setTimeout(r, 200))]);
+    release();
+    await pass;
+    const compacted = log.segments[0]!;
+    assert.equal((await contents(log)).filter(([o]) => o < compacted.nextOffset).length, 1, 'one record of k left in the first segment');
+    await logs.close();
+    assert.deepEqual(await readFile(join(dir, 'c-0', first)), compacted.offsetIndex.serialize(), 'the index on disk is the copy\'s');
+    assert.deepEqual(await readFile(join(dir, 'c-0', `${'0'.repeat(20)}.timeindex`)), compacted.timeIndex.serialize());
+  }));
+
 test('a crash after a compacted segment is swapped in, before its new indexes are written, reads the compacted bytes on restart', () =>
   withTempDir(async (dir) => {
     const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'index.interval.bytes': '1' });
@@ -534,7 +570,7 @@ test('a crash after a compacted segment is swapped in, before its new indexes ar
       } },
     });
     await dying.runRetention();
-    await dying.handles.closeAll();
+    await crash(dying);
     const again = await openLogs(dir);
     const after = await contents(again.getLog('c', 0)!);
     const original = new Map(before.map(([o, k, v]) => [o, `${k}:${v}`]));
@@ -696,7 +732,7 @@ test('a swap left half-way whose segments DeleteRecords then removed is dropped 
     await logs.deleteRecords('c', 0, start);
     const kept = await contents(log);
     assert.ok(kept.length > 0 && kept[0]![0] >= start);
-    await logs.handles.closeAll(); // the process dies
+    await crash(logs); // the process dies
     const again = await openLogs(dir);
     const log2 = again.getLog('c', 0)!;
     assert.equal(log2.logStartOffset, start);

@@ -30,8 +30,59 @@ export async function readAll(log: PartitionLog, from = log.logStartOffset): Pro
   return out;
 }
 
+const crashes = new WeakMap<LogManager, () => Promise<void>>();
+
+/** Opens the logs of a data dir, as one process lifetime that `crash` can end. */
 export async function openLogs(dataDir: string, extra: Partial<LogManagerOptions> = {}): Promise<LogManager> {
-  return LogManager.open({ dataDir, retentionCheckMs: 3_600_000, ...extra });
+  const lifetime = processFileSystem(extra.fs ?? nodeFileSystem);
+  const logs = await LogManager.open({ dataDir, retentionCheckMs: 3_600_000, ...extra, fs: lifetime.fs });
+  crashes.set(logs, lifetime.kill);
+  return logs;
+}
+
+/**
+ * Ends `logs` as the death of its process would: no clean shutdown, and nothing it still had running (a roll's
+ * index writes, a rollback, a journal round) touches the data dir afterwards, where the next process works.
+ */
+export async function crash(logs: LogManager): Promise<void> {
+  await crashes.get(logs)!();
+}
+
+/**
+ * A file system for one process lifetime. `kill` lets the operations already running finish (a descriptor closed
+ * under one could be reused by the next process before the operation runs), then closes every descriptor still
+ * open; from then on each operation fails, and a close does nothing.
+ */
+function processFileSystem(base: FileSystem): { fs: FileSystem; kill: () => Promise<void> } {
+  let dead = false;
+  const open = new Set<number>();
+  const running = new Set<Promise<unknown>>();
+  const gone = () => Object.assign(new Error('EIO: the process crashed'), { code: 'EIO' });
+  const wrap = <K extends keyof FileSystem>(name: K) =>
+    (async (...args: unknown[]) => {
+      if (dead) {
+        if (name === 'close') return undefined;
+        throw gone();
+      }
+      const op = (base[name] as (...a: unknown[]) => Promise<unknown>)(...args);
+      running.add(op);
+      try {
+        const result = await op;
+        if (name === 'open') open.add(result as number);
+        if (name === 'close') open.delete(args[0] as number);
+        return result;
+      } finally {
+        running.delete(op);
+      }
+    }) as FileSystem[K];
+  const fs = Object.fromEntries(Object.keys(base).map((name) => [name, wrap(name as keyof FileSystem)])) as unknown as FileSystem;
+  const kill = async () => {
+    dead = true;
+    while (running.size > 0) await Promise.allSettled([...running]);
+    for (const fd of open) await base.close(fd).catch(() => undefined);
+    open.clear();
+  };
+  return { fs, kill };
 }
 
 /**

@@ -10,7 +10,7 @@ import { ErrorCode } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { Journal } from '../../src/storage/journal.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, batchOf, openLogs, pathRecordingOpen, readAll } from './helpers.js';
+import { appendValues, batchOf, crash, openLogs, pathRecordingOpen, readAll } from './helpers.js';
 
 /** Counts fdatasync calls. */
 function countingFs(): { fs: FileSystem; syncs: () => number } {
@@ -186,7 +186,7 @@ test('acknowledged appends whose segment bytes were lost are replayed from the j
     assert.ok(logs.getLog('wide', 0)!.segments.length > 2, 'partitions rolled');
     // power loss: each partition loses its first segment and the tail of its last one, while the segments
     // in between happened to reach the disk; no index file survives
-    await logs.handles.closeAll();
+    await crash(logs);
     for (let p = 0; p < 50; p++) {
       const pdir = join(dir, `wide-${p}`);
       const files = (await readdir(pdir)).sort();
@@ -219,7 +219,7 @@ test('a journaled append of several batches whose segment kept only the first on
     const records = Buffer.concat(batches);
     await log.append(records, validateBatches(records, 1 << 20)).durable;
     // power loss: the segment kept the first of the append's batches whole and half of the second
-    await logs.handles.closeAll();
+    await crash(logs);
     const segment = join(dir, 't-0', '00000000000000000000.log');
     const kept = batchOf(['before']).length + batches[0]!.length + (batches[1]!.length >> 1);
     await truncate(segment, kept);
@@ -240,7 +240,7 @@ test('segment bytes lost below an earlier DeleteRecords come back from the journ
     // DeleteRecords cuts through partition 0's batch and past all of partition 1
     await logs.deleteRecords('t', 0, 2);
     await logs.deleteRecords('t', 1, 3);
-    await logs.handles.closeAll();
+    await crash(logs);
     // power loss: both segments lose the bytes that were never synced
     for (const p of [0, 1]) await truncate(join(dir, `t-${p}`, '00000000000000000000.log'), 0);
     const again = await openLogs(dir);
@@ -297,7 +297,7 @@ async function refusedRoundIsCutOff(failOn: 'fdatasync' | 'writev', then: 'appen
     }
 
     // power loss: the unsynced segment bytes after the first round are lost
-    await logs.handles.closeAll();
+    await crash(logs);
     for (let p = 0; p < 5; p++) await truncate(join(dir, `wide-${p}`, '00000000000000000000.log'), sizeAfterA[p]);
     const again = await openLogs(dir);
     try {

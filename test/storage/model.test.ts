@@ -9,7 +9,7 @@ import { readdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
-import { openLogs, readAll } from './helpers.js';
+import { crash, openLogs, readAll } from './helpers.js';
 
 interface Entry {
   value: string;
@@ -126,11 +126,11 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
               break;
             case 'crash':
               // no clean shutdown: descriptors dropped, no marker, no index files for the active segment
-              await logs.handles.closeAll();
+              await crash(logs);
               logs = await openLogs(dir);
               break;
             case 'tear': {
-              await logs.handles.closeAll();
+              await crash(logs);
               const end = await tearLastSegment(join(dir, 'm-0'), op.permille);
               // a log start past what survived starts the log afresh there, as Kafka does
               if (end !== null) model.length = Math.max(end, start);

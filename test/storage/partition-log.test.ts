@@ -7,7 +7,7 @@ import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
 import { decodeRecordBatches } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, fullDisk, openLogs, pathRecordingOpen, readAll, whenRecovered } from './helpers.js';
+import { appendValues, crash, fullDisk, openLogs, pathRecordingOpen, readAll, whenRecovered } from './helpers.js';
 
 test('append then read returns the same records with assigned offsets, across a restart', () =>
   withTempDir(async (dir) => {
@@ -162,7 +162,7 @@ test('log start offsets belong to the topic, not its name: a topic created again
     await logs.deleteTopic('t');
     await logs.createTopic('t', 1);
     await appendValues(logs.getLog('t', 0)!, ['new']).durable;
-    await logs.handles.closeAll(); // crash: no clean close
+    await crash(logs); // crash: no clean close
     logs = await openLogs(dir);
     const log = logs.getLog('t', 0)!;
     assert.equal(log.logStartOffset, 0);
@@ -597,7 +597,7 @@ test('a segment file a rollback removed, brought back by a power loss beside app
     await logs.createTopic('t', 1);
     const log = logs.getLog('t', 0)!;
     for (const v of ['a', 'b', 'c']) await appendValues(log, [v]).durable;
-    await logs.handles.closeAll(); // the process dies
+    await crash(logs); // the process dies
     // the file of a segment that began at offset 2 before a rollback took offsets 2 on back: empty, as unsynced
     await writeFile(join(dir, 't-0', '00000000000000000002.log'), '');
     const again = await openLogs(dir);

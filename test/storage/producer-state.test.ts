@@ -8,7 +8,7 @@ import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { openLogs, snapshotFiles, waitUntil } from './helpers.js';
+import { crash, openLogs, snapshotFiles, waitUntil } from './helpers.js';
 
 function idempotent(log: PartitionLog, producerId: number, seq: number, value: string) {
   const batch = buildRecordBatch([{ value }], { producerId, producerEpoch: 0, baseSequence: seq });
@@ -31,7 +31,7 @@ test('producer state is snapshotted at roll and recorded at the close of a large
       return names.includes(latest) && names.length <= 2;
     });
     // crash: no clean close
-    await logs.handles.closeAll();
+    await crash(logs);
     const again = await openLogs(dir);
     const recovered = again.getLog('p', 0)!;
     assert.equal(recovered.producers.size, 2);

@@ -9,7 +9,7 @@ import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { segmentFileName } from '../../src/storage/segment.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, openLogs, readAll } from './helpers.js';
+import { appendValues, crash, openLogs, readAll } from './helpers.js';
 
 async function buildLog(dir: string): Promise<{ segment: string; lastBatchStart: number; size: number }> {
   const logs = await openLogs(dir);
@@ -21,7 +21,7 @@ async function buildLog(dir: string): Promise<{ segment: string; lastBatchStart:
   await appendValues(log, ['d', 'e', 'f']).durable;
   const size = log.activeSegment.size;
   // leave no clean-shutdown marker and no index files: simulate a crash right after the last append
-  await logs.handles.closeAll();
+  await crash(logs);
   return { segment: join(dir, 't-0', segmentFileName(0, '.log')), lastBatchStart: before, size };
 }
 
@@ -39,7 +39,7 @@ test('a tail torn at every byte inside the last batch is cut back to the batches
       // appends continue at the right offset after recovery
       await appendValues(log, ['g']).durable;
       assert.deepEqual((await readAll(log, 3)), [[3, 'g']]);
-      await logs.handles.closeAll();
+      await crash(logs);
     }
     await writeFile(segment, pristine);
     const logs = await openLogs(dir);
@@ -60,14 +60,14 @@ test('a flipped byte anywhere in the last batch drops that batch only; in an ear
       // bytes 12..16 (leader epoch) are outside the CRC: a flip there keeps the batch valid
       const kept = at >= lastBatchStart + 12 && at < lastBatchStart + 16 ? 6 : 3;
       assert.equal(log.logEndOffset, kept, `flip at ${at}`);
-      await logs.handles.closeAll();
+      await crash(logs);
     }
     const broken = Buffer.from(pristine);
     broken[30] = broken[30]! ^ 0xff; // inside the first batch's CRC range
     await writeFile(segment, broken);
     const logs = await openLogs(dir);
     assert.equal(logs.getLog('t', 0)!.logEndOffset, 0);
-    await logs.handles.closeAll();
+    await crash(logs);
   }));
 
 test('a clean shutdown is recognised and indexes are reused; garbage after the last batch is cut', () =>

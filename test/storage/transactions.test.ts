@@ -7,7 +7,7 @@ import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildControlBatch, buildRecordBatch } from '../../src/protocol/records.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { fullDisk, openLogs, snapshotFiles, waitUntil, whenRecovered } from './helpers.js';
+import { crash, fullDisk, openLogs, snapshotFiles, waitUntil, whenRecovered } from './helpers.js';
 
 let sequences = new Map<number, number>();
 
@@ -54,7 +54,7 @@ test('LSO and aborted transactions follow the log and are rebuilt after a crash 
     const latest = `${String(log.activeSegment.baseOffset).padStart(20, '0')}.snapshot`;
     await waitUntil('the last roll wrote its snapshot', async () => (await snapshotFiles(join(dir, 't-0'))).includes(latest));
 
-    await logs.handles.closeAll(); // crash: no clean close
+    await crash(logs); // crash: no clean close
     const crashed = await openLogs(dir);
     const c = crashed.getLog('t', 0)!;
     assert.deepEqual([c.highWatermark, c.lastStableOffset, c.transactions.openCount], [10, 8, 1]);
