@@ -331,7 +331,7 @@ export class PartitionLog {
       assignOffsets(records, batch, offset, logAppendTime);
       const lastOffset = offset + batch.lastOffsetDelta;
       segment.indexBatch(position + batch.position, batch.size, offset, lastOffset, batch.maxTimestamp, this.config.indexIntervalBytes);
-      if (batch.producerId >= 0) this.trackProducerBatch(records, batch, offset, now);
+      if (batch.producerId >= 0) this.trackProducerBatch(records, batch, offset, batch.maxTimestamp); // as a rebuild from the log finds it
       offset = lastOffset + 1;
     }
     segment.size += records.length;
@@ -458,14 +458,14 @@ export class PartitionLog {
       // is done and synced, and none if that write failed (the roll is undone with it)
       await lastWrite;
       await this.env.groupCommit.sync(segment);
-      // one at a time with compaction's swaps and deletions: a closed segment may be rewritten at once, and its
-      // index files must then be the copy's, never these written over them
-      const indexed = await this.changingSegments(async () => {
-        if (segment.deleted || segment === this.activeSegment) return false; // gone, or active again after a rollback
+      // one at a time with compaction's swaps, deletions and rollbacks: a closed segment may be rewritten at once,
+      // and its index files must then be the copy's; a rollback may take the roll back, and nothing of the roll
+      // (its index files, a snapshot counting refused batches) may land after the rollback removed it
+      await this.changingSegments(async () => {
+        if (segment.deleted || segment === this.activeSegment) return; // gone, or active again after a rollback
         await segment.writeIndexes(this.env.fs);
-        return true;
+        await this.writeProducerSnapshot(snapshotOffset, snapshot);
       });
-      if (indexed) await this.writeProducerSnapshot(snapshotOffset, snapshot);
     } catch {
       // indexes and producer state are rebuilt from the data on the next start
     }
@@ -627,7 +627,12 @@ export class PartitionLog {
     }
   }
 
-  private async rollbackTo(segment: Segment, position: number, offset: number): Promise<void> {
+  /** Run as a change to the list of segments: a roll's index and snapshot writes still running finish first (see sealSegment). */
+  private rollbackTo(segment: Segment, position: number, offset: number): Promise<void> {
+    return this.changingSegments(() => this.rollBack(segment, position, offset));
+  }
+
+  private async rollBack(segment: Segment, position: number, offset: number): Promise<void> {
     const { fs } = this.env;
     const idx = this.segments.indexOf(segment);
     const later = this.segments.splice(idx + 1);

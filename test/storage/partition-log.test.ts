@@ -4,7 +4,8 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
-import { decodeRecordBatches } from '../../src/protocol/records.js';
+import { validateBatches } from '../../src/protocol/record-batch.js';
+import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, crash, fullDisk, openLogs, pathRecordingOpen, readAll, whenRecovered } from './helpers.js';
@@ -560,6 +561,67 @@ for (const order of ['the later write fails first', 'the earlier sync fails firs
       await logs.close();
     }));
 }
+
+test('a roll\'s producer snapshot still being written when a rollback takes the roll back does not outlive the rollback', () =>
+  withTempDir(async (dir) => {
+    const { open, pathOf } = pathRecordingOpen();
+    let failJournalSync = false;
+    let snapshotHeld!: () => void;
+    const snapshotWriting = new Promise<void>((r) => (snapshotHeld = r));
+    let releaseSnapshot!: () => void;
+    const snapshotGate = new Promise<void>((r) => (releaseSnapshot = r));
+    let holdSnapshot = false;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open,
+      fdatasync: async (fd) => {
+        if (failJournalSync && pathOf(fd)!.endsWith('.journal')) {
+          failJournalSync = false;
+          throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        }
+        return nodeFileSystem.fdatasync(fd);
+      },
+      writeFileAtomic: async (path, data, durable) => {
+        if (holdSnapshot && path.endsWith('.snapshot')) {
+          holdSnapshot = false;
+          snapshotHeld();
+          await snapshotGate;
+        }
+        return nodeFileSystem.writeFileAtomic(path, data, durable);
+      },
+    };
+    // every append is made durable by the journal: its sync can fail while a roll's own sync of the segment works
+    const logs = await openLogs(dir, { fs, directSyncMax: 0 });
+    await logs.createTopic('t', 1, { 'segment.bytes': '300' });
+    const log = logs.getLog('t', 0)!;
+    const send = (producerId: number, sequence: number, value: string) => {
+      const batch = buildRecordBatch([{ value }], { producerId, producerEpoch: 0, baseSequence: sequence });
+      return log.append(batch, validateBatches(batch, 1 << 20));
+    };
+    const small = (v: string) => v.padEnd(30, '.'); // three such batches fill a segment
+    await send(7, 0, small('a')).durable;
+    await send(7, 1, small('b')).durable;
+    failJournalSync = true;
+    holdSnapshot = true;
+    const refused = send(7, 2, small('c')); // the last to fit in the first segment; its journal sync fails
+    const rolled = send(7, 3, small('d')); // rolls at 3: the snapshot taken for offset 3 counts c
+    assert.deepEqual(log.segments.map((s) => s.baseOffset), [0, 3]);
+    await Promise.all([assert.rejects(refused.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR }), assert.rejects(rolled.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR })]);
+    await snapshotWriting;
+    releaseSnapshot();
+    // another producer's batches take offsets 2 and 3; the larger first one rolls at 2 this time
+    await (await whenRecovered(() => send(8, 0, 'e'.repeat(110)))).durable;
+    await send(8, 1, 'f').durable;
+    assert.deepEqual(log.segments.map((s) => s.baseOffset), [0, 2]);
+    // what counts: each producer's epoch and batches (sequences and offsets)
+    const state = (l: typeof log) => JSON.stringify((l.producers.toJSON() as unknown[][]).map(([pid, epoch, , batches]) => [pid, epoch, batches]));
+    const live = state(log);
+    assert.equal(live, JSON.stringify([[7, 0, [[0, 0, 0, 0], [1, 1, 1, 1]]], [8, 0, [[0, 0, 2, 2], [1, 1, 3, 3]]]]));
+    await crash(logs);
+    const again = await openLogs(dir);
+    assert.equal(state(again.getLog('t', 0)!), live, 'the producer state rebuilt after a crash is the one the log holds');
+    await again.close();
+  }));
 
 test('an append to a new segment file whose directory fsync fails is refused, and the partition goes on', () =>
   withTempDir(async (dir) => {

@@ -1,8 +1,8 @@
-// Property: under random transactional appends, commit and abort markers, plain appends, clean restarts and power
-// losses at any point, the last stable offset and the aborted-transaction index a partition serves always equal
-// what its own records say (worked out here from the batches read back), acknowledged appends and markers survive,
-// and nothing is served that was not appended. The disk keeps only synced bytes and directory entries (see
-// power-loss-disk.ts).
+// Property: under random transactional appends, commit and abort markers, plain appends, writes and syncs refused
+// by a full disk (and rolled back), clean restarts and power losses at any point, the last stable offset and the
+// aborted-transaction index a partition serves always equal what its own records say (worked out here from the
+// batches read back), acknowledged appends and markers survive, and nothing is served that was not appended. The
+// disk keeps only synced bytes and directory entries (see power-loss-disk.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -11,7 +11,7 @@ import { buildControlBatch, buildRecordBatch, ControlType, controlTypeAt } from 
 import type { LogManager } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { openLogs } from './helpers.js';
+import { openLogs, whenRecovered } from './helpers.js';
 import { cutsArb, powerLossDisk } from './power-loss-disk.js';
 
 const PARTITIONS = 2;
@@ -24,6 +24,7 @@ type Step =
 type Op =
   | Step
   | { kind: 'restart' }
+  | { kind: 'diskFull'; skip: number; fail: number; steps: Step[] }
   | { kind: 'powerLoss'; afterOps: number; cuts: number[]; steps: Step[] };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -34,6 +35,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 8, arbitrary: stepArb },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('diskFull' as const), skip: fc.nat(12), fail: fc.integer({ min: 1, max: 4 }), steps: fc.array(stepArb, { minLength: 1, maxLength: 6 }) }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -116,7 +118,7 @@ test('the last stable offset and aborted transactions always match the records, 
 
       const append = async (partition: number, batch: Buffer): Promise<void> => {
         const bytes = batch.subarray(Batch.HEADER_BYTES).toString('hex');
-        const result = logs.getLog('t', partition)!.append(batch, validateBatches(batch, 1 << 20));
+        const result = await whenRecovered(() => logs.getLog('t', partition)!.append(batch, validateBatches(batch, 1 << 20)));
         const seen = appended[partition]!.get(result.baseOffset) ?? new Set();
         appended[partition]!.set(result.baseOffset, seen.add(bytes));
         await result.durable;
@@ -164,6 +166,12 @@ test('the last stable offset and aborted transactions always match the records, 
             await logs.close();
             logs = await open();
             await check('after a clean restart', false);
+          } else if (op.kind === 'diskFull') {
+            disk.fillUp(op.skip, op.fail);
+            await Promise.allSettled(op.steps.map(run));
+            disk.fillUp(0, 0);
+            // refused batches are gone: their producers start over, as after a power loss
+            await check('after a full disk', true);
           } else if (op.kind === 'powerLoss') {
             disk.failAfter(op.afterOps);
             for (let round = 0; round < 10 && disk.on; round++) await Promise.allSettled(op.steps.map(run));
