@@ -12,7 +12,7 @@ import type { LogManager } from '../../src/storage/log-manager.js';
 import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { crash, openLogs } from './helpers.js';
+import { crash, holdFirstAtomicWrite, openLogs } from './helpers.js';
 
 function put(log: PartitionLog, records: { key: string | null; value: string | null }[], timestamp: number, compression = 0) {
   const batch = buildRecordBatch(records.map((r) => ({ ...r, timestamp })), { compression });
@@ -523,31 +523,17 @@ test('min.compaction.lag.ms leaves young records alone; min.cleanable.dirty.rati
 test('a segment compacted as soon as it closes ends with the copy\'s index files, not those its roll was still writing', () =>
   withTempDir(async (dir) => {
     const first = `${'0'.repeat(20)}.index`;
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let rollWriting!: () => void;
-    const rollHeld = new Promise<void>((r) => (rollWriting = r));
-    let held = false;
-    const fs: FileSystem = {
-      ...nodeFileSystem,
-      writeFileAtomic: async (path, data, durable) => {
-        // the first segment's roll is slow to write its index files (a loaded disk)
-        if (!held && basename(path) === first) {
-          held = true;
-          rollWriting();
-          await gate;
-        }
-        return nodeFileSystem.writeFileAtomic(path, data, durable);
-      },
-    };
+    // the first segment's roll is slow to write its index files (a loaded disk)
+    const roll = holdFirstAtomicWrite((path) => basename(path) === first);
+    const fs: FileSystem = { ...nodeFileSystem, writeFileAtomic: roll.writeFileAtomic };
     const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'index.interval.bytes': '1' }, fs);
     while (log.segments.length < 2) await put(log, [{ key: 'k', value: `v${log.logEndOffset}` }], 1_000_000);
     await put(log, [{ key: 'other', value: 'x' }], 1_000_000);
-    await rollHeld;
+    await roll.held;
     const pass = logs.runRetention();
     // the pass may not finish before the roll's write (it waits for it); if it does, the write must not win
     await Promise.race([pass, new Promise((r) => setTimeout(r, 200))]);
-    release();
+    roll.release();
     await pass;
     const compacted = log.segments[0]!;
     assert.equal((await contents(log)).filter(([o]) => o < compacted.nextOffset).length, 1, 'one record of k left in the first segment');

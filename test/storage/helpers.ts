@@ -115,6 +115,27 @@ export async function snapshotFiles(partitionDir: string): Promise<string[]> {
   return (await readdir(partitionDir)).filter((f) => f.endsWith('.snapshot')).sort();
 }
 
+/**
+ * A writeFileAtomic that holds the first write whose path `matches` until `release()` (a slow disk just there);
+ * `held` resolves once that write waits.
+ */
+export function holdFirstAtomicWrite(matches: (path: string) => boolean): { writeFileAtomic: FileSystem['writeFileAtomic']; held: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let nowHeld!: () => void;
+  const held = new Promise<void>((r) => (nowHeld = r));
+  let armed = true;
+  const writeFileAtomic: FileSystem['writeFileAtomic'] = async (path, data, durable) => {
+    if (armed && matches(path)) {
+      armed = false;
+      nowHeld();
+      await gate;
+    }
+    return nodeFileSystem.writeFileAtomic(path, data, durable);
+  };
+  return { writeFileAtomic, held, release };
+}
+
 /** A file system whose writes fail with ENOSPC while `full` is set. */
 export function fullDisk(): { fs: FileSystem; setFull: (v: boolean) => void } {
   let full = false;

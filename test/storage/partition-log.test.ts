@@ -8,7 +8,7 @@ import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, crash, fullDisk, openLogs, pathRecordingOpen, readAll, whenRecovered } from './helpers.js';
+import { appendValues, crash, fullDisk, holdFirstAtomicWrite, openLogs, pathRecordingOpen, readAll, whenRecovered } from './helpers.js';
 
 test('append then read returns the same records with assigned offsets, across a restart', () =>
   withTempDir(async (dir) => {
@@ -566,11 +566,7 @@ test('a roll\'s producer snapshot still being written when a rollback takes the 
   withTempDir(async (dir) => {
     const { open, pathOf } = pathRecordingOpen();
     let failJournalSync = false;
-    let snapshotHeld!: () => void;
-    const snapshotWriting = new Promise<void>((r) => (snapshotHeld = r));
-    let releaseSnapshot!: () => void;
-    const snapshotGate = new Promise<void>((r) => (releaseSnapshot = r));
-    let holdSnapshot = false;
+    const snapshot = holdFirstAtomicWrite((path) => path.endsWith('.snapshot')); // the first is the roll's below
     const fs: FileSystem = {
       ...nodeFileSystem,
       open,
@@ -581,14 +577,7 @@ test('a roll\'s producer snapshot still being written when a rollback takes the 
         }
         return nodeFileSystem.fdatasync(fd);
       },
-      writeFileAtomic: async (path, data, durable) => {
-        if (holdSnapshot && path.endsWith('.snapshot')) {
-          holdSnapshot = false;
-          snapshotHeld();
-          await snapshotGate;
-        }
-        return nodeFileSystem.writeFileAtomic(path, data, durable);
-      },
+      writeFileAtomic: snapshot.writeFileAtomic,
     };
     // every append is made durable by the journal: its sync can fail while a roll's own sync of the segment works
     const logs = await openLogs(dir, { fs, directSyncMax: 0 });
@@ -602,13 +591,12 @@ test('a roll\'s producer snapshot still being written when a rollback takes the 
     await send(7, 0, small('a')).durable;
     await send(7, 1, small('b')).durable;
     failJournalSync = true;
-    holdSnapshot = true;
     const refused = send(7, 2, small('c')); // the last to fit in the first segment; its journal sync fails
     const rolled = send(7, 3, small('d')); // rolls at 3: the snapshot taken for offset 3 counts c
     assert.deepEqual(log.segments.map((s) => s.baseOffset), [0, 3]);
     await Promise.all([assert.rejects(refused.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR }), assert.rejects(rolled.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR })]);
-    await snapshotWriting;
-    releaseSnapshot();
+    await snapshot.held;
+    snapshot.release();
     // another producer's batches take offsets 2 and 3; the larger first one rolls at 2 this time
     await (await whenRecovered(() => send(8, 0, 'e'.repeat(110)))).durable;
     await send(8, 1, 'f').durable;
