@@ -995,7 +995,7 @@ export class PartitionLog {
     });
   }
 
-  /** Runs changes to the list of segments (compaction's swaps, deletions) one at a time. */
+  /** Runs changes to the list of segments and their files (compaction's swaps, deletions, rollbacks, a roll's index files) one at a time. */
   private changingSegments<T>(change: () => Promise<T>): Promise<T> {
     const done = this.segmentChange.then(change);
     this.segmentChange = done.catch(() => undefined);
