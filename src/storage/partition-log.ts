@@ -604,27 +604,29 @@ export class PartitionLog {
     }
     if (this.pending.indexOf(from, this.pendingHead) < 0) return;
     this.failingFrom = from;
-    this.failing = (async () => {
-      while (this.writing && this.pending[this.writeIndex] !== from) await new Promise((r) => setImmediate(r));
-      const index = this.pending.indexOf(from, this.pendingHead);
-      const failed = this.pending.splice(index);
-      this.writeIndex = Math.min(this.writeIndex, index);
-      const error = cause instanceof KafkaError ? cause : new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `write to ${this.topic}-${this.partition} failed: ${(cause as Error)?.message ?? cause}`, { cause });
-      // forget the failed appends before their callers hear of it, so what they observe is already rolled back
-      this.producers.truncateFrom(from.startOffset);
-      this.transactions.truncateFrom(from.startOffset);
-      for (const p of failed) {
-        p.writeOutcome.reject(error);
-        p.durableOutcome.reject(error);
-      }
-      await this.rollbackTo(from.segment, from.position, from.startOffset);
-    })();
-    try {
-      await this.failing;
-    } finally {
+    // cleared before it settles: a caller waiting on it above then never finds it settled and still set
+    this.failing = this.refuseFrom(from, cause).finally(() => {
       this.failing = null;
       this.failingFrom = null;
+    });
+    await this.failing;
+  }
+
+  /** Refuses `from` and every append after it, then rolls the log back to where `from` started. */
+  private async refuseFrom(from: PendingAppend, cause: unknown): Promise<void> {
+    while (this.writing && this.pending[this.writeIndex] !== from) await new Promise((r) => setImmediate(r));
+    const index = this.pending.indexOf(from, this.pendingHead);
+    const failed = this.pending.splice(index);
+    this.writeIndex = Math.min(this.writeIndex, index);
+    const error = cause instanceof KafkaError ? cause : new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `write to ${this.topic}-${this.partition} failed: ${(cause as Error)?.message ?? cause}`, { cause });
+    // forget the failed appends before their callers hear of it, so what they observe is already rolled back
+    this.producers.truncateFrom(from.startOffset);
+    this.transactions.truncateFrom(from.startOffset);
+    for (const p of failed) {
+      p.writeOutcome.reject(error);
+      p.durableOutcome.reject(error);
     }
+    await this.rollbackTo(from.segment, from.position, from.startOffset);
   }
 
   /** Run as a change to the list of segments: a roll's index and snapshot writes still running finish first (see sealSegment). */
