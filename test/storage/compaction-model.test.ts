@@ -10,6 +10,7 @@ import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
+import { propertySeed } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { crash, keyedContents, openLogs, type KeyedRecord } from './helpers.js';
 
@@ -103,7 +104,7 @@ for (const [variant, mapBytes, ops, seed] of [
           await cleanup();
         }
       }),
-      { numRuns: 80, seed },
+      { numRuns: 80, seed: propertySeed(seed) },
     );
   });
 }
