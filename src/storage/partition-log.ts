@@ -631,10 +631,10 @@ export class PartitionLog {
 
   /** Run as a change to the list of segments: a roll's index and snapshot writes still running finish first (see sealSegment). */
   private rollbackTo(segment: Segment, position: number, offset: number): Promise<void> {
-    return this.changingSegments(() => this.rollBack(segment, position, offset));
+    return this.changingSegments(() => this.rollBackNow(segment, position, offset));
   }
 
-  private async rollBack(segment: Segment, position: number, offset: number): Promise<void> {
+  private async rollBackNow(segment: Segment, position: number, offset: number): Promise<void> {
     const { fs } = this.env;
     const idx = this.segments.indexOf(segment);
     const later = this.segments.splice(idx + 1);

@@ -101,6 +101,21 @@ export async function whenRecovered<T>(append: () => T, timeoutMs = 10_000): Pro
   }
 }
 
+/**
+ * Sends again, as a client or coordinator does, while the send is refused with KAFKA_STORAGE_ERROR (a rollback
+ * running, a round cut off behind a failed one); a refusal that outlasts `attempts` is a real answer.
+ */
+export async function untilAcknowledged<T>(send: () => Promise<T>, attempts = 50): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      if (attempt === attempts || !(err instanceof KafkaError && err.code === ErrorCode.KAFKA_STORAGE_ERROR)) throw err;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+}
+
 /** Polls `condition` until it holds; fails after `timeoutMs` (background writes take as long as the disk does). */
 export async function waitUntil(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -10,7 +10,7 @@ import { propertySeed } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
-import { openLogs, readAll, whenRecovered } from './helpers.js';
+import { openLogs, readAll, untilAcknowledged, whenRecovered } from './helpers.js';
 import { cutsArb, powerLossDisk } from './power-loss-disk.js';
 
 const PARTITIONS = 6;
@@ -94,20 +94,13 @@ test('a power loss at any point keeps every acknowledged append, and idempotent 
         }
         model[p]!.push(...values.map((v, i) => [base + i, v] as [number, string]));
       };
-      const retry = async (p: number, values: string[], sequence: number): Promise<void> => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            let base = -1;
-            await appendWhenReady(logs, p, values, { producerId: producerId[p]!, sequence }, (offset) => (base = offset));
-            // a duplicate is answered with the offset it already has
-            if (!model[p]!.some(([o]) => o === base)) model[p]!.push(...values.map((v, i) => [base + i, v] as [number, string]));
-            return;
-          } catch (err) {
-            if (attempt === 50) throw err; // a refusal that outlasts the rollback is a real answer
-            await new Promise((r) => setTimeout(r, 2));
-          }
-        }
-      };
+      const retry = (p: number, values: string[], sequence: number): Promise<void> =>
+        untilAcknowledged(async () => {
+          let base = -1;
+          await appendWhenReady(logs, p, values, { producerId: producerId[p]!, sequence }, (offset) => (base = offset));
+          // a duplicate is answered with the offset it already has
+          if (!model[p]!.some(([o]) => o === base)) model[p]!.push(...values.map((v, i) => [base + i, v] as [number, string]));
+        });
       const check = async (when: string) => {
         for (let p = 0; p < PARTITIONS; p++) {
           const log = logs.getLog('t', p)!;

@@ -6,14 +6,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import { Attributes, Batch, batchInfoAt, batchSizeAt, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildControlBatch, buildRecordBatch, ControlType, controlTypeAt } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { propertySeed } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { openLogs, whenRecovered } from './helpers.js';
+import { openLogs, untilAcknowledged, whenRecovered } from './helpers.js';
 import { cutsArb, powerLossDisk } from './power-loss-disk.js';
 
 const PARTITIONS = 2;
@@ -126,17 +125,6 @@ test('the last stable offset and aborted transactions always match the records, 
         await result.durable;
         acked[partition]!.set(result.baseOffset, bytes);
       };
-      /** An abort marker, written again while refused (a round behind a failed one is cut off), as a coordinator does. */
-      const appendMarkerUntilAcknowledged = async (partition: number, producerId: number): Promise<void> => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            return await append(partition, buildControlBatch(false, producerId, 0));
-          } catch (err) {
-            if (attempt === 50 || !(err instanceof KafkaError && err.code === ErrorCode.KAFKA_STORAGE_ERROR)) throw err;
-            await new Promise((r) => setTimeout(r, 2));
-          }
-        }
-      };
       const run = async (step: Step): Promise<void> => {
         if (step.kind === 'plain') return append(step.partition, buildRecordBatch([{ value: `plain${nextValue++}` }]));
         const p = producers[step.producer]!;
@@ -168,7 +156,8 @@ test('the last stable offset and aborted transactions always match the records, 
           // what survived is acknowledged from now on; a producer whose batches may be lost starts over under a
           // new id, as a client would, and its transaction still open is aborted, as the coordinator would
           acked[partition] = new Map(batches.map((b) => [b.first, b.bytes]));
-          for (const [producerId] of expected.open) await appendMarkerUntilAcknowledged(partition, producerId);
+          // an abort marker is written again while refused (a round behind a failed one is cut off), as a coordinator does
+          for (const [producerId] of expected.open) await untilAcknowledged(() => append(partition, buildControlBatch(false, producerId, 0)));
         }
         if (startOver) for (const p of producers) Object.assign(p, { id: p.id + PRODUCERS, sequence: 0, open: false });
       };
