@@ -103,6 +103,8 @@ export class LogManager {
   recoveredTruncatedBytes = 0;
   /** Journal entries re-applied to their segments during this start's recovery. */
   journalReplayed = 0;
+  /** Partitions this start's recovery cut at a tail lost to a power loss (see PartitionLog.cutAtLostTail). */
+  readonly recoveredCuts: { topic: string; partition: number; offset: number; bytes: number }[] = [];
   cleanStart = false;
 
   private constructor(private readonly options: LogManagerOptions) {
@@ -171,6 +173,10 @@ export class LogManager {
     }
     await this.replayJournal(leftover, leftoverFiles);
     const logs = [...this.topics.values()].flatMap((t) => t.partitions);
+    await inParallel(logs, async (log) => {
+      const cut = await log.cutAtLostTail();
+      if (cut) this.recoveredCuts.push({ topic: log.topic, partition: log.partition, ...cut });
+    });
     await inParallel(logs, (log) => log.resumeAtLogStart());
     await inParallel(logs, (log) => log.rebuildProducerState());
     // the state first: a marker without it still means a clean start (its active segments are scanned whole)

@@ -214,7 +214,12 @@ export class PartitionLog {
       // an empty segment stays: the journal may refill it, and its base offset keeps the offset range
       const savedIndexes = last && saved?.segmentBaseOffset === segment.baseOffset ? saved : undefined;
       truncatedBytes += await this.loadSegment(segment, last, cleanShutdown, files, savedIndexes);
-      if (swapped.has(segment.baseOffset) && !last) segment.sealed = true;
+      if (swapped.has(segment.baseOffset) && !last) {
+        // its index files, as a swap the engine finishes itself writes them: a later start must still know it
+        // sealed, since a compacted segment may end before the next one begins (see cutAtLostTail)
+        await segment.writeIndexes(fs);
+        segment.sealed = true;
+      }
       this.segments.push(segment);
     }
     // may be past the log end until the journal is replayed; see resumeAtLogStart
@@ -716,6 +721,36 @@ export class PartitionLog {
     this.hwSegment = this.activeSegment;
     this.hwPosition = this.activeSegment.size;
     return 'applied';
+  }
+
+  /**
+   * After recovery and the journal replay: cuts the log where a power loss took the unsynced tail of a closed
+   * segment while later bytes survived in the next segment's file (the files are synced apart), deleting every
+   * segment after it, as Kafka deletes the segments after one its recovery truncates. What survives is then a
+   * prefix of what was appended: readers find no hole, and an idempotent producer's resend of the lost batches
+   * lands in order instead of failing with OUT_OF_ORDER_SEQUENCE_NUMBER. Only a segment never sealed can have
+   * lost its tail; a sealed one may end early because compaction removed its last records. Nothing cut was
+   * acknowledged as durable: an append is acknowledged only once every earlier one is durable too, in its
+   * segment or in the journal just replayed. A hole wholly below the log start is left: no reader sees it.
+   * Returns where the log was cut and the bytes removed, or null.
+   */
+  async cutAtLostTail(): Promise<{ offset: number; bytes: number } | null> {
+    for (let i = 0; i < this.segments.length - 1; i++) {
+      const segment = this.segments[i]!;
+      const next = this.segments[i + 1]!;
+      if (segment.sealed || segment.nextOffset >= next.baseOffset || next.baseOffset <= this.logStartOffset) continue;
+      const later = this.segments.slice(i + 1);
+      // a roll syncs segments in log order: one sealed after this one means this one's bytes were all synced
+      if (later.some((s) => s.sealed)) continue;
+      let bytes = 0;
+      for (const s of later) bytes += s.size;
+      await this.rollBackNow(segment, segment.size, segment.nextOffset);
+      this.highWatermark = this.logEndOffset;
+      this.hwSegment = this.activeSegment;
+      this.hwPosition = this.activeSegment.size;
+      return { offset: this.logEndOffset, bytes };
+    }
+    return null;
   }
 
   /**

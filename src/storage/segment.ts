@@ -40,8 +40,8 @@ export class Segment {
   newFile = false;
   /**
    * Closed, and found with its index files at start (those are written only once its bytes are synced: at roll,
-   * compaction's swap, shutdown) or made by a compaction swap the start finished: none of its bytes can have been
-   * lost.
+   * compaction's swap, shutdown) or made by a compaction swap the start finished (which writes them): none of its
+   * bytes can have been lost.
    */
   sealed = false;
 

@@ -729,3 +729,28 @@ test('a swap left half-way whose segments DeleteRecords then removed is dropped 
     assert.deepEqual(names.filter((n) => n.endsWith('.log')).sort(), log2.segments.map((s) => basename(s.logPath)));
     await again.close();
   }));
+
+test('a swap the start finishes leaves the copy\'s index files: a crash after that start does not take it for a lost tail', () =>
+  withTempDir(async (dir) => {
+    const clock = { now: () => 1_000_000 };
+    const { logs, log } = await setup(dir, clock);
+    for (let i = 0; log.segments.length < 2; i++) await put(log, [{ key: `k${i}`, value: 'v'.repeat(40) }], 1_000_000);
+    await put(log, [{ key: 'later', value: 'acknowledged' }], 1_000_000);
+    const before = await contents(log);
+    const end = log.activeSegment.baseOffset;
+    await crash(logs);
+    // what a crash in the middle of a pass leaves: the first segment's copy, committed as a .swap file, holding
+    // only its first batch (as if the others' keys were superseded), so it ends before the next segment begins
+    const partitionDir = join(dir, 'c-0');
+    const first = await readFile(join(partitionDir, '00000000000000000000.log'));
+    const swap = `00000000000000000000.${String(end).padStart(20, '0')}.swap`;
+    await writeFile(join(partitionDir, swap), first.subarray(0, batchSizeAt(first, 0)));
+    const expected = [before[0]!, ...before.filter(([o]) => o >= end)];
+    let again = await openLogs(dir);
+    assert.deepEqual(await contents(again.getLog('c', 0)!), expected, 'the swap was finished');
+    await crash(again);
+    again = await openLogs(dir);
+    assert.deepEqual(await contents(again.getLog('c', 0)!), expected, 'nothing after the copy was cut');
+    assert.deepEqual(again.recoveredCuts, []);
+    await again.close();
+  }));

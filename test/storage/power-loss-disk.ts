@@ -92,6 +92,8 @@ export function powerLossDisk(spareDir: string) {
   const enospc = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
   /** File operations started before the power went and still running (they finish before the cut). */
   let running = 0;
+  /** How long each fdatasync takes at least, as on a real disk: other writes go on meanwhile. */
+  let syncMs = 0;
   /** Directory changes run one at a time, so the model's bookkeeping follows the real renames and unlinks in order. */
   let directoryChange: Promise<unknown> = Promise.resolve();
   const serially = <T>(op: () => Promise<T>): Promise<T> => {
@@ -160,6 +162,7 @@ export function powerLossDisk(spareDir: string) {
           const sync = syncStarts(id, fstatSync(fd).size); // what was written before the call is covered, nothing later
           let done = false;
           try {
+            if (syncMs > 0) await new Promise((r) => setTimeout(r, syncMs));
             await nodeFileSystem.fdatasync(fd);
             done = true;
           } finally {
@@ -282,6 +285,8 @@ export function powerLossDisk(spareDir: string) {
   return {
     fsFor,
     powerLoss,
+    /** Makes every fdatasync from now on take at least `ms`. */
+    slowSyncs: (ms: number) => (syncMs = ms),
     /** The power goes after `ops` more file operations, wherever the process is then. */
     failAfter: (ops: number) => (budget = ops),
     /** After `skip` more writes and syncs, `fail` of them fail with ENOSPC; then space is back. */

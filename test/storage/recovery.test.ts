@@ -1,11 +1,11 @@
 // Recovery: torn and corrupt tails are cut at the last whole valid batch; nothing valid is lost.
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
-import { validateBatches } from '../../src/protocol/record-batch.js';
+import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { segmentFileName } from '../../src/storage/segment.js';
 import { withTempDir } from '../helpers/temp-dir.js';
@@ -215,4 +215,72 @@ test('a read where a closed segment holds no batch its index promises fails with
     }
     assert.equal((await readAll(log2, lastOffset + 1))[0]![0], lastOffset + 1);
     await again.close();
+  }));
+
+/**
+ * A partition of idempotent batches (producer 7, one record each) over several small segments, left as a power
+ * loss leaves it when the first segment's roll had not synced it yet: no index file or producer snapshot anywhere
+ * (those are written only after a roll's sync), and the first segment's last batch gone. Returns the offset lost.
+ */
+async function loseFirstSegmentTail(dir: string, withIndexFiles = false): Promise<{ lost: number; end: number; segments: number }> {
+  const logs = await openLogs(dir);
+  await logs.createTopic('t', 1, { 'segment.bytes': '300' });
+  const log = logs.getLog('t', 0)!;
+  for (let i = 0; i < 12; i++) {
+    const batch = buildRecordBatch([{ value: `v${i}`.padEnd(30, '.') }], { producerId: 7, producerEpoch: 0, baseSequence: i });
+    await log.append(batch, validateBatches(batch, 1 << 20)).durable;
+  }
+  const [end, segments, lost] = [log.logEndOffset, log.segments.length, log.segments[1]!.baseOffset - 1];
+  await crash(logs);
+  assert.ok(segments >= 3, `${segments} segments`);
+  const partitionDir = join(dir, 't-0');
+  for (const name of await readdir(partitionDir)) if (!name.endsWith('.log') && !withIndexFiles) await unlink(join(partitionDir, name));
+  const firstFile = join(partitionDir, segmentFileName(0, '.log'));
+  const bytes = await readFile(firstFile);
+  let lastBatchStart = 0;
+  while (lastBatchStart + batchSizeAt(bytes, lastBatchStart) < bytes.length) lastBatchStart += batchSizeAt(bytes, lastBatchStart);
+  assert.equal(readInt64(bytes, lastBatchStart + Batch.BASE_OFFSET), lost, 'one record per batch');
+  await truncate(firstFile, lastBatchStart);
+  return { lost, end, segments };
+}
+
+test('a power loss that takes a closed segment\'s unsynced tail while later segments survive cuts the log there, and the producer\'s resend lands in order', () =>
+  withTempDir(async (dir) => {
+    const { lost, segments } = await loseFirstSegmentTail(dir);
+    const logs = await openLogs(dir);
+    const log = logs.getLog('t', 0)!;
+    // what survives is a prefix of what was appended: no hole at the lost offset, nothing after it
+    assert.equal(log.logEndOffset, lost);
+    assert.deepEqual((await readAll(log, 0)).map(([o, v]) => [o, v.replace(/\.+$/, '')]), Array.from({ length: lost }, (_, i) => [i, `v${i}`]));
+    assert.equal(log.segments.length, 1);
+    assert.deepEqual((await readdir(join(dir, 't-0'))).filter((n) => n.endsWith('.log')), [segmentFileName(0, '.log')], `${segments - 1} segment files removed`);
+    assert.deepEqual(logs.recoveredCuts.map(({ topic, partition, offset }) => [topic, partition, offset]), [['t', 0, lost]]);
+    assert.ok(logs.recoveredCuts[0]!.bytes > 0);
+    // the producer got no answer for the lost batch and those after it, and sends them again with their sequences
+    for (let i = lost; i < lost + 3; i++) {
+      const batch = buildRecordBatch([{ value: `v${i}` }], { producerId: 7, producerEpoch: 0, baseSequence: i });
+      const result = log.append(batch, validateBatches(batch, 1 << 20));
+      assert.equal(result.baseOffset, i);
+      await result.durable;
+    }
+    await crash(logs);
+    // the cut is on disk: the next start finds the same log
+    const again = await openLogs(dir);
+    assert.deepEqual((await readAll(again.getLog('t', 0)!, 0)).map(([o]) => o), Array.from({ length: lost + 3 }, (_, i) => i));
+    assert.deepEqual(again.recoveredCuts, []);
+    await again.close();
+  }));
+
+test('a closed segment with its index files that ends before the next one begins (as compaction leaves one) keeps the segments after it', () =>
+  withTempDir(async (dir) => {
+    const { lost, end, segments } = await loseFirstSegmentTail(dir, true);
+    const logs = await openLogs(dir);
+    const log = logs.getLog('t', 0)!;
+    assert.equal(log.logEndOffset, end);
+    assert.equal(log.segments.length, segments);
+    assert.equal(log.segments[0]!.nextOffset, lost, 'its damaged end was cut');
+    const offsets = (await readAll(log, 0)).map(([o]) => o);
+    assert.deepEqual(offsets, Array.from({ length: end }, (_, i) => i).filter((o) => o !== lost));
+    assert.deepEqual(logs.recoveredCuts, []);
+    await logs.close();
   }));
