@@ -5,6 +5,7 @@ import { nodeFileSystem, type FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { inParallel } from './in-parallel.js';
 import { SharedFileWrite } from './shared-file-write.js';
+import { Catalogue, type TopicRecord } from './catalogue.js';
 import { compactLog } from './compaction.js';
 import { GroupCommit } from './group-commit.js';
 import { HandleCache } from './handle-cache.js';
@@ -47,18 +48,12 @@ export interface LogManagerOptions {
   /** ...unless they average at least this many bytes per segment (default 512 KiB). */
   journalBytesPerSegmentMax?: number;
   journalCheckpointBytes?: number;
+  /** The topic catalogue's log of changes is folded into a new snapshot past this size (default 1 MiB) or the snapshot's. */
+  catalogueFoldBytes?: number;
   onError?: (err: unknown, what: string) => void;
 }
 
-interface TopicRecord {
-  name: string;
-  id: string;
-  partitions: number;
-  overrides: Record<string, string>;
-}
-
 export const DEFAULT_COMPACTION_MAP_BYTES = 128 * 1024 * 1024;
-const METADATA_FILE = 'topics.json';
 const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 /** The active segments' indexes and producer states at a clean shutdown; trusted only beside its marker. */
 const SHUTDOWN_STATE_FILE = '.clean-shutdown-state';
@@ -76,7 +71,7 @@ export function validateTopicName(name: string): void {
 }
 
 /**
- * All partition logs under one data directory: the topic catalogue (`topics.json`), the shared file handle
+ * All partition logs under one data directory: the topic catalogue (`catalogue.ts`), the shared file handle
  * cache and group commit, one retention scheduler for every partition, one background flusher for `none`
  * logs, and the clean-shutdown marker that lets the next start skip the tail scans.
  */
@@ -96,7 +91,7 @@ export class LogManager {
   /** Topic and partition changes running (create, grow, delete, DeleteRecords): close waits for them. */
   private readonly changes = new Set<Promise<unknown>>();
   private readonly stopTimers: (() => void)[] = [];
-  private readonly catalogue: SharedFileWrite;
+  private readonly catalogue: Catalogue;
   private readonly logStarts: SharedFileWrite;
   private releaseLock: () => Promise<void> = async () => undefined;
   /** Bytes cut from torn tails during this start's recovery. */
@@ -112,7 +107,7 @@ export class LogManager {
     this.clock = options.clock ?? systemClock;
     this.defaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
     this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 16384);
-    this.catalogue = new SharedFileWrite(this.fs, join(this.dataDir, METADATA_FILE), () => this.renderCatalogue());
+    this.catalogue = new Catalogue(this.fs, this.dataDir, (name) => this.recordOf(name), () => this.catalogueRecords(), options.catalogueFoldBytes);
     this.logStarts = new SharedFileWrite(this.fs, join(this.dataDir, LOG_START_FILE), () => this.renderLogStarts());
     this.env = {
       fs: this.fs,
@@ -133,6 +128,7 @@ export class LogManager {
       await manager.load();
     } catch (err) {
       for (const stop of manager.stopTimers.splice(0)) stop();
+      await manager.catalogue.close().catch(() => undefined);
       await manager.releaseLock();
       throw err;
     }
@@ -147,9 +143,7 @@ export class LogManager {
     const stateFile = join(this.dataDir, SHUTDOWN_STATE_FILE);
     this.cleanStart = await fs.exists(marker);
     const saved = this.cleanStart ? await this.readShutdownState(marker, stateFile) : new Map<string, ActiveSegmentState>();
-    const records: TopicRecord[] = (await fs.exists(join(this.dataDir, METADATA_FILE)))
-      ? JSON.parse((await fs.readFile(join(this.dataDir, METADATA_FILE))).toString('utf8')).topics
-      : [];
+    const records = await this.catalogue.load();
     const startsFile = join(this.dataDir, LOG_START_FILE);
     const logStartOf = parseLogStarts((await fs.exists(startsFile)) ? (await fs.readFile(startsFile)).toString('utf8') : '{}');
     const { journal, leftover, leftoverFiles } = await Journal.open(fs, join(this.dataDir, JOURNAL_DIR));
@@ -247,7 +241,7 @@ export class LogManager {
       await inParallel(logs, (log) => log.create());
       await this.persistNewDirectories(logs);
       topic.creating = logs;
-      await this.catalogue.request();
+      await this.catalogue.record([name]);
       topic.partitions = logs;
     } catch (err) {
       if (this.topics.get(name) === topic) this.topics.delete(name);
@@ -276,7 +270,7 @@ export class LogManager {
     await this.persistNewDirectories(logs);
     topic.creating = logs;
     try {
-      await this.catalogue.request();
+      await this.catalogue.record([name]);
     } finally {
       topic.creating = undefined;
     }
@@ -304,7 +298,7 @@ export class LogManager {
     await topic.created;
     if (this.topics.get(name) !== topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${name}`);
     this.topics.delete(name);
-    await Promise.all([this.catalogue.request(), this.logStarts.request()]);
+    await Promise.all([this.catalogue.record([name]), this.logStarts.request()]);
     for (const log of topic.partitions) this.dirtyNoneLogs.delete(log);
     await inParallel(topic.partitions, (log) => log.destroy());
   }
@@ -316,7 +310,7 @@ export class LogManager {
     topic.overrides = { ...overrides };
     topic.config = config;
     for (const log of topic.partitions) log.config = config;
-    await this.catalogue.request();
+    await this.catalogue.record([name]);
   }
 
   requireTopic(name: string): TopicState {
@@ -344,12 +338,15 @@ export class LogManager {
     return change;
   }
 
-  /** The catalogue as written: topics still being created (no partition on disk yet) wait for their own write. */
-  private renderCatalogue(): string {
-    const records: TopicRecord[] = [...this.topics.values()]
-      .map((t) => ({ name: t.name, id: t.id, partitions: t.partitions.length + (t.creating?.length ?? 0), overrides: t.overrides }))
-      .filter((t) => t.partitions > 0);
-    return JSON.stringify({ version: 1, topics: records }, null, 1);
+  /** A topic as the catalogue records it: one still being created (no partition on disk yet) waits for its own write. */
+  private recordOf(name: string): TopicRecord | null {
+    const t = this.topics.get(name);
+    const partitions = t ? t.partitions.length + (t.creating?.length ?? 0) : 0;
+    return t && partitions > 0 ? { name: t.name, id: t.id, partitions, overrides: t.overrides } : null;
+  }
+
+  private catalogueRecords(): TopicRecord[] {
+    return [...this.topics.keys()].map((name) => this.recordOf(name)).filter((r): r is TopicRecord => r !== null);
   }
 
   /** Log start offsets by topic id, not name: a topic created again under a deleted one's name gets none of them. */
@@ -427,7 +424,7 @@ export class LogManager {
       for (const log of logs) log.markSynced();
     }
     await this.groupCommit.close();
-    await this.catalogue.settled();
+    await this.catalogue.close();
     await this.logStarts.request();
     await this.handles.closeAll();
     await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE), String(stamp));

@@ -5,6 +5,7 @@ import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/record
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { LogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
 import type { AppendResult, PartitionLog } from '../../src/storage/partition-log.js';
+import { changesIn, type CatalogueChange } from '../../src/storage/catalogue.js';
 
 export function batchOf(values: string[], timestamp?: number): Buffer {
   return buildRecordBatch(values.map((v) => ({ key: `k-${v}`, value: v, timestamp })));
@@ -83,6 +84,27 @@ function processFileSystem(base: FileSystem): { fs: FileSystem; kill: () => Prom
     open.clear();
   };
   return { fs, kill };
+}
+
+/**
+ * `base`, calling `onWrite` before each write of topic catalogue changes (`topics.changes`) with the changes it
+ * carries; the write waits for what `onWrite` returns.
+ */
+export function onCatalogueWrite(base: FileSystem, onWrite: (changes: CatalogueChange[]) => unknown): FileSystem {
+  const logFds = new Set<number>();
+  return {
+    ...base,
+    open: async (path, flags) => {
+      const fd = await base.open(path, flags);
+      if (path.endsWith('/topics.changes')) logFds.add(fd);
+      else logFds.delete(fd);
+      return fd;
+    },
+    writev: async (fd, buffers, position) => {
+      if (logFds.has(fd)) await onWrite(changesIn(Buffer.concat(buffers)).changes);
+      return base.writev(fd, buffers, position);
+    },
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -8,7 +8,8 @@ import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, crash, fullDisk, holdFirstAtomicWrite, openLogs, pathRecordingOpen, readAll, whenRecovered } from './helpers.js';
+import { Catalogue } from '../../src/storage/catalogue.js';
+import { appendValues, crash, fullDisk, holdFirstAtomicWrite, onCatalogueWrite, openLogs, pathRecordingOpen, readAll, whenRecovered } from './helpers.js';
 
 test('append then read returns the same records with assigned offsets, across a restart', () =>
   withTempDir(async (dir) => {
@@ -179,14 +180,8 @@ test('log start offsets belong to the topic, not its name: a topic created again
 test('partitions of a new topic, or added to one, take appends only once the catalogue that lists them is durable', () =>
   withTempDir(async (dir) => {
     const gate = { hold: true, held: [] as (() => void)[] };
-    const fs: FileSystem = {
-      ...nodeFileSystem,
-      writeFileAtomic: async (path, data, durable) => {
-        // the catalogue write is held until the test lets it go
-        if (gate.hold && path.endsWith('topics.json')) await new Promise<void>((resolve) => gate.held.push(resolve));
-        return nodeFileSystem.writeFileAtomic(path, data, durable);
-      },
-    };
+    // the catalogue write is held until the test lets it go
+    const fs = onCatalogueWrite(nodeFileSystem, () => gate.hold && new Promise<void>((resolve) => gate.held.push(resolve)));
     const logs = await openLogs(dir, { fs });
     const creating = logs.createTopic('t', 2);
     while (gate.held.length === 0) await new Promise((r) => setImmediate(r));
@@ -217,22 +212,22 @@ test('new partition directories and their segment files are made durable before 
     const recorded = async (syncfs: boolean, grow: (logs: LogManager) => Promise<unknown>) => {
       const ops: string[] = [];
       const data = await mkdtemp(join(dir, 'data-'));
-      const fs: FileSystem = {
-        ...nodeFileSystem,
-        fsyncDir: async (path) => {
-          ops.push(`fsyncDir ${relative(data, path) || '.'}`);
-          return nodeFileSystem.fsyncDir(path);
+      const fs = onCatalogueWrite(
+        {
+          ...nodeFileSystem,
+          fsyncDir: async (path) => {
+            ops.push(`fsyncDir ${relative(data, path) || '.'}`);
+            return nodeFileSystem.fsyncDir(path);
+          },
+          syncFileSystem: async () => {
+            ops.push('syncfs');
+            return syncfs;
+          },
         },
-        syncFileSystem: async () => {
-          ops.push('syncfs');
-          return syncfs;
-        },
-        writeFileAtomic: async (path, contents, durable) => {
-          if (path.endsWith('topics.json')) ops.push('catalogue');
-          return nodeFileSystem.writeFileAtomic(path, contents, durable);
-        },
-      };
+        () => ops.push('catalogue'),
+      );
       const logs = await openLogs(data, { fs });
+      ops.length = 0; // not the start's (the catalogue's file made)
       await grow(logs);
       const done = [...ops]; // not the syncs of the shutdown
       await logs.close();
@@ -299,21 +294,12 @@ test('concurrent topic creations and deletions share catalogue writes, and the c
   withTempDir(async (dir) => {
     let writes = 0;
     const partial: string[] = [];
-    const fs: FileSystem = {
-      ...nodeFileSystem,
-      writeFileAtomic: (path, data, durable) => {
-        if (path.endsWith('topics.json')) {
-          writes++;
-          for (const t of JSON.parse(data.toString()).topics) if (t.partitions === 0) partial.push(t.name);
-        }
-        return nodeFileSystem.writeFileAtomic(path, data, durable);
-      },
-    };
+    const fs = onCatalogueWrite(nodeFileSystem, (changes) => {
+      writes++;
+      for (const c of changes) if ('put' in c && c.put.partitions === 0) partial.push(c.put.name);
+    });
     const logs = await openLogs(dir, { fs });
-    const catalogue = async () => {
-      const { topics } = JSON.parse((await readFile(join(dir, 'topics.json'))).toString()) as { topics: { name: string; partitions: number }[] };
-      return new Map(topics.map((t) => [t.name, t.partitions]));
-    };
+    const catalogue = async () => new Map((await Catalogue.read(nodeFileSystem, dir)).topics.map((t) => [t.name, t.partitions]));
     // while a topic's partitions load, another creation's write must not record it with none
     await Promise.all(Array.from({ length: 300 }, (_, i) => logs.createTopic(`t${i}`, 1 + (i % 4))));
     assert.ok(writes <= 10, `${writes} catalogue writes for 300 creations`);
