@@ -28,8 +28,9 @@ const FOLD_MIN_BYTES = 1 << 20;
  * creating topics one at a time slower the more there were. Changes asked for while a write runs share the next
  * one. Each write records the topics' state when it starts, so it covers every change made before it was asked
  * for. Once the log outgrows the snapshot, the next write first folds it into a new snapshot (written atomically)
- * and empties it: replaying the old log over the new snapshot, after a crash in between, gives the same state,
- * since each change holds a topic's whole record and the log's last change of a topic is the snapshot's state of it.
+ * and empties it. A crash in between replays the old log over the new snapshot, which loses no acknowledged
+ * change: each change holds a topic's whole record, the log's last change of a topic is its state when that was
+ * written, and a later change to it was not yet acknowledged.
  */
 export class Catalogue {
   private readonly logPath: string;

@@ -239,9 +239,9 @@ export function powerLossDisk(spareDir: string) {
   /**
    * Cuts the power (now, if it is still on): the process's file system fails from then on, every directory goes
    * back to its durable entries, and each file is cut somewhere between its durable and its current size
-   * (`cutAt(i)` in [0, 1] picks where, for the i-th file).
+   * (`cutAt(i, path)` in [0, 1] picks where, for the i-th file, at `path`).
    */
-  const powerLoss = async (cutAt: (i: number) => number): Promise<void> => {
+  const powerLoss = async (cutAt: (i: number, path: string) => number): Promise<void> => {
     if (budget >= 0) life++;
     while (running > 0) await new Promise((r) => setImmediate(r));
     await directoryChange;
@@ -276,7 +276,7 @@ export function powerLossDisk(spareDir: string) {
     for (const [path, id] of fileAt) {
       const size = (await stat(path)).size;
       const kept = Math.min(durable.get(id) ?? 0, size);
-      const cut = kept + Math.floor(cutAt(i++) * (size - kept + 1));
+      const cut = kept + Math.floor(cutAt(i++, path) * (size - kept + 1));
       if (cut < size) await truncate(path, cut);
       durable.set(id, Math.min(cut, size));
     }

@@ -8,8 +8,9 @@ import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { segmentFileName } from '../../src/storage/segment.js';
-import { withTempDir } from '../helpers/temp-dir.js';
+import { tempDir, withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, crash, openLogs, readAll } from './helpers.js';
+import { powerLossDisk } from './power-loss-disk.js';
 
 async function buildLog(dir: string): Promise<{ segment: string; lastBatchStart: number; size: number }> {
   const logs = await openLogs(dir);
@@ -284,3 +285,54 @@ test('a closed segment with its index files that ends before the next one begins
     assert.deepEqual(logs.recoveredCuts, []);
     await logs.close();
   }));
+
+test('a power loss while a roll still syncs the old segment, after the new one took appends, is cut at the old one\'s lost tail', async () => {
+  const { dir, cleanup } = await tempDir();
+  const spare = await tempDir();
+  const disk = powerLossDisk(spare.dir);
+  try {
+    let logs = await openLogs(dir, { fs: disk.fsFor() });
+    await logs.createTopic('t', 1, { 'segment.bytes': '300' });
+    let log = logs.getLog('t', 0)!;
+    const send = (i: number) => {
+      const batch = buildRecordBatch([{ value: `v${i}` }], { producerId: 7, producerEpoch: 0, baseSequence: i });
+      return log.append(batch, validateBatches(batch, 1 << 20));
+    };
+    await send(0).durable;
+    await send(1).durable;
+    // from here the disk takes its time over every fdatasync: the roll's sync of the first segment is still running
+    // when the appends to the second one have been written (acks=1) and its name synced
+    disk.slowSyncs(1000);
+    const sent = [send(0 + 2)];
+    while (log.segments.length < 2) sent.push(send(sent.length + 2));
+    sent.push(send(sent.length + 2));
+    await Promise.all(sent.map((s) => s.written));
+    const first = join(dir, 't-0', segmentFileName(0, '.log'));
+    const second = log.segments[1]!.logPath;
+    assert.ok(sent.filter((s) => s.baseOffset < log.segments[1]!.baseOffset).length >= 1, 'appends written to the first segment, unsynced');
+    // the power goes: the first segment keeps only what was synced, the second all it was given
+    const dead = logs;
+    await disk.powerLoss((_i, path) => (path === first ? 0 : path === second ? 1 : 0.5));
+    disk.slowSyncs(0);
+    await dead.close().catch(() => undefined);
+
+    logs = await openLogs(dir, { fs: disk.fsFor() });
+    log = logs.getLog('t', 0)!;
+    // no hole where the first segment's tail was: only what was synced before the power went
+    assert.deepEqual((await readAll(log, 0)).map(([o, v]) => `${o}:${v}`), ['0:v0', '1:v1']);
+    assert.equal(log.logEndOffset, 2);
+    assert.deepEqual(logs.recoveredCuts.map(({ offset }) => offset), [2]);
+    assert.ok(logs.recoveredCuts[0]!.bytes > 0, 'the second segment\'s surviving bytes were removed');
+    // the producer sends again what it got no durable answer for: in order, at the offsets after the last kept one
+    for (let i = 2; i < sent.length + 2; i++) {
+      const result = send(i);
+      assert.equal(result.baseOffset, i);
+      await result.durable;
+    }
+    assert.deepEqual((await readAll(log, 0)).map(([o]) => o), Array.from({ length: sent.length + 2 }, (_, i) => i));
+    await logs.close();
+  } finally {
+    await cleanup();
+    await spare.cleanup();
+  }
+});
