@@ -158,10 +158,10 @@ export class Catalogue {
 
   private async openLog(): Promise<number> {
     if (this.fd >= 0) return this.fd;
-    const created = !(await this.fs.exists(this.logPath));
     this.fd = await this.fs.open(this.logPath, OPEN_READ_WRITE_CREATE);
-    // the new file's name must be durable before a change in it is acknowledged
-    if (created) await this.fs.fsyncDir(this.dataDir);
+    // its name must be durable before a change in it is acknowledged, also when an earlier process created the
+    // file and died before syncing the directory
+    await this.fs.fsyncDir(this.dataDir);
     return this.fd;
   }
 }
