@@ -9,7 +9,7 @@ import { topicCodec, type LogConfig } from './log-config.js';
 import { SEGMENT_SUFFIX, Segment, scanSegment, segmentFileName } from './segment.js';
 import { Outcome } from './outcome.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
-import { ProducerStateManager } from './producer-state.js';
+import { ProducerStateManager, type ProducerUndo } from './producer-state.js';
 import type { ActiveSegmentState } from './shutdown-state.js';
 import { TransactionIndex } from './transaction-index.js';
 
@@ -48,6 +48,8 @@ class PendingAppend implements AppendResult {
   readonly durableOutcome = new Outcome();
   /** Its own bytes are durable. */
   synced = false;
+  /** The producer entries it changed, as they were before (idempotent batches only): put back if it is refused. */
+  producerUndo: ProducerUndo[] | null = null;
 
   constructor(
     readonly segment: Segment,
@@ -332,17 +334,20 @@ export class PartitionLog {
     const position = segment.size;
     const logAppendTime = this.config.timestampType === 'LogAppendTime' ? now : null;
     let offset = startOffset;
+    let producerUndo: ProducerUndo[] | null = null;
     for (const batch of validated.batches) {
       assignOffsets(records, batch, offset, logAppendTime);
       const lastOffset = offset + batch.lastOffsetDelta;
       segment.indexBatch(position + batch.position, batch.size, offset, lastOffset, batch.maxTimestamp, this.config.indexIntervalBytes);
-      if (batch.producerId >= 0) this.trackProducerBatch(records, batch, offset, batch.maxTimestamp); // as a rebuild from the log finds it
+      // the batch's max timestamp, as a rebuild from the log finds it
+      if (batch.producerId >= 0) this.trackProducerBatch(records, batch, offset, batch.maxTimestamp, (producerUndo ??= []));
       offset = lastOffset + 1;
     }
     segment.size += records.length;
     if (segment.firstAppendMs < 0) segment.firstAppendMs = now;
 
     const appended = new PendingAppend(segment, position, records.length, records, startOffset, offset, logAppendTime ?? -1);
+    appended.producerUndo = producerUndo;
     this.pending.push(appended);
     if (!this.writing) void this.flush();
     return appended;
@@ -388,15 +393,16 @@ export class PartitionLog {
   /**
    * Producer and transaction bookkeeping for a batch with a producer id at `offset`: a data batch joins the
    * producer's sequence state (and opens its transaction here when transactional); a marker ends the
-   * producer's transaction and fences its older epochs.
+   * producer's transaction and fences its older epochs. With `undo` (a live append), the producer entries it
+   * changes are kept there as they were.
    */
-  private trackProducerBatch(buf: Buffer, batch: BatchInfo, offset: number, timestampMs: number): void {
+  private trackProducerBatch(buf: Buffer, batch: BatchInfo, offset: number, timestampMs: number, undo?: ProducerUndo[]): void {
     if ((batch.attributes & Attributes.CONTROL) !== 0) {
-      this.producers.markerWritten(batch.producerId, batch.producerEpoch, timestampMs);
+      this.producers.markerWritten(batch.producerId, batch.producerEpoch, timestampMs, undo);
       this.transactions.complete(batch.producerId, offset, controlTypeAt(buf, batch.position, batch.size) === ControlType.COMMIT);
       return;
     }
-    this.producers.record(batch, offset, timestampMs);
+    this.producers.record(batch, offset, timestampMs, undo);
     if ((batch.attributes & Attributes.TRANSACTIONAL) !== 0) this.transactions.begin(batch.producerId, offset);
   }
 
@@ -576,6 +582,7 @@ export class PartitionLog {
       const head = this.pending[this.pendingHead++]!;
       head.durableOutcome.resolve();
       head.buffer = NO_BYTES; // the bytes are on disk: do not keep a request's worth of memory per settled append
+      head.producerUndo = null;
       this.highWatermark = head.endOffset;
       this.hwSegment = head.segment;
       this.hwPosition = head.position + head.bytes;
@@ -625,7 +632,7 @@ export class PartitionLog {
     this.writeIndex = Math.min(this.writeIndex, index);
     const error = cause instanceof KafkaError ? cause : new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `write to ${this.topic}-${this.partition} failed: ${(cause as Error)?.message ?? cause}`, { cause });
     // forget the failed appends before their callers hear of it, so what they observe is already rolled back
-    this.producers.truncateFrom(from.startOffset);
+    for (let i = failed.length - 1; i >= 0; i--) if (failed[i]!.producerUndo) this.producers.undo(failed[i]!.producerUndo!);
     this.transactions.truncateFrom(from.startOffset);
     for (const p of failed) {
       p.writeOutcome.reject(error);

@@ -18,6 +18,12 @@ interface ProducerEntry {
   lastTimestampMs: number;
 }
 
+/** A producer's entry as it was before an append changed it: put back if that append is refused (see undo). */
+export interface ProducerUndo {
+  producerId: number;
+  entry: ProducerEntry | undefined;
+}
+
 /** What an idempotent batch turned out to be. */
 export type SequenceCheck = { kind: 'new' } | { kind: 'duplicate'; baseOffset: number };
 
@@ -82,8 +88,12 @@ export class ProducerStateManager {
     return { kind: 'new' };
   }
 
-  /** Records a batch appended at `baseOffset` (after check() said new, or while rebuilding from the log). */
-  record(batch: BatchInfo, baseOffset: number, timestampMs: number): void {
+  /**
+   * Records a batch appended at `baseOffset` (after check() said new, or while rebuilding from the log); with
+   * `undo`, what it changes is kept there first.
+   */
+  record(batch: BatchInfo, baseOffset: number, timestampMs: number, undo?: ProducerUndo[]): void {
+    undo?.push(this.saved(batch.producerId));
     let entry = this.producers.get(batch.producerId);
     if (!entry || batch.producerEpoch > entry.epoch) {
       entry = { epoch: batch.producerEpoch, batches: [], lastTimestampMs: timestampMs };
@@ -94,20 +104,34 @@ export class ProducerStateManager {
     entry.lastTimestampMs = timestampMs;
   }
 
-  /** Forgets batches at or after `offset` (their append failed and the log was rolled back). */
-  truncateFrom(offset: number): void {
-    for (const [pid, entry] of this.producers) {
-      const had = entry.batches.length;
-      entry.batches = entry.batches.filter((b) => b.baseOffset < offset);
-      if (had > 0 && entry.batches.length === 0) this.producers.delete(pid);
+  /**
+   * Puts back the entries an append changed (its append was refused and the log rolled back), newest change
+   * first: refused appends undone from the last one back leave the state exactly as it was before the first.
+   * Forgetting only the refused batches was not enough: an epoch they began, a marker's epoch and last
+   * timestamp stayed, and a producer whose cached batches were all refused lost the older ones' state with them
+   * (its resend then got UNKNOWN_PRODUCER_ID).
+   */
+  undo(changes: readonly ProducerUndo[]): void {
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const { producerId, entry } = changes[i]!;
+      if (entry) this.producers.set(producerId, entry);
+      else this.producers.delete(producerId);
     }
+  }
+
+  /** A copy of a producer's entry (its cached batches are never changed in place, only added and dropped). */
+  private saved(producerId: number): ProducerUndo {
+    const e = this.producers.get(producerId);
+    return { producerId, entry: e && { epoch: e.epoch, lastTimestampMs: e.lastTimestampMs, batches: [...e.batches] } };
   }
 
   /**
    * A transaction marker written with `epoch`: a newer epoch (the coordinator fenced the producer, or it
    * re-initialised) replaces the producer's entry, so older epochs are refused and the new one starts at sequence 0.
+   * With `undo`, what it changes is kept there first.
    */
-  markerWritten(producerId: number, epoch: number, timestampMs: number): void {
+  markerWritten(producerId: number, epoch: number, timestampMs: number, undo?: ProducerUndo[]): void {
+    undo?.push(this.saved(producerId));
     const entry = this.producers.get(producerId);
     if (!entry || epoch > entry.epoch) this.producers.set(producerId, { epoch, batches: [], lastTimestampMs: timestampMs });
     else entry.lastTimestampMs = timestampMs;

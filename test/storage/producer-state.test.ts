@@ -8,7 +8,7 @@ import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { crash, openLogs, snapshotFiles, waitUntil } from './helpers.js';
+import { crash, fullDisk, openLogs, snapshotFiles, waitUntil, whenRecovered } from './helpers.js';
 
 function idempotent(log: PartitionLog, producerId: number, seq: number, value: string) {
   // stamped a minute before the broker's clock: the state keeps the batch's time, which a rebuild finds too
@@ -95,3 +95,39 @@ test('an append of several batches of one idempotent producer is checked batch a
     assert.equal(batches(8, [[2, 1]]).baseOffset, 10);
     await logs.close();
   }));
+
+test('refused appends put the producer state back exactly as it was: epochs, cached batches and timestamps', () =>
+  withTempDir(async (dir) => {
+    const disk = fullDisk();
+    const logs = await openLogs(dir, { fs: disk.fs });
+    await logs.createTopic('p', 1);
+    const log = logs.getLog('p', 0)!;
+    // eight batches: the state caches the last five (sequences 3 to 7)
+    for (let seq = 0; seq < 8; seq++) await idempotent(log, 7, seq, `v${seq}`).durable;
+    await idempotent(log, 8, 0, 'other').durable;
+    const before = JSON.stringify(log.producers.toJSON());
+    // five more in flight when the disk fills: each of the cached batches' places is taken by a refused one; a
+    // producer new to the partition, and one beginning a new epoch, are refused with them
+    disk.setFull(true);
+    const refused = [
+      ...Array.from({ length: 5 }, (_, i) => idempotent(log, 7, 8 + i, `v${8 + i}`)),
+      idempotent(log, 9, 0, 'new producer'),
+      log.append(...epochBatch(8, 1, 'new epoch')),
+    ];
+    const outcomes = await Promise.allSettled(refused.map((r) => r.durable));
+    assert.deepEqual(outcomes.map((o) => o.status), refused.map(() => 'rejected'));
+    assert.equal(JSON.stringify(log.producers.toJSON()), before, 'the state before the refused appends');
+    disk.setFull(false);
+    // the producer sends its refused batches again, in order: the state expects exactly them
+    const resent = await whenRecovered(() => idempotent(log, 7, 8, 'v8'));
+    assert.equal(resent.baseOffset, 9);
+    await resent.durable;
+    assert.equal(idempotent(log, 7, 4, 'v4').baseOffset, 4, 'an older cached batch is still known as a duplicate');
+    assert.throws(() => idempotent(log, 9, 1, 'gap'), { code: ErrorCode.UNKNOWN_PRODUCER_ID });
+    await logs.close();
+  }));
+
+function epochBatch(producerId: number, epoch: number, value: string): [Buffer, ReturnType<typeof validateBatches>] {
+  const batch = buildRecordBatch([{ value }], { producerId, producerEpoch: epoch, baseSequence: 0 });
+  return [batch, validateBatches(batch, 1 << 20)];
+}
