@@ -79,6 +79,8 @@ class PendingAppend implements AppendResult {
 }
 
 const READ_SLACK_BYTES = 16 * 1024;
+/** Offsets one segment may span: its indexes keep offsets relative to its base as int32. */
+const MAX_SEGMENT_OFFSETS = 2 ** 31;
 /**
  * Bytes per segment writev. Measured on ext4: 1 MiB writes alongside the group commit's fdatasync of the same
  * file kept the disk busier than one large write per round; it also bounds how long one partition holds an
@@ -325,10 +327,13 @@ export class PartitionLog {
       records = recompressed;
       validated = validateBatches(recompressed, this.config.maxMessageBytes);
     }
+    if (validated.records > MAX_SEGMENT_OFFSETS) {
+      throw new KafkaError(ErrorCode.INVALID_RECORD, `an append of ${validated.records} offsets is more than one segment's indexes can hold`);
+    }
     const now = this.env.now();
     const duplicate = this.checkSequences(validated);
     if (duplicate) return duplicate;
-    this.maybeRoll(records.length, now);
+    this.maybeRoll(records.length, validated.records, now);
     const segment = this.activeSegment;
     const startOffset = segment.nextOffset;
     const position = segment.size;
@@ -353,10 +358,12 @@ export class PartitionLog {
     return appended;
   }
 
-  private maybeRoll(incomingBytes: number, now: number): void {
+  private maybeRoll(incomingBytes: number, incomingOffsets: number, now: number): void {
     const active = this.activeSegment;
     if (active.size === 0) return;
-    const full = active.size + incomingBytes > this.config.segmentBytes;
+    // relative offsets are int32 in the indexes, as in Kafka: a compressed batch's record count is not checked
+    // against its records on append, so a few can claim billions of offsets
+    const full = active.size + incomingBytes > this.config.segmentBytes || active.nextOffset + incomingOffsets - active.baseOffset > MAX_SEGMENT_OFFSETS;
     // a compacted topic rolls by max.compaction.lag.ms too: compaction only cleans closed segments
     const rollMs = this.config.cleanupPolicy.includes('compact') ? Math.min(this.config.segmentMs, this.config.maxCompactionLagMs) : this.config.segmentMs;
     const old = active.firstAppendMs >= 0 && now - active.firstAppendMs >= rollMs;

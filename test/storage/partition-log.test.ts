@@ -4,7 +4,9 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
-import { validateBatches } from '../../src/protocol/record-batch.js';
+import { Batch, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
+import { Compression } from '../../src/protocol/compression.js';
+import { crc32c } from '@node-rs/crc32';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
@@ -644,5 +646,50 @@ test('a segment file a rollback removed, brought back by a power loss beside app
     await next.durable;
     assert.deepEqual(await readAll(log2, 0), [[0, 'a'], [1, 'b'], [2, 'c'], [3, 'd']]);
     assert.ok(!(await readdir(join(dir, 't-0'))).includes('00000000000000000002.log'));
+    await again.close();
+  }));
+
+test('a segment never spans more offsets than its indexes\' int32 relative offsets hold: a batch claiming a huge record count rolls a new one', () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('t', 1);
+    const log = logs.getLog('t', 0)!;
+    /** A compressed batch whose header claims `count` records (its records are not decoded on append). */
+    const claimingBatch = (value: string, count: number) => {
+      const batch = buildRecordBatch([{ value }], { compression: Compression.GZIP });
+      batch.writeInt32BE(count - 1, Batch.LAST_OFFSET_DELTA);
+      batch.writeInt32BE(count, Batch.RECORDS_COUNT);
+      batch.writeUInt32BE(crc32c(batch.subarray(Batch.ATTRIBUTES)), Batch.CRC);
+      return batch;
+    };
+    const claiming = (value: string, count: number) => {
+      const batch = claimingBatch(value, count);
+      return log.append(batch, validateBatches(batch, 1 << 20));
+    };
+    await appendValues(log, ['first']).durable;
+    const huge = 1_500_000_000;
+    const a = claiming('a', huge);
+    const b = claiming('b', huge);
+    await Promise.all([a.durable, b.durable]);
+    assert.deepEqual([a.baseOffset, b.baseOffset], [1, 1 + huge]);
+    // the second would have put relative offsets past 2^31 - 1 in the first segment: it starts a new one
+    assert.deepEqual(log.segments.map((s) => s.baseOffset), [0, 1 + huge]);
+    const after = appendValues(log, ['last']);
+    await after.durable;
+    assert.equal(after.baseOffset, 1 + 2 * huge);
+    const valueAt = async (offset: number) => decodeRecordBatches((await log.read(offset, 1)).records)[0]!.records[0]!.value!.toString();
+    // the claiming batches hold fewer records than they say: their headers are read, not their records
+    const batchAt = async (offset: number) => readInt64((await log.read(offset, 1)).records, Batch.BASE_OFFSET);
+    assert.deepEqual([await valueAt(0), await batchAt(1), await batchAt(huge), await batchAt(1 + huge), await batchAt(2 * huge), await valueAt(1 + 2 * huge)], ['first', 1, 1, 1 + huge, 1 + huge, 'last']);
+    // one append spanning more than a segment can hold is refused whole
+    const both = Buffer.concat([claimingBatch('c', huge), claimingBatch('d', huge)]);
+    assert.throws(() => log.append(both, validateBatches(both, 1 << 20)), { code: ErrorCode.INVALID_RECORD });
+    assert.equal(log.logEndOffset, 2 + 2 * huge);
+    // and the same after a restart that scans the segments again
+    await crash(logs);
+    const again = await openLogs(dir);
+    const reopened = again.getLog('t', 0)!;
+    assert.equal(reopened.logEndOffset, 2 + 2 * huge);
+    assert.equal(decodeRecordBatches((await reopened.read(1 + 2 * huge, 1)).records)[0]!.records[0]!.value!.toString(), 'last');
     await again.close();
   }));
