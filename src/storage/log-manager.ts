@@ -98,6 +98,11 @@ export class LogManager {
   recoveredTruncatedBytes = 0;
   /** Journal entries re-applied to their segments during this start's recovery. */
   journalReplayed = 0;
+  /**
+   * Journal entries this start skipped because they begin past their partition's end: rounds written after one
+   * that a power loss cut short (its segment bytes lost), so never acknowledged, as rounds complete in order.
+   */
+  journalSkipped = 0;
   /** Partitions this start's recovery cut at a tail lost to a power loss (see PartitionLog.cutAtLostTail). */
   readonly recoveredCuts: { topic: string; partition: number; offset: number; bytes: number }[] = [];
   cleanStart = false;
@@ -211,7 +216,7 @@ export class LogManager {
         touched.add(log);
         this.journalReplayed++;
       } else if (outcome === 'gap') {
-        this.options.onError?.(new Error(`journal entry for ${log.topic}-${log.partition} starts past the log end ${log.logEndOffset}`), 'journal replay');
+        this.journalSkipped++;
       }
     }
     for (const log of touched) await log.flushToDisk();

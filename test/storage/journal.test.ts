@@ -418,3 +418,32 @@ test('a background flush of many `none` partitions is one filesystem sync', () =
     assert.ok(counts.segmentSyncs < 40, `${counts.segmentSyncs} segment fdatasyncs: not one per partition`);
     await logs.close();
   }));
+
+test('a journal round past what its partition kept (the round before it never completed) is skipped, counted, not reported as a failure', () =>
+  withTempDir(async (dir) => {
+    const errors: string[] = [];
+    // every round journaled, one append a round
+    const logs = await openLogs(dir, { fs: unsyncedSegmentsFs(), directSyncMax: 0 });
+    await logs.createTopic('t', 1);
+    const log = logs.getLog('t', 0)!;
+    for (const v of ['v0', 'v1', 'v2']) await appendValues(log, [v]).durable;
+    const end = log.activeSegment.size;
+    const v1Start = end - batchOf(['v1']).length - batchOf(['v2']).length;
+    await crash(logs);
+    // as a power loss leaves it when the round of v1 was still being synced and the round of v2 already written:
+    // the segment lost v1 and v2, the journal keeps only the rounds of v0 and v2
+    await truncate(join(dir, 't-0', '00000000000000000000.log'), v1Start);
+    const [file] = await readdir(join(dir, 'journal'));
+    const journal = await readFile(join(dir, 'journal', file!));
+    const rounds: Buffer[] = [];
+    for (let at = 0; at + 8 <= journal.length; at += 8 + journal.readInt32BE(at)) rounds.push(journal.subarray(at, at + 8 + journal.readInt32BE(at)));
+    assert.equal(rounds.length, 3);
+    await writeFile(join(dir, 'journal', file!), Buffer.concat([rounds[0]!, rounds[2]!]));
+    const again = await openLogs(dir, { onError: (err, what) => errors.push(`${what}: ${(err as Error).message}`) });
+    assert.deepEqual(await readAll(again.getLog('t', 0)!, 0), [[0, 'v0']]);
+    assert.equal(again.journalSkipped, 1);
+    assert.deepEqual(errors, []);
+    // the offsets of the lost appends are given out again
+    assert.equal(appendValues(again.getLog('t', 0)!, ['next']).baseOffset, 1);
+    await again.close();
+  }));
