@@ -1,6 +1,7 @@
 import { crc32c } from '@node-rs/crc32';
 import { join } from 'node:path';
 import { OPEN_READ_WRITE_CREATE, type FileSystem } from '../io/file-system.js';
+import { SharedWrite } from './shared-write.js';
 
 /** A topic as the catalogue records it. */
 export interface TopicRecord {
@@ -42,8 +43,7 @@ export class Catalogue {
   private needsCut = false;
   /** Topics changed since the last write began. */
   private readonly changed = new Set<string>();
-  private last: Promise<void> = Promise.resolve();
-  private queued: Promise<void> | null = null;
+  private readonly writes = new SharedWrite(() => this.write());
 
   constructor(
     private readonly fs: FileSystem,
@@ -89,24 +89,11 @@ export class Catalogue {
   /** Records the topics' current state; resolves once a write that began after this call is durable. */
   record(names: Iterable<string>): Promise<void> {
     for (const name of names) this.changed.add(name);
-    if (this.queued) return this.queued;
-    const write = this.last
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = null;
-        return this.write();
-      });
-    this.queued = this.last = write;
-    return write;
-  }
-
-  /** Waits for every write asked for so far; never rejects. */
-  settled(): Promise<void> {
-    return this.last.catch(() => undefined);
+    return this.writes.request();
   }
 
   async close(): Promise<void> {
-    await this.settled();
+    await this.writes.settled();
     if (this.fd >= 0) await this.fs.close(this.fd);
     this.fd = -1;
   }

@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../io/clock.js';
 import { nodeFileSystem, type FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { inParallel } from './in-parallel.js';
-import { SharedFileWrite } from './shared-file-write.js';
+import { SharedWrite } from './shared-write.js';
 import { Catalogue, type TopicRecord } from './catalogue.js';
 import { compactLog } from './compaction.js';
 import { GroupCommit } from './group-commit.js';
@@ -92,7 +92,7 @@ export class LogManager {
   private readonly changes = new Set<Promise<unknown>>();
   private readonly stopTimers: (() => void)[] = [];
   private readonly catalogue: Catalogue;
-  private readonly logStarts: SharedFileWrite;
+  private readonly logStarts: SharedWrite;
   private releaseLock: () => Promise<void> = async () => undefined;
   /** Bytes cut from torn tails during this start's recovery. */
   recoveredTruncatedBytes = 0;
@@ -113,7 +113,8 @@ export class LogManager {
     this.defaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
     this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 16384);
     this.catalogue = new Catalogue(this.fs, this.dataDir, (name) => this.recordOf(name), () => this.catalogueRecords(), options.catalogueFoldBytes);
-    this.logStarts = new SharedFileWrite(this.fs, join(this.dataDir, LOG_START_FILE), () => this.renderLogStarts());
+    // rewritten whole (temp file, fsync, rename)
+    this.logStarts = new SharedWrite(() => this.fs.writeFileAtomic(join(this.dataDir, LOG_START_FILE), this.renderLogStarts()));
     this.env = {
       fs: this.fs,
       handles: this.handles,
