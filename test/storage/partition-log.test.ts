@@ -561,6 +561,9 @@ test('a roll\'s producer snapshot still being written when a rollback takes the 
       fdatasync: async (fd) => {
         if (failJournalSync && pathOf(fd)!.endsWith('.journal')) {
           failJournalSync = false;
+          // it fails once the roll's snapshot write has begun, so the rollback comes while that write runs; failing
+          // at once let the rollback win the race now and then, and the roll then wrote no snapshot to hold
+          await snapshot.held;
           throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
         }
         return nodeFileSystem.fdatasync(fd);
