@@ -416,13 +416,36 @@ export class LogManager {
     await this.retentionPass;
     await this.noneFlush;
     await Promise.allSettled(this.changes);
+    try {
+      await this.shutDownCleanly();
+    } catch (err) {
+      // no clean-shutdown marker then (the next start recovers by scanning), but the descriptors and the lock are
+      // let go all the same: an embedding process goes on after a close that failed (a dead disk, say)
+      await this.groupCommit.close().catch(() => undefined);
+      await this.catalogue.close().catch(() => undefined);
+      await this.handles.closeAll();
+      await this.releaseLock();
+      throw err;
+    }
+    await this.releaseLock();
+  }
+
+  /** Syncs and closes every file, then writes the clean-shutdown marker that lets the next start skip recovery. */
+  private async shutDownCleanly(): Promise<void> {
     const logs = [...this.topics.values()].flatMap((t) => t.partitions);
     const syncAll = logs.length > MANY_PARTITIONS && (await this.fs.syncFileSystem(this.dataDir).catch(() => false));
     const states: ActiveSegmentState[] = [];
+    const failures: unknown[] = [];
     await inParallel(logs, async (log) => {
-      const state = await log.close(syncAll);
-      if (state) states.push(state);
+      try {
+        const state = await log.close(syncAll);
+        if (state) states.push(state);
+      } catch (err) {
+        // the others still finish: their files are closed only once none is in use
+        failures.push(err);
+      }
     });
+    if (failures.length > 0) throw failures[0];
     const stamp = this.clock.now();
     await this.fs.writeFileAtomic(join(this.dataDir, SHUTDOWN_STATE_FILE), encodeShutdownState(stamp, states), !syncAll);
     if (syncAll) {
@@ -434,7 +457,6 @@ export class LogManager {
     await this.logStarts.request();
     await this.handles.closeAll();
     await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE), String(stamp));
-    await this.releaseLock();
   }
 }
 

@@ -94,6 +94,46 @@ test('a clean shutdown is recognised and indexes are reused; garbage after the l
     await logs.close();
   }));
 
+test('a close that fails part-way (the disk gone) still closes every descriptor and lets go of the data dir lock; the next start recovers all', () =>
+  withTempDir(async (dir) => {
+    const descriptors = new Set<number>();
+    let broken = false;
+    const eio = () => Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        const fd = await nodeFileSystem.open(path, flags);
+        descriptors.add(fd);
+        return fd;
+      },
+      close: async (fd) => {
+        descriptors.delete(fd);
+        await nodeFileSystem.close(fd);
+      },
+      writev: (fd, buffers, position) => (broken ? Promise.reject(eio()) : nodeFileSystem.writev(fd, buffers, position)),
+      fdatasync: (fd) => (broken ? Promise.reject(eio()) : nodeFileSystem.fdatasync(fd)),
+      writeFileAtomic: (path, data, durable) => (broken ? Promise.reject(eio()) : nodeFileSystem.writeFileAtomic(path, data, durable)),
+    };
+    const logs = await openLogs(dir, { fs });
+    // `none` partitions hold unsynced bytes, so their close fails at its sync while the others' closes go on
+    await logs.createTopic('synced', 2);
+    await logs.createTopic('unsynced', 2, { 'flush.policy': 'none' });
+    for (const topic of ['synced', 'unsynced']) {
+      for (let p = 0; p < 2; p++) await appendValues(logs.getLog(topic, p)!, [`${topic}-${p}-a`, `${topic}-${p}-b`]).durable;
+    }
+    assert.ok(descriptors.size >= 5, 'segments and the catalogue are open');
+    broken = true;
+    await assert.rejects(logs.close(), /EIO/);
+    assert.deepEqual([...descriptors], [], 'no descriptor left open');
+    assert.equal(await stat(join(dir, '.lock')).then(() => true, () => false), false, 'the lock is let go');
+    const again = await openLogs(dir);
+    assert.equal(again.cleanStart, false);
+    for (const topic of ['synced', 'unsynced']) {
+      for (let p = 0; p < 2; p++) assert.deepEqual(await readAll(again.getLog(topic, p)!, 0), [[0, `${topic}-${p}-a`], [1, `${topic}-${p}-b`]]);
+    }
+    await again.close();
+  }));
+
 test('a clean shutdown of many partitions syncs the filesystem once instead of each file, and records their active segments in one file', () =>
   withTempDir(async (dir) => {
     const calls = { syncfs: 0, fileSyncs: 0, deferredWrites: 0 };
