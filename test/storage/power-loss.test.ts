@@ -44,7 +44,7 @@ type Op =
   | { kind: 'burst'; values: string[] }
   | { kind: 'diskFull'; skip: number; fail: number; values: string[] }
   | { kind: 'restart' }
-  | { kind: 'powerLoss'; afterOps: number; cuts: number[] };
+  | { kind: 'powerLoss'; afterOps: number; cuts: number[]; inFlight: number; syncMs: number };
 
 const value = fc.string({ minLength: 0, maxLength: 40 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -58,6 +58,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       kind: fc.constant('powerLoss' as const),
       afterOps: fc.nat(60),
       cuts: cutsArb,
+      inFlight: fc.integer({ min: 1, max: 3 }),
+      syncMs: fc.constantFrom(0, 2),
     }),
   },
 );
@@ -139,24 +141,41 @@ test('a power loss at any point keeps every acknowledged append, and idempotent 
             case 'powerLoss': {
               // keep appending to every partition, in rounds, until the power goes mid-way through whatever
               // the engine is doing (a journal round, a checkpoint, a roll); appends acknowledged by then must survive
+              // slow syncs leave writes to a new segment time to land while the old one's roll sync still runs
+              disk.slowSyncs(op.syncMs);
               disk.failAfter(op.afterOps);
+              /** Each partition's values in the order they were sent (the idempotent producer's sequence order). */
               const sent: string[][] = Array.from({ length: PARTITIONS }, () => []);
+              /**
+               * Each partition's values in the order the log took them (gave them offsets): a send refused at once
+               * (a rollback still running) is sent again a moment later, after the ones behind it, as a producer
+               * with several requests in flight and no idempotence reorders on a retry.
+               */
+              const taken: string[][] = Array.from({ length: PARTITIONS }, () => []);
               /** Every value an offset was given to (a refused append's offset goes to the next one). */
               const given: Map<number, Set<string>>[] = Array.from({ length: PARTITIONS }, () => new Map());
               const firstSequence = [...nextSequence];
               const acked = new Array<number>(PARTITIONS).fill(0);
               for (let round = 0; round < 20 && disk.on; round++) {
                 await Promise.allSettled(
-                  sent.map((values, p) => {
-                    const v = `r${round}p${p}`;
-                    values.push(v);
-                    const issued = (offset: number) => given[p]!.set(offset, (given[p]!.get(offset) ?? new Set()).add(v));
-                    return send(p, [v], issued).then(() => void acked[p]!++);
-                  }),
+                  sent.flatMap((values, p) =>
+                    // several appends in flight per partition, as a pipelining producer keeps: a roll between them
+                    // puts them in two segment files, synced apart
+                    Array.from({ length: op.inFlight }, (_, k) => {
+                      const v = `r${round}p${p}i${k}`;
+                      values.push(v);
+                      const issued = (offset: number) => {
+                        taken[p]!.push(v);
+                        given[p]!.set(offset, (given[p]!.get(offset) ?? new Set()).add(v));
+                      };
+                      return send(p, [v], issued).then(() => void acked[p]!++);
+                    }),
+                  ),
                 );
               }
               const dead = logs;
               await disk.powerLoss((i) => op.cuts[i % op.cuts.length]!);
+              disk.slowSyncs(0);
               // the dead process's timers and descriptors go; every write or sync it tries now fails
               await dead.close().catch(() => undefined);
               logs = await open();
@@ -172,7 +191,7 @@ test('a power loss at any point keeps every acknowledged append, and idempotent 
                 const before = new Map(model[p]!.slice(0, model[p]!.length - acked[p]!));
                 for (const [o, v] of got) assert.ok(before.get(o) === v || given[p]!.get(o)?.has(v), `partition ${p}: ${v} at ${o} was appended there`);
                 assert.deepEqual(got.map(([o]) => o), Array.from({ length: got.length }, (_, i) => i), `partition ${p}: no hole`);
-                const appended = [...model[p]!.slice(0, model[p]!.length - acked[p]!).map(([, v]) => v), ...sent[p]!];
+                const appended = [...model[p]!.slice(0, model[p]!.length - acked[p]!).map(([, v]) => v), ...taken[p]!];
                 assert.deepEqual(got.map(([, v]) => v), appended.slice(0, got.length), `partition ${p}: what survived is a prefix of what was appended`);
                 model[p] = got;
                 if (!idempotent) continue;
