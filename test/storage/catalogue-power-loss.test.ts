@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
-import { propertySeed } from '../helpers/property-seed.js';
+import { diskPropertyOptions } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { openLogs, readAll } from './helpers.js';
 import { cutsArb, powerLossDisk } from './power-loss-disk.js';
@@ -175,6 +175,6 @@ test('a power loss in the middle of topic creations, deletions, added partitions
         await spare.cleanup();
       }
     }),
-    { numRuns: 80, seed: propertySeed(20261202) },
+    diskPropertyOptions(20261202, 80),
   );
 });

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
-import { propertySeed } from '../helpers/property-seed.js';
+import { diskPropertyOptions } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { keyedContents, openLogs, type KeyedRecord } from './helpers.js';
 import { cutsArb, powerLossDisk } from './power-loss-disk.js';
@@ -141,6 +141,6 @@ test('a power loss during compaction or beside it keeps the latest acknowledged 
         await spare.cleanup();
       }
     }),
-    { numRuns: 100, seed: propertySeed(20261201) },
+    diskPropertyOptions(20261201, 100),
   );
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { LogManager } from '../../src/storage/log-manager.js';
-import { propertySeed } from '../helpers/property-seed.js';
+import { diskPropertyOptions } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
@@ -211,6 +211,6 @@ test('a power loss at any point keeps every acknowledged append, and idempotent 
         await spare.cleanup();
       }
     }),
-    { numRuns: 60, seed: propertySeed(20261130) },
+    diskPropertyOptions(20261130, 60),
   );
 });

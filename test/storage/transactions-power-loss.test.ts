@@ -10,7 +10,7 @@ import { Attributes, Batch, batchInfoAt, batchSizeAt, validateBatches } from '..
 import { buildControlBatch, buildRecordBatch, ControlType, controlTypeAt } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
-import { propertySeed } from '../helpers/property-seed.js';
+import { diskPropertyOptions } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { openLogs, untilAcknowledged, whenRecovered } from './helpers.js';
 import { cutsArb, powerLossDisk } from './power-loss-disk.js';
@@ -193,6 +193,6 @@ test('the last stable offset and aborted transactions always match the records, 
         await spare.cleanup();
       }
     }),
-    { numRuns: 80, seed: propertySeed(20261203) },
+    diskPropertyOptions(20261203, 80),
   );
 });
