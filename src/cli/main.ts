@@ -86,16 +86,23 @@ const COMMANDS: Record<string, Command> = {
       }
       const { host, port } = broker.advertised;
       logger.info(`Sluice is ready: bootstrap server ${host}:${port}, data in ${config.dataDir}`);
-      await new Promise<void>((resolve) => {
+      const code = await new Promise<number>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ signal }, 'stopping');
-          void broker.close().then(resolve);
+          broker.close().then(
+            () => resolve(0),
+            (err: unknown) => {
+              // a failed disk, say: no clean-shutdown marker was written, so the next start scans the logs
+              logger.error({ err }, 'shutdown failed; the next start recovers the logs');
+              resolve(1);
+            },
+          );
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
       logger.flush?.();
-      return 0;
+      return code;
     },
   },
   'topics create': {

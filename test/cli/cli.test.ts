@@ -1,7 +1,7 @@
 // The sluice command as a user runs it: start (flags, env, config file), topics, produce, consume, errors.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, writeFile } from 'node:fs/promises';
+import { access, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,24 @@ test('start, topics create/list/describe/alter/delete, produce and consume lines
       assert.equal(await stop(child), 0);
     }
     await access(join(dir, '.clean-shutdown'));
+  }));
+
+test('a shutdown that fails (the data dir gone from under the broker) is logged and exits 1', () =>
+  withTempDir(async (dir) => {
+    const dataDir = join(dir, 'data');
+    const { child, bootstrap, output } = await startCli(['--data-dir', dataDir]);
+    let code: number | null;
+    try {
+      assert.equal((await sluice(['produce', 'gone', '-b', bootstrap], 'one\n')).code, 0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+      code = await stop(child);
+    }
+    assert.equal(code, 1);
+    const failed = output().split('\n').filter((line) => line.includes('shutdown failed')).map((line) => JSON.parse(line) as { level: number; err?: { code?: string } });
+    assert.equal(failed.length, 1, output());
+    assert.equal(failed[0]!.level, 50);
+    assert.equal(failed[0]!.err?.code, 'ENOENT');
   }));
 
 test('settings come from a config file, SLUICE_* variables and flags, flags winning', () =>
