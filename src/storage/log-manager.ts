@@ -418,16 +418,14 @@ export class LogManager {
     await Promise.allSettled(this.changes);
     try {
       await this.shutDownCleanly();
-    } catch (err) {
-      // no clean-shutdown marker then (the next start recovers by scanning), but the descriptors and the lock are
-      // let go all the same: an embedding process goes on after a close that failed (a dead disk, say)
+    } finally {
+      // after a failure part-way (a dead disk, say) there is no clean-shutdown marker, and the next start recovers
+      // by scanning, but what is still open is let go all the same: an embedding process goes on after it
       await this.groupCommit.close().catch(() => undefined);
       await this.catalogue.close().catch(() => undefined);
       await this.handles.closeAll();
       await this.releaseLock();
-      throw err;
     }
-    await this.releaseLock();
   }
 
   /** Syncs and closes every file, then writes the clean-shutdown marker that lets the next start skip recovery. */
