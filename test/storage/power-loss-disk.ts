@@ -79,6 +79,8 @@ export function powerLossDisk(spareDir: string) {
     for (const id of [...buried.keys()]) if (!namedDurably(id)) await forget(id);
   };
 
+  /** The id of a file only read, that no process wrote through this file system. */
+  const UNTRACKED = -1;
   let life = 0;
   /** Operations left before the power goes (Infinity: it stays on). */
   let budget = Infinity;
@@ -130,16 +132,20 @@ export function powerLossDisk(spareDir: string) {
           serially(async () => {
             const fd = await nodeFileSystem.open(path, flags);
             let id = fileAt.get(path);
-            if (id === undefined && flags === 'r') return fd; // nothing this process wrote: never cut
-            if (id === undefined) {
+            if (id === undefined && flags !== 'r') {
               id = nextFileId++;
               fileAt.set(path, id);
               durable.set(id, 0);
-            } else if (flags === 'w') {
+            } else if (id !== undefined && flags === 'w') {
               durable.set(id, 0);
               cutSyncs(id, 0);
             }
-            files.set(fd, id);
+            if (mine !== life) {
+              // the power went while it opened: its process never gets the descriptor, so nobody else closes it
+              await nodeFileSystem.close(fd);
+              throw powerOff();
+            }
+            files.set(fd, id ?? UNTRACKED); // a file read that nothing here wrote is never cut
             return fd;
           }),
         ),
