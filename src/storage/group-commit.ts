@@ -241,6 +241,16 @@ export class GroupCommit {
     }
   }
 
+  /**
+   * After a shutdown or start that failed: waits for the running round and checkpoint, then closes the journal
+   * file but keeps every one, as segments may not be synced: the next start replays them.
+   */
+  async release(): Promise<void> {
+    await this.running;
+    await this.checkpointing;
+    await this.journal?.rotate();
+  }
+
   /** Waits for the running round and checkpoint, then removes the journal (the caller synced every segment). */
   async close(): Promise<void> {
     await this.running;

@@ -134,11 +134,18 @@ export class LogManager {
       await manager.load();
     } catch (err) {
       for (const stop of manager.stopTimers.splice(0)) stop();
-      await manager.catalogue.close().catch(() => undefined);
-      await manager.releaseLock();
+      await manager.releaseFiles();
       throw err;
     }
     return manager;
+  }
+
+  /** Closes every file still open, keeping the journal's, and lets go of the data dir lock. */
+  private async releaseFiles(): Promise<void> {
+    await this.groupCommit?.release().catch(() => undefined);
+    await this.catalogue.close().catch(() => undefined);
+    await this.handles.closeAll();
+    await this.releaseLock();
   }
 
   private async load(): Promise<void> {
@@ -420,11 +427,9 @@ export class LogManager {
       await this.shutDownCleanly();
     } finally {
       // after a failure part-way (a dead disk, say) there is no clean-shutdown marker, and the next start recovers
-      // by scanning, but what is still open is let go all the same: an embedding process goes on after it
-      await this.groupCommit.close().catch(() => undefined);
-      await this.catalogue.close().catch(() => undefined);
-      await this.handles.closeAll();
-      await this.releaseLock();
+      // by scanning and replays the journal, but what is still open is let go all the same: an embedding process
+      // goes on after it
+      await this.releaseFiles();
     }
   }
 

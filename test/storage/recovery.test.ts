@@ -94,7 +94,7 @@ test('a clean shutdown is recognised and indexes are reused; garbage after the l
     await logs.close();
   }));
 
-test('a close that fails part-way (the disk gone) still closes every descriptor and lets go of the data dir lock; the next start recovers all', () =>
+test('a close that fails part-way (the disk gone) still closes every descriptor and lets go of the data dir lock, keeps the journal, and the next start recovers all', () =>
   withTempDir(async (dir) => {
     const descriptors = new Set<number>();
     let broken = false;
@@ -114,7 +114,8 @@ test('a close that fails part-way (the disk gone) still closes every descriptor 
       fdatasync: (fd) => (broken ? Promise.reject(eio()) : nodeFileSystem.fdatasync(fd)),
       writeFileAtomic: (path, data, durable) => (broken ? Promise.reject(eio()) : nodeFileSystem.writeFileAtomic(path, data, durable)),
     };
-    const logs = await openLogs(dir, { fs });
+    // every round journaled: the journal is then the only synced copy of the acknowledged appends
+    const logs = await openLogs(dir, { fs, directSyncMax: 0 });
     // `none` partitions hold unsynced bytes, so their close fails at its sync while the others' closes go on
     await logs.createTopic('synced', 2);
     await logs.createTopic('unsynced', 2, { 'flush.policy': 'none' });
@@ -126,6 +127,10 @@ test('a close that fails part-way (the disk gone) still closes every descriptor 
     await assert.rejects(logs.close(), /EIO/);
     assert.deepEqual([...descriptors], [], 'no descriptor left open');
     assert.equal(await stat(join(dir, '.lock')).then(() => true, () => false), false, 'the lock is let go');
+    // the segments were never synced, so the journal stays for the next start to replay
+    const journal = await readdir(join(dir, 'journal'));
+    assert.equal(journal.length, 1);
+    assert.ok((await stat(join(dir, 'journal', journal[0]!))).size > 0);
     const again = await openLogs(dir);
     assert.equal(again.cleanStart, false);
     for (const topic of ['synced', 'unsynced']) {
