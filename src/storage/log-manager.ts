@@ -444,7 +444,7 @@ export class LogManager {
         const state = await log.close(syncAll);
         if (state) states.push(state);
       } catch (err) {
-        // the others still finish: their files are closed only once none is in use
+        // every partition is closed all the same: none may still be writing once the files are closed
         failures.push(err);
       }
     });

@@ -1,7 +1,7 @@
 // Recovery: torn and corrupt tails are cut at the last whole valid batch; nothing valid is lost.
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
@@ -136,6 +136,34 @@ test('a close that fails part-way (the disk gone) still closes every descriptor 
     for (const topic of ['synced', 'unsynced']) {
       for (let p = 0; p < 2; p++) assert.deepEqual(await readAll(again.getLog(topic, p)!, 0), [[0, `${topic}-${p}-a`], [1, `${topic}-${p}-b`]]);
     }
+    await again.close();
+  }));
+
+test('a start that fails part-way closes the files it opened and lets go of the data dir lock', () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('t', 4);
+    for (let p = 0; p < 4; p++) await appendValues(logs.getLog('t', p)!, [`v${p}`]).durable;
+    await crash(logs);
+    const descriptors = new Set<number>();
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        if (path.includes(`${sep}t-3${sep}`)) throw Object.assign(new Error(`EIO: i/o error, open '${path}'`), { code: 'EIO' });
+        const fd = await nodeFileSystem.open(path, flags);
+        descriptors.add(fd);
+        return fd;
+      },
+      close: async (fd) => {
+        descriptors.delete(fd);
+        await nodeFileSystem.close(fd);
+      },
+    };
+    await assert.rejects(openLogs(dir, { fs }), /EIO/);
+    assert.deepEqual([...descriptors], [], 'no descriptor left open');
+    assert.equal(await stat(join(dir, '.lock')).then(() => true, () => false), false, 'the lock is let go');
+    const again = await openLogs(dir);
+    for (let p = 0; p < 4; p++) assert.deepEqual(await readAll(again.getLog('t', p)!, 0), [[0, `v${p}`]]);
     await again.close();
   }));
 
