@@ -225,3 +225,21 @@ export function pathRecordingOpen(): { open: FileSystem['open']; pathOf: (fd: nu
     pathOf: (fd) => paths.get(fd),
   };
 }
+
+/** A file system that keeps the descriptors it opened and has not closed yet. */
+export function countingDescriptors(base: FileSystem): { fs: FileSystem; descriptors: Set<number> } {
+  const descriptors = new Set<number>();
+  const fs: FileSystem = {
+    ...base,
+    open: async (path, flags) => {
+      const fd = await base.open(path, flags);
+      descriptors.add(fd);
+      return fd;
+    },
+    close: async (fd) => {
+      descriptors.delete(fd);
+      await base.close(fd);
+    },
+  };
+  return { fs, descriptors };
+}

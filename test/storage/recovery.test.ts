@@ -9,7 +9,7 @@ import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protoc
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { segmentFileName } from '../../src/storage/segment.js';
 import { tempDir, withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, crash, openLogs, readAll } from './helpers.js';
+import { appendValues, countingDescriptors, crash, openLogs, readAll } from './helpers.js';
 import { powerLossDisk } from './power-loss-disk.js';
 
 async function buildLog(dir: string): Promise<{ segment: string; lastBatchStart: number; size: number }> {
@@ -96,20 +96,11 @@ test('a clean shutdown is recognised and indexes are reused; garbage after the l
 
 test('a close that fails part-way (the disk gone) still closes every descriptor and lets go of the data dir lock, keeps the journal, and the next start recovers all', () =>
   withTempDir(async (dir) => {
-    const descriptors = new Set<number>();
+    const { fs: counting, descriptors } = countingDescriptors(nodeFileSystem);
     let broken = false;
     const eio = () => Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
     const fs: FileSystem = {
-      ...nodeFileSystem,
-      open: async (path, flags) => {
-        const fd = await nodeFileSystem.open(path, flags);
-        descriptors.add(fd);
-        return fd;
-      },
-      close: async (fd) => {
-        descriptors.delete(fd);
-        await nodeFileSystem.close(fd);
-      },
+      ...counting,
       writev: (fd, buffers, position) => (broken ? Promise.reject(eio()) : nodeFileSystem.writev(fd, buffers, position)),
       fdatasync: (fd) => (broken ? Promise.reject(eio()) : nodeFileSystem.fdatasync(fd)),
       writeFileAtomic: (path, data, durable) => (broken ? Promise.reject(eio()) : nodeFileSystem.writeFileAtomic(path, data, durable)),
@@ -145,19 +136,11 @@ test('a start that fails part-way closes the files it opened and lets go of the 
     await logs.createTopic('t', 4);
     for (let p = 0; p < 4; p++) await appendValues(logs.getLog('t', p)!, [`v${p}`]).durable;
     await crash(logs);
-    const descriptors = new Set<number>();
+    const { fs: counting, descriptors } = countingDescriptors(nodeFileSystem);
     const fs: FileSystem = {
-      ...nodeFileSystem,
-      open: async (path, flags) => {
-        if (path.includes(`${sep}t-3${sep}`)) throw Object.assign(new Error(`EIO: i/o error, open '${path}'`), { code: 'EIO' });
-        const fd = await nodeFileSystem.open(path, flags);
-        descriptors.add(fd);
-        return fd;
-      },
-      close: async (fd) => {
-        descriptors.delete(fd);
-        await nodeFileSystem.close(fd);
-      },
+      ...counting,
+      open: (path, flags) =>
+        path.includes(`${sep}t-3${sep}`) ? Promise.reject(Object.assign(new Error(`EIO: i/o error, open '${path}'`), { code: 'EIO' })) : counting.open(path, flags),
     };
     await assert.rejects(openLogs(dir, { fs }), /EIO/);
     assert.deepEqual([...descriptors], [], 'no descriptor left open');
