@@ -638,14 +638,19 @@ export class PartitionLog {
     const failed = this.pending.splice(index);
     this.writeIndex = Math.min(this.writeIndex, index);
     const error = cause instanceof KafkaError ? cause : new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `write to ${this.topic}-${this.partition} failed: ${(cause as Error)?.message ?? cause}`, { cause });
-    // forget the failed appends before their callers hear of it, so what they observe is already rolled back
     for (let i = failed.length - 1; i >= 0; i--) if (failed[i]!.producerUndo) this.producers.undo(failed[i]!.producerUndo!);
     this.transactions.truncateFrom(from.startOffset);
-    for (const p of failed) {
-      p.writeOutcome.reject(error);
-      p.durableOutcome.reject(error);
+    // callers hear of it once the rollback is durable: until then a sync of the segment (a checkpoint's, a
+    // syncfs) can make the refused bytes durable, and a power loss would bring back an append its producer was
+    // told failed
+    try {
+      await this.rollbackTo(from.segment, from.position, from.startOffset);
+    } finally {
+      for (const p of failed) {
+        p.writeOutcome.reject(error);
+        p.durableOutcome.reject(error);
+      }
     }
-    await this.rollbackTo(from.segment, from.position, from.startOffset);
   }
 
   /** Run as a change to the list of segments: a roll's index and snapshot writes still running finish first (see sealSegment). */

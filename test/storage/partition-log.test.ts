@@ -550,10 +550,57 @@ for (const order of ['the later write fails first', 'the earlier sync fails firs
     }));
 }
 
+test('a refused append is answered only once the rollback that removes its bytes is durable', () =>
+  withTempDir(async (dir) => {
+    const { open, pathOf } = pathRecordingOpen();
+    let failJournalSync = false;
+    const events: string[] = [];
+    let cut = false;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open,
+      ftruncate: async (fd, length) => {
+        await nodeFileSystem.ftruncate(fd, length);
+        if (pathOf(fd)!.endsWith('.log')) (cut = true), events.push(`segment cut at ${length}`);
+      },
+      fdatasync: async (fd) => {
+        if (failJournalSync && pathOf(fd)!.endsWith('.journal')) {
+          failJournalSync = false;
+          throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        }
+        await nodeFileSystem.fdatasync(fd);
+        if (cut && pathOf(fd)!.endsWith('.log')) (cut = false), events.push('segment cut synced');
+      },
+    };
+    // every append is made durable by the journal, so the segment may be synced later (a checkpoint, a syncfs):
+    // the refused bytes must be gone from it by the time the producer hears of the refusal
+    const logs = await openLogs(dir, { fs, directSyncMax: 0 });
+    await logs.createTopic('t', 1);
+    const log = logs.getLog('t', 0)!;
+    await appendValues(log, ['kept']).durable;
+    const size = log.activeSegment.size;
+    failJournalSync = true;
+    const refused = appendValues(log, ['refused']);
+    await assert.rejects(
+      refused.durable.finally(() => events.push('refused')),
+      { code: ErrorCode.KAFKA_STORAGE_ERROR },
+    );
+    assert.deepEqual(events, [`segment cut at ${size}`, 'segment cut synced', 'refused']);
+    const after = await whenRecovered(() => appendValues(log, ['after']));
+    assert.equal(after.baseOffset, 1);
+    await after.durable;
+    assert.deepEqual(await readAll(log, 0), [[0, 'kept'], [1, 'after']]);
+    await logs.close();
+  }));
+
 test('a roll\'s producer snapshot still being written when a rollback takes the roll back does not outlive the rollback', () =>
   withTempDir(async (dir) => {
     const { open, pathOf } = pathRecordingOpen();
     let failJournalSync = false;
+    let journalFailed = false;
+    /** Resolves once the journal's cut after the failed sync is synced: the rollback is then queued. */
+    let cutSynced!: () => void;
+    const journalCut = new Promise<void>((r) => (cutSynced = r));
     const snapshot = holdFirstAtomicWrite((path) => path.endsWith('.snapshot')); // the first is the roll's below
     const fs: FileSystem = {
       ...nodeFileSystem,
@@ -561,12 +608,14 @@ test('a roll\'s producer snapshot still being written when a rollback takes the 
       fdatasync: async (fd) => {
         if (failJournalSync && pathOf(fd)!.endsWith('.journal')) {
           failJournalSync = false;
+          journalFailed = true;
           // it fails once the roll's snapshot write has begun, so the rollback comes while that write runs; failing
           // at once let the rollback win the race now and then, and the roll then wrote no snapshot to hold
           await snapshot.held;
           throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
         }
-        return nodeFileSystem.fdatasync(fd);
+        await nodeFileSystem.fdatasync(fd);
+        if (journalFailed && pathOf(fd)!.endsWith('.journal')) setImmediate(cutSynced);
       },
       writeFileAtomic: snapshot.writeFileAtomic,
     };
@@ -585,9 +634,11 @@ test('a roll\'s producer snapshot still being written when a rollback takes the 
     const refused = send(7, 2, small('c')); // the last to fit in the first segment; its journal sync fails
     const rolled = send(7, 3, small('d')); // rolls at 3: the snapshot taken for offset 3 counts c
     assert.deepEqual(log.segments.map((s) => s.baseOffset), [0, 3]);
-    await Promise.all([assert.rejects(refused.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR }), assert.rejects(rolled.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR })]);
+    // the rollback waits for the snapshot write, and the appends are refused once the rollback is done
     await snapshot.held;
+    await journalCut;
     snapshot.release();
+    await Promise.all([assert.rejects(refused.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR }), assert.rejects(rolled.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR })]);
     // another producer's batches take offsets 2 and 3; the larger first one rolls at 2 this time
     await (await whenRecovered(() => send(8, 0, 'e'.repeat(110)))).durable;
     await send(8, 1, 'f').durable;
