@@ -1,5 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
-import { Compression, MAX_DECOMPRESSED_BYTES, decompressedSize } from './compression.js';
+import { Compression, MAX_DECOMPRESSED_BYTES, decompress, decompressedSize } from './compression.js';
 import { ErrorCode, KafkaError } from './errors.js';
 import { Reader } from './reader.js';
 
@@ -98,12 +98,14 @@ export interface ValidatedBatches {
 }
 
 /**
- * Validates the record batches of one produce partition without decoding compressed payloads: framing,
- * magic, CRC32C, counts, for uncompressed batches the record framing and offset deltas (a walk over
- * varints, no allocation per record), and for compressed ones the codec's framing and the size it states.
+ * Validates the record batches of one produce partition: framing, magic, CRC32C, counts, for uncompressed
+ * batches the record framing and offset deltas (a walk over varints, no allocation per record), and for
+ * compressed ones the codec's framing and the size it states, without decoding them. With `keysRequired` (a
+ * compacted topic, where a record without a key could never be compacted away), every record must have a key:
+ * compressed batches are then decompressed and walked too, as Kafka does for such topics.
  * Throws KafkaError with the code the produce response should carry.
  */
-export function validateBatches(records: Buffer, maxBatchBytes: number): ValidatedBatches {
+export function validateBatches(records: Buffer, maxBatchBytes: number, keysRequired = false): ValidatedBatches {
   const batches: BatchInfo[] = [];
   let at = 0;
   let total = 0;
@@ -135,10 +137,11 @@ export function validateBatches(records: Buffer, maxBatchBytes: number): Validat
       throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${info.attributes & 7}`);
     }
     const codec = info.attributes & Attributes.COMPRESSION_MASK;
-    if (codec === Compression.NONE) validateUncompressedRecords(records, at, size, info.recordsCount);
-    else if (decompressedSize(codec, records.subarray(at + Batch.HEADER_BYTES, at + size)).stated > MAX_DECOMPRESSED_BYTES) {
+    const payload = records.subarray(at + Batch.HEADER_BYTES, at + size);
+    if (codec === Compression.NONE) validateRecords(payload, info.recordsCount, keysRequired);
+    else if (decompressedSize(codec, payload).stated > MAX_DECOMPRESSED_BYTES) {
       throw new KafkaError(ErrorCode.INVALID_RECORD, `batch at byte ${at} decompresses to more than ${MAX_DECOMPRESSED_BYTES} bytes`);
-    }
+    } else if (keysRequired) validateRecords(decompress(codec, payload), info.recordsCount, keysRequired);
     batches.push(info);
     total += info.recordsCount;
     at += size;
@@ -156,8 +159,9 @@ export class InvalidRecordError extends KafkaError {
   }
 }
 
-function validateUncompressedRecords(buf: Buffer, at: number, size: number, count: number): void {
-  const r = new Reader(buf, at + Batch.HEADER_BYTES, at + size);
+/** Walks a batch's records (uncompressed): their framing, offset deltas, and keys where `keysRequired`. */
+function validateRecords(records: Buffer, count: number, keysRequired: boolean): void {
+  const r = new Reader(records, 0, records.length);
   for (let i = 0; i < count; i++) {
     try {
       const length = r.varint();
@@ -167,6 +171,7 @@ function validateUncompressedRecords(buf: Buffer, at: number, size: number, coun
       r.varlong(); // timestamp delta
       const offsetDelta = r.varint();
       if (offsetDelta !== i) throw new InvalidRecordError(i, `record ${i} has offset delta ${offsetDelta}`);
+      if (keysRequired && r.varint() < 0) throw new InvalidRecordError(i, `record ${i} has no key: a compacted topic needs one`);
       r.pos = end;
     } catch (err) {
       if (err instanceof InvalidRecordError) throw err;

@@ -152,6 +152,30 @@ test('a batch whose records do not match its header gets INVALID_RECORD naming t
   });
 });
 
+test('a compacted topic refuses a record without a key (INVALID_RECORD naming it), compressed or not; other topics take it', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('compacted', 1, { 'cleanup.policy': 'compact' });
+    await b.broker.createTopic('both', 1, { 'cleanup.policy': 'compact,delete' });
+    await b.broker.createTopic('plain', 1, {});
+    const produce = async (topic: string, batch: Buffer) => (await c.send(API.PRODUCE, 9, produceBody(topic, 0, batch))).responses[0].partitionResponses[0];
+    const records = [{ key: 'a', value: '1' }, { key: 'b', value: null }, { value: 'keyless' }];
+    for (const compression of [Compression.NONE, Compression.GZIP, Compression.SNAPPY, Compression.LZ4, Compression.ZSTD]) {
+      for (const topic of ['compacted', 'both']) {
+        const refused = await produce(topic, buildRecordBatch(records, { compression }));
+        assert.equal(refused.errorCode, ErrorCode.INVALID_RECORD, `${topic}, codec ${compression}`);
+        assert.deepEqual(refused.recordErrors.map((e: { batchIndex: number }) => e.batchIndex), [2]);
+        assert.match(refused.errorMessage, /record 2 has no key/);
+        // a key and a tombstone (a key with no value) are what compaction works with
+        assert.equal((await produce(topic, buildRecordBatch(records.slice(0, 2), { compression }))).errorCode, 0);
+      }
+      assert.equal((await produce('plain', buildRecordBatch(records, { compression }))).errorCode, 0);
+    }
+    assert.equal(b.broker.logs.getLog('compacted', 0)!.logEndOffset, 10);
+    assert.equal(b.broker.logs.getLog('both', 0)!.logEndOffset, 10);
+    assert.equal(b.broker.logs.getLog('plain', 0)!.logEndOffset, 15);
+  });
+});
+
 test('compressed batches that decompress past the cap: refused where their size is stated or they must be decoded, stored as sent otherwise', async () => {
   await withClient(async (c, b) => {
     await b.broker.createTopic('t', 1, {});

@@ -2,7 +2,7 @@
 // consumer without a group, so what it produced is read back by librdkafka (confluent-kafka).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Kafka, logLevel, type Message } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Message } from 'kafkajs';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages } from './dataset.js';
 import { pythonConsume } from './python-clients.js';
@@ -63,6 +63,30 @@ test('kafkajs: creating an existing topic or a bad name fails with the Kafka err
       assert.equal(await admin.createTopics({ topics: [{ topic: 'dup' }] }), false);
       await assert.rejects(admin.createTopics({ topics: [{ topic: 'bad/name' }] }), (err: Error) => JSON.stringify(err).includes('INVALID_TOPIC_EXCEPTION'));
     } finally {
+      await admin.disconnect();
+    }
+  });
+});
+
+test('kafkajs: a compacted topic refuses records without a key (INVALID_RECORD), plain or gzip, and takes keyed ones', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    const kafka = client(bootstrap);
+    const admin = kafka.admin();
+    await admin.connect();
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic: 'profiles', numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
+      for (const compression of [CompressionTypes.None, CompressionTypes.GZIP]) {
+        const keyless = producer.send({ topic: 'profiles', acks: -1, compression, messages: [{ key: 'k1', value: 'a' }, { value: 'no key' }] });
+        await assert.rejects(keyless, (err: Error & { type?: string }) => err.type === 'INVALID_RECORD');
+        const [ok] = await producer.send({ topic: 'profiles', acks: -1, compression, messages: [{ key: 'k1', value: 'a' }, { key: 'k2', value: null }] });
+        assert.equal(ok!.errorCode, 0);
+      }
+      // the refused batches left nothing: two keyed batches of two records each
+      assert.equal(broker.logs.getLog('profiles', 0)!.logEndOffset, 4);
+    } finally {
+      await producer.disconnect();
       await admin.disconnect();
     }
   });

@@ -1,7 +1,8 @@
 // Produce (key 0), advertised v0-11. v0-2 carry the old message formats, which Sluice does not store: they
 // get UNSUPPORTED_VERSION per partition (advertising from v0 keeps librdkafka's compression switched on).
 // Behavior: batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed
-// batches, max.message.bytes) and appended as sent with offsets patched in place. acks=0 gets no response,
+// batches, max.message.bytes; on compacted topics every record needs a key, compressed batches decoded to check)
+// and appended as sent with offsets patched in place. acks=0 gets no response,
 // acks=1 waits for the write, acks=-1 for durability under the topic's flush policy (and gets NOT_ENOUGH_REPLICAS
 // when the topic's min.insync.replicas exceeds the one replica a single broker has). Clients may not write
 // control batches (INVALID_RECORD); a transactional batch must belong to its producer's open transaction that
@@ -72,7 +73,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           }
           const records = p.records;
           if (!records || records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
-          const validated = validateBatches(records, log.config.maxMessageBytes);
+          const validated = validateBatches(records, log.config.maxMessageBytes, log.config.cleanupPolicy.includes('compact'));
           checkTransactional(broker, req.transactionalId, validated, topicData.name, p.index);
           const result = log.append(records, validated);
           out.baseOffset = result.baseOffset;
