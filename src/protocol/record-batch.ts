@@ -137,11 +137,14 @@ export function validateBatches(records: Buffer, maxBatchBytes: number, keysRequ
       throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${info.attributes & 7}`);
     }
     const codec = info.attributes & Attributes.COMPRESSION_MASK;
-    const payload = records.subarray(at + Batch.HEADER_BYTES, at + size);
-    if (codec === Compression.NONE) validateRecords(payload, info.recordsCount, keysRequired);
-    else if (decompressedSize(codec, payload).stated > MAX_DECOMPRESSED_BYTES) {
-      throw new KafkaError(ErrorCode.INVALID_RECORD, `batch at byte ${at} decompresses to more than ${MAX_DECOMPRESSED_BYTES} bytes`);
-    } else if (keysRequired) validateRecords(decompress(codec, payload), info.recordsCount, keysRequired);
+    if (codec === Compression.NONE) validateRecords(new Reader(records, at + Batch.HEADER_BYTES, at + size), info.recordsCount, keysRequired);
+    else {
+      const payload = records.subarray(at + Batch.HEADER_BYTES, at + size);
+      if (decompressedSize(codec, payload).stated > MAX_DECOMPRESSED_BYTES) {
+        throw new KafkaError(ErrorCode.INVALID_RECORD, `batch at byte ${at} decompresses to more than ${MAX_DECOMPRESSED_BYTES} bytes`);
+      }
+      if (keysRequired) validateRecords(new Reader(decompress(codec, payload)), info.recordsCount, keysRequired);
+    }
     batches.push(info);
     total += info.recordsCount;
     at += size;
@@ -159,9 +162,8 @@ export class InvalidRecordError extends KafkaError {
   }
 }
 
-/** Walks a batch's records (uncompressed): their framing, offset deltas, and keys where `keysRequired`. */
-function validateRecords(records: Buffer, count: number, keysRequired: boolean): void {
-  const r = new Reader(records, 0, records.length);
+/** Walks a batch's records (uncompressed, between `r`'s position and end): framing, offset deltas, and keys where `keysRequired`. */
+function validateRecords(r: Reader, count: number, keysRequired: boolean): void {
   for (let i = 0; i < count; i++) {
     try {
       const length = r.varint();
