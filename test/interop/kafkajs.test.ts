@@ -2,7 +2,8 @@
 // consumer without a group, so what it produced is read back by librdkafka (confluent-kafka).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CompressionTypes, Kafka, logLevel, type Message } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Admin, type Message, type Producer } from 'kafkajs';
+import type { Broker } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages } from './dataset.js';
 import { pythonConsume } from './python-clients.js';
@@ -11,7 +12,8 @@ function client(bootstrap: string): Kafka {
   return new Kafka({ clientId: 'interop', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
 }
 
-test('kafkajs: create, produce 10,000 with acks=-1, offsets, offsets by time, configs, delete', async () => {
+/** Runs `fn` against a fresh broker with a connected kafkajs admin and producer. */
+async function withAdminAndProducer(fn: (admin: Admin, producer: Producer, broker: Broker, bootstrap: string) => Promise<void>): Promise<void> {
   await withBroker(async ({ bootstrap, broker }) => {
     const kafka = client(bootstrap);
     const admin = kafka.admin();
@@ -19,37 +21,43 @@ test('kafkajs: create, produce 10,000 with acks=-1, offsets, offsets by time, co
     const producer = kafka.producer();
     await producer.connect();
     try {
-      assert.equal(await admin.createTopics({ topics: [{ topic: 'clicks', numPartitions: 6 }] }), true);
-      const messages = makeMessages(10_000, 6);
-      for (let i = 0; i < messages.length; i += 500) {
-        const chunk: Message[] = messages.slice(i, i + 500).map((m) => ({
-          key: m.key, value: m.value, partition: m.partition, timestamp: String(m.timestamp),
-          headers: Object.fromEntries(m.headers),
-        }));
-        const res = await producer.send({ topic: 'clicks', acks: -1, messages: chunk });
-        for (const r of res) assert.equal(r.errorCode, 0);
-      }
-      const offsets = await admin.fetchTopicOffsets('clicks');
-      assert.deepEqual(
-        offsets.map((o) => [o.partition, o.low, o.high]).sort((a, b) => Number(a[0]) - Number(b[0])),
-        [0, 1, 2, 3, 4, 5].map((p) => [p, '0', String(messages.filter((m) => m.partition === p).length)]),
-      );
-      const byTime = await admin.fetchTopicOffsetsByTimestamp('clicks', messages[1200]!.timestamp);
-      assert.deepEqual(byTime.map((o) => [o.partition, o.offset]).sort((a, b) => Number(a[0]) - Number(b[0])), [0, 1, 2, 3, 4, 5].map((p) => [p, '200']));
-
-      assertSameMessages(messages, await pythonConsume('confluent', bootstrap, 'clicks', 6, messages.length));
-
-      const configs = await admin.describeConfigs({ resources: [{ type: 2, name: 'clicks', configNames: ['retention.ms'] }], includeSynonyms: false });
-      assert.deepEqual(configs.resources[0]!.configEntries.map((c) => [c.configName, c.configValue]), [['retention.ms', '604800000']]);
-      await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'clicks', configEntries: [{ name: 'retention.ms', value: '60000' }] }] });
-      assert.equal(broker.logs.topics.get('clicks')!.config.retentionMs, 60000);
-
-      await admin.deleteTopics({ topics: ['clicks'] });
-      assert.deepEqual(await admin.listTopics(), []);
+      await fn(admin, producer, broker, bootstrap);
     } finally {
       await producer.disconnect();
       await admin.disconnect();
     }
+  });
+}
+
+test('kafkajs: create, produce 10,000 with acks=-1, offsets, offsets by time, configs, delete', async () => {
+  await withAdminAndProducer(async (admin, producer, broker, bootstrap) => {
+    assert.equal(await admin.createTopics({ topics: [{ topic: 'clicks', numPartitions: 6 }] }), true);
+    const messages = makeMessages(10_000, 6);
+    for (let i = 0; i < messages.length; i += 500) {
+      const chunk: Message[] = messages.slice(i, i + 500).map((m) => ({
+        key: m.key, value: m.value, partition: m.partition, timestamp: String(m.timestamp),
+        headers: Object.fromEntries(m.headers),
+      }));
+      const res = await producer.send({ topic: 'clicks', acks: -1, messages: chunk });
+      for (const r of res) assert.equal(r.errorCode, 0);
+    }
+    const offsets = await admin.fetchTopicOffsets('clicks');
+    assert.deepEqual(
+      offsets.map((o) => [o.partition, o.low, o.high]).sort((a, b) => Number(a[0]) - Number(b[0])),
+      [0, 1, 2, 3, 4, 5].map((p) => [p, '0', String(messages.filter((m) => m.partition === p).length)]),
+    );
+    const byTime = await admin.fetchTopicOffsetsByTimestamp('clicks', messages[1200]!.timestamp);
+    assert.deepEqual(byTime.map((o) => [o.partition, o.offset]).sort((a, b) => Number(a[0]) - Number(b[0])), [0, 1, 2, 3, 4, 5].map((p) => [p, '200']));
+
+    assertSameMessages(messages, await pythonConsume('confluent', bootstrap, 'clicks', 6, messages.length));
+
+    const configs = await admin.describeConfigs({ resources: [{ type: 2, name: 'clicks', configNames: ['retention.ms'] }], includeSynonyms: false });
+    assert.deepEqual(configs.resources[0]!.configEntries.map((c) => [c.configName, c.configValue]), [['retention.ms', '604800000']]);
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'clicks', configEntries: [{ name: 'retention.ms', value: '60000' }] }] });
+    assert.equal(broker.logs.topics.get('clicks')!.config.retentionMs, 60000);
+
+    await admin.deleteTopics({ topics: ['clicks'] });
+    assert.deepEqual(await admin.listTopics(), []);
   });
 });
 
@@ -69,25 +77,15 @@ test('kafkajs: creating an existing topic or a bad name fails with the Kafka err
 });
 
 test('kafkajs: a compacted topic refuses records without a key (INVALID_RECORD), plain or gzip, and takes keyed ones', async () => {
-  await withBroker(async ({ bootstrap, broker }) => {
-    const kafka = client(bootstrap);
-    const admin = kafka.admin();
-    await admin.connect();
-    const producer = kafka.producer();
-    await producer.connect();
-    try {
-      await admin.createTopics({ topics: [{ topic: 'profiles', numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
-      for (const compression of [CompressionTypes.None, CompressionTypes.GZIP]) {
-        const keyless = producer.send({ topic: 'profiles', acks: -1, compression, messages: [{ key: 'k1', value: 'a' }, { value: 'no key' }] });
-        await assert.rejects(keyless, (err: Error & { type?: string }) => err.type === 'INVALID_RECORD');
-        const [ok] = await producer.send({ topic: 'profiles', acks: -1, compression, messages: [{ key: 'k1', value: 'a' }, { key: 'k2', value: null }] });
-        assert.equal(ok!.errorCode, 0);
-      }
-      // the refused batches left nothing: two keyed batches of two records each
-      assert.equal(broker.logs.getLog('profiles', 0)!.logEndOffset, 4);
-    } finally {
-      await producer.disconnect();
-      await admin.disconnect();
+  await withAdminAndProducer(async (admin, producer, broker) => {
+    await admin.createTopics({ topics: [{ topic: 'profiles', numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
+    for (const compression of [CompressionTypes.None, CompressionTypes.GZIP]) {
+      const keyless = producer.send({ topic: 'profiles', acks: -1, compression, messages: [{ key: 'k1', value: 'a' }, { value: 'no key' }] });
+      await assert.rejects(keyless, (err: Error & { type?: string }) => err.type === 'INVALID_RECORD');
+      const [ok] = await producer.send({ topic: 'profiles', acks: -1, compression, messages: [{ key: 'k1', value: 'a' }, { key: 'k2', value: null }] });
+      assert.equal(ok!.errorCode, 0);
     }
+    // the refused batches left nothing: two keyed batches of two records each
+    assert.equal(broker.logs.getLog('profiles', 0)!.logEndOffset, 4);
   });
 });
