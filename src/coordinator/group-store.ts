@@ -1,8 +1,7 @@
 import type { LogManager } from '../storage/log-manager.js';
-import { InternalTopic } from './internal-topic.js';
+import { InternalTopic, OFFSETS_TOPIC } from './internal-topic.js';
 import type { CommittedOffset, Member } from './group.js';
 
-export const OFFSETS_TOPIC = '__consumer_offsets';
 
 /** What a group's durable record holds: enough to resume a Stable group and its static members after a restart. */
 export interface StoredGroup {

@@ -1,7 +1,25 @@
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { validateBatches } from '../protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../protocol/records.js';
 import { murmur2 } from '../protocol/murmur2.js';
 import type { LogManager, TopicState } from '../storage/log-manager.js';
+
+export const OFFSETS_TOPIC = '__consumer_offsets';
+export const TRANSACTION_STATE_TOPIC = '__transaction_state';
+
+/** Whether `name` is a topic the coordinators keep their state in (Kafka's internal topics). */
+export function isInternalTopic(name: string): boolean {
+  return name === OFFSETS_TOPIC || name === TRANSACTION_STATE_TOPIC;
+}
+
+/**
+ * Refuses a client's change to an internal topic's records or partitions (INVALID_TOPIC_EXCEPTION, as Kafka
+ * does): records the coordinators did not write could corrupt the groups' or transactions' state at the next
+ * start, and more partitions would move entities to partitions their older records are not in.
+ */
+export function refuseInternalTopicChange(name: string, change: string): void {
+  if (isInternalTopic(name)) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `cannot ${change} internal topic ${name}`);
+}
 
 /** A keyed record of an internal topic, key and value as JSON; a null value deletes the key (tombstone). */
 export interface InternalRecord {

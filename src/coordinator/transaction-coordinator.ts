@@ -4,9 +4,8 @@ import { validateBatches } from '../protocol/record-batch.js';
 import { buildControlBatch } from '../protocol/records.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { OffsetToCommit } from './group-coordinator.js';
-import { InternalTopic } from './internal-topic.js';
+import { InternalTopic, TRANSACTION_STATE_TOPIC } from './internal-topic.js';
 
-export const TRANSACTION_STATE_TOPIC = '__transaction_state';
 
 /** Kafka's transaction states, by the names DescribeTransactions and ListTransactions use. */
 export const TXN_STATES = ['Empty', 'Ongoing', 'PrepareCommit', 'PrepareAbort', 'CompleteCommit', 'CompleteAbort'] as const;

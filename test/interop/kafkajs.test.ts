@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CompressionTypes, Kafka, logLevel, type Admin, type Message, type Producer } from 'kafkajs';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
 import type { Broker } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages } from './dataset.js';
@@ -87,5 +88,39 @@ test('kafkajs: a compacted topic refuses records without a key (INVALID_RECORD),
     }
     // the refused batches left nothing: two keyed batches of two records each
     assert.equal(broker.logs.getLog('profiles', 0)!.logEndOffset, 4);
+  });
+});
+
+test('kafkajs: the internal topics refuse appends, record and topic deletion and new partitions (INVALID_TOPIC_EXCEPTION); committed offsets stay', async () => {
+  await withAdminAndProducer(async (admin, producer, broker, bootstrap) => {
+    await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 2 }, { topic: '__mine' }] });
+    await admin.setOffsets({ groupId: 'billing', topic: 'orders', partitions: [{ partition: 0, offset: '0' }, { partition: 1, offset: '0' }] });
+    const offsets = broker.logs.topics.get('__consumer_offsets')!;
+    const stored = offsets.partitions.map((log) => log.logEndOffset);
+    // kafkajs reports a record deletion's error per partition, in an error it wraps; the others on the error itself
+    type Reported = Error & { type?: string; cause?: Reported; partitions?: { error?: { type?: string } }[] };
+    const invalidTopic = (err: Reported): boolean =>
+      [err.type, ...(err.partitions ?? []).map((p) => p.error?.type)].includes('INVALID_TOPIC_EXCEPTION') || (err.cause !== undefined && invalidTopic(err.cause));
+    // kafkajs deletes records only of topics it has metadata for
+    await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] });
+    await assert.rejects(producer.send({ topic: '__consumer_offsets', messages: [{ key: '["offset","billing","orders",0]', value: '{"offset":99}' }] }), invalidTopic);
+    await assert.rejects(admin.deleteTopicRecords({ topic: '__consumer_offsets', partitions: [{ partition: 0, offset: '-1' }] }), invalidTopic);
+    await assert.rejects(admin.createPartitions({ topicPartitions: [{ topic: '__consumer_offsets', count: offsets.partitions.length + 1 }] }), invalidTopic);
+    await assert.rejects(admin.deleteTopics({ topics: ['__consumer_offsets'] }), invalidTopic);
+    assert.deepEqual(offsets.partitions.map((log) => log.logEndOffset), stored);
+    assert.equal(broker.logs.topics.get('__consumer_offsets'), offsets);
+    const [committed] = await admin.fetchOffsets({ groupId: 'billing', topics: ['orders'] });
+    assert.deepEqual(committed!.partitions.map((p) => [p.partition, p.offset]).sort(), [[0, '0'], [1, '0']]);
+    // Metadata marks those topics internal, and only those (kafkajs does not show the flag: asked with our client)
+    const c = await KafkaClient.connectTo(bootstrap);
+    try {
+      const metadata = await c.send(3, 12, { topics: null, allowAutoTopicCreation: false });
+      assert.deepEqual(
+        metadata.topics.map((t: { name: string; isInternal: boolean }) => [t.name, t.isInternal]).sort(),
+        [['__consumer_offsets', true], ['__mine', false], ['orders', false]],
+      );
+    } finally {
+      c.close();
+    }
   });
 });

@@ -5,7 +5,7 @@
 // and appended as sent with offsets patched in place. acks=0 gets no response,
 // acks=1 waits for the write, acks=-1 for durability under the topic's flush policy (and gets NOT_ENOUGH_REPLICAS
 // when the topic's min.insync.replicas exceeds the one replica a single broker has). Clients may not write
-// control batches (INVALID_RECORD); a transactional batch must belong to its producer's open transaction that
+// control batches (INVALID_RECORD) nor append to the internal topics (INVALID_TOPIC_EXCEPTION); a transactional batch must belong to its producer's open transaction that
 // includes this partition (the transaction coordinator checks, as Kafka does since KIP-890).
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
@@ -15,6 +15,7 @@ import type {
   ProduceResponseTopicProduceResponse,
 } from '../../protocol/messages.generated.js';
 import { Attributes, InvalidRecordError, validateBatches, type ValidatedBatches } from '../../protocol/record-batch.js';
+import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
@@ -68,6 +69,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
         const log = topic!.partitions[p.index];
         try {
           if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topicData.name}-${p.index}`);
+          refuseInternalTopicChange(topicData.name, 'append to');
           if (acks === -1 && log.config.minInsyncReplicas > 1) {
             throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${topicData.name}-${p.index} has 1 in-sync replica, fewer than its min.insync.replicas of ${log.config.minInsyncReplicas}`);
           }

@@ -1,5 +1,6 @@
 // Metadata (key 3), v0-12. Single node: this broker leads every partition with leader epoch 0. Auto-creates
 // requested topics when the broker allows it and (v4+) the request does. v0's empty topic list means all.
+import { isInternalTopic } from '../../coordinator/internal-topic.js';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { MetadataRequest, MetadataResponse, MetadataResponseMetadataResponseTopic } from '../../protocol/messages.generated.js';
 import type { TopicState } from '../../storage/log-manager.js';
@@ -19,7 +20,7 @@ export const metadata: ApiHandler<MetadataRequest, MetadataResponse> = {
       errorCode: t.partitions.length === 0 ? ErrorCode.LEADER_NOT_AVAILABLE : 0,
       name: t.name,
       topicId: t.id,
-      isInternal: t.name.startsWith('__'),
+      isInternal: isInternalTopic(t.name),
       partitions: t.partitions.map((_, i) => ({
         errorCode: 0, partitionIndex: i, leaderId: nodeId, leaderEpoch: 0, replicaNodes: [nodeId], isrNodes: [nodeId], offlineReplicas: [],
       })),

@@ -1,6 +1,8 @@
-// DeleteTopics (key 20), v0-6. Removes the topic's files at once; v6 may name topics by id.
+// DeleteTopics (key 20), v0-6. Removes the topic's files at once; v6 may name topics by id. Internal topics get
+// INVALID_TOPIC_EXCEPTION.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDeletableTopicResult } from '../../protocol/messages.generated.js';
+import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import { inParallel } from '../../storage/in-parallel.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
@@ -26,6 +28,7 @@ export const deleteTopics: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
       }
       deletions.push(async () => {
         try {
+          refuseInternalTopicChange(topic.name, 'delete');
           await broker.logs.deleteTopic(topic.name);
           broker.logger.info({ topic: topic.name }, 'topic deleted');
         } catch (err) {

@@ -1,6 +1,8 @@
-// DeleteRecords (key 21), v0-2. Moves the log start offset; offset -1 means the high watermark.
+// DeleteRecords (key 21), v0-2. Moves the log start offset; offset -1 means the high watermark. Internal topics
+// get INVALID_TOPIC_EXCEPTION.
 import { ErrorCode } from '../../protocol/errors.js';
 import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../../protocol/messages.generated.js';
+import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import { inParallel } from '../../storage/in-parallel.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
@@ -26,6 +28,7 @@ export const deleteRecords: ApiHandler<DeleteRecordsRequest, DeleteRecordsRespon
         if (!byPartition.has(key)) byPartition.set(key, []);
         byPartition.get(key)!.push(async () => {
           try {
+            refuseInternalTopicChange(t.name, 'delete records of');
             out.lowWatermark = await broker.logs.deleteRecords(t.name, p.partitionIndex, p.offset);
           } catch (err) {
             out.errorCode = toErrorCode(err).errorCode;

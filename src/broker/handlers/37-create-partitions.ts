@@ -1,6 +1,8 @@
 // CreatePartitions (key 37), v0-3. Grows a topic's partition count; assignments may only name this broker.
+// Internal topics keep theirs (INVALID_TOPIC_EXCEPTION): their entities are placed by it.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../../protocol/messages.generated.js';
+import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
 
@@ -15,6 +17,7 @@ export const createPartitions: ApiHandler<CreatePartitionsRequest, CreatePartiti
       results.push(out);
       try {
         const topic = broker.logs.requireTopic(t.name);
+        refuseInternalTopicChange(t.name, 'add partitions to');
         if (t.count <= topic.partitions.length) {
           throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `topic ${t.name} has ${topic.partitions.length} partitions; the new count must be larger, got ${t.count}`);
         }
