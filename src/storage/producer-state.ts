@@ -137,6 +137,11 @@ export class ProducerStateManager {
     else entry.lastTimestampMs = timestampMs;
   }
 
+  /** Each producer's epoch, last sequence (-1 before any batch of this epoch) and last append time. */
+  describe(): { producerId: number; epoch: number; lastSequence: number; lastTimestampMs: number }[] {
+    return [...this.producers].map(([producerId, e]) => ({ producerId, epoch: e.epoch, lastSequence: e.batches.at(-1)?.lastSeq ?? -1, lastTimestampMs: e.lastTimestampMs }));
+  }
+
   /** The state in a JSON-ready form (part of a snapshot; the caller names the offset it is valid at). */
   toJSON(): unknown {
     return [...this.producers].map(([pid, e]) => [pid, e.epoch, e.lastTimestampMs, e.batches.map((b) => [b.firstSeq, b.lastSeq, b.baseOffset, b.lastOffset])]);

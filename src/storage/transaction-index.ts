@@ -30,6 +30,11 @@ export class TransactionIndex {
   }
 
   /** A transactional data batch of `producerId` at `offset`: opens its transaction here unless already open. */
+  /** Where the producer's open transaction begins in this partition, or -1 when it has none open here. */
+  openTransactionStart(producerId: number): number {
+    return this.ongoing.get(producerId) ?? -1;
+  }
+
   begin(producerId: number, offset: number): void {
     if (!this.ongoing.has(producerId)) this.ongoing.set(producerId, offset);
   }

@@ -1,8 +1,9 @@
 // @platformatic/kafka: admin create/delete, produce with acks=all, and its fetch API (newest Fetch version,
-// topic ids) to read everything back.
+// topic ids) to read everything back; its DescribeProducers API on what kafkajs producers wrote.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Admin, Consumer, ProduceAcks, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
+import { Admin, Connection, Consumer, ProduceAcks, Producer, describeProducersV0, stringDeserializers, stringSerializers } from '@platformatic/kafka';
+import { Kafka, logLevel } from 'kafkajs';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages, type ConsumedMessage } from './dataset.js';
 
@@ -77,3 +78,43 @@ interface FetchResult {
 function decodeNullable(b: Buffer | null | undefined): string | null {
   return b === null || b === undefined ? null : b.toString();
 }
+
+test('@platformatic/kafka DescribeProducers: the idempotent and transactional producers of a partition, their sequences and open transactions (kafkajs producing)', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    await broker.createTopic('ledger', 2, {});
+    const kafka = new Kafka({ clientId: 'interop', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+    const idempotent = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const transactional = kafka.producer({ transactionalId: 'ledger-tx', idempotent: true, maxInFlightRequests: 1 });
+    const [host, port] = bootstrap.split(':');
+    const connection = new Connection('interop');
+    await Promise.all([idempotent.connect(), transactional.connect(), connection.connect(host!, Number(port))]);
+    try {
+      const before = Date.now();
+      for (let i = 0; i < 2; i++) await idempotent.send({ topic: 'ledger', messages: [{ partition: 0, value: `a${i}` }, { partition: 0, value: `b${i}` }] });
+      const txn = await transactional.transaction();
+      await txn.send({ topic: 'ledger', messages: [{ partition: 0, value: 't0' }, { partition: 0, value: 't1' }, { partition: 0, value: 't2' }] });
+      const describe = async () => {
+        const res = await describeProducersV0.api.async(connection, [{ name: 'ledger', partitionIndexes: [0, 1] }]);
+        assert.deepEqual(res.topics[0]!.partitions.map((p) => [p.partitionIndex, p.errorCode]), [[0, 0], [1, 0]]);
+        assert.deepEqual(res.topics[0]!.partitions[1]!.activeProducers, [], 'nothing was produced to partition 1');
+        const producers = res.topics[0]!.partitions[0]!.activeProducers;
+        for (const p of producers) assert.ok(Number(p.lastTimestamp) >= before && Number(p.lastTimestamp) <= Date.now(), `last timestamp ${p.lastTimestamp}`);
+        return producers.map((p) => [Number(p.producerId), p.producerEpoch, p.lastSequence, Number(p.currentTxnStartOffset)]).sort((a, b) => a[0]! - b[0]!);
+      };
+      const ids = [...broker.logs.getLog('ledger', 0)!.producers.describe().map((p) => p.producerId)].sort((a, b) => a - b);
+      assert.equal(ids.length, 2);
+      const [idempotentId, transactionalId] = ids;
+      // the idempotent producer's two batches of two records took offsets 0-3 (sequences 0-3); the open transaction began at 4
+      assert.deepEqual(await describe(), [[idempotentId, 0, 3, -1], [transactionalId, 0, 2, 4]]);
+      await txn.commit();
+      // the commit marker ends the transaction; the producer keeps its sequence
+      assert.deepEqual(await describe(), [[idempotentId, 0, 3, -1], [transactionalId, 0, 2, -1]]);
+      await assert.rejects(describeProducersV0.api.async(connection, [{ name: 'missing', partitionIndexes: [0] }]), (err: Error & { response?: { topics: { partitions: { errorCode: number }[] }[] } }) => {
+        assert.equal(err.response!.topics[0]!.partitions[0]!.errorCode, 3); // UNKNOWN_TOPIC_OR_PARTITION
+        return true;
+      });
+    } finally {
+      await Promise.all([idempotent.disconnect(), transactional.disconnect(), connection.close()]);
+    }
+  });
+});

@@ -29,6 +29,7 @@ import { deleteGroups } from './42-delete-groups.js';
 import { incrementalAlterConfigs } from './44-incremental-alter-configs.js';
 import { offsetDelete } from './47-offset-delete.js';
 import { describeCluster } from './60-describe-cluster.js';
+import { describeProducers } from './61-describe-producers.js';
 import { describeTransactions } from './65-describe-transactions.js';
 import { listTransactions } from './66-list-transactions.js';
 import { consumerGroupHeartbeat } from './68-consumer-group-heartbeat.js';
@@ -66,6 +67,7 @@ export const HANDLERS: readonly ApiHandler[] = [
   incrementalAlterConfigs,
   offsetDelete,
   describeCluster,
+  describeProducers,
   describeTransactions,
   listTransactions,
   consumerGroupHeartbeat,

@@ -1,0 +1,38 @@
+// DescribeProducers (key 61), v0: the idempotent and transactional producers a partition holds state for (epoch,
+// last sequence, last append time, where an open transaction begins), for operators looking for hanging
+// transactions. UNKNOWN_TOPIC_OR_PARTITION per partition for ones that do not exist; the coordinator epoch of
+// the last marker is not kept, so it is -1.
+import { ErrorCode } from '../../protocol/errors.js';
+import type { DescribeProducersRequest, DescribeProducersResponse } from '../../protocol/messages.generated.js';
+import type { ApiHandler } from '../handler.js';
+
+export const describeProducers: ApiHandler<DescribeProducersRequest, DescribeProducersResponse> = {
+  apiKey: 61,
+  minVersion: 0,
+  maxVersion: 0,
+  handle({ broker }, req) {
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitionIndexes.map((partitionIndex) => {
+          const log = broker.logs.getLog(t.name, partitionIndex);
+          if (!log) return { partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `unknown partition ${t.name}-${partitionIndex}`, activeProducers: [] };
+          return {
+            partitionIndex,
+            errorCode: 0,
+            errorMessage: null,
+            activeProducers: log.producers.describe().map((p) => ({
+              producerId: p.producerId,
+              producerEpoch: p.epoch,
+              lastSequence: p.lastSequence,
+              lastTimestamp: p.lastTimestampMs,
+              coordinatorEpoch: -1,
+              currentTxnStartOffset: log.transactions.openTransactionStart(p.producerId),
+            })),
+          };
+        }),
+      })),
+    };
+  },
+};
