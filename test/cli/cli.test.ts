@@ -98,6 +98,33 @@ test('a shutdown that fails (the data dir gone from under the broker) is logged 
     assert.equal(failed[0]!.err?.code, 'ENOENT');
   }));
 
+test('a second signal during the shutdown exits 1 at once, as a crash would; the next start recovers every acknowledged record', () =>
+  withTempDir(async (dir) => {
+    const { child, bootstrap, output } = await startCli(['--data-dir', dir]);
+    assert.equal((await sluice(['produce', 'kept', '-b', bootstrap], 'one\ntwo\n')).code, 0);
+    const exited = new Promise<number | null>((resolve) => {
+      child.removeAllListeners('exit');
+      child.on('exit', (code) => resolve(code));
+    });
+    // two different signals: two of one kind sent back to back may reach the process as one
+    child.kill('SIGINT');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 1, output());
+    const warned = output().split('\n').filter((line) => line.includes('second signal')).map((line) => JSON.parse(line) as { level: number; signal: string });
+    // the one handled second, whichever that is (both were pending at once)
+    assert.equal(warned.length, 1, output());
+    assert.equal(warned[0]!.level, 40);
+    assert.ok(['SIGINT', 'SIGTERM'].includes(warned[0]!.signal));
+    await assert.rejects(access(join(dir, '.clean-shutdown')), { code: 'ENOENT' });
+    const again = await startCli(['--data-dir', dir]);
+    try {
+      const consumed = await sluice(['consume', 'kept', '--from-beginning', '-n', '2', '-b', again.bootstrap]);
+      assert.deepEqual(consumed.stdout.trim().split('\n'), ['one', 'two']);
+    } finally {
+      assert.equal(await stop(again.child), 0);
+    }
+  }));
+
 test('settings come from a config file, SLUICE_* variables and flags, flags winning', () =>
   withTempDir(async (dir) => {
     const file = join(dir, 'sluice.json');
