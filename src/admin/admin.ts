@@ -19,6 +19,7 @@ const Api = {
   DELETE_TOPICS: [20, 5],
   DESCRIBE_CONFIGS: [32, 4],
   INCREMENTAL_ALTER_CONFIGS: [44, 1],
+  DESCRIBE_PRODUCERS: [61, 0],
   DESCRIBE_TRANSACTIONS: [65, 0],
   LIST_TRANSACTIONS: [66, 1],
 } as const;
@@ -30,6 +31,17 @@ export interface TopicDescription {
   id: string;
   partitions: { partition: number; leader: number; logStartOffset: number; highWatermark: number }[];
   configs: { name: string; value: string; isDefault: boolean }[];
+}
+
+/** A producer a partition holds state for (DescribeProducers). */
+export interface ProducerDescription {
+  partition: number;
+  producerId: number;
+  producerEpoch: number;
+  lastSequence: number;
+  lastTimestampMs: number;
+  /** Where its open transaction begins in the partition, or -1. */
+  transactionStartOffset: number;
 }
 
 export interface TransactionDescription {
@@ -176,6 +188,22 @@ export class Admin {
       transactionalId, state: t.transactionState, producerId: t.producerId, producerEpoch: t.producerEpoch, timeoutMs: t.transactionTimeoutMs, startMs: t.transactionStartTimeMs,
       partitions: t.topics.flatMap((tp: { topic: string; partitions: number[] }) => tp.partitions.map((partition) => ({ topic: tp.topic, partition }))),
     };
+  }
+
+  /** The producers each listed partition of `topic` holds state for, by partition then producer id. */
+  async describeProducers(topic: string, partitions: number[]): Promise<ProducerDescription[]> {
+    const res = await this.send(Api.DESCRIBE_PRODUCERS, { topics: [{ name: topic, partitionIndexes: partitions }] });
+    const out: ProducerDescription[] = [];
+    for (const p of res.topics[0].partitions) {
+      check(p.errorCode, p.errorMessage, `producers of ${topic}-${p.partitionIndex}`);
+      for (const s of p.activeProducers) {
+        out.push({
+          partition: p.partitionIndex, producerId: s.producerId, producerEpoch: s.producerEpoch, lastSequence: s.lastSequence,
+          lastTimestampMs: s.lastTimestamp, transactionStartOffset: s.currentTxnStartOffset,
+        });
+      }
+    }
+    return out.sort((a, b) => a.partition - b.partition || a.producerId - b.producerId);
   }
 
   async listGroups(): Promise<{ group: string; state: string; protocolType: string }[]> {

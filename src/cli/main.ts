@@ -274,6 +274,24 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  'transactions producers': {
+    usage: 'sluice transactions producers TOPIC [--partition N ...]',
+    summary: 'show the producers a topic\'s partitions hold state for: epoch, last sequence and time, where an open transaction begins',
+    options: { ...BOOTSTRAP, partition: { type: 'string', short: 'p', multiple: true } },
+    help: { ...BOOTSTRAP_HELP, partition: 'only this partition (repeatable; default: all)' },
+    async run(v, [topic]) {
+      if (!topic) throw new UsageError('transactions producers needs a topic name');
+      const producers = await withAdmin(v.bootstrap, async (a) => {
+        const partitions = v.partition ? v.partition.map((p: string) => intOption(p, 'partition', 0)) : [...Array(await a.partitionCount(topic)).keys()];
+        return a.describeProducers(topic, partitions);
+      });
+      for (const p of producers) {
+        const open = p.transactionStartOffset >= 0 ? `open transaction from offset ${p.transactionStartOffset}` : 'no open transaction';
+        console.log(`${p.partition}\tproducer ${p.producerId}\tepoch ${p.producerEpoch}\tlast-sequence ${p.lastSequence}\tlast ${new Date(p.lastTimestampMs).toISOString()}\t${open}`);
+      }
+      return 0;
+    },
+  },
   produce: {
     usage: 'sluice produce TOPIC [options] < lines',
     summary: 'send each line of stdin as a message',

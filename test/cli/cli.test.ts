@@ -10,6 +10,7 @@ import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { resolveStartConfig } from '../../src/cli/start-config.js';
 import { startBroker } from '../../src/index.js';
 import { murmur2 } from '../../src/protocol/murmur2.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 
@@ -209,7 +210,7 @@ test('groups list, describe with lag, reset-offsets (refused while active), dele
   }
 });
 
-test('transactions list and describe', async () => {
+test('transactions list, describe and producers', async () => {
   const broker = await startBroker();
   const b = ['--bootstrap', broker.bootstrap];
   const c = await KafkaClient.connectTo(broker.bootstrap);
@@ -226,6 +227,16 @@ test('transactions list and describe', async () => {
     const described = (await sluice(['transactions', 'describe', 'billing', ...b])).stdout;
     assert.match(described, new RegExp(`^transactional-id billing  state Ongoing  producer ${producerId}  epoch 0  timeout-ms 60000  started 20\\d\\d-`));
     assert.match(described, /\npaid\t0\npaid\t1\n$/);
+    // the producers a partition holds state for, with the open transaction's first offset
+    const batch = buildRecordBatch([{ value: 'x' }, { value: 'y' }], { producerId, producerEpoch: 0, baseSequence: 0, transactional: true });
+    const produced = await c.send(0, 9, { transactionalId: 'billing', acks: -1, timeoutMs: 5000, topicData: [{ name: 'paid', partitionData: [{ index: 1, records: batch }] }] });
+    assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
+    const producers = (await sluice(['transactions', 'producers', 'paid', ...b])).stdout;
+    assert.match(producers, new RegExp(`^1\\tproducer ${producerId}\\tepoch 0\\tlast-sequence 1\\tlast 20\\d\\d-[^\\t]+\\topen transaction from offset 0\\n$`));
+    assert.equal((await sluice(['transactions', 'producers', 'paid', '--partition', '0', ...b])).stdout, '');
+    const unknown = await sluice(['transactions', 'producers', 'nope', ...b]);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /UNKNOWN_TOPIC_OR_PARTITION/);
     const missing = await sluice(['transactions', 'describe', 'nobody', ...b]);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /TRANSACTIONAL_ID_NOT_FOUND/);
