@@ -2,7 +2,6 @@ import type { LogManager } from '../storage/log-manager.js';
 import { InternalTopic, OFFSETS_TOPIC } from './internal-topic.js';
 import type { CommittedOffset, Member } from './group.js';
 
-
 /** What a group's durable record holds: enough to resume a Stable group and its static members after a restart. */
 export interface StoredGroup {
   protocolType: string | null;

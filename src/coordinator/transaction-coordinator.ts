@@ -6,7 +6,6 @@ import type { LogManager } from '../storage/log-manager.js';
 import type { OffsetToCommit } from './group-coordinator.js';
 import { InternalTopic, TRANSACTION_STATE_TOPIC } from './internal-topic.js';
 
-
 /** Kafka's transaction states, by the names DescribeTransactions and ListTransactions use. */
 export const TXN_STATES = ['Empty', 'Ongoing', 'PrepareCommit', 'PrepareAbort', 'CompleteCommit', 'CompleteAbort'] as const;
 export type TxnState = (typeof TXN_STATES)[number];

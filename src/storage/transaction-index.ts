@@ -29,12 +29,12 @@ export class TransactionIndex {
     return this.ongoing.size;
   }
 
-  /** A transactional data batch of `producerId` at `offset`: opens its transaction here unless already open. */
   /** Where the producer's open transaction begins in this partition, or -1 when it has none open here. */
   openTransactionStart(producerId: number): number {
     return this.ongoing.get(producerId) ?? -1;
   }
 
+  /** A transactional data batch of `producerId` at `offset`: opens its transaction here unless already open. */
   begin(producerId: number, offset: number): void {
     if (!this.ongoing.has(producerId)) this.ongoing.set(producerId, offset);
   }

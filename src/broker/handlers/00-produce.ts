@@ -5,8 +5,9 @@
 // and appended as sent with offsets patched in place. acks=0 gets no response,
 // acks=1 waits for the write, acks=-1 for durability under the topic's flush policy (and gets NOT_ENOUGH_REPLICAS
 // when the topic's min.insync.replicas exceeds the one replica a single broker has). Clients may not write
-// control batches (INVALID_RECORD) nor append to the internal topics (INVALID_TOPIC_EXCEPTION); a transactional batch must belong to its producer's open transaction that
-// includes this partition (the transaction coordinator checks, as Kafka does since KIP-890).
+// control batches (INVALID_RECORD) nor append to the internal topics (INVALID_TOPIC_EXCEPTION); a transactional
+// batch must belong to its producer's open transaction that includes this partition (the transaction coordinator
+// checks, as Kafka does since KIP-890).
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
   ProduceRequest,
