@@ -36,6 +36,8 @@ export interface FileSystem {
    * where syncfs is unavailable (then sync file by file); rejects on a writeback error.
    */
   syncFileSystem(path: string): Promise<boolean>;
+  /** The size of the filesystem holding `path`, and the bytes an unprivileged writer may still use there. */
+  diskSpace(path: string): Promise<{ totalBytes: number; usableBytes: number }>;
   /**
    * Takes an exclusive lock on a data directory (a `.lock` file naming this process by pid, start time and boot;
    * a lock left by a process that no longer runs is taken over, also when its pid was reused or it is a zombie).
@@ -83,6 +85,10 @@ export const nodeFileSystem: FileSystem = {
   exists: (path) => fs.promises.access(path).then(() => true, () => false),
   fsyncDir: (path) => fsyncDirectory(path),
   syncFileSystem,
+  diskSpace: async (path) => {
+    const s = await fs.promises.statfs(path);
+    return { totalBytes: s.blocks * s.bsize, usableBytes: s.bavail * s.bsize };
+  },
   lockDir,
 };
 

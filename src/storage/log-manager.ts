@@ -128,6 +128,11 @@ export class LogManager {
     return this.options.dataDir;
   }
 
+  /** The data directory's filesystem: its size and the bytes still usable (DescribeLogDirs). */
+  diskSpace(): Promise<{ totalBytes: number; usableBytes: number }> {
+    return this.fs.diskSpace(this.dataDir);
+  }
+
   static async open(options: LogManagerOptions): Promise<LogManager> {
     const manager = new LogManager(options);
     try {

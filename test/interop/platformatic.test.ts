@@ -1,8 +1,11 @@
 // @platformatic/kafka: admin create/delete, produce with acks=all, and its fetch API (newest Fetch version,
-// topic ids) to read everything back; its DescribeProducers API on what kafkajs producers wrote.
+// topic ids) to read everything back; its DescribeProducers API on what kafkajs producers wrote; describeLogDirs.
 import assert from 'node:assert/strict';
+import { statfs } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { test } from 'node:test';
-import { Admin, Connection, Consumer, ProduceAcks, Producer, describeProducersV0, stringDeserializers, stringSerializers } from '@platformatic/kafka';
+import { Admin, Connection, Consumer, ProduceAcks, Producer, describeProducersV0, stringDeserializers, stringSerializers, type BrokerLogDirDescription } from '@platformatic/kafka';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { Kafka, logLevel } from 'kafkajs';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages, type ConsumedMessage } from './dataset.js';
@@ -115,6 +118,43 @@ test('@platformatic/kafka DescribeProducers: the idempotent and transactional pr
       });
     } finally {
       await Promise.all([idempotent.disconnect(), transactional.disconnect(), connection.close()]);
+    }
+  });
+});
+
+test('@platformatic/kafka describeLogDirs: the data directory, each partition\'s size in bytes, the disk\'s total and usable bytes', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    const base = { clientId: 'interop', bootstrapBrokers: [bootstrap] };
+    const admin = new Admin(base);
+    const producer = new Producer({ ...base, serializers: stringSerializers, acks: ProduceAcks.ALL });
+    try {
+      await admin.createTopics({ topics: ['sizes'], partitions: 2, replicas: 1 });
+      await producer.send({ messages: Array.from({ length: 50 }, (_, i) => ({ topic: 'sizes', partition: 0, value: `value ${i}`.padEnd(200, '.') })) });
+      const stored = broker.logs.getLog('sizes', 0)!.sizeBytes;
+      assert.ok(stored > 50 * 200, `${stored} bytes stored`);
+      const logDirs = async (topics: { name: string; partitions: number[] }[]) => (await admin.describeLogDirs({ topics })) as BrokerLogDirDescription[];
+      const [all] = await logDirs([{ name: 'sizes', partitions: [0, 1] }]);
+      const dir = all!.results[0]!;
+      assert.equal(all!.results.length, 1);
+      assert.equal(dir.logDir, resolve(broker.config.dataDir));
+      const sizes = dir.topics.find((t) => t.name === 'sizes')!.partitions.map((p) => [p.partitionIndex, Number(p.partitionSize)]);
+      assert.deepEqual(sizes.sort(), [[0, stored], [1, 0]]);
+      const disk = await statfs(broker.config.dataDir);
+      assert.equal(Number(dir.totalBytes), disk.blocks * disk.bsize);
+      assert.ok(Number(dir.usableBytes) > 0 && Number(dir.usableBytes) <= Number(dir.totalBytes));
+      // only the listed partitions that exist
+      const [listed] = await logDirs([{ name: 'sizes', partitions: [1, 7] }, { name: 'missing', partitions: [0] }]);
+      assert.deepEqual(listed!.results[0]!.topics.map((t) => [t.name, t.partitions.map((p) => p.partitionIndex)]), [['sizes', [1]]]);
+      // no topics listed (null): every partition (the client always lists them; asked with our client)
+      const c = await KafkaClient.connectTo(bootstrap);
+      try {
+        const every = await c.send(35, 4, { topics: null });
+        assert.deepEqual(every.results[0].topics.map((t: { name: string; partitions: { partitionIndex: number; partitionSize: number }[] }) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.partitionSize])]), [['sizes', [[0, stored], [1, 0]]]]);
+      } finally {
+        c.close();
+      }
+    } finally {
+      await Promise.all([admin.close(), producer.close()]);
     }
   });
 });
