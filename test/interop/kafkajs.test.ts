@@ -2,12 +2,15 @@
 // consumer without a group, so what it produced is read back by librdkafka (confluent-kafka).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CompressionTypes, Kafka, logLevel, type Admin, type Message, type Producer } from 'kafkajs';
+import kafkajs, { CompressionTypes, Kafka, logLevel, type Admin, type Message, type Producer } from 'kafkajs';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import type { Broker } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages } from './dataset.js';
 import { pythonConsume } from './python-clients.js';
+
+// not found by Node's named-export detection in kafkajs' CommonJS module
+const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 
 function client(bootstrap: string): Kafka {
   return new Kafka({ clientId: 'interop', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
@@ -122,5 +125,15 @@ test('kafkajs: the internal topics refuse appends, record and topic deletion and
     } finally {
       c.close();
     }
+  });
+});
+
+test('kafkajs: ACL requests get SECURITY_DISABLED, as from a Kafka broker without an authorizer', async () => {
+  await withAdminAndProducer(async (admin) => {
+    const acl = { resourceType: AclResourceTypes.TOPIC, resourceName: 'orders', resourcePatternType: ResourcePatternTypes.LITERAL, principal: 'User:alice', host: '*', operation: AclOperationTypes.READ, permissionType: AclPermissionTypes.ALLOW };
+    const securityDisabled = (err: Error & { type?: string }) => err.type === 'SECURITY_DISABLED';
+    await assert.rejects(admin.describeAcls({ resourceType: AclResourceTypes.ANY, resourcePatternType: ResourcePatternTypes.ANY, operation: AclOperationTypes.ANY, permissionType: AclPermissionTypes.ANY }), securityDisabled);
+    await assert.rejects(admin.createAcls({ acl: [acl] }), securityDisabled);
+    await assert.rejects(admin.deleteAcls({ filters: [acl] }), securityDisabled);
   });
 });
