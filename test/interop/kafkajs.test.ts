@@ -137,3 +137,38 @@ test('kafkajs: ACL requests get SECURITY_DISABLED, as from a Kafka broker withou
     await assert.rejects(admin.deleteAcls({ filters: [acl] }), securityDisabled);
   });
 });
+
+test('kafkajs: partition reassignments on one broker: to itself accepted, anywhere else INVALID_REPLICA_ASSIGNMENT, none ever listed', async () => {
+  await withAdminAndProducer(async (admin, _producer, broker, bootstrap) => {
+    await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 2 }] });
+    const { nodeId } = broker.config;
+    await admin.alterPartitionReassignments({ topics: [{ topic: 'orders', partitionAssignment: [{ partition: 0, replicas: [nodeId] }, { partition: 1, replicas: [nodeId] }] }] });
+    // kafkajs gathers the partitions' errors in one error (wrapped by its retrier)
+    type Reported = Error & { cause?: Reported; errors?: { partition: number; type: string }[] };
+    const refused = (expected: [number, string][]) => (err: Reported) => {
+      let aggregate: Reported | undefined = err;
+      while (aggregate && !aggregate.errors) aggregate = aggregate.cause;
+      assert.deepEqual(aggregate?.errors?.map((e) => [e.partition, e.type]), expected);
+      return true;
+    };
+    await assert.rejects(
+      admin.alterPartitionReassignments({ topics: [{ topic: 'orders', partitionAssignment: [{ partition: 0, replicas: [nodeId, nodeId + 1] }, { partition: 1, replicas: [] }] }] }),
+      refused([[0, 'INVALID_REPLICA_ASSIGNMENT'], [1, 'INVALID_REPLICA_ASSIGNMENT']]),
+    );
+    await assert.rejects(
+      admin.alterPartitionReassignments({ topics: [{ topic: 'orders', partitionAssignment: [{ partition: 5, replicas: [nodeId] }] }] }),
+      refused([[5, 'UNKNOWN_TOPIC_OR_PARTITION']]),
+    );
+    // a cancellation (null replicas; kafkajs cannot send one: asked with our client)
+    const c = await KafkaClient.connectTo(bootstrap);
+    try {
+      const cancelled = await c.send(45, 0, { timeoutMs: 1000, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, replicas: null }] }] });
+      assert.equal(cancelled.responses[0].partitions[0].errorCode, 85); // NO_REASSIGNMENT_IN_PROGRESS
+    } finally {
+      c.close();
+    }
+    assert.deepEqual(await admin.listPartitionReassignments({}), { topics: [] });
+    assert.deepEqual(await admin.listPartitionReassignments({ topics: [{ topic: 'orders', partitions: [0, 1] }] }), { topics: [] });
+    assert.equal(broker.logs.topics.get('orders')!.partitions.length, 2);
+  });
+});
