@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import kafkajs, { CompressionTypes, Kafka, logLevel, type Admin, type Message, type Producer } from 'kafkajs';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import type { Broker } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages } from './dataset.js';
@@ -163,7 +164,7 @@ test('kafkajs: partition reassignments on one broker: to itself accepted, anywhe
     const c = await KafkaClient.connectTo(bootstrap);
     try {
       const cancelled = await c.send(45, 0, { timeoutMs: 1000, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, replicas: null }] }] });
-      assert.equal(cancelled.responses[0].partitions[0].errorCode, 85); // NO_REASSIGNMENT_IN_PROGRESS
+      assert.equal(cancelled.responses[0].partitions[0].errorCode, ErrorCode.NO_REASSIGNMENT_IN_PROGRESS);
     } finally {
       c.close();
     }

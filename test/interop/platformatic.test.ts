@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { Admin, Connection, Consumer, ProduceAcks, Producer, describeProducersV0, stringDeserializers, stringSerializers, type BrokerLogDirDescription } from '@platformatic/kafka';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import { Kafka, logLevel } from 'kafkajs';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages, type ConsumedMessage } from './dataset.js';
@@ -113,7 +114,7 @@ test('@platformatic/kafka DescribeProducers: the idempotent and transactional pr
       // the commit marker ends the transaction; the producer keeps its sequence
       assert.deepEqual(await describe(), [[idempotentId, 0, 3, -1], [transactionalId, 0, 2, -1]]);
       await assert.rejects(describeProducersV0.api.async(connection, [{ name: 'missing', partitionIndexes: [0] }]), (err: Error & { response?: { topics: { partitions: { errorCode: number }[] }[] } }) => {
-        assert.equal(err.response!.topics[0]!.partitions[0]!.errorCode, 3); // UNKNOWN_TOPIC_OR_PARTITION
+        assert.equal(err.response!.topics[0]!.partitions[0]!.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
         return true;
       });
     } finally {

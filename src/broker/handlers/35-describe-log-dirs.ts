@@ -15,9 +15,10 @@ export const describeLogDirs: ApiHandler<DescribeLogDirsRequest, DescribeLogDirs
     const topics = wanted
       .map(({ topic, partitions }) => ({
         name: topic,
-        partitions: partitions
-          .filter((p) => logs.getLog(topic, p))
-          .map((partitionIndex) => ({ partitionIndex, partitionSize: logs.getLog(topic, partitionIndex)!.sizeBytes, offsetLag: 0, isFutureKey: false })),
+        partitions: partitions.flatMap((partitionIndex) => {
+          const log = logs.getLog(topic, partitionIndex);
+          return log ? [{ partitionIndex, partitionSize: log.sizeBytes, offsetLag: 0, isFutureKey: false }] : [];
+        }),
       }))
       .filter((t) => t.partitions.length > 0);
     const space = await logs.diskSpace().catch(() => ({ totalBytes: -1, usableBytes: -1 }));
