@@ -52,8 +52,8 @@ export const START_SETTINGS: readonly Setting[] = [
       const name = v.slice(0, at);
       if (!TOPIC_CONFIG_KEYS[name]) throw new UsageError(`unknown topic config ${name}; known: ${Object.keys(TOPIC_CONFIG_KEYS).join(', ')}`);
       const parsed = applyTopicConfigs({ ...DEFAULT_LOG_CONFIG, ...c.logDefaults }, { [name]: v.slice(at + 1) });
-      const field = TOPIC_CONFIG_KEYS[name]!.field;
-      c.logDefaults = { ...c.logDefaults, [field]: parsed[field] };
+      const spec = TOPIC_CONFIG_KEYS[name]!;
+      c.logDefaults = 'inert' in spec ? { ...c.logDefaults, inert: parsed.inert } : { ...c.logDefaults, [spec.field]: parsed[spec.field] };
     },
   },
 ];

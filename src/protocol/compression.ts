@@ -60,18 +60,26 @@ function snappyDecode(data: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-export function compress(codec: number, data: Buffer): Buffer {
+/** Levels for the codecs that have them (Kafka's compression.gzip.level and compression.zstd.level); -1 is zlib's default. */
+export interface CompressionLevels {
+  gzip: number;
+  zstd: number;
+}
+
+export const DEFAULT_COMPRESSION_LEVELS: Readonly<CompressionLevels> = { gzip: -1, zstd: 3 };
+
+export function compress(codec: number, data: Buffer, levels: Readonly<CompressionLevels> = DEFAULT_COMPRESSION_LEVELS): Buffer {
   switch (codec) {
     case Compression.NONE:
       return data;
     case Compression.GZIP:
-      return gzipSync(data);
+      return gzipSync(data, { level: levels.gzip });
     case Compression.SNAPPY:
       return snappyCompress(data);
     case Compression.LZ4:
       return compressFrameSync(data);
     case Compression.ZSTD:
-      return zstdCompress(data);
+      return zstdCompress(data, { compressionLevel: levels.zstd });
     default:
       throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${codec}`);
   }

@@ -97,15 +97,25 @@ export interface ValidatedBatches {
   bytes: number;
 }
 
+/** What a topic asks of each record beyond framing (each rule costs a walk over the records, and decompression). */
+export interface RecordRules {
+  /** A compacted topic: a record without a key could never be compacted away. */
+  keysRequired: boolean;
+  /** CreateTime topics with timestamp bounds: the oldest and newest record timestamp accepted now. */
+  timestamps: { earliest: number; latest: number } | null;
+}
+
+const NO_RULES: RecordRules = { keysRequired: false, timestamps: null };
+
 /**
  * Validates the record batches of one produce partition: framing, magic, CRC32C, counts, for uncompressed
  * batches the record framing and offset deltas (a walk over varints, no allocation per record), and for
- * compressed ones the codec's framing and the size it states, without decoding them. With `keysRequired` (a
- * compacted topic, where a record without a key could never be compacted away), every record must have a key:
- * compressed batches are then decompressed and walked too, as Kafka does for such topics.
+ * compressed ones the codec's framing and the size it states, without decoding them. Where `rules` ask for
+ * keys or timestamp bounds, every record is checked: compressed batches are then decompressed and walked too,
+ * as Kafka does for such topics.
  * Throws KafkaError with the code the produce response should carry.
  */
-export function validateBatches(records: Buffer, maxBatchBytes: number, keysRequired = false): ValidatedBatches {
+export function validateBatches(records: Buffer, maxBatchBytes: number, rules: RecordRules = NO_RULES): ValidatedBatches {
   const batches: BatchInfo[] = [];
   let at = 0;
   let total = 0;
@@ -137,13 +147,13 @@ export function validateBatches(records: Buffer, maxBatchBytes: number, keysRequ
       throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${info.attributes & 7}`);
     }
     const codec = info.attributes & Attributes.COMPRESSION_MASK;
-    if (codec === Compression.NONE) validateRecords(new Reader(records, at + Batch.HEADER_BYTES, at + size), info.recordsCount, keysRequired);
+    if (codec === Compression.NONE) validateRecords(new Reader(records, at + Batch.HEADER_BYTES, at + size), info, rules);
     else {
       const payload = records.subarray(at + Batch.HEADER_BYTES, at + size);
       if (decompressedSize(codec, payload).stated > MAX_DECOMPRESSED_BYTES) {
         throw new KafkaError(ErrorCode.INVALID_RECORD, `batch at byte ${at} decompresses to more than ${MAX_DECOMPRESSED_BYTES} bytes`);
       }
-      if (keysRequired) validateRecords(new Reader(decompress(codec, payload)), info.recordsCount, keysRequired);
+      if (rules.keysRequired || rules.timestamps) validateRecords(new Reader(decompress(codec, payload)), info, rules);
     }
     batches.push(info);
     total += info.recordsCount;
@@ -157,30 +167,40 @@ export class InvalidRecordError extends KafkaError {
   constructor(
     readonly index: number,
     message: string,
+    code: number = ErrorCode.INVALID_RECORD,
   ) {
-    super(ErrorCode.INVALID_RECORD, message);
+    super(code, message);
   }
 }
 
-/** Walks a batch's records (uncompressed, between `r`'s position and end): framing, offset deltas, and keys where `keysRequired`. */
-function validateRecords(r: Reader, count: number, keysRequired: boolean): void {
-  for (let i = 0; i < count; i++) {
+/** Walks a batch's records (uncompressed, between `r`'s position and end): framing, offset deltas, and what `rules` ask. */
+function validateRecords(r: Reader, batch: BatchInfo, rules: RecordRules): void {
+  const { timestamps } = rules;
+  for (let i = 0; i < batch.recordsCount; i++) {
+    let timestamp: number;
     try {
       const length = r.varint();
       const end = r.pos + length;
       if (length < 0 || end > r.end) throw new InvalidRecordError(i, `record ${i} length ${length} overruns its batch`);
       r.int8(); // attributes
-      r.varlong(); // timestamp delta
+      timestamp = batch.baseTimestamp + r.varlong();
       const offsetDelta = r.varint();
       if (offsetDelta !== i) throw new InvalidRecordError(i, `record ${i} has offset delta ${offsetDelta}`);
-      if (keysRequired && r.varint() < 0) throw new InvalidRecordError(i, `record ${i} has no key: a compacted topic needs one`);
+      if (rules.keysRequired && r.varint() < 0) throw new InvalidRecordError(i, `record ${i} has no key: a compacted topic needs one`);
       r.pos = end;
     } catch (err) {
       if (err instanceof InvalidRecordError) throw err;
       throw new InvalidRecordError(i, `record ${i} is malformed`);
     }
+    if (timestamps && (timestamp < timestamps.earliest || timestamp > timestamps.latest)) {
+      throw new InvalidRecordError(
+        i,
+        `record ${i} has timestamp ${timestamp}, outside [${timestamps.earliest}, ${timestamps.latest}] (message.timestamp.before.max.ms / after.max.ms)`,
+        ErrorCode.INVALID_TIMESTAMP,
+      );
+    }
   }
-  if (r.pos !== r.end) throw new InvalidRecordError(count - 1, `${r.end - r.pos} bytes after the last record`);
+  if (r.pos !== r.end) throw new InvalidRecordError(batch.recordsCount - 1, `${r.end - r.pos} bytes after the last record`);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
-import { compress, decompress } from './compression.js';
+import { compress, decompress, type CompressionLevels } from './compression.js';
 import { KafkaError, ProtocolError } from './errors.js';
 import { Attributes, Batch, batchInfoAt, batchSizeAt, type BatchInfo, writeInt64 } from './record-batch.js';
 import { Reader } from './reader.js';
@@ -30,6 +30,7 @@ export interface NewRecord {
 
 export interface BuildBatchOptions {
   compression?: number;
+  compressionLevels?: Readonly<CompressionLevels>;
   baseOffset?: number;
   producerId?: number;
   producerEpoch?: number;
@@ -76,7 +77,7 @@ export function buildRecordBatch(records: NewRecord[], options: BuildBatchOption
     body.raw(bytes);
   });
   const codec = options.compression ?? 0;
-  const payload = compress(codec, body.toBuffer());
+  const payload = compress(codec, body.toBuffer(), options.compressionLevels);
   const batch = Buffer.alloc(Batch.HEADER_BYTES + payload.length);
   writeInt64(batch, Batch.BASE_OFFSET, options.baseOffset ?? 0);
   batch.writeInt32BE(batch.length - Batch.LOG_OVERHEAD, Batch.LENGTH);
@@ -104,14 +105,14 @@ export function buildRecordBatch(records: NewRecord[], options: BuildBatchOption
  * decompressed and compressed again; the header keeps every field but the codec bits, the length and the CRC.
  * Records are not decoded, and control batches stay as they are. Null when no batch needs it.
  */
-export function recompressBatches(records: Buffer, batches: readonly BatchInfo[], codec: number): Buffer | null {
+export function recompressBatches(records: Buffer, batches: readonly BatchInfo[], codec: number, levels: Readonly<CompressionLevels>): Buffer | null {
   const needs = (b: BatchInfo) => (b.attributes & Attributes.CONTROL) === 0 && (b.attributes & Attributes.COMPRESSION_MASK) !== codec;
   if (!batches.some(needs)) return null;
   return Buffer.concat(
     batches.map((b) => {
       const batch = records.subarray(b.position, b.position + b.size);
       if (!needs(b)) return batch;
-      const payload = compress(codec, decompress(b.attributes & Attributes.COMPRESSION_MASK, batch.subarray(Batch.HEADER_BYTES)));
+      const payload = compress(codec, decompress(b.attributes & Attributes.COMPRESSION_MASK, batch.subarray(Batch.HEADER_BYTES)), levels);
       const out = Buffer.allocUnsafe(Batch.HEADER_BYTES + payload.length);
       batch.copy(out, 0, 0, Batch.HEADER_BYTES);
       payload.copy(out, Batch.HEADER_BYTES);

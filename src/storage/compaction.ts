@@ -5,6 +5,8 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { PartitionLog } from './partition-log.js';
 import { OffsetMap } from './offset-map.js';
 import type { Segment } from './segment.js';
+import { compressionLevels } from './log-config.js';
+import type { CompressionLevels } from '../protocol/compression.js';
 
 export interface CompactionResult {
   /** Copies written, each replacing one segment or a group of them. */
@@ -231,7 +233,7 @@ function keptPart(
   });
   const removed = records.length - keep.length;
   if (removed === 0) return { bytes: raw, removed };
-  return { bytes: keep.length > 0 ? rebuild(info, keep) : null, removed };
+  return { bytes: keep.length > 0 ? rebuild(info, keep, compressionLevels(log.config)) : null, removed };
 }
 
 /** A segment's cleaned copy, written in writes of up to HOLD_BYTES as batches are added. */
@@ -302,7 +304,7 @@ function worthCleaning(log: PartitionLog, cleanable: Segment[], now: number): bo
 }
 
 /** A batch with some of its records, keeping its offsets, timestamps, producer fields and codec. */
-function rebuild(info: BatchInfo, records: KafkaRecord[]): Buffer {
+function rebuild(info: BatchInfo, records: KafkaRecord[], levels: Readonly<CompressionLevels>): Buffer {
   return buildRecordBatch(
     records.map((r) => ({
       key: r.key, value: r.value, timestamp: r.timestamp, offsetDelta: r.offset - info.baseOffset,
@@ -310,6 +312,7 @@ function rebuild(info: BatchInfo, records: KafkaRecord[]): Buffer {
     })),
     {
       compression: info.attributes & Attributes.COMPRESSION_MASK,
+      compressionLevels: levels,
       baseOffset: info.baseOffset,
       producerId: info.producerId,
       producerEpoch: info.producerEpoch,

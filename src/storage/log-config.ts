@@ -1,12 +1,15 @@
-import { COMPRESSION_NAMES } from '../protocol/compression.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { Compression } from '../protocol/compression.js';
+import { COMPRESSION_NAMES, Compression, DEFAULT_COMPRESSION_LEVELS, type CompressionLevels } from '../protocol/compression.js';
+import type { RecordRules } from '../protocol/record-batch.js';
 
 /** Durability of an append: `fsync` acknowledges after the bytes are on disk, `none` after they reach the OS. */
 export type FlushPolicy = 'fsync' | 'none';
 
 export const COMPRESSION_TYPES = ['producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 export type CompressionType = (typeof COMPRESSION_TYPES)[number];
+
+/** The compression levels a topic's configs ask for where the broker compresses. */
+export const compressionLevels = (config: Readonly<LogConfig>): CompressionLevels => ({ gzip: config.gzipLevel, zstd: config.zstdLevel });
 
 /** The codec a topic's compression.type asks for, or null for `producer` (keep what the client sent). */
 export function topicCodec(type: CompressionType): number | null {
@@ -38,6 +41,28 @@ export interface LogConfig {
   minCleanableDirtyRatio: number;
   /** Idempotent producer state is dropped after this long without a write (broker-wide). */
   producerIdExpirationMs: number;
+  /** `none` logs: the append that brings a partition's unsynced records to this many is synced before acks=all hears of it. */
+  flushMessages: number;
+  /** A segment rolls by age up to this much before segment.ms, chosen at random per segment, so partitions do not all roll at once. */
+  segmentJitterMs: number;
+  /** A segment rolls before its offset index (8 bytes an entry) or time index (12) would outgrow this. */
+  segmentIndexBytes: number;
+  /** CreateTime topics refuse records timestamped more than this before the broker's clock... */
+  timestampBeforeMaxMs: number;
+  /** ...or more than this after it... */
+  timestampAfterMaxMs: number;
+  /** ...or, for either bound left at its default, more than this either way (Kafka's older setting). */
+  timestampDifferenceMaxMs: number;
+  /** Levels used where the broker compresses (compression.type other than `producer`, compaction); -1 is zlib's default. */
+  gzipLevel: number;
+  zstdLevel: number;
+  /**
+   * Accepted because Kafka tools set them, with no effect here: replication and election settings (one broker,
+   * one replica), tiered storage settings (remote storage cannot be enabled), the record format (always v2,
+   * never down-converted), preallocation, and the delay before deleting a segment's files (they are unlinked at
+   * once; a read in progress keeps its descriptor).
+   */
+  inert: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = {
@@ -58,21 +83,30 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = {
   maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
   minCleanableDirtyRatio: 0.5,
   producerIdExpirationMs: 24 * 3600 * 1000,
+  flushMessages: Number.MAX_SAFE_INTEGER,
+  segmentJitterMs: 0,
+  segmentIndexBytes: 10 * 1024 * 1024,
+  timestampBeforeMaxMs: Number.MAX_SAFE_INTEGER,
+  timestampAfterMaxMs: Number.MAX_SAFE_INTEGER,
+  timestampDifferenceMaxMs: Number.MAX_SAFE_INTEGER,
+  gzipLevel: DEFAULT_COMPRESSION_LEVELS.gzip,
+  zstdLevel: DEFAULT_COMPRESSION_LEVELS.zstd,
+  inert: {},
 };
 
-interface ConfigKeySpec {
-  field: keyof LogConfig;
-  parse: (raw: string) => LogConfig[keyof LogConfig];
-}
+/** A config that sets a LogConfig field, or one accepted with no effect (see LogConfig.inert) and its default. */
+type ConfigKeySpec =
+  | { field: keyof LogConfig; parse: (raw: string) => LogConfig[keyof LogConfig] }
+  | { inert: string; parse: (raw: string) => string };
 
 const INT_MAX = 2 ** 31 - 1;
 const LONG_MAX = 2n ** 63n - 1n;
 
-/** An int config (Kafka's INT type), at least `min`. */
-function int(min: number): (raw: string) => number {
+/** An int config (Kafka's INT type), from `min` to `max`. */
+function int(min: number, max = INT_MAX): (raw: string) => number {
   return (raw) => {
     const n = Number(raw);
-    if (!/^-?\d+$/.test(raw.trim()) || n < min || n > INT_MAX) throw new Error(`expected an integer from ${min} to ${INT_MAX}`);
+    if (!/^-?\d+$/.test(raw.trim()) || n < min || n > max) throw new Error(`expected an integer from ${min} to ${max}`);
     return n;
   };
 }
@@ -94,6 +128,21 @@ function ratio(raw: string): number {
   if (raw.trim() === '' || !(n >= 0 && n <= 1)) throw new Error('expected a number from 0 to 1');
   return n;
 }
+
+function bool(raw: string): string {
+  const v = raw.trim().toLowerCase();
+  if (v !== 'true' && v !== 'false') throw new Error('expected true or false');
+  return v;
+}
+
+/** Kafka's replica throttle lists: empty, `*`, or partition:broker pairs. */
+function throttledReplicas(raw: string): string {
+  const v = raw.trim();
+  if (v !== '' && v !== '*' && !/^\d+:\d+(\s*,\s*\d+:\d+)*$/.test(v)) throw new Error('expected *, or partition:broker pairs separated by commas');
+  return v;
+}
+
+const asText = (parse: (raw: string) => unknown) => (raw: string) => describeValue(parse(raw));
 
 function oneOf<T extends string>(...values: T[]): (raw: string) => T {
   return (raw) => {
@@ -129,6 +178,50 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
   'index.interval.bytes': { field: 'indexIntervalBytes', parse: int(0) },
   'compression.type': { field: 'compressionType', parse: oneOf(...COMPRESSION_TYPES) },
   'min.insync.replicas': { field: 'minInsyncReplicas', parse: int(1) },
+  'flush.messages': { field: 'flushMessages', parse: long(1) },
+  'segment.jitter.ms': { field: 'segmentJitterMs', parse: long(0) },
+  'segment.index.bytes': { field: 'segmentIndexBytes', parse: int(4) },
+  'message.timestamp.before.max.ms': { field: 'timestampBeforeMaxMs', parse: long(0) },
+  'message.timestamp.after.max.ms': { field: 'timestampAfterMaxMs', parse: long(0) },
+  'message.timestamp.difference.max.ms': { field: 'timestampDifferenceMaxMs', parse: long(0) },
+  'compression.gzip.level': {
+    field: 'gzipLevel',
+    parse: (raw) => {
+      const n = Number(raw);
+      if (!/^-?\d+$/.test(raw.trim()) || (n !== -1 && (n < 1 || n > 9))) throw new Error('expected -1 or an integer from 1 to 9');
+      return n;
+    },
+  },
+  'compression.zstd.level': { field: 'zstdLevel', parse: int(-131072, 22) },
+  'unclean.leader.election.enable': { inert: 'false', parse: bool },
+  'leader.replication.throttled.replicas': { inert: '', parse: throttledReplicas },
+  'follower.replication.throttled.replicas': { inert: '', parse: throttledReplicas },
+  preallocate: { inert: 'false', parse: bool },
+  'file.delete.delay.ms': { inert: '60000', parse: asText(long(0)) },
+  'message.downconversion.enable': { inert: 'true', parse: bool },
+  'message.format.version': {
+    inert: '3.0-IV1',
+    parse: (raw) => {
+      if (!/^\d+\.\d+(\.\d+)?(-IV\d+)?$/.test(raw.trim())) throw new Error('expected a Kafka version such as 3.0-IV1');
+      return raw.trim();
+    },
+  },
+  'remote.storage.enable': {
+    inert: 'false',
+    parse: (raw) => {
+      if (bool(raw) === 'true') throw new Error('tiered storage is not available in Sluice');
+      return 'false';
+    },
+  },
+  'local.retention.ms': { inert: '-2', parse: asText(long(-2)) },
+  'local.retention.bytes': { inert: '-2', parse: asText(long(-2)) },
+  'remote.log.copy.disable': { inert: 'false', parse: bool },
+  'remote.log.delete.on.disable': { inert: 'false', parse: bool },
+};
+
+/** Kafka topic configs Sluice cannot honour, refused with the reason rather than accepted and ignored. */
+const REFUSED_CONFIG_KEYS: Readonly<Record<string, string>> = {
+  'compression.lz4.level': 'the lz4 compressor here has a single level',
 };
 
 /** Long configs whose value was held at Number.MAX_SAFE_INTEGER are described as Kafka's Long.MAX_VALUE. */
@@ -139,9 +232,12 @@ export function applyTopicConfigs(base: Readonly<LogConfig>, overrides: Readonly
   const out: LogConfig = { ...base };
   for (const [name, raw] of Object.entries(overrides)) {
     const spec = TOPIC_CONFIG_KEYS[name];
+    const refused = REFUSED_CONFIG_KEYS[name];
+    if (refused) throw new KafkaError(ErrorCode.INVALID_CONFIG, `topic config ${name} is not supported: ${refused}`);
     if (!spec) throw new KafkaError(ErrorCode.INVALID_CONFIG, `unknown topic config ${name}`);
     try {
-      (out as unknown as Record<string, unknown>)[spec.field] = spec.parse(raw);
+      if ('inert' in spec) out.inert = { ...out.inert, [name]: spec.parse(raw) };
+      else (out as unknown as Record<string, unknown>)[spec.field] = spec.parse(raw);
     } catch (err) {
       throw new KafkaError(ErrorCode.INVALID_CONFIG, `invalid value ${JSON.stringify(raw)} for ${name}: ${(err as Error).message}`);
     }
@@ -152,6 +248,22 @@ export function applyTopicConfigs(base: Readonly<LogConfig>, overrides: Readonly
 /** The config as Kafka-style strings, for DescribeConfigs. */
 export function describeLogConfig(config: Readonly<LogConfig>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, spec] of Object.entries(TOPIC_CONFIG_KEYS)) out[name] = describeValue(config[spec.field]);
+  for (const [name, spec] of Object.entries(TOPIC_CONFIG_KEYS)) {
+    out[name] = 'inert' in spec ? (config.inert[name] ?? spec.inert) : describeValue(config[spec.field]);
+  }
   return out;
+}
+
+/**
+ * What produce must check of each record on a topic with `config` at time `now`: keys on compacted topics, and
+ * on CreateTime topics the timestamp bounds (each of before/after.max.ms, left at its default, falls back to
+ * message.timestamp.difference.max.ms, as in Kafka).
+ */
+export function recordRules(config: Readonly<LogConfig>, now: number): RecordRules {
+  const keysRequired = config.cleanupPolicy.includes('compact');
+  if (config.timestampType !== 'CreateTime') return { keysRequired, timestamps: null };
+  const before = config.timestampBeforeMaxMs !== Number.MAX_SAFE_INTEGER ? config.timestampBeforeMaxMs : config.timestampDifferenceMaxMs;
+  const after = config.timestampAfterMaxMs !== Number.MAX_SAFE_INTEGER ? config.timestampAfterMaxMs : config.timestampDifferenceMaxMs;
+  if (before === Number.MAX_SAFE_INTEGER && after === Number.MAX_SAFE_INTEGER) return { keysRequired, timestamps: null };
+  return { keysRequired, timestamps: { earliest: now - before, latest: now + after } };
 }

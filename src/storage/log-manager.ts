@@ -58,6 +58,11 @@ const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 /** The active segments' indexes and producer states at a clean shutdown; trusted only beside its marker. */
 const SHUTDOWN_STATE_FILE = '.clean-shutdown-state';
 const LOG_START_FILE = 'log-start-offsets.json';
+/**
+ * How often the background flush of `none` logs checks whether one is due: a topic's flush.ms is kept to within
+ * this (or the broker default's flush.ms, where lower).
+ */
+const NONE_FLUSH_CHECK_MS = 100;
 const JOURNAL_DIR = 'journal';
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/;
 const MAX_TOPIC_LENGTH = 249;
@@ -84,6 +89,8 @@ export class LogManager {
   groupCommit!: GroupCommit;
   private readonly env: LogEnv;
   private readonly dirtyNoneLogs = new Set<PartitionLog>();
+  /** When the first of the dirty `none` logs reaches its flush.ms: the background flush then syncs them all. */
+  private noneFlushDueMs = Infinity;
   private retentionPass: Promise<number> | null = null;
   private noneFlush: Promise<void> | null = null;
   private closing = false;
@@ -120,7 +127,11 @@ export class LogManager {
       handles: this.handles,
       groupCommit: null as unknown as GroupCommit, // set in load(), before any log exists
       now: () => this.clock.now(),
-      markDirty: (log) => this.dirtyNoneLogs.add(log),
+      markDirty: (log) => {
+        if (this.dirtyNoneLogs.has(log)) return;
+        this.dirtyNoneLogs.add(log);
+        this.noneFlushDueMs = Math.min(this.noneFlushDueMs, this.clock.now() + log.config.flushMs);
+      },
     };
   }
 
@@ -196,7 +207,7 @@ export class LogManager {
     if (this.cleanStart) await fs.unlink(marker);
     const retentionMs = this.options.retentionCheckMs ?? 30_000;
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
-    this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, 1000)), () => this.flushNoneLogs()));
+    this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, NONE_FLUSH_CHECK_MS)), () => this.flushNoneLogs()));
   }
 
   /** What the clean shutdown that wrote `marker` recorded of the active segments; empty if unreadable or not its own. */
@@ -406,10 +417,15 @@ export class LogManager {
     return deleted;
   }
 
+  /**
+   * The `none` policy's background flush: once the first dirty log reaches its topic's flush.ms, every dirty log
+   * is synced (the others early, which costs nothing extra: many files are synced with one syncfs).
+   */
   private flushNoneLogs(): void {
-    if (this.dirtyNoneLogs.size === 0 || this.noneFlush) return;
+    if (this.dirtyNoneLogs.size === 0 || this.noneFlush || this.clock.now() < this.noneFlushDueMs) return;
     const logs = [...this.dirtyNoneLogs];
     this.dirtyNoneLogs.clear();
+    this.noneFlushDueMs = Infinity;
     this.noneFlush = Promise.all(logs.map((l) => l.flushToDisk().catch((err) => this.options.onError?.(err, `background flush of ${l.topic}-${l.partition}`)))).then(() => {
       this.noneFlush = null;
     });

@@ -5,7 +5,7 @@ import type { FileSystem } from '../io/file-system.js';
 import { ControlType, controlTypeAt, decodeBatchRecords, recompressBatches } from '../protocol/records.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
-import { topicCodec, type LogConfig } from './log-config.js';
+import { compressionLevels, topicCodec, type LogConfig } from './log-config.js';
 import { SEGMENT_SUFFIX, Segment, scanSegment, segmentFileName } from './segment.js';
 import { Outcome } from './outcome.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
@@ -117,6 +117,8 @@ export class PartitionLog {
   /** Index in `pending` of the first append not yet written. */
   private writeIndex = 0;
   private writing = false;
+  /** `none` logs: records written since the last sync that covers them, counted against flush.messages. */
+  private unsyncedRecords = 0;
   private failing: Promise<void> | null = null;
   /** The first append the running rollback (`failing`) refuses. */
   private failingFrom: PendingAppend | null = null;
@@ -322,7 +324,7 @@ export class PartitionLog {
     if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `partition ${this.topic}-${this.partition} is closed`);
     if (this.failing) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `partition ${this.topic}-${this.partition} is recovering from a write error`);
     const codec = topicCodec(this.config.compressionType);
-    const recompressed = codec === null ? null : recompressBatches(records, validated.batches, codec);
+    const recompressed = codec === null ? null : recompressBatches(records, validated.batches, codec, compressionLevels(this.config));
     if (recompressed) {
       records = recompressed;
       validated = validateBatches(recompressed, this.config.maxMessageBytes);
@@ -364,10 +366,13 @@ export class PartitionLog {
     // relative offsets are int32 in the indexes, as in Kafka: a compressed batch's record count is not checked
     // against its records on append, so a few can claim billions of offsets
     const full = active.size + incomingBytes > this.config.segmentBytes || active.nextOffset + incomingOffsets - active.baseOffset > MAX_SEGMENT_OFFSETS;
+    const { segmentIndexBytes } = this.config;
+    const indexFull = active.offsetIndex.count >= Math.floor(segmentIndexBytes / 8) || active.timeIndex.count >= Math.floor(segmentIndexBytes / 12);
     // a compacted topic rolls by max.compaction.lag.ms too: compaction only cleans closed segments
     const rollMs = this.config.cleanupPolicy.includes('compact') ? Math.min(this.config.segmentMs, this.config.maxCompactionLagMs) : this.config.segmentMs;
-    const old = active.firstAppendMs >= 0 && now - active.firstAppendMs >= rollMs;
-    if (full || old) this.roll();
+    if (active.rollJitterMs < 0) active.rollJitterMs = Math.floor(Math.random() * Math.min(this.config.segmentJitterMs, this.config.segmentMs));
+    const old = active.firstAppendMs >= 0 && now - active.firstAppendMs >= rollMs - active.rollJitterMs;
+    if (full || indexFull || old) this.roll();
   }
 
   /**
@@ -571,6 +576,11 @@ export class PartitionLog {
         if (this.config.flushPolicy === 'fsync') {
           const buffers = batch.map((p) => p.buffer);
           this.env.groupCommit.commit(segment, this, buffers, (err) => (err === undefined ? this.markDurable(batch) : void this.fail(first, err)));
+        } else if ((this.unsyncedRecords += batch[batch.length - 1]!.endOffset - first.startOffset) >= this.config.flushMessages) {
+          // flush.messages: this run brings the unsynced records to the limit, so it is acknowledged once synced
+          // (and the appends after it with it, in order)
+          this.unsyncedRecords = 0;
+          this.env.groupCommit.sync(segment).then(() => this.markDurable(batch), (err) => void this.fail(first, err));
         } else {
           this.env.markDirty(this);
           this.markDurable(batch);
@@ -1138,6 +1148,7 @@ export class PartitionLog {
 
   /** Fsyncs the active segment if it has unsynced bytes (background flush of `none` logs, shutdown). */
   async flushToDisk(): Promise<void> {
+    this.unsyncedRecords = 0; // every record counted was written before this sync
     for (const s of this.segments) if (s.dirty) await this.env.groupCommit.sync(s);
   }
 

@@ -23,6 +23,8 @@ export class Segment {
   nextOffset: number;
   maxTimestamp = -1;
   firstAppendMs = -1;
+  /** How much sooner than segment.ms this segment rolls by age (segment.jitter.ms); chosen when first needed. */
+  rollJitterMs = -1;
   offsetIndex = new OffsetIndex();
   timeIndex = new TimeIndex();
   bytesSinceIndexEntry = 0;

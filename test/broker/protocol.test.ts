@@ -176,6 +176,39 @@ test('a compacted topic refuses a record without a key (INVALID_RECORD naming it
   });
 });
 
+test('timestamp bounds (message.timestamp.before/after.max.ms, difference.max.ms as the fallback) refuse a record outside them with INVALID_TIMESTAMP naming it', async () => {
+  await withClient(async (c, b) => {
+    const hour = 3_600_000;
+    await b.broker.createTopic('bounded', 1, { 'message.timestamp.before.max.ms': String(hour), 'message.timestamp.after.max.ms': String(hour) });
+    await b.broker.createTopic('legacy', 1, { 'message.timestamp.difference.max.ms': String(hour) });
+    // a bound of its own wins over the fallback; the other side falls back
+    await b.broker.createTopic('mixed', 1, { 'message.timestamp.difference.max.ms': String(hour), 'message.timestamp.after.max.ms': String(24 * hour) });
+    await b.broker.createTopic('append-time', 1, { 'message.timestamp.difference.max.ms': '1', 'message.timestamp.type': 'LogAppendTime' });
+    await b.broker.createTopic('open', 1, {});
+    const produce = async (topic: string, batch: Buffer) => (await c.send(API.PRODUCE, 9, produceBody(topic, 0, batch))).responses[0].partitionResponses[0];
+    const now = Date.now();
+    const withTimes = (...offsets: number[]) => offsets.map((ms, i) => ({ key: `k${i}`, value: `v${i}`, timestamp: now + ms }));
+    for (const compression of [Compression.NONE, Compression.GZIP, Compression.SNAPPY, Compression.LZ4, Compression.ZSTD]) {
+      for (const topic of ['bounded', 'legacy', 'mixed']) {
+        const past = await produce(topic, buildRecordBatch(withTimes(0, -60_000, -2 * hour), { compression }));
+        assert.equal(past.errorCode, ErrorCode.INVALID_TIMESTAMP, `${topic}, codec ${compression}`);
+        assert.deepEqual(past.recordErrors.map((e: { batchIndex: number }) => e.batchIndex), [2]);
+        assert.match(past.errorMessage, /record 2 has timestamp/);
+        assert.equal((await produce(topic, buildRecordBatch(withTimes(-30 * 60_000, 30 * 60_000), { compression }))).errorCode, 0, topic);
+      }
+      const future = withTimes(2 * hour);
+      for (const [topic, code] of [['bounded', ErrorCode.INVALID_TIMESTAMP], ['legacy', ErrorCode.INVALID_TIMESTAMP], ['mixed', 0], ['append-time', 0], ['open', 0]] as const) {
+        assert.equal((await produce(topic, buildRecordBatch(future, { compression }))).errorCode, code, `${topic}, codec ${compression}`);
+      }
+      assert.equal((await produce('append-time', buildRecordBatch(withTimes(-10 * hour), { compression }))).errorCode, 0);
+    }
+    assert.equal(b.broker.logs.getLog('bounded', 0)!.logEndOffset, 10);
+    assert.equal(b.broker.logs.getLog('legacy', 0)!.logEndOffset, 10);
+    assert.equal(b.broker.logs.getLog('mixed', 0)!.logEndOffset, 15);
+    assert.equal(b.broker.logs.getLog('append-time', 0)!.logEndOffset, 10);
+  });
+});
+
 test('compressed batches that decompress past the cap: refused where their size is stated or they must be decoded, stored as sent otherwise', async () => {
   await withClient(async (c, b) => {
     await b.broker.createTopic('t', 1, {});
@@ -409,5 +442,43 @@ test('topic configs: compression.type recompresses what producers send, min.insy
     const described = await c.send(32, 4, { resources: [{ resourceType: 2, resourceName: 'forever', configurationKeys: ['retention.ms', 'segment.ms', 'min.insync.replicas'] }], includeSynonyms: false, includeDocumentation: false });
     const values = Object.fromEntries(described.results[0].configs.map((e: { name: string; value: string }) => [e.name, e.value]));
     assert.deepEqual(values, { 'retention.ms': '9223372036854775807', 'segment.ms': '9223372036854775807', 'min.insync.replicas': '1' });
+  });
+});
+
+test('compression.gzip.level and compression.zstd.level set how the broker recompresses; compression.lz4.level and remote storage are refused, not ignored', async () => {
+  await withClient(async (c) => {
+    const create = (name: string, configs: Record<string, string>) =>
+      c.send(API.CREATE_TOPICS, 4, { topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })) }], timeoutMs: 1000, validateOnly: false })
+        .then((r) => r.topics[0]);
+    for (const [name, type, levelKey, level] of [['gzip-1', 'gzip', 'compression.gzip.level', '1'], ['gzip-9', 'gzip', 'compression.gzip.level', '9'], ['gzip-default', 'gzip', null, null], ['zstd-1', 'zstd', 'compression.zstd.level', '1'], ['zstd-19', 'zstd', 'compression.zstd.level', '19']] as const) {
+      assert.equal((await create(name, { 'compression.type': type, ...(levelKey ? { [levelKey]: level } : {}) })).errorCode, 0, name);
+    }
+    for (const [key, value] of [['compression.gzip.level', '0'], ['compression.gzip.level', '10'], ['compression.zstd.level', '23']]) {
+      assert.equal((await create('bad-level', { [key!]: value! })).errorCode, ErrorCode.INVALID_CONFIG, `${key}=${value}`);
+    }
+    const lz4 = await create('lz4-level', { 'compression.type': 'lz4', 'compression.lz4.level': '9' });
+    assert.equal(lz4.errorCode, ErrorCode.INVALID_CONFIG);
+    assert.match(lz4.errorMessage, /compression\.lz4\.level is not supported/);
+    const tiered = await create('tiered', { 'remote.storage.enable': 'true' });
+    assert.equal(tiered.errorCode, ErrorCode.INVALID_CONFIG);
+    assert.match(tiered.errorMessage, /tiered storage is not available/);
+
+    // 64 KiB of words: compressible, and better at higher levels
+    const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet'];
+    let seed = 7;
+    const text = Array.from({ length: 11_000 }, () => words[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % words.length]).join(' ');
+    const sent = buildRecordBatch([{ key: 'k', value: text }]);
+    const stored = async (topic: string) => {
+      assert.equal((await c.send(API.PRODUCE, 9, produceBody(topic, 0, sent))).responses[0].partitionResponses[0].errorCode, 0, topic);
+      const records: Buffer = (await c.send(API.FETCH, 12, fetchBody(topic, 0, 0))).responses[0].partitions[0].records;
+      const [batch] = decodeRecordBatches(records);
+      assert.equal(batch!.records[0]!.value!.toString(), text, topic);
+      return records.subarray(Batch.HEADER_BYTES);
+    };
+    // a gzip member's XFL byte (offset 8) records the level class: 4 for the fastest, 2 for the best, 0 otherwise
+    assert.deepEqual([(await stored('gzip-1'))[8], (await stored('gzip-9'))[8], (await stored('gzip-default'))[8]], [4, 2, 0]);
+    const zstd1 = (await stored('zstd-1')).length;
+    const zstd19 = (await stored('zstd-19')).length;
+    assert.ok(zstd19 < zstd1, `zstd level 19 stored ${zstd19} bytes, level 1 ${zstd1}`);
   });
 });

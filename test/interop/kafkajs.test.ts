@@ -81,6 +81,64 @@ test('kafkajs: creating an existing topic or a bad name fails with the Kafka err
   });
 });
 
+test('kafkajs: topics take the Kafka topic configs tools send, and describe every one; tiered storage and lz4 levels are refused with the reason', async () => {
+  await withAdminAndProducer(async (admin, producer, broker) => {
+    const set: Record<string, string> = {
+      'flush.messages': '1', // the example of Kafka's own documentation
+      'max.message.bytes': '64000',
+      'unclean.leader.election.enable': 'false',
+      preallocate: 'true',
+      'segment.jitter.ms': '1000',
+      'segment.index.bytes': '1048576',
+      'message.timestamp.before.max.ms': '86400000',
+      'message.format.version': '2.8-IV1',
+      'message.downconversion.enable': 'false',
+      'file.delete.delay.ms': '1000',
+      'leader.replication.throttled.replicas': '*',
+      'follower.replication.throttled.replicas': '0:1,1:1',
+      'local.retention.ms': '-2',
+      'remote.storage.enable': 'false',
+    };
+    const configEntries = Object.entries(set).map(([name, value]) => ({ name, value }));
+    assert.equal(await admin.createTopics({ topics: [{ topic: 'configured', numPartitions: 2, configEntries }] }), true);
+    await producer.send({ topic: 'configured', acks: -1, messages: [{ key: 'k', value: 'v', partition: 0 }] });
+    assert.equal(broker.logs.getLog('configured', 0)!.highWatermark, 1);
+
+    const described = async () => {
+      const res = await admin.describeConfigs({ resources: [{ type: 2, name: 'configured' }], includeSynonyms: false });
+      return new Map(res.resources[0]!.configEntries.map((c) => [c.configName, c]));
+    };
+    const entries = await described();
+    assert.deepEqual([...entries.keys()].sort(), [
+      'cleanup.policy', 'compression.gzip.level', 'compression.type', 'compression.zstd.level', 'delete.retention.ms',
+      'file.delete.delay.ms', 'flush.messages', 'flush.ms', 'flush.policy', 'follower.replication.throttled.replicas',
+      'index.interval.bytes', 'leader.replication.throttled.replicas', 'local.retention.bytes', 'local.retention.ms',
+      'max.compaction.lag.ms', 'max.message.bytes', 'message.downconversion.enable', 'message.format.version',
+      'message.timestamp.after.max.ms', 'message.timestamp.before.max.ms', 'message.timestamp.difference.max.ms',
+      'message.timestamp.type', 'min.cleanable.dirty.ratio', 'min.compaction.lag.ms', 'min.insync.replicas', 'preallocate',
+      'remote.log.copy.disable', 'remote.log.delete.on.disable', 'remote.storage.enable', 'retention.bytes', 'retention.ms',
+      'segment.bytes', 'segment.index.bytes', 'segment.jitter.ms', 'segment.ms', 'unclean.leader.election.enable',
+    ]);
+    for (const [name, value] of Object.entries(set)) {
+      assert.deepEqual([entries.get(name)!.configValue, entries.get(name)!.isDefault], [value, false], name);
+    }
+    assert.deepEqual(
+      ['segment.index.bytes', 'message.timestamp.after.max.ms', 'compression.zstd.level'].map((n) => [entries.get(n)!.configValue, entries.get(n)!.isDefault]),
+      [['1048576', false], ['9223372036854775807', true], ['3', true]],
+    );
+
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'configured', configEntries: [...configEntries, { name: 'unclean.leader.election.enable', value: 'true' }] }] });
+    assert.equal((await described()).get('unclean.leader.election.enable')!.configValue, 'true');
+
+    // kafkajs reports the code, not the message (the messages are checked with our own client)
+    for (const configs of [{ 'remote.storage.enable': 'true' }, { 'compression.lz4.level': '9' }, { preallocate: 'maybe' }, { 'leader.replication.throttled.replicas': 'all' }]) {
+      const attempt = admin.createTopics({ topics: [{ topic: 'refused', configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }] });
+      await assert.rejects(attempt, (err: Error & { errors?: { type: string }[] }) => err.errors?.[0]?.type === 'INVALID_CONFIG', JSON.stringify(configs));
+    }
+    assert.equal(broker.logs.topics.has('refused'), false);
+  });
+});
+
 test('kafkajs: a compacted topic refuses records without a key (INVALID_RECORD), plain or gzip, and takes keyed ones', async () => {
   await withAdminAndProducer(async (admin, producer, broker) => {
     await admin.createTopics({ topics: [{ topic: 'profiles', numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });

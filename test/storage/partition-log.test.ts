@@ -83,6 +83,135 @@ test('segments roll by age (segment.ms)', () =>
     await logs.close();
   }));
 
+test('segment.jitter.ms rolls each segment by age up to that much sooner, chosen per segment', () =>
+  withTempDir(async (dir) => {
+    let now = 1_000_000;
+    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    const logs = await openLogs(dir, { clock });
+    // 40 partitions, each rolling by age somewhere in (0, 1000] ms: after 500 ms, all alike would be 2^-39 likely
+    await logs.createTopic('jittered', 40, { 'segment.ms': '1000', 'segment.jitter.ms': '1000' });
+    await logs.createTopic('steady', 40, { 'segment.ms': '1000' });
+    const all = (topic: string) => Array.from({ length: 40 }, (_, i) => logs.getLog(topic, i)!);
+    const appendEverywhere = async (value: string) => {
+      for (const topic of ['jittered', 'steady']) await Promise.all(all(topic).map((log) => appendValues(log, [value]).durable));
+    };
+    await appendEverywhere('a');
+    now += 500;
+    await appendEverywhere('b');
+    const rolled = all('jittered').filter((log) => log.segments.length === 2).length;
+    assert.ok(rolled > 0 && rolled < 40, `${rolled} of 40 jittered partitions rolled after half of segment.ms`);
+    assert.equal(all('steady').filter((log) => log.segments.length === 2).length, 0);
+    now += 500;
+    await appendEverywhere('c');
+    // by segment.ms every first segment has rolled, jitter or not
+    for (const log of [...all('jittered'), ...all('steady')]) assert.equal(log.segments[0]!.baseOffset, 0);
+    for (const log of [...all('jittered'), ...all('steady')]) assert.ok(log.segments.length >= 2);
+    assert.ok(all('steady').every((log) => log.segments.length === 2 && log.segments[1]!.baseOffset === 2));
+    await logs.close();
+  }));
+
+test('segment.index.bytes rolls a segment before its offset or time index would outgrow it', () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir);
+    // 24 bytes: three offset index entries (8 bytes each) or two time index entries (12 each)
+    await logs.createTopic('offsets', 1, { 'segment.index.bytes': '24', 'index.interval.bytes': '0' });
+    const byOffset = logs.getLog('offsets', 0)!;
+    for (let i = 0; i < 7; i++) await appendValues(byOffset, [`v${i}`], 1000).durable; // one timestamp: one time index entry
+    assert.deepEqual(byOffset.segments.map((s) => s.baseOffset), [0, 3, 6]);
+    await logs.createTopic('times', 1, { 'segment.index.bytes': '24' });
+    const byTime = logs.getLog('times', 0)!;
+    for (let i = 0; i < 5; i++) await appendValues(byTime, [`v${i}`], 1000 + i).durable; // a new timestamp each: a time index entry each
+    assert.deepEqual(byTime.segments.map((s) => s.baseOffset), [0, 2, 4]);
+    assert.deepEqual((await readAll(byOffset)).map(([o]) => o), [0, 1, 2, 3, 4, 5, 6]);
+    await logs.close();
+  }));
+
+test('flush.messages on a `none` topic: the append reaching the count is acknowledged (acks=all) only once its segment is synced', () =>
+  withTempDir(async (dir) => {
+    const { open, pathOf } = pathRecordingOpen();
+    let syncs = 0;
+    let releaseSync: () => void = () => undefined;
+    let held: Promise<void> = Promise.resolve();
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open,
+      fdatasync: async (fd) => {
+        if (pathOf(fd)?.endsWith('.log')) {
+          syncs++;
+          await held;
+        }
+        await nodeFileSystem.fdatasync(fd);
+      },
+    };
+    const logs = await openLogs(dir, { fs });
+    await logs.createTopic('t', 1, { 'flush.policy': 'none', 'flush.messages': '3' });
+    const log = logs.getLog('t', 0)!;
+    await appendValues(log, ['a']).durable;
+    assert.equal(syncs, 0);
+    held = new Promise((resolve) => (releaseSync = resolve));
+    const third = appendValues(log, ['b', 'c']);
+    let acknowledged = false;
+    void third.durable.then(() => (acknowledged = true));
+    const fourth = appendValues(log, ['d']);
+    await third.written;
+    await fourth.written;
+    while (syncs === 0) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(acknowledged, false, 'acknowledged before its sync finished');
+    assert.equal(log.highWatermark, 1, 'records past the sync are not visible before it');
+    releaseSync();
+    await third.durable;
+    await fourth.durable;
+    assert.equal(syncs, 1);
+    assert.equal(log.highWatermark, 4);
+    // the count starts again after the sync: 'd' was the first of the next three
+    await appendValues(log, ['e']).durable;
+    assert.equal(syncs, 1);
+    await appendValues(log, ['f']).durable;
+    assert.equal(syncs, 2);
+    await logs.close();
+  }));
+
+test('the background flush of `none` topics keeps each topic\'s flush.ms: synced once the first dirty one is due, all together', () =>
+  withTempDir(async (dir) => {
+    let now = 1_000_000;
+    const timers: (() => void)[] = [];
+    const clock = { now: () => now, every: (_ms: number, fn: () => void) => (timers.push(fn), () => undefined), after: () => () => undefined };
+    const { open, pathOf } = pathRecordingOpen();
+    const synced: string[] = [];
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open,
+      fdatasync: async (fd) => {
+        const path = pathOf(fd);
+        if (path?.endsWith('.log')) synced.push(path.split('/').at(-2)!);
+        await nodeFileSystem.fdatasync(fd);
+      },
+    };
+    const logs = await openLogs(dir, { clock, fs, defaults: { flushPolicy: 'none' } });
+    await logs.createTopic('slow', 1, { 'flush.ms': '60000' });
+    await logs.createTopic('fast', 1, { 'flush.ms': '200' });
+    const tick = async () => {
+      for (const fn of timers) fn();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    };
+    await appendValues(logs.getLog('slow', 0)!, ['a']).durable;
+    now += 250;
+    await tick();
+    assert.deepEqual(synced, [], 'slow is not due for a minute');
+    await appendValues(logs.getLog('fast', 0)!, ['b']).durable;
+    now += 150;
+    await tick();
+    assert.deepEqual(synced, [], 'fast is due 200 ms after its write, not 150');
+    now += 60;
+    await tick();
+    assert.deepEqual(synced.sort(), ['fast-0', 'slow-0']);
+    now += 5_000;
+    await tick();
+    assert.equal(synced.length, 2, 'nothing written since, nothing synced');
+    await logs.close();
+  }));
+
 test('retention deletes whole old segments by time and by size, never the active one', () =>
   withTempDir(async (dir) => {
     let now = 10_000_000;

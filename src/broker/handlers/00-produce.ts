@@ -17,6 +17,7 @@ import type {
 } from '../../protocol/messages.generated.js';
 import { Attributes, InvalidRecordError, validateBatches, type ValidatedBatches } from '../../protocol/record-batch.js';
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
+import { recordRules } from '../../storage/log-config.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
@@ -76,7 +77,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           }
           const records = p.records;
           if (!records || records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
-          const validated = validateBatches(records, log.config.maxMessageBytes, log.config.cleanupPolicy.includes('compact'));
+          const validated = validateBatches(records, log.config.maxMessageBytes, recordRules(log.config, Date.now()));
           checkTransactional(broker, req.transactionalId, validated, topicData.name, p.index);
           const result = log.append(records, validated);
           out.baseOffset = result.baseOffset;
