@@ -245,6 +245,48 @@ export function applyTopicConfigs(base: Readonly<LogConfig>, overrides: Readonly
   return out;
 }
 
+/**
+ * Kafka's broker-wide name for a topic config (its synonym in DescribeConfigs): `log.` and the topic name unless
+ * listed here; null for the topic-only ones.
+ */
+const BROKER_NAMES: Readonly<Record<string, string | null>> = {
+  'segment.ms': 'log.roll.ms',
+  'segment.jitter.ms': 'log.roll.jitter.ms',
+  'segment.index.bytes': 'log.index.size.max.bytes',
+  'max.message.bytes': 'message.max.bytes',
+  'delete.retention.ms': 'log.cleaner.delete.retention.ms',
+  'min.compaction.lag.ms': 'log.cleaner.min.compaction.lag.ms',
+  'max.compaction.lag.ms': 'log.cleaner.max.compaction.lag.ms',
+  'min.cleanable.dirty.ratio': 'log.cleaner.min.cleanable.ratio',
+  'flush.ms': 'log.flush.interval.ms',
+  'flush.messages': 'log.flush.interval.messages',
+  'file.delete.delay.ms': 'log.segment.delete.delay.ms',
+  'compression.type': 'compression.type',
+  'compression.gzip.level': 'compression.gzip.level',
+  'compression.zstd.level': 'compression.zstd.level',
+  'min.insync.replicas': 'min.insync.replicas',
+  'unclean.leader.election.enable': 'unclean.leader.election.enable',
+  'leader.replication.throttled.replicas': null,
+  'follower.replication.throttled.replicas': null,
+  'remote.storage.enable': null,
+  'remote.log.copy.disable': null,
+  'remote.log.delete.on.disable': null,
+};
+
+export function brokerConfigName(topicConfig: string): string | null {
+  const listed = BROKER_NAMES[topicConfig];
+  return listed === undefined ? `log.${topicConfig}` : listed;
+}
+
+/** The topic config names a partial config (a broker's `--log-config` settings) sets. */
+export function configNamesSet(partial: Readonly<Partial<LogConfig>>): Set<string> {
+  const out = new Set<string>();
+  for (const [name, spec] of Object.entries(TOPIC_CONFIG_KEYS)) {
+    if ('inert' in spec ? partial.inert?.[name] !== undefined : partial[spec.field] !== undefined) out.add(name);
+  }
+  return out;
+}
+
 /** The config as Kafka-style strings, for DescribeConfigs. */
 export function describeLogConfig(config: Readonly<LogConfig>): Record<string, string> {
   const out: Record<string, string> = {};

@@ -57,12 +57,46 @@ test('DescribeCluster, OffsetForLeaderEpoch and broker DescribeConfigs', async (
       await c.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [{ name: 't', partitionData: [{ index: 0, records: buildRecordBatch([{ value: 'x' }, { value: 'y' }]) }] }] });
       const epochs = await c.send(23, 4, { replicaId: -1, topics: [{ topic: 't', partitions: [{ partition: 0, currentLeaderEpoch: 0, leaderEpoch: 0 }, { partition: 3, currentLeaderEpoch: 0, leaderEpoch: 0 }] }] });
       assert.deepEqual(epochs.topics[0].partitions.map((p: { errorCode: number; leaderEpoch: number; endOffset: number }) => [p.errorCode, p.leaderEpoch, p.endOffset]), [[0, 0, 2], [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1]]);
-      const cfg = await c.send(32, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: ['auto.create.topics.enable', 'flush.policy'] }], includeSynonyms: false, includeDocumentation: false });
-      assert.deepEqual(cfg.results[0].configs.map((x: { name: string; value: string; readOnly: boolean }) => [x.name, x.value, x.readOnly]), [['auto.create.topics.enable', 'true', true], ['flush.policy', 'fsync', true]]);
+      const cfg = await c.send(32, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: ['auto.create.topics.enable', 'log.flush.policy'] }], includeSynonyms: false, includeDocumentation: false });
+      assert.deepEqual(cfg.results[0].configs.map((x: { name: string; value: string; readOnly: boolean }) => [x.name, x.value, x.readOnly]), [['auto.create.topics.enable', 'true', true], ['log.flush.policy', 'fsync', true]]);
     } finally {
       c.close();
     }
   });
+});
+
+test('DescribeConfigs: a topic config\'s source and synonyms (topic override, then the broker\'s setting under Kafka\'s broker-wide name, then the built-in default)', async () => {
+  await withBroker(async (b) => {
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      await b.broker.createTopic('t', 1, { 'retention.ms': '60000', 'unclean.leader.election.enable': 'true' });
+      type Entry = { name: string; value: string; configSource: number; isDefault: boolean; synonyms: { name: string; value: string; source: number }[] };
+      const describe = async (resourceType: number, resourceName: string, keys: string[]) => {
+        const res = await c.send(32, 4, { resources: [{ resourceType, resourceName, configurationKeys: keys }], includeSynonyms: true, includeDocumentation: false });
+        const entries: Entry[] = res.results[0].configs;
+        return entries.sort((x, y) => keys.indexOf(x.name) - keys.indexOf(y.name)).map((e) => [e.name, e.value, e.configSource, e.synonyms.map((s) => [s.name, s.value, s.source])]);
+      };
+      const { DYNAMIC_TOPIC_CONFIG: TOPIC, STATIC_BROKER_CONFIG: STATIC, DEFAULT_CONFIG: DEFAULT } = { DYNAMIC_TOPIC_CONFIG: 1, STATIC_BROKER_CONFIG: 4, DEFAULT_CONFIG: 5 };
+      assert.deepEqual(await describe(2, 't', ['retention.ms', 'segment.ms', 'flush.ms', 'max.message.bytes', 'unclean.leader.election.enable', 'leader.replication.throttled.replicas']), [
+        ['retention.ms', '60000', TOPIC, [['retention.ms', '60000', TOPIC], ['log.retention.ms', '604800000', DEFAULT]]],
+        ['segment.ms', '3600000', STATIC, [['log.roll.ms', '3600000', STATIC], ['log.roll.ms', '604800000', DEFAULT]]],
+        ['flush.ms', '1000', DEFAULT, [['log.flush.interval.ms', '1000', DEFAULT]]],
+        ['max.message.bytes', '1048588', DEFAULT, [['message.max.bytes', '1048588', DEFAULT]]],
+        ['unclean.leader.election.enable', 'true', TOPIC, [['unclean.leader.election.enable', 'true', TOPIC], ['unclean.leader.election.enable', 'false', DEFAULT]]],
+        ['leader.replication.throttled.replicas', '', DEFAULT, []],
+      ]);
+      assert.deepEqual(await describe(4, '1', ['log.roll.ms', 'log.retention.ms', 'message.max.bytes', 'segment.ms', 'leader.replication.throttled.replicas']), [
+        ['log.roll.ms', '3600000', STATIC, [['log.roll.ms', '3600000', STATIC], ['log.roll.ms', '604800000', DEFAULT]]],
+        ['log.retention.ms', '604800000', DEFAULT, [['log.retention.ms', '604800000', DEFAULT]]],
+        ['message.max.bytes', '1048588', DEFAULT, [['message.max.bytes', '1048588', DEFAULT]]],
+      ]);
+      // v0 has no synonyms and says only whether a value is the default
+      const v0 = await c.send(32, 0, { resources: [{ resourceType: 2, resourceName: 't', configurationKeys: ['retention.ms', 'segment.ms', 'flush.ms'] }] });
+      assert.deepEqual(new Map(v0.results[0].configs.map((e: Entry) => [e.name, e.isDefault])), new Map([['retention.ms', false], ['segment.ms', false], ['flush.ms', true]]));
+    } finally {
+      c.close();
+    }
+  }, { logDefaults: { segmentMs: 3_600_000 } });
 });
 
 test('IncrementalAlterConfigs: set, delete, append and subtract on cleanup.policy; invalid values change nothing', async () => {

@@ -71,7 +71,7 @@ export const createTopics: ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
           try {
             const created = await broker.createTopic(t.name, partitions, overrides);
             out.topicId = created.id;
-            out.configs = describeTopicConfigs(created).map((c) => ({
+            out.configs = describeTopicConfigs(broker, created).map((c) => ({
               name: c.name, value: c.value, readOnly: c.readOnly, configSource: c.source, isSensitive: false,
             }));
           } catch (err) {

@@ -1,5 +1,5 @@
-// DescribeConfigs (key 32), v0-4. Topics: every topic config with its source (topic override or default).
-// Brokers: the broker's static settings, read-only.
+// DescribeConfigs (key 32), v0-4. Topics: every topic config with its source (topic override, the broker's
+// setting, or the built-in default) and, if asked, its synonyms. Brokers: the broker's static settings, read-only.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResult } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
@@ -17,7 +17,7 @@ export const describeConfigs: ApiHandler<DescribeConfigsRequest, DescribeConfigs
       };
       try {
         let configs: DescribedConfig[];
-        if (res.resourceType === ResourceType.TOPIC) configs = describeTopicConfigs(broker.logs.requireTopic(res.resourceName));
+        if (res.resourceType === ResourceType.TOPIC) configs = describeTopicConfigs(broker, broker.logs.requireTopic(res.resourceName));
         else if (res.resourceType === ResourceType.BROKER) {
           if (res.resourceName !== '' && res.resourceName !== String(broker.config.nodeId)) {
             throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown broker ${res.resourceName}`);
@@ -29,7 +29,7 @@ export const describeConfigs: ApiHandler<DescribeConfigsRequest, DescribeConfigs
           .filter((c) => !keys || keys.length === 0 || keys.includes(c.name))
           .map((c) => ({
             name: c.name, value: c.value, readOnly: c.readOnly, isDefault: c.source === ConfigSource.DEFAULT_CONFIG,
-            configSource: c.source, isSensitive: false, synonyms: [], configType: 0, documentation: null,
+            configSource: c.source, isSensitive: false, synonyms: req.includeSynonyms ? c.synonyms : [], configType: 0, documentation: null,
           }));
       } catch (err) {
         Object.assign(out, toErrorCode(err));

@@ -1,5 +1,5 @@
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
-import { applyTopicConfigs, describeLogConfig } from '../../storage/log-config.js';
+import { DEFAULT_LOG_CONFIG, applyTopicConfigs, brokerConfigName, configNamesSet, describeLogConfig } from '../../storage/log-config.js';
 import type { TopicState } from '../../storage/log-manager.js';
 import type { Broker } from '../broker.js';
 import { toErrorCode } from './errors.js';
@@ -8,22 +8,47 @@ export const ResourceType = { TOPIC: 2, BROKER: 4 } as const;
 /** DescribeConfigs config sources. */
 export const ConfigSource = { DYNAMIC_TOPIC_CONFIG: 1, STATIC_BROKER_CONFIG: 4, DEFAULT_CONFIG: 5 } as const;
 
-export interface DescribedConfig {
+export interface ConfigSynonym {
   name: string;
   value: string;
   source: number;
+}
+
+export interface DescribedConfig extends ConfigSynonym {
   readOnly: boolean;
+  /** Where the value could come from, highest precedence first (DescribeConfigs v1+ include_synonyms), as Kafka lists them. */
+  synonyms: ConfigSynonym[];
 }
 
-export function describeTopicConfigs(topic: TopicState): DescribedConfig[] {
-  return Object.entries(describeLogConfig(topic.config)).map(([name, value]) => ({
-    name,
-    value,
-    source: name in topic.overrides ? ConfigSource.DYNAMIC_TOPIC_CONFIG : ConfigSource.DEFAULT_CONFIG,
-    readOnly: false,
-  }));
+/** The broker's topic config defaults: their values, and which of them its settings chose (the rest are built in). */
+function brokerLogDefaults(broker: Broker) {
+  return {
+    values: describeLogConfig(broker.logs.defaults),
+    setByBroker: configNamesSet(broker.config.logDefaults),
+    builtIn: describeLogConfig(DEFAULT_LOG_CONFIG),
+  };
 }
 
+/** A topic config's broker-wide synonyms: the broker's own setting if it has one, then the built-in default. */
+function brokerSynonyms(name: string, defaults: ReturnType<typeof brokerLogDefaults>): ConfigSynonym[] {
+  const brokerName = brokerConfigName(name);
+  if (!brokerName) return [];
+  const out: ConfigSynonym[] = [];
+  if (defaults.setByBroker.has(name)) out.push({ name: brokerName, value: defaults.values[name]!, source: ConfigSource.STATIC_BROKER_CONFIG });
+  out.push({ name: brokerName, value: defaults.builtIn[name]!, source: ConfigSource.DEFAULT_CONFIG });
+  return out;
+}
+
+export function describeTopicConfigs(broker: Broker, topic: TopicState): DescribedConfig[] {
+  const defaults = brokerLogDefaults(broker);
+  return Object.entries(describeLogConfig(topic.config)).map(([name, value]) => {
+    const synonyms = brokerSynonyms(name, defaults);
+    if (name in topic.overrides) synonyms.unshift({ name, value, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
+    return { name, value, source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG, readOnly: false, synonyms };
+  });
+}
+
+/** The broker's settings (read-only: they come from `sluice start`), topic defaults under Kafka's broker-wide names. */
 export function describeBrokerConfigs(broker: Broker): DescribedConfig[] {
   const c = broker.config;
   const own: Record<string, string> = {
@@ -34,13 +59,17 @@ export function describeBrokerConfigs(broker: Broker): DescribedConfig[] {
     'connections.max.idle.ms': String(c.idleTimeoutMs),
     'log.dirs': c.dataDir,
   };
-  const logs = describeLogConfig(broker.logs.defaults);
-  return [...Object.entries(own), ...Object.entries(logs)].map(([name, value]) => ({
-    name,
-    value,
-    source: ConfigSource.STATIC_BROKER_CONFIG,
-    readOnly: true,
-  }));
+  const out: DescribedConfig[] = Object.entries(own).map(([name, value]) => {
+    const source = ConfigSource.STATIC_BROKER_CONFIG;
+    return { name, value, source, readOnly: true, synonyms: [{ name, value, source }] };
+  });
+  const defaults = brokerLogDefaults(broker);
+  for (const name of Object.keys(defaults.values)) {
+    const synonyms = brokerSynonyms(name, defaults);
+    if (synonyms.length === 0) continue; // topic-only
+    out.push({ name: synonyms[0]!.name, value: defaults.values[name]!, source: synonyms[0]!.source, readOnly: true, synonyms });
+  }
+  return out;
 }
 
 /** The topic named by a config resource, or a KafkaError for unknown topics and unsupported resource types. */
