@@ -106,6 +106,23 @@ def confluent_admin(bootstrap, topic, action, partitions='1'):
     print(json.dumps({'ok': True}))
 
 
+def confluent_configs(bootstrap, topic, configs_json):
+    """Creates `topic` with the given configs (an error is printed, not raised), then describes it and broker 1."""
+    from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+    a = AdminClient({'bootstrap.servers': bootstrap})
+    try:
+        a.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1, config=json.loads(configs_json))])[topic].result(30)
+    except Exception as e:  # the broker's refusal, as librdkafka reports it
+        print(json.dumps({'error': str(e)}))
+        return
+    out = {}
+    for kind, name in (('topic', topic), ('broker', '1')):
+        res = ConfigResource(kind, name)
+        entries = a.describe_configs([res])[res].result(30)
+        out[kind] = {n: [e.value, int(e.source), e.is_default, e.is_read_only] for n, e in entries.items()}
+    print(json.dumps(out))
+
+
 def kp_admin(bootstrap, topic, action, partitions='1'):
     from kafka.admin import KafkaAdminClient, NewTopic
     a = KafkaAdminClient(bootstrap_servers=bootstrap)
@@ -295,6 +312,7 @@ COMMANDS = {
     'confluent-produce': confluent_produce,
     'confluent-consume': confluent_consume,
     'confluent-admin': confluent_admin,
+    'confluent-configs': confluent_configs,
     'confluent-offsets-for-times': confluent_offsets_for_times,
     'kp-produce': kp_produce,
     'kp-consume': kp_consume,

@@ -38,3 +38,28 @@ test('confluent-kafka: a ~1 MB message round-trips and one over max.message.byte
     assert.match(refused.errors[0]!, /Broker: Message size too large/);
   });
 });
+
+test('confluent-kafka: topic configs Kafka tools set are taken and described with their source; remote storage is refused with the reason', async () => {
+  await withBroker(async ({ bootstrap }) => {
+    const configs = { 'retention.ms': '60000', 'flush.messages': '1', preallocate: 'true', 'message.timestamp.after.max.ms': '3600000' };
+    const [described] = (await python('confluent-configs', [bootstrap, 'described', JSON.stringify(configs)])) as { topic: Record<string, unknown[]>; broker: Record<string, unknown[]> }[];
+    const TOPIC = 1, STATIC = 4, DEFAULT = 5; // DescribeConfigs sources
+    const pick = (entries: Record<string, unknown[]>, names: string[]) => names.map((n) => [n, ...entries[n]!]);
+    assert.deepEqual(pick(described!.topic, ['retention.ms', 'flush.messages', 'preallocate', 'message.timestamp.after.max.ms', 'segment.ms', 'flush.ms']), [
+      ['retention.ms', '60000', TOPIC, false, false],
+      ['flush.messages', '1', TOPIC, false, false],
+      ['preallocate', 'true', TOPIC, false, false],
+      ['message.timestamp.after.max.ms', '3600000', TOPIC, false, false],
+      ['segment.ms', '3600000', STATIC, false, false],
+      ['flush.ms', '1000', DEFAULT, true, false],
+    ]);
+    assert.deepEqual(pick(described!.broker, ['log.roll.ms', 'log.retention.ms', 'log.flush.interval.messages']), [
+      ['log.roll.ms', '3600000', STATIC, false, true],
+      ['log.retention.ms', '604800000', DEFAULT, true, true],
+      ['log.flush.interval.messages', '9223372036854775807', DEFAULT, true, true],
+    ]);
+    const [refused] = (await python('confluent-configs', [bootstrap, 'tiered', JSON.stringify({ 'remote.storage.enable': 'true' })])) as { error: string }[];
+    assert.match(refused!.error, /INVALID_CONFIG|Configuration is invalid/);
+    assert.match(refused!.error, /tiered storage is not available/);
+  }, { logDefaults: { segmentMs: 3_600_000 } });
+});
