@@ -298,9 +298,7 @@ export class PartitionLog {
           // resume the scan at the last indexed batch: it re-derives size, next offset and max timestamp
           fromPosition = segment.offsetIndex.positions[n - 1]!;
           segment.nextOffset = segment.baseOffset + segment.offsetIndex.relOffsets[n - 1]!;
-          segment.offsetIndex.truncateToPosition(fromPosition);
-          segment.timeIndex.truncateToRelOffset(segment.nextOffset - segment.baseOffset);
-          segment.maxTimestamp = segment.timeIndex.count > 0 ? segment.timeIndex.timestamps[segment.timeIndex.count - 1]! : -1;
+          segment.truncateIndexes(fromPosition, segment.nextOffset);
           // the scan indexes that batch again (its entry was just dropped), so the index comes back as it was
           segment.bytesSinceIndexEntry = this.config.indexIntervalBytes;
         }
@@ -681,15 +679,19 @@ export class PartitionLog {
     for (const o of staleSnapshots) await fs.unlink(this.snapshotPath(o)).catch(() => undefined);
     segment.size = position;
     segment.nextOffset = offset;
-    segment.offsetIndex.truncateToPosition(position);
-    segment.timeIndex.truncateToRelOffset(offset - segment.baseOffset);
-    segment.maxTimestamp = segment.timeIndex.count > 0 ? segment.timeIndex.timestamps[segment.timeIndex.count - 1]! : -1;
+    const maxBefore = { timestamp: segment.maxTimestamp, offset: segment.maxTimestampOffset };
+    const lastIndexed = segment.truncateIndexes(position, offset);
     segment.bytesSinceIndexEntry = this.config.indexIntervalBytes;
     // made durable before appends resume: a power loss must not bring back the refused bytes, or the segment
     // files removed, beside the appends that reuse their offsets (see loadFrom)
+    let tailRead = false;
     try {
       const fd = await this.env.handles.acquire(segment);
       try {
+        // the batches after the last index entry left, for the largest timestamp the indexes no longer give
+        const tail = Buffer.allocUnsafe(position - lastIndexed);
+        if (tail.length > 0) segment.noteTimestamps(tail.subarray(0, await fs.read(fd, tail, tail.length, lastIndexed)));
+        tailRead = true;
         await fs.ftruncate(fd, position);
         await fs.fdatasync(fd);
       } finally {
@@ -697,6 +699,11 @@ export class PartitionLog {
       }
     } catch {
       // a torn tail past `position` is cut by recovery on the next start
+    }
+    if (!tailRead) {
+      // too large a maximum only makes a look-up by time read more; too small could make it miss this segment
+      segment.maxTimestamp = maxBefore.timestamp;
+      segment.maxTimestampOffset = maxBefore.offset;
     }
     // a segment file back from the dead is dropped at start too (see loadFrom), a snapshot is not
     if (later.length > 0 || staleSnapshots.length > 0) await fs.fsyncDir(this.dir).catch(() => undefined);
@@ -945,9 +952,9 @@ export class PartitionLog {
 
   /**
    * The largest timestamp between the log start offset and the high watermark. A segment wholly inside gives its
-   * tracked maximum. The time index holds a batch at each new maximum, so up to the high watermark the maximum is
-   * its last entry below it; only when that entry lies before the log start are the visible batches read (headers
-   * only, except a batch the log start cuts through).
+   * tracked maximum; otherwise the time index's last entry below the high watermark, and the batches after the
+   * offset index entry it covers up to (headers only), or, when that entry lies before the log start, every
+   * visible batch (headers only, except a batch the log start cuts through).
    */
   private async maxVisibleTimestamp(): Promise<number> {
     let max = -1;
@@ -962,11 +969,17 @@ export class PartitionLog {
       const { timestamps, relOffsets } = segment.timeIndex;
       let k = segment.timeIndex.count - 1;
       while (k >= 0 && segment.baseOffset + relOffsets[k]! >= to) k--;
+      let scanFrom = from;
       if (k >= 0 && segment.baseOffset + relOffsets[k]! >= from) {
+        // carried by a visible batch, and the largest of every batch up to the last offset index entry below
+        // `to` (see Segment.indexBatch): only the batches from that entry on are read
         max = Math.max(max, timestamps[k]!);
-        continue;
+        const index = segment.offsetIndex;
+        let p = index.count - 1;
+        while (p > 0 && segment.baseOffset + index.relOffsets[p]! >= to) p--;
+        scanFrom = Math.max(from, segment.baseOffset + index.relOffsets[p]!);
       }
-      for (let offset = from; offset < to; ) {
+      for (let offset = scanFrom; offset < to; ) {
         const { records } = await this.read(offset, 1 << 20, to);
         if (records.length === 0) break;
         for (let at = 0; at < records.length; ) {

@@ -22,6 +22,8 @@ export class Segment {
   size = 0;
   nextOffset: number;
   maxTimestamp = -1;
+  /** The first offset of the first batch carrying maxTimestamp (-1 with none). */
+  maxTimestampOffset = -1;
   firstAppendMs = -1;
   /** How much sooner than segment.ms this segment rolls by age (segment.jitter.ms); chosen when first needed. */
   rollJitterMs = -1;
@@ -57,18 +59,55 @@ export class Segment {
     this.nextOffset = baseOffset;
   }
 
-  /** Records a batch assigned at `position` in the indexes (sparse: one entry per `intervalBytes`). */
+  /**
+   * Records a batch assigned at `position` in the indexes. Both are sparse, one entry per `intervalBytes`, as in
+   * Kafka: the time index entry beside an offset index entry holds the largest timestamp so far and the batch
+   * that carries it (an entry only when that timestamp is new). So every batch up to an offset index entry's is
+   * within the last time index entry at or below it, and what comes after is read from the log.
+   */
   indexBatch(position: number, size: number, baseOffset: number, lastOffset: number, maxTimestamp: number, intervalBytes: number): void {
+    if (maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = maxTimestamp;
+      this.maxTimestampOffset = baseOffset;
+    }
     if (this.size === 0 || this.bytesSinceIndexEntry >= intervalBytes) {
       this.offsetIndex.append(baseOffset - this.baseOffset, position);
+      if (this.maxTimestampOffset >= 0) this.timeIndex.append(this.maxTimestamp, this.maxTimestampOffset - this.baseOffset);
       this.bytesSinceIndexEntry = 0;
     }
     this.bytesSinceIndexEntry += size;
-    if (maxTimestamp > this.maxTimestamp) {
-      this.maxTimestamp = maxTimestamp;
-      this.timeIndex.append(maxTimestamp, baseOffset - this.baseOffset);
-    }
     this.nextOffset = lastOffset + 1;
+  }
+
+  /**
+   * Cuts both indexes back to the batches before `position` (where `offset` began), and the largest timestamp
+   * back to the last time index entry left: exact for every batch up to the last offset index entry left, whose
+   * position is returned. The batches from there to `position` may hold a larger one: the caller reads them again
+   * (a cut at an offset index entry's own batch needs only that batch read: the time index entry made beside it,
+   * if it survives, covers every batch before it).
+   */
+  truncateIndexes(position: number, offset: number): number {
+    this.offsetIndex.truncateToPosition(position);
+    this.timeIndex.truncateToRelOffset(offset - this.baseOffset);
+    const k = this.timeIndex.count - 1;
+    this.maxTimestamp = k >= 0 ? this.timeIndex.timestamps[k]! : -1;
+    this.maxTimestampOffset = k >= 0 ? this.baseOffset + this.timeIndex.relOffsets[k]! : -1;
+    const n = this.offsetIndex.count;
+    return n > 0 ? this.offsetIndex.positions[n - 1]! : 0;
+  }
+
+  /** Takes the largest timestamp of the whole batches in `bytes` (read from the log) into account. */
+  noteTimestamps(bytes: Buffer): void {
+    for (let at = 0; at + Batch.HEADER_BYTES <= bytes.length; ) {
+      const size = batchSizeAt(bytes, at);
+      if (size < Batch.HEADER_BYTES || at + size > bytes.length) break;
+      const maxTimestamp = readInt64(bytes, at + Batch.MAX_TIMESTAMP);
+      if (maxTimestamp > this.maxTimestamp) {
+        this.maxTimestamp = maxTimestamp;
+        this.maxTimestampOffset = readInt64(bytes, at + Batch.BASE_OFFSET);
+      }
+      at += size;
+    }
   }
 
   /** Forgets everything indexed, for a scan from the start of the file. */
@@ -77,6 +116,7 @@ export class Segment {
     this.timeIndex = new TimeIndex();
     this.nextOffset = this.baseOffset;
     this.maxTimestamp = -1;
+    this.maxTimestampOffset = -1;
     this.bytesSinceIndexEntry = 0;
   }
 

@@ -118,7 +118,7 @@ test('segment.index.bytes rolls a segment before its offset or time index would 
     const byOffset = logs.getLog('offsets', 0)!;
     for (let i = 0; i < 7; i++) await appendValues(byOffset, [`v${i}`], 1000).durable; // one timestamp: one time index entry
     assert.deepEqual(byOffset.segments.map((s) => s.baseOffset), [0, 3, 6]);
-    await logs.createTopic('times', 1, { 'segment.index.bytes': '24' });
+    await logs.createTopic('times', 1, { 'segment.index.bytes': '24', 'index.interval.bytes': '0' });
     const byTime = logs.getLog('times', 0)!;
     for (let i = 0; i < 5; i++) await appendValues(byTime, [`v${i}`], 1000 + i).durable; // a new timestamp each: a time index entry each
     assert.deepEqual(byTime.segments.map((s) => s.baseOffset), [0, 2, 4]);
@@ -525,6 +525,73 @@ test('look-ups by timestamp only answer with records below the high watermark, a
     await Promise.all(pending.map((p) => p.durable));
     assert.deepEqual(await log.maxTimestampRecord(), { offset: 8, timestamp: 9000 });
     assert.deepEqual(await log.offsetForTimestamp(2000), { offset: 8, timestamp: 9000 });
+    await logs.close();
+  }));
+
+test('the time index is sparse like the offset index, and look-ups by time stay exact: unordered timestamps, restarts, and a refused append that carried the newest', () =>
+  withTempDir(async (dir) => {
+    const disk = fullDisk();
+    let logs = await openLogs(dir, { fs: disk.fs });
+    await logs.createTopic('t', 1, { 'index.interval.bytes': '1000' });
+    let log = logs.getLog('t', 0)!;
+    let seed = 11;
+    const timestamps = Array.from({ length: 200 }, () => 1000 + ((seed = (seed * 48271) % 2147483647) % 5000));
+    timestamps[199] = 7000; // the newest comes after the last index entry
+    for (const [i, ts] of timestamps.entries()) await appendValues(log, [`v${i}`], ts).durable;
+    const segment = log.segments[0]!;
+    assert.ok(segment.timeIndex.count <= segment.offsetIndex.count, `${segment.timeIndex.count} time index entries for ${segment.offsetIndex.count} offset index entries`);
+    assert.ok(segment.offsetIndex.count < 40, `${segment.offsetIndex.count} offset index entries for 200 batches`);
+    const expectAll = async () => {
+      for (let target = 900; target <= 7100; target += 37) {
+        const i = timestamps.findIndex((ts) => ts >= target);
+        assert.deepEqual(await log.offsetForTimestamp(target), i < 0 ? null : { offset: i, timestamp: timestamps[i] }, `target ${target}`);
+      }
+      assert.deepEqual(await log.maxTimestampRecord(), { offset: 199, timestamp: 7000 });
+    };
+    await expectAll();
+    disk.setFull(true);
+    await assert.rejects(appendValues(log, ['refused'], 9999).durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    disk.setFull(false);
+    await expectAll();
+    assert.equal(await log.offsetForTimestamp(9000), null);
+    await logs.close();
+    logs = await openLogs(dir);
+    log = logs.getLog('t', 0)!;
+    await expectAll();
+    await crash(logs);
+    logs = await openLogs(dir);
+    log = logs.getLog('t', 0)!;
+    await expectAll();
+    await logs.close();
+  }));
+
+test('the newest timestamp below the high watermark is found past the last index entry', () =>
+  withTempDir(async (dir) => {
+    let holding = false;
+    const held: FileSystem = {
+      ...nodeFileSystem,
+      fdatasync: async (fd) => {
+        while (holding) await new Promise<void>((r) => setTimeout(r, 5));
+        return nodeFileSystem.fdatasync(fd);
+      },
+    };
+    const logs = await openLogs(dir, { fs: held });
+    await logs.createTopic('t', 1, { 'index.interval.bytes': '1000' });
+    const log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 100; i++) await appendValues(log, [`v${i}`], 1000 + i).durable;
+    const segment = log.segments[0]!;
+    assert.ok(segment.offsetIndex.relOffsets[segment.offsetIndex.count - 1]! < 99, 'the last batch is not indexed');
+    holding = true;
+    const newest = appendValues(log, ['newest'], 9000);
+    try {
+      await newest.written;
+      assert.equal(log.highWatermark, 100);
+      assert.deepEqual(await log.maxTimestampRecord(), { offset: 99, timestamp: 1099 });
+    } finally {
+      holding = false; // a failed check must not leave the append (and close) waiting
+    }
+    await newest.durable;
+    assert.deepEqual(await log.maxTimestampRecord(), { offset: 100, timestamp: 9000 });
     await logs.close();
   }));
 
