@@ -306,6 +306,7 @@ export class PartitionLog {
         await segment.removeIndexFiles(fs, files);
       }
       const scan = await scanSegment(fs, fd, segment, fromPosition, this.config.indexIntervalBytes);
+      if (!last) segment.trimIndexes();
       if (scan.validBytes < scan.fileBytes) await fs.ftruncate(fd, scan.validBytes);
       if (scan.batches > 0) segment.firstAppendMs = this.env.now();
       return scan.fileBytes - scan.validBytes;
@@ -463,6 +464,7 @@ export class PartitionLog {
    */
   roll(): void {
     const previous = this.activeSegment;
+    previous.trimIndexes();
     const next = new Segment(this.dir, previous.nextOffset);
     next.newFile = true;
     this.segments.push(next);

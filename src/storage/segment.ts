@@ -110,6 +110,12 @@ export class Segment {
     }
   }
 
+  /** A closed segment's indexes take no more entries: their spare capacity is given back. */
+  trimIndexes(): void {
+    this.offsetIndex.trim();
+    this.timeIndex.trim();
+  }
+
   /** Forgets everything indexed, for a scan from the start of the file. */
   clearIndexes(): void {
     this.offsetIndex = new OffsetIndex();

@@ -6,9 +6,14 @@
  * checksummed; the log is the truth).
  */
 export class OffsetIndex {
-  relOffsets = new Int32Array(16);
-  positions = new Int32Array(16);
+  relOffsets: Int32Array;
+  positions: Int32Array;
   count = 0;
+
+  constructor(capacity = 16) {
+    this.relOffsets = new Int32Array(capacity);
+    this.positions = new Int32Array(capacity);
+  }
 
   append(relOffset: number, position: number): void {
     if (this.count === this.relOffsets.length) {
@@ -35,6 +40,13 @@ export class OffsetIndex {
     return found < 0 ? 0 : this.positions[found]!;
   }
 
+  /** Gives back spare capacity (the growth doubling leaves up to half of it unused) once entries stop coming. */
+  trim(): void {
+    if (this.relOffsets.length === this.count) return;
+    this.relOffsets = this.relOffsets.slice(0, this.count);
+    this.positions = this.positions.slice(0, this.count);
+  }
+
   /** Drops entries at or past `position` (truncation). */
   truncateToPosition(position: number): void {
     while (this.count > 0 && this.positions[this.count - 1]! >= position) this.count--;
@@ -50,16 +62,21 @@ export class OffsetIndex {
   }
 
   static deserialize(buf: Buffer): OffsetIndex {
-    const index = new OffsetIndex();
+    const index = new OffsetIndex(buf.length >> 3);
     for (let at = 0; at + 8 <= buf.length; at += 8) index.append(buf.readInt32BE(at), buf.readInt32BE(at + 4));
     return index;
   }
 }
 
 export class TimeIndex {
-  timestamps = new Float64Array(16);
-  relOffsets = new Int32Array(16);
+  timestamps: Float64Array;
+  relOffsets: Int32Array;
   count = 0;
+
+  constructor(capacity = 16) {
+    this.timestamps = new Float64Array(capacity);
+    this.relOffsets = new Int32Array(capacity);
+  }
 
   append(timestamp: number, relOffset: number): void {
     if (this.count > 0 && timestamp <= this.timestamps[this.count - 1]!) return;
@@ -90,6 +107,13 @@ export class TimeIndex {
     return found < 0 ? 0 : this.relOffsets[found]!;
   }
 
+  /** Gives back spare capacity once entries stop coming (see OffsetIndex.trim). */
+  trim(): void {
+    if (this.timestamps.length === this.count) return;
+    this.timestamps = this.timestamps.slice(0, this.count);
+    this.relOffsets = this.relOffsets.slice(0, this.count);
+  }
+
   truncateToRelOffset(relOffset: number): void {
     while (this.count > 0 && this.relOffsets[this.count - 1]! >= relOffset) this.count--;
   }
@@ -104,14 +128,14 @@ export class TimeIndex {
   }
 
   static deserialize(buf: Buffer): TimeIndex {
-    const index = new TimeIndex();
+    const index = new TimeIndex(Math.floor(buf.length / 12));
     for (let at = 0; at + 12 <= buf.length; at += 12) index.append(buf.readDoubleBE(at), buf.readInt32BE(at + 8));
     return index;
   }
 }
 
 function grow<T extends Int32Array | Float64Array>(a: T): T {
-  const next = new (a.constructor as new (n: number) => T)(a.length * 2);
+  const next = new (a.constructor as new (n: number) => T)(Math.max(16, a.length * 2));
   next.set(a);
   return next;
 }
