@@ -144,7 +144,8 @@ test('flush.messages on a `none` topic: the append reaching the count is acknowl
       },
     };
     const logs = await openLogs(dir, { fs });
-    await logs.createTopic('t', 1, { 'flush.policy': 'none', 'flush.messages': '3' });
+    // flush.ms of an hour: no background flush comes in between
+    await logs.createTopic('t', 1, { 'flush.policy': 'none', 'flush.messages': '3', 'flush.ms': '3600000' });
     const log = logs.getLog('t', 0)!;
     await appendValues(log, ['a']).durable;
     assert.equal(syncs, 0);
