@@ -433,12 +433,13 @@ function helpFor(name: string, cmd: Command): string {
 }
 
 function overview(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
   return [
     'sluice: a Kafka-protocol message broker',
     '',
     'usage: sluice COMMAND [options]   (sluice COMMAND --help for its options)',
     '',
-    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(18)}${c.summary}`),
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
   ].join('\n');
 }
 

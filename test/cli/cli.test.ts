@@ -169,6 +169,10 @@ test('bad flags and values get a one-line error and exit code 2', async () => {
   const start = await sluice(['start', '--help']);
   assert.match(start.stdout, /--group-initial-rebalance-delay-ms VALUE {2,}wait before the first rebalance/);
   for (const line of start.stdout.split('\n').filter((l) => l.startsWith('  -'))) assert.match(line, /^ {2}\S.*\S {2,}\S/, line);
+  // and every command name from its summary in the overview
+  const overview = await sluice(['--help']);
+  assert.match(overview.stdout, /transactions producers {2,}show the producers/);
+  for (const line of overview.stdout.split('\n').filter((l) => /^ {2}[a-z]/.test(l))) assert.match(line, /^ {2}[a-z-]+( [a-z-]+)? {2,}\S/, line);
 });
 
 test('groups list, describe with lag, reset-offsets (refused while active), delete', async () => {
