@@ -7,6 +7,8 @@ import { COMPRESSION_NAMES } from '../protocol/compression.js';
 import { KafkaError } from '../protocol/errors.js';
 import { START_SETTINGS, envName, resolveStartConfig } from './start-config.js';
 import { UsageError } from './usage-error.js';
+import { dumpFile } from './dump-log.js';
+import { nodeFileSystem } from '../io/file-system.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -405,6 +407,26 @@ const COMMANDS: Record<string, Command> = {
           else if (partitions.length > 1) await new Promise((r) => setTimeout(r, 100));
         }
       });
+      return 0;
+    },
+  },
+  'dump-log': {
+    usage: 'sluice dump-log FILE... [--records]',
+    summary: 'show what a partition\'s segment, index or producer snapshot files hold, read offline (as kafka-dump-log does)',
+    options: { records: { type: 'boolean', short: 'r' } },
+    help: { records: 'also print each record (offset, timestamp, key, value, headers) and each transaction marker' },
+    async run(v, files) {
+      if (files.length === 0) throw new UsageError('dump-log needs a file: a .log segment, its .index or .timeindex, or a .snapshot');
+      for (const file of files) {
+        if (files.length > 1) console.log(`Dumping ${file}`);
+        try {
+          await dumpFile(nodeFileSystem, file, v.records === true, (line) => console.log(line));
+        } catch (err) {
+          if (err instanceof UsageError || typeof (err as NodeJS.ErrnoException).code !== 'string') throw err;
+          console.error(`sluice dump-log: ${(err as Error).message}`);
+          return 1;
+        }
+      }
       return 0;
     },
   },

@@ -1,11 +1,11 @@
 // The sluice command as a user runs it: start (flags, env, config file), topics, produce, consume, errors.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, rm, writeFile } from 'node:fs/promises';
+import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { resolveStartConfig } from '../../src/cli/start-config.js';
 import { startBroker } from '../../src/index.js';
@@ -251,3 +251,76 @@ test('transactions list, describe and producers', async () => {
     await broker.close();
   }
 });
+
+test('dump-log shows a segment\'s batches and records (plain, gzip, transactional with its marker), its index, a bad CRC and a torn tail', () =>
+  withTempDir(async (dir) => {
+    const broker = await startBroker({ dataDir: dir });
+    const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    const producer = kafka.producer();
+    const transactional = kafka.producer({ transactionalId: 'dumper', idempotent: true, maxInFlightRequests: 1 });
+    try {
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: 'dumped', configEntries: [{ name: 'segment.bytes', value: '1000' }] }] });
+      await producer.connect();
+      await producer.send({ topic: 'dumped', messages: [{ key: 'k0', value: 'plain', headers: { h: 'x' }, timestamp: '1700000000000' }, { key: null, value: 'second', timestamp: '1700000000001' }] });
+      await producer.send({ topic: 'dumped', compression: CompressionTypes.GZIP, messages: [{ key: 'k2', value: 'zipped', timestamp: '1700000000002' }] });
+      await transactional.connect();
+      const txn = await transactional.transaction();
+      await txn.send({ topic: 'dumped', messages: [{ key: 'k3', value: 'in a transaction', timestamp: '1700000000003' }] });
+      await txn.commit();
+      // enough after them to roll the first segment, which then gets its index files
+      for (let i = 0; i < 12; i++) await producer.send({ topic: 'dumped', messages: [{ value: 'y'.repeat(100) }] });
+    } finally {
+      await transactional.disconnect();
+      await producer.disconnect();
+      await admin.disconnect();
+      await broker.close();
+    }
+    const segment = join(dir, 'dumped-0', '00000000000000000000.log');
+    const dump = await sluice(['dump-log', segment, '--records']);
+    assert.equal(dump.code, 0, dump.stderr);
+    const lines = dump.stdout.trim().split('\n');
+    const field = (line: string, name: string) => new RegExp(`${name}: (\\S+)`).exec(line)?.[1];
+    const batches = lines.filter((l) => l.startsWith('baseOffset:'));
+    assert.deepEqual(
+      batches.slice(0, 4).map((l) => ['baseOffset', 'lastOffset', 'count', 'isTransactional', 'isControl', 'compresscodec', 'isvalid'].map((n) => field(l, n))),
+      [
+        ['0', '1', '2', 'false', 'false', 'none', 'true'],
+        ['2', '2', '1', 'false', 'false', 'gzip', 'true'],
+        ['3', '3', '1', 'true', 'false', 'none', 'true'],
+        ['4', '4', '1', 'true', 'true', 'none', 'true'],
+      ],
+    );
+    assert.deepEqual(lines.filter((l) => l.startsWith('|')).slice(0, 5), [
+      '| offset: 0 timestamp: 1700000000000 key: "k0" payload: "plain" headers: ["h"="x"]',
+      '| offset: 1 timestamp: 1700000000001 key: null payload: "second" headers: []',
+      '| offset: 2 timestamp: 1700000000002 key: "k2" payload: "zipped" headers: []',
+      '| offset: 3 timestamp: 1700000000003 key: "k3" payload: "in a transaction" headers: []',
+      '| offset: 4 endTxnMarker: COMMIT',
+    ]);
+    const bytes = (await readFile(segment)).length;
+    assert.equal(lines.at(-1), `${batches.length} batches (0 with a bad CRC), ${Number(field(batches.at(-1)!, 'lastOffset')) + 1} records, ${bytes} of ${bytes} bytes in whole batches`);
+
+    const index = await sluice(['dump-log', join(dir, 'dumped-0', '00000000000000000000.index')]);
+    assert.equal(index.stdout.split('\n')[0], 'offset: 0 position: 0');
+
+    // a flipped byte in the gzip batch's records, and the file cut inside its last batch
+    const copy = join(dir, '00000000000000000000.log');
+    const damaged = await readFile(segment);
+    const gzipAt = Number(field(batches[1]!, 'position'));
+    damaged[gzipAt + 70] ^= 0xff;
+    await writeFile(copy, damaged.subarray(0, bytes - 10));
+    const bad = await sluice(['dump-log', copy]);
+    const badLines = bad.stdout.trim().split('\n');
+    assert.equal(field(badLines[1]!, 'isvalid'), 'false');
+    const lastAt = Number(field(batches.at(-1)!, 'position'));
+    assert.equal(badLines.at(-2), `torn or corrupt data from position ${lastAt} to the end (${bytes - 10 - lastAt} bytes): recovery cuts a segment's tail here`);
+    assert.match(badLines.at(-1)!, new RegExp(`^${batches.length - 1} batches \\(1 with a bad CRC\\)`));
+
+    assert.equal((await sluice(['dump-log'])).code, 2);
+    assert.equal((await sluice(['dump-log', join(dir, 'topics.json')])).code, 2);
+    const missing = await sluice(['dump-log', join(dir, 'nope', '00000000000000000000.log')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /ENOENT/);
+  }));
