@@ -278,6 +278,12 @@ export function brokerConfigName(topicConfig: string): string | null {
   return listed === undefined ? `log.${topicConfig}` : listed;
 }
 
+/** The topic config a broker-wide name stands for, or null. */
+export function topicConfigForBrokerName(brokerName: string): string | null {
+  for (const name of Object.keys(TOPIC_CONFIG_KEYS)) if (brokerConfigName(name) === brokerName) return name;
+  return null;
+}
+
 /** The topic config names a partial config (a broker's `--log-config` settings) sets. */
 export function configNamesSet(partial: Readonly<Partial<LogConfig>>): Set<string> {
   const out = new Set<string>();

@@ -58,6 +58,7 @@ const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 /** The active segments' indexes and producer states at a clean shutdown; trusted only beside its marker. */
 const SHUTDOWN_STATE_FILE = '.clean-shutdown-state';
 const LOG_START_FILE = 'log-start-offsets.json';
+const DYNAMIC_DEFAULTS_FILE = 'broker-configs.json';
 /**
  * How often the background flush of `none` logs checks whether one is due: a topic's flush.ms is kept to within
  * this (or the broker default's flush.ms, where lower).
@@ -82,7 +83,11 @@ export function validateTopicName(name: string): void {
  */
 export class LogManager {
   readonly topics = new Map<string, TopicState>();
-  readonly defaults: LogConfig;
+  /** The topic config defaults in force: the static ones (LogManagerOptions.defaults), under the dynamic ones. */
+  private currentDefaults: LogConfig;
+  private readonly staticDefaults: LogConfig;
+  private dynamic: DynamicDefaults = { cluster: {}, broker: {} };
+  private readonly dynamicWrite: SharedWrite;
   readonly fs: FileSystem;
   readonly clock: Clock;
   readonly handles: HandleCache;
@@ -117,7 +122,9 @@ export class LogManager {
   private constructor(private readonly options: LogManagerOptions) {
     this.fs = options.fs ?? nodeFileSystem;
     this.clock = options.clock ?? systemClock;
-    this.defaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
+    this.staticDefaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
+    this.currentDefaults = this.staticDefaults;
+    this.dynamicWrite = new SharedWrite(() => this.fs.writeFileAtomic(join(this.dataDir, DYNAMIC_DEFAULTS_FILE), JSON.stringify(this.dynamic)));
     this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 16384);
     this.catalogue = new Catalogue(this.fs, this.dataDir, (name) => this.recordOf(name), () => this.catalogueRecords(), options.catalogueFoldBytes);
     // rewritten whole (temp file, fsync, rename)
@@ -172,6 +179,7 @@ export class LogManager {
     const stateFile = join(this.dataDir, SHUTDOWN_STATE_FILE);
     this.cleanStart = await fs.exists(marker);
     const saved = this.cleanStart ? await this.readShutdownState(marker, stateFile) : new Map<string, ActiveSegmentState>();
+    await this.loadDynamicDefaults();
     const records = await this.catalogue.load();
     const startsFile = join(this.dataDir, LOG_START_FILE);
     const logStartOf = parseLogStarts((await fs.exists(startsFile)) ? (await fs.readFile(startsFile)).toString('utf8') : '{}');
@@ -333,6 +341,57 @@ export class LogManager {
   }
 
   /** Replaces the topic's overrides (AlterConfigs) after validating them all. */
+  get defaults(): Readonly<LogConfig> {
+    return this.currentDefaults;
+  }
+
+  get dynamicDefaults(): Readonly<DynamicDefaults> {
+    return this.dynamic;
+  }
+
+  /**
+   * Replaces one layer of the dynamic topic config defaults (Kafka's dynamic broker configs, by topic config
+   * name): validated as a whole, stored durably, then in force for every topic without its own value. With
+   * `validateOnly`, only validated.
+   */
+  async setDynamicDefaults(scope: keyof DynamicDefaults, overrides: Record<string, string>, validateOnly = false): Promise<void> {
+    const next = { ...this.dynamic, [scope]: { ...overrides } };
+    const defaults = layeredDefaults(this.staticDefaults, next);
+    if (validateOnly) return;
+    const previous = this.dynamic;
+    this.dynamic = next;
+    try {
+      await this.dynamicWrite.request();
+    } catch (err) {
+      if (this.dynamic === next) this.dynamic = previous;
+      throw err;
+    }
+    if (this.dynamic !== next) return; // a later change was made while this one was written: it applies its own
+    this.currentDefaults = defaults;
+    for (const topic of this.topics.values()) {
+      topic.config = applyTopicConfigs(defaults, topic.overrides);
+      for (const log of topic.partitions) log.config = topic.config;
+    }
+  }
+
+  /** Reads the stored dynamic defaults; a value this version cannot take is dropped, with a warning, rather than failing the start. */
+  private async loadDynamicDefaults(): Promise<void> {
+    const file = join(this.dataDir, DYNAMIC_DEFAULTS_FILE);
+    if (!(await this.fs.exists(file))) return;
+    const stored = JSON.parse((await this.fs.readFile(file)).toString('utf8')) as DynamicDefaults;
+    for (const scope of ['cluster', 'broker'] as const) {
+      for (const [name, value] of Object.entries(stored[scope] ?? {})) {
+        try {
+          layeredDefaults(this.staticDefaults, { ...this.dynamic, [scope]: { ...this.dynamic[scope], [name]: value } });
+          this.dynamic[scope][name] = value;
+        } catch (err) {
+          this.options.onError?.(err, `stored dynamic default ${name}=${value}`);
+        }
+      }
+    }
+    this.currentDefaults = layeredDefaults(this.staticDefaults, this.dynamic);
+  }
+
   async setTopicOverrides(name: string, overrides: Record<string, string>): Promise<void> {
     const topic = this.requireTopic(name);
     const config = applyTopicConfigs(this.defaults, overrides);
@@ -496,4 +555,14 @@ function parseLogStarts(text: string): (topic: TopicRecord, partition: number) =
   const saved = JSON.parse(text) as { version?: number; topics?: Record<string, Record<string, number>> } & Record<string, unknown>;
   if (saved.version === 2) return (topic, partition) => saved.topics?.[topic.id]?.[partition] ?? 0;
   return (topic, partition) => Number(saved[`${topic.name}-${partition}`] ?? 0);
+}
+
+/** Dynamic topic config defaults by topic config name: cluster-wide, then this broker's (which win). */
+export interface DynamicDefaults {
+  cluster: Record<string, string>;
+  broker: Record<string, string>;
+}
+
+function layeredDefaults(base: Readonly<LogConfig>, dynamic: DynamicDefaults): LogConfig {
+  return applyTopicConfigs(applyTopicConfigs(base, dynamic.cluster), dynamic.broker);
 }

@@ -1,11 +1,13 @@
 // The remaining admin APIs at the protocol level: CreatePartitions, DeleteRecords, DescribeCluster,
-// OffsetForLeaderEpoch, IncrementalAlterConfigs operations, DescribeConfigs of the broker.
+// OffsetForLeaderEpoch, IncrementalAlterConfigs operations, dynamic broker configs, DescribeConfigs of the broker.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
+import { startBroker, type RunningBroker } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 test('CreatePartitions grows a topic, refuses shrinking, and validate-only changes nothing', async () => {
   await withBroker(async (b) => {
@@ -58,7 +60,7 @@ test('DescribeCluster, OffsetForLeaderEpoch and broker DescribeConfigs', async (
       const epochs = await c.send(23, 4, { replicaId: -1, topics: [{ topic: 't', partitions: [{ partition: 0, currentLeaderEpoch: 0, leaderEpoch: 0 }, { partition: 3, currentLeaderEpoch: 0, leaderEpoch: 0 }] }] });
       assert.deepEqual(epochs.topics[0].partitions.map((p: { errorCode: number; leaderEpoch: number; endOffset: number }) => [p.errorCode, p.leaderEpoch, p.endOffset]), [[0, 0, 2], [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1]]);
       const cfg = await c.send(32, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: ['auto.create.topics.enable', 'log.flush.policy'] }], includeSynonyms: false, includeDocumentation: false });
-      assert.deepEqual(cfg.results[0].configs.map((x: { name: string; value: string; readOnly: boolean }) => [x.name, x.value, x.readOnly]), [['auto.create.topics.enable', 'true', true], ['log.flush.policy', 'fsync', true]]);
+      assert.deepEqual(cfg.results[0].configs.map((x: { name: string; value: string; readOnly: boolean }) => [x.name, x.value, x.readOnly]), [['auto.create.topics.enable', 'true', true], ['log.flush.policy', 'fsync', false]]);
     } finally {
       c.close();
     }
@@ -99,6 +101,71 @@ test('DescribeConfigs: a topic config\'s source and synonyms (topic override, th
   }, { logDefaults: { segmentMs: 3_600_000 } });
 });
 
+test('dynamic broker configs: topic defaults set cluster-wide (\'\') and for this broker at run time, by Kafka\'s broker-wide names; kept across a restart', () =>
+  withTempDir(async (dataDir) => {
+    type Entry = { name: string; value: string; configSource: number; synonyms: { name: string; value: string; source: number }[] };
+    const [TOPIC, BROKER, CLUSTER, DEFAULT] = [1, 2, 3, 5];
+    const session = async (fn: (c: KafkaClient, b: RunningBroker) => Promise<void>) => {
+      const b = await startBroker({ dataDir });
+      const c = await KafkaClient.connectTo(b.bootstrap);
+      try {
+        await fn(c, b);
+      } finally {
+        c.close();
+        await b.close();
+      }
+    };
+    const alter = async (c: KafkaClient, resourceName: string, configs: [string, number, string | null][], validateOnly = false) =>
+      (await c.send(44, 1, { resources: [{ resourceType: 4, resourceName, configs: configs.map(([name, configOperation, value]) => ({ name, configOperation, value })) }], validateOnly })).responses[0];
+    const describe = async (c: KafkaClient, resourceType: number, resourceName: string, keys: string[] | null) => {
+      const res = await c.send(32, 4, { resources: [{ resourceType, resourceName, configurationKeys: keys }], includeSynonyms: true, includeDocumentation: false });
+      return (res.results[0].configs as Entry[]).map((e) => [e.name, e.value, e.configSource, e.synonyms.map((x) => [x.value, x.source])]);
+    };
+    await session(async (c, b) => {
+      await b.broker.createTopic('plain', 2, {});
+      await b.broker.createTopic('own', 1, { 'retention.ms': '60000' });
+      assert.equal((await alter(c, '', [['log.retention.ms', 0, '3600000'], ['log.cleanup.policy', 0, 'delete']])).errorCode, 0);
+      assert.deepEqual([0, 1].map((p) => b.broker.logs.getLog('plain', p)!.config.retentionMs), [3_600_000, 3_600_000]);
+      assert.equal(b.broker.logs.getLog('own', 0)!.config.retentionMs, 60_000, 'a topic\'s own value wins');
+      assert.equal((await alter(c, '1', [['log.retention.ms', 0, '7200000'], ['log.cleanup.policy', 2, 'compact']])).errorCode, 0);
+      assert.equal(b.broker.logs.getLog('plain', 0)!.config.retentionMs, 7_200_000, 'this broker\'s value wins over the cluster-wide one');
+      assert.equal(b.broker.logs.getLog('plain', 0)!.config.cleanupPolicy, 'compact,delete');
+      // a new topic takes them too
+      await b.broker.createTopic('later', 1, {});
+      assert.equal(b.broker.logs.getLog('later', 0)!.config.retentionMs, 7_200_000);
+      assert.deepEqual(await describe(c, 2, 'plain', ['retention.ms']), [
+        ['retention.ms', '7200000', BROKER, [['7200000', BROKER], ['3600000', CLUSTER], ['604800000', DEFAULT]]],
+      ]);
+      assert.deepEqual(await describe(c, 2, 'own', ['retention.ms']), [
+        ['retention.ms', '60000', TOPIC, [['60000', TOPIC], ['7200000', BROKER], ['3600000', CLUSTER], ['604800000', DEFAULT]]],
+      ]);
+      assert.deepEqual(await describe(c, 4, '', null), [
+        ['log.retention.ms', '3600000', CLUSTER, [['3600000', CLUSTER]]],
+        ['log.cleanup.policy', 'delete', CLUSTER, [['delete', CLUSTER]]],
+      ]);
+
+      // refused, and nothing changes: read-only settings, unknown names, bad values, other brokers; validate-only
+      const refusals: [string, [string, number, string | null][], number][] = [
+        ['1', [['num.partitions', 0, '3']], ErrorCode.INVALID_REQUEST],
+        ['1', [['no.such.config', 0, '3']], ErrorCode.INVALID_CONFIG],
+        ['', [['log.retention.ms', 0, 'soon']], ErrorCode.INVALID_CONFIG],
+        ['', [['log.retention.ms', 0, '1'], ['log.segment.bytes', 0, '1']], ErrorCode.INVALID_CONFIG],
+        ['7', [['log.retention.ms', 0, '1']], ErrorCode.INVALID_REQUEST],
+      ];
+      for (const [name, configs, code] of refusals) assert.equal((await alter(c, name, configs)).errorCode, code, JSON.stringify(configs));
+      assert.equal((await alter(c, '', [['log.retention.ms', 0, '1']], true)).errorCode, 0);
+      assert.equal(b.broker.logs.getLog('plain', 0)!.config.retentionMs, 7_200_000);
+      assert.deepEqual(b.broker.logs.dynamicDefaults, { cluster: { 'retention.ms': '3600000', 'cleanup.policy': 'delete' }, broker: { 'retention.ms': '7200000', 'cleanup.policy': 'delete,compact' } });
+    });
+    await session(async (c, b) => {
+      assert.equal(b.broker.logs.getLog('plain', 0)!.config.retentionMs, 7_200_000, 'kept across a restart');
+      assert.equal((await alter(c, '1', [['log.retention.ms', 1, null]])).errorCode, 0);
+      assert.equal(b.broker.logs.getLog('plain', 0)!.config.retentionMs, 3_600_000, 'back to the cluster-wide value');
+      assert.equal((await alter(c, '', [['log.retention.ms', 1, null]])).errorCode, 0);
+      assert.equal(b.broker.logs.getLog('plain', 0)!.config.retentionMs, 604_800_000, 'back to the default');
+    });
+  }));
+
 test('IncrementalAlterConfigs: set, delete, append and subtract on cleanup.policy; invalid values change nothing', async () => {
   await withBroker(async (b) => {
     const c = await KafkaClient.connectTo(b.bootstrap);
@@ -114,8 +181,9 @@ test('IncrementalAlterConfigs: set, delete, append and subtract on cleanup.polic
       assert.deepEqual(b.broker.logs.topics.get('t')!.overrides, { 'cleanup.policy': 'compact' });
       assert.equal(await alter([{ name: 'segment.bytes', configOperation: 0, value: '1' }, { name: 'retention.ms', configOperation: 0, value: '5' }]), ErrorCode.INVALID_CONFIG);
       assert.deepEqual(b.broker.logs.topics.get('t')!.overrides, { 'cleanup.policy': 'compact' });
-      const broker = await c.send(44, 1, { resources: [{ resourceType: 4, resourceName: '1', configs: [{ name: 'x', configOperation: 0, value: '1' }] }], validateOnly: false });
-      assert.equal(broker.responses[0].errorCode, ErrorCode.INVALID_REQUEST);
+      // a resource type with no configs here (a group, 32)
+      const group = await c.send(44, 1, { resources: [{ resourceType: 32, resourceName: 'g', configs: [{ name: 'x', configOperation: 0, value: '1' }] }], validateOnly: false });
+      assert.equal(group.responses[0].errorCode, ErrorCode.INVALID_REQUEST);
     } finally {
       c.close();
     }

@@ -123,6 +123,21 @@ def confluent_configs(bootstrap, topic, configs_json):
     print(json.dumps(out))
 
 
+def confluent_alter_broker(bootstrap, name, configs_json):
+    """AlterConfigs on broker `name` ('' for the cluster-wide defaults), then describes broker 1's log.* entries set."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+    a = AdminClient({'bootstrap.servers': bootstrap})
+    res = ConfigResource('broker', name, set_config=json.loads(configs_json))
+    try:
+        a.alter_configs([res])[res].result(30)
+    except Exception as e:
+        print(json.dumps({'error': str(e)}))
+        return
+    one = ConfigResource('broker', '1')
+    entries = a.describe_configs([one])[one].result(30)
+    print(json.dumps({n: [e.value, int(e.source)] for n, e in entries.items() if int(e.source) in (2, 3)}))
+
+
 def kp_admin(bootstrap, topic, action, partitions='1'):
     from kafka.admin import KafkaAdminClient, NewTopic
     a = KafkaAdminClient(bootstrap_servers=bootstrap)
@@ -313,6 +328,7 @@ COMMANDS = {
     'confluent-consume': confluent_consume,
     'confluent-admin': confluent_admin,
     'confluent-configs': confluent_configs,
+    'confluent-alter-broker': confluent_alter_broker,
     'confluent-offsets-for-times': confluent_offsets_for_times,
     'kp-produce': kp_produce,
     'kp-consume': kp_consume,

@@ -54,12 +54,24 @@ test('confluent-kafka: topic configs Kafka tools set are taken and described wit
       ['flush.ms', '1000', DEFAULT, true, false],
     ]);
     assert.deepEqual(pick(described!.broker, ['log.roll.ms', 'log.retention.ms', 'log.flush.interval.messages']), [
-      ['log.roll.ms', '3600000', STATIC, false, true],
-      ['log.retention.ms', '604800000', DEFAULT, true, true],
-      ['log.flush.interval.messages', '9223372036854775807', DEFAULT, true, true],
+      // not read-only: changeable at run time as dynamic broker configs
+      ['log.roll.ms', '3600000', STATIC, false, false],
+      ['log.retention.ms', '604800000', DEFAULT, true, false],
+      ['log.flush.interval.messages', '9223372036854775807', DEFAULT, true, false],
     ]);
     const [refused] = (await python('confluent-configs', [bootstrap, 'tiered', JSON.stringify({ 'remote.storage.enable': 'true' })])) as { error: string }[];
     assert.match(refused!.error, /INVALID_CONFIG|Configuration is invalid/);
     assert.match(refused!.error, /tiered storage is not available/);
   }, { logDefaults: { segmentMs: 3_600_000 } });
+});
+
+test('confluent-kafka: AlterConfigs on broker 1 sets topic defaults at run time; a read-only broker setting is refused', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    await broker.createTopic('defaulted', 1, {});
+    const [set] = await python('confluent-alter-broker', [bootstrap, '1', JSON.stringify({ 'log.retention.ms': '3600000', 'log.cleanup.policy': 'compact' })]);
+    assert.deepEqual(set, { 'log.retention.ms': ['3600000', 2], 'log.cleanup.policy': ['compact', 2] });
+    assert.deepEqual([broker.logs.getLog('defaulted', 0)!.config.retentionMs, broker.logs.getLog('defaulted', 0)!.config.cleanupPolicy], [3_600_000, 'compact']);
+    const [refused] = (await python('confluent-alter-broker', [bootstrap, '1', JSON.stringify({ 'num.partitions': '3' })])) as { error: string }[];
+    assert.match(refused!.error, /num\.partitions cannot be changed while the broker runs/);
+  });
 });

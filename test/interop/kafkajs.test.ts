@@ -139,6 +139,28 @@ test('kafkajs: topics take the Kafka topic configs tools send, and describe ever
   });
 });
 
+test('kafkajs: AlterConfigs on the broker sets the topic defaults (log.retention.ms, ...) topics without their own value take, and replaces them whole', async () => {
+  await withAdminAndProducer(async (admin, _producer, broker) => {
+    assert.equal(await admin.createTopics({ topics: [{ topic: 'defaulted' }] }), true);
+    const alterBroker = (configEntries: { name: string; value: string }[]) => admin.alterConfigs({ validateOnly: false, resources: [{ type: 4, name: '1', configEntries }] });
+    await alterBroker([{ name: 'log.retention.ms', value: '3600000' }, { name: 'log.segment.bytes', value: '1048576' }]);
+    const config = () => broker.logs.getLog('defaulted', 0)!.config;
+    assert.deepEqual([config().retentionMs, config().segmentBytes], [3_600_000, 1_048_576]);
+    const entry = async (type: number, name: string, configName: string) => {
+      const res = await admin.describeConfigs({ resources: [{ type, name, configNames: [configName] }], includeSynonyms: false });
+      const e = res.resources[0]!.configEntries[0]!;
+      return [e.configName, e.configValue, e.configSource];
+    };
+    assert.deepEqual(await entry(4, '1', 'log.retention.ms'), ['log.retention.ms', '3600000', 2]);
+    assert.deepEqual(await entry(2, 'defaulted', 'retention.ms'), ['retention.ms', '3600000', 2]);
+    // AlterConfigs replaces the whole set: what it leaves out goes back to the default
+    await alterBroker([{ name: 'log.segment.bytes', value: '2097152' }]);
+    assert.deepEqual([config().retentionMs, config().segmentBytes], [604_800_000, 2_097_152]);
+    await assert.rejects(alterBroker([{ name: 'broker.id', value: '2' }]), (err: Error & { type?: string }) => err.type === 'INVALID_REQUEST');
+    assert.equal(config().segmentBytes, 2_097_152);
+  });
+});
+
 test('kafkajs: a compacted topic refuses records without a key (INVALID_RECORD), plain or gzip, and takes keyed ones', async () => {
   await withAdminAndProducer(async (admin, producer, broker) => {
     await admin.createTopics({ topics: [{ topic: 'profiles', numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });

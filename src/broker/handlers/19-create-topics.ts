@@ -14,7 +14,7 @@ import { validateTopicName } from '../../storage/log-manager.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
-import { describeTopicConfigs } from './topic-configs.js';
+import { describeTopicConfigs } from './config-resources.js';
 
 function plan(broker: Broker, t: CreateTopicsRequestCreatableTopic): { partitions: number; overrides: Record<string, string> } {
   validateTopicName(t.name);

@@ -4,7 +4,7 @@ import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResult } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
-import { ConfigSource, ResourceType, describeBrokerConfigs, describeTopicConfigs, type DescribedConfig } from './topic-configs.js';
+import { ConfigSource, ResourceType, describeBrokerConfigs, describeTopicConfigs, type DescribedConfig } from './config-resources.js';
 
 export const describeConfigs: ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse> = {
   apiKey: 32,
@@ -22,7 +22,7 @@ export const describeConfigs: ApiHandler<DescribeConfigsRequest, DescribeConfigs
           if (res.resourceName !== '' && res.resourceName !== String(broker.config.nodeId)) {
             throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown broker ${res.resourceName}`);
           }
-          configs = describeBrokerConfigs(broker);
+          configs = describeBrokerConfigs(broker, res.resourceName === '');
         } else throw new KafkaError(ErrorCode.INVALID_REQUEST, `resource type ${res.resourceType} is not supported`);
         const keys = res.configurationKeys;
         out.configs = configs

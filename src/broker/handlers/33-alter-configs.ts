@@ -1,16 +1,16 @@
-// AlterConfigs (key 33), v0-2. Replaces all of a topic's overrides (Kafka's non-incremental semantics);
-// every value is validated before anything changes. Broker configs are static.
+// AlterConfigs (key 33), v0-2. Replaces all of a topic's overrides, or all of a broker resource's dynamic topic
+// defaults (Kafka's non-incremental semantics); every value is validated before anything changes.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { AlterConfigsRequest, AlterConfigsResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
-import { alterTopicResources } from './topic-configs.js';
+import { alterConfigResources } from './config-resources.js';
 
 export const alterConfigs: ApiHandler<AlterConfigsRequest, AlterConfigsResponse> = {
   apiKey: 33,
   minVersion: 0,
   maxVersion: 2,
   async handle({ broker }, req) {
-    const responses = await alterTopicResources(broker, req.resources, req.validateOnly, (_topic, res) => {
+    const responses = await alterConfigResources(broker, req.resources, req.validateOnly, (_inForce, res) => {
       const overrides: Record<string, string> = {};
       for (const c of res.configs) {
         if (c.value === null || c.value === undefined) throw new KafkaError(ErrorCode.INVALID_CONFIG, `config ${c.name} has a null value`);

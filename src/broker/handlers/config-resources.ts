@@ -1,0 +1,166 @@
+// Configs of the two resource types that have them: topics (their overrides over the topic defaults) and brokers
+// (their settings, and the topic defaults by Kafka's broker-wide names, in layers: dynamic per broker, dynamic
+// cluster-wide, static, built in). Shared by CreateTopics, DescribeConfigs, AlterConfigs and IncrementalAlterConfigs.
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import { DEFAULT_LOG_CONFIG, applyTopicConfigs, brokerConfigName, configNamesSet, describeLogConfig, topicConfigForBrokerName } from '../../storage/log-config.js';
+import type { TopicState } from '../../storage/log-manager.js';
+import type { Broker } from '../broker.js';
+import { toErrorCode } from './errors.js';
+
+export const ResourceType = { TOPIC: 2, BROKER: 4 } as const;
+/** DescribeConfigs config sources. */
+export const ConfigSource = { DYNAMIC_TOPIC_CONFIG: 1, DYNAMIC_BROKER_CONFIG: 2, DYNAMIC_DEFAULT_BROKER_CONFIG: 3, STATIC_BROKER_CONFIG: 4, DEFAULT_CONFIG: 5 } as const;
+
+export interface ConfigSynonym {
+  name: string;
+  value: string;
+  source: number;
+}
+
+export interface DescribedConfig extends ConfigSynonym {
+  readOnly: boolean;
+  /** Where the value could come from, highest precedence first (DescribeConfigs v1+ include_synonyms), as Kafka lists them. */
+  synonyms: ConfigSynonym[];
+}
+
+/**
+ * The broker's topic config defaults: their values, and where each layer sets them: this broker's and the
+ * cluster-wide dynamic configs, the static settings of `sluice start`, the built-in defaults.
+ */
+function brokerLogDefaults(broker: Broker) {
+  return {
+    values: describeLogConfig(broker.logs.defaults),
+    dynamic: broker.logs.dynamicDefaults,
+    setByBroker: configNamesSet(broker.config.logDefaults),
+    staticValues: describeLogConfig({ ...DEFAULT_LOG_CONFIG, ...broker.config.logDefaults }),
+    builtIn: describeLogConfig(DEFAULT_LOG_CONFIG),
+  };
+}
+
+/** A topic config's broker-wide synonyms, highest precedence first, each layer that sets it, down to the built-in default. */
+function brokerSynonyms(name: string, defaults: ReturnType<typeof brokerLogDefaults>): ConfigSynonym[] {
+  const brokerName = brokerConfigName(name);
+  if (!brokerName) return [];
+  const out: ConfigSynonym[] = [];
+  const { broker, cluster } = defaults.dynamic;
+  // values as described (Long.MAX_VALUE for "forever"), through the same parsing as the layer they come from
+  const described = (value: string) => describeLogConfig(applyTopicConfigs(DEFAULT_LOG_CONFIG, { [name]: value }))[name]!;
+  if (broker[name] !== undefined) out.push({ name: brokerName, value: described(broker[name]), source: ConfigSource.DYNAMIC_BROKER_CONFIG });
+  if (cluster[name] !== undefined) out.push({ name: brokerName, value: described(cluster[name]), source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG });
+  if (defaults.setByBroker.has(name)) out.push({ name: brokerName, value: defaults.staticValues[name]!, source: ConfigSource.STATIC_BROKER_CONFIG });
+  out.push({ name: brokerName, value: defaults.builtIn[name]!, source: ConfigSource.DEFAULT_CONFIG });
+  return out;
+}
+
+export function describeTopicConfigs(broker: Broker, topic: TopicState): DescribedConfig[] {
+  const defaults = brokerLogDefaults(broker);
+  return Object.entries(describeLogConfig(topic.config)).map(([name, value]) => {
+    const synonyms = brokerSynonyms(name, defaults);
+    if (name in topic.overrides) synonyms.unshift({ name, value, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
+    return { name, value, source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG, readOnly: false, synonyms };
+  });
+}
+
+/** The broker's own settings (from `sluice start`): read-only here, as the ones Kafka cannot change at run time. */
+function ownBrokerSettings(broker: Broker): Record<string, string> {
+  const c = broker.config;
+  return {
+    'broker.id': String(c.nodeId),
+    'auto.create.topics.enable': String(c.autoCreateTopics),
+    'num.partitions': String(c.defaultPartitions),
+    'socket.request.max.bytes': String(c.maxRequestBytes),
+    'connections.max.idle.ms': String(c.idleTimeoutMs),
+    'log.dirs': c.dataDir,
+  };
+}
+
+/**
+ * A broker resource: this broker (its id) lists its settings and the topic defaults under Kafka's broker-wide
+ * names, the latter changeable at run time; the cluster-wide default resource ('') lists only what was set there.
+ */
+export function describeBrokerConfigs(broker: Broker, clusterDefault: boolean): DescribedConfig[] {
+  const defaults = brokerLogDefaults(broker);
+  const out: DescribedConfig[] = [];
+  if (!clusterDefault) {
+    for (const [name, value] of Object.entries(ownBrokerSettings(broker))) {
+      const source = ConfigSource.STATIC_BROKER_CONFIG;
+      out.push({ name, value, source, readOnly: true, synonyms: [{ name, value, source }] });
+    }
+  }
+  for (const name of Object.keys(defaults.values)) {
+    const all = brokerSynonyms(name, defaults);
+    const synonyms = clusterDefault ? all.filter((syn) => syn.source === ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG) : all;
+    if (synonyms.length === 0) continue; // topic-only, or not set cluster-wide
+    out.push({ name: synonyms[0]!.name, value: clusterDefault ? synonyms[0]!.value : defaults.values[name]!, source: synonyms[0]!.source, readOnly: false, synonyms });
+  }
+  return out;
+}
+
+/** Which dynamic layer a broker resource names: '' the cluster-wide defaults, this broker's id its own. */
+function brokerScope(broker: Broker, resourceName: string): 'cluster' | 'broker' {
+  if (resourceName === '') return 'cluster';
+  if (resourceName === String(broker.config.nodeId)) return 'broker';
+  throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown broker ${resourceName}`);
+}
+
+/** A request's broker-wide config names as the topic configs they set the defaults of. */
+function topicDefaultsOf(broker: Broker, byBrokerName: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [brokerName, value] of Object.entries(byBrokerName)) {
+    const name = topicConfigForBrokerName(brokerName);
+    if (name) out[name] = value;
+    else if (brokerName in ownBrokerSettings(broker)) throw new KafkaError(ErrorCode.INVALID_REQUEST, `${brokerName} cannot be changed while the broker runs (a sluice start setting)`);
+    else throw new KafkaError(ErrorCode.INVALID_CONFIG, `unknown broker config ${brokerName}: the ones changeable at run time are the topic defaults (log.retention.ms, log.segment.bytes, ...)`);
+  }
+  return out;
+}
+
+export interface ConfigResourceResult {
+  errorCode: number;
+  errorMessage: string | null;
+  resourceType: number;
+  resourceName: string;
+}
+
+/** A resource's configs as set now, by the names its requests use, and the value in force of a list config. */
+export interface ConfigsInForce {
+  set: Readonly<Record<string, string>>;
+  listValue(name: string): string;
+}
+
+/**
+ * AlterConfigs and IncrementalAlterConfigs: for each resource, `overridesFor` computes what it sets from now on:
+ * a topic's overrides, or a broker resource's dynamic topic defaults (by Kafka's broker-wide names: '' for the
+ * cluster-wide ones, this broker's id for its own). They are validated as a whole, then stored (or only
+ * validated). One answer per resource.
+ */
+export async function alterConfigResources<R extends { resourceType: number; resourceName: string }>(
+  broker: Broker,
+  resources: R[],
+  validateOnly: boolean,
+  overridesFor: (inForce: ConfigsInForce, resource: R) => Record<string, string>,
+): Promise<ConfigResourceResult[]> {
+  const out: ConfigResourceResult[] = [];
+  for (const res of resources) {
+    const result: ConfigResourceResult = { errorCode: 0, errorMessage: null, resourceType: res.resourceType, resourceName: res.resourceName };
+    out.push(result);
+    try {
+      if (res.resourceType === ResourceType.TOPIC) {
+        const topic = broker.logs.requireTopic(res.resourceName);
+        const overrides = overridesFor({ set: topic.overrides, listValue: () => topic.config.cleanupPolicy }, res);
+        if (validateOnly) applyTopicConfigs(broker.logs.defaults, overrides);
+        else await broker.logs.setTopicOverrides(topic.name, overrides);
+      } else if (res.resourceType === ResourceType.BROKER) {
+        const scope = brokerScope(broker, res.resourceName);
+        const set = Object.fromEntries(Object.entries(broker.logs.dynamicDefaults[scope]).map(([name, value]) => [brokerConfigName(name)!, value]));
+        const overrides = overridesFor({ set, listValue: () => broker.logs.defaults.cleanupPolicy }, res);
+        await broker.logs.setDynamicDefaults(scope, topicDefaultsOf(broker, overrides), validateOnly);
+      } else {
+        throw new KafkaError(ErrorCode.INVALID_REQUEST, `altering resource type ${res.resourceType} is not supported; only topics (2) and brokers (4) are`);
+      }
+    } catch (err) {
+      Object.assign(result, toErrorCode(err));
+    }
+  }
+  return out;
+}
