@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
-import { startBroker, type RunningBroker } from '../../src/index.js';
-import { withBroker } from '../helpers/broker.js';
+import type { RunningBroker } from '../../src/index.js';
+import { withBroker, withClient } from '../helpers/broker.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 
 test('CreatePartitions grows a topic, refuses shrinking, and validate-only changes nothing', async () => {
@@ -105,16 +105,7 @@ test('dynamic broker configs: topic defaults set cluster-wide (\'\') and for thi
   withTempDir(async (dataDir) => {
     type Entry = { name: string; value: string; configSource: number; synonyms: { name: string; value: string; source: number }[] };
     const [TOPIC, BROKER, CLUSTER, DEFAULT] = [1, 2, 3, 5];
-    const session = async (fn: (c: KafkaClient, b: RunningBroker) => Promise<void>) => {
-      const b = await startBroker({ dataDir });
-      const c = await KafkaClient.connectTo(b.bootstrap);
-      try {
-        await fn(c, b);
-      } finally {
-        c.close();
-        await b.close();
-      }
-    };
+    const session = (fn: (c: KafkaClient, b: RunningBroker) => Promise<void>) => withClient(fn, { dataDir });
     const alter = async (c: KafkaClient, resourceName: string, configs: [string, number, string | null][], validateOnly = false) =>
       (await c.send(44, 1, { resources: [{ resourceType: 4, resourceName, configs: configs.map(([name, configOperation, value]) => ({ name, configOperation, value })) }], validateOnly })).responses[0];
     const describe = async (c: KafkaClient, resourceType: number, resourceName: string, keys: string[] | null) => {

@@ -6,7 +6,7 @@ import { ErrorCode } from '../../src/protocol/errors.js';
 import { Compression } from '../../src/protocol/compression.js';
 import { Batch } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
-import { withBroker } from '../helpers/broker.js';
+import { withBroker, withClient } from '../helpers/broker.js';
 import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
 
 const API = { PRODUCE: 0, FETCH: 1, LIST_OFFSETS: 2, METADATA: 3, API_VERSIONS: 18, CREATE_TOPICS: 19 } as const;
@@ -21,17 +21,6 @@ function fetchBody(topic: string, partition: number, offset: number, maxWaitMs =
     topics: [{ topic, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 1 << 20 }] }],
     forgottenTopicsData: [], rackId: '',
   };
-}
-
-async function withClient(fn: (c: KafkaClient, b: Awaited<Parameters<Parameters<typeof withBroker>[0]>[0]>) => Promise<void>, options = {}) {
-  await withBroker(async (b) => {
-    const c = await KafkaClient.connectTo(b.bootstrap);
-    try {
-      await fn(c, b);
-    } finally {
-      c.close();
-    }
-  }, options);
 }
 
 test('ApiVersions advertises each handler range, Produce from v0 and Fetch from v4', async () => {

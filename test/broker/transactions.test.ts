@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildControlBatch, buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
-import { startBroker, type RunningBroker } from '../../src/index.js';
+import { withClient } from '../helpers/broker.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 
 const READ_COMMITTED = 1;
@@ -44,17 +44,6 @@ const addPartitions = (c: KafkaClient, transactionalId: string, producerId: numb
 const endTxn = (c: KafkaClient, transactionalId: string, producerId: number, producerEpoch: number, committed: boolean, version = 3) =>
   c.send(26, version, { transactionalId, producerId, producerEpoch, committed }).then((r) => r.errorCode as number);
 const describe = (c: KafkaClient, id: string) => c.send(65, 0, { transactionalIds: [id] }).then((r) => r.transactionStates[0]);
-
-async function withClient(fn: (c: KafkaClient, b: RunningBroker) => Promise<void>, options: Parameters<typeof startBroker>[0] = {}): Promise<void> {
-  const b = await startBroker(options);
-  const c = await KafkaClient.connectTo(b.bootstrap);
-  try {
-    await fn(c, b);
-  } finally {
-    c.close();
-    await b.close();
-  }
-}
 
 test('transaction API errors: unknown ids, fenced epochs, invalid states, unverified and control produce', async () => {
   await withClient(async (c, b) => {

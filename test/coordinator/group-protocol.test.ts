@@ -7,7 +7,8 @@ import { GroupError } from '../../src/coordinator/group-coordinator.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { encodeConsumerProtocolSubscription } from '../../src/protocol/messages.generated.js';
 import { Writer } from '../../src/protocol/writer.js';
-import { startBroker, type RunningBroker } from '../../src/index.js';
+import type { RunningBroker } from '../../src/index.js';
+import { withClient } from '../helpers/broker.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 
 const Api = { OFFSET_COMMIT: 8, OFFSET_FETCH: 9, FIND_COORDINATOR: 10, JOIN: 11, HEARTBEAT: 12, LEAVE: 13, SYNC: 14, DESCRIBE: 15, LIST: 16, DELETE_GROUPS: 42, OFFSET_DELETE: 47 } as const;
@@ -20,15 +21,8 @@ function subscription(topics: string[]): Buffer {
   return w.toBuffer();
 }
 
-async function withGroupBroker(fn: (b: RunningBroker, c: KafkaClient) => Promise<void>, dataDir?: string): Promise<void> {
-  const b = await startBroker({ groups: groupsConfig, dataDir });
-  const c = await KafkaClient.connectTo(b.bootstrap);
-  try {
-    await fn(b, c);
-  } finally {
-    c.close();
-    await b.close();
-  }
+function withGroupBroker(fn: (b: RunningBroker, c: KafkaClient) => Promise<void>, dataDir?: string): Promise<void> {
+  return withClient((c, b) => fn(b, c), { groups: groupsConfig, dataDir });
 }
 
 function join(c: KafkaClient, group: string, memberId: string, options: { instance?: string; session?: number; type?: string; topics?: string[] } = {}) {

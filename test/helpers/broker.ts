@@ -1,3 +1,4 @@
+import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { startBroker, type RunningBroker, type StartBrokerOptions } from '../../src/index.js';
 
 /** Runs `fn` against a freshly started broker on 127.0.0.1 and an ephemeral port, then closes it. */
@@ -8,4 +9,16 @@ export async function withBroker<T>(fn: (b: RunningBroker) => Promise<T>, option
   } finally {
     await broker.close();
   }
+}
+
+/** Runs `fn` with a freshly started broker and our own protocol client connected to it, then closes both. */
+export async function withClient(fn: (c: KafkaClient, b: RunningBroker) => Promise<void>, options: StartBrokerOptions = {}): Promise<void> {
+  await withBroker(async (b) => {
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      await fn(c, b);
+    } finally {
+      c.close();
+    }
+  }, options);
 }

@@ -243,3 +243,18 @@ export function countingDescriptors(base: FileSystem): { fs: FileSystem; descrip
   };
   return { fs, descriptors };
 }
+
+/** A file system whose fdatasyncs wait while `held` is set: appends stay written but not durable. */
+export function heldSyncs(): { fs: FileSystem; held: boolean } {
+  const control = {
+    held: false,
+    fs: {
+      ...nodeFileSystem,
+      fdatasync: async (fd: number) => {
+        while (control.held) await new Promise<void>((r) => setTimeout(r, 5));
+        return nodeFileSystem.fdatasync(fd);
+      },
+    } as FileSystem,
+  };
+  return control;
+}

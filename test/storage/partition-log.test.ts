@@ -11,7 +11,7 @@ import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/record
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { Catalogue } from '../../src/storage/catalogue.js';
-import { appendValues, crash, fullDisk, holdFirstAtomicWrite, onCatalogueWrite, openLogs, pathRecordingOpen, readAll, whenRecovered } from './helpers.js';
+import { appendValues, crash, fullDisk, heldSyncs, holdFirstAtomicWrite, onCatalogueWrite, openLogs, pathRecordingOpen, readAll, whenRecovered } from './helpers.js';
 
 test('append then read returns the same records with assigned offsets, across a restart', () =>
   withTempDir(async (dir) => {
@@ -502,27 +502,19 @@ test('fsync mode shares fsync rounds across partitions (group commit)', () =>
 
 test('look-ups by timestamp only answer with records below the high watermark, also the newest-timestamp one', () =>
   withTempDir(async (dir) => {
-    let release: (() => void) | null = null;
-    const held: FileSystem = {
-      ...nodeFileSystem,
-      // while `release` is set, fdatasyncs wait for it: appends stay written but not durable
-      fdatasync: async (fd) => {
-        while (release) await new Promise<void>((r) => setTimeout(r, 5));
-        return nodeFileSystem.fdatasync(fd);
-      },
-    };
-    const logs = await openLogs(dir, { fs: held });
+    const syncs = heldSyncs();
+    const logs = await openLogs(dir, { fs: syncs.fs });
     await logs.createTopic('t', 1, { 'segment.bytes': '300' });
     const log = logs.getLog('t', 0)!;
     for (let i = 0; i < 8; i++) await appendValues(log, [`v${i}`.padEnd(50, '.')], 1000 + i).durable;
     assert.ok(log.segments.length > 2);
-    release = () => undefined;
+    syncs.held = true;
     const pending = [appendValues(log, ['newest'], 9000), appendValues(log, ['older'], 1500)];
     await pending[1]!.written;
     assert.equal(log.highWatermark, 8);
     assert.deepEqual(await log.maxTimestampRecord(), { offset: 7, timestamp: 1007 });
     assert.equal(await log.offsetForTimestamp(2000), null);
-    release = null;
+    syncs.held = false;
     await Promise.all(pending.map((p) => p.durable));
     assert.deepEqual(await log.maxTimestampRecord(), { offset: 8, timestamp: 9000 });
     assert.deepEqual(await log.offsetForTimestamp(2000), { offset: 8, timestamp: 9000 });
@@ -568,28 +560,21 @@ test('the time index is sparse like the offset index, and look-ups by time stay 
 
 test('the newest timestamp below the high watermark is found past the last index entry', () =>
   withTempDir(async (dir) => {
-    let holding = false;
-    const held: FileSystem = {
-      ...nodeFileSystem,
-      fdatasync: async (fd) => {
-        while (holding) await new Promise<void>((r) => setTimeout(r, 5));
-        return nodeFileSystem.fdatasync(fd);
-      },
-    };
-    const logs = await openLogs(dir, { fs: held });
+    const syncs = heldSyncs();
+    const logs = await openLogs(dir, { fs: syncs.fs });
     await logs.createTopic('t', 1, { 'index.interval.bytes': '1000' });
     const log = logs.getLog('t', 0)!;
     for (let i = 0; i < 100; i++) await appendValues(log, [`v${i}`], 1000 + i).durable;
     const segment = log.segments[0]!;
     assert.ok(segment.offsetIndex.relOffsets[segment.offsetIndex.count - 1]! < 99, 'the last batch is not indexed');
-    holding = true;
+    syncs.held = true;
     const newest = appendValues(log, ['newest'], 9000);
     try {
       await newest.written;
       assert.equal(log.highWatermark, 100);
       assert.deepEqual(await log.maxTimestampRecord(), { offset: 99, timestamp: 1099 });
     } finally {
-      holding = false; // a failed check must not leave the append (and close) waiting
+      syncs.held = false; // a failed check must not leave the append (and close) waiting
     }
     await newest.durable;
     assert.deepEqual(await log.maxTimestampRecord(), { offset: 100, timestamp: 9000 });
