@@ -94,10 +94,14 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = {
   inert: {},
 };
 
+/** Kafka's config value types, as DescribeConfigs (v3+) reports them. */
+export const ConfigType = { BOOLEAN: 1, STRING: 2, INT: 3, LONG: 5, DOUBLE: 6, LIST: 7 } as const;
+
 /** A config that sets a LogConfig field, or one accepted with no effect (see LogConfig.inert) and its default. */
-type ConfigKeySpec =
+type ConfigKeySpec = { type: number } & (
   | { field: keyof LogConfig; parse: (raw: string) => LogConfig[keyof LogConfig] }
-  | { inert: string; parse: (raw: string) => string };
+  | { inert: string; parse: (raw: string) => string }
+);
 
 const INT_MAX = 2 ** 31 - 1;
 const LONG_MAX = 2n ** 63n - 1n;
@@ -154,12 +158,13 @@ function oneOf<T extends string>(...values: T[]): (raw: string) => T {
 
 /** Topic config names (Kafka's where Kafka has one) and how to parse them. */
 export const TOPIC_CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
-  'segment.bytes': { field: 'segmentBytes', parse: int(14) },
-  'segment.ms': { field: 'segmentMs', parse: long(1) },
-  'retention.ms': { field: 'retentionMs', parse: long(-1) },
-  'retention.bytes': { field: 'retentionBytes', parse: long(-1) },
-  'max.message.bytes': { field: 'maxMessageBytes', parse: int(0) },
+  'segment.bytes': { type: ConfigType.INT, field: 'segmentBytes', parse: int(14) },
+  'segment.ms': { type: ConfigType.LONG, field: 'segmentMs', parse: long(1) },
+  'retention.ms': { type: ConfigType.LONG, field: 'retentionMs', parse: long(-1) },
+  'retention.bytes': { type: ConfigType.LONG, field: 'retentionBytes', parse: long(-1) },
+  'max.message.bytes': { type: ConfigType.INT, field: 'maxMessageBytes', parse: int(0) },
   'cleanup.policy': {
+    type: ConfigType.LIST,
     field: 'cleanupPolicy',
     parse: (raw) => {
       const parts = raw.split(',').map((p) => p.trim()).filter(Boolean).sort();
@@ -168,23 +173,24 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
       throw new Error('expected delete, compact or compact,delete');
     },
   },
-  'delete.retention.ms': { field: 'deleteRetentionMs', parse: long(0) },
-  'min.compaction.lag.ms': { field: 'minCompactionLagMs', parse: long(0) },
-  'max.compaction.lag.ms': { field: 'maxCompactionLagMs', parse: long(1) },
-  'min.cleanable.dirty.ratio': { field: 'minCleanableDirtyRatio', parse: ratio },
-  'flush.policy': { field: 'flushPolicy', parse: oneOf('fsync', 'none') },
-  'flush.ms': { field: 'flushMs', parse: long(1) },
-  'message.timestamp.type': { field: 'timestampType', parse: oneOf('CreateTime', 'LogAppendTime') },
-  'index.interval.bytes': { field: 'indexIntervalBytes', parse: int(0) },
-  'compression.type': { field: 'compressionType', parse: oneOf(...COMPRESSION_TYPES) },
-  'min.insync.replicas': { field: 'minInsyncReplicas', parse: int(1) },
-  'flush.messages': { field: 'flushMessages', parse: long(1) },
-  'segment.jitter.ms': { field: 'segmentJitterMs', parse: long(0) },
-  'segment.index.bytes': { field: 'segmentIndexBytes', parse: int(4) },
-  'message.timestamp.before.max.ms': { field: 'timestampBeforeMaxMs', parse: long(0) },
-  'message.timestamp.after.max.ms': { field: 'timestampAfterMaxMs', parse: long(0) },
-  'message.timestamp.difference.max.ms': { field: 'timestampDifferenceMaxMs', parse: long(0) },
+  'delete.retention.ms': { type: ConfigType.LONG, field: 'deleteRetentionMs', parse: long(0) },
+  'min.compaction.lag.ms': { type: ConfigType.LONG, field: 'minCompactionLagMs', parse: long(0) },
+  'max.compaction.lag.ms': { type: ConfigType.LONG, field: 'maxCompactionLagMs', parse: long(1) },
+  'min.cleanable.dirty.ratio': { type: ConfigType.DOUBLE, field: 'minCleanableDirtyRatio', parse: ratio },
+  'flush.policy': { type: ConfigType.STRING, field: 'flushPolicy', parse: oneOf('fsync', 'none') },
+  'flush.ms': { type: ConfigType.LONG, field: 'flushMs', parse: long(1) },
+  'message.timestamp.type': { type: ConfigType.STRING, field: 'timestampType', parse: oneOf('CreateTime', 'LogAppendTime') },
+  'index.interval.bytes': { type: ConfigType.INT, field: 'indexIntervalBytes', parse: int(0) },
+  'compression.type': { type: ConfigType.STRING, field: 'compressionType', parse: oneOf(...COMPRESSION_TYPES) },
+  'min.insync.replicas': { type: ConfigType.INT, field: 'minInsyncReplicas', parse: int(1) },
+  'flush.messages': { type: ConfigType.LONG, field: 'flushMessages', parse: long(1) },
+  'segment.jitter.ms': { type: ConfigType.LONG, field: 'segmentJitterMs', parse: long(0) },
+  'segment.index.bytes': { type: ConfigType.INT, field: 'segmentIndexBytes', parse: int(4) },
+  'message.timestamp.before.max.ms': { type: ConfigType.LONG, field: 'timestampBeforeMaxMs', parse: long(0) },
+  'message.timestamp.after.max.ms': { type: ConfigType.LONG, field: 'timestampAfterMaxMs', parse: long(0) },
+  'message.timestamp.difference.max.ms': { type: ConfigType.LONG, field: 'timestampDifferenceMaxMs', parse: long(0) },
   'compression.gzip.level': {
+    type: ConfigType.INT,
     field: 'gzipLevel',
     parse: (raw) => {
       const n = Number(raw);
@@ -192,14 +198,15 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
       return n;
     },
   },
-  'compression.zstd.level': { field: 'zstdLevel', parse: int(-131072, 22) },
-  'unclean.leader.election.enable': { inert: 'false', parse: bool },
-  'leader.replication.throttled.replicas': { inert: '', parse: throttledReplicas },
-  'follower.replication.throttled.replicas': { inert: '', parse: throttledReplicas },
-  preallocate: { inert: 'false', parse: bool },
-  'file.delete.delay.ms': { inert: '60000', parse: asText(long(0)) },
-  'message.downconversion.enable': { inert: 'true', parse: bool },
+  'compression.zstd.level': { type: ConfigType.INT, field: 'zstdLevel', parse: int(-131072, 22) },
+  'unclean.leader.election.enable': { type: ConfigType.BOOLEAN, inert: 'false', parse: bool },
+  'leader.replication.throttled.replicas': { type: ConfigType.LIST, inert: '', parse: throttledReplicas },
+  'follower.replication.throttled.replicas': { type: ConfigType.LIST, inert: '', parse: throttledReplicas },
+  preallocate: { type: ConfigType.BOOLEAN, inert: 'false', parse: bool },
+  'file.delete.delay.ms': { type: ConfigType.LONG, inert: '60000', parse: asText(long(0)) },
+  'message.downconversion.enable': { type: ConfigType.BOOLEAN, inert: 'true', parse: bool },
   'message.format.version': {
+    type: ConfigType.STRING,
     inert: '3.0-IV1',
     parse: (raw) => {
       if (!/^\d+\.\d+(\.\d+)?(-IV\d+)?$/.test(raw.trim())) throw new Error('expected a Kafka version such as 3.0-IV1');
@@ -207,17 +214,21 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, ConfigKeySpec>> = {
     },
   },
   'remote.storage.enable': {
+    type: ConfigType.BOOLEAN,
     inert: 'false',
     parse: (raw) => {
       if (bool(raw) === 'true') throw new Error('tiered storage is not available in Sluice');
       return 'false';
     },
   },
-  'local.retention.ms': { inert: '-2', parse: asText(long(-2)) },
-  'local.retention.bytes': { inert: '-2', parse: asText(long(-2)) },
-  'remote.log.copy.disable': { inert: 'false', parse: bool },
-  'remote.log.delete.on.disable': { inert: 'false', parse: bool },
+  'local.retention.ms': { type: ConfigType.LONG, inert: '-2', parse: asText(long(-2)) },
+  'local.retention.bytes': { type: ConfigType.LONG, inert: '-2', parse: asText(long(-2)) },
+  'remote.log.copy.disable': { type: ConfigType.BOOLEAN, inert: 'false', parse: bool },
+  'remote.log.delete.on.disable': { type: ConfigType.BOOLEAN, inert: 'false', parse: bool },
 };
+
+/** A topic config's value type (Kafka's), or 0 (unknown) for a name that is not one. */
+export const topicConfigType = (name: string): number => TOPIC_CONFIG_KEYS[name]?.type ?? 0;
 
 /** Kafka topic configs Sluice cannot honour, refused with the reason rather than accepted and ignored. */
 const REFUSED_CONFIG_KEYS: Readonly<Record<string, string>> = {

@@ -92,6 +92,16 @@ test('DescribeConfigs: a topic config\'s source and synonyms (topic override, th
         ['log.retention.ms', '604800000', DEFAULT, [['log.retention.ms', '604800000', DEFAULT]]],
         ['message.max.bytes', '1048588', DEFAULT, [['message.max.bytes', '1048588', DEFAULT]]],
       ]);
+      // v3+ give each value's type (Kafka's ConfigType: BOOLEAN 1, STRING 2, INT 3, LONG 5, DOUBLE 6, LIST 7)
+      const typed = async (resourceType: number, resourceName: string, keys: string[]) => {
+        const res = await c.send(32, 4, { resources: [{ resourceType, resourceName, configurationKeys: keys }], includeSynonyms: false, includeDocumentation: false });
+        return new Map(res.results[0].configs.map((e: { name: string; configType: number }) => [e.name, e.configType]));
+      };
+      assert.deepEqual(
+        await typed(2, 't', ['retention.ms', 'cleanup.policy', 'min.cleanable.dirty.ratio', 'unclean.leader.election.enable', 'compression.type', 'segment.bytes']),
+        new Map([['segment.bytes', 3], ['retention.ms', 5], ['cleanup.policy', 7], ['min.cleanable.dirty.ratio', 6], ['compression.type', 2], ['unclean.leader.election.enable', 1]]),
+      );
+      assert.deepEqual(await typed(4, '1', ['broker.id', 'log.dirs', 'log.roll.ms']), new Map([['broker.id', 3], ['log.dirs', 2], ['log.roll.ms', 5]]));
       // v0 has no synonyms and says only whether a value is the default
       const v0 = await c.send(32, 0, { resources: [{ resourceType: 2, resourceName: 't', configurationKeys: ['retention.ms', 'segment.ms', 'flush.ms'] }] });
       assert.deepEqual(new Map(v0.results[0].configs.map((e: Entry) => [e.name, e.isDefault])), new Map([['retention.ms', false], ['segment.ms', false], ['flush.ms', true]]));

@@ -29,7 +29,7 @@ export const describeConfigs: ApiHandler<DescribeConfigsRequest, DescribeConfigs
           .filter((c) => !keys || keys.length === 0 || keys.includes(c.name))
           .map((c) => ({
             name: c.name, value: c.value, readOnly: c.readOnly, isDefault: c.source === ConfigSource.DEFAULT_CONFIG,
-            configSource: c.source, isSensitive: false, synonyms: req.includeSynonyms ? c.synonyms : [], configType: 0, documentation: null,
+            configSource: c.source, isSensitive: false, synonyms: req.includeSynonyms ? c.synonyms : [], configType: c.type, documentation: null,
           }));
       } catch (err) {
         Object.assign(out, toErrorCode(err));

@@ -2,7 +2,7 @@
 // (their settings, and the topic defaults by Kafka's broker-wide names, in layers: dynamic per broker, dynamic
 // cluster-wide, static, built in). Shared by CreateTopics, DescribeConfigs, AlterConfigs and IncrementalAlterConfigs.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
-import { DEFAULT_LOG_CONFIG, applyTopicConfigs, brokerConfigName, configNamesSet, describeLogConfig, topicConfigForBrokerName } from '../../storage/log-config.js';
+import { ConfigType, DEFAULT_LOG_CONFIG, applyTopicConfigs, brokerConfigName, configNamesSet, describeLogConfig, topicConfigForBrokerName, topicConfigType } from '../../storage/log-config.js';
 import type { TopicState } from '../../storage/log-manager.js';
 import type { Broker } from '../broker.js';
 import { toErrorCode } from './errors.js';
@@ -19,6 +19,8 @@ export interface ConfigSynonym {
 
 export interface DescribedConfig extends ConfigSynonym {
   readOnly: boolean;
+  /** Kafka's value type (ConfigType), for DescribeConfigs v3+. */
+  type: number;
   /** Where the value could come from, highest precedence first (DescribeConfigs v1+ include_synonyms), as Kafka lists them. */
   synonyms: ConfigSynonym[];
 }
@@ -57,20 +59,20 @@ export function describeTopicConfigs(broker: Broker, topic: TopicState): Describ
   return Object.entries(describeLogConfig(topic.config)).map(([name, value]) => {
     const synonyms = brokerSynonyms(name, defaults);
     if (name in topic.overrides) synonyms.unshift({ name, value, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
-    return { name, value, source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG, readOnly: false, synonyms };
+    return { name, value, source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG, readOnly: false, type: topicConfigType(name), synonyms };
   });
 }
 
-/** The broker's own settings (from `sluice start`): read-only here, as the ones Kafka cannot change at run time. */
-function ownBrokerSettings(broker: Broker): Record<string, string> {
+/** The broker's own settings (from `sluice start`) and their types: read-only here, as the ones Kafka cannot change at run time. */
+function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
   const c = broker.config;
   return {
-    'broker.id': String(c.nodeId),
-    'auto.create.topics.enable': String(c.autoCreateTopics),
-    'num.partitions': String(c.defaultPartitions),
-    'socket.request.max.bytes': String(c.maxRequestBytes),
-    'connections.max.idle.ms': String(c.idleTimeoutMs),
-    'log.dirs': c.dataDir,
+    'broker.id': [String(c.nodeId), ConfigType.INT],
+    'auto.create.topics.enable': [String(c.autoCreateTopics), ConfigType.BOOLEAN],
+    'num.partitions': [String(c.defaultPartitions), ConfigType.INT],
+    'socket.request.max.bytes': [String(c.maxRequestBytes), ConfigType.INT],
+    'connections.max.idle.ms': [String(c.idleTimeoutMs), ConfigType.LONG],
+    'log.dirs': [c.dataDir, ConfigType.STRING],
   };
 }
 
@@ -82,16 +84,17 @@ export function describeBrokerConfigs(broker: Broker, clusterDefault: boolean): 
   const defaults = brokerLogDefaults(broker);
   const out: DescribedConfig[] = [];
   if (!clusterDefault) {
-    for (const [name, value] of Object.entries(ownBrokerSettings(broker))) {
+    for (const [name, [value, type]] of Object.entries(ownBrokerSettings(broker))) {
       const source = ConfigSource.STATIC_BROKER_CONFIG;
-      out.push({ name, value, source, readOnly: true, synonyms: [{ name, value, source }] });
+      out.push({ name, value, source, readOnly: true, type, synonyms: [{ name, value, source }] });
     }
   }
   for (const name of Object.keys(defaults.values)) {
     const all = brokerSynonyms(name, defaults);
     const synonyms = clusterDefault ? all.filter((syn) => syn.source === ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG) : all;
     if (synonyms.length === 0) continue; // topic-only, or not set cluster-wide
-    out.push({ name: synonyms[0]!.name, value: clusterDefault ? synonyms[0]!.value : defaults.values[name]!, source: synonyms[0]!.source, readOnly: false, synonyms });
+    const value = clusterDefault ? synonyms[0]!.value : defaults.values[name]!;
+    out.push({ name: synonyms[0]!.name, value, source: synonyms[0]!.source, readOnly: false, type: topicConfigType(name), synonyms });
   }
   return out;
 }
