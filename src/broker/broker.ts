@@ -3,7 +3,7 @@ import type { AddressInfo, Server } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { listen } from '../io/tcp.js';
 import type { LogConfig } from '../storage/log-config.js';
-import { DEFAULT_COMPACTION_MAP_BYTES, LogManager, type TopicState } from '../storage/log-manager.js';
+import { DEFAULT_COMPACTION_MAP_BYTES, DEFAULT_INDEX_CACHE_BYTES, LogManager, type TopicState } from '../storage/log-manager.js';
 import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupCoordinatorConfig } from '../coordinator/group-coordinator.js';
 import { ProducerIdManager } from '../coordinator/producer-ids.js';
 import { DEFAULT_TRANSACTION_CONFIG, TransactionCoordinator, type TransactionConfig } from '../coordinator/transaction-coordinator.js';
@@ -33,6 +33,8 @@ export interface BrokerConfig {
   maxOpenFiles: number;
   /** Memory for one compaction round's key map (Kafka's log.cleaner.dedupe.buffer.size). */
   compactionMapBytes: number;
+  /** Memory for closed segments' indexes; past it, the least recently used are read back from their files on use. */
+  indexCacheBytes: number;
   shutdownTimeoutMs: number;
   /** Consumer group settings (session timeout bounds, initial rebalance delay, offsets retention). */
   groups: Partial<GroupCoordinatorConfig>;
@@ -54,6 +56,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   retentionCheckMs: 30_000,
   maxOpenFiles: 16384,
   compactionMapBytes: DEFAULT_COMPACTION_MAP_BYTES,
+  indexCacheBytes: DEFAULT_INDEX_CACHE_BYTES,
   shutdownTimeoutMs: 10_000,
   groups: {},
   transactions: {},
@@ -103,6 +106,7 @@ export class Broker {
       retentionCheckMs: full.retentionCheckMs,
       maxOpenFiles: full.maxOpenFiles,
       compactionMapBytes: full.compactionMapBytes,
+      indexCacheBytes: full.indexCacheBytes,
       onError: (err, what) => logger.error({ err }, `storage: ${what} failed`),
     });
     if (logs.recoveredTruncatedBytes > 0) logger.warn({ bytes: logs.recoveredTruncatedBytes }, 'recovery truncated torn log tails');

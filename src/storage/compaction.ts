@@ -297,7 +297,7 @@ function worthCleaning(log: PartitionLog, cleanable: Segment[], now: number): bo
     total += s.size;
     if (s.nextOffset <= cleanedThrough) continue;
     dirty += s.size;
-    const firstTimestamp = s.timeIndex.count > 0 ? s.timeIndex.timestamps[0]! : s.maxTimestamp;
+    const firstTimestamp = s.firstTimestamp;
     if (now - firstTimestamp >= log.config.maxCompactionLagMs) overdue = true;
   }
   return dirty > 0 && (overdue || dirty >= total * log.config.minCleanableDirtyRatio);

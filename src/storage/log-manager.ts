@@ -5,6 +5,7 @@ import { nodeFileSystem, type FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { inParallel } from './in-parallel.js';
 import { SharedWrite } from './shared-write.js';
+import { IndexCache } from './index-cache.js';
 import { Catalogue, type TopicRecord } from './catalogue.js';
 import { compactLog } from './compaction.js';
 import { GroupCommit } from './group-commit.js';
@@ -37,6 +38,8 @@ export interface LogManagerOptions {
   fs?: FileSystem;
   clock?: Clock;
   maxOpenFiles?: number;
+  /** Memory for closed segments' indexes; past it, the least recently used are dropped and read back on use. */
+  indexCacheBytes?: number;
   retentionCheckMs?: number;
   /**
    * Memory for one compaction round's key map (default 128 MiB, as Kafka's log.cleaner.dedupe.buffer.size): a
@@ -54,6 +57,8 @@ export interface LogManagerOptions {
 }
 
 export const DEFAULT_COMPACTION_MAP_BYTES = 128 * 1024 * 1024;
+/** About 30 GiB of closed segments of 1 KiB batches (2.2 MB of indexes per GiB) stay indexed in memory. */
+export const DEFAULT_INDEX_CACHE_BYTES = 64 * 1024 * 1024;
 const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 /** The active segments' indexes and producer states at a clean shutdown; trusted only beside its marker. */
 const SHUTDOWN_STATE_FILE = '.clean-shutdown-state';
@@ -132,6 +137,7 @@ export class LogManager {
     this.env = {
       fs: this.fs,
       handles: this.handles,
+      indexes: new IndexCache(this.fs, options.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES),
       groupCommit: null as unknown as GroupCommit, // set in load(), before any log exists
       now: () => this.clock.now(),
       markDirty: (log) => {

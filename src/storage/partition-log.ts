@@ -9,6 +9,7 @@ import { compressionLevels, topicCodec, type LogConfig } from './log-config.js';
 import { SEGMENT_SUFFIX, Segment, scanSegment, segmentFileName } from './segment.js';
 import { Outcome } from './outcome.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
+import type { IndexCache } from './index-cache.js';
 import { ProducerStateManager, type ProducerUndo } from './producer-state.js';
 import type { ActiveSegmentState } from './shutdown-state.js';
 import { TransactionIndex } from './transaction-index.js';
@@ -17,6 +18,8 @@ import { TransactionIndex } from './transaction-index.js';
 export interface LogEnv {
   fs: FileSystem;
   handles: HandleCache;
+  /** Closed segments' indexes, dropped from memory past a budget and read back on use. */
+  indexes: IndexCache;
   groupCommit: GroupCommit;
   now: () => number;
   /** Called when a `none` log has bytes to fsync in the background. */
@@ -307,6 +310,10 @@ export class PartitionLog {
       }
       const scan = await scanSegment(fs, fd, segment, fromPosition, this.config.indexIntervalBytes);
       if (!last) segment.trimIndexes();
+      if (segment.sealed && saved === undefined && scan.validBytes === scan.fileBytes) {
+        segment.indexFilesCurrent = true;
+        this.env.indexes.admit(segment);
+      }
       if (scan.validBytes < scan.fileBytes) await fs.ftruncate(fd, scan.validBytes);
       if (scan.batches > 0) segment.firstAppendMs = this.env.now();
       return scan.fileBytes - scan.validBytes;
@@ -487,6 +494,8 @@ export class PartitionLog {
       await this.changingSegments(async () => {
         if (segment.deleted || segment === this.activeSegment) return; // gone, or active again after a rollback
         await segment.writeIndexes(this.env.fs);
+        segment.indexFilesCurrent = true;
+        this.env.indexes.admit(segment);
         await this.writeProducerSnapshot(snapshotOffset, snapshot);
       });
     } catch {
@@ -673,8 +682,14 @@ export class PartitionLog {
     const idx = this.segments.indexOf(segment);
     const later = this.segments.splice(idx + 1);
     for (const s of later) await this.removeSegmentFiles(s);
-    // active again: index files its roll may have written describe bytes it no longer ends with
-    if (later.length > 0) await segment.removeIndexFiles(fs).catch(() => undefined);
+    if (later.length > 0) {
+      // active again: index files its roll may have written describe bytes it no longer ends with (its indexes
+      // are read back first, should memory have dropped them)
+      await this.env.indexes.use(segment);
+      segment.indexFilesCurrent = false;
+      this.env.indexes.forget(segment);
+      await segment.removeIndexFiles(fs).catch(() => undefined);
+    }
     // producer snapshots taken past `offset` describe records that are gone
     const staleSnapshots = this.snapshotOffsets.filter((o) => o > offset);
     this.snapshotOffsets = this.snapshotOffsets.filter((o) => o <= offset);
@@ -713,6 +728,7 @@ export class PartitionLog {
 
   private async removeSegmentFiles(segment: Segment): Promise<void> {
     segment.deleted = true;
+    this.env.indexes.forget(segment);
     if (segment.inUse === 0) await this.env.handles.close(segment);
     await this.env.fs.unlink(segment.logPath).catch(() => undefined);
     await segment.removeIndexFiles(this.env.fs);
@@ -858,6 +874,7 @@ export class PartitionLog {
   }
 
   private async readSegment(segment: Segment, offset: number, maxBytes: number, upToOffset: number): Promise<Buffer> {
+    await this.env.indexes.use(segment);
     const limit = this.visibleBytes(segment);
     let position = segment.offsetIndex.lookup(offset - segment.baseOffset);
     if (position >= limit) return Buffer.alloc(0);
@@ -912,6 +929,7 @@ export class PartitionLog {
   async offsetForTimestamp(target: number): Promise<{ offset: number; timestamp: number } | null> {
     for (const segment of this.segments.slice()) {
       if (segment.maxTimestamp < target) continue;
+      await this.env.indexes.use(segment);
       let offset = Math.max(this.logStartOffset, segment.baseOffset + segment.timeIndex.lookup(target));
       while (offset < this.highWatermark) {
         const { records } = await this.read(offset, 1 << 20);
@@ -968,6 +986,7 @@ export class PartitionLog {
         max = Math.max(max, segment.maxTimestamp);
         continue;
       }
+      await this.env.indexes.use(segment);
       const { timestamps, relOffsets } = segment.timeIndex;
       let k = segment.timeIndex.count - 1;
       while (k >= 0 && segment.baseOffset + relOffsets[k]! >= to) k--;
@@ -1067,7 +1086,12 @@ export class PartitionLog {
           throw err;
         }
         this.segments.splice(this.segments.indexOf(first), group.length, fresh);
-        for (const s of group) s.deleted = true;
+        for (const s of group) {
+          s.deleted = true;
+          this.env.indexes.forget(s);
+        }
+        fresh.indexFilesCurrent = true;
+        this.env.indexes.admit(fresh);
         await fs.fsyncDir(this.dir);
       } finally {
         for (const s of group.slice(0, pinned)) handles.release(s);
@@ -1172,6 +1196,7 @@ export class PartitionLog {
     this.closed = true;
     for (const s of this.segments) {
       s.deleted = true;
+      this.env.indexes.forget(s);
       if (s.inUse === 0) await this.env.handles.close(s);
     }
     await this.env.fs.rmdir(this.dir);

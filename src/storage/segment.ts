@@ -37,6 +37,12 @@ export class Segment {
   cached = false;
   lruPrev: Segment | null = null;
   lruNext: Segment | null = null;
+  /** The index files hold exactly the indexes in memory (a sealed segment's): the IndexCache may drop them. */
+  indexFilesCurrent = false;
+  /** Dropped from memory by the IndexCache: the indexes are empty until read back from the files. */
+  indexesDropped = false;
+  reloading: Promise<void> | null = null;
+  private droppedFirstTimestamp = -1;
   /** Bytes written but not yet fsync'd. */
   dirty = false;
   deleted = false;
@@ -108,6 +114,33 @@ export class Segment {
       }
       at += size;
     }
+  }
+
+  /** The first time index entry's timestamp (the first batch's largest), or the segment's largest without one. */
+  get firstTimestamp(): number {
+    if (this.indexesDropped) return this.droppedFirstTimestamp;
+    return this.timeIndex.count > 0 ? this.timeIndex.timestamps[0]! : this.maxTimestamp;
+  }
+
+  indexMemoryBytes(): number {
+    return this.offsetIndex.relOffsets.length * 8 + this.timeIndex.timestamps.length * 12;
+  }
+
+  /** Frees the indexes (their files hold them): look-ups then start at the segment's start until they are read back. */
+  dropIndexes(): void {
+    this.droppedFirstTimestamp = this.firstTimestamp;
+    this.offsetIndex = new OffsetIndex(0);
+    this.timeIndex = new TimeIndex(0);
+    this.indexesDropped = true;
+  }
+
+  async reloadIndexes(fs: FileSystem): Promise<void> {
+    const offsets = await fs.readFile(this.indexPath);
+    const times = await fs.readFile(this.timeIndexPath);
+    if (!this.indexesDropped) return;
+    this.offsetIndex = OffsetIndex.deserialize(offsets);
+    this.timeIndex = TimeIndex.deserialize(times);
+    this.indexesDropped = false;
   }
 
   /** A closed segment's indexes take no more entries: their spare capacity is given back. */

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { LogManager } from '../../src/storage/log-manager.js';
+import type { LogManager, LogManagerOptions } from '../../src/storage/log-manager.js';
 import { propertySeed } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { readdir, readFile, truncate } from 'node:fs/promises';
@@ -72,13 +72,14 @@ async function tearLastSegment(partitionDir: string, permille: number): Promise<
 
 /**
  * Runs the property on a topic of `configs`, every appended value followed by `pad` (large values make active
- * segments that a clean shutdown records instead of leaving them to be scanned again).
+ * segments that a clean shutdown records instead of leaving them to be scanned again), its logs opened with
+ * `logOptions`.
  */
-async function matchesModel(configs: Record<string, string>, pad: string, runs: { numRuns: number; seed: number }): Promise<void> {
+async function matchesModel(configs: Record<string, string>, pad: string, runs: { numRuns: number; seed: number }, logOptions: Partial<LogManagerOptions> = {}): Promise<void> {
   await fc.assert(
     fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
       const { dir, cleanup } = await tempDir();
-      let logs: LogManager = await openLogs(dir);
+      let logs: LogManager = await openLogs(dir, logOptions);
       try {
         await logs.createTopic('m', 1, configs);
         const model: Entry[] = [];
@@ -123,19 +124,19 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
             }
             case 'restart':
               await logs.close();
-              logs = await openLogs(dir);
+              logs = await openLogs(dir, logOptions);
               break;
             case 'crash':
               // no clean shutdown: descriptors dropped, no marker, no index files for the active segment
               await crash(logs);
-              logs = await openLogs(dir);
+              logs = await openLogs(dir, logOptions);
               break;
             case 'tear': {
               await crash(logs);
               const end = await tearLastSegment(join(dir, 'm-0'), op.permille);
               // a log start past what survived starts the log afresh there, as Kafka does
               if (end !== null) model.length = Math.max(end, start);
-              logs = await openLogs(dir);
+              logs = await openLogs(dir, logOptions);
               break;
             }
           }
@@ -155,6 +156,9 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
 
 test('the log matches an in-memory model under random operations and restarts', () =>
   matchesModel({ 'segment.bytes': '400', 'index.interval.bytes': '150' }, '', { numRuns: 150, seed: propertySeed(424242) }));
+
+test('the log matches an in-memory model with closed segments\' indexes dropped from memory and read back at every look-up', () =>
+  matchesModel({ 'segment.bytes': '400', 'index.interval.bytes': '150' }, '', { numRuns: 100, seed: propertySeed(20261201) }, { indexCacheBytes: 0 }));
 
 test('the log matches an in-memory model with active segments large enough to be recorded at clean shutdown', () =>
   matchesModel({ 'segment.bytes': '500000', 'index.interval.bytes': '8000' }, 'x'.repeat(40_000), { numRuns: 60, seed: propertySeed(20261130) }));

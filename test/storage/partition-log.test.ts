@@ -581,6 +581,35 @@ test('the newest timestamp below the high watermark is found past the last index
     await logs.close();
   }));
 
+test('closed segments\' indexes past the memory budget are dropped and read back on a look-up; reads and look-ups by time stay exact', () =>
+  withTempDir(async (dir) => {
+    // a budget of 200 bytes: two or so closed segments' indexes (4 batches each, an entry of each index per batch: 80 bytes)
+    let logs = await openLogs(dir, { indexCacheBytes: 200 });
+    await logs.createTopic('t', 1, { 'segment.bytes': '300', 'index.interval.bytes': '0' });
+    let log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 60; i++) await appendValues(log, [`v${i}`], 1000 + i).durable;
+    await logs.close(); // every closed segment's index files written
+    logs = await openLogs(dir, { indexCacheBytes: 200 });
+    log = logs.getLog('t', 0)!;
+    const closed = log.segments.slice(0, -1);
+    assert.ok(closed.length > 10, `${closed.length} closed segments`);
+    const dropped = () => closed.filter((s) => s.indexesDropped).length;
+    assert.ok(dropped() >= closed.length - 6, `${dropped()} of ${closed.length} dropped at start`);
+    const expected = Array.from({ length: 60 }, (_, i) => [i, `v${i}`]);
+    for (let from = 0; from < 60; from += 7) assert.deepEqual(await readAll(log, from), expected.slice(from), `read from ${from}`);
+    for (let i = 0; i < 60; i += 5) assert.deepEqual(await log.offsetForTimestamp(1000 + i), { offset: i, timestamp: 1000 + i });
+    assert.ok(dropped() >= closed.length - 6, 'still within the budget after reading every segment');
+    // the first segment read back: its entries are the ones written at its roll
+    const first = closed[0]!;
+    await log.read(0, 1);
+    assert.equal(first.indexesDropped, false);
+    assert.deepEqual([...first.offsetIndex.relOffsets.subarray(0, first.offsetIndex.count)], Array.from({ length: first.nextOffset }, (_, i) => i));
+    // retention deletes dropped segments; what is left reads the same
+    await logs.deleteRecords('t', 0, 30);
+    assert.deepEqual(await readAll(log, 30), expected.slice(30));
+    await logs.close();
+  }));
+
 test('close waits for the index files and producer snapshot of a roll still being written', () =>
   withTempDir(async (dir) => {
     let running = 0;
