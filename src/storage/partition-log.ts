@@ -478,11 +478,11 @@ export class PartitionLog {
     // appends to the previous segment may not be written yet: its sync must come after the last of them
     const last = this.pending.length > this.writeIndex ? this.pending[this.pending.length - 1]! : undefined;
     const lastWrite = last?.segment === previous ? last.written : undefined;
-    const sealing = this.sealSegment(previous, lastWrite, next.baseOffset, this.snapshotState()).finally(() => this.sealing.delete(sealing));
+    const sealing = this.sealSegment(previous, lastWrite, previous.reactivations, next.baseOffset, this.snapshotState()).finally(() => this.sealing.delete(sealing));
     this.sealing.add(sealing);
   }
 
-  private async sealSegment(segment: Segment, lastWrite: Promise<void> | undefined, snapshotOffset: number, snapshot: string): Promise<void> {
+  private async sealSegment(segment: Segment, lastWrite: Promise<void> | undefined, reactivations: number, snapshotOffset: number, snapshot: string): Promise<void> {
     try {
       // index files mark a segment whose bytes are all durable (see recoverAppend): none before its last write
       // is done and synced, and none if that write failed (the roll is undone with it)
@@ -492,7 +492,9 @@ export class PartitionLog {
       // and its index files must then be the copy's; a rollback may take the roll back, and nothing of the roll
       // (its index files, a snapshot counting refused batches) may land after the rollback removed it
       await this.changingSegments(async () => {
-        if (segment.deleted || segment === this.activeSegment) return; // gone, or active again after a rollback
+        // gone, or active again after a rollback: this roll was undone. Active again and rolled again since, it took
+        // appends this seal's sync may not cover (in the journal only): that later roll's seal writes them
+        if (segment.deleted || segment === this.activeSegment || segment.reactivations !== reactivations) return;
         await segment.writeIndexes(this.env.fs);
         segment.indexFilesCurrent = true;
         this.env.indexes.admit(segment);
@@ -686,6 +688,7 @@ export class PartitionLog {
       // active again: index files its roll may have written describe bytes it no longer ends with (its indexes
       // are read back first, should memory have dropped them)
       await this.env.indexes.use(segment);
+      segment.reactivations++;
       segment.indexFilesCurrent = false;
       this.env.indexes.forget(segment);
       await segment.removeIndexFiles(fs).catch(() => undefined);

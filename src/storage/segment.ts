@@ -43,6 +43,8 @@ export class Segment {
   indexesDropped = false;
   reloading: Promise<void> | null = null;
   private droppedFirstTimestamp = -1;
+  /** Times a rollback made this segment active again, undoing the roll that closed it (see PartitionLog.sealSegment). */
+  reactivations = 0;
   /** Bytes written but not yet fsync'd. */
   dirty = false;
   deleted = false;

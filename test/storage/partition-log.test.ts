@@ -761,6 +761,59 @@ for (const order of ['the later write fails first', 'the earlier sync fails firs
     }));
 }
 
+test('a roll undone by a rollback and made again writes its segment\'s index files only by the later roll\'s seal, after the sync that covers the appends in between', () =>
+  withTempDir(async (dir) => {
+    const { open, pathOf } = pathRecordingOpen();
+    const first = '00000000000000000000';
+    let failNextSync = false;
+    const events: string[] = [];
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open,
+      fdatasync: async (fd) => {
+        if (failNextSync && pathOf(fd)?.endsWith(`${first}.log`)) {
+          failNextSync = false;
+          throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        }
+        return nodeFileSystem.fdatasync(fd);
+      },
+      writeFileAtomic: async (path, data, durable) => {
+        events.push(`wrote ${path.split('/').pop()}`);
+        return nodeFileSystem.writeFileAtomic(path, data, durable);
+      },
+    };
+    const logs = await openLogs(dir, { fs });
+    await logs.createTopic('t', 1, { 'segment.bytes': '250' });
+    const log = logs.getLog('t', 0)!;
+    // the seals' syncs of the first segment wait until released, one by one
+    const sealSyncs: (() => void)[] = [];
+    const sync = logs.groupCommit.sync.bind(logs.groupCommit);
+    logs.groupCommit.sync = async (segment) => {
+      if (segment.baseOffset === 0) await new Promise<void>((resolve) => sealSyncs.push(resolve));
+      return sync(segment);
+    };
+    await appendValues(log, ['first']).durable;
+    failNextSync = true;
+    const refused = appendValues(log, ['x'.repeat(40)]); // its sync fails: refused, rolled back
+    const rolling = appendValues(log, ['y'.repeat(40)]); // rolls; the rollback takes that roll back
+    await assert.rejects(refused.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    await assert.rejects(rolling.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    assert.equal(log.segments.length, 1, 'the first segment is active again');
+    const between = await whenRecovered(() => appendValues(log, ['z'.repeat(40)]));
+    await between.durable;
+    const rollingAgain = appendValues(log, ['w'.repeat(40)]);
+    await rollingAgain.durable;
+    assert.equal(log.segments.length, 2);
+    while (sealSyncs.length < 2) await new Promise((r) => setImmediate(r));
+    sealSyncs.shift()!(); // the undone roll's seal: its sync began before the append in between
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(events.filter((e) => e.startsWith(`wrote ${first}.`)), [], 'no index files from the undone roll\'s seal');
+    sealSyncs.shift()!();
+    await logs.close();
+    assert.ok(events.includes(`wrote ${first}.index`), 'the later roll\'s seal writes them');
+    assert.deepEqual((await readAll(log, 0)).map(([o, v]) => [o, v[0]]), [[0, 'f'], [1, 'z'], [2, 'w']]);
+  }));
+
 test('a refused append is answered only once the rollback that removes its bytes is durable', () =>
   withTempDir(async (dir) => {
     const { open, pathOf } = pathRecordingOpen();
