@@ -346,7 +346,6 @@ export class LogManager {
     await inParallel(topic.partitions, (log) => log.destroy());
   }
 
-  /** Replaces the topic's overrides (AlterConfigs) after validating them all. */
   get defaults(): Readonly<LogConfig> {
     return this.currentDefaults;
   }
@@ -398,6 +397,7 @@ export class LogManager {
     this.currentDefaults = layeredDefaults(this.staticDefaults, this.dynamic);
   }
 
+  /** Replaces the topic's overrides (AlterConfigs) after validating them all. */
   async setTopicOverrides(name: string, overrides: Record<string, string>): Promise<void> {
     const topic = this.requireTopic(name);
     const config = applyTopicConfigs(this.defaults, overrides);

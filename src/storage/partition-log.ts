@@ -493,7 +493,7 @@ export class PartitionLog {
       // (its index files, a snapshot counting refused batches) may land after the rollback removed it
       await this.changingSegments(async () => {
         // gone, or active again after a rollback: this roll was undone. Active again and rolled again since, it took
-        // appends this seal's sync may not cover (in the journal only): that later roll's seal writes them
+        // appends this seal's sync may not cover (durable in the journal only): the later roll's seal writes the files
         if (segment.deleted || segment === this.activeSegment || segment.reactivations !== reactivations) return;
         await segment.writeIndexes(this.env.fs);
         segment.indexFilesCurrent = true;
