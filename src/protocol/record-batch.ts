@@ -105,7 +105,8 @@ export interface RecordRules {
   timestamps: { earliest: number; latest: number } | null;
 }
 
-const NO_RULES: RecordRules = { keysRequired: false, timestamps: null };
+/** Framing only: no key or timestamp checks. */
+export const NO_RECORD_RULES: Readonly<RecordRules> = { keysRequired: false, timestamps: null };
 
 /**
  * Validates the record batches of one produce partition: framing, magic, CRC32C, counts, for uncompressed
@@ -115,7 +116,7 @@ const NO_RULES: RecordRules = { keysRequired: false, timestamps: null };
  * as Kafka does for such topics.
  * Throws KafkaError with the code the produce response should carry.
  */
-export function validateBatches(records: Buffer, maxBatchBytes: number, rules: RecordRules = NO_RULES): ValidatedBatches {
+export function validateBatches(records: Buffer, maxBatchBytes: number, rules: Readonly<RecordRules> = NO_RECORD_RULES): ValidatedBatches {
   const batches: BatchInfo[] = [];
   let at = 0;
   let total = 0;
@@ -174,7 +175,7 @@ export class InvalidRecordError extends KafkaError {
 }
 
 /** Walks a batch's records (uncompressed, between `r`'s position and end): framing, offset deltas, and what `rules` ask. */
-function validateRecords(r: Reader, batch: BatchInfo, rules: RecordRules): void {
+function validateRecords(r: Reader, batch: BatchInfo, rules: Readonly<RecordRules>): void {
   const { timestamps } = rules;
   for (let i = 0; i < batch.recordsCount; i++) {
     let timestamp: number;

@@ -1,6 +1,6 @@
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { COMPRESSION_NAMES, Compression, DEFAULT_COMPRESSION_LEVELS, type CompressionLevels } from '../protocol/compression.js';
-import type { RecordRules } from '../protocol/record-batch.js';
+import { NO_RECORD_RULES, type RecordRules } from '../protocol/record-batch.js';
 
 /** Durability of an append: `fsync` acknowledges after the bytes are on disk, `none` after they reach the OS. */
 export type FlushPolicy = 'fsync' | 'none';
@@ -318,11 +318,15 @@ export function describeLogConfig(config: Readonly<LogConfig>): Record<string, s
  * on CreateTime topics the timestamp bounds (each of before/after.max.ms, left at its default, falls back to
  * message.timestamp.difference.max.ms, as in Kafka).
  */
-export function recordRules(config: Readonly<LogConfig>, now: number): RecordRules {
+export function recordRules(config: Readonly<LogConfig>, now: number): Readonly<RecordRules> {
   const keysRequired = config.cleanupPolicy.includes('compact');
-  if (config.timestampType !== 'CreateTime') return { keysRequired, timestamps: null };
+  // no object per produce request in the usual case: timestamps unbounded
+  const unbounded = keysRequired ? KEYS_ONLY : NO_RECORD_RULES;
+  if (config.timestampType !== 'CreateTime') return unbounded;
   const before = config.timestampBeforeMaxMs !== Number.MAX_SAFE_INTEGER ? config.timestampBeforeMaxMs : config.timestampDifferenceMaxMs;
   const after = config.timestampAfterMaxMs !== Number.MAX_SAFE_INTEGER ? config.timestampAfterMaxMs : config.timestampDifferenceMaxMs;
-  if (before === Number.MAX_SAFE_INTEGER && after === Number.MAX_SAFE_INTEGER) return { keysRequired, timestamps: null };
+  if (before === Number.MAX_SAFE_INTEGER && after === Number.MAX_SAFE_INTEGER) return unbounded;
   return { keysRequired, timestamps: { earliest: now - before, latest: now + after } };
 }
+
+const KEYS_ONLY: Readonly<RecordRules> = { keysRequired: true, timestamps: null };

@@ -103,9 +103,8 @@ test('segment.jitter.ms rolls each segment by age up to that much sooner, chosen
     assert.equal(all('steady').filter((log) => log.segments.length === 2).length, 0);
     now += 500;
     await appendEverywhere('c');
-    // by segment.ms every first segment has rolled, jitter or not
-    for (const log of [...all('jittered'), ...all('steady')]) assert.equal(log.segments[0]!.baseOffset, 0);
-    for (const log of [...all('jittered'), ...all('steady')]) assert.ok(log.segments.length >= 2);
+    // by segment.ms every first segment has rolled, jitter or not: a jittered one at 'b' or at 'c'
+    for (const log of all('jittered')) assert.ok([1, 2].includes(log.segments[1]?.baseOffset ?? -1), `rolled at ${log.segments[1]?.baseOffset}`);
     assert.ok(all('steady').every((log) => log.segments.length === 2 && log.segments[1]!.baseOffset === 2));
     await logs.close();
   }));
