@@ -75,6 +75,19 @@ export class GroupCommit {
     this.request(segment, done, source, buffers);
   }
 
+  /**
+   * Takes back what `source` committed that no round has taken yet, failing it with `err`: appends after one
+   * whose round failed, refused with it. A later round would have journaled their bytes, and a restart would then
+   * bring them back over the appends that reuse their offsets.
+   */
+  withdraw(source: JournalSource, err: unknown): void {
+    for (const [segment, p] of this.pending) {
+      if (p.source !== source || !p.journalable) continue;
+      this.pending.delete(segment);
+      for (const w of p.waiters) w(err);
+    }
+  }
+
   /** Without a source, the segment file itself must be synced: this round cannot journal it. */
   private request(segment: Segment, done: Waiter, source: JournalSource | null, buffers: readonly Buffer[] = []): void {
     let p = this.pending.get(segment);

@@ -584,9 +584,12 @@ export class PartitionLog {
         }
         this.writeIndex += batch.length;
         for (const p of batch) p.writeOutcome.resolve();
+        // an earlier append failed while this was written: the rollback under way refuses these too, and their
+        // bytes must not reach the journal
+        if (this.failing) break;
         if (this.config.flushPolicy === 'fsync') {
           const buffers = batch.map((p) => p.buffer);
-          this.env.groupCommit.commit(segment, this, buffers, (err) => (err === undefined ? this.markDurable(batch) : void this.fail(first, err)));
+          this.env.groupCommit.commit(segment, this, buffers, (err) => (err === undefined ? this.markDurable(batch) : this.commitFailed(first, err)));
         } else if ((this.unsyncedRecords += batch[batch.length - 1]!.endOffset - first.startOffset) >= this.config.flushMessages) {
           // flush.messages: this run brings the unsynced records to the limit, so it is acknowledged once synced
           // (and the appends after it with it, in order)
@@ -601,6 +604,15 @@ export class PartitionLog {
       this.writing = false;
     }
     if (this.writeIndex < this.pending.length && !this.failing) void this.flush();
+  }
+
+  /**
+   * A round that held `first` failed: `first` and every append after it are refused, including those committed
+   * since and waiting for the next round, which are taken back from it at once (before that round forms).
+   */
+  private commitFailed(first: PendingAppend, err: unknown): void {
+    void this.fail(first, err);
+    this.env.groupCommit.withdraw(this, err);
   }
 
   /** These appends are durable: resolve, in log order, every durable append at the head and advance the high watermark. */

@@ -9,8 +9,9 @@ import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { Journal } from '../../src/storage/journal.js';
-import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, batchOf, crash, openLogs, pathRecordingOpen, readAll } from './helpers.js';
+import { tempDir, withTempDir } from '../helpers/temp-dir.js';
+import { appendValues, batchOf, crash, openLogs, pathRecordingOpen, readAll, untilAcknowledged } from './helpers.js';
+import { powerLossDisk } from './power-loss-disk.js';
 
 /** Counts fdatasync calls. */
 function countingFs(): { fs: FileSystem; syncs: () => number } {
@@ -447,3 +448,70 @@ test('a journal round past what its partition kept (the round before it never co
     assert.equal(appendValues(again.getLog('t', 0)!, ['next']).baseOffset, 1);
     await again.close();
   }));
+
+test('appends committed while a journal round that then fails was syncing are refused with it and never journaled: after a power loss they do not come back over the appends that took their offsets', async () => {
+  const { dir, cleanup } = await tempDir();
+  const spare = await tempDir();
+  const disk = powerLossDisk(spare.dir);
+  // while `held` is set, the next journal fdatasync waits until `release`, then fails
+  let held = false;
+  let entered = () => undefined as void;
+  let release = () => undefined as void;
+  const withHeldJournalSync = (base: FileSystem): FileSystem => {
+    const paths = new Map<number, string>();
+    return {
+      ...base,
+      open: async (path, flags) => {
+        const fd = await base.open(path, flags);
+        paths.set(fd, path);
+        return fd;
+      },
+      fdatasync: async (fd) => {
+        if (held && paths.get(fd)?.endsWith('.journal')) {
+          held = false;
+          entered();
+          await new Promise<void>((r) => (release = r));
+          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        }
+        return base.fdatasync(fd);
+      },
+    };
+  };
+  const open = () => openLogs(dir, { fs: withHeldJournalSync(disk.fsFor()), directSyncMax: 0 });
+  try {
+    let logs = await open();
+    // one batch per segment: the second append rolls, so its segment goes with the rollback and comes back empty
+    await logs.createTopic('t', 1, { 'segment.bytes': '100' });
+    const log = logs.getLog('t', 0)!;
+    held = true;
+    const syncHeld = new Promise<void>((r) => (entered = r));
+    const a = appendValues(log, ['a']);
+    await syncHeld;
+    const b = appendValues(log, ['b']);
+    await b.written;
+    assert.equal(b.baseOffset, 1);
+    release();
+    await assert.rejects(a.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    await assert.rejects(b.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    // their offsets go to the next appends, acknowledged through the journal alone
+    const c = await untilAcknowledged(async () => {
+      const r = appendValues(log, ['c']);
+      await r.durable;
+      return r;
+    });
+    const d = appendValues(log, ['d']);
+    await d.durable;
+    assert.deepEqual([c.baseOffset, d.baseOffset], [0, 1]);
+    assert.equal(log.segments.length, 2);
+
+    const dead = logs;
+    await disk.powerLoss(() => 0);
+    await dead.close().catch(() => undefined);
+    logs = await open();
+    assert.deepEqual(await readAll(logs.getLog('t', 0)!, 0), [[0, 'c'], [1, 'd']]);
+    await logs.close();
+  } finally {
+    await cleanup();
+    await spare.cleanup();
+  }
+});
