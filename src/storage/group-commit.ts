@@ -129,7 +129,14 @@ export class GroupCommit {
         // rotate with no journal write or sync in flight; sync and delete the old file in the background
         await syncing;
         syncing = null;
-        const old = await this.journal.rotate();
+        let old: string | null;
+        try {
+          old = await this.journal.rotate();
+        } catch (err) {
+          // a failed round could not be cut off the file yet: the next round retries the cut, then the rotation
+          this.onError(err, 'journal rotation');
+          continue;
+        }
         const segments = [...this.journaled];
         this.journaled.clear();
         this.checkpointing = this.checkpoint(old, segments).finally(() => (this.checkpointing = null));
@@ -261,7 +268,7 @@ export class GroupCommit {
   async release(): Promise<void> {
     await this.running;
     await this.checkpointing;
-    await this.journal?.rotate();
+    await this.journal?.release();
   }
 
   /** Waits for the running round and checkpoint, then removes the journal (the caller synced every segment). */

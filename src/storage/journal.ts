@@ -196,20 +196,38 @@ export class Journal {
     return bytes;
   }
 
-  /** Starts a new journal file; returns the path of the one it replaces (for deletion once its segments are synced). */
+  /**
+   * Starts a new journal file; returns the path of the one it replaces (for deletion once its segments are synced).
+   * A failed round not yet cut off is cut first, or this fails and the file stays the current one: left in a file
+   * that is no longer the last, the round would be replayed before the rounds written after it, over appends that
+   * took its offsets since (while it is the last, every later write retries the cut before anything else).
+   */
   rotate(): Promise<string | null> {
     return this.serially(async () => {
       if (this.fd === null) return null;
-      const old = this.path;
-      await this.cut().catch(() => undefined);
-      await this.fs.close(this.fd);
-      this.fd = null;
-      this.seq++;
-      this.bytes = 0;
-      this.durableBytes = 0;
-      this.tornAt = null;
-      return old;
+      await this.cut();
+      return this.closeFile();
     });
+  }
+
+  /** Closes the file, kept for the next start to replay (after a failed shutdown or start). */
+  release(): Promise<void> {
+    return this.serially(async () => {
+      if (this.fd === null) return;
+      await this.cut().catch(() => undefined); // if it fails, the refused round stays the file's last: nothing follows it
+      await this.closeFile();
+    });
+  }
+
+  private async closeFile(): Promise<string> {
+    const old = this.path;
+    await this.fs.close(this.fd!);
+    this.fd = null;
+    this.seq++;
+    this.bytes = 0;
+    this.durableBytes = 0;
+    this.tornAt = null;
+    return old;
   }
 
   async remove(path: string): Promise<void> {

@@ -515,3 +515,27 @@ test('appends committed while a journal round that then fails was syncing are re
     await spare.cleanup();
   }
 });
+
+test('a journal file is not rotated while a failed round is not yet cut off from it: the cut is retried first, and the rotation waits for it', () =>
+  withTempDir(async (dir) => {
+    let failingSyncs = 0;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      fdatasync: async (fd) => {
+        if (failingSyncs > 0 && failingSyncs--) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        return nodeFileSystem.fdatasync(fd);
+      },
+    };
+    const { journal } = await Journal.open(fs, join(dir, 'journal'));
+    const source = { topicId: '00'.repeat(16), partition: 0 };
+    await journal.sync((await journal.write([{ source, buffers: [Buffer.from('kept')] }])).end);
+    const refused = await journal.write([{ source, buffers: [Buffer.from('refused')] }]);
+    failingSyncs = 2; // the round's sync, then its cut's
+    await assert.rejects(journal.sync(refused.end));
+    failingSyncs = 1; // the cut the rotation retries fails too: the file stays the current one
+    await assert.rejects(journal.rotate());
+    const old = await journal.rotate();
+    assert.ok(old?.endsWith('00000000000000000000.journal'));
+    const { leftover } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
+    assert.deepEqual(leftover.map((e) => e.records.toString()), ['kept']);
+  }));
