@@ -92,6 +92,11 @@ export class Catalogue {
     return this.writes.request();
   }
 
+  /** Makes the catalogue file durable as it stands, changes a dead process wrote but never synced included. */
+  async sync(): Promise<void> {
+    await this.fs.fdatasync(await this.openLog());
+  }
+
   async close(): Promise<void> {
     await this.writes.settled();
     if (this.fd >= 0) await this.fs.close(this.fd);

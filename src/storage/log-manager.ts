@@ -208,13 +208,16 @@ export class LogManager {
       });
       this.topics.set(rec.name, topic);
     }
-    await this.replayJournal(leftover, leftoverFiles);
+    await this.replayJournal(leftover);
     const logs = [...this.topics.values()].flatMap((t) => t.partitions);
+    if ((!this.cleanStart && records.length > 0) || leftoverFiles.length > 0) await this.syncWhatACrashLeft(logs);
+    for (const f of leftoverFiles) await fs.unlink(f).catch(() => undefined);
     await inParallel(logs, async (log) => {
       const cut = await log.cutAtLostTail();
       if (cut) this.recoveredCuts.push({ topic: log.topic, partition: log.partition, ...cut });
     });
     await inParallel(logs, (log) => log.resumeAtLogStart());
+    await inParallel(logs, (log) => log.sealRecoveredSegments());
     await inParallel(logs, (log) => log.rebuildProducerState());
     // the state first: a marker without it still means a clean start (its active segments are scanned whole)
     if (await fs.exists(stateFile)) await fs.unlink(stateFile);
@@ -238,27 +241,31 @@ export class LogManager {
     return new PartitionLog(topic.name, topic.id, partition, join(this.dataDir, `${topic.name}-${partition}`), config, this.env);
   }
 
-  /**
-   * Re-applies journal entries whose bytes did not reach their segment before a crash, syncs what it wrote,
-   * then deletes the old journal files.
-   */
-  private async replayJournal(entries: JournalEntry[], files: string[]): Promise<void> {
-    if (files.length === 0) return;
+  /** Re-applies journal entries whose bytes did not reach their segment before a crash. */
+  private async replayJournal(entries: JournalEntry[]): Promise<void> {
     const byId = new Map([...this.topics.values()].map((t) => [t.id, t]));
-    const touched = new Set<PartitionLog>();
     for (const e of entries) {
       const log = byId.get(e.topicId)?.partitions[e.partition];
       if (!log) continue;
       const outcome = await log.recoverAppend(e.records);
-      if (outcome === 'applied') {
-        touched.add(log);
-        this.journalReplayed++;
-      } else if (outcome === 'gap') {
-        this.journalSkipped++;
-      }
+      if (outcome === 'applied') this.journalReplayed++;
+      else if (outcome === 'gap') this.journalSkipped++;
     }
-    for (const log of touched) await log.flushToDisk();
-    for (const f of files) await this.fs.unlink(f).catch(() => undefined);
+  }
+
+  /**
+   * After a process that did not shut down cleanly: what it wrote may still be in the page cache only (appends
+   * the journal covered, a new segment's directory entry, a catalogue change never acknowledged), and the start
+   * has just taken it all as the log. It is made durable before the journal is deleted and before anything new
+   * is acknowledged; before, a power loss soon after such a start took acknowledged appends. With many
+   * partitions, one syncfs of the data directory's filesystem; else (or without syncfs) every file and directory
+   * the start builds on, which leaves out whatever else the filesystem holds unsynced.
+   */
+  private async syncWhatACrashLeft(logs: readonly PartitionLog[]): Promise<void> {
+    if (logs.length > MANY_PARTITIONS && (await this.fs.syncFileSystem(this.dataDir))) return;
+    await inParallel(logs, (log) => log.syncAfterCrash());
+    await this.catalogue.sync();
+    await this.fs.fsyncDir(this.dataDir);
   }
 
   getLog(topic: string, partition: number): PartitionLog | undefined {

@@ -838,6 +838,26 @@ export class PartitionLog {
     this.hwPosition = 0;
   }
 
+  /**
+   * At start, after recovery: closed segments found without index files (a crash came between their roll and
+   * their seal) are synced and given them, as their seal would have done. Before, they stayed unsealed until
+   * compaction rewrote them: every start scanned them whole, and the index cache could not drop their indexes.
+   */
+  async sealRecoveredSegments(): Promise<void> {
+    const unsealed = this.segments.slice(0, -1).filter((s) => !s.sealed);
+    try {
+      await Promise.all(unsealed.map((s) => this.env.groupCommit.sync(s)));
+      for (const segment of unsealed) {
+        await segment.writeIndexes(this.env.fs);
+        segment.sealed = true;
+        segment.indexFilesCurrent = true;
+        this.env.indexes.admit(segment);
+      }
+    } catch {
+      // left unsealed: the next start scans them again
+    }
+  }
+
   /** Calls `wake` once the high watermark moves (long-poll fetch); returns a function that cancels it. */
   onAppend(wake: () => void): () => void {
     this.waiters.add(wake);
@@ -1204,6 +1224,16 @@ export class PartitionLog {
   async flushToDisk(): Promise<void> {
     this.unsyncedRecords = 0; // every record counted was written before this sync
     for (const s of this.segments) if (s.dirty) await this.env.groupCommit.sync(s);
+  }
+
+  /**
+   * At a start after a crash (few partitions, or no syncfs): makes durable every segment not sealed (a dead
+   * process may have left its bytes in the page cache only) and the directory's entries.
+   */
+  async syncAfterCrash(): Promise<void> {
+    for (const s of this.segments) if (!s.sealed) s.dirty = true;
+    await this.flushToDisk();
+    await this.env.fs.fsyncDir(this.dir);
   }
 
   /** Removes the whole partition directory (topic deletion). */

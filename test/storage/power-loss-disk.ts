@@ -16,9 +16,10 @@ export const cutsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { mi
 /**
  * `spareDir` must be on the data directory's filesystem, outside it: files a power loss may bring back wait
  * there. `fsFor()` gives the file system of one process lifetime; after `powerLoss`, that process is dead: its
- * operations fail, and only a new `fsFor()` works.
+ * operations fail, and only a new `fsFor()` works. Without `syncfs`, the filesystem cannot be synced at once
+ * (as where syncfs(2) is missing): the engine must sync file by file.
  */
-export function powerLossDisk(spareDir: string) {
+export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
   let nextFileId = 0;
   /** The file at each path the engine created, by an id that stays with it through renames. */
   const fileAt = new Map<string, number>();
@@ -215,8 +216,9 @@ export function powerLossDisk(spareDir: string) {
             if (mine === life) await syncDirectory(path);
           }),
         ),
-      syncFileSystem: () =>
-        guarded(() =>
+      syncFileSystem: async () => {
+        if (!syncfs) return false;
+        return guarded(() =>
           serially(async () => {
             const sizes = await Promise.all([...fileAt].map(async ([p, id]) => [id, await stat(p).then((s) => s.size, () => -1)] as const));
             if (mine !== life) return true;
@@ -224,7 +226,8 @@ export function powerLossDisk(spareDir: string) {
             for (const dir of new Set([...durableEntries.keys(), ...[...fileAt.keys()].map(dirname)])) await syncDirectory(dir);
             return true;
           }),
-        ),
+        );
+      },
       // built from the operations above, so the model sees its temp file, sync, rename and directory sync
       writeFileAtomic: async (path, data, isDurable = true) => {
         const tmp = `${path}.tmp`;
@@ -288,9 +291,20 @@ export function powerLossDisk(spareDir: string) {
     }
   };
 
+  /**
+   * Kills the process (now, if the power is still on) with the power left on: its file system fails from then on,
+   * and what it wrote stays as the page cache holds it, synced or not, as after a SIGKILL.
+   */
+  const crash = async (): Promise<void> => {
+    if (budget >= 0) life++;
+    while (running > 0) await new Promise((r) => setImmediate(r));
+    await directoryChange;
+  };
+
   return {
     fsFor,
     powerLoss,
+    crash,
     /** Makes every fdatasync from now on take at least `ms`. */
     slowSyncs: (ms: number) => (syncMs = ms),
     /** The power goes after `ops` more file operations, wherever the process is then. */

@@ -1,5 +1,6 @@
 // Recovery: torn and corrupt tails are cut at the last whole valid batch; nothing valid is lost.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { test } from 'node:test';
@@ -9,7 +10,7 @@ import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protoc
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { segmentFileName } from '../../src/storage/segment.js';
 import { tempDir, withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, countingDescriptors, crash, openLogs, readAll } from './helpers.js';
+import { appendValues, countingDescriptors, crash, heldSyncs, openLogs, readAll } from './helpers.js';
 import { powerLossDisk } from './power-loss-disk.js';
 
 async function buildLog(dir: string): Promise<{ segment: string; lastBatchStart: number; size: number }> {
@@ -392,3 +393,66 @@ test('a power loss while a roll still syncs the old segment, after the new one t
     await spare.cleanup();
   }
 });
+
+for (const syncfs of [true, false]) {
+  test(`after a process crash, what the start finds is made durable (${syncfs ? 'many partitions: one syncfs' : 'file by file'}) before the journal that covered it is deleted: a power loss then keeps the acknowledged appends`, async () => {
+    const { dir, cleanup } = await tempDir();
+    const spare = await tempDir();
+    const disk = powerLossDisk(spare.dir, { syncfs });
+    // every round journaled: an acknowledged append is in its segment file unsynced, and synced in the journal
+    const open = () => openLogs(dir, { fs: disk.fsFor(), directSyncMax: 0 });
+    try {
+      let logs = await open();
+      await logs.createTopic('t', syncfs ? 40 : 1);
+      await appendValues(logs.getLog('t', 0)!, ['a']).durable;
+      let dead = logs;
+      await disk.crash();
+      await dead.close().catch(() => undefined);
+      logs = await open();
+      assert.equal(logs.journalReplayed, 0, 'the page cache kept the segment\'s bytes: nothing to write back');
+      // a round in a new journal file, whose creation syncs the journal directory: the old file's removal is durable
+      await appendValues(logs.getLog('t', 0)!, ['b']).durable;
+      dead = logs;
+      await disk.powerLoss(() => 0);
+      await dead.close().catch(() => undefined);
+      logs = await open();
+      assert.deepEqual(await readAll(logs.getLog('t', 0)!, 0), [[0, 'a'], [1, 'b']]);
+      await logs.close();
+    } finally {
+      await cleanup();
+      await spare.cleanup();
+    }
+  });
+}
+
+test('a closed segment whose seal a crash cut short gets its index files at the next start, which later starts then trust', () =>
+  withTempDir(async (dir) => {
+    const syncs = heldSyncs();
+    let logs = await openLogs(dir, { fs: syncs.fs });
+    await logs.createTopic('t', 1, { 'segment.bytes': '300' });
+    let log = logs.getLog('t', 0)!;
+    // the roll's seal waits for its sync of the first segment; the crash comes while it waits
+    syncs.held = true;
+    const written: string[] = [];
+    while (log.segments.length < 2) {
+      written.push(`v${written.length}`);
+      await appendValues(log, [written.at(-1)!]).written;
+    }
+    const first = log.segments[0]!;
+    const crashed = crash(logs);
+    syncs.held = false;
+    await crashed;
+    assert.equal(existsSync(first.indexPath), false, 'the seal never wrote the index files');
+
+    logs = await openLogs(dir);
+    log = logs.getLog('t', 0)!;
+    assert.ok(existsSync(first.indexPath) && existsSync(first.timeIndexPath), 'index files written at start');
+    assert.equal(log.segments[0]!.indexFilesCurrent, true);
+    await crash(logs);
+
+    logs = await openLogs(dir);
+    log = logs.getLog('t', 0)!;
+    assert.equal(log.segments[0]!.sealed, true, 'found sealed: its index files are trusted, not rebuilt by a scan');
+    assert.deepEqual((await readAll(log, 0)).map(([, v]) => v), written);
+    await logs.close();
+  }));

@@ -1,5 +1,5 @@
 // Property: under random transactional appends, commit and abort markers, plain appends, writes and syncs refused
-// by a full disk (and rolled back), clean restarts and power losses at any point, the last stable offset and the
+// by a full disk (and rolled back), clean restarts, and power losses or process crashes at any point, the last stable offset and the
 // aborted-transaction index a partition serves always equal what its own records say (worked out here from the
 // batches read back), acknowledged appends and markers survive, and nothing is served that was not appended. The
 // disk keeps only synced bytes and directory entries (see power-loss-disk.ts).
@@ -26,7 +26,7 @@ type Op =
   | Step
   | { kind: 'restart' }
   | { kind: 'diskFull'; skip: number; fail: number; steps: Step[] }
-  | { kind: 'powerLoss'; afterOps: number; cuts: number[]; steps: Step[] };
+  | { kind: 'powerLoss'; afterOps: number; cuts: number[]; steps: Step[]; powerStaysOn: boolean };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('data' as const), producer: fc.nat(PRODUCERS - 1), count: fc.integer({ min: 1, max: 3 }) }) },
@@ -44,6 +44,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       afterOps: fc.nat(50),
       cuts: cutsArb,
       steps: fc.array(stepArb, { minLength: 1, maxLength: 8 }),
+      powerStaysOn: fc.boolean(),
     }),
   },
 );
@@ -178,7 +179,9 @@ test('the last stable offset and aborted transactions always match the records, 
             disk.failAfter(op.afterOps);
             for (let round = 0; round < 10 && disk.on; round++) await Promise.allSettled(op.steps.map(run));
             const dead = logs;
-            await disk.powerLoss((i) => op.cuts[i % op.cuts.length]!);
+            // or only the process dies (SIGKILL): its writes stay in the page cache, for a later power loss to take
+            if (op.powerStaysOn) await disk.crash();
+            else await disk.powerLoss((i) => op.cuts[i % op.cuts.length]!);
             await dead.close().catch(() => undefined);
             logs = await open();
             await check('after a power loss', true);
