@@ -278,10 +278,12 @@ export class PartitionLog {
   }
 
   /**
-   * Indexes of closed segments are loaded from their files when present; the last segment, and any segment
-   * without index files, is re-scanned from its data. After a clean shutdown, the last segment's indexes come
-   * from what the shutdown recorded (`saved`), or from index files an older version wrote, and only the part
-   * after the last indexed batch is scanned. A torn or corrupt tail is truncated at the last whole valid batch.
+   * A closed segment with index files is sealed: its indexes stay in their files until first looked up (through
+   * the IndexCache), only their last entries are read, for the scan of the batches after the last indexed one,
+   * which gives its size, next offset and largest timestamp. The last segment, and any segment without index
+   * files, is re-scanned from its data. After a clean shutdown, the last segment's indexes come from what the
+   * shutdown recorded (`saved`), or from index files an older version wrote, and only the part after the last
+   * indexed batch is scanned. A torn or corrupt tail is truncated at the last whole valid batch.
    * Returns the bytes truncated.
    */
   private async loadSegment(segment: Segment, last: boolean, cleanShutdown: boolean, files: Set<string>, saved?: ActiveSegmentState): Promise<number> {
@@ -291,11 +293,16 @@ export class PartitionLog {
       // the open just created the file: nothing to scan, no index files to remove
       if (!files.has(segment.logPath)) return 0;
       let fromPosition = 0;
+      /** Set when the indexes were left in their files: only their ends are in memory. */
+      let lazy: { firstTimestamp: number | undefined } | null = null;
       const haveIndexes = saved !== undefined || (files.has(segment.indexPath) && files.has(segment.timeIndexPath));
       if (haveIndexes && (!last || cleanShutdown)) {
         segment.sealed = !last;
-        segment.offsetIndex = OffsetIndex.deserialize(saved?.offsetIndex ?? (await fs.readFile(segment.indexPath)));
-        segment.timeIndex = TimeIndex.deserialize(saved?.timeIndex ?? (await fs.readFile(segment.timeIndexPath)));
+        if (segment.sealed && saved === undefined) lazy = await segment.readIndexEnds(fs);
+        if (!lazy) {
+          segment.offsetIndex = OffsetIndex.deserialize(saved?.offsetIndex ?? (await fs.readFile(segment.indexPath)));
+          segment.timeIndex = TimeIndex.deserialize(saved?.timeIndex ?? (await fs.readFile(segment.timeIndexPath)));
+        }
         const n = segment.offsetIndex.count;
         if (n > 0) {
           // resume the scan at the last indexed batch: it re-derives size, next offset and max timestamp
@@ -308,11 +315,25 @@ export class PartitionLog {
       } else {
         await segment.removeIndexFiles(fs, files);
       }
-      const scan = await scanSegment(fs, fd, segment, fromPosition, this.config.indexIntervalBytes);
-      if (!last) segment.trimIndexes();
-      if (segment.sealed && saved === undefined && scan.validBytes === scan.fileBytes) {
+      let scan = await scanSegment(fs, fd, segment, fromPosition, this.config.indexIntervalBytes);
+      const whole = scan.validBytes === scan.fileBytes;
+      if (lazy && whole && !scan.restarted) {
+        // what is in memory now is the files' last entries and the batches after them: exactly the files' view
+        segment.dropIndexes(lazy.firstTimestamp ?? segment.maxTimestamp);
         segment.indexFilesCurrent = true;
-        this.env.indexes.admit(segment);
+      } else {
+        if (lazy && !whole && !scan.restarted) {
+          // a sealed segment damaged at its end: every index entry is rebuilt from the data, kept in memory
+          segment.clearIndexes();
+          scan = await scanSegment(fs, fd, segment, 0, this.config.indexIntervalBytes);
+        }
+        if (!last) segment.trimIndexes();
+        if (segment.sealed && saved === undefined && whole) {
+          // index files naming other batches than the data holds (an older version's) are replaced by what the scan built
+          if (scan.restarted) await segment.writeIndexes(fs);
+          segment.indexFilesCurrent = true;
+          this.env.indexes.admit(segment);
+        }
       }
       if (scan.validBytes < scan.fileBytes) await fs.ftruncate(fd, scan.validBytes);
       if (scan.batches > 0) segment.firstAppendMs = this.env.now();

@@ -128,12 +128,30 @@ export class Segment {
     return this.offsetIndex.relOffsets.length * 8 + this.timeIndex.timestamps.length * 12;
   }
 
-  /** Frees the indexes (their files hold them): look-ups then start at the segment's start until they are read back. */
-  dropIndexes(): void {
-    this.droppedFirstTimestamp = this.firstTimestamp;
+  /**
+   * Frees the indexes (their files hold them): look-ups then start at the segment's start until they are read back.
+   * `firstTimestamp`: what the getter gives with the indexes loaded, when those in memory are not all of them.
+   */
+  dropIndexes(firstTimestamp = this.firstTimestamp): void {
+    this.droppedFirstTimestamp = firstTimestamp;
     this.offsetIndex = new OffsetIndex(0);
     this.timeIndex = new TimeIndex(0);
     this.indexesDropped = true;
+  }
+
+  /**
+   * A start's read of a sealed segment's index files that leaves them on disk until first looked up: only the last
+   * offset index entry and the last time index entry, into otherwise empty indexes (what a scan resuming at the
+   * last indexed batch needs), and the first time index entry's timestamp (undefined without one). Null when the
+   * files hold no offset index entry or are not made of whole entries: the caller reads them whole instead.
+   */
+  async readIndexEnds(fs: FileSystem): Promise<{ firstTimestamp: number | undefined } | null> {
+    const offsets = await readEntryEnds(fs, this.indexPath, OFFSET_ENTRY_BYTES);
+    const times = await readEntryEnds(fs, this.timeIndexPath, TIME_ENTRY_BYTES);
+    if (!offsets || times === null) return null;
+    this.offsetIndex = OffsetIndex.deserialize(offsets.last);
+    this.timeIndex = TimeIndex.deserialize(times?.last ?? Buffer.alloc(0));
+    return { firstTimestamp: times?.first.readDoubleBE(0) };
   }
 
   async reloadIndexes(fs: FileSystem): Promise<void> {
@@ -177,6 +195,29 @@ export interface ScanResult {
   validBytes: number;
   fileBytes: number;
   batches: number;
+  /** The scan could not resume where asked (the index named another batch) and read the file from its start. */
+  restarted: boolean;
+}
+
+const OFFSET_ENTRY_BYTES = 8;
+const TIME_ENTRY_BYTES = 12;
+
+/**
+ * The first and last entry of an index file; undefined for an empty file, null for one not made of whole entries.
+ */
+async function readEntryEnds(fs: FileSystem, path: string, entryBytes: number): Promise<{ first: Buffer; last: Buffer } | undefined | null> {
+  const fd = await fs.open(path, 'r');
+  try {
+    const size = await fs.fstatSize(fd);
+    if (size === 0) return undefined;
+    if (size % entryBytes !== 0) return null;
+    const first = Buffer.allocUnsafe(entryBytes);
+    const last = Buffer.allocUnsafe(entryBytes);
+    if ((await fs.read(fd, first, entryBytes, 0)) !== entryBytes || (await fs.read(fd, last, entryBytes, size - entryBytes)) !== entryBytes) return null;
+    return { first, last };
+  } finally {
+    await fs.close(fd);
+  }
 }
 
 const SCAN_CHUNK_BYTES = 1 << 20;
@@ -192,7 +233,7 @@ export async function scanSegment(fs: FileSystem, fd: number, segment: Segment, 
   const result = await scanFrom(fs, fd, segment, fromPosition, intervalBytes);
   if (fromPosition === 0 || result.batches > 0) return result;
   segment.clearIndexes();
-  return scanFrom(fs, fd, segment, 0, intervalBytes);
+  return { ...(await scanFrom(fs, fd, segment, 0, intervalBytes)), restarted: true };
 }
 
 async function scanFrom(fs: FileSystem, fd: number, segment: Segment, fromPosition: number, intervalBytes: number): Promise<ScanResult> {
@@ -231,5 +272,5 @@ async function scanFrom(fs: FileSystem, fd: number, segment: Segment, fromPositi
     if (at === 0 && got > 0 && batchSizeAt(chunk.subarray(0, got), 0) === -1) break; // torn header at file end
     position += at;
   }
-  return { validBytes: segment.size, fileBytes, batches };
+  return { validBytes: segment.size, fileBytes, batches, restarted: false };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -606,6 +606,97 @@ test('closed segments\' indexes past the memory budget are dropped and read back
     // retention deletes dropped segments; what is left reads the same
     await logs.deleteRecords('t', 0, 30);
     assert.deepEqual(await readAll(log, 30), expected.slice(30));
+    await logs.close();
+  }));
+
+test('a start reads no closed segment\'s index files whole: only their last entries, and each segment\'s indexes at its first look-up; sizes, offsets, timestamps, reads and look-ups by time come out as before', () =>
+  withTempDir(async (dir) => {
+    // several index entries per segment and a few batches past the last one; timestamps out of order, so the
+    // largest of a segment sits anywhere: before its last index entry, at it, or after it
+    const timestampOf = (i: number) => 1000 + ((i * 7919) % 97);
+    const indexReads: string[] = [];
+    const fs: FileSystem = { ...nodeFileSystem, readFile: (path) => (indexReads.push(path), nodeFileSystem.readFile(path)) };
+    let logs = await openLogs(dir, { fs });
+    await logs.createTopic('t', 1, { 'segment.bytes': '1200', 'index.interval.bytes': '200' });
+    let log = logs.getLog('t', 0)!;
+    const count = 120;
+    for (let i = 0; i < count; i++) await appendValues(log, [`v${i}`], timestampOf(i)).durable;
+    const described = (l: typeof log) => l.segments.slice(0, -1).map((s) => [s.baseOffset, s.nextOffset, s.size, s.maxTimestamp, s.maxTimestampOffset, s.firstTimestamp]);
+    const indexesOf = (l: typeof log) => l.segments.slice(0, -1).map((s) => [s.offsetIndex.serialize().toString('hex'), s.timeIndex.serialize().toString('hex')]);
+    const before = described(log);
+    const indexesBefore = indexesOf(log);
+    assert.ok(before.length >= 5, `${before.length} closed segments`);
+    const expected = Array.from({ length: count }, (_, i) => [i, `v${i}`]);
+    const firstAtOrAfter = (target: number) => {
+      const i = expected.findIndex(([o]) => timestampOf(o as number) >= target);
+      return i < 0 ? null : { offset: i, timestamp: timestampOf(i) };
+    };
+    for (const restart of ['clean', 'crash'] as const) {
+      if (restart === 'clean') await logs.close();
+      else await crash(logs);
+      indexReads.length = 0;
+      logs = await openLogs(dir, { fs });
+      log = logs.getLog('t', 0)!;
+      assert.deepEqual(indexReads.filter((p) => p.endsWith('index')), [], `${restart}: no index file read whole at start`);
+      assert.ok(log.segments.slice(0, -1).every((s) => s.indexesDropped), `${restart}: every closed segment's indexes left in their files`);
+      assert.deepEqual(described(log), before, `${restart}: segments as before`);
+      for (let from = 0; from < count; from += 9) assert.deepEqual(await readAll(log, from), expected.slice(from), `${restart}: read from ${from}`);
+      for (let target = 990; target <= 1100; target += 3) assert.deepEqual(await log.offsetForTimestamp(target), firstAtOrAfter(target), `${restart}: time ${target}`);
+      assert.ok(log.segments.slice(0, -1).every((s) => !s.indexesDropped), `${restart}: each read back at its look-up`);
+      assert.deepEqual(indexesOf(log), indexesBefore, `${restart}: indexes read back as they were`);
+    }
+    await logs.close();
+  }));
+
+test('a closed segment whose index file names a batch its data does not hold is scanned whole at start, and its index files are written again from the scan', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await logs.createTopic('t', 1, { 'segment.bytes': '1200', 'index.interval.bytes': '200' });
+    let log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 40; i++) await appendValues(log, [`v${i}`]).durable;
+    const expected = await readAll(log, 0);
+    await logs.close();
+    const indexPath = join(dir, 't-0', '00000000000000000000.index');
+    const sealed = await readFile(indexPath);
+    const stale = Buffer.from(sealed);
+    stale.writeInt32BE(stale.readInt32BE(stale.length - 4) + 1, stale.length - 4); // inside the batch it named
+    await writeFile(indexPath, stale);
+
+    logs = await openLogs(dir);
+    log = logs.getLog('t', 0)!;
+    assert.deepEqual(await readAll(log, 0), expected);
+    assert.deepEqual(await readFile(indexPath), sealed, 'index file written again as the scan rebuilt it');
+    await logs.close();
+    logs = await openLogs(dir);
+    assert.equal(logs.getLog('t', 0)!.segments[0]!.indexesDropped, true, 'the next start trusts it again');
+    assert.deepEqual(await readAll(logs.getLog('t', 0)!, 0), expected);
+    await logs.close();
+  }));
+
+test('a closed segment damaged in a batch past its last index entry is cut there at start, its indexes rebuilt from the data; the segments after it are kept', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await logs.createTopic('t', 1, { 'segment.bytes': '1000', 'index.interval.bytes': '500' });
+    let log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 40; i++) await appendValues(log, [`v${i}`]).durable;
+    const expected = await readAll(log, 0);
+    const first = log.segments[0]!;
+    const [lastOffset, size] = [first.nextOffset - 1, first.size];
+    const lastBatchBytes = size / first.nextOffset; // batches of one size
+    assert.ok(first.offsetIndex.positions[first.offsetIndex.count - 1]! < size - lastBatchBytes, 'the last batch is past the last index entry');
+    await logs.close();
+    const segmentPath = join(dir, 't-0', '00000000000000000000.log');
+    const data = await readFile(segmentPath);
+    data[size - 3] = data[size - 3]! ^ 0xff; // inside the last batch's record: its CRC no longer holds
+    await writeFile(segmentPath, data);
+
+    logs = await openLogs(dir);
+    log = logs.getLog('t', 0)!;
+    const segment = log.segments[0]!;
+    assert.equal(segment.nextOffset, lastOffset, 'cut before the damaged batch');
+    assert.equal(segment.indexesDropped, false);
+    assert.equal(segment.offsetIndex.count > 1, true, 'indexes rebuilt from the data');
+    assert.deepEqual(await readAll(log, 0), expected.filter(([o]) => o !== lastOffset));
     await logs.close();
   }));
 
