@@ -9,9 +9,9 @@ import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { Journal } from '../../src/storage/journal.js';
-import { tempDir, withTempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, batchOf, crash, openLogs, pathRecordingOpen, readAll, untilAcknowledged } from './helpers.js';
-import { powerLossDisk } from './power-loss-disk.js';
+import { withPowerLossDisk } from './power-loss-disk.js';
 
 /** Counts fdatasync calls. */
 function countingFs(): { fs: FileSystem; syncs: () => number } {
@@ -449,36 +449,33 @@ test('a journal round past what its partition kept (the round before it never co
     await again.close();
   }));
 
-test('appends committed while a journal round that then fails was syncing are refused with it and never journaled: after a power loss they do not come back over the appends that took their offsets', async () => {
-  const { dir, cleanup } = await tempDir();
-  const spare = await tempDir();
-  const disk = powerLossDisk(spare.dir);
-  // while `held` is set, the next journal fdatasync waits until `release`, then fails
-  let held = false;
-  let entered = () => undefined as void;
-  let release = () => undefined as void;
-  const withHeldJournalSync = (base: FileSystem): FileSystem => {
-    const paths = new Map<number, string>();
-    return {
-      ...base,
-      open: async (path, flags) => {
-        const fd = await base.open(path, flags);
-        paths.set(fd, path);
-        return fd;
-      },
-      fdatasync: async (fd) => {
-        if (held && paths.get(fd)?.endsWith('.journal')) {
-          held = false;
-          entered();
-          await new Promise<void>((r) => (release = r));
-          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-        }
-        return base.fdatasync(fd);
-      },
+test('appends committed while a journal round that then fails was syncing are refused with it and never journaled: after a power loss they do not come back over the appends that took their offsets', () =>
+  withPowerLossDisk(async (dir, disk) => {
+    // while `held` is set, the next journal fdatasync waits until `release`, then fails
+    let held = false;
+    let entered = () => undefined as void;
+    let release = () => undefined as void;
+    const withHeldJournalSync = (base: FileSystem): FileSystem => {
+      const paths = new Map<number, string>();
+      return {
+        ...base,
+        open: async (path, flags) => {
+          const fd = await base.open(path, flags);
+          paths.set(fd, path);
+          return fd;
+        },
+        fdatasync: async (fd) => {
+          if (held && paths.get(fd)?.endsWith('.journal')) {
+            held = false;
+            entered();
+            await new Promise<void>((r) => (release = r));
+            throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+          }
+          return base.fdatasync(fd);
+        },
+      };
     };
-  };
-  const open = () => openLogs(dir, { fs: withHeldJournalSync(disk.fsFor()), directSyncMax: 0 });
-  try {
+    const open = () => openLogs(dir, { fs: withHeldJournalSync(disk.fsFor()), directSyncMax: 0 });
     let logs = await open();
     // one batch per segment: the second append rolls, so its segment goes with the rollback and comes back empty
     await logs.createTopic('t', 1, { 'segment.bytes': '100' });
@@ -510,11 +507,7 @@ test('appends committed while a journal round that then fails was syncing are re
     logs = await open();
     assert.deepEqual(await readAll(logs.getLog('t', 0)!, 0), [[0, 'c'], [1, 'd']]);
     await logs.close();
-  } finally {
-    await cleanup();
-    await spare.cleanup();
-  }
-});
+  }));
 
 test('a journal file is not rotated while a failed round is not yet cut off from it: the cut is retried first, and the rotation waits for it', () =>
   withTempDir(async (dir) => {

@@ -648,13 +648,18 @@ test('a start reads no closed segment\'s index files whole: only their last entr
     await logs.close();
   }));
 
+/** Forty one-record appends to a new topic `t` cut into several segments; returns them as read back. */
+async function fortyAppends(logs: LogManager, segmentBytes: number, indexIntervalBytes: number): Promise<[number, string][]> {
+  await logs.createTopic('t', 1, { 'segment.bytes': String(segmentBytes), 'index.interval.bytes': String(indexIntervalBytes) });
+  const log = logs.getLog('t', 0)!;
+  for (let i = 0; i < 40; i++) await appendValues(log, [`v${i}`]).durable;
+  return readAll(log, 0);
+}
+
 test('a closed segment whose index file names a batch its data does not hold is scanned whole at start, and its index files are written again from the scan', () =>
   withTempDir(async (dir) => {
     let logs = await openLogs(dir);
-    await logs.createTopic('t', 1, { 'segment.bytes': '1200', 'index.interval.bytes': '200' });
-    let log = logs.getLog('t', 0)!;
-    for (let i = 0; i < 40; i++) await appendValues(log, [`v${i}`]).durable;
-    const expected = await readAll(log, 0);
+    const expected = await fortyAppends(logs, 1200, 200);
     await logs.close();
     const indexPath = join(dir, 't-0', '00000000000000000000.index');
     const sealed = await readFile(indexPath);
@@ -663,7 +668,7 @@ test('a closed segment whose index file names a batch its data does not hold is 
     await writeFile(indexPath, stale);
 
     logs = await openLogs(dir);
-    log = logs.getLog('t', 0)!;
+    const log = logs.getLog('t', 0)!;
     assert.deepEqual(await readAll(log, 0), expected);
     assert.deepEqual(await readFile(indexPath), sealed, 'index file written again as the scan rebuilt it');
     await logs.close();
@@ -676,11 +681,8 @@ test('a closed segment whose index file names a batch its data does not hold is 
 test('a closed segment damaged in a batch past its last index entry is cut there at start, its indexes rebuilt from the data; the segments after it are kept', () =>
   withTempDir(async (dir) => {
     let logs = await openLogs(dir);
-    await logs.createTopic('t', 1, { 'segment.bytes': '1000', 'index.interval.bytes': '500' });
-    let log = logs.getLog('t', 0)!;
-    for (let i = 0; i < 40; i++) await appendValues(log, [`v${i}`]).durable;
-    const expected = await readAll(log, 0);
-    const first = log.segments[0]!;
+    const expected = await fortyAppends(logs, 1000, 500);
+    const first = logs.getLog('t', 0)!.segments[0]!;
     const [lastOffset, size] = [first.nextOffset - 1, first.size];
     const lastBatchBytes = size / first.nextOffset; // batches of one size
     assert.ok(first.offsetIndex.positions[first.offsetIndex.count - 1]! < size - lastBatchBytes, 'the last batch is past the last index entry');
@@ -691,7 +693,7 @@ test('a closed segment damaged in a batch past its last index entry is cut there
     await writeFile(segmentPath, data);
 
     logs = await openLogs(dir);
-    log = logs.getLog('t', 0)!;
+    const log = logs.getLog('t', 0)!;
     const segment = log.segments[0]!;
     assert.equal(segment.nextOffset, lastOffset, 'cut before the damaged batch');
     assert.equal(segment.indexesDropped, false);

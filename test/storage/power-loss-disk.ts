@@ -9,6 +9,7 @@ import { rename, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** Where a power loss cuts files, for `powerLoss((i) => cuts[i % cuts.length])`: each in [0, 1]. */
 export const cutsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 8, maxLength: 8 });
@@ -315,4 +316,18 @@ export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
       return budget >= 0;
     },
   };
+}
+
+export type PowerLossDisk = ReturnType<typeof powerLossDisk>;
+
+/** Runs `body` with a new data directory on a new simulated disk; both are removed afterwards. */
+export async function withPowerLossDisk(body: (dir: string, disk: PowerLossDisk) => Promise<void>, options?: { syncfs?: boolean }): Promise<void> {
+  const { dir, cleanup } = await tempDir();
+  const spare = await tempDir();
+  try {
+    await body(dir, powerLossDisk(spare.dir, options));
+  } finally {
+    await cleanup();
+    await spare.cleanup();
+  }
 }

@@ -9,9 +9,9 @@ import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { segmentFileName } from '../../src/storage/segment.js';
-import { tempDir, withTempDir } from '../helpers/temp-dir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, countingDescriptors, crash, heldSyncs, openLogs, readAll } from './helpers.js';
-import { powerLossDisk } from './power-loss-disk.js';
+import { withPowerLossDisk } from './power-loss-disk.js';
 
 async function buildLog(dir: string): Promise<{ segment: string; lastBatchStart: number; size: number }> {
   const logs = await openLogs(dir);
@@ -343,11 +343,8 @@ test('a closed segment with its index files that ends before the next one begins
     await logs.close();
   }));
 
-test('a power loss while a roll still syncs the old segment, after the new one took appends, is cut at the old one\'s lost tail', async () => {
-  const { dir, cleanup } = await tempDir();
-  const spare = await tempDir();
-  const disk = powerLossDisk(spare.dir);
-  try {
+test('a power loss while a roll still syncs the old segment, after the new one took appends, is cut at the old one\'s lost tail', () =>
+  withPowerLossDisk(async (dir, disk) => {
     let logs = await openLogs(dir, { fs: disk.fsFor() });
     await logs.createTopic('t', 1, { 'segment.bytes': '300' });
     let log = logs.getLog('t', 0)!;
@@ -388,20 +385,13 @@ test('a power loss while a roll still syncs the old segment, after the new one t
     }
     assert.deepEqual((await readAll(log, 0)).map(([o]) => o), Array.from({ length: sent.length + 2 }, (_, i) => i));
     await logs.close();
-  } finally {
-    await cleanup();
-    await spare.cleanup();
-  }
-});
+  }));
 
 for (const syncfs of [true, false]) {
-  test(`after a process crash, what the start finds is made durable (${syncfs ? 'many partitions: one syncfs' : 'file by file'}) before the journal that covered it is deleted: a power loss then keeps the acknowledged appends`, async () => {
-    const { dir, cleanup } = await tempDir();
-    const spare = await tempDir();
-    const disk = powerLossDisk(spare.dir, { syncfs });
-    // every round journaled: an acknowledged append is in its segment file unsynced, and synced in the journal
-    const open = () => openLogs(dir, { fs: disk.fsFor(), directSyncMax: 0 });
-    try {
+  test(`after a process crash, what the start finds is made durable (${syncfs ? 'many partitions: one syncfs' : 'file by file'}) before the journal that covered it is deleted: a power loss then keeps the acknowledged appends`, () =>
+    withPowerLossDisk(async (dir, disk) => {
+      // every round journaled: an acknowledged append is in its segment file unsynced, and synced in the journal
+      const open = () => openLogs(dir, { fs: disk.fsFor(), directSyncMax: 0 });
       let logs = await open();
       await logs.createTopic('t', syncfs ? 40 : 1);
       await appendValues(logs.getLog('t', 0)!, ['a']).durable;
@@ -418,11 +408,7 @@ for (const syncfs of [true, false]) {
       logs = await open();
       assert.deepEqual(await readAll(logs.getLog('t', 0)!, 0), [[0, 'a'], [1, 'b']]);
       await logs.close();
-    } finally {
-      await cleanup();
-      await spare.cleanup();
-    }
-  });
+    }, { syncfs }));
 }
 
 test('a closed segment whose seal a crash cut short gets its index files at the next start, which later starts then trust', () =>
