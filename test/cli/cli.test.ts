@@ -1,10 +1,8 @@
 // The sluice command as a user runs it: start (flags, env, config file), topics, produce, consume, errors.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { resolveStartConfig } from '../../src/cli/start-config.js';
@@ -13,34 +11,9 @@ import { murmur2 } from '../../src/protocol/murmur2.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
+import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
-
-const sluice = (args: string[], input?: string, env: NodeJS.ProcessEnv = {}) => run(process.execPath, [BIN, ...args], { input, env, timeoutMs: 30_000 });
-
-/** Starts `sluice start` and resolves with its bootstrap address once it logs that it is ready. */
-function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; bootstrap: string; output: () => string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'start', '--port', '0', '--log-format', 'json', ...args], { env: { ...process.env, ...env } });
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = /bootstrap server (\S+?),/.exec(out);
-      if (m) resolve({ child, bootstrap: m[1]!, output: () => out });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d) => (out += d));
-    child.on('exit', (code) => reject(new Error(`sluice start exited ${code}: ${out}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.removeAllListeners('exit');
-    child.on('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
-}
+const sluice = (args: string[], input?: string, env: NodeJS.ProcessEnv = {}) => run(process.execPath, [SLUICE_BIN, ...args], { input, env, timeoutMs: 30_000 });
 
 test('start, topics create/list/describe/alter/delete, produce and consume lines, stop cleanly on SIGTERM', () =>
   withTempDir(async (dir) => {
@@ -76,7 +49,7 @@ test('start, topics create/list/describe/alter/delete, produce and consume lines
       assert.equal(second.code, 2);
       assert.match(second.stderr, /cannot use data dir .* in use by process/);
     } finally {
-      assert.equal(await stop(child), 0);
+      assert.equal(await stopCli(child), 0);
     }
     await access(join(dir, '.clean-shutdown'));
   }));
@@ -85,12 +58,12 @@ test('a shutdown that fails (the data dir gone from under the broker) is logged 
   withTempDir(async (dir) => {
     const dataDir = join(dir, 'data');
     const { child, bootstrap, output } = await startCli(['--data-dir', dataDir]);
-    let code: number | null;
+    let code: number | string | null;
     try {
       assert.equal((await sluice(['produce', 'gone', '-b', bootstrap], 'one\n')).code, 0);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
-      code = await stop(child);
+      code = await stopCli(child);
     }
     assert.equal(code, 1);
     const failed = output().split('\n').filter((line) => line.includes('shutdown failed')).map((line) => JSON.parse(line) as { level: number; err?: { code?: string } });
@@ -123,7 +96,7 @@ test('a second signal during the shutdown exits 1 at once, as a crash would; the
       const consumed = await sluice(['consume', 'kept', '--partition', '0', '--offset', '0', '-n', '2', '-b', again.bootstrap]);
       assert.deepEqual(consumed.stdout.trim().split('\n'), ['one', 'two']);
     } finally {
-      assert.equal(await stop(again.child), 0);
+      assert.equal(await stopCli(again.child), 0);
     }
   }));
 
@@ -139,7 +112,7 @@ test('settings come from a config file, SLUICE_* variables and flags, flags winn
       assert.match(described, /\n {8}0 {7}9 /);
       await access(join(dir, 'from-file', 'auto-0'));
     } finally {
-      await stop(child);
+      await stopCli(child);
     }
   }));
 

@@ -265,6 +265,41 @@ def confluent_produce_idempotent(bootstrap, topic, count):
     print(json.dumps({'errors': errors, 'unflushed': left}))
 
 
+def confluent_produce_until_killed(bootstrap, topic, partitions, limit):
+    """Produces 'm-<i>' to partition i % partitions, idempotent (acks=all), up to limit messages, printing each
+    acknowledged one as {"p", "o", "v"}: what the broker promised to keep. Run to be killed; stdout is flushed at
+    every poll, so a kill loses at most the acknowledgements of one poll, never prints one that was not given."""
+    from confluent_kafka import Producer
+    p = Producer({'bootstrap.servers': bootstrap, 'enable.idempotence': True, 'linger.ms': 2,
+                  'retry.backoff.ms': 50, 'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 200,
+                  'message.timeout.ms': 300000})
+    out = []
+
+    def report(err, msg):
+        if err is None:
+            out.append(json.dumps({'p': msg.partition(), 'o': msg.offset(), 'v': dec(msg.value())}))
+
+    def drain(timeout):
+        p.poll(timeout)
+        if out:
+            sys.stdout.write('\n'.join(out) + '\n')
+            sys.stdout.flush()
+            out.clear()
+
+    parts = int(partitions)
+    for i in range(int(limit)):
+        while True:
+            try:
+                p.produce(topic, value=('m-%d' % i).encode(), partition=i % parts, on_delivery=report)
+                break
+            except BufferError:
+                drain(0.05)
+        if i % 500 == 0:
+            drain(0)
+    while True:
+        drain(0.1)
+
+
 def confluent_transactions(bootstrap, topic, txid):
     """Runs the transactions given on stdin ({"values", "partition", "outcome": "commit"|"abort"}) with one producer."""
     from confluent_kafka import Producer
@@ -322,6 +357,7 @@ COMMANDS = {
     'confluent-transactions': confluent_transactions,
     'confluent-process': confluent_process,
     'confluent-produce-idempotent': confluent_produce_idempotent,
+    'confluent-produce-until-killed': confluent_produce_until_killed,
     'confluent-group': confluent_group,
     'kp-group': kp_group,
     'confluent-produce': confluent_produce,
