@@ -7,6 +7,7 @@
 // Usage: npm run bench:storage [-- --seconds 4 --max-mib 1024 --reps 3 --dir PATH --quick]
 //        [--modes fsync,none --sizes 1024,16384 --partitions 1,10000]   (only these cases; printed, not saved)
 //        [--disk null]   (segment and journal writes and syncs discarded: what the engine's own CPU work allows)
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,8 +74,10 @@ interface Result extends Case {
   diskPerByte: number | null;
   rawMbPerSec: number;
   ratio: number;
+  /** The kernel's bound on writing each append into its partition's file as it arrives (see spreadRun). */
+  perAppendMbPerSec: number;
   /** Every repetition's Sluice and raw MB/s, in run order. */
-  runs: { mbPerSec: number; rawMbPerSec: number }[];
+  runs: { mbPerSec: number; rawMbPerSec: number; perAppendMbPerSec: number }[];
 }
 
 interface SluiceRun {
@@ -196,6 +199,30 @@ async function rawRun(dir: string, chunk: number, total: number, sync: boolean):
   return written / 1e6 / ((performance.now() - started) / 1000);
 }
 
+/**
+ * The same appends written the simplest way that keeps a file per partition: one synchronous write per append,
+ * round-robin over as many files as partitions, no syncs, no engine. At small appends over many partitions a
+ * request holds about one append per partition, so this is what the kernel alone allows an engine that writes
+ * each append into its partition's file as it arrives.
+ */
+function spreadRun(dir: string, batchBytes: number, partitions: number, total: number): number {
+  const writes = Math.max(1, Math.floor(total / batchBytes));
+  const files = Array.from({ length: Math.min(partitions, writes) }, (_, i) => openSync(join(dir, `spread-${i}.bin`), 'w'));
+  const positions = new Array<number>(files.length).fill(0);
+  const buf = Buffer.alloc(batchBytes, 's');
+  const started = performance.now();
+  try {
+    for (let i = 0; i < writes; i++) {
+      const f = i % files.length;
+      writeSync(files[f]!, buf, 0, batchBytes, positions[f]);
+      positions[f] += batchBytes;
+    }
+    return (writes * batchBytes) / 1e6 / ((performance.now() - started) / 1000);
+  } finally {
+    for (const fd of files) closeSync(fd);
+  }
+}
+
 async function main(): Promise<void> {
   const root = args.dir ?? (await mkdtemp(join(tmpdir(), 'sluice-bench-')));
   const list = (value: string | undefined, all: number[]) => (value ? value.split(',').map(Number) : all);
@@ -209,6 +236,7 @@ async function main(): Promise<void> {
         for (const partitions of partitionCounts) {
           const runs: SluiceRun[] = [];
           const raws: number[] = [];
+          const spreads: number[] = [];
           for (let rep = 0; rep < REPS; rep++) {
             const dir = join(root, `${mode}-${batchBytes}-${partitions}`);
             await mkdir(dir, { recursive: true });
@@ -218,6 +246,12 @@ async function main(): Promise<void> {
             const perRound = mode === 'fsync' ? Math.max(batchBytes, Math.round(run.bytes / Math.max(1, run.rounds))) : 1 << 20;
             runs.push(run);
             raws.push(NULL_DISK ? NaN : await rawRun(root, perRound, Math.min(run.bytes, MAX_BYTES), mode === 'fsync'));
+            if (!NULL_DISK) {
+              const spreadDir = join(root, 'spread');
+              await mkdir(spreadDir, { recursive: true });
+              spreads.push(spreadRun(spreadDir, batchBytes, partitions, Math.min(run.bytes, MAX_BYTES)));
+              await rm(spreadDir, { recursive: true, force: true });
+            } else spreads.push(NaN);
           }
           const mbPerSec = median(runs.map((r) => r.bytes / 1e6 / r.seconds));
           const raw = median(raws);
@@ -231,10 +265,11 @@ async function main(): Promise<void> {
             diskPerByte: runs.every((x) => x.diskBytes !== null) ? median(runs.map((x) => x.diskBytes! / x.bytes)) : null,
             rawMbPerSec: raw,
             ratio: mbPerSec / raw,
-            runs: runs.map((x, i) => ({ mbPerSec: x.bytes / 1e6 / x.seconds, rawMbPerSec: raws[i]! })),
+            perAppendMbPerSec: median(spreads),
+            runs: runs.map((x, i) => ({ mbPerSec: x.bytes / 1e6 / x.seconds, rawMbPerSec: raws[i]!, perAppendMbPerSec: spreads[i]! })),
           };
           results.push(r);
-          console.log(`${mode.padEnd(5)} ${String(batchBytes).padStart(8)} B x ${String(partitions).padStart(5)} partitions: ${mbPerSec.toFixed(1).padStart(7)} MB/s ${r.batchesPerSec.toFixed(0).padStart(7)} batches/s, ${r.fsyncRounds} rounds (${r.journalRounds} journaled), cpu ${r.cpuPercent.toFixed(0)}%, disk ${r.diskPerByte?.toFixed(2) ?? '?'} B/B, close ${r.closeMs.toFixed(0)} ms; raw ${raw.toFixed(1)} MB/s; ratio ${(r.ratio * 100).toFixed(0)}%`);
+          console.log(`${mode.padEnd(5)} ${String(batchBytes).padStart(8)} B x ${String(partitions).padStart(5)} partitions: ${mbPerSec.toFixed(1).padStart(7)} MB/s ${r.batchesPerSec.toFixed(0).padStart(7)} batches/s, ${r.fsyncRounds} rounds (${r.journalRounds} journaled), cpu ${r.cpuPercent.toFixed(0)}%, disk ${r.diskPerByte?.toFixed(2) ?? '?'} B/B, close ${r.closeMs.toFixed(0)} ms; raw ${raw.toFixed(1)} MB/s; ratio ${(r.ratio * 100).toFixed(0)}%; per-append writes ${r.perAppendMbPerSec.toFixed(1)} MB/s`);
         }
       }
     }
@@ -253,15 +288,16 @@ async function main(): Promise<void> {
     `${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}; Node ${process.version}; ${SECONDS} s or ${MAX_BYTES / 1048576} MiB per case (fsync cases: at least ${CHECKPOINT_PASS_MIB} MiB, one journal checkpoint); 8 MiB of appends in flight (64 to 8192 appends), issued a 1 MiB request at a time (one buffer, the batches views of it) with the event loop turning in between, as socket reads would.`,
     `Medians of ${REPS} repetitions; each repetition runs Sluice, then raw.`,
     'Raw: plain sequential writes of the same bytes, with one fdatasync per Sluice fsync round\'s worth of bytes (fsync mode) or none.',
+    'Per-append writes: the same appends, one synchronous write each, round-robin over as many files as partitions, no syncs and no engine: what the kernel alone allows a design that writes each append into its partition\'s file as it arrives; "vs Sluice 1 partition" compares it with Sluice\'s one-partition figure of the same mode and size.',
     'CPU: the benchmark process (event loop and I/O threads) per second of wall time. Close: clean shutdown after the run.',
     'Disk B/B: bytes the disk device took during the run (from /proc/diskstats) per byte appended: journal, segments and metadata; the kernel may still hold some of a run\'s bytes when it ends.',
     ...(NULL_DISK ? ['', '**Null disk** (`--disk null`): segment and journal writes and syncs were discarded, so these figures are what the engine\'s own CPU work allows; there is no raw run.'] : []),
     '',
-    '| mode | batch | partitions | MB/s | batches/s | commit rounds (journaled) | CPU | disk B/B | close ms | raw MB/s | Sluice / raw | vs 1 partition |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| mode | batch | partitions | MB/s | batches/s | commit rounds (journaled) | CPU | disk B/B | close ms | raw MB/s | Sluice / raw | vs 1 partition | per-append writes MB/s | per-append writes vs Sluice 1 partition |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map((r) => {
       const one = results.find((x) => x.mode === r.mode && x.batchBytes === r.batchBytes && x.partitions === 1);
-      return `| ${r.mode} | ${r.batchBytes} | ${r.partitions} | ${r.mbPerSec.toFixed(1)} | ${r.batchesPerSec.toFixed(0)} | ${r.fsyncRounds} (${r.journalRounds}) | ${r.cpuPercent.toFixed(0)}% | ${r.diskPerByte?.toFixed(2) ?? ''} | ${r.closeMs.toFixed(0)} | ${NULL_DISK ? '' : r.rawMbPerSec.toFixed(1)} | ${NULL_DISK ? '' : (r.ratio * 100).toFixed(0) + '%'} | ${one ? ((r.mbPerSec / one.mbPerSec) * 100).toFixed(0) + '%' : ''} |`;
+      return `| ${r.mode} | ${r.batchBytes} | ${r.partitions} | ${r.mbPerSec.toFixed(1)} | ${r.batchesPerSec.toFixed(0)} | ${r.fsyncRounds} (${r.journalRounds}) | ${r.cpuPercent.toFixed(0)}% | ${r.diskPerByte?.toFixed(2) ?? ''} | ${r.closeMs.toFixed(0)} | ${NULL_DISK ? '' : r.rawMbPerSec.toFixed(1)} | ${NULL_DISK ? '' : (r.ratio * 100).toFixed(0) + '%'} | ${one ? ((r.mbPerSec / one.mbPerSec) * 100).toFixed(0) + '%' : ''} | ${NULL_DISK ? '' : r.perAppendMbPerSec.toFixed(1)} | ${one && !NULL_DISK ? ((r.perAppendMbPerSec / one.mbPerSec) * 100).toFixed(0) + '%' : ''} |`;
     }),
   ];
   const base = join(outDir, `${date}-storage-${machine}${NULL_DISK ? '-null-disk' : ''}`);
