@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Admin } from '../../src/admin/admin.js';
-import { DEBIAN_PYTHON } from '../helpers/run.js';
-
-const SCRIPT = fileURLToPath(new URL('../../../test/interop/clients.py', import.meta.url));
+import { spawnPython } from './python-clients.js';
 
 export interface Consumed {
   consumer: string;
@@ -38,7 +34,7 @@ export type StartMember = (bootstrap: string, options: MemberOptions) => MemberR
 export function pythonMember(command: 'confluent-group' | 'kp-group'): StartMember {
   return (bootstrap, o) => {
     const run: MemberRun = { name: o.name, consumed: [], assignments: [], done: Promise.resolve() };
-    const child = spawn(DEBIAN_PYTHON, [SCRIPT, command, bootstrap, o.topic, o.group, String(o.maxMessages), String(o.idleMs), o.strategy ?? 'range', o.instanceId ?? '', String(o.sessionMs ?? 6000)]);
+    const child = spawnPython(command, [bootstrap, o.topic, o.group, String(o.maxMessages), String(o.idleMs), o.strategy ?? 'range', o.instanceId ?? '', String(o.sessionMs ?? 6000)]);
     let partial = '';
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));

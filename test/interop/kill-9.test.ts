@@ -1,15 +1,11 @@
 // A broker killed with SIGKILL while librdkafka produces to it (idempotent, acks=all), restarted on the same data
 // dir: every message it acknowledged is there, at the offset it was acknowledged with, each once and in order.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startCli, stopCli } from '../helpers/cli-broker.js';
-import { DEBIAN_PYTHON } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { pythonConsume } from './python-clients.js';
+import { pythonConsume, spawnPython } from './python-clients.js';
 
-const SCRIPT = fileURLToPath(new URL('../../../test/interop/clients.py', import.meta.url));
 /** More than the group commit syncs segment by segment (4): rounds go through the shared journal. */
 const PARTITIONS = 8;
 /** Acknowledgements to wait for before the kill. */
@@ -24,7 +20,7 @@ interface Ack {
 test('a broker killed with SIGKILL mid-produce loses no acknowledged message: after a restart each is at its offset, once, in order', { timeout: 180_000 }, () =>
   withTempDir(async (dir) => {
     let broker = await startCli(['--data-dir', dir, '--default-partitions', String(PARTITIONS)]);
-    const producer = spawn(DEBIAN_PYTHON, [SCRIPT, 'confluent-produce-until-killed', broker.bootstrap, 'crash', String(PARTITIONS), '1000000']);
+    const producer = spawnPython('confluent-produce-until-killed', [broker.bootstrap, 'crash', String(PARTITIONS), '1000000']);
     let out = '';
     let stderr = '';
     producer.stderr.on('data', (d) => (stderr += d));

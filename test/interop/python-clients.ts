@@ -1,9 +1,15 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DEBIAN_PYTHON, run } from '../helpers/run.js';
 import type { ConsumedMessage, TestMessage } from './dataset.js';
 
 // tests run from dist/; the script stays in the source tree
 const SCRIPT = fileURLToPath(new URL('../../../test/interop/clients.py', import.meta.url));
+
+/** Starts one command of clients.py with Debian's Python as a child process, for output read while it runs. */
+export function spawnPython(command: string, args: string[]): ChildProcessWithoutNullStreams {
+  return spawn(DEBIAN_PYTHON, [SCRIPT, command, ...args]);
+}
 
 /** Runs one command of clients.py with Debian's Python and returns its JSON-lines output. */
 export async function python(command: string, args: string[], input: unknown[] = [], expectedExit = 0): Promise<unknown[]> {
