@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import { processIdentity } from './process-identity.js';
+import { SMALL_WRITE_MAX_BYTES, SmallWriter } from './small-writes.js';
 
 /**
  * The file operations the storage engine uses. Storage never imports node:fs directly, so tests can inject
@@ -52,11 +53,18 @@ export interface FileSystem {
  */
 export const OPEN_READ_WRITE_CREATE = fs.constants.O_RDWR | fs.constants.O_CREAT;
 
+/** Started at the first small write: one per process, shared by every broker in it. */
+let smallWriter: SmallWriter | undefined;
+
 export const nodeFileSystem: FileSystem = {
   open: (path, flags) => new Promise((resolve, reject) => fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd)))),
   close: (fd) => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve()))),
-  writev: (fd, buffers, position) =>
-    new Promise((resolve, reject) => fs.writev(fd, buffers, position, (err, n) => (err ? reject(err) : resolve(n)))),
+  writev: (fd, buffers, position) => {
+    let bytes = 0;
+    for (const b of buffers) bytes += b.length;
+    const small = bytes <= SMALL_WRITE_MAX_BYTES ? (smallWriter ??= new SmallWriter()).writev(fd, buffers, bytes, position) : null;
+    return small ?? new Promise((resolve, reject) => fs.writev(fd, buffers, position, (err, n) => (err ? reject(err) : resolve(n))));
+  },
   read: (fd, into, length, position) =>
     new Promise((resolve, reject) => fs.read(fd, into, 0, length, position, (err, n) => (err ? reject(err) : resolve(n)))),
   fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))),

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { nodeFileSystem, OPEN_READ_WRITE_CREATE } from '../../src/io/file-system.js';
+import { RingSpace, SMALL_WRITE_MAX_BYTES, SmallWriter } from '../../src/io/small-writes.js';
+import { propertySeed } from '../helpers/property-seed.js';
+import { withTempDir } from '../helpers/temp-dir.js';
+
+/** Bytes that differ at every position and between writes, so a write landing anywhere else shows. */
+function pattern(seed: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) b[i] = (seed * 31 + i * 7) & 0xff;
+  return b;
+}
+
+test('the ring hands out space that overlaps nothing still taken, and refuses only what cannot fit', () => {
+  const size = 4096;
+  const op = fc.oneof(fc.record({ take: fc.integer({ min: 0, max: size + 100 }) }), fc.constant({ give: true }));
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+      const ring = new RingSpace(size);
+      /** Pieces still taken, oldest first. */
+      const live: { at: number; bytes: number; held: number }[] = [];
+      for (const o of ops) {
+        if ('give' in o) {
+          const oldest = live.shift();
+          if (oldest) ring.give(oldest.held);
+          continue;
+        }
+        const bytes = o.take;
+        // where the next piece would go: after the newest one, or at the start when it would pass the end
+        // (at the start when nothing is held: the memory most recently touched)
+        const next = live.every((p) => p.held === 0) ? 0 : live[live.length - 1]!.at + live[live.length - 1]!.bytes;
+        const candidate = next + bytes > size ? 0 : next;
+        const fits = candidate + bytes <= size && live.every((p) => candidate + bytes <= p.at || p.at + p.bytes <= candidate);
+        const at = ring.take(bytes);
+        assert.equal(at, fits ? candidate : -1, `take(${bytes}) with ${JSON.stringify(live)}`);
+        if (at >= 0) live.push({ at, bytes, held: ring.held });
+      }
+    }),
+    { numRuns: 2000, seed: propertySeed(20261201) },
+  );
+});
+
+test('small writes land at their positions, in every file, through ring wraps and a full ring or queue', async () => {
+  await withTempDir(async (dir) => {
+    // a ring of 16 KiB and 32 slots: writes of 1–1,500 bytes, the event loop turning every 10 of them (so
+    // completions come in while later writes are queued), wrap it and find it full
+    const writer = new SmallWriter({ ringBytes: 16384, slots: 32 });
+    const files = [0, 1, 2].map((i) => openSync(join(dir, `f${i}`), 'w+'));
+    const expected = [0, 1, 2].map(() => [] as Buffer[]);
+    const positions = [0, 0, 0];
+    let queued = 0;
+    let direct = 0;
+    const writes: Promise<number>[] = [];
+    try {
+      for (let i = 0; i < 600; i++) {
+        const f = i % 3;
+        // two buffers per write: the ring holds them back to back
+        const parts = [pattern(i, 1 + ((i * 37) % 700)), pattern(i + 1000, (i * 53) % 800)];
+        const bytes = parts[0]!.length + parts[1]!.length;
+        const promise = writer.writev(files[f]!, parts, bytes, positions[f]!);
+        if (promise) {
+          queued++;
+          writes.push(promise.then((n) => (assert.equal(n, bytes), n)));
+        } else {
+          // what nodeFileSystem does then: the same write another way
+          direct++;
+          writeSync(files[f]!, Buffer.concat(parts), 0, bytes, positions[f]!);
+        }
+        expected[f]!.push(...parts);
+        positions[f]! += bytes;
+        if (i % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(writes);
+    } finally {
+      for (const fd of files) closeSync(fd);
+    }
+    assert.ok(queued > 0 && direct > 0, `queued ${queued}, written directly ${direct}`);
+    for (let f = 0; f < 3; f++) assert.deepEqual(readFileSync(join(dir, `f${f}`)), Buffer.concat(expected[f]!));
+  });
+});
+
+test('a write that does not fit is refused at once: past the ring, past the queue', async () => {
+  await withTempDir(async (dir) => {
+    const fd = openSync(join(dir, 'f'), 'w+');
+    try {
+      const ringFull = new SmallWriter({ ringBytes: 4096, slots: 8 });
+      const first = ringFull.writev(fd, [pattern(1, 3000)], 3000, 0);
+      assert.ok(first);
+      // 2,000 more bytes would wrap over the 3,000 not yet written
+      assert.equal(ringFull.writev(fd, [pattern(2, 2000)], 2000, 3000), null);
+      assert.equal(ringFull.writev(fd, [pattern(2, 5000)], 5000, 3000), null);
+      await first;
+      const queueFull = new SmallWriter({ ringBytes: 4096, slots: 2 });
+      const queued = [queueFull.writev(fd, [pattern(3, 10)], 10, 0), queueFull.writev(fd, [pattern(4, 10)], 10, 10)];
+      assert.equal(queueFull.writev(fd, [pattern(5, 10)], 10, 20), null);
+      assert.deepEqual(await Promise.all(queued), [10, 10]);
+      // room again once they are done
+      assert.equal(await queueFull.writev(fd, [pattern(5, 10)], 10, 20), 10);
+      assert.deepEqual(readFileSync(join(dir, 'f')).subarray(0, 30), Buffer.concat([pattern(3, 10), pattern(4, 10), pattern(5, 10)]));
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
+
+test('a failed small write rejects with the errno and code Node gives, and later writes go on', async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, 'f');
+    closeSync(openSync(path, 'w'));
+    const readOnly = openSync(path, 'r');
+    const writable = openSync(path, 'r+');
+    try {
+      const writer = new SmallWriter({ ringBytes: 4096, slots: 8 });
+      const failed = writer.writev(readOnly, [Buffer.from('nope')], 4, 0)!;
+      const next = writer.writev(writable, [Buffer.from('fine')], 4, 0)!;
+      await assert.rejects(failed, (err: NodeJS.ErrnoException) => err.code === 'EBADF' && err.errno === -9 && err.syscall === 'write');
+      assert.equal(await next, 4);
+      assert.equal(readFileSync(path, 'utf8'), 'fine');
+    } finally {
+      closeSync(readOnly);
+      closeSync(writable);
+    }
+  });
+});
+
+test('the queue needs a power-of-two number of slots', () => {
+  assert.throws(() => new SmallWriter({ slots: 6000 }), RangeError);
+});
+
+test('nodeFileSystem.writev writes small and large writes alike', async () => {
+  await withTempDir(async (dir) => {
+    const fd = await nodeFileSystem.open(join(dir, 'f'), OPEN_READ_WRITE_CREATE);
+    try {
+      const small = [pattern(1, 100), pattern(2, 200)];
+      const large = [pattern(3, SMALL_WRITE_MAX_BYTES), pattern(4, 1)];
+      assert.equal(await nodeFileSystem.writev(fd, small, 0), 300);
+      assert.equal(await nodeFileSystem.writev(fd, large, 300), SMALL_WRITE_MAX_BYTES + 1);
+    } finally {
+      await nodeFileSystem.close(fd);
+    }
+    assert.deepEqual(readFileSync(join(dir, 'f')), Buffer.concat([pattern(1, 100), pattern(2, 200), pattern(3, SMALL_WRITE_MAX_BYTES), pattern(4, 1)]));
+  });
+});
