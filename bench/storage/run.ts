@@ -227,7 +227,7 @@ async function main(): Promise<void> {
   const root = args.dir ?? (await mkdtemp(join(tmpdir(), 'sluice-bench-')));
   const list = (value: string | undefined, all: number[]) => (value ? value.split(',').map(Number) : all);
   const sizes = list(args.sizes, args.quick ? [16 * 1024] : [1024, 16 * 1024, 1024 * 1024]);
-  const partitionCounts = list(args.partitions, args.quick ? [1, 100] : [1, 100, 10_000]);
+  const partitionCounts = list(args.partitions, args.quick ? [1, 100] : [1, 100, 1_000, 10_000]);
   const modes = (args.modes ? args.modes.split(',') : ['fsync', 'none']) as FlushPolicy[];
   const results: Result[] = [];
   try {

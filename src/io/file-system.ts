@@ -53,8 +53,10 @@ export interface FileSystem {
  */
 export const OPEN_READ_WRITE_CREATE = fs.constants.O_RDWR | fs.constants.O_CREAT;
 
-/** Started at the first small write: one per process, shared by every broker in it. */
+/** Started at the first small write made beside others: one per process, shared by every broker in it. */
 let smallWriter: SmallWriter | undefined;
+/** Writes given to libuv's I/O threads and not yet done. */
+let poolWritesInFlight = 0;
 
 export const nodeFileSystem: FileSystem = {
   open: (path, flags) => new Promise((resolve, reject) => fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd)))),
@@ -62,8 +64,18 @@ export const nodeFileSystem: FileSystem = {
   writev: (fd, buffers, position) => {
     let bytes = 0;
     for (const b of buffers) bytes += b.length;
-    const small = bytes <= SMALL_WRITE_MAX_BYTES ? (smallWriter ??= new SmallWriter()).writev(fd, buffers, bytes, position) : null;
-    return small ?? new Promise((resolve, reject) => fs.writev(fd, buffers, position, (err, n) => (err ? reject(err) : resolve(n))));
+    // alone, a write costs the same either way and the copy is saved; beside others, the thread saves their hand-offs
+    const beside = poolWritesInFlight > 0 || (smallWriter?.pending ?? 0) > 0;
+    const small = bytes <= SMALL_WRITE_MAX_BYTES && beside ? (smallWriter ??= new SmallWriter()).writev(fd, buffers, bytes, position) : null;
+    if (small) return small;
+    poolWritesInFlight++;
+    return new Promise((resolve, reject) =>
+      fs.writev(fd, buffers, position, (err, n) => {
+        poolWritesInFlight--;
+        if (err) reject(err);
+        else resolve(n);
+      }),
+    );
   },
   read: (fd, into, length, position) =>
     new Promise((resolve, reject) => fs.read(fd, into, 0, length, position, (err, n) => (err ? reject(err) : resolve(n)))),

@@ -10,9 +10,11 @@ export interface SmallWriteShared {
 
 export const SLOT_FIELDS = 5;
 
-/** A queued write's fields in its slot. */
+/**
+ * A queued write's fields in its slot. RESULT is written by the thread before TAIL counts the write: the bytes
+ * written, or a negative errno.
+ */
 export const Slot = { FD: 0, RING_AT: 1, BYTES: 2, POSITION: 3, RESULT: 4 } as const;
-// RESULT is written by the thread before TAIL counts the write: the bytes written, or a negative errno
 
 /** HEAD: writes queued; TAIL: writes done (both int32 counters that wrap); SLEEPING: 1 while the thread waits. */
 export const CONTROL = { HEAD: 0, TAIL: 1, SLEEPING: 2, FIELDS: 3 } as const;

@@ -63,6 +63,11 @@ export class SmallWriter {
     this.worker.unref();
   }
 
+  /** Writes queued and not yet done. */
+  get pending(): number {
+    return this.head - this.done;
+  }
+
   /**
    * Queues the write of `bytes` (the buffers' total), or returns null when the ring or the queue is full (the caller
    * writes it another way).

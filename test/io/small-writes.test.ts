@@ -131,17 +131,30 @@ test('the queue needs a power-of-two number of slots', () => {
   assert.throws(() => new SmallWriter({ slots: 6000 }), RangeError);
 });
 
-test('nodeFileSystem.writev writes small and large writes alike', async () => {
+test('nodeFileSystem.writev writes small and large writes alike, alone and beside others', async () => {
   await withTempDir(async (dir) => {
     const fd = await nodeFileSystem.open(join(dir, 'f'), OPEN_READ_WRITE_CREATE);
+    const parts: Buffer[] = [];
     try {
-      const small = [pattern(1, 100), pattern(2, 200)];
+      // alone (the I/O threads), then 20 at once (the first to the I/O threads, the rest beside it to the thread)
+      const alone = pattern(1, 300);
+      assert.equal(await nodeFileSystem.writev(fd, [alone], 0), 300);
+      parts.push(alone);
+      const together = Array.from({ length: 20 }, (_, i) => [pattern(100 + i, 100), pattern(200 + i, 1 + i * 50)]);
+      let position = 300;
+      const writes = together.map((buffers) => {
+        const at = position;
+        position += buffers[0]!.length + buffers[1]!.length;
+        parts.push(...buffers);
+        return nodeFileSystem.writev(fd, buffers, at);
+      });
+      assert.deepEqual(await Promise.all(writes), together.map((b) => b[0]!.length + b[1]!.length));
       const large = [pattern(3, SMALL_WRITE_MAX_BYTES), pattern(4, 1)];
-      assert.equal(await nodeFileSystem.writev(fd, small, 0), 300);
-      assert.equal(await nodeFileSystem.writev(fd, large, 300), SMALL_WRITE_MAX_BYTES + 1);
+      assert.equal(await nodeFileSystem.writev(fd, large, position), SMALL_WRITE_MAX_BYTES + 1);
+      parts.push(...large);
     } finally {
       await nodeFileSystem.close(fd);
     }
-    assert.deepEqual(readFileSync(join(dir, 'f')), Buffer.concat([pattern(1, 100), pattern(2, 200), pattern(3, SMALL_WRITE_MAX_BYTES), pattern(4, 1)]));
+    assert.deepEqual(readFileSync(join(dir, 'f')), Buffer.concat(parts));
   });
 });
