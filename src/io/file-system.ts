@@ -68,14 +68,15 @@ export const nodeFileSystem: FileSystem = {
     const beside = poolWritesInFlight > 0 || (smallWriter?.pending ?? 0) > 0;
     const small = bytes <= SMALL_WRITE_MAX_BYTES && beside ? (smallWriter ??= new SmallWriter()).writev(fd, buffers, bytes, position) : null;
     if (small) return small;
-    poolWritesInFlight++;
-    return new Promise((resolve, reject) =>
+    return new Promise((resolve, reject) => {
+      // counted only once queued: a call that throws (a bad descriptor) never calls back
       fs.writev(fd, buffers, position, (err, n) => {
         poolWritesInFlight--;
         if (err) reject(err);
         else resolve(n);
-      }),
-    );
+      });
+      poolWritesInFlight++;
+    });
   },
   read: (fd, into, length, position) =>
     new Promise((resolve, reject) => fs.read(fd, into, 0, length, position, (err, n) => (err ? reject(err) : resolve(n)))),

@@ -2,7 +2,10 @@ import { getSystemErrorName } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { CONTROL, SLOT_FIELDS, Slot, type SmallWriteShared } from './small-writes-layout.js';
 
-/** Writes of at most this many bytes go through the writer thread; larger ones through libuv's I/O threads. */
+/**
+ * Writes of at most this many bytes made beside others go through the writer thread (see nodeFileSystem.writev);
+ * larger ones through libuv's I/O threads.
+ */
 export const SMALL_WRITE_MAX_BYTES = 64 * 1024;
 
 export interface SmallWriterOptions {
@@ -35,13 +38,12 @@ export class SmallWriter {
   /** Writes queued (head) and completions handled (done), as counters; slot = counter % this.slotCount. */
   private head = 0;
   private done = 0;
+  private readonly slotCount: number;
   private readonly space: RingSpace;
   /** The thread keeps the process alive while writes are queued, not otherwise. */
   private referenced = false;
   /** The thread died (it should not): every write then takes the I/O threads. */
   private dead = false;
-
-  private readonly slotCount: number;
 
   constructor({ ringBytes = 16 << 20, slots = 8192 }: SmallWriterOptions = {}) {
     // the thread finds a write's slot from an int32 counter that wraps at 2^32: only a power of two divides it
