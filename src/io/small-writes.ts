@@ -23,11 +23,11 @@ interface Waiting {
 }
 
 /**
- * Positioned writes of a few KiB, done by one thread of ours with synchronous writes instead of one libuv I/O-thread
- * request each. With appends spread over thousands of partitions every append is a write of its own, and on a
+ * Positioned writes of up to SMALL_WRITE_MAX_BYTES, done by one thread of ours with synchronous writes instead of
+ * one libuv I/O-thread request each. With appends spread over thousands of partitions every append is a write of its own, and on a
  * small VM the wake-ups and lock hand-offs of one thread-pool request per write cost the event loop more than the
  * write itself: here a burst of writes costs one wake-up at most each way. The bytes are copied into a shared
- * ring (a memcpy of a few KiB); the writer thread reports completions in order, one message per burst.
+ * ring (one memcpy per write); the writer thread reports completions in order, one message per burst.
  */
 export class SmallWriter {
   private readonly ring: Buffer;
@@ -75,7 +75,7 @@ export class SmallWriter {
    * writes it another way).
    */
   writev(fd: number, buffers: Buffer[], bytes: number, position: number): Promise<number> | null {
-    if (this.dead || this.head - this.done >= this.slotCount) return null;
+    if (this.dead || this.pending >= this.slotCount) return null;
     const start = this.space.take(bytes);
     if (start < 0) return null;
     let at = start;
