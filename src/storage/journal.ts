@@ -141,7 +141,10 @@ export class Journal {
   }
 
   private markCut(position: number): void {
-    if (position < this.bytes) this.bytes = position;
+    // past the end, an earlier cut took it already: cutting there would lengthen the file with zeros, or cut
+    // into a round being written at the end (one that follows the cut-off round, and is cut off in turn)
+    if (position > this.bytes) return;
+    this.bytes = position;
     this.tornAt = Math.min(this.tornAt ?? position, position);
   }
 

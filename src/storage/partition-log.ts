@@ -630,8 +630,10 @@ export class PartitionLog {
   /**
    * A round that held `first` failed: `first` and every append after it are refused, including those committed
    * since and waiting for the next round, which are taken back from it at once (before that round forms).
+   * Unless an earlier failure's rollback refused `first` already: what is committed now came after that rollback.
    */
   private commitFailed(first: PendingAppend, err: unknown): void {
+    if (this.pending.indexOf(first, this.pendingHead) < 0) return;
     void this.fail(first, err);
     this.env.groupCommit.withdraw(this, err);
   }

@@ -10,7 +10,7 @@ import { ErrorCode } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { Journal } from '../../src/storage/journal.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, batchOf, crash, openLogs, pathRecordingOpen, readAll, untilAcknowledged } from './helpers.js';
+import { appendValues, batchOf, crash, openLogs, pathRecordingOpen, readAll, untilAcknowledged, waitUntil } from './helpers.js';
 import { withPowerLossDisk } from './power-loss-disk.js';
 
 /** Counts fdatasync calls. */
@@ -531,4 +531,119 @@ test('a journal file is not rotated while a failed round is not yet cut off from
     assert.ok(old?.endsWith('00000000000000000000.journal'));
     const { leftover } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
     assert.deepEqual(leftover.map((e) => e.records.toString()), ['kept']);
+  }));
+
+test('an append made after a rollback is not refused when a round holding appends that rollback already refused fails later', () =>
+  withTempDir(async (dir) => {
+    const { open, pathOf } = pathRecordingOpen();
+    const isJournal = (fd: number) => pathOf(fd)!.endsWith('.journal');
+    /** A gate the test opens: the operation waits at it. */
+    const gate = () => {
+      let open!: () => void;
+      const opened = new Promise<void>((r) => (open = r));
+      let reached!: () => void;
+      const arrived = new Promise<void>((r) => (reached = r));
+      return { open, arrived, pass: () => (reached(), opened) };
+    };
+    const writeGate = gate();
+    const syncGate = gate();
+    const cutGate = gate();
+    let holdWrite = false;
+    let failSync = false;
+    let failCutSync = false;
+    let journalCuts = 0;
+    let journalWrites = 0;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open,
+      writev: async (fd, buffers, position) => {
+        if (holdWrite && isJournal(fd)) {
+          holdWrite = false;
+          await writeGate.pass();
+        }
+        const written = await nodeFileSystem.writev(fd, buffers, position);
+        if (isJournal(fd)) journalWrites++;
+        return written;
+      },
+      fdatasync: async (fd) => {
+        if (failSync && isJournal(fd)) {
+          failSync = false;
+          await syncGate.pass();
+          failCutSync = true;
+          throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        }
+        if (failCutSync && isJournal(fd)) {
+          failCutSync = false;
+          throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        }
+        return nodeFileSystem.fdatasync(fd);
+      },
+      ftruncate: async (fd, length) => {
+        if (isJournal(fd) && ++journalCuts === 2) await cutGate.pass();
+        return nodeFileSystem.ftruncate(fd, length);
+      },
+    };
+    const logs = await openLogs(dir, { fs, directSyncMax: 0 });
+    await logs.createTopic('t', 1);
+    const log = logs.getLog('t', 0)!;
+    await appendValues(log, ['a']).durable;
+    // b's round: its journal write waits until c is committed, so c forms the next round, chained to b's
+    holdWrite = true;
+    failSync = true;
+    const b = appendValues(log, ['b']);
+    await writeGate.arrived;
+    const c = appendValues(log, ['c']);
+    await c.written;
+    const before = journalWrites;
+    writeGate.open();
+    // once c's round is written too, b's sync fails, and so does the sync of the cut after it: the rollback
+    // refuses b and c, while c's round, cut off behind b's, retries the cut, which is held
+    await waitUntil('the rounds of b and c are written', () => journalWrites === before + 2);
+    await syncGate.arrived;
+    syncGate.open();
+    await assert.rejects(b.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    await assert.rejects(c.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
+    await cutGate.arrived;
+    const d = appendValues(log, ['d']);
+    assert.equal(d.baseOffset, 1);
+    await d.written;
+    // c's round fails now: c was refused already, and d, committed after the rollback, is not refused with it
+    cutGate.open();
+    await d.durable;
+    assert.deepEqual(await readAll(log, 0), [[0, 'a'], [1, 'd']]);
+    await crash(logs);
+    const again = await openLogs(dir);
+    assert.deepEqual(await readAll(again.getLog('t', 0)!, 0), [[0, 'a'], [1, 'd']]);
+    await again.close();
+  }));
+
+test('cutting off a round the cut of an earlier failed one took already leaves the journal as that cut did: no zeros past its end', () =>
+  withTempDir(async (dir) => {
+    let failSync = false;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      fdatasync: async (fd) => {
+        if (failSync) {
+          failSync = false;
+          throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        }
+        return nodeFileSystem.fdatasync(fd);
+      },
+    };
+    const { journal } = await Journal.open(fs, join(dir, 'journal'));
+    const source = { topicId: '00'.repeat(16), partition: 0 };
+    const write = (value: string) => journal.write([{ source, buffers: [Buffer.from(value)] }]);
+    const kept = await write('kept');
+    await journal.sync(kept.end);
+    const refused = await write('refused');
+    const behind = await write('written behind it');
+    failSync = true;
+    await assert.rejects(journal.sync(refused.end));
+    // what the group commit does for the round written behind a failed one
+    await journal.discardFrom(behind.start);
+    const [file] = await readdir(join(dir, 'journal'));
+    assert.equal((await readFile(join(dir, 'journal', file!))).length, kept.end);
+    await journal.sync((await write('next')).end);
+    const { leftover } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
+    assert.deepEqual(leftover.map((e) => e.records.toString()), ['kept', 'next']);
   }));

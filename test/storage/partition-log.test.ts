@@ -11,7 +11,7 @@ import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/record
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { Catalogue } from '../../src/storage/catalogue.js';
-import { appendValues, crash, fullDisk, heldSyncs, holdFirstAtomicWrite, onCatalogueWrite, openLogs, pathRecordingOpen, readAll, whenRecovered } from './helpers.js';
+import { appendValues, crash, fullDisk, heldSyncs, holdFirstAtomicWrite, onCatalogueWrite, openLogs, pathRecordingOpen, readAll, untilAcknowledged, whenRecovered } from './helpers.js';
 
 test('append then read returns the same records with assigned offsets, across a restart', () =>
   withTempDir(async (dir) => {
@@ -995,8 +995,13 @@ test('a roll\'s producer snapshot still being written when a rollback takes the 
     await journalCut;
     snapshot.release();
     await Promise.all([assert.rejects(refused.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR }), assert.rejects(rolled.durable, { code: ErrorCode.KAFKA_STORAGE_ERROR })]);
-    // another producer's batches take offsets 2 and 3; the larger first one rolls at 2 this time
-    await (await whenRecovered(() => send(8, 0, 'e'.repeat(110)))).durable;
+    // another producer's batches take offsets 2 and 3; the larger first one rolls at 2 this time. Sent again while
+    // refused, as a client does: should d have had a round of its own, one formed before that round is cut off
+    // behind c's is cut off too
+    await untilAcknowledged(async () => {
+      const e = await whenRecovered(() => send(8, 0, 'e'.repeat(110)));
+      await e.durable;
+    });
     await send(8, 1, 'f').durable;
     assert.deepEqual(log.segments.map((s) => s.baseOffset), [0, 2]);
     // what counts: each producer's epoch and batches (sequences and offsets)
