@@ -24,7 +24,9 @@ interface Pending {
 export class KafkaClient {
   private correlationId = 0;
   private readonly pending = new Map<number, Pending>();
-  private buffered: Buffer = Buffer.alloc(0);
+  /** Bytes received and not yet framed, as they came: joined once a frame is whole, not at every chunk. */
+  private received: Buffer[] = [];
+  private receivedBytes = 0;
   private closedError: Error | null = null;
 
   private constructor(
@@ -104,14 +106,23 @@ export class KafkaClient {
   }
 
   private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    while (this.buffered.length >= 4) {
-      const size = this.buffered.readInt32BE(0);
-      if (this.buffered.length < 4 + size) return;
-      const frame = this.buffered.subarray(4, 4 + size);
-      this.buffered = this.buffered.subarray(4 + size);
-      this.onFrame(frame);
+    this.received.push(chunk);
+    this.receivedBytes += chunk.length;
+    while (this.receivedBytes >= 4) {
+      const size = this.joinReceived(4).readInt32BE(0);
+      if (this.receivedBytes < 4 + size) return;
+      const all = this.joinReceived(this.receivedBytes);
+      const rest = all.subarray(4 + size);
+      this.received = rest.length > 0 ? [rest] : [];
+      this.receivedBytes = rest.length;
+      this.onFrame(all.subarray(4, 4 + size));
     }
+  }
+
+  /** The received bytes as one buffer starting with at least `bytes` of them (a large response arrives in many chunks). */
+  private joinReceived(bytes: number): Buffer {
+    if (this.received[0]!.length < bytes) this.received = [Buffer.concat(this.received, this.receivedBytes)];
+    return this.received[0]!;
   }
 
   private onFrame(frame: Buffer): void {

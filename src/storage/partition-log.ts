@@ -916,9 +916,7 @@ export class PartitionLog {
    * batch, so a consumer always makes progress). Throws OFFSET_OUT_OF_RANGE outside [logStart, logEnd].
    */
   async read(offset: number, maxBytes: number, upToOffset = this.highWatermark): Promise<ReadResult> {
-    if (offset < this.logStartOffset || offset > this.logEndOffset) {
-      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is outside [${this.logStartOffset}, ${this.logEndOffset}] of ${this.topic}-${this.partition}`);
-    }
+    this.checkReadable(offset);
     const result: ReadResult = { records: Buffer.alloc(0), highWatermark: this.highWatermark, logStartOffset: this.logStartOffset };
     for (let i = this.segmentFor(offset); i < this.segments.length && offset < upToOffset; i++) {
       const segment = this.segments[i]!;
@@ -929,6 +927,25 @@ export class PartitionLog {
       }
     }
     return result;
+  }
+
+  /** Throws OFFSET_OUT_OF_RANGE, as a read from `offset` would, when it lies outside [logStart, logEnd]. */
+  checkReadable(offset: number): void {
+    if (offset < this.logStartOffset || offset > this.logEndOffset) {
+      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is outside [${this.logStartOffset}, ${this.logEndOffset}] of ${this.topic}-${this.partition}`);
+    }
+  }
+
+  /**
+   * At most how many bytes a read from `offset` (up to `upToOffset`) can return, known without I/O: what the
+   * segment of the high watermark holds past the offset's index entry when the offset lies in that segment, nothing
+   * when there is nothing to read, and Infinity otherwise (an earlier segment, or an offset a read would refuse).
+   */
+  readableBytes(offset: number, upToOffset = this.highWatermark): number {
+    if (offset < this.logStartOffset || offset > this.logEndOffset) return Infinity;
+    if (offset >= upToOffset) return 0;
+    const segment = this.segments[this.segmentFor(offset)]!;
+    return segment === this.hwSegment ? this.hwPosition - segment.offsetIndex.lookup(offset - segment.baseOffset) : Infinity;
   }
 
   private async readSegment(segment: Segment, offset: number, maxBytes: number, upToOffset: number): Promise<Buffer> {

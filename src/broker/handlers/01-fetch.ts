@@ -5,7 +5,7 @@
 // which clients accept and which makes every fetch a full fetch; an incremental request for a session id we
 // never issued gets FETCH_SESSION_ID_NOT_FOUND. v13+ name topics by id. read_committed fetches stop at the last
 // stable offset and list the aborted transactions in the range they return, which clients filter out.
-import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import { ErrorCode } from '../../protocol/errors.js';
 import type {
   FetchRequest,
   FetchResponse,
@@ -70,41 +70,113 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
   },
 };
 
+type ReadOutcome = { records: Buffer } | { error: unknown };
+
+/** A slot's read in flight: the limit it was read with, and at most how much its partition could give. */
+interface PlannedRead {
+  slot: Slot;
+  log: PartitionLog;
+  limit: number;
+  readable: number;
+  lastStable: number;
+  upTo: number;
+  outcome: Promise<ReadOutcome>;
+}
+
+/** A read whose failure is kept as its outcome: reads in flight together must not leave a rejection unhandled. */
+function readRecords(log: PartitionLog, offset: number, limit: number, upTo: number): Promise<ReadOutcome> {
+  return log.read(offset, limit, upTo).then((r) => ({ records: r.records }), (error: unknown) => ({ error }));
+}
+
+/**
+ * Reads the slots' partitions with the outcome of one pass in request order (each partition bounded by its
+ * partition_max_bytes and what max_bytes has left, whole batches, the first batch of the response always whole),
+ * but with the reads of a wave in flight together: a fetch over 10,000 partitions paid one I/O round trip per
+ * partition, one after another. A wave takes slots in order while what their reads may return still fits the budget;
+ * each result is then cut to the limit the pass in order gives it, or read again should that limit be larger than
+ * the one it was read with while its partition may hold more (a partition's readable bytes bound what it returns).
+ */
 async function readAll(slots: Slot[], maxBytes: number): Promise<number> {
   let budget = maxBytes;
   let total = 0;
-  for (const slot of slots) {
-    const { out, log } = slot;
-    if (!log) continue;
-    slot.seenHighWatermark = log.highWatermark;
-    try {
-      const limit = Math.min(slot.maxBytes, budget);
+  for (let next = 0; next < slots.length; ) {
+    const wave: PlannedRead[] = [];
+    let reserved = 0;
+    for (; next < slots.length; next++) {
+      const slot = slots[next]!;
+      const log = slot.log;
+      if (!log) continue;
+      const room = budget - reserved;
+      if (room <= 0 && wave.length > 0) break;
+      slot.seenHighWatermark = log.highWatermark;
+      if (room <= 0 && total > 0) {
+        // nothing left for it: it answers without records (an offset out of range is still reported), as will every
+        // slot after it
+        try {
+          log.checkReadable(slot.fetchOffset);
+        } catch (err) {
+          slot.out.errorCode = toErrorCode(err).errorCode;
+        }
+        fill(slot, log, EMPTY, log.lastStableOffset);
+        continue;
+      }
       const lastStable = log.lastStableOffset;
       const upTo = slot.readCommitted ? lastStable : log.highWatermark;
-      const res = limit > 0 || total === 0 ? await log.read(slot.fetchOffset, Math.max(limit, 1), upTo) : null;
-      out.highWatermark = log.highWatermark;
-      out.lastStableOffset = lastStable;
-      out.logStartOffset = log.logStartOffset;
-      out.records = res ? res.records : EMPTY;
-      if (slot.readCommitted && out.records.length > 0) {
-        out.abortedTransactions = log.transactions
-          .abortedBetween(slot.fetchOffset, endOffsetOf(out.records))
-          .map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
+      const limit = Math.max(Math.min(slot.maxBytes, room), 1);
+      const readable = log.readableBytes(slot.fetchOffset, upTo);
+      wave.push({ slot, log, limit, readable, lastStable, upTo, outcome: readRecords(log, slot.fetchOffset, limit, upTo) });
+      reserved += Math.min(readable, limit);
+    }
+    for (const planned of wave) {
+      const { slot, log } = planned;
+      const limit = Math.min(slot.maxBytes, budget);
+      let outcome = await planned.outcome;
+      if ('records' in outcome && outcome.records.length > 0 && limit > planned.limit && planned.readable > planned.limit) {
+        // read with less room than it turns out to have, while its partition may hold more
+        outcome = await readRecords(log, slot.fetchOffset, limit, planned.upTo);
       }
-      out.errorCode = 0;
-      total += out.records!.length;
-      budget -= out.records!.length;
-    } catch (err) {
-      const { errorCode } = toErrorCode(err);
-      out.errorCode = errorCode;
-      out.highWatermark = log.highWatermark;
-      out.lastStableOffset = log.lastStableOffset;
-      out.logStartOffset = log.logStartOffset;
-      out.records = EMPTY;
-      if (!(err instanceof KafkaError)) throw err;
+      if ('error' in outcome) {
+        // the partition's own failure (a Kafka error, or the disk's: KAFKA_STORAGE_ERROR); anything else is a bug
+        const { errorCode } = toErrorCode(outcome.error);
+        if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR) throw outcome.error;
+        slot.out.errorCode = errorCode;
+        fill(slot, log, EMPTY, log.lastStableOffset);
+        continue;
+      }
+      const records = limit <= 0 && total > 0 ? EMPTY : wholeBatchesWithin(outcome.records, Math.max(limit, 1));
+      slot.out.errorCode = 0;
+      fill(slot, log, records, planned.lastStable);
+      total += records.length;
+      budget -= records.length;
     }
   }
   return total;
+}
+
+/** Sets a slot's answer: its records, the partition's offsets, and for read_committed the aborted transactions in range. */
+function fill(slot: Slot, log: PartitionLog, records: Buffer, lastStable: number): void {
+  const { out } = slot;
+  out.highWatermark = log.highWatermark;
+  out.lastStableOffset = lastStable;
+  out.logStartOffset = log.logStartOffset;
+  out.records = records;
+  if (slot.readCommitted && records.length > 0) {
+    out.abortedTransactions = log.transactions
+      .abortedBetween(slot.fetchOffset, endOffsetOf(records))
+      .map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
+  }
+}
+
+/** The leading whole batches of `records` that fit in `maxBytes`, and always the first (as PartitionLog.read cuts them). */
+function wholeBatchesWithin(records: Buffer, maxBytes: number): Buffer {
+  let end = 0;
+  while (end + Batch.LOG_OVERHEAD <= records.length) {
+    const size = batchSizeAt(records, end);
+    if (end > 0 && end + size > maxBytes) break;
+    end += size;
+    if (end >= maxBytes) break;
+  }
+  return end === records.length ? records : records.subarray(0, end);
 }
 
 /** The offset after the last batch of `records` (whole batches; only their headers are read). */
