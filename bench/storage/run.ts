@@ -7,6 +7,7 @@
 // Usage: npm run bench:storage [-- --seconds 4 --max-mib 1024 --reps 3 --dir PATH --quick]
 //        [--modes fsync,none --sizes 1024,16384 --partitions 1,10000]   (only these cases; printed, not saved)
 //        [--disk null]   (segment and journal writes and syncs discarded: what the engine's own CPU work allows)
+//        [--reads]       (instead: one batch read from every partition at once, as a fetch over them reads; printed)
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, cpus, tmpdir } from 'node:os';
@@ -30,6 +31,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string' },
     partitions: { type: 'string' },
     disk: { type: 'string', default: 'real' },
+    reads: { type: 'boolean', default: false },
   },
 });
 if (args.disk !== 'real' && args.disk !== 'null') throw new Error('--disk is real or null');
@@ -223,8 +225,49 @@ function spreadRun(dir: string, batchBytes: number, partitions: number, total: n
   }
 }
 
+/**
+ * `--reads`: a fetch's reads over many partitions, one batch from each, all in flight at once (as a Fetch's wave
+ * reads them); the first pass reads files the kernel just wrote, the figures are the passes after it.
+ */
+async function readSweep(root: string, batchBytes: number, partitionCounts: number[]): Promise<void> {
+  for (const partitions of partitionCounts) {
+    const dir = join(root, `reads-${partitions}`);
+    const logs = await LogManager.open({ dataDir: dir, fs: nodeFileSystem, maxOpenFiles: 16384, retentionCheckMs: 3_600_000, defaults: { flushPolicy: 'none' } });
+    try {
+      await logs.createTopic('bench', partitions);
+      const template = batchOfSize(batchBytes);
+      const all = logs.topics.get('bench')!.partitions;
+      for (const log of all) {
+        const records = Buffer.from(template);
+        await log.append(records, validateBatches(records, 1 << 30)).durable;
+      }
+      const passes: number[] = [];
+      for (let pass = 0; pass <= REPS; pass++) {
+        const started = performance.now();
+        const results = await Promise.all(all.map((log) => log.read(0, 1 << 20)));
+        const ms = performance.now() - started;
+        if (results.some((r) => r.records.length !== template.length)) throw new Error('a read returned other bytes than the batch appended');
+        if (pass > 0) passes.push(ms);
+      }
+      const ms = median(passes);
+      console.log(`reads ${String(batchBytes).padStart(8)} B x ${String(partitions).padStart(5)} partitions, all at once: ${ms.toFixed(1)} ms per pass (median of ${REPS}; ${passes.map((p) => p.toFixed(0)).join(', ')}), ${((partitions / ms) * 1000).toFixed(0)} reads/s`);
+    } finally {
+      await logs.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const root = args.dir ?? (await mkdtemp(join(tmpdir(), 'sluice-bench-')));
+  if (args.reads) {
+    try {
+      await readSweep(root, Number(args.sizes?.split(',')[0] ?? 1024), args.partitions ? args.partitions.split(',').map(Number) : [1, 1_000, 10_000]);
+    } finally {
+      if (!args.dir) await rm(root, { recursive: true, force: true });
+    }
+    return;
+  }
   const list = (value: string | undefined, all: number[]) => (value ? value.split(',').map(Number) : all);
   const sizes = list(args.sizes, args.quick ? [16 * 1024] : [1024, 16 * 1024, 1024 * 1024]);
   const partitionCounts = list(args.partitions, args.quick ? [1, 100] : [1, 100, 1_000, 10_000]);

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import { processIdentity } from './process-identity.js';
-import { SMALL_WRITE_MAX_BYTES, SmallWriter } from './small-writes.js';
+import { SMALL_IO_MAX_BYTES, SmallIo } from './small-io.js';
 
 /**
  * The file operations the storage engine uses. Storage never imports node:fs directly, so tests can inject
@@ -53,10 +53,31 @@ export interface FileSystem {
  */
 export const OPEN_READ_WRITE_CREATE = fs.constants.O_RDWR | fs.constants.O_CREAT;
 
-/** Started at the first small write made beside others: one per process, shared by every broker in it. */
-let smallWriter: SmallWriter | undefined;
-/** Writes given to libuv's I/O threads and not yet done. */
-let poolWritesInFlight = 0;
+/** Started at the first small write or read made beside other I/O: one per process, shared by every broker in it. */
+let smallIo: SmallIo | undefined;
+/** Writes and reads given to libuv's I/O threads and not yet done. */
+let poolRequestsInFlight = 0;
+
+/**
+ * Alone, a write or read costs the same either way and the copy is saved; beside others, the small-I/O thread saves
+ * their hand-offs (see SmallIo).
+ */
+function besideOthers(): boolean {
+  return poolRequestsInFlight > 0 || (smallIo?.pending ?? 0) > 0;
+}
+
+/** Runs an fs call on libuv's I/O threads, counted while it is there. */
+function onPool<T>(call: (done: (err: Error | null, result: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    // counted only once queued: a call that throws (a bad descriptor) never calls back
+    call((err, result) => {
+      poolRequestsInFlight--;
+      if (err) reject(err);
+      else resolve(result);
+    });
+    poolRequestsInFlight++;
+  });
+}
 
 export const nodeFileSystem: FileSystem = {
   open: (path, flags) => new Promise((resolve, reject) => fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd)))),
@@ -64,22 +85,13 @@ export const nodeFileSystem: FileSystem = {
   writev: (fd, buffers, position) => {
     let bytes = 0;
     for (const b of buffers) bytes += b.length;
-    // alone, a write costs the same either way and the copy is saved; beside others, the thread saves their hand-offs
-    const beside = poolWritesInFlight > 0 || (smallWriter?.pending ?? 0) > 0;
-    const small = bytes <= SMALL_WRITE_MAX_BYTES && beside ? (smallWriter ??= new SmallWriter()).writev(fd, buffers, bytes, position) : null;
-    if (small) return small;
-    return new Promise((resolve, reject) => {
-      // counted only once queued: a call that throws (a bad descriptor) never calls back
-      fs.writev(fd, buffers, position, (err, n) => {
-        poolWritesInFlight--;
-        if (err) reject(err);
-        else resolve(n);
-      });
-      poolWritesInFlight++;
-    });
+    const small = bytes <= SMALL_IO_MAX_BYTES && besideOthers() ? (smallIo ??= new SmallIo()).writev(fd, buffers, bytes, position) : null;
+    return small ?? onPool((done) => fs.writev(fd, buffers, position, done));
   },
-  read: (fd, into, length, position) =>
-    new Promise((resolve, reject) => fs.read(fd, into, 0, length, position, (err, n) => (err ? reject(err) : resolve(n)))),
+  read: (fd, into, length, position) => {
+    const small = length <= SMALL_IO_MAX_BYTES && besideOthers() ? (smallIo ??= new SmallIo()).read(fd, into, length, position) : null;
+    return small ?? onPool((done) => fs.read(fd, into, 0, length, position, done));
+  },
   fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))),
   ftruncate: (fd, length) => new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve()))),
   fstatSize: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size)))),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { nodeFileSystem, OPEN_READ_WRITE_CREATE } from '../../src/io/file-system.js';
-import { RingSpace, SMALL_WRITE_MAX_BYTES, SmallWriter } from '../../src/io/small-writes.js';
+import { RingSpace, SMALL_IO_MAX_BYTES, SmallIo } from '../../src/io/small-io.js';
 import { propertySeed } from '../helpers/property-seed.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 
@@ -48,7 +48,7 @@ test('small writes land at their positions, in every file, through ring wraps an
   await withTempDir(async (dir) => {
     // a ring of 16 KiB and 32 slots: writes of 1–1,500 bytes, the event loop turning every 10 of them (so
     // completions come in while later writes are queued), wrap it and find it full
-    const writer = new SmallWriter({ ringBytes: 16384, slots: 32 });
+    const writer = new SmallIo({ ringBytes: 16384, slots: 32 });
     const files = [0, 1, 2].map((i) => openSync(join(dir, `f${i}`), 'w+'));
     const expected = [0, 1, 2].map(() => [] as Buffer[]);
     const positions = [0, 0, 0];
@@ -87,14 +87,14 @@ test('a write that does not fit is refused at once: past the ring, past the queu
   await withTempDir(async (dir) => {
     const fd = openSync(join(dir, 'f'), 'w+');
     try {
-      const ringFull = new SmallWriter({ ringBytes: 4096, slots: 8 });
+      const ringFull = new SmallIo({ ringBytes: 4096, slots: 8 });
       const first = ringFull.writev(fd, [pattern(1, 3000)], 3000, 0);
       assert.ok(first);
       // 2,000 more bytes would wrap over the 3,000 not yet written
       assert.equal(ringFull.writev(fd, [pattern(2, 2000)], 2000, 3000), null);
       assert.equal(ringFull.writev(fd, [pattern(2, 5000)], 5000, 3000), null);
       await first;
-      const queueFull = new SmallWriter({ ringBytes: 4096, slots: 2 });
+      const queueFull = new SmallIo({ ringBytes: 4096, slots: 2 });
       const queued = [queueFull.writev(fd, [pattern(3, 10)], 10, 0), queueFull.writev(fd, [pattern(4, 10)], 10, 10)];
       assert.equal(queueFull.writev(fd, [pattern(5, 10)], 10, 20), null);
       assert.deepEqual(await Promise.all(queued), [10, 10]);
@@ -114,7 +114,7 @@ test('a failed small write rejects with the errno and code Node gives, and later
     const readOnly = openSync(path, 'r');
     const writable = openSync(path, 'r+');
     try {
-      const writer = new SmallWriter({ ringBytes: 4096, slots: 8 });
+      const writer = new SmallIo({ ringBytes: 4096, slots: 8 });
       const failed = writer.writev(readOnly, [Buffer.from('nope')], 4, 0)!;
       const next = writer.writev(writable, [Buffer.from('fine')], 4, 0)!;
       await assert.rejects(failed, (err: NodeJS.ErrnoException) => err.code === 'EBADF' && err.errno === -9 && err.syscall === 'write');
@@ -128,7 +128,7 @@ test('a failed small write rejects with the errno and code Node gives, and later
 });
 
 test('the queue needs a power-of-two number of slots', () => {
-  assert.throws(() => new SmallWriter({ slots: 6000 }), RangeError);
+  assert.throws(() => new SmallIo({ slots: 6000 }), RangeError);
 });
 
 test('nodeFileSystem.writev writes small and large writes alike, alone and beside others', async () => {
@@ -149,12 +149,96 @@ test('nodeFileSystem.writev writes small and large writes alike, alone and besid
         return nodeFileSystem.writev(fd, buffers, at);
       });
       assert.deepEqual(await Promise.all(writes), together.map((b) => b[0]!.length + b[1]!.length));
-      const large = [pattern(3, SMALL_WRITE_MAX_BYTES), pattern(4, 1)];
-      assert.equal(await nodeFileSystem.writev(fd, large, position), SMALL_WRITE_MAX_BYTES + 1);
+      const large = [pattern(3, SMALL_IO_MAX_BYTES), pattern(4, 1)];
+      assert.equal(await nodeFileSystem.writev(fd, large, position), SMALL_IO_MAX_BYTES + 1);
       parts.push(...large);
     } finally {
       await nodeFileSystem.close(fd);
     }
     assert.deepEqual(readFileSync(join(dir, 'f')), Buffer.concat(parts));
+  });
+});
+
+test('small reads return the bytes at their positions, through ring wraps and a full ring or queue, and short at the end of a file', async () => {
+  await withTempDir(async (dir) => {
+    const content = [0, 1, 2].map((i) => pattern(i + 7, 20_000 + i * 3000));
+    const files = content.map((bytes, i) => {
+      const fd = openSync(join(dir, `f${i}`), 'w+');
+      writeSync(fd, bytes, 0, bytes.length, 0);
+      return fd;
+    });
+    const io = new SmallIo({ ringBytes: 16384, slots: 32 });
+    let queued = 0;
+    let refused = 0;
+    const reads: Promise<void>[] = [];
+    try {
+      for (let i = 0; i < 600; i++) {
+        const f = i % 3;
+        const length = 1 + ((i * 811) % 2000);
+        // now and then from near the end of the file: fewer bytes come back than asked for
+        const position = i % 50 === 0 ? content[f]!.length - 100 : (i * 7919) % content[f]!.length;
+        const into = Buffer.alloc(length);
+        const expected = content[f]!.subarray(position, position + length);
+        const promise = io.read(files[f]!, into, length, position);
+        if (!promise) {
+          refused++;
+          continue;
+        }
+        queued++;
+        reads.push(promise.then((n) => assert.deepEqual(into.subarray(0, n), expected, `read ${i}`)));
+        if (i % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(reads);
+    } finally {
+      for (const fd of files) closeSync(fd);
+    }
+    assert.ok(queued > 0 && refused > 0, `queued ${queued}, refused ${refused}`);
+  });
+});
+
+test('a failed small read rejects with the errno and code Node gives, and writes and reads queued with it go on', async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, 'f');
+    const writeOnly = openSync(path, 'w');
+    const readable = openSync(path, 'r');
+    try {
+      const io = new SmallIo({ ringBytes: 4096, slots: 8 });
+      const written = io.writev(writeOnly, [Buffer.from('written')], 7, 0)!;
+      const failed = io.read(writeOnly, Buffer.alloc(4), 4, 0)!;
+      const into = Buffer.alloc(7);
+      const read = io.read(readable, into, 7, 0)!;
+      assert.equal(await written, 7);
+      await assert.rejects(failed, (err: NodeJS.ErrnoException) => err.code === 'EBADF' && err.errno === -9 && err.syscall === 'read');
+      assert.equal(await read, 7);
+      assert.equal(into.toString(), 'written');
+    } finally {
+      closeSync(writeOnly);
+      closeSync(readable);
+    }
+  });
+});
+
+test('nodeFileSystem.read reads small and large ranges alike, alone and beside others', async () => {
+  await withTempDir(async (dir) => {
+    const content = pattern(9, 3 * SMALL_IO_MAX_BYTES);
+    const fd = await nodeFileSystem.open(join(dir, 'f'), OPEN_READ_WRITE_CREATE);
+    try {
+      await nodeFileSystem.writev(fd, [content], 0);
+      const readAt = async (position: number, length: number) => {
+        const into = Buffer.alloc(length);
+        const n = await nodeFileSystem.read(fd, into, length, position);
+        return into.subarray(0, n);
+      };
+      // alone (the I/O threads), then 20 at once (the first to the I/O threads, the rest beside it to the thread),
+      // then one over SMALL_IO_MAX_BYTES and one past the end
+      assert.deepEqual(await readAt(10, 300), content.subarray(10, 310));
+      const ranges = Array.from({ length: 20 }, (_, i) => [i * 5000, 1 + i * 700] as const);
+      const together = await Promise.all(ranges.map(([position, length]) => readAt(position, length)));
+      assert.deepEqual(together, ranges.map(([position, length]) => content.subarray(position, position + length)));
+      assert.deepEqual(await readAt(5, SMALL_IO_MAX_BYTES + 1), content.subarray(5, 5 + SMALL_IO_MAX_BYTES + 1));
+      assert.equal((await readAt(content.length, 100)).length, 0);
+    } finally {
+      await nodeFileSystem.close(fd);
+    }
   });
 });

@@ -1,11 +1,11 @@
-import { writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { CONTROL, SLOT_FIELDS, Slot, type SmallWriteShared } from './small-writes-layout.js';
+import { CONTROL, Op, SLOT_FIELDS, Slot, type SmallIoShared } from './small-io-layout.js';
 
-// The thread that does SmallWriter's writes: each queued write with one synchronous pwrite, in order. TAIL counts
-// the writes done; one message tells the event loop to look at it once the queue is empty, or every
-// REPORT_EVERY writes of a long burst.
-const shared = workerData as SmallWriteShared;
+// The thread that does SmallIo's requests: each queued write or read with one synchronous pwrite or pread, in
+// order. TAIL counts the requests done; one message tells the event loop to look at it once the queue is empty, or
+// every REPORT_EVERY requests of a long burst.
+const shared = workerData as SmallIoShared;
 const ring = Buffer.from(shared.ring);
 const slots = new Float64Array(shared.slots);
 const control = new Int32Array(shared.control);
@@ -28,13 +28,14 @@ for (;;) {
     const fd = slots[slot + Slot.FD]!;
     const at = slots[slot + Slot.RING_AT]!;
     const bytes = slots[slot + Slot.BYTES]!;
-    let written = 0;
+    const position = slots[slot + Slot.POSITION]!;
+    let result = 0;
     try {
-      written = writeSync(fd, ring, at, bytes, slots[slot + Slot.POSITION]!);
+      result = slots[slot + Slot.OP] === Op.READ ? readSync(fd, ring, at, bytes, position) : writeSync(fd, ring, at, bytes, position);
     } catch (err) {
-      written = (err as NodeJS.ErrnoException).errno ?? -5; // EIO when Node gives no errno
+      result = (err as NodeJS.ErrnoException).errno ?? -5; // EIO when Node gives no errno
     }
-    slots[slot + Slot.RESULT] = written;
+    slots[slot + Slot.RESULT] = result;
     tail = (tail + 1) | 0;
     Atomics.store(control, CONTROL.TAIL, tail);
     if (sinceReport % REPORT_EVERY === 0) parentPort!.postMessage(0);
