@@ -1,5 +1,6 @@
 // Fetch (key 1), v4-17 (v0-3 would need the old message formats). Behavior: whole stored batches from the
-// requested offset, bounded by partition_max_bytes and max_bytes (the first batch is always whole, KIP-74);
+// requested offset, bounded by partition_max_bytes and max_bytes (the first batch is always whole, KIP-74), the
+// partitions read together in waves (readAll);
 // long poll: when fewer than min_bytes are available the request waits up to max_wait_ms and is woken by
 // appends to any partition it asked for. Fetch sessions (KIP-227) are answered session-less (session id 0),
 // which clients accept and which makes every fetch a full fetch; an incremental request for a session id we
