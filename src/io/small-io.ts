@@ -64,8 +64,8 @@ export class SmallIo {
     this.control = new Int32Array(shared.control);
     this.worker = new Worker(new URL('./small-io-thread.js', import.meta.url), { workerData: shared });
     this.worker.on('message', () => this.complete());
-    this.worker.on('error', (err) => this.failAll(err));
-    this.worker.on('exit', () => this.failAll(new Error('the small-I/O thread exited')));
+    this.worker.on('error', (err) => this.failAll(`failed: ${err.message}`, err));
+    this.worker.on('exit', () => this.failAll('exited'));
     this.worker.unref();
   }
 
@@ -140,10 +140,17 @@ export class SmallIo {
     }
   }
 
-  private failAll(err: Error): void {
+  /**
+   * The thread is gone: what it had queued fails as an I/O error would (EIO, so callers answer KAFKA_STORAGE_ERROR
+   * as for any failed write or read), and everything after takes the I/O threads.
+   */
+  private failAll(what: string, cause?: Error): void {
     this.dead = true;
     this.worker.unref();
-    for (; this.done < this.head; this.done++) this.waiting[this.done % this.slotCount]?.reject(err);
+    for (; this.done < this.head; this.done++) {
+      const err = Object.assign(new Error(`EIO: the small-I/O thread ${what}`, { cause }), { errno: -5, code: 'EIO' });
+      this.waiting[this.done % this.slotCount]?.reject(err);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { nodeFileSystem, OPEN_READ_WRITE_CREATE } from '../../src/io/file-system.js';
@@ -239,6 +240,27 @@ test('nodeFileSystem.read reads small and large ranges alike, alone and beside o
       assert.equal((await readAt(content.length, 100)).length, 0);
     } finally {
       await nodeFileSystem.close(fd);
+    }
+  });
+});
+
+test('should the thread die, what it had queued fails with EIO and later requests take the I/O threads', async () => {
+  await withTempDir(async (dir) => {
+    const fd = openSync(join(dir, 'f'), 'w+');
+    try {
+      const io = new SmallIo({ ringBytes: 4096, slots: 8 });
+      // ended before it starts: nothing queued below is ever done by it
+      const exited = (io as unknown as { worker: Worker }).worker.terminate();
+      const write = io.writev(fd, [Buffer.from('lost')], 4, 0)!;
+      const read = io.read(fd, Buffer.alloc(4), 4, 0)!;
+      const eio = (err: NodeJS.ErrnoException) => err.code === 'EIO' && err.errno === -5 && /small-I\/O thread exited/.test(err.message);
+      await assert.rejects(write, eio);
+      await assert.rejects(read, eio);
+      await exited;
+      assert.equal(io.writev(fd, [Buffer.from('x')], 1, 0), null);
+      assert.equal(io.read(fd, Buffer.alloc(1), 1, 0), null);
+    } finally {
+      closeSync(fd);
     }
   });
 });
