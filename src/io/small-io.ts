@@ -121,6 +121,8 @@ export class SmallIo {
 
   /** Settles, in order, every request the thread has finished. */
   private complete(): void {
+    // a message the thread sent before it died may come after failAll settled everything
+    if (this.dead) return;
     const finished = Atomics.load(this.control, CONTROL.TAIL);
     while ((this.done | 0) !== finished) {
       const index = this.done % this.slotCount;
