@@ -52,6 +52,14 @@ export class HandleCache {
     }
   }
 
+  /** acquire() without waiting, for a segment whose file is open: its descriptor, or null when it is not open. */
+  acquireOpen(segment: Segment): number | null {
+    if (segment.fd === null) return null;
+    segment.inUse++;
+    this.touch(segment);
+    return segment.fd;
+  }
+
   /** Moves the segment to the most recently used end, adding it if it is not cached. */
   private touch(segment: Segment): void {
     if (segment === this.tail) return;

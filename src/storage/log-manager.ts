@@ -99,6 +99,13 @@ export class LogManager {
   groupCommit!: GroupCommit;
   private readonly env: LogEnv;
   private readonly dirtyNoneLogs = new Set<PartitionLog>();
+  /** Logs given appends to write since the last microtask checkpoint (see LogEnv.scheduleWrite). */
+  private toWrite: PartitionLog[] = [];
+  private readonly startScheduledWrites = (): void => {
+    const logs = this.toWrite;
+    this.toWrite = [];
+    for (const log of logs) log.writeQueued();
+  };
   /** When the first of the dirty `none` logs reaches its flush.ms: the background flush then syncs them all. */
   private noneFlushDueMs = Infinity;
   private retentionPass: Promise<number> | null = null;
@@ -144,6 +151,9 @@ export class LogManager {
         if (this.dirtyNoneLogs.has(log)) return;
         this.dirtyNoneLogs.add(log);
         this.noneFlushDueMs = Math.min(this.noneFlushDueMs, this.clock.now() + log.config.flushMs);
+      },
+      scheduleWrite: (log) => {
+        if (this.toWrite.push(log) === 1) queueMicrotask(this.startScheduledWrites);
       },
     };
   }

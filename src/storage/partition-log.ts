@@ -24,6 +24,8 @@ export interface LogEnv {
   now: () => number;
   /** Called when a `none` log has bytes to fsync in the background. */
   markDirty: (log: PartitionLog) => void;
+  /** Has the log's writeQueued() called once the caller's run of appends is over. */
+  scheduleWrite: (log: PartitionLog) => void;
 }
 
 export interface AppendResult {
@@ -91,6 +93,7 @@ const MAX_SEGMENT_OFFSETS = 2 ** 31;
  */
 const WRITE_MAX_BYTES = 1 << 20;
 const NO_BYTES = Buffer.alloc(0);
+const NO_RUN: PendingAppend[] = [];
 
 /**
  * One partition's log: an ordered list of segments, the offsets that bound it, and the append pipeline.
@@ -119,7 +122,11 @@ export class PartitionLog {
   private pendingHead = 0;
   /** Index in `pending` of the first append not yet written. */
   private writeIndex = 0;
+  /** Set from the write's scheduling until the writer finds nothing left to write (see writeQueued). */
   private writing = false;
+  /** The run of appends being written, and its bytes. */
+  private run: PendingAppend[] = NO_RUN;
+  private runBytes = 0;
   /** `none` logs: records written since the last sync that covers them, counted against flush.messages. */
   private unsyncedRecords = 0;
   private failing: Promise<void> | null = null;
@@ -383,7 +390,10 @@ export class PartitionLog {
     const appended = new PendingAppend(segment, position, records.length, records, startOffset, offset, logAppendTime ?? -1);
     appended.producerUndo = producerUndo;
     this.pending.push(appended);
-    if (!this.writing) void this.flush();
+    if (!this.writing) {
+      this.writing = true;
+      this.env.scheduleWrite(this);
+    }
     return appended;
   }
 
@@ -559,72 +569,106 @@ export class PartitionLog {
     for (const o of stale) await fs.unlink(this.snapshotPath(o)).catch(() => undefined);
   }
 
-  /** Writes every queued append, in order, one writev per contiguous run in one segment (up to WRITE_MAX_BYTES). */
-  private async flush(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.writeIndex < this.pending.length && !this.failing) {
-        const first = this.pending[this.writeIndex]!;
-        const batch: PendingAppend[] = [first];
-        let batchBytes = first.bytes;
-        for (let i = this.writeIndex + 1; i < this.pending.length && batchBytes < WRITE_MAX_BYTES; i++) {
-          const p = this.pending[i]!;
-          if (p.segment !== first.segment) break;
-          batch.push(p);
-          batchBytes += p.bytes;
-        }
-        const segment = first.segment;
-        let fd: number;
-        try {
-          // awaited even when the file is open: the write then starts after the caller's run of appends, not
-          // inside it (a synchronous fast path here measured 15-35% slower at 10,000 partitions)
-          fd = await this.env.handles.acquire(segment);
-        } catch (err) {
-          await this.fail(first, err);
-          break;
-        }
-        try {
-          const written = await this.env.fs.writev(fd, batch.map((p) => p.buffer), first.position);
-          if (written !== batchBytes) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short write: ${written} of ${batchBytes} bytes`);
-        } catch (err) {
-          this.env.handles.release(segment);
-          await this.fail(first, err);
-          break;
-        }
-        this.env.handles.release(segment);
-        segment.dirty = true;
-        if (segment.newFile) {
-          // a new file's directory entry must be durable too, or a power loss could drop the whole segment
-          try {
-            await this.env.fs.fsyncDir(this.dir);
-          } catch (err) {
-            await this.fail(first, err);
-            break;
-          }
-          segment.newFile = false;
-        }
-        this.writeIndex += batch.length;
-        for (const p of batch) p.writeOutcome.resolve();
-        // an earlier append failed while this was written: the rollback under way refuses these too, and their
-        // bytes must not reach the journal
-        if (this.failing) break;
-        if (this.config.flushPolicy === 'fsync') {
-          const buffers = batch.map((p) => p.buffer);
-          this.env.groupCommit.commit(segment, this, buffers, (err) => (err === undefined ? this.markDurable(batch) : this.commitFailed(first, err)));
-        } else if ((this.unsyncedRecords += batch[batch.length - 1]!.endOffset - first.startOffset) >= this.config.flushMessages) {
-          // flush.messages: this run brings the unsynced records to the limit, so it is acknowledged once synced
-          // (and the appends after it with it, in order)
-          this.unsyncedRecords = 0;
-          this.env.groupCommit.sync(segment).then(() => this.markDurable(batch), (err) => void this.fail(first, err));
-        } else {
-          this.env.markDirty(this);
-          this.markDurable(batch);
-        }
-      }
-    } finally {
+  /**
+   * Writes the queued appends, in order: one writev per contiguous run in one segment (up to WRITE_MAX_BYTES), one
+   * at a time, each next run started from the last one's completion. Started for the partition by the log
+   * manager's scheduleWrite once the caller's run of appends is over, so a run takes all of them; callbacks
+   * instead of an async loop per partition: with appends spread over 10,000 partitions, every append is a run of
+   * its own, and an async frame per run was a third of what the event loop allocated.
+   */
+  writeQueued(): void {
+    if (this.writeIndex >= this.pending.length || this.failing) {
       this.writing = false;
+      this.run = NO_RUN;
+      return;
     }
-    if (this.writeIndex < this.pending.length && !this.failing) void this.flush();
+    const first = this.pending[this.writeIndex]!;
+    const run: PendingAppend[] = [first];
+    let runBytes = first.bytes;
+    for (let i = this.writeIndex + 1; i < this.pending.length && runBytes < WRITE_MAX_BYTES; i++) {
+      const p = this.pending[i]!;
+      if (p.segment !== first.segment) break;
+      run.push(p);
+      runBytes += p.bytes;
+    }
+    this.run = run;
+    this.runBytes = runBytes;
+    const fd = this.env.handles.acquireOpen(first.segment);
+    if (fd !== null) this.writeRun(fd);
+    else this.env.handles.acquire(first.segment).then(this.writeRunTo, this.runNotOpened);
+  }
+
+  private readonly writeRunTo = (fd: number): void => this.writeRun(fd);
+  private readonly runNotOpened = (err: unknown): void => this.stopWriting(err);
+  private readonly runWritten = (written: number): void => this.afterWrite(written);
+  private readonly runNotWritten = (err: unknown): void => {
+    this.env.handles.release(this.run[0]!.segment);
+    this.stopWriting(err);
+  };
+
+  private writeRun(fd: number): void {
+    const run = this.run;
+    const buffers = run.length === 1 ? [run[0]!.buffer] : run.map((p) => p.buffer);
+    this.env.fs.writev(fd, buffers, run[0]!.position).then(this.runWritten, this.runNotWritten);
+  }
+
+  private afterWrite(written: number): void {
+    const segment = this.run[0]!.segment;
+    this.env.handles.release(segment);
+    if (written !== this.runBytes) {
+      this.stopWriting(new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short write: ${written} of ${this.runBytes} bytes`));
+      return;
+    }
+    segment.dirty = true;
+    if (!segment.newFile) {
+      this.runDone();
+      return;
+    }
+    // a new file's directory entry must be durable too, or a power loss could drop the whole segment
+    this.env.fs.fsyncDir(this.dir).then(() => {
+      segment.newFile = false;
+      this.runDone();
+    }, (err) => this.stopWriting(err));
+  }
+
+  /** The run is written: it is acknowledged as written and handed to its durability policy; the next run starts. */
+  private runDone(): void {
+    const batch = this.run;
+    const first = batch[0]!;
+    const segment = first.segment;
+    this.writeIndex += batch.length;
+    for (const p of batch) p.writeOutcome.resolve();
+    // an earlier append failed while this was written: the rollback under way refuses these too, and their
+    // bytes must not reach the journal
+    if (this.failing) {
+      this.writing = false;
+      this.run = NO_RUN;
+      return;
+    }
+    if (this.config.flushPolicy === 'fsync') {
+      const buffers = batch.map((p) => p.buffer);
+      this.env.groupCommit.commit(segment, this, buffers, (err) => (err === undefined ? this.markDurable(batch) : this.commitFailed(first, err)));
+    } else if ((this.unsyncedRecords += batch[batch.length - 1]!.endOffset - first.startOffset) >= this.config.flushMessages) {
+      // flush.messages: this run brings the unsynced records to the limit, so it is acknowledged once synced
+      // (and the appends after it with it, in order)
+      this.unsyncedRecords = 0;
+      this.env.groupCommit.sync(segment).then(() => this.markDurable(batch), (err) => void this.fail(first, err));
+    } else {
+      this.env.markDirty(this);
+      this.markDurable(batch);
+    }
+    this.writeQueued();
+  }
+
+  /** The run being written failed: it and every append after it are refused, then writing goes on with what came since. */
+  private stopWriting(err: unknown): void {
+    this.fail(this.run[0]!, err).then(
+      () => this.writeQueued(),
+      (rollbackErr: unknown) => {
+        this.writing = false;
+        throw rollbackErr;
+      },
+    );
   }
 
   /**
