@@ -1,8 +1,9 @@
 // Looks for races in the storage engine: runs the storage property tests against a copy of the built engine in
-// which a random share of the statements that await are followed by a pause of a few milliseconds. The engine's
-// background work (a roll's index files and snapshot, rollbacks, journal rounds, compaction's swaps) then meets
-// appends, passes, restarts and power losses in orders a fast disk rarely shows. Each test runs with its fixed
-// seed plus each seed given, so a failure names a seed that finds those cases again (interleavings vary).
+// which a random share of the statements that await, and of the file operations' completions, are followed by a
+// pause of a few milliseconds. The engine's background work (a roll's index files and snapshot, rollbacks, journal
+// rounds, compaction's swaps) then meets appends, passes, restarts and power losses in orders a fast disk rarely
+// shows. Each test runs with its fixed seed plus each seed given, so a failure names a seed that finds those cases
+// again (interleavings vary).
 //
 //   npm run hunt:races -- [--seeds 1,2,3] [--share 0.15] [--max-ms 15] [--tests model,power-loss]
 import { spawnSync } from 'node:child_process';
@@ -48,6 +49,20 @@ try {
   for (const name of await readdir(engine)) {
     if (name.endsWith('.js')) await writeFile(join(engine, name), withPauses(await readFile(join(engine, name), 'utf8')));
   }
+  // file operations finish late too: the engine's callback-driven paths (the append writer) have no await of their
+  // own to pause after, and a slow completion is what a loaded disk gives them; the calls themselves keep their order
+  const fileSystem = join(copy, 'dist', 'src', 'io', 'file-system.js');
+  await writeFile(fileSystem, `${await readFile(fileSystem, 'utf8')}
+for (const [name, call] of Object.entries(nodeFileSystem)) {
+  nodeFileSystem[name] = async (...args) => {
+    try {
+      return await call(...args);
+    } finally {
+      ${pause}
+    }
+  };
+}
+`);
   let failed = 0;
   for (const seed of values.seeds.split(',').map(Number)) {
     for (const test of values.tests.split(',')) {

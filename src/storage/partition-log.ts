@@ -608,8 +608,16 @@ export class PartitionLog {
 
   private writeRun(fd: number): void {
     const run = this.run;
-    const buffers = run.length === 1 ? [run[0]!.buffer] : run.map((p) => p.buffer);
-    this.env.fs.writev(fd, buffers, run[0]!.position).then(this.runWritten, this.runNotWritten);
+    let written: Promise<number>;
+    try {
+      written = this.env.fs.writev(fd, run.map((p) => p.buffer), run[0]!.position);
+    } catch (err) {
+      // thrown, not rejected (a file system that cannot start the write): the writers of the other partitions
+      // started in the same pass must still start
+      this.runNotWritten(err);
+      return;
+    }
+    written.then(this.runWritten, this.runNotWritten);
   }
 
   private afterWrite(written: number): void {

@@ -8,7 +8,7 @@ import { Batch, readInt64, validateBatches } from '../../src/protocol/record-bat
 import { Compression } from '../../src/protocol/compression.js';
 import { crc32c } from '@node-rs/crc32';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
-import type { LogManager } from '../../src/storage/log-manager.js';
+import { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { Catalogue } from '../../src/storage/catalogue.js';
 import { appendValues, crash, fullDisk, heldSyncs, holdFirstAtomicWrite, onCatalogueWrite, openLogs, pathRecordingOpen, readAll, untilAcknowledged, whenRecovered } from './helpers.js';
@@ -171,6 +171,40 @@ test('flush.messages on a `none` topic: the append reaching the count is acknowl
     assert.equal(syncs, 1);
     await appendValues(log, ['g']).durable;
     assert.equal(syncs, 2);
+    await logs.close();
+  }));
+
+test('a segment write that throws instead of rejecting fails its own partition only; those started in the same pass are written', () =>
+  withTempDir(async (dir) => {
+    const { open, pathOf } = pathRecordingOpen();
+    let throwFor: string | null = null;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open,
+      writev: (fd, buffers, position) => {
+        if (throwFor !== null && pathOf(fd)?.includes(throwFor)) {
+          throwFor = null;
+          throw Object.assign(new Error('EIO: the write could not start'), { code: 'EIO', errno: -5 });
+        }
+        return nodeFileSystem.writev(fd, buffers, position);
+      },
+    };
+    // not through openLogs: its crash-simulating wrapper is async, which would turn the throw into a rejection
+    const logs = await LogManager.open({ dataDir: dir, retentionCheckMs: 3_600_000, fs });
+    await logs.createTopic('t', 3);
+    const parts = [0, 1, 2].map((p) => logs.getLog('t', p)!);
+    await Promise.all(parts.map((log) => appendValues(log, ['first']).durable));
+    throwFor = '/t-1/';
+    // one turn: the three writers start in one pass, the middle one's write throws
+    const second = parts.map((log) => appendValues(log, ['second']));
+    await assert.rejects(second[1]!.durable, (err: KafkaError) => err.code === ErrorCode.KAFKA_STORAGE_ERROR);
+    await second[0]!.durable;
+    await second[2]!.durable;
+    const retried = await untilAcknowledged(() => whenRecovered(() => appendValues(parts[1]!, ['second again'])).then((r) => r.durable.then(() => r)));
+    assert.equal(retried.baseOffset, 1, 'the refused append\'s offset is taken again');
+    assert.deepEqual(await readAll(parts[0]!, 0), [[0, 'first'], [1, 'second']]);
+    assert.deepEqual(await readAll(parts[1]!, 0), [[0, 'first'], [1, 'second again']]);
+    assert.deepEqual(await readAll(parts[2]!, 0), [[0, 'first'], [1, 'second']]);
     await logs.close();
   }));
 
