@@ -174,6 +174,30 @@ test('flush.messages on a `none` topic: the append reaching the count is acknowl
     await logs.close();
   }));
 
+test('appends to one partition made in one turn are written with one writev, in order, and the next turn\'s with the next', () =>
+  withTempDir(async (dir) => {
+    const { open, pathOf } = pathRecordingOpen();
+    const writes: number[] = [];
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open,
+      writev: (fd, buffers, position) => {
+        if (pathOf(fd)?.endsWith('.log')) writes.push(buffers.length);
+        return nodeFileSystem.writev(fd, buffers, position);
+      },
+    };
+    const logs = await openLogs(dir, { fs });
+    await logs.createTopic('t', 1);
+    const log = logs.getLog('t', 0)!;
+    const turn = ['a', 'b', 'c'].map((v) => appendValues(log, [v]));
+    await Promise.all(turn.map((r) => r.durable));
+    assert.deepEqual(writes, [3]);
+    await appendValues(log, ['d']).durable;
+    assert.deepEqual(writes, [3, 1]);
+    assert.deepEqual(await readAll(log, 0), [[0, 'a'], [1, 'b'], [2, 'c'], [3, 'd']]);
+    await logs.close();
+  }));
+
 test('a segment write that throws instead of rejecting fails its own partition only; those started in the same pass are written', () =>
   withTempDir(async (dir) => {
     const { open, pathOf } = pathRecordingOpen();
