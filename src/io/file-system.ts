@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import { processIdentity } from './process-identity.js';
 import { SMALL_IO_MAX_BYTES, SmallIo } from './small-io.js';
+import { FileSystemSyncer } from './syncfs.js';
 
 /**
  * The file operations the storage engine uses. Storage never imports node:fs directly, so tests can inject
@@ -55,6 +55,8 @@ export const OPEN_READ_WRITE_CREATE = fs.constants.O_RDWR | fs.constants.O_CREAT
 
 /** Started at the first small write or read made beside other I/O: one per process, shared by every broker in it. */
 let smallIo: SmallIo | undefined;
+/** Its shell is started at the first syncfs: one per process too. */
+const syncer = new FileSystemSyncer();
 /** Writes and reads given to libuv's I/O threads and not yet done. */
 let poolRequestsInFlight = 0;
 
@@ -117,28 +119,13 @@ export const nodeFileSystem: FileSystem = {
   rmdir: (path) => fs.promises.rm(path, { recursive: true, force: true, maxRetries: 3 }),
   exists: (path) => fs.promises.access(path).then(() => true, () => false),
   fsyncDir: (path) => fsyncDirectory(path),
-  syncFileSystem,
+  syncFileSystem: (path) => syncer.sync(path),
   diskSpace: async (path) => {
     const s = await fs.promises.statfs(path);
     return { totalBytes: s.blocks * s.bsize, usableBytes: s.bavail * s.bsize };
   },
   lockDir,
 };
-
-/**
- * Node has no binding for syncfs(2); coreutils' `sync -f` is exactly that call and reports writeback errors
- * the filesystem recorded (Linux 5.8 and later) through its exit status.
- */
-function syncFileSystem(path: string): Promise<boolean> {
-  if (process.platform !== 'linux') return Promise.resolve(false);
-  return new Promise((resolve, reject) => {
-    execFile('sync', ['-f', path], (err, _stdout, stderr) => {
-      if (!err) resolve(true);
-      else if ((err as NodeJS.ErrnoException).code === 'ENOENT') resolve(false);
-      else reject(Object.assign(new Error(`syncfs of ${path} failed: ${stderr.trim() || err.message}`), { code: 'EIO' }));
-    });
-  });
-}
 
 async function lockDir(dir: string): Promise<() => Promise<void>> {
   const path = `${dir}/.lock`;
