@@ -30,10 +30,11 @@ export class HandleCache {
 
   /** Returns the segment's descriptor, opening it if needed; pair every call with release(). */
   async acquire(segment: Segment): Promise<number> {
+    const open = this.acquireOpen(segment);
+    if (open !== null) return open;
     segment.inUse++;
     try {
       this.touch(segment);
-      if (segment.fd !== null) return segment.fd;
       if (!segment.opening) {
         segment.opening = this.openShrinkingOnEmfile(segment.logPath).then((fd) => {
           segment.fd = fd;
