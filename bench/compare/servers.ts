@@ -16,8 +16,6 @@ export interface Server {
 }
 
 const SLUICE_BIN = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
-/** The Node flags of bin/sluice.js's shebang, for launching it through `node` as here. */
-const SLUICE_NODE_FLAGS = ['--max-semi-space-size=64'];
 const TICKS_PER_SECOND = 100;
 
 function waitForPort(port: number, timeoutMs: number, child: ChildProcess, log: () => string): Promise<void> {
@@ -137,7 +135,8 @@ export async function startServer(kind: ServerKind, dir: string, port: number): 
   let bootMs = 20_000;
   switch (kind) {
     case 'sluice':
-      launched = launch(process.execPath, [...SLUICE_NODE_FLAGS, SLUICE_BIN, 'start', '--port', String(port), '--data-dir', join(dir, 'data'), '--default-partitions', '1'], { SLUICE_LOG_LEVEL: 'warn' });
+      // run as a user runs it: its #! line gives Node its flags and malloc settings
+      launched = launch(SLUICE_BIN, ['start', '--port', String(port), '--data-dir', join(dir, 'data'), '--default-partitions', '1'], { SLUICE_LOG_LEVEL: 'warn' });
       break;
     case 'rabbitmq': {
       // a private epmd on its own port, so nothing outside this run is touched

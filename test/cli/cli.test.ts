@@ -54,6 +54,20 @@ test('start, topics create/list/describe/alter/delete, produce and consume lines
     await access(join(dir, '.clean-shutdown'));
   }));
 
+test('the sluice command\'s #! line runs Node with 64 MiB semi-spaces and its malloc settings, a GLIBC_TUNABLES of the user\'s after them', () =>
+  withTempDir(async (dir) => {
+    // the same line, in front of a script that shows what Node was started with
+    const hashBang = (await readFile(SLUICE_BIN, 'utf8')).split('\n')[0]!;
+    const script = join(dir, 'show.js');
+    await writeFile(script, `${hashBang}\nconsole.log(JSON.stringify({ execArgv: process.execArgv, tunables: process.env.GLIBC_TUNABLES }));\n`, { mode: 0o755 });
+    const users = 'glibc.malloc.arena_max=2';
+    const ours = 'glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=536870912';
+    const withUsers = await run(script, [], { env: { GLIBC_TUNABLES: users }, timeoutMs: 30_000 });
+    assert.deepEqual(JSON.parse(withUsers.stdout), { execArgv: ['--max-semi-space-size=64'], tunables: `${ours}:${users}` });
+    const alone = await run(script, [], { env: { GLIBC_TUNABLES: undefined }, timeoutMs: 30_000 });
+    assert.deepEqual(JSON.parse(alone.stdout), { execArgv: ['--max-semi-space-size=64'], tunables: `${ours}:` });
+  }));
+
 test('a shutdown that fails (the data dir gone from under the broker) is logged and exits 1', () =>
   withTempDir(async (dir) => {
     const dataDir = join(dir, 'data');
