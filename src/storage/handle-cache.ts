@@ -7,19 +7,19 @@ const MIN_OPEN = 16;
 const EMFILE_ATTEMPTS = 1000;
 
 /**
- * Bounds the number of open segment files across all partitions. Segments are opened on first use and the
- * least recently used idle ones are closed past `maxOpen`. If the process runs out of descriptors (EMFILE)
- * anyway, the cache shrinks and the open is retried (see openShrinkingOnEmfile).
+ * Bounds the number of open segment files across all partitions. Segments are opened on first use and idle ones
+ * not used lately are closed past `maxOpen`, found by a clock sweep (each use sets a flag on the segment; the
+ * sweep clears flags and closes the first idle segment it finds without one). If the process runs out of
+ * descriptors (EMFILE) anyway, the cache shrinks and the open is retried (see openShrinkingOnEmfile).
  */
 export class HandleCache {
   /**
-   * Cached segments, least recently used first, linked through the segments themselves: a use moves one to the
-   * end with a few pointer writes (a Map's delete and set on every use took 7% of the main thread's time with
-   * appends rotating over 10,000 partitions).
+   * Cached segments, in the order the clock hand passes them. A use writes only to the segment itself: moving it
+   * to the end of a least-recently-used list wrote to its two neighbours too, and with appends rotating over
+   * 10,000 partitions those are segments no other recent append touched, each a fetch from memory.
    */
-  private head: Segment | null = null;
-  private tail: Segment | null = null;
-  private size = 0;
+  private readonly ring: Segment[] = [];
+  private hand = 0;
   /** Opens waiting, out of descriptors, for a file to be closed. */
   private readonly released: (() => void)[] = [];
 
@@ -57,32 +57,28 @@ export class HandleCache {
   acquireOpen(segment: Segment): number | null {
     if (segment.fd === null) return null;
     segment.inUse++;
-    this.touch(segment);
+    segment.usedLately = true;
     return segment.fd;
   }
 
-  /** Moves the segment to the most recently used end, adding it if it is not cached. */
+  /** Marks the segment used, adding it to the cache if it is not there. */
   private touch(segment: Segment): void {
-    if (segment === this.tail) return;
-    this.unlink(segment);
-    segment.lruPrev = this.tail;
-    segment.lruNext = null;
-    if (this.tail) this.tail.lruNext = segment;
-    else this.head = segment;
-    this.tail = segment;
-    segment.cached = true;
-    this.size++;
+    segment.usedLately = true;
+    if (segment.cacheSlot >= 0) return;
+    segment.cacheSlot = this.ring.length;
+    this.ring.push(segment);
   }
 
+  /** Takes the segment out of the cache: the last one takes its place. */
   private unlink(segment: Segment): void {
-    if (!segment.cached) return;
-    if (segment.lruPrev) segment.lruPrev.lruNext = segment.lruNext;
-    else this.head = segment.lruNext;
-    if (segment.lruNext) segment.lruNext.lruPrev = segment.lruPrev;
-    else this.tail = segment.lruPrev;
-    segment.lruPrev = segment.lruNext = null;
-    segment.cached = false;
-    this.size--;
+    const slot = segment.cacheSlot;
+    if (slot < 0) return;
+    const last = this.ring.pop()!;
+    if (last !== segment) {
+      this.ring[slot] = last;
+      last.cacheSlot = slot;
+    }
+    segment.cacheSlot = -1;
   }
 
   /**
@@ -96,7 +92,7 @@ export class HandleCache {
         return await this.fs.open(path, OPEN_READ_WRITE_CREATE);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EMFILE' || attempt === EMFILE_ATTEMPTS) throw err;
-        this.maxOpen = Math.max(MIN_OPEN, Math.min(this.maxOpen, this.size >> 1));
+        this.maxOpen = Math.max(MIN_OPEN, Math.min(this.maxOpen, this.ring.length >> 1));
         if (this.evict() > 0) await new Promise((r) => setImmediate(r));
         else if (this.inUseCount() > 1) await new Promise<void>((resolve) => this.released.push(resolve));
         else throw err; // the descriptors are held elsewhere (connections, other files): none will come back here
@@ -115,20 +111,29 @@ export class HandleCache {
   /** Segments in use, counting the caller's own (it is marked in use while it opens). */
   private inUseCount(): number {
     let n = 0;
-    for (let s = this.head; s; s = s.lruNext) if (s.inUse > 0) n++;
+    for (const s of this.ring) if (s.inUse > 0) n++;
     return n;
   }
 
-  /** Closes idle files, least recently used first, until the cache is within its bound; returns how many. */
+  /**
+   * Closes idle files until the cache is within its bound, returns how many: the hand clears the flag of a segment
+   * used since it last passed and closes one not used since (a close puts the last segment in its place, which the
+   * hand looks at next). Two passes without a close find every segment in use or opening.
+   */
   private evict(): number {
     let closed = 0;
-    for (let s = this.head; s && this.size > this.maxOpen; ) {
-      const next = s.lruNext;
-      if (s.inUse === 0 && s.fd !== null) {
+    for (let passed = 0; this.ring.length > this.maxOpen && passed < 2 * this.ring.length; ) {
+      if (this.hand >= this.ring.length) this.hand = 0;
+      const s = this.ring[this.hand]!;
+      if (s.inUse === 0 && s.fd !== null && !s.usedLately) {
         void this.close(s);
         closed++;
+        passed = 0;
+      } else {
+        s.usedLately = false;
+        this.hand++;
+        passed++;
       }
-      s = next;
     }
     return closed;
   }
@@ -147,8 +152,6 @@ export class HandleCache {
   }
 
   async closeAll(): Promise<void> {
-    const all: Segment[] = [];
-    for (let s = this.head; s; s = s.lruNext) all.push(s);
-    await Promise.all(all.map((s) => this.close(s)));
+    await Promise.all([...this.ring].map((s) => this.close(s)));
   }
 }

@@ -98,7 +98,8 @@ export class LogManager {
   readonly handles: HandleCache;
   groupCommit!: GroupCommit;
   private readonly env: LogEnv;
-  private readonly dirtyNoneLogs = new Set<PartitionLog>();
+  /** `none` logs with bytes to fsync in the background, each once (a log marks itself once until flushed). */
+  private dirtyNoneLogs: PartitionLog[] = [];
   /** Logs given appends to write since the last microtask checkpoint (see LogEnv.scheduleWrite). */
   private toWrite: PartitionLog[] = [];
   private readonly startScheduledWrites = (): void => {
@@ -148,8 +149,7 @@ export class LogManager {
       groupCommit: null as unknown as GroupCommit, // set in load(), before any log exists
       now: () => this.clock.now(),
       markDirty: (log) => {
-        if (this.dirtyNoneLogs.has(log)) return;
-        this.dirtyNoneLogs.add(log);
+        this.dirtyNoneLogs.push(log);
         this.noneFlushDueMs = Math.min(this.noneFlushDueMs, this.clock.now() + log.config.flushMs);
       },
       scheduleWrite: (log) => {
@@ -359,7 +359,8 @@ export class LogManager {
     if (this.topics.get(name) !== topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${name}`);
     this.topics.delete(name);
     await Promise.all([this.catalogue.record([name]), this.logStarts.request()]);
-    for (const log of topic.partitions) this.dirtyNoneLogs.delete(log);
+    const removed = new Set(topic.partitions);
+    this.dirtyNoneLogs = this.dirtyNoneLogs.filter((log) => !removed.has(log));
     await inParallel(topic.partitions, (log) => log.destroy());
   }
 
@@ -504,9 +505,9 @@ export class LogManager {
    * is synced (the others early, which costs nothing extra: many files are synced with one syncfs).
    */
   private flushNoneLogs(): void {
-    if (this.dirtyNoneLogs.size === 0 || this.noneFlush || this.clock.now() < this.noneFlushDueMs) return;
-    const logs = [...this.dirtyNoneLogs];
-    this.dirtyNoneLogs.clear();
+    if (this.dirtyNoneLogs.length === 0 || this.noneFlush || this.clock.now() < this.noneFlushDueMs) return;
+    const logs = this.dirtyNoneLogs;
+    this.dirtyNoneLogs = [];
     this.noneFlushDueMs = Infinity;
     this.noneFlush = Promise.all(logs.map((l) => l.flushToDisk().catch((err) => this.options.onError?.(err, `background flush of ${l.topic}-${l.partition}`)))).then(() => {
       this.noneFlush = null;

@@ -22,7 +22,7 @@ export interface LogEnv {
   indexes: IndexCache;
   groupCommit: GroupCommit;
   now: () => number;
-  /** Called when a `none` log has bytes to fsync in the background. */
+  /** Called when a `none` log comes to have bytes to fsync in the background: once, until its flushToDisk(). */
   markDirty: (log: PartitionLog) => void;
   /** Has the log's writeQueued() called once the caller's run of appends is over. */
   scheduleWrite: (log: PartitionLog) => void;
@@ -103,7 +103,9 @@ const NO_RUN: PendingAppend[] = [];
  * fails that append and every later one, and rolls the log back to the failed append's start.
  */
 export class PartitionLog {
-  segments: Segment[] = [];
+  /** Change only with segmentsChanged() after. */
+  readonly segments: Segment[] = [];
+  private active!: Segment;
   readonly producers = new ProducerStateManager();
   readonly transactions = new TransactionIndex();
   /**
@@ -129,10 +131,13 @@ export class PartitionLog {
   private runBytes = 0;
   /** `none` logs: records written since the last sync that covers them, counted against flush.messages. */
   private unsyncedRecords = 0;
+  /** `none` logs: given to the background flush (env.markDirty) and not flushed since. */
+  private flushQueued = false;
   private failing: Promise<void> | null = null;
   /** The first append the running rollback (`failing`) refuses. */
   private failingFrom: PendingAppend | null = null;
-  private readonly waiters = new Set<() => void>();
+  /** Long-poll fetches waiting for the high watermark to move; made on the first (most partitions never have one). */
+  private waiters: Set<() => void> | null = null;
   /** The producer state a clean shutdown recorded at the log end, until rebuildProducerState uses it. */
   private shutdownSnapshot: { offset: number; json: string } | null = null;
   /** Index and snapshot writes of rolled segments still running: a close waits for them. */
@@ -153,7 +158,12 @@ export class PartitionLog {
   ) {}
 
   get activeSegment(): Segment {
-    return this.segments[this.segments.length - 1]!;
+    return this.active;
+  }
+
+  /** After any change to `segments`: the last is kept at hand, one object fewer to fetch per append across many partitions. */
+  private segmentsChanged(): void {
+    this.active = this.segments[this.segments.length - 1]!;
   }
 
   get logEndOffset(): number {
@@ -237,6 +247,7 @@ export class PartitionLog {
         segment.sealed = true;
       }
       this.segments.push(segment);
+      this.segmentsChanged();
     }
     // may be past the log end until the journal is replayed; see resumeAtLogStart
     this.logStartOffset = Math.max(logStartOffset, this.segments[0]!.baseOffset);
@@ -506,6 +517,7 @@ export class PartitionLog {
     const next = new Segment(this.dir, previous.nextOffset);
     next.newFile = true;
     this.segments.push(next);
+    this.segmentsChanged();
     // appends to the previous segment may not be written yet: its sync must come after the last of them
     const last = this.pending.length > this.writeIndex ? this.pending[this.pending.length - 1]! : undefined;
     const lastWrite = last?.segment === previous ? last.written : undefined;
@@ -662,7 +674,10 @@ export class PartitionLog {
       this.unsyncedRecords = 0;
       this.env.groupCommit.sync(segment).then(() => this.markDurable(batch), (err) => void this.fail(first, err));
     } else {
-      this.env.markDirty(this);
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        this.env.markDirty(this);
+      }
       this.markDurable(batch);
     }
     this.writeQueued();
@@ -770,6 +785,7 @@ export class PartitionLog {
     const { fs } = this.env;
     const idx = this.segments.indexOf(segment);
     const later = this.segments.splice(idx + 1);
+    this.segmentsChanged();
     for (const s of later) await this.removeSegmentFiles(s);
     if (later.length > 0) {
       // active again: index files its roll may have written describe bytes it no longer ends with (its indexes
@@ -907,6 +923,7 @@ export class PartitionLog {
     const fresh = new Segment(this.dir, this.logStartOffset);
     fresh.newFile = true;
     this.segments.push(fresh);
+    this.segmentsChanged();
     await this.deleteSegmentsWhile((_s, next) => next !== undefined);
     this.highWatermark = this.logEndOffset;
     this.hwSegment = fresh;
@@ -935,14 +952,15 @@ export class PartitionLog {
 
   /** Calls `wake` once the high watermark moves (long-poll fetch); returns a function that cancels it. */
   onAppend(wake: () => void): () => void {
-    this.waiters.add(wake);
-    return () => this.waiters.delete(wake);
+    const waiters = (this.waiters ??= new Set());
+    waiters.add(wake);
+    return () => waiters.delete(wake);
   }
 
   private wakeWaiters(): void {
-    if (this.waiters.size === 0) return;
-    const all = [...this.waiters];
-    this.waiters.clear();
+    const all = this.waiters;
+    if (all === null) return;
+    this.waiters = null;
     for (const w of all) w();
   }
 
@@ -1213,6 +1231,7 @@ export class PartitionLog {
           throw err;
         }
         this.segments.splice(this.segments.indexOf(first), group.length, fresh);
+        this.segmentsChanged();
         for (const s of group) {
           s.deleted = true;
           this.env.indexes.forget(s);
@@ -1272,6 +1291,7 @@ export class PartitionLog {
       let n = 0;
       while (this.segments.length > 1 && pred(this.segments[0]!, this.segments[1])) {
         const s = this.segments.shift()!;
+        this.segmentsChanged();
         await this.removeSegmentFiles(s);
         n++;
       }
@@ -1315,6 +1335,7 @@ export class PartitionLog {
   /** Fsyncs the active segment if it has unsynced bytes (background flush of `none` logs, shutdown). */
   async flushToDisk(): Promise<void> {
     this.unsyncedRecords = 0; // every record counted was written before this sync
+    this.flushQueued = false;
     for (const s of this.segments) if (s.dirty) await this.env.groupCommit.sync(s);
   }
 

@@ -33,10 +33,9 @@ export class Segment {
   fd: number | null = null;
   opening: Promise<number> | null = null;
   inUse = 0;
-  /** Place in the file cache's least-recently-used list (see HandleCache). */
-  cached = false;
-  lruPrev: Segment | null = null;
-  lruNext: Segment | null = null;
+  /** Place in the file cache (-1: not there), and whether it was used since the cache's clock hand last passed (see HandleCache). */
+  cacheSlot = -1;
+  usedLately = false;
   /** The index files hold exactly the indexes in memory (a sealed segment's): the IndexCache may drop them. */
   indexFilesCurrent = false;
   /** Dropped from memory by the IndexCache: the indexes are empty until read back from the files. */
