@@ -269,6 +269,10 @@ test('the background flush of `none` topics keeps each topic\'s flush.ms: synced
     now += 5_000;
     await tick();
     assert.equal(synced.length, 2, 'nothing written since, nothing synced');
+    await appendValues(logs.getLog('fast', 0)!, ['c']).durable;
+    now += 210;
+    await tick();
+    assert.deepEqual(synced.sort(), ['fast-0', 'fast-0', 'slow-0'], 'written again after its flush: synced again');
     await logs.close();
   }));
 
