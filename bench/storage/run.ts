@@ -1,6 +1,8 @@
 // Storage engine benchmark: append throughput by batch size, durability mode and partition count, next to the
 // raw bandwidth of plain file writes with the same fsync cadence, measured in the same run on the same disk.
-// Each case runs --reps times, Sluice then raw each time (the disk's speed drifts), and reports medians.
+// Each repetition runs every partition count of a mode and batch size in turn, Sluice then raw each time (the
+// disk's speed drifts), each run after a filesystem sync; a case reports medians, and its ratio to one partition
+// is the median of the ratios within each repetition.
 // A case stops after --seconds or --max-mib, whichever comes first, except that an fsync case goes on past
 // --seconds until it has issued CHECKPOINT_PASS_MIB: the journal's checkpoint (every 256 MiB) is then in every
 // figure, not only in those of the runs fast enough to reach it in time.
@@ -76,6 +78,11 @@ interface Result extends Case {
   diskPerByte: number | null;
   rawMbPerSec: number;
   ratio: number;
+  /**
+   * The median over repetitions of this case's MB/s over one partition's in the same repetition (the two run
+   * minutes apart at most); null when one partition is not among the cases run.
+   */
+  vsOnePartition: number | null;
   /** The kernel's bound on writing each append into its partition's file as it arrives (see spreadRun). */
   perAppendMbPerSec: number;
   /** Every repetition's Sluice and raw MB/s, in run order. */
@@ -181,6 +188,14 @@ async function sluiceRun(dir: string, c: Case): Promise<SluiceRun> {
   }
 }
 
+/**
+ * Has the kernel write out what earlier runs left dirty (and commit their deletions) before a run starts, so a
+ * run does not pay for the writeback of the one before it.
+ */
+async function settleDisk(dir: string): Promise<void> {
+  if (!(await nodeFileSystem.syncFileSystem(dir))) throw new Error(`could not sync the filesystem of ${dir}`);
+}
+
 /** Plain sequential writes of `total` bytes in `chunk`-sized writes, fdatasync after each when `sync`. */
 async function rawRun(dir: string, chunk: number, total: number, sync: boolean): Promise<number> {
   const file = join(dir, 'raw.bin');
@@ -276,27 +291,39 @@ async function main(): Promise<void> {
   try {
     for (const mode of modes) {
       for (const batchBytes of sizes) {
-        for (const partitions of partitionCounts) {
-          const runs: SluiceRun[] = [];
-          const raws: number[] = [];
-          const spreads: number[] = [];
-          for (let rep = 0; rep < REPS; rep++) {
+        // every repetition runs each partition count once, in turn: the disk's speed drifts over minutes, and a
+        // ratio to one partition taken from runs made side by side carries less of that drift
+        const measured = new Map(partitionCounts.map((partitions) => [partitions, { runs: [] as SluiceRun[], raws: [] as number[], spreads: [] as number[] }]));
+        for (let rep = 0; rep < REPS; rep++) {
+          for (const partitions of partitionCounts) {
+            const { runs, raws, spreads } = measured.get(partitions)!;
             const dir = join(root, `${mode}-${batchBytes}-${partitions}`);
             await mkdir(dir, { recursive: true });
+            await settleDisk(root);
             const run = await sluiceRun(dir, { batchBytes, mode, partitions });
             await rm(dir, { recursive: true, force: true });
             // the same bytes, written plainly, with one fsync per Sluice fsync round's worth of bytes
             const perRound = mode === 'fsync' ? Math.max(batchBytes, Math.round(run.bytes / Math.max(1, run.rounds))) : 1 << 20;
             runs.push(run);
-            raws.push(NULL_DISK ? NaN : await rawRun(root, perRound, Math.min(run.bytes, MAX_BYTES), mode === 'fsync'));
             if (!NULL_DISK) {
+              await settleDisk(root);
+              raws.push(await rawRun(root, perRound, Math.min(run.bytes, MAX_BYTES), mode === 'fsync'));
               const spreadDir = join(root, 'spread');
               await mkdir(spreadDir, { recursive: true });
+              await settleDisk(root);
               spreads.push(spreadRun(spreadDir, batchBytes, partitions, Math.min(run.bytes, MAX_BYTES)));
               await rm(spreadDir, { recursive: true, force: true });
-            } else spreads.push(NaN);
+            } else {
+              raws.push(NaN);
+              spreads.push(NaN);
+            }
           }
-          const mbPerSec = median(runs.map((r) => r.bytes / 1e6 / r.seconds));
+        }
+        const one = measured.get(1);
+        for (const partitions of partitionCounts) {
+          const { runs, raws, spreads } = measured.get(partitions)!;
+          const rates = runs.map((x) => x.bytes / 1e6 / x.seconds);
+          const mbPerSec = median(rates);
           const raw = median(raws);
           const r: Result = {
             batchBytes, mode, partitions, mbPerSec,
@@ -308,11 +335,13 @@ async function main(): Promise<void> {
             diskPerByte: runs.every((x) => x.diskBytes !== null) ? median(runs.map((x) => x.diskBytes! / x.bytes)) : null,
             rawMbPerSec: raw,
             ratio: mbPerSec / raw,
+            vsOnePartition: one ? median(rates.map((rate, i) => rate / (one.runs[i]!.bytes / 1e6 / one.runs[i]!.seconds))) : null,
             perAppendMbPerSec: median(spreads),
-            runs: runs.map((x, i) => ({ mbPerSec: x.bytes / 1e6 / x.seconds, rawMbPerSec: raws[i]!, perAppendMbPerSec: spreads[i]! })),
+            runs: rates.map((rate, i) => ({ mbPerSec: rate, rawMbPerSec: raws[i]!, perAppendMbPerSec: spreads[i]! })),
           };
           results.push(r);
-          console.log(`${mode.padEnd(5)} ${String(batchBytes).padStart(8)} B x ${String(partitions).padStart(5)} partitions: ${mbPerSec.toFixed(1).padStart(7)} MB/s ${r.batchesPerSec.toFixed(0).padStart(7)} batches/s, ${r.fsyncRounds} rounds (${r.journalRounds} journaled), cpu ${r.cpuPercent.toFixed(0)}%, disk ${r.diskPerByte?.toFixed(2) ?? '?'} B/B, close ${r.closeMs.toFixed(0)} ms; raw ${raw.toFixed(1)} MB/s; ratio ${(r.ratio * 100).toFixed(0)}%; per-append writes ${r.perAppendMbPerSec.toFixed(1)} MB/s`);
+          const vsOne = r.vsOnePartition === null ? '' : `; ${(r.vsOnePartition * 100).toFixed(0)}% of 1 partition (runs: ${rates.map((x) => x.toFixed(0)).join(', ')})`;
+          console.log(`${mode.padEnd(5)} ${String(batchBytes).padStart(8)} B x ${String(partitions).padStart(5)} partitions: ${mbPerSec.toFixed(1).padStart(7)} MB/s ${r.batchesPerSec.toFixed(0).padStart(7)} batches/s, ${r.fsyncRounds} rounds (${r.journalRounds} journaled), cpu ${r.cpuPercent.toFixed(0)}%, disk ${r.diskPerByte?.toFixed(2) ?? '?'} B/B, close ${r.closeMs.toFixed(0)} ms; raw ${raw.toFixed(1)} MB/s; ratio ${(r.ratio * 100).toFixed(0)}%; per-append writes ${r.perAppendMbPerSec.toFixed(1)} MB/s${vsOne}`);
         }
       }
     }
@@ -329,7 +358,7 @@ async function main(): Promise<void> {
     `# Storage benchmark, ${date}, ${machine}`,
     '',
     `${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}; Node ${process.version}; ${SECONDS} s or ${MAX_BYTES / 1048576} MiB per case (fsync cases: at least ${CHECKPOINT_PASS_MIB} MiB, one journal checkpoint); 8 MiB of appends in flight (64 to 8192 appends), issued a 1 MiB request at a time (one buffer, the batches views of it) with the event loop turning in between, as socket reads would.`,
-    `Medians of ${REPS} repetitions; each repetition runs Sluice, then raw.`,
+    `Medians of ${REPS} repetitions; each repetition runs every partition count of a mode and batch size in turn, Sluice then raw each time, every run after a sync of the filesystem. "vs 1 partition": the median of the ratios to one partition within each repetition.`,
     'Raw: plain sequential writes of the same bytes, with one fdatasync per Sluice fsync round\'s worth of bytes (fsync mode) or none.',
     'Per-append writes: the same appends, one synchronous write each, round-robin over as many files as partitions, no syncs and no engine: what the kernel alone allows a design that writes each append into its partition\'s file as it arrives; "vs Sluice 1 partition" compares it with Sluice\'s one-partition figure of the same mode and size.',
     'CPU: the benchmark process (event loop and I/O threads) per second of wall time. Close: clean shutdown after the run.',
@@ -340,7 +369,7 @@ async function main(): Promise<void> {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map((r) => {
       const one = results.find((x) => x.mode === r.mode && x.batchBytes === r.batchBytes && x.partitions === 1);
-      return `| ${r.mode} | ${r.batchBytes} | ${r.partitions} | ${r.mbPerSec.toFixed(1)} | ${r.batchesPerSec.toFixed(0)} | ${r.fsyncRounds} (${r.journalRounds}) | ${r.cpuPercent.toFixed(0)}% | ${r.diskPerByte?.toFixed(2) ?? ''} | ${r.closeMs.toFixed(0)} | ${NULL_DISK ? '' : r.rawMbPerSec.toFixed(1)} | ${NULL_DISK ? '' : (r.ratio * 100).toFixed(0) + '%'} | ${one ? ((r.mbPerSec / one.mbPerSec) * 100).toFixed(0) + '%' : ''} | ${NULL_DISK ? '' : r.perAppendMbPerSec.toFixed(1)} | ${one && !NULL_DISK ? ((r.perAppendMbPerSec / one.mbPerSec) * 100).toFixed(0) + '%' : ''} |`;
+      return `| ${r.mode} | ${r.batchBytes} | ${r.partitions} | ${r.mbPerSec.toFixed(1)} | ${r.batchesPerSec.toFixed(0)} | ${r.fsyncRounds} (${r.journalRounds}) | ${r.cpuPercent.toFixed(0)}% | ${r.diskPerByte?.toFixed(2) ?? ''} | ${r.closeMs.toFixed(0)} | ${NULL_DISK ? '' : r.rawMbPerSec.toFixed(1)} | ${NULL_DISK ? '' : (r.ratio * 100).toFixed(0) + '%'} | ${r.vsOnePartition === null ? '' : (r.vsOnePartition * 100).toFixed(0) + '%'} | ${NULL_DISK ? '' : r.perAppendMbPerSec.toFixed(1)} | ${one && !NULL_DISK ? ((r.perAppendMbPerSec / one.mbPerSec) * 100).toFixed(0) + '%' : ''} |`;
     }),
   ];
   const base = join(outDir, `${date}-storage-${machine}${NULL_DISK ? '-null-disk' : ''}`);
