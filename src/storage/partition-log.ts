@@ -718,7 +718,9 @@ export class PartitionLog {
       this.hwPosition = head.position + head.bytes;
     }
     if (this.pendingHead === this.pending.length) {
-      this.pending = [];
+      // emptied in place: a new array per drain lived until the partition's next append, long enough across many
+      // partitions to be promoted out of the young generation, and every collection then copied thousands of them
+      this.pending.length = 0;
       this.writeIndex = 0;
       this.pendingHead = 0;
     } else if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
