@@ -12,8 +12,13 @@ export interface FileSystem {
   close(fd: number): Promise<void>;
   /** Writes all buffers at `position`, returns the bytes written. */
   writev(fd: number, buffers: Buffer[], position: number): Promise<number>;
-  /** Reads up to `length` bytes at `position` into `into` at offset 0, returns the bytes read. */
-  read(fd: number, into: Buffer, length: number, position: number): Promise<number>;
+  /**
+   * Reads up to `length` bytes at `position` into `into` at offset 0, returns the bytes read. `mayMissCache`: the
+   * bytes were not written lately, so the read may wait for the disk; it then takes libuv's I/O threads, which
+   * read in parallel, and not the small-I/O thread, where the writes queued behind it (appends waiting to be
+   * acknowledged, on every partition) would wait with it.
+   */
+  read(fd: number, into: Buffer, length: number, position: number, mayMissCache?: boolean): Promise<number>;
   fdatasync(fd: number): Promise<void>;
   ftruncate(fd: number, length: number): Promise<void>;
   fstatSize(fd: number): Promise<number>;
@@ -90,8 +95,8 @@ export const nodeFileSystem: FileSystem = {
     const small = bytes <= SMALL_IO_MAX_BYTES && besideOthers() ? (smallIo ??= new SmallIo()).writev(fd, buffers, bytes, position) : null;
     return small ?? onPool((done) => fs.writev(fd, buffers, position, done));
   },
-  read: (fd, into, length, position) => {
-    const small = length <= SMALL_IO_MAX_BYTES && besideOthers() ? (smallIo ??= new SmallIo()).read(fd, into, length, position) : null;
+  read: (fd, into, length, position, mayMissCache = false) => {
+    const small = !mayMissCache && length <= SMALL_IO_MAX_BYTES && besideOthers() ? (smallIo ??= new SmallIo()).read(fd, into, length, position) : null;
     return small ?? onPool((done) => fs.read(fd, into, 0, length, position, done));
   },
   fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))),

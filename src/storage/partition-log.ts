@@ -84,6 +84,11 @@ class PendingAppend implements AppendResult {
 }
 
 const READ_SLACK_BYTES = 16 * 1024;
+/**
+ * A read this close to the end of the active segment reads bytes written lately, taken to be in the page cache; one
+ * further back is read as one that may wait for the disk (see FileSystem.read).
+ */
+const RECENTLY_WRITTEN_BYTES = 1 << 20;
 /** Offsets one segment may span: its indexes keep offsets relative to its base as int32. */
 const MAX_SEGMENT_OFFSETS = 2 ** 31;
 /**
@@ -1027,10 +1032,13 @@ export class PartitionLog {
     if (position >= limit) return Buffer.alloc(0);
     const fd = await this.env.handles.acquire(segment);
     try {
+      // a consumer that keeps up reads what was just written, still in the page cache; one catching up may wait
+      // for the disk
+      const mayMissCache = segment !== this.active || segment.size - position > RECENTLY_WRITTEN_BYTES;
       let want = Math.min(limit - position, Math.max(maxBytes, 1) + READ_SLACK_BYTES);
       for (;;) {
         const buf = Buffer.allocUnsafe(want);
-        const got = await this.env.fs.read(fd, buf, want, position);
+        const got = await this.env.fs.read(fd, buf, want, position, mayMissCache);
         if (got === 0) return Buffer.alloc(0);
         const view = buf.subarray(0, got);
         let at = 0;

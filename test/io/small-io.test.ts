@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { test } from 'node:test';
@@ -240,6 +241,46 @@ test('nodeFileSystem.read reads small and large ranges alike, alone and beside o
       assert.equal((await readAt(content.length, 100)).length, 0);
     } finally {
       await nodeFileSystem.close(fd);
+    }
+  });
+});
+
+test('a small read that may wait for the disk takes the I/O threads: small writes made beside it do not wait for it', async () => {
+  await withTempDir(async (dir) => {
+    // a read from an empty FIFO waits until something is written to it, as a read that misses the page cache
+    // waits for the disk; the small writes made beside it, which take the small-I/O thread, complete meanwhile
+    const fifoPath = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifoPath]);
+    const fifo = openSync(fifoPath, constants.O_RDWR);
+    const fd = await nodeFileSystem.open(join(dir, 'f'), OPEN_READ_WRITE_CREATE);
+    try {
+      // a large write in flight first, so that the small requests below count as made beside other I/O
+      const large = pattern(1, SMALL_IO_MAX_BYTES + 1);
+      const largeWritten = nodeFileSystem.writev(fd, [large], 0);
+      const into = Buffer.alloc(5);
+      const read = nodeFileSystem.read(fifo, into, 5, -1, true);
+      const small = Array.from({ length: 10 }, (_, i) => pattern(10 + i, 100));
+      let released = false;
+      const release = () => {
+        if (!released) writeSync(fifo, 'bytes');
+        released = true;
+      };
+      // should the writes wait for the read after all, the FIFO is fed after a while so that they end and the
+      // assertion below fails, rather than the test hanging
+      const guard = setTimeout(release, 10_000);
+      const written = await Promise.all(small.map((b, i) => nodeFileSystem.writev(fd, [b], large.length + i * 100)));
+      const writtenWhileReadWaited = !released;
+      clearTimeout(guard);
+      release();
+      assert.equal(writtenWhileReadWaited, true);
+      assert.deepEqual(written, small.map((b) => b.length));
+      assert.equal(await largeWritten, large.length);
+      assert.deepEqual(readFileSync(join(dir, 'f')), Buffer.concat([large, ...small]));
+      assert.equal(await read, 5);
+      assert.equal(into.toString(), 'bytes');
+    } finally {
+      await nodeFileSystem.close(fd);
+      closeSync(fifo);
     }
   });
 });

@@ -66,6 +66,34 @@ test('read returns whole batches up to max bytes, and always at least the first 
     await logs.close();
   }));
 
+test('reads of bytes written lately are marked as in the page cache; reads further back, or of closed segments, as ones that may wait for the disk', () =>
+  withTempDir(async (dir) => {
+    const flags: (boolean | undefined)[] = [];
+    const fs: FileSystem = { ...nodeFileSystem, read: (fd, into, length, position, mayMissCache) => (flags.push(mayMissCache), nodeFileSystem.read(fd, into, length, position, mayMissCache)) };
+    const logs = await openLogs(dir, { fs });
+    await logs.createTopic('t', 1, { 'segment.bytes': String(3_100_000) });
+    const log = logs.getLog('t', 0)!;
+    // batches of 100,076 bytes: offsets 0–29 fill the first segment, 30–59 the second (3.0 MB, the active one)
+    for (let i = 0; i < 60; i++) await appendValues(log, [String(i % 10).repeat(50_000)]).durable;
+    assert.deepEqual(log.segments.map((s) => s.baseOffset), [0, 30]);
+    const mayMissCache = async (offset: number) => {
+      flags.length = 0;
+      const { records } = await log.read(offset, 1);
+      assert.equal(readInt64(records, Batch.BASE_OFFSET), offset);
+      assert.ok(flags.length > 0 && flags.every((f) => f === flags[0]), `one mark for every read of offset ${offset}: ${flags}`);
+      return flags[0];
+    };
+    // the first segment is closed: at its start and at its end
+    assert.equal(await mayMissCache(0), true);
+    assert.equal(await mayMissCache(29), true);
+    // the active segment: 3.0 MB and 1.2 MB from its end, then within its last 1 MiB
+    assert.equal(await mayMissCache(30), true);
+    assert.equal(await mayMissCache(48), true);
+    assert.equal(await mayMissCache(50), false);
+    assert.equal(await mayMissCache(59), false);
+    await logs.close();
+  }));
+
 test('segments roll by age (segment.ms)', () =>
   withTempDir(async (dir) => {
     let now = 1_000_000;
