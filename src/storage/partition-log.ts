@@ -85,8 +85,8 @@ class PendingAppend implements AppendResult {
 
 const READ_SLACK_BYTES = 16 * 1024;
 /**
- * A read this close to the end of the active segment reads bytes written lately, taken to be in the page cache; one
- * further back is read as one that may wait for the disk (see FileSystem.read).
+ * A read this close to the end of the active segment reads bytes written lately, taken to be in the page cache (if
+ * this process wrote them); one further back is read as one that may wait for the disk (see FileSystem.read).
  */
 const RECENTLY_WRITTEN_BYTES = 1 << 20;
 /** Offsets one segment may span: its indexes keep offsets relative to its base as int32. */
@@ -359,6 +359,7 @@ export class PartitionLog {
         }
       }
       if (scan.validBytes < scan.fileBytes) await fs.ftruncate(fd, scan.validBytes);
+      segment.writtenFrom = segment.size;
       if (scan.batches > 0) segment.firstAppendMs = this.env.now();
       return scan.fileBytes - scan.validBytes;
     } finally {
@@ -808,6 +809,7 @@ export class PartitionLog {
     this.snapshotOffsets = this.snapshotOffsets.filter((o) => o <= offset);
     for (const o of staleSnapshots) await fs.unlink(this.snapshotPath(o)).catch(() => undefined);
     segment.size = position;
+    segment.writtenFrom = Math.min(segment.writtenFrom, position);
     segment.nextOffset = offset;
     const maxBefore = { timestamp: segment.maxTimestamp, offset: segment.maxTimestampOffset };
     const lastIndexed = segment.truncateIndexes(position, offset);
@@ -1032,9 +1034,9 @@ export class PartitionLog {
     if (position >= limit) return Buffer.alloc(0);
     const fd = await this.env.handles.acquire(segment);
     try {
-      // a consumer that keeps up reads what was just written, still in the page cache; one catching up may wait
-      // for the disk
-      const mayMissCache = segment !== this.active || segment.size - position > RECENTLY_WRITTEN_BYTES;
+      // a consumer that keeps up reads what was just written, still in the page cache; one catching up, or reading
+      // what was there before a restart, may wait for the disk
+      const mayMissCache = segment !== this.active || position < Math.max(segment.writtenFrom, segment.size - RECENTLY_WRITTEN_BYTES);
       let want = Math.min(limit - position, Math.max(maxBytes, 1) + READ_SLACK_BYTES);
       for (;;) {
         const buf = Buffer.allocUnsafe(want);

@@ -50,6 +50,11 @@ export class Segment {
   /** Created by this process and its directory entry not yet synced. */
   newFile = false;
   /**
+   * Where the bytes this process wrote begin: those before were found at start, and may not be in the page cache
+   * (after a reboot).
+   */
+  writtenFrom = 0;
+  /**
    * Closed, and found with its index files at start (those are written only once its bytes are synced: at roll,
    * compaction's swap, shutdown) or made by a compaction swap the start finished (which writes them): none of its
    * bytes can have been lost.
