@@ -30,6 +30,8 @@ const STAGING_MAX_BYTES = 16 << 20;
 const SUFFIX = '.journal';
 /** Files of the first format (a CRC32C per entry), only read: a crash of an older version may have left them. */
 const FIRST_FORMAT_SUFFIX = '.wal';
+/** The first format's entry: int32 size (of what follows), uint32 CRC32C, 16-byte topic id, int32 partition. */
+const FIRST_FORMAT_HEADER_BYTES = 4 + 4 + 16 + 4;
 
 /**
  * The shared write-ahead journal of `fsync` partitions. When many partitions have appends in one group-commit
@@ -62,20 +64,17 @@ export class Journal {
     readonly dir: string,
   ) {}
 
-  /** Opens the journal directory and returns the entries of the files left by the previous run, oldest first. */
-  static async open(fs: FileSystem, dir: string): Promise<{ journal: Journal; leftover: JournalEntry[]; leftoverFiles: string[] }> {
+  /**
+   * Opens the journal directory; returns a journal numbered after the files the previous run left, and those
+   * files, oldest first, for `leftoverEntries` to replay.
+   */
+  static async open(fs: FileSystem, dir: string): Promise<{ journal: Journal; leftoverFiles: string[] }> {
     await fs.mkdir(dir);
     // named by sequence number: sorted by name, files of both formats are in the order they were written
     const files = (await fs.readdir(dir)).filter((f) => f.endsWith(SUFFIX) || f.endsWith(FIRST_FORMAT_SUFFIX)).sort();
-    const leftover: JournalEntry[] = [];
-    for (const f of files) {
-      const data = await fs.readFile(join(dir, f));
-      if (f.endsWith(SUFFIX)) parseRounds(data, leftover);
-      else parseFirstFormat(data, leftover);
-    }
     const journal = new Journal(fs, dir);
     journal.seq = files.length > 0 ? Number(files[files.length - 1]!.slice(0, 20)) + 1 : 0;
-    return { journal, leftover, leftoverFiles: files.map((f) => join(dir, f)) };
+    return { journal, leftoverFiles: files.map((f) => join(dir, f)) };
   }
 
   private get path(): string {
@@ -243,35 +242,101 @@ export class Journal {
   }
 }
 
-/** Appends the entries of a file's rounds to `out`; stops at the first torn or corrupt round (never acknowledged). */
-function parseRounds(data: Buffer, out: JournalEntry[]): void {
-  for (let at = 0; at + ROUND_HEADER_BYTES <= data.length; ) {
-    const end = at + ROUND_HEADER_BYTES + data.readInt32BE(at);
-    // a round holds at least one entry: a smaller size (zeros left by a torn write, say) ends the file
-    if (end < at + ROUND_HEADER_BYTES + ENTRY_HEADER_BYTES || end > data.length) return;
-    if (crc32c(data.subarray(at + ROUND_HEADER_BYTES, end)) !== data.readUInt32BE(at + 4)) return;
-    for (let e = at + ROUND_HEADER_BYTES; e + ENTRY_HEADER_BYTES <= end; ) {
-      const entryEnd = e + 4 + data.readInt32BE(e);
-      if (entryEnd < e + ENTRY_HEADER_BYTES || entryEnd > end) return;
-      out.push({ topicId: data.toString('hex', e + 4, e + 20), partition: data.readInt32BE(e + 20), records: data.subarray(e + ENTRY_HEADER_BYTES, entryEnd) });
-      e = entryEnd;
+/** What a file is read in: a round larger than this is read whole, in a buffer of its own. */
+export const JOURNAL_READ_BYTES = 8 << 20;
+
+/**
+ * The entries of journal files left by the previous run, in the order written, a round at a time: a file holds up
+ * to a checkpoint's worth of rounds (a gigabyte), and reading it whole would take as much memory (Node refuses
+ * files past 2 GiB). An entry's records are a view of the bytes read; take the next round once done with them.
+ * Each file ends at its first torn or corrupt round (never acknowledged, so none of it is replayed).
+ */
+export async function* leftoverEntries(fs: FileSystem, files: readonly string[]): AsyncGenerator<JournalEntry[]> {
+  for (const file of files) {
+    const firstFormat = file.endsWith(FIRST_FORMAT_SUFFIX);
+    const reader = await FileWindow.open(fs, file);
+    try {
+      frames: for (let at = 0; ; ) {
+        // both formats frame with int32 size and uint32 CRC32C of what follows the CRC
+        const header = await reader.bytes(at, ROUND_HEADER_BYTES);
+        if (!header) break;
+        const size = header.readInt32BE(0);
+        const frameBytes = firstFormat ? 4 + size : ROUND_HEADER_BYTES + size;
+        // a frame holds at least one entry: a smaller size (zeros left by a torn write, say) ends the file
+        if (frameBytes < (firstFormat ? FIRST_FORMAT_HEADER_BYTES : ROUND_HEADER_BYTES + ENTRY_HEADER_BYTES)) break;
+        const frame = await reader.bytes(at, frameBytes);
+        if (!frame || crc32c(frame.subarray(ROUND_HEADER_BYTES)) !== frame.readUInt32BE(4)) break;
+        if (firstFormat) {
+          yield [{ topicId: frame.toString('hex', 8, 24), partition: frame.readInt32BE(24), records: frame.subarray(FIRST_FORMAT_HEADER_BYTES) }];
+        } else {
+          const entries: JournalEntry[] = [];
+          for (let e = ROUND_HEADER_BYTES; e + ENTRY_HEADER_BYTES <= frame.length; ) {
+            const entryEnd = e + 4 + frame.readInt32BE(e);
+            if (entryEnd < e + ENTRY_HEADER_BYTES || entryEnd > frame.length) break frames;
+            entries.push({ topicId: frame.toString('hex', e + 4, e + 20), partition: frame.readInt32BE(e + 20), records: frame.subarray(e + ENTRY_HEADER_BYTES, entryEnd) });
+            e = entryEnd;
+          }
+          yield entries;
+        }
+        at += frameBytes;
+      }
+    } finally {
+      await reader.close();
     }
-    at = end;
   }
 }
 
 /**
- * The first format: entries one after another, each with its own CRC32C (int32 size, uint32 CRC of id,
- * partition and records, 16-byte topic id, int32 partition, record batches). Stops at the first torn or
- * corrupt entry.
+ * Forward reads of a file through a window of JOURNAL_READ_BYTES, so that a frame is one read, not one per field.
+ * The window's buffer is reused: in a VM, first touches of fresh memory cost more than the reads themselves
+ * (492 MiB of journal, in the page cache, took 1.9 s to go through with a new buffer per window, 0.55 s with one).
  */
-function parseFirstFormat(data: Buffer, out: JournalEntry[]): void {
-  const headerBytes = 4 + 4 + 16 + 4;
-  for (let at = 0; at + headerBytes <= data.length; ) {
-    const end = at + 4 + data.readInt32BE(at);
-    if (end < at + headerBytes || end > data.length) return;
-    if (crc32c(data.subarray(at + 8, end)) !== data.readUInt32BE(at + 4)) return;
-    out.push({ topicId: data.toString('hex', at + 8, at + 24), partition: data.readInt32BE(at + 24), records: data.subarray(at + headerBytes, end) });
-    at = end;
+class FileWindow {
+  private buffer = Buffer.alloc(0);
+  /** The part of `buffer` holding the file's bytes from `windowStart` on. */
+  private window = Buffer.alloc(0);
+  private windowStart = 0;
+
+  private constructor(
+    private readonly fs: FileSystem,
+    private readonly fd: number,
+    private readonly size: number,
+  ) {}
+
+  static async open(fs: FileSystem, path: string): Promise<FileWindow> {
+    const fd = await fs.open(path, 'r');
+    try {
+      return new FileWindow(fs, fd, await fs.fstatSize(fd));
+    } catch (err) {
+      await fs.close(fd);
+      throw err;
+    }
+  }
+
+  /**
+   * The `length` bytes at `position` (at or past the previous call's), or null if the file ends first. The view
+   * is valid until the next call that has to read.
+   */
+  async bytes(position: number, length: number): Promise<Buffer | null> {
+    if (position + length > this.size) return null;
+    const windowEnd = this.windowStart + this.window.length;
+    if (position + length <= windowEnd) return this.window.subarray(position - this.windowStart, position - this.windowStart + length);
+    const wanted = Math.min(this.size - position, Math.max(JOURNAL_READ_BYTES, length));
+    const kept = Math.max(0, windowEnd - position);
+    const into = this.buffer.length >= wanted ? this.buffer : Buffer.allocUnsafe(wanted);
+    this.window.copy(into, 0, this.window.length - kept); // within one buffer the regions may overlap: copy allows it
+    for (let filled = kept; filled < wanted; ) {
+      const n = await this.fs.read(this.fd, into.subarray(filled), wanted - filled, position + filled, true);
+      if (n === 0) throw new Error(`journal file ended early: read ${filled} of ${wanted} bytes at ${position}`);
+      filled += n;
+    }
+    this.buffer = into;
+    this.window = into.subarray(0, wanted);
+    this.windowStart = position;
+    return this.window.subarray(0, length);
+  }
+
+  close(): Promise<void> {
+    return this.fs.close(this.fd);
   }
 }

@@ -8,10 +8,17 @@ import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
-import { Journal } from '../../src/storage/journal.js';
+import { JOURNAL_READ_BYTES, Journal, leftoverEntries, type JournalEntry } from '../../src/storage/journal.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { appendValues, batchOf, crash, openLogs, pathRecordingOpen, readAll, untilAcknowledged, waitUntil } from './helpers.js';
 import { withPowerLossDisk } from './power-loss-disk.js';
+
+/** The entries the journal files in `dir` hold, as a start would replay them (copied: a round's views are reused). */
+async function leftoverIn(dir: string, fs: FileSystem = nodeFileSystem): Promise<JournalEntry[]> {
+  const entries: JournalEntry[] = [];
+  for await (const round of leftoverEntries(fs, (await Journal.open(fs, dir)).leftoverFiles)) for (const e of round) entries.push({ ...e, records: Buffer.from(e.records) });
+  return entries;
+}
 
 /** Counts fdatasync calls. */
 function countingFs(): { fs: FileSystem; syncs: () => number } {
@@ -59,10 +66,44 @@ test('a journal of 200,000 entries, as a crash under load on many partitions lea
     const writes = Array.from({ length: 200_000 }, (_, i) => ({ source: { topicId: '00'.repeat(16), partition: i % 10_000 }, buffers: [Buffer.from(String(i))] }));
     for (let i = 0; i < writes.length; i += 50_000) await journal.sync((await journal.write(writes.slice(i, i + 50_000))).end);
     // no close (that deletes the file): the process crashed
-    const { leftover } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
+    const leftover = await leftoverIn(join(dir, 'journal'));
     assert.equal(leftover.length, 200_000);
     assert.deepEqual([leftover[0]!.partition, leftover[0]!.records.toString()], [0, '0']);
     assert.deepEqual([leftover[199_999]!.partition, leftover[199_999]!.records.toString()], [9_999, '199999']);
+  }));
+
+test('a journal file is read a round at a time, not whole: rounds across read boundaries and one larger than a read come back, and a round torn across a boundary ends the file', () =>
+  withTempDir(async (dir) => {
+    const { journal } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
+    const id = 'cd'.repeat(16);
+    // 1 MiB rounds of ten entries (not a divisor of a read), then one round of 1.5 reads, then small rounds again
+    const value = (round: number, entry: number, bytes: number) => Buffer.alloc(bytes, `${round}.${entry};`);
+    const rounds: Buffer[][] = [];
+    for (let r = 0; r < 3 * (JOURNAL_READ_BYTES >> 20); r++) rounds.push(Array.from({ length: 10 }, (_, e) => value(r, e, 104_857 + r)));
+    const large = rounds.length;
+    rounds.push([value(large, 0, JOURNAL_READ_BYTES + JOURNAL_READ_BYTES / 2)]);
+    for (let r = large + 1; r < large + 40; r++) rounds.push([value(r, 0, 100), value(r, 1, 3)]);
+    const ends: number[] = [];
+    for (const entries of rounds) ends.push((await journal.write(entries.map((b, e) => ({ source: { topicId: id, partition: e }, buffers: [b] })))).end);
+    await journal.sync(ends[ends.length - 1]!);
+    const reads: number[] = [];
+    const recording: FileSystem = { ...nodeFileSystem, read: (fd, into, length, position, cold) => (reads.push(length), nodeFileSystem.read(fd, into, length, position, cold)) };
+    const expected = (upTo: number) => rounds.slice(0, upTo).flatMap((entries) => entries.map((b, e) => [e, b.length, crc32c(b)]));
+    const leftover = async () => (await leftoverIn(join(dir, 'journal'), recording)).map((e) => {
+      assert.equal(e.topicId, id);
+      return [e.partition, e.records.length, crc32c(e.records)];
+    });
+    assert.deepEqual(await leftover(), expected(rounds.length));
+    const fileBytes = ends[ends.length - 1]!;
+    assert.ok(fileBytes > 4 * JOURNAL_READ_BYTES);
+    assert.ok(reads.length > fileBytes / JOURNAL_READ_BYTES, `${reads.length} reads`);
+    assert.ok(Math.max(...reads) <= JOURNAL_READ_BYTES * 1.5 + 64, `reads of ${Math.max(...reads)} bytes for rounds of at most 1.5 reads`);
+    assert.ok(reads.reduce((a, b) => a + b, 0) < fileBytes * 1.1, 'no byte read many times over');
+    // torn inside the round that the first read boundary cuts: the rounds before it come back, none after it
+    const [file] = await readdir(join(dir, 'journal'));
+    const across = ends.findIndex((end) => end > JOURNAL_READ_BYTES);
+    await truncate(join(dir, 'journal', file!), JOURNAL_READ_BYTES + 10);
+    assert.deepEqual(await leftover(), expected(across));
   }));
 
 test('a round is one entry per partition, checked by one CRC: a torn or corrupt round is dropped whole, and what follows it', () =>
@@ -78,7 +119,7 @@ test('a round is one entry per partition, checked by one CRC: a torn or corrupt 
     await journal.sync(ends[2]!);
     const [file] = await readdir(join(dir, 'journal'));
     const path = join(dir, 'journal', file!);
-    const leftover = async () => (await Journal.open(nodeFileSystem, join(dir, 'journal'))).leftover.map((e) => [e.topicId === id, e.partition, e.records.toString()]);
+    const leftover = async () => (await leftoverIn(join(dir, 'journal'))).map((e) => [e.topicId === id, e.partition, e.records.toString()]);
     assert.deepEqual(await leftover(), [0, 1, 2].flatMap((n) => [[true, 0, `r${n}ar${n}b`], [true, 3, `r${n}c`]]));
     // a write torn inside the last round
     await truncate(path, ends[2]! - 3);
@@ -529,7 +570,7 @@ test('a journal file is not rotated while a failed round is not yet cut off from
     await assert.rejects(journal.rotate());
     const old = await journal.rotate();
     assert.ok(old?.endsWith('00000000000000000000.journal'));
-    const { leftover } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
+    const leftover = await leftoverIn(join(dir, 'journal'));
     assert.deepEqual(leftover.map((e) => e.records.toString()), ['kept']);
   }));
 
@@ -644,6 +685,6 @@ test('cutting off a round the cut of an earlier failed one took already leaves t
     const [file] = await readdir(join(dir, 'journal'));
     assert.equal((await readFile(join(dir, 'journal', file!))).length, kept.end);
     await journal.sync((await write('next')).end);
-    const { leftover } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
+    const leftover = await leftoverIn(join(dir, 'journal'));
     assert.deepEqual(leftover.map((e) => e.records.toString()), ['kept', 'next']);
   }));
