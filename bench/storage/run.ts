@@ -3,10 +3,11 @@
 // Each repetition runs every partition count of a mode and batch size in turn, Sluice then raw each time (the
 // disk's speed drifts), each run after a filesystem sync; a case reports medians, and its ratio to one partition
 // is the median of the ratios within each repetition.
-// A case stops after --seconds or --max-mib, whichever comes first, except that an fsync case goes on past
-// --seconds until it has issued CHECKPOINT_PASS_MIB: the journal's checkpoint (every 256 MiB) is then in every
-// figure, not only in those of the runs fast enough to reach it in time. A none case goes on past --max-mib until
-// it has run NONE_MIN_SECONDS: its background flushes are then in every figure too.
+// A case stops after --seconds or --max-mib, whichever comes first, except that an fsync case goes on until it
+// has issued CHECKPOINT_PASS_BYTES and its clock runs until the journal checkpoint this started is done: a full
+// checkpoint (every JOURNAL_CHECKPOINT_BYTES) is then in every figure that journals, as it is in sustained load.
+// A none case goes on past --max-mib until it has run NONE_MIN_SECONDS: its background flushes are then in every
+// figure too.
 // Usage: npm run bench:storage [-- --seconds 4 --max-mib 1024 --reps 3 --dir PATH --quick]
 //        [--modes fsync,none --sizes 1024,16384 --partitions 1,10000]   (only these cases; printed, not saved)
 //        [--disk null]   (segment and journal writes and syncs discarded: what the engine's own CPU work allows)
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
-import { LogManager } from '../../src/storage/log-manager.js';
+import { JOURNAL_CHECKPOINT_BYTES, LogManager } from '../../src/storage/log-manager.js';
 import type { FlushPolicy } from '../../src/storage/log-config.js';
 import { median } from '../stats.js';
 
@@ -52,8 +53,8 @@ const nullDisk: FileSystem = {
 const SECONDS = Number(args.seconds);
 const MAX_BYTES = Number(args['max-mib']) * 1024 * 1024;
 const REPS = Math.max(1, Number(args.reps));
-/** Appends an fsync case issues at least (unless --max-mib is lower): one journal checkpoint and some margin. */
-const CHECKPOINT_PASS_MIB = 320;
+/** Appends an fsync case issues at least, past --seconds and --max-mib: one journal checkpoint and some margin. */
+const CHECKPOINT_PASS_BYTES = JOURNAL_CHECKPOINT_BYTES + 64 * 1024 * 1024;
 /**
  * A `none` case runs at least this long, past --max-mib if need be: two of the background flushes that sync its
  * bytes (every flush.ms, 1 s by default) then fall in every figure. Stopped at 1 GiB, the fast cases ended before
@@ -153,9 +154,9 @@ async function sluiceRun(dir: string, c: Case): Promise<SluiceRun> {
     let inflight = 0;
     let slotFreed: (() => void) | null = null;
     let failure: unknown = null;
-    const minIssued = c.mode === 'fsync' ? CHECKPOINT_PASS_MIB * 1024 * 1024 : 0;
+    const minIssued = c.mode === 'fsync' ? CHECKPOINT_PASS_BYTES : 0;
     const minUntil = started + (c.mode === 'none' ? NONE_MIN_SECONDS * 1000 : 0);
-    while ((performance.now() < deadline || next * template.length < minIssued) && (bytes < MAX_BYTES || performance.now() < minUntil) && failure === null) {
+    while ((performance.now() < deadline || next * template.length < minIssued) && (bytes < MAX_BYTES || next * template.length < minIssued || performance.now() < minUntil) && failure === null) {
       // a broker's batches are views of the produce request they came in: one buffer per request, not per batch
       if (next % perRequest === 0) request = Buffer.allocUnsafe(perRequest * template.length);
       const slot = (next % perRequest) * template.length;
@@ -180,6 +181,7 @@ async function sluiceRun(dir: string, c: Case): Promise<SluiceRun> {
     }
     while (inflight > 0 && failure === null) await new Promise<void>((resolve) => (slotFreed = resolve));
     if (failure) throw failure;
+    await logs.groupCommit.checkpointDone();
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
     const diskAfter = await deviceBytesWritten(dir);
@@ -365,7 +367,7 @@ async function main(): Promise<void> {
   const lines = [
     `# Storage benchmark, ${date}, ${machine}`,
     '',
-    `${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}; Node ${process.version}; ${SECONDS} s or ${MAX_BYTES / 1048576} MiB per case (fsync cases: at least ${CHECKPOINT_PASS_MIB} MiB, one journal checkpoint; none cases: at least ${NONE_MIN_SECONDS} s, two background flushes); 8 MiB of appends in flight (64 to 8192 appends), issued a 1 MiB request at a time (one buffer, the batches views of it) with the event loop turning in between, as socket reads would.`,
+    `${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}; Node ${process.version}; ${SECONDS} s or ${MAX_BYTES / 1048576} MiB per case (fsync cases: at least ${CHECKPOINT_PASS_BYTES / 1048576} MiB, timed until the journal checkpoint they start is done; none cases: at least ${NONE_MIN_SECONDS} s, two background flushes); 8 MiB of appends in flight (64 to 8192 appends), issued a 1 MiB request at a time (one buffer, the batches views of it) with the event loop turning in between, as socket reads would.`,
     `Medians of ${REPS} repetitions; each repetition runs every partition count of a mode and batch size in turn, Sluice then raw each time, every run after a sync of the filesystem. "vs 1 partition": the median of the ratios to one partition within each repetition.`,
     'Raw: plain sequential writes of the same bytes, with one fdatasync per Sluice fsync round\'s worth of bytes (fsync mode) or none.',
     'Per-append writes: the same appends, one synchronous write each, round-robin over as many files as partitions, no syncs and no engine: what the kernel alone allows a design that writes each append into its partition\'s file as it arrives; "vs Sluice 1 partition" compares it with Sluice\'s one-partition figure of the same mode and size.',

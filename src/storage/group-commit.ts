@@ -261,6 +261,11 @@ export class GroupCommit {
     }
   }
 
+  /** Resolves once the checkpoint running now, if any, is done. */
+  async checkpointDone(): Promise<void> {
+    await this.checkpointing;
+  }
+
   /**
    * After a shutdown or start that failed: waits for the running round and checkpoint, then closes the journal
    * file but keeps every one, as segments may not be synced: the next start replays them.
