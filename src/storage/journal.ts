@@ -242,7 +242,7 @@ export class Journal {
   }
 }
 
-/** What a file is read in: a round larger than this is read whole, in a buffer of its own. */
+/** What a journal file is read in at start; a round larger than this gets a window as large as itself. */
 export const JOURNAL_READ_BYTES = 8 << 20;
 
 /**
