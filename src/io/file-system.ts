@@ -86,6 +86,12 @@ function onPool<T>(call: (done: (err: Error | null, result: T) => void) => void)
   });
 }
 
+/** Whether a file system call failed for want of space: a full disk, or a quota used up. */
+export function outOfSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 export const nodeFileSystem: FileSystem = {
   open: (path, flags) => new Promise((resolve, reject) => fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd)))),
   close: (fd) => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve()))),

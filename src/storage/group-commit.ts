@@ -1,4 +1,4 @@
-import type { FileSystem } from '../io/file-system.js';
+import { outOfSpace, type FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { HandleCache } from './handle-cache.js';
 import type { Journal, JournalSource, JournalWrite } from './journal.js';
@@ -48,6 +48,8 @@ export class GroupCommit {
   private running: Promise<void> | null = null;
   private journaled = new Set<Segment>();
   private checkpointing: Promise<void> | null = null;
+  /** A write failed for want of space: the next checkpoint is due as soon as the journal holds anything. */
+  private reclaiming = false;
   /** Old journal files not yet deleted because their checkpoint failed. */
   private readonly uncheckpointed: string[] = [];
   rounds = 0;
@@ -110,9 +112,14 @@ export class GroupCommit {
     let syncing: Promise<boolean> | null = null;
     for (;;) {
       if (this.pending.size === 0) {
-        if (!syncing) break;
-        await syncing;
-        syncing = null;
+        if (syncing) {
+          await syncing;
+          syncing = null;
+          continue;
+        }
+        // idle: a checkpoint asked for to reclaim space starts now, as no append may come to start it
+        if (this.checkpointDue()) await this.startCheckpoint();
+        if (this.pending.size === 0) break;
         continue;
       }
       const round = this.pending;
@@ -125,24 +132,55 @@ export class GroupCommit {
       const directDone = this.directRound(direct);
       syncing = (await this.journalRound(viaJournal, syncing)).sync;
       await directDone;
-      if (this.journal && this.journal.bytes >= this.options.checkpointBytes && !this.checkpointing) {
+      if (this.checkpointDue()) {
         // rotate with no journal write or sync in flight; sync and delete the old file in the background
         await syncing;
         syncing = null;
-        let old: string | null;
-        try {
-          old = await this.journal.rotate();
-        } catch (err) {
-          // a failed round could not be cut off the file yet: the next round retries the cut, then the rotation
-          this.onError(err, 'journal rotation');
-          continue;
-        }
-        const segments = [...this.journaled];
-        this.journaled.clear();
-        this.checkpointing = this.checkpoint(old, segments).finally(() => (this.checkpointing = null));
+        await this.startCheckpoint();
       }
     }
     this.running = null;
+  }
+
+  private checkpointDue(): boolean {
+    if (!this.journal || this.checkpointing) return false;
+    return this.journal.bytes >= this.options.checkpointBytes || (this.reclaiming && this.journal.bytes > 0);
+  }
+
+  /** Starts a new journal file and syncs the old one's segments in the background, then deletes it. */
+  private async startCheckpoint(): Promise<void> {
+    let old: string | null;
+    try {
+      old = await this.journal!.rotate();
+    } catch (err) {
+      // a failed round could not be cut off the file yet: the next round retries the cut, then the rotation
+      this.onError(err, 'journal rotation');
+      return;
+    }
+    this.reclaiming = false;
+    const segments = [...this.journaled];
+    this.journaled.clear();
+    this.checkpointing = this.checkpoint(old, segments).finally(() => {
+      this.checkpointing = null;
+      this.startIfCheckpointDue();
+    });
+  }
+
+  /**
+   * A write failed for want of space: checkpoint now rather than at checkpointBytes. Once the journaled segments
+   * are synced the journal file is deleted, and its space (up to a checkpoint's worth) is there for appends again.
+   */
+  reclaimSpace(): void {
+    this.reclaiming = true;
+    this.startIfCheckpointDue();
+  }
+
+  /**
+   * Starts the rounds for a checkpoint that is due, and only then: with nothing to do, run() would finish before
+   * `running` is assigned, which would then stay set, and no round would start again.
+   */
+  private startIfCheckpointDue(): void {
+    if (this.checkpointDue()) this.running ??= this.run();
   }
 
   /** Whether a round's journalable appends average fewer bytes per segment than journalBytesPerSegmentMax. */
@@ -168,6 +206,7 @@ export class GroupCommit {
     this.journalRounds++;
     const journal = this.journal!;
     const settle = (err?: unknown): boolean => {
+      if (outOfSpace(err)) this.reclaiming = true;
       for (const [segment, p] of items) {
         if (err === undefined) this.journaled.add(segment);
         for (const w of p.waiters) w(err);
@@ -211,6 +250,7 @@ export class GroupCommit {
       await this.fdatasync(segment);
       for (const w of waiters) w();
     } catch (err) {
+      if (outOfSpace(err)) this.reclaiming = true;
       for (const w of waiters) w(err);
     }
   }

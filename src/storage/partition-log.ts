@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, validateBatches, type BatchInfo, type ValidatedBatches } from '../protocol/record-batch.js';
-import type { FileSystem } from '../io/file-system.js';
+import { outOfSpace, type FileSystem } from '../io/file-system.js';
 import { ControlType, controlTypeAt, decodeBatchRecords, recompressBatches } from '../protocol/records.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
@@ -691,6 +691,7 @@ export class PartitionLog {
 
   /** The run being written failed: it and every append after it are refused, then writing goes on with what came since. */
   private stopWriting(err: unknown): void {
+    if (outOfSpace(err)) this.env.groupCommit.reclaimSpace();
     this.fail(this.run[0]!, err).then(
       () => this.writeQueued(),
       (rollbackErr: unknown) => {

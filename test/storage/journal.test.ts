@@ -2,15 +2,15 @@
 // were lost (never synced) come back from the journal on start, and refused ones never do.
 import { crc32c } from '@node-rs/crc32';
 import assert from 'node:assert/strict';
-import { readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
-import { ErrorCode } from '../../src/protocol/errors.js';
+import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { JOURNAL_READ_BYTES, Journal, leftoverEntries, type JournalEntry } from '../../src/storage/journal.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, batchOf, crash, openLogs, pathRecordingOpen, readAll, untilAcknowledged, waitUntil } from './helpers.js';
+import { appendValues, batchOf, crash, fullDisk, openLogs, pathRecordingOpen, readAll, untilAcknowledged, waitUntil } from './helpers.js';
 import { withPowerLossDisk } from './power-loss-disk.js';
 
 /** The entries the journal files in `dir` hold, as a start would replay them (copied: a round's views are reused). */
@@ -399,6 +399,31 @@ async function appendRounds(logs: Awaited<ReturnType<typeof openLogs>>, partitio
     await Promise.all(Array.from({ length: partitions }, (_, p) => appendValues(logs.getLog('wide', p)!, [`r${round}-${'y'.repeat(100)}`]).durable));
   }
 }
+
+test('an append refused for want of space starts a checkpoint at once: the journal file goes, its space with it, and appends go on once there is room', () =>
+  withTempDir(async (dir) => {
+    const disk = fullDisk();
+    // every round journals, and the default checkpoint (a gigabyte of journal) is far off
+    let logs = await openLogs(dir, { fs: disk.fs, directSyncMax: 0 });
+    await logs.createTopic('t', 8);
+    const journalDir = join(dir, 'journal');
+    const journalBytes = async () => (await Promise.all((await readdir(journalDir)).map(async (f) => (await stat(join(journalDir, f))).size))).reduce((a, b) => a + b, 0);
+    await Promise.all(Array.from({ length: 8 }, (_, p) => appendValues(logs.getLog('t', p)!, [`before-${p}`]).durable));
+    assert.ok((await journalBytes()) > 0, 'the appends were journaled');
+    disk.setFull(true);
+    await assert.rejects(appendValues(logs.getLog('t', 0)!, ['refused']).durable, (err: KafkaError) => err.code === ErrorCode.KAFKA_STORAGE_ERROR);
+    await waitUntil('the journal is checkpointed and its file deleted', async () => (await journalBytes()) === 0);
+    disk.setFull(false);
+    await appendValues(logs.getLog('t', 0)!, ['after']).durable;
+    await crash(logs);
+    logs = await openLogs(dir);
+    try {
+      assert.deepEqual(await readAll(logs.getLog('t', 0)!), [[0, 'before-0'], [1, 'after']]);
+      for (let p = 1; p < 8; p++) assert.deepEqual(await readAll(logs.getLog('t', p)!), [[0, `before-${p}`]]);
+    } finally {
+      await logs.close();
+    }
+  }));
 
 test('a checkpoint of many segments is one filesystem sync, or one fdatasync per segment where that is unavailable', async () => {
   for (const supported of [true, false]) {
