@@ -95,8 +95,12 @@ export class Journal {
       const start = this.bytes;
       const staged = this.stage(writes);
       try {
-        const written = await this.fs.writev(this.fd, [staged], start);
-        if (written !== staged.length) throw new Error(`short journal write: ${written} of ${staged.length} bytes`);
+        // a short write (the disk filling up) goes on with the rest, so the failure comes with the kernel's reason
+        for (let written = 0; written < staged.length; ) {
+          const n = await this.fs.writev(this.fd, [staged.subarray(written)], start + written);
+          if (n === 0) throw new Error(`journal write made no progress at byte ${start + written}`);
+          written += n;
+        }
       } catch (err) {
         this.markCut(start);
         await this.cut().catch(() => undefined);

@@ -642,6 +642,8 @@ export class PartitionLog {
     const segment = this.run[0]!.segment;
     this.env.handles.release(segment);
     if (written !== this.runBytes) {
+      // a regular file takes fewer bytes than asked only when the file system runs out of room
+      this.env.groupCommit.reclaimSpace();
       this.stopWriting(new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short write: ${written} of ${this.runBytes} bytes`));
       return;
     }

@@ -106,6 +106,34 @@ test('a journal file is read a round at a time, not whole: rounds across read bo
     assert.deepEqual(await leftover(), expected(across));
   }));
 
+test('a short journal write goes on with the rest: the round is written whole, and one whose rest fails carries the kernel\'s reason', () =>
+  withTempDir(async (dir) => {
+    /** What the next journal write does: all its bytes, half of them, or half and then (the rest) ENOSPC. */
+    let next: 'whole' | 'short' | 'short, then full' = 'whole';
+    let writes = 0;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      writev: async (fd, buffers, position) => {
+        writes++;
+        if (next === 'whole') return nodeFileSystem.writev(fd, buffers, position);
+        if (next === 'short') next = 'whole';
+        else if (next === 'short, then full') next = 'full' as typeof next;
+        else throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        return nodeFileSystem.writev(fd, [buffers[0]!.subarray(0, 100)], position);
+      },
+    };
+    const { journal } = await Journal.open(fs, join(dir, 'journal'));
+    const entry = (value: string) => [{ source: { topicId: 'ef'.repeat(16), partition: 1 }, buffers: [Buffer.from(value.repeat(50))] }];
+    next = 'short';
+    await journal.sync((await journal.write(entry('whole'))).end);
+    assert.equal(writes, 2, 'the rest in a second write');
+    next = 'short, then full';
+    await assert.rejects(journal.write(entry('cut')), { code: 'ENOSPC' });
+    assert.equal(writes, 4);
+    next = 'whole';
+    assert.deepEqual((await leftoverIn(join(dir, 'journal'))).map((e) => e.records.toString()), ['whole'.repeat(50)]);
+  }));
+
 test('a round is one entry per partition, checked by one CRC: a torn or corrupt round is dropped whole, and what follows it', () =>
   withTempDir(async (dir) => {
     const { journal } = await Journal.open(nodeFileSystem, join(dir, 'journal'));
@@ -400,30 +428,50 @@ async function appendRounds(logs: Awaited<ReturnType<typeof openLogs>>, partitio
   }
 }
 
-test('an append refused for want of space starts a checkpoint at once: the journal file goes, its space with it, and appends go on once there is room', () =>
-  withTempDir(async (dir) => {
-    const disk = fullDisk();
-    // every round journals, and the default checkpoint (a gigabyte of journal) is far off
-    let logs = await openLogs(dir, { fs: disk.fs, directSyncMax: 0 });
-    await logs.createTopic('t', 8);
-    const journalDir = join(dir, 'journal');
-    const journalBytes = async () => (await Promise.all((await readdir(journalDir)).map(async (f) => (await stat(join(journalDir, f))).size))).reduce((a, b) => a + b, 0);
-    await Promise.all(Array.from({ length: 8 }, (_, p) => appendValues(logs.getLog('t', p)!, [`before-${p}`]).durable));
-    assert.ok((await journalBytes()) > 0, 'the appends were journaled');
-    disk.setFull(true);
-    await assert.rejects(appendValues(logs.getLog('t', 0)!, ['refused']).durable, (err: KafkaError) => err.code === ErrorCode.KAFKA_STORAGE_ERROR);
-    await waitUntil('the journal is checkpointed and its file deleted', async () => (await journalBytes()) === 0);
-    disk.setFull(false);
-    await appendValues(logs.getLog('t', 0)!, ['after']).durable;
-    await crash(logs);
-    logs = await openLogs(dir);
-    try {
-      assert.deepEqual(await readAll(logs.getLog('t', 0)!), [[0, 'before-0'], [1, 'after']]);
-      for (let p = 1; p < 8; p++) assert.deepEqual(await readAll(logs.getLog('t', p)!), [[0, `before-${p}`]]);
-    } finally {
-      await logs.close();
-    }
-  }));
+/** A disk filling up as Linux shows it: a write takes part of its bytes and reports how many; the next one fails. */
+function shortWritesDisk(): { fs: FileSystem; setFull: (v: boolean) => void } {
+  let full = false;
+  let shortened = false;
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    writev: async (fd, buffers, position) => {
+      if (!full) return nodeFileSystem.writev(fd, buffers, position);
+      if (shortened) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      shortened = true;
+      const first = buffers[0]!;
+      return nodeFileSystem.writev(fd, [first.subarray(0, first.length >> 1)], position);
+    },
+  };
+  return { fs, setFull: (v) => ((full = v), (shortened = false)) };
+}
+
+for (const [how, makeDisk] of [['a write that fails', fullDisk], ['a short write', shortWritesDisk]] as const) {
+  test(`an append refused for want of space (${how}) starts a checkpoint at once: the journal file goes, its space with it, and appends go on once there is room`, () =>
+    withTempDir(async (dir) => {
+      const disk = makeDisk();
+      // every round journals, and the default checkpoint (a gigabyte of journal) is far off
+      let logs = await openLogs(dir, { fs: disk.fs, directSyncMax: 0 });
+      await logs.createTopic('t', 8);
+      const journalDir = join(dir, 'journal');
+      // a file listed may be deleted before its stat: it then holds nothing
+      const journalBytes = async () => (await Promise.all((await readdir(journalDir)).map(async (f) => (await stat(join(journalDir, f)).catch(() => ({ size: 0 }))).size))).reduce((a, b) => a + b, 0);
+      await Promise.all(Array.from({ length: 8 }, (_, p) => appendValues(logs.getLog('t', p)!, [`before-${p}`]).durable));
+      assert.ok((await journalBytes()) > 0, 'the appends were journaled');
+      disk.setFull(true);
+      await assert.rejects(appendValues(logs.getLog('t', 0)!, ['refused']).durable, (err: KafkaError) => err.code === ErrorCode.KAFKA_STORAGE_ERROR);
+      await waitUntil('the journal is checkpointed and its file deleted', async () => (await journalBytes()) === 0);
+      disk.setFull(false);
+      await appendValues(logs.getLog('t', 0)!, ['after']).durable;
+      await crash(logs);
+      logs = await openLogs(dir);
+      try {
+        assert.deepEqual(await readAll(logs.getLog('t', 0)!), [[0, 'before-0'], [1, 'after']]);
+        for (let p = 1; p < 8; p++) assert.deepEqual(await readAll(logs.getLog('t', p)!), [[0, `before-${p}`]]);
+      } finally {
+        await logs.close();
+      }
+    }));
+}
 
 test('a checkpoint of many segments is one filesystem sync, or one fdatasync per segment where that is unavailable', async () => {
   for (const supported of [true, false]) {
