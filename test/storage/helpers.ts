@@ -173,6 +173,11 @@ export function holdFirstAtomicWrite(matches: (path: string) => boolean): { writ
   return { writeFileAtomic, held, release };
 }
 
+/** The error a write gets from a full disk. */
+export function noSpaceError(): Error {
+  return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+}
+
 /** A file system whose writes fail with ENOSPC while `full` is set. */
 export function fullDisk(): { fs: FileSystem; setFull: (v: boolean) => void } {
   let full = false;
@@ -183,12 +188,32 @@ export function fullDisk(): { fs: FileSystem; setFull: (v: boolean) => void } {
         // a torn write: half the bytes land, then the device is full
         const first = buffers[0]!;
         await nodeFileSystem.writev(fd, [first.subarray(0, first.length >> 1)], position);
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        throw noSpaceError();
       }
       return nodeFileSystem.writev(fd, buffers, position);
     },
   };
   return { fs, setFull: (v) => (full = v) };
+}
+
+/**
+ * A disk filling up as Linux shows it, once `full` is set: a write takes part of its bytes and says how many; the
+ * next one fails with ENOSPC.
+ */
+export function shortWritesDisk(): { fs: FileSystem; setFull: (v: boolean) => void } {
+  let full = false;
+  let shortened = false;
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    writev: async (fd, buffers, position) => {
+      if (!full) return nodeFileSystem.writev(fd, buffers, position);
+      if (shortened) throw noSpaceError();
+      shortened = true;
+      const first = buffers[0]!;
+      return nodeFileSystem.writev(fd, [first.subarray(0, first.length >> 1)], position);
+    },
+  };
+  return { fs, setFull: (v) => ((full = v), (shortened = false)) };
 }
 
 /** A record as a compaction test sees it. */

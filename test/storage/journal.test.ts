@@ -10,7 +10,7 @@ import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { JOURNAL_READ_BYTES, Journal, leftoverEntries, type JournalEntry } from '../../src/storage/journal.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, batchOf, crash, fullDisk, openLogs, pathRecordingOpen, readAll, untilAcknowledged, waitUntil } from './helpers.js';
+import { appendValues, batchOf, crash, fullDisk, noSpaceError, openLogs, pathRecordingOpen, readAll, shortWritesDisk, untilAcknowledged, waitUntil } from './helpers.js';
 import { withPowerLossDisk } from './power-loss-disk.js';
 
 /** The entries the journal files in `dir` hold, as a start would replay them (copied: a round's views are reused). */
@@ -108,8 +108,8 @@ test('a journal file is read a round at a time, not whole: rounds across read bo
 
 test('a short journal write goes on with the rest: the round is written whole, and one whose rest fails carries the kernel\'s reason', () =>
   withTempDir(async (dir) => {
-    /** What the next journal write does: all its bytes, half of them, or half and then (the rest) ENOSPC. */
-    let next: 'whole' | 'short' | 'short, then full' = 'whole';
+    /** What the next journal write does: all its bytes, 100 of them, or 100 and then (the rest) ENOSPC. */
+    let next: 'whole' | 'short' | 'short, then full' | 'full' = 'whole';
     let writes = 0;
     const fs: FileSystem = {
       ...nodeFileSystem,
@@ -117,8 +117,8 @@ test('a short journal write goes on with the rest: the round is written whole, a
         writes++;
         if (next === 'whole') return nodeFileSystem.writev(fd, buffers, position);
         if (next === 'short') next = 'whole';
-        else if (next === 'short, then full') next = 'full' as typeof next;
-        else throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        else if (next === 'short, then full') next = 'full';
+        else throw noSpaceError();
         return nodeFileSystem.writev(fd, [buffers[0]!.subarray(0, 100)], position);
       },
     };
@@ -231,7 +231,7 @@ function unsyncedSegmentsFs(journalFault: () => 'fdatasync' | 'writev' | null = 
       if (faulty(fd, 'writev')) {
         const first = buffers[0]!;
         await nodeFileSystem.writev(fd, [first.subarray(0, first.length >> 1)], position);
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        throw noSpaceError();
       }
       return nodeFileSystem.writev(fd, buffers, position);
     },
@@ -426,23 +426,6 @@ async function appendRounds(logs: Awaited<ReturnType<typeof openLogs>>, partitio
   for (let round = from; round < from + rounds; round++) {
     await Promise.all(Array.from({ length: partitions }, (_, p) => appendValues(logs.getLog('wide', p)!, [`r${round}-${'y'.repeat(100)}`]).durable));
   }
-}
-
-/** A disk filling up as Linux shows it: a write takes part of its bytes and reports how many; the next one fails. */
-function shortWritesDisk(): { fs: FileSystem; setFull: (v: boolean) => void } {
-  let full = false;
-  let shortened = false;
-  const fs: FileSystem = {
-    ...nodeFileSystem,
-    writev: async (fd, buffers, position) => {
-      if (!full) return nodeFileSystem.writev(fd, buffers, position);
-      if (shortened) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      shortened = true;
-      const first = buffers[0]!;
-      return nodeFileSystem.writev(fd, [first.subarray(0, first.length >> 1)], position);
-    },
-  };
-  return { fs, setFull: (v) => ((full = v), (shortened = false)) };
 }
 
 for (const [how, makeDisk] of [['a write that fails', fullDisk], ['a short write', shortWritesDisk]] as const) {
