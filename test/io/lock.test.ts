@@ -10,12 +10,14 @@ import { withTempDir } from '../helpers/temp-dir.js';
 
 /**
  * A process that stays a zombie: `sh` starts a background `sleep`, prints its pid and becomes a `sleep` itself,
- * which never reaps it; killing the inner one leaves it dead and unreaped. The outer one is returned for cleanup.
+ * which never reaps it; killing the inner one then leaves it dead and unreaped. The outer one is returned for cleanup.
  */
 async function zombie(): Promise<{ pid: number; stop: () => void }> {
   const parent = spawn('sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
   const pid = Number(line.toString().trim());
+  // the shell may reap its child until it has become `sleep`: kill the child only after that
+  for (let i = 0; i < 100 && (await readFile(`/proc/${parent.pid}/comm`, 'utf8')) !== 'sleep\n'; i++) await new Promise((r) => setTimeout(r, 5));
   process.kill(pid, 'SIGKILL');
   for (let i = 0; i < 100 && (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]![0] !== 'Z'; i++) {
     await new Promise((r) => setTimeout(r, 20));
