@@ -13,7 +13,7 @@ import { HandleCache } from './handle-cache.js';
 import { Journal, leftoverEntries } from './journal.js';
 import { DEFAULT_LOG_CONFIG, applyTopicConfigs, type LogConfig } from './log-config.js';
 import { PartitionLog, type LogEnv } from './partition-log.js';
-import { decodeShutdownState, encodeShutdownState, stateKey, type ActiveSegmentState } from './shutdown-state.js';
+import { decodeShutdownState, encodeShutdownState, stateKey, type PartitionShutdownState } from './shutdown-state.js';
 
 export interface TopicState {
   name: string;
@@ -202,7 +202,7 @@ export class LogManager {
     const marker = join(this.dataDir, CLEAN_SHUTDOWN_FILE);
     const stateFile = join(this.dataDir, SHUTDOWN_STATE_FILE);
     this.cleanStart = await fs.exists(marker);
-    const saved = this.cleanStart ? await this.readShutdownState(marker, stateFile) : new Map<string, ActiveSegmentState>();
+    const saved = this.cleanStart ? await this.readShutdownState(marker, stateFile) : new Map<string, PartitionShutdownState>();
     await this.loadDynamicDefaults();
     const records = await this.catalogue.load();
     const startsFile = join(this.dataDir, LOG_START_FILE);
@@ -245,8 +245,8 @@ export class LogManager {
     this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, NONE_FLUSH_CHECK_MS)), () => this.flushNoneLogs()));
   }
 
-  /** What the clean shutdown that wrote `marker` recorded of the active segments; empty if unreadable or not its own. */
-  private async readShutdownState(marker: string, stateFile: string): Promise<Map<string, ActiveSegmentState>> {
+  /** What the clean shutdown that wrote `marker` recorded of the partitions; empty if unreadable or not its own. */
+  private async readShutdownState(marker: string, stateFile: string): Promise<Map<string, PartitionShutdownState>> {
     try {
       const stamp = Number((await this.fs.readFile(marker)).toString('utf8'));
       return decodeShutdownState(await this.fs.readFile(stateFile), stamp);
@@ -525,10 +525,10 @@ export class LogManager {
   }
 
   /**
-   * Clean shutdown: drain appends, fsync, write one file of the active segments' indexes and producer states,
-   * then the marker that lets the next start skip scans. With many partitions, one filesystem sync at the end
-   * replaces a few fsyncs per partition (the marker is written only after it, so a crash before then still
-   * recovers by scanning).
+   * Clean shutdown: drain appends, fsync, write one file of the active segments' indexes and producer states and
+   * the sealed segments' sizes, offsets and timestamps, then the marker that lets the next start skip scans. With
+   * many partitions, one filesystem sync at the end replaces a few fsyncs per partition (the marker is written
+   * only after it, so a crash before then still recovers by scanning).
    */
   async close(): Promise<void> {
     for (const stop of this.stopTimers.splice(0)) stop();
@@ -551,7 +551,7 @@ export class LogManager {
   private async shutDownCleanly(): Promise<void> {
     const logs = [...this.topics.values()].flatMap((t) => t.partitions);
     const syncAll = logs.length > MANY_PARTITIONS && (await this.fs.syncFileSystem(this.dataDir).catch(() => false));
-    const states: ActiveSegmentState[] = [];
+    const states: PartitionShutdownState[] = [];
     const failures: unknown[] = [];
     await inParallel(logs, async (log) => {
       try {

@@ -11,7 +11,7 @@ import { Outcome } from './outcome.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
 import type { IndexCache } from './index-cache.js';
 import { ProducerStateManager, type ProducerUndo } from './producer-state.js';
-import type { ActiveSegmentState } from './shutdown-state.js';
+import type { ActiveSegmentState, PartitionShutdownState } from './shutdown-state.js';
 import { TransactionIndex } from './transaction-index.js';
 
 /** What a partition log needs from the engine around it. */
@@ -188,9 +188,9 @@ export class PartitionLog {
 
   /**
    * Loads segments from the directory and recovers the tail (see loadSegment). `saved` is what the clean shutdown
-   * recorded of this partition's active segment, if anything.
+   * recorded of this partition, if anything.
    */
-  async load(cleanShutdown: boolean, logStartOffset: number, saved?: ActiveSegmentState): Promise<{ truncatedBytes: number }> {
+  async load(cleanShutdown: boolean, logStartOffset: number, saved?: PartitionShutdownState): Promise<{ truncatedBytes: number }> {
     return this.loadFrom(await this.listOrCreateDir(), cleanShutdown, logStartOffset, cleanShutdown ? saved : undefined);
   }
 
@@ -209,7 +209,7 @@ export class PartitionLog {
     await this.loadFrom([], true, 0);
   }
 
-  private async loadFrom(names: string[], cleanShutdown: boolean, logStartOffset: number, saved?: ActiveSegmentState): Promise<{ truncatedBytes: number }> {
+  private async loadFrom(names: string[], cleanShutdown: boolean, logStartOffset: number, saved?: PartitionShutdownState): Promise<{ truncatedBytes: number }> {
     const { fs } = this.env;
     const swaps = names.filter(isSwapFile);
     /** Segments a finished swap made: their bytes were synced before the swap began, as index files would attest. */
@@ -229,6 +229,8 @@ export class PartitionLog {
     const files = new Set(names.map((n) => join(this.dir, n)));
     this.snapshotOffsets = names.filter(isSnapshotFile).map(fileOffset).sort((a, b) => a - b);
     if (bases.length === 0) bases.push(Math.max(0, logStartOffset));
+    // a swap finished above changed segments after the shutdown recorded them (a clean shutdown leaves none)
+    const recordedSealed = new Map(swaps.length > 0 ? [] : saved?.sealed.map((g) => [g.baseOffset, g]));
     let truncatedBytes = 0;
     for (let i = 0; i < bases.length; i++) {
       const segment = new Segment(this.dir, bases[i]!);
@@ -242,8 +244,16 @@ export class PartitionLog {
         continue;
       }
       const last = i === bases.length - 1;
+      const recorded = last ? undefined : recordedSealed.get(segment.baseOffset);
+      if (recorded && files.has(segment.logPath) && files.has(segment.indexPath) && files.has(segment.timeIndexPath)) {
+        // as the clean shutdown left it: no file of it is touched (with thousands of segments, opening each and
+        // reading its index files' ends and its end was most of a start)
+        this.segments.push(Segment.fromSealedState(this.dir, recorded));
+        this.segmentsChanged();
+        continue;
+      }
       // an empty segment stays: the journal may refill it, and its base offset keeps the offset range
-      const savedIndexes = last && saved?.segmentBaseOffset === segment.baseOffset ? saved : undefined;
+      const savedIndexes = last && saved?.active?.segmentBaseOffset === segment.baseOffset ? saved.active : undefined;
       truncatedBytes += await this.loadSegment(segment, last, cleanShutdown, files, savedIndexes);
       if (swapped.has(segment.baseOffset) && !last) {
         // its index files, as a swap the engine finishes itself writes them: a later start must still know it
@@ -259,7 +269,7 @@ export class PartitionLog {
     this.highWatermark = this.logEndOffset;
     this.hwSegment = this.activeSegment;
     this.hwPosition = this.activeSegment.size;
-    if (saved) this.shutdownSnapshot = { offset: saved.snapshotOffset, json: saved.snapshot };
+    if (saved?.active) this.shutdownSnapshot = { offset: saved.active.snapshotOffset, json: saved.active.snapshot };
     return { truncatedBytes };
   }
 
@@ -1315,13 +1325,13 @@ export class PartitionLog {
   }
 
   /**
-   * Waits for queued appends and a roll's file writes, then returns what the next start needs of the active
-   * segment (its indexes and the producer state at the log end) for the caller's shutdown file; null when the
-   * segment is small enough to scan again at the next start instead (RESCAN_MAX_BYTES). With `syncedByCaller`,
-   * nothing is fsync'd here: the caller syncs the whole filesystem after closing every partition, instead of a
-   * few fsyncs per partition.
+   * Waits for queued appends and a roll's file writes, then returns what the next start needs for the caller's
+   * shutdown file: of the active segment, its indexes and the producer state at the log end, unless it is small
+   * enough to scan again instead (RESCAN_MAX_BYTES); of each sealed segment whose index files are current, what
+   * scanning its end would give. Null when there is neither. With `syncedByCaller`, nothing is fsync'd here: the
+   * caller syncs the whole filesystem after closing every partition, instead of a few fsyncs per partition.
    */
-  async close(syncedByCaller = false): Promise<ActiveSegmentState | null> {
+  async close(syncedByCaller = false): Promise<PartitionShutdownState | null> {
     this.closed = true;
     const last = this.pending.length > this.pendingHead ? this.pending[this.pending.length - 1] : undefined;
     if (last) await last.durable.catch(() => undefined);
@@ -1329,17 +1339,17 @@ export class PartitionLog {
     await Promise.all(this.sealing);
     if (!syncedByCaller) await this.flushToDisk();
     this.wakeWaiters();
-    const active = this.activeSegment;
-    if (active.size <= RESCAN_MAX_BYTES) return null;
-    return {
-      topicId: this.topicId,
-      partition: this.partition,
-      segmentBaseOffset: active.baseOffset,
+    const activeSegment = this.activeSegment;
+    const active: ActiveSegmentState | null = activeSegment.size <= RESCAN_MAX_BYTES ? null : {
+      segmentBaseOffset: activeSegment.baseOffset,
       snapshotOffset: this.logEndOffset,
-      offsetIndex: active.offsetIndex.serialize(),
-      timeIndex: active.timeIndex.serialize(),
+      offsetIndex: activeSegment.offsetIndex.serialize(),
+      timeIndex: activeSegment.timeIndex.serialize(),
       snapshot: this.snapshotState(),
     };
+    const sealed = this.segments.filter((s) => s !== activeSegment && s.indexFilesCurrent && !s.deleted).map((s) => s.sealedState());
+    if (!active && sealed.length === 0) return null;
+    return { topicId: this.topicId, partition: this.partition, active, sealed };
   }
 
   /** After the caller's filesystem sync: no segment has unsynced bytes. */

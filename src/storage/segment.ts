@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { FileSystem } from '../io/file-system.js';
 import { Batch, batchCrcValid, batchSizeAt, readInt64 } from '../protocol/record-batch.js';
+import type { SealedSegmentState } from './shutdown-state.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
 
 export const SEGMENT_SUFFIX = '.log';
@@ -16,9 +17,6 @@ export function segmentFileName(baseOffset: number, suffix: string): string {
  * deleted by retention (unlinked at once; its descriptor closes when the last reader is done).
  */
 export class Segment {
-  readonly logPath: string;
-  readonly indexPath: string;
-  readonly timeIndexPath: string;
   size = 0;
   nextOffset: number;
   maxTimestamp = -1;
@@ -65,10 +63,43 @@ export class Segment {
     readonly dir: string,
     readonly baseOffset: number,
   ) {
-    this.logPath = join(dir, segmentFileName(baseOffset, SEGMENT_SUFFIX));
-    this.indexPath = join(dir, segmentFileName(baseOffset, '.index'));
-    this.timeIndexPath = join(dir, segmentFileName(baseOffset, '.timeindex'));
     this.nextOffset = baseOffset;
+  }
+
+  // made when asked (opens, index reads, deletions) rather than kept: three paths were a third of a segment's memory
+  get logPath(): string {
+    return join(this.dir, segmentFileName(this.baseOffset, SEGMENT_SUFFIX));
+  }
+
+  get indexPath(): string {
+    return join(this.dir, segmentFileName(this.baseOffset, '.index'));
+  }
+
+  get timeIndexPath(): string {
+    return join(this.dir, segmentFileName(this.baseOffset, '.timeindex'));
+  }
+
+  /**
+   * A sealed segment as a clean shutdown recorded it (see sealedState): nothing of it is read, its file is opened
+   * on first use and its indexes read from their files on first look-up.
+   */
+  static fromSealedState(dir: string, state: SealedSegmentState): Segment {
+    const segment = new Segment(dir, state.baseOffset);
+    segment.size = state.size;
+    segment.writtenFrom = state.size;
+    segment.nextOffset = state.nextOffset;
+    segment.maxTimestamp = state.maxTimestamp;
+    segment.maxTimestampOffset = state.maxTimestampOffset;
+    segment.sealed = true;
+    segment.indexFilesCurrent = true;
+    segment.dropIndexes(state.firstTimestamp);
+    return segment;
+  }
+
+  /** What a start needs of this closed segment whose index files are current (see fromSealedState). */
+  sealedState(): SealedSegmentState {
+    const { baseOffset, size, nextOffset, maxTimestamp, maxTimestampOffset, firstTimestamp } = this;
+    return { baseOffset, size, nextOffset, maxTimestamp, maxTimestampOffset, firstTimestamp };
   }
 
   /**
@@ -138,8 +169,8 @@ export class Segment {
    */
   dropIndexes(firstTimestamp = this.firstTimestamp): void {
     this.droppedFirstTimestamp = firstTimestamp;
-    this.offsetIndex = new OffsetIndex(0);
-    this.timeIndex = new TimeIndex(0);
+    this.offsetIndex = new OffsetIndex();
+    this.timeIndex = new TimeIndex();
     this.indexesDropped = true;
   }
 

@@ -1,12 +1,7 @@
 import { crc32c } from '@node-rs/crc32';
 
-/**
- * What a clean shutdown records of one partition's active segment, so the next start needs no file of its own
- * for it: the segment's indexes and the producer state at the log end.
- */
+/** What a clean shutdown records of one partition's active segment: its indexes and the producer state at the log end. */
 export interface ActiveSegmentState {
-  topicId: string;
-  partition: number;
   segmentBaseOffset: number;
   /** The log end offset the producer snapshot was taken at. */
   snapshotOffset: number;
@@ -16,25 +11,55 @@ export interface ActiveSegmentState {
   snapshot: string;
 }
 
-const VERSION = 1;
+/** What a start needs of a sealed segment: what scanning the end of its file and reading its index files' ends gives. */
+export interface SealedSegmentState {
+  baseOffset: number;
+  size: number;
+  nextOffset: number;
+  maxTimestamp: number;
+  maxTimestampOffset: number;
+  /** The first time index entry's timestamp (see Segment.firstTimestamp). */
+  firstTimestamp: number;
+}
+
+/**
+ * What a clean shutdown records of one partition, so the next start touches no file of its sealed segments
+ * (opened on first use) and needs no index or snapshot file for its active one. `active` is null when the active
+ * segment is small enough to scan again instead.
+ */
+export interface PartitionShutdownState {
+  topicId: string;
+  partition: number;
+  active: ActiveSegmentState | null;
+  sealed: SealedSegmentState[];
+}
+
+const VERSION = 2;
 /** int32 size of the body, uint32 CRC32C of the body. */
 const HEADER_BYTES = 8;
-/** 16-byte topic id, int32 partition, int64 segment base offset, int64 snapshot offset. */
+/** 16-byte topic id, int32 partition, int64 segment base offset (-1: no active state), int64 snapshot offset. */
 const RECORD_FIXED_BYTES = 16 + 4 + 8 + 8;
+/** The six numbers of a SealedSegmentState, each a float64 (offsets and timestamps are below 2^53). */
+const SEALED_FIELDS = 6;
+const SEALED_BYTES = SEALED_FIELDS * 8;
 /** int16 version, float64 stamp, int32 record count. */
 const BODY_FIXED_BYTES = 2 + 8 + 4;
 
 /**
- * One file for every partition's active segment at a clean shutdown, instead of two index files and a producer
- * snapshot per partition: with 10,000 partitions, creating 30,000 small files was most of a shutdown (and reading
- * them most of the next start). Body: int16 version, float64 stamp (the clean-shutdown marker's, so a file left by
- * an earlier shutdown is never paired with a later marker), int32 count, then the records: the fixed fields,
- * then the offset index, the time index and the snapshot, each as int32 length and bytes.
+ * One file for every partition at a clean shutdown, instead of two index files and a producer snapshot per
+ * active segment: with 10,000 partitions, creating 30,000 small files was most of a shutdown (and reading them most
+ * of the next start). Body: int16 version, float64 stamp (the clean-shutdown marker's, so a file left by an earlier
+ * shutdown is never paired with a later marker), int32 count, then the records: the fixed fields, then the offset
+ * index, the time index and the snapshot, each as int32 length and bytes (empty without active state), then an
+ * int32 count of sealed segments and each one's fields.
  */
-export function encodeShutdownState(stamp: number, states: readonly ActiveSegmentState[]): Buffer {
+export function encodeShutdownState(stamp: number, states: readonly PartitionShutdownState[]): Buffer {
   let size = HEADER_BYTES + BODY_FIXED_BYTES;
-  const snapshots = states.map((s) => Buffer.from(s.snapshot, 'utf8'));
-  states.forEach((s, i) => (size += RECORD_FIXED_BYTES + 12 + s.offsetIndex.length + s.timeIndex.length + snapshots[i]!.length));
+  const snapshots = states.map((s) => Buffer.from(s.active?.snapshot ?? '', 'utf8'));
+  states.forEach((s, i) => {
+    size += RECORD_FIXED_BYTES + 12 + (s.active ? s.active.offsetIndex.length + s.active.timeIndex.length : 0) + snapshots[i]!.length;
+    size += 4 + s.sealed.length * SEALED_BYTES;
+  });
   const out = Buffer.alloc(size);
   let at = HEADER_BYTES;
   at = out.writeInt16BE(VERSION, at);
@@ -43,11 +68,15 @@ export function encodeShutdownState(stamp: number, states: readonly ActiveSegmen
   states.forEach((s, i) => {
     at += Buffer.from(s.topicId, 'hex').copy(out, at);
     at = out.writeInt32BE(s.partition, at);
-    at = out.writeBigInt64BE(BigInt(s.segmentBaseOffset), at);
-    at = out.writeBigInt64BE(BigInt(s.snapshotOffset), at);
-    for (const bytes of [s.offsetIndex, s.timeIndex, snapshots[i]!]) {
+    at = out.writeBigInt64BE(BigInt(s.active?.segmentBaseOffset ?? -1), at);
+    at = out.writeBigInt64BE(BigInt(s.active?.snapshotOffset ?? -1), at);
+    for (const bytes of [s.active?.offsetIndex ?? EMPTY, s.active?.timeIndex ?? EMPTY, snapshots[i]!]) {
       at = out.writeInt32BE(bytes.length, at);
       at += bytes.copy(out, at);
+    }
+    at = out.writeInt32BE(s.sealed.length, at);
+    for (const g of s.sealed) {
+      for (const n of [g.baseOffset, g.size, g.nextOffset, g.maxTimestamp, g.maxTimestampOffset, g.firstTimestamp]) at = out.writeDoubleBE(n, at);
     }
   });
   out.writeInt32BE(size - HEADER_BYTES, 0);
@@ -55,12 +84,14 @@ export function encodeShutdownState(stamp: number, states: readonly ActiveSegmen
   return out;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * The records of a file written by encodeShutdownState with this `stamp`, keyed by stateKey; empty when the file
  * is torn, corrupt, of another version or of another shutdown (the start then scans, as after a crash).
  */
-export function decodeShutdownState(data: Buffer, stamp: number): Map<string, ActiveSegmentState> {
-  const states = new Map<string, ActiveSegmentState>();
+export function decodeShutdownState(data: Buffer, stamp: number): Map<string, PartitionShutdownState> {
+  const states = new Map<string, PartitionShutdownState>();
   if (data.length < HEADER_BYTES + BODY_FIXED_BYTES || data.readInt32BE(0) !== data.length - HEADER_BYTES) return states;
   if (crc32c(data.subarray(HEADER_BYTES)) !== data.readUInt32BE(4)) return states;
   let at = HEADER_BYTES;
@@ -80,7 +111,15 @@ export function decodeShutdownState(data: Buffer, stamp: number): Map<string, Ac
       at += 4 + length;
     }
     const [offsetIndex, timeIndex, snapshot] = parts as [Buffer, Buffer, Buffer];
-    states.set(stateKey(topicId, partition), { topicId, partition, segmentBaseOffset, snapshotOffset, offsetIndex, timeIndex, snapshot: snapshot.toString('utf8') });
+    const active = segmentBaseOffset < 0 ? null : { segmentBaseOffset, snapshotOffset, offsetIndex, timeIndex, snapshot: snapshot.toString('utf8') };
+    const sealed: SealedSegmentState[] = [];
+    const sealedCount = data.readInt32BE(at);
+    at += 4;
+    for (let g = 0; g < sealedCount; g++, at += SEALED_BYTES) {
+      const field = (f: number): number => data.readDoubleBE(at + f * 8);
+      sealed.push({ baseOffset: field(0), size: field(1), nextOffset: field(2), maxTimestamp: field(3), maxTimestampOffset: field(4), firstTimestamp: field(5) });
+    }
+    states.set(stateKey(topicId, partition), { topicId, partition, active, sealed });
   }
   return states;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -757,11 +757,15 @@ async function fortyAppends(logs: LogManager, segmentBytes: number, indexInterva
   return readAll(log, 0);
 }
 
-test('a closed segment whose index file names a batch its data does not hold is scanned whole at start, and its index files are written again from the scan', () =>
+/** A clean start takes sealed segments as the shutdown recorded them; one after a crash looks at their files. */
+const forgetCleanShutdown = (dir: string) => rm(join(dir, '.clean-shutdown'));
+
+test('a closed segment whose index file names a batch its data does not hold is scanned whole at a start after a crash, and its index files are written again from the scan', () =>
   withTempDir(async (dir) => {
     let logs = await openLogs(dir);
     const expected = await fortyAppends(logs, 1200, 200);
     await logs.close();
+    await forgetCleanShutdown(dir);
     const indexPath = join(dir, 't-0', '00000000000000000000.index');
     const sealed = await readFile(indexPath);
     const stale = Buffer.from(sealed);
@@ -779,7 +783,7 @@ test('a closed segment whose index file names a batch its data does not hold is 
     await logs.close();
   }));
 
-test('a closed segment damaged in a batch past its last index entry is cut there at start, its indexes rebuilt from the data; the segments after it are kept', () =>
+test('a closed segment damaged in a batch past its last index entry is cut there at a start after a crash, its indexes rebuilt from the data; the segments after it are kept', () =>
   withTempDir(async (dir) => {
     let logs = await openLogs(dir);
     const expected = await fortyAppends(logs, 1000, 500);
@@ -788,6 +792,7 @@ test('a closed segment damaged in a batch past its last index entry is cut there
     const lastBatchBytes = size / first.nextOffset; // batches of one size
     assert.ok(first.offsetIndex.positions[first.offsetIndex.count - 1]! < size - lastBatchBytes, 'the last batch is past the last index entry');
     await logs.close();
+    await forgetCleanShutdown(dir);
     const segmentPath = join(dir, 't-0', '00000000000000000000.log');
     const data = await readFile(segmentPath);
     data[size - 3] = data[size - 3]! ^ 0xff; // inside the last batch's record: its CRC no longer holds

@@ -1,7 +1,8 @@
-// The clean shutdown's one file of active segments (indexes and producer state): its format refuses anything
-// torn, corrupt or of another shutdown, and a start uses it instead of per-partition files, or scans without it.
+// The clean shutdown's one file of partitions (active segments' indexes and producer state, sealed segments' ends):
+// its format refuses anything torn, corrupt or of another shutdown, and a start uses it instead of per-partition
+// files, or scans without it.
 import assert from 'node:assert/strict';
-import { copyFile, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -9,16 +10,30 @@ import { batchSizeAt, validateBatches } from '../../src/protocol/record-batch.js
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
-import { decodeShutdownState, encodeShutdownState, stateKey, type ActiveSegmentState } from '../../src/storage/shutdown-state.js';
+import { decodeShutdownState, encodeShutdownState, stateKey, type PartitionShutdownState } from '../../src/storage/shutdown-state.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { openLogs, readAll } from './helpers.js';
 
 const STATE_FILE = '.clean-shutdown-state';
 const MARKER = '.clean-shutdown';
 
-const sample: ActiveSegmentState[] = [
-  { topicId: '0123456789abcdef0123456789abcdef', partition: 0, segmentBaseOffset: 0, snapshotOffset: 42, offsetIndex: Buffer.from([0, 0, 0, 1, 0, 0, 0, 2]), timeIndex: Buffer.alloc(0), snapshot: '{"producers":[]}' },
-  { topicId: 'fedcba9876543210fedcba9876543210', partition: 7, segmentBaseOffset: 2 ** 40, snapshotOffset: 2 ** 40 + 9, offsetIndex: Buffer.alloc(0), timeIndex: Buffer.alloc(12, 5), snapshot: '' },
+const sample: PartitionShutdownState[] = [
+  {
+    topicId: '0123456789abcdef0123456789abcdef',
+    partition: 0,
+    active: { segmentBaseOffset: 0, snapshotOffset: 42, offsetIndex: Buffer.from([0, 0, 0, 1, 0, 0, 0, 2]), timeIndex: Buffer.alloc(0), snapshot: '{"producers":[]}' },
+    sealed: [],
+  },
+  {
+    topicId: 'fedcba9876543210fedcba9876543210',
+    partition: 7,
+    active: { segmentBaseOffset: 2 ** 40, snapshotOffset: 2 ** 40 + 9, offsetIndex: Buffer.alloc(0), timeIndex: Buffer.alloc(12, 5), snapshot: '' },
+    sealed: [
+      { baseOffset: 0, size: 1_073_741_800, nextOffset: 2 ** 40 - 3, maxTimestamp: 1_764_000_000_999, maxTimestampOffset: 17, firstTimestamp: 1_763_000_000_000 },
+      { baseOffset: 2 ** 40 - 1, size: 61, nextOffset: 2 ** 40, maxTimestamp: -1, maxTimestampOffset: -1, firstTimestamp: -1 },
+    ],
+  },
+  { topicId: '00000000000000000000000000000001', partition: 2 ** 31 - 1, active: null, sealed: [{ baseOffset: 5, size: 0, nextOffset: 5, maxTimestamp: -1, maxTimestampOffset: -1, firstTimestamp: -1 }] },
 ];
 
 test('the shutdown state decodes to what was encoded, and to nothing when torn, corrupt or of another shutdown', () => {
@@ -37,18 +52,20 @@ test('the shutdown state decodes to what was encoded, and to nothing when torn, 
   }
 });
 
-/** A file system that counts operations and remembers the paths read whole. */
-function countingFs(): { fs: FileSystem; reads: string[]; ops: Map<string, number> } {
+/** A file system that counts operations and remembers the paths read whole and the paths opened. */
+function countingFs(): { fs: FileSystem; reads: string[]; opened: string[]; ops: Map<string, number> } {
   const reads: string[] = [];
+  const opened: string[] = [];
   const ops = new Map<string, number>();
   const fs = Object.fromEntries(
     Object.entries(nodeFileSystem).map(([name, op]) => [name, (...args: unknown[]) => {
       ops.set(name, (ops.get(name) ?? 0) + 1);
       if (name === 'readFile') reads.push(String(args[0]));
+      if (name === 'open') opened.push(String(args[0]));
       return (op as (...a: unknown[]) => unknown)(...args);
     }]),
   ) as unknown as FileSystem;
-  return { fs, reads, ops };
+  return { fs, reads, opened, ops };
 }
 
 function idempotent(log: PartitionLog, seq: number, value: string, timestamp: number) {
@@ -177,5 +194,75 @@ test('indexes that do not match the segment (stale or damaged) are dropped and t
     assert.equal(whole, 37);
     assert.equal(damaged.logEndOffset, whole, 'the log ends after the last whole batch left in the file');
     assert.deepEqual(await readAll(damaged), records.slice(0, whole));
+    await logs.close();
+  }));
+
+/** Two partitions of many sealed segments (4 KiB each), with index entries every 500 bytes and rising timestamps. */
+async function fillSegments(logs: LogManager): Promise<void> {
+  await logs.createTopic('g', 2, { 'segment.bytes': '4096', 'index.interval.bytes': '500' });
+  for (let p = 0; p < 2; p++) {
+    const log = logs.getLog('g', p)!;
+    for (let seq = 0; seq < 120; seq++) await idempotent(log, seq, `g${p}-${seq}-${'x'.repeat(400)}`, 5_000_000 + seq * 10).durable;
+  }
+}
+
+/** Everything a start must give back of a partition's segments, and reads and look-ups that need their files. */
+async function segmentsOf(logs: LogManager) {
+  return Promise.all([0, 1].map(async (p) => {
+    const log = logs.getLog('g', p)!;
+    const lookups = [];
+    for (const t of [4_999_999, 5_000_000, 5_000_355, 5_000_600, 5_001_190, 5_001_191]) lookups.push(await log.offsetForTimestamp(t));
+    return {
+      segments: log.segments.map((s) => s.sealedState()),
+      records: await readAll(log),
+      fromMiddle: (await readAll(log, 61)).length,
+      lookups,
+      producers: log.producers.size,
+    };
+  }));
+}
+
+test('a clean start takes sealed segments as the shutdown recorded them: none of their files is opened or read until used', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await fillSegments(logs);
+    const before = await segmentsOf(logs);
+    const sealed = before.flatMap((b, p) => b.segments.slice(0, -1).map((s) => join(dir, `g-${p}`, String(s.baseOffset).padStart(20, '0'))));
+    assert.ok(sealed.length >= 20, `${sealed.length} sealed segments`);
+    await logs.close();
+
+    for (let start = 0; start < 2; start++) {
+      const { fs, reads, opened } = countingFs();
+      logs = await openLogs(dir, { fs });
+      assert.equal(logs.cleanStart, true);
+      // reads go through descriptors: a file never opened is never read
+      const touched = [...opened, ...reads].filter((path) => sealed.some((s) => path.startsWith(s)));
+      assert.deepEqual(touched, [], `start ${start}: no file of a sealed segment opened or read`);
+      assert.ok(opened.some((path) => path.includes('g-0')), 'the active segments are');
+      assert.deepEqual(await segmentsOf(logs), before, 'sizes, offsets, timestamps, records and look-ups as before');
+      await logs.close();
+    }
+
+    // a crash start does not use what a clean shutdown recorded: the same, found by reading the files
+    await rm(join(dir, MARKER));
+    logs = await openLogs(dir);
+    assert.equal(logs.cleanStart, false);
+    assert.deepEqual(await segmentsOf(logs), before);
+    await logs.close();
+  }));
+
+test('a recorded sealed segment whose files are not all there is loaded from its files: no valid batch is lost', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await fillSegments(logs);
+    const before = await segmentsOf(logs);
+    await logs.close();
+    const third = before[0]!.segments[2]!;
+    await unlink(join(dir, 'g-0', `${String(third.baseOffset).padStart(20, '0')}.index`));
+    const { fs, opened } = countingFs();
+    logs = await openLogs(dir, { fs });
+    assert.equal(logs.cleanStart, true);
+    assert.deepEqual(opened.filter((path) => path.startsWith(join(dir, 'g-0', '0'))).map((path) => Number(path.slice(-24, -4))), [third.baseOffset, before[0]!.segments.at(-1)!.baseOffset], 'only that segment and the active one opened');
+    assert.deepEqual(await segmentsOf(logs), before);
     await logs.close();
   }));
