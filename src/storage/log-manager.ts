@@ -8,6 +8,7 @@ import { SharedWrite } from './shared-write.js';
 import { IndexCache } from './index-cache.js';
 import { Catalogue, type TopicRecord } from './catalogue.js';
 import { compactLog } from './compaction.js';
+import { DurableFiles } from './durable-files.js';
 import { GroupCommit } from './group-commit.js';
 import { HandleCache } from './handle-cache.js';
 import { Journal, leftoverEntries } from './journal.js';
@@ -155,6 +156,7 @@ export class LogManager {
       handles: this.handles,
       indexes: new IndexCache(this.fs, options.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES),
       groupCommit: null as unknown as GroupCommit, // set in load(), before any log exists
+      durableFiles: new DurableFiles(this.fs, this.dataDir),
       now: () => this.clock.now(),
       markDirty: (log) => {
         this.dirtyNoneLogs.push(log);

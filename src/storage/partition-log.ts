@@ -3,6 +3,7 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, validateBatches, type BatchInfo, type ValidatedBatches } from '../protocol/record-batch.js';
 import { outOfSpace, type FileSystem } from '../io/file-system.js';
 import { ControlType, controlTypeAt, decodeBatchRecords, recompressBatches } from '../protocol/records.js';
+import type { DurableFiles } from './durable-files.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
 import { compressionLevels, topicCodec, type LogConfig } from './log-config.js';
@@ -21,6 +22,8 @@ export interface LogEnv {
   /** Closed segments' indexes, dropped from memory past a budget and read back on use. */
   indexes: IndexCache;
   groupCommit: GroupCommit;
+  /** Index files and producer snapshots, written durably in batches. */
+  durableFiles: DurableFiles;
   now: () => number;
   /** Called when a `none` log comes to have bytes to fsync in the background: once, until its flushToDisk(). */
   markDirty: (log: PartitionLog) => void;
@@ -258,7 +261,7 @@ export class PartitionLog {
       if (swapped.has(segment.baseOffset) && !last) {
         // its index files, as a swap the engine finishes itself writes them: a later start must still know it
         // sealed, since a compacted segment may end before the next one begins (see cutAtLostTail)
-        await segment.writeIndexes(fs);
+        await segment.writeIndexes(this.env.durableFiles.write);
         segment.sealed = true;
       }
       this.segments.push(segment);
@@ -363,7 +366,7 @@ export class PartitionLog {
         if (!last) segment.trimIndexes();
         if (segment.sealed && saved === undefined && whole) {
           // index files naming other batches than the data holds (an older version's) are replaced by what the scan built
-          if (scan.restarted) await segment.writeIndexes(fs);
+          if (scan.restarted) await segment.writeIndexes(this.env.durableFiles.write);
           segment.indexFilesCurrent = true;
           this.env.indexes.admit(segment);
         }
@@ -546,7 +549,7 @@ export class PartitionLog {
       // index files mark a segment whose bytes are all durable (see recoverAppend): none before its last write
       // is done and synced, and none if that write failed (the roll is undone with it)
       await lastWrite;
-      await this.env.groupCommit.sync(segment);
+      await this.env.groupCommit.syncApart(segment);
       // one at a time with compaction's swaps, deletions and rollbacks: a closed segment may be rewritten at once,
       // and its index files must then be the copy's; a rollback may take the roll back, and nothing of the roll
       // (its index files, a snapshot counting refused batches) may land after the rollback removed it
@@ -554,10 +557,12 @@ export class PartitionLog {
         // gone, or active again after a rollback: this roll was undone. Active again and rolled again since, it took
         // appends this seal's sync may not cover (durable in the journal only): the later roll's seal writes the files
         if (segment.deleted || segment === this.activeSegment || segment.reactivations !== reactivations) return;
-        await segment.writeIndexes(this.env.fs);
-        segment.indexFilesCurrent = true;
-        this.env.indexes.admit(segment);
-        await this.writeProducerSnapshot(snapshotOffset, snapshot);
+        // side by side: in a storm of rolls, all three files of every roll share one batch (see DurableFiles)
+        const indexes = segment.writeIndexes(this.env.durableFiles.write).then(() => {
+          segment.indexFilesCurrent = true;
+          this.env.indexes.admit(segment);
+        });
+        await Promise.all([indexes, this.writeProducerSnapshot(snapshotOffset, snapshot)]);
       });
     } catch {
       // indexes and producer state are rebuilt from the data on the next start
@@ -589,7 +594,7 @@ export class PartitionLog {
   /** Writes a producer state snapshot and keeps only the two newest. */
   private async writeProducerSnapshot(offset: number, snapshot: string): Promise<void> {
     const { fs } = this.env;
-    await fs.writeFileAtomic(this.snapshotPath(offset), snapshot);
+    await this.env.durableFiles.write(this.snapshotPath(offset), snapshot);
     if (!this.snapshotOffsets.includes(offset)) this.snapshotOffsets = [...this.snapshotOffsets, offset].sort((a, b) => a - b);
     const older = this.snapshotOffsets.filter((o) => o < offset);
     const stale = older.slice(0, -1);
@@ -962,7 +967,7 @@ export class PartitionLog {
     try {
       await Promise.all(unsealed.map((s) => this.env.groupCommit.sync(s)));
       for (const segment of unsealed) {
-        await segment.writeIndexes(this.env.fs);
+        await segment.writeIndexes(this.env.durableFiles.write);
         segment.sealed = true;
         segment.indexFilesCurrent = true;
         this.env.indexes.admit(segment);
@@ -1245,7 +1250,7 @@ export class PartitionLog {
           // are synced marked so (index files, or the swap file), and the journal never replays into it what
           // compaction removed; a start that finishes the swap rebuilds them
           for (const s of group) await s.removeIndexFiles(fs);
-          await fresh.writeIndexes(fs);
+          await fresh.writeIndexes(this.env.durableFiles.write);
           for (const s of group.slice(1)) await fs.unlink(s.logPath);
           await fs.rename(swapPath, first.logPath);
         } catch (err) {

@@ -214,9 +214,9 @@ export class Segment {
     this.bytesSinceIndexEntry = 0;
   }
 
-  async writeIndexes(fs: FileSystem): Promise<void> {
-    await fs.writeFileAtomic(this.indexPath, this.offsetIndex.serialize());
-    await fs.writeFileAtomic(this.timeIndexPath, this.timeIndex.serialize());
+  /** Writes both index files with `write` (see DurableFiles), which resolves once a file is durable. */
+  async writeIndexes(write: (path: string, data: Buffer) => Promise<void>): Promise<void> {
+    await Promise.all([write(this.indexPath, this.offsetIndex.serialize()), write(this.timeIndexPath, this.timeIndex.serialize())]);
   }
 
   /** Deletes the index files; with `present` (the directory's listing), only those it names. */

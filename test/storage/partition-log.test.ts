@@ -11,7 +11,7 @@ import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/record
 import { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { Catalogue } from '../../src/storage/catalogue.js';
-import { appendValues, crash, fullDisk, heldSyncs, holdFirstAtomicWrite, onCatalogueWrite, openLogs, pathRecordingOpen, readAll, untilAcknowledged, whenRecovered } from './helpers.js';
+import { appendValues, crash, fullDisk, heldSyncs, holdFirstAtomicWrite, onCatalogueWrite, openLogs, pathRecordingOpen, readAll, untilAcknowledged, waitUntil, whenRecovered } from './helpers.js';
 
 test('append then read returns the same records with assigned offsets, across a restart', () =>
   withTempDir(async (dir) => {
@@ -841,6 +841,45 @@ test('close waits for the index files and producer snapshot of a roll still bein
     for (const s of log.segments.slice(0, -1)) assert.ok(names.includes(`${String(s.baseOffset).padStart(20, '0')}.index`), `indexes of ${s.baseOffset}`);
   }));
 
+test("a rolled segment's seal syncs it apart from the appends' rounds: appends are acknowledged while that sync is held", { timeout: 30_000 }, () =>
+  withTempDir(async (dir) => {
+    const { open, pathOf } = pathRecordingOpen();
+    const first = join(dir, 't-0', '00000000000000000000.log');
+    let holding = false;
+    let held = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open,
+      fdatasync: async (fd) => {
+        if (holding && pathOf(fd) === first) {
+          held++;
+          await gate;
+        }
+        return nodeFileSystem.fdatasync(fd);
+      },
+    };
+    const logs = await openLogs(dir, { fs });
+    await logs.createTopic('t', 2, { 'segment.bytes': '300' });
+    const [p0, p1] = [logs.getLog('t', 0)!, logs.getLog('t', 1)!];
+    await appendValues(p0, [`a-${'x'.repeat(150)}`]).durable;
+    holding = true;
+    await appendValues(p0, [`b-${'x'.repeat(150)}`]).durable; // rolls: the first segment is sealed
+    assert.equal(p0.segments.length, 2, 'rolled');
+    await waitUntil('the seal sync held', () => held === 1);
+    for (let i = 0; i < 5; i++) {
+      await appendValues(p1, [`p1-${i}`]).durable;
+      await appendValues(p0, [`p0-${i}`]).durable;
+    }
+    assert.deepEqual((await readAll(p1)).map(([, v]) => v), ['p1-0', 'p1-1', 'p1-2', 'p1-3', 'p1-4']);
+    assert.equal(p0.logEndOffset, 7);
+    assert.ok(!(await readdir(join(dir, 't-0'))).includes('00000000000000000000.index'), 'no index file before the seal sync is done');
+    release();
+    await logs.close();
+    assert.ok((await readdir(join(dir, 't-0'))).includes('00000000000000000000.index'), 'sealed once it is');
+  }));
+
 /** A file system whose segment writes and fdatasyncs can be held, then let go or failed, one call at a time. */
 function heldDisk() {
   const { open, pathOf } = pathRecordingOpen();
@@ -985,8 +1024,8 @@ test('a roll undone by a rollback and made again writes its segment\'s index fil
     const log = logs.getLog('t', 0)!;
     // the seals' syncs of the first segment wait until released, one by one
     const sealSyncs: (() => void)[] = [];
-    const sync = logs.groupCommit.sync.bind(logs.groupCommit);
-    logs.groupCommit.sync = async (segment) => {
+    const sync = logs.groupCommit.syncApart.bind(logs.groupCommit);
+    logs.groupCommit.syncApart = async (segment) => {
       if (segment.baseOffset === 0) await new Promise<void>((resolve) => sealSyncs.push(resolve));
       return sync(segment);
     };
