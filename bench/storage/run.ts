@@ -12,6 +12,7 @@
 //        [--modes fsync,none --sizes 1024,16384 --partitions 1,10000]   (only these cases; printed, not saved)
 //        [--disk null]   (segment and journal writes and syncs discarded: what the engine's own CPU work allows)
 //        [--reads]       (instead: one batch read from every partition at once, as a fetch over them reads; printed)
+//        [--rolls]       (instead: fsync appends while segments roll, next to the same appends without rolls; printed)
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, cpus, tmpdir } from 'node:os';
@@ -36,6 +37,7 @@ const { values: args } = parseArgs({
     partitions: { type: 'string' },
     disk: { type: 'string', default: 'real' },
     reads: { type: 'boolean', default: false },
+    rolls: { type: 'boolean', default: false },
   },
 });
 if (args.disk !== 'real' && args.disk !== 'null') throw new Error('--disk is real or null');
@@ -283,11 +285,87 @@ async function readSweep(root: string, batchBytes: number, partitionCounts: numb
   }
 }
 
+/**
+ * `--rolls`: `fsync` appends, round-robin over the partitions, while their segments roll all the time (64 KiB
+ * segments) or all at once (segment.ms passing at mid-run, as it does for partitions created together), next to
+ * the same appends without rolls; the variants alternate within each repetition. A roll's seal (sync, index files,
+ * producer snapshot) runs beside the appends: what it costs them is the figure.
+ */
+async function rollSweep(root: string, batchBytes: number, partitionCounts: number[]): Promise<void> {
+  const seconds = Math.max(SECONDS, 8);
+  const variants: [string, Record<string, string>][] = [
+    ['no rolls', {}],
+    ['64 KiB segments', { 'segment.bytes': String(64 * 1024) }],
+    ['segment.ms at mid-run', { 'segment.ms': String((seconds * 1000) / 2) }],
+  ];
+  const template = batchOfSize(batchBytes);
+  for (const partitions of partitionCounts) {
+    const measured = variants.map(() => ({ rates: [] as number[], p99s: [] as number[], maxes: [] as number[], rolls: [] as number[] }));
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const [v, [, configs]] of variants.entries()) {
+        const dir = join(root, `rolls-${partitions}-${v}`);
+        await settleDisk(root);
+        const logs = await LogManager.open({ dataDir: dir, fs: nodeFileSystem, maxOpenFiles: 16384, retentionCheckMs: 3_600_000 });
+        try {
+          await logs.createTopic('bench', partitions, configs);
+          const all = logs.topics.get('bench')!.partitions;
+          const limit = inFlightFor(batchBytes);
+          const latencies: number[] = [];
+          let inflight = 0;
+          let slotFreed: (() => void) | null = null;
+          let failure: unknown = null;
+          const started = performance.now();
+          for (let next = 0; performance.now() - started < seconds * 1000 && failure === null; next++) {
+            const records = Buffer.from(template);
+            const issued = performance.now();
+            inflight++;
+            all[next % partitions]!.append(records, validateBatches(records, 1 << 30)).durable.then(
+              () => {
+                latencies.push(performance.now() - issued);
+                inflight--;
+                slotFreed?.();
+              },
+              (err) => (failure = err),
+            );
+            if (inflight >= limit) await new Promise<void>((resolve) => (slotFreed = resolve));
+            slotFreed = null;
+            if (next % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
+          }
+          while (inflight > 0 && failure === null) await new Promise<void>((resolve) => (slotFreed = resolve));
+          if (failure) throw failure;
+          const elapsed = (performance.now() - started) / 1000;
+          latencies.sort((a, b) => a - b);
+          const m = measured[v]!;
+          m.rates.push((latencies.length * template.length) / 1048576 / elapsed);
+          m.p99s.push(latencies[Math.floor(latencies.length * 0.99)]!);
+          m.maxes.push(latencies[latencies.length - 1]!);
+          m.rolls.push(all.reduce((n, log) => n + log.segments.length - 1, 0));
+        } finally {
+          await logs.close();
+          await rm(dir, { recursive: true, force: true });
+        }
+      }
+    }
+    for (const [v, [name]] of variants.entries()) {
+      const m = measured[v]!;
+      console.log(`rolls ${String(batchBytes).padStart(8)} B x ${String(partitions).padStart(5)} partitions, ${name.padEnd(21)}: ${median(m.rates).toFixed(1).padStart(6)} MB/s (${m.rates.map((r) => r.toFixed(0)).join(', ')}), acknowledgement p99 ${median(m.p99s).toFixed(0)} ms, longest ${median(m.maxes).toFixed(0)} ms (${m.maxes.map((x) => x.toFixed(0)).join(', ')}), ${median(m.rolls).toFixed(0)} rolls`);
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const root = args.dir ?? (await mkdtemp(join(tmpdir(), 'sluice-bench-')));
   if (args.reads) {
     try {
       await readSweep(root, Number(args.sizes?.split(',')[0] ?? 1024), args.partitions ? args.partitions.split(',').map(Number) : [1, 1_000, 10_000]);
+    } finally {
+      if (!args.dir) await rm(root, { recursive: true, force: true });
+    }
+    return;
+  }
+  if (args.rolls) {
+    try {
+      await rollSweep(root, Number(args.sizes?.split(',')[0] ?? 16384), args.partitions ? args.partitions.split(',').map(Number) : [200, 2_000]);
     } finally {
       if (!args.dir) await rm(root, { recursive: true, force: true });
     }
