@@ -1041,7 +1041,7 @@ test('a roll undone by a rollback and made again writes its segment\'s index fil
     const rollingAgain = appendValues(log, ['w'.repeat(40)]);
     await rollingAgain.durable;
     assert.equal(log.segments.length, 2);
-    while (sealSyncs.length < 2) await new Promise((r) => setImmediate(r));
+    await waitUntil('both seals syncing', () => sealSyncs.length === 2);
     sealSyncs.shift()!(); // the undone roll's seal: its sync began before the append in between
     for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
     assert.deepEqual(events.filter((e) => e.startsWith(`wrote ${first}.`)), [], 'no index files from the undone roll\'s seal');
