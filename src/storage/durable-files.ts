@@ -26,6 +26,8 @@ export class DurableFiles {
   constructor(
     private readonly fs: FileSystem,
     private readonly dataDir: string,
+    /** Runs an operation that opens a descriptor, making room if there is none (see HandleCache.withRoom). */
+    private readonly withRoom: <T>(op: () => Promise<T>) => Promise<T>,
   ) {}
 
   /** Writes `data` to a temporary file renamed to `path`; resolves once both are durable. */
@@ -40,7 +42,7 @@ export class DurableFiles {
       let batch = this.waiting;
       this.waiting = [];
       if (batch.length > MANY_FILES) batch = await this.writeThenSyncAll(batch);
-      await inParallel(batch, (w) => this.fs.writeFileAtomic(w.path, w.data).then(() => w.done(), w.done), WRITING_AT_ONCE);
+      await inParallel(batch, (w) => this.withRoom(() => this.fs.writeFileAtomic(w.path, w.data)).then(() => w.done(), w.done), WRITING_AT_ONCE);
     }
     this.running = null;
   }
@@ -51,7 +53,7 @@ export class DurableFiles {
    */
   private async writeThenSyncAll(batch: Waiting[]): Promise<Waiting[]> {
     const written: Waiting[] = [];
-    await inParallel(batch, (w) => this.fs.writeFileAtomic(w.path, w.data, false).then(() => written.push(w), w.done), WRITING_AT_ONCE);
+    await inParallel(batch, (w) => this.withRoom(() => this.fs.writeFileAtomic(w.path, w.data, false)).then(() => written.push(w), w.done), WRITING_AT_ONCE);
     try {
       if (!(await this.fs.syncFileSystem(this.dataDir))) return written;
       for (const w of written) w.done();

@@ -81,20 +81,35 @@ export class HandleCache {
     segment.cacheSlot = -1;
   }
 
+  /** Opens a segment file, making room as withRoom does; the caller's segment is marked in use while it opens. */
+  private openShrinkingOnEmfile(path: string): Promise<number> {
+    return this.retryOnEmfile(() => this.fs.open(path, OPEN_READ_WRITE_CREATE), 1);
+  }
+
   /**
-   * Opens a segment file. Out of descriptors (EMFILE), the cache shrinks to half of what it holds and its idle
-   * files are closed; when every one is in use, the open waits for one to be closed (as it is released: the cache
-   * is then over its bound) and tries again.
+   * Runs `op`, which opens a descriptor of its own (a directory to sync, a file written whole), as a segment file is
+   * opened: out of descriptors (EMFILE), the cache makes room and `op` is tried again. Before, only segment opens
+   * did: with 10,000 partitions rolling at once, the new segments' directory syncs ran out of descriptors beside a
+   * full cache, and their appends were refused.
    */
-  private async openShrinkingOnEmfile(path: string): Promise<number> {
+  withRoom<T>(op: () => Promise<T>): Promise<T> {
+    return this.retryOnEmfile(op, 0);
+  }
+
+  /**
+   * Out of descriptors (EMFILE), the cache shrinks to half of what it holds and its idle files are closed; when
+   * every one is in use (beyond the caller's own `callerInUse`), the attempt waits for one to be closed (as it is
+   * released: the cache is then over its bound) and tries again.
+   */
+  private async retryOnEmfile<T>(op: () => Promise<T>, callerInUse: number): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.fs.open(path, OPEN_READ_WRITE_CREATE);
+        return await op();
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EMFILE' || attempt === EMFILE_ATTEMPTS) throw err;
         this.maxOpen = Math.max(MIN_OPEN, Math.min(this.maxOpen, this.ring.length >> 1));
         if (this.evict() > 0) await new Promise((r) => setImmediate(r));
-        else if (this.inUseCount() > 1) await new Promise<void>((resolve) => this.released.push(resolve));
+        else if (this.inUseCount() > callerInUse) await new Promise<void>((resolve) => this.released.push(resolve));
         else throw err; // the descriptors are held elsewhere (connections, other files): none will come back here
       }
     }
@@ -108,7 +123,7 @@ export class HandleCache {
     else this.evict();
   }
 
-  /** Segments in use, counting the caller's own (it is marked in use while it opens). */
+  /** Segments in use, counting a caller's own (a segment is marked in use while it opens). */
   private inUseCount(): number {
     let n = 0;
     for (const s of this.ring) if (s.inUse > 0) n++;

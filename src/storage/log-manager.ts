@@ -156,7 +156,7 @@ export class LogManager {
       handles: this.handles,
       indexes: new IndexCache(this.fs, options.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES),
       groupCommit: null as unknown as GroupCommit, // set in load(), before any log exists
-      durableFiles: new DurableFiles(this.fs, this.dataDir),
+      durableFiles: new DurableFiles(this.fs, this.dataDir, (op) => this.handles.withRoom(op)),
       now: () => this.clock.now(),
       markDirty: (log) => {
         this.dirtyNoneLogs.push(log);

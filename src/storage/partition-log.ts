@@ -668,7 +668,7 @@ export class PartitionLog {
       return;
     }
     // a new file's directory entry must be durable too, or a power loss could drop the whole segment
-    this.env.fs.fsyncDir(this.dir).then(() => {
+    this.env.handles.withRoom(() => this.env.fs.fsyncDir(this.dir)).then(() => {
       segment.newFile = false;
       this.runDone();
     }, (err) => this.stopWriting(err));

@@ -110,3 +110,54 @@ test('a segment file in steady use stays open while the files of other partition
     assert.ok([...opens.values()].reduce((a, b) => a + b) > 40, 'the other files were closed and opened again');
     await logs.close();
   }));
+
+test('out of descriptors, the directory syncs of new segments and the files of a roll make room in the cache instead of failing appends', () =>
+  withTempDir(async (dir) => {
+    // one limit for every descriptor: segment files, directories opened to sync, files written whole
+    const limit = 120;
+    let open = 0;
+    let emfiles = 0;
+    const take = () => {
+      if (open >= limit) {
+        emfiles++;
+        throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+      }
+      open++;
+    };
+    const holding = async <T>(op: () => Promise<T>): Promise<T> => {
+      take();
+      try {
+        return await op();
+      } finally {
+        open--;
+      }
+    };
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        take();
+        return nodeFileSystem.open(path, flags).catch((err) => {
+          open--;
+          throw err;
+        });
+      },
+      close: async (fd) => {
+        open--;
+        await nodeFileSystem.close(fd);
+      },
+      fsyncDir: (path) => holding(() => nodeFileSystem.fsyncDir(path)),
+      writeFileAtomic: (path, data, durable) => holding(() => nodeFileSystem.writeFileAtomic(path, data, durable)),
+    };
+    const logs = await openLogs(dir, { fs, maxOpenFiles: 1000 });
+    await logs.createTopic('t', 100, { 'segment.bytes': '200' });
+    const all = Array.from({ length: 100 }, (_, p) => logs.getLog('t', p)!);
+    // every partition rolls at its second append, all at once: 100 new segment files, each with a directory sync,
+    // beside 100 older ones still open and 300 index and snapshot files to write
+    for (let round = 0; round < 3; round++) await Promise.all(all.map((log, p) => appendValues(log, [`r${round}-p${p}-${'x'.repeat(120)}`]).durable));
+    assert.ok(emfiles > 0, 'the limit was hit');
+    for (const [p, log] of all.entries()) {
+      assert.ok(log.segments.length >= 3, 'rolled');
+      assert.deepEqual((await readAll(log, 0)).map(([, v]) => v.slice(0, 10)), [0, 1, 2].map((r) => `r${r}-p${p}-`.padEnd(10, 'x').slice(0, 10)));
+    }
+    await logs.close();
+  }));
