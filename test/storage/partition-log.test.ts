@@ -880,6 +880,47 @@ test("a rolled segment's seal syncs it apart from the appends' rounds: appends a
     assert.ok((await readdir(join(dir, 't-0'))).includes('00000000000000000000.index'), 'sealed once it is');
   }));
 
+test('a clean shutdown syncs the seals still waiting together, one filesystem sync for many, not one fdatasync each', { timeout: 60_000 }, () =>
+  withTempDir(async (dir) => {
+    const { open, pathOf } = pathRecordingOpen();
+    const sealed = (fd: number) => pathOf(fd)?.endsWith('00000000000000000000.log') === true;
+    let holding = false;
+    let sealSyncs = 0;
+    let syncfs = 0;
+    const held: (() => void)[] = [];
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open,
+      fdatasync: async (fd) => {
+        if (holding && sealed(fd)) {
+          sealSyncs++;
+          await new Promise<void>((r) => held.push(r));
+        }
+        return nodeFileSystem.fdatasync(fd);
+      },
+      syncFileSystem: async (path) => {
+        syncfs++;
+        return nodeFileSystem.syncFileSystem(path);
+      },
+    };
+    // more seals waiting than the 32 past which one syncfs replaces their fdatasyncs
+    const logs = await openLogs(dir, { fs });
+    await logs.createTopic('t', 40, { 'segment.bytes': '300' });
+    const all = Array.from({ length: 40 }, (_, p) => logs.getLog('t', p)!);
+    await Promise.all(all.map((log) => appendValues(log, [`a-${'x'.repeat(150)}`]).durable));
+    holding = true;
+    await Promise.all(all.map((log) => appendValues(log, [`b-${'x'.repeat(150)}`]).durable)); // every partition rolls
+    await waitUntil('two seal syncs running, the rest waiting', () => held.length === 2);
+    const syncfsBefore = syncfs;
+    const closing = logs.close();
+    await new Promise((r) => setTimeout(r, 50));
+    for (const release of held.splice(0)) release();
+    await closing;
+    assert.equal(sealSyncs, 2, 'only the two seal syncs already running were fdatasyncs (a held one would hang the close)');
+    assert.ok(syncfs > syncfsBefore, 'the other 38 shared a filesystem sync');
+    for (let p = 0; p < 40; p++) assert.ok((await readdir(join(dir, `t-${p}`))).includes('00000000000000000000.index'), `t-${p} sealed`);
+  }));
+
 /** A file system whose segment writes and fdatasyncs can be held, then let go or failed, one call at a time. */
 function heldDisk() {
   const { open, pathOf } = pathRecordingOpen();
