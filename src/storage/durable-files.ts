@@ -42,7 +42,7 @@ export class DurableFiles {
       let batch = this.waiting;
       this.waiting = [];
       if (batch.length > MANY_FILES) batch = await this.writeThenSyncAll(batch);
-      await inParallel(batch, (w) => this.withRoom(() => this.fs.writeFileAtomic(w.path, w.data)).then(() => w.done(), w.done), WRITING_AT_ONCE);
+      await this.writeEach(batch, true, (w) => w.done());
     }
     this.running = null;
   }
@@ -53,7 +53,7 @@ export class DurableFiles {
    */
   private async writeThenSyncAll(batch: Waiting[]): Promise<Waiting[]> {
     const written: Waiting[] = [];
-    await inParallel(batch, (w) => this.withRoom(() => this.fs.writeFileAtomic(w.path, w.data, false)).then(() => written.push(w), w.done), WRITING_AT_ONCE);
+    await this.writeEach(batch, false, (w) => written.push(w));
     try {
       if (!(await this.fs.syncFileSystem(this.dataDir))) return written;
       for (const w of written) w.done();
@@ -61,5 +61,10 @@ export class DurableFiles {
       for (const w of written) w.done(err);
     }
     return [];
+  }
+
+  /** Writes each file, WRITING_AT_ONCE at a time; a file whose write fails is failed with it. */
+  private writeEach(batch: Waiting[], durable: boolean, written: (w: Waiting) => unknown): Promise<void> {
+    return inParallel(batch, (w) => this.withRoom(() => this.fs.writeFileAtomic(w.path, w.data, durable)).then(() => written(w), w.done), WRITING_AT_ONCE);
   }
 }

@@ -39,9 +39,9 @@ const VERSION = 2;
 const HEADER_BYTES = 8;
 /** 16-byte topic id, int32 partition, int64 segment base offset (-1: no active state), int64 snapshot offset. */
 const RECORD_FIXED_BYTES = 16 + 4 + 8 + 8;
-/** The six numbers of a SealedSegmentState, each a float64 (offsets and timestamps are below 2^53). */
-const SEALED_FIELDS = 6;
-const SEALED_BYTES = SEALED_FIELDS * 8;
+/** A SealedSegmentState's fields in the file's order, each a float64 (offsets and timestamps are below 2^53). */
+const SEALED_FIELDS = ['baseOffset', 'size', 'nextOffset', 'maxTimestamp', 'maxTimestampOffset', 'firstTimestamp'] as const satisfies readonly (keyof SealedSegmentState)[];
+const SEALED_BYTES = SEALED_FIELDS.length * 8;
 /** int16 version, float64 stamp, int32 record count. */
 const BODY_FIXED_BYTES = 2 + 8 + 4;
 
@@ -75,9 +75,7 @@ export function encodeShutdownState(stamp: number, states: readonly PartitionShu
       at += bytes.copy(out, at);
     }
     at = out.writeInt32BE(s.sealed.length, at);
-    for (const g of s.sealed) {
-      for (const n of [g.baseOffset, g.size, g.nextOffset, g.maxTimestamp, g.maxTimestampOffset, g.firstTimestamp]) at = out.writeDoubleBE(n, at);
-    }
+    for (const g of s.sealed) for (const field of SEALED_FIELDS) at = out.writeDoubleBE(g[field], at);
   });
   out.writeInt32BE(size - HEADER_BYTES, 0);
   out.writeUInt32BE(crc32c(out.subarray(HEADER_BYTES)), 4);
@@ -116,8 +114,9 @@ export function decodeShutdownState(data: Buffer, stamp: number): Map<string, Pa
     const sealedCount = data.readInt32BE(at);
     at += 4;
     for (let g = 0; g < sealedCount; g++, at += SEALED_BYTES) {
-      const field = (f: number): number => data.readDoubleBE(at + f * 8);
-      sealed.push({ baseOffset: field(0), size: field(1), nextOffset: field(2), maxTimestamp: field(3), maxTimestampOffset: field(4), firstTimestamp: field(5) });
+      const g = {} as SealedSegmentState;
+      SEALED_FIELDS.forEach((field, f) => (g[field] = data.readDoubleBE(at + f * 8)));
+      sealed.push(g);
     }
     states.set(stateKey(topicId, partition), { topicId, partition, active, sealed });
   }
