@@ -3,6 +3,7 @@ import { validateBatches } from '../protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../protocol/records.js';
 import { murmur2 } from '../protocol/murmur2.js';
 import type { LogManager, TopicState } from '../storage/log-manager.js';
+import { LOG_PASS_READ_BYTES } from '../storage/partition-log.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 export const TRANSACTION_STATE_TOPIC = '__transaction_state';
@@ -68,7 +69,7 @@ export class InternalTopic {
     for (const log of topic.partitions) {
       let offset = log.logStartOffset;
       while (offset < log.highWatermark) {
-        const { records } = await log.read(offset, 4 << 20);
+        const { records } = await log.read(offset, LOG_PASS_READ_BYTES);
         if (records.length === 0) break;
         for (const b of decodeRecordBatches(records)) {
           for (const r of b.records) {

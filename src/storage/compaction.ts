@@ -2,7 +2,7 @@ import { Attributes, batchInfoAt, batchSizeAt, type BatchInfo } from '../protoco
 import { buildRecordBatch, decodeBatchRecords, type KafkaRecord } from '../protocol/records.js';
 import type { FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import type { PartitionLog } from './partition-log.js';
+import { LOG_PASS_READ_BYTES, type PartitionLog } from './partition-log.js';
 import { OffsetMap } from './offset-map.js';
 import type { Segment } from './segment.js';
 import { compressionLevels } from './log-config.js';
@@ -19,19 +19,18 @@ export interface CompactionResult {
 }
 
 const CLEANED_SUFFIX = '.cleaned';
-const READ_CHUNK_BYTES = 4 << 20;
 /** A cleaned copy is written in chunks of this, and a segment's unchanged batches are held up to it. */
 const HOLD_BYTES = 4 << 20;
 const MAX_RELATIVE_OFFSET = 2 ** 31 - 1;
 
 /**
- * Every batch in [from, to) of the log, in order, read in chunks of READ_CHUNK_BYTES, as its header fields and
+ * Every batch in [from, to) of the log, in order, read in chunks of LOG_PASS_READ_BYTES, as its header fields and
  * its bytes (a view of the chunk).
  */
 async function* batchesIn(log: PartitionLog, from: number, to: number): AsyncGenerator<{ info: BatchInfo; raw: Buffer }> {
   let offset = from;
   while (offset < to) {
-    const { records } = await log.read(offset, READ_CHUNK_BYTES);
+    const { records } = await log.read(offset, LOG_PASS_READ_BYTES);
     if (records.length === 0) return;
     for (let at = 0; at < records.length; ) {
       const size = batchSizeAt(records, at);
