@@ -559,8 +559,7 @@ export class LogManager {
     const failures: unknown[] = [];
     await inParallel(logs, async (log) => {
       try {
-        const state = await log.close(syncAll);
-        if (state) states.push(state);
+        states.push(await log.close(syncAll));
       } catch (err) {
         // every partition is closed all the same: none may still be writing once the files are closed
         failures.push(err);

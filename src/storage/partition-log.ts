@@ -264,7 +264,7 @@ export class PartitionLog {
         continue;
       }
       // an empty segment stays: the journal may refill it, and its base offset keeps the offset range
-      const savedIndexes = last && saved?.active?.segmentBaseOffset === segment.baseOffset ? saved.active : undefined;
+      const savedIndexes = last && saved?.active.segmentBaseOffset === segment.baseOffset ? saved.active : undefined;
       truncatedBytes += await this.loadSegment(segment, last, cleanShutdown, files, savedIndexes);
       if (swapped.has(segment.baseOffset) && !last) {
         // its index files, as a swap the engine finishes itself writes them: a later start must still know it
@@ -280,7 +280,7 @@ export class PartitionLog {
     this.highWatermark = this.logEndOffset;
     this.hwSegment = this.activeSegment;
     this.hwPosition = this.activeSegment.size;
-    if (saved?.active) this.shutdownSnapshot = { offset: saved.active.snapshotOffset, json: saved.active.snapshot };
+    if (saved) this.shutdownSnapshot = { offset: saved.active.snapshotOffset, json: saved.active.snapshot };
     return { truncatedBytes };
   }
 
@@ -496,7 +496,9 @@ export class PartitionLog {
   /**
    * Rebuilds idempotent producer and transaction state: from the newest snapshot not past the high watermark, then from the
    * batch headers of the log after it (records are not decoded). Snapshots are written at each segment roll
-   * and recorded at clean shutdown, so at most the active segment is scanned.
+   * and recorded at clean shutdown, so at most the active segment is scanned, unless a crash came before the last
+   * rolls' snapshots were written (their seals wait for syncs, which a storm of rolls queues): the state as of the
+   * active segment's base is then written as its snapshot, so the next start does not read those segments again.
    */
   async rebuildProducerState(): Promise<void> {
     const { fs } = this.env;
@@ -520,6 +522,9 @@ export class PartitionLog {
         }
       }
     }
+    const activeBase = this.activeSegment.baseOffset;
+    /** The state as of the active segment's base, once the batches before it are in, when no snapshot holds it. */
+    let atActiveBase = offset < activeBase && !this.snapshotOffsets.includes(activeBase) ? '' : null;
     while (offset < this.highWatermark) {
       const { records } = await this.read(offset, LOG_PASS_READ_BYTES);
       if (records.length === 0) break;
@@ -527,11 +532,15 @@ export class PartitionLog {
         const size = batchSizeAt(records, at);
         if (at + size > records.length) break;
         const info = batchInfoAt(records, at, size);
+        if (atActiveBase === '' && info.baseOffset >= activeBase) atActiveBase = this.snapshotState();
         if (info.producerId >= 0) this.trackProducerBatch(records, info, info.baseOffset, info.maxTimestamp);
         offset = info.baseOffset + info.lastOffsetDelta + 1;
         at += size;
       }
     }
+    // with no batch from the active segment's base on, the state at the end is the state as of that base
+    if (atActiveBase === '' && offset >= activeBase) atActiveBase = this.snapshotState();
+    if (atActiveBase) await this.writeProducerSnapshot(activeBase, atActiveBase).catch(() => undefined);
   }
 
   /**
@@ -1339,12 +1348,12 @@ export class PartitionLog {
 
   /**
    * Waits for queued appends and a roll's file writes, then returns what the next start needs for the caller's
-   * shutdown file: of the active segment, its indexes and the producer state at the log end, unless it is small
-   * enough to scan again instead (RESCAN_MAX_BYTES); of each sealed segment whose index files are current, what
-   * scanning its end would give. Null when there is neither. With `syncedByCaller`, nothing is fsync'd here: the
-   * caller syncs the whole filesystem after closing every partition, instead of a few fsyncs per partition.
+   * shutdown file: of the active segment, its indexes and the producer state at the log end; of each sealed
+   * segment whose index files are current, what scanning its end would give. With `syncedByCaller`, nothing is
+   * fsync'd here: the caller syncs the whole filesystem after closing every partition, instead of a few fsyncs per
+   * partition.
    */
-  async close(syncedByCaller = false): Promise<PartitionShutdownState | null> {
+  async close(syncedByCaller = false): Promise<PartitionShutdownState> {
     this.closed = true;
     const last = this.pending.length > this.pendingHead ? this.pending[this.pending.length - 1] : undefined;
     if (last) await last.durable.catch(() => undefined);
@@ -1353,7 +1362,7 @@ export class PartitionLog {
     if (!syncedByCaller) await this.flushToDisk();
     this.wakeWaiters();
     const activeSegment = this.activeSegment;
-    const active: ActiveSegmentState | null = activeSegment.size <= RESCAN_MAX_BYTES ? null : {
+    const active: ActiveSegmentState = {
       segmentBaseOffset: activeSegment.baseOffset,
       snapshotOffset: this.logEndOffset,
       offsetIndex: activeSegment.offsetIndex.serialize(),
@@ -1361,7 +1370,6 @@ export class PartitionLog {
       snapshot: this.snapshotState(),
     };
     const sealed = this.segments.filter((s) => s !== activeSegment && s.indexFilesCurrent && !s.deleted).map((s) => s.sealedState());
-    if (!active && sealed.length === 0) return null;
     return { topicId: this.topicId, partition: this.partition, active, sealed };
   }
 
@@ -1399,12 +1407,6 @@ export class PartitionLog {
     this.wakeWaiters();
   }
 }
-
-/**
- * An active segment up to this size is left out of the clean shutdown's record: the next start reads it whole
- * instead (as after a crash), which costs less than keeping its indexes and producer state.
- */
-const RESCAN_MAX_BYTES = 64 * 1024;
 
 const isSegmentFile = (name: string): boolean => /^\d{20}\.log$/.test(name);
 const isSnapshotFile = (name: string): boolean => /^\d{20}\.snapshot$/.test(name);

@@ -24,20 +24,23 @@ export interface SealedSegmentState {
 
 /**
  * What a clean shutdown records of one partition, so the next start touches no file of its sealed segments
- * (opened on first use) and needs no index or snapshot file for its active one. `active` is null when the active
- * segment is small enough to scan again instead.
+ * (opened on first use) and needs no index or snapshot file for its active one.
  */
 export interface PartitionShutdownState {
   topicId: string;
   partition: number;
-  active: ActiveSegmentState | null;
+  active: ActiveSegmentState;
   sealed: SealedSegmentState[];
 }
 
-const VERSION = 2;
+/**
+ * 3: every partition's active segment is recorded (2 left out small ones, whose next start then read the newest
+ * producer snapshot file and the log after it, which after a crash in a storm of rolls could be most of the log).
+ */
+const VERSION = 3;
 /** int32 size of the body, uint32 CRC32C of the body. */
 const HEADER_BYTES = 8;
-/** 16-byte topic id, int32 partition, int64 segment base offset (-1: no active state), int64 snapshot offset. */
+/** 16-byte topic id, int32 partition, int64 active segment base offset, int64 snapshot offset. */
 const RECORD_FIXED_BYTES = 16 + 4 + 8 + 8;
 /** A SealedSegmentState's fields in the file's order, each a float64 (offsets and timestamps are below 2^53). */
 const SEALED_FIELDS = ['baseOffset', 'size', 'nextOffset', 'maxTimestamp', 'maxTimestampOffset', 'firstTimestamp'] as const satisfies readonly (keyof SealedSegmentState)[];
@@ -50,14 +53,14 @@ const BODY_FIXED_BYTES = 2 + 8 + 4;
  * active segment: with 10,000 partitions, creating 30,000 small files was most of a shutdown (and reading them most
  * of the next start). Body: int16 version, float64 stamp (the clean-shutdown marker's, so a file left by an earlier
  * shutdown is never paired with a later marker), int32 count, then the records: the fixed fields, then the offset
- * index, the time index and the snapshot, each as int32 length and bytes (empty without active state), then an
+ * index, the time index and the snapshot, each as int32 length and bytes, then an
  * int32 count of sealed segments and each one's fields.
  */
 export function encodeShutdownState(stamp: number, states: readonly PartitionShutdownState[]): Buffer {
   let size = HEADER_BYTES + BODY_FIXED_BYTES;
-  const snapshots = states.map((s) => Buffer.from(s.active?.snapshot ?? '', 'utf8'));
+  const snapshots = states.map((s) => Buffer.from(s.active.snapshot, 'utf8'));
   states.forEach((s, i) => {
-    size += RECORD_FIXED_BYTES + 12 + (s.active ? s.active.offsetIndex.length + s.active.timeIndex.length : 0) + snapshots[i]!.length;
+    size += RECORD_FIXED_BYTES + 12 + s.active.offsetIndex.length + s.active.timeIndex.length + snapshots[i]!.length;
     size += 4 + s.sealed.length * SEALED_BYTES;
   });
   const out = Buffer.alloc(size);
@@ -68,9 +71,9 @@ export function encodeShutdownState(stamp: number, states: readonly PartitionShu
   states.forEach((s, i) => {
     at += Buffer.from(s.topicId, 'hex').copy(out, at);
     at = out.writeInt32BE(s.partition, at);
-    at = out.writeBigInt64BE(BigInt(s.active?.segmentBaseOffset ?? -1), at);
-    at = out.writeBigInt64BE(BigInt(s.active?.snapshotOffset ?? -1), at);
-    for (const bytes of [s.active?.offsetIndex ?? EMPTY, s.active?.timeIndex ?? EMPTY, snapshots[i]!]) {
+    at = out.writeBigInt64BE(BigInt(s.active.segmentBaseOffset), at);
+    at = out.writeBigInt64BE(BigInt(s.active.snapshotOffset), at);
+    for (const bytes of [s.active.offsetIndex, s.active.timeIndex, snapshots[i]!]) {
       at = out.writeInt32BE(bytes.length, at);
       at += bytes.copy(out, at);
     }
@@ -81,8 +84,6 @@ export function encodeShutdownState(stamp: number, states: readonly PartitionShu
   out.writeUInt32BE(crc32c(out.subarray(HEADER_BYTES)), 4);
   return out;
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /**
  * The records of a file written by encodeShutdownState with this `stamp`, keyed by stateKey; empty when the file
@@ -109,7 +110,7 @@ export function decodeShutdownState(data: Buffer, stamp: number): Map<string, Pa
       at += 4 + length;
     }
     const [offsetIndex, timeIndex, snapshot] = parts as [Buffer, Buffer, Buffer];
-    const active = segmentBaseOffset < 0 ? null : { segmentBaseOffset, snapshotOffset, offsetIndex, timeIndex, snapshot: snapshot.toString('utf8') };
+    const active = { segmentBaseOffset, snapshotOffset, offsetIndex, timeIndex, snapshot: snapshot.toString('utf8') };
     const sealed: SealedSegmentState[] = [];
     const sealedCount = data.readInt32BE(at);
     at += 4;

@@ -33,7 +33,12 @@ const sample: PartitionShutdownState[] = [
       { baseOffset: 2 ** 40 - 1, size: 61, nextOffset: 2 ** 40, maxTimestamp: -1, maxTimestampOffset: -1, firstTimestamp: -1 },
     ],
   },
-  { topicId: '00000000000000000000000000000001', partition: 2 ** 31 - 1, active: null, sealed: [{ baseOffset: 5, size: 0, nextOffset: 5, maxTimestamp: -1, maxTimestampOffset: -1, firstTimestamp: -1 }] },
+  {
+    topicId: '00000000000000000000000000000001',
+    partition: 2 ** 31 - 1,
+    active: { segmentBaseOffset: 7, snapshotOffset: 7, offsetIndex: Buffer.alloc(0), timeIndex: Buffer.alloc(0), snapshot: '{}' },
+    sealed: [{ baseOffset: 5, size: 0, nextOffset: 7, maxTimestamp: -1, maxTimestampOffset: -1, firstTimestamp: -1 }],
+  },
 ];
 
 test('the shutdown state decodes to what was encoded, and to nothing when torn, corrupt or of another shutdown', () => {
@@ -171,14 +176,20 @@ test('indexes that do not match the segment (stale or damaged) are dropped and t
     const records = await readAll(logs.getLog('s', 1)!);
     await logs.close();
 
-    // an index file beside a small active segment (as an older version wrote at shutdown) whose entry points
-    // inside a batch: resuming there would find no batch and cut the file
+    // an index file beside an active segment (as an older version wrote at shutdown) whose entry points inside a
+    // batch, and no state file (an older version's is ignored): resuming there would find no batch and cut the file
     const smallBytes = (await readFile(join(dir, 'small-0', '00000000000000000000.log'))).length;
     const index = Buffer.alloc(16);
     index.writeInt32BE(5, 8);
     index.writeInt32BE(Math.floor(smallBytes / 2) + 1, 12);
     await writeFile(join(dir, 'small-0', '00000000000000000000.index'), index);
     await writeFile(join(dir, 'small-0', '00000000000000000000.timeindex'), Buffer.alloc(0));
+    await rm(join(dir, STATE_FILE));
+    logs = await openLogs(dir);
+    assert.equal(logs.cleanStart, true);
+    assert.deepEqual(await readAll(logs.getLog('small', 0)!), smallRecords, 'every batch of the small segment kept');
+    await logs.close();
+
     // a recorded active segment whose file lost its end (past the last indexed batch)
     const segment = join(dir, 's-1', '00000000000000000000.log');
     const data = await readFile(segment);
@@ -189,7 +200,6 @@ test('indexes that do not match the segment (stale or damaged) are dropped and t
 
     logs = await openLogs(dir);
     assert.equal(logs.cleanStart, true);
-    assert.deepEqual(await readAll(logs.getLog('small', 0)!), smallRecords, 'every batch of the small segment kept');
     const damaged = logs.getLog('s', 1)!;
     assert.equal(whole, 37);
     assert.equal(damaged.logEndOffset, whole, 'the log ends after the last whole batch left in the file');
@@ -264,5 +274,60 @@ test('a recorded sealed segment whose files are not all there is loaded from its
     assert.equal(logs.cleanStart, true);
     assert.deepEqual(opened.filter((path) => path.startsWith(join(dir, 'g-0', '0'))).map((path) => Number(path.slice(-24, -4))), [third.baseOffset, before[0]!.segments.at(-1)!.baseOffset], 'only that segment and the active one opened');
     assert.deepEqual(await segmentsOf(logs), before);
+    await logs.close();
+  }));
+
+const snapshotFiles = async (dir: string, p: number) => (await readdir(join(dir, `g-${p}`))).filter((n) => n.endsWith('.snapshot')).sort();
+
+test('a clean start takes the producer state from the shutdown record, of a small active segment too: no snapshot file or sealed segment is read', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await fillSegments(logs);
+    const before = await segmentsOf(logs);
+    assert.ok(before.every((b) => b.segments.at(-1)!.size < 4096), 'small active segments');
+    const sealed = before.flatMap((b, p) => b.segments.slice(0, -1).map((s) => join(dir, `g-${p}`, String(s.baseOffset).padStart(20, '0'))));
+    await logs.close();
+    // as a crash in a storm of rolls leaves them, whose seals (and their snapshots) were still waiting for syncs
+    for (const p of [0, 1]) for (const name of await snapshotFiles(dir, p)) await unlink(join(dir, `g-${p}`, name));
+
+    const { fs, reads, opened } = countingFs();
+    logs = await openLogs(dir, { fs });
+    assert.equal(logs.cleanStart, true);
+    assert.deepEqual(reads.filter((path) => path.startsWith(join(dir, 'g-'))), [], 'no file of the partitions read whole');
+    assert.deepEqual([...opened, ...reads].filter((path) => sealed.some((s) => path.startsWith(s))), [], 'no file of a sealed segment opened');
+    assert.deepEqual(await segmentsOf(logs), before);
+    const log = logs.getLog('g', 1)!;
+    assert.equal(idempotent(log, 119, `g1-119-${'x'.repeat(400)}`, 5_001_190).baseOffset, 119, 'the last batch is still known as a duplicate');
+    await logs.close();
+  }));
+
+test('a start that rebuilt the producer state from sealed segments writes it as of the active segment as a roll would have', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await fillSegments(logs);
+    const before = await segmentsOf(logs);
+    await logs.close();
+    const rolled = await Promise.all([0, 1].map(async (p) => {
+      const name = (await snapshotFiles(dir, p)).at(-1)!;
+      assert.equal(Number(name.slice(0, 20)), before[p]!.segments.at(-1)!.baseOffset, 'the last roll wrote a snapshot as of the active segment');
+      return { name, json: await readFile(join(dir, `g-${p}`, name), 'utf8') };
+    }));
+    for (const p of [0, 1]) for (const name of await snapshotFiles(dir, p)) await unlink(join(dir, `g-${p}`, name));
+
+    await rm(join(dir, MARKER));
+    logs = await openLogs(dir);
+    assert.equal(logs.cleanStart, false);
+    for (const p of [0, 1]) {
+      assert.deepEqual(await snapshotFiles(dir, p), [rolled[p]!.name]);
+      assert.deepEqual(JSON.parse(await readFile(join(dir, `g-${p}`, rolled[p]!.name), 'utf8')), JSON.parse(rolled[p]!.json), 'the same state');
+    }
+    assert.deepEqual(await segmentsOf(logs), before);
+    await logs.close();
+
+    // a start after a crash with the snapshot: the producer state read from it and the active segment only
+    await rm(join(dir, MARKER));
+    logs = await openLogs(dir);
+    assert.deepEqual(await segmentsOf(logs), before);
+    assert.equal(idempotent(logs.getLog('g', 0)!, 119, `g0-119-${'x'.repeat(400)}`, 5_001_190).baseOffset, 119, 'the last batch is still known as a duplicate');
     await logs.close();
   }));
