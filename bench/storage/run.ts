@@ -13,6 +13,7 @@
 //        [--disk null]   (segment and journal writes and syncs discarded: what the engine's own CPU work allows)
 //        [--reads]       (instead: one batch read from every partition at once, as a fetch over them reads; printed)
 //        [--rolls]       (instead: fsync appends while segments roll, next to the same appends without rolls; printed)
+//        [--starts]      (instead: how long opening the data dir takes after a crash and after a clean shutdown; printed)
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, cpus, tmpdir } from 'node:os';
@@ -20,10 +21,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
-import { buildRecordBatch } from '../../src/protocol/records.js';
 import { JOURNAL_CHECKPOINT_BYTES, LogManager } from '../../src/storage/log-manager.js';
 import type { FlushPolicy } from '../../src/storage/log-config.js';
 import { median } from '../stats.js';
+import { batchOfSize } from './batch-of-size.js';
+import { startSweep } from './start-sweep.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,6 +40,7 @@ const { values: args } = parseArgs({
     disk: { type: 'string', default: 'real' },
     reads: { type: 'boolean', default: false },
     rolls: { type: 'boolean', default: false },
+    starts: { type: 'boolean', default: false },
   },
 });
 if (args.disk !== 'real' && args.disk !== 'null') throw new Error('--disk is real or null');
@@ -126,11 +129,6 @@ async function deviceBytesWritten(dir: string): Promise<number | null> {
     // not Linux, or no access: the figure is left out
   }
   return null;
-}
-
-function batchOfSize(bytes: number): Buffer {
-  const overhead = buildRecordBatch([{ value: Buffer.alloc(0) }]).length;
-  return buildRecordBatch([{ value: Buffer.alloc(Math.max(0, bytes - overhead - 4), 'x') }]);
 }
 
 async function sluiceRun(dir: string, c: Case): Promise<SluiceRun> {
@@ -358,6 +356,14 @@ async function main(): Promise<void> {
   if (args.reads) {
     try {
       await readSweep(root, Number(args.sizes?.split(',')[0] ?? 1024), args.partitions ? args.partitions.split(',').map(Number) : [1, 1_000, 10_000]);
+    } finally {
+      if (!args.dir) await rm(root, { recursive: true, force: true });
+    }
+    return;
+  }
+  if (args.starts) {
+    try {
+      await startSweep(root, REPS, args.partitions ? args.partitions.split(',').map(Number) : null);
     } finally {
       if (!args.dir) await rm(root, { recursive: true, force: true });
     }

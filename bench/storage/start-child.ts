@@ -1,0 +1,60 @@
+// One step of the start benchmark (see start-sweep.ts), in a process of its own so each start is a process's first:
+//   fill <dir> <layout JSON> <close|crash>   appends the layout's data with acks after fsync, then shuts down
+//                                            cleanly or is killed with SIGKILL once every append is durable
+//   open <dir> <close|crash>                 opens the data dir, prints how long that took as one JSON line, then
+//                                            shuts down cleanly or is killed with SIGKILL
+import { readdirSync } from 'node:fs';
+import { nodeFileSystem } from '../../src/io/file-system.js';
+import { validateBatches } from '../../src/protocol/record-batch.js';
+import { LogManager } from '../../src/storage/log-manager.js';
+import { batchOfSize } from './batch-of-size.js';
+import type { StartLayout } from './start-sweep.js';
+
+const [step, dir, ...rest] = process.argv.slice(2);
+const open = () => LogManager.open({ dataDir: dir!, fs: nodeFileSystem, maxOpenFiles: 16384, retentionCheckMs: 3_600_000 });
+
+async function end(logs: LogManager, how: string | undefined): Promise<void> {
+  if (how === 'crash') process.kill(process.pid, 'SIGKILL');
+  await logs.close();
+}
+
+if (step === 'fill') {
+  const layout = JSON.parse(rest[0]!) as StartLayout;
+  const logs = await open();
+  await logs.createTopic('bench', layout.partitions, layout.configs);
+  const all = logs.topics.get('bench')!.partitions;
+  const template = batchOfSize(layout.batchBytes);
+  const count = Math.ceil(layout.bytes / template.length);
+  // 8 MiB in flight, round-robin over the partitions, as the append benchmark issues them
+  const limit = Math.max(64, Math.floor((8 << 20) / template.length));
+  let inflight = 0;
+  let slotFreed: (() => void) | null = null;
+  let failure: unknown = null;
+  for (let next = 0; next < count && failure === null; next++) {
+    const records = Buffer.from(template);
+    inflight++;
+    all[next % layout.partitions]!.append(records, validateBatches(records, 1 << 30)).durable.then(
+      () => {
+        inflight--;
+        slotFreed?.();
+      },
+      (err) => (failure = err),
+    );
+    if (inflight >= limit) await new Promise<void>((resolve) => (slotFreed = resolve));
+    slotFreed = null;
+    if (next % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
+  }
+  while (inflight > 0 && failure === null) await new Promise<void>((resolve) => (slotFreed = resolve));
+  if (failure) throw failure;
+  await end(logs, rest[1]);
+} else if (step === 'open') {
+  const started = performance.now();
+  const logs = await open();
+  const ms = performance.now() - started;
+  const segments = [...logs.topics.values()].reduce((n, t) => n + t.partitions.reduce((m, log) => m + log.segments.length, 0), 0);
+  const fds = readdirSync('/proc/self/fd').length;
+  console.log(JSON.stringify({ ms, cleanStart: logs.cleanStart, journalReplayed: logs.journalReplayed, segments, fds, rssMb: process.memoryUsage().rss / 1048576 }));
+  await end(logs, rest[0]);
+} else {
+  throw new Error(`unknown step ${step}`);
+}
