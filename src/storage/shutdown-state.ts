@@ -53,8 +53,8 @@ const BODY_FIXED_BYTES = 2 + 8 + 4;
  * active segment: with 10,000 partitions, creating 30,000 small files was most of a shutdown (and reading them most
  * of the next start). Body: int16 version, float64 stamp (the clean-shutdown marker's, so a file left by an earlier
  * shutdown is never paired with a later marker), int32 count, then the records: the fixed fields, then the offset
- * index, the time index and the snapshot, each as int32 length and bytes, then an
- * int32 count of sealed segments and each one's fields.
+ * index, the time index and the snapshot, each as int32 length and bytes, then an int32 count of sealed segments
+ * and each one's fields.
  */
 export function encodeShutdownState(stamp: number, states: readonly PartitionShutdownState[]): Buffer {
   let size = HEADER_BYTES + BODY_FIXED_BYTES;
