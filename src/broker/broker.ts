@@ -84,7 +84,7 @@ export class Broker {
     readonly logger: Logger,
   ) {
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
-    this.producerIds = new ProducerIdManager(logs.fs, logs.dataDir);
+    this.producerIds = new ProducerIdManager(logs.beside, logs.dataDir);
     this.transactions = new TransactionCoordinator(
       {
         logs,

@@ -26,8 +26,6 @@ export class DurableFiles {
   constructor(
     private readonly fs: FileSystem,
     private readonly dataDir: string,
-    /** Runs an operation that opens a descriptor, making room if there is none (see HandleCache.withRoom). */
-    private readonly withRoom: <T>(op: () => Promise<T>) => Promise<T>,
   ) {}
 
   /** Writes `data` to a temporary file renamed to `path`; resolves once both are durable. */
@@ -65,6 +63,6 @@ export class DurableFiles {
 
   /** Writes each file, WRITING_AT_ONCE at a time; a file whose write fails is failed with it. */
   private writeEach(batch: Waiting[], durable: boolean, written: (w: Waiting) => unknown): Promise<void> {
-    return inParallel(batch, (w) => this.withRoom(() => this.fs.writeFileAtomic(w.path, w.data, durable)).then(() => written(w), w.done), WRITING_AT_ONCE);
+    return inParallel(batch, (w) => this.fs.writeFileAtomic(w.path, w.data, durable).then(() => written(w), w.done), WRITING_AT_ONCE);
   }
 }

@@ -97,6 +97,25 @@ export class HandleCache {
   }
 
   /**
+   * `fs` with each call that takes a descriptor of its own made through withRoom, for the files beside the segments
+   * (the catalogue, the journal, metadata files, directories to sync): a cache of idle segment files up to the
+   * process's limit left none for them, and creating a topic or deleting records failed with EMFILE. Not for code
+   * that holds a segment in use while it calls: waiting for a release there could wait for itself.
+   */
+  makingRoom(fs: FileSystem): FileSystem {
+    return {
+      ...fs,
+      open: (path, flags) => this.withRoom(() => fs.open(path, flags)),
+      readFile: (path) => this.withRoom(() => fs.readFile(path)),
+      readdir: (path) => this.withRoom(() => fs.readdir(path)),
+      writeFileAtomic: (path, data, durable) => this.withRoom(() => fs.writeFileAtomic(path, data, durable)),
+      fsyncDir: (path) => this.withRoom(() => fs.fsyncDir(path)),
+      syncFileSystem: (path) => this.withRoom(() => fs.syncFileSystem(path)),
+      lockDir: (path) => this.withRoom(() => fs.lockDir(path)),
+    };
+  }
+
+  /**
    * Out of descriptors (EMFILE), the cache shrinks to half of what it holds and its idle files are closed; when
    * every one is in use (beyond the caller's own `callerInUse`), the attempt waits for one to be closed (as it is
    * released: the cache is then over its bound) and tries again.

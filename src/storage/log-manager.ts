@@ -103,6 +103,11 @@ export class LogManager {
   private dynamic: DynamicDefaults = { cluster: {}, broker: {} };
   private readonly dynamicWrite: SharedWrite;
   readonly fs: FileSystem;
+  /**
+   * `fs` making room in the open-file cache when out of descriptors, for every file but segments (the catalogue,
+   * the journal, metadata, new directories): the manager's own, and the brokers' files beside them.
+   */
+  readonly beside: FileSystem;
   readonly clock: Clock;
   readonly handles: HandleCache;
   groupCommit!: GroupCommit;
@@ -146,17 +151,18 @@ export class LogManager {
     this.clock = options.clock ?? systemClock;
     this.staticDefaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
     this.currentDefaults = this.staticDefaults;
-    this.dynamicWrite = new SharedWrite(() => this.fs.writeFileAtomic(join(this.dataDir, DYNAMIC_DEFAULTS_FILE), JSON.stringify(this.dynamic)));
     this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 16384);
-    this.catalogue = new Catalogue(this.fs, this.dataDir, (name) => this.recordOf(name), () => this.catalogueRecords(), options.catalogueFoldBytes);
+    this.beside = this.handles.makingRoom(this.fs);
+    this.dynamicWrite = new SharedWrite(() => this.beside.writeFileAtomic(join(this.dataDir, DYNAMIC_DEFAULTS_FILE), JSON.stringify(this.dynamic)));
+    this.catalogue = new Catalogue(this.beside, this.dataDir, (name) => this.recordOf(name), () => this.catalogueRecords(), options.catalogueFoldBytes);
     // rewritten whole (temp file, fsync, rename)
-    this.logStarts = new SharedWrite(() => this.fs.writeFileAtomic(join(this.dataDir, LOG_START_FILE), this.renderLogStarts()));
+    this.logStarts = new SharedWrite(() => this.beside.writeFileAtomic(join(this.dataDir, LOG_START_FILE), this.renderLogStarts()));
     this.env = {
       fs: this.fs,
       handles: this.handles,
       indexes: new IndexCache(this.fs, options.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES),
       groupCommit: null as unknown as GroupCommit, // set in load(), before any log exists
-      durableFiles: new DurableFiles(this.fs, this.dataDir, (op) => this.handles.withRoom(op)),
+      durableFiles: new DurableFiles(this.beside, this.dataDir),
       now: () => this.clock.now(),
       markDirty: (log) => {
         this.dirtyNoneLogs.push(log);
@@ -198,7 +204,7 @@ export class LogManager {
   }
 
   private async load(): Promise<void> {
-    const { fs } = this;
+    const fs = this.beside;
     await fs.mkdir(this.dataDir);
     this.releaseLock = await fs.lockDir(this.dataDir);
     const marker = join(this.dataDir, CLEAN_SHUTDOWN_FILE);
@@ -250,8 +256,8 @@ export class LogManager {
   /** What the clean shutdown that wrote `marker` recorded of the partitions; empty if unreadable or not its own. */
   private async readShutdownState(marker: string, stateFile: string): Promise<Map<string, PartitionShutdownState>> {
     try {
-      const stamp = Number((await this.fs.readFile(marker)).toString('utf8'));
-      return decodeShutdownState(await this.fs.readFile(stateFile), stamp);
+      const stamp = Number((await this.beside.readFile(marker)).toString('utf8'));
+      return decodeShutdownState(await this.beside.readFile(stateFile), stamp);
     } catch {
       return new Map();
     }
@@ -264,7 +270,7 @@ export class LogManager {
   /** Re-applies journal entries whose bytes did not reach their segment before a crash. */
   private async replayJournal(files: readonly string[]): Promise<void> {
     const byId = new Map([...this.topics.values()].map((t) => [t.id, t]));
-    for await (const round of leftoverEntries(this.fs, files)) {
+    for await (const round of leftoverEntries(this.beside, files)) {
       for (const e of round) {
         const log = byId.get(e.topicId)?.partitions[e.partition];
         if (!log) continue;
@@ -284,10 +290,10 @@ export class LogManager {
    * the start builds on, which leaves out whatever else the filesystem holds unsynced.
    */
   private async syncWhatACrashLeft(logs: readonly PartitionLog[]): Promise<void> {
-    if (logs.length > MANY_PARTITIONS && (await this.fs.syncFileSystem(this.dataDir))) return;
+    if (logs.length > MANY_PARTITIONS && (await this.beside.syncFileSystem(this.dataDir))) return;
     await inParallel(logs, (log) => log.syncAfterCrash());
     await this.catalogue.sync();
-    await this.fs.fsyncDir(this.dataDir);
+    await this.beside.fsyncDir(this.dataDir);
   }
 
   getLog(topic: string, partition: number): PartitionLog | undefined {
@@ -356,9 +362,9 @@ export class LogManager {
    * take one filesystem sync; a few, or where that is unavailable, an fsync of each directory.
    */
   private async persistNewDirectories(logs: PartitionLog[]): Promise<void> {
-    if (logs.length > MANY_NEW_DIRECTORIES && (await this.fs.syncFileSystem(this.dataDir))) return;
-    await inParallel(logs, (log) => this.fs.fsyncDir(log.dir));
-    await this.fs.fsyncDir(this.dataDir);
+    if (logs.length > MANY_NEW_DIRECTORIES && (await this.beside.syncFileSystem(this.dataDir))) return;
+    await inParallel(logs, (log) => this.beside.fsyncDir(log.dir));
+    await this.beside.fsyncDir(this.dataDir);
   }
 
   deleteTopic(name: string): Promise<void> {
@@ -412,8 +418,8 @@ export class LogManager {
   /** Reads the stored dynamic defaults; a value this version cannot take is dropped, with a warning, rather than failing the start. */
   private async loadDynamicDefaults(): Promise<void> {
     const file = join(this.dataDir, DYNAMIC_DEFAULTS_FILE);
-    if (!(await this.fs.exists(file))) return;
-    const stored = JSON.parse((await this.fs.readFile(file)).toString('utf8')) as DynamicDefaults;
+    if (!(await this.beside.exists(file))) return;
+    const stored = JSON.parse((await this.beside.readFile(file)).toString('utf8')) as DynamicDefaults;
     for (const scope of ['cluster', 'broker'] as const) {
       for (const [name, value] of Object.entries(stored[scope] ?? {})) {
         try {
@@ -554,7 +560,7 @@ export class LogManager {
     const logs = [...this.topics.values()].flatMap((t) => t.partitions);
     // the seals of a storm of rolls still waiting: each partition's close waits for its own
     this.groupCommit.hurryApart();
-    const syncAll = logs.length > MANY_PARTITIONS && (await this.fs.syncFileSystem(this.dataDir).catch(() => false));
+    const syncAll = logs.length > MANY_PARTITIONS && (await this.beside.syncFileSystem(this.dataDir).catch(() => false));
     const states: PartitionShutdownState[] = [];
     const failures: unknown[] = [];
     await inParallel(logs, async (log) => {
@@ -567,16 +573,16 @@ export class LogManager {
     });
     if (failures.length > 0) throw failures[0];
     const stamp = this.clock.now();
-    await this.fs.writeFileAtomic(join(this.dataDir, SHUTDOWN_STATE_FILE), encodeShutdownState(stamp, states), !syncAll);
+    await this.beside.writeFileAtomic(join(this.dataDir, SHUTDOWN_STATE_FILE), encodeShutdownState(stamp, states), !syncAll);
     if (syncAll) {
-      await this.fs.syncFileSystem(this.dataDir);
+      await this.beside.syncFileSystem(this.dataDir);
       for (const log of logs) log.markSynced();
     }
     await this.groupCommit.close();
     await this.catalogue.close();
     await this.logStarts.request();
     await this.handles.closeAll();
-    await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE), String(stamp));
+    await this.beside.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE), String(stamp));
   }
 }
 

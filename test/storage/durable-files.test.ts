@@ -37,15 +37,12 @@ function recordingFs(syncfs: () => Promise<boolean>, failing = new Set<string>()
   return { fs, writes, syncs: () => syncs, release };
 }
 
-/** Nothing to make room in: the operation as it is. */
-const asIs = <T>(op: () => Promise<T>): Promise<T> => op();
-
 const names = (n: number) => Array.from({ length: n }, (_, i) => `f${i}`);
 
 test('a batch of many files is written without a sync each, then made durable by one filesystem sync; a few are written durably each', () =>
   withTempDir(async (dir) => {
     const { fs, writes, syncs, release } = recordingFs(async () => true);
-    const files = new DurableFiles(fs, dir, asIs);
+    const files = new DurableFiles(fs, dir);
     const first = files.write(join(dir, 'first'), 'one');
     const many = names(40).map((n) => files.write(join(dir, n), `data of ${n}`));
     release();
@@ -63,7 +60,7 @@ test('a batch of many files is written without a sync each, then made durable by
 test('where the filesystem cannot be synced at once, a batch of many is written again, each durably', () =>
   withTempDir(async (dir) => {
     const { fs, writes, syncs, release } = recordingFs(async () => false);
-    const files = new DurableFiles(fs, dir, asIs);
+    const files = new DurableFiles(fs, dir);
     const all = ['first', ...names(40)].map((n) => files.write(join(dir, n), n));
     release();
     await Promise.all(all);
@@ -79,7 +76,7 @@ test('a failed write fails its own file only; a failed filesystem sync fails eve
       if (syncFails) throw Object.assign(new Error('EIO'), { code: 'EIO' });
       return true;
     }, new Set(['f7']));
-    const files = new DurableFiles(fs, dir, asIs);
+    const files = new DurableFiles(fs, dir);
     let outcomes = ['first', ...names(40)].map((n) => files.write(join(dir, n), n).then(() => 'ok', (err: NodeJS.ErrnoException) => err.code));
     release();
     assert.deepEqual(await Promise.all(outcomes), ['ok', ...names(40).map((n) => (n === 'f7' ? 'EIO' : 'ok'))]);

@@ -161,3 +161,63 @@ test('out of descriptors, the directory syncs of new segments and the files of a
     }
     await logs.close();
   }));
+
+test('out of descriptors, the catalogue and the log start offsets make room in the cache instead of failing topic changes and DeleteRecords', () =>
+  withTempDir(async (dir) => {
+    // one limit for every descriptor, set to what is open before each step (the room the cache made before is taken by
+    // other files, connections say): no descriptor is left, and the next file the engine opens is the first to hit it
+    let limit = Infinity;
+    let open = 0;
+    let emfiles = 0;
+    const take = () => {
+      if (open >= limit) {
+        emfiles++;
+        throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+      }
+      open++;
+    };
+    const holding = async <T>(op: () => Promise<T>): Promise<T> => {
+      take();
+      try {
+        return await op();
+      } finally {
+        open--;
+      }
+    };
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        take();
+        return nodeFileSystem.open(path, flags).catch((err) => {
+          open--;
+          throw err;
+        });
+      },
+      close: async (fd) => {
+        open--;
+        await nodeFileSystem.close(fd);
+      },
+      fsyncDir: (path) => holding(() => nodeFileSystem.fsyncDir(path)),
+      writeFileAtomic: (path, data, durable) => holding(() => nodeFileSystem.writeFileAtomic(path, data, durable)),
+    };
+    const logs = await openLogs(dir, { fs, maxOpenFiles: 1000 });
+    await logs.createTopic('t', 200);
+    const all = Array.from({ length: 200 }, (_, p) => logs.getLog('t', p)!);
+    for (let round = 0; round < 3; round++) await Promise.all(all.map((log, p) => appendValues(log, [`r${round}-p${p}`]).durable));
+    const atTheLimit = async (step: string, op: () => Promise<unknown>) => {
+      limit = open;
+      const before = emfiles;
+      await op();
+      assert.ok(emfiles > before, `${step} hit the limit`);
+    };
+    await atTheLimit('DeleteRecords', async () => {
+      for (let p = 0; p < 200; p++) assert.equal(await logs.deleteRecords('t', p, 1), 1);
+    });
+    await atTheLimit('creating a topic', () => logs.createTopic('u', 2));
+    await atTheLimit('deleting a topic', () => logs.deleteTopic('u'));
+    await logs.close();
+    const again = await openLogs(dir);
+    for (let p = 0; p < 200; p++) assert.equal(again.getLog('t', p)!.logStartOffset, 1);
+    assert.deepEqual([...again.topics.keys()], ['t']);
+    await again.close();
+  }));
