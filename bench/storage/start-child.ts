@@ -1,8 +1,8 @@
 // One step of the start benchmark (see start-sweep.ts), in a process of its own so each start is a process's first:
-//   fill <dir> <layout JSON> <close|crash>   appends the layout's data with acks after fsync, then shuts down
-//                                            cleanly or is killed with SIGKILL once every append is durable
-//   open <dir> <close|crash>                 opens the data dir, prints how long that took as one JSON line, then
-//                                            shuts down cleanly or is killed with SIGKILL
+//   fill <dir> <layout JSON> <ending>   appends the layout's data with acks after fsync, then ends
+//   open <dir> <ending>                 opens the data dir, prints how long that took as one JSON line, then ends
+// The ending: close (a clean shutdown), crash (SIGKILL), or checkpoint-crash (SIGKILL once the sealed-segment
+// checkpoint a broker writes every minute is written).
 import { readdirSync } from 'node:fs';
 import { nodeFileSystem } from '../../src/io/file-system.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
@@ -14,7 +14,8 @@ const [step, dir, ...rest] = process.argv.slice(2);
 const open = () => LogManager.open({ dataDir: dir!, fs: nodeFileSystem, maxOpenFiles: 16384, retentionCheckMs: 3_600_000 });
 
 async function end(logs: LogManager, how: string | undefined): Promise<void> {
-  if (how === 'crash') process.kill(process.pid, 'SIGKILL');
+  if (how === 'checkpoint-crash') await logs.checkpointSealedSegments();
+  if (how === 'crash' || how === 'checkpoint-crash') process.kill(process.pid, 'SIGKILL');
   await logs.close();
 }
 

@@ -35,21 +35,23 @@ interface Opened {
 }
 
 /** Runs one step in a process of its own, with this one's Node flags (and environment); resolves to its output. */
-function step(args: string[], ending: 'close' | 'crash'): Promise<string> {
+type Ending = 'close' | 'crash' | 'checkpoint-crash';
+
+function step(args: string[], ending: Ending): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...process.execArgv, CHILD, ...args, ending], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      const expected = ending === 'crash' ? signal === 'SIGKILL' : code === 0;
+      const expected = ending === 'close' ? code === 0 : signal === 'SIGKILL';
       if (expected) resolve(out);
       else reject(new Error(`start benchmark step ${args[0]} ended with ${signal ?? `exit code ${code}`}`));
     });
   });
 }
 
-async function openStep(dir: string, ending: 'close' | 'crash'): Promise<Opened> {
+async function openStep(dir: string, ending: Ending): Promise<Opened> {
   return JSON.parse((await step(['open', dir], ending)).trim().split('\n').at(-1)!) as Opened;
 }
 
@@ -60,23 +62,30 @@ export async function startSweep(root: string, reps: number, partitionCounts: nu
       const fillStarted = performance.now();
       await step(['fill', dir, JSON.stringify(layout)], 'crash');
       const fillSeconds = (performance.now() - fillStarted) / 1000;
-      // killed with appends in its journal: the first start replays them; each start after a crash is killed
-      // again, so the next is a start after a crash too, and each start after a clean shutdown follows a close
-      const first = await openStep(dir, 'crash');
-      const crashes: Opened[] = [];
+      // killed with appends in its journal and seals still waiting, before any checkpoint: the first start replays
+      // the one and finishes the others. Then in each repetition: a clean start
+      // (after a close), killed once it wrote a sealed-segment checkpoint; a start after that crash, which takes the
+      // segments the checkpoint records, killed before writing one; a start after that crash, with no checkpoint
+      const first = await openStep(dir, 'close');
       const cleans: Opened[] = [];
+      const withCheckpoint: Opened[] = [];
+      const withoutCheckpoint: Opened[] = [];
       for (let rep = 0; rep < reps; rep++) {
-        crashes.push(await openStep(dir, 'close'));
-        cleans.push(await openStep(dir, 'crash'));
+        cleans.push(await openStep(dir, 'checkpoint-crash'));
+        withCheckpoint.push(await openStep(dir, 'crash'));
+        withoutCheckpoint.push(await openStep(dir, 'close'));
       }
-      if (first.cleanStart || crashes.some((o) => o.cleanStart) || cleans.some((o) => !o.cleanStart)) throw new Error('a start was not of the kind it was meant to be');
+      if (first.cleanStart || cleans.some((o) => !o.cleanStart) || [...withCheckpoint, ...withoutCheckpoint].some((o) => o.cleanStart)) {
+        throw new Error('a start was not of the kind it was meant to be');
+      }
       const seconds = (runs: Opened[]) => `${(median(runs.map((o) => o.ms)) / 1000).toFixed(2)} s (${runs.map((o) => (o.ms / 1000).toFixed(2)).join(', ')})`;
       const memory = (runs: Opened[]) => `${median(runs.map((o) => o.rssMb)).toFixed(0)} MB resident, ${median(runs.map((o) => o.fds))} descriptors`;
       console.log(
         `starts ${layout.name} (${layout.partitions} partitions, ${first.segments} segments, ${(layout.bytes / 1e9).toFixed(2)} GB of ${layout.batchBytes} B batches, filled in ${fillSeconds.toFixed(1)} s):\n` +
           `  first after a crash (${first.journalReplayed} journal entries replayed): ${(first.ms / 1000).toFixed(2)} s, ${memory([first])}\n` +
-          `  after a crash: ${seconds(crashes)}, ${memory(crashes)}\n` +
-          `  after a clean shutdown: ${seconds(cleans)}, ${memory(cleans)}`,
+          `  after a clean shutdown: ${seconds(cleans)}, ${memory(cleans)}\n` +
+          `  after a crash, with the sealed-segment checkpoint: ${seconds(withCheckpoint)}, ${memory(withCheckpoint)}\n` +
+          `  after a crash, without one: ${seconds(withoutCheckpoint)}, ${memory(withoutCheckpoint)}`,
       );
     } finally {
       await rm(dir, { recursive: true, force: true });

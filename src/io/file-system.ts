@@ -22,6 +22,8 @@ export interface FileSystem {
   fdatasync(fd: number): Promise<void>;
   ftruncate(fd: number, length: number): Promise<void>;
   fstatSize(fd: number): Promise<number>;
+  /** A file's inode number and size, without opening it. */
+  stat(path: string): Promise<{ inode: number; size: number }>;
   /** Creates the directory and any missing parent; resolves whether it was created (false: it existed). */
   mkdir(path: string): Promise<boolean>;
   readdir(path: string): Promise<string[]>;
@@ -108,6 +110,7 @@ export const nodeFileSystem: FileSystem = {
   fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))),
   ftruncate: (fd, length) => new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve()))),
   fstatSize: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size)))),
+  stat: (path) => new Promise((resolve, reject) => fs.stat(path, (err, st) => (err ? reject(err) : resolve({ inode: st.ino, size: st.size })))),
   // recursive mkdir resolves with the first directory it created, undefined when the path existed
   mkdir: async (path) => (await fs.promises.mkdir(path, { recursive: true })) !== undefined,
   readdir: (path) => fs.promises.readdir(path),

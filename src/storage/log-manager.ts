@@ -15,6 +15,7 @@ import { Journal, leftoverEntries } from './journal.js';
 import { DEFAULT_LOG_CONFIG, applyTopicConfigs, type LogConfig } from './log-config.js';
 import { PartitionLog, type LogEnv } from './partition-log.js';
 import { decodeShutdownState, encodeShutdownState, stateKey, type PartitionShutdownState } from './shutdown-state.js';
+import { decodeSealedCheckpoint, encodeSealedCheckpoint, type PartitionCheckpoint } from './sealed-checkpoint.js';
 
 export interface TopicState {
   name: string;
@@ -42,6 +43,8 @@ export interface LogManagerOptions {
   /** Memory for closed segments' indexes; past it, the least recently used are dropped and read back on use. */
   indexCacheBytes?: number;
   retentionCheckMs?: number;
+  /** How often the sealed-segment checkpoint is written, if the sealed segments changed (default 60 s). */
+  sealedCheckpointMs?: number;
   /**
    * Memory for one compaction round's key map (default 128 MiB, as Kafka's log.cleaner.dedupe.buffer.size): a
    * log with more distinct keys to clean than it holds (24 bytes each) is compacted in several rounds.
@@ -71,6 +74,12 @@ export const JOURNAL_CHECKPOINT_BYTES = 1024 * 1024 * 1024;
 const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 /** The active segments' indexes and producer states at a clean shutdown; trusted only beside its marker. */
 const SHUTDOWN_STATE_FILE = '.clean-shutdown-state';
+/**
+ * The sealed segments as of the last checkpoint, for a start after a crash (see encodeSealedCheckpoint). Every
+ * minute, as Kafka's recovery point checkpoint (log.flush.offset.checkpoint.interval.ms).
+ */
+const SEALED_CHECKPOINT_FILE = '.sealed-checkpoint';
+const SEALED_CHECKPOINT_MS = 60_000;
 const LOG_START_FILE = 'log-start-offsets.json';
 const DYNAMIC_DEFAULTS_FILE = 'broker-configs.json';
 /**
@@ -132,6 +141,9 @@ export class LogManager {
   private readonly stopTimers: (() => void)[] = [];
   private readonly catalogue: Catalogue;
   private readonly logStarts: SharedWrite;
+  private readonly sealedCheckpoints = new SharedWrite(() => this.writeSealedCheckpoint());
+  /** What the last sealed-segment checkpoint written holds: an unchanged one is not written again. */
+  private lastSealedCheckpoint: Buffer | null = null;
   private releaseLock: () => Promise<void> = async () => undefined;
   /** Bytes cut from torn tails during this start's recovery. */
   recoveredTruncatedBytes = 0;
@@ -211,6 +223,8 @@ export class LogManager {
     const stateFile = join(this.dataDir, SHUTDOWN_STATE_FILE);
     this.cleanStart = await fs.exists(marker);
     const saved = this.cleanStart ? await this.readShutdownState(marker, stateFile) : new Map<string, PartitionShutdownState>();
+    const checkpointFile = join(this.dataDir, SEALED_CHECKPOINT_FILE);
+    const checkpointed = this.cleanStart ? new Map<string, PartitionCheckpoint>() : await this.readSealedCheckpoint(checkpointFile);
     await this.loadDynamicDefaults();
     const records = await this.catalogue.load();
     const startsFile = join(this.dataDir, LOG_START_FILE);
@@ -229,7 +243,8 @@ export class LogManager {
       const topic: TopicState = { name: rec.name, id: rec.id, partitions: [], overrides: rec.overrides, config };
       topic.partitions = Array.from({ length: rec.partitions }, (_, p) => this.newLog(rec, p, config));
       await inParallel(topic.partitions, async (log) => {
-        const { truncatedBytes } = await log.load(this.cleanStart, logStartOf(rec, log.partition), saved.get(stateKey(rec.id, log.partition)));
+        const key = stateKey(rec.id, log.partition);
+        const { truncatedBytes } = await log.load(this.cleanStart, logStartOf(rec, log.partition), saved.get(key), checkpointed.get(key));
         this.recoveredTruncatedBytes += truncatedBytes;
       });
       this.topics.set(rec.name, topic);
@@ -245,12 +260,44 @@ export class LogManager {
     await inParallel(logs, (log) => log.resumeAtLogStart());
     await inParallel(logs, (log) => log.sealRecoveredSegments());
     await inParallel(logs, (log) => log.rebuildProducerState());
+    // gone before anything changes (a cut above, appends from now on): the next is written from what is loaded
+    if (await fs.exists(checkpointFile)) await fs.unlink(checkpointFile);
     // the state first: a marker without it still means a clean start (its active segments are scanned whole)
     if (await fs.exists(stateFile)) await fs.unlink(stateFile);
     if (this.cleanStart) await fs.unlink(marker);
     const retentionMs = this.options.retentionCheckMs ?? 30_000;
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
+    this.stopTimers.push(this.clock.every(this.options.sealedCheckpointMs ?? SEALED_CHECKPOINT_MS, () => void this.checkpointSealedSegments()));
     this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, NONE_FLUSH_CHECK_MS)), () => this.flushNoneLogs()));
+  }
+
+  private async readSealedCheckpoint(file: string): Promise<Map<string, PartitionCheckpoint>> {
+    try {
+      return decodeSealedCheckpoint(await this.beside.readFile(file));
+    } catch {
+      return new Map();
+    }
+  }
+
+  /**
+   * Writes the sealed-segment checkpoint (durably, replacing the last) if the sealed segments changed since the last
+   * one: a start after a crash takes the segments it records as recorded, where their files are unchanged, instead
+   * of opening each and reading its index files' ends and its end. Writes requested meanwhile share one.
+   */
+  checkpointSealedSegments(): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    return this.tracked(this.sealedCheckpoints.request()).catch((err) => this.options.onError?.(err, 'sealed-segment checkpoint'));
+  }
+
+  private async writeSealedCheckpoint(): Promise<void> {
+    const logs = [...this.topics.values()].flatMap((t) => t.partitions);
+    // in the partitions' order, so an unchanged checkpoint encodes the same
+    const states: (PartitionCheckpoint | null)[] = [];
+    await inParallel(logs.map((log, i) => [log, i] as const), async ([log, i]) => (states[i] = await log.sealedCheckpoint()));
+    const encoded = encodeSealedCheckpoint(states.filter((s): s is PartitionCheckpoint => s !== null));
+    if (this.lastSealedCheckpoint?.equals(encoded)) return;
+    await this.beside.writeFileAtomic(join(this.dataDir, SEALED_CHECKPOINT_FILE), encoded);
+    this.lastSealedCheckpoint = encoded;
   }
 
   /** What the clean shutdown that wrote `marker` recorded of the partitions; empty if unreadable or not its own. */

@@ -8,6 +8,7 @@ import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
 import { compressionLevels, topicCodec, type LogConfig } from './log-config.js';
 import { SEGMENT_SUFFIX, Segment, scanSegment, segmentFileName } from './segment.js';
+import type { CheckpointedSegment, PartitionCheckpoint } from './sealed-checkpoint.js';
 import { Outcome } from './outcome.js';
 import { OffsetIndex, TimeIndex } from './sparse-index.js';
 import type { IndexCache } from './index-cache.js';
@@ -201,8 +202,12 @@ export class PartitionLog {
    * Loads segments from the directory and recovers the tail (see loadSegment). `saved` is what the clean shutdown
    * recorded of this partition, if anything.
    */
-  async load(cleanShutdown: boolean, logStartOffset: number, saved?: PartitionShutdownState): Promise<{ truncatedBytes: number }> {
-    return this.loadFrom(await this.listOrCreateDir(), cleanShutdown, logStartOffset, cleanShutdown ? saved : undefined);
+  /**
+   * Loads the partition's segments. After a clean shutdown, `saved` is what it recorded; after a crash,
+   * `checkpointed` is what the last sealed-segment checkpoint recorded.
+   */
+  async load(cleanShutdown: boolean, logStartOffset: number, saved?: PartitionShutdownState, checkpointed?: PartitionCheckpoint): Promise<{ truncatedBytes: number }> {
+    return this.loadFrom(await this.listOrCreateDir(), cleanShutdown, logStartOffset, cleanShutdown ? saved : undefined, cleanShutdown ? undefined : checkpointed);
   }
 
   /**
@@ -220,7 +225,7 @@ export class PartitionLog {
     await this.loadFrom([], true, 0);
   }
 
-  private async loadFrom(names: string[], cleanShutdown: boolean, logStartOffset: number, saved?: PartitionShutdownState): Promise<{ truncatedBytes: number }> {
+  private async loadFrom(names: string[], cleanShutdown: boolean, logStartOffset: number, saved?: PartitionShutdownState, checkpointed?: PartitionCheckpoint): Promise<{ truncatedBytes: number }> {
     const { fs } = this.env;
     const swaps = names.filter(isSwapFile);
     /** Segments a finished swap made: their bytes were synced before the swap began, as index files would attest. */
@@ -240,8 +245,9 @@ export class PartitionLog {
     const files = new Set(names.map((n) => join(this.dir, n)));
     this.snapshotOffsets = names.filter(isSnapshotFile).map(fileOffset).sort((a, b) => a - b);
     if (bases.length === 0) bases.push(Math.max(0, logStartOffset));
-    // a swap finished above changed segments after the shutdown recorded them (a clean shutdown leaves none)
+    // a swap finished above changed segments after the shutdown or checkpoint recorded them (a clean shutdown leaves none)
     const recordedSealed = new Map(swaps.length > 0 ? [] : saved?.sealed.map((g) => [g.baseOffset, g]));
+    const checkpointedSealed = new Map(swaps.length > 0 ? [] : checkpointed?.sealed.map((g) => [g.baseOffset, g]));
     let truncatedBytes = 0;
     for (let i = 0; i < bases.length; i++) {
       const segment = new Segment(this.dir, bases[i]!);
@@ -255,11 +261,16 @@ export class PartitionLog {
         continue;
       }
       const last = i === bases.length - 1;
-      const recorded = last ? undefined : recordedSealed.get(segment.baseOffset);
-      if (recorded && files.has(segment.logPath) && files.has(segment.indexPath) && files.has(segment.timeIndexPath)) {
-        // as the clean shutdown left it: no file of it is touched (with thousands of segments, opening each and
-        // reading its index files' ends and its end was most of a start)
-        this.segments.push(Segment.fromSealedState(this.dir, recorded));
+      const allFiles = files.has(segment.logPath) && files.has(segment.indexPath) && files.has(segment.timeIndexPath);
+      const atShutdown = last || !allFiles ? undefined : recordedSealed.get(segment.baseOffset);
+      const atCheckpoint = last || !allFiles ? undefined : await this.unchangedSince(checkpointedSealed.get(segment.baseOffset), segment);
+      const recorded = atShutdown ?? atCheckpoint;
+      if (recorded) {
+        // as the clean shutdown or the checkpoint left it: no file of it is opened (with thousands of segments,
+        // opening each and reading its index files' ends and its end was most of a start)
+        const sealed = Segment.fromSealedState(this.dir, recorded);
+        sealed.inode = atCheckpoint?.inode ?? -1;
+        this.segments.push(sealed);
         this.segmentsChanged();
         continue;
       }
@@ -282,6 +293,34 @@ export class PartitionLog {
     this.hwPosition = this.activeSegment.size;
     if (saved) this.shutdownSnapshot = { offset: saved.active.snapshotOffset, json: saved.active.snapshot };
     return { truncatedBytes };
+  }
+
+  /**
+   * The checkpoint's record of a sealed segment, if its `.log` file still has the recorded inode and size: a sealed
+   * segment's bytes change only by a rollback (which first removes its index files) or a compaction's swap (a new
+   * file), and neither can leave both as they were.
+   */
+  private async unchangedSince(checkpointed: CheckpointedSegment | undefined, segment: Segment): Promise<CheckpointedSegment | undefined> {
+    if (!checkpointed) return undefined;
+    const now = await this.env.fs.stat(segment.logPath).catch(() => null);
+    return now && now.inode === checkpointed.inode && now.size === checkpointed.size ? checkpointed : undefined;
+  }
+
+  /**
+   * What the sealed-segment checkpoint records of this partition: each closed segment whose index files are current,
+   * with its file's inode number (looked up once per segment). Null when there is none.
+   */
+  sealedCheckpoint(): Promise<PartitionCheckpoint | null> {
+    // one at a time with swaps, deletions and rollbacks: a file looked up must still be the segment's own
+    return this.changingSegments(async () => {
+      const sealed: CheckpointedSegment[] = [];
+      for (const segment of this.segments.slice(0, -1)) {
+        if (!segment.indexFilesCurrent || segment.deleted) continue;
+        if (segment.inode < 0) segment.inode = (await this.env.fs.stat(segment.logPath).catch(() => null))?.inode ?? -1;
+        if (segment.inode >= 0) sealed.push({ ...segment.sealedState(), inode: segment.inode });
+      }
+      return sealed.length > 0 ? { topicId: this.topicId, partition: this.partition, sealed } : null;
+    });
   }
 
   /**

@@ -42,6 +42,8 @@ export class Segment {
   private droppedFirstTimestamp = -1;
   /** Times a rollback made this segment active again, undoing the roll that closed it (see PartitionLog.sealSegment). */
   reactivations = 0;
+  /** Its `.log` file's inode number once looked up for the sealed-segment checkpoint (-1: not yet). */
+  inode = -1;
   /** Bytes written but not yet fsync'd. */
   dirty = false;
   deleted = false;

@@ -43,7 +43,7 @@ const HEADER_BYTES = 8;
 /** 16-byte topic id, int32 partition, int64 active segment base offset, int64 snapshot offset. */
 const RECORD_FIXED_BYTES = 16 + 4 + 8 + 8;
 /** A SealedSegmentState's fields in the file's order, each a float64 (offsets and timestamps are below 2^53). */
-const SEALED_FIELDS = ['baseOffset', 'size', 'nextOffset', 'maxTimestamp', 'maxTimestampOffset', 'firstTimestamp'] as const satisfies readonly (keyof SealedSegmentState)[];
+export const SEALED_FIELDS = ['baseOffset', 'size', 'nextOffset', 'maxTimestamp', 'maxTimestampOffset', 'firstTimestamp'] as const satisfies readonly (keyof SealedSegmentState)[];
 const SEALED_BYTES = SEALED_FIELDS.length * 8;
 /** int16 version, float64 stamp, int32 record count. */
 const BODY_FIXED_BYTES = 2 + 8 + 4;

@@ -18,6 +18,8 @@ type Op =
   | { kind: 'append'; records: { key: string | null; value: string | null }[] }
   | { kind: 'tick'; ms: number }
   | { kind: 'compact' }
+  /** The sealed-segment checkpoint written now: compactions after it replace segments it records. */
+  | { kind: 'checkpoint' }
   | { kind: 'restart' }
   | { kind: 'powerLoss'; afterOps: number; cuts: number[]; compacting: boolean; powerStaysOn: boolean };
 
@@ -31,6 +33,7 @@ const opsArb: fc.Arbitrary<Op[]> = fc.array(
     { weight: 6, arbitrary: fc.array(recordArb, { minLength: 1, maxLength: 3 }).map((records) => ({ kind: 'append' as const, records })) },
     { weight: 1, arbitrary: fc.nat(1500).map((ms) => ({ kind: 'tick' as const, ms })) },
     { weight: 2, arbitrary: fc.constant({ kind: 'compact' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'checkpoint' as const }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
     {
       weight: 2,
@@ -107,6 +110,9 @@ test('a power loss during compaction or beside it keeps the latest acknowledged 
               break;
             case 'compact':
               await logs.runRetention();
+              break;
+            case 'checkpoint':
+              await logs.checkpointSealedSegments();
               break;
             case 'restart':
               await logs.close();

@@ -26,6 +26,8 @@ type Op =
   | { kind: 'maxTimestamp' }
   | { kind: 'deleteRecords'; at: number }
   | { kind: 'restart' }
+  /** The sealed-segment checkpoint written now: a later crash start takes the segments it records. */
+  | { kind: 'checkpoint' }
   | { kind: 'crash' }
   | { kind: 'tear'; permille: number };
 
@@ -44,6 +46,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'maxTimestamp' as const }) },
   { weight: 1, arbitrary: fc.nat(200).map((at) => ({ kind: 'deleteRecords' as const, at })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'checkpoint' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'crash' as const }) },
   { weight: 1, arbitrary: fc.nat(1000).map((permille) => ({ kind: 'tear' as const, permille })) },
 );
@@ -125,6 +128,9 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
             case 'restart':
               await logs.close();
               logs = await openLogs(dir, logOptions);
+              break;
+            case 'checkpoint':
+              await logs.checkpointSealedSegments();
               break;
             case 'crash':
               // no clean shutdown: descriptors dropped, no marker, no index files for the active segment

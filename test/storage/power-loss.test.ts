@@ -44,7 +44,8 @@ type Op =
   | { kind: 'burst'; values: string[] }
   | { kind: 'diskFull'; skip: number; fail: number; values: string[] }
   | { kind: 'restart' }
-  | { kind: 'powerLoss'; afterOps: number; cuts: number[]; inFlight: number; syncMs: number; powerStaysOn: boolean };
+  /** `checkpointFirst`: the sealed-segment checkpoint is written before the appends the power loss cuts into. */
+  | { kind: 'powerLoss'; afterOps: number; cuts: number[]; inFlight: number; syncMs: number; powerStaysOn: boolean; checkpointFirst: boolean };
 
 const value = fc.string({ minLength: 0, maxLength: 40 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -61,6 +62,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       inFlight: fc.integer({ min: 1, max: 3 }),
       syncMs: fc.constantFrom(0, 2),
       powerStaysOn: fc.boolean(),
+      checkpointFirst: fc.boolean(),
     }),
   },
 );
@@ -143,6 +145,8 @@ test('a power loss at any point keeps every acknowledged append, and idempotent 
               // keep appending to every partition, in rounds, until the power goes mid-way through whatever
               // the engine is doing (a journal round, a checkpoint, a roll); appends acknowledged by then must survive
               // slow syncs leave writes to a new segment time to land while the old one's roll sync still runs
+              // the start after the loss takes the segments it records where their files are as they were
+              if (op.checkpointFirst) await logs.checkpointSealedSegments();
               disk.slowSyncs(op.syncMs);
               disk.failAfter(op.afterOps);
               /** Each partition's values in the order they were sent (the idempotent producer's sequence order). */

@@ -2,17 +2,18 @@
 // its format refuses anything torn, corrupt or of another shutdown, and a start uses it instead of per-partition
 // files, or scans without it.
 import assert from 'node:assert/strict';
-import { copyFile, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, readFile, readdir, rename, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { batchSizeAt, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
+import { decodeSealedCheckpoint, encodeSealedCheckpoint, type PartitionCheckpoint } from '../../src/storage/sealed-checkpoint.js';
 import { decodeShutdownState, encodeShutdownState, stateKey, type PartitionShutdownState } from '../../src/storage/shutdown-state.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { openLogs, readAll } from './helpers.js';
+import { crash, openLogs, readAll } from './helpers.js';
 
 const STATE_FILE = '.clean-shutdown-state';
 const MARKER = '.clean-shutdown';
@@ -329,5 +330,60 @@ test('a start that rebuilt the producer state from sealed segments writes it as 
     logs = await openLogs(dir);
     assert.deepEqual(await segmentsOf(logs), before);
     assert.equal(idempotent(logs.getLog('g', 0)!, 119, `g0-119-${'x'.repeat(400)}`, 5_001_190).baseOffset, 119, 'the last batch is still known as a duplicate');
+    await logs.close();
+  }));
+
+const CHECKPOINT = '.sealed-checkpoint';
+
+test('the sealed-segment checkpoint decodes to what was encoded, and to nothing when torn or corrupt', () => {
+  const states: PartitionCheckpoint[] = [
+    { topicId: '0123456789abcdef0123456789abcdef', partition: 3, sealed: [{ baseOffset: 0, size: 4096, nextOffset: 17, maxTimestamp: 1_764_000_000_000, maxTimestampOffset: 16, firstTimestamp: 1_763_999_999_000, inode: 2 ** 40 + 7 }] },
+    { topicId: 'fedcba9876543210fedcba9876543210', partition: 0, sealed: [] },
+  ];
+  const encoded = encodeSealedCheckpoint(states);
+  assert.deepEqual([...decodeSealedCheckpoint(encoded).values()], states);
+  for (let cut = 0; cut < encoded.length; cut++) assert.equal(decodeSealedCheckpoint(encoded.subarray(0, cut)).size, 0, `cut at ${cut}`);
+  for (let at = 0; at < encoded.length; at++) {
+    const flipped = Buffer.from(encoded);
+    flipped[at]! ^= 0x04;
+    assert.equal(decodeSealedCheckpoint(flipped).size, 0, `byte ${at} flipped`);
+  }
+});
+
+test('a start after a crash takes the sealed segments the last checkpoint recorded, opening none whose file is unchanged', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await fillSegments(logs);
+    await logs.checkpointSealedSegments();
+    const before = await segmentsOf(logs);
+    const sealed = before.flatMap((b, p) => b.segments.slice(0, -1).map((s) => join(dir, `g-${p}`, String(s.baseOffset).padStart(20, '0'))));
+    await crash(logs);
+
+    const { fs, reads, opened } = countingFs();
+    logs = await openLogs(dir, { fs });
+    assert.equal(logs.cleanStart, false);
+    assert.deepEqual([...opened, ...reads].filter((path) => sealed.some((s) => path.startsWith(s))), [], 'no file of a sealed segment opened or read');
+    assert.ok(!(await readdir(dir)).includes(CHECKPOINT), 'removed once the start is done');
+    assert.deepEqual(await segmentsOf(logs), before, 'sizes, offsets, timestamps, records and look-ups as before');
+    // written again from what the start loaded, with nothing changed since
+    await logs.checkpointSealedSegments();
+    const written = await readFile(join(dir, CHECKPOINT));
+    await crash(logs);
+
+    // a checkpoint's records whose files changed since: a copy (another inode), a file cut short, an index file gone
+    const [copied, cut, unindexed] = [1, 3, 5].map((i) => before[0]!.segments[i]!);
+    const path = (s: { baseOffset: number }, suffix: string) => join(dir, 'g-0', `${String(s.baseOffset).padStart(20, '0')}${suffix}`);
+    await copyFile(path(copied, '.log'), path(copied, '.log.copy'));
+    await rename(path(copied, '.log.copy'), path(copied, '.log'));
+    await truncate(path(cut, '.log'), cut.size - 10);
+    await unlink(path(unindexed, '.timeindex'));
+    await writeFile(join(dir, CHECKPOINT), written);
+    const counting = countingFs();
+    logs = await openLogs(dir, { fs: counting.fs });
+    const openedSealed = counting.opened.filter((p) => sealed.some((s) => p.startsWith(s)));
+    assert.deepEqual([...new Set(openedSealed.map((p) => Number(basename(p).slice(0, 20))))].sort((a, b) => a - b), [copied.baseOffset, cut.baseOffset, unindexed.baseOffset], 'only those three loaded from their files');
+    const log = logs.getLog('g', 0)!;
+    assert.equal(log.segments.find((s) => s.baseOffset === cut.baseOffset)!.size < cut.size, true, 'the cut one as its file is now');
+    assert.deepEqual(await segmentsOf(logs).then((all) => all[1]), before[1], 'the other partition as before');
     await logs.close();
   }));

@@ -26,7 +26,8 @@ type Op =
   | Step
   | { kind: 'restart' }
   | { kind: 'diskFull'; skip: number; fail: number; steps: Step[] }
-  | { kind: 'powerLoss'; afterOps: number; cuts: number[]; steps: Step[]; powerStaysOn: boolean };
+  /** `checkpointFirst`: the sealed-segment checkpoint is written before the steps the power loss cuts into. */
+  | { kind: 'powerLoss'; afterOps: number; cuts: number[]; steps: Step[]; powerStaysOn: boolean; checkpointFirst: boolean };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('data' as const), producer: fc.nat(PRODUCERS - 1), count: fc.integer({ min: 1, max: 3 }) }) },
@@ -45,6 +46,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       cuts: cutsArb,
       steps: fc.array(stepArb, { minLength: 1, maxLength: 8 }),
       powerStaysOn: fc.boolean(),
+      checkpointFirst: fc.boolean(),
     }),
   },
 );
@@ -176,6 +178,7 @@ test('the last stable offset and aborted transactions always match the records, 
             // refused batches are gone: their producers start over, as after a power loss
             await check('after a full disk', true);
           } else if (op.kind === 'powerLoss') {
+            if (op.checkpointFirst) await logs.checkpointSealedSegments();
             disk.failAfter(op.afterOps);
             for (let round = 0; round < 10 && disk.on; round++) await Promise.allSettled(op.steps.map(run));
             const dead = logs;
