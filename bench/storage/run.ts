@@ -25,6 +25,7 @@ import { JOURNAL_CHECKPOINT_BYTES, LogManager } from '../../src/storage/log-mana
 import type { FlushPolicy } from '../../src/storage/log-config.js';
 import { median } from '../stats.js';
 import { batchOfSize } from './batch-of-size.js';
+import { roundRobinAppends } from './round-robin-appends.js';
 import { startSweep } from './start-sweep.js';
 
 const { values: args } = parseArgs({
@@ -307,30 +308,8 @@ async function rollSweep(root: string, batchBytes: number, partitionCounts: numb
         try {
           await logs.createTopic('bench', partitions, configs);
           const all = logs.topics.get('bench')!.partitions;
-          const limit = inFlightFor(batchBytes);
-          const latencies: number[] = [];
-          let inflight = 0;
-          let slotFreed: (() => void) | null = null;
-          let failure: unknown = null;
           const started = performance.now();
-          for (let next = 0; performance.now() - started < seconds * 1000 && failure === null; next++) {
-            const records = Buffer.from(template);
-            const issued = performance.now();
-            inflight++;
-            all[next % partitions]!.append(records, validateBatches(records, 1 << 30)).durable.then(
-              () => {
-                latencies.push(performance.now() - issued);
-                inflight--;
-                slotFreed?.();
-              },
-              (err) => (failure = err),
-            );
-            if (inflight >= limit) await new Promise<void>((resolve) => (slotFreed = resolve));
-            slotFreed = null;
-            if (next % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
-          }
-          while (inflight > 0 && failure === null) await new Promise<void>((resolve) => (slotFreed = resolve));
-          if (failure) throw failure;
+          const latencies = await roundRobinAppends(all, template, inFlightFor(batchBytes), () => performance.now() - started < seconds * 1000);
           const elapsed = (performance.now() - started) / 1000;
           latencies.sort((a, b) => a - b);
           const m = measured[v]!;

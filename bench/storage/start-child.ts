@@ -5,9 +5,9 @@
 // checkpoint a broker writes every minute is written).
 import { readdirSync } from 'node:fs';
 import { nodeFileSystem } from '../../src/io/file-system.js';
-import { validateBatches } from '../../src/protocol/record-batch.js';
 import { LogManager } from '../../src/storage/log-manager.js';
 import { batchOfSize } from './batch-of-size.js';
+import { roundRobinAppends } from './round-robin-appends.js';
 import type { StartLayout } from './start-sweep.js';
 
 const [step, dir, ...rest] = process.argv.slice(2);
@@ -27,26 +27,7 @@ if (step === 'fill') {
   const template = batchOfSize(layout.batchBytes);
   const count = Math.ceil(layout.bytes / template.length);
   // 8 MiB in flight, round-robin over the partitions, as the append benchmark issues them
-  const limit = Math.max(64, Math.floor((8 << 20) / template.length));
-  let inflight = 0;
-  let slotFreed: (() => void) | null = null;
-  let failure: unknown = null;
-  for (let next = 0; next < count && failure === null; next++) {
-    const records = Buffer.from(template);
-    inflight++;
-    all[next % layout.partitions]!.append(records, validateBatches(records, 1 << 30)).durable.then(
-      () => {
-        inflight--;
-        slotFreed?.();
-      },
-      (err) => (failure = err),
-    );
-    if (inflight >= limit) await new Promise<void>((resolve) => (slotFreed = resolve));
-    slotFreed = null;
-    if (next % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
-  }
-  while (inflight > 0 && failure === null) await new Promise<void>((resolve) => (slotFreed = resolve));
-  if (failure) throw failure;
+  await roundRobinAppends(all, template, Math.max(64, Math.floor((8 << 20) / template.length)), (issued) => issued < count);
   await end(logs, rest[1]);
 } else if (step === 'open') {
   const started = performance.now();

@@ -111,50 +111,56 @@ test('a segment file in steady use stays open while the files of other partition
     await logs.close();
   }));
 
+/**
+ * A file system with one limit for every descriptor: segment files, directories opened to sync, files written whole.
+ * The limit can be changed on the fly (`state.limit`); `state.open` counts the descriptors taken.
+ */
+function descriptorLimitedFs(limit: number) {
+  const state = { limit, open: 0, emfiles: 0 };
+  const take = () => {
+    if (state.open >= state.limit) {
+      state.emfiles++;
+      throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+    }
+    state.open++;
+  };
+  const holding = async <T>(op: () => Promise<T>): Promise<T> => {
+    take();
+    try {
+      return await op();
+    } finally {
+      state.open--;
+    }
+  };
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    open: async (path, flags) => {
+      take();
+      return nodeFileSystem.open(path, flags).catch((err) => {
+        state.open--;
+        throw err;
+      });
+    },
+    close: async (fd) => {
+      state.open--;
+      await nodeFileSystem.close(fd);
+    },
+    fsyncDir: (path) => holding(() => nodeFileSystem.fsyncDir(path)),
+    writeFileAtomic: (path, data, durable) => holding(() => nodeFileSystem.writeFileAtomic(path, data, durable)),
+  };
+  return { fs, state };
+}
+
 test('out of descriptors, the directory syncs of new segments and the files of a roll make room in the cache instead of failing appends', () =>
   withTempDir(async (dir) => {
-    // one limit for every descriptor: segment files, directories opened to sync, files written whole
-    const limit = 120;
-    let open = 0;
-    let emfiles = 0;
-    const take = () => {
-      if (open >= limit) {
-        emfiles++;
-        throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
-      }
-      open++;
-    };
-    const holding = async <T>(op: () => Promise<T>): Promise<T> => {
-      take();
-      try {
-        return await op();
-      } finally {
-        open--;
-      }
-    };
-    const fs: FileSystem = {
-      ...nodeFileSystem,
-      open: async (path, flags) => {
-        take();
-        return nodeFileSystem.open(path, flags).catch((err) => {
-          open--;
-          throw err;
-        });
-      },
-      close: async (fd) => {
-        open--;
-        await nodeFileSystem.close(fd);
-      },
-      fsyncDir: (path) => holding(() => nodeFileSystem.fsyncDir(path)),
-      writeFileAtomic: (path, data, durable) => holding(() => nodeFileSystem.writeFileAtomic(path, data, durable)),
-    };
+    const { fs, state } = descriptorLimitedFs(120);
     const logs = await openLogs(dir, { fs, maxOpenFiles: 1000 });
     await logs.createTopic('t', 100, { 'segment.bytes': '200' });
     const all = Array.from({ length: 100 }, (_, p) => logs.getLog('t', p)!);
     // every partition rolls at its second append, all at once: 100 new segment files, each with a directory sync,
     // beside 100 older ones still open and 300 index and snapshot files to write
     for (let round = 0; round < 3; round++) await Promise.all(all.map((log, p) => appendValues(log, [`r${round}-p${p}-${'x'.repeat(120)}`]).durable));
-    assert.ok(emfiles > 0, 'the limit was hit');
+    assert.ok(state.emfiles > 0, 'the limit was hit');
     for (const [p, log] of all.entries()) {
       assert.ok(log.segments.length >= 3, 'rolled');
       assert.deepEqual((await readAll(log, 0)).map(([, v]) => v.slice(0, 10)), [0, 1, 2].map((r) => `r${r}-p${p}-`.padEnd(10, 'x').slice(0, 10)));
@@ -164,51 +170,18 @@ test('out of descriptors, the directory syncs of new segments and the files of a
 
 test('out of descriptors, the catalogue and the log start offsets make room in the cache instead of failing topic changes and DeleteRecords', () =>
   withTempDir(async (dir) => {
-    // one limit for every descriptor, set to what is open before each step (the room the cache made before is taken by
-    // other files, connections say): no descriptor is left, and the next file the engine opens is the first to hit it
-    let limit = Infinity;
-    let open = 0;
-    let emfiles = 0;
-    const take = () => {
-      if (open >= limit) {
-        emfiles++;
-        throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
-      }
-      open++;
-    };
-    const holding = async <T>(op: () => Promise<T>): Promise<T> => {
-      take();
-      try {
-        return await op();
-      } finally {
-        open--;
-      }
-    };
-    const fs: FileSystem = {
-      ...nodeFileSystem,
-      open: async (path, flags) => {
-        take();
-        return nodeFileSystem.open(path, flags).catch((err) => {
-          open--;
-          throw err;
-        });
-      },
-      close: async (fd) => {
-        open--;
-        await nodeFileSystem.close(fd);
-      },
-      fsyncDir: (path) => holding(() => nodeFileSystem.fsyncDir(path)),
-      writeFileAtomic: (path, data, durable) => holding(() => nodeFileSystem.writeFileAtomic(path, data, durable)),
-    };
+    // the limit set to what is open before each step (the room the cache made before is taken by other files,
+    // connections say): no descriptor is left, and the next file the engine opens is the first to hit it
+    const { fs, state } = descriptorLimitedFs(Infinity);
     const logs = await openLogs(dir, { fs, maxOpenFiles: 1000 });
     await logs.createTopic('t', 200);
     const all = Array.from({ length: 200 }, (_, p) => logs.getLog('t', p)!);
     for (let round = 0; round < 3; round++) await Promise.all(all.map((log, p) => appendValues(log, [`r${round}-p${p}`]).durable));
     const atTheLimit = async (step: string, op: () => Promise<unknown>) => {
-      limit = open;
-      const before = emfiles;
+      state.limit = state.open;
+      const before = state.emfiles;
       await op();
-      assert.ok(emfiles > before, `${step} hit the limit`);
+      assert.ok(state.emfiles > before, `${step} hit the limit`);
     };
     await atTheLimit('DeleteRecords', async () => {
       for (let p = 0; p < 200; p++) assert.equal(await logs.deleteRecords('t', p, 1), 1);
