@@ -565,6 +565,14 @@ export class PartitionLog {
     /** The state as of the active segment's base, once the batches before it are in, when no snapshot holds it. */
     let atActiveBase = offset < activeBase && !this.snapshotOffsets.includes(activeBase) ? '' : null;
     while (offset < this.highWatermark) {
+      if (atActiveBase === '' && offset >= activeBase) atActiveBase = this.snapshotState();
+      const segment = this.segments[this.segmentFor(offset)]!;
+      if (offset >= segment.producerFreeFrom && offset < segment.producerFreeTo) {
+        // batches this start's scan found no producer id in: nothing to track, nothing to read again (a second
+        // pass over every active segment after a crash was about a third of the start)
+        offset = segment.producerFreeTo;
+        continue;
+      }
       const { records } = await this.read(offset, LOG_PASS_READ_BYTES);
       if (records.length === 0) break;
       for (let at = 0; at + Batch.LOG_OVERHEAD <= records.length; ) {

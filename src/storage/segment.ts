@@ -44,6 +44,12 @@ export class Segment {
   reactivations = 0;
   /** Its `.log` file's inode number once looked up for the sealed-segment checkpoint (-1: not yet). */
   inode = -1;
+  /**
+   * Offsets [producerFreeFrom, producerFreeTo) that the start's scan found no batch with a producer id in (-1: none):
+   * rebuilding the producer state skips them instead of reading them a second time.
+   */
+  producerFreeFrom = -1;
+  producerFreeTo = -1;
   /** Bytes written but not yet fsync'd. */
   dirty = false;
   deleted = false;
@@ -278,6 +284,8 @@ async function scanFrom(fs: FileSystem, fd: number, segment: Segment, fromPositi
   const resumedAt = fromPosition > 0 ? segment.nextOffset : -1;
   let position = fromPosition;
   let batches = 0;
+  /** Where the batches since the last one with a producer id began (-1: that one was the last scanned). */
+  let producerFreeFrom = -1;
   // sized to what is left: starting thousands of partitions must not allocate a full chunk for each
   let chunk = Buffer.allocUnsafe(Math.max(Batch.HEADER_BYTES, Math.min(SCAN_CHUNK_BYTES, fileBytes - fromPosition)));
   segment.size = position;
@@ -302,6 +310,8 @@ async function scanFrom(fs: FileSystem, fd: number, segment: Segment, fromPositi
       if (baseOffset < segment.nextOffset || lastOffset < baseOffset) break scan;
       if (batches === 0 && resumedAt >= 0 && baseOffset !== resumedAt) break scan;
       segment.indexBatch(position + at, size, baseOffset, lastOffset, readInt64(chunk, at + Batch.MAX_TIMESTAMP), intervalBytes);
+      if (readInt64(chunk, at + Batch.PRODUCER_ID) >= 0) producerFreeFrom = -1;
+      else if (producerFreeFrom < 0) producerFreeFrom = baseOffset;
       segment.size = position + at + size;
       batches++;
       at += size;
@@ -309,5 +319,7 @@ async function scanFrom(fs: FileSystem, fd: number, segment: Segment, fromPositi
     if (at === 0 && got > 0 && batchSizeAt(chunk.subarray(0, got), 0) === -1) break; // torn header at file end
     position += at;
   }
+  segment.producerFreeFrom = producerFreeFrom;
+  segment.producerFreeTo = producerFreeFrom < 0 ? -1 : segment.nextOffset;
   return { validBytes: segment.size, fileBytes, batches, restarted: false };
 }

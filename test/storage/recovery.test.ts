@@ -440,3 +440,45 @@ test('a closed segment whose seal a crash cut short gets its index files at the 
     assert.deepEqual((await readAll(log, 0)).map(([, v]) => v), written);
     await logs.close();
   }));
+
+test('a start after a crash reads the active segment once where it holds no producer batch, twice from the last one where it does, and restores the producer state', () =>
+  withTempDir(async (dir) => {
+    let bytesRead = 0;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      read: async (fd, into, length, position, mayMissCache) => {
+        const got = await nodeFileSystem.read(fd, into, length, position, mayMissCache);
+        bytesRead += got;
+        return got;
+      },
+    };
+    const plain = (log: ReturnType<typeof logsOf>, n: number) => Promise.all(Array.from({ length: n }, (_, i) => appendValues(log, [`plain-${i}-${'p'.repeat(1000)}`]).durable));
+    const idempotent = (log: ReturnType<typeof logsOf>, sequence: number) => {
+      const batch = buildRecordBatch([{ value: `idem-${sequence}-${'i'.repeat(1000)}` }], { producerId: 7, producerEpoch: 0, baseSequence: sequence });
+      return log.append(batch, validateBatches(batch, 1 << 20));
+    };
+    let logs = await openLogs(dir);
+    const logsOf = () => logs.getLog('t', 0)!;
+    await logs.createTopic('t', 1);
+    await plain(logsOf(), 2000);
+    const size = logsOf().activeSegment.size;
+    await crash(logs);
+    bytesRead = 0;
+    logs = await openLogs(dir, { fs });
+    assert.equal(logsOf().logEndOffset, 2000);
+    assert.ok(bytesRead >= size && bytesRead < size * 1.1, `no producer batch: read once (${bytesRead} bytes of ${size})`);
+
+    // an idempotent producer's batch in the middle: the batches before it and it are read again (and at most one
+    // read's worth, 1 MiB, past it), not those after
+    await idempotent(logsOf(), 0).durable;
+    await plain(logsOf(), 2000);
+    const total = logsOf().activeSegment.size;
+    await crash(logs);
+    bytesRead = 0;
+    logs = await openLogs(dir, { fs });
+    assert.ok(total - size > (1 << 20) + 20_000, 'more past the producer batch than one read takes');
+    assert.ok(bytesRead > total + size && bytesRead < total + size + (1 << 20) + 20_000, `read ${bytesRead} bytes of ${total}: again up to the producer's batch`);
+    assert.equal(idempotent(logsOf(), 0).baseOffset, 2000, 'its batch is known as a duplicate');
+    assert.equal((await idempotent(logsOf(), 1).durable, logsOf().logEndOffset), 4002, 'and its next one follows it');
+    await logs.close();
+  }));
