@@ -79,7 +79,7 @@ export async function startSweep(root: string, reps: number, partitionCounts: nu
         throw new Error('a start was not of the kind it was meant to be');
       }
       const seconds = (runs: Opened[]) => `${(median(runs.map((o) => o.ms)) / 1000).toFixed(2)} s (${runs.map((o) => (o.ms / 1000).toFixed(2)).join(', ')})`;
-      const memory = (runs: Opened[]) => `${median(runs.map((o) => o.rssMb)).toFixed(0)} MB resident, ${median(runs.map((o) => o.fds))} descriptors`;
+      const memory = (runs: Opened[]) => `${median(runs.map((o) => o.rssMb)).toFixed(0)} MB resident, ${Math.round(median(runs.map((o) => o.fds)))} descriptors`;
       console.log(
         `starts ${layout.name} (${layout.partitions} partitions, ${first.segments} segments, ${(layout.bytes / 1e9).toFixed(2)} GB of ${layout.batchBytes} B batches, filled in ${fillSeconds.toFixed(1)} s):\n` +
           `  first after a crash (${first.journalReplayed} journal entries replayed): ${(first.ms / 1000).toFixed(2)} s, ${memory([first])}\n` +

@@ -114,7 +114,7 @@ export class LogManager {
   readonly fs: FileSystem;
   /**
    * `fs` making room in the open-file cache when out of descriptors, for every file but segments (the catalogue,
-   * the journal, metadata, new directories): the manager's own, and the brokers' files beside them.
+   * the journal, metadata, new directories): the manager's own, and the broker's beside them (producer ids).
    */
   readonly beside: FileSystem;
   readonly clock: Clock;
