@@ -1,5 +1,4 @@
-import { crc32c } from '@node-rs/crc32';
-import { SEALED_FIELDS, stateKey, type SealedSegmentState } from './shutdown-state.js';
+import { HEADER_BYTES, SEALED_BYTES, readSealed, stateKey, wholeWithHeader, withHeader, writeSealed, type SealedSegmentState } from './shutdown-state.js';
 
 /** A sealed segment as the checkpoint records it: what a clean shutdown records, and its file's inode number. */
 export interface CheckpointedSegment extends SealedSegmentState {
@@ -13,14 +12,12 @@ export interface PartitionCheckpoint {
 }
 
 const VERSION = 1;
-/** int32 size of the body, uint32 CRC32C of the body. */
-const HEADER_BYTES = 8;
 /** int16 version, int32 record count. */
 const BODY_FIXED_BYTES = 2 + 4;
 /** 16-byte topic id, int32 partition, int32 count of sealed segments. */
 const RECORD_FIXED_BYTES = 16 + 4 + 4;
-/** Each field a float64: SEALED_FIELDS, then the inode number. */
-const SEGMENT_BYTES = (SEALED_FIELDS.length + 1) * 8;
+/** The shutdown state's fields of a sealed segment, then the inode number as a float64. */
+const SEGMENT_BYTES = SEALED_BYTES + 8;
 
 /**
  * The sealed-segment checkpoint, written every so often while the broker runs, for the start after a crash: a
@@ -38,21 +35,15 @@ export function encodeSealedCheckpoint(states: readonly PartitionCheckpoint[]): 
     at += Buffer.from(s.topicId, 'hex').copy(out, at);
     at = out.writeInt32BE(s.partition, at);
     at = out.writeInt32BE(s.sealed.length, at);
-    for (const g of s.sealed) {
-      for (const field of SEALED_FIELDS) at = out.writeDoubleBE(g[field], at);
-      at = out.writeDoubleBE(g.inode, at);
-    }
+    for (const g of s.sealed) at = out.writeDoubleBE(g.inode, writeSealed(out, at, g));
   }
-  out.writeInt32BE(size - HEADER_BYTES, 0);
-  out.writeUInt32BE(crc32c(out.subarray(HEADER_BYTES)), 4);
-  return out;
+  return withHeader(out);
 }
 
 /** The records of a checkpoint keyed by stateKey; empty when it is torn, corrupt or of another version. */
 export function decodeSealedCheckpoint(data: Buffer): Map<string, PartitionCheckpoint> {
   const states = new Map<string, PartitionCheckpoint>();
-  if (data.length < HEADER_BYTES + BODY_FIXED_BYTES || data.readInt32BE(0) !== data.length - HEADER_BYTES) return states;
-  if (crc32c(data.subarray(HEADER_BYTES)) !== data.readUInt32BE(4) || data.readInt16BE(HEADER_BYTES) !== VERSION) return states;
+  if (!wholeWithHeader(data, BODY_FIXED_BYTES) || data.readInt16BE(HEADER_BYTES) !== VERSION) return states;
   const count = data.readInt32BE(HEADER_BYTES + 2);
   let at = HEADER_BYTES + BODY_FIXED_BYTES;
   for (let i = 0; i < count; i++) {
@@ -61,12 +52,7 @@ export function decodeSealedCheckpoint(data: Buffer): Map<string, PartitionCheck
     const segments = data.readInt32BE(at + 20);
     at += RECORD_FIXED_BYTES;
     const sealed: CheckpointedSegment[] = [];
-    for (let g = 0; g < segments; g++, at += SEGMENT_BYTES) {
-      const segment = {} as CheckpointedSegment;
-      SEALED_FIELDS.forEach((field, f) => (segment[field] = data.readDoubleBE(at + f * 8)));
-      segment.inode = data.readDoubleBE(at + SEALED_FIELDS.length * 8);
-      sealed.push(segment);
-    }
+    for (let g = 0; g < segments; g++, at += SEGMENT_BYTES) sealed.push({ ...readSealed(data, at), inode: data.readDoubleBE(at + SEALED_BYTES) });
     states.set(stateKey(topicId, partition), { topicId, partition, sealed });
   }
   return states;

@@ -38,13 +38,38 @@ export interface PartitionShutdownState {
  * producer snapshot file and the log after it, which after a crash in a storm of rolls could be most of the log).
  */
 const VERSION = 3;
-/** int32 size of the body, uint32 CRC32C of the body. */
-const HEADER_BYTES = 8;
+/** int32 size of the body, uint32 CRC32C of the body: the header of this file and of the sealed-segment checkpoint. */
+export const HEADER_BYTES = 8;
 /** 16-byte topic id, int32 partition, int64 active segment base offset, int64 snapshot offset. */
 const RECORD_FIXED_BYTES = 16 + 4 + 8 + 8;
 /** A SealedSegmentState's fields in the file's order, each a float64 (offsets and timestamps are below 2^53). */
-export const SEALED_FIELDS = ['baseOffset', 'size', 'nextOffset', 'maxTimestamp', 'maxTimestampOffset', 'firstTimestamp'] as const satisfies readonly (keyof SealedSegmentState)[];
-const SEALED_BYTES = SEALED_FIELDS.length * 8;
+const SEALED_FIELDS = ['baseOffset', 'size', 'nextOffset', 'maxTimestamp', 'maxTimestampOffset', 'firstTimestamp'] as const satisfies readonly (keyof SealedSegmentState)[];
+export const SEALED_BYTES = SEALED_FIELDS.length * 8;
+
+/** Writes a sealed segment's fields at `at`; returns where they end. */
+export function writeSealed(out: Buffer, at: number, g: SealedSegmentState): number {
+  for (const field of SEALED_FIELDS) at = out.writeDoubleBE(g[field], at);
+  return at;
+}
+
+export function readSealed(data: Buffer, at: number): SealedSegmentState {
+  const g = {} as SealedSegmentState;
+  SEALED_FIELDS.forEach((field, f) => (g[field] = data.readDoubleBE(at + f * 8)));
+  return g;
+}
+
+/** Fills in the header of `out`, a body behind HEADER_BYTES, and returns it. */
+export function withHeader(out: Buffer): Buffer {
+  out.writeInt32BE(out.length - HEADER_BYTES, 0);
+  out.writeUInt32BE(crc32c(out.subarray(HEADER_BYTES)), 4);
+  return out;
+}
+
+/** Whether `data` is whole, its body at least `minBody` bytes and matching its header's size and CRC32C. */
+export function wholeWithHeader(data: Buffer, minBody: number): boolean {
+  if (data.length < HEADER_BYTES + minBody || data.readInt32BE(0) !== data.length - HEADER_BYTES) return false;
+  return crc32c(data.subarray(HEADER_BYTES)) === data.readUInt32BE(4);
+}
 /** int16 version, float64 stamp, int32 record count. */
 const BODY_FIXED_BYTES = 2 + 8 + 4;
 
@@ -78,11 +103,9 @@ export function encodeShutdownState(stamp: number, states: readonly PartitionShu
       at += bytes.copy(out, at);
     }
     at = out.writeInt32BE(s.sealed.length, at);
-    for (const g of s.sealed) for (const field of SEALED_FIELDS) at = out.writeDoubleBE(g[field], at);
+    for (const g of s.sealed) at = writeSealed(out, at, g);
   });
-  out.writeInt32BE(size - HEADER_BYTES, 0);
-  out.writeUInt32BE(crc32c(out.subarray(HEADER_BYTES)), 4);
-  return out;
+  return withHeader(out);
 }
 
 /**
@@ -91,8 +114,7 @@ export function encodeShutdownState(stamp: number, states: readonly PartitionShu
  */
 export function decodeShutdownState(data: Buffer, stamp: number): Map<string, PartitionShutdownState> {
   const states = new Map<string, PartitionShutdownState>();
-  if (data.length < HEADER_BYTES + BODY_FIXED_BYTES || data.readInt32BE(0) !== data.length - HEADER_BYTES) return states;
-  if (crc32c(data.subarray(HEADER_BYTES)) !== data.readUInt32BE(4)) return states;
+  if (!wholeWithHeader(data, BODY_FIXED_BYTES)) return states;
   let at = HEADER_BYTES;
   if (data.readInt16BE(at) !== VERSION || data.readDoubleBE(at + 2) !== stamp) return states;
   const count = data.readInt32BE(at + 10);
@@ -114,11 +136,7 @@ export function decodeShutdownState(data: Buffer, stamp: number): Map<string, Pa
     const sealed: SealedSegmentState[] = [];
     const sealedCount = data.readInt32BE(at);
     at += 4;
-    for (let g = 0; g < sealedCount; g++, at += SEALED_BYTES) {
-      const g = {} as SealedSegmentState;
-      SEALED_FIELDS.forEach((field, f) => (g[field] = data.readDoubleBE(at + f * 8)));
-      sealed.push(g);
-    }
+    for (let g = 0; g < sealedCount; g++, at += SEALED_BYTES) sealed.push(readSealed(data, at));
     states.set(stateKey(topicId, partition), { topicId, partition, active, sealed });
   }
   return states;
