@@ -27,6 +27,8 @@ const CHILD = fileURLToPath(new URL('./start-child.js', import.meta.url));
 
 interface Opened {
   ms: number;
+  /** Until the segments found without index files had them (in the background, after `ms`). */
+  sealedMs: number;
   cleanStart: boolean;
   journalReplayed: number;
   segments: number;
@@ -82,7 +84,7 @@ export async function startSweep(root: string, reps: number, partitionCounts: nu
       const memory = (runs: Opened[]) => `${median(runs.map((o) => o.rssMb)).toFixed(0)} MB resident, ${Math.round(median(runs.map((o) => o.fds)))} descriptors`;
       console.log(
         `starts ${layout.name} (${layout.partitions} partitions, ${first.segments} segments, ${(layout.bytes / 1e9).toFixed(2)} GB of ${layout.batchBytes} B batches, filled in ${fillSeconds.toFixed(1)} s):\n` +
-          `  first after a crash (${first.journalReplayed} journal entries replayed): ${(first.ms / 1000).toFixed(2)} s, ${memory([first])}\n` +
+          `  first after a crash (${first.journalReplayed} journal entries replayed): ${(first.ms / 1000).toFixed(2)} s, ${memory([first])}; segments its crash left unsealed sealed in the background by ${(first.sealedMs / 1000).toFixed(2)} s\n` +
           `  after a clean shutdown: ${seconds(cleans)}, ${memory(cleans)}\n` +
           `  after a crash, with the sealed-segment checkpoint: ${seconds(withCheckpoint)}, ${memory(withCheckpoint)}\n` +
           `  after a crash, without one: ${seconds(withoutCheckpoint)}, ${memory(withoutCheckpoint)}`,

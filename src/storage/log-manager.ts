@@ -157,6 +157,8 @@ export class LogManager {
   /** Partitions this start's recovery cut at a tail lost to a power loss (see PartitionLog.cutAtLostTail). */
   readonly recoveredCuts: { topic: string; partition: number; offset: number; bytes: number }[] = [];
   cleanStart = false;
+  /** Settles once what this start left to the background is done (see PartitionLog.finishRecovery), or stopped by a shutdown. */
+  recoveryFinished: Promise<void> = Promise.resolve();
 
   private constructor(private readonly options: LogManagerOptions) {
     this.fs = options.fs ?? nodeFileSystem;
@@ -258,7 +260,6 @@ export class LogManager {
       if (cut) this.recoveredCuts.push({ topic: log.topic, partition: log.partition, ...cut });
     });
     await inParallel(logs, (log) => log.resumeAtLogStart());
-    await inParallel(logs, (log) => log.sealRecoveredSegments());
     await inParallel(logs, (log) => log.rebuildProducerState());
     // gone before anything changes (a cut above, appends from now on): the next is written from what is loaded
     if (await fs.exists(checkpointFile)) await fs.unlink(checkpointFile);
@@ -269,6 +270,7 @@ export class LogManager {
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
     this.stopTimers.push(this.clock.every(this.options.sealedCheckpointMs ?? SEALED_CHECKPOINT_MS, () => void this.checkpointSealedSegments()));
     this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, NONE_FLUSH_CHECK_MS)), () => this.flushNoneLogs()));
+    this.recoveryFinished = this.tracked(inParallel(logs, (log) => log.finishRecovery(() => this.closing)));
   }
 
   private async readSealedCheckpoint(file: string): Promise<Map<string, PartitionCheckpoint>> {

@@ -157,6 +157,8 @@ export class PartitionLog {
   private waiters: Set<() => void> | null = null;
   /** The producer state a clean shutdown recorded at the log end, until rebuildProducerState uses it. */
   private shutdownSnapshot: { offset: number; json: string } | null = null;
+  /** The producer state as of the active segment's base that a start rebuilt from sealed segments: written after it (see finishRecovery). */
+  private rebuiltSnapshot: { offset: number; json: string } | null = null;
   /** Index and snapshot writes of rolled segments still running: a close waits for them. */
   private readonly sealing = new Set<Promise<void>>();
   /** The last change to the list of segments that must not interleave with another (see changingSegments). */
@@ -587,7 +589,7 @@ export class PartitionLog {
     }
     // with no batch from the active segment's base on, the state at the end is the state as of that base
     if (atActiveBase === '' && offset >= activeBase) atActiveBase = this.snapshotState();
-    if (atActiveBase) await this.writeProducerSnapshot(activeBase, atActiveBase).catch(() => undefined);
+    if (atActiveBase) this.rebuiltSnapshot = { offset: activeBase, json: atActiveBase };
   }
 
   /**
@@ -1022,22 +1024,52 @@ export class PartitionLog {
   }
 
   /**
-   * At start, after recovery: closed segments found without index files (a crash came between their roll and
-   * their seal) are synced and given them, as their seal would have done. Before, they stayed unsealed until
-   * compaction rewrote them: every start scanned them whole, and the index cache could not drop their indexes.
+   * After a start, in the background, what only the next start needs: the producer snapshot it rebuilt from sealed
+   * segments (so the next start does not read them again; 10,000 of them took 4.4 s to write), then index files for
+   * closed segments found without them (a crash came between their roll and their seal), one at a time, as their
+   * seal would have written them. Unsealed, a segment is scanned whole at every start and its indexes cannot leave
+   * memory; after a storm of rolls a crash can leave tens of thousands (23,800 of 64 KiB in 200 partitions: 15.7 s
+   * of index files, which the start waited for). Ends early once `stopped` (a shutdown): the next start goes on.
    */
-  async sealRecoveredSegments(): Promise<void> {
-    const unsealed = this.segments.slice(0, -1).filter((s) => !s.sealed);
+  async finishRecovery(stopped: () => boolean): Promise<void> {
+    const snapshot = this.rebuiltSnapshot;
+    this.rebuiltSnapshot = null;
+    if (snapshot) await this.inBackground(() => this.writeRebuiltSnapshot(snapshot));
+    for (const segment of this.segments.slice(0, -1)) {
+      if (stopped() || this.closed) return;
+      if (!segment.sealed) await this.inBackground(() => this.sealRecovered(segment));
+    }
+  }
+
+  /** Close and destroy wait for it, as for a roll's seal. */
+  private inBackground(work: () => Promise<void>): Promise<void> {
+    const running = work().finally(() => this.sealing.delete(running));
+    this.sealing.add(running);
+    return running;
+  }
+
+  private async writeRebuiltSnapshot(snapshot: { offset: number; json: string }): Promise<void> {
+    await this.changingSegments(async () => {
+      // rolled since the start: the roll's snapshot is newer
+      if (!this.closed && this.activeSegment.baseOffset === snapshot.offset) await this.writeProducerSnapshot(snapshot.offset, snapshot.json);
+    }).catch(() => undefined);
+  }
+
+  private async sealRecovered(segment: Segment): Promise<void> {
     try {
-      await Promise.all(unsealed.map((s) => this.env.groupCommit.sync(s)));
-      for (const segment of unsealed) {
+      // its bytes were made durable by the start (after a crash) or by the last clean shutdown; nothing writes to a
+      // closed segment, so only a failed sync can have left it dirty
+      if (segment.dirty) await this.env.groupCommit.syncApart(segment);
+      await this.changingSegments(async () => {
+        // deleted (retention, DeleteRecords, a compaction's swap, a rollback) or active again after a rollback
+        if (segment.deleted || segment.sealed || segment === this.activeSegment || this.closed) return;
         await segment.writeIndexes(this.env.durableFiles.write);
         segment.sealed = true;
         segment.indexFilesCurrent = true;
         this.env.indexes.admit(segment);
-      }
+      });
     } catch {
-      // left unsealed: the next start scans them again
+      // left unsealed: the next start scans it again
     }
   }
 
@@ -1450,6 +1482,8 @@ export class PartitionLog {
       this.env.indexes.forget(s);
       if (s.inUse === 0) await this.env.handles.close(s);
     }
+    // a seal's index files written after the directory is gone would fail, or land in a new topic's directory
+    await Promise.all(this.sealing);
     await this.env.fs.rmdir(this.dir);
     this.wakeWaiters();
   }

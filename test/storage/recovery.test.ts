@@ -430,7 +430,8 @@ test('a closed segment whose seal a crash cut short gets its index files at the 
 
     logs = await openLogs(dir);
     log = logs.getLog('t', 0)!;
-    assert.ok(existsSync(first.indexPath) && existsSync(first.timeIndexPath), 'index files written at start');
+    await logs.recoveryFinished;
+    assert.ok(existsSync(first.indexPath) && existsSync(first.timeIndexPath), 'index files written after the start');
     assert.equal(log.segments[0]!.indexFilesCurrent, true);
     await crash(logs);
 
@@ -438,6 +439,97 @@ test('a closed segment whose seal a crash cut short gets its index files at the 
     log = logs.getLog('t', 0)!;
     assert.equal(log.segments[0]!.sealed, true, 'found sealed: its index files are trusted, not rebuilt by a scan');
     assert.deepEqual((await readAll(log, 0)).map(([, v]) => v), written);
+    await logs.close();
+  }));
+
+/** Crashes with `segments` closed segments of topic `t` left without index files (their seals held at their syncs). */
+async function crashWithUnsealedSegments(dir: string, segments: number): Promise<string[]> {
+  const syncs = heldSyncs();
+  const logs = await openLogs(dir, { fs: syncs.fs });
+  await logs.createTopic('t', 1, { 'segment.bytes': '300' });
+  const log = logs.getLog('t', 0)!;
+  syncs.held = true;
+  const written: string[] = [];
+  while (log.segments.length < segments + 1) {
+    written.push(`v${written.length}`);
+    await appendValues(log, [written.at(-1)!]).written;
+  }
+  const crashed = crash(logs);
+  syncs.held = false;
+  await crashed;
+  return written;
+}
+
+/**
+ * Index file writes held while `held` is set; `asked` settles at the first one asked for, and `indexed` lists the
+ * segments (`.log` paths) whose index files were written.
+ */
+function heldIndexWrites(): { fs: FileSystem; held: boolean; asked: Promise<void>; indexed: Set<string> } {
+  let asked!: () => void;
+  const control = {
+    held: true,
+    asked: new Promise<void>((r) => (asked = r)),
+    indexed: new Set<string>(),
+    fs: {
+      ...nodeFileSystem,
+      writeFileAtomic: async (path: string, data: Buffer | string, durable?: boolean) => {
+        if (!path.endsWith('.index') && !path.endsWith('.timeindex')) return nodeFileSystem.writeFileAtomic(path, data, durable);
+        asked();
+        while (control.held) await new Promise<void>((r) => setTimeout(r, 5));
+        await nodeFileSystem.writeFileAtomic(path, data, durable);
+        if (path.endsWith('.index')) control.indexed.add(path.replace(/\.index$/, '.log'));
+      },
+    } as FileSystem,
+  };
+  return control;
+}
+
+test('a start does not wait for the index files of segments a crash left unsealed: appends and reads go on meanwhile; a shutdown stops the sealing, and the next start finishes it', () =>
+  withTempDir(async (dir) => {
+    const written = await crashWithUnsealedSegments(dir, 6);
+    const writes = heldIndexWrites();
+    let logs = await openLogs(dir, { fs: writes.fs });
+    let log = logs.getLog('t', 0)!;
+    const closed = log.segments.slice(0, -1);
+    assert.equal(closed.length, 6);
+    await writes.asked;
+    assert.ok(closed.every((s) => !s.sealed && !existsSync(s.indexPath)), 'none sealed yet: the first seal is held');
+    await appendValues(log, ['more']).durable;
+    assert.deepEqual((await readAll(log, 0)).map(([, v]) => v), [...written, 'more']);
+
+    // the shutdown waits for the seal being written, not for the five after it
+    const closing = logs.close();
+    writes.held = false;
+    await closing;
+    assert.deepEqual([...writes.indexed], [closed[0]!.logPath]);
+    assert.deepEqual(closed.map((s) => existsSync(s.indexPath) && existsSync(s.timeIndexPath)), [true, false, false, false, false, false]);
+
+    logs = await openLogs(dir);
+    log = logs.getLog('t', 0)!;
+    await logs.recoveryFinished;
+    assert.ok(log.segments.slice(0, -1).every((s) => s.sealed && s.indexFilesCurrent && existsSync(s.indexPath) && existsSync(s.timeIndexPath)));
+    await logs.close();
+    logs = await openLogs(dir);
+    assert.deepEqual((await readAll(logs.getLog('t', 0)!, 0)).map(([, v]) => v), [...written, 'more']);
+    await logs.close();
+  }));
+
+test('deleting a topic waits for the seal of a segment a crash left unsealed: none of its index files lands in the topic created again under the same name', () =>
+  withTempDir(async (dir) => {
+    await crashWithUnsealedSegments(dir, 3);
+    const writes = heldIndexWrites();
+    const logs = await openLogs(dir, { fs: writes.fs });
+    await writes.asked;
+    const deleting = logs.deleteTopic('t');
+    const first = await Promise.race([deleting.then(() => 'deleted'), new Promise((r) => setTimeout(() => r('waiting'), 100))]);
+    assert.equal(first, 'waiting', 'the deletion waits for the index files being written');
+    writes.held = false;
+    await deleting;
+    assert.equal(existsSync(join(dir, 't-0')), false);
+    await logs.createTopic('t', 1);
+    await logs.recoveryFinished;
+    assert.deepEqual(await readdir(join(dir, 't-0')), [segmentFileName(0, '.log')]);
+    assert.equal(writes.indexed.size, 1, 'the one seal under way when the deletion began, and no other');
     await logs.close();
   }));
 

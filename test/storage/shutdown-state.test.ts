@@ -302,7 +302,7 @@ test('a clean start takes the producer state from the shutdown record, of a smal
     await logs.close();
   }));
 
-test('a start that rebuilt the producer state from sealed segments writes it as of the active segment as a roll would have', () =>
+test('a start that rebuilt the producer state from sealed segments writes it as of the active segment as a roll would have, after the start', () =>
   withTempDir(async (dir) => {
     let logs = await openLogs(dir);
     await fillSegments(logs);
@@ -318,6 +318,7 @@ test('a start that rebuilt the producer state from sealed segments writes it as 
     await rm(join(dir, MARKER));
     logs = await openLogs(dir);
     assert.equal(logs.cleanStart, false);
+    await logs.recoveryFinished; // written after the start
     for (const p of [0, 1]) {
       assert.deepEqual(await snapshotFiles(dir, p), [rolled[p]!.name]);
       assert.deepEqual(JSON.parse(await readFile(join(dir, `g-${p}`, rolled[p]!.name), 'utf8')), JSON.parse(rolled[p]!.json), 'the same state');
