@@ -112,6 +112,10 @@ export class Broker {
     if (logs.recoveredTruncatedBytes > 0) logger.warn({ bytes: logs.recoveredTruncatedBytes }, 'recovery truncated torn log tails');
     if (logs.journalSkipped > 0) logger.warn({ entries: logs.journalSkipped }, 'recovery skipped journal entries past their partition\'s end (appends not acknowledged before a power loss)');
     for (const cut of logs.recoveredCuts) logger.warn(cut, 'recovery cut a partition where a power loss took unsynced appends (later ones that survived were removed too)');
+    const started = performance.now();
+    void logs.recoveryFinished.then((segments) => {
+      if (segments > 0) logger.info({ segments, ms: Math.round(performance.now() - started) }, 'recovery wrote the index files of segments a crash left without them, in the background');
+    });
     const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
     const broker = new Broker(full, logs, groups, logger);
     try {

@@ -157,8 +157,11 @@ export class LogManager {
   /** Partitions this start's recovery cut at a tail lost to a power loss (see PartitionLog.cutAtLostTail). */
   readonly recoveredCuts: { topic: string; partition: number; offset: number; bytes: number }[] = [];
   cleanStart = false;
-  /** Settles once what this start left to the background is done (see PartitionLog.finishRecovery), or stopped by a shutdown. */
-  recoveryFinished: Promise<void> = Promise.resolve();
+  /**
+   * Settles once what this start left to the background is done (see PartitionLog.recoveryLeft), or stopped by a
+   * shutdown, with the number of segments it sealed.
+   */
+  recoveryFinished: Promise<number> = Promise.resolve(0);
 
   private constructor(private readonly options: LogManagerOptions) {
     this.fs = options.fs ?? nodeFileSystem;
@@ -270,7 +273,12 @@ export class LogManager {
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
     this.stopTimers.push(this.clock.every(this.options.sealedCheckpointMs ?? SEALED_CHECKPOINT_MS, () => void this.checkpointSealedSegments()));
     this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, NONE_FLUSH_CHECK_MS)), () => this.flushNoneLogs()));
-    this.recoveryFinished = this.tracked(inParallel(logs, (log) => log.finishRecovery(() => this.closing)));
+    let sealed = 0;
+    const finishing = inParallel(logs.map((log) => log.recoveryLeft()), async (left) => {
+      const n = await left(() => this.closing);
+      sealed += n;
+    });
+    this.recoveryFinished = this.tracked(finishing.then(() => sealed));
   }
 
   private async readSealedCheckpoint(file: string): Promise<Map<string, PartitionCheckpoint>> {

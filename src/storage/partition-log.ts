@@ -157,7 +157,7 @@ export class PartitionLog {
   private waiters: Set<() => void> | null = null;
   /** The producer state a clean shutdown recorded at the log end, until rebuildProducerState uses it. */
   private shutdownSnapshot: { offset: number; json: string } | null = null;
-  /** The producer state as of the active segment's base that a start rebuilt from sealed segments: written after it (see finishRecovery). */
+  /** The producer state as of the active segment's base that a start rebuilt from sealed segments: written after it (see recoveryLeft). */
   private rebuiltSnapshot: { offset: number; json: string } | null = null;
   /** Index and snapshot writes of rolled segments still running: a close waits for them. */
   private readonly sealing = new Set<Promise<void>>();
@@ -1024,21 +1024,29 @@ export class PartitionLog {
   }
 
   /**
-   * After a start, in the background, what only the next start needs: the producer snapshot it rebuilt from sealed
-   * segments (so the next start does not read them again; 10,000 of them took 4.4 s to write), then index files for
-   * closed segments found without them (a crash came between their roll and their seal), one at a time, as their
-   * seal would have written them. Unsealed, a segment is scanned whole at every start and its indexes cannot leave
-   * memory; after a storm of rolls a crash can leave tens of thousands (23,800 of 64 KiB in 200 partitions: 15.7 s
-   * of index files, which the start waited for). Ends early once `stopped` (a shutdown): the next start goes on.
+   * What only the next start needs, left for after this one, to be done in the background: the producer snapshot it
+   * rebuilt from sealed segments (so the next start does not read them again; 10,000 of them took 4.4 s to write),
+   * then index files for the closed segments found without them (a crash came between their roll and their seal),
+   * one at a time, as their seal would have written them. Unsealed, a segment is scanned whole at every start and
+   * its indexes cannot leave memory; after a storm of rolls a crash can leave tens of thousands (23,800 of 64 KiB in
+   * 200 partitions: 15.7 s of index files, which the start waited for). Taken as the start ends: a segment rolled
+   * after it is its roll's to seal, once its last write is durable. The work returned stops early once `stopped`
+   * (a shutdown; the next start does what is left) and resolves to the segments it sealed.
    */
-  async finishRecovery(stopped: () => boolean): Promise<void> {
+  recoveryLeft(): (stopped: () => boolean) => Promise<number> {
     const snapshot = this.rebuiltSnapshot;
     this.rebuiltSnapshot = null;
-    if (snapshot) await this.inBackground(() => this.writeRebuiltSnapshot(snapshot));
-    for (const segment of this.segments.slice(0, -1)) {
-      if (stopped() || this.closed) return;
-      if (!segment.sealed) await this.inBackground(() => this.sealRecovered(segment));
-    }
+    const unsealed = this.segments.slice(0, -1).filter((s) => !s.sealed).map((s) => [s, s.reactivations] as const);
+    return async (stopped) => {
+      if (snapshot) await this.inBackground(() => this.writeRebuiltSnapshot(snapshot));
+      let sealed = 0;
+      for (const [segment, reactivations] of unsealed) {
+        if (stopped() || this.closed) break;
+        await this.inBackground(() => this.sealRecovered(segment, reactivations));
+        if (segment.sealed) sealed++;
+      }
+      return sealed;
+    };
   }
 
   /** Close and destroy wait for it, as for a roll's seal. */
@@ -1055,14 +1063,16 @@ export class PartitionLog {
     }).catch(() => undefined);
   }
 
-  private async sealRecovered(segment: Segment): Promise<void> {
+  private async sealRecovered(segment: Segment, reactivations: number): Promise<void> {
     try {
-      // its bytes were made durable by the start (after a crash) or by the last clean shutdown; nothing writes to a
-      // closed segment, so only a failed sync can have left it dirty
+      // its bytes were made durable by the start (after a crash) or by the last clean shutdown, and a segment closed
+      // at the start takes no appends (a rollback reaches back only over appends since), so only a failed sync can
+      // have left it dirty
       if (segment.dirty) await this.env.groupCommit.syncApart(segment);
       await this.changingSegments(async () => {
-        // deleted (retention, DeleteRecords, a compaction's swap, a rollback) or active again after a rollback
-        if (segment.deleted || segment.sealed || segment === this.activeSegment || this.closed) return;
+        // deleted meanwhile (retention, DeleteRecords, a compaction's swap, a rollback); the reactivation check is
+        // the roll's seal's: index files must never describe appends whose durability this did not wait for
+        if (segment.deleted || segment.sealed || segment.reactivations !== reactivations || this.closed) return;
         await segment.writeIndexes(this.env.durableFiles.write);
         segment.sealed = true;
         segment.indexFilesCurrent = true;

@@ -442,17 +442,22 @@ test('a closed segment whose seal a crash cut short gets its index files at the 
     await logs.close();
   }));
 
-/** Crashes with `segments` closed segments of topic `t` left without index files (their seals held at their syncs). */
-async function crashWithUnsealedSegments(dir: string, segments: number): Promise<string[]> {
+/**
+ * Crashes with `segments` closed segments in each partition of topic `t` left without index files (their seals held
+ * at their syncs); returns what partition 0 was given.
+ */
+async function crashWithUnsealedSegments(dir: string, segments: number, partitions = 1): Promise<string[]> {
   const syncs = heldSyncs();
   const logs = await openLogs(dir, { fs: syncs.fs });
-  await logs.createTopic('t', 1, { 'segment.bytes': '300' });
-  const log = logs.getLog('t', 0)!;
+  await logs.createTopic('t', partitions, { 'segment.bytes': '300' });
   syncs.held = true;
   const written: string[] = [];
-  while (log.segments.length < segments + 1) {
-    written.push(`v${written.length}`);
-    await appendValues(log, [written.at(-1)!]).written;
+  for (let p = partitions - 1; p >= 0; p--) {
+    const log = logs.getLog('t', p)!;
+    for (let i = 0; log.segments.length < segments + 1; i++) {
+      written[i] = `v${i}`;
+      await appendValues(log, [written[i]!]).written;
+    }
   }
   const crashed = crash(logs);
   syncs.held = false;
@@ -506,11 +511,37 @@ test('a start does not wait for the index files of segments a crash left unseale
 
     logs = await openLogs(dir);
     log = logs.getLog('t', 0)!;
-    await logs.recoveryFinished;
+    assert.equal(await logs.recoveryFinished, 5, 'the five the shutdown left unsealed');
     assert.ok(log.segments.slice(0, -1).every((s) => s.sealed && s.indexFilesCurrent && existsSync(s.indexPath) && existsSync(s.timeIndexPath)));
     await logs.close();
     logs = await openLogs(dir);
     assert.deepEqual((await readAll(logs.getLog('t', 0)!, 0)).map(([, v]) => v), [...written, 'more']);
+    await logs.close();
+  }));
+
+test('the background sealing after a start counts every partition\'s segments', () =>
+  withTempDir(async (dir) => {
+    await crashWithUnsealedSegments(dir, 2, 3);
+    const logs = await openLogs(dir);
+    assert.equal(await logs.recoveryFinished, 6);
+    for (let p = 0; p < 3; p++) assert.ok(logs.getLog('t', p)!.segments.slice(0, -1).every((s) => s.sealed));
+    await logs.close();
+  }));
+
+test('the background sealing after a start leaves a segment rolled since to its roll\'s seal, which waits for its last write to be durable', () =>
+  withTempDir(async (dir) => {
+    // 65 partitions: the 65th is sealed only once the first 64 are done, which the held index writes keep waiting
+    await crashWithUnsealedSegments(dir, 1, 65);
+    const writes = heldIndexWrites();
+    const logs = await openLogs(dir, { fs: writes.fs });
+    await writes.asked;
+    const log = logs.getLog('t', 64)!;
+    const found = log.segments.length;
+    for (let i = 0; log.segments.length === found; i++) await appendValues(log, [`after-${i}`]).durable;
+    const rolled = log.segments.at(-2)!;
+    writes.held = false;
+    assert.equal(await logs.recoveryFinished, 65, 'the segments found unsealed at the start, and no other');
+    assert.equal(rolled.sealed, false, 'not taken as one the start found');
     await logs.close();
   }));
 
