@@ -545,6 +545,27 @@ test('the background sealing after a start leaves a segment rolled since to its 
     await logs.close();
   }));
 
+test('segments DeleteRecords removes while the background sealing after a start is under way are not sealed, and keep no index files', () =>
+  withTempDir(async (dir) => {
+    const written = await crashWithUnsealedSegments(dir, 6);
+    const writes = heldIndexWrites();
+    const logs = await openLogs(dir, { fs: writes.fs });
+    const log = logs.getLog('t', 0)!;
+    const closed = log.segments.slice(0, -1);
+    await writes.asked; // the first segment's index files, under the lock DeleteRecords waits for
+    const deleting = log.deleteRecordsBefore(closed[3]!.baseOffset);
+    writes.held = false;
+    await deleting;
+    assert.equal(await logs.recoveryFinished, 4, 'the first (sealed before it was deleted) and the three kept');
+    const names = await readdir(join(dir, 't-0'));
+    for (const [i, s] of closed.entries()) {
+      const files = ['.log', '.index', '.timeindex'].filter((suffix) => names.includes(segmentFileName(s.baseOffset, suffix)));
+      assert.deepEqual(files, i < 3 ? [] : ['.log', '.index', '.timeindex'], `segment ${i}`);
+    }
+    assert.deepEqual((await readAll(log, closed[3]!.baseOffset)).map(([, v]) => v), written.slice(closed[3]!.baseOffset));
+    await logs.close();
+  }));
+
 test('deleting a topic waits for the seal of a segment a crash left unsealed: none of its index files lands in the topic created again under the same name', () =>
   withTempDir(async (dir) => {
     await crashWithUnsealedSegments(dir, 3);
