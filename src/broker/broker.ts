@@ -113,8 +113,10 @@ export class Broker {
     if (logs.journalSkipped > 0) logger.warn({ entries: logs.journalSkipped }, 'recovery skipped journal entries past their partition\'s end (appends not acknowledged before a power loss)');
     for (const cut of logs.recoveredCuts) logger.warn(cut, 'recovery cut a partition where a power loss took unsynced appends (later ones that survived were removed too)');
     const started = performance.now();
-    void logs.recoveryFinished.then((segments) => {
-      if (segments > 0) logger.info({ segments, ms: Math.round(performance.now() - started) }, 'recovery wrote the index files of segments a crash left without them, in the background');
+    void logs.recoveryFinished.then(({ sealed, unsealed }) => {
+      const ms = Math.round(performance.now() - started);
+      if (sealed > 0 && unsealed === 0) logger.info({ segments: sealed, ms }, 'recovery wrote the index files of the closed segments found without them, in the background');
+      if (unsealed > 0) logger.info({ sealed, unsealed, ms }, 'shutdown stopped recovery writing index files of closed segments found without them: the next start goes on');
     });
     const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
     const broker = new Broker(full, logs, groups, logger);

@@ -13,7 +13,7 @@ import { GroupCommit } from './group-commit.js';
 import { HandleCache } from './handle-cache.js';
 import { Journal, leftoverEntries } from './journal.js';
 import { DEFAULT_LOG_CONFIG, applyTopicConfigs, type LogConfig } from './log-config.js';
-import { PartitionLog, type LogEnv } from './partition-log.js';
+import { PartitionLog, type LogEnv, type RecoveryLeft } from './partition-log.js';
 import { decodeShutdownState, encodeShutdownState, stateKey, type PartitionShutdownState } from './shutdown-state.js';
 import { decodeSealedCheckpoint, encodeSealedCheckpoint, type PartitionCheckpoint } from './sealed-checkpoint.js';
 
@@ -159,9 +159,9 @@ export class LogManager {
   cleanStart = false;
   /**
    * Settles once what this start left to the background is done (see PartitionLog.recoveryLeft), or stopped by a
-   * shutdown, with the number of segments it sealed.
+   * shutdown, with the segments it sealed and those it left unsealed (for the next start).
    */
-  recoveryFinished: Promise<number> = Promise.resolve(0);
+  recoveryFinished: Promise<RecoveryLeft> = Promise.resolve({ sealed: 0, unsealed: 0 });
 
   private constructor(private readonly options: LogManagerOptions) {
     this.fs = options.fs ?? nodeFileSystem;
@@ -273,12 +273,13 @@ export class LogManager {
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
     this.stopTimers.push(this.clock.every(this.options.sealedCheckpointMs ?? SEALED_CHECKPOINT_MS, () => void this.checkpointSealedSegments()));
     this.stopTimers.push(this.clock.every(Math.max(10, Math.min(this.defaults.flushMs, NONE_FLUSH_CHECK_MS)), () => this.flushNoneLogs()));
-    let sealed = 0;
+    const total: RecoveryLeft = { sealed: 0, unsealed: 0 };
     const finishing = inParallel(logs.map((log) => log.recoveryLeft()), async (left) => {
-      const n = await left(() => this.closing);
-      sealed += n;
+      const { sealed, unsealed } = await left(() => this.closing);
+      total.sealed += sealed;
+      total.unsealed += unsealed;
     });
-    this.recoveryFinished = this.tracked(finishing.then(() => sealed));
+    this.recoveryFinished = this.tracked(finishing.then(() => total));
   }
 
   private async readSealedCheckpoint(file: string): Promise<Map<string, PartitionCheckpoint>> {

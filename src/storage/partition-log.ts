@@ -1031,9 +1031,9 @@ export class PartitionLog {
    * its indexes cannot leave memory; after a storm of rolls a crash can leave tens of thousands (23,800 of 64 KiB in
    * 200 partitions: 15.7 s of index files, which the start waited for). Taken as the start ends: a segment rolled
    * after it is its roll's to seal, once its last write is durable. The work returned stops early once `stopped`
-   * (a shutdown; the next start does what is left) and resolves to the segments it sealed.
+   * (a shutdown; the next start does what is left) and counts the segments it sealed and those still unsealed.
    */
-  recoveryLeft(): (stopped: () => boolean) => Promise<number> {
+  recoveryLeft(): (stopped: () => boolean) => Promise<RecoveryLeft> {
     const snapshot = this.rebuiltSnapshot;
     this.rebuiltSnapshot = null;
     const unsealed = this.segments.slice(0, -1).filter((s) => !s.sealed).map((s) => [s, s.reactivations] as const);
@@ -1045,7 +1045,7 @@ export class PartitionLog {
         await this.inBackground(() => this.sealRecovered(segment, reactivations));
         if (segment.sealed) sealed++;
       }
-      return sealed;
+      return { sealed, unsealed: unsealed.filter(([s]) => !s.sealed && !s.deleted).length };
     };
   }
 
@@ -1497,6 +1497,12 @@ export class PartitionLog {
     await this.env.fs.rmdir(this.dir);
     this.wakeWaiters();
   }
+}
+
+/** What the background work after a start did (see recoveryLeft): segments sealed, and found unsealed and still so. */
+export interface RecoveryLeft {
+  sealed: number;
+  unsealed: number;
 }
 
 const isSegmentFile = (name: string): boolean => /^\d{20}\.log$/.test(name);

@@ -506,12 +506,13 @@ test('a start does not wait for the index files of segments a crash left unseale
     const closing = logs.close();
     writes.held = false;
     await closing;
+    assert.deepEqual(await logs.recoveryFinished, { sealed: 1, unsealed: 5 });
     assert.deepEqual([...writes.indexed], [closed[0]!.logPath]);
     assert.deepEqual(closed.map((s) => existsSync(s.indexPath) && existsSync(s.timeIndexPath)), [true, false, false, false, false, false]);
 
     logs = await openLogs(dir);
     log = logs.getLog('t', 0)!;
-    assert.equal(await logs.recoveryFinished, 5, 'the five the shutdown left unsealed');
+    assert.deepEqual(await logs.recoveryFinished, { sealed: 5, unsealed: 0 }, 'the five the shutdown left unsealed');
     assert.ok(log.segments.slice(0, -1).every((s) => s.sealed && s.indexFilesCurrent && existsSync(s.indexPath) && existsSync(s.timeIndexPath)));
     await logs.close();
     logs = await openLogs(dir);
@@ -523,7 +524,7 @@ test('the background sealing after a start counts every partition\'s segments', 
   withTempDir(async (dir) => {
     await crashWithUnsealedSegments(dir, 2, 3);
     const logs = await openLogs(dir);
-    assert.equal(await logs.recoveryFinished, 6);
+    assert.deepEqual(await logs.recoveryFinished, { sealed: 6, unsealed: 0 });
     for (let p = 0; p < 3; p++) assert.ok(logs.getLog('t', p)!.segments.slice(0, -1).every((s) => s.sealed));
     await logs.close();
   }));
@@ -540,7 +541,7 @@ test('the background sealing after a start leaves a segment rolled since to its 
     for (let i = 0; log.segments.length === found; i++) await appendValues(log, [`after-${i}`]).durable;
     const rolled = log.segments.at(-2)!;
     writes.held = false;
-    assert.equal(await logs.recoveryFinished, 65, 'the segments found unsealed at the start, and no other');
+    assert.deepEqual(await logs.recoveryFinished, { sealed: 65, unsealed: 0 }, 'the segments found unsealed at the start, and no other');
     assert.equal(rolled.sealed, false, 'not taken as one the start found');
     await logs.close();
   }));
@@ -556,7 +557,7 @@ test('segments DeleteRecords removes while the background sealing after a start 
     const deleting = log.deleteRecordsBefore(closed[3]!.baseOffset);
     writes.held = false;
     await deleting;
-    assert.equal(await logs.recoveryFinished, 4, 'the first (sealed before it was deleted) and the three kept');
+    assert.deepEqual(await logs.recoveryFinished, { sealed: 4, unsealed: 0 }, 'the first (sealed before it was deleted) and the three kept');
     const names = await readdir(join(dir, 't-0'));
     for (const [i, s] of closed.entries()) {
       const files = ['.log', '.index', '.timeindex'].filter((suffix) => names.includes(segmentFileName(s.baseOffset, suffix)));
