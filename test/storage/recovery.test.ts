@@ -409,39 +409,6 @@ for (const syncfs of [true, false]) {
     }, { syncfs }));
 }
 
-test('a closed segment whose seal a crash cut short gets its index files at the next start, which later starts then trust', () =>
-  withTempDir(async (dir) => {
-    const syncs = heldSyncs();
-    let logs = await openLogs(dir, { fs: syncs.fs });
-    await logs.createTopic('t', 1, { 'segment.bytes': '300' });
-    let log = logs.getLog('t', 0)!;
-    // the roll's seal waits for its sync of the first segment; the crash comes while it waits
-    syncs.held = true;
-    const written: string[] = [];
-    while (log.segments.length < 2) {
-      written.push(`v${written.length}`);
-      await appendValues(log, [written.at(-1)!]).written;
-    }
-    const first = log.segments[0]!;
-    const crashed = crash(logs);
-    syncs.held = false;
-    await crashed;
-    assert.equal(existsSync(first.indexPath), false, 'the seal never wrote the index files');
-
-    logs = await openLogs(dir);
-    log = logs.getLog('t', 0)!;
-    await logs.recoveryFinished;
-    assert.ok(existsSync(first.indexPath) && existsSync(first.timeIndexPath), 'index files written after the start');
-    assert.equal(log.segments[0]!.indexFilesCurrent, true);
-    await crash(logs);
-
-    logs = await openLogs(dir);
-    log = logs.getLog('t', 0)!;
-    assert.equal(log.segments[0]!.sealed, true, 'found sealed: its index files are trusted, not rebuilt by a scan');
-    assert.deepEqual((await readAll(log, 0)).map(([, v]) => v), written);
-    await logs.close();
-  }));
-
 /**
  * Crashes with `segments` closed segments in each partition of topic `t` left without index files (their seals held
  * at their syncs); returns what partition 0 was given.
@@ -464,6 +431,27 @@ async function crashWithUnsealedSegments(dir: string, segments: number, partitio
   await crashed;
   return written;
 }
+
+test('a closed segment whose seal a crash cut short gets its index files at the next start, which later starts then trust', () =>
+  withTempDir(async (dir) => {
+    const written = await crashWithUnsealedSegments(dir, 1);
+    const index = join(dir, 't-0', segmentFileName(0, '.index'));
+    const timeIndex = join(dir, 't-0', segmentFileName(0, '.timeindex'));
+    assert.equal(existsSync(index), false, 'the seal never wrote the index files');
+
+    let logs = await openLogs(dir);
+    let log = logs.getLog('t', 0)!;
+    await logs.recoveryFinished;
+    assert.ok(existsSync(index) && existsSync(timeIndex), 'index files written after the start');
+    assert.equal(log.segments[0]!.indexFilesCurrent, true);
+    await crash(logs);
+
+    logs = await openLogs(dir);
+    log = logs.getLog('t', 0)!;
+    assert.equal(log.segments[0]!.sealed, true, 'found sealed: its index files are trusted, not rebuilt by a scan');
+    assert.deepEqual((await readAll(log, 0)).map(([, v]) => v), written);
+    await logs.close();
+  }));
 
 /**
  * Index file writes held while `held` is set; `asked` settles at the first one asked for, and `indexed` lists the
