@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Server } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { listen } from '../io/tcp.js';
+import { listen, type AcceptedSocket } from '../io/tcp.js';
 import type { LogConfig } from '../storage/log-config.js';
 import { DEFAULT_COMPACTION_MAP_BYTES, DEFAULT_INDEX_CACHE_BYTES, LogManager, type TopicState } from '../storage/log-manager.js';
 import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupCoordinatorConfig } from '../coordinator/group-coordinator.js';
@@ -10,6 +10,7 @@ import { DEFAULT_TRANSACTION_CONFIG, TransactionCoordinator, type TransactionCon
 import { Connection } from './connection.js';
 import { dispatchFrame } from './dispatch.js';
 import { HANDLERS } from './handlers/index.js';
+import { RequestBuffers } from './request-buffers.js';
 import type { ApiHandler } from './handler.js';
 
 export interface BrokerConfig {
@@ -69,6 +70,8 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
 export class Broker {
   readonly handlers: ReadonlyMap<number, ApiHandler>;
   readonly connections = new Set<Connection>();
+  /** Memory for large request frames, shared by all connections (see RequestBuffers). */
+  readonly requestBuffers = new RequestBuffers();
   readonly clusterId: string;
   readonly producerIds: ProducerIdManager;
   readonly transactions: TransactionCoordinator;
@@ -149,18 +152,19 @@ export class Broker {
     };
   }
 
-  private accept(socket: import('node:net').Socket): void {
+  private accept(accepted: AcceptedSocket): void {
     if (this.closing) {
-      socket.destroy();
+      accepted.refuse();
       return;
     }
     const connection = new Connection(
-      socket,
+      accepted,
       (frame, conn) => dispatchFrame(this, frame, conn),
       {
         maxRequestBytes: this.config.maxRequestBytes,
         idleTimeoutMs: this.config.idleTimeoutMs,
         maxInFlight: this.config.maxInFlightPerConnection,
+        buffers: this.requestBuffers,
         logger: this.logger,
       },
       (c) => this.connections.delete(c),

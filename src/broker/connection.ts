@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { AcceptedSocket } from '../io/tcp.js';
 import { ProtocolError } from '../protocol/errors.js';
+import type { RequestBuffers } from './request-buffers.js';
 
 /** Answers one request frame: the response chunks, or null when the request gets no response (acks=0). */
 export type FrameHandler = (frame: Buffer, connection: Connection) => Promise<Buffer[] | null>;
@@ -10,8 +12,17 @@ export interface ConnectionOptions {
   idleTimeoutMs: number;
   /** Requests read but not yet answered before the socket stops being read (back-pressure). */
   maxInFlight: number;
+  /** Memory for frames; large ones come back from their handler when it is done with them. */
+  buffers: RequestBuffers;
   logger: Logger;
 }
+
+/**
+ * Where reads land between frames, shared by every connection: each read's bytes are taken (copied into their
+ * frames) before the read callback returns, and reads of all sockets run one at a time on this thread.
+ */
+const SHARED_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+const EMPTY_FRAME = Buffer.alloc(0);
 
 interface Slot {
   done: boolean;
@@ -19,32 +30,40 @@ interface Slot {
 }
 
 /**
- * One client connection: splits the byte stream into size-prefixed frames, starts handling each as soon
- * as it arrives (pipelining), and writes responses strictly in request order. Reading pauses while too many
+ * One client connection: splits the byte stream into size-prefixed frames, each read into a buffer of its own
+ * (the rest of a large frame straight from the socket, with no copy), starts handling each as soon as it
+ * arrives (pipelining), and writes responses strictly in request order. Reading pauses while too many
  * requests are unanswered or the socket's write buffer is full, so a client that does not read its
  * responses cannot make the broker buffer without bound. A malformed frame closes this connection only.
  */
 export class Connection {
-  private readonly buffered: Buffer[] = [];
-  private bufferedBytes = 0;
+  /** Frames read whole, waiting to be started (while paused). */
+  private readonly ready: Buffer[] = [];
+  /** The size prefix being read, when a read ended inside it. */
+  private readonly prefix = Buffer.alloc(4);
+  private prefixFilled = 0;
+  /** The frame being read, when a read ended inside it: the next reads land in it directly. */
+  private frame: Buffer | null = null;
+  private frameFilled = 0;
   private readonly slots: Slot[] = [];
   private paused = false;
   private closed = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  readonly socket: Socket;
   readonly remote: string;
   readonly remoteHost: string;
   clientId: string | null = null;
 
   constructor(
-    readonly socket: Socket,
+    accepted: AcceptedSocket,
     private readonly handleFrame: FrameHandler,
     private readonly options: ConnectionOptions,
     private readonly onClose: (c: Connection) => void,
   ) {
+    const socket = (this.socket = accepted.readWith({ nextBuffer: () => this.nextBuffer(), onRead: (bytes, into) => this.onRead(bytes, into) }));
     this.remoteHost = `/${socket.remoteAddress ?? 'unknown'}`;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.setNoDelay(true);
-    socket.on('data', (chunk) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
     socket.on('error', (err) => this.options.logger.debug({ remote: this.remote, err: err.message }, 'socket error'));
     socket.on('close', () => this.teardown());
@@ -65,7 +84,7 @@ export class Connection {
     else if (this.options.idleTimeoutMs > 0) {
       this.idleTimer = setTimeout(() => {
         // not idle while requests are being answered or wait, or answers wait for the client to read them
-        if (this.slots.length > 0 || this.bufferedBytes > 0 || this.socket.writableLength > 0) return this.touch();
+        if (this.slots.length > 0 || this.ready.length > 0 || this.frame !== null || this.socket.writableLength > 0) return this.touch();
         this.options.logger.info({ remote: this.remote, idleMs: this.options.idleTimeoutMs }, 'closing idle connection');
         this.close();
       }, this.options.idleTimeoutMs);
@@ -73,27 +92,74 @@ export class Connection {
     }
   }
 
-  private onData(chunk: Buffer): void {
+  private nextBuffer(): Buffer {
+    return this.frame === null ? SHARED_READ_BUFFER : this.frame.subarray(this.frameFilled);
+  }
+
+  private onRead(bytes: number, into: Buffer): void {
     if (this.closed) return;
     this.touch();
-    this.buffered.push(chunk);
-    this.bufferedBytes += chunk.length;
     try {
-      this.extractFrames();
+      if (into === SHARED_READ_BUFFER) this.split(bytes);
+      else this.filled(bytes);
+      this.startReady();
     } catch (err) {
       this.fail(err);
     }
   }
 
-  private extractFrames(): void {
-    // frames already read stay queued while paused: one chunk may hold hundreds of pipelined requests
-    while (this.bufferedBytes >= 4 && !this.paused) {
-      const head = this.peekSize();
-      if (head < 0 || head > this.options.maxRequestBytes) {
-        throw new ProtocolError(`request size ${head} is outside 0..${this.options.maxRequestBytes} (socket.request.max.bytes)`);
+  /** Bytes read straight into the frame being read. */
+  private filled(bytes: number): void {
+    this.frameFilled += bytes;
+    if (this.frameFilled === this.frame!.length) this.frameDone();
+  }
+
+  /**
+   * Takes every byte of a read into the shared buffer before returning (the next read, of any connection, lands
+   * there too): whole frames are copied out, and a frame that goes on past the read gets its own buffer, which the
+   * following reads fill.
+   */
+  private split(bytes: number): void {
+    let at = 0;
+    while (at < bytes) {
+      if (this.frame === null) {
+        const used = Math.min(4 - this.prefixFilled, bytes - at);
+        SHARED_READ_BUFFER.copy(this.prefix, this.prefixFilled, at, at + used);
+        this.prefixFilled += used;
+        at += used;
+        if (this.prefixFilled < 4) return;
+        this.prefixFilled = 0;
+        this.startFrame(this.prefix.readInt32BE(0));
+        if (this.frame === null) continue;
       }
-      if (this.bufferedBytes < 4 + head) return;
-      const frame = this.take(4 + head).subarray(4);
+      const used = Math.min(this.frame.length - this.frameFilled, bytes - at);
+      SHARED_READ_BUFFER.copy(this.frame, this.frameFilled, at, at + used);
+      at += used;
+      this.filled(used);
+    }
+  }
+
+  private startFrame(size: number): void {
+    if (size < 0 || size > this.options.maxRequestBytes) {
+      throw new ProtocolError(`request size ${size} is outside 0..${this.options.maxRequestBytes} (socket.request.max.bytes)`);
+    }
+    if (size === 0) {
+      this.ready.push(EMPTY_FRAME);
+      return;
+    }
+    this.frame = this.options.buffers.take(size);
+    this.frameFilled = 0;
+  }
+
+  private frameDone(): void {
+    this.ready.push(this.frame!);
+    this.frame = null;
+  }
+
+  private startReady(): void {
+    // frames already read stay queued while paused: one read may hold hundreds of pipelined requests
+    while (this.ready.length > 0 && !this.paused) {
+      const frame = this.ready.shift()!;
       const slot: Slot = { done: false, response: null };
       this.slots.push(slot);
       this.handleFrame(frame, this).then(
@@ -106,41 +172,6 @@ export class Connection {
       );
       if (this.slots.length >= this.options.maxInFlight) this.pause();
     }
-  }
-
-  private peekSize(): number {
-    let first = this.buffered[0]!;
-    while (first.length < 4) {
-      // the size prefix is split across chunks: join just enough of them
-      first = Buffer.concat([first, this.buffered[1]!]);
-      this.buffered.splice(0, 2, first);
-    }
-    return first.readInt32BE(0);
-  }
-
-  /**
-   * Removes the next `n` buffered bytes. A frame inside one chunk is a view of it; a frame spread over chunks
-   * is copied once into a buffer of its own size (the bytes after it stay views of their chunk).
-   */
-  private take(n: number): Buffer {
-    this.bufferedBytes -= n;
-    const first = this.buffered[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.buffered.shift();
-      else this.buffered[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.buffered[0]!;
-      const used = Math.min(chunk.length, n - filled);
-      chunk.copy(out, filled, 0, used);
-      filled += used;
-      if (used === chunk.length) this.buffered.shift();
-      else this.buffered[0] = chunk.subarray(used);
-    }
-    return out;
   }
 
   private writeReady(): void {
@@ -178,11 +209,7 @@ export class Connection {
     if (this.slots.length < this.options.maxInFlight && !this.socket.writableNeedDrain) {
       this.paused = false;
       this.socket.resume();
-      try {
-        this.extractFrames();
-      } catch (err) {
-        this.fail(err);
-      }
+      this.startReady();
     }
   }
 

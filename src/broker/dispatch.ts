@@ -29,7 +29,7 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   const flexible = schema.flexibleMin >= 0 && version >= schema.flexibleMin;
   if (flexible) r.skipTaggedFields();
   const request = schema.decodeRequest(r, version);
-  const response = await handler.handle({ broker, header, version, connection }, request);
+  const response = await handler.handle({ broker, header, version, connection, frame }, request);
   if (response === null) return null;
   const w = new Writer(512);
   // ApiVersions responses always use header v0, so a client can read them before it knows our versions

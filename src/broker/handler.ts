@@ -7,6 +7,12 @@ export interface RequestContext {
   header: RequestHeader;
   version: number;
   connection: Connection;
+  /**
+   * The request's bytes, which the decoded request's byte fields are views of. A handler whose views all end with
+   * its work may give them back (broker.requestBuffers.giveBack) for a later request to be read into; one that
+   * keeps any (group metadata, assignments) must not.
+   */
+  frame: Buffer;
 }
 
 /**

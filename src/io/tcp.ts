@@ -1,13 +1,57 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Socket, type Server, type SocketConstructorOpts } from 'node:net';
+
+/**
+ * Says where each read from a socket lands. Reads go into memory the reader chooses instead of a fresh chunk per
+ * read, so a large request can be read straight into its own buffer.
+ */
+export interface SocketReader {
+  /** The memory the next read fills from its start (never empty); the reader's until onRead returns. */
+  nextBuffer(): Buffer;
+  /** `bytes` bytes were read into the start of `into`, the buffer nextBuffer() last returned. */
+  onRead(bytes: number, into: Buffer): void;
+}
+
+/** An accepted connection, not yet read. */
+export interface AcceptedSocket {
+  /** Starts reading it with the given reader. */
+  readWith(reader: SocketReader): Socket;
+  /** Closes it unread. */
+  refuse(): void;
+}
 
 /** Starts a TCP listener and resolves once it is bound (port 0 picks a free port). */
-export function listen(host: string, port: number, onSocket: (socket: Socket) => void): Promise<Server> {
+export function listen(host: string, port: number, onSocket: (accepted: AcceptedSocket) => void): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer({ noDelay: true }, onSocket);
+    // paused until taken over below: no byte is read into Node's own chunks first
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (raw) =>
+      onSocket({ readWith: (reader) => readWith(raw, reader), refuse: () => raw.destroy() }),
+    );
     server.once('error', reject);
     server.listen({ host, port, backlog: 1024 }, () => {
       server.off('error', reject);
       resolve(server);
     });
   });
+}
+
+/**
+ * Node takes a reader (`onread`) only for sockets it is given to construct, not for those a server accepts, so the
+ * accepted socket's handle moves to a new socket built with one. The accepted socket then closes without its
+ * handle, which also takes it off the server's count: closing the server does not wait for it (the broker closes
+ * its connections itself).
+ */
+function readWith(raw: Socket, reader: SocketReader): Socket {
+  const holder = raw as unknown as { _handle: object | null };
+  const handle = holder._handle;
+  if (!handle) {
+    // closed by the peer before it was taken over
+    raw.destroy();
+    return raw;
+  }
+  const onread = { buffer: () => reader.nextBuffer(), callback: (bytes: number, into: Uint8Array) => void reader.onRead(bytes, into as Buffer) };
+  // `handle` is a constructor option Node reads but its type declarations leave out
+  const socket = new Socket({ handle, readable: true, writable: true, onread } as SocketConstructorOpts);
+  holder._handle = null;
+  raw.destroy();
+  return socket;
 }

@@ -37,9 +37,10 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
   apiKey: 0,
   minVersion: 0,
   maxVersion: 11,
-  async handle({ broker, version }, req) {
+  async handle({ broker, version, frame }, req) {
     const acks = req.acks;
     const waits: Promise<void>[] = [];
+    const appends: Promise<void>[] = [];
     const responses: ProduceResponseTopicProduceResponse[] = [];
     for (const topicData of req.topicData) {
       const partitionResponses: ProduceResponsePartitionProduceResponse[] = [];
@@ -80,6 +81,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           const validated = validateBatches(records, log.config.maxMessageBytes, recordRules(log.config, Date.now()));
           checkTransactional(broker, req.transactionalId, validated, topicData.name, p.index);
           const result = log.append(records, validated);
+          appends.push(result.durable);
           out.baseOffset = result.baseOffset;
           out.logAppendTimeMs = result.logAppendTimeMs;
           out.logStartOffset = log.logStartOffset;
@@ -97,6 +99,9 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
         }
       }
     }
+    // an append holds its bytes (a view of the request) until it is durable or refused: its writes are over then,
+    // and the request's memory can take a later request
+    void Promise.allSettled(appends).then(() => broker.requestBuffers.giveBack(frame));
     if (acks === 0) return null;
     await Promise.all(waits);
     return { responses, throttleTimeMs: 0 };
