@@ -10,7 +10,7 @@ import { DEFAULT_TRANSACTION_CONFIG, TransactionCoordinator, type TransactionCon
 import { Connection } from './connection.js';
 import { dispatchFrame } from './dispatch.js';
 import { HANDLERS } from './handlers/index.js';
-import { RequestBuffers } from './request-buffers.js';
+import { BufferPool } from './buffer-pool.js';
 import type { ApiHandler } from './handler.js';
 
 export interface BrokerConfig {
@@ -70,8 +70,8 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
 export class Broker {
   readonly handlers: ReadonlyMap<number, ApiHandler>;
   readonly connections = new Set<Connection>();
-  /** Memory for large request frames, shared by all connections (see RequestBuffers). */
-  readonly requestBuffers = new RequestBuffers();
+  /** Memory for large produce requests and fetch reads, shared by all connections (see BufferPool). */
+  readonly bufferPool = new BufferPool();
   readonly clusterId: string;
   readonly producerIds: ProducerIdManager;
   readonly transactions: TransactionCoordinator;
@@ -164,7 +164,7 @@ export class Broker {
         maxRequestBytes: this.config.maxRequestBytes,
         idleTimeoutMs: this.config.idleTimeoutMs,
         maxInFlight: this.config.maxInFlightPerConnection,
-        buffers: this.requestBuffers,
+        buffers: this.bufferPool,
         logger: this.logger,
       },
       (c) => this.connections.delete(c),

@@ -2,10 +2,17 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AcceptedSocket } from '../io/tcp.js';
 import { ProtocolError } from '../protocol/errors.js';
-import type { RequestBuffers } from './request-buffers.js';
+import type { BufferPool } from './buffer-pool.js';
 
-/** Answers one request frame: the response chunks, or null when the request gets no response (acks=0). */
-export type FrameHandler = (frame: Buffer, connection: Connection) => Promise<Buffer[] | null>;
+/** The response to one request frame. */
+export interface FrameResponse {
+  chunks: Buffer[];
+  /** Runs once the chunks are written to the socket, or the socket is gone (memory they are views of may then go back). */
+  afterWritten: (() => void) | null;
+}
+
+/** Answers one request frame, or resolves to null when the request gets no response (acks=0). */
+export type FrameHandler = (frame: Buffer, connection: Connection) => Promise<FrameResponse | null>;
 
 export interface ConnectionOptions {
   maxRequestBytes: number;
@@ -13,7 +20,7 @@ export interface ConnectionOptions {
   /** Requests read but not yet answered before the socket stops being read (back-pressure). */
   maxInFlight: number;
   /** Memory for frames; large ones come back from their handler when it is done with them. */
-  buffers: RequestBuffers;
+  buffers: BufferPool;
   logger: Logger;
 }
 
@@ -26,7 +33,7 @@ const EMPTY_FRAME = Buffer.alloc(0);
 
 interface Slot {
   done: boolean;
-  response: Buffer[] | null;
+  response: FrameResponse | null;
 }
 
 /**
@@ -182,12 +189,15 @@ export class Connection {
       if (response === null) continue;
       if (!wrote) this.socket.cork();
       wrote = true;
+      const { chunks, afterWritten } = response;
       let size = 0;
-      for (const c of response) size += c.length;
+      for (const c of chunks) size += c.length;
       const prefix = Buffer.allocUnsafe(4);
       prefix.writeInt32BE(size, 0);
       this.socket.write(prefix);
-      for (const c of response) this.socket.write(c);
+      for (let i = 0; i < chunks.length - 1; i++) this.socket.write(chunks[i]!);
+      // called once the bytes are written, or with an error once the socket is gone: either way no write reads them
+      this.socket.write(chunks[chunks.length - 1]!, afterWritten ?? undefined);
     }
     if (wrote) this.socket.uncork();
     this.touch();

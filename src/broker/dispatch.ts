@@ -4,7 +4,7 @@ import { API_SCHEMAS, encodeApiVersionsResponse, type ApiVersionsResponse } from
 import { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import type { Broker } from './broker.js';
-import type { Connection } from './connection.js';
+import type { Connection, FrameResponse } from './connection.js';
 import { supportedApiKeys } from './handlers/18-api-versions.js';
 
 const API_VERSIONS_KEY = 18;
@@ -14,7 +14,7 @@ const API_VERSIONS_KEY = 18;
  * versions (other than ApiVersions, which gets the prescribed v0 answer) and undecodable bodies throw
  * ProtocolError, which closes that connection only.
  */
-export async function dispatchFrame(broker: Broker, frame: Buffer, connection: Connection): Promise<Buffer[] | null> {
+export async function dispatchFrame(broker: Broker, frame: Buffer, connection: Connection): Promise<FrameResponse | null> {
   const r = new Reader(frame);
   const header = readRequestHeader(r);
   connection.clientId = header.clientId;
@@ -29,20 +29,22 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   const flexible = schema.flexibleMin >= 0 && version >= schema.flexibleMin;
   if (flexible) r.skipTaggedFields();
   const request = schema.decodeRequest(r, version);
-  const response = await handler.handle({ broker, header, version, connection, frame }, request);
+  let afterWritten: (() => void) | null = null;
+  const afterResponseWritten = (run: () => void) => (afterWritten = run);
+  const response = await handler.handle({ broker, header, version, connection, frame, afterResponseWritten }, request);
   if (response === null) return null;
   const w = new Writer(512);
   // ApiVersions responses always use header v0, so a client can read them before it knows our versions
   writeResponseHeader(w, header.correlationId, flexible && header.apiKey !== API_VERSIONS_KEY);
   schema.encodeResponse(w, version, response);
-  return w.finish();
+  return { chunks: w.finish(), afterWritten };
 }
 
 /** The answer to an ApiVersions version we do not know: a v0 body with UNSUPPORTED_VERSION and our key list. */
-function unsupportedApiVersions(broker: Broker, correlationId: number): Buffer[] {
+function unsupportedApiVersions(broker: Broker, correlationId: number): FrameResponse {
   const w = new Writer(512);
   writeResponseHeader(w, correlationId, false);
   const body: ApiVersionsResponse = { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: supportedApiKeys(broker) };
   encodeApiVersionsResponse(w, 0, body);
-  return w.finish();
+  return { chunks: w.finish(), afterWritten: null };
 }

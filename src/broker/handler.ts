@@ -9,10 +9,12 @@ export interface RequestContext {
   connection: Connection;
   /**
    * The request's bytes, which the decoded request's byte fields are views of. A handler whose views all end with
-   * its work may give them back (broker.requestBuffers.giveBack) for a later request to be read into; one that
+   * its work may give them back (broker.bufferPool.giveBack) for a later request to be read into; one that
    * keeps any (group metadata, assignments) must not.
    */
   frame: Buffer;
+  /** Sets what runs once the response is written (memory its byte fields are views of may go back then). */
+  afterResponseWritten(run: () => void): void;
 }
 
 /**

@@ -88,6 +88,16 @@ class PendingAppend implements AppendResult {
 }
 
 const READ_SLACK_BYTES = 16 * 1024;
+
+/**
+ * Where a read's buffers come from. A fetch lends pooled memory and takes it back once its response is written; the
+ * records a read returns are a view of one of the buffers taken, and the others it took hold nothing it returned.
+ */
+export interface ReadMemory {
+  take(size: number): Buffer;
+}
+
+const FRESH_MEMORY: ReadMemory = { take: (size) => Buffer.allocUnsafe(size) };
 /**
  * What a pass over a log (producer state rebuilt at a start, compaction, an internal topic's load, timestamp
  * look-ups) reads at a time. Kept well below 4 MiB: `sluice start` has glibc take every allocation from 4 MiB up
@@ -1118,12 +1128,12 @@ export class PartitionLog {
    * Reads whole batches from `offset`, at most `maxBytes` unless the first batch alone is larger (then that
    * batch, so a consumer always makes progress). Throws OFFSET_OUT_OF_RANGE outside [logStart, logEnd].
    */
-  async read(offset: number, maxBytes: number, upToOffset = this.highWatermark): Promise<ReadResult> {
+  async read(offset: number, maxBytes: number, upToOffset = this.highWatermark, memory = FRESH_MEMORY): Promise<ReadResult> {
     this.checkReadable(offset);
     const result: ReadResult = { records: Buffer.alloc(0), highWatermark: this.highWatermark, logStartOffset: this.logStartOffset };
     for (let i = this.segmentFor(offset); i < this.segments.length && offset < upToOffset; i++) {
       const segment = this.segments[i]!;
-      const records = await this.readSegment(segment, offset, maxBytes, upToOffset);
+      const records = await this.readSegment(segment, offset, maxBytes, upToOffset, memory);
       if (records.length > 0) {
         result.records = records;
         break;
@@ -1151,7 +1161,7 @@ export class PartitionLog {
     return segment === this.hwSegment ? this.hwPosition - segment.offsetIndex.lookup(offset - segment.baseOffset) : Infinity;
   }
 
-  private async readSegment(segment: Segment, offset: number, maxBytes: number, upToOffset: number): Promise<Buffer> {
+  private async readSegment(segment: Segment, offset: number, maxBytes: number, upToOffset: number, memory: ReadMemory): Promise<Buffer> {
     await this.env.indexes.use(segment);
     const limit = this.visibleBytes(segment);
     let position = segment.offsetIndex.lookup(offset - segment.baseOffset);
@@ -1163,7 +1173,7 @@ export class PartitionLog {
       const mayMissCache = segment !== this.active || position < Math.max(segment.writtenFrom, segment.size - RECENTLY_WRITTEN_BYTES);
       let want = Math.min(limit - position, Math.max(maxBytes, 1) + READ_SLACK_BYTES);
       for (;;) {
-        const buf = Buffer.allocUnsafe(want);
+        const buf = memory.take(want);
         const got = await this.env.fs.read(fd, buf, want, position, mayMissCache);
         if (got === 0) return Buffer.alloc(0);
         const view = buf.subarray(0, got);

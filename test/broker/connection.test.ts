@@ -1,9 +1,10 @@
-// How a connection reads requests: frames split anywhere across reads, and large ones read into memory that
-// later requests reuse once their appends are settled.
+// How a connection reads requests and what memory they use: frames split anywhere across reads, large produce
+// requests read into memory that later requests reuse once their appends are settled, and fetch reads into
+// memory reused once their responses are written.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { KafkaClient } from '../../src/admin/kafka-client.js';
-import { POOLED_MIN_BYTES } from '../../src/broker/request-buffers.js';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { POOLED_MIN_BYTES } from '../../src/broker/buffer-pool.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { withClient } from '../helpers/broker.js';
 import { prng } from '../helpers/prng.js';
@@ -14,10 +15,10 @@ function produceBody(topic: string, records: Buffer, acks: number) {
   return { transactionalId: null, acks, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] };
 }
 
-function fetchBody(topic: string, offset: number) {
+function fetchBody(topic: string, offset: number, maxBytes = 64 << 20) {
   return {
-    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 64 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-    topics: [{ topic, partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: 64 << 20 }] }],
+    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic, partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: maxBytes }] }],
     forgottenTopicsData: [], rackId: '',
   };
 }
@@ -83,7 +84,7 @@ test('requests cut anywhere across reads, small and large, are each answered in 
 
 test('the memory of large produce requests is reused by later ones only once their appends are settled', async () => {
   await withClient(async (c, b) => {
-    const buffers = b.broker.requestBuffers;
+    const buffers = b.broker.bufferPool;
     for (const policy of ['fsync', 'none']) {
       const topic = `t-${policy}`;
       await b.broker.createTopic(topic, 1, { 'flush.policy': policy });
@@ -112,5 +113,39 @@ test('the memory of large produce requests is reused by later ones only once the
     }
     assert.ok(buffers.buffersMade < 60, `${buffers.buffersMade} buffers made for 120 large requests: memory was not reused`);
     assert.ok(buffers.keptFreeBytes > 0);
+  });
+});
+
+test('fetch reads into pooled memory, reused by later fetches only once the response is written', async () => {
+  await withClient(async (c, b) => {
+    const pool = b.broker.bufferPool;
+    await b.broker.createTopic('f', 1, {});
+    const sent: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const v = value(`fetched-${i}`, 50_000);
+      sent.push(v.toString('latin1'));
+      await c.send(API.PRODUCE, 9, produceBody('f', buildRecordBatch([{ value: v }]), -1));
+    }
+    const check = (res: any, offset: number) => {
+      const values = decodeRecordBatches(res.responses[0].partitions[0].records).flatMap((batch) => batch.records.map((r) => r.value!.toString('latin1')));
+      assert.ok(values.length >= 10, `the fetch from ${offset} returned ${values.length} records`);
+      assert.deepEqual(values, sent.slice(offset, offset + values.length), `the fetch from ${offset}`);
+    };
+    // this client reads nothing for a while: tens of megabytes of responses wait behind its socket, views of
+    // what their fetches read ...
+    c.socket.pause();
+    const waiting = Array.from({ length: 30 }, (_, i) => c.send(API.FETCH, 11, fetchBody('f', i % 20, 1 << 20)));
+    await new Promise((r) => setTimeout(r, 300));
+    // ... while another client's fetches read, one after another
+    const other = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      const madeBefore = pool.buffersMade;
+      for (let i = 0; i < 10; i++) check(await other.send(API.FETCH, 11, fetchBody('f', 20 - i, 1 << 20)), 20 - i);
+      assert.ok(pool.buffersMade - madeBefore < 10, `${pool.buffersMade - madeBefore} buffers made for 10 fetches one after another: memory was not reused`);
+    } finally {
+      other.close();
+    }
+    c.socket.resume();
+    (await Promise.all(waiting)).forEach((res, i) => check(res, i % 20));
   });
 });

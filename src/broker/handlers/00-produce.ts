@@ -8,6 +8,7 @@
 // control batches (INVALID_RECORD) nor append to the internal topics (INVALID_TOPIC_EXCEPTION); a transactional
 // batch must belong to its producer's open transaction that includes this partition (the transaction coordinator
 // checks, as Kafka does since KIP-890).
+// The request's memory goes back to the broker's buffer pool once every append is durable or refused.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
   ProduceRequest,
@@ -101,7 +102,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
     }
     // an append holds its bytes (a view of the request) until it is durable or refused: its writes are over then,
     // and the request's memory can take a later request
-    void Promise.allSettled(appends).then(() => broker.requestBuffers.giveBack(frame));
+    void Promise.allSettled(appends).then(() => broker.bufferPool.giveBack(frame));
     if (acks === 0) return null;
     await Promise.all(waits);
     return { responses, throttleTimeMs: 0 };

@@ -6,6 +6,7 @@
 // which clients accept and which makes every fetch a full fetch; an incremental request for a session id we
 // never issued gets FETCH_SESSION_ID_NOT_FOUND. v13+ name topics by id. read_committed fetches stop at the last
 // stable offset and list the aborted transactions in the range they return, which clients filter out.
+// Reads land in the broker's buffer pool; the memory goes back once the response is written.
 import { ErrorCode } from '../../protocol/errors.js';
 import type {
   FetchRequest,
@@ -14,7 +15,8 @@ import type {
   FetchResponsePartitionData,
 } from '../../protocol/messages.generated.js';
 import { Batch, batchSizeAt, readInt64 } from '../../protocol/record-batch.js';
-import type { PartitionLog } from '../../storage/partition-log.js';
+import type { PartitionLog, ReadMemory } from '../../storage/partition-log.js';
+import { POOLED_MIN_BYTES, type BufferPool } from '../buffer-pool.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
@@ -36,7 +38,7 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
   apiKey: 1,
   minVersion: 4,
   maxVersion: 17,
-  async handle({ broker, version }, req) {
+  async handle({ broker, version, afterResponseWritten }, req) {
     if ((req.sessionId ?? 0) !== 0) {
       return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
     }
@@ -60,16 +62,38 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
       }
     }
     const deadline = Date.now() + Math.max(0, req.maxWaitMs);
-    for (;;) {
-      const total = await readAll(slots, req.maxBytes ?? 0x7fffffff);
+    const memory = new LentMemory(broker.bufferPool);
+    for (let round = 0; ; round++) {
+      // every slot's records are read again: what the last round read is no longer held
+      if (round > 0) memory.giveBackAll();
+      const total = await readAll(slots, req.maxBytes ?? 0x7fffffff, memory);
       const anyError = slots.some((s) => s.out.errorCode !== 0);
       const remaining = deadline - Date.now();
       if (total >= req.minBytes || anyError || remaining <= 0 || broker.isClosing) break;
       await waitForAppend(broker, slots, remaining);
     }
+    afterResponseWritten(() => memory.giveBackAll());
     return { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses, nodeEndpoints: [] };
   },
 };
+
+/** The pool's memory a fetch's reads took: the response's records are views of it until it is written. */
+class LentMemory implements ReadMemory {
+  private taken: Buffer[] = [];
+
+  constructor(private readonly pool: BufferPool) {}
+
+  take(size: number): Buffer {
+    const buffer = this.pool.take(size);
+    if (size >= POOLED_MIN_BYTES) this.taken.push(buffer);
+    return buffer;
+  }
+
+  giveBackAll(): void {
+    for (const buffer of this.taken) this.pool.giveBack(buffer);
+    this.taken = [];
+  }
+}
 
 type ReadOutcome = { records: Buffer } | { error: unknown };
 
@@ -85,8 +109,8 @@ interface PlannedRead {
 }
 
 /** A read whose failure is kept as its outcome: reads in flight together must not leave a rejection unhandled. */
-function readRecords(log: PartitionLog, offset: number, limit: number, upTo: number): Promise<ReadOutcome> {
-  return log.read(offset, limit, upTo).then((r) => ({ records: r.records }), (error: unknown) => ({ error }));
+function readRecords(log: PartitionLog, offset: number, limit: number, upTo: number, memory: ReadMemory): Promise<ReadOutcome> {
+  return log.read(offset, limit, upTo, memory).then((r) => ({ records: r.records }), (error: unknown) => ({ error }));
 }
 
 /**
@@ -97,7 +121,7 @@ function readRecords(log: PartitionLog, offset: number, limit: number, upTo: num
  * each result is then cut to the limit the pass in order gives it, or read again should that limit be larger than
  * the one it was read with while its partition may hold more (a partition's readable bytes bound what it returns).
  */
-async function readAll(slots: Slot[], maxBytes: number): Promise<number> {
+async function readAll(slots: Slot[], maxBytes: number, memory: ReadMemory): Promise<number> {
   let budget = maxBytes;
   let total = 0;
   for (let next = 0; next < slots.length; ) {
@@ -125,7 +149,7 @@ async function readAll(slots: Slot[], maxBytes: number): Promise<number> {
       const upTo = slot.readCommitted ? lastStable : log.highWatermark;
       const limit = Math.max(Math.min(slot.maxBytes, room), 1);
       const readable = log.readableBytes(slot.fetchOffset, upTo);
-      wave.push({ slot, log, limit, readable, lastStable, upTo, outcome: readRecords(log, slot.fetchOffset, limit, upTo) });
+      wave.push({ slot, log, limit, readable, lastStable, upTo, outcome: readRecords(log, slot.fetchOffset, limit, upTo, memory) });
       reserved += Math.min(readable, limit);
     }
     for (const planned of wave) {
@@ -134,7 +158,7 @@ async function readAll(slots: Slot[], maxBytes: number): Promise<number> {
       let outcome = await planned.outcome;
       if ('records' in outcome && outcome.records.length > 0 && limit > planned.limit && planned.readable > planned.limit) {
         // read with less room than it turns out to have, while its partition may hold more
-        outcome = await readRecords(log, slot.fetchOffset, limit, planned.upTo);
+        outcome = await readRecords(log, slot.fetchOffset, limit, planned.upTo, memory);
       }
       if ('error' in outcome) {
         // the partition's own failure (a Kafka error, or the disk's: KAFKA_STORAGE_ERROR); anything else is a bug
