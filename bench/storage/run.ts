@@ -19,6 +19,7 @@ import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/pro
 import { hostname, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { BufferPool } from '../../src/broker/buffer-pool.js';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { JOURNAL_CHECKPOINT_BYTES, LogManager } from '../../src/storage/log-manager.js';
@@ -71,6 +72,13 @@ const NONE_MIN_SECONDS = 2.5;
 const inFlightFor = (batchBytes: number) => Math.min(8192, Math.max(64, Math.floor((8 << 20) / batchBytes)));
 /** Appends arrive in produce requests of about 1 MiB (librdkafka's default message.max.bytes). */
 const REQUEST_BYTES = 1 << 20;
+/** A produce request's memory and how many of its appends are not settled yet. */
+interface PooledRequest {
+  bytes: Buffer;
+  unsettled: number;
+  /** Every append of it is made: once they are settled, its memory goes back. */
+  issued: boolean;
+}
 
 interface Case {
   batchBytes: number;
@@ -151,7 +159,12 @@ async function sluiceRun(dir: string, c: Case): Promise<SluiceRun> {
     // a counting window: one waiter for a free slot, no per-iteration scan of the in-flight set
     const limit = inFlightFor(c.batchBytes);
     const perRequest = Math.max(1, Math.floor(REQUEST_BYTES / c.batchBytes));
-    let request = Buffer.alloc(0);
+    // the broker reads requests into pooled memory and gives it back once their appends are settled: so does this
+    const pool = new BufferPool();
+    let request: PooledRequest = { bytes: Buffer.alloc(0), unsettled: 0, issued: true };
+    const settled = (r: PooledRequest): void => {
+      if (--r.unsettled === 0 && r.issued) pool.giveBack(r.bytes);
+    };
     let inflight = 0;
     let slotFreed: (() => void) | null = null;
     let failure: unknown = null;
@@ -159,17 +172,21 @@ async function sluiceRun(dir: string, c: Case): Promise<SluiceRun> {
     const minUntil = started + (c.mode === 'none' ? NONE_MIN_SECONDS * 1000 : 0);
     while ((performance.now() < deadline || next * template.length < minIssued) && (bytes < MAX_BYTES || next * template.length < minIssued || performance.now() < minUntil) && failure === null) {
       // a broker's batches are views of the produce request they came in: one buffer per request, not per batch
-      if (next % perRequest === 0) request = Buffer.allocUnsafe(perRequest * template.length);
+      if (next % perRequest === 0) request = { bytes: pool.take(perRequest * template.length), unsettled: 0, issued: false };
       const slot = (next % perRequest) * template.length;
-      const records = request.subarray(slot, slot + template.length);
+      const records = request.bytes.subarray(slot, slot + template.length);
       template.copy(records);
       const log = logsByPartition[next++ % c.partitions]!;
       inflight++;
+      const of = request;
+      of.unsettled++;
+      if (next % perRequest === 0) of.issued = true;
       log.append(records, validateBatches(records, 1 << 30)).durable.then(
         () => {
           bytes += records.length;
           batches++;
           inflight--;
+          settled(of);
           slotFreed?.();
         },
         (err) => (failure = err),
