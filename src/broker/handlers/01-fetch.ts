@@ -16,7 +16,7 @@ import type {
 } from '../../protocol/messages.generated.js';
 import { Batch, batchSizeAt, readInt64 } from '../../protocol/record-batch.js';
 import type { PartitionLog, ReadMemory } from '../../storage/partition-log.js';
-import { POOLED_MIN_BYTES, type BufferPool } from '../buffer-pool.js';
+import type { BufferPool } from '../buffer-pool.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
@@ -63,13 +63,13 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
     }
     const deadline = Date.now() + Math.max(0, req.maxWaitMs);
     const memory = new LentMemory(broker.bufferPool);
-    for (let round = 0; ; round++) {
-      // every slot's records are read again: what the last round read is no longer held
-      if (round > 0) memory.giveBackAll();
+    for (;;) {
       const total = await readAll(slots, req.maxBytes ?? 0x7fffffff, memory);
       const anyError = slots.some((s) => s.out.errorCode !== 0);
       const remaining = deadline - Date.now();
       if (total >= req.minBytes || anyError || remaining <= 0 || broker.isClosing) break;
+      // every slot is read again after the wait: a parked fetch holds no memory
+      memory.giveBackAll();
       await waitForAppend(broker, slots, remaining);
     }
     afterResponseWritten(() => memory.giveBackAll());
@@ -85,7 +85,7 @@ class LentMemory implements ReadMemory {
 
   take(size: number): Buffer {
     const buffer = this.pool.take(size);
-    if (size >= POOLED_MIN_BYTES) this.taken.push(buffer);
+    this.taken.push(buffer); // the pool ignores the small ones it did not lend
     return buffer;
   }
 
