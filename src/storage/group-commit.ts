@@ -32,8 +32,11 @@ export interface GroupCommitOptions {
 
 /** Past this many segment files to sync at once, one syncfs of the data directory's filesystem is cheaper. */
 const MANY_SEGMENTS = 32;
-/** Segment files synced at a time apart from the rounds (syncApart): the I/O threads are the rounds' too. */
-const APART_AT_ONCE = 2;
+/**
+ * Segment files synced at a time beside the rounds (syncApart, a checkpoint's syncs): the I/O threads are the
+ * rounds' too, and the disk writes each file's bytes ahead of a round's journal sync.
+ */
+const SYNCS_BESIDE_ROUNDS = 2;
 
 /**
  * Group commit for the `fsync` durability mode. Appends that finished writing ask for a sync; one round at a
@@ -58,6 +61,8 @@ export class GroupCommit {
   private readonly apart: [Segment, Waiter][] = [];
   private apartSyncing = 0;
   private hurrying = false;
+  /** Someone waits for the running checkpoint: what it has not synced yet goes at once. */
+  private checkpointWaited = false;
   rounds = 0;
   journalRounds = 0;
 
@@ -75,7 +80,7 @@ export class GroupCommit {
   }
 
   /**
-   * As sync(), apart from the rounds of appends, APART_AT_ONCE at a time. For a rolled segment's seal, which
+   * As sync(), apart from the rounds of appends, SYNCS_BESIDE_ROUNDS at a time. For a rolled segment's seal, which
    * nothing but its index files waits for: segment.ms passing for thousands of partitions at once makes a storm of
    * seals, and through the rounds every round of appends waited for their syncs (one syncfs for many).
    */
@@ -87,11 +92,13 @@ export class GroupCommit {
   }
 
   /**
-   * A shutdown is under way: the segments waiting for syncApart, and those asked for from now on, are synced
-   * together (one syncfs for many), as no append waits behind them any more.
+   * A shutdown is under way: the segments waiting for syncApart, those asked for from now on, and what the
+   * running checkpoint has not synced yet are synced together (one syncfs for many), as no append waits behind
+   * them any more.
    */
-  hurryApart(): void {
+  hurry(): void {
     this.hurrying = true;
+    this.checkpointWaited = true;
     this.startApart();
   }
 
@@ -114,7 +121,7 @@ export class GroupCommit {
         });
       return;
     }
-    while (this.apartSyncing < APART_AT_ONCE && this.apart.length > 0) {
+    while (this.apartSyncing < SYNCS_BESIDE_ROUNDS && this.apart.length > 0) {
       const [segment, done] = this.apart.shift()!;
       this.apartSyncing++;
       this.fdatasync(segment)
@@ -223,6 +230,7 @@ export class GroupCommit {
     this.journaled.clear();
     this.checkpointing = this.checkpoint(old, segments).finally(() => {
       this.checkpointing = null;
+      this.checkpointWaited = this.hurrying;
       this.startIfCheckpointDue();
     });
   }
@@ -353,7 +361,7 @@ export class GroupCommit {
   private async checkpoint(old: string | null, segments: Segment[]): Promise<void> {
     if (old) this.uncheckpointed.push(old);
     try {
-      await this.syncMany(segments);
+      await this.syncBesideRounds(segments);
       for (const file of this.uncheckpointed.splice(0)) await this.journal!.remove(file);
     } catch (err) {
       // keep the journal files: the next start replays them; retry these segments at the next checkpoint
@@ -362,8 +370,26 @@ export class GroupCommit {
     }
   }
 
-  /** Resolves once the checkpoint running now, if any, is done. */
+  /**
+   * Syncs a checkpoint's segments one by one, SYNCS_BESIDE_ROUNDS at a time. One syncfs for all of them had the disk
+   * write every byte the old journal file covered (a gigabyte) at once, and the journal syncs of the rounds meanwhile
+   * waited behind it: acknowledgements were held up to a second. What is left is synced with one syncfs once the
+   * journal is due for its next checkpoint (one by one, thousands of files take about a millisecond each, and the
+   * journal would grow without bound), space is wanted, or someone waits for the checkpoint (a shutdown).
+   */
+  private async syncBesideRounds(segments: Segment[]): Promise<void> {
+    let next = 0;
+    const atOnce = () => this.checkpointWaited || this.reclaiming || this.journal!.bytes >= this.options.checkpointBytes;
+    const oneByOne = async (): Promise<void> => {
+      while (next < segments.length && !atOnce()) await this.fdatasync(segments[next++]!);
+    };
+    await Promise.all(Array.from({ length: SYNCS_BESIDE_ROUNDS }, oneByOne));
+    if (next < segments.length) await this.syncMany(segments.slice(next));
+  }
+
+  /** Resolves once the checkpoint running now, if any, is done, finishing it at once (see syncBesideRounds). */
   async checkpointDone(): Promise<void> {
+    if (this.checkpointing) this.checkpointWaited = true;
     await this.checkpointing;
   }
 

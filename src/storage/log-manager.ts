@@ -616,8 +616,8 @@ export class LogManager {
   /** Syncs and closes every file, then writes the clean-shutdown marker that lets the next start skip recovery. */
   private async shutDownCleanly(): Promise<void> {
     const logs = [...this.topics.values()].flatMap((t) => t.partitions);
-    // the seals of a storm of rolls still waiting: each partition's close waits for its own
-    this.groupCommit.hurryApart();
+    // the seals of a storm of rolls still waiting (each partition's close waits for its own), and a checkpoint's syncs
+    this.groupCommit.hurry();
     const syncAll = logs.length > MANY_PARTITIONS && (await this.beside.syncFileSystem(this.dataDir).catch(() => false));
     const states: PartitionShutdownState[] = [];
     const failures: unknown[] = [];

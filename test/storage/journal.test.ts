@@ -414,16 +414,28 @@ test('checkpoints sync journaled segments and delete old journal files', () =>
     await logs.close();
   }));
 
-/** Counts whole-filesystem syncs and segment-file fdatasyncs; `syncfs` decides what the filesystem sync does. */
-function syncCountingFs(syncfs: () => Promise<boolean>): { fs: FileSystem; counts: { syncfs: number; segmentSyncs: number } } {
-  const counts = { syncfs: 0, segmentSyncs: 0 };
+/**
+ * Counts whole-filesystem syncs and segment-file fdatasyncs, and the most segment fdatasyncs running at once;
+ * `syncfs` decides what the filesystem sync does, and `beforeSegmentSync` runs before each segment fdatasync (to
+ * slow it down, or fail it by throwing).
+ */
+function syncCountingFs(syncfs: () => Promise<boolean>, beforeSegmentSync: () => Promise<void> = async () => undefined) {
+  const counts = { syncfs: 0, segmentSyncs: 0, segmentSyncsAtOnce: 0 };
+  let running = 0;
   const { open, pathOf } = pathRecordingOpen();
   const fs: FileSystem = {
     ...nodeFileSystem,
     open,
-    fdatasync: (fd) => {
-      if (pathOf(fd)?.endsWith('.log')) counts.segmentSyncs++;
-      return nodeFileSystem.fdatasync(fd);
+    fdatasync: async (fd) => {
+      if (!pathOf(fd)?.endsWith('.log')) return nodeFileSystem.fdatasync(fd);
+      counts.segmentSyncs++;
+      counts.segmentSyncsAtOnce = Math.max(counts.segmentSyncsAtOnce, ++running);
+      try {
+        await beforeSegmentSync();
+        await nodeFileSystem.fdatasync(fd);
+      } finally {
+        running--;
+      }
     },
     syncFileSystem: async (path) => {
       counts.syncfs++;
@@ -431,6 +443,12 @@ function syncCountingFs(syncfs: () => Promise<boolean>): { fs: FileSystem; count
     },
   };
   return { fs, counts };
+}
+
+/** Bytes in the journal directory's files (a file listed may be deleted before its stat: it then holds nothing). */
+async function journalBytes(dir: string): Promise<number> {
+  const journalDir = join(dir, 'journal');
+  return (await Promise.all((await readdir(journalDir)).map(async (f) => (await stat(join(journalDir, f)).catch(() => ({ size: 0 }))).size))).reduce((a, b) => a + b, 0);
 }
 
 async function appendRounds(logs: Awaited<ReturnType<typeof openLogs>>, partitions: number, rounds: number, from = 0): Promise<void> {
@@ -446,14 +464,11 @@ for (const [how, makeDisk] of [['a write that fails', fullDisk], ['a short write
       // every round journals, and the default checkpoint (a gigabyte of journal) is far off
       let logs = await openLogs(dir, { fs: disk.fs, directSyncMax: 0 });
       await logs.createTopic('t', 8);
-      const journalDir = join(dir, 'journal');
-      // a file listed may be deleted before its stat: it then holds nothing
-      const journalBytes = async () => (await Promise.all((await readdir(journalDir)).map(async (f) => (await stat(join(journalDir, f)).catch(() => ({ size: 0 }))).size))).reduce((a, b) => a + b, 0);
       await Promise.all(Array.from({ length: 8 }, (_, p) => appendValues(logs.getLog('t', p)!, [`before-${p}`]).durable));
-      assert.ok((await journalBytes()) > 0, 'the appends were journaled');
+      assert.ok((await journalBytes(dir)) > 0, 'the appends were journaled');
       disk.setFull(true);
       await assert.rejects(appendValues(logs.getLog('t', 0)!, ['refused']).durable, (err: KafkaError) => err.code === ErrorCode.KAFKA_STORAGE_ERROR);
-      await waitUntil('the journal is checkpointed and its file deleted', async () => (await journalBytes()) === 0);
+      await waitUntil('the journal is checkpointed and its file deleted', async () => (await journalBytes(dir)) === 0);
       disk.setFull(false);
       await appendValues(logs.getLog('t', 0)!, ['after']).durable;
       await crash(logs);
@@ -467,19 +482,38 @@ for (const [how, makeDisk] of [['a write that fails', fullDisk], ['a short write
     }));
 }
 
-test('a checkpoint of many segments is one filesystem sync, or one fdatasync per segment where that is unavailable', async () => {
+test('a checkpoint syncs its segments one by one, two at a time, while the journal has room: no filesystem sync', () =>
+  withTempDir(async (dir) => {
+    const { fs, counts } = syncCountingFs(async () => true);
+    // every round goes through the journal, so segment files are synced only by checkpoints
+    const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0 });
+    await logs.createTopic('wide', 40);
+    counts.syncfs = 0; // the new partitions' directories were made durable together
+    // about 24 KB of rounds: one checkpoint starts, and the journal file after it stays below a checkpoint's worth
+    await appendRounds(logs, 40, 3);
+    await waitUntil('the checkpoint is done', async () => (await readdir(join(dir, 'journal'))).length === 1);
+    assert.equal(counts.syncfs, 0, 'no filesystem sync');
+    assert.equal(counts.segmentSyncs, 40, 'each segment the old journal file covered was synced once');
+    assert.equal(counts.segmentSyncsAtOnce, 2);
+    await logs.close();
+    const reopened = await openLogs(dir);
+    assert.equal(reopened.journalReplayed, 0);
+    for (const p of [0, 39]) assert.deepEqual((await readAll(reopened.getLog('wide', p)!)).map(([o]) => o), [0, 1, 2]);
+    await reopened.close();
+  }));
+
+test('what a checkpoint has not synced one by one when the journal is due again goes in one filesystem sync, or one fdatasync per segment where that is unavailable', async () => {
   for (const supported of [true, false]) {
     await withTempDir(async (dir) => {
-      const { fs, counts } = syncCountingFs(async () => supported);
-      // every round goes through the journal, so segment files are synced only by checkpoints
+      // slow segment syncs: 40 of them two at a time take 400 ms, while ten rounds fill the next journal file at once
+      const { fs, counts } = syncCountingFs(async () => supported, () => new Promise((r) => setTimeout(r, 20)));
       const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0 });
       await logs.createTopic('wide', 40);
+      Object.assign(counts, { syncfs: 0, segmentSyncs: 0 }); // the new partitions' files were made durable
       await appendRounds(logs, 40, 10);
-      await new Promise((r) => setTimeout(r, 100));
-      assert.ok(counts.syncfs >= 1, 'the checkpoint asked for a filesystem sync');
-      if (supported) assert.equal(counts.segmentSyncs, 0, 'no segment was synced file by file');
+      await waitUntil('every checkpoint is done', async () => (await readdir(join(dir, 'journal'))).length <= 2 && counts.syncfs >= 1);
+      if (supported) assert.ok(counts.segmentSyncs < 40, `${counts.segmentSyncs} segment fdatasyncs: the rest went in the filesystem sync`);
       else assert.ok(counts.segmentSyncs >= 40, `fell back to ${counts.segmentSyncs} segment fdatasyncs`);
-      assert.ok((await readdir(join(dir, 'journal'))).length <= 2, 'checkpointed journal files are deleted');
       await logs.close();
       const reopened = await openLogs(dir);
       assert.equal(reopened.journalReplayed, 0);
@@ -489,26 +523,53 @@ test('a checkpoint of many segments is one filesystem sync, or one fdatasync per
   }
 });
 
+test('a shutdown finishes the running checkpoint with one filesystem sync instead of waiting for its syncs one by one', () =>
+  withTempDir(async (dir) => {
+    let releaseSyncs!: () => void;
+    const syncsHeld = new Promise<void>((r) => (releaseSyncs = r));
+    // the segment syncs a checkpoint makes one by one wait until the shutdown has begun
+    const { fs, counts } = syncCountingFs(async () => true, () => syncsHeld);
+    const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0 });
+    await logs.createTopic('wide', 40);
+    Object.assign(counts, { syncfs: 0, segmentSyncs: 0 }); // the new partitions' files were made durable
+    await appendRounds(logs, 40, 3);
+    await waitUntil('the checkpoint syncs its first segments', async () => counts.segmentSyncs === 2);
+    const closed = logs.close();
+    releaseSyncs();
+    await closed;
+    assert.equal(counts.segmentSyncs, 2, 'no more segments were synced one by one');
+    assert.ok(counts.syncfs >= 1, 'the rest went in a filesystem sync');
+    const reopened = await openLogs(dir);
+    assert.equal(reopened.cleanStart, true);
+    assert.deepEqual((await readAll(reopened.getLog('wide', 39)!)).map(([o]) => o), [0, 1, 2]);
+    await reopened.close();
+  }));
+
 test('a failed checkpoint keeps its journal files until a later checkpoint succeeds', () =>
   withTempDir(async (dir) => {
     let failing = false;
     const errors: string[] = [];
-    const { fs } = syncCountingFs(async () => {
-      if (failing) throw Object.assign(new Error('EIO: i/o error, syncfs'), { code: 'EIO' });
-      return true;
-    });
-    const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, onError: (_err, what) => errors.push(what) });
+    const eio = () => Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    const { fs } = syncCountingFs(
+      async () => {
+        if (failing) throw eio();
+        return true;
+      },
+      async () => {
+        if (failing) throw eio();
+      },
+    );
+    // every round goes through the journal: only checkpoints sync segment files
+    const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0, onError: (_err, what) => errors.push(what) });
     await logs.createTopic('wide', 40);
     failing = true;
     await appendRounds(logs, 40, 10);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.ok(errors.includes('journal checkpoint'), `errors: ${errors.join(', ')}`);
+    await waitUntil('a checkpoint failed', async () => errors.includes('journal checkpoint'));
     const kept = (await readdir(join(dir, 'journal'))).length;
     assert.ok(kept >= 3, `${kept} journal files kept after failed checkpoints`);
     failing = false;
     await appendRounds(logs, 40, 10, 10);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.ok((await readdir(join(dir, 'journal'))).length <= 2, 'the next good checkpoint deleted the old files');
+    await waitUntil('the next good checkpoint deleted the old files', async () => (await readdir(join(dir, 'journal'))).length <= 2);
     await logs.close();
     const reopened = await openLogs(dir);
     assert.deepEqual((await readAll(reopened.getLog('wide', 7)!)).map(([, v]) => v.split('-')[0]), Array.from({ length: 20 }, (_, i) => `r${i}`));
