@@ -491,10 +491,12 @@ test('a checkpoint syncs its segments one by one, two at a time, while the journ
     counts.syncfs = 0; // the new partitions' directories were made durable together
     // about 24 KB of rounds: one checkpoint starts, and the journal file after it stays below a checkpoint's worth
     await appendRounds(logs, 40, 3);
-    await waitUntil('the checkpoint is done', async () => (await readdir(join(dir, 'journal'))).length === 1);
+    await waitUntil('every segment the old journal file covered is synced', () => counts.segmentSyncs >= 40);
+    await logs.groupCommit.checkpointDone();
     assert.equal(counts.syncfs, 0, 'no filesystem sync');
-    assert.equal(counts.segmentSyncs, 40, 'each segment the old journal file covered was synced once');
+    assert.equal(counts.segmentSyncs, 40, 'each segment was synced once');
     assert.equal(counts.segmentSyncsAtOnce, 2);
+    assert.ok((await readdir(join(dir, 'journal'))).length <= 1, 'the old journal file is deleted');
     await logs.close();
     const reopened = await openLogs(dir);
     assert.equal(reopened.journalReplayed, 0);
@@ -505,19 +507,29 @@ test('a checkpoint syncs its segments one by one, two at a time, while the journ
 test('what a checkpoint has not synced one by one when the journal is due again goes in one filesystem sync, or one fdatasync per segment where that is unavailable', async () => {
   for (const supported of [true, false]) {
     await withTempDir(async (dir) => {
-      // slow segment syncs: 40 of them two at a time take 400 ms, while ten rounds fill the next journal file at once
-      const { fs, counts } = syncCountingFs(async () => supported, () => new Promise((r) => setTimeout(r, 20)));
+      let releaseSyncs!: () => void;
+      const syncsHeld = new Promise<void>((r) => (releaseSyncs = r));
+      let oneByOneBeforeSyncfs: number | null = null;
+      // the segment syncs a checkpoint makes one by one wait until the next journal file has filled up
+      const { fs, counts } = syncCountingFs(async () => {
+        oneByOneBeforeSyncfs ??= counts.segmentSyncs;
+        return supported;
+      }, () => syncsHeld);
       const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0 });
       await logs.createTopic('wide', 40);
       Object.assign(counts, { syncfs: 0, segmentSyncs: 0 }); // the new partitions' files were made durable
-      await appendRounds(logs, 40, 10);
-      await waitUntil('every checkpoint is done', async () => (await readdir(join(dir, 'journal'))).length <= 2 && counts.syncfs >= 1);
-      if (supported) assert.ok(counts.segmentSyncs < 40, `${counts.segmentSyncs} segment fdatasyncs: the rest went in the filesystem sync`);
-      else assert.ok(counts.segmentSyncs >= 40, `fell back to ${counts.segmentSyncs} segment fdatasyncs`);
+      oneByOneBeforeSyncfs = null;
+      await appendRounds(logs, 40, 3);
+      await waitUntil('the checkpoint syncs its first segments', () => counts.segmentSyncs === 2);
+      await appendRounds(logs, 40, 3, 3);
+      releaseSyncs();
+      await waitUntil('the rest of the checkpoint is synced together', () => oneByOneBeforeSyncfs !== null);
+      assert.equal(oneByOneBeforeSyncfs, 2, 'no segment was synced one by one after the journal was due');
+      if (!supported) await waitUntil('without a filesystem sync, each segment is synced on its own', () => counts.segmentSyncs >= 40);
       await logs.close();
       const reopened = await openLogs(dir);
       assert.equal(reopened.journalReplayed, 0);
-      for (const p of [0, 39]) assert.deepEqual((await readAll(reopened.getLog('wide', p)!)).map(([o]) => o), Array.from({ length: 10 }, (_, i) => i));
+      for (const p of [0, 39]) assert.deepEqual((await readAll(reopened.getLog('wide', p)!)).map(([o]) => o), Array.from({ length: 6 }, (_, i) => i));
       await reopened.close();
     });
   }
