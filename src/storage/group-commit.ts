@@ -44,9 +44,9 @@ const SYNCS_BESIDE_ROUNDS = 2;
  * A round with few dirty segments fdatasyncs each of them; a round with many writes their appends to the
  * shared journal and fdatasyncs that once, so the cost of a round does not grow with the partition count (unless
  * its appends are large: then the fdatasyncs cost less than writing every byte twice).
- * Journaled segments are made durable at the next checkpoint, in the background, before their journal file
- * is deleted. Whenever more than MANY_SEGMENTS files must be synced at once, one syncfs of the filesystem
- * replaces an fdatasync per file.
+ * Journaled segments are made durable at the next checkpoint, in the background and a few at a time, before their
+ * journal file is deleted. Whenever more than MANY_SEGMENTS files must be synced at once, one syncfs of the
+ * filesystem replaces an fdatasync per file.
  */
 export class GroupCommit {
   private pending = new Map<Segment, Pending>();
