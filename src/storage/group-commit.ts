@@ -379,9 +379,16 @@ export class GroupCommit {
    */
   private async syncBesideRounds(segments: Segment[]): Promise<void> {
     let next = 0;
+    let failed = false;
     const atOnce = () => this.checkpointWaited || this.reclaiming || this.journal!.bytes >= this.options.checkpointBytes;
     const oneByOne = async (): Promise<void> => {
-      while (next < segments.length && !atOnce()) await this.fdatasync(segments[next++]!);
+      try {
+        while (next < segments.length && !failed && !atOnce()) await this.fdatasync(segments[next++]!);
+      } catch (err) {
+        // the checkpoint fails at once, and the next one syncs these segments again: the others stop here
+        failed = true;
+        throw err;
+      }
     };
     await Promise.all(Array.from({ length: SYNCS_BESIDE_ROUNDS }, oneByOne));
     if (next < segments.length) await this.syncMany(segments.slice(next));

@@ -557,6 +557,28 @@ test('a shutdown finishes the running checkpoint with one filesystem sync instea
     await reopened.close();
   }));
 
+test('a checkpoint whose segment sync fails stops syncing the others one by one', () =>
+  withTempDir(async (dir) => {
+    let syncs = 0;
+    const errors: string[] = [];
+    // the first segment sync fails, the ones after it take a while
+    const { fs, counts } = syncCountingFs(async () => true, async () => {
+      if (++syncs === 1) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      await new Promise((r) => setTimeout(r, 5));
+    });
+    const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0, onError: (_err, what) => errors.push(what) });
+    await logs.createTopic('wide', 40);
+    counts.segmentSyncs = 0;
+    await appendRounds(logs, 40, 3);
+    await waitUntil('the checkpoint failed', () => errors.includes('journal checkpoint'));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(counts.segmentSyncs, 2, 'the sync running beside the failed one was the last');
+    await logs.close();
+    const reopened = await openLogs(dir);
+    assert.deepEqual((await readAll(reopened.getLog('wide', 39)!)).map(([o]) => o), [0, 1, 2]);
+    await reopened.close();
+  }));
+
 test('a failed checkpoint keeps its journal files until a later checkpoint succeeds', () =>
   withTempDir(async (dir) => {
     let failing = false;
