@@ -37,6 +37,8 @@ const MANY_SEGMENTS = 32;
  * rounds' too, and the disk writes each file's bytes ahead of a round's journal sync.
  */
 const SYNCS_BESIDE_ROUNDS = 2;
+/** Segments a checkpoint syncs one by one before it projects, from their pace, whether the rest can go that way too. */
+const PACE_SAMPLES = 8;
 
 /**
  * Group commit for the `fsync` durability mode. Appends that finished writing ask for a sync; one round at a
@@ -374,16 +376,31 @@ export class GroupCommit {
    * Syncs a checkpoint's segments one by one, SYNCS_BESIDE_ROUNDS at a time. One syncfs for all of them had the disk
    * write every byte the old journal file covered (a gigabyte) at once, and the journal syncs of the rounds meanwhile
    * waited behind it: acknowledgements were held up to a second. What is left is synced with one syncfs once the
-   * journal is due for its next checkpoint (one by one, thousands of files take about a millisecond each, and the
-   * journal would grow without bound), space is wanted, or someone waits for the checkpoint (a shutdown).
+   * journal is due for its next checkpoint, or the pace so far says it would be before the syncs end (one by one,
+   * thousands of files take about a millisecond each, and the journal would grow without bound), space is wanted, or
+   * someone waits for the checkpoint (a shutdown).
    */
   private async syncBesideRounds(segments: Segment[]): Promise<void> {
+    const journal = this.journal!;
+    const { checkpointBytes } = this.options;
+    const journalFrom = journal.bytes;
     let next = 0;
+    let synced = 0;
     let failed = false;
-    const atOnce = () => this.checkpointWaited || this.reclaiming || this.journal!.bytes >= this.options.checkpointBytes;
+    // at the pace of the syncs and the rate of appends so far (measured over the same time, so the time cancels
+    // out), the journal would be due before the syncs end: the rest at once, before the bytes appended meanwhile add
+    // to what the syncfs writes
+    const fallingBehind = (): boolean => {
+      const appended = journal.bytes - journalFrom;
+      return synced >= PACE_SAMPLES && appended > 0 && (segments.length - synced) * appended > (checkpointBytes - journal.bytes) * synced;
+    };
+    const atOnce = () => this.checkpointWaited || this.reclaiming || journal.bytes >= checkpointBytes || fallingBehind();
     const oneByOne = async (): Promise<void> => {
       try {
-        while (next < segments.length && !failed && !atOnce()) await this.fdatasync(segments[next++]!);
+        while (next < segments.length && !failed && !atOnce()) {
+          await this.fdatasync(segments[next++]!);
+          synced++;
+        }
       } catch (err) {
         // the checkpoint fails at once, and the next one syncs these segments again: the others stop here
         failed = true;

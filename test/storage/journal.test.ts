@@ -457,6 +457,18 @@ async function appendRounds(logs: Awaited<ReturnType<typeof openLogs>>, partitio
   }
 }
 
+/** The journal checkpoint size of the tests that watch one checkpoint's syncs. */
+const CHECKPOINT_BYTES = 28 * 1024;
+
+/**
+ * Journals each of the 40 partitions of 'wide' twice (about 24 KB), then takes the journal past CHECKPOINT_BYTES
+ * with one append of 8 KiB alone: a checkpoint of all 40 segments starts, with nothing appended after it.
+ */
+async function fillToCheckpoint(logs: Awaited<ReturnType<typeof openLogs>>): Promise<void> {
+  await appendRounds(logs, 40, 2);
+  await appendValues(logs.getLog('wide', 0)!, ['x'.repeat(8 * 1024)]).durable;
+}
+
 for (const [how, makeDisk] of [['a write that fails', fullDisk], ['a short write', shortWritesDisk]] as const) {
   test(`an append refused for want of space (${how}) starts a checkpoint at once: the journal file goes, its space with it, and appends go on once there is room`, () =>
     withTempDir(async (dir) => {
@@ -486,11 +498,10 @@ test('a checkpoint syncs its segments one by one, two at a time, while the journ
   withTempDir(async (dir) => {
     const { fs, counts } = syncCountingFs(async () => true);
     // every round goes through the journal, so segment files are synced only by checkpoints
-    const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0 });
+    const logs = await openLogs(dir, { fs, journalCheckpointBytes: CHECKPOINT_BYTES, directSyncMax: 0 });
     await logs.createTopic('wide', 40);
     counts.syncfs = 0; // the new partitions' directories were made durable together
-    // about 24 KB of rounds: one checkpoint starts, and the journal file after it stays below a checkpoint's worth
-    await appendRounds(logs, 40, 3);
+    await fillToCheckpoint(logs);
     await waitUntil('every segment the old journal file covered is synced', () => counts.segmentSyncs >= 40);
     await logs.groupCommit.checkpointDone();
     assert.equal(counts.syncfs, 0, 'no filesystem sync');
@@ -500,7 +511,8 @@ test('a checkpoint syncs its segments one by one, two at a time, while the journ
     await logs.close();
     const reopened = await openLogs(dir);
     assert.equal(reopened.journalReplayed, 0);
-    for (const p of [0, 39]) assert.deepEqual((await readAll(reopened.getLog('wide', p)!)).map(([o]) => o), [0, 1, 2]);
+    assert.deepEqual((await readAll(reopened.getLog('wide', 0)!)).map(([o]) => o), [0, 1, 2]);
+    assert.deepEqual((await readAll(reopened.getLog('wide', 39)!)).map(([o]) => o), [0, 1]);
     await reopened.close();
   }));
 
@@ -515,13 +527,13 @@ test('what a checkpoint has not synced one by one when the journal is due again 
         oneByOneBeforeSyncfs ??= counts.segmentSyncs;
         return supported;
       }, () => syncsHeld);
-      const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0 });
+      const logs = await openLogs(dir, { fs, journalCheckpointBytes: CHECKPOINT_BYTES, directSyncMax: 0 });
       await logs.createTopic('wide', 40);
       Object.assign(counts, { syncfs: 0, segmentSyncs: 0 }); // the new partitions' files were made durable
       oneByOneBeforeSyncfs = null;
-      await appendRounds(logs, 40, 3);
+      await fillToCheckpoint(logs);
       await waitUntil('the checkpoint syncs its first segments', () => counts.segmentSyncs === 2);
-      await appendRounds(logs, 40, 3, 3);
+      await appendRounds(logs, 40, 3, 2);
       releaseSyncs();
       await waitUntil('the rest of the checkpoint is synced together', () => oneByOneBeforeSyncfs !== null);
       assert.equal(oneByOneBeforeSyncfs, 2, 'no segment was synced one by one after the journal was due');
@@ -529,11 +541,43 @@ test('what a checkpoint has not synced one by one when the journal is due again 
       await logs.close();
       const reopened = await openLogs(dir);
       assert.equal(reopened.journalReplayed, 0);
-      for (const p of [0, 39]) assert.deepEqual((await readAll(reopened.getLog('wide', p)!)).map(([o]) => o), Array.from({ length: 6 }, (_, i) => i));
+      assert.deepEqual((await readAll(reopened.getLog('wide', 0)!)).map(([o]) => o), [0, 1, 2, 3, 4, 5]);
+      assert.deepEqual((await readAll(reopened.getLog('wide', 39)!)).map(([o]) => o), [0, 1, 2, 3, 4]);
       await reopened.close();
     });
   }
 });
+
+test('a checkpoint that at the pace of its first syncs would end after the journal is due again syncs the rest at once', () =>
+  withTempDir(async (dir) => {
+    let releaseSyncs!: () => void;
+    const syncsHeld = new Promise<void>((r) => (releaseSyncs = r));
+    /** Segments synced when more than two first ran at once. */
+    let togetherFrom: number | null = null;
+    const { fs, counts } = syncCountingFs(
+      async () => true,
+      async () => {
+        if (counts.segmentSyncsAtOnce > 2) togetherFrom ??= counts.segmentSyncs;
+        await syncsHeld;
+        await new Promise((r) => setTimeout(r, 20));
+      },
+    );
+    const logs = await openLogs(dir, { fs, journalCheckpointBytes: CHECKPOINT_BYTES, directSyncMax: 0 });
+    await logs.createTopic('wide', 40);
+    Object.assign(counts, { syncfs: 0, segmentSyncs: 0, segmentSyncsAtOnce: 0 }); // the new partitions' files were made durable
+    await fillToCheckpoint(logs);
+    await waitUntil('the checkpoint syncs its first segments', () => counts.segmentSyncs === 2);
+    // about 12 KB while the first syncs wait: at that rate the journal is due again well before 40 syncs at their pace
+    await appendRounds(logs, 40, 1, 2);
+    releaseSyncs();
+    // what is left after 8 or more (32 segments at most) takes an fdatasync each, all at once
+    await waitUntil('the rest of the checkpoint is synced together', () => togetherFrom !== null);
+    assert.ok(togetherFrom! > 8 && togetherFrom! < 40, `the rest went together after ${togetherFrom! - 3} segments one by one`);
+    await logs.close();
+    const reopened = await openLogs(dir);
+    assert.deepEqual((await readAll(reopened.getLog('wide', 39)!)).map(([o]) => o), [0, 1, 2]);
+    await reopened.close();
+  }));
 
 test('a shutdown finishes the running checkpoint with one filesystem sync instead of waiting for its syncs one by one', () =>
   withTempDir(async (dir) => {
@@ -541,11 +585,11 @@ test('a shutdown finishes the running checkpoint with one filesystem sync instea
     const syncsHeld = new Promise<void>((r) => (releaseSyncs = r));
     // the segment syncs a checkpoint makes one by one wait until the shutdown has begun
     const { fs, counts } = syncCountingFs(async () => true, () => syncsHeld);
-    const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0 });
+    const logs = await openLogs(dir, { fs, journalCheckpointBytes: CHECKPOINT_BYTES, directSyncMax: 0 });
     await logs.createTopic('wide', 40);
     Object.assign(counts, { syncfs: 0, segmentSyncs: 0 }); // the new partitions' files were made durable
-    await appendRounds(logs, 40, 3);
-    await waitUntil('the checkpoint syncs its first segments', async () => counts.segmentSyncs === 2);
+    await fillToCheckpoint(logs);
+    await waitUntil('the checkpoint syncs its first segments', () => counts.segmentSyncs === 2);
     const closed = logs.close();
     releaseSyncs();
     await closed;
@@ -553,7 +597,7 @@ test('a shutdown finishes the running checkpoint with one filesystem sync instea
     assert.ok(counts.syncfs >= 1, 'the rest went in a filesystem sync');
     const reopened = await openLogs(dir);
     assert.equal(reopened.cleanStart, true);
-    assert.deepEqual((await readAll(reopened.getLog('wide', 39)!)).map(([o]) => o), [0, 1, 2]);
+    assert.deepEqual((await readAll(reopened.getLog('wide', 39)!)).map(([o]) => o), [0, 1]);
     await reopened.close();
   }));
 
@@ -566,16 +610,16 @@ test('a checkpoint whose segment sync fails stops syncing the others one by one'
       if (++syncs === 1) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
       await new Promise((r) => setTimeout(r, 5));
     });
-    const logs = await openLogs(dir, { fs, journalCheckpointBytes: 16 * 1024, directSyncMax: 0, onError: (_err, what) => errors.push(what) });
+    const logs = await openLogs(dir, { fs, journalCheckpointBytes: CHECKPOINT_BYTES, directSyncMax: 0, onError: (_err, what) => errors.push(what) });
     await logs.createTopic('wide', 40);
     counts.segmentSyncs = 0;
-    await appendRounds(logs, 40, 3);
+    await fillToCheckpoint(logs);
     await waitUntil('the checkpoint failed', () => errors.includes('journal checkpoint'));
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(counts.segmentSyncs, 2, 'the sync running beside the failed one was the last');
     await logs.close();
     const reopened = await openLogs(dir);
-    assert.deepEqual((await readAll(reopened.getLog('wide', 39)!)).map(([o]) => o), [0, 1, 2]);
+    assert.deepEqual((await readAll(reopened.getLog('wide', 39)!)).map(([o]) => o), [0, 1]);
     await reopened.close();
   }));
 
