@@ -594,7 +594,8 @@ test('a shutdown finishes the running checkpoint with one filesystem sync instea
     releaseSyncs();
     await closed;
     assert.equal(counts.segmentSyncs, 2, 'no more segments were synced one by one');
-    assert.ok(counts.syncfs >= 1, 'the rest went in a filesystem sync');
+    // a clean shutdown of more than 32 partitions makes two of its own (see recovery.test.ts)
+    assert.equal(counts.syncfs, 3, 'the rest of the checkpoint went in a filesystem sync of its own');
     const reopened = await openLogs(dir);
     assert.equal(reopened.cleanStart, true);
     assert.deepEqual((await readAll(reopened.getLog('wide', 39)!)).map(([o]) => o), [0, 1]);
