@@ -265,10 +265,23 @@ export class LogManager {
     await inParallel(logs, (log) => log.resumeAtLogStart());
     await inParallel(logs, (log) => log.rebuildProducerState());
     // gone before anything changes (a cut above, appends from now on): the next is written from what is loaded
-    if (await fs.exists(checkpointFile)) await fs.unlink(checkpointFile);
+    let removed = false;
+    if (await fs.exists(checkpointFile)) {
+      await fs.unlink(checkpointFile);
+      removed = true;
+    }
     // the state first: a marker without it still means a clean start (its active segments are scanned whole)
-    if (await fs.exists(stateFile)) await fs.unlink(stateFile);
-    if (this.cleanStart) await fs.unlink(marker);
+    if (await fs.exists(stateFile)) {
+      await fs.unlink(stateFile);
+      removed = true;
+    }
+    if (this.cleanStart) {
+      await fs.unlink(marker);
+      removed = true;
+    }
+    // and gone for good: a power loss would otherwise bring the marker and its record back, and the start after it
+    // take segments that a compaction's swap or a deletion changed since as the shutdown recorded them (records lost)
+    if (removed) await fs.fsyncDir(this.dataDir);
     const retentionMs = this.options.retentionCheckMs ?? 30_000;
     this.stopTimers.push(this.clock.every(retentionMs, () => void this.runRetention()));
     this.stopTimers.push(this.clock.every(this.options.sealedCheckpointMs ?? SEALED_CHECKPOINT_MS, () => void this.checkpointSealedSegments()));

@@ -10,7 +10,7 @@ import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protoc
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { segmentFileName } from '../../src/storage/segment.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { appendValues, countingDescriptors, crash, heldSyncs, openLogs, readAll } from './helpers.js';
+import { appendValues, countingDescriptors, crash, heldSyncs, keyedContents, openLogs, readAll } from './helpers.js';
 import { withPowerLossDisk } from './power-loss-disk.js';
 
 async function buildLog(dir: string): Promise<{ segment: string; lastBatchStart: number; size: number }> {
@@ -338,6 +338,47 @@ test('a closed segment with its index files that ends before the next one begins
     const offsets = (await readAll(log, 0)).map(([o]) => o);
     assert.deepEqual(offsets, Array.from({ length: end }, (_, i) => i).filter((o) => o !== lost));
     assert.deepEqual(logs.recoveredCuts, []);
+    await logs.close();
+  }));
+
+test('a start\'s removal of the clean-shutdown marker outlives a power loss: a compaction after the start is not undone by the old shutdown\'s record of the segments', () =>
+  withPowerLossDisk(async (dir, disk) => {
+    let logs = await openLogs(dir, { fs: disk.fsFor() });
+    await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '250', 'min.cleanable.dirty.ratio': '0' });
+    let log = logs.getLog('c', 0)!;
+    // a record a batch, 71 bytes: three to a segment
+    const append = async (keys: string) => {
+      for (const key of keys) {
+        const batch = buildRecordBatch([{ key, value: `${key}${log.logEndOffset}` }]);
+        await log.append(batch, validateBatches(batch, 1 << 20)).durable;
+      }
+    };
+    const contents = async () => [...(await keyedContents(log)).values()].map((r) => r.value).join(' ');
+    // segments [a0 b1 c2] [a3 d4 e5] [a6 b7 f8] [g9], compacted to [c2] [d4 e5] [a6 b7 f8] [g9]
+    await append('abcadeabfg');
+    await logs.runRetention();
+    assert.equal(await contents(), 'c2 d4 e5 a6 b7 f8 g9');
+    await logs.close();
+
+    logs = await openLogs(dir, { fs: disk.fsFor() });
+    assert.equal(logs.cleanStart, true);
+    log = logs.getLog('c', 0)!;
+    await append('ehi');
+    // e5 superseded: the first two segments are rewritten as one, [c2 d4], which takes the first one's name; the
+    // second one's file is deleted, and the partition's directory synced, nothing else
+    await logs.runRetention();
+    assert.equal(await contents(), 'c2 d4 a6 b7 f8 g9 e10 h11 i12');
+    assert.deepEqual(log.segments.map((g) => g.baseOffset), [0, 6, 9, 12]);
+
+    const dead = logs;
+    await disk.powerLoss(() => 0);
+    await dead.close().catch(() => undefined);
+    logs = await openLogs(dir, { fs: disk.fsFor() });
+    // before, the marker and its record of the segments came back, and the start took the first segment at the
+    // size it had then, which holds c2 alone: d4 was lost
+    assert.equal(logs.cleanStart, false);
+    log = logs.getLog('c', 0)!;
+    assert.equal(await contents(), 'c2 d4 a6 b7 f8 g9 e10 h11 i12');
     await logs.close();
   }));
 
