@@ -1130,7 +1130,7 @@ export class PartitionLog {
    */
   async read(offset: number, maxBytes: number, upToOffset = this.highWatermark, memory = FRESH_MEMORY): Promise<ReadResult> {
     this.checkReadable(offset);
-    const result: ReadResult = { records: Buffer.alloc(0), highWatermark: this.highWatermark, logStartOffset: this.logStartOffset };
+    const result: ReadResult = { records: NO_BYTES, highWatermark: this.highWatermark, logStartOffset: this.logStartOffset };
     for (let i = this.segmentFor(offset); i < this.segments.length && offset < upToOffset; i++) {
       const segment = this.segments[i]!;
       const records = await this.readSegment(segment, offset, maxBytes, upToOffset, memory);
@@ -1165,7 +1165,7 @@ export class PartitionLog {
     await this.env.indexes.use(segment);
     const limit = this.visibleBytes(segment);
     let position = segment.offsetIndex.lookup(offset - segment.baseOffset);
-    if (position >= limit) return Buffer.alloc(0);
+    if (position >= limit) return NO_BYTES;
     const fd = await this.env.handles.acquire(segment);
     try {
       // a consumer that keeps up reads what was just written, still in the page cache; one catching up, or reading
@@ -1175,7 +1175,7 @@ export class PartitionLog {
       for (;;) {
         const buf = memory.take(want);
         const got = await this.env.fs.read(fd, buf, want, position, mayMissCache);
-        if (got === 0) return Buffer.alloc(0);
+        if (got === 0) return NO_BYTES;
         const view = buf.subarray(0, got);
         let at = 0;
         let start = -1;
@@ -1186,7 +1186,7 @@ export class PartitionLog {
           const base = readInt64(view, at + Batch.BASE_OFFSET);
           const last = base + view.readInt32BE(at + Batch.LAST_OFFSET_DELTA);
           if (base >= upToOffset) {
-            if (start < 0) return Buffer.alloc(0); // nothing before upToOffset from here on
+            if (start < 0) return NO_BYTES; // nothing before upToOffset from here on
             break;
           }
           if (start < 0 && last >= offset) start = at;
@@ -1200,7 +1200,7 @@ export class PartitionLog {
         if (start >= 0 && end > start) return view.subarray(start, end);
         // nothing whole in this read: either skipped past the slack, or the next batch is larger than we read
         const nextSize = at < got ? batchSizeAt(view, at) : -1;
-        if (position + at >= limit) return Buffer.alloc(0);
+        if (position + at >= limit) return NO_BYTES;
         if (at === 0 && (got < want || nextSize < Batch.HEADER_BYTES || position + nextSize > limit)) {
           // not a batch where the index says one starts, or the file ends early: reading on would never get further
           throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `${segment.logPath} holds no whole batch at position ${position} (of ${limit} bytes)`);

@@ -50,6 +50,8 @@ export class TransactionIndex {
 
   /** The last stable offset given the high watermark. */
   lastStableOffset(highWatermark: number): number {
+    // most partitions never see a transaction: no iterator made for them (asked per partition at every fetch)
+    if (this.ongoing.size === 0 && this.completing.length === 0) return highWatermark;
     let lso = highWatermark;
     for (const first of this.ongoing.values()) if (first < lso) lso = first;
     let stable = 0;

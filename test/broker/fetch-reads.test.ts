@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { withClient } from '../helpers/broker.js';
@@ -106,5 +107,40 @@ test('Fetch over many partitions answers as a pass in request order would: the s
       }),
       { numRuns: 1000, seed: propertySeed(11) },
     );
+  });
+});
+
+test('Fetch answers a partition with nothing past the fetch offset without reading it, and reads the others', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('q', 3, {});
+    const res = await c.send(API.PRODUCE, 9, {
+      transactionalId: null, acks: -1, timeoutMs: 5000,
+      topicData: [{ name: 'q', partitionData: [{ index: 0, records: buildRecordBatch([{ value: 'x' }, { value: 'y' }]) }] }],
+    });
+    assert.equal(res.responses[0].partitionResponses[0].errorCode, 0);
+    const reads: number[] = [];
+    for (let p = 0; p < 3; p++) {
+      const log = b.broker.logs.getLog('q', p)!;
+      const read = log.read.bind(log);
+      log.read = (...args) => {
+        reads.push(p);
+        return read(...args);
+      };
+    }
+    const fetch = async (offsets: number[]) => {
+      const out = await c.send(API.FETCH, 11, {
+        replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+        topics: [{ topic: 'q', partitions: offsets.map((fetchOffset, partition) => ({ partition, fetchOffset, partitionMaxBytes: 1 << 20 })) }],
+        forgottenTopicsData: [], rackId: '',
+      });
+      return out.responses[0].partitions.map((p: { errorCode: number; highWatermark: bigint | number; lastStableOffset: bigint | number; logStartOffset: bigint | number; records: Buffer }) =>
+        [p.errorCode, Number(p.highWatermark), Number(p.lastStableOffset), Number(p.logStartOffset), decodeRecordBatches(p.records).length]);
+    };
+    // caught up everywhere: no read at all, each partition answered with its offsets
+    assert.deepEqual(await fetch([2, 0, 0]), [[0, 2, 2, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]);
+    assert.deepEqual(reads, []);
+    // behind on partition 0, past the end on partition 2 (a read refuses it)
+    assert.deepEqual(await fetch([0, 0, 1]), [[0, 2, 2, 0, 1], [0, 0, 0, 0, 0], [ErrorCode.OFFSET_OUT_OF_RANGE, 0, 0, 0, 0]]);
+    assert.deepEqual(reads, [0, 2]);
   });
 });

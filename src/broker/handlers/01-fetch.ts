@@ -149,6 +149,13 @@ async function readAll(slots: Slot[], maxBytes: number, memory: ReadMemory): Pro
       const upTo = slot.readCommitted ? lastStable : log.highWatermark;
       const limit = Math.max(Math.min(slot.maxBytes, room), 1);
       const readable = log.readableBytes(slot.fetchOffset, upTo);
+      if (readable === 0) {
+        // caught up: answered now, without a read and its promise (a consumer of 10,000 partitions that keeps up
+        // asks for all of them at every fetch, and most have nothing new)
+        slot.out.errorCode = 0;
+        fill(slot, log, EMPTY, lastStable);
+        continue;
+      }
       wave.push({ slot, log, limit, readable, lastStable, upTo, outcome: readRecords(log, slot.fetchOffset, limit, upTo, memory) });
       reserved += Math.min(readable, limit);
     }
