@@ -282,6 +282,7 @@ export class PartitionLog {
         // opening each and reading its index files' ends and its end was most of a start)
         const sealed = Segment.fromSealedState(this.dir, recorded);
         sealed.inode = atCheckpoint?.inode ?? -1;
+        sealed.changedMs = atCheckpoint?.changedMs ?? 0;
         this.segments.push(sealed);
         this.segmentsChanged();
         continue;
@@ -308,14 +309,16 @@ export class PartitionLog {
   }
 
   /**
-   * The checkpoint's record of a sealed segment, if its `.log` file still has the recorded inode and size: a sealed
-   * segment's bytes change only by a rollback (which first removes its index files) or a compaction's swap (a new
-   * file), and neither can leave both as they were.
+   * The checkpoint's record of a sealed segment, if its `.log` file still has the recorded inode number, size and
+   * ctime: a sealed segment's bytes change only by a rollback (which first removes its index files) or a compaction's
+   * swap (a new file). The ctime tells a new file from the old one: ext4 gives the next file created the inode number
+   * of the last one freed, so a segment compacted twice between checkpoints may get its old number back, and the
+   * same size with other batches.
    */
   private async unchangedSince(checkpointed: CheckpointedSegment | undefined, segment: Segment): Promise<CheckpointedSegment | undefined> {
     if (!checkpointed) return undefined;
     const now = await this.env.fs.stat(segment.logPath).catch(() => null);
-    return now && now.inode === checkpointed.inode && now.size === checkpointed.size ? checkpointed : undefined;
+    return now && now.inode === checkpointed.inode && now.size === checkpointed.size && now.changedMs === checkpointed.changedMs ? checkpointed : undefined;
   }
 
   /**
@@ -328,8 +331,12 @@ export class PartitionLog {
       const sealed: CheckpointedSegment[] = [];
       for (const segment of this.segments.slice(0, -1)) {
         if (!segment.indexFilesCurrent || segment.deleted) continue;
-        if (segment.inode < 0) segment.inode = (await this.env.fs.stat(segment.logPath).catch(() => null))?.inode ?? -1;
-        if (segment.inode >= 0) sealed.push({ ...segment.sealedState(), inode: segment.inode });
+        if (segment.inode < 0) {
+          const file = await this.env.fs.stat(segment.logPath).catch(() => null);
+          segment.inode = file?.inode ?? -1;
+          segment.changedMs = file?.changedMs ?? 0;
+        }
+        if (segment.inode >= 0) sealed.push({ ...segment.sealedState(), inode: segment.inode, changedMs: segment.changedMs });
       }
       return sealed.length > 0 ? { topicId: this.topicId, partition: this.partition, sealed } : null;
     });

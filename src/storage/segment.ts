@@ -42,8 +42,9 @@ export class Segment {
   private droppedFirstTimestamp = -1;
   /** Times a rollback made this segment active again, undoing the roll that closed it (see PartitionLog.sealSegment). */
   reactivations = 0;
-  /** Its `.log` file's inode number once looked up for the sealed-segment checkpoint (-1: not yet). */
+  /** Its `.log` file's inode number and ctime once looked up for the sealed-segment checkpoint (inode -1: not yet). */
   inode = -1;
+  changedMs = 0;
   /**
    * Offsets [producerFreeFrom, producerFreeTo) that the start's scan found no batch with a producer id in (-1: none):
    * rebuilding the producer state skips them instead of reading them a second time.

@@ -2,7 +2,7 @@
 // its format refuses anything torn, corrupt or of another shutdown, and a start uses it instead of per-partition
 // files, or scans without it.
 import assert from 'node:assert/strict';
-import { copyFile, readFile, readdir, rename, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, readdir, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -338,7 +338,7 @@ const CHECKPOINT = '.sealed-checkpoint';
 
 test('the sealed-segment checkpoint decodes to what was encoded, and to nothing when torn or corrupt', () => {
   const states: PartitionCheckpoint[] = [
-    { topicId: '0123456789abcdef0123456789abcdef', partition: 3, sealed: [{ baseOffset: 0, size: 4096, nextOffset: 17, maxTimestamp: 1_764_000_000_000, maxTimestampOffset: 16, firstTimestamp: 1_763_999_999_000, inode: 2 ** 40 + 7 }] },
+    { topicId: '0123456789abcdef0123456789abcdef', partition: 3, sealed: [{ baseOffset: 0, size: 4096, nextOffset: 17, maxTimestamp: 1_764_000_000_000, maxTimestampOffset: 16, firstTimestamp: 1_763_999_999_000, inode: 2 ** 40 + 7, changedMs: 1_764_000_000_123.456789 }] },
     { topicId: 'fedcba9876543210fedcba9876543210', partition: 0, sealed: [] },
   ];
   const encoded = encodeSealedCheckpoint(states);
@@ -386,5 +386,35 @@ test('a start after a crash takes the sealed segments the last checkpoint record
     const log = logs.getLog('g', 0)!;
     assert.equal(log.segments.find((s) => s.baseOffset === cut.baseOffset)!.size < cut.size, true, 'the cut one as its file is now');
     assert.deepEqual(await segmentsOf(logs).then((all) => all[1]), before[1], 'the other partition as before');
+    await logs.close();
+  }));
+
+test('a checkpointed segment whose file was replaced by one that got the old inode number back, at the same size, is loaded from the file', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await fillSegments(logs);
+    await logs.checkpointSealedSegments();
+    const before = await segmentsOf(logs);
+    await crash(logs);
+
+    // a new file in its place, as a compaction's swap makes: ext4 gives the next file created the inode number of
+    // the last one freed, and this one says so; only its ctime tells it apart
+    const replaced = join(dir, 'g-0', `${String(before[0]!.segments[2]!.baseOffset).padStart(20, '0')}.log`);
+    const oldInode = (await stat(replaced)).ino;
+    await new Promise((r) => setTimeout(r, 20)); // past the filesystem's timestamp granularity
+    await copyFile(replaced, `${replaced}.copy`);
+    await rename(`${replaced}.copy`, replaced);
+    const counting = countingFs();
+    const fs: FileSystem = {
+      ...counting.fs,
+      stat: async (path) => {
+        const found = await counting.fs.stat(path);
+        return path === replaced ? { ...found, inode: oldInode } : found;
+      },
+    };
+    logs = await openLogs(dir, { fs });
+    const openedSealed = counting.opened.filter((p) => p.includes(`${join(dir, 'g-')}`) && p.endsWith('.log'));
+    assert.ok(openedSealed.includes(replaced), 'loaded from its file');
+    assert.deepEqual(await segmentsOf(logs), before);
     await logs.close();
   }));
