@@ -163,8 +163,13 @@ export class PartitionLog {
   private failing: Promise<void> | null = null;
   /** The first append the running rollback (`failing`) refuses. */
   private failingFrom: PendingAppend | null = null;
-  /** Long-poll fetches waiting for the high watermark to move; made on the first (most partitions never have one). */
-  private waiters: Set<() => void> | null = null;
+  /**
+   * The long-poll fetch waiting for the high watermark to move, and a set of any more: a partition usually has one
+   * consumer waiting, and a set made, filled and emptied for each wait cost a fetch over 10,000 caught-up partitions
+   * about 9 ms (a field: 0.1–0.4 ms).
+   */
+  private waiter: (() => void) | null = null;
+  private moreWaiters: Set<() => void> | null = null;
   /** The producer state a clean shutdown recorded at the log end, until rebuildProducerState uses it. */
   private shutdownSnapshot: { offset: number; json: string } | null = null;
   /** The producer state as of the active segment's base that a start rebuilt from sealed segments: written after it (see recoveryLeft). */
@@ -1100,18 +1105,24 @@ export class PartitionLog {
     }
   }
 
-  /** Calls `wake` once the high watermark moves (long-poll fetch); returns a function that cancels it. */
-  onAppend(wake: () => void): () => void {
-    const waiters = (this.waiters ??= new Set());
-    waiters.add(wake);
-    return () => waiters.delete(wake);
+  /** Calls `wake` once the high watermark moves (long-poll fetch), unless offAppend(wake) comes first. */
+  onAppend(wake: () => void): void {
+    if (this.waiter === null) this.waiter = wake;
+    else (this.moreWaiters ??= new Set()).add(wake);
+  }
+
+  offAppend(wake: () => void): void {
+    if (this.waiter === wake) this.waiter = null;
+    else this.moreWaiters?.delete(wake);
   }
 
   private wakeWaiters(): void {
-    const all = this.waiters;
-    if (all === null) return;
-    this.waiters = null;
-    for (const w of all) w();
+    const first = this.waiter;
+    const more = this.moreWaiters;
+    this.waiter = null;
+    this.moreWaiters = null;
+    first?.();
+    if (more) for (const w of more) w();
   }
 
   private segmentFor(offset: number): number {

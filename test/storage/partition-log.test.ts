@@ -1294,3 +1294,29 @@ test('a segment never spans more offsets than its indexes\' int32 relative offse
     assert.equal(decodeRecordBatches((await reopened.read(1 + 2 * huge, 1)).records)[0]!.records[0]!.value!.toString(), 'last');
     await again.close();
   }));
+
+test('long-poll waiters: each one woken once by the next append, a cancelled one not at all, and the first place reused', () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('w', 1, {});
+    const log = logs.getLog('w', 0)!;
+    const woken: string[] = [];
+    const waiter = (name: string) => (): void => void woken.push(name);
+    const [a, b, c, d] = [waiter('a'), waiter('b'), waiter('c'), waiter('d')];
+    // a takes the first place, b and c the others; cancelling a frees the first place for d
+    log.onAppend(a);
+    log.onAppend(b);
+    log.onAppend(c);
+    log.offAppend(a);
+    log.offAppend(c);
+    log.onAppend(d);
+    await appendValues(log, ['x']).durable;
+    assert.deepEqual(woken.sort(), ['b', 'd']);
+    // woken ones are gone: the next append wakes only who waits then, and cancelling a woken one changes nothing
+    log.offAppend(b);
+    log.onAppend(a);
+    await appendValues(log, ['y']).durable;
+    await appendValues(log, ['z']).durable;
+    assert.deepEqual(woken.sort(), ['a', 'b', 'd']);
+    await logs.close();
+  }));

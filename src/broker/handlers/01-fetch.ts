@@ -226,17 +226,17 @@ function endOffsetOf(records: Buffer): number {
 function waitForAppend(broker: Broker, slots: Slot[], timeoutMs: number): Promise<void> {
   if (slots.some((s) => s.log && s.log.highWatermark !== s.seenHighWatermark)) return Promise.resolve();
   return new Promise((resolve) => {
-    const cancels: (() => void)[] = [];
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      for (const c of cancels) c();
+      for (const s of slots) s.log?.offAppend(finish);
+      stopWaitingForClose();
       resolve();
     };
     const timer = setTimeout(finish, timeoutMs);
-    for (const s of slots) if (s.log) cancels.push(s.log.onAppend(finish));
-    cancels.push(broker.onClosing(finish));
+    for (const s of slots) s.log?.onAppend(finish);
+    const stopWaitingForClose = broker.onClosing(finish);
   });
 }
