@@ -264,19 +264,12 @@ export class LogManager {
     });
     await inParallel(logs, (log) => log.resumeAtLogStart());
     await inParallel(logs, (log) => log.rebuildProducerState());
-    // gone before anything changes (a cut above, appends from now on): the next is written from what is loaded
+    // gone before anything changes (a cut above, appends from now on): the next is written from what is loaded; the
+    // state before the marker, as a marker without it still means a clean start (its active segments scanned whole)
     let removed = false;
-    if (await fs.exists(checkpointFile)) {
-      await fs.unlink(checkpointFile);
-      removed = true;
-    }
-    // the state first: a marker without it still means a clean start (its active segments are scanned whole)
-    if (await fs.exists(stateFile)) {
-      await fs.unlink(stateFile);
-      removed = true;
-    }
-    if (this.cleanStart) {
-      await fs.unlink(marker);
+    for (const file of [checkpointFile, stateFile, marker]) {
+      if (!(await fs.exists(file))) continue;
+      await fs.unlink(file);
       removed = true;
     }
     // and gone for good: a power loss would otherwise bring the marker and its record back, and the start after it
