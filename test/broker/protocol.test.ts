@@ -251,6 +251,63 @@ test('acks=0 gets no response, and later responses on the connection stay in ord
   });
 });
 
+test('acks=0: a failed partition closes that connection (nothing else), as Kafka does, since no response can say so', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, {});
+    void c.send(API.PRODUCE, 9, produceBody('t', 0, buildRecordBatch([{ value: 'kept' }]), 0)).catch(() => undefined);
+    // acks=0 is not answered, but a later request on the same connection is, after it: the append is written by then
+    await c.send(API.METADATA, 9, { topics: null, allowAutoTopicCreation: false });
+    const other = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      const corrupt = buildRecordBatch([{ value: 'lost' }]);
+      corrupt[corrupt.length - 1]! ^= 0xff; // the CRC no longer matches
+      void c.send(API.PRODUCE, 9, produceBody('t', 0, corrupt, 0)).catch(() => undefined);
+      const timer = new Promise((_, reject) => setTimeout(() => reject(new Error('the connection stayed open')), 10_000).unref());
+      await Promise.race([c.closed(), timer]);
+      // visible once durable: a long poll waits for it
+      const fetched = await other.send(API.FETCH, 11, fetchBody('t', 0, 0, 60_000, 1));
+      const records = decodeRecordBatches(fetched.responses[0].partitions[0].records).flatMap((x) => x.records);
+      assert.deepEqual(records.map((r) => r.value!.toString()), ['kept']);
+      const after = await other.send(API.LIST_OFFSETS, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: 't', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1 }] }] });
+      assert.equal(after.topics[0].partitions[0].offset, 1);
+    } finally {
+      other.close();
+    }
+  });
+});
+
+test('acks=0 requests hold their place among a connection\'s unanswered requests until their appends are written', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, {});
+    const log = b.broker.logs.topics.get('t')!.partitions[0]!;
+    const append = log.append.bind(log);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let appended = 0;
+    // every write completes only once the gate opens: what the connection does meanwhile is what a slow disk sees
+    log.append = (records, validated) => {
+      appended++;
+      const result = append(records, validated);
+      return Object.create(result, { written: { get: () => gate.then(() => result.written) } });
+    };
+    for (let i = 0; i < 20; i++) void c.send(API.PRODUCE, 9, produceBody('t', 0, buildRecordBatch([{ value: `v${i}` }]), 0)).catch(() => undefined);
+    const answered = c.send(API.METADATA, 9, { topics: null, allowAutoTopicCreation: false });
+    await new Promise((r) => setTimeout(r, 200));
+    // four unanswered requests (the limit) stop the reading: before, all 20 were taken in and held in memory
+    assert.equal(appended, 4);
+    open();
+    await answered;
+    assert.equal(appended, 20);
+    const values: string[] = [];
+    while (values.length < 20) {
+      // visible once durable: long polls until all of them are
+      const fetched = await c.send(API.FETCH, 11, fetchBody('t', 0, values.length, 60_000, 1));
+      for (const batch of decodeRecordBatches(fetched.responses[0].partitions[0].records)) values.push(...batch.records.map((r) => r.value!.toString()));
+    }
+    assert.deepEqual(values, Array.from({ length: 20 }, (_, i) => `v${i}`));
+  }, { maxInFlightPerConnection: 4 });
+});
+
 test('Fetch: OFFSET_OUT_OF_RANGE with the log bounds, and a long poll woken by an append', async () => {
   await withClient(async (c, b) => {
     await b.broker.createTopic('t', 1, {});

@@ -2,9 +2,12 @@
 // get UNSUPPORTED_VERSION per partition (advertising from v0 keeps librdkafka's compression switched on).
 // Behavior: batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed
 // batches, max.message.bytes; on compacted topics every record needs a key, compressed batches decoded to check)
-// and appended as sent with offsets patched in place. acks=0 gets no response,
-// acks=1 waits for the write, acks=-1 for durability under the topic's flush policy (and gets NOT_ENOUGH_REPLICAS
-// when the topic's min.insync.replicas exceeds the one replica a single broker has). Clients may not write
+// and appended as sent with offsets patched in place. acks=1 waits for the write, acks=-1 for durability under
+// the topic's flush policy (and gets NOT_ENOUGH_REPLICAS when the topic's min.insync.replicas exceeds the one
+// replica a single broker has). acks=0 gets no response, but its request holds its place among the connection's
+// unanswered ones until its appends are written, as acks=1 does, so a producer that never waits for answers is
+// held back by the same limit; and when any of its partitions fails, the connection is closed, as Kafka does, so
+// the client notices and refreshes its metadata. Clients may not write
 // control batches (INVALID_RECORD) nor append to the internal topics (INVALID_TOPIC_EXCEPTION); a transactional
 // batch must belong to its producer's open transaction that includes this partition (the transaction coordinator
 // checks, as Kafka does since KIP-890).
@@ -38,7 +41,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
   apiKey: 0,
   minVersion: 0,
   maxVersion: 11,
-  async handle({ broker, version, frame }, req) {
+  async handle({ broker, version, frame, connection }, req) {
     const acks = req.acks;
     const waits: Promise<void>[] = [];
     const appends: Promise<void>[] = [];
@@ -86,13 +89,11 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           out.baseOffset = result.baseOffset;
           out.logAppendTimeMs = result.logAppendTimeMs;
           out.logStartOffset = log.logStartOffset;
-          if (acks !== 0) {
-            waits.push(
-              (acks === -1 ? result.durable : result.written).catch((err) => {
-                Object.assign(out, toErrorCode(err), { baseOffset: -1 });
-              }),
-            );
-          }
+          waits.push(
+            (acks === -1 ? result.durable : result.written).catch((err) => {
+              Object.assign(out, toErrorCode(err), { baseOffset: -1 });
+            }),
+          );
         } catch (err) {
           Object.assign(out, toErrorCode(err));
           if (err instanceof InvalidRecordError) out.recordErrors = [{ batchIndex: err.index, batchIndexErrorMessage: err.message }];
@@ -103,8 +104,13 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
     // an append holds its bytes (a view of the request) until it is durable or refused: its writes are over then,
     // and the request's memory can take a later request
     void Promise.allSettled(appends).then(() => broker.bufferPool.giveBack(frame));
-    if (acks === 0) return null;
     await Promise.all(waits);
-    return { responses, throttleTimeMs: 0 };
+    if (acks !== 0) return { responses, throttleTimeMs: 0 };
+    const failed = responses.flatMap((t) => t.partitionResponses.filter((p) => p.errorCode !== ErrorCode.NONE).map((p) => `${t.name}-${p.index}: ${p.errorMessage ?? p.errorCode}`));
+    if (failed.length > 0) {
+      broker.logger.info({ remote: connection.remote, clientId: connection.clientId, failed }, 'closing connection: an acks=0 produce failed, and it has no response to say so');
+      connection.close();
+    }
+    return null;
   },
 };
