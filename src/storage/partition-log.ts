@@ -831,8 +831,10 @@ export class PartitionLog {
     }
     if (this.pendingHead === this.pending.length) {
       // emptied in place: a new array per drain lived until the partition's next append, long enough across many
-      // partitions to be promoted out of the young generation, and every collection then copied thousands of them
-      this.pending.length = 0;
+      // partitions to be promoted out of the young generation, and every collection then copied thousands of them.
+      // Popped, not cut with `length = 0`, which drops the array's storage: with appends spread over thousands of
+      // partitions, each append then paid for a new one
+      while (this.pending.length > 0) this.pending.pop();
       this.writeIndex = 0;
       this.pendingHead = 0;
     } else if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
