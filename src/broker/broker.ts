@@ -11,6 +11,7 @@ import { Connection } from './connection.js';
 import { dispatchFrame } from './dispatch.js';
 import { HANDLERS } from './handlers/index.js';
 import { BufferPool } from './buffer-pool.js';
+import { QueuedRequestBytes } from './queued-request-bytes.js';
 import type { ApiHandler } from './handler.js';
 
 export interface BrokerConfig {
@@ -28,6 +29,8 @@ export interface BrokerConfig {
   maxRequestBytes: number;
   idleTimeoutMs: number;
   maxInFlightPerConnection: number;
+  /** Bytes of requests read but not yet answered, over all connections, past which no more are read (queued.max.request.bytes). */
+  queuedMaxRequestBytes: number;
   /** Broker-wide topic config defaults (Kafka's `log.*` / `message.max.bytes` equivalents). */
   logDefaults: Partial<LogConfig>;
   retentionCheckMs: number;
@@ -53,6 +56,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   maxRequestBytes: 100 * 1024 * 1024,
   idleTimeoutMs: 10 * 60 * 1000,
   maxInFlightPerConnection: 128,
+  queuedMaxRequestBytes: 64 * 1024 * 1024,
   logDefaults: {},
   retentionCheckMs: 30_000,
   maxOpenFiles: 16384,
@@ -72,6 +76,7 @@ export class Broker {
   readonly connections = new Set<Connection>();
   /** Memory for large produce requests and fetch reads, shared by all connections (see BufferPool). */
   readonly bufferPool = new BufferPool();
+  readonly queuedRequests: QueuedRequestBytes;
   readonly clusterId: string;
   readonly producerIds: ProducerIdManager;
   readonly transactions: TransactionCoordinator;
@@ -87,6 +92,7 @@ export class Broker {
     readonly logger: Logger,
   ) {
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
+    this.queuedRequests = new QueuedRequestBytes(config.queuedMaxRequestBytes);
     this.producerIds = new ProducerIdManager(logs.beside, logs.dataDir);
     this.transactions = new TransactionCoordinator(
       {
@@ -165,6 +171,7 @@ export class Broker {
         idleTimeoutMs: this.config.idleTimeoutMs,
         maxInFlight: this.config.maxInFlightPerConnection,
         buffers: this.bufferPool,
+        queued: this.queuedRequests,
         logger: this.logger,
       },
       (c) => this.connections.delete(c),

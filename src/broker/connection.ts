@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AcceptedSocket } from '../io/tcp.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { BufferPool } from './buffer-pool.js';
+import type { QueuedRequestBytes } from './queued-request-bytes.js';
 
 /** The response to one request frame. */
 export interface FrameResponse {
@@ -21,6 +22,8 @@ export interface ConnectionOptions {
   maxInFlight: number;
   /** Memory for frames; large ones come back from their handler when it is done with them. */
   buffers: BufferPool;
+  /** The bytes of unanswered requests over all connections: past its limit, reading stops at the next frame boundary. */
+  queued: QueuedRequestBytes;
   logger: Logger;
 }
 
@@ -34,6 +37,8 @@ const EMPTY_FRAME = Buffer.alloc(0);
 interface Slot {
   done: boolean;
   response: FrameResponse | null;
+  /** The frame's size, counted in `queued` until the request is answered. */
+  bytes: number;
 }
 
 /**
@@ -54,7 +59,10 @@ export class Connection {
   private frameFilled = 0;
   private readonly slots: Slot[] = [];
   private paused = false;
+  /** Not reading because the unanswered requests of all connections reached their limit. */
+  private waitingForRoom = false;
   private closed = false;
+  private tornDown = false;
   private idleTimer: NodeJS.Timeout | null = null;
   readonly socket: Socket;
   readonly remote: string;
@@ -110,6 +118,8 @@ export class Connection {
       if (into === SHARED_READ_BUFFER) this.split(bytes);
       else this.filled(bytes);
       this.startReady();
+      // a frame begun is read to its end whatever the total (its memory is taken, and only its answer frees any)
+      if (this.frame === null && this.options.queued.full) this.waitForRoom();
     } catch (err) {
       this.fail(err);
     }
@@ -156,6 +166,7 @@ export class Connection {
     }
     this.frame = this.options.buffers.take(size);
     this.frameFilled = 0;
+    this.options.queued.add(size);
   }
 
   private frameDone(): void {
@@ -167,7 +178,7 @@ export class Connection {
     // frames already read stay queued while paused: one read may hold hundreds of pipelined requests
     while (this.ready.length > 0 && !this.paused) {
       const frame = this.ready.shift()!;
-      const slot: Slot = { done: false, response: null };
+      const slot: Slot = { done: false, response: null, bytes: frame.length };
       this.slots.push(slot);
       this.handleFrame(frame, this).then(
         (response) => {
@@ -185,7 +196,8 @@ export class Connection {
     if (this.closed) return;
     let wrote = false;
     while (this.slots.length > 0 && this.slots[0]!.done) {
-      const { response } = this.slots.shift()!;
+      const { response, bytes } = this.slots.shift()!;
+      this.options.queued.remove(bytes);
       if (response === null) continue;
       if (!wrote) this.socket.cork();
       wrote = true;
@@ -218,10 +230,23 @@ export class Connection {
     // otherwise 'drain' or the next answered request calls again
     if (this.slots.length < this.options.maxInFlight && !this.socket.writableNeedDrain) {
       this.paused = false;
-      this.socket.resume();
+      if (!this.waitingForRoom) this.socket.resume();
       this.startReady();
     }
   }
+
+  /** Stops reading until the unanswered requests of all connections are under their limit again. */
+  private waitForRoom(): void {
+    if (this.waitingForRoom) return;
+    this.waitingForRoom = true;
+    this.socket.pause();
+    this.options.queued.whenRoom(this.roomFreed);
+  }
+
+  private readonly roomFreed = (): void => {
+    this.waitingForRoom = false;
+    if (!this.paused && !this.closed) this.socket.resume();
+  };
 
   private fail(err: unknown): void {
     if (this.closed) return;
@@ -248,8 +273,16 @@ export class Connection {
   }
 
   private teardown(): void {
+    if (this.tornDown) return;
+    this.tornDown = true;
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    // what this connection read and will never answer no longer counts
+    this.options.queued.forget(this.roomFreed);
+    let unanswered = this.frame?.length ?? 0;
+    for (const frame of this.ready) unanswered += frame.length;
+    for (const slot of this.slots) unanswered += slot.bytes;
+    this.options.queued.remove(unanswered);
     this.onClose(this);
   }
 }

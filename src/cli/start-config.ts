@@ -33,6 +33,7 @@ export const START_SETTINGS: readonly Setting[] = [
   { flag: 'auto-create-topics', help: 'create unknown topics on first use (default true)', apply: (c, v) => (c.autoCreateTopics = bool('auto-create-topics', v)) },
   { flag: 'default-partitions', help: 'partitions of auto-created topics (default 1)', apply: (c, v) => (c.defaultPartitions = int('default-partitions', v, 1, 100_000)) },
   { flag: 'max-request-bytes', help: 'largest request accepted, socket.request.max.bytes (default 104857600)', apply: (c, v) => (c.maxRequestBytes = int('max-request-bytes', v, 1024)) },
+  { flag: 'queued-max-request-bytes', help: 'bytes of requests read but not yet answered, over all connections, past which no more are read until answers free room, queued.max.request.bytes (default 67108864)', apply: (c, v) => (c.queuedMaxRequestBytes = int('queued-max-request-bytes', v, 1024)) },
   { flag: 'idle-timeout-ms', help: 'close connections idle this long (default 600000; 0 never)', apply: (c, v) => (c.idleTimeoutMs = int('idle-timeout-ms', v, 0)) },
   { flag: 'max-open-files', help: 'segment files kept open at once (default 16384; halved automatically if the process runs out of descriptors)', apply: (c, v) => (c.maxOpenFiles = int('max-open-files', v, 16)) },
   { flag: 'index-cache-bytes', help: 'memory for closed segments\' indexes (default 67108864, about 30 GiB of 1 KiB batches); past it the least recently used are read back from their files when needed', apply: (c, v) => (c.indexCacheBytes = int('index-cache-bytes', v, 0)) },

@@ -149,3 +149,67 @@ test('fetch reads into pooled memory, reused by later fetches only once the resp
     (await Promise.all(waiting)).forEach((res, i) => check(res, i % 20));
   });
 });
+
+test('past queued.max.request.bytes, no connection reads further requests until answers free room', async () => {
+  await withClient(async (a, b) => {
+    await b.broker.createTopic('t', 1, {});
+    const log = b.broker.logs.topics.get('t')!.partitions[0]!;
+    const append = log.append.bind(log);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const appended: string[] = [];
+    // no write completes until the gate opens: what the connections do meanwhile is what a slow disk sees
+    log.append = (records, validated) => {
+      appended.push(decodeRecordBatches(records)[0]!.records[0]!.value!.toString('latin1').split(';')[0]!);
+      const result = append(records, validated);
+      return Object.create(result, { written: { get: () => gate.then(() => result.written) } });
+    };
+    const sent = ['a0', 'a1', 'a2', 'a3'];
+    const answersA = sent.map((label) => a.send(API.PRODUCE, 9, produceBody('t', buildRecordBatch([{ value: value(label, 40_000) }]), 1)));
+    await new Promise((r) => setTimeout(r, 200));
+    // two 40 KB requests reach the 64 KiB limit: the rest stay in the socket, not in the broker's memory
+    assert.ok(appended.length >= 1 && appended.length <= 2, `${appended.length} of 4 requests read`);
+    assert.ok(b.broker.queuedRequests.bytes >= 64 * 1024);
+    const seenBeforeB = appended.length;
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      // another connection's first read is taken, and then it waits for room too
+      const metadata = await c.send(API.METADATA, 9, { topics: null, allowAutoTopicCreation: false });
+      assert.equal(metadata.brokers.length, 1);
+      const answerC = c.send(API.PRODUCE, 9, produceBody('t', buildRecordBatch([{ value: value('c0', 40_000) }]), 1));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(appended.length, seenBeforeB);
+      open();
+      const answers = await Promise.all([...answersA, answerC]);
+      assert.deepEqual(answers.map((r: any) => r.responses[0].partitionResponses[0].errorCode), [0, 0, 0, 0, 0]);
+      assert.deepEqual(appended.slice(0, 4), sent);
+      assert.deepEqual(appended.sort(), [...sent, 'c0'].sort());
+      assert.equal(b.broker.queuedRequests.bytes, 0);
+    } finally {
+      c.close();
+    }
+  }, { queuedMaxRequestBytes: 64 * 1024 });
+});
+
+test('a connection closed with requests unanswered gives their bytes back to queued.max.request.bytes', async () => {
+  await withClient(async (a, b) => {
+    await b.broker.createTopic('t', 1, {});
+    const log = b.broker.logs.topics.get('t')!.partitions[0]!;
+    const append = log.append.bind(log);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    log.append = (records, validated) => {
+      const result = append(records, validated);
+      return Object.create(result, { written: { get: () => gate.then(() => result.written) } });
+    };
+    for (let i = 0; i < 3; i++) a.send(API.PRODUCE, 9, produceBody('t', buildRecordBatch([{ value: value(`a${i}`, 40_000) }]), 1)).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(b.broker.queuedRequests.bytes >= 120_000);
+    // an unknown API key closes the connection while its three produce requests still wait for their writes
+    a.sendRawBody(999, 0, false, Buffer.alloc(0)).catch(() => undefined);
+    await a.closed();
+    for (let waited = 0; b.broker.connections.size > 0 && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(b.broker.queuedRequests.bytes, 0);
+    open();
+  }, { queuedMaxRequestBytes: 1 << 20 });
+});

@@ -71,6 +71,7 @@ function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
     'auto.create.topics.enable': [String(c.autoCreateTopics), ConfigType.BOOLEAN],
     'num.partitions': [String(c.defaultPartitions), ConfigType.INT],
     'socket.request.max.bytes': [String(c.maxRequestBytes), ConfigType.INT],
+    'queued.max.request.bytes': [String(c.queuedMaxRequestBytes), ConfigType.LONG],
     'connections.max.idle.ms': [String(c.idleTimeoutMs), ConfigType.LONG],
     'log.dirs': [c.dataDir, ConfigType.STRING],
   };
