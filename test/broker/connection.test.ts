@@ -7,6 +7,7 @@ import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { POOLED_MIN_BYTES } from '../../src/broker/buffer-pool.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { withClient } from '../helpers/broker.js';
+import { holdWrites } from '../helpers/held-writes.js';
 import { prng } from '../helpers/prng.js';
 
 const API = { PRODUCE: 0, FETCH: 1, METADATA: 3, API_VERSIONS: 18 } as const;
@@ -153,17 +154,10 @@ test('fetch reads into pooled memory, reused by later fetches only once the resp
 test('past queued.max.request.bytes, no connection reads further requests until answers free room', async () => {
   await withClient(async (a, b) => {
     await b.broker.createTopic('t', 1, {});
-    const log = b.broker.logs.topics.get('t')!.partitions[0]!;
-    const append = log.append.bind(log);
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
     const appended: string[] = [];
-    // no write completes until the gate opens: what the connections do meanwhile is what a slow disk sees
-    log.append = (records, validated) => {
+    const open = holdWrites(b.broker.logs.topics.get('t')!.partitions[0]!, (records) => {
       appended.push(decodeRecordBatches(records)[0]!.records[0]!.value!.toString('latin1').split(';')[0]!);
-      const result = append(records, validated);
-      return Object.create(result, { written: { get: () => gate.then(() => result.written) } });
-    };
+    });
     const sent = ['a0', 'a1', 'a2', 'a3'];
     const answersA = sent.map((label) => a.send(API.PRODUCE, 9, produceBody('t', buildRecordBatch([{ value: value(label, 40_000) }]), 1)));
     await new Promise((r) => setTimeout(r, 200));
@@ -194,14 +188,7 @@ test('past queued.max.request.bytes, no connection reads further requests until 
 test('a connection closed with requests unanswered gives their bytes back to queued.max.request.bytes', async () => {
   await withClient(async (a, b) => {
     await b.broker.createTopic('t', 1, {});
-    const log = b.broker.logs.topics.get('t')!.partitions[0]!;
-    const append = log.append.bind(log);
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    log.append = (records, validated) => {
-      const result = append(records, validated);
-      return Object.create(result, { written: { get: () => gate.then(() => result.written) } });
-    };
+    const open = holdWrites(b.broker.logs.topics.get('t')!.partitions[0]!);
     for (let i = 0; i < 3; i++) a.send(API.PRODUCE, 9, produceBody('t', buildRecordBatch([{ value: value(`a${i}`, 40_000) }]), 1)).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(b.broker.queuedRequests.bytes >= 120_000);

@@ -7,6 +7,7 @@ import { Compression } from '../../src/protocol/compression.js';
 import { Batch } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { withBroker, withClient } from '../helpers/broker.js';
+import { holdWrites } from '../helpers/held-writes.js';
 import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
 
 const API = { PRODUCE: 0, FETCH: 1, LIST_OFFSETS: 2, METADATA: 3, API_VERSIONS: 18, CREATE_TOPICS: 19 } as const;
@@ -279,17 +280,8 @@ test('acks=0: a failed partition closes that connection (nothing else), as Kafka
 test('acks=0 requests hold their place among a connection\'s unanswered requests until their appends are written', async () => {
   await withClient(async (c, b) => {
     await b.broker.createTopic('t', 1, {});
-    const log = b.broker.logs.topics.get('t')!.partitions[0]!;
-    const append = log.append.bind(log);
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
     let appended = 0;
-    // every write completes only once the gate opens: what the connection does meanwhile is what a slow disk sees
-    log.append = (records, validated) => {
-      appended++;
-      const result = append(records, validated);
-      return Object.create(result, { written: { get: () => gate.then(() => result.written) } });
-    };
+    const open = holdWrites(b.broker.logs.topics.get('t')!.partitions[0]!, () => appended++);
     for (let i = 0; i < 20; i++) void c.send(API.PRODUCE, 9, produceBody('t', 0, buildRecordBatch([{ value: `v${i}` }]), 0)).catch(() => undefined);
     const answered = c.send(API.METADATA, 9, { topics: null, allowAutoTopicCreation: false });
     await new Promise((r) => setTimeout(r, 200));
