@@ -12,6 +12,7 @@ import { dispatchFrame } from './dispatch.js';
 import { HANDLERS } from './handlers/index.js';
 import { BufferPool } from './buffer-pool.js';
 import { QueuedRequestBytes } from './queued-request-bytes.js';
+import { FetchMemory } from './fetch-memory.js';
 import type { ApiHandler } from './handler.js';
 
 export interface BrokerConfig {
@@ -31,6 +32,8 @@ export interface BrokerConfig {
   maxInFlightPerConnection: number;
   /** Bytes of requests read but not yet answered, over all connections, past which no more are read (queued.max.request.bytes). */
   queuedMaxRequestBytes: number;
+  /** Memory fetch responses may hold over all connections until written, past which fetches read less (see FetchMemory). */
+  fetchMemoryBytes: number;
   /** Broker-wide topic config defaults (Kafka's `log.*` / `message.max.bytes` equivalents). */
   logDefaults: Partial<LogConfig>;
   retentionCheckMs: number;
@@ -57,6 +60,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   idleTimeoutMs: 10 * 60 * 1000,
   maxInFlightPerConnection: 128,
   queuedMaxRequestBytes: 64 * 1024 * 1024,
+  fetchMemoryBytes: 256 * 1024 * 1024,
   logDefaults: {},
   retentionCheckMs: 30_000,
   maxOpenFiles: 16384,
@@ -77,6 +81,7 @@ export class Broker {
   /** Memory for large produce requests and fetch reads, shared by all connections (see BufferPool). */
   readonly bufferPool = new BufferPool();
   readonly queuedRequests: QueuedRequestBytes;
+  readonly fetchMemory: FetchMemory;
   readonly clusterId: string;
   readonly producerIds: ProducerIdManager;
   readonly transactions: TransactionCoordinator;
@@ -93,6 +98,7 @@ export class Broker {
   ) {
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
     this.queuedRequests = new QueuedRequestBytes(config.queuedMaxRequestBytes);
+    this.fetchMemory = new FetchMemory(config.fetchMemoryBytes);
     this.producerIds = new ProducerIdManager(logs.beside, logs.dataDir);
     this.transactions = new TransactionCoordinator(
       {

@@ -184,7 +184,9 @@ export class Connection {
         (response) => {
           slot.done = true;
           slot.response = response;
-          this.writeReady();
+          // never to be written: what waits for the write (memory going back) runs now
+          if (this.closed) response?.afterWritten?.();
+          else this.writeReady();
         },
         (err) => this.fail(err),
       );
@@ -281,7 +283,10 @@ export class Connection {
     this.options.queued.forget(this.roomFreed);
     let unanswered = this.frame?.length ?? 0;
     for (const frame of this.ready) unanswered += frame.length;
-    for (const slot of this.slots) unanswered += slot.bytes;
+    for (const slot of this.slots) {
+      unanswered += slot.bytes;
+      if (slot.done) slot.response?.afterWritten?.();
+    }
     this.options.queued.remove(unanswered);
     this.onClose(this);
   }

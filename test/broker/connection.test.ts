@@ -200,3 +200,41 @@ test('a connection closed with requests unanswered gives their bytes back to que
     open();
   }, { queuedMaxRequestBytes: 1 << 20 });
 });
+
+test('fetch responses waiting for slow consumers hold what fetch memory allows, each still a whole first batch', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('m', 1, {});
+    const sent: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const v = value(`m-${i}`, 200_000);
+      sent.push(v.toString('latin1'));
+      await c.send(API.PRODUCE, 9, produceBody('m', buildRecordBatch([{ value: v }]), -1));
+    }
+    // eight consumers ask for everything from offsets 0..7 and do not read their answers
+    const slow = await Promise.all(Array.from({ length: 8 }, () => KafkaClient.connectTo(b.bootstrap)));
+    const answers = slow.map((s, i) => {
+      s.socket.pause();
+      return s.send(API.FETCH, 11, fetchBody('m', i, 64 << 20));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    // 2 MiB for all: the first takes it, each later one its 1 MiB floor (before: 7.2-8 MB each, 60 MB in all)
+    assert.ok(b.broker.fetchMemory.bytes <= 12 << 20, `${b.broker.fetchMemory.bytes} bytes held for eight fetches`);
+    answers[7]!.catch(() => undefined); // never read: rejected as its client closes
+    slow[7]!.close();
+    for (const s of slow.slice(0, 7)) s.socket.resume();
+    const responses = await Promise.all(answers.slice(0, 7));
+    let total = 0;
+    responses.forEach((res: any, i) => {
+      const records = res.responses[0].partitions[0].records as Buffer;
+      total += records.length;
+      const values = decodeRecordBatches(records).flatMap((batch) => batch.records.map((r) => r.value!.toString('latin1')));
+      assert.ok(values.length >= 1 && values.length <= 10, `fetch ${i} returned ${values.length} records`);
+      assert.deepEqual(values, sent.slice(i, i + values.length));
+    });
+    assert.ok(total <= 10 << 20, `${total} bytes returned to seven fetches`);
+    // what the closed consumer's answer held goes back too, once its socket is found closed
+    for (let waited = 0; b.broker.fetchMemory.bytes > 0 && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(b.broker.fetchMemory.bytes, 0);
+    for (const s of slow) s.close();
+  }, { fetchMemoryBytes: 2 << 20 });
+});

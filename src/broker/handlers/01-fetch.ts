@@ -16,6 +16,7 @@ import type {
 } from '../../protocol/messages.generated.js';
 import { Batch, batchSizeAt, readInt64 } from '../../protocol/record-batch.js';
 import type { PartitionLog, ReadMemory } from '../../storage/partition-log.js';
+import type { FetchMemory } from '../fetch-memory.js';
 import type { BufferPool } from '../buffer-pool.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
@@ -62,36 +63,66 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
       }
     }
     const deadline = Date.now() + Math.max(0, req.maxWaitMs);
-    const memory = new LentMemory(broker.bufferPool);
-    for (;;) {
-      const total = await readAll(slots, req.maxBytes ?? 0x7fffffff, memory);
-      const anyError = slots.some((s) => s.out.errorCode !== 0);
-      const remaining = deadline - Date.now();
-      if (total >= req.minBytes || anyError || remaining <= 0 || broker.isClosing) break;
-      // every slot is read again after the wait: a parked fetch holds no memory
+    const memory = new LentMemory(broker.bufferPool, broker.fetchMemory);
+    try {
+      for (;;) {
+        const total = await readAll(slots, memory.reserve(req.maxBytes ?? 0x7fffffff), memory);
+        memory.settle();
+        const anyError = slots.some((s) => s.out.errorCode !== 0);
+        const remaining = deadline - Date.now();
+        if (total >= req.minBytes || anyError || remaining <= 0 || broker.isClosing) break;
+        // every slot is read again after the wait: a parked fetch holds no memory
+        memory.giveBackAll();
+        await waitForAppend(broker, slots, remaining);
+      }
+    } catch (err) {
       memory.giveBackAll();
-      await waitForAppend(broker, slots, remaining);
+      throw err;
     }
     afterResponseWritten(() => memory.giveBackAll());
     return { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses, nodeEndpoints: [] };
   },
 };
 
-/** The pool's memory a fetch's reads took: the response's records are views of it until it is written. */
+/**
+ * The pool's memory a fetch's reads took: the response's records are views of it until it is written. It is
+ * counted in the broker's fetch memory: what a pass may read while it reads, then what it took.
+ */
 class LentMemory implements ReadMemory {
   private taken: Buffer[] = [];
+  private takenBytes = 0;
+  private counted = 0;
 
-  constructor(private readonly pool: BufferPool) {}
+  constructor(
+    private readonly pool: BufferPool,
+    private readonly fetches: FetchMemory,
+  ) {}
+
+  /** What the next pass may read, counted before it reads (a pass starts with nothing taken). */
+  reserve(maxBytes: number): number {
+    this.counted = this.fetches.reserve(maxBytes);
+    return this.counted;
+  }
+
+  /** The pass is read: what it took stays counted, the rest of what it may have read no longer is. */
+  settle(): void {
+    this.fetches.recount(this.counted, this.takenBytes);
+    this.counted = this.takenBytes;
+  }
 
   take(size: number): Buffer {
     const buffer = this.pool.take(size);
     this.taken.push(buffer); // the pool ignores the small ones it did not lend
+    this.takenBytes += buffer.length;
     return buffer;
   }
 
   giveBackAll(): void {
     for (const buffer of this.taken) this.pool.giveBack(buffer);
     this.taken = [];
+    this.takenBytes = 0;
+    this.fetches.recount(this.counted, 0);
+    this.counted = 0;
   }
 }
 
