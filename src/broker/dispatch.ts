@@ -34,9 +34,15 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   const response = await handler.handle({ broker, header, version, connection, frame, afterResponseWritten }, request);
   if (response === null) return null;
   const w = new Writer(512);
-  // ApiVersions responses always use header v0, so a client can read them before it knows our versions
-  writeResponseHeader(w, header.correlationId, flexible && header.apiKey !== API_VERSIONS_KEY);
-  schema.encodeResponse(w, version, response);
+  try {
+    // ApiVersions responses always use header v0, so a client can read them before it knows our versions
+    writeResponseHeader(w, header.correlationId, flexible && header.apiKey !== API_VERSIONS_KEY);
+    schema.encodeResponse(w, version, response);
+  } catch (err) {
+    // never to be written: what waits for the write (memory going back) runs now
+    (afterWritten as (() => void) | null)?.();
+    throw err;
+  }
   return { chunks: w.finish(), afterWritten };
 }
 
