@@ -29,8 +29,9 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   const flexible = schema.flexibleMin >= 0 && version >= schema.flexibleMin;
   if (flexible) r.skipTaggedFields();
   const request = schema.decodeRequest(r, version);
-  let afterWritten: (() => void) | null = null;
-  const afterResponseWritten = (run: () => void) => (afterWritten = run);
+  // a holder, not a variable: set from the handler's callback, which the compiler's narrowing does not follow
+  const after: { written: (() => void) | null } = { written: null };
+  const afterResponseWritten = (run: () => void) => (after.written = run);
   const response = await handler.handle({ broker, header, version, connection, frame, afterResponseWritten }, request);
   if (response === null) return null;
   const w = new Writer(512);
@@ -40,10 +41,10 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
     schema.encodeResponse(w, version, response);
   } catch (err) {
     // never to be written: what waits for the write (memory going back) runs now
-    (afterWritten as (() => void) | null)?.();
+    after.written?.();
     throw err;
   }
-  return { chunks: w.finish(), afterWritten };
+  return { chunks: w.finish(), afterWritten: after.written };
 }
 
 /** The answer to an ApiVersions version we do not know: a v0 body with UNSUPPORTED_VERSION and our key list. */

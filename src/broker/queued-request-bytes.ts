@@ -3,8 +3,8 @@
  * `queued.max.request.bytes`). Each connection bounds its own unanswered requests by count; this bounds them all
  * together by size, so many producers pipelining large requests at a broker whose disk is slower than their
  * sum hold it to this much request memory, not to connections × 128 requests. Once the sum reaches the limit,
- * connections stop reading from their sockets after their current read (what they already read is still
- * handled) until answers bring it back under.
+ * connections stop reading from their sockets at their next frame boundary (what they already read is still
+ * handled, and a frame begun is read whole) until answers bring it back under.
  */
 export class QueuedRequestBytes {
   private used = 0;
