@@ -8,6 +8,7 @@ import { Batch } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { withBroker, withClient } from '../helpers/broker.js';
 import { holdWrites } from '../helpers/held-writes.js';
+import { until } from '../helpers/until.js';
 import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
 
 const API = { PRODUCE: 0, FETCH: 1, LIST_OFFSETS: 2, METADATA: 3, API_VERSIONS: 18, CREATE_TOPICS: 19 } as const;
@@ -284,6 +285,8 @@ test('acks=0 requests hold their place among a connection\'s unanswered requests
     const open = holdWrites(b.broker.logs.topics.get('t')!.partitions[0]!, () => appended++);
     for (let i = 0; i < 20; i++) void c.send(API.PRODUCE, 9, produceBody('t', 0, buildRecordBatch([{ value: `v${i}` }]), 0)).catch(() => undefined);
     const answered = c.send(API.METADATA, 9, { topics: null, allowAutoTopicCreation: false });
+    await until(() => appended >= 4, 'four requests read');
+    // time for reads the limit should have stopped
     await new Promise((r) => setTimeout(r, 200));
     // four unanswered requests (the limit) stop the reading: before, all 20 were taken in and held in memory
     assert.equal(appended, 4);

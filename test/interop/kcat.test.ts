@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
 import { run } from '../helpers/run.js';
+import { until } from '../helpers/until.js';
 
 interface KcatMessage {
   partition: number;
@@ -71,7 +72,7 @@ test('kcat: 10,000 lines sent with acks=0 (no answers) are all stored, in order'
     await kcat(['-b', bootstrap, '-P', '-t', 'unacked', '-X', 'acks=0', '-X', 'linger.ms=20'], lines.join('\n') + '\n');
     // kcat is done once its requests are sent; they are visible once durable, soon after
     const log = broker.logs.topics.get('unacked')!.partitions[0]!;
-    for (let waited = 0; log.highWatermark < 10_000 && waited < 30_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    await until(() => log.highWatermark === 10_000, 'all 10,000 lines to be durable', 30_000);
     const out = await kcat(['-b', bootstrap, '-C', '-t', 'unacked', '-o', 'beginning', '-e', '-J', '-q']);
     const got: KcatMessage[] = out.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(got.map((m) => m.offset), lines.map((_, i) => i));
