@@ -171,7 +171,7 @@ export class Broker {
     }
     const connection = new Connection(
       accepted,
-      (frame, conn) => dispatchFrame(this, frame, conn),
+      (frame, conn, taken) => dispatchFrame(this, frame, conn, taken),
       {
         maxRequestBytes: this.config.maxRequestBytes,
         idleTimeoutMs: this.config.idleTimeoutMs,

@@ -12,8 +12,12 @@ export interface FrameResponse {
   afterWritten: (() => void) | null;
 }
 
-/** Answers one request frame, or resolves to null when the request gets no response (acks=0). */
-export type FrameHandler = (frame: Buffer, connection: Connection) => Promise<FrameResponse | null>;
+/**
+ * Answers one request frame, or resolves to null when the request gets no response (acks=0). `taken` says the
+ * request no longer holds its frame's memory, so the frame stops counting toward `queued.max.request.bytes`
+ * before its answer (a long-poll fetch may wait for seconds).
+ */
+export type FrameHandler = (frame: Buffer, connection: Connection, taken: () => void) => Promise<FrameResponse | null>;
 
 export interface ConnectionOptions {
   maxRequestBytes: number;
@@ -37,7 +41,7 @@ const EMPTY_FRAME = Buffer.alloc(0);
 interface Slot {
   done: boolean;
   response: FrameResponse | null;
-  /** The frame's size, counted in `queued` until the request is answered. */
+  /** The frame's size, counted in `queued` until the request is answered or has let go of the frame. */
   bytes: number;
 }
 
@@ -180,7 +184,7 @@ export class Connection {
       const frame = this.ready.shift()!;
       const slot: Slot = { done: false, response: null, bytes: frame.length };
       this.slots.push(slot);
-      this.handleFrame(frame, this).then(
+      this.handleFrame(frame, this, () => this.uncount(slot)).then(
         (response) => {
           slot.done = true;
           slot.response = response;
@@ -194,12 +198,18 @@ export class Connection {
     }
   }
 
+  private uncount(slot: Slot): void {
+    this.options.queued.remove(slot.bytes);
+    slot.bytes = 0;
+  }
+
   private writeReady(): void {
     if (this.closed) return;
     let wrote = false;
     while (this.slots.length > 0 && this.slots[0]!.done) {
-      const { response, bytes } = this.slots.shift()!;
-      this.options.queued.remove(bytes);
+      const slot = this.slots.shift()!;
+      this.uncount(slot);
+      const { response } = slot;
       if (response === null) continue;
       if (!wrote) this.socket.cork();
       wrote = true;

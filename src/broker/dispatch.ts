@@ -7,6 +7,7 @@ import type { Broker } from './broker.js';
 import type { Connection, FrameResponse } from './connection.js';
 import { supportedApiKeys } from './handlers/18-api-versions.js';
 
+const PRODUCE_KEY = 0;
 const API_VERSIONS_KEY = 18;
 
 /**
@@ -14,7 +15,7 @@ const API_VERSIONS_KEY = 18;
  * versions (other than ApiVersions, which gets the prescribed v0 answer) and undecodable bodies throw
  * ProtocolError, which closes that connection only.
  */
-export async function dispatchFrame(broker: Broker, frame: Buffer, connection: Connection): Promise<FrameResponse | null> {
+export async function dispatchFrame(broker: Broker, frame: Buffer, connection: Connection, taken: () => void): Promise<FrameResponse | null> {
   const r = new Reader(frame);
   const header = readRequestHeader(r);
   connection.clientId = header.clientId;
@@ -29,6 +30,9 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   const flexible = schema.flexibleMin >= 0 && version >= schema.flexibleMin;
   if (flexible) r.skipTaggedFields();
   const request = schema.decodeRequest(r, version);
+  // a produce request's batches are views of its frame until they are written; any other request is decoded
+  // and done with it, as Kafka counts a request only until its handler takes it
+  if (header.apiKey !== PRODUCE_KEY) taken();
   // a holder, not a variable: set from the handler's callback, which the compiler's narrowing does not follow
   const after: { written: (() => void) | null } = { written: null };
   const afterResponseWritten = (run: () => void) => (after.written = run);

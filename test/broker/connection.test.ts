@@ -203,6 +203,33 @@ test('a connection closed with requests unanswered gives their bytes back to que
   }, { queuedMaxRequestBytes: 1 << 20 });
 });
 
+test('a long-poll fetch stops counting toward queued.max.request.bytes once decoded, so it holds no one back while it waits', async () => {
+  await withClient(async (a, b) => {
+    await b.broker.createTopic('many', 300, {});
+    const partitions = Array.from({ length: 300 }, (_, partition) => ({ partition, fetchOffset: 0, partitionMaxBytes: 1 << 20 }));
+    let answered = false;
+    const parked = a.send(API.FETCH, 11, { ...fetchBody('many', 0), maxWaitMs: 60_000, minBytes: 1, topics: [{ topic: 'many', partitions }] });
+    void parked.then(() => (answered = true));
+    // the request is several KB, over the 4 KiB limit: counted until answered, it would stop every connection's reads
+    await until(() => b.broker.queuedRequests.bytes === 0 && b.broker.connections.size === 1, 'the parked fetch to stop counting');
+    assert.equal(answered, false);
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      const metadata = await c.send(API.METADATA, 9, { topics: null, allowAutoTopicCreation: false });
+      assert.equal(metadata.brokers.length, 1);
+      const records = buildRecordBatch([{ value: 'wakes it' }]);
+      const produced = await c.send(API.PRODUCE, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'many', partitionData: [{ index: 7, records }] }] });
+      assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
+      const fetched = await parked;
+      const found = fetched.responses[0].partitions.filter((p: any) => p.records.length > 0);
+      assert.deepEqual(found.map((p: any) => [p.partitionIndex, decodeRecordBatches(p.records)[0]!.records[0]!.value!.toString()]), [[7, 'wakes it']]);
+      assert.equal(b.broker.queuedRequests.bytes, 0);
+    } finally {
+      c.close();
+    }
+  }, { queuedMaxRequestBytes: 4 * 1024 });
+});
+
 test('fetch responses waiting for slow consumers hold what fetch memory allows, each still a whole first batch', async () => {
   await withClient(async (c, b) => {
     await b.broker.createTopic('m', 1, {});
