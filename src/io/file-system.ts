@@ -66,8 +66,13 @@ export interface FileIdentity {
  */
 export const OPEN_READ_WRITE_CREATE = fs.constants.O_RDWR | fs.constants.O_CREAT;
 
-/** Started at the first small write or read made beside other I/O: one per process, shared by every broker in it. */
+/**
+ * One per process, shared by every broker in it. Started when a data dir is locked, ahead of the writes that follow:
+ * its thread takes 60 ms to start on an idle small VM and up to 200 ms beside a busy broker, and when it started at
+ * the first small write, the first produce after a start was acknowledged that late, and everything behind it too.
+ */
 let smallIo: SmallIo | undefined;
+const startSmallIo = (): SmallIo => (smallIo ??= new SmallIo());
 /** Its shell is started at the first syncfs: one per process too. */
 const syncer = new FileSystemSyncer();
 /** Writes and reads given to libuv's I/O threads and not yet done. */
@@ -106,11 +111,11 @@ export const nodeFileSystem: FileSystem = {
   writev: (fd, buffers, position) => {
     let bytes = 0;
     for (const b of buffers) bytes += b.length;
-    const small = bytes <= SMALL_IO_MAX_BYTES && besideOthers() ? (smallIo ??= new SmallIo()).writev(fd, buffers, bytes, position) : null;
+    const small = bytes <= SMALL_IO_MAX_BYTES && besideOthers() ? startSmallIo().writev(fd, buffers, bytes, position) : null;
     return small ?? onPool((done) => fs.writev(fd, buffers, position, done));
   },
   read: (fd, into, length, position, mayMissCache = false) => {
-    const small = !mayMissCache && length <= SMALL_IO_MAX_BYTES && besideOthers() ? (smallIo ??= new SmallIo()).read(fd, into, length, position) : null;
+    const small = !mayMissCache && length <= SMALL_IO_MAX_BYTES && besideOthers() ? startSmallIo().read(fd, into, length, position) : null;
     return small ?? onPool((done) => fs.read(fd, into, 0, length, position, done));
   },
   fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))),
@@ -148,6 +153,7 @@ export const nodeFileSystem: FileSystem = {
 };
 
 async function lockDir(dir: string): Promise<() => Promise<void>> {
+  startSmallIo();
   const path = `${dir}/.lock`;
   const me = (await processIdentity(process.pid)) ?? String(process.pid);
   for (let attempt = 0; attempt < 2; attempt++) {
