@@ -6,6 +6,7 @@ import { amqpDriver } from './drivers/amqp.js';
 import type { Driver, RunTarget } from './drivers/driver.js';
 import { kafkaDriver } from './drivers/kafka.js';
 import { natsDriver } from './drivers/nats.js';
+import { platformaticDriver } from './drivers/platformatic.js';
 import { redisDriver } from './drivers/redis.js';
 
 export interface ClientSpec {
@@ -22,7 +23,10 @@ export interface ClientSpec {
   rate: number;
   /** consume: record end-to-end latency from the send time carried in each payload. */
   latency: boolean;
-  /** consume: latency of messages sent in the first this many ms after the consumer is ready is not recorded (client warm-up: connections, metadata). */
+  /**
+   * produce: messages sent in the first this many ms of sending are marked as warm-up (connections, metadata, the
+   * client's first compilations), and a latency consumer does not record them.
+   */
   warmupMs?: number;
 }
 
@@ -44,6 +48,8 @@ export async function driverFor(target: RunTarget): Promise<Driver> {
   switch (target.system) {
     case 'sluice':
       return kafkaDriver(target);
+    case 'sluice-platformatic':
+      return platformaticDriver(target);
     case 'rabbitmq-classic':
       return amqpDriver(target, 'classic');
     case 'rabbitmq-quorum':
@@ -59,9 +65,14 @@ export async function driverFor(target: RunTarget): Promise<Driver> {
 
 const nowMs = () => performance.timeOrigin + performance.now();
 
-function payload(bytes: number): Buffer {
-  const p = Buffer.alloc(Math.max(8, bytes), 'x');
+/** The byte after the send time: whether the message was sent after the producer's warm-up. */
+const MEASURED_AT = 8;
+const MEASURED = 1;
+
+function payload(bytes: number, measured: boolean): Buffer {
+  const p = Buffer.alloc(Math.max(MEASURED_AT + 1, bytes), 'x');
   p.writeDoubleLE(nowMs(), 0);
+  p[MEASURED_AT] = measured ? MEASURED : 0;
   return p;
 }
 
@@ -69,13 +80,15 @@ function payload(bytes: number): Buffer {
 async function produce(driver: Driver, spec: ClientSpec): Promise<Omit<ClientResult, 'cpuSeconds'>> {
   const started = nowMs();
   const deadline = started + spec.seconds * 1000;
+  const warmUntil = started + (spec.warmupMs ?? 0);
   let sent = 0;
   let confirmed = 0;
   let next = 0;
   const inflight = new Set<Promise<void>>();
   let failure: unknown = null;
   const launch = (count: number) => {
-    const batch = Array.from({ length: count }, () => payload(spec.messageBytes));
+    const measured = nowMs() >= warmUntil;
+    const batch = Array.from({ length: count }, () => payload(spec.messageBytes, measured));
     const index = spec.indices[next++ % spec.indices.length]!;
     sent += count;
     const p = driver.send(index, batch).then(
@@ -107,21 +120,18 @@ async function consume(driver: Driver, spec: ClientSpec): Promise<Omit<ClientRes
   const started = nowMs();
   let received = 0;
   let last = started;
-  let recordFrom = Infinity;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   await driver.consume(spec.indices, (payloads) => {
     const now = nowMs();
     for (const p of payloads) {
       // latency in microseconds, from the send time the producer wrote into the payload
-      const sentAt = p.readDoubleLE(0);
-      if (histogram && sentAt >= recordFrom) histogram.recordValue(Math.max(1, Math.round((now - sentAt) * 1000)));
+      if (histogram && p[MEASURED_AT] === MEASURED) histogram.recordValue(Math.max(1, Math.round((now - p.readDoubleLE(0)) * 1000)));
     }
     received += payloads.length;
     last = now;
     if (received >= spec.messages) resolveDone();
   });
-  recordFrom = nowMs() + (spec.warmupMs ?? 0);
   process.stdout.write(JSON.stringify({ ready: true }) + '\n');
   const deadline = started + spec.seconds * 1000;
   while (received < spec.messages) {

@@ -26,6 +26,10 @@ export const PLANS: Plan[] = [
     durableSetting: 'acks=all, topic flush.policy=fsync', relaxedSetting: 'acks=1, topic flush.policy=none', maxQueues: 10_000,
   },
   {
+    id: 'sluice-platformatic', label: 'Sluice (@platformatic/kafka)', client: 'sluice-platformatic', server: () => 'sluice',
+    durableSetting: 'acks=all, topic flush.policy=fsync', relaxedSetting: 'acks=1, topic flush.policy=none', maxQueues: 10_000,
+  },
+  {
     id: 'rabbitmq-classic', label: 'RabbitMQ classic queue (amqplib)', client: 'rabbitmq-classic', server: () => 'rabbitmq',
     durableSetting: 'durable queue, persistent messages, publisher confirms', relaxedSetting: 'non-durable queue, transient messages, no confirms', maxQueues: 10_000,
   },

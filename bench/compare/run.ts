@@ -217,9 +217,9 @@ async function latency(plan: Plan): Promise<void> {
         try {
           await prepare(t);
           const messages = rate * (SECONDS + WARMUP_SECONDS);
-          const consumer = startClient(spec(t, 'consume', { messages, latency: true, seconds: SECONDS + WARMUP_SECONDS + 2, warmupMs: WARMUP_SECONDS * 1000 }));
+          const consumer = startClient(spec(t, 'consume', { messages, latency: true, seconds: SECONDS + WARMUP_SECONDS + 2 }));
           await consumer.ready;
-          const p = await runClient(spec(t, 'produce', { messages, rate, seconds: SECONDS + WARMUP_SECONDS + 5 }));
+          const p = await runClient(spec(t, 'produce', { messages, rate, seconds: SECONDS + WARMUP_SECONDS + 5, warmupMs: WARMUP_SECONDS * 1000 }));
           const c = await consumer.result;
           if (p.error || c.error || !c.latency) throw new Error(p.error ?? c.error ?? 'no latency recorded');
           const achieved = p.messages / p.seconds;

@@ -10,7 +10,8 @@ export interface RunTarget {
   queues: number;
 }
 
-export const SYSTEM_IDS = ['sluice', 'rabbitmq-classic', 'rabbitmq-quorum', 'rabbitmq-stream', 'nats-jetstream', 'redis-streams'] as const;
+/** A system and the Node client that drives it: 'sluice' is Sluice through kafkajs. */
+export const SYSTEM_IDS = ['sluice', 'sluice-platformatic', 'rabbitmq-classic', 'rabbitmq-quorum', 'rabbitmq-stream', 'nats-jetstream', 'redis-streams'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 
 /**
