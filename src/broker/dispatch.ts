@@ -30,8 +30,9 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   const flexible = schema.flexibleMin >= 0 && version >= schema.flexibleMin;
   if (flexible) r.skipTaggedFields();
   const request = schema.decodeRequest(r, version);
-  // a produce request's batches are views of its frame until they are written; any other request is decoded
-  // and done with it, as Kafka counts a request only until its handler takes it
+  // a produce request's batches are views of its frame until they are written; any other request keeps small views
+  // at most (group members' metadata), so it stops counting once decoded, as Kafka counts a request only until its
+  // handler takes it
   if (header.apiKey !== PRODUCE_KEY) taken();
   // a holder, not a variable: set from the handler's callback, which the compiler's narrowing does not follow
   const after: { written: (() => void) | null } = { written: null };
