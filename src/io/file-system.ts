@@ -73,7 +73,7 @@ export const OPEN_READ_WRITE_CREATE = fs.constants.O_RDWR | fs.constants.O_CREAT
  */
 let smallIo: SmallIo | undefined;
 const startSmallIo = (): SmallIo => (smallIo ??= new SmallIo());
-/** Its shell is started at the first syncfs: one per process too. */
+/** One per process too, its shell started with the small-I/O thread (see FileSystemSyncer). */
 const syncer = new FileSystemSyncer();
 /** Writes and reads given to libuv's I/O threads and not yet done. */
 let poolRequestsInFlight = 0;
@@ -153,7 +153,9 @@ export const nodeFileSystem: FileSystem = {
 };
 
 async function lockDir(dir: string): Promise<() => Promise<void>> {
+  // the engine's helpers start with its data dir, before its first writes and while the process is small
   startSmallIo();
+  syncer.prepare();
   const path = `${dir}/.lock`;
   const me = (await processIdentity(process.pid)) ?? String(process.pid);
   for (let attempt = 0; attempt < 2; attempt++) {

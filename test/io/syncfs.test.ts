@@ -37,6 +37,27 @@ test('syncfs runs in one long-lived shell: concurrent calls answered in order, o
     process.kill(pid, 'SIGKILL');
   }));
 
+test('prepare starts the shell before any sync, the first sync uses it, and it keeps no process alive', async () => {
+  const syncer = new FileSystemSyncer();
+  assert.equal(syncer.pid, undefined);
+  syncer.prepare();
+  const pid = syncer.pid;
+  assert.ok(pid !== undefined && pid > 0);
+  syncer.prepare();
+  assert.equal(syncer.pid, pid);
+  assert.equal(await syncer.sync('/'), true);
+  assert.equal(syncer.pid, pid);
+  process.kill(pid, 'SIGKILL');
+
+  // a process that only prepared exits by itself: the idle shell does not hold it
+  const module = new URL('../../src/io/syncfs.js', import.meta.url).href;
+  const script = `import { FileSystemSyncer } from '${module}'; const s = new FileSystemSyncer(); s.prepare(); console.log(s.pid > 0);`;
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
+  assert.equal(out.trim(), 'true');
+});
+
 test('a failed sync rejects with EIO and the reason; the calls after it are answered', async () => {
   const syncer = new FileSystemSyncer();
   const failing = syncer.sync('/nonexistent-dir-of-a-syncfs-test/x');
