@@ -34,7 +34,12 @@ export interface InternalRecord {
  * go to partition murmur2(entity) mod N, so they stay in order; writes are always fsync'd before they count.
  */
 export class InternalTopic {
-  private topic: TopicState | null = null;
+  /**
+   * The topic once found or created, shared by every write: the first writes come together (the members of a new
+   * group, offset commits), and each making the topic itself either failed on it already existing or took it while
+   * its partitions were still being created.
+   */
+  private topic: Promise<TopicState> | null = null;
 
   constructor(
     private readonly logs: LogManager,
@@ -42,14 +47,25 @@ export class InternalTopic {
     private readonly partitions: number,
   ) {}
 
-  private async ensureTopic(): Promise<TopicState> {
-    this.topic ??= this.logs.topics.get(this.name) ?? null;
-    this.topic ??= await this.logs.createTopic(this.name, this.partitions, {
+  private ensureTopic(): Promise<TopicState> {
+    this.topic ??= this.findOrCreate().catch((err: unknown) => {
+      this.topic = null; // the next write tries again
+      throw err;
+    });
+    return this.topic;
+  }
+
+  private async findOrCreate(): Promise<TopicState> {
+    const found = this.logs.topics.get(this.name);
+    if (found) {
+      await found.created;
+      if (found.partitions.length > 0) return found;
+    }
+    return this.logs.createTopic(this.name, this.partitions, {
       'cleanup.policy': 'compact',
       'flush.policy': 'fsync',
       'segment.bytes': String(100 * 1024 * 1024),
     });
-    return this.topic;
   }
 
   /** Appends records about `entity` durably. */
@@ -65,7 +81,7 @@ export class InternalTopic {
   async *readAll(): AsyncGenerator<InternalRecord> {
     const topic = this.logs.topics.get(this.name);
     if (!topic) return;
-    this.topic = topic;
+    this.topic = Promise.resolve(topic);
     for (const log of topic.partitions) {
       let offset = log.logStartOffset;
       while (offset < log.highWatermark) {
