@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Server } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { listen, type AcceptedSocket } from '../io/tcp.js';
@@ -14,6 +13,7 @@ import { BufferPool } from './buffer-pool.js';
 import { QueuedRequestBytes } from './queued-request-bytes.js';
 import { FetchMemory } from './fetch-memory.js';
 import type { ApiHandler } from './handler.js';
+import { loadClusterIdentity } from './cluster-identity.js';
 
 export interface BrokerConfig {
   host: string;
@@ -82,16 +82,18 @@ export class Broker {
   readonly bufferPool = new BufferPool();
   readonly queuedRequests: QueuedRequestBytes;
   readonly fetchMemory: FetchMemory;
-  readonly clusterId: string;
   readonly producerIds: ProducerIdManager;
   readonly transactions: TransactionCoordinator;
   private server!: Server;
+  /** Kept from the listen: once closing, the server no longer has an address, and requests still get answers. */
+  private listenPort = 0;
   private closing: Promise<void> | null = null;
   private readonly topicCreations = new Map<string, Promise<TopicState>>();
   private readonly closingListeners = new Set<() => void>();
 
   private constructor(
     readonly config: BrokerConfig,
+    readonly clusterId: string,
     readonly logs: LogManager,
     readonly groups: GroupCoordinator,
     readonly logger: Logger,
@@ -110,7 +112,6 @@ export class Broker {
       },
       { ...DEFAULT_TRANSACTION_CONFIG, ...config.transactions },
     );
-    this.clusterId = config.clusterId ?? 'sluice-' + randomBytes(8).toString('hex');
   }
 
   static async start(config: Partial<BrokerConfig> = {}, logger: Logger = pino({ level: 'silent' })): Promise<Broker> {
@@ -134,25 +135,33 @@ export class Broker {
       if (sealed > 0 && unsealed === 0) logger.info({ segments: sealed, ms }, 'recovery wrote the index files of the closed segments found without them, in the background');
       if (unsealed > 0) logger.info({ sealed, unsealed, ms }, 'shutdown stopped recovery writing index files of closed segments found without them: the next start goes on');
     });
+    let clusterId: string;
+    try {
+      ({ clusterId } = await loadClusterIdentity(logs.beside, full.dataDir, full));
+    } catch (err) {
+      await logs.close();
+      throw err;
+    }
     const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
-    const broker = new Broker(full, logs, groups, logger);
+    const broker = new Broker(full, clusterId, logs, groups, logger);
     try {
       await broker.producerIds.load();
       await groups.load();
       await broker.transactions.load();
       broker.server = await listen(full.host, full.port, (socket) => broker.accept(socket));
+      broker.listenPort = (broker.server.address() as AddressInfo).port;
     } catch (err) {
       broker.transactions.close();
       groups.close();
       await logs.close();
       throw err;
     }
-    logger.info({ host: full.host, port: broker.port, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
+    logger.info({ host: full.host, port: broker.port, clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
     return broker;
   }
 
   get port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return this.listenPort;
   }
 
   /** The host:port clients should connect to. */

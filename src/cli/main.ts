@@ -7,6 +7,7 @@ import { COMPRESSION_NAMES } from '../protocol/compression.js';
 import { KafkaError } from '../protocol/errors.js';
 import { START_SETTINGS, envName, resolveStartConfig } from './start-config.js';
 import { UsageError } from './usage-error.js';
+import { InconsistentIdentityError } from '../broker/cluster-identity.js';
 import { dumpFile } from './dump-log.js';
 import { nodeFileSystem } from '../io/file-system.js';
 
@@ -81,7 +82,7 @@ const COMMANDS: Record<string, Command> = {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE') throw new UsageError(`cannot listen on ${config.host}:${config.port}: the address is in use`);
-        if (code === 'ELOCKED' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EROFS' || code === 'EEXIST') {
+        if (code === 'ELOCKED' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EROFS' || code === 'EEXIST' || err instanceof InconsistentIdentityError) {
           throw new UsageError(`cannot use data dir ${config.dataDir}: ${(err as Error).message}`);
         }
         throw err;

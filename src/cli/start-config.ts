@@ -29,7 +29,7 @@ export const START_SETTINGS: readonly Setting[] = [
   { flag: 'advertised-port', help: 'port clients are told to connect to (default: the listen port)', apply: (c, v) => (c.advertisedPort = int('advertised-port', v, 1, 65535)) },
   { flag: 'data-dir', help: 'where logs are stored (default ./data)', apply: (c, v) => (c.dataDir = v) },
   { flag: 'node-id', help: 'broker id reported to clients (default 1)', apply: (c, v) => (c.nodeId = int('node-id', v, 0, 2 ** 31 - 1)) },
-  { flag: 'cluster-id', help: 'cluster id reported to clients (default: random per start)', apply: (c, v) => (c.clusterId = v) },
+  { flag: 'cluster-id', help: 'cluster id reported to clients (default: made at the first start and kept in the data dir\'s meta.properties)', apply: (c, v) => (c.clusterId = v) },
   { flag: 'auto-create-topics', help: 'create unknown topics on first use (default true)', apply: (c, v) => (c.autoCreateTopics = bool('auto-create-topics', v)) },
   { flag: 'default-partitions', help: 'partitions of auto-created topics (default 1)', apply: (c, v) => (c.defaultPartitions = int('default-partitions', v, 1, 100_000)) },
   { flag: 'max-request-bytes', help: 'largest request accepted, socket.request.max.bytes (default 104857600)', apply: (c, v) => (c.maxRequestBytes = int('max-request-bytes', v, 1024)) },

@@ -406,6 +406,25 @@ test('shutdown answers a parked long-poll fetch and closes cleanly', async () =>
   });
 });
 
+test('a request waiting behind a parked fetch when shutdown begins is answered, with the address the broker listened on', async () => {
+  // one request in flight per connection: the Metadata request waits until the fetch is answered, which shutdown does
+  await withBroker(async (b) => {
+    await b.broker.createTopic('t', 1, {});
+    const c = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      const parked = c.send(API.FETCH, 11, fetchBody('t', 0, 0, 3_600_000, 1));
+      const metadata = c.send(API.METADATA, 9, { topics: null, allowAutoTopicCreation: false });
+      await until(() => [...b.broker.connections].some((conn) => conn.inFlight > 0), 'the fetch to park');
+      await b.broker.close();
+      assert.equal((await parked).responses[0].partitions[0].errorCode, 0);
+      const res = await metadata;
+      assert.deepEqual(res.brokers.map((x: { nodeId: number; host: string; port: number }) => [x.nodeId, x.host, x.port]), [[1, '127.0.0.1', b.port]]);
+    } finally {
+      c.close();
+    }
+  }, { maxInFlightPerConnection: 1 });
+});
+
 test('LogAppendTime topics stamp the append time into the batch; CreateTime keeps the client time', async () => {
   await withClient(async (c, b) => {
     await b.broker.createTopic('lat', 1, { 'message.timestamp.type': 'LogAppendTime' });

@@ -52,6 +52,12 @@ test('start, topics create/list/describe/alter/delete, produce and consume lines
       assert.equal(await stopCli(child), 0);
     }
     await access(join(dir, '.clean-shutdown'));
+    // the data dir keeps the cluster id it was made with; a start that names another is refused
+    const clusterId = /^cluster\.id=(.+)$/m.exec(await readFile(join(dir, 'meta.properties'), 'utf8'))?.[1];
+    assert.match(clusterId ?? '', /^sluice-[0-9a-f]{16}$/);
+    const other = await sluice(['start', '--port', '0', '--data-dir', dir, '--cluster-id', 'another']);
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, new RegExp(`cannot use data dir .*: the data dir belongs to cluster ${clusterId}, but the cluster id configured is another`));
   }));
 
 test('the sluice command\'s #! line runs Node with 64 MiB semi-spaces and its malloc settings, a GLIBC_TUNABLES of the user\'s after them', () =>
