@@ -14,6 +14,8 @@ import { QueuedRequestBytes } from './queued-request-bytes.js';
 import { FetchMemory } from './fetch-memory.js';
 import type { ApiHandler } from './handler.js';
 import { loadClusterIdentity } from './cluster-identity.js';
+import { StorageErrorLog } from './storage-error-log.js';
+import type { FileSystem } from '../io/file-system.js';
 
 export interface BrokerConfig {
   host: string;
@@ -23,6 +25,8 @@ export interface BrokerConfig {
   advertisedHost?: string;
   advertisedPort?: number;
   dataDir: string;
+  /** The file system the data dir is used through (default: Node's); an embedding test can make it fail. */
+  fileSystem?: FileSystem;
   nodeId: number;
   clusterId?: string;
   autoCreateTopics: boolean;
@@ -82,6 +86,7 @@ export class Broker {
   readonly bufferPool = new BufferPool();
   readonly queuedRequests: QueuedRequestBytes;
   readonly fetchMemory: FetchMemory;
+  readonly storageErrors: StorageErrorLog;
   readonly producerIds: ProducerIdManager;
   readonly transactions: TransactionCoordinator;
   private server!: Server;
@@ -101,6 +106,7 @@ export class Broker {
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
     this.queuedRequests = new QueuedRequestBytes(config.queuedMaxRequestBytes);
     this.fetchMemory = new FetchMemory(config.fetchMemoryBytes);
+    this.storageErrors = new StorageErrorLog(logger, logs.clock);
     this.producerIds = new ProducerIdManager(logs.beside, logs.dataDir);
     this.transactions = new TransactionCoordinator(
       {
@@ -119,6 +125,7 @@ export class Broker {
     const opening = performance.now();
     const logs = await LogManager.open({
       dataDir: full.dataDir,
+      fs: full.fileSystem,
       defaults: full.logDefaults,
       retentionCheckMs: full.retentionCheckMs,
       maxOpenFiles: full.maxOpenFiles,

@@ -747,7 +747,7 @@ export class PartitionLog {
     if (written !== this.runBytes) {
       // a regular file takes fewer bytes than asked only when the file system runs out of room
       this.env.groupCommit.reclaimSpace();
-      this.stopWriting(new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short write: ${written} of ${this.runBytes} bytes`));
+      this.stopWriting(new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short write, the file system is out of room: ${written} of ${this.runBytes} bytes written to ${segment.logPath}`));
       return;
     }
     segment.dirty = true;

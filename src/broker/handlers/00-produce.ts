@@ -90,12 +90,17 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           out.logAppendTimeMs = result.logAppendTimeMs;
           out.logStartOffset = log.logStartOffset;
           waits.push(
-            (acks === -1 ? result.durable : result.written).catch((err) => {
-              Object.assign(out, toErrorCode(err), { baseOffset: -1 });
-            }),
+            (acks === -1 ? result.durable : result.written).then(
+              () => broker.storageErrors.succeeded(),
+              (err) => {
+                Object.assign(out, toErrorCode(err), { baseOffset: -1 });
+                broker.storageErrors.failed(err, `${topicData.name}-${p.index}`);
+              },
+            ),
           );
         } catch (err) {
           Object.assign(out, toErrorCode(err));
+          broker.storageErrors.failed(err, `${topicData.name}-${p.index}`);
           if (err instanceof InvalidRecordError) out.recordErrors = [{ batchIndex: err.index, batchIndexErrorMessage: err.message }];
           broker.logger.debug({ topic: topicData.name, partition: p.index, err: out.errorMessage }, 'produce rejected');
         }

@@ -21,6 +21,7 @@ import type { BufferPool } from '../buffer-pool.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
+import type { StorageErrorLog } from '../storage-error-log.js';
 
 const EMPTY = Buffer.alloc(0);
 const READ_COMMITTED = 1;
@@ -66,7 +67,7 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
     const memory = new LentMemory(broker.bufferPool, broker.fetchMemory);
     try {
       for (;;) {
-        const total = await readAll(slots, memory.reserve(req.maxBytes ?? 0x7fffffff), memory);
+        const total = await readAll(slots, memory.reserve(req.maxBytes ?? 0x7fffffff), memory, broker.storageErrors);
         memory.settle();
         const anyError = slots.some((s) => s.out.errorCode !== 0);
         const remaining = deadline - Date.now();
@@ -152,7 +153,7 @@ function readRecords(log: PartitionLog, offset: number, limit: number, upTo: num
  * each result is then cut to the limit the pass in order gives it, or read again should that limit be larger than
  * the one it was read with while its partition may hold more (a partition's readable bytes bound what it returns).
  */
-async function readAll(slots: Slot[], maxBytes: number, memory: ReadMemory): Promise<number> {
+async function readAll(slots: Slot[], maxBytes: number, memory: ReadMemory, storageErrors: StorageErrorLog): Promise<number> {
   let budget = maxBytes;
   let total = 0;
   for (let next = 0; next < slots.length; ) {
@@ -202,6 +203,7 @@ async function readAll(slots: Slot[], maxBytes: number, memory: ReadMemory): Pro
         // the partition's own failure (a Kafka error, or the disk's: KAFKA_STORAGE_ERROR); anything else is a bug
         const { errorCode } = toErrorCode(outcome.error);
         if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR) throw outcome.error;
+        storageErrors.failed(outcome.error, `${log.topic}-${log.partition}`);
         slot.out.errorCode = errorCode;
         fill(slot, log, EMPTY, log.lastStableOffset);
         continue;
