@@ -100,6 +100,7 @@ function subscriptionTopics(metadata: Buffer): string[] {
 export class GroupCoordinator {
   readonly groups = new Map<string, Group>();
   private readonly store: GroupStore;
+  private readonly topicExists: (name: string) => boolean;
   private readonly consumerProtocol: ConsumerGroupProtocol;
   private stopSweep: (() => void) | null = null;
   private lastRetentionSweepMs = 0;
@@ -111,6 +112,7 @@ export class GroupCoordinator {
     private readonly onError: (err: unknown, what: string) => void = () => undefined,
   ) {
     this.store = new GroupStore(logs, config.offsetsTopicPartitions);
+    this.topicExists = (name) => logs.topics.has(name);
     this.consumerProtocol = new ConsumerGroupProtocol(
       {
         byName: (name) => {
@@ -155,6 +157,8 @@ export class GroupCoordinator {
     const now = this.clock.now();
     for await (const rec of this.store.readAll()) this.apply(rec, now);
     for (const g of this.groups.values()) if (g.isEmpty && g.offsets.size === 0 && g.generationId === 0) this.groups.delete(g.id);
+    // a deletion whose offsets' removal a crash cut short
+    await this.forgetDeletedTopics().catch((err) => this.onError(err, 'deleting the offsets of deleted topics'));
     this.stopSweep = this.clock.every(SWEEP_MS, () => this.sweep());
   }
 
@@ -630,6 +634,28 @@ export class GroupCoordinator {
       .filter((g) => wantState.size === 0 || wantState.has((g.type === 'consumer' ? this.consumerProtocol.stateOf(g.consumer) : g.state).toLowerCase()))
       .filter((g) => wantType.size === 0 || wantType.has(g.type))
       .map((g) => ({ groupId: g.id, protocolType: g.type === 'consumer' ? 'consumer' : g.protocolType ?? '', state: g.type === 'consumer' ? capitalize(this.consumerProtocol.stateOf(g.consumer)) as GroupState : g.state, type: g.type }));
+  }
+
+  /**
+   * Deletes, durably, every group's committed offsets of topics that no longer exist, as Kafka does when a topic
+   * is deleted: a topic made again under the same name starts with no committed offsets, instead of its consumers
+   * resuming at the old topic's positions among the new one's records. Returns how many were deleted.
+   */
+  async forgetDeletedTopics(): Promise<number> {
+    const removals: Promise<number>[] = [];
+    for (const group of this.groups.values()) {
+      const gone = [...group.offsets.values()].filter((o) => !this.topicExists(o.topic));
+      if (gone.length === 0) continue;
+      const tombstones = gone.map((o) => ({ kind: 'offset' as const, group: group.id, topic: o.topic, partition: o.partition, value: null }));
+      removals.push(
+        this.store.write(group.id, tombstones).then(() => {
+          // an offset committed meanwhile (the topic made again) was written after the tombstone, and stays
+          for (const o of gone) if (group.offsets.get(offsetKey(o.topic, o.partition)) === o) group.offsets.delete(offsetKey(o.topic, o.partition));
+          return gone.length;
+        }),
+      );
+    }
+    return (await Promise.all(removals)).reduce((sum, n) => sum + n, 0);
   }
 
   /** DeleteGroups: only Empty groups; their offsets and metadata are deleted durably. */

@@ -1,5 +1,5 @@
-// DeleteTopics (key 20), v0-6. Removes the topic's files at once; v6 may name topics by id. Internal topics get
-// INVALID_TOPIC_EXCEPTION.
+// DeleteTopics (key 20), v0-6. Removes the topic's files at once, and the committed offsets of it; v6 may name topics by
+// id. Internal topics get INVALID_TOPIC_EXCEPTION.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDeletableTopicResult } from '../../protocol/messages.generated.js';
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
@@ -38,6 +38,12 @@ export const deleteTopics: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
     }
     // side by side, so they share catalogue writes instead of one each
     await inParallel(deletions, (remove) => remove());
+    if (responses.some((r) => r.errorCode === ErrorCode.NONE)) {
+      await broker.groups.forgetDeletedTopics().then(
+        (n) => n > 0 && broker.logger.info({ offsets: n }, 'committed offsets of deleted topics deleted'),
+        (err) => broker.logger.error({ err }, 'deleting the committed offsets of deleted topics failed (retried at the next deletion or start)'),
+      );
+    }
     return { throttleTimeMs: 0, responses };
   },
 };
