@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine, then runs the whole suite:
-# the Debian packages of the real clients the interop tests drive, the npm packages, then `npm test`.
+# the Debian packages of the real clients the interop tests drive, the npm packages (Confluent's Node client built
+# from source), then `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
-$SUDO apt-get install -y build-essential kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
+$SUDO apt-get install -y build-essential pkg-config kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard \
+  zlib1g-dev libssl-dev libsasl2-dev libzstd-dev liblz4-dev
 npm ci
+# Confluent's Node client, for its newer librdkafka: its prebuilt binaries come from outside the npm registry, so it is
+# built from the librdkafka it bundles against the Debian libraries above; installed apart, so that the project's own
+# `npm install` needs none of this
+CKJS_LINKING=dynamic npm ci --prefix test/interop/kafka-javascript
 npm test

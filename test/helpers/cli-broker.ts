@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { withTempDir } from './temp-dir.js';
 
 /** The `sluice` command (tests run from dist/; bin/ stays at the project root). */
 export const SLUICE_BIN = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
@@ -26,5 +27,27 @@ export function stopCli(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM')
     child.removeAllListeners('exit');
     child.on('exit', (code, killedBy) => resolve(code ?? killedBy));
     child.kill(signal);
+  });
+}
+
+/**
+ * Runs `fn` against `sluice start` in a child process with a fresh data dir (removed afterwards), then stops it,
+ * which must be clean. For clients whose native addon holds libuv's thread pool while it waits for the broker
+ * (@confluentinc/kafka-javascript): in the same process, they starve an embedded broker's file operations.
+ */
+export async function withCliBroker<T>(args: string[], fn: (b: { bootstrap: string; dataDir: string }) => Promise<T>): Promise<T> {
+  return withTempDir(async (dataDir) => {
+    const { child, bootstrap, output } = await startCli(['--data-dir', dataDir, ...args]);
+    let failed = false;
+    try {
+      return await fn({ bootstrap, dataDir });
+    } catch (err) {
+      failed = true;
+      throw err;
+    } finally {
+      const code = await stopCli(child);
+      // the test's own failure says more than the stop's
+      if (code !== 0 && !failed) throw new Error(`sluice start exited ${code}: ${output().slice(-3000)}`);
+    }
   });
 }

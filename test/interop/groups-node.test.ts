@@ -1,8 +1,11 @@
-// Consumer groups with the Node clients kafkajs and @platformatic/kafka: share, take over, resume.
+// Consumer groups with the Node clients kafkajs, @platformatic/kafka and @confluentinc/kafka-javascript: share, take
+// over, resume.
 import { test } from 'node:test';
 import { Consumer, stringDeserializers } from '@platformatic/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { withBroker } from '../helpers/broker.js';
+import { withCliBroker } from '../helpers/cli-broker.js';
+import { kjsKafka } from './kafka-javascript.js';
 import { shareTakeOverResume, type MemberRun, type StartMember } from './group-scenario.js';
 
 const fastGroups = { groups: { minSessionTimeoutMs: 1000 } };
@@ -98,6 +101,40 @@ const platformaticMember = (groupProtocol: 'classic' | 'consumer'): StartMember 
   return run;
 };
 
+const kafkaJavascriptMember = (groupProtocol: 'classic' | 'consumer'): StartMember => (bootstrap, o) => {
+  const run: MemberRun = { name: o.name, consumed: [], assignments: [], done: Promise.resolve() };
+  const protocol = groupProtocol === 'consumer' ? { 'group.protocol': 'consumer' } : { kafkaJS: { sessionTimeout: o.sessionMs ?? 6000, heartbeatInterval: 300 } };
+  const consumer = kjsKafka(bootstrap).consumer({ ...protocol, kafkaJS: { ...protocol.kafkaJS, groupId: o.group, fromBeginning: true, autoCommit: false }, 'client.id': o.name });
+  let lastAt = Date.now();
+  run.done = (async () => {
+    await consumer.connect();
+    // the client reports no assignment event in its KafkaJS API: watch its current assignment instead
+    const watch = setInterval(() => {
+      const now = consumer.assignment().filter((a) => a.topic === o.topic).map((a) => a.partition).sort((x, y) => x - y);
+      const last = run.assignments[run.assignments.length - 1];
+      if (!last || last.join() !== now.join()) run.assignments.push(now);
+    }, 20);
+    await consumer.subscribe({ topics: [o.topic] });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        if (run.consumed.length >= o.maxMessages) {
+          consumer.pause([{ topic: o.topic }]);
+          return;
+        }
+        const offset = Number(message.offset);
+        // as with kafkajs: a commit refused in a rebalance throws, and the message is not moved past
+        await consumer.commitOffsets([{ topic: o.topic, partition, offset: String(offset + 1) }]);
+        run.consumed.push({ consumer: o.name, partition, offset, value: message.value!.toString() });
+        lastAt = Date.now();
+      },
+    });
+    await untilIdle(run, o.idleMs, o.maxMessages, () => lastAt);
+    clearInterval(watch);
+    await consumer.disconnect();
+  })();
+  return run;
+};
+
 // Each member commits every message before taking the next; a commit refused during a rebalance throws out of
 // eachMessage, so kafkajs does not move past the message and its next owner consumes it: exactly once.
 test('kafkajs group: share, take over, resume', async () => {
@@ -114,4 +151,15 @@ test('@platformatic/kafka with the KIP-848 consumer protocol (server-side assign
   await withBroker((b) => shareTakeOverResume(b.bootstrap, platformaticMember('consumer'), 'plt848', { exactlyOnce: false }), {
     groups: { consumerHeartbeatIntervalMs: 300, consumerSessionTimeoutMs: 6000 },
   });
+});
+
+// the newest librdkafka; its addon holds libuv's threads while it waits, so the broker runs in its own process
+test('@confluentinc/kafka-javascript group: share, take over, resume', async () => {
+  await withCliBroker(['--group-min-session-timeout-ms', '1000'], (b) => shareTakeOverResume(b.bootstrap, kafkaJavascriptMember('classic'), 'ckjs'));
+});
+
+test('@confluentinc/kafka-javascript with the KIP-848 consumer protocol: share, take over, resume', async () => {
+  await withCliBroker(['--consumer-heartbeat-interval-ms', '300', '--consumer-session-timeout-ms', '6000'], (b) =>
+    shareTakeOverResume(b.bootstrap, kafkaJavascriptMember('consumer'), 'ckjs848'),
+  );
 });
