@@ -113,7 +113,8 @@ export class Broker {
         logs,
         clock: logs.clock,
         nextProducerId: () => this.producerIds.nextId(),
-        commitOffsets: (groupId, offsets) => groups.storeOffsets(groupId, offsets),
+        // offsets of a topic deleted while the transaction was open went with the topic (forgetDeletedTopics)
+        commitOffsets: (groupId, offsets) => groups.storeOffsets(groupId, offsets.filter((o) => logs.topics.has(o.topic))),
         onError: (err, what) => logger.error({ err }, `transactions: ${what} failed`),
       },
       { ...DEFAULT_TRANSACTION_CONFIG, ...config.transactions },

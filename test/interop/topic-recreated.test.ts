@@ -106,3 +106,26 @@ test('OffsetFetch after a deletion made through our own client sees the offsets 
     await b.close();
   }
 });
+
+test('kafkajs: offsets a transaction sent for a topic deleted before its commit are not stored by the commit', async () => {
+  const b = await startBroker();
+  const kafka = new Kafka({ clientId: 'txn-deleted', brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ transactionalId: 'td', idempotent: true, maxInFlightRequests: 1 });
+  try {
+    await admin.connect();
+    await producer.connect();
+    await admin.createTopics({ topics: [{ topic: 'gone', numPartitions: 2 }, { topic: 'out' }], waitForLeaders: true });
+    const txn = await producer.transaction();
+    await txn.send({ topic: 'out', messages: [{ value: 'done' }] });
+    await txn.sendOffsets({ consumerGroupId: 'tg', topics: [{ topic: 'gone', partitions: [{ partition: 0, offset: '7' }, { partition: 1, offset: '3' }] }, { topic: 'out', partitions: [{ partition: 0, offset: '1' }] }] });
+    await admin.deleteTopics({ topics: ['gone'] });
+    await txn.commit();
+    assert.deepEqual(await committed(b, 'tg', 'gone'), [-1, -1]);
+    assert.deepEqual(await committed(b, 'tg', 'out'), [1, -1]);
+  } finally {
+    await producer.disconnect();
+    await admin.disconnect();
+    await b.close();
+  }
+});
