@@ -32,8 +32,8 @@ export function stopCli(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM')
 
 /**
  * Runs `fn` against `sluice start` in a child process with a fresh data dir (removed afterwards), then stops it,
- * which must be clean. For clients whose native addon holds libuv's thread pool while it waits for the broker
- * (@confluentinc/kafka-javascript): in the same process, they starve an embedded broker's file operations.
+ * which must be clean. For clients whose native addon holds libuv's threads while it waits for the broker
+ * (@confluentinc/kafka-javascript's admin calls): in the same process, they starve an embedded broker's file operations.
  */
 export async function withCliBroker<T>(args: string[], fn: (b: { bootstrap: string; dataDir: string }) => Promise<T>): Promise<T> {
   return withTempDir(async (dataDir) => {

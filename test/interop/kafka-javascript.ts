@@ -1,8 +1,8 @@
 // Confluent's Node client, @confluentinc/kafka-javascript: the newest librdkafka (Debian's, which kcat and the Python
 // client use, is 2.0), through its KafkaJS-style API. It is installed apart, in test/interop/kafka-javascript/ (see
 // its package.json), so the project's own install and build do not need it: the types below are the part of its
-// API the tests use. Its tests run the broker in a child process (withCliBroker): the addon holds libuv's threads
-// while it waits for answers, which starves the file operations of a broker embedded in the same process.
+// API the tests use. Its tests run the broker in a child process (withCliBroker): its admin calls hold libuv's
+// threads while they wait for answers, which starves the file operations of a broker embedded in the same process.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
