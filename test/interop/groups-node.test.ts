@@ -151,7 +151,7 @@ test('@platformatic/kafka with the KIP-848 consumer protocol (server-side assign
   });
 });
 
-// The newest librdkafka; its admin calls hold libuv's threads while they wait, so the broker runs in its own process. It
+// The newest librdkafka, with the broker in a process of its own as for that client's other tests (withCliBroker). It
 // consumes fast enough that a member joining a few hundred milliseconds after the others could find its partitions
 // drained (seen on a loaded machine): more messages, and for the classic protocol a first rebalance that waits for
 // all three members.
