@@ -13,7 +13,7 @@ import { BufferPool } from './buffer-pool.js';
 import { QueuedRequestBytes } from './queued-request-bytes.js';
 import { FetchMemory } from './fetch-memory.js';
 import type { ApiHandler } from './handler.js';
-import { loadClusterIdentity } from './cluster-identity.js';
+import { loadClusterId } from './cluster-identity.js';
 import { StorageErrorLog } from './storage-error-log.js';
 import type { FileSystem } from '../io/file-system.js';
 
@@ -145,7 +145,7 @@ export class Broker {
     });
     let clusterId: string;
     try {
-      ({ clusterId } = await loadClusterIdentity(logs.beside, full.dataDir, full));
+      clusterId = await loadClusterId(logs.beside, full.dataDir, full);
     } catch (err) {
       await logs.close();
       throw err;

@@ -3,12 +3,7 @@ import { join } from 'node:path';
 import type { FileSystem } from '../io/file-system.js';
 
 /** Kafka's name for the file that ties a data dir to its cluster and node; operators know it. */
-export const META_FILE = 'meta.properties';
-
-export interface ClusterIdentity {
-  clusterId: string;
-  nodeId: number;
-}
+const META_FILE = 'meta.properties';
 
 /** A data dir that belongs to another cluster or node than the configuration says; the broker does not start. */
 export class InconsistentIdentityError extends Error {
@@ -24,7 +19,7 @@ export class InconsistentIdentityError extends Error {
  * once, kept in the data dir's `meta.properties` with the node id, and a start configured with a different cluster
  * or node id is refused instead of serving one data dir under two identities.
  */
-export async function loadClusterIdentity(fs: FileSystem, dataDir: string, configured: { clusterId?: string; nodeId: number }): Promise<ClusterIdentity> {
+export async function loadClusterId(fs: FileSystem, dataDir: string, configured: { clusterId?: string; nodeId: number }): Promise<string> {
   const path = join(dataDir, META_FILE);
   if (await fs.exists(path)) {
     const stored = parseProperties((await fs.readFile(path)).toString('utf8'));
@@ -35,11 +30,11 @@ export async function loadClusterIdentity(fs: FileSystem, dataDir: string, confi
       throw new InconsistentIdentityError(`the data dir belongs to cluster ${clusterId}, but the cluster id configured is ${configured.clusterId}`);
     }
     if (configured.nodeId !== nodeId) throw new InconsistentIdentityError(`the data dir belongs to node ${nodeId}, but the node id configured is ${configured.nodeId}`);
-    return { clusterId, nodeId };
+    return clusterId;
   }
-  const identity = { clusterId: configured.clusterId ?? newClusterId(), nodeId: configured.nodeId };
-  await fs.writeFileAtomic(path, `version=1\ncluster.id=${identity.clusterId}\nnode.id=${identity.nodeId}\n`);
-  return identity;
+  const clusterId = configured.clusterId ?? newClusterId();
+  await fs.writeFileAtomic(path, `version=1\ncluster.id=${clusterId}\nnode.id=${configured.nodeId}\n`);
+  return clusterId;
 }
 
 function newClusterId(): string {

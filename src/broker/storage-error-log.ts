@@ -31,7 +31,7 @@ export class StorageErrorLog {
     this.refusedInAll++;
     if (this.failingSince < 0) {
       this.failingSince = this.lastLineMs = now;
-      this.logger.error({ err, partition }, 'storage error: appends and reads that meet it are answered with KAFKA_STORAGE_ERROR; while it lasts, a count is logged every 10 s');
+      this.logger.error({ err, partition }, `storage error: appends and reads that meet it are answered with KAFKA_STORAGE_ERROR; while it lasts, a count is logged every ${STORAGE_ERROR_LOG_INTERVAL_MS / 1000} s`);
       return;
     }
     this.refusedSinceLine++;
