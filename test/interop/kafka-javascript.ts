@@ -85,12 +85,14 @@ interface KafkaJavascript {
   };
 }
 
-/** The client; a missing install fails the test that needs it, with what to run. */
+/** The client; one missing, or built for another Node version, fails the test that needs it, with what to run. */
 export function kafkaJavascript(): KafkaJavascript {
   try {
     return createRequire(PACKAGE_JSON)('@confluentinc/kafka-javascript') as KafkaJavascript;
   } catch (err) {
-    throw new Error(`@confluentinc/kafka-javascript is not installed: run scripts/test-all.sh, or in test/interop/kafka-javascript \`CKJS_LINKING=dynamic npm ci\` (${(err as Error).message})`);
+    throw new Error(
+      `@confluentinc/kafka-javascript could not be loaded: run scripts/test-all.sh, or in test/interop/kafka-javascript \`CKJS_LINKING=dynamic npm ci\`, with the Node that runs the tests (${(err as Error).message})`,
+    );
   }
 }
 
