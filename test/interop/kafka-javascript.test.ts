@@ -63,8 +63,12 @@ test('@confluentinc/kafka-javascript: create, idempotent acks=all produce with e
         } finally {
           await producer.disconnect();
         }
-        // this client's producer sends an empty value as null (kafkajs reads those records as null too)
-        assertSameMessages(messages.map((m) => (m.value === '' ? { ...m, value: null } : m)), await consumeAll(kafka, topic, messages.length));
+        const consumed = await consumeAll(kafka, topic, messages.length);
+        // this client's producer sends an empty value as null under Node 20 (kafkajs reads those records as null too)
+        // and as empty under Node 22: either is taken where the value sent was empty (message i is at partition i % 3,
+        // offset i / 3), a null sent must still come back null
+        for (const m of consumed) if (m.value === null && messages[m.offset * 3 + m.partition]?.value === '') m.value = '';
+        assertSameMessages(messages, consumed);
         // stored as the client compressed it: the codec bits of the first batch's attributes (after base offset,
         // length, leader epoch, magic and CRC)
         const segment = await readFile(join(dataDir, `${topic}-0`, '00000000000000000000.log'));
