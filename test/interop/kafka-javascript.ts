@@ -63,10 +63,7 @@ export interface KjsAdmin {
   fetchTopicOffsets(topic: string): Promise<{ partition: number; offset: string; low: string; high: string }[]>;
   fetchTopicOffsetsByTimestamp(topic: string, timestamp: number): Promise<{ partition: number; offset: string }[]>;
   deleteTopicRecords(options: { topic: string; partitions: { partition: number; offset: string }[] }): Promise<unknown>;
-  listGroups(): Promise<{ groups: { groupId: string; protocolType: string; state: number; type: number }[] }>;
-  describeGroups(groups: string[]): Promise<{ groups: { groupId: string; protocolType: string; state: number; members: unknown[] }[] }>;
   fetchOffsets(options: { groupId: string; topics: string[] }): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
-  deleteGroups(groups: string[]): Promise<unknown>;
   disconnect(): Promise<void>;
 }
 
