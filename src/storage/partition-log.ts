@@ -1151,8 +1151,8 @@ export class PartitionLog {
   async read(offset: number, maxBytes: number, upToOffset = this.highWatermark, memory = FRESH_MEMORY): Promise<ReadResult> {
     this.checkReadable(offset);
     const result: ReadResult = { records: NO_BYTES, highWatermark: this.highWatermark, logStartOffset: this.logStartOffset };
-    for (let i = this.segmentFor(offset); i < this.segments.length && offset < upToOffset; i++) {
-      const segment = this.segments[i]!;
+    // segments are followed by object, not index: retention may drop the first ones while a read awaits
+    for (let segment: Segment | undefined = this.segments[this.segmentFor(offset)]; segment !== undefined && offset < upToOffset; segment = this.segmentAfter(segment)) {
       const records = await this.readSegment(segment, offset, maxBytes, upToOffset, memory);
       if (records.length > 0) {
         result.records = records;
@@ -1160,6 +1160,13 @@ export class PartitionLog {
       }
     }
     return result;
+  }
+
+  /** The segment following `segment` in the log now, whether or not `segment` is still part of it. */
+  private segmentAfter(segment: Segment): Segment | undefined {
+    const i = this.segmentFor(segment.baseOffset);
+    const found = this.segments[i]!;
+    return found.baseOffset > segment.baseOffset ? found : this.segments[i + 1];
   }
 
   /** Throws OFFSET_OUT_OF_RANGE, as a read from `offset` would, when it lies outside [logStart, logEnd]. */
@@ -1435,7 +1442,7 @@ export class PartitionLog {
     if (this.config.cleanupPolicy === 'compact') return 0;
     const { retentionMs, retentionBytes } = this.config;
     let total = retentionBytes >= 0 ? this.sizeBytes : 0;
-    const deleted = await this.deleteSegmentsWhile((s, next) => {
+    return this.deleteSegmentsWhile((s, next) => {
       if (next === undefined || s.baseOffset >= this.hwSegment.baseOffset) return false;
       const expired = retentionMs >= 0 && s.maxTimestamp >= 0 && now - s.maxTimestamp > retentionMs;
       const oversize = retentionBytes >= 0 && total - s.size >= retentionBytes;
@@ -1445,22 +1452,24 @@ export class PartitionLog {
       }
       return false;
     });
-    if (deleted > 0) {
-      this.logStartOffset = Math.max(this.logStartOffset, this.segments[0]!.baseOffset);
-      this.transactions.dropBefore(this.logStartOffset);
-    }
-    return deleted;
   }
 
+  /**
+   * Drops the first segments while `pred` holds (never the last). The log start moves to the first segment kept
+   * before any file goes: a read below it meanwhile gets OFFSET_OUT_OF_RANGE, as it will once they are gone.
+   * (Moved after the deletions, a fetch landing in between was served the first kept segment's records in place
+   * of the offset it asked for, and its consumer skipped ahead without an offset reset.)
+   */
   private deleteSegmentsWhile(pred: (segment: Segment, next: Segment | undefined) => boolean): Promise<number> {
     return this.changingSegments(async () => {
       let n = 0;
-      while (this.segments.length > 1 && pred(this.segments[0]!, this.segments[1])) {
-        const s = this.segments.shift()!;
-        this.segmentsChanged();
-        await this.removeSegmentFiles(s);
-        n++;
-      }
+      while (n < this.segments.length - 1 && pred(this.segments[n]!, this.segments[n + 1])) n++;
+      if (n === 0) return 0;
+      this.logStartOffset = Math.max(this.logStartOffset, this.segments[n]!.baseOffset);
+      this.transactions.dropBefore(this.logStartOffset);
+      const dropped = this.segments.splice(0, n);
+      this.segmentsChanged();
+      for (const s of dropped) await this.removeSegmentFiles(s);
       return n;
     });
   }

@@ -343,6 +343,42 @@ test('retention deletes whole old segments by time and by size, never the active
     await again.close();
   }));
 
+test('while retention deletes segments, a read below the new log start is refused, never served later records', () =>
+  withTempDir(async (dir) => {
+    let unlinking = false;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      unlink: async (path) => {
+        if (path.endsWith('.log') && !unlinking) {
+          unlinking = true;
+          await released;
+        }
+        return nodeFileSystem.unlink(path);
+      },
+    };
+    const logs = await openLogs(dir, { fs });
+    await logs.createTopic('t', 1, { 'segment.bytes': '200', 'retention.bytes': '400' });
+    const log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 12; i++) await appendValues(log, [`v${i}`]).durable;
+    const doomed = log.segments.length - 3;
+    const firstKept = log.segments[doomed]!.baseOffset;
+    assert.ok(doomed >= 2 && firstKept > 2, `${log.segments.length} segments`);
+    const retention = logs.runRetention();
+    await waitUntil('the first segment file is being deleted', () => unlinking);
+    assert.equal(log.logStartOffset, firstKept, 'the log start moved before any file went');
+    for (const offset of [0, 1, firstKept - 1]) {
+      await assert.rejects(log.read(offset, 100), { code: ErrorCode.OFFSET_OUT_OF_RANGE }, `offset ${offset}`);
+    }
+    assert.deepEqual((await readAll(log))[0], [firstKept, `v${firstKept}`]);
+    release();
+    assert.equal(await retention, doomed);
+    assert.equal(log.logStartOffset, firstKept);
+    assert.deepEqual((await readAll(log)).map(([o]) => o), Array.from({ length: 12 - firstKept }, (_, i) => firstKept + i));
+    await logs.close();
+  }));
+
 test('DeleteRecords moves the log start offset, persisted; deleting a topic removes its files', () =>
   withTempDir(async (dir) => {
     const logs = await openLogs(dir);
