@@ -142,12 +142,41 @@ test('the compaction key map takes its size from --compaction-map-bytes or SLUIC
   assert.equal(resolveStartConfig({ 'compaction-map-bytes': '4194304' }, { SLUICE_COMPACTION_MAP_BYTES: '2097152' }).compactionMapBytes, 4194304);
 });
 
+test('retention runs every --retention-check-interval-ms', () =>
+  withTempDir(async (dir) => {
+    const { child, bootstrap } = await startCli(['--data-dir', dir, '--retention-check-interval-ms', '100']);
+    const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    try {
+      const b = ['-b', bootstrap];
+      assert.equal((await sluice(['topics', 'create', 'short', '--config', 'segment.bytes=1024', '--config', 'retention.bytes=1', ...b])).code, 0);
+      // one batch a run: each fills a segment past 1 KiB, so the next one rolls it
+      for (let run = 0; run < 4; run++) {
+        const produced = await sluice(['produce', 'short', ...b], `${String(run).repeat(1500)}\n`);
+        assert.equal(produced.code, 0, produced.stderr);
+      }
+      await admin.connect();
+      // the default interval, 30 s, is well past this wait
+      const deadline = Date.now() + 10_000;
+      let offsets = await admin.fetchTopicOffsets('short');
+      while (offsets[0]!.low !== '3' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        offsets = await admin.fetchTopicOffsets('short');
+      }
+      assert.deepEqual(offsets, [{ partition: 0, offset: '4', high: '4', low: '3' }]);
+    } finally {
+      await admin.disconnect();
+      await stopCli(child);
+    }
+  }));
+
 test('bad flags and values get a one-line error and exit code 2', async () => {
   for (const [args, pattern] of [
     [['start', '--bogus'], /Unknown option '--bogus'/],
     [['start', '--port', 'abc'], /port must be an integer/],
     [['start', '--log-config', 'flush.policy=sometimes'], /expected one of fsync, none/],
     [['start', '--compaction-map-bytes', '1000'], /compaction-map-bytes must be an integer from 1048576/],
+    [['start', '--retention-check-interval-ms', '0'], /retention-check-interval-ms must be an integer from 10/],
     [['nope'], /unknown command/],
     [['produce'], /needs a topic name/],
   ] as [string[], RegExp][]) {
