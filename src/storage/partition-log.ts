@@ -1151,12 +1151,21 @@ export class PartitionLog {
   async read(offset: number, maxBytes: number, upToOffset = this.highWatermark, memory = FRESH_MEMORY): Promise<ReadResult> {
     this.checkReadable(offset);
     const result: ReadResult = { records: NO_BYTES, highWatermark: this.highWatermark, logStartOffset: this.logStartOffset };
-    // segments are followed by object, not index: retention may drop the first ones while a read awaits
-    for (let segment: Segment | undefined = this.segments[this.segmentFor(offset)]; segment !== undefined && offset < upToOffset; segment = this.segmentAfter(segment)) {
+    let segment: Segment | undefined = this.segments[this.segmentFor(offset)];
+    while (segment !== undefined && offset < upToOffset) {
       const records = await this.readSegment(segment, offset, maxBytes, upToOffset, memory);
       if (records.length > 0) {
         result.records = records;
         break;
+      }
+      if (segment.deleted) {
+        // retention, DeleteRecords or a compaction swap removed it while this read waited: the offset is looked up
+        // again (below the log start now, it is refused; the segment after this one is not where it lies)
+        this.checkReadable(offset);
+        segment = this.segments[this.segmentFor(offset)];
+      } else {
+        // followed by object, not index: the list may have changed while this read waited
+        segment = this.segmentAfter(segment);
       }
     }
     return result;
@@ -1190,11 +1199,20 @@ export class PartitionLog {
 
   private async readSegment(segment: Segment, offset: number, maxBytes: number, upToOffset: number, memory: ReadMemory): Promise<Buffer> {
     await this.env.indexes.use(segment);
+    if (segment.deleted) return NO_BYTES; // the caller looks the offset up again
     const limit = this.visibleBytes(segment);
     let position = segment.offsetIndex.lookup(offset - segment.baseOffset);
     if (position >= limit) return NO_BYTES;
-    const fd = await this.env.handles.acquire(segment);
+    let fd: number;
     try {
+      fd = await this.env.handles.acquire(segment);
+    } catch (err) {
+      if (segment.deleted) return NO_BYTES; // its file went while it was being opened
+      throw err;
+    }
+    try {
+      // deleted while being opened: the path may name a compacted copy now, whose bytes the index above does not describe
+      if (segment.deleted) return NO_BYTES;
       // a consumer that keeps up reads what was just written, still in the page cache; one catching up, or reading
       // what was there before a restart, may wait for the disk
       const mayMissCache = segment !== this.active || position < Math.max(segment.writtenFrom, segment.size - RECENTLY_WRITTEN_BYTES);

@@ -12,12 +12,13 @@ import type { LogManager } from '../../src/storage/log-manager.js';
 import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
 import { propertySeed } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { crash, keyedContents, openLogs, type KeyedRecord } from './helpers.js';
+import { addKeyedRecords, crash, keyedContents, openLogs, type KeyedRecord } from './helpers.js';
 
 type Op =
   | { kind: 'append'; records: { key: string | null; value: string | null }[] }
   | { kind: 'tick'; ms: number }
-  | { kind: 'compact' }
+  /** A compaction pass, with a read from offset `at` (modulo the log end + 1) issued just before it. */
+  | { kind: 'compact'; at: number }
   | { kind: 'restart' }
   | { kind: 'crash' };
 
@@ -32,7 +33,7 @@ const opsArb = (compactWeight: number, maxLength: number): fc.Arbitrary<Op[]> =>
     fc.oneof(
       { weight: 6, arbitrary: fc.array(recordArb, { minLength: 1, maxLength: 3 }).map((records) => ({ kind: 'append' as const, records })) },
       { weight: 2, arbitrary: fc.nat(1500).map((ms) => ({ kind: 'tick' as const, ms })) },
-      { weight: compactWeight, arbitrary: fc.constant({ kind: 'compact' as const }) },
+      { weight: compactWeight, arbitrary: fc.nat(200).map((at) => ({ kind: 'compact' as const, at })) },
       { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
       { weight: 1, arbitrary: fc.constant({ kind: 'crash' as const }) },
     ),
@@ -52,6 +53,15 @@ for (const [variant, mapBytes, ops, seed] of [
         const open = () => openLogs(dir, { clock, compactionMapBytes: mapBytes });
         let logs: LogManager = await open();
         const model: KeyedRecord[] = [];
+        /** Whether compaction may have removed the record at an offset: superseded by a later one of its key, or a tombstone past delete.retention.ms. */
+        const droppableNow = () => {
+          const latest = new Map<string, number>();
+          model.forEach((r, offset) => r.key !== null && latest.set(r.key, offset));
+          return (offset: number) => {
+            const r = model[offset]!;
+            return r.key !== null && (latest.get(r.key) !== offset || (r.value === null && r.timestamp < now - DELETE_RETENTION_MS));
+          };
+        };
         try {
           await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '250', 'delete.retention.ms': String(DELETE_RETENTION_MS), 'min.cleanable.dirty.ratio': '0' });
           for (const op of ops) {
@@ -66,8 +76,18 @@ for (const [variant, mapBytes, ops, seed] of [
                 now += op.ms;
                 break;
               case 'compact': {
-                await logs.runRetention();
                 const log = logs.getLog('c', 0)!;
+                const from = op.at % (model.length + 1);
+                const racing = log.read(from, 1 << 20);
+                await logs.runRetention();
+                // one read racing the pass: the records it returns are unchanged, and any it passed over from the offset asked for are ones compaction may drop
+                const readRecords = new Map<number, KeyedRecord>();
+                addKeyedRecords((await racing).records, readRecords);
+                const read = [...readRecords].filter(([offset]) => offset >= from);
+                const droppable = droppableNow();
+                assert.ok(read.length > 0 || from === model.length, `nothing read at ${from} of ${model.length}`);
+                for (const [offset, rec] of read) assert.deepEqual(rec, model[offset], `read at ${offset} unchanged`);
+                for (let offset = from; offset < (read[0]?.[0] ?? from); offset++) assert.ok(droppable(offset), `read from ${from} passed over ${offset}, still the latest of its key`);
                 const closedEnd = log.activeSegment.baseOffset;
                 const latestClosed = new Map<string, number>();
                 model.forEach((r, offset) => r.key !== null && offset < closedEnd && latestClosed.set(r.key, offset));
@@ -88,15 +108,10 @@ for (const [variant, mapBytes, ops, seed] of [
             const log = logs.getLog('c', 0)!;
             assert.equal(log.logEndOffset, model.length);
             const got = await keyedContents(log);
-            const latest = new Map<string, number>();
-            model.forEach((r, offset) => r.key !== null && latest.set(r.key, offset));
             for (const [offset, rec] of got) assert.deepEqual(rec, model[offset], `offset ${offset} unchanged`);
-            model.forEach((r, offset) => {
-              if (got.has(offset)) return;
-              assert.ok(r.key !== null, `unkeyed record at ${offset} dropped`);
-              const superseded = latest.get(r.key) !== offset;
-              const expiredTombstone = r.value === null && r.timestamp < now - DELETE_RETENTION_MS;
-              assert.ok(superseded || expiredTombstone, `record at ${offset} (key ${r.key}) dropped while still the latest`);
+            const droppable = droppableNow();
+            model.forEach((_r, offset) => {
+              if (!got.has(offset)) assert.ok(droppable(offset), `record at ${offset} (key ${model[offset]!.key}) dropped while still the latest`);
             });
           }
         } finally {

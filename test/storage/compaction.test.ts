@@ -368,6 +368,59 @@ test('a read in the middle of a swap gets each record from a whole file, old or 
     await logs.close();
   }));
 
+test('a read begun just before a swap and answered after it gets records the log holds, skipping none the pass keeps', () =>
+  withTempDir(async (dir) => {
+    let log: PartitionLog | null = null;
+    const original = new Map<number, string>();
+    /** Reads from every closed offset, issued right before each swap takes the segment's name, settled after it. */
+    const inFlight: Promise<[number, number | string]>[] = [];
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      rename: async (from, to) => {
+        if (log && from.endsWith('.swap')) {
+          const reading: PartitionLog = log;
+          for (const offset of original.keys()) {
+            if (offset < reading.logStartOffset || offset >= reading.activeSegment.baseOffset) continue;
+            inFlight.push(
+              reading.read(offset, 1 << 20).then(
+                ({ records }) => [offset, decodeRecordBatches(records).flatMap((b) => b.records).find((r) => r.offset >= offset)?.offset ?? -1],
+                (err: Error) => [offset, err.message],
+              ),
+            );
+          }
+        }
+        await nodeFileSystem.rename(from, to);
+      },
+    };
+    // one descriptor kept open at a time: each read opens its segment's file by name, after the rename
+    const logs = await openLogs(dir, { fs, maxOpenFiles: 1, clock: { now: () => 1_000_000, every: () => () => undefined, after: () => () => undefined } });
+    await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '2000', 'min.cleanable.dirty.ratio': '0' });
+    log = logs.getLog('c', 0)!;
+    const putMany = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const [key, value] = [i % 20 === 0 ? `u${i}` : `k${i % 10}`, `v${i}`.padEnd(60, '.')];
+        await put(log!, [{ key, value }], 1_000_000);
+        original.set(i, `${key}:${value}`);
+      }
+    };
+    await putMany(0, 300);
+    await compactLog(log, fs, 1_000_000, 1 << 20);
+    await putMany(300, 400);
+    const before = (await contents(log)).map(([o]) => o);
+    inFlight.length = 0;
+    const second = await compactLog(log, fs, 1_000_000, 1 << 20);
+    const reads = await Promise.all(inFlight);
+    assert.ok(second.segmentsMerged > 0 && reads.length > 0);
+    const after = (await contents(log)).map(([o]) => o);
+    for (const [at, got] of reads) {
+      assert.equal(typeof got, 'number', `read at ${at} failed: ${got}`);
+      assert.ok(before.includes(got as number), `read at ${at} got ${got}, not in the log`);
+      const skipped = after.find((o) => o >= at && o < (got as number));
+      assert.equal(skipped, undefined, `read at ${at} got ${got}, skipping ${skipped}`);
+    }
+    await logs.close();
+  }));
+
 test('after a crash, the journal does not bring back what compaction removed from a segment', () =>
   withTempDir(async (dir) => {
     const errors: string[] = [];

@@ -230,12 +230,19 @@ export async function keyedContents(log: PartitionLog): Promise<Map<number, Keye
   while (offset < log.highWatermark) {
     const { records } = await log.read(offset, 1 << 20);
     if (records.length === 0) break;
-    for (const b of decodeRecordBatches(records)) {
-      for (const r of b.records) out.set(r.offset, { key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, timestamp: r.timestamp });
-      offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
-    }
+    offset = addKeyedRecords(records, out);
   }
   return out;
+}
+
+/** Adds the records of one read's bytes to `out`, by offset; returns the offset after its last batch. */
+export function addKeyedRecords(records: Buffer, out: Map<number, KeyedRecord>): number {
+  let end = -1;
+  for (const b of decodeRecordBatches(records)) {
+    for (const r of b.records) out.set(r.offset, { key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, timestamp: r.timestamp });
+    end = b.info.baseOffset + b.info.lastOffsetDelta + 1;
+  }
+  return end;
 }
 
 /** The file system's `open`, remembering each descriptor's path: for fault injection by file. */

@@ -1,5 +1,5 @@
-// Property: under random appends, reads, timestamp look-ups, DeleteRecords, clean restarts, crash restarts and
-// crashes that tear the last segment's tail, the log always agrees with a plain in-memory model (an array of values and timestamps with a start offset).
+// Property: under random appends, reads, timestamp look-ups, DeleteRecords, retention passes racing a read, clean
+// restarts, crash restarts and crashes that tear the last segment's tail, the log always agrees with a plain in-memory model (an array of values and timestamps with a start offset).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -9,7 +9,8 @@ import { tempDir } from '../helpers/temp-dir.js';
 import { readdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
-import { buildRecordBatch } from '../../src/protocol/records.js';
+import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
+import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { crash, openLogs, readAll } from './helpers.js';
 
 interface Entry {
@@ -25,6 +26,8 @@ type Op =
   | { kind: 'byTimestamp'; target: number }
   | { kind: 'maxTimestamp' }
   | { kind: 'deleteRecords'; at: number }
+  /** A retention pass keeping about `keepBytes`, with a read from offset `at` (as in `read`) issued just before it. */
+  | { kind: 'retention'; keepBytes: number; at: number }
   | { kind: 'restart' }
   /** The sealed-segment checkpoint written now: a later crash start takes the segments it records. */
   | { kind: 'checkpoint' }
@@ -45,11 +48,19 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.integer({ min: 990, max: 1110 }).map((target) => ({ kind: 'byTimestamp' as const, target })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'maxTimestamp' as const }) },
   { weight: 1, arbitrary: fc.nat(200).map((at) => ({ kind: 'deleteRecords' as const, at })) },
+  { weight: 1, arbitrary: fc.tuple(fc.nat(1200), fc.nat(200)).map(([keepBytes, at]) => ({ kind: 'retention' as const, keepBytes, at })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'checkpoint' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'crash' as const }) },
   { weight: 1, arbitrary: fc.nat(1000).map((permille) => ({ kind: 'tear' as const, permille })) },
 );
+
+/** The records of one read's batches at or after `offset`, as [offset, value]. */
+function recordsFrom(records: Buffer, offset: number): [number, string][] {
+  const out: [number, string][] = [];
+  for (const b of decodeRecordBatches(records)) for (const r of b.records) if (r.offset >= offset) out.push([r.offset, r.value!.toString()]);
+  return out;
+}
 
 /**
  * Cuts the last segment file of `partitionDir` at `permille`/1000 of its size, as a disk losing an unsynced tail
@@ -92,6 +103,7 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
           const i = model.findIndex((e, offset) => offset >= start && pred(e));
           return i < 0 ? null : { offset: i, timestamp: model[i]!.timestamp };
         };
+        const readOffset = (at: number) => start + (model.length - start === 0 ? 0 : at % (model.length - start + 1));
         for (const op of ops) {
           const log = logs.getLog('m', 0)!;
           switch (op.kind) {
@@ -106,7 +118,7 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
               break;
             }
             case 'read': {
-              const offset = start + (model.length - start === 0 ? 0 : op.at % (model.length - start + 1));
+              const offset = readOffset(op.at);
               const got = await readAll(log, offset);
               assert.deepEqual(got, model.slice(offset).map((e, i) => [offset + i, e.value]));
               break;
@@ -123,6 +135,28 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
               const target = Math.min(model.length, start + op.at % 10);
               await logs.deleteRecords('m', 0, target);
               start = Math.max(start, target);
+              break;
+            }
+            case 'retention': {
+              await logs.setTopicOverrides('m', { 'retention.bytes': String(op.keepBytes) });
+              const offset = readOffset(op.at);
+              const racing = log.read(offset, 1 << 20).then(
+                ({ records }) => recordsFrom(records, offset),
+                (err: KafkaError) => err,
+              );
+              await logs.runRetention();
+              assert.ok(log.logStartOffset >= start && log.logStartOffset <= model.length, `log start ${log.logStartOffset}`);
+              start = log.logStartOffset;
+              const got = await racing;
+              if (got instanceof Error) {
+                // refused only below the log start the pass moved to
+                assert.equal(got.code, ErrorCode.OFFSET_OUT_OF_RANGE, got.message);
+                assert.ok(offset < start, `offset ${offset} refused, log start ${start}`);
+              } else {
+                // one read: what it returns is the model from the offset asked for, never records further on
+                assert.ok(got.length > 0 || offset === model.length, `nothing read at ${offset} of ${model.length}`);
+                assert.deepEqual(got, model.slice(offset, offset + got.length).map((e, i) => [offset + i, e.value]));
+              }
               break;
             }
             case 'restart':
