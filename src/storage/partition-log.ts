@@ -1163,6 +1163,7 @@ export class PartitionLog {
         // again (below the log start now, it is refused; the segment after this one is not where it lies)
         this.checkReadable(offset);
         segment = this.segments[this.segmentFor(offset)];
+        if (segment?.deleted) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${this.topic}-${this.partition} was deleted`);
       } else {
         // followed by object, not index: the list may have changed while this read waited
         segment = this.segmentAfter(segment);

@@ -379,6 +379,37 @@ test('while retention deletes segments, a read below the new log start is refuse
     await logs.close();
   }));
 
+test('a read waiting to open its segment when the topic is deleted is refused with UNKNOWN_TOPIC_OR_PARTITION', () =>
+  withTempDir(async (dir) => {
+    let holdOpens = false;
+    let opening = false;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        if (holdOpens && path.endsWith('.log')) {
+          opening = true;
+          await released;
+        }
+        return nodeFileSystem.open(path, flags);
+      },
+    };
+    // one descriptor kept open: the read of the first segment opens its file again
+    const logs = await openLogs(dir, { fs, maxOpenFiles: 1 });
+    await logs.createTopic('t', 1, { 'segment.bytes': '200' });
+    const log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 6; i++) await appendValues(log, [`v${i}`]).durable;
+    holdOpens = true;
+    const read = log.read(0, 100);
+    await waitUntil('the read opens its segment', () => opening);
+    holdOpens = false;
+    await logs.deleteTopic('t');
+    release();
+    await assert.rejects(read, { code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+    await logs.close();
+  }));
+
 test('DeleteRecords moves the log start offset, persisted; deleting a topic removes its files', () =>
   withTempDir(async (dir) => {
     const logs = await openLogs(dir);
