@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AcceptedSocket } from '../io/tcp.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { BufferPool } from './buffer-pool.js';
+import { foreignProtocol } from './foreign-protocol.js';
 import type { QueuedRequestBytes } from './queued-request-bytes.js';
 
 /** The response to one request frame. */
@@ -162,7 +163,8 @@ export class Connection {
 
   private startFrame(size: number): void {
     if (size < 0 || size > this.options.maxRequestBytes) {
-      throw new ProtocolError(`request size ${size} is outside 0..${this.options.maxRequestBytes} (socket.request.max.bytes)`);
+      const foreign = foreignProtocol(this.prefix);
+      throw new ProtocolError(`request size ${size} is outside 0..${this.options.maxRequestBytes} (socket.request.max.bytes)${foreign ? `; its bytes look like ${foreign}` : ''}`);
     }
     if (size === 0) {
       this.ready.push(EMPTY_FRAME);

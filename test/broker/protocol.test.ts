@@ -7,6 +7,7 @@ import { Compression } from '../../src/protocol/compression.js';
 import { Batch } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { withBroker, withClient } from '../helpers/broker.js';
+import { capturedLogger } from '../helpers/captured-logger.js';
 import { holdWrites } from '../helpers/held-writes.js';
 import { until } from '../helpers/until.js';
 import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
@@ -86,6 +87,31 @@ test('unknown API keys, unsupported versions and oversized frames close only tha
       good.close();
     }
   }, { maxRequestBytes: 1024 });
+});
+
+test('a TLS handshake, an HTTP request or an AMQP header sent to the port closes that connection, and the log says what it looks like', async () => {
+  const { logger, lines } = capturedLogger();
+  await withBroker(async (b) => {
+    const sent = [
+      Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]), // a TLS ClientHello's start
+      Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+      Buffer.from([...Buffer.from('AMQP'), 0, 0, 9, 1]),
+      Buffer.from([0x7f, 0xff, 0xff, 0xff]), // nothing known: the size alone
+    ];
+    for (const bytes of sent) {
+      const c = await KafkaClient.connectTo(b.bootstrap);
+      const closed = c.closed();
+      c.sendRaw(bytes);
+      await closed;
+    }
+  }, { logger });
+  const reasons = lines.filter((l) => l.msg === 'closing connection: bad request').map((l) => l.reason);
+  assert.deepEqual(reasons, [
+    'request size 369295618 is outside 0..104857600 (socket.request.max.bytes); its bytes look like a TLS handshake: this listener speaks plaintext Kafka (TLS is not supported)',
+    'request size 1195725856 is outside 0..104857600 (socket.request.max.bytes); its bytes look like an HTTP request: this listener speaks Kafka',
+    'request size 1095586128 is outside 0..104857600 (socket.request.max.bytes); its bytes look like an AMQP protocol header: this listener speaks Kafka',
+    'request size 2147483647 is outside 0..104857600 (socket.request.max.bytes)',
+  ]);
 });
 
 test('a request whose body is cut short closes the connection', async () => {

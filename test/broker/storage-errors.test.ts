@@ -2,28 +2,16 @@
 // one line once appends are stored again; and what clients get meanwhile.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import pino from 'pino';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { StorageErrorLog, STORAGE_ERROR_LOG_INTERVAL_MS } from '../../src/broker/storage-error-log.js';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { withBroker } from '../helpers/broker.js';
+import { capturedLogger, type LogLine } from '../helpers/captured-logger.js';
 import { fullDisk, noSpaceError } from '../storage/helpers.js';
 
 const PRODUCE = 0;
 const FETCH = 1;
-
-interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
-function capturedLogger(): { logger: pino.Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
-  return { logger, lines };
-}
 
 /** The storage lines, each with the error's message (the engine's KAFKA_STORAGE_ERROR, its cause the errno's). */
 const storageLines = (lines: LogLine[]) =>
