@@ -1529,7 +1529,8 @@ export class PartitionLog {
   async flushToDisk(): Promise<void> {
     this.unsyncedRecords = 0; // every record counted was written before this sync
     this.flushQueued = false;
-    for (const s of this.segments) if (s.dirty) await this.env.groupCommit.sync(s);
+    // the dirty ones now, not the live list: retention may drop segments from its front while a sync waits
+    for (const s of this.segments.filter((segment) => segment.dirty)) await this.env.groupCommit.sync(s);
   }
 
   /**
@@ -1545,7 +1546,7 @@ export class PartitionLog {
   /** Removes the whole partition directory (topic deletion). */
   async destroy(): Promise<void> {
     this.closed = true;
-    for (const s of this.segments) {
+    for (const s of this.segments.slice()) {
       s.deleted = true;
       this.env.indexes.forget(s);
       if (s.inUse === 0) await this.env.handles.close(s);
