@@ -313,6 +313,44 @@ test('a crash in the middle of a merged copy\'s swap is finished by the next sta
     await again.close();
   }));
 
+/**
+ * A compacted topic of 2,000-byte segments on `fs`, one descriptor kept open at a time (a segment read after
+ * another must open its file again, by name), and 300 records in it, noted by offset as `key:value` in `original`.
+ */
+async function mergingSetup(dir: string, fs: FileSystem, original: Map<number, string>): Promise<{ logs: LogManager; merging: PartitionLog }> {
+  const logs = await openLogs(dir, { fs, maxOpenFiles: 1, clock: { now: () => 1_000_000, every: () => () => undefined, after: () => () => undefined } });
+  await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '2000', 'min.cleanable.dirty.ratio': '0' });
+  const merging = logs.getLog('c', 0)!;
+  await putMergeable(merging, 0, 300, original);
+  return { logs, merging };
+}
+
+/** Appends records from..to-1; every 20th has a key of its own, so each segment keeps one after a pass, for the next pass to merge. */
+async function putMergeable(log: PartitionLog, from: number, to: number, original: Map<number, string>): Promise<void> {
+  for (let i = from; i < to; i++) {
+    const [key, value] = [i % 20 === 0 ? `u${i}` : `k${i % 10}`, `v${i}`.padEnd(60, '.')];
+    await put(log, [{ key, value }], 1_000_000);
+    original.set(i, `${key}:${value}`);
+  }
+}
+
+/** A first pass, then 100 more records: the next pass merges segments. Returns the offsets the log holds before it. */
+async function passThenMore(log: PartitionLog, fs: FileSystem, original: Map<number, string>): Promise<number[]> {
+  await compactLog(log, fs, 1_000_000, 1 << 20);
+  await putMergeable(log, 300, 400, original);
+  return (await contents(log)).map(([o]) => o);
+}
+
+/** Each [offset read at, offset first returned] of reads made during a pass found a record the log held before it, and skipped none the pass kept. */
+async function checkReadsAcrossPass(log: PartitionLog, reads: [number, number][], before: number[]): Promise<void> {
+  const after = (await contents(log)).map(([o]) => o);
+  for (const [at, got] of reads) {
+    assert.ok(before.includes(got), `read at ${at} got ${got}, not in the log`);
+    const skipped = after.find((o) => o >= at && o < got);
+    assert.equal(skipped, undefined, `read at ${at} got ${got}, skipping ${skipped}`);
+  }
+}
+
 test('a read in the middle of a swap gets each record from a whole file, old or new, even with its descriptor closed', () =>
   withTempDir(async (dir) => {
     let log: PartitionLog | null = null;
@@ -339,32 +377,13 @@ test('a read in the middle of a swap gets each record from a whole file, old or 
         await readAll();
       },
     };
-    // one descriptor kept open at a time: a segment read after another must open its file again, by name
-    const logs = await openLogs(dir, { fs, maxOpenFiles: 1, clock: { now: () => 1_000_000, every: () => () => undefined, after: () => () => undefined } });
-    await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '2000', 'min.cleanable.dirty.ratio': '0' });
-    log = logs.getLog('c', 0)!;
-    // every 20th record has a key of its own: each segment keeps one after the first pass, for the second to merge
-    const putMany = async (from: number, to: number) => {
-      for (let i = from; i < to; i++) {
-        const [key, value] = [i % 20 === 0 ? `u${i}` : `k${i % 10}`, `v${i}`.padEnd(60, '.')];
-        await put(log!, [{ key, value }], 1_000_000);
-        original.set(i, `${key}:${value}`);
-      }
-    };
-    await putMany(0, 300);
-    await compactLog(log, fs, 1_000_000, 1 << 20);
-    await putMany(300, 400);
-    const before = (await contents(log)).map(([o]) => o);
+    const { logs, merging } = await mergingSetup(dir, fs, original);
+    log = merging;
+    const before = await passThenMore(merging, fs, original);
     reads.length = 0;
-    const second = await compactLog(log, fs, 1_000_000, 1 << 20);
+    const second = await compactLog(merging, fs, 1_000_000, 1 << 20);
     assert.ok(second.segmentsMerged > 0 && reads.length > 0);
-    // each read found a record the log held, and skipped none that the pass keeps
-    const after = (await contents(log)).map(([o]) => o);
-    for (const [at, got] of reads) {
-      assert.ok(before.includes(got), `read at ${at} got ${got}, not in the log`);
-      const skipped = after.find((o) => o >= at && o < got);
-      assert.equal(skipped, undefined, `read at ${at} got ${got}, skipping ${skipped}`);
-    }
+    await checkReadsAcrossPass(merging, reads, before);
     await logs.close();
   }));
 
@@ -392,32 +411,16 @@ test('a read begun just before a swap and answered after it gets records the log
         await nodeFileSystem.rename(from, to);
       },
     };
-    // one descriptor kept open at a time: each read opens its segment's file by name, after the rename
-    const logs = await openLogs(dir, { fs, maxOpenFiles: 1, clock: { now: () => 1_000_000, every: () => () => undefined, after: () => () => undefined } });
-    await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '2000', 'min.cleanable.dirty.ratio': '0' });
-    log = logs.getLog('c', 0)!;
-    const putMany = async (from: number, to: number) => {
-      for (let i = from; i < to; i++) {
-        const [key, value] = [i % 20 === 0 ? `u${i}` : `k${i % 10}`, `v${i}`.padEnd(60, '.')];
-        await put(log!, [{ key, value }], 1_000_000);
-        original.set(i, `${key}:${value}`);
-      }
-    };
-    await putMany(0, 300);
-    await compactLog(log, fs, 1_000_000, 1 << 20);
-    await putMany(300, 400);
-    const before = (await contents(log)).map(([o]) => o);
+    // each read opens its segment's file by name (one descriptor kept open), after the rename
+    const { logs, merging } = await mergingSetup(dir, fs, original);
+    log = merging;
+    const before = await passThenMore(merging, fs, original);
     inFlight.length = 0;
-    const second = await compactLog(log, fs, 1_000_000, 1 << 20);
+    const second = await compactLog(merging, fs, 1_000_000, 1 << 20);
     const reads = await Promise.all(inFlight);
     assert.ok(second.segmentsMerged > 0 && reads.length > 0);
-    const after = (await contents(log)).map(([o]) => o);
-    for (const [at, got] of reads) {
-      assert.equal(typeof got, 'number', `read at ${at} failed: ${got}`);
-      assert.ok(before.includes(got as number), `read at ${at} got ${got}, not in the log`);
-      const skipped = after.find((o) => o >= at && o < (got as number));
-      assert.equal(skipped, undefined, `read at ${at} got ${got}, skipping ${skipped}`);
-    }
+    for (const [at, got] of reads) assert.equal(typeof got, 'number', `read at ${at} failed: ${got}`);
+    await checkReadsAcrossPass(merging, reads as [number, number][], before);
     await logs.close();
   }));
 
