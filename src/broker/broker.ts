@@ -113,7 +113,8 @@ export class Broker {
         logs,
         clock: logs.clock,
         nextProducerId: () => this.producerIds.nextId(),
-        // offsets of a topic deleted while the transaction was open went with the topic (forgetDeletedTopics)
+        // offsets for a topic deleted while the transaction was open were dropped with it (forgetDeletedTopics); a
+        // deletion that finished while the commit was already under way is caught here
         commitOffsets: (groupId, offsets) => groups.storeOffsets(groupId, offsets.filter((o) => logs.topics.has(o.topic))),
         onError: (err, what) => logger.error({ err }, `transactions: ${what} failed`),
       },

@@ -93,6 +93,7 @@ export class TransactionCoordinator {
       if (value === null) this.txns.delete(key[1]);
       else this.txns.set(key[1], fromStored(key[1], value as StoredTransaction));
     }
+    await this.forgetDeletedTopics().catch((err) => this.deps.onError(err, 'dropping the offsets open transactions hold for deleted topics'));
     for (const meta of this.txns.values()) {
       if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') await this.finish(meta).catch((err) => this.deps.onError(err, `completing transaction ${meta.transactionalId}`));
     }
@@ -228,6 +229,34 @@ export class TransactionCoordinator {
     if (producerEpoch < meta.producerEpoch) return ErrorCode.INVALID_PRODUCER_EPOCH;
     if (producerEpoch > meta.producerEpoch || meta.state !== 'Ongoing' || !meta.partitions.has(tpKey(topic, partition))) return ErrorCode.INVALID_TXN_STATE;
     return ErrorCode.NONE;
+  }
+
+  /**
+   * After DeleteTopics (and at load, for a deletion a crash cut short): open transactions drop the offsets they hold
+   * for topics that no longer exist, as Kafka drops a deleted partition's pending offsets. Only then is a topic
+   * made again before such a transaction commits safe from offsets meant for the old one. Returns how many went.
+   */
+  async forgetDeletedTopics(): Promise<number> {
+    const exists = (topic: string) => this.deps.logs.topics.has(topic);
+    const holding = [...this.txns.values()].filter((m) => isOpen(m.state) && [...m.offsets.values()].some((os) => [...os.values()].some((o) => !exists(o.topic))));
+    const dropped = await Promise.all(
+      holding.map(({ transactionalId }) =>
+        this.locked(transactionalId, async () => {
+          const meta = this.txns.get(transactionalId);
+          if (!meta || !isOpen(meta.state)) return 0;
+          let gone = 0;
+          const offsets = new Map<string, Map<string, OffsetToCommit>>();
+          for (const [groupId, os] of meta.offsets) {
+            const kept = new Map([...os].filter(([, o]) => exists(o.topic)));
+            gone += os.size - kept.size;
+            offsets.set(groupId, kept);
+          }
+          if (gone > 0) await this.save({ ...meta, offsets });
+          return gone;
+        }),
+      ),
+    );
+    return dropped.reduce((sum, n) => sum + n, 0);
   }
 
   /** Whether an open transaction holds offsets for this group partition (OffsetFetch's require_stable). */

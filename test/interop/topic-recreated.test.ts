@@ -107,7 +107,7 @@ test('OffsetFetch after a deletion made through our own client sees the offsets 
   }
 });
 
-test('kafkajs: offsets a transaction sent for a topic deleted before its commit are not stored by the commit', async () => {
+test('kafkajs: offsets a transaction sent for a topic deleted before its commit are not stored by the commit, also when the topic is made again first', async () => {
   const b = await startBroker();
   const kafka = new Kafka({ clientId: 'txn-deleted', brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
@@ -123,6 +123,16 @@ test('kafkajs: offsets a transaction sent for a topic deleted before its commit 
     await txn.commit();
     assert.deepEqual(await committed(b, 'tg', 'gone'), [-1, -1]);
     assert.deepEqual(await committed(b, 'tg', 'out'), [1, -1]);
+    // made again before the commit: the offsets were meant for the old topic, and went with it (as in Kafka)
+    await admin.createTopics({ topics: [{ topic: 'gone', numPartitions: 2 }], waitForLeaders: true });
+    const again = await producer.transaction();
+    await again.send({ topic: 'out', messages: [{ value: 'done again' }] });
+    await again.sendOffsets({ consumerGroupId: 'tg', topics: [{ topic: 'gone', partitions: [{ partition: 0, offset: '5' }] }, { topic: 'out', partitions: [{ partition: 0, offset: '2' }] }] });
+    await admin.deleteTopics({ topics: ['gone'] });
+    await admin.createTopics({ topics: [{ topic: 'gone', numPartitions: 2 }], waitForLeaders: true });
+    await again.commit();
+    assert.deepEqual(await committed(b, 'tg', 'gone'), [-1, -1]);
+    assert.deepEqual(await committed(b, 'tg', 'out'), [2, -1]);
   } finally {
     await producer.disconnect();
     await admin.disconnect();

@@ -43,6 +43,10 @@ export const deleteTopics: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
         (n) => n > 0 && broker.logger.info({ offsets: n }, 'committed offsets of deleted topics deleted'),
         (err) => broker.logger.error({ err }, 'deleting the committed offsets of deleted topics failed (retried at the next deletion or start)'),
       );
+      await broker.transactions.forgetDeletedTopics().then(
+        (n) => n > 0 && broker.logger.info({ offsets: n }, 'offsets open transactions hold for deleted topics dropped'),
+        (err) => broker.logger.error({ err }, 'dropping the offsets open transactions hold for deleted topics failed (retried at the next deletion or start)'),
+      );
     }
     return { throttleTimeMs: 0, responses };
   },
