@@ -1267,9 +1267,17 @@ export class PartitionLog {
     for (const segment of this.segments.slice()) {
       if (segment.maxTimestamp < target) continue;
       await this.env.indexes.use(segment);
-      let offset = Math.max(this.logStartOffset, segment.baseOffset + segment.timeIndex.lookup(target));
+      let offset = segment.baseOffset + segment.timeIndex.lookup(target);
       while (offset < this.highWatermark) {
-        const { records } = await this.read(offset, LOG_PASS_READ_BYTES);
+        // retention or DeleteRecords may move the log start while this awaits: what lies below it is gone
+        offset = Math.max(offset, this.logStartOffset);
+        let records: Buffer;
+        try {
+          ({ records } = await this.read(offset, LOG_PASS_READ_BYTES));
+        } catch (err) {
+          if (err instanceof KafkaError && err.code === ErrorCode.OFFSET_OUT_OF_RANGE && offset < this.logStartOffset) continue;
+          throw err;
+        }
         if (records.length === 0) break;
         let at = 0;
         while (at < records.length) {

@@ -27,7 +27,7 @@ type Op =
   | { kind: 'byTimestamp'; target: number }
   | { kind: 'maxTimestamp' }
   | { kind: 'deleteRecords'; at: number }
-  /** A retention pass keeping about `keepBytes`, with a read from offset `at` (as in `read`) and an append issued just before it. */
+  /** A retention pass keeping about `keepBytes`, with a read from offset `at` (as in `read`), a timestamp look-up and an append issued just before it. */
   | { kind: 'retention'; keepBytes: number; at: number }
   | { kind: 'restart' }
   /** The sealed-segment checkpoint written now: a later crash start takes the segments it records. */
@@ -100,8 +100,8 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
         const model: Entry[] = [];
         let start = 0;
         /** ListOffsets' answer from the model: the first record at or after the start offset matching `pred`. */
-        const firstWhere = (pred: (e: Entry) => boolean) => {
-          const i = model.findIndex((e, offset) => offset >= start && pred(e));
+        const firstWhere = (pred: (e: Entry) => boolean, from = start, end = model.length) => {
+          const i = model.findIndex((e, offset) => offset >= from && offset < end && pred(e));
           return i < 0 ? null : { offset: i, timestamp: model[i]!.timestamp };
         };
         const readOffset = (at: number) => start + (model.length - start === 0 ? 0 : at % (model.length - start + 1));
@@ -166,6 +166,9 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
             case 'retention': {
               await logs.setTopicOverrides('m', { 'retention.bytes': String(op.keepBytes) });
               const racing = raceRead(log, readOffset(op.at));
+              const target = 990 + (op.at % 121);
+              const lookingUp = log.offsetForTimestamp(target).catch((err: Error) => err);
+              const [startBefore, endBefore] = [start, model.length];
               // an append in flight too: a pass may roll nothing, but must not disturb what is being written
               const entry = { value: `r${model.length}`, timestamp: 1050 };
               const batch = buildRecordBatch([entry]);
@@ -177,6 +180,11 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
               assert.ok(log.logStartOffset >= start && log.logStartOffset < model.length, `log start ${log.logStartOffset}`);
               start = log.logStartOffset;
               await racing.check();
+              // a timestamp look-up racing the pass answers from the log as it was before or after it (with the
+              // append or without), never with an error
+              const found = await lookingUp;
+              const answers = [startBefore, start].flatMap((from) => [endBefore, model.length].map((end) => firstWhere((e) => e.timestamp >= target, from, end)));
+              assert.ok(answers.some((a) => JSON.stringify(a) === JSON.stringify(found)), `look-up of ${target} gave ${found instanceof Error ? found.message : JSON.stringify(found)}`);
               break;
             }
             case 'restart':
