@@ -27,7 +27,7 @@ type Op =
   | { kind: 'byTimestamp'; target: number }
   | { kind: 'maxTimestamp' }
   | { kind: 'deleteRecords'; at: number }
-  /** A retention pass keeping about `keepBytes`, with a read from offset `at` (as in `read`), a timestamp look-up and an append issued just before it. */
+  /** A retention pass keeping about `keepBytes`, with a read from offset `at` (as in `read`), timestamp look-ups and an append issued just before it. */
   | { kind: 'retention'; keepBytes: number; at: number }
   | { kind: 'restart' }
   /** The sealed-segment checkpoint written now: a later crash start takes the segments it records. */
@@ -168,6 +168,7 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
               const racing = raceRead(log, readOffset(op.at));
               const target = 990 + (op.at % 121);
               const lookingUp = log.offsetForTimestamp(target).catch((err: Error) => err);
+              const lookingUpMax = log.maxTimestampRecord().catch((err: Error) => err);
               const [startBefore, endBefore] = [start, model.length];
               // an append in flight too: a pass may roll nothing, but must not disturb what is being written
               const entry = { value: `r${model.length}`, timestamp: 1050 };
@@ -185,6 +186,14 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
               const found = await lookingUp;
               const answers = [startBefore, start].flatMap((from) => [endBefore, model.length].map((end) => firstWhere((e) => e.timestamp >= target, from, end)));
               assert.ok(answers.some((a) => JSON.stringify(a) === JSON.stringify(found)), `look-up of ${target} gave ${found instanceof Error ? found.message : JSON.stringify(found)}`);
+              const foundMax = await lookingUpMax;
+              const maxAnswers = [startBefore, start].flatMap((from) =>
+                [endBefore, model.length].map((end) => {
+                  const max = Math.max(...model.slice(from, end).map((e) => e.timestamp));
+                  return firstWhere((e) => e.timestamp === max, from, end);
+                }),
+              );
+              assert.ok(maxAnswers.some((a) => JSON.stringify(a) === JSON.stringify(foundMax)), `max timestamp look-up gave ${foundMax instanceof Error ? foundMax.message : JSON.stringify(foundMax)}`);
               break;
             }
             case 'restart':
