@@ -23,11 +23,16 @@ export async function readAll(log: PartitionLog, from = log.logStartOffset): Pro
   while (offset < log.highWatermark) {
     const { records } = await log.read(offset, 64 * 1024);
     if (records.length === 0) break;
-    for (const b of decodeRecordBatches(records)) {
-      for (const r of b.records) if (r.offset >= offset) out.push([r.offset, r.value!.toString()]);
-    }
+    out.push(...recordsFrom(records, offset));
     offset = out.length > 0 ? out[out.length - 1]![0] + 1 : offset;
   }
+  return out;
+}
+
+/** The records of one read's batches at or after `offset`, as [offset, value]. */
+export function recordsFrom(records: Buffer, offset: number): [number, string][] {
+  const out: [number, string][] = [];
+  for (const b of decodeRecordBatches(records)) for (const r of b.records) if (r.offset >= offset) out.push([r.offset, r.value!.toString()]);
   return out;
 }
 

@@ -11,8 +11,8 @@ import { readdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
 import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
-import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
-import { crash, openLogs, readAll } from './helpers.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
+import { crash, openLogs, readAll, recordsFrom } from './helpers.js';
 
 interface Entry {
   value: string;
@@ -55,13 +55,6 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'crash' as const }) },
   { weight: 1, arbitrary: fc.nat(1000).map((permille) => ({ kind: 'tear' as const, permille })) },
 );
-
-/** The records of one read's batches at or after `offset`, as [offset, value]. */
-function recordsFrom(records: Buffer, offset: number): [number, string][] {
-  const out: [number, string][] = [];
-  for (const b of decodeRecordBatches(records)) for (const r of b.records) if (r.offset >= offset) out.push([r.offset, r.value!.toString()]);
-  return out;
-}
 
 /**
  * Cuts the last segment file of `partitionDir` at `permille`/1000 of its size, as a disk losing an unsynced tail
@@ -181,19 +174,17 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
               assert.ok(log.logStartOffset >= start && log.logStartOffset < model.length, `log start ${log.logStartOffset}`);
               start = log.logStartOffset;
               await racing.check();
-              // a timestamp look-up racing the pass answers from the log as it was before or after it (with the
-              // append or without), never with an error
-              const found = await lookingUp;
-              const answers = [startBefore, start].flatMap((from) => [endBefore, model.length].map((end) => firstWhere((e) => e.timestamp >= target, from, end)));
-              assert.ok(answers.some((a) => JSON.stringify(a) === JSON.stringify(found)), `look-up of ${target} gave ${found instanceof Error ? found.message : JSON.stringify(found)}`);
-              const foundMax = await lookingUpMax;
-              const maxAnswers = [startBefore, start].flatMap((from) =>
-                [endBefore, model.length].map((end) => {
-                  const max = Math.max(...model.slice(from, end).map((e) => e.timestamp));
-                  return firstWhere((e) => e.timestamp === max, from, end);
-                }),
-              );
-              assert.ok(maxAnswers.some((a) => JSON.stringify(a) === JSON.stringify(foundMax)), `max timestamp look-up gave ${foundMax instanceof Error ? foundMax.message : JSON.stringify(foundMax)}`);
+              // a look-up racing the pass answers from the log as it was before or after it (with the append or
+              // without), never with an error
+              const windows = [startBefore, start].flatMap((from) => [endBefore, model.length].map((end) => [from, end] as const));
+              const oneOf = (found: unknown, answers: unknown[], what: string) =>
+                assert.ok(answers.some((a) => JSON.stringify(a) === JSON.stringify(found)), `${what} gave ${found instanceof Error ? found.message : JSON.stringify(found)}`);
+              oneOf(await lookingUp, windows.map(([from, end]) => firstWhere((e) => e.timestamp >= target, from, end)), `look-up of ${target}`);
+              const newestIn = windows.map(([from, end]) => {
+                const max = Math.max(...model.slice(from, end).map((e) => e.timestamp));
+                return firstWhere((e) => e.timestamp === max, from, end);
+              });
+              oneOf(await lookingUpMax, newestIn, 'max timestamp look-up');
               break;
             }
             case 'restart':
