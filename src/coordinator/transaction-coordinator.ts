@@ -46,16 +46,26 @@ interface TransactionMetadata {
   lastProducerEpoch: number;
   timeoutMs: number;
   state: TxnState;
-  /** Partitions in the transaction, keyed "topic\0partition". */
-  partitions: Map<string, { topic: string; partition: number }>;
+  /** Partitions in the transaction, keyed "topic\0partition", with the id of the topic they were added for. */
+  partitions: Map<string, TxnPartition>;
   /** Consumer offsets the transaction commits, per group then "topic\0partition". */
   offsets: Map<string, Map<string, OffsetToCommit>>;
   startMs: number;
   updatedMs: number;
 }
 
+/**
+ * A partition added to a transaction. Its topic id tells the topic it was added for from one deleted and made again
+ * under the same name before the transaction ended (`undefined` in states stored before ids were kept: any topic).
+ */
+interface TxnPartition {
+  topic: string;
+  partition: number;
+  topicId: string | undefined;
+}
+
 type StoredTransaction = Omit<TransactionMetadata, 'transactionalId' | 'partitions' | 'offsets'> & {
-  partitions: [string, number][];
+  partitions: ([string, number] | [string, number, string])[];
   offsets: [string, [string, number, number, number, string | null][]][];
 };
 
@@ -151,10 +161,11 @@ export class TransactionCoordinator {
       if (verifyOnly) return partitions.map((p) => (meta!.partitions.has(tpKey(p.topic, p.partition)) && meta!.state === 'Ongoing' ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE));
       const unknown = partitions.map((p) => this.deps.logs.getLog(p.topic, p.partition) === undefined);
       if (unknown.some(Boolean)) return unknown.map((u) => (u ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.OPERATION_NOT_ATTEMPTED));
-      const fresh = partitions.filter((p) => !meta!.partitions.has(tpKey(p.topic, p.partition)));
+      // a partition added before its topic was deleted and made again is added anew, for the new topic
+      const fresh = partitions.filter((p) => meta!.partitions.get(tpKey(p.topic, p.partition))?.topicId !== this.deps.logs.topics.get(p.topic)?.id);
       if (fresh.length > 0 || meta!.state !== 'Ongoing') {
         const partitionsNext = new Map(meta!.partitions);
-        for (const p of fresh) partitionsNext.set(tpKey(p.topic, p.partition), { topic: p.topic, partition: p.partition });
+        for (const p of fresh) partitionsNext.set(tpKey(p.topic, p.partition), { topic: p.topic, partition: p.partition, topicId: this.deps.logs.topics.get(p.topic)?.id });
         await this.save({ ...meta!, ...this.opened(meta!), partitions: partitionsNext });
       }
       return partitions.map(() => ErrorCode.NONE);
@@ -349,9 +360,13 @@ export class TransactionCoordinator {
   private async finish(meta: TransactionMetadata): Promise<TransactionMetadata> {
     const commit = meta.state === 'PrepareCommit';
     await Promise.all(
-      [...meta.partitions.values()].map(async ({ topic, partition }) => {
-        const log = this.deps.logs.getLog(topic, partition);
+      [...meta.partitions.values()].map(async (p) => {
+        const log = this.deps.logs.getLog(p.topic, p.partition);
         if (!log) return; // the topic was deleted meanwhile
+        // Deleted and made again under its name: the new partition takes a marker only if the transaction wrote to
+        // it (as Kafka, which keeps names only, lets it), not one that would take an offset and be skipped
+        const madeAgain = p.topicId !== undefined && this.deps.logs.topics.get(p.topic)?.id !== p.topicId;
+        if (madeAgain && log.transactions.openTransactionStart(meta.producerId) < 0) return;
         const batch = buildControlBatch(commit, meta.producerId, meta.producerEpoch);
         await log.append(batch, validateBatches(batch, 1 << 20)).durable;
       }),
@@ -394,7 +409,7 @@ function toStored(m: TransactionMetadata): StoredTransaction {
   return {
     producerId: m.producerId, producerEpoch: m.producerEpoch, lastProducerId: m.lastProducerId, lastProducerEpoch: m.lastProducerEpoch,
     timeoutMs: m.timeoutMs, state: m.state, startMs: m.startMs, updatedMs: m.updatedMs,
-    partitions: [...m.partitions.values()].map((p) => [p.topic, p.partition]),
+    partitions: [...m.partitions.values()].map((p) => (p.topicId === undefined ? [p.topic, p.partition] : [p.topic, p.partition, p.topicId])),
     offsets: [...m.offsets].map(([g, os]) => [g, [...os.values()].map((o) => [o.topic, o.partition, o.offset, o.leaderEpoch, o.metadata])]),
   };
 }
@@ -403,7 +418,7 @@ function fromStored(transactionalId: string, s: StoredTransaction): TransactionM
   return {
     ...s,
     transactionalId,
-    partitions: new Map(s.partitions.map(([topic, partition]) => [tpKey(topic, partition), { topic, partition }])),
+    partitions: new Map(s.partitions.map(([topic, partition, topicId]) => [tpKey(topic, partition), { topic, partition, topicId }])),
     offsets: new Map(s.offsets.map(([g, os]) => [g, new Map(os.map(([topic, partition, offset, leaderEpoch, metadata]) => [tpKey(topic, partition), { topic, partition, offset, leaderEpoch, metadata }]))])),
   };
 }

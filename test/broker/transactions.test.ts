@@ -215,3 +215,38 @@ test('transactions survive a restart: an open one stays open (LSO held), a prepa
       assert.equal((await init(c, 'r')).producerEpoch, 1, 'the transactional id keeps its producer id, with a bumped epoch');
     }, { dataDir: dir });
   }));
+
+test('a topic deleted and made again while a transaction is open takes its marker only where the transaction wrote to the new topic; also after a restart', () =>
+  withTempDir(async (dir) => {
+    const remake = async (c: KafkaClient, b: { broker: { createTopic: (name: string, partitions: number, overrides: Record<string, string>) => Promise<unknown> } }) => {
+      const del = await c.send(20, 6, { topics: [{ name: 't', topicId: '0'.repeat(32) }], timeoutMs: 1000 });
+      assert.equal(del.responses[0].errorCode, 0);
+      await b.broker.createTopic('t', 1, {});
+    };
+    let pid = -1;
+    await withClient(async (c, b) => {
+      await b.broker.createTopic('t', 1, {});
+      pid = (await init(c, 'm')).producerId;
+      assert.equal(await addPartitions(c, 'm', pid, 0, 't'), 0);
+      assert.deepEqual(await produceRaw(c, 'm', 't', txnBatch(pid, 0, 0, ['old'])), [0, 0]);
+      await remake(c, b);
+    }, { dataDir: dir });
+    await withClient(async (c, b) => {
+      assert.equal(await endTxn(c, 'm', pid, 0, true), 0);
+      const log = b.broker.logs.getLog('t', 0)!;
+      // before, the old topic's COMMIT marker went to the new partition, taking offset 0 there
+      assert.deepEqual([log.logEndOffset, log.lastStableOffset], [0, 0], 'the topic id the transaction added its partition for was kept across the restart');
+
+      // the partition is known by name, as in Kafka: a write to the new topic under it belongs to the transaction
+      assert.equal(await addPartitions(c, 'm', pid, 0, 't'), 0);
+      assert.deepEqual(await produceRaw(c, 'm', 't', txnBatch(pid, 0, 0, ['before'])), [0, 0]);
+      await remake(c, b);
+      assert.deepEqual(await produceRaw(c, 'm', 't', txnBatch(pid, 0, 0, ['after'])), [0, 0]);
+      const made = b.broker.logs.getLog('t', 0)!;
+      assert.deepEqual([made.highWatermark, made.lastStableOffset], [1, 0]);
+      assert.equal(await endTxn(c, 'm', pid, 0, true), 0);
+      // without its marker the transaction would hold the new partition's last stable offset at 0 for ever
+      assert.deepEqual([made.highWatermark, made.lastStableOffset], [2, 2]);
+      assert.deepEqual((await fetch(c, 't', 0, READ_COMMITTED)).offsets, [0]);
+    }, { dataDir: dir });
+  }));

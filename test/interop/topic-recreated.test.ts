@@ -139,3 +139,60 @@ test('kafkajs: offsets a transaction sent for a topic deleted before its commit 
     await b.close();
   }
 });
+
+/** The end offset and, for read_committed, the last stable offset of each partition of `topic`. */
+async function ends(b: RunningBroker, topic: string, partitions: number): Promise<{ end: number[]; stable: number[] }> {
+  const c = await KafkaClient.connectTo(b.bootstrap);
+  try {
+    const at = async (isolationLevel: number) => {
+      const res = await c.send(2, 5, { replicaId: -1, isolationLevel, topics: [{ name: topic, partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp: -1 })) }] });
+      return res.topics[0].partitions.map((p: { offset: number }) => p.offset);
+    };
+    return { end: await at(0), stable: await at(1) };
+  } finally {
+    c.close();
+  }
+}
+
+test('kafkajs: a transaction that wrote to a topic deleted and made again before its commit leaves the new topic no marker, unless it wrote to the new one', async () => {
+  const b = await startBroker();
+  const kafka = new Kafka({ clientId: 'txn-recreated', brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const plain = kafka.producer();
+  const producer = kafka.producer({ transactionalId: 'tr', idempotent: true, maxInFlightRequests: 1 });
+  try {
+    await Promise.all([admin.connect(), plain.connect(), producer.connect()]);
+    await admin.createTopics({ topics: [{ topic: 'gone', numPartitions: 2 }, { topic: 'out' }], waitForLeaders: true });
+    const remake = async () => {
+      await admin.deleteTopics({ topics: ['gone'] });
+      await admin.createTopics({ topics: [{ topic: 'gone', numPartitions: 2 }], waitForLeaders: true });
+    };
+
+    const txn = await producer.transaction();
+    await txn.send({ topic: 'gone', messages: [{ value: 'old', partition: 0 }, { value: 'old', partition: 1 }] });
+    await txn.send({ topic: 'out', messages: [{ value: 'o1' }] });
+    await remake();
+    await plain.send({ topic: 'gone', acks: -1, messages: [{ value: 'new', partition: 0 }] });
+    await txn.commit();
+    // before, each new partition took the old transaction's COMMIT marker: offsets 1 and 0 went to it
+    assert.deepEqual(await ends(b, 'gone', 2), { end: [1, 0], stable: [1, 0] });
+    assert.deepEqual(await ends(b, 'out', 1), { end: [2], stable: [2] });
+
+    // a transaction that wrote to the old topic and then to another partition of the new one: the partition added
+    // for the new topic is closed by the marker, the one added for the old topic is left alone (a producer of its
+    // own: this one's sequence numbers for the old partitions would not be taken by the new ones)
+    const second = kafka.producer({ transactionalId: 'tr2', idempotent: true, maxInFlightRequests: 1 });
+    await second.connect();
+    const both = await second.transaction();
+    await both.send({ topic: 'gone', messages: [{ value: 'before', partition: 0 }] });
+    await remake();
+    await both.send({ topic: 'gone', messages: [{ value: 'after', partition: 1 }] });
+    assert.deepEqual(await ends(b, 'gone', 2), { end: [0, 1], stable: [0, 0] });
+    await both.commit();
+    assert.deepEqual(await ends(b, 'gone', 2), { end: [0, 2], stable: [0, 2] });
+    await second.disconnect();
+  } finally {
+    await Promise.all([producer.disconnect(), plain.disconnect(), admin.disconnect()]);
+    await b.close();
+  }
+});
