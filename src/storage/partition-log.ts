@@ -1464,20 +1464,54 @@ export class PartitionLog {
     return this.logStartOffset;
   }
 
-  /** Applies time and size retention; never deletes the active segment. Returns segments deleted. */
+  /**
+   * Applies time and size retention to whole segments, oldest first; returns how many went. As in Kafka, the active
+   * segment is among them once every record of it is below the high watermark: the log rolls first, and the old
+   * segment goes. Before, it never went, so a partition no longer written to kept its expired records for ever.
+   */
   async applyRetention(now: number): Promise<number> {
     if (this.config.cleanupPolicy === 'compact') return 0;
     const { retentionMs, retentionBytes } = this.config;
     let total = retentionBytes >= 0 ? this.sizeBytes : 0;
-    return this.deleteSegmentsWhile((s, next) => {
-      if (next === undefined || s.baseOffset >= this.hwSegment.baseOffset) return false;
+    const due = (s: Segment): boolean => {
       const expired = retentionMs >= 0 && s.maxTimestamp >= 0 && now - s.maxTimestamp > retentionMs;
       const oversize = retentionBytes >= 0 && total - s.size >= retentionBytes;
-      if (expired || oversize) {
-        total -= s.size;
-        return true;
-      }
-      return false;
+      if (expired || oversize) total -= s.size;
+      return expired || oversize;
+    };
+    const deleted = await this.deleteSegmentsWhile((s, next) => next !== undefined && s.baseOffset < this.hwSegment.baseOffset && due(s));
+    if (this.segments.length > 1) return deleted;
+    const rolled = await this.rollForRetention(due);
+    // that segment alone: appends since the roll may have rolled again, and what they wrote stays
+    return rolled ? deleted + (await this.deleteSegmentsWhile((s) => s === rolled)) : deleted;
+  }
+
+  /**
+   * Rolls the active segment if retention would delete it were it closed: records in it, all below the high
+   * watermark (none being appended), and `due`. The new segment's file is made durable before anything is deleted:
+   * its name keeps the log's end, and a restart that found no file at all would begin the log again at the last
+   * saved log start, giving out offsets already handed out. Returns the segment rolled.
+   */
+  private rollForRetention(due: (s: Segment) => boolean): Promise<Segment | null> {
+    return this.changingSegments(async () => {
+      const old = this.activeSegment;
+      if (this.closed || this.failing || old.size === 0 || this.highWatermark !== this.logEndOffset || !due(old)) return null;
+      const snapshot = this.snapshotState();
+      this.roll();
+      const fresh = this.activeSegment;
+      // the high watermark stays where it is, at the new segment's base
+      this.hwSegment = fresh;
+      this.hwPosition = 0;
+      const created = (async () => {
+        await this.env.handles.acquire(fresh);
+        this.env.handles.release(fresh);
+        await this.env.handles.withRoom(() => this.env.fs.fsyncDir(this.dir));
+        fresh.newFile = false;
+      })();
+      // the roll's own seal writes it only if the old segment is still there then; the producer state (idempotent
+      // producers' sequences, open transactions) must outlive its segments, as a crash would otherwise lose it
+      await Promise.all([created, this.writeProducerSnapshot(fresh.baseOffset, snapshot)]);
+      return old;
     });
   }
 

@@ -343,6 +343,53 @@ test('retention deletes whole old segments by time and by size, never the active
     await again.close();
   }));
 
+test('an idle partition whose records all expired loses them too: the active segment rolls and goes, as in Kafka, and the log keeps its end and producer state across a crash', () =>
+  withTempDir(async (dir) => {
+    let now = 10_000_000;
+    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    // the log start offsets file is never written (as if a crash came first): the log's end must be found from the files
+    const writeFileAtomic: FileSystem['writeFileAtomic'] = (path, data, durable) => (path.endsWith('log-start-offsets.json') ? Promise.resolve() : nodeFileSystem.writeFileAtomic(path, data, durable));
+    // the roll's seal (its sync first) comes after the old segment went, so it writes no producer snapshot
+    let slowSyncs = false;
+    const fdatasync: FileSystem['fdatasync'] = async (fd) => {
+      if (slowSyncs) await new Promise((r) => setTimeout(r, 300));
+      return nodeFileSystem.fdatasync(fd);
+    };
+    const logs = await openLogs(dir, { clock, fs: { ...nodeFileSystem, writeFileAtomic, fdatasync } });
+    await logs.createTopic('idle', 1, { 'retention.ms': '1000' });
+    await logs.createTopic('sized', 1, { 'retention.bytes': '0' });
+    await logs.createTopic('kept', 1, { 'retention.ms': '1000', 'cleanup.policy': 'compact' });
+    const idle = logs.getLog('idle', 0)!;
+    const idempotent = buildRecordBatch([{ value: 'a' }, { value: 'b' }, { value: 'c' }].map((r) => ({ ...r, timestamp: now })), { producerId: 7, producerEpoch: 0, baseSequence: 0 });
+    await idle.append(idempotent, validateBatches(idempotent, 1 << 20)).durable;
+    await appendValues(logs.getLog('sized', 0)!, ['s0', 's1'], now).durable;
+    await appendValues(logs.getLog('kept', 0)!, ['k'], now).durable;
+    now += 1000;
+    assert.equal(await logs.runRetention(), 1, 'only the empty-of-retention size topic: idle is not expired yet');
+    assert.deepEqual([logs.getLog('sized', 0)!.logStartOffset, logs.getLog('sized', 0)!.logEndOffset], [2, 2]);
+    now += 1;
+    slowSyncs = true;
+    assert.equal(await logs.runRetention(), 1);
+    assert.deepEqual([idle.logStartOffset, idle.logEndOffset, idle.highWatermark, idle.segments.length], [3, 3, 3, 1]);
+    await assert.rejects(idle.read(0, 1000), { code: ErrorCode.OFFSET_OUT_OF_RANGE });
+    assert.deepEqual(await readAll(idle), []);
+    assert.deepEqual((await readdir(join(dir, 'idle-0'))).filter((f) => !f.endsWith('.snapshot')), ['00000000000000000003.log']);
+    assert.deepEqual(await readAll(logs.getLog('kept', 0)!), [[0, 'k']], 'a compacted topic keeps its records');
+    await crash(logs);
+
+    const again = await openLogs(dir, { clock });
+    const log = again.getLog('idle', 0)!;
+    // before the new segment's file was made durable first, the log began again at 0 here, giving offsets out twice
+    assert.deepEqual([log.logStartOffset, log.logEndOffset], [3, 3]);
+    const retried = log.append(idempotent, validateBatches(idempotent, 1 << 20));
+    assert.equal(retried.baseOffset, 0, 'the producer state outlived the segment: a retry of its batch is known as a duplicate');
+    assert.equal(log.logEndOffset, 3, 'and not appended again');
+    const next = buildRecordBatch([{ value: 'd' }], { producerId: 7, producerEpoch: 0, baseSequence: 3 });
+    assert.equal(await log.append(next, validateBatches(next, 1 << 20)).durable.then(() => log.logEndOffset), 4);
+    assert.deepEqual(await readAll(log), [[3, 'd']]);
+    await again.close();
+  }));
+
 test('while retention deletes segments, a read below the new log start is refused, never served later records', () =>
   withTempDir(async (dir) => {
     let unlinking = false;
