@@ -65,6 +65,8 @@ export interface FileIdentity {
  * about twice as fast as appends through O_APPEND.
  */
 export const OPEN_READ_WRITE_CREATE = fs.constants.O_RDWR | fs.constants.O_CREAT;
+/** Read-write, failing with ENOENT if the file is gone. */
+export const OPEN_READ_WRITE = fs.constants.O_RDWR;
 
 /**
  * One per process, shared by every broker in it. Started when a data dir is locked, ahead of the writes that follow:

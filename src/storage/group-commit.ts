@@ -344,7 +344,14 @@ export class GroupCommit {
 
   private async fdatasync(segment: Segment): Promise<void> {
     if (segment.deleted) return;
-    const fd = await this.handles.acquire(segment);
+    let fd: number;
+    try {
+      fd = await this.handles.acquire(segment);
+    } catch (err) {
+      // removed while it opened (its open then fails with ENOENT): nothing of it is left to make durable
+      if (segment.deleted) return;
+      throw err;
+    }
     try {
       segment.dirty = false;
       await this.fs.fdatasync(fd);

@@ -1,4 +1,4 @@
-import { OPEN_READ_WRITE_CREATE, type FileSystem } from '../io/file-system.js';
+import { OPEN_READ_WRITE, OPEN_READ_WRITE_CREATE, type FileSystem } from '../io/file-system.js';
 import type { Segment } from './segment.js';
 
 /** The cache never shrinks below this many files on EMFILE. */
@@ -36,9 +36,10 @@ export class HandleCache {
     try {
       this.touch(segment);
       if (!segment.opening) {
-        segment.opening = this.openShrinkingOnEmfile(segment.logPath).then((fd) => {
+        segment.opening = this.openShrinkingOnEmfile(segment.logPath, segment.createOnOpen).then((fd) => {
           segment.fd = fd;
           segment.opening = null;
+          segment.createOnOpen = false;
           return fd;
         });
         segment.opening.catch(() => (segment.opening = null));
@@ -82,8 +83,8 @@ export class HandleCache {
   }
 
   /** Opens a segment file, making room as withRoom does; the caller's segment is marked in use while it opens. */
-  private openShrinkingOnEmfile(path: string): Promise<number> {
-    return this.retryOnEmfile(() => this.fs.open(path, OPEN_READ_WRITE_CREATE), 1);
+  private openShrinkingOnEmfile(path: string, create: boolean): Promise<number> {
+    return this.retryOnEmfile(() => this.fs.open(path, create ? OPEN_READ_WRITE_CREATE : OPEN_READ_WRITE), 1);
   }
 
   /**

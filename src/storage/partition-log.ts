@@ -268,6 +268,8 @@ export class PartitionLog {
     let truncatedBytes = 0;
     for (let i = 0; i < bases.length; i++) {
       const segment = new Segment(this.dir, bases[i]!);
+      // the first segment of an empty partition: loading opens it, which creates its file
+      segment.createOnOpen = !files.has(segment.logPath);
       const previous = this.segments.at(-1);
       if (previous && segment.baseOffset < previous.nextOffset) {
         // a segment a rollback removed (its records refused), back after a power loss that undid the removal,
@@ -623,6 +625,7 @@ export class PartitionLog {
     previous.trimIndexes();
     const next = new Segment(this.dir, previous.nextOffset);
     next.newFile = true;
+    next.createOnOpen = true;
     this.segments.push(next);
     this.segmentsChanged();
     // appends to the previous segment may not be written yet: its sync must come after the last of them
@@ -1039,6 +1042,7 @@ export class PartitionLog {
     if (this.logStartOffset <= this.logEndOffset) return;
     const fresh = new Segment(this.dir, this.logStartOffset);
     fresh.newFile = true;
+    fresh.createOnOpen = true;
     this.segments.push(fresh);
     this.segmentsChanged();
     await this.deleteSegmentsWhile((_s, next) => next !== undefined);

@@ -57,6 +57,12 @@ export class Segment {
   /** Created by this process and its directory entry not yet synced. */
   newFile = false;
   /**
+   * Its file may not exist yet (a segment just rolled, or the first of an empty partition): the next open creates
+   * it. Every other open of a segment file leaves out O_CREAT: one racing the file's deletion (a read or a sync of
+   * a segment retention removes) fails with ENOENT instead of leaving an empty file behind under the old name.
+   */
+  createOnOpen = false;
+  /**
    * Where the bytes this process wrote begin: those before were found at start, and may not be in the page cache
    * (after a reboot).
    */

@@ -457,6 +457,47 @@ test('a read waiting to open its segment when the topic is deleted is refused wi
     await logs.close();
   }));
 
+test('a read and a sync waiting to open a segment while retention deletes it: the read is refused, the sync done, and no empty file is left under the old name', () =>
+  withTempDir(async (dir) => {
+    let holdOpens = false;
+    let opening = false;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        if (holdOpens && path.endsWith('00000000000000000000.log')) {
+          opening = true;
+          await released;
+        }
+        return nodeFileSystem.open(path, flags);
+      },
+    };
+    // one descriptor kept open: the read of the first segment opens its file again
+    const logs = await openLogs(dir, { fs, maxOpenFiles: 1 });
+    await logs.createTopic('t', 1, { 'segment.bytes': '200', 'retention.bytes': '100' });
+    const log = logs.getLog('t', 0)!;
+    for (let i = 0; i < 6; i++) await appendValues(log, [`v${i}`]).durable;
+    holdOpens = true;
+    const read = log.read(0, 100);
+    await waitUntil('the read opens its segment', () => opening);
+    // a sync of the segment (as a checkpoint's) waits for the same open
+    const sync = logs.groupCommit.syncApart(log.segments[0]!);
+    holdOpens = false;
+    assert.ok((await logs.runRetention()) > 0);
+    const logStart = log.logStartOffset;
+    release();
+    await assert.rejects(read, { code: ErrorCode.OFFSET_OUT_OF_RANGE });
+    await sync; // nothing left to make durable: not a failure
+    // before, the open (with O_CREAT) made the file again, empty: a restart then found a segment below the log start
+    const files = (await readdir(join(dir, 't-0'))).filter((f) => f.endsWith('.log'));
+    assert.ok(!files.includes('00000000000000000000.log'), files.join(', '));
+    await logs.close();
+    const again = await openLogs(dir);
+    assert.deepEqual([again.getLog('t', 0)!.segments[0]!.baseOffset, again.getLog('t', 0)!.logStartOffset], [logStart, logStart]);
+    await again.close();
+  }));
+
 test('DeleteRecords moves the log start offset, persisted; deleting a topic removes its files', () =>
   withTempDir(async (dir) => {
     const logs = await openLogs(dir);
