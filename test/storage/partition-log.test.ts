@@ -426,31 +426,39 @@ test('while retention deletes segments, a read below the new log start is refuse
     await logs.close();
   }));
 
+/**
+ * A topic `t` of 200-byte segments holding six records, and a read from offset 0 held while it opens the first
+ * segment's file again (one descriptor kept open): `release` lets the open go on.
+ */
+async function readOpeningFirstSegment(dir: string, overrides: Record<string, string>) {
+  let holdOpens = false;
+  let opening = false;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    open: async (path, flags) => {
+      if (holdOpens && path.endsWith('00000000000000000000.log')) {
+        opening = true;
+        await released;
+      }
+      return nodeFileSystem.open(path, flags);
+    },
+  };
+  const logs = await openLogs(dir, { fs, maxOpenFiles: 1 });
+  await logs.createTopic('t', 1, { 'segment.bytes': '200', ...overrides });
+  const log = logs.getLog('t', 0)!;
+  for (let i = 0; i < 6; i++) await appendValues(log, [`v${i}`]).durable;
+  holdOpens = true;
+  const read = log.read(0, 100);
+  await waitUntil('the read opens its segment', () => opening);
+  holdOpens = false;
+  return { logs, log, read, release };
+}
+
 test('a read waiting to open its segment when the topic is deleted is refused with UNKNOWN_TOPIC_OR_PARTITION', () =>
   withTempDir(async (dir) => {
-    let holdOpens = false;
-    let opening = false;
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const fs: FileSystem = {
-      ...nodeFileSystem,
-      open: async (path, flags) => {
-        if (holdOpens && path.endsWith('.log')) {
-          opening = true;
-          await released;
-        }
-        return nodeFileSystem.open(path, flags);
-      },
-    };
-    // one descriptor kept open: the read of the first segment opens its file again
-    const logs = await openLogs(dir, { fs, maxOpenFiles: 1 });
-    await logs.createTopic('t', 1, { 'segment.bytes': '200' });
-    const log = logs.getLog('t', 0)!;
-    for (let i = 0; i < 6; i++) await appendValues(log, [`v${i}`]).durable;
-    holdOpens = true;
-    const read = log.read(0, 100);
-    await waitUntil('the read opens its segment', () => opening);
-    holdOpens = false;
+    const { logs, read, release } = await readOpeningFirstSegment(dir, {});
     await logs.deleteTopic('t');
     release();
     await assert.rejects(read, { code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
@@ -459,31 +467,9 @@ test('a read waiting to open its segment when the topic is deleted is refused wi
 
 test('a read and a sync waiting to open a segment while retention deletes it: the read is refused, the sync done, and no empty file is left under the old name', () =>
   withTempDir(async (dir) => {
-    let holdOpens = false;
-    let opening = false;
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const fs: FileSystem = {
-      ...nodeFileSystem,
-      open: async (path, flags) => {
-        if (holdOpens && path.endsWith('00000000000000000000.log')) {
-          opening = true;
-          await released;
-        }
-        return nodeFileSystem.open(path, flags);
-      },
-    };
-    // one descriptor kept open: the read of the first segment opens its file again
-    const logs = await openLogs(dir, { fs, maxOpenFiles: 1 });
-    await logs.createTopic('t', 1, { 'segment.bytes': '200', 'retention.bytes': '100' });
-    const log = logs.getLog('t', 0)!;
-    for (let i = 0; i < 6; i++) await appendValues(log, [`v${i}`]).durable;
-    holdOpens = true;
-    const read = log.read(0, 100);
-    await waitUntil('the read opens its segment', () => opening);
+    const { logs, log, read, release } = await readOpeningFirstSegment(dir, { 'retention.bytes': '100' });
     // a sync of the segment (as a checkpoint's) waits for the same open
     const sync = logs.groupCommit.syncApart(log.segments[0]!);
-    holdOpens = false;
     assert.ok((await logs.runRetention()) > 0);
     const logStart = log.logStartOffset;
     release();
