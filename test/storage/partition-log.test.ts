@@ -313,7 +313,7 @@ test('the background flush of `none` topics keeps each topic\'s flush.ms: synced
     await logs.close();
   }));
 
-test('retention deletes whole old segments by time and by size, never the active one', () =>
+test('retention deletes whole old segments by time and by size, and not an active segment holding records still within retention', () =>
   withTempDir(async (dir) => {
     let now = 10_000_000;
     const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
@@ -365,7 +365,7 @@ test('an idle partition whose records all expired loses them too: the active seg
     await appendValues(logs.getLog('sized', 0)!, ['s0', 's1'], now).durable;
     await appendValues(logs.getLog('kept', 0)!, ['k'], now).durable;
     now += 1000;
-    assert.equal(await logs.runRetention(), 1, 'only the empty-of-retention size topic: idle is not expired yet');
+    assert.equal(await logs.runRetention(), 1, 'only the size-retained topic: idle is not expired yet');
     assert.deepEqual([logs.getLog('sized', 0)!.logStartOffset, logs.getLog('sized', 0)!.logEndOffset], [2, 2]);
     now += 1;
     slowSyncs = true;
