@@ -162,10 +162,10 @@ export class TransactionCoordinator {
       const unknown = partitions.map((p) => this.deps.logs.getLog(p.topic, p.partition) === undefined);
       if (unknown.some(Boolean)) return unknown.map((u) => (u ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.OPERATION_NOT_ATTEMPTED));
       // a partition added before its topic was deleted and made again is added anew, for the new topic
-      const fresh = partitions.filter((p) => meta!.partitions.get(tpKey(p.topic, p.partition))?.topicId !== this.deps.logs.topics.get(p.topic)?.id);
+      const fresh = partitions.filter((p) => meta!.partitions.get(tpKey(p.topic, p.partition))?.topicId !== this.topicIdOf(p.topic));
       if (fresh.length > 0 || meta!.state !== 'Ongoing') {
         const partitionsNext = new Map(meta!.partitions);
-        for (const p of fresh) partitionsNext.set(tpKey(p.topic, p.partition), { topic: p.topic, partition: p.partition, topicId: this.deps.logs.topics.get(p.topic)?.id });
+        for (const p of fresh) partitionsNext.set(tpKey(p.topic, p.partition), { topic: p.topic, partition: p.partition, topicId: this.topicIdOf(p.topic) });
         await this.save({ ...meta!, ...this.opened(meta!), partitions: partitionsNext });
       }
       return partitions.map(() => ErrorCode.NONE);
@@ -270,6 +270,11 @@ export class TransactionCoordinator {
     return dropped.reduce((sum, n) => sum + n, 0);
   }
 
+  /** The id of the topic now under that name, if any. */
+  private topicIdOf(topic: string): string | undefined {
+    return this.deps.logs.topics.get(topic)?.id;
+  }
+
   /** Whether an open transaction holds offsets for this group partition (OffsetFetch's require_stable). */
   hasPendingOffset(groupId: string, topic: string, partition: number): boolean {
     for (const meta of this.txns.values()) if (isOpen(meta.state) && meta.offsets.get(groupId)?.has(tpKey(topic, partition))) return true;
@@ -365,7 +370,7 @@ export class TransactionCoordinator {
         if (!log) return; // the topic was deleted meanwhile
         // Deleted and made again under its name: the new partition takes a marker only if the transaction wrote to
         // it (as Kafka, which keeps names only, lets it), not one that would take an offset and be skipped
-        const madeAgain = p.topicId !== undefined && this.deps.logs.topics.get(p.topic)?.id !== p.topicId;
+        const madeAgain = p.topicId !== undefined && this.topicIdOf(p.topic) !== p.topicId;
         if (madeAgain && log.transactions.openTransactionStart(meta.producerId) < 0) return;
         const batch = buildControlBatch(commit, meta.producerId, meta.producerEpoch);
         await log.append(batch, validateBatches(batch, 1 << 20)).durable;

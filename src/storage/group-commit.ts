@@ -343,15 +343,8 @@ export class GroupCommit {
   }
 
   private async fdatasync(segment: Segment): Promise<void> {
-    if (segment.deleted) return;
-    let fd: number;
-    try {
-      fd = await this.handles.acquire(segment);
-    } catch (err) {
-      // removed while it opened (its open then fails with ENOENT): nothing of it is left to make durable
-      if (segment.deleted) return;
-      throw err;
-    }
+    const fd = await this.handles.acquireUnlessDeleted(segment);
+    if (fd === null) return; // nothing of it is left to make durable
     try {
       segment.dirty = false;
       await this.fs.fdatasync(fd);

@@ -54,6 +54,25 @@ export class HandleCache {
     }
   }
 
+  /**
+   * acquire() for a segment that retention, DeleteRecords or a compaction's swap may delete meanwhile: null, with
+   * nothing held, when it is gone before or while its file opens. Such an open fails with ENOENT, or finds a
+   * compacted copy under the same name, whose bytes are not the segment's.
+   */
+  async acquireUnlessDeleted(segment: Segment): Promise<number | null> {
+    if (segment.deleted) return null;
+    let fd: number;
+    try {
+      fd = await this.acquire(segment);
+    } catch (err) {
+      if (segment.deleted) return null;
+      throw err;
+    }
+    if (!segment.deleted) return fd;
+    this.release(segment);
+    return null;
+  }
+
   /** acquire() without waiting, for a segment whose file is open: its descriptor, or null when it is not open. */
   acquireOpen(segment: Segment): number | null {
     if (segment.fd === null) return null;

@@ -1208,16 +1208,9 @@ export class PartitionLog {
     const limit = this.visibleBytes(segment);
     let position = segment.offsetIndex.lookup(offset - segment.baseOffset);
     if (position >= limit) return NO_BYTES;
-    let fd: number;
+    const fd = await this.env.handles.acquireUnlessDeleted(segment);
+    if (fd === null) return NO_BYTES; // the caller looks the offset up again
     try {
-      fd = await this.env.handles.acquire(segment);
-    } catch (err) {
-      if (segment.deleted) return NO_BYTES; // its file went while it was being opened
-      throw err;
-    }
-    try {
-      // deleted while being opened: the path may name a compacted copy now, whose bytes the index above does not describe
-      if (segment.deleted) return NO_BYTES;
       // a consumer that keeps up reads what was just written, still in the page cache; one catching up, or reading
       // what was there before a restart, may wait for the disk
       const mayMissCache = segment !== this.active || position < Math.max(segment.writtenFrom, segment.size - RECENTLY_WRITTEN_BYTES);
