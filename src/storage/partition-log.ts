@@ -119,6 +119,8 @@ const MAX_SEGMENT_OFFSETS = 2 ** 31;
  * I/O thread.
  */
 const WRITE_MAX_BYTES = 1 << 20;
+/** Seals written in one batch: a change to the list of segments waits for one batch at most (see sealSegment). */
+const SEALS_AT_ONCE = 32;
 const NO_BYTES = Buffer.alloc(0);
 const NO_RUN: PendingAppend[] = [];
 
@@ -176,6 +178,10 @@ export class PartitionLog {
   private rebuiltSnapshot: { offset: number; json: string } | null = null;
   /** Index and snapshot writes of rolled segments still running: a close waits for them. */
   private readonly sealing = new Set<Promise<void>>();
+  /** Rolled segments whose bytes are durable, oldest first, waiting for a batch of seals (see sealSegment). */
+  private readySeals: ReadySeal[] = [];
+  /** Whether a batch of seals is queued as a change and not started yet. */
+  private sealBatchQueued = false;
   /** The last change to the list of segments that must not interleave with another (see changingSegments). */
   private segmentChange: Promise<unknown> = Promise.resolve();
   /** Offsets of the producer snapshot files in the directory, ascending: kept here so no write or start lists it again. */
@@ -631,33 +637,68 @@ export class PartitionLog {
     // appends to the previous segment may not be written yet: its sync must come after the last of them
     const last = this.pending.length > this.writeIndex ? this.pending[this.pending.length - 1]! : undefined;
     const lastWrite = last?.segment === previous ? last.written : undefined;
-    const sealing = this.sealSegment(previous, lastWrite, previous.reactivations, next.baseOffset, this.snapshotState()).finally(() => this.sealing.delete(sealing));
+    const seal = { segment: previous, reactivations: previous.reactivations, snapshotOffset: next.baseOffset, snapshot: this.snapshotState() };
+    const sealing = this.sealSegment(seal, lastWrite).finally(() => this.sealing.delete(sealing));
     this.sealing.add(sealing);
   }
 
-  private async sealSegment(segment: Segment, lastWrite: Promise<void> | undefined, reactivations: number, snapshotOffset: number, snapshot: string): Promise<void> {
+  /**
+   * Seals a rolled segment: once its bytes are durable, its index files and the producer snapshot as of the roll
+   * are written. Seals go in batches of up to SEALS_AT_ONCE, each batch a change to the list of segments (see
+   * changingSegments), so retention, DeleteRecords, compaction and rollbacks wait for one batch at most, and a
+   * batch skips the segments they deleted meanwhile. One at a time, a seal's durable writes took 50-140 ms under
+   * load: a partition rolling faster (small segments, a fast producer) queued seals without end, and the changes
+   * behind them waited for all (retention did not run once in 12 s of 64 KiB segments at 15 MB/s a partition).
+   */
+  private async sealSegment(seal: RollSeal, lastWrite: Promise<void> | undefined): Promise<void> {
     try {
       // index files mark a segment whose bytes are all durable (see recoverAppend): none before its last write
       // is done and synced, and none if that write failed (the roll is undone with it)
       await lastWrite;
-      await this.env.groupCommit.syncApart(segment);
-      // one at a time with compaction's swaps, deletions and rollbacks: a closed segment may be rewritten at once,
-      // and its index files must then be the copy's; a rollback may take the roll back, and nothing of the roll
-      // (its index files, a snapshot counting refused batches) may land after the rollback removed it
-      await this.changingSegments(async () => {
-        // gone, or active again after a rollback: this roll was undone. Active again and rolled again since, it took
-        // appends this seal's sync may not cover (durable in the journal only): the later roll's seal writes the files
-        if (segment.deleted || segment === this.activeSegment || segment.reactivations !== reactivations) return;
-        // side by side: in a storm of rolls, all three files of every roll share one batch (see DurableFiles)
-        const indexes = segment.writeIndexes(this.env.durableFiles.write).then(() => {
+      await this.env.groupCommit.syncApart(seal.segment);
+    } catch {
+      return; // indexes and producer state are rebuilt from the data on the next start
+    }
+    await new Promise<void>((sealed) => {
+      this.readySeals.push({ ...seal, sealed });
+      this.queueSealBatch();
+    });
+  }
+
+  private queueSealBatch(): void {
+    if (this.sealBatchQueued || this.readySeals.length === 0) return;
+    this.sealBatchQueued = true;
+    void this.changingSegments(async () => {
+      this.sealBatchQueued = false;
+      const batch = this.readySeals.splice(0, SEALS_AT_ONCE);
+      await this.writeSeals(batch);
+      for (const seal of batch) seal.sealed();
+      this.queueSealBatch();
+    });
+  }
+
+  /**
+   * Writes the index files of a batch of seals side by side (in a storm of rolls, the files of every roll share one
+   * DurableFiles batch), and one producer snapshot: the newest, as a start uses the newest it finds. Run as a change
+   * to the list of segments: a closed segment may be rewritten at once, and its index files must then be the copy's;
+   * a rollback may take a roll back, and nothing of it (index files, a snapshot counting refused batches) may land
+   * after the rollback removed it. Never rejects: what fails is rebuilt from the data on the next start.
+   */
+  private async writeSeals(batch: readonly ReadySeal[]): Promise<void> {
+    // gone, or active again after a rollback: that roll was undone. Active again and rolled again since, it took
+    // appends this seal's sync may not cover (durable in the journal only): the later roll's seal writes the files
+    const current = batch.filter(({ segment, reactivations }) => !segment.deleted && segment !== this.activeSegment && segment.reactivations === reactivations);
+    if (current.length === 0) return;
+    const newest = current.reduce((a, b) => (b.snapshotOffset > a.snapshotOffset ? b : a));
+    await Promise.allSettled([
+      ...current.map(({ segment }) =>
+        segment.writeIndexes(this.env.durableFiles.write).then(() => {
           segment.indexFilesCurrent = true;
           this.env.indexes.admit(segment);
-        });
-        await Promise.all([indexes, this.writeProducerSnapshot(snapshotOffset, snapshot)]);
-      });
-    } catch {
-      // indexes and producer state are rebuilt from the data on the next start
-    }
+        }),
+      ),
+      this.writeProducerSnapshot(newest.snapshotOffset, newest.snapshot),
+    ]);
   }
 
   /** Restores the producer and transaction state a snapshot holds; false (and the state left empty) if it is unreadable. */
@@ -905,7 +946,7 @@ export class PartitionLog {
     const idx = this.segments.indexOf(segment);
     const later = this.segments.splice(idx + 1);
     this.segmentsChanged();
-    for (const s of later) await this.removeSegmentFiles(s);
+    await this.removeSegmentFiles(later);
     if (later.length > 0) {
       // active again: index files its roll may have written describe bytes it no longer ends with (its indexes
       // are read back first, should memory have dropped them)
@@ -952,12 +993,21 @@ export class PartitionLog {
     if (later.length > 0 || staleSnapshots.length > 0) await fs.fsyncDir(this.dir).catch(() => undefined);
   }
 
-  private async removeSegmentFiles(segment: Segment): Promise<void> {
-    segment.deleted = true;
-    this.env.indexes.forget(segment);
-    if (segment.inUse === 0) await this.env.handles.close(segment);
-    await this.env.fs.unlink(segment.logPath).catch(() => undefined);
-    await segment.removeIndexFiles(this.env.fs);
+  /**
+   * Deletes segments' files, in log order one `.log` at a time: a crash part-way leaves a run of them, never a
+   * hole, which a start would take for a lost tail and cut the log at. The rest (their index files, closing their
+   * descriptors) goes on beside the next unlink: one after the other, the four file operations a segment took
+   * each queued behind the appends' writes and syncs, and under load retention deleted a segment in about 75 ms.
+   */
+  private async removeSegmentFiles(segments: readonly Segment[]): Promise<void> {
+    const rest: (Promise<unknown> | undefined)[] = [];
+    for (const segment of segments) {
+      segment.deleted = true;
+      this.env.indexes.forget(segment);
+      await this.env.fs.unlink(segment.logPath).catch(() => undefined);
+      rest.push(segment.inUse === 0 ? this.env.handles.close(segment) : undefined, segment.removeIndexFiles(this.env.fs));
+    }
+    await Promise.all(rest);
   }
 
   /**
@@ -1527,7 +1577,7 @@ export class PartitionLog {
       this.transactions.dropBefore(this.logStartOffset);
       const dropped = this.segments.splice(0, n);
       this.segmentsChanged();
-      for (const s of dropped) await this.removeSegmentFiles(s);
+      await this.removeSegmentFiles(dropped);
       return n;
     });
   }
@@ -1595,6 +1645,18 @@ export class PartitionLog {
     await this.env.fs.rmdir(this.dir);
     this.wakeWaiters();
   }
+}
+
+/** A roll's seal: its segment as it was closed, and the producer state as of the roll. */
+interface RollSeal {
+  segment: Segment;
+  reactivations: number;
+  snapshotOffset: number;
+  snapshot: string;
+}
+
+interface ReadySeal extends RollSeal {
+  sealed: () => void;
 }
 
 /** What the background work after a start did (see recoveryLeft): segments sealed, and found unsealed and still so. */

@@ -390,6 +390,52 @@ test('an idle partition whose records all expired loses them too: the active seg
     await again.close();
   }));
 
+test('a storm of rolls does not hold retention up: seals go in batches, and a batch skips the segments deleted meanwhile', () =>
+  withTempDir(async (dir) => {
+    let held: (() => void) | null = null;
+    let holding = true;
+    let indexWrites = 0;
+    let indexWritesBeforeDeletion = -1;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      writeFileAtomic: async (path, data, durable) => {
+        if (holding && held === null && path.endsWith('.index')) await new Promise<void>((resolve) => (held = resolve));
+        await nodeFileSystem.writeFileAtomic(path, data, durable);
+        if (path.endsWith('.index')) indexWrites++;
+      },
+      unlink: (path) => {
+        if (path.endsWith('.log') && indexWritesBeforeDeletion < 0) indexWritesBeforeDeletion = indexWrites;
+        return nodeFileSystem.unlink(path);
+      },
+    };
+    const logs = await openLogs(dir, { fs });
+    // every append rolls: the first seal's index write is held while 150 more rolls queue their seals
+    await logs.createTopic('storm', 1, { 'segment.bytes': '14', 'retention.bytes': '0' });
+    const log = logs.getLog('storm', 0)!;
+    const appends = [];
+    for (let i = 0; i <= 150; i++) appends.push(appendValues(log, [`v${i}`]).durable);
+    await Promise.all(appends);
+    await waitUntil('the first seal writes', () => held !== null);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5)); // every seal's sync is done
+    const retention = logs.runRetention();
+    holding = false;
+    held!();
+    assert.equal(await retention, 151, 'every segment went, the active one too (rolled: its records are all below the high watermark)');
+    // one at a time, the 150 seals all came first; now retention waits for two batches of 32 at most
+    assert.ok(indexWritesBeforeDeletion >= 1 && indexWritesBeforeDeletion <= 64, `${indexWritesBeforeDeletion} index files written before retention deleted`);
+    assert.deepEqual([log.logStartOffset, log.logEndOffset, log.segments.length], [151, 151, 1]);
+    await logs.close();
+    const files = (await readdir(join(dir, 'storm-0'))).filter((f) => !f.endsWith('.snapshot'));
+    assert.deepEqual(files, ['00000000000000000151.log'], 'no seal wrote index files for a segment retention had deleted');
+    assert.ok(indexWrites < 150, `${indexWrites} index files written: the batches after retention skipped the deleted segments`);
+    const again = await openLogs(dir);
+    const after = again.getLog('storm', 0)!;
+    assert.deepEqual([after.logStartOffset, after.logEndOffset], [151, 151]);
+    assert.equal(await appendValues(after, ['next']).durable.then(() => after.logEndOffset), 152);
+    assert.deepEqual(await readAll(after), [[151, 'next']]);
+    await again.close();
+  }));
+
 test('while retention deletes segments, a read below the new log start is refused, never served later records', () =>
   withTempDir(async (dir) => {
     let unlinking = false;
