@@ -187,6 +187,8 @@ export class PartitionLog {
   /** Offsets of the producer snapshot files in the directory, ascending: kept here so no write or start lists it again. */
   private snapshotOffsets: number[] = [];
   closed = false;
+  /** Its topic was deleted: no change to its segments touches a file any more (see destroy). */
+  private destroyed = false;
 
   constructor(
     readonly topic: string,
@@ -938,7 +940,8 @@ export class PartitionLog {
 
   /** Run as a change to the list of segments: a roll's index and snapshot writes still running finish first (see sealSegment). */
   private rollbackTo(segment: Segment, position: number, offset: number): Promise<void> {
-    return this.changingSegments(() => this.rollBackNow(segment, position, offset));
+    // destroyed: its directory may be gone, and the name another topic's (see destroy)
+    return this.changingSegments(async () => (this.destroyed ? undefined : this.rollBackNow(segment, position, offset)));
   }
 
   private async rollBackNow(segment: Segment, position: number, offset: number): Promise<void> {
@@ -1435,6 +1438,8 @@ export class PartitionLog {
     return this.changingSegments(async () => {
       const { fs, handles } = this.env;
       const first = group[0]!;
+      // its directory may be gone, and the name another topic's (see destroy); the copy went with it
+      if (this.destroyed) return false;
       const at = this.segments.indexOf(first);
       if (at < 0 || at + group.length >= this.segments.length || group.some((s, i) => this.segments[at + i] !== s)) {
         await fs.unlink(cleanedPath).catch(() => undefined);
@@ -1570,6 +1575,7 @@ export class PartitionLog {
    */
   private deleteSegmentsWhile(pred: (segment: Segment, next: Segment | undefined) => boolean): Promise<number> {
     return this.changingSegments(async () => {
+      if (this.destroyed) return 0; // its directory may be gone, and the name another topic's (see destroy)
       let n = 0;
       while (n < this.segments.length - 1 && pred(this.segments[n]!, this.segments[n + 1])) n++;
       if (n === 0) return 0;
@@ -1635,6 +1641,7 @@ export class PartitionLog {
   /** Removes the whole partition directory (topic deletion). */
   async destroy(): Promise<void> {
     this.closed = true;
+    this.destroyed = true;
     for (const s of this.segments.slice()) {
       s.deleted = true;
       this.env.indexes.forget(s);
@@ -1642,7 +1649,10 @@ export class PartitionLog {
     }
     // a seal's index files written after the directory is gone would fail, or land in a new topic's directory
     await Promise.all(this.sealing);
-    await this.env.fs.rmdir(this.dir);
+    // after the change to the segments in progress, if any (a checkpoint's look-ups, a compaction's swap); those
+    // queued behind find the log closed. Before, a retention queued behind one ran after the directory was gone,
+    // and its unlinks, by path, took the files of the topic made again under the name.
+    await this.changingSegments(() => this.env.fs.rmdir(this.dir));
     this.wakeWaiters();
   }
 }

@@ -632,6 +632,90 @@ test('a topic made again while its deleted namesake\'s directories are still bei
     await again.close();
   }));
 
+/** Waits until `work` settles, or until a thousand timer turns pass without it (work that waits for something held). */
+async function settledOrIdle(work: Promise<unknown>): Promise<void> {
+  let settled = false;
+  work.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let i = 0; i < 1000 && !settled; i++) await new Promise((r) => setTimeout(r, 1));
+}
+
+/** A file system that, once `hold` is called, holds the calls of `op` on the paths `matches` takes until `release`. */
+function holdingCalls(op: 'stat' | 'unlink', matches: (path: string) => boolean): { fs: FileSystem; hold: () => void; held: () => number; release: () => void } {
+  let holding = false;
+  let held = 0;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const call = nodeFileSystem[op] as (path: string) => Promise<unknown>;
+  const fs = {
+    ...nodeFileSystem,
+    [op]: async (path: string) => {
+      if (holding && matches(path)) {
+        held++;
+        await released;
+      }
+      return call(path);
+    },
+  } as FileSystem;
+  return { fs, hold: () => (holding = true), held: () => held, release: () => ((holding = false), release()) };
+}
+
+/**
+ * Topic `t` (every append rolls, retention.bytes 0) with three records; `start` begins work on its partition that
+ * waits in a call `holding` holds, `behind` more work, then the topic is deleted and made again, and the call is let go. The new
+ * topic's one record is all its partition holds, also after a crash.
+ */
+async function madeAgainWhileHeld(
+  dir: string,
+  holding: ReturnType<typeof holdingCalls>,
+  start: (logs: LogManager) => Promise<unknown>,
+  behind: (logs: LogManager) => Promise<unknown> = async () => undefined,
+): Promise<void> {
+  const logs = await openLogs(dir, { fs: holding.fs });
+  await logs.createTopic('t', 1, { 'segment.bytes': '14', 'retention.bytes': '0' });
+  const old = logs.getLog('t', 0)!;
+  for (const v of ['a', 'b', 'c']) await appendValues(old, [v]).durable;
+  await waitUntil('the rolled segments are sealed', () => old.segments.slice(0, -1).every((s) => s.indexFilesCurrent));
+  holding.hold();
+  const work = [start(logs)];
+  await waitUntil('the work waits in a held call', () => holding.held() > 0);
+  work.push(behind(logs));
+  const deleted = logs.deleteTopic('t');
+  await waitUntil('the name is free', () => logs.getLog('t', 0) === undefined);
+  const created = logs.createTopic('t', 1);
+  // before, both were done while the work waited, and its unlinks, by path, then took the new topic's files
+  await settledOrIdle(deleted);
+  await settledOrIdle(created);
+  holding.release();
+  await Promise.all([...work, deleted, created]);
+  await appendValues(logs.getLog('t', 0)!, ['new']).durable;
+  assert.deepEqual((await readdir(join(dir, 't-0'))).filter((f) => f.endsWith('.log')), ['00000000000000000000.log']);
+  await crash(logs);
+  const again = await openLogs(dir);
+  assert.deepEqual(await readAll(again.getLog('t', 0)!), [[0, 'new']]);
+  await again.close();
+}
+
+test('a deleted partition\'s changes still queued (retention behind the sealed-segment checkpoint) touch no file of the topic made again under its name', () =>
+  withTempDir(async (dir) => {
+    // the checkpoint looks the segments' files up under the partition's lock; retention queues behind it
+    const holding = holdingCalls('stat', (path) => path.startsWith(join(dir, 't-0')));
+    await madeAgainWhileHeld(
+      dir,
+      holding,
+      (logs) => logs.checkpointSealedSegments(),
+      (logs) => logs.runRetention(),
+    );
+  }));
+
+test('deleting a topic waits for a retention deleting its partition\'s files, which then touches none of the topic made again under its name', () =>
+  withTempDir(async (dir) => {
+    const holding = holdingCalls('unlink', (path) => path === join(dir, 't-0', '00000000000000000000.log'));
+    await madeAgainWhileHeld(dir, holding, (logs) => logs.runRetention());
+  }));
+
 test('partitions of a new topic, or added to one, take appends only once the catalogue that lists them is durable', () =>
   withTempDir(async (dir) => {
     const gate = { hold: true, held: [] as (() => void)[] };
