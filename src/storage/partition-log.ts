@@ -750,6 +750,12 @@ export class PartitionLog {
       return;
     }
     const first = this.pending[this.writeIndex]!;
+    if (this.destroyed) {
+      // its files are closed and going: an open now, by path, could find the file of a topic made again under the name
+      this.run = [first];
+      this.stopWriting(new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${this.topic} was deleted`));
+      return;
+    }
     const run: PendingAppend[] = [first];
     let runBytes = first.bytes;
     for (let i = this.writeIndex + 1; i < this.pending.length && runBytes < WRITE_MAX_BYTES; i++) {

@@ -642,21 +642,21 @@ async function settledOrIdle(work: Promise<unknown>): Promise<void> {
   for (let i = 0; i < 1000 && !settled; i++) await new Promise((r) => setTimeout(r, 1));
 }
 
-/** A file system that, once `hold` is called, holds the calls of `op` on the paths `matches` takes until `release`. */
-function holdingCalls(op: 'stat' | 'unlink', matches: (path: string) => boolean): { fs: FileSystem; hold: () => void; held: () => number; release: () => void } {
+/** A file system that, once `hold` is called, holds the calls of `op` whose first argument `matches` takes until `release`. */
+function holdingCalls(op: 'stat' | 'unlink' | 'writev', matches: (first: unknown) => boolean): { fs: FileSystem; hold: () => void; held: () => number; release: () => void } {
   let holding = false;
   let held = 0;
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
-  const call = nodeFileSystem[op] as (path: string) => Promise<unknown>;
+  const call = nodeFileSystem[op] as (...args: unknown[]) => Promise<unknown>;
   const fs = {
     ...nodeFileSystem,
-    [op]: async (path: string) => {
-      if (holding && matches(path)) {
+    [op]: async (...args: unknown[]) => {
+      if (holding && matches(args[0])) {
         held++;
         await released;
       }
-      return call(path);
+      return call(...args);
     },
   } as FileSystem;
   return { fs, hold: () => (holding = true), held: () => held, release: () => ((holding = false), release()) };
@@ -701,7 +701,7 @@ async function madeAgainWhileHeld(
 test('a deleted partition\'s changes still queued (retention behind the sealed-segment checkpoint) touch no file of the topic made again under its name', () =>
   withTempDir(async (dir) => {
     // the checkpoint looks the segments' files up under the partition's lock; retention queues behind it
-    const holding = holdingCalls('stat', (path) => path.startsWith(join(dir, 't-0')));
+    const holding = holdingCalls('stat', (path) => String(path).startsWith(join(dir, 't-0')));
     await madeAgainWhileHeld(
       dir,
       holding,
@@ -714,6 +714,34 @@ test('deleting a topic waits for a retention deleting its partition\'s files, wh
   withTempDir(async (dir) => {
     const holding = holdingCalls('unlink', (path) => path === join(dir, 't-0', '00000000000000000000.log'));
     await madeAgainWhileHeld(dir, holding, (logs) => logs.runRetention());
+  }));
+
+test('appends still queued when their topic is deleted are refused, not written to a file of the topic made again under its name', () =>
+  withTempDir(async (dir) => {
+    let segmentFd = -1;
+    const holding = holdingCalls('writev', (fd) => fd === segmentFd);
+    const logs = await openLogs(dir, { fs: holding.fs });
+    await logs.createTopic('t', 1);
+    const old = logs.getLog('t', 0)!;
+    await appendValues(old, ['x']).durable;
+    segmentFd = old.activeSegment.fd!;
+    holding.hold();
+    const written = appendValues(old, ['a']).durable;
+    await waitUntil('the write is held', () => holding.held() > 0);
+    // the next write waits for this one; once it is done, the deleted segment's file is closed, and the next write's
+    // open, by path, found the new topic's first segment
+    const queued = appendValues(old, ['b']).durable;
+    const deleted = logs.deleteTopic('t');
+    await waitUntil('the name is free', () => logs.getLog('t', 0) === undefined);
+    await Promise.all([deleted, logs.createTopic('t', 1)]);
+    holding.release();
+    await written;
+    await assert.rejects(queued, { code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+    await appendValues(logs.getLog('t', 0)!, ['new']).durable;
+    await crash(logs);
+    const again = await openLogs(dir);
+    assert.deepEqual(await readAll(again.getLog('t', 0)!), [[0, 'new']]);
+    await again.close();
   }));
 
 test('partitions of a new topic, or added to one, take appends only once the catalogue that lists them is durable', () =>
