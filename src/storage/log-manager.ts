@@ -442,6 +442,8 @@ export class LogManager {
   private async removeTopic(name: string): Promise<void> {
     const topic = this.requireTopic(name);
     await topic.created;
+    // partitions being added go with the rest (they were left behind, directories and all, for ever)
+    await this.partitionGrowth;
     if (this.topics.get(name) !== topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${name}`);
     this.topics.delete(name);
     const removal = this.removePartitions(topic);

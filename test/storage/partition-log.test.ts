@@ -857,6 +857,18 @@ test('a topic deleted while it is being created is deleted once the creation is 
     await again.close();
   }));
 
+test('a topic deleted while partitions are being added to it is deleted once they are: nothing of it stays', () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir);
+    await logs.createTopic('t', 2);
+    const growing = logs.createPartitions('t', 5);
+    await logs.deleteTopic('t');
+    await growing;
+    assert.equal(logs.topics.has('t'), false);
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('t-')), [], 'no partition directory left');
+    await logs.close();
+  }));
+
 test('concurrent topic creations and deletions share catalogue writes, and the catalogue holds each topic once it is whole', () =>
   withTempDir(async (dir) => {
     let writes = 0;
