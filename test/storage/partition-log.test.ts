@@ -596,42 +596,6 @@ test('log start offsets belong to the topic, not its name: a topic created again
     await logs.close();
   }));
 
-test('a topic made again while its deleted namesake\'s directories are still being removed waits for that removal, and keeps its own files', () =>
-  withTempDir(async (dir) => {
-    let holdRemoval = true;
-    let releaseRemoval!: () => void;
-    const removalReleased = new Promise<void>((resolve) => (releaseRemoval = resolve));
-    let removalsHeld = 0;
-    const fs: FileSystem = {
-      ...nodeFileSystem,
-      rmdir: async (path) => {
-        if (holdRemoval && path === join(dir, 't-0')) {
-          removalsHeld++;
-          await removalReleased;
-        }
-        return nodeFileSystem.rmdir(path);
-      },
-    };
-    const logs = await openLogs(dir, { fs });
-    await logs.createTopic('t', 2);
-    for (let p = 0; p < 2; p++) await appendValues(logs.getLog('t', p)!, ['old']).durable;
-    const deleted = logs.deleteTopic('t');
-    await waitUntil('the old directory is being removed', () => removalsHeld === 1);
-    // as a producer's metadata request makes a topic it asks for: the name is free at once
-    const created = logs.createTopic('t', 3);
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-    holdRemoval = false;
-    releaseRemoval();
-    await Promise.all([deleted, created]);
-    for (let p = 0; p < 3; p++) await appendValues(logs.getLog('t', p)!, [`new-${p}`]).durable;
-    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('t-')).sort(), ['t-0', 't-1', 't-2']);
-    assert.deepEqual(await readAll(logs.getLog('t', 0)!), [[0, 'new-0']]);
-    await crash(logs);
-    const again = await openLogs(dir);
-    for (let p = 0; p < 3; p++) assert.deepEqual(await readAll(again.getLog('t', p)!), [[0, `new-${p}`]], `partition ${p}`);
-    await again.close();
-  }));
-
 /** Waits until `work` settles, or until a thousand timer turns pass without it (work that waits for something held). */
 async function settledOrIdle(work: Promise<unknown>): Promise<void> {
   let settled = false;
@@ -643,7 +607,7 @@ async function settledOrIdle(work: Promise<unknown>): Promise<void> {
 }
 
 /** A file system that, once `hold` is called, holds the calls of `op` whose first argument `matches` takes until `release`. */
-function holdingCalls(op: 'stat' | 'unlink' | 'writev', matches: (first: unknown) => boolean): { fs: FileSystem; hold: () => void; held: () => number; release: () => void } {
+function holdingCalls(op: 'stat' | 'unlink' | 'writev' | 'rmdir', matches: (first: unknown) => boolean): { fs: FileSystem; hold: () => void; held: () => number; release: () => void } {
   let holding = false;
   let held = 0;
   let release!: () => void;
@@ -661,6 +625,30 @@ function holdingCalls(op: 'stat' | 'unlink' | 'writev', matches: (first: unknown
   } as FileSystem;
   return { fs, hold: () => (holding = true), held: () => held, release: () => ((holding = false), release()) };
 }
+
+test('a topic made again while its deleted namesake\'s directories are still being removed waits for that removal, and keeps its own files', () =>
+  withTempDir(async (dir) => {
+    const holding = holdingCalls('rmdir', (path) => path === join(dir, 't-0'));
+    const logs = await openLogs(dir, { fs: holding.fs });
+    await logs.createTopic('t', 2);
+    for (let p = 0; p < 2; p++) await appendValues(logs.getLog('t', p)!, ['old']).durable;
+    holding.hold();
+    const deleted = logs.deleteTopic('t');
+    await waitUntil('the old directory is being removed', () => holding.held() === 1);
+    // as a producer's metadata request makes a topic it asks for: the name is free at once
+    const created = logs.createTopic('t', 3);
+    await settledOrIdle(created);
+    holding.release();
+    await Promise.all([deleted, created]);
+    for (let p = 0; p < 3; p++) await appendValues(logs.getLog('t', p)!, [`new-${p}`]).durable;
+    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('t-')).sort(), ['t-0', 't-1', 't-2']);
+    assert.deepEqual(await readAll(logs.getLog('t', 0)!), [[0, 'new-0']]);
+    await crash(logs);
+    const again = await openLogs(dir);
+    for (let p = 0; p < 3; p++) assert.deepEqual(await readAll(again.getLog('t', p)!), [[0, `new-${p}`]], `partition ${p}`);
+    await again.close();
+  }));
+
 
 /**
  * Topic `t` (every append rolls, retention.bytes 0) with three records; `start` begins work on its partition that
