@@ -62,6 +62,8 @@ export interface LogManagerOptions {
 }
 
 export const DEFAULT_COMPACTION_MAP_BYTES = 128 * 1024 * 1024;
+/** Partitions a retention pass works on at once. */
+const RETENTION_AT_ONCE = 16;
 /** About 30 GiB of closed segments of 1 KiB batches (2.2 MB of indexes per GiB) stay indexed in memory. */
 export const DEFAULT_INDEX_CACHE_BYTES = 64 * 1024 * 1024;
 /**
@@ -588,18 +590,34 @@ export class LogManager {
 
   private async retentionPassOnce(): Promise<number> {
     const now = this.clock.now();
+    const logs = [...this.topics.values()].flatMap((t) => t.partitions);
     let deleted = 0;
-    for (const t of [...this.topics.values()]) {
-      for (const log of t.partitions) {
-        if (this.closing) break; // close waits for the partition being worked on, not for the rest
+    // retention of several partitions side by side: a partition's deletions wait for its running seal batch, and one
+    // after the other a pass over 4 partitions rolling 4 MiB segments at 25 MB/s each took a second, while each
+    // partition grew to three times its retention.bytes
+    let next = 0;
+    const retain = async (): Promise<void> => {
+      // close waits for the partitions being worked on, not for the rest
+      for (let log = logs[next++]; log !== undefined && !this.closing; log = logs[next++]) {
         if (log.closed) continue; // its topic was deleted since the pass began
         try {
-          deleted += await log.applyRetention(now);
+          const n = await log.applyRetention(now); // (not `deleted += await`: that reads `deleted` before waiting)
+          deleted += n;
           log.producers.expire(now, this.defaults.producerIdExpirationMs);
-          await compactLog(log, this.fs, now, this.options.compactionMapBytes ?? DEFAULT_COMPACTION_MAP_BYTES);
         } catch (err) {
-          this.options.onError?.(err, `retention or compaction of ${t.name}-${log.partition}`);
+          this.options.onError?.(err, `retention of ${log.topic}-${log.partition}`);
         }
+      }
+    };
+    await Promise.all(Array.from({ length: RETENTION_AT_ONCE }, retain));
+    // compaction one partition at a time: each round holds a key map of up to compactionMapBytes
+    for (const log of logs) {
+      if (this.closing) break;
+      if (log.closed) continue;
+      try {
+        await compactLog(log, this.fs, now, this.options.compactionMapBytes ?? DEFAULT_COMPACTION_MAP_BYTES);
+      } catch (err) {
+        this.options.onError?.(err, `compaction of ${log.topic}-${log.partition}`);
       }
     }
     if (deleted > 0) await this.logStarts.request().catch((err) => this.options.onError?.(err, 'saving log start offsets'));

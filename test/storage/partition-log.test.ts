@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
@@ -434,6 +434,49 @@ test('a storm of rolls does not hold retention up: seals go in batches, and a ba
     assert.equal(await appendValues(after, ['next']).durable.then(() => after.logEndOffset), 152);
     assert.deepEqual(await readAll(after), [[151, 'next']]);
     await again.close();
+  }));
+
+test('a retention pass cuts partitions back side by side, and does not wait for a partition where nothing is due', () =>
+  withTempDir(async (dir) => {
+    // a DeleteRecords holds two partitions' changes to their segments (its unlink held): `held`, where retention
+    // has more to delete, and `idle`, where it has nothing (by size and time off); `due`, where everything is due
+    // too, comes after them in the pass
+    const gates = new Map(['held', 'idle'].map((t) => [join(dir, `${t}-0`), { waiting: false, release: () => {}, released: null as Promise<void> | null }]));
+    for (const gate of gates.values()) gate.released = new Promise<void>((resolve) => (gate.release = resolve));
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      unlink: async (path) => {
+        const gate = gates.get(dirname(path));
+        if (gate && path.endsWith('.log')) {
+          gate.waiting = true;
+          await gate.released;
+        }
+        return nodeFileSystem.unlink(path);
+      },
+    };
+    const logs = await openLogs(dir, { fs });
+    // every append rolls
+    await logs.createTopic('held', 1, { 'segment.bytes': '14', 'retention.bytes': '0' });
+    await logs.createTopic('idle', 1, { 'segment.bytes': '14', 'retention.bytes': '-1', 'retention.ms': '-1' });
+    await logs.createTopic('due', 1, { 'segment.bytes': '14', 'retention.bytes': '0' });
+    const [held, idle, due] = ['held', 'idle', 'due'].map((t) => logs.getLog(t, 0)!);
+    for (const log of [held, idle, due]) for (let i = 0; i < 4; i++) await appendValues(log, [`v${i}`]).durable;
+    const deletions = [held, idle].map((log) => log.deleteRecordsBefore(1));
+    await waitUntil('both deletions are held', () => [...gates.values()].every((g) => g.waiting));
+    const retention = logs.runRetention();
+    await waitUntil('the partition after the held one is cut back', () => due.logStartOffset === 4);
+    assert.equal(held.logStartOffset, 1, 'the held partition waits for its DeleteRecords');
+    let passEnded = false;
+    void retention.then(() => (passEnded = true));
+    gates.get(join(dir, 'held-0'))!.release();
+    await settledOrIdle(retention);
+    assert.ok(passEnded, 'the pass ends with the idle partition still held');
+    // each: the closed segments left, then the active one, rolled (its records are all below the high watermark)
+    assert.equal(await retention, 3 + 4);
+    assert.deepEqual([held.logStartOffset, idle.logStartOffset, due.logStartOffset], [4, 1, 4]);
+    gates.get(join(dir, 'idle-0'))!.release();
+    await Promise.all(deletions);
+    await logs.close();
   }));
 
 test('while retention deletes segments, a read below the new log start is refused, never served later records', () =>
