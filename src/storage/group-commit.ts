@@ -24,7 +24,7 @@ export interface GroupCommitOptions {
    * writing every byte twice.
    */
   journalBytesPerSegmentMax: number;
-  /** Journal bytes after which its segments are synced and a new journal file started. */
+  /** Journal bytes after which its segments are synced and a new journal file started, at most (see CHECKPOINT_SHARE_OF_SPACE). */
   checkpointBytes: number;
   /** Where the data lives: syncing more than MANY_SEGMENTS files at once flushes this filesystem instead. */
   dataDir: string;
@@ -39,6 +39,16 @@ const MANY_SEGMENTS = 32;
 const SYNCS_BESIDE_ROUNDS = 2;
 /** Segments a checkpoint syncs one by one before it projects, from their pace, whether the rest can go that way too. */
 const PACE_SAMPLES = 8;
+/**
+ * A journal file is checkpointed once it holds this share of the space left on the data directory's filesystem
+ * (measured as it starts), if that comes before checkpointBytes: its bytes also go to their segments, and the old
+ * file stays until its checkpoint ends, so journaling takes about twice what it holds. Kept to checkpointBytes alone,
+ * on a disk with less room than that the journal filled it and appends were refused with KAFKA_STORAGE_ERROR until
+ * the checkpoint that followed freed the space.
+ */
+const CHECKPOINT_SHARE_OF_SPACE = 1 / 4;
+/** Nor earlier than this many journal bytes: each checkpoint costs syncs of every segment its file covers. */
+const CHECKPOINT_BYTES_MIN = 16 * 1024 * 1024;
 
 /**
  * Group commit for the `fsync` durability mode. Appends that finished writing ask for a sync; one round at a
@@ -65,6 +75,8 @@ export class GroupCommit {
   private hurrying = false;
   /** Someone waits for the running checkpoint: what it has not synced yet goes at once. */
   private checkpointWaited = false;
+  /** Journal bytes at which the current journal file is checkpointed (see CHECKPOINT_SHARE_OF_SPACE). */
+  private checkpointAt: number;
   rounds = 0;
   journalRounds = 0;
 
@@ -74,7 +86,22 @@ export class GroupCommit {
     private readonly journal: Journal | null,
     private readonly options: GroupCommitOptions,
     private readonly onError: (err: unknown, what: string) => void,
-  ) {}
+  ) {
+    this.checkpointAt = options.checkpointBytes;
+    if (journal) this.sizeCheckpoint();
+  }
+
+  /** Sets when the journal file just started is checkpointed, from the space left now (until known: as before). */
+  private sizeCheckpoint(): void {
+    this.fs.diskSpace(this.options.dataDir).then(
+      ({ usableBytes }) => {
+        const share = Math.max(CHECKPOINT_BYTES_MIN, Math.floor(usableBytes * CHECKPOINT_SHARE_OF_SPACE));
+        // the rounds see it: after each, they check whether a checkpoint is due
+        this.checkpointAt = Math.min(this.options.checkpointBytes, share);
+      },
+      () => undefined,
+    );
+  }
 
   /** Resolves once everything written to `segment` before this call is durable, in the segment file itself. */
   sync(segment: Segment): Promise<void> {
@@ -214,7 +241,7 @@ export class GroupCommit {
 
   private checkpointDue(): boolean {
     if (!this.journal || this.checkpointing) return false;
-    return this.journal.bytes >= this.options.checkpointBytes || (this.reclaiming && this.journal.bytes > 0);
+    return this.journal.bytes >= this.checkpointAt || (this.reclaiming && this.journal.bytes > 0);
   }
 
   /** Starts a new journal file and syncs the old one's segments in the background, then deletes it. */
@@ -228,6 +255,7 @@ export class GroupCommit {
       return;
     }
     this.reclaiming = false;
+    this.sizeCheckpoint();
     const segments = [...this.journaled];
     this.journaled.clear();
     this.checkpointing = this.checkpoint(old, segments).finally(() => {
@@ -238,7 +266,7 @@ export class GroupCommit {
   }
 
   /**
-   * A write failed for want of space: checkpoint now rather than at checkpointBytes. Once the journaled segments
+   * A write failed for want of space: checkpoint now rather than at checkpointAt. Once the journaled segments
    * are synced the journal file is deleted, and its space (up to a checkpoint's worth) is there for appends again.
    */
   reclaimSpace(): void {
@@ -382,7 +410,6 @@ export class GroupCommit {
    */
   private async syncBesideRounds(segments: Segment[]): Promise<void> {
     const journal = this.journal!;
-    const { checkpointBytes } = this.options;
     const journalFrom = journal.bytes;
     let next = 0;
     let synced = 0;
@@ -392,9 +419,9 @@ export class GroupCommit {
     // to what the syncfs writes
     const fallingBehind = (): boolean => {
       const appended = journal.bytes - journalFrom;
-      return synced >= PACE_SAMPLES && appended > 0 && (segments.length - synced) * appended > (checkpointBytes - journal.bytes) * synced;
+      return synced >= PACE_SAMPLES && appended > 0 && (segments.length - synced) * appended > (this.checkpointAt - journal.bytes) * synced;
     };
-    const atOnce = () => this.checkpointWaited || this.reclaiming || journal.bytes >= checkpointBytes || fallingBehind();
+    const atOnce = () => this.checkpointWaited || this.reclaiming || journal.bytes >= this.checkpointAt || fallingBehind();
     const oneByOne = async (): Promise<void> => {
       try {
         while (next < segments.length && !failed && !atOnce()) {

@@ -494,6 +494,28 @@ for (const [how, makeDisk] of [['a write that fails', fullDisk], ['a short write
     }));
 }
 
+test('on a disk with less room than a checkpoint\'s worth of journal, a journal file is checkpointed at a quarter of the room left', () =>
+  withTempDir(async (dir) => {
+    const MiB = 1024 * 1024;
+    // 80 MiB left: checkpoints at 20 MiB of journal, where the default waits for a gigabyte (which this disk lacks)
+    const fs: FileSystem = { ...nodeFileSystem, diskSpace: async () => ({ totalBytes: 1024 * MiB, usableBytes: 80 * MiB }) };
+    const logs = await openLogs(dir, { fs, directSyncMax: 0 });
+    await logs.createTopic('t', 8);
+    const value = 'v'.repeat(32 * 1024); // appends of 64 KiB: the key repeats it
+    let most = 0;
+    for (let round = 0; round < 80; round++) {
+      await Promise.all(Array.from({ length: 8 }, (_, p) => appendValues(logs.getLog('t', p)!, [value]).durable));
+      most = Math.max(most, await journalBytes(dir));
+    }
+    // 40 MiB journaled in rounds of 512 KiB: a file is checkpointed once it holds 20 MiB, and deleted once the
+    // checkpoint is done (the next file takes the rounds meanwhile)
+    assert.ok(logs.groupCommit.journalRounds >= 80, `${logs.groupCommit.journalRounds} journal rounds`);
+    assert.ok(most < 25 * MiB, `the journal held ${(most / MiB).toFixed(1)} MiB at most`);
+    await logs.groupCommit.checkpointDone();
+    assert.ok((await journalBytes(dir)) < 21 * MiB, 'the checkpointed files are deleted');
+    await logs.close();
+  }));
+
 test('a checkpoint syncs its segments one by one, two at a time, while the journal has room: no filesystem sync', () =>
   withTempDir(async (dir) => {
     const { fs, counts } = syncCountingFs(async () => true);
