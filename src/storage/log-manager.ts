@@ -605,7 +605,8 @@ export class LogManager {
           deleted += n;
           log.producers.expire(now, this.defaults.producerIdExpirationMs);
         } catch (err) {
-          this.options.onError?.(err, `retention of ${log.topic}-${log.partition}`);
+          // a topic deleted meanwhile takes its files, and the work on them fails: no error of the disk's
+          if (!log.closed) this.options.onError?.(err, `retention of ${log.topic}-${log.partition}`);
         }
       }
     };
@@ -617,7 +618,7 @@ export class LogManager {
       try {
         await compactLog(log, this.fs, now, this.options.compactionMapBytes ?? DEFAULT_COMPACTION_MAP_BYTES);
       } catch (err) {
-        this.options.onError?.(err, `compaction of ${log.topic}-${log.partition}`);
+        if (!log.closed) this.options.onError?.(err, `compaction of ${log.topic}-${log.partition}`);
       }
     }
     if (deleted > 0) await this.logStarts.request().catch((err) => this.options.onError?.(err, 'saving log start offsets'));

@@ -1444,8 +1444,12 @@ export class PartitionLog {
     return this.changingSegments(async () => {
       const { fs, handles } = this.env;
       const first = group[0]!;
-      // its directory may be gone, and the name another topic's (see destroy); the copy went with it
-      if (this.destroyed) return false;
+      if (this.destroyed) {
+        // its directory may be gone, and the name another topic's (see destroy): a copy opened after the topic was
+        // made again is in the new directory (the new topic's own compaction waits for this pass to end)
+        await fs.unlink(cleanedPath).catch(() => undefined);
+        return false;
+      }
       const at = this.segments.indexOf(first);
       if (at < 0 || at + group.length >= this.segments.length || group.some((s, i) => this.segments[at + i] !== s)) {
         await fs.unlink(cleanedPath).catch(() => undefined);

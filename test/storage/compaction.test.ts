@@ -12,7 +12,7 @@ import type { LogManager } from '../../src/storage/log-manager.js';
 import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { crash, holdFirstAtomicWrite, openLogs } from './helpers.js';
+import { crash, holdFirstAtomicWrite, openLogs, waitUntil } from './helpers.js';
 
 function put(log: PartitionLog, records: { key: string | null; value: string | null }[], timestamp: number, compression = 0) {
   const batch = buildRecordBatch(records.map((r) => ({ ...r, timestamp })), { compression });
@@ -423,6 +423,42 @@ test('a read begun just before a swap and answered after it gets records the log
     await checkReadsAcrossPass(merging, reads as [number, number][], before);
     await logs.close();
   }));
+
+for (const madeAgain of [false, true]) {
+  test(`a compaction whose topic is deleted while it writes its copy stops without reporting an error, and leaves no file${madeAgain ? ' in the topic made again under its name' : ''}`, () =>
+    withTempDir(async (dir) => {
+      const errors: string[] = [];
+      let releaseOpen!: () => void;
+      const released = new Promise<void>((resolve) => (releaseOpen = resolve));
+      let copyOpening = false;
+      const fs: FileSystem = {
+        ...nodeFileSystem,
+        open: async (path, flags) => {
+          if (path.endsWith('.cleaned') && !copyOpening) {
+            copyOpening = true;
+            await released;
+          }
+          return nodeFileSystem.open(path, flags);
+        },
+      };
+      const logs = await openLogs(dir, { fs, onError: (err, what) => errors.push(`${what}: ${(err as Error).message}`) });
+      const config = { 'cleanup.policy': 'compact', 'segment.bytes': '300', 'min.cleanable.dirty.ratio': '0' };
+      await logs.createTopic('c', 1, config);
+      const log = logs.getLog('c', 0)!;
+      for (let round = 0; round < 4; round++) {
+        for (const key of ['a', 'b', 'c']) await put(log, [{ key, value: `${key}${round}`.padEnd(40, '.') }], 1_000_000);
+      }
+      const pass = logs.runRetention();
+      await waitUntil('the compaction opens its copy', () => copyOpening);
+      await logs.deleteTopic('c');
+      if (madeAgain) await logs.createTopic('c', 1, config);
+      releaseOpen();
+      await pass;
+      assert.deepEqual(errors, []);
+      assert.deepEqual(await readdir(join(dir, 'c-0')).catch(() => 'none'), madeAgain ? ['00000000000000000000.log'] : 'none');
+      await logs.close();
+    }));
+}
 
 test('after a crash, the journal does not bring back what compaction removed from a segment', () =>
   withTempDir(async (dir) => {
