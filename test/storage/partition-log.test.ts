@@ -441,8 +441,12 @@ test('a retention pass cuts partitions back side by side, and does not wait for 
     // a DeleteRecords holds two partitions' changes to their segments (its unlink held): `held`, where retention
     // has more to delete, and `idle`, where it has nothing (by size and time off); `due`, where everything is due
     // too, comes after them in the pass
-    const gates = new Map(['held', 'idle'].map((t) => [join(dir, `${t}-0`), { waiting: false, release: () => {}, released: null as Promise<void> | null }]));
-    for (const gate of gates.values()) gate.released = new Promise<void>((resolve) => (gate.release = resolve));
+    const gate = () => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      return { waiting: false, release, released };
+    };
+    const gates = new Map(['held', 'idle'].map((t) => [join(dir, `${t}-0`), gate()]));
     const fs: FileSystem = {
       ...nodeFileSystem,
       unlink: async (path) => {
