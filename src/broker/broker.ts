@@ -134,6 +134,7 @@ export class Broker {
       compactionMapBytes: full.compactionMapBytes,
       indexCacheBytes: full.indexCacheBytes,
       onError: (err, what) => logger.error({ err }, `storage: ${what} failed`),
+      onOpenFilesCut: (maxOpen) => logger.warn({ maxOpen }, 'out of file descriptors: segment files kept open cut to maxOpen, so partitions past it reopen theirs on every use; raise the process limit (ulimit -n) above the partitions in use plus connections, or lower --max-open-files'),
     });
     if (logs.recoveredTruncatedBytes > 0) logger.warn({ bytes: logs.recoveredTruncatedBytes }, 'recovery truncated torn log tails');
     if (logs.journalSkipped > 0) logger.warn({ entries: logs.journalSkipped }, 'recovery skipped journal entries past their partition\'s end (appends not acknowledged before a power loss)');

@@ -5,12 +5,27 @@ import type { Segment } from './segment.js';
 const MIN_OPEN = 16;
 /** An open that still fails with EMFILE after this many tries (each after a close) fails the caller. */
 const EMFILE_ATTEMPTS = 1000;
+/**
+ * A cache cut on EMFILE doubles again (up to its configured bound) once this long has passed without a cut: the
+ * descriptors may have been held by a burst of connections, and a cache kept small for good would reopen files
+ * for every partition past it until a restart. Should the process still be short of descriptors, the next EMFILE
+ * cuts it again, so a limit that stays too low is reported about once per this interval.
+ */
+const GROW_BACK_MS = 60_000;
+
+export interface HandleCacheOptions {
+  /** Milliseconds, for GROW_BACK_MS. */
+  now: () => number;
+  /** The cache was cut to `maxOpen` files, the process being out of descriptors. */
+  onCut?: (maxOpen: number) => void;
+}
 
 /**
  * Bounds the number of open segment files across all partitions. Segments are opened on first use and idle ones
  * not used lately are closed past `maxOpen`, found by a clock sweep (each use sets a flag on the segment; the
  * sweep clears flags and closes the first idle segment it finds without one). If the process runs out of
- * descriptors (EMFILE) anyway, the cache shrinks and the open is retried (see openShrinkingOnEmfile).
+ * descriptors (EMFILE) anyway, the cache shrinks and the open is retried (see retryOnEmfile); it grows back once
+ * no EMFILE has come for GROW_BACK_MS.
  */
 export class HandleCache {
   /**
@@ -22,11 +37,18 @@ export class HandleCache {
   private hand = 0;
   /** Opens waiting, out of descriptors, for a file to be closed. */
   private readonly released: (() => void)[] = [];
+  /** The bound now: maxOpenFiles, or less since an EMFILE. */
+  private maxOpen: number;
+  /** When the bound last changed after an EMFILE (a cut, or a step back up). */
+  private changedAt = 0;
 
   constructor(
     private readonly fs: FileSystem,
-    private maxOpen: number,
-  ) {}
+    private readonly maxOpenFiles: number,
+    private readonly options: HandleCacheOptions,
+  ) {
+    this.maxOpen = maxOpenFiles;
+  }
 
   /** Returns the segment's descriptor, opening it if needed; pair every call with release(). */
   async acquire(segment: Segment): Promise<number> {
@@ -146,12 +168,19 @@ export class HandleCache {
         return await op();
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EMFILE' || attempt === EMFILE_ATTEMPTS) throw err;
-        this.maxOpen = Math.max(MIN_OPEN, Math.min(this.maxOpen, this.ring.length >> 1));
+        this.cut(Math.max(MIN_OPEN, Math.min(this.maxOpen, this.ring.length >> 1)));
         if (this.evict() > 0) await new Promise((r) => setImmediate(r));
         else if (this.inUseCount() > callerInUse) await new Promise<void>((resolve) => this.released.push(resolve));
         else throw err; // the descriptors are held elsewhere (connections, other files): none will come back here
       }
     }
+  }
+
+  private cut(maxOpen: number): void {
+    if (maxOpen >= this.maxOpen) return;
+    this.maxOpen = maxOpen;
+    this.changedAt = this.options.now();
+    this.options.onCut?.(maxOpen);
   }
 
   /** Ends a use begun by acquire(). Past the bound, idle files are closed now (each close wakes a waiting open). */
@@ -176,6 +205,10 @@ export class HandleCache {
    */
   private evict(): number {
     let closed = 0;
+    if (this.ring.length > this.maxOpen && this.maxOpen < this.maxOpenFiles && this.options.now() - this.changedAt >= GROW_BACK_MS) {
+      this.maxOpen = Math.min(this.maxOpenFiles, this.maxOpen * 2);
+      this.changedAt = this.options.now();
+    }
     for (let passed = 0; this.ring.length > this.maxOpen && passed < 2 * this.ring.length; ) {
       if (this.hand >= this.ring.length) this.hand = 0;
       const s = this.ring[this.hand]!;

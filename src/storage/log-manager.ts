@@ -59,6 +59,8 @@ export interface LogManagerOptions {
   /** The topic catalogue's log of changes is folded into a new snapshot past this size (default 1 MiB) or the snapshot's. */
   catalogueFoldBytes?: number;
   onError?: (err: unknown, what: string) => void;
+  /** The process ran out of file descriptors, and the open-file cache was cut to `maxOpen` segment files. */
+  onOpenFilesCut?: (maxOpen: number) => void;
 }
 
 export const DEFAULT_COMPACTION_MAP_BYTES = 128 * 1024 * 1024;
@@ -172,7 +174,7 @@ export class LogManager {
     this.clock = options.clock ?? systemClock;
     this.staticDefaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
     this.currentDefaults = this.staticDefaults;
-    this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 16384);
+    this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 16384, { now: () => this.clock.now(), onCut: options.onOpenFilesCut });
     this.beside = this.handles.makingRoom(this.fs);
     this.dynamicWrite = new SharedWrite(() => this.beside.writeFileAtomic(join(this.dataDir, DYNAMIC_DEFAULTS_FILE), JSON.stringify(this.dynamic)));
     this.catalogue = new Catalogue(this.beside, this.dataDir, (name) => this.recordOf(name), () => this.catalogueRecords(), options.catalogueFoldBytes);

@@ -1,6 +1,7 @@
 // The bounded cache of open segment files: many partitions are written, read and synced through a few descriptors,
 // and running out of descriptors (EMFILE) shrinks the cache instead of failing appends.
 import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { withTempDir } from '../helpers/temp-dir.js';
@@ -193,4 +194,67 @@ test('out of descriptors, the catalogue and the log start offsets make room in t
     for (let p = 0; p < 200; p++) assert.equal(again.getLog('t', p)!.logStartOffset, 1);
     assert.deepEqual([...again.topics.keys()], ['t']);
     await again.close();
+  }));
+
+/** Segment files of `dir` this process holds open, from the descriptors' links (Linux). */
+function segmentFilesOpen(dir: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(dir) && target.endsWith('.log')) n++;
+    } catch {
+      // closed meanwhile (the descriptor readdir itself used)
+    }
+  }
+  return n;
+}
+
+test('out of descriptors, each cut of the cache is reported, and the cache grows back a step a minute once they are free', () =>
+  withTempDir(async (dir) => {
+    const { fs, state } = descriptorLimitedFs(60);
+    let now = 0;
+    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    const cuts: number[] = [];
+    const logs = await openLogs(dir, { fs, clock, maxOpenFiles: 1000, onOpenFilesCut: (maxOpen) => cuts.push(maxOpen) });
+    await logs.createTopic('t', 200);
+    const all = Array.from({ length: 200 }, (_, p) => logs.getLog('t', p)!);
+    let rounds = 0;
+    const appendToAll = async () => {
+      const round = rounds++;
+      await Promise.all(all.map((log, p) => appendValues(log, [`r${round}-p${p}`]).durable));
+    };
+    await appendToAll();
+    assert.ok(cuts.length > 0, 'the cut was reported');
+    for (let i = 1; i < cuts.length; i++) assert.ok(cuts[i]! < cuts[i - 1]!, `each report a lower bound: ${cuts.join(', ')}`);
+    const cutTo = cuts.at(-1)!;
+    assert.ok(cutTo < 60, `cut below the limit, to ${cutTo}`);
+    // the descriptors come back (the connections that held them closed): for a minute the cache keeps to its cut...
+    state.limit = Infinity;
+    await appendToAll();
+    assert.equal(segmentFilesOpen(dir), cutTo);
+    now += 59_999;
+    await appendToAll();
+    assert.equal(segmentFilesOpen(dir), cutTo);
+    // ...then doubles once a minute, until every partition's file stays open
+    now += 1;
+    await appendToAll();
+    assert.equal(segmentFilesOpen(dir), 2 * cutTo);
+    await appendToAll();
+    assert.equal(segmentFilesOpen(dir), 2 * cutTo, 'one step a minute');
+    for (let minute = 0; minute < 4; minute++) {
+      now += 60_000;
+      await appendToAll();
+    }
+    assert.equal(segmentFilesOpen(dir), 200);
+    const reported = cuts.length;
+    // short of descriptors again: cut again, and told again
+    state.limit = state.open;
+    await logs.createTopic('u', 20);
+    assert.ok(cuts.length > reported, 'the new cut was reported');
+    assert.ok(cuts.at(-1)! < 200);
+    for (const [p, log] of all.entries()) {
+      assert.deepEqual((await readAll(log, 0)).map(([, v]) => v), Array.from({ length: rounds }, (_, r) => `r${r}-p${p}`));
+    }
+    await logs.close();
   }));
