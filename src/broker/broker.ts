@@ -158,7 +158,7 @@ export class Broker {
       await broker.producerIds.load();
       await groups.load();
       await broker.transactions.load();
-      broker.server = await listen(full.host, full.port, (socket) => broker.accept(socket));
+      broker.server = await listen(full.host, full.port, (socket) => broker.accept(socket), (err) => logger.error({ err }, 'accepting a connection failed; still listening'));
       broker.listenPort = (broker.server.address() as AddressInfo).port;
     } catch (err) {
       broker.transactions.close();

@@ -19,8 +19,13 @@ export interface AcceptedSocket {
   refuse(): void;
 }
 
-/** Starts a TCP listener and resolves once it is bound (port 0 picks a free port). */
-export function listen(host: string, port: number, onSocket: (accepted: AcceptedSocket) => void): Promise<Server> {
+/**
+ * Starts a TCP listener and resolves once it is bound (port 0 picks a free port). A failed accept after that
+ * (ENOBUFS, ENOMEM, EPERM from a firewall rule: libuv passes these on, and handles EMFILE itself by closing the
+ * connection) goes to `onAcceptError` and the listener goes on; Node reports it as the server's 'error' event,
+ * which with no listener would end the process.
+ */
+export function listen(host: string, port: number, onSocket: (accepted: AcceptedSocket) => void, onAcceptError: (err: Error) => void): Promise<Server> {
   return new Promise((resolve, reject) => {
     // paused until taken over below: no byte is read into Node's own chunks first
     const server = createServer({ noDelay: true, pauseOnConnect: true }, (raw) =>
@@ -29,6 +34,7 @@ export function listen(host: string, port: number, onSocket: (accepted: Accepted
     server.once('error', reject);
     server.listen({ host, port, backlog: 1024 }, () => {
       server.off('error', reject);
+      server.on('error', onAcceptError);
       resolve(server);
     });
   });
