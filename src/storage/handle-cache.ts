@@ -205,9 +205,12 @@ export class HandleCache {
    */
   private evict(): number {
     let closed = 0;
-    if (this.ring.length > this.maxOpen && this.maxOpen < this.maxOpenFiles && this.options.now() - this.changedAt >= GROW_BACK_MS) {
-      this.maxOpen = Math.min(this.maxOpenFiles, this.maxOpen * 2);
-      this.changedAt = this.options.now();
+    if (this.ring.length > this.maxOpen && this.maxOpen < this.maxOpenFiles) {
+      const now = this.options.now();
+      if (now - this.changedAt >= GROW_BACK_MS) {
+        this.maxOpen = Math.min(this.maxOpenFiles, this.maxOpen * 2);
+        this.changedAt = now;
+      }
     }
     for (let passed = 0; this.ring.length > this.maxOpen && passed < 2 * this.ring.length; ) {
       if (this.hand >= this.ring.length) this.hand = 0;
