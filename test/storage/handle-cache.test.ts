@@ -1,5 +1,5 @@
 // The bounded cache of open segment files: many partitions are written, read and synced through a few descriptors,
-// and running out of descriptors (EMFILE) shrinks the cache instead of failing appends.
+// and running out of descriptors (EMFILE) shrinks the cache instead of failing appends, with a report, until it grows back.
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { test } from 'node:test';
