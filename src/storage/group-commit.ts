@@ -195,7 +195,7 @@ export class GroupCommit {
       // the first request of a segment in a round (with appends spread over thousands of partitions, nearly every
       // one): its arrays made to size, and the caller's buffers kept as they are; empty arrays pushed to would
       // each reserve room for 16 entries, 300 bytes an append to collect
-      this.pending.set(segment, { waiters: [done], source, buffers: source ? buffers : [], journalable: source !== null });
+      this.pending.set(segment, { waiters: [done], source, buffers, journalable: source !== null });
     } else {
       p.waiters.push(done);
       if (source) for (const b of buffers) p.buffers.push(b);
