@@ -57,7 +57,7 @@ const CHECKPOINT_BYTES_MIN = 16 * 1024 * 1024;
  * shared journal and fdatasyncs that once, so the cost of a round does not grow with the partition count (unless
  * its appends are large: then the fdatasyncs cost less than writing every byte twice).
  * Journaled segments are made durable at the next checkpoint, in the background and a few at a time, before their
- * journal file is deleted. Whenever more than MANY_SEGMENTS files must be synced at once, one syncfs of the
+ * journal file is deleted (or kept as the spare the next file is written over). Whenever more than MANY_SEGMENTS files must be synced at once, one syncfs of the
  * filesystem replaces an fdatasync per file.
  */
 export class GroupCommit {
@@ -248,7 +248,7 @@ export class GroupCommit {
     return this.journal.bytes >= this.checkpointAt || (this.reclaiming && this.journal.bytes > 0);
   }
 
-  /** Starts a new journal file and syncs the old one's segments in the background, then deletes it. */
+  /** Starts a new journal file and syncs the old one's segments in the background, then lets go of it. */
   private async startCheckpoint(): Promise<void> {
     let old: string | null;
     try {
@@ -258,11 +258,12 @@ export class GroupCommit {
       this.onError(err, 'journal rotation');
       return;
     }
+    const recycle = this.mayKeepSpare();
     this.reclaiming = false;
     this.sizeCheckpoint();
     const segments = [...this.journaled];
     this.journaled.clear();
-    this.checkpointing = this.checkpoint(old, segments).finally(() => {
+    this.checkpointing = this.checkpoint(old, segments, recycle).finally(() => {
       this.checkpointing = null;
       this.checkpointWaited = this.hurrying;
       this.startIfCheckpointDue();
@@ -274,8 +275,23 @@ export class GroupCommit {
    * are synced the journal file is deleted, and its space (up to a checkpoint's worth) is there for appends again.
    */
   reclaimSpace(): void {
-    this.reclaiming = true;
+    this.spaceRanOut();
     this.startIfCheckpointDue();
+  }
+
+  /** The spare journal file goes at once, and the next checkpoint deletes its file instead of keeping it. */
+  private spaceRanOut(): void {
+    this.reclaiming = true;
+    void this.journal?.dropSpare();
+  }
+
+  /**
+   * Whether a checkpointed journal file may stay as the spare the next one is written over: only while the disk
+   * has room for four files (the journal's share of the space left allows a full checkpoint's worth) and no write
+   * ran out of space since the current file started.
+   */
+  private mayKeepSpare(): boolean {
+    return !this.reclaiming && this.checkpointAt >= this.options.checkpointBytes;
   }
 
   /**
@@ -309,7 +325,7 @@ export class GroupCommit {
     this.journalRounds++;
     const journal = this.journal!;
     const settle = (err?: unknown): boolean => {
-      if (outOfSpace(err)) this.reclaiming = true;
+      if (outOfSpace(err)) this.spaceRanOut();
       for (const [segment, p] of items) {
         if (err === undefined) this.journaled.add(segment);
         for (const w of p.waiters) w(err);
@@ -353,7 +369,7 @@ export class GroupCommit {
       await this.fdatasync(segment);
       for (const w of waiters) w();
     } catch (err) {
-      if (outOfSpace(err)) this.reclaiming = true;
+      if (outOfSpace(err)) this.spaceRanOut();
       for (const w of waiters) w(err);
     }
   }
@@ -389,14 +405,15 @@ export class GroupCommit {
   }
 
   /**
-   * Syncs the segments an old journal file covered, then deletes it, and any older file whose checkpoint
-   * failed (its segments were retried in this one).
+   * Syncs the segments an old journal file covered, then lets go of it (see Journal.retire), and of any older
+   * file whose checkpoint failed (its segments were retried in this one).
    */
-  private async checkpoint(old: string | null, segments: Segment[]): Promise<void> {
+  private async checkpoint(old: string | null, segments: Segment[], recycle: boolean): Promise<void> {
     if (old) this.uncheckpointed.push(old);
     try {
       await this.syncBesideRounds(segments);
-      for (const file of this.uncheckpointed.splice(0)) await this.journal!.remove(file);
+      // the newest first: it was written last, so its blocks are the likeliest still in the page cache
+      for (const file of this.uncheckpointed.splice(0).reverse()) await this.journal!.retire(file, recycle && !this.reclaiming);
     } catch (err) {
       // keep the journal files: the next start replays them; retry these segments at the next checkpoint
       for (const s of segments) this.journaled.add(s);
@@ -463,7 +480,8 @@ export class GroupCommit {
     await this.running;
     await this.checkpointing;
     this.journaled.clear();
-    for (const file of this.uncheckpointed.splice(0)) await this.journal?.remove(file);
-    await this.journal?.close();
+    const recycle = this.mayKeepSpare();
+    for (const file of this.uncheckpointed.splice(0)) await this.journal?.retire(file, false);
+    await this.journal?.close(recycle);
   }
 }

@@ -3,7 +3,7 @@
 import { crc32c } from '@node-rs/crc32';
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { ErrorCode, type KafkaError } from '../../src/protocol/errors.js';
@@ -40,7 +40,8 @@ test('a round with many dirty partitions is made durable with one journal fdatas
     assert.ok(logs.groupCommit.journalRounds > 0);
     assert.ok(counting.syncs() - before <= rounds * 5, `${counting.syncs() - before} fdatasyncs for ${rounds} rounds of 200 partitions`);
     await logs.close();
-    assert.deepEqual(await readdir(join(dir, 'journal')), [], 'a clean close leaves no journal');
+    // its file is kept to be written over by the next start's journal, as the disk has room
+    assert.deepEqual((await readdir(join(dir, 'journal'))).filter((f) => !f.endsWith('.spare')), [], 'a clean close leaves no journal to replay');
   }));
 
 test('a round of many large appends fdatasyncs their segments instead of writing every byte twice through the journal', () =>
@@ -189,6 +190,119 @@ test('journal files of the first format (a CRC per entry), left by a crash of an
     }
   }));
 
+test('journal files of the second format (no file number in a round), left by a crash of an older version, are replayed', () =>
+  withTempDir(async (dir) => {
+    let logs = await openLogs(dir);
+    await logs.createTopic('t', 2);
+    const topicId = logs.topics.get('t')!.id;
+    await logs.close();
+    const appended = [batchOf(['a']), batchOf(['b'])];
+    // one round of two entries: a to partition 0, b to partition 1
+    const entries = appended.map((records, partition) => {
+      const entry = Buffer.concat([Buffer.alloc(4), Buffer.from(topicId, 'hex'), Buffer.alloc(4), records]);
+      entry.writeInt32BE(entry.length - 4, 0);
+      entry.writeInt32BE(partition, 20);
+      return entry;
+    });
+    const body = Buffer.concat(entries);
+    const header = Buffer.alloc(8);
+    header.writeInt32BE(body.length, 0);
+    header.writeUInt32BE(crc32c(body), 4);
+    await writeFile(join(dir, 'journal', '00000000000000000002.journal'), Buffer.concat([header, body]));
+    logs = await openLogs(dir);
+    try {
+      assert.equal(logs.journalReplayed, 2);
+      assert.deepEqual(await readAll(logs.getLog('t', 0)!), [[0, 'a']]);
+      assert.deepEqual(await readAll(logs.getLog('t', 1)!), [[0, 'b']]);
+    } finally {
+      await logs.close();
+    }
+  }));
+
+test('a checkpointed journal file kept as the spare is written over by the next file: its old rounds, intact, are never replayed', () =>
+  withTempDir(async (dir) => {
+    const journalDir = join(dir, 'journal');
+    const { journal } = await Journal.open(nodeFileSystem, journalDir);
+    // rounds of one size, so an old round begins exactly where the new ones end, with its CRC intact
+    const round = (value: string) => [{ source: { topicId: 'ab'.repeat(16), partition: 7 }, buffers: [Buffer.from(value)] }];
+    for (const value of ['old-1', 'old-2', 'old-3']) await journal.sync((await journal.write(round(value))).end);
+    const old = (await journal.rotate())!;
+    const oldBytes = (await stat(old)).size;
+    await journal.retire(old, true);
+    assert.deepEqual(await readdir(journalDir), ['00000000000000000000.spare']);
+    const replayed = async () => (await leftoverIn(journalDir)).map((e) => [e.partition, e.records.toString()]);
+    // the next file is the spare, renamed: a crash before its first round replays none of the old ones
+    const first = await journal.write(round('new-1'));
+    const [file] = await readdir(journalDir);
+    assert.equal(file, '00000000000000000001.jnl');
+    assert.equal((await stat(join(journalDir, file!))).size, oldBytes, 'written over, not emptied');
+    await journal.sync(first.end);
+    assert.deepEqual(await replayed(), [[7, 'new-1']]);
+    await journal.sync((await journal.write(round('new-2'))).end);
+    assert.deepEqual(await replayed(), [[7, 'new-1'], [7, 'new-2']]);
+    // one spare at most, and none unless asked: other files are deleted
+    const second = (await journal.rotate())!;
+    await journal.write(round('next'));
+    await journal.retire(second, false);
+    assert.deepEqual(await readdir(journalDir), ['00000000000000000002.jnl']);
+    const third = (await journal.rotate())!;
+    await journal.retire(third, true);
+    await journal.write(round('last'));
+    const fourth = (await journal.rotate())!;
+    await journal.retire(fourth, true);
+    assert.deepEqual(await readdir(journalDir), ['00000000000000000003.spare']);
+    await journal.dropSpare();
+    assert.deepEqual(await readdir(journalDir), []);
+    // found by the next start, which numbers its files after it: a new file with the number of the spare's old
+    // rounds (numbering started again at 0 after a clean close) would take them for its own
+    await journal.write(round('x'));
+    await journal.close(true);
+    assert.deepEqual(await readdir(journalDir), ['00000000000000000004.spare']);
+    const reopened = await Journal.open(nodeFileSystem, journalDir);
+    assert.deepEqual(reopened.leftoverFiles, []);
+    await reopened.journal.sync((await reopened.journal.write(round('y'))).end);
+    assert.deepEqual(await readdir(journalDir), ['00000000000000000005.jnl']);
+    assert.deepEqual(await replayed(), [[7, 'y']]);
+  }));
+
+test('once checkpoints run, journal files are written over the spare one kept, not created anew', () =>
+  withTempDir(async (dir) => {
+    const opened: [string, string | number][] = [];
+    const journalFds = new Set<number>();
+    let closing: Promise<void> | null = null;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        const fd = await nodeFileSystem.open(path, flags);
+        if (path.endsWith('.jnl')) (opened.push([basename(path), flags]), journalFds.add(fd));
+        return fd;
+      },
+      close: (fd) => {
+        const closed = nodeFileSystem.close(fd);
+        if (journalFds.delete(fd)) closing = closed;
+        return closed;
+      },
+    };
+    const logs = await openLogs(dir, { fs, journalCheckpointBytes: 4096 });
+    await logs.createTopic('wide', 20);
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    for (let round = 0; round < 30; round++) {
+      await Promise.all(Array.from({ length: 20 }, (_, p) => appendValues(logs.getLog('wide', p)!, [`r${round}-${'y'.repeat(100)}`]).durable));
+      // a file rotated after this round: its checkpoint done before the next file starts, so it is the spare by then
+      await turn();
+      if (closing) {
+        await closing;
+        closing = null;
+        await turn();
+        await logs.groupCommit.checkpointDone();
+      }
+    }
+    assert.ok(opened.length >= 5, `${opened.length} journal files`);
+    assert.deepEqual(opened[0], ['00000000000000000000.jnl', 'w']);
+    assert.deepEqual(opened.slice(1).filter(([, flags]) => flags === 'w'), [], 'every later file was the spare, renamed');
+    await logs.close();
+  }));
+
 test('rounds written while a journal fdatasync runs share the next one: one call for all of them, not one each', () =>
   withTempDir(async (dir) => {
     let calls = 0;
@@ -208,7 +322,7 @@ test('rounds written while a journal fdatasync runs share the next one: one call
     await journal.sync(second.end);
     await journal.sync(third.end);
     assert.equal(calls, 2, 'the second fdatasync covered the third round too');
-    await journal.close();
+    await journal.close(false);
   }));
 
 /**
@@ -220,7 +334,7 @@ test('rounds written while a journal fdatasync runs share the next one: one call
  */
 function unsyncedSegmentsFs(journalFault: () => 'fdatasync' | 'writev' | null = () => null, claimed = new Map<string, number>()): FileSystem {
   const { open, pathOf } = pathRecordingOpen();
-  const faulty = (fd: number, call: 'fdatasync' | 'writev') => journalFault() === call && (pathOf(fd) ?? '').endsWith('.journal');
+  const faulty = (fd: number, call: 'fdatasync' | 'writev') => journalFault() === call && (pathOf(fd) ?? '').endsWith('.jnl');
   return {
     ...nodeFileSystem,
     open,
@@ -470,24 +584,28 @@ async function fillToCheckpoint(logs: Awaited<ReturnType<typeof openLogs>>): Pro
 }
 
 for (const [how, makeDisk] of [['a write that fails', fullDisk], ['a short write', shortWritesDisk]] as const) {
-  test(`an append refused for want of space (${how}) starts a checkpoint at once: the journal file goes, its space with it, and appends go on once there is room`, () =>
+  test(`an append refused for want of space (${how}) starts a checkpoint at once: the journal file and the spare go, their space with them, and appends go on once there is room`, () =>
     withTempDir(async (dir) => {
       const disk = makeDisk();
-      // every round journals, and the default checkpoint (a gigabyte of journal) is far off
-      let logs = await openLogs(dir, { fs: disk.fs, directSyncMax: 0 });
+      // every round journals, and checkpoints come often
+      let logs = await openLogs(dir, { fs: disk.fs, directSyncMax: 0, journalCheckpointBytes: 4096 });
       await logs.createTopic('t', 8);
-      await Promise.all(Array.from({ length: 8 }, (_, p) => appendValues(logs.getLog('t', p)!, [`before-${p}`]).durable));
-      assert.ok((await journalBytes(dir)) > 0, 'the appends were journaled');
+      const before = Array.from({ length: 8 }, (_, r) => `before-${r}-${'y'.repeat(100)}`);
+      for (const value of before) await Promise.all(Array.from({ length: 8 }, (_, p) => appendValues(logs.getLog('t', p)!, [value]).durable));
+      await logs.groupCommit.checkpointDone();
+      // a checkpointed file is kept for the next one to be written over
+      assert.equal((await readdir(join(dir, 'journal'))).filter((f) => f.endsWith('.spare')).length, 1);
+      await appendValues(logs.getLog('t', 0)!, ['journaled']).durable;
       disk.setFull(true);
       await assert.rejects(appendValues(logs.getLog('t', 0)!, ['refused']).durable, (err: KafkaError) => err.code === ErrorCode.KAFKA_STORAGE_ERROR);
-      await waitUntil('the journal is checkpointed and its file deleted', async () => (await journalBytes(dir)) === 0);
+      await waitUntil('the journal is checkpointed, its file deleted and the spare too', async () => (await journalBytes(dir)) === 0);
       disk.setFull(false);
       await appendValues(logs.getLog('t', 0)!, ['after']).durable;
       await crash(logs);
       logs = await openLogs(dir);
       try {
-        assert.deepEqual(await readAll(logs.getLog('t', 0)!), [[0, 'before-0'], [1, 'after']]);
-        for (let p = 1; p < 8; p++) assert.deepEqual(await readAll(logs.getLog('t', p)!), [[0, `before-${p}`]]);
+        assert.deepEqual(await readAll(logs.getLog('t', 0)!), [...before, 'journaled', 'after'].map((v, i) => [i, v]));
+        for (let p = 1; p < 8; p++) assert.deepEqual(await readAll(logs.getLog('t', p)!), before.map((v, i) => [i, v]));
       } finally {
         await logs.close();
       }
@@ -513,6 +631,8 @@ test('on a disk with less room than a checkpoint\'s worth of journal, a journal 
     assert.ok(largest < 21 * MiB, `a journal file held ${(largest / MiB).toFixed(1)} MiB`);
     await logs.groupCommit.checkpointDone();
     assert.ok((await journalBytes(dir)) < 21 * MiB, 'the checkpointed files are deleted');
+    // and none is kept as a spare: the disk has no room for four of them
+    assert.ok(!(await readdir(journalDir)).some((f) => f.endsWith('.spare')));
     await logs.close();
   }));
 
@@ -735,7 +855,7 @@ test('appends committed while a journal round that then fails was syncing are re
           return fd;
         },
         fdatasync: async (fd) => {
-          if (held && paths.get(fd)?.endsWith('.journal')) {
+          if (held && paths.get(fd)?.endsWith('.jnl')) {
             held = false;
             entered();
             await new Promise<void>((r) => (release = r));
@@ -798,7 +918,7 @@ test('a journal file is not rotated while a failed round is not yet cut off from
     failingSyncs = 1; // the cut the rotation retries fails too: the file stays the current one
     await assert.rejects(journal.rotate());
     const old = await journal.rotate();
-    assert.ok(old?.endsWith('00000000000000000000.journal'));
+    assert.ok(old?.endsWith('00000000000000000000.jnl'));
     const leftover = await leftoverIn(join(dir, 'journal'));
     assert.deepEqual(leftover.map((e) => e.records.toString()), ['kept']);
   }));
@@ -806,7 +926,7 @@ test('a journal file is not rotated while a failed round is not yet cut off from
 test('an append made after a rollback is not refused when a round holding appends that rollback already refused fails later', () =>
   withTempDir(async (dir) => {
     const { open, pathOf } = pathRecordingOpen();
-    const isJournal = (fd: number) => pathOf(fd)!.endsWith('.journal');
+    const isJournal = (fd: number) => pathOf(fd)!.endsWith('.jnl');
     /** A gate the test opens: the operation waits at it. */
     const gate = () => {
       let open!: () => void;

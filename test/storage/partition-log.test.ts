@@ -1488,7 +1488,7 @@ test('a refused append is answered only once the rollback that removes its bytes
         if (pathOf(fd)!.endsWith('.log')) (cut = true), events.push(`segment cut at ${length}`);
       },
       fdatasync: async (fd) => {
-        if (failJournalSync && pathOf(fd)!.endsWith('.journal')) {
+        if (failJournalSync && pathOf(fd)!.endsWith('.jnl')) {
           failJournalSync = false;
           throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
         }
@@ -1530,7 +1530,7 @@ test('a roll\'s producer snapshot still being written when a rollback takes the 
       ...nodeFileSystem,
       open,
       fdatasync: async (fd) => {
-        if (failJournalSync && pathOf(fd)!.endsWith('.journal')) {
+        if (failJournalSync && pathOf(fd)!.endsWith('.jnl')) {
           failJournalSync = false;
           journalFailed = true;
           // it fails once the roll's snapshot write has begun, so the rollback comes while that write runs; failing
@@ -1539,7 +1539,7 @@ test('a roll\'s producer snapshot still being written when a rollback takes the 
           throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
         }
         await nodeFileSystem.fdatasync(fd);
-        if (journalFailed && pathOf(fd)!.endsWith('.journal')) setImmediate(cutSynced);
+        if (journalFailed && pathOf(fd)!.endsWith('.jnl')) setImmediate(cutSynced);
       },
       writeFileAtomic: snapshot.writeFileAtomic,
     };
