@@ -7,7 +7,8 @@
 // has issued CHECKPOINT_PASS_BYTES and its clock runs until the journal checkpoint this started is done: a full
 // checkpoint (every JOURNAL_CHECKPOINT_BYTES) is then in every figure that journals, as it is in sustained load.
 // A none case goes on past --max-mib until it has run NONE_MIN_SECONDS: its background flushes are then in every
-// figure too.
+// figure too. Every case starts with the spare journal file a broker under sustained load writes its journal over
+// (see JournalSpare): the one the case before left, for the first one written before the run.
 // Usage: npm run bench:storage [-- --seconds 4 --max-mib 1024 --reps 3 --dir PATH --quick]
 //        [--modes fsync,none --sizes 1024,16384 --partitions 1,10000]   (only these cases; printed, not saved)
 //        [--disk null]   (segment and journal writes and syncs discarded: what the engine's own CPU work allows)
@@ -26,6 +27,7 @@ import { JOURNAL_CHECKPOINT_BYTES, LogManager } from '../../src/storage/log-mana
 import type { FlushPolicy } from '../../src/storage/log-config.js';
 import { median } from '../stats.js';
 import { batchOfSize } from './batch-of-size.js';
+import { JournalSpare } from './journal-spare.js';
 import { roundRobinAppends } from './round-robin-appends.js';
 import { startSweep } from './start-sweep.js';
 
@@ -378,6 +380,8 @@ async function main(): Promise<void> {
   const partitionCounts = list(args.partitions, args.quick ? [1, 100] : [1, 100, 1_000, 10_000]);
   const modes = (args.modes ? args.modes.split(',') : ['fsync', 'none']) as FlushPolicy[];
   const results: Result[] = [];
+  const spare = new JournalSpare(join(root, 'journal-spare'));
+  if (!NULL_DISK && modes.includes('fsync')) await spare.prime(JOURNAL_CHECKPOINT_BYTES);
   try {
     for (const mode of modes) {
       for (const batchBytes of sizes) {
@@ -389,8 +393,10 @@ async function main(): Promise<void> {
             const { runs, raws, spreads } = measured.get(partitions)!;
             const dir = join(root, `${mode}-${batchBytes}-${partitions}`);
             await mkdir(dir, { recursive: true });
+            await spare.lendTo(dir);
             await settleDisk(root);
             const run = await sluiceRun(dir, { batchBytes, mode, partitions });
+            await spare.takeFrom(dir);
             await rm(dir, { recursive: true, force: true });
             // the same bytes, written plainly, with one fsync per Sluice fsync round's worth of bytes
             const perRound = mode === 'fsync' ? Math.max(batchBytes, Math.round(run.bytes / Math.max(1, run.rounds))) : 1 << 20;

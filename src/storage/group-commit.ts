@@ -295,6 +295,18 @@ export class GroupCommit {
   }
 
   /**
+   * Lets go of the journal files a start replayed (their segments synced since): the newest may stay as the spare,
+   * as a checkpointed file does, so the journal after a crash is written over it too.
+   */
+  async retireReplayed(files: readonly string[]): Promise<void> {
+    const room = await this.fs.diskSpace(this.options.dataDir).then(
+      ({ usableBytes }) => usableBytes * CHECKPOINT_SHARE_OF_SPACE >= this.options.checkpointBytes,
+      () => false,
+    );
+    for (const file of [...files].reverse()) await this.journal!.retire(file, room);
+  }
+
+  /**
    * Starts the rounds for a checkpoint that is due, and only then: with nothing to do, run() would finish before
    * `running` is assigned, which would then stay set, and no round would start again.
    */

@@ -263,7 +263,7 @@ export class LogManager {
     await this.replayJournal(leftoverFiles);
     const logs = [...this.topics.values()].flatMap((t) => t.partitions);
     if ((!this.cleanStart && records.length > 0) || leftoverFiles.length > 0) await this.syncWhatACrashLeft(logs);
-    for (const f of leftoverFiles) await fs.unlink(f).catch(() => undefined);
+    await this.groupCommit.retireReplayed(leftoverFiles);
     await inParallel(logs, async (log) => {
       const cut = await log.cutAtLostTail();
       if (cut) this.recoveredCuts.push({ topic: log.topic, partition: log.partition, ...cut });

@@ -265,6 +265,23 @@ test('a checkpointed journal file kept as the spare is written over by the next 
     assert.deepEqual(await replayed(), [[7, 'y']]);
   }));
 
+for (const [outcome, cut] of [['reaches the disk whole', 0], ['is lost whole', 0.3], ['loses its first part', 0.6], ['loses its last part', 0.9]] as const) {
+  test(`a round written over the spare that ${outcome} in a power loss: what was synced is replayed, never the spare's old rounds`, () =>
+    withPowerLossDisk(async (dir, disk) => {
+      const journalDir = join(dir, 'journal');
+      const { journal } = await Journal.open(disk.fsFor(), journalDir);
+      // rounds of one size, so each new round lies exactly over an old one
+      const round = (value: string) => [{ source: { topicId: 'ab'.repeat(16), partition: 1 }, buffers: [Buffer.from(value)] }];
+      for (const value of ['old-1', 'old-2', 'old-3']) await journal.sync((await journal.write(round(value))).end);
+      await journal.retire((await journal.rotate())!, true);
+      await journal.sync((await journal.write(round('new-1'))).end);
+      await journal.write(round('new-2')); // written, not synced
+      await disk.powerLoss(() => cut);
+      const replayed = (await leftoverIn(journalDir)).map((e) => e.records.toString());
+      assert.deepEqual(replayed, cut === 0 ? ['new-1', 'new-2'] : ['new-1']);
+    }));
+}
+
 test('once checkpoints run, journal files are written over the spare one kept, not created anew', () =>
   withTempDir(async (dir) => {
     const opened: [string, string | number][] = [];
@@ -393,7 +410,10 @@ test('acknowledged appends whose segment bytes were lost are replayed from the j
         assert.deepEqual(got.map(([, v]) => v), expected.get(p), `partition ${p}`);
         assert.deepEqual(got.map(([o]) => o), expected.get(p)!.map((_, i) => i));
       }
-      assert.deepEqual(await readdir(join(dir, 'journal')), [], 'replayed journal files are removed');
+      // kept as the spare the next file is written over, no longer a file to replay
+      assert.deepEqual(await readdir(join(dir, 'journal')), ['00000000000000000000.spare'], 'replayed journal files are retired');
+      await Promise.all(Array.from({ length: 50 }, (_, p) => appendValues(again.getLog('wide', p)!, ['after']).durable));
+      assert.deepEqual(await readdir(join(dir, 'journal')), ['00000000000000000001.jnl'], 'the next file is the spare, renamed');
     } finally {
       await again.close();
     }

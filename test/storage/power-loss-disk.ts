@@ -1,10 +1,11 @@
 // A simulated disk for power-loss tests that promises no more than POSIX does: a file keeps the bytes an
 // fdatasync or syncfs covered, and a directory keeps the entries (files created, renamed, replaced, unlinked) that
 // an fsync of that directory or a syncfs covered. A power loss puts every directory back to its durable entries
-// (a file renamed since gets its old name back, an unlinked one comes back, a new one is gone) and then cuts
-// every file somewhere past its durable bytes. Directories themselves are durable once made; only files are
+// (a file renamed since gets its old name back, an unlinked one comes back, a new one is gone), gives bytes written
+// over durable ones and not synced since their old content back (all, none, or the first or last part of a
+// write), and then cuts every file somewhere past its durable bytes. Directories themselves are durable once made; only files are
 // tracked, and only those opened for writing through this file system.
-import { fstatSync } from 'node:fs';
+import { fstatSync, readSync, writeSync } from 'node:fs';
 import { rename, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import fc from 'fast-check';
@@ -48,6 +49,17 @@ export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
     syncing.get(id)?.delete(sync);
     if (covered) cover(id, sync.upTo);
   };
+  /**
+   * Writes over durable bytes not synced since, per file, oldest first: where each wrote, what was there before, and
+   * the write's number (a sync covers the writes numbered up to the count when it began).
+   */
+  const overwrites = new Map<number, { position: number; old: Buffer; write: number }[]>();
+  let writes = 0;
+  const coverOverwrites = (id: number, upToWrite: number) => {
+    const left = overwrites.get(id)?.filter((o) => o.write > upToWrite);
+    if (left?.length) overwrites.set(id, left);
+    else overwrites.delete(id);
+  };
   const cutSyncs = (id: number, length: number) => {
     for (const sync of syncing.get(id) ?? []) sync.upTo = Math.min(sync.upTo, length);
   };
@@ -59,6 +71,7 @@ export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
     buried.delete(id);
     durable.delete(id);
     syncing.delete(id);
+    overwrites.delete(id);
   };
   /** Takes the file at `path` out of its directory: kept aside while a durable entry names it, else deleted. */
   const takeAway = async (path: string) => {
@@ -141,6 +154,7 @@ export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
             } else if (id !== undefined && flags === 'w') {
               durable.set(id, 0);
               cutSyncs(id, 0);
+              overwrites.delete(id);
             }
             if (mine !== life) {
               // the power went while it opened: its process never gets the descriptor, so nobody else closes it
@@ -157,6 +171,15 @@ export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
       },
       writev: (fd, buffers, position) =>
         guarded(async () => {
+          const id = files.get(fd)!;
+          const durableBytes = durable.get(id) ?? 0;
+          if (position < durableBytes) {
+            const old = Buffer.alloc(Math.min(buffers.reduce((n, b) => n + b.length, 0), durableBytes - position));
+            readSync(fd, old, 0, old.length, position);
+            const list = overwrites.get(id) ?? [];
+            list.push({ position, old, write: ++writes });
+            overwrites.set(id, list);
+          }
           if (noSpace()) {
             await nodeFileSystem.writev(fd, [buffers[0]!.subarray(0, buffers[0]!.length >> 1)], position);
             throw enospc();
@@ -168,6 +191,7 @@ export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
           if (noSpace()) throw enospc();
           const id = files.get(fd)!;
           const sync = syncStarts(id, fstatSync(fd).size); // what was written before the call is covered, nothing later
+          const writtenBefore = writes;
           let done = false;
           try {
             if (syncMs > 0) await new Promise((r) => setTimeout(r, syncMs));
@@ -175,6 +199,7 @@ export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
             done = true;
           } finally {
             syncEnds(id, sync, done && mine === life);
+            if (done && mine === life) coverOverwrites(id, writtenBefore);
           }
         }),
       ftruncate: (fd, length) =>
@@ -183,6 +208,10 @@ export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
           const id = files.get(fd)!;
           if (durable.has(id)) durable.set(id, Math.min(durable.get(id)!, length));
           cutSyncs(id, length);
+          // what lay past the cut is gone; a power loss gives back no old bytes there
+          const kept = overwrites.get(id)?.flatMap((o) => (o.position >= length ? [] : [{ ...o, old: o.old.subarray(0, length - o.position) }]));
+          if (kept?.length) overwrites.set(id, kept);
+          else overwrites.delete(id);
         }),
       rename: (from, to) =>
         guarded(() =>
@@ -224,6 +253,7 @@ export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
             const sizes = await Promise.all([...fileAt].map(async ([p, id]) => [id, await stat(p).then((s) => s.size, () => -1)] as const));
             if (mine !== life) return true;
             for (const [id, size] of sizes) if (size >= 0) cover(id, size);
+            overwrites.clear();
             for (const dir of new Set([...durableEntries.keys(), ...[...fileAt.keys()].map(dirname)])) await syncDirectory(dir);
             return true;
           }),
@@ -282,6 +312,27 @@ export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
     }
     buried.clear();
     syncing.clear();
+    // newest first, so a write given all its old bytes back leaves what was there before any of them
+    let o = 0;
+    for (const [path, id] of fileAt) {
+      const list = overwrites.get(id) ?? [];
+      if (list.length === 0) continue;
+      const fd = await nodeFileSystem.open(path, 'r+');
+      try {
+        for (const { position, old } of list.reverse()) {
+          // [0, 1): the write reached the disk; [1, 2): none of it did; [2, 3): its last part; [3, 4]: its first part
+          const r = Math.min(cutAt(o++, path) * 4, 3.999);
+          const part = Math.floor((r % 1) * old.length);
+          if (r < 1) continue;
+          if (r < 2) writeSync(fd, old, 0, old.length, position);
+          else if (r < 3) writeSync(fd, old, 0, part, position);
+          else writeSync(fd, old, part, old.length - part, position + part);
+        }
+      } finally {
+        await nodeFileSystem.close(fd);
+      }
+    }
+    overwrites.clear();
     let i = 0;
     for (const [path, id] of fileAt) {
       const size = (await stat(path)).size;
