@@ -459,6 +459,7 @@ async function main(): Promise<void> {
     'Per-append writes: the same appends, one synchronous write each, round-robin over as many files as partitions, no syncs and no engine: what the kernel alone allows a design that writes each append into its partition\'s file as it arrives; "vs Sluice 1 partition" compares it with Sluice\'s one-partition figure of the same mode and size.',
     'CPU: the benchmark process (event loop and I/O threads) per second of wall time. Close: clean shutdown after the run.',
     'Disk B/B: bytes the disk device took during the run (from /proc/diskstats) per byte appended: journal, segments and metadata; the kernel may still hold some of a run\'s bytes when it ends.',
+    'Journal: every case starts with a spare journal file to write over, as a broker under sustained load has (the one the case before left; for the first, 1 GiB written before the run).',
     ...(NULL_DISK ? ['', '**Null disk** (`--disk null`): segment and journal writes and syncs were discarded, so these figures are what the engine\'s own CPU work allows; there is no raw run.'] : []),
     '',
     '| mode | batch | partitions | MB/s | batches/s | commit rounds (journaled) | CPU | disk B/B | close ms | raw MB/s | Sluice / raw | vs 1 partition | per-append writes MB/s | per-append writes vs Sluice 1 partition |',

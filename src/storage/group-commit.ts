@@ -57,8 +57,8 @@ const CHECKPOINT_BYTES_MIN = 16 * 1024 * 1024;
  * shared journal and fdatasyncs that once, so the cost of a round does not grow with the partition count (unless
  * its appends are large: then the fdatasyncs cost less than writing every byte twice).
  * Journaled segments are made durable at the next checkpoint, in the background and a few at a time, before their
- * journal file is deleted (or kept as the spare the next file is written over). Whenever more than MANY_SEGMENTS files must be synced at once, one syncfs of the
- * filesystem replaces an fdatasync per file.
+ * journal file is deleted (or kept as the spare the next file is written over). Whenever more than MANY_SEGMENTS
+ * files must be synced at once, one syncfs of the filesystem replaces an fdatasync per file.
  */
 export class GroupCommit {
   private pending = new Map<Segment, Pending>();

@@ -37,7 +37,7 @@ const SUFFIX = '.jnl';
  * on after it: a new file must never have the number its old rounds carry.
  */
 const SPARE_SUFFIX = '.spare';
-/** Files of the second format (no sequence number in a round), only read: a crash of an older version may have left them. */
+/** Files of the second format (no sequence number in a round), only read: an older version's crash may leave them. */
 const SECOND_FORMAT_SUFFIX = '.journal';
 /** Files of the first format (a CRC per entry), only read. */
 const FIRST_FORMAT_SUFFIX = '.wal';
@@ -52,13 +52,14 @@ const FORMATS = [SUFFIX, SECOND_FORMAT_SUFFIX, FIRST_FORMAT_SUFFIX];
  * round, their batches are written here in one write and made durable with one fdatasync, instead of
  * one fdatasync per dirty segment file (which collapses with thousands of partitions). The segment files get
  * the same bytes through the normal write path and are made durable at the next checkpoint, after which the
- * journal file that covered them is deleted, or kept as the spare the next file is written over. On start, entries not yet in their segments are replayed.
+ * journal file that covered them is deleted, or kept as the spare the next file is written over. On start, entries
+ * not yet in their segments are replayed.
  *
  * A file is a sequence of rounds, named by a sequence number. Round: int32 size and uint32 CRC32C of what follows
  * them: the file's sequence number (int64), then one entry per partition (int32 size of what follows, 16-byte topic
- * id, int32 partition, the partition's record batches). One CRC per round, not per entry: a round is acknowledged whole or not at all,
- * and one checksum call over it costs less than one per append (at 1 KiB appends the calls cost more than the
- * checksum itself).
+ * id, int32 partition, the partition's record batches). One CRC per round, not per entry: a round is acknowledged
+ * whole or not at all, and one checksum call over it costs less than one per append (at 1 KiB appends the calls
+ * cost more than the checksum itself).
  */
 export class Journal {
   private fd: number | null = null;
@@ -86,7 +87,7 @@ export class Journal {
    */
   static async open(fs: FileSystem, dir: string): Promise<{ journal: Journal; leftoverFiles: string[] }> {
     await fs.mkdir(dir);
-    // named by sequence number: sorted by name, files of both formats are in the order they were written
+    // named by sequence number: sorted by name, files of every format are in the order they were written
     const names = await fs.readdir(dir);
     const files = names.filter((f) => FORMATS.some((suffix) => f.endsWith(suffix))).sort();
     const spares = names.filter((f) => f.endsWith(SPARE_SUFFIX)).sort();
@@ -138,7 +139,7 @@ export class Journal {
     });
   }
 
-  /** A new file for the rounds from now on: the spare, renamed, if there is one (its old rounds end at the first round written). */
+  /** A new file for the rounds from now on: the spare, renamed, if there is one (see SPARE_SUFFIX). */
   private async openFile(): Promise<number> {
     const spare = this.spare;
     if (spare !== null) {
