@@ -243,25 +243,28 @@ test('a checkpointed journal file kept as the spare is written over by the next 
     // one spare at most, and none unless asked: other files are deleted
     const second = (await journal.rotate())!;
     await journal.write(round('next'));
-    await journal.retire(second, false);
-    assert.deepEqual(await readdir(journalDir), ['00000000000000000002.jnl']);
     const third = (await journal.rotate())!;
+    await journal.retire(second, true);
     await journal.retire(third, true);
+    assert.deepEqual(await readdir(journalDir), ['00000000000000000001.spare']);
     await journal.write(round('last'));
-    const fourth = (await journal.rotate())!;
-    await journal.retire(fourth, true);
-    assert.deepEqual(await readdir(journalDir), ['00000000000000000003.spare']);
+    assert.deepEqual(await readdir(journalDir), ['00000000000000000003.jnl']);
+    await journal.retire((await journal.rotate())!, false);
+    assert.deepEqual(await readdir(journalDir), []);
+    await journal.write(round('gone'));
+    await journal.close(true);
+    assert.deepEqual(await readdir(journalDir), ['00000000000000000004.spare']);
     await journal.dropSpare();
     assert.deepEqual(await readdir(journalDir), []);
     // found by the next start, which numbers its files after it: a new file with the number of the spare's old
     // rounds (numbering started again at 0 after a clean close) would take them for its own
     await journal.write(round('x'));
     await journal.close(true);
-    assert.deepEqual(await readdir(journalDir), ['00000000000000000004.spare']);
+    assert.deepEqual(await readdir(journalDir), ['00000000000000000005.spare']);
     const reopened = await Journal.open(nodeFileSystem, journalDir);
     assert.deepEqual(reopened.leftoverFiles, []);
     await reopened.journal.sync((await reopened.journal.write(round('y'))).end);
-    assert.deepEqual(await readdir(journalDir), ['00000000000000000005.jnl']);
+    assert.deepEqual(await readdir(journalDir), ['00000000000000000006.jnl']);
     assert.deepEqual(await replayed(), [[7, 'y']]);
   }));
 

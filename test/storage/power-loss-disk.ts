@@ -3,8 +3,8 @@
 // an fsync of that directory or a syncfs covered. A power loss puts every directory back to its durable entries
 // (a file renamed since gets its old name back, an unlinked one comes back, a new one is gone), gives bytes written
 // over durable ones and not synced since their old content back (all, none, or the first or last part of a
-// write), and then cuts every file somewhere past its durable bytes. Directories themselves are durable once made; only files are
-// tracked, and only those opened for writing through this file system.
+// write), and then cuts every file somewhere past its durable bytes. Directories themselves are durable once made;
+// only files are tracked, and only those opened for writing through this file system.
 import { fstatSync, readSync, writeSync } from 'node:fs';
 import { rename, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -250,10 +250,11 @@ export function powerLossDisk(spareDir: string, { syncfs = true } = {}) {
         if (!syncfs) return false;
         return guarded(() =>
           serially(async () => {
+            const writtenBefore = writes;
             const sizes = await Promise.all([...fileAt].map(async ([p, id]) => [id, await stat(p).then((s) => s.size, () => -1)] as const));
             if (mine !== life) return true;
             for (const [id, size] of sizes) if (size >= 0) cover(id, size);
-            overwrites.clear();
+            for (const id of [...overwrites.keys()]) coverOverwrites(id, writtenBefore);
             for (const dir of new Set([...durableEntries.keys(), ...[...fileAt.keys()].map(dirname)])) await syncDirectory(dir);
             return true;
           }),
