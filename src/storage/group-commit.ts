@@ -49,6 +49,8 @@ const PACE_SAMPLES = 8;
 const CHECKPOINT_SHARE_OF_SPACE = 1 / 4;
 /** Nor earlier than this many journal bytes: each checkpoint costs syncs of every segment its file covers. */
 const CHECKPOINT_BYTES_MIN = 16 * 1024 * 1024;
+/** The journal bytes a file may hold on a disk with `usableBytes` left (see CHECKPOINT_SHARE_OF_SPACE). */
+const journalShare = (usableBytes: number): number => Math.max(CHECKPOINT_BYTES_MIN, Math.floor(usableBytes * CHECKPOINT_SHARE_OF_SPACE));
 
 /**
  * Group commit for the `fsync` durability mode. Appends that finished writing ask for a sync; one round at a
@@ -94,11 +96,8 @@ export class GroupCommit {
   /** Sets when the journal file just started is checkpointed, from the space left now (until known: as before). */
   private sizeCheckpoint(): void {
     this.fs.diskSpace(this.options.dataDir).then(
-      ({ usableBytes }) => {
-        const share = Math.max(CHECKPOINT_BYTES_MIN, Math.floor(usableBytes * CHECKPOINT_SHARE_OF_SPACE));
-        // the rounds see it: after each, they check whether a checkpoint is due
-        this.checkpointAt = Math.min(this.options.checkpointBytes, share);
-      },
+      // the rounds see it: after each, they check whether a checkpoint is due
+      ({ usableBytes }) => (this.checkpointAt = Math.min(this.options.checkpointBytes, journalShare(usableBytes))),
       () => undefined,
     );
   }
@@ -300,7 +299,7 @@ export class GroupCommit {
    */
   async retireReplayed(files: readonly string[]): Promise<void> {
     const room = await this.fs.diskSpace(this.options.dataDir).then(
-      ({ usableBytes }) => usableBytes * CHECKPOINT_SHARE_OF_SPACE >= this.options.checkpointBytes,
+      ({ usableBytes }) => journalShare(usableBytes) >= this.options.checkpointBytes,
       () => false,
     );
     for (const file of [...files].reverse()) await this.journal!.retire(file, room);
