@@ -21,8 +21,10 @@ export interface JournalEntry {
   records: Buffer;
 }
 
-/** int32 size of what follows the CRC, uint32 CRC32C of it, int64 sequence number of the file (see SPARE_SUFFIX). */
-const ROUND_HEADER_BYTES = 4 + 4 + 8;
+/** int32 size of what follows the CRC, uint32 CRC32C of it: how every format frames its rounds (or entries). */
+const FRAME_PREFIX_BYTES = 4 + 4;
+/** The frame prefix, then the int64 sequence number of the file (see SPARE_SUFFIX). */
+const ROUND_HEADER_BYTES = FRAME_PREFIX_BYTES + 8;
 /** int32 size (of what follows), 16-byte topic id, int32 partition. */
 const ENTRY_HEADER_BYTES = 4 + 16 + 4;
 /** The largest staging buffer kept between rounds. */
@@ -43,8 +45,6 @@ const SECOND_FORMAT_SUFFIX = '.journal';
 const FIRST_FORMAT_SUFFIX = '.wal';
 /** The first format's entry: int32 size (of what follows), uint32 CRC32C, 16-byte topic id, int32 partition. */
 const FIRST_FORMAT_HEADER_BYTES = 4 + 4 + 16 + 4;
-/** The second format's round header: int32 size of what follows the CRC, uint32 CRC32C of it. */
-const SECOND_FORMAT_HEADER_BYTES = 4 + 4;
 const FORMATS = [SUFFIX, SECOND_FORMAT_SUFFIX, FIRST_FORMAT_SUFFIX];
 
 /**
@@ -226,9 +226,9 @@ export class Journal {
       for (const b of buffers) at += b.copy(out, at);
       out.writeInt32BE(at - entryStart - 4, entryStart);
     }
-    out.writeInt32BE(out.length - 8, 0);
+    out.writeInt32BE(out.length - FRAME_PREFIX_BYTES, 0);
     writeSeq(out, this.seq);
-    out.writeUInt32BE(crc32c(out.subarray(8)), 4);
+    out.writeUInt32BE(crc32c(out.subarray(FRAME_PREFIX_BYTES)), 4);
     return out;
   }
 
@@ -321,20 +321,20 @@ export const JOURNAL_READ_BYTES = 8 << 20;
 export async function* leftoverEntries(fs: FileSystem, files: readonly string[]): AsyncGenerator<JournalEntry[]> {
   for (const file of files) {
     const firstFormat = file.endsWith(FIRST_FORMAT_SUFFIX);
-    const headerBytes = file.endsWith(SUFFIX) ? ROUND_HEADER_BYTES : firstFormat ? FIRST_FORMAT_HEADER_BYTES : SECOND_FORMAT_HEADER_BYTES;
+    const headerBytes = file.endsWith(SUFFIX) ? ROUND_HEADER_BYTES : firstFormat ? FIRST_FORMAT_HEADER_BYTES : FRAME_PREFIX_BYTES;
     const seq = Number(basename(file).slice(0, 20));
     const reader = await FileWindow.open(fs, file);
     try {
       frames: for (let at = 0; ; ) {
         // every format frames with int32 size and uint32 CRC32C of what follows the CRC
-        const header = await reader.bytes(at, 8);
+        const header = await reader.bytes(at, FRAME_PREFIX_BYTES);
         if (!header) break;
         const size = header.readInt32BE(0);
-        const frameBytes = firstFormat ? 4 + size : 8 + size;
+        const frameBytes = firstFormat ? 4 + size : FRAME_PREFIX_BYTES + size;
         // a frame holds at least one entry: a smaller size (zeros left by a torn write, say) ends the file
         if (frameBytes < headerBytes + (firstFormat ? 0 : ENTRY_HEADER_BYTES)) break;
         const frame = await reader.bytes(at, frameBytes);
-        if (!frame || crc32c(frame.subarray(8)) !== frame.readUInt32BE(4)) break;
+        if (!frame || crc32c(frame.subarray(FRAME_PREFIX_BYTES)) !== frame.readUInt32BE(4)) break;
         // a round left from the file's previous use (it was a spare): the rounds of this one end before it
         if (headerBytes === ROUND_HEADER_BYTES && readSeq(frame) !== seq) break;
         if (firstFormat) {
@@ -359,12 +359,12 @@ export async function* leftoverEntries(fs: FileSystem, files: readonly string[])
 
 /** A round's file sequence number, after its size and CRC (below 2^53: two uint32 halves, no BigInt). */
 function writeSeq(round: Buffer, seq: number): void {
-  round.writeUInt32BE(Math.floor(seq / 2 ** 32), 8);
-  round.writeUInt32BE(seq >>> 0, 12);
+  round.writeUInt32BE(Math.floor(seq / 2 ** 32), FRAME_PREFIX_BYTES);
+  round.writeUInt32BE(seq >>> 0, FRAME_PREFIX_BYTES + 4);
 }
 
 function readSeq(round: Buffer): number {
-  return round.readUInt32BE(8) * 2 ** 32 + round.readUInt32BE(12);
+  return round.readUInt32BE(FRAME_PREFIX_BYTES) * 2 ** 32 + round.readUInt32BE(FRAME_PREFIX_BYTES + 4);
 }
 
 /**
