@@ -1,8 +1,8 @@
 // Storage engine benchmark: append throughput by batch size, durability mode and partition count, next to the
 // raw bandwidth of plain file writes with the same fsync cadence, measured in the same run on the same disk.
 // Each repetition runs every partition count of a mode and batch size in turn, Sluice then raw each time (the
-// disk's speed drifts), each run after a filesystem sync; a case reports medians, and its ratio to one partition
-// is the median of the ratios within each repetition.
+// disk's speed drifts), each run after a filesystem sync and a page-cache warm-up (see warmPageCache); a case
+// reports medians, and its ratio to one partition is the median of the ratios within each repetition.
 // A case stops after --seconds or --max-mib, whichever comes first, except that an fsync case goes on until it
 // has issued CHECKPOINT_PASS_BYTES and its clock runs until the journal checkpoint this started is done: a full
 // checkpoint (every JOURNAL_CHECKPOINT_BYTES) is then in every figure that journals, as it is in sustained load.
@@ -30,6 +30,7 @@ import { batchOfSize } from './batch-of-size.js';
 import { JournalSpare } from './journal-spare.js';
 import { roundRobinAppends } from './round-robin-appends.js';
 import { startSweep } from './start-sweep.js';
+import { warmPageCache } from './warm-pages.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -74,6 +75,8 @@ const NONE_MIN_SECONDS = 2.5;
 const inFlightFor = (batchBytes: number) => Math.min(8192, Math.max(64, Math.floor((8 << 20) / batchBytes)));
 /** Appends arrive in produce requests of about 1 MiB (librdkafka's default message.max.bytes). */
 const REQUEST_BYTES = 1 << 20;
+/** Page cache made warm before every timed run (see warmPageCache): more than any run here puts into it. */
+const WARM_BYTES = Math.max(MAX_BYTES, CHECKPOINT_PASS_BYTES) * 1.5;
 /** A produce request's memory and how many of its appends are not settled yet. */
 interface PooledRequest {
   bytes: Buffer;
@@ -395,6 +398,7 @@ async function main(): Promise<void> {
             await mkdir(dir, { recursive: true });
             await spare.lendTo(dir);
             await settleDisk(root);
+            if (!NULL_DISK) warmPageCache(root, WARM_BYTES);
             const run = await sluiceRun(dir, { batchBytes, mode, partitions });
             await spare.takeFrom(dir);
             await rm(dir, { recursive: true, force: true });
@@ -403,10 +407,12 @@ async function main(): Promise<void> {
             runs.push(run);
             if (!NULL_DISK) {
               await settleDisk(root);
+              warmPageCache(root, WARM_BYTES);
               raws.push(await rawRun(root, perRound, Math.min(run.bytes, MAX_BYTES), mode === 'fsync'));
               const spreadDir = join(root, 'spread');
               await mkdir(spreadDir, { recursive: true });
               await settleDisk(root);
+              warmPageCache(root, WARM_BYTES);
               spreads.push(spreadRun(spreadDir, batchBytes, partitions, Math.min(run.bytes, MAX_BYTES)));
               await rm(spreadDir, { recursive: true, force: true });
             } else {
@@ -454,7 +460,7 @@ async function main(): Promise<void> {
     `# Storage benchmark, ${date}, ${machine}`,
     '',
     `${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}; Node ${process.version}; ${SECONDS} s or ${MAX_BYTES / 1048576} MiB per case (fsync cases: at least ${CHECKPOINT_PASS_BYTES / 1048576} MiB, timed until the journal checkpoint they start is done; none cases: at least ${NONE_MIN_SECONDS} s, two background flushes); 8 MiB of appends in flight (64 to 8192 appends), issued a 1 MiB request at a time (one buffer, the batches views of it) with the event loop turning in between, as socket reads would.`,
-    `Medians of ${REPS} repetitions; each repetition runs every partition count of a mode and batch size in turn, Sluice then raw each time, every run after a sync of the filesystem. "vs 1 partition": the median of the ratios to one partition within each repetition.`,
+    `Medians of ${REPS} repetitions; each repetition runs every partition count of a mode and batch size in turn, Sluice then raw each time, every run after a sync of the filesystem and then ${(WARM_BYTES / 2 ** 30).toFixed(1)} GiB written to a scratch file and deleted, so that every run's page-cache pages were in use a moment before (this VM hands memory freed a few seconds earlier back to its host, and a first touch of it is ten times slower). "vs 1 partition": the median of the ratios to one partition within each repetition.`,
     'Raw: plain sequential writes of the same bytes, with one fdatasync per Sluice fsync round\'s worth of bytes (fsync mode) or none.',
     'Per-append writes: the same appends, one synchronous write each, round-robin over as many files as partitions, no syncs and no engine: what the kernel alone allows a design that writes each append into its partition\'s file as it arrives; "vs Sluice 1 partition" compares it with Sluice\'s one-partition figure of the same mode and size.',
     'CPU: the benchmark process (event loop and I/O threads) per second of wall time. Close: clean shutdown after the run.',
