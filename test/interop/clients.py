@@ -174,8 +174,19 @@ def commit_retrying(commit):
     raise SystemExit('commit kept failing with REBALANCE_IN_PROGRESS')
 
 
+FIRST_MESSAGE_WAIT_MS = 30000
+
+
+def still_waiting(got, last, idle_ms):
+    """A group member keeps polling until idle_ms pass without a message, once it has had one; before its first,
+    it waits FIRST_MESSAGE_WAIT_MS at least, as the scenario's messages come only once every member has partitions."""
+    import time
+    return (time.time() - last) * 1000 < (int(idle_ms) if got else max(int(idle_ms), FIRST_MESSAGE_WAIT_MS))
+
+
 def confluent_group(bootstrap, topic, group, max_messages, idle_ms, strategy='range', instance_id='', session_ms='6000'):
-    """Consume in a group, committing each message synchronously; exit after max_messages or idle_ms of silence."""
+    """Consume in a group, committing each message synchronously; exit after max_messages or idle_ms of silence
+    (see still_waiting)."""
     import time
     from confluent_kafka import Consumer
     conf = {'bootstrap.servers': bootstrap, 'group.id': group, 'enable.auto.commit': False, 'auto.offset.reset': 'earliest',
@@ -196,7 +207,7 @@ def confluent_group(bootstrap, topic, group, max_messages, idle_ms, strategy='ra
 
     c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
     got, last = 0, time.time()
-    while got < int(max_messages) and (time.time() - last) * 1000 < int(idle_ms):
+    while got < int(max_messages) and still_waiting(got, last, idle_ms):
         m = c.poll(0.2)
         if m is None:
             continue
@@ -229,7 +240,7 @@ def kp_group(bootstrap, topic, group, max_messages, idle_ms, strategy='range', i
 
     c.subscribe([topic], listener=Listener())
     got, last = 0, time.time()
-    while got < int(max_messages) and (time.time() - last) * 1000 < int(idle_ms):
+    while got < int(max_messages) and still_waiting(got, last, idle_ms):
         batch = c.poll(timeout_ms=200, max_records=1)
         for tp, msgs in batch.items():
             for m in msgs:

@@ -81,10 +81,26 @@ export async function produceNumbered(bootstrap: string, topic: string, from: nu
 }
 
 /**
+ * Resolves once every member has been given partitions. The last of them got its first ones in a generation that
+ * holds all of them, so messages produced after this reach every member; produced before, two members that joined
+ * first could consume them all while the third was still joining (it happened under load, in a full test run).
+ */
+async function allAssigned(members: MemberRun[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!members.every((m) => m.assignments.some((p) => p.length > 0))) {
+    if (Date.now() > deadline) {
+      throw new Error(`not every member was given partitions within ${timeoutMs} ms: ${members.map((m) => `${m.name} ${JSON.stringify(m.assignments)}`).join(', ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
  * The scenario every client runs: three members share a 6-partition topic; one leaves after a few hundred
  * messages and the other two take over its partitions; every message is consumed exactly once across the
- * group (each member commits every message before taking the next). Then more messages arrive and a
- * member started later in the same group resumes exactly at the committed offsets.
+ * group (each member commits every message before taking the next). The messages are produced once all three
+ * have partitions. Then more messages arrive and a member started later in the same group resumes exactly at
+ * the committed offsets.
  */
 export async function shareTakeOverResume(bootstrap: string, start: StartMember, group: string, options: { total?: number; exactlyOnce?: boolean } = {}): Promise<void> {
   const total = options.total ?? 3000;
@@ -92,11 +108,12 @@ export async function shareTakeOverResume(bootstrap: string, start: StartMember,
   const admin = await Admin.connect(bootstrap);
   await admin.createTopic(topic, 6, {});
   admin.close();
-  const values = await produceNumbered(bootstrap, topic, 0, total, 6);
   const common = { group, topic, idleMs: 5000 };
   const a = start(bootstrap, { ...common, name: 'a', maxMessages: 1e9 });
   const b = start(bootstrap, { ...common, name: 'b', maxMessages: 1e9 });
   const c = start(bootstrap, { ...common, name: 'c', maxMessages: Math.floor(total / 10) });
+  await allAssigned([a, b, c]);
+  const values = await produceNumbered(bootstrap, topic, 0, total, 6);
   await Promise.all([a.done, b.done, c.done]);
   const all = [...a.consumed, ...b.consumed, ...c.consumed];
   if (options.exactlyOnce === false) {

@@ -22,11 +22,18 @@ async function retryRebalancing<T>(op: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Resolves once no message arrived for `idleMs` or `max` messages were consumed. */
+/** How long a member waits for its first message: the scenario produces once every member has partitions. */
+const FIRST_MESSAGE_WAIT_MS = 30_000;
+
+/**
+ * Resolves once `max` messages were consumed, or no message arrived for `idleMs` after the first one (before it,
+ * for FIRST_MESSAGE_WAIT_MS at least).
+ */
 function untilIdle(run: MemberRun, idleMs: number, max: number, lastAt: () => number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setInterval(() => {
-      if (run.consumed.length >= max || Date.now() - lastAt() >= idleMs) {
+      const wait = run.consumed.length > 0 ? idleMs : Math.max(idleMs, FIRST_MESSAGE_WAIT_MS);
+      if (run.consumed.length >= max || Date.now() - lastAt() >= wait) {
         clearInterval(timer);
         resolve();
       }
