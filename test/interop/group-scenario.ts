@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Admin } from '../../src/admin/admin.js';
 import { spawnPython } from './python-clients.js';
+import { until } from '../helpers/until.js';
 
 export interface Consumed {
   consumer: string;
@@ -81,21 +82,6 @@ export async function produceNumbered(bootstrap: string, topic: string, from: nu
 }
 
 /**
- * Resolves once every member has been given partitions. The last of them got its first ones in a generation that
- * holds all of them, so messages produced after this reach every member; produced before, two members that joined
- * first could consume them all while the third was still joining (it happened under load, in a full test run).
- */
-async function allAssigned(members: MemberRun[], timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!members.every((m) => m.assignments.some((p) => p.length > 0))) {
-    if (Date.now() > deadline) {
-      throw new Error(`not every member was given partitions within ${timeoutMs} ms: ${members.map((m) => `${m.name} ${JSON.stringify(m.assignments)}`).join(', ')}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/**
  * The scenario every client runs: three members share a 6-partition topic; one leaves after a few hundred
  * messages and the other two take over its partitions; every message is consumed exactly once across the
  * group (each member commits every message before taking the next). The messages are produced once all three
@@ -112,7 +98,10 @@ export async function shareTakeOverResume(bootstrap: string, start: StartMember,
   const a = start(bootstrap, { ...common, name: 'a', maxMessages: 1e9 });
   const b = start(bootstrap, { ...common, name: 'b', maxMessages: 1e9 });
   const c = start(bootstrap, { ...common, name: 'c', maxMessages: Math.floor(total / 10) });
-  await allAssigned([a, b, c]);
+  // the last member given partitions got them in a generation that holds all three, so what is produced from here on
+  // reaches every member; produced before, two members that joined first could consume it all while the third was
+  // still joining (it happened under a full test run's load)
+  await until(() => [a, b, c].every((m) => m.assignments.some((p) => p.length > 0)), 'every member to be given partitions', 60_000);
   const values = await produceNumbered(bootstrap, topic, 0, total, 6);
   await Promise.all([a.done, b.done, c.done]);
   const all = [...a.consumed, ...b.consumed, ...c.consumed];
