@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { warmPageCache } from '../warm-pages.js';
 import type { ClientResult, ClientSpec } from './client.js';
 import type { RunTarget } from './drivers/driver.js';
 import { measureLimits } from './limits.js';
@@ -43,6 +44,10 @@ const SECONDS = Number(args.seconds);
 const QUICK = args.quick;
 const plans = args.systems ? PLANS.filter((p) => args.systems!.split(',').includes(p.id)) : PLANS;
 const PORT = 30_000 + (process.pid % 1000) * 10;
+/** More than one phase writes (1M messages of 1 KiB), with room for the broker's and the client's own memory. */
+const WARM_BYTES = 1.5 * 2 ** 30;
+/** Before every measured phase, so that the pages it takes (page cache and heap) were in use a moment before (see warmPageCache). */
+const warmUp = () => warmPageCache(args.dir ?? tmpdir(), WARM_BYTES);
 
 /** Installs the peers from Debian's packages when missing (the benchmark needs root for apt-get). */
 function ensurePeersInstalled(): void {
@@ -146,6 +151,7 @@ async function throughput(plan: Plan): Promise<void> {
           const t = target(plan, server, durable, runName('tp'), 1);
           try {
             await prepare(t);
+            warmUp();
             const stopWatch = await watch(server);
             const p = await produceOnce(plan, server, t, size, limit, [0]);
             const broker = await stopWatch();
@@ -179,6 +185,7 @@ async function fanout(plan: Plan): Promise<void> {
             : startClient(spec(t, 'consume', { indices: [i], messages: share, seconds: SECONDS })),
         );
         await Promise.all(consumers.map((c) => c.ready));
+        warmUp();
         const stopWatch = await watch(server);
         const started = performance.now();
         // consumers finish when they got their share: the consume rate runs from the first send to the last delivery
@@ -217,6 +224,7 @@ async function latency(plan: Plan): Promise<void> {
         try {
           await prepare(t);
           const messages = rate * (SECONDS + WARMUP_SECONDS);
+          warmUp();
           const consumer = startClient(spec(t, 'consume', { messages, latency: true, seconds: SECONDS + WARMUP_SECONDS + 2 }));
           await consumer.ready;
           const p = await runClient(spec(t, 'produce', { messages, rate, seconds: SECONDS + WARMUP_SECONDS + 5, warmupMs: WARMUP_SECONDS * 1000 }));
@@ -247,6 +255,7 @@ async function manyTopics(plan: Plan): Promise<void> {
           const prepStarted = performance.now();
           await prepare(t);
           const prepSeconds = (performance.now() - prepStarted) / 1000;
+          warmUp();
           const stopWatch = await watch(server);
           const all = Array.from({ length: queues }, (_, i) => i);
           const p = await produceOnce(plan, server, t, 100, 3_000_000 / (QUICK ? 10 : 1), all);
@@ -276,6 +285,7 @@ async function backlogOnce(plan: Plan, target_: number, bound: number, rep: numb
     const t = target(plan, server, true, runName('back'), 1);
     try {
       await prepare(t);
+      warmUp();
       const p = await produceOnce(plan, server, t, 100, target_, [0], 0, bound);
       if (p.error) throw new Error(p.error);
       await new Promise((r) => setTimeout(r, 2000));

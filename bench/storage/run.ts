@@ -30,7 +30,7 @@ import { batchOfSize } from './batch-of-size.js';
 import { JournalSpare } from './journal-spare.js';
 import { roundRobinAppends } from './round-robin-appends.js';
 import { startSweep } from './start-sweep.js';
-import { warmPageCache } from './warm-pages.js';
+import { warmPageCache } from '../warm-pages.js';
 
 const { values: args } = parseArgs({
   options: {
