@@ -26,7 +26,7 @@ export interface RunReport {
   measurements: Measurement[];
   limits: Limits;
   versions: Record<string, string>;
-  settings: { reps: number; seconds: number; backlogSeconds: number; quick: boolean };
+  settings: { reps: number; seconds: number; backlogSeconds: number; quick: boolean; warmBytes: number };
   /** Added to the report's file names (several runs on one day). */
   label?: string;
 }
@@ -180,7 +180,7 @@ export async function writeReport(r: RunReport): Promise<string[]> {
     '',
     `Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}. Every broker and client ran on this machine, on loopback.`,
     `Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join('; ')}.`,
-    `Settings: ${r.settings.reps} repetitions per case, phases bounded at ${r.settings.seconds} s (backlog phases at ${r.settings.backlogSeconds} s)${r.settings.quick ? ', quick mode (a tenth of the messages)' : ''}; before every measured phase, 1.5 GiB written to a scratch file and deleted, so that the memory the phase takes was in use a moment before (see bench/README.md). Cells are median (min–max).`,
+    `Settings: ${r.settings.reps} repetitions per case, phases bounded at ${r.settings.seconds} s (backlog phases at ${r.settings.backlogSeconds} s)${r.settings.quick ? ', quick mode (a tenth of the messages)' : ''}; before every measured phase, ${(r.settings.warmBytes / 2 ** 30).toFixed(1)} GiB written to a scratch file and deleted, so that the memory the phase takes was in use a moment before (see bench/README.md). Cells are median (min–max).`,
     '',
     '## Systems and their settings',
     '',

@@ -318,7 +318,7 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(limits));
   const workloads = wanted === 'all' ? [...WORKLOADS] : [wanted as Workload];
   for (const w of workloads) for (const plan of plans) await RUNNERS[w](plan);
-  const files = await writeReport({ started, workloads, plans, measurements, limits, versions, label: args.label, settings: { reps: REPS, seconds: SECONDS, backlogSeconds: Number(args['backlog-seconds']), quick: QUICK } });
+  const files = await writeReport({ started, workloads, plans, measurements, limits, versions, label: args.label, settings: { reps: REPS, seconds: SECONDS, backlogSeconds: Number(args['backlog-seconds']), quick: QUICK, warmBytes: WARM_BYTES } });
   console.log(`report: ${files.join(', ')}`);
 }
 
