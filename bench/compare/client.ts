@@ -114,7 +114,17 @@ async function produce(driver: Driver, spec: ClientSpec): Promise<Omit<ClientRes
   return { messages: confirmed, bytes: confirmed * spec.messageBytes, seconds: (nowMs() - started) / 1000 };
 }
 
-/** Receives until `messages` arrived or nothing arrived for 3 s after the deadline passed. */
+/**
+ * How long past the deadline a consumer waits for its first message. In fan-out, consumers start before the
+ * producers and wait through a group's joins and the warm-up before the first send: kafkajs consumers that took
+ * seconds to join gave up before the first message came (0 received), when the 3 s rule below counted from their start.
+ */
+const FIRST_MESSAGE_WAIT_MS = 30_000;
+
+/**
+ * Receives until `messages` arrived, or nothing arrived for 3 s after the deadline passed (before the first message,
+ * FIRST_MESSAGE_WAIT_MS past it).
+ */
 async function consume(driver: Driver, spec: ClientSpec): Promise<Omit<ClientResult, 'cpuSeconds'>> {
   const histogram = spec.latency ? hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 }) : null;
   const started = nowMs();
@@ -137,7 +147,7 @@ async function consume(driver: Driver, spec: ClientSpec): Promise<Omit<ClientRes
   while (received < spec.messages) {
     const timeout = new Promise<void>((r) => setTimeout(r, 200));
     await Promise.race([done, timeout]);
-    if (nowMs() > deadline && nowMs() - last > 3000) break;
+    if (received > 0 ? nowMs() > deadline && nowMs() - last > 3000 : nowMs() > deadline + FIRST_MESSAGE_WAIT_MS) break;
   }
   const result: Omit<ClientResult, 'cpuSeconds'> = { messages: received, bytes: received * spec.messageBytes, seconds: (last - started) / 1000 };
   if (histogram && histogram.totalCount > 0) {
