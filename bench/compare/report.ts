@@ -5,7 +5,7 @@ import { cpus, hostname, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { barChart, cdfChart, type Bar } from './charts.js';
 import type { Limits } from './limits.js';
-import type { Plan } from './plans.js';
+import { UNSYNCED_LATENCY_CASE, type Plan } from './plans.js';
 import { median } from '../stats.js';
 
 export interface Measurement {
@@ -103,6 +103,17 @@ function targets(r: RunReport): string[] {
   const sl = best(r, 'latency', '5000 msgs/s', 'p99Ms', isSluice, true);
   const pl = best(r, 'latency', '5000 msgs/s', 'p99Ms', (p) => !isSluice(p), true);
   row('p99 end-to-end latency at 5k msgs/s below every peer', sl && pl ? `${num(sl.value)} ms (${label(sl.plan)}) vs best peer ${num(pl.value)} ms (${label(pl.plan)})` : '–', sl && pl ? sl.value < pl.value : null);
+  // like for like: Sluice syncing before its acks against the peers that do, and acking before any sync against those that do not
+  const syncs = (id: string) => r.plans.find((p) => p.id === id)?.syncsBeforeAck ?? true;
+  const synced = best(r, 'latency', '5000 msgs/s', 'p99Ms', (p) => !isSluice(p) && syncs(p), true);
+  const unsyncedPeer = best(r, 'latency', '5000 msgs/s', 'p99Ms', (p) => !isSluice(p) && !syncs(p), true);
+  const unsynced = best(r, 'latency', UNSYNCED_LATENCY_CASE, 'p99Ms', isSluice, true);
+  const pair = (a: typeof sl, b: typeof sl) => (a && b ? `${num(a.value)} ms (${label(a.plan)}) vs ${num(b.value)} ms (${label(b.plan)})` : '–');
+  row(
+    'the same, each against the peers that promise the same: synced before the ack; acked before any sync',
+    `synced: ${pair(sl, synced)}; acked before any sync: ${pair(unsynced, unsyncedPeer)}`,
+    sl && synced && unsynced && unsyncedPeer ? sl.value < synced.value && unsynced.value < unsyncedPeer.value : null,
+  );
   const k10 = statOf(r, 'many-topics', '10 queues', 'sluice-librdkafka', 'produceMsgsPerSec');
   const k10k = statOf(r, 'many-topics', '10000 queues', 'sluice-librdkafka', 'produceMsgsPerSec');
   row('10,000 partitions within 20% of the throughput of 10', k10 && k10k ? `${num(k10k.median)} vs ${num(k10.median)} msgs/s: ${((100 * k10k.median) / k10.median).toFixed(0)}%` : '–', k10 && k10k ? k10k.median >= 0.8 * k10.median : null);
@@ -158,14 +169,20 @@ export async function writeReport(r: RunReport): Promise<string[]> {
     await chart('throughput', barChart('Produce throughput, 1 producer → 1 partition/queue', 'msgs/s', casesOf(r, 'throughput').map((c) => ({ label: c, bars: bars('throughput', c, 'produceMsgsPerSec') }))), 'throughput');
   }
   if (r.workloads.includes('latency')) {
+    // the repetition with the median p99 stands for the system
+    const cdfOf = (c: string, p: Plan) => {
+      const reps = r.measurements.filter((m) => m.workload === 'latency' && m.case === c && m.plan === p.id && m.cdf).sort((a, b) => a.values['p99Ms']! - b.values['p99Ms']!);
+      const mid = reps[reps.length >> 1];
+      return mid ? [{ label: p.label, points: mid.cdf! }] : [];
+    };
     for (const c of casesOf(r, 'latency')) {
-      const series = r.plans.flatMap((p) => {
-        // the repetition with the median p99 stands for the system
-        const reps = r.measurements.filter((m) => m.workload === 'latency' && m.case === c && m.plan === p.id && m.cdf).sort((a, b) => a.values['p99Ms']! - b.values['p99Ms']!);
-        const mid = reps[reps.length >> 1];
-        return mid ? [{ label: p.label, points: mid.cdf! }] : [];
-      });
-      await chart(`latency-${c.split(' ')[0]}`, cdfChart(`End-to-end latency at ${c}, 100 B, durable`, series), `latency at ${c}`);
+      if (c === UNSYNCED_LATENCY_CASE) {
+        // beside the peers whose durable setting acks before syncing too
+        const series = r.plans.flatMap((p) => (isSluice(p.id) ? cdfOf(c, p) : p.syncsBeforeAck ? [] : cdfOf('5000 msgs/s', p)));
+        await chart('latency-5000-unsynced', cdfChart('End-to-end latency at 5000 msgs/s, 100 B, acked before any fsync', series), `latency at ${c}`);
+        continue;
+      }
+      await chart(`latency-${c.split(' ')[0]}`, cdfChart(`End-to-end latency at ${c}, 100 B, durable`, r.plans.flatMap((p) => cdfOf(c, p))), `latency at ${c}`);
     }
   }
   if (r.workloads.includes('many-topics')) {
