@@ -21,8 +21,15 @@ interface Command {
   run: (values: Record<string, any>, positionals: string[]) => Promise<number>;
 }
 
-const BOOTSTRAP: Options = { bootstrap: { type: 'string', short: 'b', default: process.env.SLUICE_BOOTSTRAP ?? '127.0.0.1:9092' } };
-const BOOTSTRAP_HELP = { bootstrap: 'broker to talk to, host:port (default 127.0.0.1:9092, or SLUICE_BOOTSTRAP)' };
+// Kafka's own tools spell it --bootstrap-server, so that is taken too (see main)
+const BOOTSTRAP: Options = {
+  bootstrap: { type: 'string', short: 'b', default: process.env.SLUICE_BOOTSTRAP ?? '127.0.0.1:9092' },
+  'bootstrap-server': { type: 'string' },
+};
+const BOOTSTRAP_HELP = {
+  bootstrap: 'broker to talk to, host:port (default 127.0.0.1:9092, or SLUICE_BOOTSTRAP)',
+  'bootstrap-server': 'the same, as Kafka\'s own tools name it',
+};
 
 function keyValues(list: string[] | undefined, what: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -485,7 +492,9 @@ export async function main(argv: string[]): Promise<number> {
       console.log(helpFor(name, cmd));
       return 0;
     }
-    return await cmd.run(values, positionals);
+    const given: Record<string, unknown> = values;
+    if (given['bootstrap-server'] !== undefined) given.bootstrap = given['bootstrap-server'];
+    return await cmd.run(given, positionals);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {

@@ -22,6 +22,7 @@ test('start, topics create/list/describe/alter/delete, produce and consume lines
       const b = ['-b', bootstrap];
       assert.equal((await sluice(['topics', 'create', 'cli', '--partitions', '3', '--config', 'retention.ms=3600000', ...b])).stdout, 'created topic cli\n');
       assert.equal((await sluice(['topics', 'list', ...b])).stdout, 'cli\n');
+      assert.equal((await sluice(['topics', 'list', '--bootstrap-server', bootstrap])).stdout, 'cli\n', "Kafka's tools' name for the flag");
       const produced = await sluice(['produce', 'cli', '-K', ':', '-H', 'src=cli', ...b], 'k1:one\nk2:two\nk1:three\n');
       assert.equal(produced.code, 0, produced.stderr);
       assert.match(produced.stderr, /sent 3 messages/);
