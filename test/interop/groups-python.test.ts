@@ -34,8 +34,8 @@ test('a static member (group.instance.id) restarted within its session keeps its
     const one = start(b.bootstrap, { ...common, name: 'one', maxMessages: 1e9, instanceId: 'instance-1' });
     const two = start(b.bootstrap, { ...common, name: 'two', maxMessages: 1e9, instanceId: 'instance-2' });
     // produce only once both hold their share: produced earlier, the first member could consume under a one-member
-    // generation, and a rebalance slower than its idle time made it exit before reading its new partitions (it
-    // happened under a full test run's load), leaving old messages for the restarted member
+    // generation, and a rebalance slower than its idle time could make it exit before reading its new partitions,
+    // leaving old messages for the restarted member (the likeliest reading of a failure under a full test run's load)
     const holdsShare = (m: typeof one) => m.assignments.at(-1)?.length === 2;
     await until(() => holdsShare(one) && holdsShare(two), 'both members to hold two partitions each', 60_000);
     const first = await produceNumbered(b.bootstrap, 'static', 0, 400, 4);
