@@ -7,11 +7,11 @@ import type { DurableFiles } from './durable-files.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
 import { compressionLevels, topicCodec, type LogConfig } from './log-config.js';
-import { SEGMENT_SUFFIX, Segment, scanSegment, segmentFileName } from './segment.js';
+import { Segment, scanSegment, swapFileName } from './segment.js';
 import type { CheckpointedSegment, PartitionCheckpoint } from './sealed-checkpoint.js';
 import { Outcome } from './outcome.js';
-import { OffsetIndex, TimeIndex } from './sparse-index.js';
 import type { IndexCache } from './index-cache.js';
+import { PartitionLoader, listOrCreateDir } from './partition-loader.js';
 import { ProducerStateManager, type ProducerUndo } from './producer-state.js';
 import type { ActiveSegmentState, PartitionShutdownState } from './shutdown-state.js';
 import { TransactionIndex } from './transaction-index.js';
@@ -224,15 +224,12 @@ export class PartitionLog {
   }
 
   /**
-   * Loads segments from the directory and recovers the tail (see loadSegment). `saved` is what the clean shutdown
-   * recorded of this partition, if anything.
-   */
-  /**
-   * Loads the partition's segments. After a clean shutdown, `saved` is what it recorded; after a crash,
-   * `checkpointed` is what the last sealed-segment checkpoint recorded.
+   * Loads the partition's segments from its directory and recovers the tail (see PartitionLoader). After a clean
+   * shutdown, `saved` is what it recorded of this partition; after a crash, `checkpointed` is what the last
+   * sealed-segment checkpoint recorded.
    */
   async load(cleanShutdown: boolean, logStartOffset: number, saved?: PartitionShutdownState, checkpointed?: PartitionCheckpoint): Promise<{ truncatedBytes: number }> {
-    return this.loadFrom(await this.listOrCreateDir(), cleanShutdown, logStartOffset, cleanShutdown ? saved : undefined, cleanShutdown ? undefined : checkpointed);
+    return this.loadFrom(await listOrCreateDir(this.env.fs, this.dir), cleanShutdown, logStartOffset, cleanShutdown ? saved : undefined, cleanShutdown ? undefined : checkpointed);
   }
 
   /**
@@ -251,69 +248,11 @@ export class PartitionLog {
   }
 
   private async loadFrom(names: string[], cleanShutdown: boolean, logStartOffset: number, saved?: PartitionShutdownState, checkpointed?: PartitionCheckpoint): Promise<{ truncatedBytes: number }> {
-    const { fs } = this.env;
-    const swaps = names.filter(isSwapFile);
-    /** Segments a finished swap made: their bytes were synced before the swap began, as index files would attest. */
-    const swapped = new Set<number>();
-    if (swaps.length > 0) {
-      for (const swap of swaps) {
-        const base = await this.finishSwap(swap, names);
-        if (base !== null) swapped.add(base);
-      }
-      names = await fs.readdir(this.dir);
-    }
-    const bases = names
-      .filter(isSegmentFile)
-      .map(fileOffset)
-      .sort((a, b) => a - b);
-    for (const n of names) if (n.endsWith('.tmp') || n.endsWith('.cleaned')) await fs.unlink(`${this.dir}/${n}`).catch(() => undefined);
-    const files = new Set(names.map((n) => join(this.dir, n)));
-    this.snapshotOffsets = names.filter(isSnapshotFile).map(fileOffset).sort((a, b) => a - b);
-    if (bases.length === 0) bases.push(Math.max(0, logStartOffset));
-    // a swap finished above changed segments after the shutdown or checkpoint recorded them (a clean shutdown leaves none)
-    const recordedSealed = new Map(swaps.length > 0 ? [] : saved?.sealed.map((g) => [g.baseOffset, g]));
-    const checkpointedSealed = new Map(swaps.length > 0 ? [] : checkpointed?.sealed.map((g) => [g.baseOffset, g]));
-    let truncatedBytes = 0;
-    for (let i = 0; i < bases.length; i++) {
-      const segment = new Segment(this.dir, bases[i]!);
-      // the first segment of an empty partition: loading opens it, which creates its file
-      segment.createOnOpen = !files.has(segment.logPath);
-      const previous = this.segments.at(-1);
-      if (previous && segment.baseOffset < previous.nextOffset) {
-        // a segment a rollback removed (its records refused), back after a power loss that undid the removal,
-        // while the previous one took appends at those offsets since: those are the log
-        await fs.unlink(segment.logPath);
-        await segment.removeIndexFiles(fs, files);
-        previous.sealed = false;
-        continue;
-      }
-      const last = i === bases.length - 1;
-      const allFiles = files.has(segment.logPath) && files.has(segment.indexPath) && files.has(segment.timeIndexPath);
-      const atShutdown = last || !allFiles ? undefined : recordedSealed.get(segment.baseOffset);
-      const atCheckpoint = last || !allFiles ? undefined : await this.unchangedSince(checkpointedSealed.get(segment.baseOffset), segment);
-      const recorded = atShutdown ?? atCheckpoint;
-      if (recorded) {
-        // as the clean shutdown or the checkpoint left it: no file of it is opened (with thousands of segments,
-        // opening each and reading its index files' ends and its end was most of a start)
-        const sealed = Segment.fromSealedState(this.dir, recorded);
-        sealed.inode = atCheckpoint?.inode ?? -1;
-        sealed.changedMs = atCheckpoint?.changedMs ?? 0;
-        this.segments.push(sealed);
-        this.segmentsChanged();
-        continue;
-      }
-      // an empty segment stays: the journal may refill it, and its base offset keeps the offset range
-      const savedIndexes = last && saved?.active.segmentBaseOffset === segment.baseOffset ? saved.active : undefined;
-      truncatedBytes += await this.loadSegment(segment, last, cleanShutdown, files, savedIndexes);
-      if (swapped.has(segment.baseOffset) && !last) {
-        // its index files, as a swap the engine finishes itself writes them: a later start must still know it
-        // sealed, since a compacted segment may end before the next one begins (see cutAtLostTail)
-        await segment.writeIndexes(this.env.durableFiles.write);
-        segment.sealed = true;
-      }
-      this.segments.push(segment);
-      this.segmentsChanged();
-    }
+    const loader = new PartitionLoader(this.env, this.dir, this.config.indexIntervalBytes);
+    const { segments, snapshotOffsets, truncatedBytes } = await loader.load(names, cleanShutdown, logStartOffset, saved, checkpointed);
+    for (const segment of segments) this.segments.push(segment);
+    this.segmentsChanged();
+    this.snapshotOffsets = snapshotOffsets;
     // may be past the log end until the journal is replayed; see resumeAtLogStart
     this.logStartOffset = Math.max(logStartOffset, this.segments[0]!.baseOffset);
     this.highWatermark = this.logEndOffset;
@@ -321,19 +260,6 @@ export class PartitionLog {
     this.hwPosition = this.activeSegment.size;
     if (saved) this.shutdownSnapshot = { offset: saved.active.snapshotOffset, json: saved.active.snapshot };
     return { truncatedBytes };
-  }
-
-  /**
-   * The checkpoint's record of a sealed segment, if its `.log` file still has the recorded inode number, size and
-   * ctime: a sealed segment's bytes change only by a rollback (which first removes its index files) or a compaction's
-   * swap (a new file). The ctime tells a new file from the old one: ext4 gives the next file created the inode number
-   * of the last one freed, so a segment compacted twice between checkpoints may get its old number back, and the
-   * same size with other batches.
-   */
-  private async unchangedSince(checkpointed: CheckpointedSegment | undefined, segment: Segment): Promise<CheckpointedSegment | undefined> {
-    if (!checkpointed) return undefined;
-    const now = await this.env.fs.stat(segment.logPath).catch(() => null);
-    return now && now.inode === checkpointed.inode && now.size === checkpointed.size && now.changedMs === checkpointed.changedMs ? checkpointed : undefined;
   }
 
   /**
@@ -355,110 +281,6 @@ export class PartitionLog {
       }
       return sealed.length > 0 ? { topicId: this.topicId, partition: this.partition, sealed } : null;
     });
-  }
-
-  /**
-   * Completes a compaction's swap that a crash interrupted (see replaceSegments): the `.swap` file holds what is
-   * left of the segments from `base` up to `end`; theirs are deleted (index files too) and it takes the first one's
-   * name. Returns `base`, or null when the first one is gone: retention or DeleteRecords removed it after the swap
-   * failed half-way, so the copy stands for records below the log start, and it is dropped.
-   */
-  private async finishSwap(swapName: string, names: readonly string[]): Promise<number | null> {
-    const { fs } = this.env;
-    const [base, end] = swapName.split('.').slice(0, 2).map(Number) as [number, number];
-    if (!names.includes(segmentFileName(base, SEGMENT_SUFFIX))) {
-      await fs.unlink(join(this.dir, swapName));
-      await fs.fsyncDir(this.dir);
-      return null;
-    }
-    for (const n of names) {
-      if (!isSegmentFile(n) || fileOffset(n) < base || fileOffset(n) >= end) continue;
-      const replaced = new Segment(this.dir, fileOffset(n));
-      await replaced.removeIndexFiles(fs);
-      if (replaced.baseOffset !== base) await fs.unlink(replaced.logPath);
-    }
-    await fs.rename(join(this.dir, swapName), join(this.dir, segmentFileName(base, SEGMENT_SUFFIX)));
-    await fs.fsyncDir(this.dir);
-    return base;
-  }
-
-  /** The partition directory's entries; a missing directory (a new partition) is created, empty. */
-  private async listOrCreateDir(): Promise<string[]> {
-    const { fs } = this.env;
-    try {
-      return await fs.readdir(this.dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await fs.mkdir(this.dir);
-      return [];
-    }
-  }
-
-  /**
-   * A closed segment with index files is sealed: its indexes stay in their files until first looked up (through
-   * the IndexCache), only their last entries are read, for the scan of the batches after the last indexed one,
-   * which gives its size, next offset and largest timestamp. The last segment, and any segment without index
-   * files, is re-scanned from its data. After a clean shutdown, the last segment's indexes come from what the
-   * shutdown recorded (`saved`), or from index files an older version wrote, and only the part after the last
-   * indexed batch is scanned. A torn or corrupt tail is truncated at the last whole valid batch.
-   * Returns the bytes truncated.
-   */
-  private async loadSegment(segment: Segment, last: boolean, cleanShutdown: boolean, files: Set<string>, saved?: ActiveSegmentState): Promise<number> {
-    const { fs } = this.env;
-    const fd = await this.env.handles.acquire(segment);
-    try {
-      // the open just created the file: nothing to scan, no index files to remove
-      if (!files.has(segment.logPath)) return 0;
-      let fromPosition = 0;
-      /** Set when the indexes were left in their files: only their ends are in memory. */
-      let lazy: { firstTimestamp: number | undefined } | null = null;
-      const haveIndexes = saved !== undefined || (files.has(segment.indexPath) && files.has(segment.timeIndexPath));
-      if (haveIndexes && (!last || cleanShutdown)) {
-        segment.sealed = !last;
-        if (segment.sealed && saved === undefined) lazy = await segment.readIndexEnds(fs);
-        if (!lazy) {
-          segment.offsetIndex = OffsetIndex.deserialize(saved?.offsetIndex ?? (await fs.readFile(segment.indexPath)));
-          segment.timeIndex = TimeIndex.deserialize(saved?.timeIndex ?? (await fs.readFile(segment.timeIndexPath)));
-        }
-        const n = segment.offsetIndex.count;
-        if (n > 0) {
-          // resume the scan at the last indexed batch: it re-derives size, next offset and max timestamp
-          fromPosition = segment.offsetIndex.positions[n - 1]!;
-          segment.nextOffset = segment.baseOffset + segment.offsetIndex.relOffsets[n - 1]!;
-          segment.truncateIndexes(fromPosition, segment.nextOffset);
-          // the scan indexes that batch again (its entry was just dropped), so the index comes back as it was
-          segment.bytesSinceIndexEntry = this.config.indexIntervalBytes;
-        }
-      } else {
-        await segment.removeIndexFiles(fs, files);
-      }
-      let scan = await scanSegment(fs, fd, segment, fromPosition, this.config.indexIntervalBytes);
-      const whole = scan.validBytes === scan.fileBytes;
-      if (lazy && whole && !scan.restarted) {
-        // what is in memory now is the files' last entries and the batches after them: exactly the files' view
-        segment.dropIndexes(lazy.firstTimestamp ?? segment.maxTimestamp);
-        segment.indexFilesCurrent = true;
-      } else {
-        if (lazy && !whole && !scan.restarted) {
-          // a sealed segment damaged at its end: every index entry is rebuilt from the data, kept in memory
-          segment.clearIndexes();
-          scan = await scanSegment(fs, fd, segment, 0, this.config.indexIntervalBytes);
-        }
-        if (!last) segment.trimIndexes();
-        if (segment.sealed && saved === undefined && whole) {
-          // index files naming other batches than the data holds (an older version's) are replaced by what the scan built
-          if (scan.restarted) await segment.writeIndexes(this.env.durableFiles.write);
-          segment.indexFilesCurrent = true;
-          this.env.indexes.admit(segment);
-        }
-      }
-      if (scan.validBytes < scan.fileBytes) await fs.ftruncate(fd, scan.validBytes);
-      segment.writtenFrom = segment.size;
-      if (scan.batches > 0) segment.firstAppendMs = this.env.now();
-      return scan.fileBytes - scan.validBytes;
-    } finally {
-      this.env.handles.release(segment);
-    }
   }
 
   /**
@@ -976,7 +798,7 @@ export class PartitionLog {
     const lastIndexed = segment.truncateIndexes(position, offset);
     segment.bytesSinceIndexEntry = this.config.indexIntervalBytes;
     // made durable before appends resume: a power loss must not bring back the refused bytes, or the segment
-    // files removed, beside the appends that reuse their offsets (see loadFrom)
+    // files removed, beside the appends that reuse their offsets (see PartitionLoader.load)
     let tailRead = false;
     try {
       const fd = await this.env.handles.acquire(segment);
@@ -998,7 +820,7 @@ export class PartitionLog {
       segment.maxTimestamp = maxBefore.timestamp;
       segment.maxTimestampOffset = maxBefore.offset;
     }
-    // a segment file back from the dead is dropped at start too (see loadFrom), a snapshot is not
+    // a segment file back from the dead is dropped at start too (see PartitionLoader.load), a snapshot is not
     if (later.length > 0 || staleSnapshots.length > 0) await fs.fsyncDir(this.dir).catch(() => undefined);
   }
 
@@ -1434,7 +1256,7 @@ export class PartitionLog {
   /**
    * Swaps in a rewritten copy of consecutive closed segments (compaction), holding what is left of all of them.
    * The copy is first renamed to `<base>.<end>.swap`, naming the offsets it stands for: from then on a start
-   * finishes the swap (see finishSwap). Then the group's index files give way to the copy's, the group's files
+   * finishes the swap (see PartitionLoader.finishSwap). Then the group's index files give way to the copy's, the group's files
    * are deleted and the copy renamed to the first one's name. The old files stay open until the swap is done, and
    * the new segment takes the old ones' place only then, so a reader never reads one file at another's positions.
    * Returns false, dropping the copy, if a segment of the group is gone (retention, DeleteRecords); those wait for
@@ -1692,11 +1514,3 @@ export interface RecoveryLeft {
   sealed: number;
   unsealed: number;
 }
-
-const isSegmentFile = (name: string): boolean => /^\d{20}\.log$/.test(name);
-const isSnapshotFile = (name: string): boolean => /^\d{20}\.snapshot$/.test(name);
-/** A compaction's copy of the segments from `base` up to `end`, renamed into place once they are deleted. */
-const swapFileName = (base: number, end: number): string => `${segmentFileName(base, '')}.${segmentFileName(end, '.swap')}`;
-const isSwapFile = (name: string): boolean => /^\d{20}\.\d{20}\.swap$/.test(name);
-/** The offset a segment, index or snapshot file is named by. */
-const fileOffset = (name: string): number => Number(name.slice(0, 20));

@@ -24,7 +24,7 @@ const SEGMENT_BYTES = SEALED_BYTES + 16;
 /**
  * The sealed-segment checkpoint, written every so often while the broker runs, for the start after a crash: a
  * segment recorded in it is taken as recorded if its three files are there and its `.log` file still has the
- * recorded inode number, size and ctime, without reading any of them (see PartitionLog.loadFrom).
+ * recorded inode number, size and ctime, without reading any of them (see PartitionLoader.load).
  */
 export function encodeSealedCheckpoint(states: readonly PartitionCheckpoint[]): Buffer {
   let size = HEADER_BYTES + BODY_FIXED_BYTES;

@@ -10,6 +10,10 @@ export function segmentFileName(baseOffset: number, suffix: string): string {
   return String(baseOffset).padStart(20, '0') + suffix;
 }
 
+/** A compaction's copy of the segments from `base` up to `end`, renamed into place once they are deleted. */
+export const swapFileName = (base: number, end: number): string => `${segmentFileName(base, '')}.${segmentFileName(end, '.swap')}`;
+export const isSwapFile = (name: string): boolean => /^\d{20}\.\d{20}\.swap$/.test(name);
+
 /**
  * One `.log` file of a partition plus its sparse indexes. Sizes and offsets here count everything assigned,
  * including bytes whose write is still in flight; the partition log decides what readers may see.
