@@ -12,6 +12,7 @@ import type { CheckpointedSegment, PartitionCheckpoint } from './sealed-checkpoi
 import { Outcome } from './outcome.js';
 import type { IndexCache } from './index-cache.js';
 import { PartitionLoader, listOrCreateDir } from './partition-loader.js';
+import { ProducerSnapshots } from './producer-snapshots.js';
 import { ProducerStateManager, type ProducerUndo } from './producer-state.js';
 import type { ActiveSegmentState, PartitionShutdownState } from './shutdown-state.js';
 import { TransactionIndex } from './transaction-index.js';
@@ -184,8 +185,7 @@ export class PartitionLog {
   private sealBatchQueued = false;
   /** The last change to the list of segments that must not interleave with another (see changingSegments). */
   private segmentChange: Promise<unknown> = Promise.resolve();
-  /** Offsets of the producer snapshot files in the directory, ascending: kept here so no write or start lists it again. */
-  private snapshotOffsets: number[] = [];
+  private readonly snapshots: ProducerSnapshots;
   closed = false;
   /** Its topic was deleted: no change to its segments touches a file any more (see destroy). */
   private destroyed = false;
@@ -197,7 +197,9 @@ export class PartitionLog {
     readonly dir: string,
     public config: LogConfig,
     private readonly env: LogEnv,
-  ) {}
+  ) {
+    this.snapshots = new ProducerSnapshots(env.fs, dir, (path, json) => env.durableFiles.write(path, json));
+  }
 
   get activeSegment(): Segment {
     return this.active;
@@ -252,7 +254,7 @@ export class PartitionLog {
     const { segments, snapshotOffsets, truncatedBytes } = await loader.load(names, cleanShutdown, logStartOffset, saved, checkpointed);
     for (const segment of segments) this.segments.push(segment);
     this.segmentsChanged();
-    this.snapshotOffsets = snapshotOffsets;
+    this.snapshots.adopt(snapshotOffsets);
     // may be past the log end until the journal is replayed; see resumeAtLogStart
     this.logStartOffset = Math.max(logStartOffset, this.segments[0]!.baseOffset);
     this.highWatermark = this.logEndOffset;
@@ -396,30 +398,19 @@ export class PartitionLog {
    * active segment's base is then written as its snapshot, so the next start does not read those segments again.
    */
   async rebuildProducerState(): Promise<void> {
-    const { fs } = this.env;
     let offset = this.logStartOffset;
     const atShutdown = this.shutdownSnapshot;
     this.shutdownSnapshot = null;
     if (atShutdown && atShutdown.offset <= this.highWatermark && this.restoreSnapshot(atShutdown.json)) {
       offset = Math.max(atShutdown.offset, this.logStartOffset);
     } else {
-      for (const at of [...this.snapshotOffsets].reverse()) {
-        if (at > this.highWatermark) {
-          this.snapshotOffsets = this.snapshotOffsets.filter((o) => o !== at);
-          await fs.unlink(this.snapshotPath(at)).catch(() => undefined);
-          continue;
-        }
-        // an unreadable snapshot: try an older one, or scan the whole log
-        const json = await fs.readFile(this.snapshotPath(at)).then((b) => b.toString('utf8'), () => '');
-        if (this.restoreSnapshot(json)) {
-          offset = Math.max(at, this.logStartOffset);
-          break;
-        }
-      }
+      // an unreadable snapshot: an older one, or failing all, a scan of the whole log
+      const at = await this.snapshots.restoreNewest(this.highWatermark, (json) => this.restoreSnapshot(json));
+      if (at !== null) offset = Math.max(at, this.logStartOffset);
     }
     const activeBase = this.activeSegment.baseOffset;
     /** The state as of the active segment's base, once the batches before it are in, when no snapshot holds it. */
-    let atActiveBase = offset < activeBase && !this.snapshotOffsets.includes(activeBase) ? '' : null;
+    let atActiveBase = offset < activeBase && !this.snapshots.has(activeBase) ? '' : null;
     while (offset < this.highWatermark) {
       if (atActiveBase === '' && offset >= activeBase) atActiveBase = this.snapshotState();
       const segment = this.segments[this.segmentFor(offset)]!;
@@ -521,7 +512,7 @@ export class PartitionLog {
           this.env.indexes.admit(segment);
         }),
       ),
-      this.writeProducerSnapshot(newest.snapshotOffset, newest.snapshot),
+      this.snapshots.write(newest.snapshotOffset, newest.snapshot),
     ]);
   }
 
@@ -541,21 +532,6 @@ export class PartitionLog {
 
   private snapshotState(): string {
     return JSON.stringify({ producers: this.producers.toJSON(), transactions: this.transactions.toJSON() });
-  }
-
-  private snapshotPath(offset: number): string {
-    return `${this.dir}/${String(offset).padStart(20, '0')}.snapshot`;
-  }
-
-  /** Writes a producer state snapshot and keeps only the two newest. */
-  private async writeProducerSnapshot(offset: number, snapshot: string): Promise<void> {
-    const { fs } = this.env;
-    await this.env.durableFiles.write(this.snapshotPath(offset), snapshot);
-    if (!this.snapshotOffsets.includes(offset)) this.snapshotOffsets = [...this.snapshotOffsets, offset].sort((a, b) => a - b);
-    const older = this.snapshotOffsets.filter((o) => o < offset);
-    const stale = older.slice(0, -1);
-    this.snapshotOffsets = this.snapshotOffsets.filter((o) => !stale.includes(o));
-    for (const o of stale) await fs.unlink(this.snapshotPath(o)).catch(() => undefined);
   }
 
   /**
@@ -788,9 +764,7 @@ export class PartitionLog {
       await segment.removeIndexFiles(fs).catch(() => undefined);
     }
     // producer snapshots taken past `offset` describe records that are gone
-    const staleSnapshots = this.snapshotOffsets.filter((o) => o > offset);
-    this.snapshotOffsets = this.snapshotOffsets.filter((o) => o <= offset);
-    for (const o of staleSnapshots) await fs.unlink(this.snapshotPath(o)).catch(() => undefined);
+    const snapshotsDropped = await this.snapshots.dropAfter(offset);
     segment.size = position;
     segment.writtenFrom = Math.min(segment.writtenFrom, position);
     segment.nextOffset = offset;
@@ -821,7 +795,7 @@ export class PartitionLog {
       segment.maxTimestampOffset = maxBefore.offset;
     }
     // a segment file back from the dead is dropped at start too (see PartitionLoader.load), a snapshot is not
-    if (later.length > 0 || staleSnapshots.length > 0) await fs.fsyncDir(this.dir).catch(() => undefined);
+    if (later.length > 0 || snapshotsDropped) await fs.fsyncDir(this.dir).catch(() => undefined);
   }
 
   /**
@@ -968,7 +942,7 @@ export class PartitionLog {
   private async writeRebuiltSnapshot(snapshot: { offset: number; json: string }): Promise<void> {
     await this.changingSegments(async () => {
       // rolled since the start: the roll's snapshot is newer
-      if (!this.closed && this.activeSegment.baseOffset === snapshot.offset) await this.writeProducerSnapshot(snapshot.offset, snapshot.json);
+      if (!this.closed && this.activeSegment.baseOffset === snapshot.offset) await this.snapshots.write(snapshot.offset, snapshot.json);
     }).catch(() => undefined);
   }
 
@@ -1402,7 +1376,7 @@ export class PartitionLog {
       })();
       // the roll's own seal writes it only if the old segment is still there then; the producer state (idempotent
       // producers' sequences, open transactions) must outlive its segments, as a crash would otherwise lose it
-      await Promise.all([created, this.writeProducerSnapshot(fresh.baseOffset, snapshot)]);
+      await Promise.all([created, this.snapshots.write(fresh.baseOffset, snapshot)]);
       return old;
     });
   }
