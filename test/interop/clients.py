@@ -276,10 +276,12 @@ def confluent_produce_idempotent(bootstrap, topic, count):
     print(json.dumps({'errors': errors, 'unflushed': left}))
 
 
-def confluent_produce_until_killed(bootstrap, topic, partitions, limit):
+def confluent_produce_until_killed(bootstrap, topic, partitions, limit, keys='0', per_second='0'):
     """Produces 'm-<i>' to partition i % partitions, idempotent (acks=all), up to limit messages, printing each
     acknowledged one as {"p", "o", "v"}: what the broker promised to keep. Run to be killed; stdout is flushed at
-    every poll, so a kill loses at most the acknowledgements of one poll, never prints one that was not given."""
+    every poll, so a kill loses at most the acknowledgements of one poll, never prints one that was not given.
+    With keys > 0, message i has the key 'k<i % keys>'; with per_second > 0, about that many are sent a second."""
+    import time
     from confluent_kafka import Producer
     p = Producer({'bootstrap.servers': bootstrap, 'enable.idempotence': True, 'linger.ms': 2,
                   'retry.backoff.ms': 50, 'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 200,
@@ -297,18 +299,41 @@ def confluent_produce_until_killed(bootstrap, topic, partitions, limit):
             sys.stdout.flush()
             out.clear()
 
-    parts = int(partitions)
+    parts, nkeys, rate = int(partitions), int(keys), int(per_second)
+    start = time.time()
     for i in range(int(limit)):
+        key = ('k%d' % (i % nkeys)).encode() if nkeys > 0 else None
         while True:
             try:
-                p.produce(topic, value=('m-%d' % i).encode(), partition=i % parts, on_delivery=report)
+                p.produce(topic, key=key, value=('m-%d' % i).encode(), partition=i % parts, on_delivery=report)
                 break
             except BufferError:
                 drain(0.05)
         if i % 500 == 0:
             drain(0)
+        if rate > 0 and i % 50 == 0:
+            drain(0)
+            time.sleep(max(start + i / rate - time.time(), 0))
     while True:
         drain(0.1)
+
+
+def confluent_consume_until_killed(bootstrap, topic, group):
+    """A group member committing automatically that prints every message as {"partition", "offset", "value"} and
+    every error event (the broker going away, say) as {"error"}, and goes on. Run to be killed."""
+    from confluent_kafka import Consumer
+    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': group, 'auto.offset.reset': 'earliest',
+                  'enable.auto.commit': True, 'auto.commit.interval.ms': 200, 'session.timeout.ms': 6000,
+                  'heartbeat.interval.ms': 300, 'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 200})
+    c.subscribe([topic])
+    while True:
+        m = c.poll(0.2)
+        if m is None:
+            continue
+        if m.error():
+            emit({'error': str(m.error())})
+        else:
+            emit({'partition': m.partition(), 'offset': m.offset(), 'value': dec(m.value())})
 
 
 def confluent_transactions(bootstrap, topic, txid):
@@ -369,6 +394,7 @@ COMMANDS = {
     'confluent-process': confluent_process,
     'confluent-produce-idempotent': confluent_produce_idempotent,
     'confluent-produce-until-killed': confluent_produce_until_killed,
+    'confluent-consume-until-killed': confluent_consume_until_killed,
     'confluent-group': confluent_group,
     'kp-group': kp_group,
     'confluent-produce': confluent_produce,

@@ -1,9 +1,13 @@
 // A broker killed with SIGKILL while librdkafka produces to it (idempotent, acks=all), restarted on the same data
-// dir: every message it acknowledged is there, at the offset it was acknowledged with, each once and in order.
+// dir: every message it acknowledged is there, at the offset it was acknowledged with, each once and in order. Then
+// the same through several kills, with the producers, a consumer group, retention and compaction going on throughout.
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
-import { startCli, stopCli } from '../helpers/cli-broker.js';
+import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
+import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 import { pythonConsume, spawnPython } from './python-clients.js';
 
 /** More than the group commit syncs segment by segment (4): rounds go through the shared journal. */
@@ -63,5 +67,103 @@ test('a broker killed with SIGKILL mid-produce loses no acknowledged message: af
       }
     } finally {
       assert.equal(await stopCli(broker.child), 0);
+    }
+  }));
+
+/** A client process of clients.py whose JSON lines are collected as they come. */
+function collecting<T>(command: string, args: string[]): { lines: T[]; stderr: () => string; stop: () => Promise<void> } {
+  const child = spawnPython(command, args);
+  const lines: T[] = [];
+  let partial = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    const parts = (partial + d).split('\n');
+    partial = parts.pop()!;
+    for (const line of parts) if (line.trim()) lines.push(JSON.parse(line) as T);
+  });
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return { lines, stderr: () => stderr.slice(-2000), stop: () => (child.kill('SIGKILL'), exited) };
+}
+
+/** Every record of a partition from its log start, as kcat reads it: offset, key and value. */
+async function readPartition(bootstrap: string, topic: string, partition: number): Promise<{ o: number; k: string; v: string }[]> {
+  const res = await run('kcat', ['-b', bootstrap, '-C', '-t', topic, '-p', String(partition), '-o', 'beginning', '-e', '-q', '-f', '%o\t%k\t%s\n'], { timeoutMs: 60_000 });
+  assert.equal(res.code, 0, res.stderr);
+  return res.stdout.split('\n').filter((l) => l).map((l) => {
+    const [o, k, v] = l.split('\t');
+    return { o: Number(o), k: k!, v: v! };
+  });
+}
+
+const SEQ_PARTITIONS = 4;
+const KEYS = 50;
+const KILLS = 3;
+/** Acknowledgements of the partitioned topic between kills, and after the last restart. */
+const ACKS_BETWEEN_KILLS = 6_000;
+
+interface Consumed {
+  partition?: number;
+  offset?: number;
+  value?: string;
+  error?: string;
+}
+
+test('a broker killed with SIGKILL three times while producers, a consumer group, retention and compaction run loses nothing acknowledged, and the group reads on to the end', { timeout: 240_000 }, () =>
+  withTempDir(async (dir) => {
+    const args = ['--data-dir', dir, '--retention-check-interval-ms', '300'];
+    const first = await startCli(args);
+    const bootstrap = first.bootstrap;
+    // each restart listens where the clients already connect
+    const port = bootstrap.split(':')[1]!;
+    const sluice = async (...cmd: string[]) => assert.equal((await run(process.execPath, [SLUICE_BIN, ...cmd, '-b', bootstrap])).code, 0);
+    // small segments, so that retention deletes segments between the kills and compaction rewrites them
+    await sluice('topics', 'create', 'seq', '--partitions', String(SEQ_PARTITIONS), '--config', 'segment.bytes=16384', '--config', 'retention.bytes=32768');
+    await sluice('topics', 'create', 'kv', '--config', 'cleanup.policy=compact', '--config', 'segment.bytes=16384', '--config', 'min.cleanable.dirty.ratio=0.01');
+    type Ack = { p: number; o: number; v: string };
+    const seq = collecting<Ack>('confluent-produce-until-killed', [bootstrap, 'seq', String(SEQ_PARTITIONS), '10000000', '0', '3000']);
+    const kv = collecting<Ack>('confluent-produce-until-killed', [bootstrap, 'kv', '1', '10000000', String(KEYS), '1000']);
+    const members = [0, 1].map(() => collecting<Consumed>('confluent-consume-until-killed', [bootstrap, 'seq', 'survivors']));
+    const clients = [seq, kv, ...members];
+    let current: ChildProcess = first.child;
+    try {
+      for (let kill = 0; kill <= KILLS; kill++) {
+        const from = seq.lines.length;
+        await until(() => seq.lines.length >= from + ACKS_BETWEEN_KILLS, `${ACKS_BETWEEN_KILLS} acknowledgements after ${kill} kills: ${seq.stderr()}`, 60_000);
+        if (kill === KILLS) break;
+        assert.equal(await stopCli(current, 'SIGKILL'), 'SIGKILL');
+        current = (await startCli([...args, '--port', port])).child;
+      }
+      await Promise.all([seq.stop(), kv.stop()]);
+      // the group carries on after the restarts: it reads every partition up to its last acknowledged message
+      const lastAcked = Array.from({ length: SEQ_PARTITIONS }, (_, p) => Math.max(...seq.lines.filter((a) => a.p === p).map((a) => a.o)));
+      const readTo = (p: number) => Math.max(-1, ...members.flatMap((m) => m.lines.filter((c) => c.partition === p).map((c) => c.offset!)));
+      await until(() => lastAcked.every((o, p) => readTo(p) >= o), `the group reading up to ${lastAcked}: ${lastAcked.map((_, p) => readTo(p))}`, 60_000);
+    } finally {
+      await Promise.all(clients.map((c) => c.stop()));
+    }
+    try {
+      // message i went to partition i % 4, so without loss, duplicate or reordering it sits at offset i / 4
+      const valueAt = (p: number, o: number) => `m-${o * SEQ_PARTITIONS + p}`;
+      const misplaced = seq.lines.filter((a) => a.v !== valueAt(a.p, a.o));
+      assert.deepEqual(misplaced.slice(0, 5), [], 'every acknowledgement at the offset of its sequence');
+      const consumed = members.flatMap((m) => m.lines).filter((c) => c.error === undefined);
+      assert.deepEqual(consumed.filter((c) => c.value !== valueAt(c.partition!, c.offset!)).slice(0, 5), [], 'the group read each message at its offset');
+      for (let p = 0; p < SEQ_PARTITIONS; p++) {
+        const log = await readPartition(bootstrap, 'seq', p);
+        assert.ok(log[0]!.o > 0, `partition ${p}: retention deleted its first segments (log starts at ${log[0]!.o})`);
+        assert.deepEqual(log.filter((r, i) => r.o !== log[0]!.o + i || r.v !== valueAt(p, r.o)).slice(0, 5), [], `partition ${p}: contiguous, each message at its offset`);
+        const acked = seq.lines.filter((a) => a.p === p);
+        assert.ok(log.at(-1)!.o >= acked.at(-1)!.o, `partition ${p}: its log reaches the last acknowledged offset`);
+      }
+      // compaction kept each key's newest record: nothing acknowledged for a key is newer than what the log holds
+      const kvLog = await readPartition(bootstrap, 'kv', 0);
+      const newest = new Map(kvLog.map((r) => [r.k, Number(r.v.slice(2))]));
+      const newestAcked = new Map(kv.lines.map((a) => [`k${Number(a.v.slice(2)) % KEYS}`, Number(a.v.slice(2))]));
+      assert.equal(newestAcked.size, KEYS);
+      for (const [key, i] of newestAcked) assert.ok((newest.get(key) ?? -1) >= i, `${key}: the log's newest m-${newest.get(key)} is at least the acknowledged m-${i}`);
+      assert.ok(kvLog.length < kv.lines.length, `compaction removed superseded records (${kvLog.length} of ${kv.lines.length} left)`);
+    } finally {
+      assert.equal(await stopCli(current), 0);
     }
   }));
