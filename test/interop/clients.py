@@ -389,9 +389,64 @@ def confluent_process(bootstrap, source, sink, group, txid, total, crash_after='
     emit({'processed': processed})
 
 
+def confluent_process_through_restarts(bootstrap, source, sink, group, txid, total):
+    """Consume-transform-produce with exactly-once as an application that outlives broker restarts writes it: reads
+    `source` (read_committed) in group `group`, writes 'out-<value>' to `sink` (the input's partition % 2) with the
+    consumed offsets in one transaction per poll; a transaction that must be aborted is, and the consumer goes back to
+    the committed offsets. Prints {"committed": n} after each commit, {"abort": reason} after each abort, then
+    {"done": n}; exits 2 on a fatal error."""
+    import time
+    from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': group, 'enable.auto.commit': False,
+                  'isolation.level': 'read_committed', 'auto.offset.reset': 'earliest', 'session.timeout.ms': 10000,
+                  'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 200})
+    p = Producer({'bootstrap.servers': bootstrap, 'transactional.id': txid, 'linger.ms': 2,
+                  'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 200})
+
+    def retrying(call):
+        while True:
+            try:
+                return call()
+            except KafkaException as e:
+                err = e.args[0]
+                if err.fatal():
+                    emit({'fatal': str(err)})
+                    sys.exit(2)
+                if not err.retriable() or err.txn_requires_abort():
+                    raise
+                time.sleep(0.05)
+
+    retrying(lambda: p.init_transactions(60))
+    c.subscribe([source])
+    committed, done, deadline = 0, 0, time.time() + 180
+    while done < int(total) and time.time() < deadline:
+        msgs = [m for m in c.consume(num_messages=200, timeout=0.5) if not m.error()]
+        if msgs:
+            try:
+                p.begin_transaction()
+                for m in msgs:
+                    p.produce(sink, value=b'out-' + m.value(), partition=m.partition() % 2)
+                retrying(lambda: p.send_offsets_to_transaction(c.position(c.assignment()), c.consumer_group_metadata(), 60))
+                retrying(lambda: p.commit_transaction(60))
+                committed += len(msgs)
+                emit({'committed': committed})
+            except KafkaException as e:
+                emit({'abort': str(e.args[0])})
+                retrying(lambda: p.abort_transaction(60))
+                assigned = c.assignment()
+                for tp in c.committed(assigned, 60):
+                    c.seek(TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)))
+        assigned = c.assignment()
+        if assigned:
+            done = sum(max(tp.offset, 0) for tp in c.position(assigned))
+    c.close()
+    emit({'done': done})
+
+
 COMMANDS = {
     'confluent-transactions': confluent_transactions,
     'confluent-process': confluent_process,
+    'confluent-process-through-restarts': confluent_process_through_restarts,
     'confluent-produce-idempotent': confluent_produce_idempotent,
     'confluent-produce-until-killed': confluent_produce_until_killed,
     'confluent-consume-until-killed': confluent_consume_until_killed,

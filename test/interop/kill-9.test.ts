@@ -1,6 +1,7 @@
 // A broker killed with SIGKILL while librdkafka produces to it (idempotent, acks=all), restarted on the same data
 // dir: every message it acknowledged is there, at the offset it was acknowledged with, each once and in order. Then
-// the same through several kills, with the producers, a consumer group, retention and compaction going on throughout.
+// the same through several kills, with the producers, a consumer group, retention and compaction going on throughout;
+// and exactly-once copying with transactions through several kills.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
@@ -164,6 +165,58 @@ test('a broker killed with SIGKILL three times while producers, a consumer group
       assert.equal(newestAcked.size, KEYS);
       for (const [key, i] of newestAcked) assert.ok((newest.get(key) ?? -1) >= i, `${key}: the log's newest m-${newest.get(key)} is at least the acknowledged m-${i}`);
       assert.ok(kvLog.length < kv.lines.length, `compaction removed superseded records (${kvLog.length} of ${kv.lines.length} left)`);
+    } finally {
+      assert.equal(await stopCli(current), 0);
+    }
+  }));
+
+interface CopyProgress {
+  committed?: number;
+  abort?: string;
+  done?: number;
+  fatal?: string;
+}
+
+test('exactly-once through broker kills: a consume-transform-produce loop copies every message once while the broker is killed three times mid-stream', { timeout: 240_000 }, () =>
+  withTempDir(async (dir) => {
+    const TOTAL = 100_000;
+    const args = ['--data-dir', dir];
+    const first = await startCli(args);
+    const bootstrap = first.bootstrap;
+    const port = bootstrap.split(':')[1]!;
+    for (const [topic, partitions] of [['src', '4'], ['sink', '2']] as const) {
+      assert.equal((await run(process.execPath, [SLUICE_BIN, 'topics', 'create', topic, '--partitions', partitions, '-b', bootstrap])).code, 0);
+    }
+    const input = Array.from({ length: TOTAL }, (_, i) => `v-${i}\n`).join('');
+    const filled = await run('kcat', ['-b', bootstrap, '-P', '-t', 'src', '-X', 'acks=all', '-X', 'enable.idempotence=true'], { input, timeoutMs: 60_000 });
+    assert.equal(filled.code, 0, filled.stderr);
+    const copier = collecting<CopyProgress>('confluent-process-through-restarts', [bootstrap, 'src', 'sink', 'copier', 'copier-tx', String(TOTAL)]);
+    const copied = () => copier.lines.reduce((top, l) => Math.max(top, l.committed ?? 0), 0);
+    let current: ChildProcess = first.child;
+    try {
+      for (const share of [0.2, 0.45, 0.7]) {
+        await until(() => copied() >= share * TOTAL, `${share * TOTAL} copied: ${copier.stderr()}`, 60_000);
+        // transactions are open at this moment: the loop commits one a poll, back to back
+        assert.equal(await stopCli(current, 'SIGKILL'), 'SIGKILL');
+        current = (await startCli([...args, '--port', port])).child;
+      }
+      await until(() => copier.lines.some((l) => l.done !== undefined || l.fatal !== undefined), `the copy to finish: ${copier.stderr()}`, 120_000);
+    } finally {
+      await copier.stop();
+    }
+    try {
+      assert.deepEqual(copier.lines.filter((l) => l.fatal !== undefined), []);
+      assert.equal(copier.lines.find((l) => l.done !== undefined)!.done, TOTAL);
+      const output: string[] = [];
+      for (const p of [0, 1]) {
+        const res = await run('kcat', ['-b', bootstrap, '-C', '-t', 'sink', '-p', String(p), '-o', 'beginning', '-e', '-q', '-X', 'isolation.level=read_committed', '-f', '%s\n'], { timeoutMs: 60_000 });
+        assert.equal(res.code, 0, res.stderr);
+        output.push(...res.stdout.split('\n').filter((l) => l));
+      }
+      assert.equal(output.length, TOTAL, 'as many committed outputs as inputs');
+      const seen = new Set(output);
+      assert.equal(seen.size, TOTAL, 'no output twice');
+      assert.deepEqual(Array.from({ length: TOTAL }, (_, i) => `out-v-${i}`).filter((v) => !seen.has(v)).slice(0, 5), [], 'every input copied');
     } finally {
       assert.equal(await stopCli(current), 0);
     }
