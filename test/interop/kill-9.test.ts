@@ -87,14 +87,38 @@ function collecting<T>(command: string, args: string[]): { lines: T[]; stderr: (
   return { lines, stderr: () => stderr.slice(-2000), stop: () => (child.kill('SIGKILL'), exited) };
 }
 
-/** Every record of a partition from its log start, as kcat reads it: offset, key and value. */
-async function readPartition(bootstrap: string, topic: string, partition: number): Promise<{ o: number; k: string; v: string }[]> {
-  const res = await run('kcat', ['-b', bootstrap, '-C', '-t', topic, '-p', String(partition), '-o', 'beginning', '-e', '-q', '-f', '%o\t%k\t%s\n'], { timeoutMs: 60_000 });
+/** Every record of a partition from its log start, as kcat reads it (read_uncommitted unless told): offset, key and value. */
+async function readPartition(bootstrap: string, topic: string, partition: number, isolation = 'read_uncommitted'): Promise<{ o: number; k: string; v: string }[]> {
+  const res = await run('kcat', ['-b', bootstrap, '-C', '-t', topic, '-p', String(partition), '-o', 'beginning', '-e', '-q', '-X', `isolation.level=${isolation}`, '-f', '%o\t%k\t%s\n'], { timeoutMs: 60_000 });
   assert.equal(res.code, 0, res.stderr);
   return res.stdout.split('\n').filter((l) => l).map((l) => {
     const [o, k, v] = l.split('\t');
     return { o: Number(o), k: k!, v: v! };
   });
+}
+
+/**
+ * `sluice start` on a free port that kill() ends with SIGKILL and starts again on the same port and data dir, where
+ * the clients already connect; stop() ends it cleanly.
+ */
+async function restartableBroker(args: string[]): Promise<{ bootstrap: string; kill: () => Promise<void>; stop: () => Promise<void> }> {
+  const first = await startCli(args);
+  const port = first.bootstrap.split(':')[1]!;
+  let current: ChildProcess = first.child;
+  return {
+    bootstrap: first.bootstrap,
+    kill: async () => {
+      assert.equal(await stopCli(current, 'SIGKILL'), 'SIGKILL');
+      current = (await startCli([...args, '--port', port])).child;
+    },
+    stop: async () => assert.equal(await stopCli(current), 0),
+  };
+}
+
+/** Runs a `sluice` command against the broker and asserts it succeeded. */
+async function sluice(bootstrap: string, ...cmd: string[]): Promise<void> {
+  const res = await run(process.execPath, [SLUICE_BIN, ...cmd, '-b', bootstrap]);
+  assert.equal(res.code, 0, res.stderr);
 }
 
 const SEQ_PARTITIONS = 4;
@@ -112,28 +136,22 @@ interface Consumed {
 
 test('a broker killed with SIGKILL three times while producers, a consumer group, retention and compaction run loses nothing acknowledged, and the group reads on to the end', { timeout: 240_000 }, () =>
   withTempDir(async (dir) => {
-    const args = ['--data-dir', dir, '--retention-check-interval-ms', '300'];
-    const first = await startCli(args);
-    const bootstrap = first.bootstrap;
-    // each restart listens where the clients already connect
-    const port = bootstrap.split(':')[1]!;
-    const sluice = async (...cmd: string[]) => assert.equal((await run(process.execPath, [SLUICE_BIN, ...cmd, '-b', bootstrap])).code, 0);
+    const broker = await restartableBroker(['--data-dir', dir, '--retention-check-interval-ms', '300']);
+    const { bootstrap } = broker;
     // small segments, so that retention deletes segments between the kills and compaction rewrites them
-    await sluice('topics', 'create', 'seq', '--partitions', String(SEQ_PARTITIONS), '--config', 'segment.bytes=16384', '--config', 'retention.bytes=32768');
-    await sluice('topics', 'create', 'kv', '--config', 'cleanup.policy=compact', '--config', 'segment.bytes=16384', '--config', 'min.cleanable.dirty.ratio=0.01');
+    await sluice(bootstrap, 'topics', 'create', 'seq', '--partitions', String(SEQ_PARTITIONS), '--config', 'segment.bytes=16384', '--config', 'retention.bytes=32768');
+    await sluice(bootstrap, 'topics', 'create', 'kv', '--config', 'cleanup.policy=compact', '--config', 'segment.bytes=16384', '--config', 'min.cleanable.dirty.ratio=0.01');
     type Ack = { p: number; o: number; v: string };
     const seq = collecting<Ack>('confluent-produce-until-killed', [bootstrap, 'seq', String(SEQ_PARTITIONS), '10000000', '0', '3000']);
     const kv = collecting<Ack>('confluent-produce-until-killed', [bootstrap, 'kv', '1', '10000000', String(KEYS), '1000']);
     const members = [0, 1].map(() => collecting<Consumed>('confluent-consume-until-killed', [bootstrap, 'seq', 'survivors']));
     const clients = [seq, kv, ...members];
-    let current: ChildProcess = first.child;
     try {
       for (let kill = 0; kill <= KILLS; kill++) {
         const from = seq.lines.length;
         await until(() => seq.lines.length >= from + ACKS_BETWEEN_KILLS, `${ACKS_BETWEEN_KILLS} acknowledgements after ${kill} kills: ${seq.stderr()}`, 60_000);
         if (kill === KILLS) break;
-        assert.equal(await stopCli(current, 'SIGKILL'), 'SIGKILL');
-        current = (await startCli([...args, '--port', port])).child;
+        await broker.kill();
       }
       await Promise.all([seq.stop(), kv.stop()]);
       // the group carries on after the restarts: it reads every partition up to its last acknowledged message
@@ -166,7 +184,7 @@ test('a broker killed with SIGKILL three times while producers, a consumer group
       for (const [key, i] of newestAcked) assert.ok((newest.get(key) ?? -1) >= i, `${key}: the log's newest m-${newest.get(key)} is at least the acknowledged m-${i}`);
       assert.ok(kvLog.length < kv.lines.length, `compaction removed superseded records (${kvLog.length} of ${kv.lines.length} left)`);
     } finally {
-      assert.equal(await stopCli(current), 0);
+      await broker.stop();
     }
   }));
 
@@ -180,25 +198,20 @@ interface CopyProgress {
 test('exactly-once through broker kills: a consume-transform-produce loop copies every message once while the broker is killed three times mid-stream', { timeout: 240_000 }, () =>
   withTempDir(async (dir) => {
     const TOTAL = 100_000;
-    const args = ['--data-dir', dir];
-    const first = await startCli(args);
-    const bootstrap = first.bootstrap;
-    const port = bootstrap.split(':')[1]!;
-    for (const [topic, partitions] of [['src', '4'], ['sink', '2']] as const) {
-      assert.equal((await run(process.execPath, [SLUICE_BIN, 'topics', 'create', topic, '--partitions', partitions, '-b', bootstrap])).code, 0);
-    }
+    const broker = await restartableBroker(['--data-dir', dir]);
+    const { bootstrap } = broker;
+    await sluice(bootstrap, 'topics', 'create', 'src', '--partitions', '4');
+    await sluice(bootstrap, 'topics', 'create', 'sink', '--partitions', '2');
     const input = Array.from({ length: TOTAL }, (_, i) => `v-${i}\n`).join('');
     const filled = await run('kcat', ['-b', bootstrap, '-P', '-t', 'src', '-X', 'acks=all', '-X', 'enable.idempotence=true'], { input, timeoutMs: 60_000 });
     assert.equal(filled.code, 0, filled.stderr);
     const copier = collecting<CopyProgress>('confluent-process-through-restarts', [bootstrap, 'src', 'sink', 'copier', 'copier-tx', String(TOTAL)]);
     const copied = () => copier.lines.reduce((top, l) => Math.max(top, l.committed ?? 0), 0);
-    let current: ChildProcess = first.child;
     try {
       for (const share of [0.2, 0.45, 0.7]) {
         await until(() => copied() >= share * TOTAL, `${share * TOTAL} copied: ${copier.stderr()}`, 60_000);
         // transactions are open at this moment: the loop commits one a poll, back to back
-        assert.equal(await stopCli(current, 'SIGKILL'), 'SIGKILL');
-        current = (await startCli([...args, '--port', port])).child;
+        await broker.kill();
       }
       await until(() => copier.lines.some((l) => l.done !== undefined || l.fatal !== undefined), `the copy to finish: ${copier.stderr()}`, 120_000);
     } finally {
@@ -208,16 +221,12 @@ test('exactly-once through broker kills: a consume-transform-produce loop copies
       assert.deepEqual(copier.lines.filter((l) => l.fatal !== undefined), []);
       assert.equal(copier.lines.find((l) => l.done !== undefined)!.done, TOTAL);
       const output: string[] = [];
-      for (const p of [0, 1]) {
-        const res = await run('kcat', ['-b', bootstrap, '-C', '-t', 'sink', '-p', String(p), '-o', 'beginning', '-e', '-q', '-X', 'isolation.level=read_committed', '-f', '%s\n'], { timeoutMs: 60_000 });
-        assert.equal(res.code, 0, res.stderr);
-        output.push(...res.stdout.split('\n').filter((l) => l));
-      }
+      for (const p of [0, 1]) for (const r of await readPartition(bootstrap, 'sink', p, 'read_committed')) output.push(r.v);
       assert.equal(output.length, TOTAL, 'as many committed outputs as inputs');
       const seen = new Set(output);
       assert.equal(seen.size, TOTAL, 'no output twice');
       assert.deepEqual(Array.from({ length: TOTAL }, (_, i) => `out-v-${i}`).filter((v) => !seen.has(v)).slice(0, 5), [], 'every input copied');
     } finally {
-      assert.equal(await stopCli(current), 0);
+      await broker.stop();
     }
   }));
