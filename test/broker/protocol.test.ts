@@ -260,6 +260,20 @@ test('max.message.bytes refuses a larger batch with MESSAGE_TOO_LARGE', async ()
   });
 });
 
+test('records larger than segment.bytes are refused with RECORD_LIST_TOO_LARGE (18), whatever max.message.bytes allows', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('segmented', 1, { 'segment.bytes': '16384', 'max.message.bytes': '1048576' });
+    const res = await c.send(API.PRODUCE, 9, produceBody('segmented', 0, buildRecordBatch([{ value: 'x'.repeat(17_000) }])));
+    assert.equal(res.responses[0].partitionResponses[0].errorCode, ErrorCode.RECORD_LIST_TOO_LARGE);
+    assert.match(res.responses[0].partitionResponses[0].errorMessage, /exceed its segment.bytes of 16384/);
+    // nothing of it was stored; records that fit are
+    const ok = await c.send(API.PRODUCE, 9, produceBody('segmented', 0, buildRecordBatch([{ value: 'x'.repeat(16_000) }])));
+    assert.equal(ok.responses[0].partitionResponses[0].errorCode, 0);
+    assert.equal(ok.responses[0].partitionResponses[0].baseOffset, 0);
+    assert.equal(b.broker.logs.getLog('segmented', 0)!.logEndOffset, 1);
+  });
+});
+
 test('acks=0 gets no response, and later responses on the connection stay in order', async () => {
   await withClient(async (c, b) => {
     await b.broker.createTopic('t', 1, {});

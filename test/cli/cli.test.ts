@@ -150,8 +150,8 @@ test('retention runs every --retention-check-interval-ms', () =>
     const admin = kafka.admin();
     try {
       const b = ['-b', bootstrap];
-      assert.equal((await sluice(['topics', 'create', 'short', '--config', 'segment.bytes=1024', '--config', 'retention.bytes=1', ...b])).code, 0);
-      // one batch a run: each fills a segment past 1 KiB, so the next one rolls it
+      assert.equal((await sluice(['topics', 'create', 'short', '--config', 'segment.bytes=2048', '--config', 'retention.bytes=1', ...b])).code, 0);
+      // one batch a run: two do not fit in a 2 KiB segment, so each next one rolls it
       for (let run = 0; run < 4; run++) {
         const produced = await sluice(['produce', 'short', ...b], `${String(run).repeat(1500)}\n`);
         assert.equal(produced.code, 0, produced.stderr);

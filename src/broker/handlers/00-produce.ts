@@ -2,7 +2,8 @@
 // get UNSUPPORTED_VERSION per partition (advertising from v0 keeps librdkafka's compression switched on).
 // Behavior: batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed
 // batches, max.message.bytes; on compacted topics every record needs a key, compressed batches decoded to check)
-// and appended as sent with offsets patched in place. acks=1 waits for the write, acks=-1 for durability under
+// and appended as sent with offsets patched in place. A partition's records larger than its segment.bytes get
+// RECORD_LIST_TOO_LARGE, as in Kafka (an append goes into one segment whole). acks=1 waits for the write, acks=-1 for durability under
 // the topic's flush policy (and gets NOT_ENOUGH_REPLICAS when the topic's min.insync.replicas exceeds the one
 // replica a single broker has). acks=0 gets no response, but its request holds its place among the connection's
 // unanswered ones until its appends are written, as acks=1 does, so a producer that never waits for answers is
@@ -83,6 +84,10 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           const records = p.records;
           if (!records || records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
           const validated = validateBatches(records, log.config.maxMessageBytes, recordRules(log.config, Date.now()));
+          // (checked here, not in the engine, whose tests roll a segment per append with a tiny segment.bytes)
+          if (records.length > log.config.segmentBytes) {
+            throw new KafkaError(ErrorCode.RECORD_LIST_TOO_LARGE, `${records.length} bytes appended to ${topicData.name}-${p.index} exceed its segment.bytes of ${log.config.segmentBytes}`);
+          }
           checkTransactional(broker, req.transactionalId, validated, topicData.name, p.index);
           const result = log.append(records, validated);
           appends.push(result.durable);
