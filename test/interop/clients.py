@@ -283,7 +283,9 @@ def confluent_produce_until_killed(bootstrap, topic, partitions, limit, keys='0'
     With keys > 0, message i has the key 'k<i % keys>'; with per_second > 0, about that many are sent a second."""
     import time
     from confluent_kafka import Producer
-    p = Producer({'bootstrap.servers': bootstrap, 'enable.idempotence': True, 'linger.ms': 2,
+    # batch.size: what piles up while the broker restarts stays under the kill tests' 16 KiB segment.bytes (larger
+    # records are refused with RECORD_LIST_TOO_LARGE, as Kafka refuses them)
+    p = Producer({'bootstrap.servers': bootstrap, 'enable.idempotence': True, 'linger.ms': 2, 'batch.size': 8192,
                   'retry.backoff.ms': 50, 'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 200,
                   'message.timeout.ms': 300000})
     out = []
