@@ -1,8 +1,8 @@
 // Produce (key 0), advertised v0-11. v0-2 carry the old message formats, which Sluice does not store: they get
-// UNSUPPORTED_VERSION per partition (advertising from v0 keeps librdkafka's compression switched on). Behavior:
-// batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed batches,
-// max.message.bytes; on compacted topics every record needs a key, compressed batches decoded to check) and
-// appended as sent with offsets patched in place. A partition's records larger than its segment.bytes get
+// UNSUPPORTED_VERSION per partition (advertising from v0 keeps librdkafka's compression switched on).
+// Behavior: batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed
+// batches, max.message.bytes; on compacted topics every record needs a key, compressed batches decoded to check)
+// and appended as sent with offsets patched in place. A partition's records larger than its segment.bytes get
 // RECORD_LIST_TOO_LARGE, as in Kafka (an append goes into one segment whole). acks=1 waits for the write, acks=-1
 // for durability under the topic's flush policy (and gets NOT_ENOUGH_REPLICAS when the topic's min.insync.replicas
 // exceeds the one replica a single broker has). acks=0 gets no response, but its request holds its place among the
