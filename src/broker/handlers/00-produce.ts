@@ -27,6 +27,15 @@ import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
 
 const FIRST_RECORD_BATCH_VERSION = 3;
+/**
+ * Refusals that carry no log start offset (-1), as in Kafka; every other refusal by a partition's own checks
+ * (sequence, epoch, transaction, record validation) carries it: an idempotent producer told UNKNOWN_PRODUCER_ID
+ * compares it with its last acknowledged offset to tell records deleted by retention from records lost.
+ */
+const NO_LOG_START_OFFSET = new Set<number>([
+  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.RECORD_LIST_TOO_LARGE,
+  ErrorCode.CORRUPT_MESSAGE, ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.INVALID_TOPIC_EXCEPTION,
+]);
 
 function checkTransactional(broker: Broker, transactionalId: string | null | undefined, validated: ValidatedBatches, topic: string, partition: number): void {
   for (const b of validated.batches) {
@@ -104,6 +113,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           );
         } catch (err) {
           Object.assign(out, toErrorCode(err));
+          if (log && !NO_LOG_START_OFFSET.has(out.errorCode)) out.logStartOffset = log.logStartOffset;
           broker.storageErrors.failed(err, `${topicData.name}-${p.index}`);
           if (err instanceof InvalidRecordError) out.recordErrors = [{ batchIndex: err.index, batchIndexErrorMessage: err.message }];
           broker.logger.debug({ topic: topicData.name, partition: p.index, err: out.errorMessage }, 'produce rejected');
