@@ -37,8 +37,8 @@ test('idempotent produce: duplicates answered with the original offset, gaps and
         assert.equal(b.broker.logs.getLog('t', 0)!.logEndOffset, 3, 'nothing appended twice or out of order');
         assert.deepEqual(await produce(c, pid, 1, 0, ['d']), [0, 3], 'a new epoch starts at sequence 0');
         assert.deepEqual(await produce(c, pid, 0, 3, ['e']), [ErrorCode.INVALID_PRODUCER_EPOCH, -1]);
-        // the refusals carry the log start offset, as Kafka's do: librdkafka compares it with its last acknowledged
-        // offset on UNKNOWN_PRODUCER_ID, to tell records deleted by retention from records lost
+        // the refusals carry the log start offset, as Kafka's do: on UNKNOWN_PRODUCER_ID a client compares it with its
+        // last acknowledged offset (the Java client does), to tell records deleted by retention from records lost
         await b.broker.logs.getLog('t', 0)!.deleteRecordsBefore(2);
         const refusal = async (producerId: number, baseSequence: number) => {
           const records = buildRecordBatch([{ value: 'z' }], { producerId, producerEpoch: 0, baseSequence });
