@@ -140,7 +140,6 @@ export class PartitionLoader {
     return base;
   }
 
-
   /**
    * A closed segment with index files is sealed: its indexes stay in their files until first looked up (through
    * the IndexCache), only their last entries are read, for the scan of the batches after the last indexed one,

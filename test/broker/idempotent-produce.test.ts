@@ -8,13 +8,16 @@ import { buildRecordBatch } from '../../src/protocol/records.js';
 import { startBroker } from '../../src/index.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 
-function produce(c: KafkaClient, producerId: number, producerEpoch: number, baseSequence: number, values: string[]) {
+/** Produces an idempotent batch of `values` to t-0 and returns the partition's answer. */
+async function produceAnswer(c: KafkaClient, producerId: number, producerEpoch: number, baseSequence: number, values: string[]) {
   const records = buildRecordBatch(values.map((value) => ({ value })), { producerId, producerEpoch, baseSequence });
-  return c.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 't', partitionData: [{ index: 0, records }] }] })
-    .then((r) => {
-      const p = r.responses[0].partitionResponses[0];
-      return [p.errorCode, p.baseOffset] as [number, number];
-    });
+  const r = await c.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 't', partitionData: [{ index: 0, records }] }] });
+  return r.responses[0].partitionResponses[0] as { errorCode: number; baseOffset: number; logStartOffset: number };
+}
+
+async function produce(c: KafkaClient, producerId: number, producerEpoch: number, baseSequence: number, values: string[]): Promise<[number, number]> {
+  const { errorCode, baseOffset } = await produceAnswer(c, producerId, producerEpoch, baseSequence, values);
+  return [errorCode, baseOffset];
 }
 
 test('idempotent produce: duplicates answered with the original offset, gaps and old epochs refused, state survives a restart', () =>
@@ -41,9 +44,7 @@ test('idempotent produce: duplicates answered with the original offset, gaps and
         // last acknowledged offset (the Java client does), to tell records deleted by retention from records lost
         await b.broker.logs.getLog('t', 0)!.deleteRecordsBefore(2);
         const refusal = async (producerId: number, baseSequence: number) => {
-          const records = buildRecordBatch([{ value: 'z' }], { producerId, producerEpoch: 0, baseSequence });
-          const r = await c.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 't', partitionData: [{ index: 0, records }] }] });
-          const { errorCode, logStartOffset } = r.responses[0].partitionResponses[0];
+          const { errorCode, logStartOffset } = await produceAnswer(c, producerId, 0, baseSequence, ['z']);
           return [errorCode, logStartOffset];
         };
         assert.deepEqual(await refusal(ids[2].producerId, 7), [ErrorCode.UNKNOWN_PRODUCER_ID, 2]);

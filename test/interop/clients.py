@@ -311,11 +311,11 @@ def confluent_produce_until_killed(bootstrap, topic, partitions, limit, keys='0'
                 break
             except BufferError:
                 drain(0.05)
-        if i % 500 == 0:
+        # paced: a drain and a pause every 50 messages; unpaced: a drain every 500
+        if i % (50 if rate > 0 else 500) == 0:
             drain(0)
-        if rate > 0 and i % 50 == 0:
-            drain(0)
-            time.sleep(max(start + i / rate - time.time(), 0))
+            if rate > 0:
+                time.sleep(max(start + i / rate - time.time(), 0))
     while True:
         drain(0.1)
 
