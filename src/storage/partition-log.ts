@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, validateBatches, type BatchInfo, type ValidatedBatches } from '../protocol/record-batch.js';
 import { outOfSpace, type FileSystem } from '../io/file-system.js';
-import { ControlType, controlTypeAt, decodeBatchRecords, recompressBatches } from '../protocol/records.js';
+import { ControlType, controlTypeAt, recompressBatches } from '../protocol/records.js';
 import type { DurableFiles } from './durable-files.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
@@ -1111,107 +1111,9 @@ export class PartitionLog {
     }
   }
 
-  /**
-   * The first record whose timestamp is >= `target` (ListOffsets by time): it may sit inside a batch, so the
-   * matching batch is decoded; earlier batches are skipped by their header's max timestamp. Null if none.
-   */
-  async offsetForTimestamp(target: number): Promise<{ offset: number; timestamp: number } | null> {
-    for (const segment of this.segments.slice()) {
-      if (segment.maxTimestamp < target) continue;
-      await this.env.indexes.use(segment);
-      let offset = segment.baseOffset + segment.timeIndex.lookup(target);
-      while (offset < this.highWatermark) {
-        // retention or DeleteRecords may move the log start while this awaits: what lies below it is gone
-        offset = Math.max(offset, this.logStartOffset);
-        let records: Buffer;
-        try {
-          ({ records } = await this.read(offset, LOG_PASS_READ_BYTES));
-        } catch (err) {
-          if (err instanceof KafkaError && err.code === ErrorCode.OFFSET_OUT_OF_RANGE && offset < this.logStartOffset) continue;
-          throw err;
-        }
-        if (records.length === 0) break;
-        let at = 0;
-        while (at < records.length) {
-          const size = batchSizeAt(records, at);
-          const batchEnd = readInt64(records, at + Batch.BASE_OFFSET) + records.readInt32BE(at + Batch.LAST_OFFSET_DELTA) + 1;
-          const maxTimestamp = readInt64(records, at + Batch.MAX_TIMESTAMP);
-          if (maxTimestamp >= target && batchEnd > offset) {
-            const batch = decodeBatchRecords(records.subarray(at, at + size));
-            // a batch that cannot be looked into answers for itself: its first offset, at its max timestamp
-            if (batch === null) return { offset: Math.max(offset, readInt64(records, at + Batch.BASE_OFFSET)), timestamp: maxTimestamp };
-            for (const rec of batch) {
-              if (rec.offset >= offset && rec.timestamp >= target) return { offset: rec.offset, timestamp: rec.timestamp };
-            }
-          }
-          offset = Math.max(offset, batchEnd);
-          at += size;
-        }
-      }
-    }
-    return null;
-  }
-
-  /**
-   * The first record with the largest timestamp between the log start offset and the high watermark
-   * (ListOffsets MAX_TIMESTAMP), or null when there is none.
-   */
-  async maxTimestampRecord(): Promise<{ offset: number; timestamp: number } | null> {
-    let newest = -1;
-    for (const s of this.segments) if (s.maxTimestamp > newest) newest = s.maxTimestamp;
-    if (newest < 0) return null;
-    const found = await this.offsetForTimestamp(newest);
-    if (found) return found;
-    // the newest timestamp is outside what readers see (deleted by DeleteRecords, or not durable yet)
-    const visible = await this.maxVisibleTimestamp();
-    return visible < 0 ? null : this.offsetForTimestamp(visible);
-  }
-
-  /**
-   * The largest timestamp between the log start offset and the high watermark. A segment wholly inside gives its
-   * tracked maximum; otherwise the time index's last entry below the high watermark, and the batches after the
-   * offset index entry it covers up to (headers only), or, when that entry lies before the log start, every
-   * visible batch (headers only, except a batch the log start cuts through).
-   */
-  private async maxVisibleTimestamp(): Promise<number> {
-    let max = -1;
-    for (const segment of this.segments.slice()) {
-      const from = Math.max(segment.baseOffset, this.logStartOffset);
-      const to = Math.min(segment.nextOffset, this.highWatermark);
-      if (from >= to) continue;
-      if (from === segment.baseOffset && to === segment.nextOffset) {
-        max = Math.max(max, segment.maxTimestamp);
-        continue;
-      }
-      await this.env.indexes.use(segment);
-      const { timestamps, relOffsets } = segment.timeIndex;
-      let k = segment.timeIndex.count - 1;
-      while (k >= 0 && segment.baseOffset + relOffsets[k]! >= to) k--;
-      let scanFrom = from;
-      if (k >= 0 && segment.baseOffset + relOffsets[k]! >= from) {
-        // carried by a visible batch, and the largest of every batch up to the last offset index entry below
-        // `to` (see Segment.indexBatch): only the batches from that entry on are read
-        max = Math.max(max, timestamps[k]!);
-        const index = segment.offsetIndex;
-        let p = index.count - 1;
-        while (p > 0 && segment.baseOffset + index.relOffsets[p]! >= to) p--;
-        scanFrom = Math.max(from, segment.baseOffset + index.relOffsets[p]!);
-      }
-      for (let offset = scanFrom; offset < to; ) {
-        const { records } = await this.read(offset, LOG_PASS_READ_BYTES, to);
-        if (records.length === 0) break;
-        for (let at = 0; at < records.length; ) {
-          const size = batchSizeAt(records, at);
-          const base = readInt64(records, at + Batch.BASE_OFFSET);
-          const batch = base >= offset ? null : decodeBatchRecords(records.subarray(at, at + size));
-          if (batch === null) max = Math.max(max, readInt64(records, at + Batch.MAX_TIMESTAMP));
-          else for (const r of batch) if (r.offset >= offset) max = Math.max(max, r.timestamp);
-          offset = Math.max(offset, base + records.readInt32BE(at + Batch.LAST_OFFSET_DELTA) + 1);
-          at += size;
-        }
-      }
-    }
-    return max;
+  /** Loads a segment's indexes into memory, within the index budget: for look-ups made outside the log (by time). */
+  useIndexes(segment: Segment): Promise<void> {
+    return this.env.indexes.use(segment);
   }
 
   /**

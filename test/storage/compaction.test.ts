@@ -11,6 +11,7 @@ import { compactLog } from '../../src/storage/compaction.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
+import { offsetForTimestamp } from '../../src/storage/timestamp-lookup.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { crash, holdFirstAtomicWrite, openLogs, waitUntil } from './helpers.js';
 
@@ -692,8 +693,8 @@ test('a stored batch that cannot be decoded (past the decompression cap) is kept
     assert.deepEqual(bombBytes.subarray(Batch.HEADER_BYTES), bomb.subarray(Batch.HEADER_BYTES));
     assert.equal(readInt64(bombBytes, Batch.BASE_OFFSET), 6);
     // ListOffsets by time lands on the batch it cannot look into, at the batch's own max timestamp
-    assert.deepEqual(await log.offsetForTimestamp(1500), { offset: bombOffset, timestamp: 2000 });
-    assert.deepEqual(await log.offsetForTimestamp(2500), { offset: 11, timestamp: 3000 });
+    assert.deepEqual(await offsetForTimestamp(log, 1500), { offset: bombOffset, timestamp: 2000 });
+    assert.deepEqual(await offsetForTimestamp(log, 2500), { offset: 11, timestamp: 3000 });
     await logs.close();
   }));
 

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { LogManager, LogManagerOptions } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
+import { maxTimestampRecord, offsetForTimestamp } from '../../src/storage/timestamp-lookup.js';
 import { propertySeed } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { readdir, readFile, truncate } from 'node:fs/promises';
@@ -141,11 +142,11 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
               break;
             }
             case 'byTimestamp':
-              assert.deepEqual(await log.offsetForTimestamp(op.target), firstWhere((e) => e.timestamp >= op.target));
+              assert.deepEqual(await offsetForTimestamp(log, op.target), firstWhere((e) => e.timestamp >= op.target));
               break;
             case 'maxTimestamp': {
               const max = Math.max(...model.slice(start).map((e) => e.timestamp));
-              assert.deepEqual(await log.maxTimestampRecord(), firstWhere((e) => e.timestamp === max));
+              assert.deepEqual(await maxTimestampRecord(log), firstWhere((e) => e.timestamp === max));
               break;
             }
             case 'deleteRecords': {
@@ -160,8 +161,8 @@ async function matchesModel(configs: Record<string, string>, pad: string, runs: 
               await logs.setTopicOverrides('m', { 'retention.bytes': String(op.keepBytes) });
               const racing = raceRead(log, readOffset(op.at));
               const target = 990 + (op.at % 121);
-              const lookingUp = log.offsetForTimestamp(target).catch((err: Error) => err);
-              const lookingUpMax = log.maxTimestampRecord().catch((err: Error) => err);
+              const lookingUp = offsetForTimestamp(log, target).catch((err: Error) => err);
+              const lookingUpMax = maxTimestampRecord(log).catch((err: Error) => err);
               const [startBefore, endBefore] = [start, model.length];
               // an append in flight too: a pass may roll nothing, but must not disturb what is being written
               const entry = { value: `r${model.length}`, timestamp: 1050 };

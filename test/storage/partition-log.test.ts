@@ -11,6 +11,7 @@ import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/record
 import { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { Catalogue } from '../../src/storage/catalogue.js';
+import { maxTimestampRecord, offsetForTimestamp } from '../../src/storage/timestamp-lookup.js';
 import { appendValues, crash, fullDisk, heldSyncs, holdFirstAtomicWrite, onCatalogueWrite, openLogs, pathRecordingOpen, readAll, untilAcknowledged, waitUntil, whenRecovered } from './helpers.js';
 
 test('append then read returns the same records with assigned offsets, across a restart', () =>
@@ -994,12 +995,12 @@ test('look-ups by timestamp only answer with records below the high watermark, a
     const pending = [appendValues(log, ['newest'], 9000), appendValues(log, ['older'], 1500)];
     await pending[1]!.written;
     assert.equal(log.highWatermark, 8);
-    assert.deepEqual(await log.maxTimestampRecord(), { offset: 7, timestamp: 1007 });
-    assert.equal(await log.offsetForTimestamp(2000), null);
+    assert.deepEqual(await maxTimestampRecord(log), { offset: 7, timestamp: 1007 });
+    assert.equal(await offsetForTimestamp(log, 2000), null);
     syncs.held = false;
     await Promise.all(pending.map((p) => p.durable));
-    assert.deepEqual(await log.maxTimestampRecord(), { offset: 8, timestamp: 9000 });
-    assert.deepEqual(await log.offsetForTimestamp(2000), { offset: 8, timestamp: 9000 });
+    assert.deepEqual(await maxTimestampRecord(log), { offset: 8, timestamp: 9000 });
+    assert.deepEqual(await offsetForTimestamp(log, 2000), { offset: 8, timestamp: 9000 });
     await logs.close();
   }));
 
@@ -1019,16 +1020,16 @@ test('the time index is sparse like the offset index, and look-ups by time stay 
     const expectAll = async () => {
       for (let target = 900; target <= 7100; target += 37) {
         const i = timestamps.findIndex((ts) => ts >= target);
-        assert.deepEqual(await log.offsetForTimestamp(target), i < 0 ? null : { offset: i, timestamp: timestamps[i] }, `target ${target}`);
+        assert.deepEqual(await offsetForTimestamp(log, target), i < 0 ? null : { offset: i, timestamp: timestamps[i] }, `target ${target}`);
       }
-      assert.deepEqual(await log.maxTimestampRecord(), { offset: 199, timestamp: 7000 });
+      assert.deepEqual(await maxTimestampRecord(log), { offset: 199, timestamp: 7000 });
     };
     await expectAll();
     disk.setFull(true);
     await assert.rejects(appendValues(log, ['refused'], 9999).durable, { code: ErrorCode.KAFKA_STORAGE_ERROR });
     disk.setFull(false);
     await expectAll();
-    assert.equal(await log.offsetForTimestamp(9000), null);
+    assert.equal(await offsetForTimestamp(log, 9000), null);
     await logs.close();
     logs = await openLogs(dir);
     log = logs.getLog('t', 0)!;
@@ -1054,12 +1055,12 @@ test('the newest timestamp below the high watermark is found past the last index
     try {
       await newest.written;
       assert.equal(log.highWatermark, 100);
-      assert.deepEqual(await log.maxTimestampRecord(), { offset: 99, timestamp: 1099 });
+      assert.deepEqual(await maxTimestampRecord(log), { offset: 99, timestamp: 1099 });
     } finally {
       syncs.held = false; // a failed check must not leave the append (and close) waiting
     }
     await newest.durable;
-    assert.deepEqual(await log.maxTimestampRecord(), { offset: 100, timestamp: 9000 });
+    assert.deepEqual(await maxTimestampRecord(log), { offset: 100, timestamp: 9000 });
     await logs.close();
   }));
 
@@ -1079,7 +1080,7 @@ test('closed segments\' indexes past the memory budget are dropped and read back
     assert.ok(dropped() >= closed.length - 6, `${dropped()} of ${closed.length} dropped at start`);
     const expected = Array.from({ length: 60 }, (_, i) => [i, `v${i}`]);
     for (let from = 0; from < 60; from += 7) assert.deepEqual(await readAll(log, from), expected.slice(from), `read from ${from}`);
-    for (let i = 0; i < 60; i += 5) assert.deepEqual(await log.offsetForTimestamp(1000 + i), { offset: i, timestamp: 1000 + i });
+    for (let i = 0; i < 60; i += 5) assert.deepEqual(await offsetForTimestamp(log, 1000 + i), { offset: i, timestamp: 1000 + i });
     assert.ok(dropped() >= closed.length - 6, 'still within the budget after reading every segment');
     // the first segment read back: its entries are the ones written at its roll
     const first = closed[0]!;
@@ -1124,7 +1125,7 @@ test('a start reads no closed segment\'s index files whole: only their last entr
       assert.ok(log.segments.slice(0, -1).every((s) => s.indexesDropped), `${restart}: every closed segment's indexes left in their files`);
       assert.deepEqual(described(log), before, `${restart}: segments as before`);
       for (let from = 0; from < count; from += 9) assert.deepEqual(await readAll(log, from), expected.slice(from), `${restart}: read from ${from}`);
-      for (let target = 990; target <= 1100; target += 3) assert.deepEqual(await log.offsetForTimestamp(target), firstAtOrAfter(target), `${restart}: time ${target}`);
+      for (let target = 990; target <= 1100; target += 3) assert.deepEqual(await offsetForTimestamp(log, target), firstAtOrAfter(target), `${restart}: time ${target}`);
       assert.ok(log.segments.slice(0, -1).every((s) => !s.indexesDropped), `${restart}: each read back at its look-up`);
       assert.deepEqual(indexesOf(log), indexesBefore, `${restart}: indexes read back as they were`);
     }

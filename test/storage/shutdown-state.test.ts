@@ -12,6 +12,7 @@ import type { LogManager } from '../../src/storage/log-manager.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { decodeSealedCheckpoint, encodeSealedCheckpoint, type PartitionCheckpoint } from '../../src/storage/sealed-checkpoint.js';
 import { decodeShutdownState, encodeShutdownState, stateKey, type PartitionShutdownState } from '../../src/storage/shutdown-state.js';
+import { offsetForTimestamp } from '../../src/storage/timestamp-lookup.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { crash, openLogs, readAll } from './helpers.js';
 
@@ -97,7 +98,7 @@ async function snapshot(logs: LogManager) {
       records: await readAll(log),
       offsetIndex: active.offsetIndex.serialize().toString('hex'),
       timeIndex: active.timeIndex.serialize().toString('hex'),
-      at: await log.offsetForTimestamp(1_000_000 + 255),
+      at: await offsetForTimestamp(log, 1_000_000 + 255),
       producers: log.producers.size,
     };
   }));
@@ -222,7 +223,7 @@ async function segmentsOf(logs: LogManager) {
   return Promise.all([0, 1].map(async (p) => {
     const log = logs.getLog('g', p)!;
     const lookups = [];
-    for (const t of [4_999_999, 5_000_000, 5_000_355, 5_000_600, 5_001_190, 5_001_191]) lookups.push(await log.offsetForTimestamp(t));
+    for (const t of [4_999_999, 5_000_000, 5_000_355, 5_000_600, 5_001_190, 5_001_191]) lookups.push(await offsetForTimestamp(log, t));
     return {
       segments: log.segments.map((s) => s.sealedState()),
       records: await readAll(log),

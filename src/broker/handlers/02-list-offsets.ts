@@ -10,6 +10,7 @@ import type {
   ListOffsetsResponseListOffsetsPartitionResponse,
 } from '../../protocol/messages.generated.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
+import { maxTimestampRecord, offsetForTimestamp } from '../../storage/timestamp-lookup.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
 
@@ -31,10 +32,10 @@ async function lookup(log: PartitionLog, timestamp: number, readCommitted: boole
     case LATEST_TIERED:
       return { offset: -1, timestamp: -1 };
     case MAX_TIMESTAMP:
-      return visible(log, await log.maxTimestampRecord(), readCommitted);
+      return visible(log, await maxTimestampRecord(log), readCommitted);
     default:
       if (timestamp < 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown special timestamp ${timestamp}`);
-      return visible(log, await log.offsetForTimestamp(timestamp), readCommitted);
+      return visible(log, await offsetForTimestamp(log, timestamp), readCommitted);
   }
 }
 
