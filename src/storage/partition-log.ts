@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, validateBatches, type BatchInfo, type ValidatedBatches } from '../protocol/record-batch.js';
+import { Attributes, Batch, assignOffsets, batchInfoAt, batchSizeAt, readInt64, type BatchInfo, type ValidatedBatches } from '../protocol/record-batch.js';
 import { outOfSpace, type FileSystem } from '../io/file-system.js';
-import { ControlType, controlTypeAt, recompressBatches } from '../protocol/records.js';
+import { ControlType, controlTypeAt } from '../protocol/records.js';
 import type { DurableFiles } from './durable-files.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HandleCache } from './handle-cache.js';
-import { compressionLevels, topicCodec, type LogConfig } from './log-config.js';
+import type { LogConfig } from './log-config.js';
 import { Segment, scanSegment, swapFileName } from './segment.js';
 import type { CheckpointedSegment, PartitionCheckpoint } from './sealed-checkpoint.js';
 import { Outcome } from './outcome.js';
@@ -286,18 +286,13 @@ export class PartitionLog {
   }
 
   /**
-   * Accepts validated batches: assigns offsets in place (and the append time for LogAppendTime topics),
+   * Accepts validated batches, as the topic stores them (the produce path re-encodes them in a topic's own
+   * compression.type first): assigns offsets in place (and the append time for LogAppendTime topics),
    * queues the write, and returns at once with the assigned offsets and two promises (written, durable).
    */
   append(records: Buffer, validated: ValidatedBatches): AppendResult {
     if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `partition ${this.topic}-${this.partition} is closed`);
     if (this.failing) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `partition ${this.topic}-${this.partition} is recovering from a write error`);
-    const codec = topicCodec(this.config.compressionType);
-    const recompressed = codec === null ? null : recompressBatches(records, validated.batches, codec, compressionLevels(this.config));
-    if (recompressed) {
-      records = recompressed;
-      validated = validateBatches(recompressed, this.config.maxMessageBytes);
-    }
     if (validated.records > MAX_SEGMENT_OFFSETS) {
       throw new KafkaError(ErrorCode.INVALID_RECORD, `an append of ${validated.records} offsets is more than one segment's indexes can hold`);
     }

@@ -11,6 +11,7 @@ import { capturedLogger } from '../helpers/captured-logger.js';
 import { holdWrites } from '../helpers/held-writes.js';
 import { until } from '../helpers/until.js';
 import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
+import { prng } from '../helpers/prng.js';
 
 const API = { PRODUCE: 0, FETCH: 1, LIST_OFFSETS: 2, METADATA: 3, API_VERSIONS: 18, CREATE_TOPICS: 19 } as const;
 
@@ -271,6 +272,28 @@ test('records larger than segment.bytes are refused with RECORD_LIST_TOO_LARGE (
     assert.equal(ok.responses[0].partitionResponses[0].errorCode, 0);
     assert.equal(ok.responses[0].partitionResponses[0].baseOffset, 0);
     assert.equal(b.broker.logs.getLog('segmented', 0)!.logEndOffset, 1);
+  });
+});
+
+test('segment.bytes is checked against records as the topic stores them: after its compression.type re-encodes them, as in Kafka', async () => {
+  await withClient(async (c, b) => {
+    const produce = async (topic: string, batch: Buffer) => (await c.send(API.PRODUCE, 9, produceBody(topic, 0, batch))).responses[0].partitionResponses[0];
+    // 17,000 bytes sent uncompressed to a zstd topic are stored in a few dozen: they fit 16 KiB segments
+    await b.broker.createTopic('zstd-segmented', 1, { 'segment.bytes': '16384', 'compression.type': 'zstd' });
+    const compressible = buildRecordBatch([{ value: 'x'.repeat(17_000) }]);
+    assert.ok(compressible.length > 16_384);
+    assert.equal((await produce('zstd-segmented', compressible)).errorCode, 0);
+    const log = b.broker.logs.getLog('zstd-segmented', 0)!;
+    assert.equal(log.logEndOffset, 1);
+    assert.ok(log.sizeBytes < 200, `${log.sizeBytes} bytes stored`);
+    // random bytes do not compress: re-encoded, a batch that fits as sent grows past segment.bytes (zstd's framing)
+    const random = prng(18);
+    const incompressible = buildRecordBatch([{ value: Buffer.from(Array.from({ length: 16_000 }, () => Math.floor(random() * 256))) }]);
+    await b.broker.createTopic('zstd-exact', 1, { 'segment.bytes': String(incompressible.length), 'compression.type': 'zstd' });
+    const refused = await produce('zstd-exact', incompressible);
+    assert.equal(refused.errorCode, ErrorCode.RECORD_LIST_TOO_LARGE);
+    assert.match(refused.errorMessage, new RegExp(`exceed its segment.bytes of ${incompressible.length}`));
+    assert.equal(b.broker.logs.getLog('zstd-exact', 0)!.logEndOffset, 0);
   });
 });
 

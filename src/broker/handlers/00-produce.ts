@@ -2,8 +2,10 @@
 // UNSUPPORTED_VERSION per partition (advertising from v0 keeps librdkafka's compression switched on).
 // Behavior: batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed
 // batches, max.message.bytes; on compacted topics every record needs a key, compressed batches decoded to check)
-// and appended as sent with offsets patched in place. A partition's records larger than its segment.bytes get
-// RECORD_LIST_TOO_LARGE, as in Kafka (an append goes into one segment whole). acks=1 waits for the write, acks=-1
+// and appended as sent with offsets patched in place; a topic with its own compression.type gets batches of other
+// codecs re-encoded in it first, and max.message.bytes applies again to what that makes. A partition's records
+// larger than its segment.bytes as stored (after any re-encoding, as in Kafka) get RECORD_LIST_TOO_LARGE (an append
+// goes into one segment whole). acks=1 waits for the write, acks=-1
 // for durability under the topic's flush policy (and gets NOT_ENOUGH_REPLICAS when the topic's min.insync.replicas
 // exceeds the one replica a single broker has). acks=0 gets no response, but its request holds its place among the
 // connection's unanswered ones until its appends are written, as acks=1 does, so a producer that never waits for
@@ -20,13 +22,25 @@ import type {
   ProduceResponseTopicProduceResponse,
 } from '../../protocol/messages.generated.js';
 import { Attributes, InvalidRecordError, validateBatches, type ValidatedBatches } from '../../protocol/record-batch.js';
+import { recompressBatches } from '../../protocol/records.js';
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
-import { recordRules } from '../../storage/log-config.js';
+import { compressionLevels, recordRules, topicCodec, type LogConfig } from '../../storage/log-config.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
 
 const FIRST_RECORD_BATCH_VERSION = 3;
+
+/**
+ * The batches as the topic stores them: re-encoded in its compression.type where a batch came in another codec
+ * (records are not decoded; control batches stay as they are), else as sent. Re-encoding changes their sizes, so
+ * max.message.bytes is checked again on what it makes, as Kafka does.
+ */
+function asStored(records: Buffer, validated: ValidatedBatches, config: LogConfig): { records: Buffer; validated: ValidatedBatches } {
+  const codec = topicCodec(config.compressionType);
+  const recompressed = codec === null ? null : recompressBatches(records, validated.batches, codec, compressionLevels(config));
+  return recompressed ? { records: recompressed, validated: validateBatches(recompressed, config.maxMessageBytes) } : { records, validated };
+}
 /**
  * Refusals that carry no log start offset (-1), as in Kafka; every other refusal by a partition's own checks
  * (sequence, epoch, transaction, record validation) carries it: an idempotent producer told UNKNOWN_PRODUCER_ID
@@ -89,9 +103,8 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           if (acks === -1 && log.config.minInsyncReplicas > 1) {
             throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${topicData.name}-${p.index} has 1 in-sync replica, fewer than its min.insync.replicas of ${log.config.minInsyncReplicas}`);
           }
-          const records = p.records;
-          if (!records || records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
-          const validated = validateBatches(records, log.config.maxMessageBytes, recordRules(log.config, Date.now()));
+          if (!p.records || p.records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
+          const { records, validated } = asStored(p.records, validateBatches(p.records, log.config.maxMessageBytes, recordRules(log.config, Date.now())), log.config);
           // (checked here, not in the engine, whose tests roll a segment per append with a tiny segment.bytes)
           if (records.length > log.config.segmentBytes) {
             throw new KafkaError(ErrorCode.RECORD_LIST_TOO_LARGE, `${records.length} bytes appended to ${topicData.name}-${p.index} exceed its segment.bytes of ${log.config.segmentBytes}`);
