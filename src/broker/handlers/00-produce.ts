@@ -41,6 +41,7 @@ function asStored(records: Buffer, validated: ValidatedBatches, config: LogConfi
   const recompressed = codec === null ? null : recompressBatches(records, validated.batches, codec, compressionLevels(config));
   return recompressed ? { records: recompressed, validated: validateBatches(recompressed, config.maxMessageBytes) } : { records, validated };
 }
+
 /**
  * Refusals that carry no log start offset (-1), as in Kafka; every other refusal by a partition's own checks
  * (sequence, epoch, transaction, record validation) carries it: an idempotent producer told UNKNOWN_PRODUCER_ID
