@@ -22,7 +22,10 @@ export interface FileSystem {
   fdatasync(fd: number): Promise<void>;
   ftruncate(fd: number, length: number): Promise<void>;
   fstatSize(fd: number): Promise<number>;
-  /** A file's inode number, size and last status change (ctime, in milliseconds with a fraction), without opening it. */
+  /**
+   * A file's inode number, size, last status change (ctime) and last modification (mtime), the times in milliseconds
+   * with a fraction, without opening it.
+   */
   stat(path: string): Promise<FileIdentity>;
   /** Creates the directory and any missing parent; resolves whether it was created (false: it existed). */
   mkdir(path: string): Promise<boolean>;
@@ -58,6 +61,7 @@ export interface FileIdentity {
   inode: number;
   size: number;
   changedMs: number;
+  modifiedMs: number;
 }
 
 /**
@@ -123,7 +127,7 @@ export const nodeFileSystem: FileSystem = {
   fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))),
   ftruncate: (fd, length) => new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve()))),
   fstatSize: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size)))),
-  stat: (path) => new Promise((resolve, reject) => fs.stat(path, (err, st) => (err ? reject(err) : resolve({ inode: st.ino, size: st.size, changedMs: st.ctimeMs })))),
+  stat: (path) => new Promise((resolve, reject) => fs.stat(path, (err, st) => (err ? reject(err) : resolve({ inode: st.ino, size: st.size, changedMs: st.ctimeMs, modifiedMs: st.mtimeMs })))),
   // recursive mkdir resolves with the first directory it created, undefined when the path existed
   mkdir: async (path) => (await fs.promises.mkdir(path, { recursive: true })) !== undefined,
   readdir: (path) => fs.promises.readdir(path),

@@ -1226,10 +1226,11 @@ export class PartitionLog {
    */
   async applyRetention(now: number): Promise<number> {
     if (this.config.cleanupPolicy === 'compact') return 0;
+    const modified = await this.untimedSegmentsModified();
     // segments go oldest first, so with the first one not due nothing goes: then the pass does not queue behind the
     // partition's other changes (under load, a roll's seal batch: 100-400 ms of durable writes each)
-    if (!this.retentionDue(now)(this.segments[0]!)) return 0;
-    const due = this.retentionDue(now);
+    if (!this.retentionDue(now, modified)(this.segments[0]!)) return 0;
+    const due = this.retentionDue(now, modified);
     const deleted = await this.deleteSegmentsWhile((s, next) => next !== undefined && s.baseOffset < this.hwSegment.baseOffset && due(s));
     if (this.segments.length > 1) return deleted;
     const rolled = await this.rollForRetention(due);
@@ -1237,12 +1238,32 @@ export class PartitionLog {
     return rolled ? deleted + (await this.deleteSegmentsWhile((s) => s === rolled)) : deleted;
   }
 
-  /** Whether retention deletes a segment, asked of each in log order (the size retention keeps falls with each deleted). */
-  private retentionDue(now: number): (s: Segment) => boolean {
+  /**
+   * When each segment whose records all lack a timestamp (-1) was last written, from its file's modification time,
+   * which time retention ages it by, as Kafka does. Before, such a segment never expired. Clients stamp their
+   * records, so there is rarely a file to look at.
+   */
+  private async untimedSegmentsModified(): Promise<Map<Segment, number>> {
+    const modified = new Map<Segment, number>();
+    if (this.config.retentionMs < 0) return modified;
+    for (const segment of this.segments.filter((s) => s.maxTimestamp < 0 && s.size > 0)) {
+      // gone meanwhile (retention, a compaction's swap): nothing to age
+      const file = await this.env.fs.stat(segment.logPath).catch(() => null);
+      if (file) modified.set(segment, file.modifiedMs);
+    }
+    return modified;
+  }
+
+  /**
+   * Whether retention deletes a segment, asked of each in log order (the size retention keeps falls with each
+   * deleted). `modified`: the files' modification times of segments without timestamps.
+   */
+  private retentionDue(now: number, modified: Map<Segment, number>): (s: Segment) => boolean {
     const { retentionMs, retentionBytes } = this.config;
     let total = retentionBytes >= 0 ? this.sizeBytes : 0;
     return (s) => {
-      const expired = retentionMs >= 0 && s.maxTimestamp >= 0 && now - s.maxTimestamp > retentionMs;
+      const newest = s.maxTimestamp >= 0 ? s.maxTimestamp : (modified.get(s) ?? -1);
+      const expired = retentionMs >= 0 && newest >= 0 && now - newest > retentionMs;
       const oversize = retentionBytes >= 0 && total - s.size >= retentionBytes;
       if (expired || oversize) total -= s.size;
       return expired || oversize;

@@ -11,9 +11,15 @@ export async function tempDir(prefix = 'sluice-test-'): Promise<{ dir: string; c
 /** Runs `fn` with a fresh temp directory and removes the directory afterwards, whatever `fn` did. */
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const { dir, cleanup } = await tempDir();
+  let result: T;
   try {
-    return await fn(dir);
-  } finally {
-    await cleanup();
+    result = await fn(dir);
+  } catch (err) {
+    // a test that failed may leave logs still writing there, so the removal can fail too (ENOTEMPTY): the test's own
+    // error is the one to report
+    await cleanup().catch(() => undefined);
+    throw err;
   }
+  await cleanup();
+  return result;
 }

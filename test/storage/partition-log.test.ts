@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -342,6 +342,34 @@ test('retention deletes whole old segments by time and by size, and not an activ
     const again = await openLogs(dir, { clock });
     assert.equal(again.getLog('time', 0)!.logStartOffset, 10);
     await again.close();
+  }));
+
+test('time retention ages a segment whose records carry no timestamp (-1) by its file modification time, as Kafka does', () =>
+  withTempDir(async (dir) => {
+    let now = 10_000_000;
+    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    const logs = await openLogs(dir, { clock });
+    await logs.createTopic('untimed', 1, { 'segment.bytes': '200', 'retention.ms': '1000' });
+    const log = logs.getLog('untimed', 0)!;
+    for (let i = 0; i < 6; i++) await appendValues(log, [`v${i}`], -1).durable;
+    const segments = log.segments.slice();
+    assert.ok(segments.length >= 3, `${segments.length} segments`);
+    assert.ok(segments.every((s) => s.maxTimestamp === -1));
+    // the clock's "now" is far in the past of the files' real times: set them as the clock sees them, the first
+    // two written 5 s ago, the rest just now
+    const at = (ms: number) => new Date(ms);
+    for (const [i, s] of segments.entries()) await utimes(s.logPath, at(now), at(i < 2 ? now - 5000 : now));
+    assert.equal(await logs.runRetention(), 2);
+    assert.equal(log.logStartOffset, segments[2]!.baseOffset);
+    assert.deepEqual(
+      (await readAll(log)).map(([, v]) => v),
+      ['v0', 'v1', 'v2', 'v3', 'v4', 'v5'].slice(segments[2]!.baseOffset),
+    );
+    // the rest age too, the active segment with them (rolled and deleted, as for stamped records)
+    now += 1001;
+    assert.equal(await logs.runRetention(), segments.length - 2);
+    assert.deepEqual([log.logStartOffset, log.logEndOffset, log.segments.length], [6, 6, 1]);
+    await logs.close();
   }));
 
 test('an idle partition whose records all expired loses them too: the active segment rolls and goes, as in Kafka, and the log keeps its end and producer state across a crash', () =>
