@@ -22,6 +22,8 @@ export interface FileSystem {
   fdatasync(fd: number): Promise<void>;
   ftruncate(fd: number, length: number): Promise<void>;
   fstatSize(fd: number): Promise<number>;
+  /** Sets a file's modification time (and its access time, to the same). */
+  setModifiedTime(fd: number, modifiedMs: number): Promise<void>;
   /**
    * A file's inode number, size, last status change (ctime) and last modification (mtime), the times in milliseconds
    * with a fraction, without opening it.
@@ -127,6 +129,7 @@ export const nodeFileSystem: FileSystem = {
   fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))),
   ftruncate: (fd, length) => new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve()))),
   fstatSize: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size)))),
+  setModifiedTime: (fd, modifiedMs) => new Promise((resolve, reject) => fs.futimes(fd, modifiedMs / 1000, modifiedMs / 1000, (err) => (err ? reject(err) : resolve()))),
   stat: (path) => new Promise((resolve, reject) => fs.stat(path, (err, st) => (err ? reject(err) : resolve({ inode: st.ino, size: st.size, changedMs: st.ctimeMs, modifiedMs: st.mtimeMs })))),
   // recursive mkdir resolves with the first directory it created, undefined when the path existed
   mkdir: async (path) => (await fs.promises.mkdir(path, { recursive: true })) !== undefined,

@@ -75,7 +75,7 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number,
   const closed: Segment[] = [];
   for (const s of log.closedSegments()) {
     // a segment holding records younger than min.compaction.lag.ms stays as written, and so does what follows
-    if (s.nextOffset > stableEnd || (minCompactionLagMs > 0 && s.maxTimestamp > now - minCompactionLagMs)) break;
+    if (s.nextOffset > stableEnd || (minCompactionLagMs > 0 && (await s.newestTime(fs)) > now - minCompactionLagMs)) break;
     closed.push(s);
   }
   if (closed.length === 0) return result;
@@ -140,6 +140,9 @@ async function cleanGroup(
   const start = Math.max(group[0]!.baseOffset, log.logStartOffset);
   const end = group[group.length - 1]!.nextOffset;
   const path = group[0]!.logPath + CLEANED_SUFFIX;
+  // what records without timestamps are aged by (see Segment.newestTime); the copy keeps it, as Kafka's cleaner
+  // does, or each rewrite would make them young again
+  const modified = Math.max(...(await Promise.all(group.map((s) => s.modifiedTime(fs)))));
   let copy = group.length > 1 ? await CleanedCopy.create(fs, path) : null;
   let held: Buffer[] = [];
   let heldBytes = 0;
@@ -148,7 +151,7 @@ async function cleanGroup(
   let removed = 0;
   try {
     for await (const { info, raw } of batchesIn(log, start, end)) {
-      const kept = keptPart(log, info, raw, map, mappedEnd, tombstoneHorizon);
+      const kept = keptPart(log, info, raw, map, mappedEnd, tombstoneHorizon, modified);
       removed += kept.removed;
       if (copy === null) {
         if (kept.bytes === raw) {
@@ -169,7 +172,7 @@ async function cleanGroup(
       if (kept.bytes !== null) await copy.add(kept.bytes);
     }
     if (copy === null) return;
-    await copy.finish();
+    await copy.finish(modified);
   } catch (err) {
     await copy?.discard();
     throw err;
@@ -207,7 +210,8 @@ function groupsOf(segments: Segment[], maxBytes: number): Segment[][] {
 /**
  * What a segment's copy keeps of a batch: the batch itself when nothing goes, a rebuilt batch of the records
  * that stay, or nothing. Control batches and batches that cannot be decoded are kept whole; records of aborted
- * transactions all go. A kept tombstone's due time is noted.
+ * transactions all go. A tombstone is as old as its batch's largest timestamp, or, without one, as its file
+ * (`modified`); a kept tombstone's due time is noted.
  */
 function keptPart(
   log: PartitionLog,
@@ -216,18 +220,20 @@ function keptPart(
   map: OffsetMap,
   mappedEnd: number,
   tombstoneHorizon: number,
+  modified: number,
 ): { bytes: Buffer | null; removed: number } {
   if ((info.attributes & Attributes.CONTROL) !== 0) return { bytes: raw, removed: 0 };
   if (inAbortedTransaction(log, info)) return { bytes: null, removed: info.recordsCount };
   if (info.baseOffset >= mappedEnd) return { bytes: raw, removed: 0 }; // its keys were not looked at: nothing to decode
   const records = decodeBatchRecords(raw);
   if (records === null) return { bytes: raw, removed: 0 };
+  const written = info.maxTimestamp >= 0 ? info.maxTimestamp : modified;
   const keep = records.filter((r) => {
     if (r.key === null || r.offset >= mappedEnd) return true;
     if (map.get(r.key) > r.offset) return false;
     if (r.value !== null) return true;
-    if (info.maxTimestamp < tombstoneHorizon) return false;
-    log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, info.maxTimestamp + log.config.deleteRetentionMs);
+    if (written < tombstoneHorizon) return false;
+    log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, written + log.config.deleteRetentionMs);
     return true;
   });
   const removed = records.length - keep.length;
@@ -257,9 +263,10 @@ class CleanedCopy {
     if (this.pendingBytes >= HOLD_BYTES) await this.write();
   }
 
-  /** Writes what is pending and makes the copy durable. */
-  async finish(): Promise<void> {
+  /** Writes what is pending, gives the file its sources' modification time (-1: none) and makes it durable. */
+  async finish(modifiedMs: number): Promise<void> {
     await this.write();
+    if (modifiedMs >= 0) await this.fs.setModifiedTime(this.fd, modifiedMs);
     await this.fs.fdatasync(this.fd);
   }
 
@@ -296,8 +303,9 @@ function worthCleaning(log: PartitionLog, cleanable: Segment[], now: number): bo
     total += s.size;
     if (s.nextOffset <= cleanedThrough) continue;
     dirty += s.size;
+    // records without timestamps (-1) make nothing overdue, as in Kafka
     const firstTimestamp = s.firstTimestamp;
-    if (now - firstTimestamp >= log.config.maxCompactionLagMs) overdue = true;
+    if (firstTimestamp >= 0 && now - firstTimestamp >= log.config.maxCompactionLagMs) overdue = true;
   }
   return dirty > 0 && (overdue || dirty >= total * log.config.minCleanableDirtyRatio);
 }

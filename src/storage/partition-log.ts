@@ -1239,18 +1239,13 @@ export class PartitionLog {
   }
 
   /**
-   * When each segment whose records all lack a timestamp (-1) was last written, from its file's modification time,
-   * which time retention ages it by, as Kafka does. Before, such a segment never expired. Clients stamp their
-   * records, so there is rarely a file to look at.
+   * The file modification times that time retention ages segments without timestamps by (see Segment.newestTime).
+   * Before, such a segment never expired. Clients stamp their records, so there is rarely a file to look at.
    */
   private async untimedSegmentsModified(): Promise<Map<Segment, number>> {
     const modified = new Map<Segment, number>();
     if (this.config.retentionMs < 0) return modified;
-    for (const segment of this.segments.filter((s) => s.maxTimestamp < 0 && s.size > 0)) {
-      // gone meanwhile (retention, a compaction's swap): nothing to age
-      const file = await this.env.fs.stat(segment.logPath).catch(() => null);
-      if (file) modified.set(segment, file.modifiedMs);
-    }
+    for (const segment of this.segments.filter((s) => s.maxTimestamp < 0 && s.size > 0)) modified.set(segment, await segment.newestTime(this.env.fs));
     return modified;
   }
 

@@ -172,6 +172,19 @@ export class Segment {
     }
   }
 
+  /**
+   * The time retention and compaction age this segment by: its largest timestamp or, when its records all carry
+   * none (-1, which a producer may send), its file's modification time, as in Kafka. -1 if the file is gone.
+   */
+  async newestTime(fs: FileSystem): Promise<number> {
+    return this.maxTimestamp >= 0 ? this.maxTimestamp : this.modifiedTime(fs);
+  }
+
+  /** Its file's modification time, -1 if the file is gone (retention, a compaction's swap). */
+  async modifiedTime(fs: FileSystem): Promise<number> {
+    return (await fs.stat(this.logPath).catch(() => null))?.modifiedMs ?? -1;
+  }
+
   /** The first time index entry's timestamp (the first batch's largest), or the segment's largest without one. */
   get firstTimestamp(): number {
     if (this.indexesDropped) return this.droppedFirstTimestamp;

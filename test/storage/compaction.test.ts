@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -610,6 +610,53 @@ test('min.compaction.lag.ms leaves young records alone; min.cleanable.dirty.rati
     now += 2000;
     await put(log, [{ key: 'k', value: 'late' }], now);
     assert.notEqual(log.activeSegment.baseOffset, active, 'rolled by max.compaction.lag.ms');
+    await logs.close();
+  }));
+
+test('records without timestamps (-1) are aged by their file modification time: a tombstone lives delete.retention.ms from it, a rewritten copy keeps it, and min.compaction.lag.ms counts from it', () =>
+  withTempDir(async (dir) => {
+    let now = 1_000_000;
+    const { logs, log } = await setup(dir, { now: () => now }, { 'min.compaction.lag.ms': '500' });
+    // the clock's "now" is far in the past of the files' real times: files are dated as the clock sees them
+    const dateFiles = async (ms: number) => {
+      for (const s of log.segments) await utimes(s.logPath, new Date(ms), new Date(ms));
+    };
+    for (let i = 0; i < 4; i++) await put(log, [{ key: 'a', value: `a${i}`.padEnd(60, '.') }, { key: `u${i}`, value: 'x' }], -1);
+    await put(log, [{ key: 'a', value: null }], -1);
+    while (log.segments.length < 4 || log.closedSegments().at(-1)!.nextOffset <= 9) await put(log, [{ key: 'other', value: 'y'.repeat(60) }], -1);
+    const keysOf = async () => (await contents(log)).filter(([o]) => o < 9).map(([o, k, v]) => `${o}:${k}=${v === null ? 'null' : v.slice(0, 2)}`);
+    const all = await keysOf();
+    await dateFiles(now);
+    const first = await stat(log.segments[0]!.logPath);
+    await logs.runRetention();
+    assert.deepEqual(await keysOf(), all, 'written just now by their files: younger than min.compaction.lag.ms');
+    now += 600;
+    await logs.runRetention();
+    assert.deepEqual(await keysOf(), ['1:u0=x', '3:u1=x', '5:u2=x', '7:u3=x', '8:a=null'], 'compacted; the tombstone is 600 ms old by its file, under delete.retention.ms');
+    const copy = await stat(log.segments[0]!.logPath);
+    assert.notEqual(copy.ino, first.ino, 'rewritten');
+    assert.equal(copy.mtimeMs, now - 600, 'the rewritten copy keeps its sources\' modification time');
+    now += 500;
+    await logs.runRetention();
+    assert.deepEqual(await keysOf(), ['1:u0=x', '3:u1=x', '5:u2=x', '7:u3=x'], 'the tombstone goes once its file is older than delete.retention.ms');
+    await logs.close();
+  }));
+
+test('records without timestamps (-1) make no segment overdue for max.compaction.lag.ms, as in Kafka', () =>
+  withTempDir(async (dir) => {
+    const now = 1_000_000;
+    const { logs, log } = await setup(dir, { now: () => now }, { 'min.cleanable.dirty.ratio': '0.5', 'max.compaction.lag.ms': '1000' });
+    for (let i = 0; i < 18; i++) await put(log, [{ key: i % 3 === 0 ? 'k' : `u${i}`, value: `v${i}`.padEnd(60, '.') }], -1);
+    await put(log, [{ key: 'other', value: 'x' }], -1);
+    const versions = async () => (await contents(log)).filter(([, k]) => k === 'k').length;
+    await logs.runRetention();
+    assert.equal(await versions(), 1, 'the first pass finds every segment dirty');
+    // one more closed segment is far less than half of the cleanable bytes
+    for (let i = 0; i < 4; i++) await put(log, [{ key: 'k', value: `w${i}`.padEnd(60, '.') }], -1);
+    const before = await versions();
+    assert.ok(before > 1);
+    await logs.runRetention();
+    assert.equal(await versions(), before, 'no timestamp is older than max.compaction.lag.ms: the dirty ratio decides, and it is too low');
     await logs.close();
   }));
 
