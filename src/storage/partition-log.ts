@@ -1245,7 +1245,7 @@ export class PartitionLog {
   private async untimedSegmentsModified(): Promise<Map<Segment, number>> {
     const modified = new Map<Segment, number>();
     if (this.config.retentionMs < 0) return modified;
-    for (const segment of this.segments.filter((s) => s.maxTimestamp < 0 && s.size > 0)) modified.set(segment, await segment.newestTime(this.env.fs));
+    for (const segment of this.segments.filter((s) => s.maxTimestamp < 0 && s.size > 0)) modified.set(segment, await segment.modifiedTime(this.env.fs));
     return modified;
   }
 
