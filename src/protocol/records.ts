@@ -42,6 +42,11 @@ export interface BuildBatchOptions {
   lastOffsetDelta?: number;
   baseTimestamp?: number;
   maxTimestamp?: number;
+  /**
+   * When compaction may drop the batch's tombstones (KIP-534): written as the base timestamp, with the delete
+   * horizon attribute; records keep their timestamps, stored as deltas from it.
+   */
+  deleteHorizonMs?: number;
 }
 
 const toBuf = (v: Buffer | string | null | undefined): Buffer | null => (v === null || v === undefined ? null : typeof v === 'string' ? Buffer.from(v) : v);
@@ -50,8 +55,8 @@ const toBuf = (v: Buffer | string | null | undefined): Buffer | null => (v === n
 export function buildRecordBatch(records: NewRecord[], options: BuildBatchOptions = {}): Buffer {
   if (records.length === 0) throw new RangeError('a batch needs at least one record');
   const now = Date.now();
-  const baseTimestamp = options.baseTimestamp ?? records[0]!.timestamp ?? now;
-  let maxTimestamp = baseTimestamp;
+  const baseTimestamp = options.deleteHorizonMs ?? options.baseTimestamp ?? records[0]!.timestamp ?? now;
+  let maxTimestamp = options.deleteHorizonMs === undefined ? baseTimestamp : -1;
   let lastDelta = 0;
   const body = new Writer(1024);
   records.forEach((rec, i) => {
@@ -87,6 +92,7 @@ export function buildRecordBatch(records: NewRecord[], options: BuildBatchOption
   if (options.transactional) attributes |= Attributes.TRANSACTIONAL;
   if (options.control) attributes |= Attributes.CONTROL;
   if (options.logAppendTime) attributes |= Attributes.TIMESTAMP_LOG_APPEND;
+  if (options.deleteHorizonMs !== undefined) attributes |= Attributes.DELETE_HORIZON;
   batch.writeInt16BE(attributes, Batch.ATTRIBUTES);
   batch.writeInt32BE(options.lastOffsetDelta ?? lastDelta, Batch.LAST_OFFSET_DELTA);
   writeInt64(batch, Batch.BASE_TIMESTAMP, baseTimestamp);

@@ -54,7 +54,7 @@ function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
 /**
  * Compacts a `cleanup.policy=compact` log: in every closed segment, keeps only the latest record of each key
  * (records without a key are kept), and drops a key's latest record too when it is a tombstone (null value)
- * older than `delete.retention.ms`. Records of aborted transactions are removed and never count as a key's
+ * past its delete horizon (see keptPart). Records of aborted transactions are removed and never count as a key's
  * latest; only segments below the last stable offset are cleaned, and markers are kept. Segments from the first
  * one with records younger than `min.compaction.lag.ms` on are left alone, and a pass runs only once enough is
  * new (see worthCleaning). Each changed segment, or group of small ones merged into one (see groupsOf), is
@@ -89,13 +89,12 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number,
 
   let from = Math.max(log.compaction.cleanedThrough, log.logStartOffset);
   const map = new OffsetMap(through - from, mapBytes);
-  const tombstoneHorizon = now - log.config.deleteRetentionMs;
   do {
     map.clear();
     result.rounds++;
     const mappedEnd = await mapKeys(log, from, through, map);
     const segments = log.closedSegments().filter((s) => s.nextOffset <= through && s.baseOffset < mappedEnd);
-    for (const group of groupsOf(segments, log.config.segmentBytes)) await cleanGroup(log, fs, group, map, mappedEnd, tombstoneHorizon, result);
+    for (const group of groupsOf(segments, log.config.segmentBytes)) await cleanGroup(log, fs, group, map, mappedEnd, now, result);
     log.compaction.cleanedThrough = from = mappedEnd;
   } while (from < through);
   return result;
@@ -122,7 +121,7 @@ async function mapKeys(log: PartitionLog, from: number, to: number, map: OffsetM
  * Rewrites a group of consecutive segments as one, without the records the map shows superseded, nor expired
  * tombstones. Records from `mappedEnd` on are kept: their keys were not looked at. A key the map does not hold
  * has no record in the mapped stretch, and at most one before it: its record there is still the latest. A
- * segment alone that loses nothing is left as it is.
+ * segment alone that neither loses anything nor has a tombstone to give a delete horizon is left as it is.
  *
  * At most HOLD_BYTES of the segments are in memory at once: the copy is written as it goes, and before the first
  * batch that changes a segment alone, its unchanged batches are held only up to that bound, then let go and read
@@ -134,14 +133,14 @@ async function cleanGroup(
   group: Segment[],
   map: OffsetMap,
   mappedEnd: number,
-  tombstoneHorizon: number,
+  now: number,
   result: CompactionResult,
 ): Promise<void> {
   const start = Math.max(group[0]!.baseOffset, log.logStartOffset);
   const end = group[group.length - 1]!.nextOffset;
   const path = group[0]!.logPath + CLEANED_SUFFIX;
   // what records without timestamps are aged by (see Segment.newestTime); the copy keeps it, as Kafka's cleaner
-  // does, or each rewrite would make them young again
+  // does, or each rewrite would make them young again (retention of `compact,delete` topics, min.compaction.lag.ms)
   const modified = Math.max(...(await Promise.all(group.map((s) => s.modifiedTime(fs)))));
   let copy = group.length > 1 ? await CleanedCopy.create(fs, path) : null;
   let held: Buffer[] = [];
@@ -151,7 +150,7 @@ async function cleanGroup(
   let removed = 0;
   try {
     for await (const { info, raw } of batchesIn(log, start, end)) {
-      const kept = keptPart(log, info, raw, map, mappedEnd, tombstoneHorizon, modified);
+      const kept = keptPart(log, info, raw, map, mappedEnd, now);
       removed += kept.removed;
       if (copy === null) {
         if (kept.bytes === raw) {
@@ -208,10 +207,16 @@ function groupsOf(segments: Segment[], maxBytes: number): Segment[][] {
 }
 
 /**
- * What a segment's copy keeps of a batch: the batch itself when nothing goes, a rebuilt batch of the records
+ * What a segment's copy keeps of a batch: the batch itself when nothing changes, a rebuilt batch of the records
  * that stay, or nothing. Control batches and batches that cannot be decoded are kept whole; records of aborted
- * transactions all go. A tombstone is as old as its batch's largest timestamp, or, without one, as its file
- * (`modified`); a kept tombstone's due time is noted.
+ * transactions all go.
+ *
+ * Tombstones go by a delete horizon, as in Kafka since KIP-534: the first pass that keeps a batch's tombstones
+ * writes `now` + delete.retention.ms into its header, and a later pass drops them once that time has come. So a
+ * tombstone stays delete.retention.ms after it was first cleaned, whatever timestamp its producer gave it: a
+ * consumer reading from the start of the log has that long to see it. (Aged by their timestamps before
+ * 2026-12-04, tombstones with an old one, mirrored from another cluster for example, went at the first pass.)
+ * A kept tombstone's horizon is noted, so that a pass runs when it comes.
  */
 function keptPart(
   log: PartitionLog,
@@ -219,26 +224,29 @@ function keptPart(
   raw: Buffer,
   map: OffsetMap,
   mappedEnd: number,
-  tombstoneHorizon: number,
-  modified: number,
+  now: number,
 ): { bytes: Buffer | null; removed: number } {
   if ((info.attributes & Attributes.CONTROL) !== 0) return { bytes: raw, removed: 0 };
   if (inAbortedTransaction(log, info)) return { bytes: null, removed: info.recordsCount };
   if (info.baseOffset >= mappedEnd) return { bytes: raw, removed: 0 }; // its keys were not looked at: nothing to decode
   const records = decodeBatchRecords(raw);
   if (records === null) return { bytes: raw, removed: 0 };
-  const written = info.maxTimestamp >= 0 ? info.maxTimestamp : modified;
+  const horizonSet = (info.attributes & Attributes.DELETE_HORIZON) !== 0;
+  const horizon = horizonSet ? info.baseTimestamp : now + log.config.deleteRetentionMs;
+  let tombstones = false;
   const keep = records.filter((r) => {
     if (r.key === null || r.offset >= mappedEnd) return true;
     if (map.get(r.key) > r.offset) return false;
     if (r.value !== null) return true;
-    if (written < tombstoneHorizon) return false;
-    log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, written + log.config.deleteRetentionMs);
+    if (now >= horizon) return false;
+    tombstones = true;
     return true;
   });
+  if (tombstones) log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, horizon);
   const removed = records.length - keep.length;
-  if (removed === 0) return { bytes: raw, removed };
-  return { bytes: keep.length > 0 ? rebuild(info, keep, compressionLevels(log.config)) : null, removed };
+  if (removed === 0 && (horizonSet || !tombstones)) return { bytes: raw, removed };
+  if (keep.length === 0) return { bytes: null, removed };
+  return { bytes: rebuild(info, keep, compressionLevels(log.config), horizonSet || tombstones ? horizon : undefined), removed };
 }
 
 /** A segment's cleaned copy, written in writes of up to HOLD_BYTES as batches are added. */
@@ -310,8 +318,8 @@ function worthCleaning(log: PartitionLog, cleanable: Segment[], now: number): bo
   return dirty > 0 && (overdue || dirty >= total * log.config.minCleanableDirtyRatio);
 }
 
-/** A batch with some of its records, keeping its offsets, timestamps, producer fields and codec. */
-function rebuild(info: BatchInfo, records: KafkaRecord[], levels: Readonly<CompressionLevels>): Buffer {
+/** A batch with some of its records, keeping its offsets, timestamps, producer fields and codec, and with `deleteHorizonMs` given, that delete horizon. */
+function rebuild(info: BatchInfo, records: KafkaRecord[], levels: Readonly<CompressionLevels>, deleteHorizonMs: number | undefined): Buffer {
   return buildRecordBatch(
     records.map((r) => ({
       key: r.key, value: r.value, timestamp: r.timestamp, offsetDelta: r.offset - info.baseOffset,
@@ -330,6 +338,7 @@ function rebuild(info: BatchInfo, records: KafkaRecord[], levels: Readonly<Compr
       lastOffsetDelta: info.lastOffsetDelta,
       baseTimestamp: info.baseTimestamp,
       maxTimestamp: info.maxTimestamp,
+      deleteHorizonMs,
     },
   );
 }

@@ -1,8 +1,9 @@
 // librdkafka through python3-confluent-kafka: admin, produce (acks=all), consume, offsets by time, limits.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Attributes, validateBatches } from '../../src/protocol/record-batch.js';
 import { withBroker } from '../helpers/broker.js';
-import { assertSameMessages, makeMessages } from './dataset.js';
+import { assertSameMessages, makeMessages, type TestMessage } from './dataset.js';
 import { python, pythonConsume, pythonProduce } from './python-clients.js';
 
 test('confluent-kafka: create, produce 10,000 with acks=all, consume back exactly, offsets by time, delete', async () => {
@@ -73,5 +74,41 @@ test('confluent-kafka: AlterConfigs on broker 1 sets topic defaults at run time;
     assert.deepEqual([broker.logs.getLog('defaulted', 0)!.config.retentionMs, broker.logs.getLog('defaulted', 0)!.config.cleanupPolicy], [3_600_000, 'compact']);
     const [refused] = (await python('confluent-alter-broker', [bootstrap, '1', JSON.stringify({ 'num.partitions': '3' })])) as { error: string }[];
     assert.match(refused!.error, /num\.partitions cannot be changed while the broker runs/);
+  });
+});
+
+test('confluent-kafka and kafka-python read a compacted log whose tombstones carry a delete horizon (KIP-534), with every record timestamp as produced', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    await broker.createTopic('compacted', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '8192', 'min.cleanable.dirty.ratio': '0' });
+    // keys 0-99, then tombstones for keys 0-9, then keys 100-199 so that the tombstones' segments close; the
+    // timestamps are years old, as a mirrored topic's may be
+    const at = (i: number) => 1_500_000_000_000 + i;
+    const messages: TestMessage[] = [
+      ...Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: `v${i}`.padEnd(30, '.'), headers: [] as [string, string][], timestamp: at(i), partition: 0 })),
+      ...Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: null, headers: [] as [string, string][], timestamp: at(100 + i), partition: 0 })),
+      ...Array.from({ length: 100 }, (_, i) => ({ key: `k${100 + i}`, value: `v${100 + i}`.padEnd(30, '.'), headers: [] as [string, string][], timestamp: at(110 + i), partition: 0 })),
+    ];
+    // three producers, so three batches at least: the first two fill the first segment, the third rolls it
+    for (const part of [messages.slice(0, 100), messages.slice(100, 110), messages.slice(110)]) {
+      assert.deepEqual(await pythonProduce('confluent', bootstrap, 'compacted', part), { errors: [], unflushed: 0 });
+    }
+    const log = broker.logs.getLog('compacted', 0)!;
+    await broker.logs.runRetention();
+    assert.ok(log.activeSegment.baseOffset >= 110, `the tombstones' segments are closed (active from ${log.activeSegment.baseOffset})`);
+    // the superseded records went; the tombstones stay, their batches stamped with a horizon a day from now
+    let stamped = 0;
+    for (let offset = 100; offset < 110; ) {
+      const { records } = await log.read(offset, 1 << 20);
+      const info = validateBatches(records, 1 << 20).batches[0]!;
+      if ((info.attributes & Attributes.DELETE_HORIZON) !== 0) stamped++;
+      assert.ok(info.baseTimestamp > Date.now() + 86_400_000 - 60_000, `horizon ${info.baseTimestamp}`);
+      offset = info.baseOffset + info.lastOffsetDelta + 1;
+    }
+    assert.ok(stamped > 0);
+    const expected = messages.map((m, offset) => ({ ...m, offset })).filter((m) => m.offset >= 10);
+    for (const client of ['confluent', 'kp'] as const) {
+      const consumed = await pythonConsume(client, bootstrap, 'compacted', 1, expected.length);
+      assert.deepEqual(consumed.sort((a, b) => a.offset - b.offset), expected, client);
+    }
   });
 });

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { Compression } from '../../src/protocol/compression.js';
-import { Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
+import { Attributes, Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildControlBatch, buildRecordBatch, decodeBatchRecords, decodeRecordBatches } from '../../src/protocol/records.js';
 import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
 import { compactLog } from '../../src/storage/compaction.js';
@@ -32,6 +32,16 @@ async function contents(log: PartitionLog): Promise<[number, string | null, stri
     }
   }
   return out;
+}
+
+/** The tombstone at `offset`, with its batch's delete horizon attribute and base timestamp; null if it is gone. */
+async function tombstoneAt(log: PartitionLog, offset: number): Promise<{ horizon: boolean; baseTimestamp: number; timestamp: number } | null> {
+  const { records } = await log.read(offset, 1 << 20);
+  for (const b of decodeRecordBatches(records)) {
+    const r = b.records.find((x) => x.offset === offset && x.value === null);
+    if (r) return { horizon: (b.info.attributes & Attributes.DELETE_HORIZON) !== 0, baseTimestamp: b.info.baseTimestamp, timestamp: r.timestamp };
+  }
+  return null;
 }
 
 /** A compacted topic of small segments that is cleaned at every pass where a segment closed (dirty ratio 0). */
@@ -72,15 +82,25 @@ test('compaction keeps the latest record per key in closed segments, keeps offse
     const original = new Map(before.map(([o, k, v]) => [o, `${k}:${v}`]));
     for (const [o, k, v] of after) assert.equal(original.get(o), `${k}:${v}`);
     assert.equal(log.logEndOffset, before.length);
-    // the tombstone for b survives until delete.retention.ms has passed
-    assert.ok(after.some(([, k, v]) => k === 'b' && v === null), 'the recent tombstone is kept');
+    // the tombstone for b, still in the active segment, was not looked at
+    const tombstone = 18;
+    assert.ok(active <= tombstone && (await tombstoneAt(log, tombstone)) !== null);
+    // once its segment is closed, the first pass that keeps it gives its batch a delete horizon (KIP-534):
+    // delete.retention.ms from that pass, however old the tombstone's own timestamp is (here 5 s)
     now += 5000;
     await put(log, [{ key: 'e', value: 'roll' }], now);
     await put(log, [{ key: 'e', value: 'roll2'.repeat(60) }], now);
     await logs.runRetention();
+    assert.ok(log.activeSegment.baseOffset > tombstone);
+    assert.deepEqual(await tombstoneAt(log, tombstone), { horizon: true, baseTimestamp: now + 1000, timestamp: 1_000_000 });
+    now += 999;
+    await logs.runRetention();
+    assert.deepEqual(await tombstoneAt(log, tombstone), { horizon: true, baseTimestamp: now + 1, timestamp: 1_000_000 }, 'kept until its horizon');
+    now += 1;
+    await logs.runRetention();
+    assert.equal(await tombstoneAt(log, tombstone), null, 'removed at its horizon');
     const final = await contents(log);
-    const closedKeys = final.filter(([o]) => o < log.activeSegment.baseOffset).map(([, k]) => k);
-    assert.equal(closedKeys.filter((k) => k === 'b').length, 0, 'old tombstone removed');
+    assert.equal(final.filter(([o, k]) => o < log.activeSegment.baseOffset && k === 'b').length, 0);
     await logs.close();
     const again = await openLogs(dir);
     assert.deepEqual(await contents(again.getLog('c', 0)!), final);
@@ -613,7 +633,7 @@ test('min.compaction.lag.ms leaves young records alone; min.cleanable.dirty.rati
     await logs.close();
   }));
 
-test('records without timestamps (-1) are aged by their file modification time: a tombstone lives delete.retention.ms from it, a rewritten copy keeps it, and min.compaction.lag.ms counts from it', () =>
+test('records without timestamps (-1) are aged by their file modification time: min.compaction.lag.ms counts from it, and a rewritten copy keeps it', () =>
   withTempDir(async (dir) => {
     let now = 1_000_000;
     const { logs, log } = await setup(dir, { now: () => now }, { 'min.compaction.lag.ms': '500' });
@@ -632,13 +652,15 @@ test('records without timestamps (-1) are aged by their file modification time: 
     assert.deepEqual(await keysOf(), all, 'written just now by their files: younger than min.compaction.lag.ms');
     now += 600;
     await logs.runRetention();
-    assert.deepEqual(await keysOf(), ['1:u0=x', '3:u1=x', '5:u2=x', '7:u3=x', '8:a=null'], 'compacted; the tombstone is 600 ms old by its file, under delete.retention.ms');
+    // the tombstone, first kept by this pass, stays until its delete horizon (see the first test)
+    assert.deepEqual(await keysOf(), ['1:u0=x', '3:u1=x', '5:u2=x', '7:u3=x', '8:a=null']);
+    assert.deepEqual(await tombstoneAt(log, 8), { horizon: true, baseTimestamp: now + 1000, timestamp: -1 });
     const copy = await stat(log.segments[0]!.logPath);
     assert.notEqual(copy.ino, first.ino, 'rewritten');
     assert.equal(copy.mtimeMs, now - 600, 'the rewritten copy keeps its sources\' modification time');
-    now += 500;
+    now += 1000;
     await logs.runRetention();
-    assert.deepEqual(await keysOf(), ['1:u0=x', '3:u1=x', '5:u2=x', '7:u3=x'], 'the tombstone goes once its file is older than delete.retention.ms');
+    assert.deepEqual(await keysOf(), ['1:u0=x', '3:u1=x', '5:u2=x', '7:u3=x']);
     await logs.close();
   }));
 
