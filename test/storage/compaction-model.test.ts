@@ -12,7 +12,7 @@ import type { LogManager } from '../../src/storage/log-manager.js';
 import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
 import { propertySeed } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { addKeyedRecords, crash, keyedContents, openLogs, type KeyedRecord } from './helpers.js';
+import { addKeyedRecords, clockAt, crash, keyedContents, openLogs, type KeyedRecord } from './helpers.js';
 
 type Op =
   | { kind: 'append'; records: { key: string | null; value: string | null }[] }
@@ -49,7 +49,7 @@ for (const [variant, mapBytes, ops, seed] of [
       fc.asyncProperty(ops, async (ops) => {
         const { dir, cleanup } = await tempDir();
         let now = 1_000_000;
-        const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+        const clock = clockAt(() => now);
         const open = () => openLogs(dir, { clock, compactionMapBytes: mapBytes });
         let logs: LogManager = await open();
         const model: KeyedRecord[] = [];

@@ -11,7 +11,7 @@ import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { diskPropertyOptions } from '../helpers/property-seed.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { keyedContents, openLogs, type KeyedRecord } from './helpers.js';
+import { clockAt, keyedContents, openLogs, type KeyedRecord } from './helpers.js';
 import { cutsArb, powerLossDisk } from './power-loss-disk.js';
 
 type Op =
@@ -56,7 +56,7 @@ test('a power loss during compaction or beside it keeps the latest acknowledged 
       const spare = await tempDir();
       const disk = powerLossDisk(spare.dir);
       let now = 1_000_000;
-      const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+      const clock = clockAt(() => now);
       // either every round journaled (so replay meets compacted segments) or only wide ones; small checkpoints
       const open = () => openLogs(dir, { fs: disk.fsFor(), clock, directSyncMax: journalEveryRound ? 0 : 4, journalCheckpointBytes: 4096 });
       let logs: LogManager = await open();

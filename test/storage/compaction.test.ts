@@ -13,7 +13,7 @@ import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { offsetForTimestamp } from '../../src/storage/timestamp-lookup.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { crash, holdFirstAtomicWrite, openLogs, waitUntil } from './helpers.js';
+import { clockAt, crash, holdFirstAtomicWrite, openLogs, waitUntil } from './helpers.js';
 
 function put(log: PartitionLog, records: { key: string | null; value: string | null }[], timestamp: number, compression = 0) {
   const batch = buildRecordBatch(records.map((r) => ({ ...r, timestamp })), { compression });
@@ -46,7 +46,7 @@ async function tombstoneAt(log: PartitionLog, offset: number): Promise<{ horizon
 
 /** A compacted topic of small segments that is cleaned at every pass where a segment closed (dirty ratio 0). */
 async function setup(dir: string, clock: { now: () => number }, overrides: Record<string, string> = {}, fs = nodeFileSystem): Promise<{ logs: LogManager; log: PartitionLog }> {
-  const logs = await openLogs(dir, { fs, clock: { ...clock, every: () => () => undefined, after: () => () => undefined } });
+  const logs = await openLogs(dir, { fs, clock: clockAt(clock.now) });
   await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '300', 'delete.retention.ms': '1000', 'min.cleanable.dirty.ratio': '0', ...overrides });
   return { logs, log: logs.getLog('c', 0)! };
 }
@@ -339,7 +339,7 @@ test('a crash in the middle of a merged copy\'s swap is finished by the next sta
  * another must open its file again, by name), and 300 records in it, noted by offset as `key:value` in `original`.
  */
 async function mergingSetup(dir: string, fs: FileSystem, original: Map<number, string>): Promise<{ logs: LogManager; merging: PartitionLog }> {
-  const logs = await openLogs(dir, { fs, maxOpenFiles: 1, clock: { now: () => 1_000_000, every: () => () => undefined, after: () => () => undefined } });
+  const logs = await openLogs(dir, { fs, maxOpenFiles: 1, clock: clockAt(() => 1_000_000) });
   await logs.createTopic('c', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '2000', 'min.cleanable.dirty.ratio': '0' });
   const merging = logs.getLog('c', 0)!;
   await putMergeable(merging, 0, 300, original);

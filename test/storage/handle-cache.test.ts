@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
-import { appendValues, openLogs, readAll } from './helpers.js';
+import { appendValues, clockAt, openLogs, readAll } from './helpers.js';
 
 /** A file system that tracks which segment files are open, and can refuse opens past a descriptor limit. */
 function trackingFs(limit = Infinity) {
@@ -215,7 +215,7 @@ test('out of descriptors, each cut of the cache is reported, and the cache grows
   withTempDir(async (dir) => {
     const { fs, state } = descriptorLimitedFs(60);
     let now = 0;
-    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    const clock = clockAt(() => now);
     const cuts: number[] = [];
     const logs = await openLogs(dir, { fs, clock, maxOpenFiles: 1000, onOpenFilesCut: (maxOpen) => cuts.push(maxOpen) });
     await logs.createTopic('t', 200);

@@ -2,10 +2,16 @@ import { readdir } from 'node:fs/promises';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import { validateBatches } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import type { Clock } from '../../src/io/clock.js';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { LogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
 import type { AppendResult, PartitionLog } from '../../src/storage/partition-log.js';
 import { changesIn, type CatalogueChange } from '../../src/storage/catalogue.js';
+
+/** A clock that reads `now` and runs no timers: retention, compaction and flushes run when a test asks for them. */
+export function clockAt(now: () => number): Clock {
+  return { now, every: () => () => undefined, after: () => () => undefined };
+}
 
 export function batchOf(values: string[], timestamp?: number): Buffer {
   return buildRecordBatch(values.map((v) => ({ key: `k-${v}`, value: v, timestamp })));

@@ -12,7 +12,7 @@ import { LogManager } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { Catalogue } from '../../src/storage/catalogue.js';
 import { maxTimestampRecord, offsetForTimestamp } from '../../src/storage/timestamp-lookup.js';
-import { appendValues, crash, fullDisk, heldSyncs, holdFirstAtomicWrite, onCatalogueWrite, openLogs, pathRecordingOpen, readAll, untilAcknowledged, waitUntil, whenRecovered } from './helpers.js';
+import { appendValues, clockAt, crash, fullDisk, heldSyncs, holdFirstAtomicWrite, onCatalogueWrite, openLogs, pathRecordingOpen, readAll, untilAcknowledged, waitUntil, whenRecovered } from './helpers.js';
 
 test('append then read returns the same records with assigned offsets, across a restart', () =>
   withTempDir(async (dir) => {
@@ -107,7 +107,7 @@ test('reads of bytes this process wrote lately are marked as in the page cache; 
 test('segments roll by age (segment.ms)', () =>
   withTempDir(async (dir) => {
     let now = 1_000_000;
-    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    const clock = clockAt(() => now);
     const logs = await openLogs(dir, { clock });
     await logs.createTopic('t', 1, { 'segment.ms': '1000' });
     const log = logs.getLog('t', 0)!;
@@ -124,7 +124,7 @@ test('segments roll by age (segment.ms)', () =>
 test('segment.jitter.ms rolls each segment by age up to that much sooner, chosen per segment', () =>
   withTempDir(async (dir) => {
     let now = 1_000_000;
-    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    const clock = clockAt(() => now);
     const logs = await openLogs(dir, { clock });
     // 40 partitions, each rolling by age somewhere in (0, 1000] ms: after 500 ms, all alike would be 2^-39 likely
     await logs.createTopic('jittered', 40, { 'segment.ms': '1000', 'segment.jitter.ms': '1000' });
@@ -317,7 +317,7 @@ test('the background flush of `none` topics keeps each topic\'s flush.ms: synced
 test('retention deletes whole old segments by time and by size, and not an active segment holding records still within retention', () =>
   withTempDir(async (dir) => {
     let now = 10_000_000;
-    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    const clock = clockAt(() => now);
     const logs = await openLogs(dir, { clock });
     await logs.createTopic('time', 1, { 'segment.bytes': '200', 'retention.ms': '1000' });
     await logs.createTopic('size', 1, { 'segment.bytes': '200', 'retention.bytes': '400' });
@@ -347,7 +347,7 @@ test('retention deletes whole old segments by time and by size, and not an activ
 test('time retention ages a segment whose records carry no timestamp (-1) by its file modification time, as Kafka does', () =>
   withTempDir(async (dir) => {
     let now = 10_000_000;
-    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    const clock = clockAt(() => now);
     const logs = await openLogs(dir, { clock });
     await logs.createTopic('untimed', 1, { 'segment.bytes': '200', 'retention.ms': '1000' });
     const log = logs.getLog('untimed', 0)!;
@@ -375,7 +375,7 @@ test('time retention ages a segment whose records carry no timestamp (-1) by its
 test('an idle partition whose records all expired loses them too: the active segment rolls and goes, as in Kafka, and the log keeps its end and producer state across a crash', () =>
   withTempDir(async (dir) => {
     let now = 10_000_000;
-    const clock = { now: () => now, every: () => () => undefined, after: () => () => undefined };
+    const clock = clockAt(() => now);
     // the log start offsets file is never written (as if a crash came first): the log's end must be found from the files
     const writeFileAtomic: FileSystem['writeFileAtomic'] = (path, data, durable) => (path.endsWith('log-start-offsets.json') ? Promise.resolve() : nodeFileSystem.writeFileAtomic(path, data, durable));
     // the roll's seal (its sync first) comes after the old segment went, so it writes no producer snapshot
