@@ -1,5 +1,5 @@
 import { Attributes, batchInfoAt, batchSizeAt, type BatchInfo } from '../protocol/record-batch.js';
-import { buildRecordBatch, decodeBatchRecords, type KafkaRecord } from '../protocol/records.js';
+import { buildRecordBatch, ControlType, controlTypeAt, decodeBatchRecords, type KafkaRecord } from '../protocol/records.js';
 import type { FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { LOG_PASS_READ_BYTES, type PartitionLog } from './partition-log.js';
@@ -55,9 +55,9 @@ function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
  * Compacts a `cleanup.policy=compact` log: in every closed segment, keeps only the latest record of each key
  * (records without a key are kept), and drops a key's latest record too when it is a tombstone (null value)
  * past its delete horizon (see keptPart). Records of aborted transactions are removed and never count as a key's
- * latest; only segments below the last stable offset are cleaned, and markers are kept. Segments from the first
- * one with records younger than `min.compaction.lag.ms` on are left alone, and a pass runs only once enough is
- * new (see worthCleaning). Each changed segment, or group of small ones merged into one (see groupsOf), is
+ * latest; only segments below the last stable offset are cleaned, and markers are kept while their transaction has
+ * records left (see keptMarker). Segments from the first one with records younger than `min.compaction.lag.ms` on
+ * are left alone, and a pass runs only once enough is new (see worthCleaning). Each changed segment, or group of small ones merged into one (see groupsOf), is
  * written anew beside them, fsync'd and swapped in (see PartitionLog.replaceSegments), so a crash mid-compaction
  * loses nothing. Offsets never change; compaction leaves gaps.
  *
@@ -94,7 +94,8 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number,
     result.rounds++;
     const mappedEnd = await mapKeys(log, from, through, map);
     const segments = log.closedSegments().filter((s) => s.nextOffset <= through && s.baseOffset < mappedEnd);
-    for (const group of groupsOf(segments, log.config.segmentBytes)) await cleanGroup(log, fs, group, map, mappedEnd, now, result);
+    const pass: CleaningPass = { map, mappedEnd, now, withData: new Set() };
+    for (const group of groupsOf(segments, log.config.segmentBytes)) await cleanGroup(log, fs, group, pass, result);
     log.compaction.cleanedThrough = from = mappedEnd;
   } while (from < through);
   return result;
@@ -121,21 +122,13 @@ async function mapKeys(log: PartitionLog, from: number, to: number, map: OffsetM
  * Rewrites a group of consecutive segments as one, without the records the map shows superseded, nor expired
  * tombstones. Records from `mappedEnd` on are kept: their keys were not looked at. A key the map does not hold
  * has no record in the mapped stretch, and at most one before it: its record there is still the latest. A
- * segment alone that neither loses anything nor has a tombstone to give a delete horizon is left as it is.
+ * segment alone that neither loses anything nor has a tombstone or marker to give a delete horizon is left as it is.
  *
  * At most HOLD_BYTES of the segments are in memory at once: the copy is written as it goes, and before the first
  * batch that changes a segment alone, its unchanged batches are held only up to that bound, then let go and read
  * again should a change come (a segment is up to segment.bytes, 1 GiB by default).
  */
-async function cleanGroup(
-  log: PartitionLog,
-  fs: FileSystem,
-  group: Segment[],
-  map: OffsetMap,
-  mappedEnd: number,
-  now: number,
-  result: CompactionResult,
-): Promise<void> {
+async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], pass: CleaningPass, result: CompactionResult): Promise<void> {
   const start = Math.max(group[0]!.baseOffset, log.logStartOffset);
   const end = group[group.length - 1]!.nextOffset;
   const path = group[0]!.logPath + CLEANED_SUFFIX;
@@ -150,7 +143,7 @@ async function cleanGroup(
   let removed = 0;
   try {
     for await (const { info, raw } of batchesIn(log, start, end)) {
-      const kept = keptPart(log, info, raw, map, mappedEnd, now);
+      const kept = keptPart(log, info, raw, pass);
       removed += kept.removed;
       if (copy === null) {
         if (kept.bytes === raw) {
@@ -206,10 +199,21 @@ function groupsOf(segments: Segment[], maxBytes: number): Segment[][] {
   return groups;
 }
 
+/** One round of a compaction pass, as its groups of segments are cleaned in log order. */
+interface CleaningPass {
+  /** The latest offset of each key in the stretch mapped for this round. */
+  map: OffsetMap;
+  /** The first offset past that stretch: records from there on are kept as they are. */
+  mappedEnd: number;
+  now: number;
+  /** Producers met with a batch of a committed transaction since their last marker. */
+  withData: Set<number>;
+}
+
 /**
  * What a segment's copy keeps of a batch: the batch itself when nothing changes, a rebuilt batch of the records
- * that stay, or nothing. Control batches and batches that cannot be decoded are kept whole; records of aborted
- * transactions all go.
+ * that stay, or nothing. Batches that cannot be decoded are kept whole; records of aborted transactions all go;
+ * markers as keptMarker says.
  *
  * Tombstones go by a delete horizon, as in Kafka since KIP-534: the first pass that keeps a batch's tombstones
  * writes `now` + delete.retention.ms into its header, and a later pass drops them once that time has come. So a
@@ -218,35 +222,58 @@ function groupsOf(segments: Segment[], maxBytes: number): Segment[][] {
  * 2026-12-04, tombstones with an old one, mirrored from another cluster for example, went at the first pass.)
  * A kept tombstone's horizon is noted, so that a pass runs when it comes.
  */
-function keptPart(
-  log: PartitionLog,
-  info: BatchInfo,
-  raw: Buffer,
-  map: OffsetMap,
-  mappedEnd: number,
-  now: number,
-): { bytes: Buffer | null; removed: number } {
-  if ((info.attributes & Attributes.CONTROL) !== 0) return { bytes: raw, removed: 0 };
+function keptPart(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
+  if ((info.attributes & Attributes.CONTROL) !== 0) return keptMarker(log, info, raw, pass);
   if (inAbortedTransaction(log, info)) return { bytes: null, removed: info.recordsCount };
+  if ((info.attributes & Attributes.TRANSACTIONAL) !== 0) pass.withData.add(info.producerId);
+  const { map, mappedEnd, now } = pass;
   if (info.baseOffset >= mappedEnd) return { bytes: raw, removed: 0 }; // its keys were not looked at: nothing to decode
   const records = decodeBatchRecords(raw);
   if (records === null) return { bytes: raw, removed: 0 };
-  const horizonSet = (info.attributes & Attributes.DELETE_HORIZON) !== 0;
-  const horizon = horizonSet ? info.baseTimestamp : now + log.config.deleteRetentionMs;
+  const horizon = deleteHorizon(log, info, now);
   let tombstones = false;
   const keep = records.filter((r) => {
     if (r.key === null || r.offset >= mappedEnd) return true;
     if (map.get(r.key) > r.offset) return false;
     if (r.value !== null) return true;
-    if (now >= horizon) return false;
+    if (now >= horizon.at) return false;
     tombstones = true;
     return true;
   });
-  if (tombstones) log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, horizon);
+  if (tombstones) log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, horizon.at);
   const removed = records.length - keep.length;
-  if (removed === 0 && (horizonSet || !tombstones)) return { bytes: raw, removed };
+  if (removed === 0 && (horizon.set || !tombstones)) return { bytes: raw, removed };
   if (keep.length === 0) return { bytes: null, removed };
-  return { bytes: rebuild(info, keep, compressionLevels(log.config), horizonSet || tombstones ? horizon : undefined), removed };
+  return { bytes: rebuild(info, keep, compressionLevels(log.config), horizon.set || tombstones ? horizon.at : undefined), removed };
+}
+
+/**
+ * A transaction marker is kept, but for a COMMIT marker whose transaction has no batch left in the log (compaction
+ * removed them all): as in Kafka, that one gets a delete horizon as a tombstone does and goes once it comes, so a
+ * compacted topic written by transactions does not keep a marker for each of them for ever. An ABORT marker stays:
+ * the aborted transactions sent to read_committed consumers (kept with the producer snapshots) would still name
+ * its transaction, and a consumer that meets no marker to end it skips that producer's later records.
+ */
+function keptMarker(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
+  const hadData = pass.withData.delete(info.producerId);
+  let type: number;
+  try {
+    type = controlTypeAt(raw, 0, raw.length);
+  } catch {
+    return { bytes: raw, removed: 0 }; // not a marker this broker knows: kept as it is
+  }
+  if (type !== ControlType.COMMIT || hadData) return { bytes: raw, removed: 0 };
+  const horizon = deleteHorizon(log, info, pass.now);
+  if (pass.now >= horizon.at) return { bytes: null, removed: info.recordsCount };
+  log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, horizon.at);
+  const records = horizon.set ? null : decodeBatchRecords(raw);
+  return { bytes: records ? rebuild(info, records, compressionLevels(log.config), horizon.at) : raw, removed: 0 };
+}
+
+/** A batch's delete horizon: the one in its header, or the one a pass at `now` gives it. */
+function deleteHorizon(log: PartitionLog, info: BatchInfo, now: number): { set: boolean; at: number } {
+  const set = (info.attributes & Attributes.DELETE_HORIZON) !== 0;
+  return { set, at: set ? info.baseTimestamp : now + log.config.deleteRetentionMs };
 }
 
 /** A segment's cleaned copy, written in writes of up to HOLD_BYTES as batches are added. */

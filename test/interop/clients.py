@@ -339,14 +339,16 @@ def confluent_consume_until_killed(bootstrap, topic, group):
 
 
 def confluent_transactions(bootstrap, topic, txid):
-    """Runs the transactions given on stdin ({"values", "partition", "outcome": "commit"|"abort"}) with one producer."""
+    """Runs the transactions given on stdin ({"values", "keys" (optional), "partition", "outcome": "commit"|"abort"})
+    with one producer."""
     from confluent_kafka import Producer
     p = Producer({'bootstrap.servers': bootstrap, 'transactional.id': txid, 'linger.ms': 2})
     p.init_transactions(30)
     for t in read_messages():
         p.begin_transaction()
-        for v in t['values']:
-            p.produce(topic, value=enc(v), partition=t['partition'])
+        keys = t.get('keys') or [None] * len(t['values'])
+        for k, v in zip(keys, t['values']):
+            p.produce(topic, key=enc(k), value=enc(v), partition=t['partition'])
         p.flush(30)
         if t['outcome'] == 'commit':
             p.commit_transaction(30)

@@ -1,11 +1,12 @@
 // Transactions with real clients: librdkafka (python3-confluent-kafka) commit and abort as read_committed and
 // read_uncommitted consumers see them, a consume-transform-produce loop that stays exactly-once across a
-// crash of the processing client, and kafkajs transactions (sendOffsets, abort, zombie fencing, a broker
-// restart in the middle of a transaction).
+// crash of the processing client, read_committed on a compacted topic as compaction stamps and removes markers,
+// and kafkajs transactions (sendOffsets, abort, zombie fencing, a broker restart in the middle of a transaction).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker } from '../../src/index.js';
+import { Attributes, validateBatches } from '../../src/protocol/record-batch.js';
 import { withBroker } from '../helpers/broker.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { python, pythonConsume, pythonProduce } from './python-clients.js';
@@ -26,6 +27,44 @@ test('librdkafka transactions: committed ones are visible to read_committed, abo
     const log = broker.logs.getLog('txn', 0)!;
     assert.deepEqual([log.highWatermark, log.lastStableOffset], [9, 9]);
     assert.deepEqual(log.transactions.abortedBetween(0, 9).map((a) => [a.firstOffset, a.lastOffset]), [[4, 6]]);
+  });
+});
+
+test('librdkafka read_committed on a compacted topic whose COMMIT markers compaction stamps with a delete horizon and then removes', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    await broker.createTopic('txn-compacted', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '256', 'min.cleanable.dirty.ratio': '0', 'delete.retention.ms': '1000' });
+    const run = (txns: { keys: string[]; values: string[]; outcome: string }[]) =>
+      python('confluent-transactions', [bootstrap, 'txn-compacted', 'tx-compacted'], txns.map((t) => ({ ...t, partition: 0 })));
+    const fillers = (round: number) => Array.from({ length: 6 }, (_, i) => ({ keys: [`f${round}-${i}`], values: ['f'.repeat(100)], outcome: 'commit' }));
+    assert.deepEqual(await run([
+      { keys: ['k1', 'k2'], values: ['old1', 'old2'], outcome: 'commit' }, // 0-1, marker 2
+      { keys: ['k1'], values: ['aborted'], outcome: 'abort' }, // 3, marker 4
+      { keys: ['k1', 'k2'], values: ['new1', 'new2'], outcome: 'commit' }, // 5-6, marker 7
+      ...fillers(0),
+    ]), [{ done: true }]);
+    const log = broker.logs.getLog('txn-compacted', 0)!;
+    const marker = async (offset: number) => {
+      const { records } = await log.read(offset, 1 << 20);
+      const info = validateBatches(records, 1 << 20).batches[0]!;
+      if (info.baseOffset !== offset) return 'gone';
+      return (info.attributes & Attributes.DELETE_HORIZON) !== 0 ? 'stamped' : 'plain';
+    };
+    const committed = async () => {
+      const got = await pythonConsume('confluent', bootstrap, 'txn-compacted', 1, 2 + 6 * 3, 'read_committed');
+      return got.sort((a, b) => a.offset - b.offset).map((m) => (m.value === 'f'.repeat(100) ? 'f' : m.value));
+    };
+    await broker.logs.runRetention();
+    assert.deepEqual([await marker(2), await marker(4), await marker(7)], ['plain', 'plain', 'plain'], 'the pass that removed transaction 0-1 still met its records');
+    assert.deepEqual(await run(fillers(1)), [{ done: true }]);
+    await broker.logs.runRetention();
+    assert.deepEqual([await marker(2), await marker(4), await marker(7)], ['stamped', 'plain', 'plain']);
+    assert.deepEqual(await run(fillers(2)), [{ done: true }]);
+    const expected = ['new1', 'new2', ...Array<string>(18).fill('f')];
+    assert.deepEqual(await committed(), expected);
+    await new Promise((r) => setTimeout(r, 1100));
+    await broker.logs.runRetention();
+    assert.deepEqual([await marker(2), await marker(4), await marker(7)], ['gone', 'plain', 'plain']);
+    assert.deepEqual(await committed(), expected);
   });
 });
 

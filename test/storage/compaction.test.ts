@@ -598,6 +598,59 @@ test('compaction removes aborted transactional records, keeps markers, and never
     await logs.close();
   }));
 
+test('a COMMIT marker whose transaction has no record left gets a delete horizon and then goes; an ABORT marker stays', () =>
+  withTempDir(async (dir) => {
+    let now = 1_000_000;
+    const { logs, log } = await setup(dir, { now: () => now });
+    const append = (batch: Buffer) => log.append(batch, validateBatches(batch, 1 << 20)).durable;
+    const txn = (producerId: number, key: string) =>
+      append(buildRecordBatch([{ key, value: `${key}-in-txn`.padEnd(80, 'x'), timestamp: now }], { producerId, producerEpoch: 0, baseSequence: 0, transactional: true }));
+    await txn(1, 'a'); // 0
+    await append(buildControlBatch(true, 1, 0)); // 1
+    await put(log, [{ key: 'a', value: 'a-newer'.padEnd(80, 'x') }], now); // 2: supersedes 0
+    await txn(2, 'b'); // 3
+    await append(buildControlBatch(false, 2, 0)); // 4
+    await txn(3, 'c'); // 5: its transaction keeps its record
+    await append(buildControlBatch(true, 3, 0)); // 6
+    const fill = async () => {
+      for (let i = 0; i < 8; i++) await put(log, [{ key: `filler-${i}`, value: 'f'.repeat(80) }], now);
+    };
+    await fill();
+    const markers = async () => {
+      const out: [number, string, boolean][] = [];
+      for (let offset = 0; offset <= 6; ) {
+        const { records } = await log.read(offset, 1 << 20);
+        for (const b of decodeRecordBatches(records)) {
+          offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
+          if ((b.info.attributes & Attributes.CONTROL) === 0 || b.info.baseOffset > 6) continue;
+          const type = b.records[0]!.key!.readInt16BE(2) === 1 ? 'COMMIT' : 'ABORT';
+          out.push([b.info.baseOffset, type, (b.info.attributes & Attributes.DELETE_HORIZON) !== 0]);
+        }
+      }
+      return out;
+    };
+    await logs.runRetention();
+    assert.deepEqual((await contents(log)).filter(([o]) => o < 7 && o !== 1 && o !== 4 && o !== 6).map(([o, k]) => [o, k]), [[2, 'a'], [5, 'c']]);
+    assert.deepEqual(await markers(), [[1, 'COMMIT', false], [4, 'ABORT', false], [6, 'COMMIT', false]], 'the pass that removed the record of transaction 1 still met it');
+    // the next pass finds transaction 1 with no record left
+    await fill();
+    await logs.runRetention();
+    assert.deepEqual(await markers(), [[1, 'COMMIT', true], [4, 'ABORT', false], [6, 'COMMIT', false]]);
+    now += 999;
+    await logs.runRetention();
+    assert.deepEqual(await markers(), [[1, 'COMMIT', true], [4, 'ABORT', false], [6, 'COMMIT', false]], 'kept until its horizon');
+    now += 1;
+    await logs.runRetention();
+    assert.deepEqual(await markers(), [[4, 'ABORT', false], [6, 'COMMIT', false]]);
+    // a restart rebuilds the same transactions: nothing open, the aborted one still known
+    await logs.close();
+    const again = await openLogs(dir);
+    const reopened = again.getLog('c', 0)!;
+    assert.equal(reopened.lastStableOffset, reopened.highWatermark);
+    assert.deepEqual(reopened.transactions.abortedBetween(0, 7).map((t) => [t.producerId, t.firstOffset, t.lastOffset]), [[2, 3, 4]]);
+    await again.close();
+  }));
+
 test('min.compaction.lag.ms leaves young records alone; min.cleanable.dirty.ratio waits until enough is new; max.compaction.lag.ms rolls and cleans', () =>
   withTempDir(async (dir) => {
     let now = 1_000_000;
