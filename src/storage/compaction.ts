@@ -57,9 +57,10 @@ function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
  * past its delete horizon (see keptPart). Records of aborted transactions are removed and never count as a key's
  * latest; only segments below the last stable offset are cleaned, and markers are kept while their transaction has
  * records left (see keptMarker). Segments from the first one with records younger than `min.compaction.lag.ms` on
- * are left alone, and a pass runs only once enough is new (see worthCleaning). Each changed segment, or group of small ones merged into one (see groupsOf), is
- * written anew beside them, fsync'd and swapped in (see PartitionLog.replaceSegments), so a crash mid-compaction
- * loses nothing. Offsets never change; compaction leaves gaps.
+ * are left alone, and a pass runs only once enough is new (see worthCleaning). Each changed segment, or group of
+ * small ones merged into one (see groupsOf), is written anew beside them, fsync'd and swapped in (see
+ * PartitionLog.replaceSegments), so a crash mid-compaction loses nothing. Offsets never change; compaction leaves
+ * gaps.
  *
  * As in Kafka's log cleaner, only the cleanable segments' keys count (a record of the active segment supersedes
  * nothing yet), and only those not mapped by an earlier pass: the segments below them were cleaned against
@@ -122,7 +123,8 @@ async function mapKeys(log: PartitionLog, from: number, to: number, map: OffsetM
  * Rewrites a group of consecutive segments as one, without the records the map shows superseded, nor expired
  * tombstones. Records from `mappedEnd` on are kept: their keys were not looked at. A key the map does not hold
  * has no record in the mapped stretch, and at most one before it: its record there is still the latest. A
- * segment alone that neither loses anything nor has a tombstone or marker to give a delete horizon is left as it is.
+ * segment alone that neither loses anything nor has a tombstone or marker to give a delete horizon is left as it
+ * is.
  *
  * At most HOLD_BYTES of the segments are in memory at once: the copy is written as it goes, and before the first
  * batch that changes a segment alone, its unchanged batches are held only up to that bound, then let go and read
