@@ -1,6 +1,8 @@
-// librdkafka through python3-confluent-kafka: admin, produce (acks=all), consume, offsets by time, limits.
+// librdkafka through python3-confluent-kafka: admin, produce (acks=all), consume, offsets by time, limits; and
+// with kafka-python and kafkajs, a compacted log whose tombstones carry a delete horizon.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
 import { Attributes, validateBatches } from '../../src/protocol/record-batch.js';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages, type TestMessage } from './dataset.js';
@@ -77,7 +79,7 @@ test('confluent-kafka: AlterConfigs on broker 1 sets topic defaults at run time;
   });
 });
 
-test('confluent-kafka and kafka-python read a compacted log whose tombstones carry a delete horizon (KIP-534), with every record timestamp as produced', async () => {
+test('confluent-kafka, kafka-python and kafkajs read a compacted log whose tombstones carry a delete horizon (KIP-534), with every record timestamp as produced', async () => {
   await withBroker(async ({ bootstrap, broker }) => {
     await broker.createTopic('compacted', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '8192', 'min.cleanable.dirty.ratio': '0' });
     // keys 0-99, then tombstones for keys 0-9, then keys 100-199 so that the tombstones' segments close; the
@@ -110,5 +112,30 @@ test('confluent-kafka and kafka-python read a compacted log whose tombstones car
       const consumed = await pythonConsume(client, bootstrap, 'compacted', 1, expected.length);
       assert.deepEqual(consumed.sort((a, b) => a.offset - b.offset), expected, client);
     }
+    const read = await kafkajsRead(bootstrap, 'compacted', expected.length);
+    assert.deepEqual(read, expected.map((m) => ({ offset: m.offset, key: m.key, value: m.value, timestamp: m.timestamp })), 'kafkajs');
   });
 });
+
+/** Every record of partition 0 of `topic` as kafkajs reads it, from the start, once `count` have come. */
+async function kafkajsRead(bootstrap: string, topic: string, count: number): Promise<{ offset: number; key: string | null; value: string | null; timestamp: number }[]> {
+  const consumer = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING }).consumer({ groupId: `read-${topic}`, maxWaitTimeInMs: 100 });
+  const out: { offset: number; key: string | null; value: string | null; timestamp: number }[] = [];
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            out.push({ offset: Number(message.offset), key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, timestamp: Number(message.timestamp) });
+            if (out.length === count) resolve();
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
