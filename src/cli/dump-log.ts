@@ -92,6 +92,7 @@ function batchLine(info: BatchInfo, position: number, magic: number, valid: bool
     `baseOffset: ${info.baseOffset} lastOffset: ${info.baseOffset + info.lastOffsetDelta} count: ${info.recordsCount}`,
     `baseSequence: ${info.baseSequence} lastSequence: ${lastSequence} producerId: ${info.producerId} producerEpoch: ${info.producerEpoch}`,
     `isTransactional: ${(a & Attributes.TRANSACTIONAL) !== 0} isControl: ${(a & Attributes.CONTROL) !== 0}`,
+    `deleteHorizonMs: ${(a & Attributes.DELETE_HORIZON) !== 0 ? info.baseTimestamp : 'none'}`,
     `position: ${position} ${timestampType}: ${info.maxTimestamp} size: ${info.size} magic: ${magic}`,
     `compresscodec: ${CODECS[a & Attributes.COMPRESSION_MASK] ?? `unknown(${a & Attributes.COMPRESSION_MASK})`} isvalid: ${valid}`,
   ].join(' ');

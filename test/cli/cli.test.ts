@@ -275,6 +275,31 @@ test('transactions list, describe and producers', async () => {
   }
 });
 
+test('dump-log shows the delete horizon compaction gave a tombstone\'s batch', () =>
+  withTempDir(async (dir) => {
+    const broker = await startBroker({ dataDir: dir });
+    const producer = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).producer();
+    let passAt: number;
+    try {
+      await broker.broker.createTopic('kv', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '300', 'min.cleanable.dirty.ratio': '0' });
+      await producer.connect();
+      await producer.send({ topic: 'kv', messages: [{ key: 'k', value: 'v' }] }); // 0
+      await producer.send({ topic: 'kv', messages: [{ key: 'k', value: null }] }); // 1
+      for (let i = 0; i < 6; i++) await producer.send({ topic: 'kv', messages: [{ key: `f${i}`, value: 'f'.repeat(100) }] });
+      passAt = Date.now();
+      await broker.broker.logs.runRetention();
+    } finally {
+      await producer.disconnect();
+      await broker.close();
+    }
+    const dump = await sluice(['dump-log', join(dir, 'kv-0', '00000000000000000000.log')]);
+    assert.equal(dump.code, 0, dump.stderr);
+    const batches = dump.stdout.split('\n').filter((l) => l.startsWith('baseOffset:'));
+    assert.equal(/^baseOffset: (\d+) /.exec(batches[0]!)![1], '1', 'the superseded record went; the tombstone stays');
+    const horizon = Number(/ deleteHorizonMs: (\d+) /.exec(batches[0]!)![1]);
+    assert.ok(horizon >= passAt + 86_400_000 && horizon <= Date.now() + 86_400_000, `horizon ${horizon}: a day (delete.retention.ms) after the pass`);
+  }));
+
 test('dump-log shows a segment\'s batches and records (plain, gzip, transactional with its marker), its index, a bad CRC and a torn tail', () =>
   withTempDir(async (dir) => {
     const broker = await startBroker({ dataDir: dir });
@@ -307,12 +332,12 @@ test('dump-log shows a segment\'s batches and records (plain, gzip, transactiona
     const field = (line: string, name: string) => new RegExp(`${name}: (\\S+)`).exec(line)?.[1];
     const batches = lines.filter((l) => l.startsWith('baseOffset:'));
     assert.deepEqual(
-      batches.slice(0, 4).map((l) => ['baseOffset', 'lastOffset', 'count', 'isTransactional', 'isControl', 'compresscodec', 'isvalid'].map((n) => field(l, n))),
+      batches.slice(0, 4).map((l) => ['baseOffset', 'lastOffset', 'count', 'isTransactional', 'isControl', 'deleteHorizonMs', 'compresscodec', 'isvalid'].map((n) => field(l, n))),
       [
-        ['0', '1', '2', 'false', 'false', 'none', 'true'],
-        ['2', '2', '1', 'false', 'false', 'gzip', 'true'],
-        ['3', '3', '1', 'true', 'false', 'none', 'true'],
-        ['4', '4', '1', 'true', 'true', 'none', 'true'],
+        ['0', '1', '2', 'false', 'false', 'none', 'none', 'true'],
+        ['2', '2', '1', 'false', 'false', 'none', 'gzip', 'true'],
+        ['3', '3', '1', 'true', 'false', 'none', 'none', 'true'],
+        ['4', '4', '1', 'true', 'true', 'none', 'none', 'true'],
       ],
     );
     assert.deepEqual(lines.filter((l) => l.startsWith('|')).slice(0, 5), [
