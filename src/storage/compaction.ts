@@ -245,7 +245,12 @@ function keptPart(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: Cleanin
   if (tombstones) log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, horizon.at);
   const removed = records.length - keep.length;
   if (removed === 0 && (horizon.set || !tombstones)) return { bytes: raw, removed };
-  if (keep.length === 0) return { bytes: null, removed };
+  if (keep.length === 0) {
+    // its marker may now go, once the next pass finds the transaction empty: that pass runs at the next check,
+    // not only once enough new records come
+    if ((info.attributes & Attributes.TRANSACTIONAL) !== 0) log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, now);
+    return { bytes: null, removed };
+  }
   return { bytes: rebuild(info, keep, compressionLevels(log.config), horizon.set || tombstones ? horizon.at : undefined), removed };
 }
 
