@@ -208,7 +208,7 @@ interface CleaningPass {
   /** The first offset past that stretch: records from there on are kept as they are. */
   mappedEnd: number;
   now: number;
-  /** Producers met with a batch of a committed transaction since their last marker. */
+  /** Producers whose committed transaction has a batch that keeps records, met since their last marker. */
   withData: Set<number>;
 }
 
@@ -226,8 +226,13 @@ interface CleaningPass {
  */
 function keptPart(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
   if ((info.attributes & Attributes.CONTROL) !== 0) return keptMarker(log, info, raw, pass);
+  const kept = keptRecords(log, info, raw, pass);
+  if ((info.attributes & Attributes.TRANSACTIONAL) !== 0 && kept.bytes !== null) pass.withData.add(info.producerId);
+  return kept;
+}
+
+function keptRecords(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
   if (inAbortedTransaction(log, info)) return { bytes: null, removed: info.recordsCount };
-  if ((info.attributes & Attributes.TRANSACTIONAL) !== 0) pass.withData.add(info.producerId);
   const { map, mappedEnd, now } = pass;
   if (info.baseOffset >= mappedEnd) return { bytes: raw, removed: 0 }; // its keys were not looked at: nothing to decode
   const records = decodeBatchRecords(raw);
@@ -245,19 +250,16 @@ function keptPart(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: Cleanin
   if (tombstones) log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, horizon.at);
   const removed = records.length - keep.length;
   if (removed === 0 && (horizon.set || !tombstones)) return { bytes: raw, removed };
-  if (keep.length === 0) {
-    // its marker may now go, once the next pass finds the transaction empty: that pass runs at the next check,
-    // not only once enough new records come
-    if ((info.attributes & Attributes.TRANSACTIONAL) !== 0) log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, now);
-    return { bytes: null, removed };
-  }
+  if (keep.length === 0) return { bytes: null, removed };
   return { bytes: rebuild(info, keep, compressionLevels(log.config), horizon.set || tombstones ? horizon.at : undefined), removed };
 }
 
 /**
  * A transaction marker is kept, but for a COMMIT marker whose transaction has no batch left in the log (compaction
- * removed them all): as in Kafka, that one gets a delete horizon as a tombstone does and goes once it comes, so a
- * compacted topic written by transactions does not keep a marker for each of them for ever. An ABORT marker stays:
+ * removed them all, in this pass or before): as in Kafka, that one gets a delete horizon as a tombstone does and
+ * goes once it comes, so a compacted topic written by transactions does not keep a marker for each of them for ever.
+ * A batch removed in this pass counts as gone: its removal is swapped in before the marker's (groups are swapped in
+ * log order), or with it (the same group), and the marker goes only at a later pass. An ABORT marker stays:
  * the aborted transactions sent to read_committed consumers (kept with the producer snapshots) would still name
  * its transaction, and a consumer that meets no marker to end it skips that producer's later records.
  */
