@@ -17,7 +17,7 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '1,2,3' },
     share: { type: 'string', default: '0.15' },
     'max-ms': { type: 'string', default: '15' },
-    tests: { type: 'string', default: 'model,compaction-model,power-loss,compaction-power-loss,catalogue-power-loss,transactions-power-loss' },
+    tests: { type: 'string', default: 'model,compaction-model,compaction-transactions-model,power-loss,compaction-power-loss,catalogue-power-loss,transactions-power-loss' },
     'timeout-s': { type: 'string', default: '1200' },
   },
 });

@@ -107,6 +107,23 @@ export function buildRecordBatch(records: NewRecord[], options: BuildBatchOption
 }
 
 /**
+ * A batch's header alone, without records: what compaction keeps of a producer's last batch once every record of it
+ * is gone, as Kafka's cleaner does, so that the producer's sequence and epoch outlive its records (a start that
+ * rebuilds producers from the log finds them there). Offsets, producer fields, the largest timestamp (as both
+ * timestamps) and the transactional and control flags are kept; codec and delete horizon are dropped, having
+ * nothing left to apply to.
+ */
+export function emptyBatchOf(raw: Buffer, info: BatchInfo): Buffer {
+  const out = Buffer.from(raw.subarray(0, Batch.HEADER_BYTES));
+  out.writeInt32BE(Batch.HEADER_BYTES - Batch.LOG_OVERHEAD, Batch.LENGTH);
+  out.writeInt16BE(info.attributes & ~(Attributes.COMPRESSION_MASK | Attributes.DELETE_HORIZON), Batch.ATTRIBUTES);
+  writeInt64(out, Batch.BASE_TIMESTAMP, info.maxTimestamp);
+  out.writeInt32BE(0, Batch.RECORDS_COUNT);
+  out.writeUInt32BE(crc32c(out.subarray(Batch.ATTRIBUTES)), Batch.CRC);
+  return out;
+}
+
+/**
  * Re-encodes the batches whose codec is not `codec` (a topic's compression.type): the records section is
  * decompressed and compressed again; the header keeps every field but the codec bits, the length and the CRC.
  * Records are not decoded, and control batches stay as they are. Null when no batch needs it.

@@ -1,5 +1,5 @@
 import { Attributes, batchInfoAt, batchSizeAt, type BatchInfo } from '../protocol/record-batch.js';
-import { buildRecordBatch, ControlType, controlTypeAt, decodeBatchRecords, type KafkaRecord } from '../protocol/records.js';
+import { buildRecordBatch, ControlType, controlTypeAt, decodeBatchRecords, emptyBatchOf, type KafkaRecord } from '../protocol/records.js';
 import type { FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { LOG_PASS_READ_BYTES, type PartitionLog } from './partition-log.js';
@@ -227,6 +227,10 @@ interface CleaningPass {
 function keptPart(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
   if ((info.attributes & Attributes.CONTROL) !== 0) return keptMarker(log, info, raw, pass);
   const kept = keptRecords(log, info, raw, pass);
+  // a producer's last batch stays, if only as its header, so that its sequence outlives its records
+  if (kept.bytes === null && info.producerId >= 0 && log.producers.lastBatchEnd(info.producerId) === info.baseOffset + info.lastOffsetDelta) {
+    kept.bytes = info.recordsCount === 0 ? raw : emptyBatchOf(raw, info);
+  }
   if ((info.attributes & Attributes.TRANSACTIONAL) !== 0 && kept.bytes !== null) pass.withData.add(info.producerId);
   return kept;
 }
@@ -237,6 +241,7 @@ function keptRecords(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: Clea
   if (info.baseOffset >= mappedEnd) return { bytes: raw, removed: 0 }; // its keys were not looked at: nothing to decode
   const records = decodeBatchRecords(raw);
   if (records === null) return { bytes: raw, removed: 0 };
+  if (records.length === 0) return { bytes: null, removed: 0 }; // left empty by an earlier pass (see keptPart)
   const horizon = deleteHorizon(log, info, now);
   let tombstones = false;
   const keep = records.filter((r) => {

@@ -137,6 +137,11 @@ export class ProducerStateManager {
     else entry.lastTimestampMs = timestampMs;
   }
 
+  /** The last offset of the producer's last batch of its current epoch, -1 if it has none. */
+  lastBatchEnd(producerId: number): number {
+    return this.producers.get(producerId)?.batches.at(-1)?.lastOffset ?? -1;
+  }
+
   /** Each producer's epoch, last sequence (-1 before any batch of this epoch) and last append time. */
   describe(): { producerId: number; epoch: number; lastSequence: number; lastTimestampMs: number }[] {
     return [...this.producers].map(([producerId, e]) => ({ producerId, epoch: e.epoch, lastSequence: e.batches.at(-1)?.lastSeq ?? -1, lastTimestampMs: e.lastTimestampMs }));

@@ -2,10 +2,10 @@
 // with kafka-python and kafkajs, a compacted log whose tombstones carry a delete horizon.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
 import { Attributes, validateBatches } from '../../src/protocol/record-batch.js';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages, type TestMessage } from './dataset.js';
+import { kafkajsRead } from './kafkajs-read.js';
 import { python, pythonConsume, pythonProduce } from './python-clients.js';
 
 test('confluent-kafka: create, produce 10,000 with acks=all, consume back exactly, offsets by time, delete', async () => {
@@ -116,26 +116,3 @@ test('confluent-kafka, kafka-python and kafkajs read a compacted log whose tombs
     assert.deepEqual(read, expected.map((m) => ({ offset: m.offset, key: m.key, value: m.value, timestamp: m.timestamp })), 'kafkajs');
   });
 });
-
-/** Every record of partition 0 of `topic` as kafkajs reads it, from the start, once `count` have come. */
-async function kafkajsRead(bootstrap: string, topic: string, count: number): Promise<{ offset: number; key: string | null; value: string | null; timestamp: number }[]> {
-  const consumer = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING }).consumer({ groupId: `read-${topic}`, maxWaitTimeInMs: 100 });
-  const out: { offset: number; key: string | null; value: string | null; timestamp: number }[] = [];
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      consumer
-        .run({
-          eachMessage: async ({ message }) => {
-            out.push({ offset: Number(message.offset), key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, timestamp: Number(message.timestamp) });
-            if (out.length === count) resolve();
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
-}

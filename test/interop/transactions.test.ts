@@ -1,14 +1,17 @@
 // Transactions with real clients: librdkafka (python3-confluent-kafka) commit and abort as read_committed and
 // read_uncommitted consumers see them, a consume-transform-produce loop that stays exactly-once across a
-// crash of the processing client, read_committed on a compacted topic as compaction stamps and removes markers,
-// and kafkajs transactions (sendOffsets, abort, zombie fencing, a broker restart in the middle of a transaction).
+// crash of the processing client, a compacted topic written by transactions as compaction stamps and removes
+// markers and empties a producer's last batch, and kafkajs transactions (sendOffsets, abort, zombie fencing, a
+// broker restart in the middle of a transaction).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker } from '../../src/index.js';
 import { Attributes, validateBatches } from '../../src/protocol/record-batch.js';
+import { decodeRecordBatches } from '../../src/protocol/records.js';
 import { withBroker } from '../helpers/broker.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { kafkajsRead } from './kafkajs-read.js';
 import { python, pythonConsume, pythonProduce } from './python-clients.js';
 
 test('librdkafka transactions: committed ones are visible to read_committed, aborted ones only to read_uncommitted', async () => {
@@ -30,7 +33,7 @@ test('librdkafka transactions: committed ones are visible to read_committed, abo
   });
 });
 
-test('librdkafka read_committed on a compacted topic whose COMMIT markers compaction stamps with a delete horizon and then removes', async () => {
+test('librdkafka (read_committed) and kafkajs read a compacted topic written by transactions as compaction stamps COMMIT markers with a delete horizon, removes them, and keeps a producer\'s last batch as its header', async () => {
   await withBroker(async ({ bootstrap, broker }) => {
     await broker.createTopic('txn-compacted', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '256', 'min.cleanable.dirty.ratio': '0', 'delete.retention.ms': '3000' });
     const run = (txns: { keys: string[]; values: string[]; outcome: string }[]) =>
@@ -49,9 +52,11 @@ test('librdkafka read_committed on a compacted topic whose COMMIT markers compac
       if (info.baseOffset !== offset) return 'gone';
       return (info.attributes & Attributes.DELETE_HORIZON) !== 0 ? 'stamped' : 'plain';
     };
-    const committed = async () => {
-      const got = await pythonConsume('confluent', bootstrap, 'txn-compacted', 1, 2 + 6 * 2, 'read_committed');
-      return got.sort((a, b) => a.offset - b.offset).map((m) => (m.value === 'f'.repeat(100) ? 'f' : m.value));
+    // long values by their first letter
+    const short = (value: string | null) => (value !== null && value.length > 20 ? value[0]! : value);
+    const committed = async (count = 2 + 6 * 2) => {
+      const got = await pythonConsume('confluent', bootstrap, 'txn-compacted', 1, count, 'read_committed');
+      return got.sort((a, b) => a.offset - b.offset).map((m) => short(m.value));
     };
     // the pass that removed the records of the first transaction gave its marker a delete horizon
     await broker.logs.runRetention();
@@ -64,6 +69,25 @@ test('librdkafka read_committed on a compacted topic whose COMMIT markers compac
     await broker.logs.runRetention();
     assert.deepEqual([await marker(2), await marker(4), await marker(7)], ['gone', 'plain', 'plain']);
     assert.deepEqual(await committed(), expected);
+
+    // the producer's last batch superseded by plain records: compaction keeps it as its header alone, as Kafka's
+    // cleaner does (its sequence outlives its records), and the clients pass over it
+    for (const [key, value] of [['f1-5', 'plain'], ...Array.from({ length: 6 }, (_, i) => [`g${i}`, 'g'.repeat(100)])] as const) {
+      assert.deepEqual(await pythonProduce('confluent', bootstrap, 'txn-compacted', [{ key, value, headers: [], timestamp: Date.now(), partition: 0 }]), { errors: [], unflushed: 0 });
+    }
+    await broker.logs.runRetention();
+    const empty: number[] = [];
+    for (let offset = log.logStartOffset; offset < log.highWatermark; ) {
+      for (const b of decodeRecordBatches((await log.read(offset, 1 << 20)).records)) {
+        if (b.info.recordsCount === 0) empty.push(b.info.producerId);
+        offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
+      }
+    }
+    assert.equal(empty.length, 1);
+    assert.ok(empty[0]! >= 0, 'the transactional producer\'s');
+    const after = ['new1', 'new2', ...Array<string>(11).fill('f'), 'plain', ...Array<string>(6).fill('g')];
+    assert.deepEqual(await committed(after.length), after);
+    assert.deepEqual((await kafkajsRead(bootstrap, 'txn-compacted', after.length)).map((m) => short(m.value)), after, 'kafkajs');
   });
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
@@ -598,50 +598,58 @@ test('compaction removes aborted transactional records, keeps markers, and never
     await logs.close();
   }));
 
-test('a COMMIT marker whose transaction has no record left gets a delete horizon and then goes; an ABORT marker stays', () =>
+test('a COMMIT marker whose transaction has no record left gets a delete horizon and then goes; an ABORT marker stays; a producer\'s last batch stays as its header', () =>
   withTempDir(async (dir) => {
     let now = 1_000_000;
     const { logs, log } = await setup(dir, { now: () => now });
     const append = (batch: Buffer) => log.append(batch, validateBatches(batch, 1 << 20)).durable;
-    const txn = (producerId: number, key: string) =>
-      append(buildRecordBatch([{ key, value: `${key}-in-txn`.padEnd(80, 'x'), timestamp: now }], { producerId, producerEpoch: 0, baseSequence: 0, transactional: true }));
-    await txn(1, 'a'); // 0
+    const txn = (producerId: number, baseSequence: number, key: string) =>
+      append(buildRecordBatch([{ key, value: `${key}-in-txn`.padEnd(80, 'x'), timestamp: now }], { producerId, producerEpoch: 0, baseSequence, transactional: true }));
+    await txn(1, 0, 'a'); // 0
     await append(buildControlBatch(true, 1, 0)); // 1
     await put(log, [{ key: 'a', value: 'a-newer'.padEnd(80, 'x') }], now); // 2: supersedes 0
-    await txn(2, 'b'); // 3
+    await txn(2, 0, 'b'); // 3: producer 2's last batch
     await append(buildControlBatch(false, 2, 0)); // 4
-    await txn(3, 'c'); // 5: its transaction keeps its record
+    await txn(3, 0, 'c'); // 5: its transaction keeps its record
     await append(buildControlBatch(true, 3, 0)); // 6
+    await txn(1, 1, 'd'); // 7: producer 1's last batch
+    await append(buildControlBatch(true, 1, 0)); // 8
     for (let i = 0; i < 8; i++) await put(log, [{ key: `filler-${i}`, value: 'f'.repeat(80) }], now);
-    const markers = async () => {
+    /** Batches up to offset 8: [offset, what, delete horizon set] */
+    const batches = async () => {
       const out: [number, string, boolean][] = [];
-      for (let offset = 0; offset <= 6; ) {
+      for (let offset = 0; offset <= 8; ) {
         const { records } = await log.read(offset, 1 << 20);
         for (const b of decodeRecordBatches(records)) {
           offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
-          if ((b.info.attributes & Attributes.CONTROL) === 0 || b.info.baseOffset > 6) continue;
-          const type = b.records[0]!.key!.readInt16BE(2) === 1 ? 'COMMIT' : 'ABORT';
-          out.push([b.info.baseOffset, type, (b.info.attributes & Attributes.DELETE_HORIZON) !== 0]);
+          if (b.info.baseOffset > 8) continue;
+          const what = (b.info.attributes & Attributes.CONTROL) === 0 ? b.records.map((r) => r.key!.toString()).join() || 'empty' : b.records[0]!.key!.readInt16BE(2) === 1 ? 'COMMIT' : 'ABORT';
+          out.push([b.info.baseOffset, what, (b.info.attributes & Attributes.DELETE_HORIZON) !== 0]);
         }
       }
       return out;
     };
     await logs.runRetention();
-    assert.deepEqual((await contents(log)).filter(([o]) => o < 7 && o !== 1 && o !== 4 && o !== 6).map(([o, k]) => [o, k]), [[2, 'a'], [5, 'c']]);
-    // the pass that removed the record of transaction 1 gave its marker a delete horizon
-    assert.deepEqual(await markers(), [[1, 'COMMIT', true], [4, 'ABORT', false], [6, 'COMMIT', false]]);
+    // the pass that removed the record of producer 1's first transaction gave its marker a delete horizon; the
+    // aborted record of producer 2 went, its batch's header stays
+    const after = [[2, 'a', false], [3, 'empty', false], [4, 'ABORT', false], [5, 'c', false], [6, 'COMMIT', false], [7, 'd', false], [8, 'COMMIT', false]];
+    assert.deepEqual(await batches(), [[1, 'COMMIT', true], ...after]);
     now += 999;
     await logs.runRetention();
-    assert.deepEqual(await markers(), [[1, 'COMMIT', true], [4, 'ABORT', false], [6, 'COMMIT', false]], 'kept until its horizon');
+    assert.deepEqual(await batches(), [[1, 'COMMIT', true], ...after], 'kept until its horizon');
     now += 1;
     await logs.runRetention();
-    assert.deepEqual(await markers(), [[4, 'ABORT', false], [6, 'COMMIT', false]]);
-    // a restart rebuilds the same transactions: nothing open, the aborted one still known
-    await logs.close();
+    assert.deepEqual(await batches(), after);
+    // rebuilt from the log alone (no snapshot), producers and transactions come back the same: nothing open, the
+    // aborted transaction known, producer 2's sequence kept by the header
+    await crash(logs);
+    for (const name of await readdir(join(dir, 'c-0'))) if (name.endsWith('.snapshot')) await rm(join(dir, 'c-0', name));
     const again = await openLogs(dir);
     const reopened = again.getLog('c', 0)!;
     assert.equal(reopened.lastStableOffset, reopened.highWatermark);
-    assert.deepEqual(reopened.transactions.abortedBetween(0, 7).map((t) => [t.producerId, t.firstOffset, t.lastOffset]), [[2, 3, 4]]);
+    assert.deepEqual(reopened.transactions.abortedBetween(0, 9).map((t) => [t.producerId, t.firstOffset, t.lastOffset]), [[2, 3, 4]]);
+    const next = buildRecordBatch([{ key: 'e', value: 'e', timestamp: now }], { producerId: 2, producerEpoch: 0, baseSequence: 1, transactional: true });
+    await reopened.append(next, validateBatches(next, 1 << 20)).durable;
     await again.close();
   }));
 
