@@ -359,7 +359,10 @@ function worthCleaning(log: PartitionLog, cleanable: Segment[], now: number): bo
   return dirty > 0 && (overdue || dirty >= total * log.config.minCleanableDirtyRatio);
 }
 
-/** A batch with some of its records, keeping its offsets, timestamps, producer fields and codec, and with `deleteHorizonMs` given, that delete horizon. */
+/**
+ * A batch with some of its records, keeping its offsets, timestamps, producer fields and codec; with
+ * `deleteHorizonMs`, given that delete horizon.
+ */
 function rebuild(info: BatchInfo, records: KafkaRecord[], levels: Readonly<CompressionLevels>, deleteHorizonMs: number | undefined): Buffer {
   return buildRecordBatch(
     records.map((r) => ({
