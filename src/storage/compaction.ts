@@ -134,9 +134,6 @@ async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], p
   const start = Math.max(group[0]!.baseOffset, log.logStartOffset);
   const end = group[group.length - 1]!.nextOffset;
   const path = group[0]!.logPath + CLEANED_SUFFIX;
-  // what records without timestamps are aged by (see Segment.newestTime); the copy keeps it, as Kafka's cleaner
-  // does, or each rewrite would make them young again (retention of `compact,delete` topics, min.compaction.lag.ms)
-  const modified = Math.max(...(await Promise.all(group.map((s) => s.modifiedTime(fs)))));
   let copy = group.length > 1 ? await CleanedCopy.create(fs, path) : null;
   let held: Buffer[] = [];
   let heldBytes = 0;
@@ -166,7 +163,9 @@ async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], p
       if (kept.bytes !== null) await copy.add(kept.bytes);
     }
     if (copy === null) return;
-    await copy.finish(modified);
+    // what records without timestamps are aged by (see Segment.newestTime); the copy keeps it, as Kafka's cleaner
+    // does, or each rewrite would make them young again (retention of `compact,delete` topics, min.compaction.lag.ms)
+    await copy.finish(Math.max(...(await Promise.all(group.map((s) => s.modifiedTime(fs))))));
   } catch (err) {
     await copy?.discard();
     throw err;
