@@ -95,7 +95,7 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number,
     result.rounds++;
     const mappedEnd = await mapKeys(log, from, through, map);
     const segments = log.closedSegments().filter((s) => s.nextOffset <= through && s.baseOffset < mappedEnd);
-    const pass: CleaningPass = { map, mappedEnd, now, withData: new Set() };
+    const pass: CleaningPass = { map, mappedEnd, now, withData: new Set(), withBatches: new Set(), abortsForgotten: new Set() };
     for (const group of groupsOf(segments, log.config.segmentBytes)) await cleanGroup(log, fs, group, pass, result);
     log.compaction.cleanedThrough = from = mappedEnd;
   } while (from < through);
@@ -135,6 +135,7 @@ async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], p
   const end = group[group.length - 1]!.nextOffset;
   const path = group[0]!.logPath + CLEANED_SUFFIX;
   let copy = group.length > 1 ? await CleanedCopy.create(fs, path) : null;
+  pass.abortsForgotten = new Set();
   let held: Buffer[] = [];
   let heldBytes = 0;
   /** Unchanged batches from `start` up to here were let go. */
@@ -171,7 +172,7 @@ async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], p
     throw err;
   }
   await copy.close();
-  if (await log.replaceSegments(group, copy.path)) {
+  if (await log.replaceSegments(group, copy.path, pass.abortsForgotten)) {
     result.segmentsRewritten++;
     result.segmentsMerged += group.length - 1;
     result.recordsRemoved += removed;
@@ -209,6 +210,10 @@ interface CleaningPass {
   now: number;
   /** Producers whose committed transaction has a batch that keeps records, met since their last marker. */
   withData: Set<number>;
+  /** Producers with a transactional batch met since their last marker, whether it stays or goes. */
+  withBatches: Set<number>;
+  /** The offsets of the ABORT markers in the group being cleaned whose transactions have no batch left (see keptMarker). */
+  abortsForgotten: Set<number>;
 }
 
 /**
@@ -225,17 +230,23 @@ interface CleaningPass {
  */
 function keptPart(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
   if ((info.attributes & Attributes.CONTROL) !== 0) return keptMarker(log, info, raw, pass);
-  const kept = keptRecords(log, info, raw, pass);
+  const aborted = inAbortedTransaction(log, info);
+  const kept = aborted ? { bytes: null, removed: info.recordsCount } : keptRecords(log, info, raw, pass);
   // a producer's last batch stays, if only as its header, so that its sequence outlives its records
   if (kept.bytes === null && info.producerId >= 0 && log.producers.lastBatchEnd(info.producerId) === info.baseOffset + info.lastOffsetDelta) {
     kept.bytes = info.recordsCount === 0 ? raw : emptyBatchOf(raw, info);
+  } else if (aborted) {
+    // its transaction's marker goes from the first pass that meets no batch of it (see keptMarker): the next one
+    log.compaction.nextTombstoneDueMs = pass.now;
   }
-  if ((info.attributes & Attributes.TRANSACTIONAL) !== 0 && kept.bytes !== null) pass.withData.add(info.producerId);
+  if ((info.attributes & Attributes.TRANSACTIONAL) !== 0) {
+    pass.withBatches.add(info.producerId);
+    if (kept.bytes !== null) pass.withData.add(info.producerId);
+  }
   return kept;
 }
 
 function keptRecords(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
-  if (inAbortedTransaction(log, info)) return { bytes: null, removed: info.recordsCount };
   const { map, mappedEnd, now } = pass;
   if (info.baseOffset >= mappedEnd) return { bytes: raw, removed: 0 }; // its keys were not looked at: nothing to decode
   const records = decodeBatchRecords(raw);
@@ -259,23 +270,33 @@ function keptRecords(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: Clea
 }
 
 /**
- * A transaction marker is kept, but for a COMMIT marker whose transaction has no batch left in the log (compaction
- * removed them all, in this pass or before): as in Kafka, that one gets a delete horizon as a tombstone does and
- * goes once it comes, so a compacted topic written by transactions does not keep a marker for each of them for ever.
- * A batch removed in this pass counts as gone: its removal is swapped in before the marker's (groups are swapped in
- * log order), or with it (the same group), and the marker goes only at a later pass. An ABORT marker stays:
- * the aborted transactions sent to read_committed consumers (kept with the producer snapshots) would still name
- * its transaction, and a consumer that meets no marker to end it skips that producer's later records.
+ * A transaction marker is kept while its transaction has a batch left in the log. Once it has none, the marker gets
+ * a delete horizon, as a tombstone does, and goes once that comes, as in Kafka, so that a compacted topic written by
+ * transactions does not keep a marker for each of them for ever.
+ *
+ * A COMMIT marker's transaction counts as empty once no batch of it keeps records: a batch removed in this pass is
+ * gone, as its removal is swapped in before the marker's (groups are swapped in log order) or with it (the same
+ * group), and the marker goes only at a later pass.
+ *
+ * An ABORT marker waits one pass more, for a pass that meets no batch of its transaction at all: the aborted
+ * transaction is then forgotten (see PartitionLog.forgetAbortedTransactions) before the swap that stamps or removes
+ * the marker, and the log's list of aborted transactions, sent to read_committed consumers, stops growing with
+ * every abort. Forgotten while a batch of it was left, its records would be read as committed (a crash before that
+ * batch's removal is swapped in); known with its marker gone, a consumer meets no marker to end it and skips its
+ * producer's later records.
  */
 function keptMarker(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
   const hadData = pass.withData.delete(info.producerId);
+  const hadBatches = pass.withBatches.delete(info.producerId);
   let type: number;
   try {
     type = controlTypeAt(raw, 0, raw.length);
   } catch {
     return { bytes: raw, removed: 0 }; // not a marker this broker knows: kept as it is
   }
-  if (type !== ControlType.COMMIT || hadData) return { bytes: raw, removed: 0 };
+  const ended = type === ControlType.COMMIT ? !hadData : type === ControlType.ABORT && !hadBatches;
+  if (!ended) return { bytes: raw, removed: 0 };
+  if (type === ControlType.ABORT) pass.abortsForgotten.add(info.baseOffset);
   const horizon = deleteHorizon(log, info, pass.now);
   if (pass.now >= horizon.at) return { bytes: null, removed: info.recordsCount };
   log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, horizon.at);

@@ -139,8 +139,9 @@ export class PartitionLog {
   readonly producers = new ProducerStateManager();
   readonly transactions = new TransactionIndex();
   /**
-   * Where compaction stands: closed segments up to this offset are cleaned; kept tombstones come due then; a swap
-   * that failed half-way waits for the next start (see replaceSegments).
+   * Where compaction stands: closed segments up to this offset are cleaned; a pass is due then whatever is new, for
+   * kept tombstones and markers (see compaction's keptPart); a swap that failed half-way waits for the next start
+   * (see replaceSegments).
    */
   readonly compaction = { cleanedThrough: -1, nextTombstoneDueMs: Infinity, swapPending: false };
   /** Retried idempotent batches answered from the log instead of being appended again. */
@@ -176,7 +177,7 @@ export class PartitionLog {
   /** The producer state a clean shutdown recorded at the log end, until rebuildProducerState uses it. */
   private shutdownSnapshot: { offset: number; json: string } | null = null;
   /** The producer state as of the active segment's base that a start rebuilt from sealed segments: written after it (see recoveryLeft). */
-  private rebuiltSnapshot: { offset: number; json: string } | null = null;
+  private rebuiltSnapshot: { offset: number; taken: TakenSnapshot } | null = null;
   /** Index and snapshot writes of rolled segments still running: a close waits for them. */
   private readonly sealing = new Set<Promise<void>>();
   /** Rolled segments whose bytes are durable, oldest first, waiting for a batch of seals (see sealSegment). */
@@ -429,7 +430,7 @@ export class PartitionLog {
     }
     // with no batch from the active segment's base on, the state at the end is the state as of that base
     if (atActiveBase === '' && offset >= activeBase) atActiveBase = this.snapshotState();
-    if (atActiveBase) this.rebuiltSnapshot = { offset: activeBase, json: atActiveBase };
+    if (atActiveBase) this.rebuiltSnapshot = { offset: activeBase, taken: { json: atActiveBase, forgets: this.transactions.forgets } };
   }
 
   /**
@@ -447,7 +448,7 @@ export class PartitionLog {
     // appends to the previous segment may not be written yet: its sync must come after the last of them
     const last = this.pending.length > this.writeIndex ? this.pending[this.pending.length - 1]! : undefined;
     const lastWrite = last?.segment === previous ? last.written : undefined;
-    const seal = { segment: previous, reactivations: previous.reactivations, snapshotOffset: next.baseOffset, snapshot: this.snapshotState() };
+    const seal = { segment: previous, reactivations: previous.reactivations, snapshotOffset: next.baseOffset, snapshot: this.takeSnapshot() };
     const sealing = this.sealSegment(seal, lastWrite).finally(() => this.sealing.delete(sealing));
     this.sealing.add(sealing);
   }
@@ -507,7 +508,7 @@ export class PartitionLog {
           this.env.indexes.admit(segment);
         }),
       ),
-      this.snapshots.write(newest.snapshotOffset, newest.snapshot),
+      this.writeSnapshot(newest.snapshotOffset, newest.snapshot),
     ]);
   }
 
@@ -527,6 +528,38 @@ export class PartitionLog {
 
   private snapshotState(): string {
     return JSON.stringify({ producers: this.producers.toJSON(), transactions: this.transactions.toJSON() });
+  }
+
+  /** The producer state now, for a snapshot written later (see writeSnapshot). */
+  private takeSnapshot(): TakenSnapshot {
+    return { json: this.snapshotState(), forgets: this.transactions.forgets };
+  }
+
+  /**
+   * Writes a snapshot taken earlier, without the aborted transactions compaction forgot since (see
+   * forgetAbortedTransactions): the next start would know them again, with their markers gone.
+   */
+  private writeSnapshot(offset: number, taken: TakenSnapshot): Promise<void> {
+    const current = taken.forgets === this.transactions.forgets ? taken.json : this.knownAbortsOnly(taken.json);
+    return this.snapshots.write(offset, current);
+  }
+
+  /** A snapshot's JSON without the aborted transactions no longer known; the same string when it names none. */
+  private knownAbortsOnly(json: string): string {
+    const saved = JSON.parse(json) as { producers: unknown; transactions: unknown };
+    const known = this.transactions.knownOnly(saved.transactions);
+    return known === saved.transactions ? json : JSON.stringify({ producers: saved.producers, transactions: known });
+  }
+
+  /**
+   * Forgets aborted transactions whose every batch compaction removed, before the swap that gives their markers a
+   * delete horizon or removes them (see compaction's keptMarker): in memory, and in the snapshot files, so that no
+   * start knows an aborted transaction whose marker is gone. Run within the swap's change to the segments, so no
+   * seal writes a snapshot meanwhile; one taken before and written after is filtered then (see writeSnapshot).
+   */
+  private async forgetAbortedTransactions(markerOffsets: ReadonlySet<number>): Promise<void> {
+    this.transactions.forget(markerOffsets);
+    await this.snapshots.rewrite((json) => this.knownAbortsOnly(json));
   }
 
   /**
@@ -934,10 +967,10 @@ export class PartitionLog {
     return running;
   }
 
-  private async writeRebuiltSnapshot(snapshot: { offset: number; json: string }): Promise<void> {
+  private async writeRebuiltSnapshot(snapshot: { offset: number; taken: TakenSnapshot }): Promise<void> {
     await this.changingSegments(async () => {
       // rolled since the start: the roll's snapshot is newer
-      if (!this.closed && this.activeSegment.baseOffset === snapshot.offset) await this.snapshots.write(snapshot.offset, snapshot.json);
+      if (!this.closed && this.activeSegment.baseOffset === snapshot.offset) await this.writeSnapshot(snapshot.offset, snapshot.taken);
     }).catch(() => undefined);
   }
 
@@ -1133,7 +1166,7 @@ export class PartitionLog {
    * Returns false, dropping the copy, if a segment of the group is gone (retention, DeleteRecords); those wait for
    * a swap in progress.
    */
-  replaceSegments(group: readonly Segment[], cleanedPath: string): Promise<boolean> {
+  replaceSegments(group: readonly Segment[], cleanedPath: string, abortsForgotten: ReadonlySet<number>): Promise<boolean> {
     return this.changingSegments(async () => {
       const { fs, handles } = this.env;
       const first = group[0]!;
@@ -1164,6 +1197,7 @@ export class PartitionLog {
       try {
         for (; pinned < group.length; pinned++) await handles.acquire(group[pinned]!);
         try {
+          if (abortsForgotten.size > 0) await this.forgetAbortedTransactions(abortsForgotten);
           await fs.rename(cleanedPath, swapPath);
           await fs.fsyncDir(this.dir);
         } catch (err) {
@@ -1275,7 +1309,7 @@ export class PartitionLog {
     return this.changingSegments(async () => {
       const old = this.activeSegment;
       if (this.closed || this.failing || old.size === 0 || this.highWatermark !== this.logEndOffset || !due(old)) return null;
-      const snapshot = this.snapshotState();
+      const snapshot = this.takeSnapshot();
       this.roll();
       const fresh = this.activeSegment;
       // the high watermark stays where it is, at the new segment's base
@@ -1289,7 +1323,7 @@ export class PartitionLog {
       })();
       // the roll's own seal writes it only if the old segment is still there then; the producer state (idempotent
       // producers' sequences, open transactions) must outlive its segments, as a crash would otherwise lose it
-      await Promise.all([created, this.snapshots.write(fresh.baseOffset, snapshot)]);
+      await Promise.all([created, this.writeSnapshot(fresh.baseOffset, snapshot)]);
       return old;
     });
   }
@@ -1389,7 +1423,13 @@ interface RollSeal {
   segment: Segment;
   reactivations: number;
   snapshotOffset: number;
-  snapshot: string;
+  snapshot: TakenSnapshot;
+}
+
+/** A producer snapshot's JSON, and how many times the aborted transactions had been forgotten when it was taken. */
+interface TakenSnapshot {
+  json: string;
+  forgets: number;
 }
 
 interface ReadySeal extends RollSeal {

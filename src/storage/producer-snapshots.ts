@@ -52,6 +52,23 @@ export class ProducerSnapshots {
     for (const o of stale) await this.fs.unlink(this.path(o)).catch(() => undefined);
   }
 
+  /**
+   * Rewrites durably each snapshot file whose JSON `change` alters (returning another string). A file it cannot
+   * parse is left as it is: a start refuses it anyway.
+   */
+  async rewrite(change: (json: string) => string): Promise<void> {
+    for (const at of this.offsets) {
+      const json = (await this.fs.readFile(this.path(at))).toString('utf8');
+      let changed: string;
+      try {
+        changed = change(json);
+      } catch {
+        continue;
+      }
+      if (changed !== json) await this.writeDurably(this.path(at), changed);
+    }
+  }
+
   /** Removes the snapshots past `offset`; true if there were any (their directory then wants an fsync). */
   async dropAfter(offset: number): Promise<boolean> {
     const stale = this.offsets.filter((o) => o > offset);

@@ -24,6 +24,8 @@ export class TransactionIndex {
   private completing: Completing[] = [];
   /** Sorted by marker offset, since markers are appended in log order. */
   private aborted: AbortedTxn[] = [];
+  /** How many times forget() changed `aborted`: a snapshot taken before the last of them is filtered before it is written. */
+  forgets = 0;
 
   get openCount(): number {
     return this.ongoing.size;
@@ -63,15 +65,8 @@ export class TransactionIndex {
 
   /** Aborted transactions that overlap [fromOffset, toOffset): what a read_committed fetch of that range needs. */
   abortedBetween(fromOffset: number, toOffset: number): AbortedTxn[] {
-    let lo = 0;
-    let hi = this.aborted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.aborted[mid]!.lastOffset < fromOffset) lo = mid + 1;
-      else hi = mid;
-    }
     const out: AbortedTxn[] = [];
-    for (let i = lo; i < this.aborted.length; i++) {
+    for (let i = this.firstEndingFrom(fromOffset); i < this.aborted.length; i++) {
       const a = this.aborted[i]!;
       if (a.firstOffset < toOffset) out.push(a);
     }
@@ -84,6 +79,44 @@ export class TransactionIndex {
     for (const c of this.completing) if (c.markerOffset >= offset && c.firstOffset < offset) this.ongoing.set(c.producerId, c.firstOffset);
     this.completing = this.completing.filter((c) => c.markerOffset < offset);
     this.aborted = this.aborted.filter((a) => a.lastOffset < offset);
+  }
+
+  /**
+   * Forgets the aborted transactions whose ABORT markers are at `markerOffsets`: compaction removed every batch of
+   * theirs and gives their markers a delete horizon, then removes them. Known without its marker, an aborted
+   * transaction would have read_committed consumers skip its producer's later records (see compaction's keptMarker).
+   */
+  forget(markerOffsets: ReadonlySet<number>): void {
+    const known = this.aborted.filter((a) => !markerOffsets.has(a.lastOffset));
+    if (known.length === this.aborted.length) return;
+    this.aborted = known;
+    this.forgets++;
+  }
+
+  /**
+   * A snapshot's transaction state (toJSON) without the aborted transactions no longer known here: forgotten since
+   * it was taken (see forget), or below the log start. The same object when it names none.
+   */
+  knownOnly(saved: unknown): unknown {
+    const { ongoing, aborted } = saved as { ongoing: [number, number][]; aborted: [number, number, number][] };
+    const known = aborted.filter(([, , lastOffset]) => this.abortedEndingAt(lastOffset));
+    return known.length === aborted.length ? saved : { ongoing, aborted: known };
+  }
+
+  private abortedEndingAt(markerOffset: number): boolean {
+    return this.aborted[this.firstEndingFrom(markerOffset)]?.lastOffset === markerOffset;
+  }
+
+  /** The index of the first aborted transaction whose marker is at or after `offset` (a binary search). */
+  private firstEndingFrom(offset: number): number {
+    let lo = 0;
+    let hi = this.aborted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.aborted[mid]!.lastOffset < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Drops aborted transactions wholly below the log start offset (retention, DeleteRecords). */

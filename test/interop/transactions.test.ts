@@ -33,7 +33,7 @@ test('librdkafka transactions: committed ones are visible to read_committed, abo
   });
 });
 
-test('librdkafka (read_committed) and kafkajs read a compacted topic written by transactions as compaction stamps COMMIT markers with a delete horizon, removes them, and keeps a producer\'s last batch as its header', async () => {
+test('librdkafka (read_committed) and kafkajs read a compacted topic written by transactions as compaction stamps COMMIT and ABORT markers with a delete horizon, removes them, and keeps a producer\'s last batch as its header', async () => {
   await withBroker(async ({ bootstrap, broker }) => {
     await broker.createTopic('txn-compacted', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '256', 'min.cleanable.dirty.ratio': '0', 'delete.retention.ms': '3000' });
     const run = (txns: { keys: string[]; values: string[]; outcome: string }[]) =>
@@ -58,17 +58,25 @@ test('librdkafka (read_committed) and kafkajs read a compacted topic written by 
       const got = await pythonConsume('confluent', bootstrap, 'txn-compacted', 1, count, 'read_committed');
       return got.sort((a, b) => a.offset - b.offset).map((m) => short(m.value));
     };
-    // the pass that removed the records of the first transaction gave its marker a delete horizon
+    // the pass that removed the records of the first transaction gave its marker a delete horizon; the aborted
+    // record went too, and its ABORT marker waits for a pass that meets no batch of its transaction: the next one
     await broker.logs.runRetention();
     assert.deepEqual([await marker(2), await marker(4), await marker(7)], ['stamped', 'plain', 'plain']);
-    const horizon = validateBatches((await log.read(2, 1 << 20)).records, 1 << 20).batches[0]!.baseTimestamp;
+    assert.equal(log.transactions.abortedBetween(0, log.highWatermark).length, 1);
+    await broker.logs.runRetention();
+    assert.deepEqual([await marker(2), await marker(4), await marker(7)], ['stamped', 'stamped', 'plain']);
+    assert.deepEqual(log.transactions.abortedBetween(0, log.highWatermark), [], 'the aborted transaction is forgotten');
+    const horizon = validateBatches((await log.read(4, 1 << 20)).records, 1 << 20).batches[0]!.baseTimestamp;
     assert.deepEqual(await run(fillers(1)), [{ done: true }]);
+    // the same producer's records after its aborted transaction are read, with or without the ABORT marker
     const expected = ['new1', 'new2', ...Array<string>(12).fill('f')];
     assert.deepEqual(await committed(), expected);
+    assert.deepEqual((await kafkajsRead(bootstrap, 'txn-compacted', expected.length)).map((m) => short(m.value)), expected, 'kafkajs');
     await new Promise((r) => setTimeout(r, Math.max(0, horizon - Date.now() + 10)));
     await broker.logs.runRetention();
-    assert.deepEqual([await marker(2), await marker(4), await marker(7)], ['gone', 'plain', 'plain']);
+    assert.deepEqual([await marker(2), await marker(4), await marker(7)], ['gone', 'gone', 'plain']);
     assert.deepEqual(await committed(), expected);
+    assert.deepEqual((await kafkajsRead(bootstrap, 'txn-compacted', expected.length)).map((m) => short(m.value)), expected, 'kafkajs');
 
     // the producer's last batch superseded by plain records: compaction keeps it as its header alone, as Kafka's
     // cleaner does (its sequence outlives its records), and the clients pass over it

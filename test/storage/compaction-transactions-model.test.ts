@@ -52,9 +52,14 @@ const opsArb: fc.Arbitrary<Op[]> = fc.array(
   { minLength: 20, maxLength: 60 },
 );
 
-/** The records a read_committed consumer is given, by offset, reading the whole log from its start. */
+/**
+ * The records a read_committed consumer is given, by offset, reading the whole log from its start; checks that each
+ * aborted transaction the log reports ends with its ABORT marker there (without it, the consumer would skip its
+ * producer's later records, which a later record of that producer shows only when there is one).
+ */
 async function readCommitted(log: PartitionLog): Promise<Map<number, KV>> {
   const aborted = log.transactions.abortedBetween(log.logStartOffset, log.lastStableOffset).sort((x, y) => x.firstOffset - y.firstOffset);
+  const unended = new Map(aborted.map((t) => [t.lastOffset, t.producerId]));
   const skipping = new Set<number>();
   const out = new Map<number, KV>();
   let offset = log.logStartOffset;
@@ -66,13 +71,17 @@ async function readCommitted(log: PartitionLog): Promise<Map<number, KV>> {
       offset = info.baseOffset + info.lastOffsetDelta + 1;
       while (aborted.length > 0 && aborted[0]!.firstOffset <= offset - 1) skipping.add(aborted.shift()!.producerId);
       if ((info.attributes & Attributes.CONTROL) !== 0) {
-        if (batch.records[0]!.key!.readInt16BE(2) === ControlType.ABORT) skipping.delete(info.producerId);
+        if (batch.records[0]!.key!.readInt16BE(2) === ControlType.ABORT) {
+          skipping.delete(info.producerId);
+          if (unended.get(info.baseOffset) === info.producerId) unended.delete(info.baseOffset);
+        }
         continue;
       }
       if ((info.attributes & Attributes.TRANSACTIONAL) !== 0 && skipping.has(info.producerId)) continue;
       for (const r of batch.records) out.set(r.offset, { key: r.key!.toString(), value: r.value!.toString() });
     }
   }
+  assert.deepEqual([...unended], [], 'aborted transactions known without their ABORT markers: [marker offset, producer]');
   return out;
 }
 

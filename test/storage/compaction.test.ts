@@ -13,7 +13,7 @@ import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { offsetForTimestamp } from '../../src/storage/timestamp-lookup.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { clockAt, crash, holdFirstAtomicWrite, openLogs, waitUntil } from './helpers.js';
+import { clockAt, crash, holdFirstAtomicWrite, openLogs, pathRecordingOpen, snapshotFiles, waitUntil } from './helpers.js';
 
 function put(log: PartitionLog, records: { key: string | null; value: string | null }[], timestamp: number, compression = 0) {
   const batch = buildRecordBatch(records.map((r) => ({ ...r, timestamp })), { compression });
@@ -598,7 +598,7 @@ test('compaction removes aborted transactional records, keeps markers, and never
     await logs.close();
   }));
 
-test('a COMMIT marker whose transaction has no record left gets a delete horizon and then goes; an ABORT marker stays; a producer\'s last batch stays as its header', () =>
+test('a COMMIT marker whose transaction has no record left gets a delete horizon and then goes; a producer\'s last batch stays as its header, and so does the ABORT marker of its transaction', () =>
   withTempDir(async (dir) => {
     let now = 1_000_000;
     const { logs, log } = await setup(dir, { now: () => now });
@@ -650,6 +650,108 @@ test('a COMMIT marker whose transaction has no record left gets a delete horizon
     assert.deepEqual(reopened.transactions.abortedBetween(0, 9).map((t) => [t.producerId, t.firstOffset, t.lastOffset]), [[2, 3, 4]]);
     const next = buildRecordBatch([{ key: 'e', value: 'e', timestamp: now }], { producerId: 2, producerEpoch: 0, baseSequence: 1, transactional: true });
     await reopened.append(next, validateBatches(next, 1 << 20)).durable;
+    await again.close();
+  }));
+
+test('an ABORT marker goes once a pass meets no batch of its transaction: the aborted transaction is forgotten, in memory and in snapshots, and its marker gets a delete horizon, then goes', () =>
+  withTempDir(async (dir) => {
+    let now = 1_000_000;
+    const { logs, log } = await setup(dir, { now: () => now });
+    const append = (l: PartitionLog, batch: Buffer) => l.append(batch, validateBatches(batch, 1 << 20)).durable;
+    const txn = (l: PartitionLog, baseSequence: number, key: string) =>
+      append(l, buildRecordBatch([{ key, value: `${key}-in-txn`.padEnd(80, 'x'), timestamp: now }], { producerId: 2, producerEpoch: 0, baseSequence, transactional: true }));
+    await txn(log, 0, 'a'); // 0
+    await append(log, buildControlBatch(false, 2, 0)); // 1
+    await txn(log, 1, 'b'); // 2: producer 2's last batch, committed
+    await append(log, buildControlBatch(true, 2, 0)); // 3
+    for (let i = 0; i < 8; i++) await put(log, [{ key: `filler-${i}`, value: 'f'.repeat(80) }], now);
+    /** Batches up to offset 3 of a log: [offset, what, delete horizon set] */
+    const batches = async (l: PartitionLog) => {
+      const out: [number, string, boolean][] = [];
+      for (let offset = 0; offset <= 3; ) {
+        const { records } = await l.read(offset, 1 << 20);
+        for (const b of decodeRecordBatches(records)) {
+          offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
+          if (b.info.baseOffset > 3) continue;
+          const what = (b.info.attributes & Attributes.CONTROL) === 0 ? b.records.map((r) => r.key!.toString()).join() : b.records[0]!.key!.readInt16BE(2) === 1 ? 'COMMIT' : 'ABORT';
+          out.push([b.info.baseOffset, what, (b.info.attributes & Attributes.DELETE_HORIZON) !== 0]);
+        }
+      }
+      return out;
+    };
+    const aborted = (l: PartitionLog) => l.transactions.abortedBetween(0, l.highWatermark).map((t) => [t.producerId, t.firstOffset, t.lastOffset]);
+    const snapshotsOnDisk = async () => {
+      const names = (await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.snapshot'));
+      return Promise.all(names.map(async (n) => JSON.parse(await readFile(join(dir, 'c-0', n), 'utf8')).transactions.aborted as number[][]));
+    };
+    assert.ok((await snapshotsOnDisk()).some((a) => a.length === 1), 'the rolls wrote the aborted transaction into a snapshot');
+    // the first pass removes the aborted record; its marker stays, as the pass met a batch of its transaction
+    await logs.runRetention();
+    assert.deepEqual((await batches(log)).slice(0, 1), [[1, 'ABORT', false]]);
+    assert.deepEqual(aborted(log), [[2, 0, 1]]);
+    // due at once, with nothing new: the next pass forgets the transaction and stamps the marker
+    await logs.runRetention();
+    assert.deepEqual(await batches(log), [[1, 'ABORT', true], [2, 'b', false], [3, 'COMMIT', false]]);
+    assert.deepEqual(aborted(log), []);
+    assert.deepEqual((await snapshotsOnDisk()).flat(), [], 'no snapshot names it');
+    await crash(logs);
+    const again = await openLogs(dir, { clock: clockAt(() => now) });
+    const reopened = again.getLog('c', 0)!;
+    assert.deepEqual(aborted(reopened), [], 'a start from the snapshots does not know it again');
+    now += 999;
+    await again.runRetention();
+    assert.deepEqual((await batches(reopened)).slice(0, 1), [[1, 'ABORT', true]], 'kept until its horizon');
+    now += 1;
+    await again.runRetention();
+    assert.deepEqual(await batches(reopened), [[2, 'b', false], [3, 'COMMIT', false]]);
+    assert.deepEqual(aborted(reopened), []);
+    // producer 2 goes on in sequence, and nothing is open
+    await txn(reopened, 2, 'c');
+    await append(reopened, buildControlBatch(true, 2, 0));
+    assert.equal(reopened.lastStableOffset, reopened.highWatermark);
+    await again.close();
+  }));
+
+test('a roll\'s snapshot taken before compaction forgets an aborted transaction, and written after, does not name it', () =>
+  withTempDir(async (dir) => {
+    // markers carry the real time: the clock runs a minute ahead, so that they are old enough for min.compaction.lag.ms
+    const now = Date.now() + 60_000;
+    const files = pathRecordingOpen();
+    let heldPath = '';
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: files.open,
+      fdatasync: async (fd) => {
+        while (heldPath !== '' && files.pathOf(fd) === heldPath) await new Promise((r) => setTimeout(r, 5));
+        return nodeFileSystem.fdatasync(fd);
+      },
+    };
+    const { logs, log } = await setup(dir, { now: () => now }, { 'flush.policy': 'none', 'min.compaction.lag.ms': '30000' }, fs);
+    const append = (batch: Buffer) => log.append(batch, validateBatches(batch, 1 << 20)).durable;
+    const txn = (baseSequence: number, key: string) =>
+      append(buildRecordBatch([{ key, value: `${key}-in-txn`.padEnd(80, 'x'), timestamp: now - 60_000 }], { producerId: 2, producerEpoch: 0, baseSequence, transactional: true }));
+    await txn(0, 'a'); // 0
+    await append(buildControlBatch(false, 2, 0)); // 1
+    await txn(1, 'b'); // 2
+    await append(buildControlBatch(true, 2, 0)); // 3
+    for (let i = 0; i < 8; i++) await put(log, [{ key: `filler-${i}`, value: 'f'.repeat(80) }], now - 60_000);
+    await logs.runRetention(); // removes the aborted record
+    assert.equal(log.transactions.abortedBetween(0, 2).length, 1);
+    // a segment of young records, whose roll's seal waits for its sync, with the aborted transaction in its snapshot
+    const before = log.activeSegment.baseOffset;
+    while (log.activeSegment.baseOffset === before) await put(log, [{ key: 'young', value: 'y'.repeat(80) }], now);
+    heldPath = log.activeSegment.logPath;
+    const young = log.activeSegment.baseOffset;
+    while (log.activeSegment.baseOffset === young) await put(log, [{ key: 'young', value: 'y'.repeat(80) }], now);
+    const sealAt = log.activeSegment.baseOffset;
+    await logs.runRetention(); // forgets it and stamps the marker; the young segment is left alone
+    assert.equal(log.transactions.abortedBetween(0, 2).length, 0);
+    assert.ok(!(await snapshotFiles(join(dir, 'c-0'))).includes(`${String(sealAt).padStart(20, '0')}.snapshot`), 'the seal is still waiting');
+    heldPath = '';
+    await waitUntil('the seal writes its snapshot', async () => (await snapshotFiles(join(dir, 'c-0'))).includes(`${String(sealAt).padStart(20, '0')}.snapshot`));
+    await crash(logs);
+    const again = await openLogs(dir, { clock: clockAt(() => now) });
+    assert.deepEqual(again.getLog('c', 0)!.transactions.abortedBetween(0, 2), []);
     await again.close();
   }));
 
