@@ -15,6 +15,7 @@
 //        [--reads]       (instead: one batch read from every partition at once, as a fetch over them reads; printed)
 //        [--rolls]       (instead: fsync appends while segments roll, next to the same appends without rolls; printed)
 //        [--starts]      (instead: how long opening the data dir takes after a crash and after a clean shutdown; printed)
+//        [--compaction]  (instead: fsync appends while a compaction pass cleans another partition, next to the same alone; printed)
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, cpus, tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ import { median } from '../stats.js';
 import { batchOfSize } from './batch-of-size.js';
 import { JournalSpare } from './journal-spare.js';
 import { roundRobinAppends } from './round-robin-appends.js';
+import { compactionSweep } from './compaction-sweep.js';
 import { startSweep } from './start-sweep.js';
 import { warmPageCache } from '../warm-pages.js';
 
@@ -46,6 +48,7 @@ const { values: args } = parseArgs({
     reads: { type: 'boolean', default: false },
     rolls: { type: 'boolean', default: false },
     starts: { type: 'boolean', default: false },
+    compaction: { type: 'boolean', default: false },
   },
 });
 if (args.disk !== 'real' && args.disk !== 'null') throw new Error('--disk is real or null');
@@ -365,6 +368,14 @@ async function main(): Promise<void> {
   if (args.starts) {
     try {
       await startSweep(root, REPS, args.partitions ? args.partitions.split(',').map(Number) : null);
+    } finally {
+      if (!args.dir) await rm(root, { recursive: true, force: true });
+    }
+    return;
+  }
+  if (args.compaction) {
+    try {
+      await compactionSweep(root, REPS);
     } finally {
       if (!args.dir) await rm(root, { recursive: true, force: true });
     }
