@@ -241,14 +241,10 @@ interface CleaningPass {
  */
 function keptPart(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
   if ((info.attributes & Attributes.CONTROL) !== 0) return keptMarker(log, info, raw, pass);
-  const aborted = inAbortedTransaction(log, info);
-  const kept = aborted ? { bytes: null, removed: info.recordsCount } : keptRecords(log, info, raw, pass);
+  const kept = inAbortedTransaction(log, info) ? { bytes: null, removed: info.recordsCount } : keptRecords(log, info, raw, pass);
   // a producer's last batch stays, if only as its header, so that its sequence outlives its records
   if (kept.bytes === null && info.producerId >= 0 && log.producers.lastBatchEnd(info.producerId) === info.baseOffset + info.lastOffsetDelta) {
     kept.bytes = info.recordsCount === 0 ? raw : emptyBatchOf(raw, info);
-  } else if (aborted) {
-    // its transaction's marker goes from the first pass that meets no batch of it (see keptMarker): the next one
-    log.compaction.nextTombstoneDueMs = pass.now;
   }
   if ((info.attributes & Attributes.TRANSACTIONAL) !== 0) {
     pass.withBatches.add(info.producerId);
@@ -292,7 +288,8 @@ function keptRecords(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: Clea
  * An ABORT marker waits one pass more, for a pass that meets no batch of its transaction at all: the aborted
  * transaction is then forgotten (see PartitionLog.forgetAbortedTransactions) before the swap that stamps or removes
  * the marker, and the log's list of aborted transactions, sent to read_committed consumers, stops growing with
- * every abort. Forgotten while a batch of it was left, its records would be read as committed (a crash before that
+ * every abort. That pass is the next one the log's dirty bytes call for, as in Kafka: one at once would read the
+ * whole log again. Forgotten while a batch of it was left, its records would be read as committed (a crash before that
  * batch's removal is swapped in); known with its marker gone, a consumer meets no marker to end it and skips its
  * producer's later records.
  */

@@ -139,9 +139,8 @@ export class PartitionLog {
   readonly producers = new ProducerStateManager();
   readonly transactions = new TransactionIndex();
   /**
-   * Where compaction stands: closed segments up to this offset are cleaned; a pass is due then whatever is new, for
-   * kept tombstones and markers (see compaction's keptPart); a swap that failed half-way waits for the next start
-   * (see replaceSegments).
+   * Where compaction stands: closed segments up to this offset are cleaned; kept tombstones and markers come due
+   * then; a swap that failed half-way waits for the next start (see replaceSegments).
    */
   readonly compaction = { cleanedThrough: -1, nextTombstoneDueMs: Infinity, swapPending: false };
   /** Retried idempotent batches answered from the log instead of being appended again. */

@@ -689,7 +689,11 @@ test('an ABORT marker goes once a pass meets no batch of its transaction: the ab
     await logs.runRetention();
     assert.deepEqual((await batches(log)).slice(0, 1), [[1, 'ABORT', false]]);
     assert.deepEqual(aborted(log), [[2, 0, 1]]);
-    // due at once, with nothing new: the next pass forgets the transaction and stamps the marker
+    // nothing new: no pass is due, and the marker waits for one, as in Kafka
+    await logs.runRetention();
+    assert.deepEqual((await batches(log)).slice(0, 1), [[1, 'ABORT', false]]);
+    // the next pass forgets the transaction and stamps the marker
+    for (let i = 0; i < 4; i++) await put(log, [{ key: `more-${i}`, value: 'm'.repeat(80) }], now);
     await logs.runRetention();
     assert.deepEqual(await batches(log), [[1, 'ABORT', true], [2, 'b', false], [3, 'COMMIT', false]]);
     assert.deepEqual(aborted(log), []);
@@ -737,12 +741,16 @@ test('a roll\'s snapshot taken before compaction forgets an aborted transaction,
     for (let i = 0; i < 8; i++) await put(log, [{ key: `filler-${i}`, value: 'f'.repeat(80) }], now - 60_000);
     await logs.runRetention(); // removes the aborted record
     assert.equal(log.transactions.abortedBetween(0, 2).length, 1);
-    // a segment of young records, whose roll's seal waits for its sync, with the aborted transaction in its snapshot
-    const before = log.activeSegment.baseOffset;
-    while (log.activeSegment.baseOffset === before) await put(log, [{ key: 'young', value: 'y'.repeat(80) }], now);
+    // segments to clean, then a segment of young records alone, whose roll's seal waits for its sync, with the
+    // aborted transaction in its snapshot
+    const rollWith = async (key: string, timestamp: number) => {
+      const from = log.activeSegment.baseOffset;
+      while (log.activeSegment.baseOffset === from) await put(log, [{ key, value: key.repeat(40) }], timestamp);
+    };
+    await rollWith('old', now - 60_000);
+    await rollWith('young', now);
     heldPath = log.activeSegment.logPath;
-    const young = log.activeSegment.baseOffset;
-    while (log.activeSegment.baseOffset === young) await put(log, [{ key: 'young', value: 'y'.repeat(80) }], now);
+    await rollWith('young', now);
     const sealAt = log.activeSegment.baseOffset;
     await logs.runRetention(); // forgets it and stamps the marker; the young segment is left alone
     assert.equal(log.transactions.abortedBetween(0, 2).length, 0);
