@@ -44,6 +44,24 @@ async function tombstoneAt(log: PartitionLog, offset: number): Promise<{ horizon
   return null;
 }
 
+/**
+ * The batches of a log from offset 0 through `last`, each as [base offset, its keys or 'empty' or its marker type,
+ * whether it carries a delete horizon].
+ */
+async function batchesThrough(log: PartitionLog, last: number): Promise<[number, string, boolean][]> {
+  const out: [number, string, boolean][] = [];
+  for (let offset = 0; offset <= last; ) {
+    const { records } = await log.read(offset, 1 << 20);
+    for (const b of decodeRecordBatches(records)) {
+      offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
+      if (b.info.baseOffset > last) continue;
+      const what = (b.info.attributes & Attributes.CONTROL) === 0 ? b.records.map((r) => r.key!.toString()).join() || 'empty' : b.records[0]!.key!.readInt16BE(2) === 1 ? 'COMMIT' : 'ABORT';
+      out.push([b.info.baseOffset, what, (b.info.attributes & Attributes.DELETE_HORIZON) !== 0]);
+    }
+  }
+  return out;
+}
+
 /** A compacted topic of small segments that is cleaned at every pass where a segment closed (dirty ratio 0). */
 async function setup(dir: string, clock: { now: () => number }, overrides: Record<string, string> = {}, fs = nodeFileSystem): Promise<{ logs: LogManager; log: PartitionLog }> {
   const logs = await openLogs(dir, { fs, clock: clockAt(clock.now) });
@@ -615,20 +633,7 @@ test('a COMMIT marker whose transaction has no record left gets a delete horizon
     await txn(1, 1, 'd'); // 7: producer 1's last batch
     await append(buildControlBatch(true, 1, 0)); // 8
     for (let i = 0; i < 8; i++) await put(log, [{ key: `filler-${i}`, value: 'f'.repeat(80) }], now);
-    /** Batches up to offset 8: [offset, what, delete horizon set] */
-    const batches = async () => {
-      const out: [number, string, boolean][] = [];
-      for (let offset = 0; offset <= 8; ) {
-        const { records } = await log.read(offset, 1 << 20);
-        for (const b of decodeRecordBatches(records)) {
-          offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
-          if (b.info.baseOffset > 8) continue;
-          const what = (b.info.attributes & Attributes.CONTROL) === 0 ? b.records.map((r) => r.key!.toString()).join() || 'empty' : b.records[0]!.key!.readInt16BE(2) === 1 ? 'COMMIT' : 'ABORT';
-          out.push([b.info.baseOffset, what, (b.info.attributes & Attributes.DELETE_HORIZON) !== 0]);
-        }
-      }
-      return out;
-    };
+    const batches = () => batchesThrough(log, 8);
     await logs.runRetention();
     // the pass that removed the record of producer 1's first transaction gave its marker a delete horizon; the
     // aborted record of producer 2 went, its batch's header stays
@@ -665,20 +670,7 @@ test('an ABORT marker goes once a pass meets no batch of its transaction: the ab
     await txn(log, 1, 'b'); // 2: producer 2's last batch, committed
     await append(log, buildControlBatch(true, 2, 0)); // 3
     for (let i = 0; i < 8; i++) await put(log, [{ key: `filler-${i}`, value: 'f'.repeat(80) }], now);
-    /** Batches up to offset 3 of a log: [offset, what, delete horizon set] */
-    const batches = async (l: PartitionLog) => {
-      const out: [number, string, boolean][] = [];
-      for (let offset = 0; offset <= 3; ) {
-        const { records } = await l.read(offset, 1 << 20);
-        for (const b of decodeRecordBatches(records)) {
-          offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
-          if (b.info.baseOffset > 3) continue;
-          const what = (b.info.attributes & Attributes.CONTROL) === 0 ? b.records.map((r) => r.key!.toString()).join() : b.records[0]!.key!.readInt16BE(2) === 1 ? 'COMMIT' : 'ABORT';
-          out.push([b.info.baseOffset, what, (b.info.attributes & Attributes.DELETE_HORIZON) !== 0]);
-        }
-      }
-      return out;
-    };
+    const batches = (l: PartitionLog) => batchesThrough(l, 3);
     const aborted = (l: PartitionLog) => l.transactions.abortedBetween(0, l.highWatermark).map((t) => [t.producerId, t.firstOffset, t.lastOffset]);
     const snapshotsOnDisk = async () => {
       const names = (await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.snapshot'));
