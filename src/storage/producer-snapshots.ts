@@ -54,11 +54,16 @@ export class ProducerSnapshots {
 
   /**
    * Rewrites durably each snapshot file whose JSON `change` alters (returning another string). A file it cannot
-   * parse is left as it is: a start refuses it anyway.
+   * parse is left as it is, as a start refuses it anyway, and one gone is passed over.
    */
   async rewrite(change: (json: string) => string): Promise<void> {
     for (const at of this.offsets) {
-      const json = (await this.fs.readFile(this.path(at))).toString('utf8');
+      const read = await this.fs.readFile(this.path(at)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      if (read === null) continue;
+      const json = read.toString('utf8');
       let changed: string;
       try {
         changed = change(json);

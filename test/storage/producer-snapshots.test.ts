@@ -1,7 +1,7 @@
 // A partition's producer snapshot files: a write keeps the two newest, a start restores the newest readable one at or
-// below the log's end and removes those past it, a rollback drops those past its point.
+// below the log's end and removes those past it, a rollback drops those past its point, a rewrite changes files in place.
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeFileSystem } from '../../src/io/file-system.js';
@@ -55,5 +55,23 @@ test('a rollback drops the snapshots past its point and says whether there were 
     assert.deepEqual(await filesIn(dir), [name(10)]);
     assert.equal(snapshots.has(20), false);
     assert.equal(snapshots.has(10), true);
+  });
+});
+
+test('a rewrite writes the files whose JSON the change alters, and passes over those it cannot parse and those gone', async () => {
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, name(10)), '{"n":1}');
+    await writeFile(join(dir, name(20)), 'unreadable');
+    await writeFile(join(dir, name(30)), '{"n":3}');
+    const snapshots = snapshotsIn(dir);
+    snapshots.adopt([10, 20, 30, 40]); // 40: its file is gone
+    const seen: string[] = [];
+    await snapshots.rewrite((json) => {
+      seen.push(json);
+      const { n } = JSON.parse(json) as { n: number };
+      return n === 3 ? JSON.stringify({ n: 4 }) : json;
+    });
+    assert.deepEqual(seen, ['{"n":1}', 'unreadable', '{"n":3}']);
+    assert.deepEqual(await Promise.all([10, 20, 30].map((o) => readFile(join(dir, name(o)), 'utf8'))), ['{"n":1}', 'unreadable', '{"n":4}']);
   });
 });
