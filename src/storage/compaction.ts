@@ -1,5 +1,5 @@
 import { Attributes, batchInfoAt, batchSizeAt, type BatchInfo } from '../protocol/record-batch.js';
-import { buildRecordBatch, ControlType, controlTypeAt, decodeBatchRecords, emptyBatchOf, type KafkaRecord } from '../protocol/records.js';
+import { buildRecordBatch, ControlType, controlTypeAt, decodeBatchRecords, emptyBatchOf, visitRecordKeys, type KafkaRecord } from '../protocol/records.js';
 import type { FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { LOG_PASS_READ_BYTES, type PartitionLog } from './partition-log.js';
@@ -119,13 +119,20 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number,
  * MAX_DECOMPRESSED_BYTES) supersedes nothing.
  */
 async function mapKeys(log: PartitionLog, from: number, to: number, map: OffsetMap): Promise<number> {
+  let unmapped = -1;
+  const mapRecord = (records: Buffer, keyStart: number, keyEnd: number, offset: number): boolean => {
+    if (keyStart < 0 || offset < from) return false;
+    if (map.full && map.get(records, keyStart, keyEnd) < 0) {
+      unmapped = offset;
+      return true;
+    }
+    map.put(records, offset, keyStart, keyEnd);
+    return false;
+  };
   for await (const { info, raw } of batchesIn(log, from, to)) {
     if ((info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, info)) continue;
-    for (const r of decodeBatchRecords(raw) ?? []) {
-      if (r.key === null || r.offset < from) continue;
-      if (map.full && map.get(r.key) < 0) return r.offset;
-      map.put(r.key, r.offset);
-    }
+    visitRecordKeys(raw, info, mapRecord);
+    if (unmapped >= 0) return unmapped;
   }
   return to;
 }
@@ -253,26 +260,35 @@ function keptPart(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: Cleanin
   return kept;
 }
 
+/**
+ * What stays of a data batch's records: those without a key, or past the mapped stretch, or their key's latest, but
+ * for tombstones past their delete horizon. The batch is walked without decoding its records (most batches keep
+ * every one), and decoded only to be rebuilt.
+ */
 function keptRecords(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
   const { map, mappedEnd, now } = pass;
-  if (info.baseOffset >= mappedEnd) return { bytes: raw, removed: 0 }; // its keys were not looked at: nothing to decode
+  if (info.baseOffset >= mappedEnd) return { bytes: raw, removed: 0 }; // its keys were not looked at: nothing to read
+  if (info.recordsCount === 0) return { bytes: null, removed: 0 }; // left empty by an earlier pass (see keptPart)
+  const horizon = deleteHorizon(log, info, now);
+  /** The positions in the batch of the records that go, in order. */
+  const gone: number[] = [];
+  let tombstones = false;
+  let index = -1;
+  const readable = visitRecordKeys(raw, info, (records, keyStart, keyEnd, offset, valueNull) => {
+    index++;
+    if (keyStart < 0 || offset >= mappedEnd) return;
+    if (map.get(records, keyStart, keyEnd) > offset || (valueNull && now >= horizon.at)) gone.push(index);
+    else if (valueNull) tombstones = true;
+  });
+  if (!readable) return { bytes: raw, removed: 0 };
+  if (tombstones) log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, horizon.at);
+  const removed = gone.length;
+  if (removed === 0 && (horizon.set || !tombstones)) return { bytes: raw, removed };
+  if (removed === info.recordsCount) return { bytes: null, removed };
   const records = decodeBatchRecords(raw);
   if (records === null) return { bytes: raw, removed: 0 };
-  if (records.length === 0) return { bytes: null, removed: 0 }; // left empty by an earlier pass (see keptPart)
-  const horizon = deleteHorizon(log, info, now);
-  let tombstones = false;
-  const keep = records.filter((r) => {
-    if (r.key === null || r.offset >= mappedEnd) return true;
-    if (map.get(r.key) > r.offset) return false;
-    if (r.value !== null) return true;
-    if (now >= horizon.at) return false;
-    tombstones = true;
-    return true;
-  });
-  if (tombstones) log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, horizon.at);
-  const removed = records.length - keep.length;
-  if (removed === 0 && (horizon.set || !tombstones)) return { bytes: raw, removed };
-  if (keep.length === 0) return { bytes: null, removed };
+  let next = 0;
+  const keep = records.filter((_r, i) => (i === gone[next] ? (next++, false) : true));
   return { bytes: rebuild(info, keep, compressionLevels(log.config), horizon.set || tombstones ? horizon.at : undefined), removed };
 }
 

@@ -40,9 +40,9 @@ export class OffsetMap {
     return this.size >= this.capacity;
   }
 
-  /** Sets the key's offset; a new key must not be put into a full map. */
-  put(key: Uint8Array, offset: number): void {
-    const slot = this.find(key);
+  /** Sets the key's offset (the key: `key`'s bytes from `start` to `end`); a new key must not be put into a full map. */
+  put(key: Uint8Array, offset: number, start = 0, end = key.length): void {
+    const slot = this.find(key, start, end);
     if (this.offsets[slot] === EMPTY) {
       if (this.full) throw new Error('offset map is full');
       this.hashes.set(this.probe, slot * 4);
@@ -52,8 +52,8 @@ export class OffsetMap {
   }
 
   /** The key's offset, or -1 if the map does not hold it. */
-  get(key: Uint8Array): number {
-    return this.offsets[this.find(key)]! - 1;
+  get(key: Uint8Array, start = 0, end = key.length): number {
+    return this.offsets[this.find(key, start, end)]! - 1;
   }
 
   clear(): void {
@@ -62,9 +62,9 @@ export class OffsetMap {
   }
 
   /** The key's slot, or the empty slot where it would go (there always is one: the table never fills). */
-  private find(key: Uint8Array): number {
+  private find(key: Uint8Array, start: number, end: number): number {
     const { probe, hashes, offsets, slots } = this;
-    hashKey(key, probe);
+    hashKey(key, probe, start, end);
     let slot = probe[0]! % slots;
     for (;;) {
       if (offsets[slot] === EMPTY) return slot;

@@ -56,3 +56,15 @@ test('every input bit changes about half of the 128 output bits', () => {
     assert.ok(fewest >= 32, `length ${length}: a flip changed only ${fewest} bits`);
   }
 });
+
+test('a key hashed where it lies in a larger buffer hashes as the key alone, at every length and position', () => {
+  const buf = Buffer.from(Array.from({ length: 80 }, (_, i) => (i * 37 + 11) & 255));
+  for (let start = 0; start < 20; start++) {
+    for (let end = start; end <= buf.length; end += 7) {
+      const alone = hashOf(Buffer.from(buf.subarray(start, end)));
+      const out = new Uint32Array(4);
+      hashKey(buf, out, start, end);
+      assert.equal(Array.from(out, (w) => w.toString(16).padStart(8, '0')).join(''), alone, `${start}..${end}`);
+    }
+  }
+});
