@@ -305,9 +305,9 @@ function keptRecords(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: Clea
  * transaction is then forgotten (see PartitionLog.forgetAbortedTransactions) before the swap that stamps or removes
  * the marker, and the log's list of aborted transactions, sent to read_committed consumers, stops growing with
  * every abort. That pass is the next one the log's dirty bytes call for, as in Kafka: one at once would read the
- * whole log again. Forgotten while a batch of it was left, its records would be read as committed (a crash before that
- * batch's removal is swapped in); known with its marker gone, a consumer meets no marker to end it and skips its
- * producer's later records.
+ * whole log again. Forgotten while a batch of it was left, its records would be read as committed (a crash before
+ * that batch's removal is swapped in); known with its marker gone, a consumer meets no marker to end it and skips
+ * its producer's later records.
  */
 function keptMarker(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
   const hadData = pass.withData.delete(info.producerId);
