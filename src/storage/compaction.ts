@@ -1,12 +1,12 @@
 import { Attributes, batchInfoAt, batchSizeAt, type BatchInfo } from '../protocol/record-batch.js';
-import { buildRecordBatch, ControlType, controlTypeAt, decodeBatchRecords, emptyBatchOf, visitRecordKeys, type KafkaRecord } from '../protocol/records.js';
+import { ControlType, controlTypeAt, decodeBatchRecords, emptyBatchOf } from '../protocol/records.js';
 import type { FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { LOG_PASS_READ_BYTES, type PartitionLog } from './partition-log.js';
-import { OffsetMap } from './offset-map.js';
+import type { Cleaner, CleanerMap, JudgedChunk } from './cleaner.js';
+import { deleteHorizon, rebuild, type CleaningRound } from './record-cleaning.js';
 import type { Segment } from './segment.js';
 import { compressionLevels } from './log-config.js';
-import type { CompressionLevels } from '../protocol/compression.js';
 
 export interface CompactionResult {
   /** Copies written, each replacing one segment or a group of them. */
@@ -22,39 +22,45 @@ const CLEANED_SUFFIX = '.cleaned';
 /** A cleaned copy is written in chunks of this, and a segment's unchanged batches are held up to it. */
 const HOLD_BYTES = 4 << 20;
 const MAX_RELATIVE_OFFSET = 2 ** 31 - 1;
-/**
- * A pass gives the event loop back after this much work on the batches of a chunk. Each 1 MiB chunk took 4-5 ms
- * to map or to clean, and every request waited behind it: 1 KiB `fsync` appends had p50 12 ms during a pass over
- * 200 MiB (0.2 alone); 0.8 ms with this (`npm run bench:storage -- --compaction`), the pass no slower.
- */
-const WORK_SLICE_MS = 0.25;
+/** Whole batches of a log, as read at once, and their header fields. */
+interface Chunk {
+  bytes: Buffer;
+  infos: BatchInfo[];
+}
 
-/**
- * Every batch in [from, to) of the log, in order, read in chunks of LOG_PASS_READ_BYTES, as its header fields and
- * its bytes (a view of the chunk). The caller's work on the batches counts towards WORK_SLICE_MS.
- */
-async function* batchesIn(log: PartitionLog, from: number, to: number): AsyncGenerator<{ info: BatchInfo; raw: Buffer }> {
-  let offset = from;
-  while (offset < to) {
-    const { records } = await log.read(offset, LOG_PASS_READ_BYTES);
-    if (records.length === 0) return;
-    let sliceStart = performance.now();
-    for (let at = 0; at < records.length; ) {
-      const size = batchSizeAt(records, at);
-      if (size <= 0 || at + size > records.length) break; // a partial trailing batch: read again from its offset
-      const raw = records.subarray(at, at + size);
-      const info = batchInfoAt(raw, 0, size);
-      if (info.baseOffset >= to) return;
-      yield { info, raw };
-      offset = info.baseOffset + info.lastOffsetDelta + 1;
-      at += size;
-      if (performance.now() - sliceStart >= WORK_SLICE_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        sliceStart = performance.now();
-      }
+/** The batches of the log in [from, to), from the chunk read at `from`; null past the end. */
+async function readChunk(log: PartitionLog, from: number, to: number): Promise<Chunk | null> {
+  const { records } = await log.read(from, LOG_PASS_READ_BYTES);
+  const infos: BatchInfo[] = [];
+  let at = 0;
+  while (at < records.length) {
+    const size = batchSizeAt(records, at); // a read returns whole batches
+    const info = batchInfoAt(records, at, size);
+    if (info.baseOffset >= to) break;
+    infos.push(info);
+    at += size;
+  }
+  return infos.length === 0 ? null : { bytes: records.subarray(0, at), infos };
+}
+
+/** The log's batches in [from, to) in order, chunk by chunk, the next chunk read while the caller works on one. */
+async function* chunksIn(log: PartitionLog, from: number, to: number): AsyncGenerator<Chunk> {
+  let next = readChunk(log, from, to);
+  try {
+    for (let chunk = await next; chunk !== null; chunk = await next) {
+      const last = chunk.infos[chunk.infos.length - 1]!;
+      const end = last.baseOffset + last.lastOffsetDelta + 1;
+      next = end < to ? readChunk(log, end, to) : Promise.resolve(null);
+      next.catch(() => undefined); // awaited at the next step, or below when the caller stops early
+      yield chunk;
     }
+  } finally {
+    await next.catch(() => undefined);
   }
 }
+
+/** A batch's bytes within its chunk. */
+const rawOf = (chunk: Chunk, info: BatchInfo): Buffer => chunk.bytes.subarray(info.position, info.position + info.size);
 
 /** Whether a batch belongs to a transaction that was aborted (its records are garbage). */
 function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
@@ -77,9 +83,10 @@ function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
  * nothing yet), and only those not mapped by an earlier pass: the segments below them were cleaned against
  * everything before them, so each key appears there once. The keys are mapped in at most `mapBytes` of memory
  * (see OffsetMap); more distinct keys than that holds are cleaned in several rounds, each mapping the keys of the
- * next stretch of offsets and cleaning every segment below that stretch's end.
+ * next stretch of offsets and cleaning every segment below that stretch's end. The map and the work on records are
+ * the cleaner thread's (see Cleaner); the reads, the copies and the swaps are done here.
  */
-export async function compactLog(log: PartitionLog, fs: FileSystem, now: number, mapBytes: number): Promise<CompactionResult> {
+export async function compactLog(log: PartitionLog, fs: FileSystem, cleaner: Cleaner, now: number, mapBytes: number): Promise<CompactionResult> {
   const result: CompactionResult = { segmentsRewritten: 0, segmentsMerged: 0, recordsRemoved: 0, rounds: 0 };
   if (!log.config.cleanupPolicy.includes('compact') || log.compaction.swapPending) return result;
   const stableEnd = log.lastStableOffset;
@@ -100,16 +107,20 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number,
   await log.syncSegments(closed.filter((s) => s.nextOffset > log.compaction.cleanedThrough));
 
   let from = Math.max(log.compaction.cleanedThrough, log.logStartOffset);
-  const map = new OffsetMap(through - from, mapBytes);
-  do {
-    map.clear();
-    result.rounds++;
-    const mappedEnd = await mapKeys(log, from, through, map);
-    const segments = log.closedSegments().filter((s) => s.nextOffset <= through && s.baseOffset < mappedEnd);
-    const pass: CleaningPass = { map, mappedEnd, now, withData: new Set(), withBatches: new Set(), abortsForgotten: new Set() };
-    for (const group of groupsOf(segments, log.config.segmentBytes)) await cleanGroup(log, fs, group, pass, result);
-    log.compaction.cleanedThrough = from = mappedEnd;
-  } while (from < through);
+  const map = await cleaner.openMap(through - from, mapBytes);
+  try {
+    do {
+      if (result.rounds++ > 0) await map.clear();
+      const mappedEnd = await mapKeys(log, from, through, map);
+      const segments = log.closedSegments().filter((s) => s.nextOffset <= through && s.baseOffset < mappedEnd);
+      const round: CleaningRound = { mappedEnd, now, deleteRetentionMs: log.config.deleteRetentionMs, levels: compressionLevels(log.config) };
+      const pass: CleaningPass = { map, round, withData: new Set(), withBatches: new Set(), abortsForgotten: new Set() };
+      for (const group of groupsOf(segments, log.config.segmentBytes)) await cleanGroup(log, fs, group, pass, result);
+      log.compaction.cleanedThrough = from = mappedEnd;
+    } while (from < through);
+  } finally {
+    await map.free().catch(() => undefined); // a thread that failed or was stopped took its maps with it
+  }
   return result;
 }
 
@@ -118,20 +129,13 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, now: number,
  * record it did not map (`to` when it got through). A batch that cannot be decoded (corrupt, or its records past
  * MAX_DECOMPRESSED_BYTES) supersedes nothing.
  */
-async function mapKeys(log: PartitionLog, from: number, to: number, map: OffsetMap): Promise<number> {
-  let unmapped = -1;
-  const mapRecord = (records: Buffer, keyStart: number, keyEnd: number, offset: number): boolean => {
-    if (keyStart < 0 || offset < from) return false;
-    if (map.full && map.get(records, keyStart, keyEnd) < 0) {
-      unmapped = offset;
-      return true;
-    }
-    map.put(records, offset, keyStart, keyEnd);
-    return false;
-  };
-  for await (const { info, raw } of batchesIn(log, from, to)) {
-    if ((info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, info)) continue;
-    visitRecordKeys(raw, info, mapRecord);
+async function mapKeys(log: PartitionLog, from: number, to: number, map: CleanerMap): Promise<number> {
+  for await (const chunk of chunksIn(log, from, to)) {
+    const skip = new Uint8Array(chunk.infos.length);
+    chunk.infos.forEach((info, i) => {
+      if ((info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, info)) skip[i] = 1;
+    });
+    const unmapped = await map.mapKeys(chunk.bytes, skip, from);
     if (unmapped >= 0) return unmapped;
   }
   return to;
@@ -160,26 +164,30 @@ async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], p
   let releasedTo = start;
   let removed = 0;
   try {
-    for await (const { info, raw } of batchesIn(log, start, end)) {
-      const kept = keptPart(log, info, raw, pass);
-      removed += kept.removed;
-      if (copy === null) {
-        if (kept.bytes === raw) {
-          held.push(raw);
-          heldBytes += raw.length;
-          if (heldBytes > HOLD_BYTES) {
-            held = [];
-            heldBytes = 0;
-            releasedTo = info.baseOffset + info.lastOffsetDelta + 1;
+    for await (const chunk of chunksIn(log, start, end)) {
+      const judged = await judgeChunk(log, chunk, pass);
+      for (const [i, info] of chunk.infos.entries()) {
+        const raw = rawOf(chunk, info);
+        const kept = keptPart(log, info, raw, pass, judged(i, raw));
+        removed += kept.removed;
+        if (copy === null) {
+          if (kept.bytes === raw) {
+            held.push(raw);
+            heldBytes += raw.length;
+            if (heldBytes > HOLD_BYTES) {
+              held = [];
+              heldBytes = 0;
+              releasedTo = info.baseOffset + info.lastOffsetDelta + 1;
+            }
+            continue;
           }
-          continue;
+          copy = await CleanedCopy.create(fs, path);
+          for await (const unchanged of chunksIn(log, start, releasedTo)) await copy.add(unchanged.bytes);
+          for (const b of held) await copy.add(b);
+          held = [];
         }
-        copy = await CleanedCopy.create(fs, path);
-        for await (const unchanged of batchesIn(log, start, releasedTo)) await copy.add(unchanged.raw);
-        for (const b of held) await copy.add(b);
-        held = [];
+        if (kept.bytes !== null) await copy.add(kept.bytes);
       }
-      if (kept.bytes !== null) await copy.add(kept.bytes);
     }
     if (copy === null) return;
     // what records without timestamps are aged by (see Segment.newestTime); the copy keeps it, as Kafka's cleaner
@@ -222,10 +230,8 @@ function groupsOf(segments: Segment[], maxBytes: number): Segment[][] {
 /** One round of a compaction pass, as its groups of segments are cleaned in log order. */
 interface CleaningPass {
   /** The latest offset of each key in the stretch mapped for this round. */
-  map: OffsetMap;
-  /** The first offset past that stretch: records from there on are kept as they are. */
-  mappedEnd: number;
-  now: number;
+  map: CleanerMap;
+  round: CleaningRound;
   /** Producers whose committed transaction has a batch that keeps records, met since their last marker. */
   withData: Set<number>;
   /** Producers with a transactional batch met since their last marker, whether it stays or goes. */
@@ -234,21 +240,38 @@ interface CleaningPass {
   abortsForgotten: Set<number>;
 }
 
+type Kept = { bytes: Buffer | null; removed: number };
+
+/**
+ * Has the cleaner thread judge the records of the chunk's data batches that need it (see judgeRecords), and notes
+ * the delete horizon of the tombstones they keep, so that a pass runs when it comes; what the thread made of each
+ * batch, or undefined for a batch it was not asked about.
+ */
+async function judgeChunk(log: PartitionLog, chunk: Chunk, pass: CleaningPass): Promise<(i: number, raw: Buffer) => Kept | undefined> {
+  const asked = new Uint8Array(chunk.infos.length);
+  let any = false;
+  chunk.infos.forEach((info, i) => {
+    if ((info.attributes & Attributes.CONTROL) !== 0 || info.baseOffset >= pass.round.mappedEnd || info.recordsCount === 0 || inAbortedTransaction(log, info)) return;
+    asked[i] = 1;
+    any = true;
+  });
+  if (!any) return () => undefined;
+  const judged: JudgedChunk = await pass.map.judge(chunk.bytes, asked, pass.round);
+  log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, judged.tombstoneDueMs);
+  return (i, raw) => (asked[i] === 0 ? undefined : judged.kept(i, raw));
+}
+
 /**
  * What a segment's copy keeps of a batch: the batch itself when nothing changes, a rebuilt batch of the records
- * that stay, or nothing. Batches that cannot be decoded are kept whole; records of aborted transactions all go;
- * markers as keptMarker says.
- *
- * Tombstones go by a delete horizon, as in Kafka since KIP-534: the first pass that keeps a batch's tombstones
- * writes `now` + delete.retention.ms into its header, and a later pass drops them once that time has come. So a
- * tombstone stays delete.retention.ms after it was first cleaned, whatever timestamp its producer gave it: a
- * consumer reading from the start of the log has that long to see it. (Aged by their timestamps before
- * 2026-12-04, tombstones with an old one, mirrored from another cluster for example, went at the first pass.)
- * A kept tombstone's horizon is noted, so that a pass runs when it comes.
+ * that stay, or nothing. A data batch's records are as the cleaner thread `judged` them; one it was not asked about
+ * is of an aborted transaction (its records all go), past the mapped stretch (kept: its keys were not looked at),
+ * or left empty by an earlier pass (see below). Markers as keptMarker says.
  */
-function keptPart(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
+function keptPart(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass, judged: Kept | undefined): Kept {
   if ((info.attributes & Attributes.CONTROL) !== 0) return keptMarker(log, info, raw, pass);
-  const kept = inAbortedTransaction(log, info) ? { bytes: null, removed: info.recordsCount } : keptRecords(log, info, raw, pass);
+  const kept =
+    judged ??
+    (inAbortedTransaction(log, info) ? { bytes: null, removed: info.recordsCount } : { bytes: info.baseOffset >= pass.round.mappedEnd ? raw : null, removed: 0 });
   // a producer's last batch stays, if only as its header, so that its sequence outlives its records
   if (kept.bytes === null && info.producerId >= 0 && log.producers.lastBatchEnd(info.producerId) === info.baseOffset + info.lastOffsetDelta) {
     kept.bytes = info.recordsCount === 0 ? raw : emptyBatchOf(raw, info);
@@ -258,38 +281,6 @@ function keptPart(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: Cleanin
     if (kept.bytes !== null) pass.withData.add(info.producerId);
   }
   return kept;
-}
-
-/**
- * What stays of a data batch's records: those without a key, or past the mapped stretch, or their key's latest, but
- * for tombstones past their delete horizon. The batch is walked without decoding its records (most batches keep
- * every one), and decoded only to be rebuilt.
- */
-function keptRecords(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
-  const { map, mappedEnd, now } = pass;
-  if (info.baseOffset >= mappedEnd) return { bytes: raw, removed: 0 }; // its keys were not looked at: nothing to read
-  if (info.recordsCount === 0) return { bytes: null, removed: 0 }; // left empty by an earlier pass (see keptPart)
-  const horizon = deleteHorizon(log, info, now);
-  /** The positions in the batch of the records that go, in order. */
-  const gone: number[] = [];
-  let tombstones = false;
-  let index = -1;
-  const readable = visitRecordKeys(raw, info, (records, keyStart, keyEnd, offset, valueNull) => {
-    index++;
-    if (keyStart < 0 || offset >= mappedEnd) return;
-    if (map.get(records, keyStart, keyEnd) > offset || (valueNull && now >= horizon.at)) gone.push(index);
-    else if (valueNull) tombstones = true;
-  });
-  if (!readable) return { bytes: raw, removed: 0 };
-  if (tombstones) log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, horizon.at);
-  const removed = gone.length;
-  if (removed === 0 && (horizon.set || !tombstones)) return { bytes: raw, removed };
-  if (removed === info.recordsCount) return { bytes: null, removed };
-  const records = decodeBatchRecords(raw);
-  if (records === null) return { bytes: raw, removed: 0 };
-  let next = 0;
-  const keep = records.filter((_r, i) => (i === gone[next] ? (next++, false) : true));
-  return { bytes: rebuild(info, keep, compressionLevels(log.config), horizon.set || tombstones ? horizon.at : undefined), removed };
 }
 
 /**
@@ -309,7 +300,7 @@ function keptRecords(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: Clea
  * that batch's removal is swapped in); known with its marker gone, a consumer meets no marker to end it and skips
  * its producer's later records.
  */
-function keptMarker(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): { bytes: Buffer | null; removed: number } {
+function keptMarker(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: CleaningPass): Kept {
   const hadData = pass.withData.delete(info.producerId);
   const hadBatches = pass.withBatches.delete(info.producerId);
   let type: number;
@@ -321,17 +312,11 @@ function keptMarker(log: PartitionLog, info: BatchInfo, raw: Buffer, pass: Clean
   const ended = type === ControlType.COMMIT ? !hadData : type === ControlType.ABORT && !hadBatches;
   if (!ended) return { bytes: raw, removed: 0 };
   if (type === ControlType.ABORT) pass.abortsForgotten.add(info.baseOffset);
-  const horizon = deleteHorizon(log, info, pass.now);
-  if (pass.now >= horizon.at) return { bytes: null, removed: info.recordsCount };
+  const horizon = deleteHorizon(info, pass.round.now, log.config.deleteRetentionMs);
+  if (pass.round.now >= horizon.at) return { bytes: null, removed: info.recordsCount };
   log.compaction.nextTombstoneDueMs = Math.min(log.compaction.nextTombstoneDueMs, horizon.at);
   const records = horizon.set ? null : decodeBatchRecords(raw);
-  return { bytes: records ? rebuild(info, records, compressionLevels(log.config), horizon.at) : raw, removed: 0 };
-}
-
-/** A batch's delete horizon: the one in its header, or the one a pass at `now` gives it. */
-function deleteHorizon(log: PartitionLog, info: BatchInfo, now: number): { set: boolean; at: number } {
-  const set = (info.attributes & Attributes.DELETE_HORIZON) !== 0;
-  return { set, at: set ? info.baseTimestamp : now + log.config.deleteRetentionMs };
+  return { bytes: records ? rebuild(info, records, pass.round.levels, horizon.at) : raw, removed: 0 };
 }
 
 /** A segment's cleaned copy, written in writes of up to HOLD_BYTES as batches are added. */
@@ -401,32 +386,4 @@ function worthCleaning(log: PartitionLog, cleanable: Segment[], now: number): bo
     if (firstTimestamp >= 0 && now - firstTimestamp >= log.config.maxCompactionLagMs) overdue = true;
   }
   return dirty > 0 && (overdue || dirty >= total * log.config.minCleanableDirtyRatio);
-}
-
-/**
- * A batch with some of its records, keeping its offsets, timestamps, producer fields and codec; with
- * `deleteHorizonMs`, given that delete horizon.
- */
-function rebuild(info: BatchInfo, records: KafkaRecord[], levels: Readonly<CompressionLevels>, deleteHorizonMs: number | undefined): Buffer {
-  return buildRecordBatch(
-    records.map((r) => ({
-      key: r.key, value: r.value, timestamp: r.timestamp, offsetDelta: r.offset - info.baseOffset,
-      headers: r.headers.map((h) => ({ key: h.key, value: h.value })),
-    })),
-    {
-      compression: info.attributes & Attributes.COMPRESSION_MASK,
-      compressionLevels: levels,
-      baseOffset: info.baseOffset,
-      producerId: info.producerId,
-      producerEpoch: info.producerEpoch,
-      baseSequence: info.baseSequence,
-      transactional: (info.attributes & Attributes.TRANSACTIONAL) !== 0,
-      control: (info.attributes & Attributes.CONTROL) !== 0,
-      logAppendTime: (info.attributes & Attributes.TIMESTAMP_LOG_APPEND) !== 0,
-      lastOffsetDelta: info.lastOffsetDelta,
-      baseTimestamp: info.baseTimestamp,
-      maxTimestamp: info.maxTimestamp,
-      deleteHorizonMs,
-    },
-  );
 }

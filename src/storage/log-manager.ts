@@ -7,6 +7,7 @@ import { inParallel } from './in-parallel.js';
 import { SharedWrite } from './shared-write.js';
 import { IndexCache } from './index-cache.js';
 import { Catalogue, type TopicRecord } from './catalogue.js';
+import { Cleaner } from './cleaner.js';
 import { compactLog } from './compaction.js';
 import { DurableFiles } from './durable-files.js';
 import { GroupCommit } from './group-commit.js';
@@ -137,6 +138,8 @@ export class LogManager {
   /** When the first of the dirty `none` logs reaches its flush.ms: the background flush then syncs them all. */
   private noneFlushDueMs = Infinity;
   private retentionPass: Promise<number> | null = null;
+  /** Does compaction's work on records, off the event loop; started by the first pass that has any. */
+  readonly cleaner = new Cleaner();
   private noneFlush: Promise<void> | null = null;
   private closing = false;
   private partitionGrowth: Promise<unknown> = Promise.resolve();
@@ -618,7 +621,7 @@ export class LogManager {
       if (this.closing) break;
       if (log.closed) continue;
       try {
-        await compactLog(log, this.fs, now, this.options.compactionMapBytes ?? DEFAULT_COMPACTION_MAP_BYTES);
+        await compactLog(log, this.fs, this.cleaner, now, this.options.compactionMapBytes ?? DEFAULT_COMPACTION_MAP_BYTES);
       } catch (err) {
         if (!log.closed) this.options.onError?.(err, `compaction of ${log.topic}-${log.partition}`);
       }
@@ -652,6 +655,7 @@ export class LogManager {
     // background work must not touch the files after close returns (or a new manager of the same directory)
     this.closing = true;
     await this.retentionPass;
+    await this.cleaner.stop();
     await this.noneFlush;
     await Promise.allSettled(this.changes);
     try {

@@ -9,7 +9,7 @@ import { buildControlBatch, buildRecordBatch, decodeBatchRecords, decodeRecordBa
 import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
 import { compactLog } from '../../src/storage/compaction.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
-import { OFFSET_MAP_SLOT_BYTES } from '../../src/storage/offset-map.js';
+import { OFFSET_MAP_SLOT_BYTES, OffsetMap } from '../../src/storage/offset-map.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { offsetForTimestamp } from '../../src/storage/timestamp-lookup.js';
 import { withTempDir } from '../helpers/temp-dir.js';
@@ -137,7 +137,7 @@ test('a log with more keys than the key map holds is compacted in several rounds
     while (log.activeSegment.baseOffset < 2 * keys) await put(log, [{ key: 'filler', value: 'x'.repeat(500) }], 1_000_000);
     const closedEnd = log.activeSegment.baseOffset;
     // 10 slots: 9 keys a round
-    const result = await compactLog(log, nodeFileSystem, 1_000_000, 10 * OFFSET_MAP_SLOT_BYTES);
+    const result = await compactLog(log, nodeFileSystem, logs.cleaner, 1_000_000, 10 * OFFSET_MAP_SLOT_BYTES);
     assert.ok(result.rounds >= (2 * keys) / 9, `${result.rounds} rounds`);
     assert.equal(result.recordsRemoved, keys + (closedEnd - 2 * keys - 1));
     const closed = (await contents(log)).filter(([o]) => o < closedEnd);
@@ -145,7 +145,72 @@ test('a log with more keys than the key map holds is compacted in several rounds
     assert.deepEqual(closed.slice(0, -1), expected);
     assert.deepEqual(closed.at(-1)!.slice(0, 2), [closedEnd - 1, 'filler']);
     // everything is clean now: the next pass finds nothing to do
-    assert.deepEqual(await compactLog(log, nodeFileSystem, 1_000_000, 10 * OFFSET_MAP_SLOT_BYTES), { segmentsRewritten: 0, segmentsMerged: 0, recordsRemoved: 0, rounds: 0 });
+    assert.deepEqual(await compactLog(log, nodeFileSystem, logs.cleaner, 1_000_000, 10 * OFFSET_MAP_SLOT_BYTES), { segmentsRewritten: 0, segmentsMerged: 0, recordsRemoved: 0, rounds: 0 });
+    await logs.close();
+  }));
+
+test('a pass hashes no key on the event loop: the key map and the work on records are the cleaner thread\'s', () =>
+  withTempDir(async (dir) => {
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 });
+    for (let round = 0; round < 10; round++) await put(log, [{ key: 'a', value: `a${round}` }, { key: `k${round}`, value: `v${round}` }], 1_000_000);
+    const closedEnd = log.activeSegment.baseOffset;
+    const { get, put: putKey } = OffsetMap.prototype;
+    let used = 0;
+    OffsetMap.prototype.get = function (...args) {
+      used++;
+      return get.apply(this, args);
+    };
+    OffsetMap.prototype.put = function (...args) {
+      used++;
+      return putKey.apply(this, args);
+    };
+    let result;
+    try {
+      result = await compactLog(log, nodeFileSystem, logs.cleaner, 1_000_000, 1 << 20);
+    } finally {
+      OffsetMap.prototype.get = get;
+      OffsetMap.prototype.put = putKey;
+    }
+    assert.equal(used, 0);
+    // every record of the closed segments stays but the latest `a` before the active segment's
+    assert.equal(result.recordsRemoved, closedEnd / 2 - 1);
+    const closed = (await contents(log)).filter(([o]) => o < closedEnd);
+    const expected = Array.from({ length: closedEnd / 2 }, (_, r): [number, string, string] => [2 * r + 1, `k${r}`, `v${r}`]);
+    expected.splice(-1, 0, [closedEnd - 2, 'a', `a${closedEnd / 2 - 1}`]);
+    assert.deepEqual(closed, expected);
+    await logs.close();
+  }));
+
+test('a pass whose cleaner thread is stopped part-way fails and changes nothing; the next pass starts another thread', () =>
+  withTempDir(async (dir) => {
+    let stopAtRead = -1;
+    let manager: LogManager | undefined;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      read: (fd, into, length, position, mayMissCache) => {
+        if (stopAtRead >= 0 && stopAtRead-- === 0) void manager!.cleaner.stop();
+        return nodeFileSystem.read(fd, into, length, position, mayMissCache);
+      },
+    };
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'segment.bytes': String(1 << 20) }, fs);
+    manager = logs;
+    // 3 MiB in segments of 1 MiB: a pass reads several chunks, and stops at the first read or the second
+    const value = 'x'.repeat(60 * 1024);
+    for (let i = 0; i < 50; i++) await put(log, [{ key: `k${i % 5}`, value: `${i}:${value}` }], 1_000_000);
+    const before = await contents(log);
+    for (const at of [0, 1]) {
+      stopAtRead = at;
+      await assert.rejects(compactLog(log, fs, logs.cleaner, 1_000_000, 1 << 20), /cleaner thread/);
+      assert.deepEqual(await contents(log), before, `stopped at read ${at}`);
+      assert.deepEqual((await readdir(join(dir, 'c-0'))).filter((f) => f.endsWith('.cleaned')), []);
+    }
+    const result = await compactLog(log, fs, logs.cleaner, 1_000_000, 1 << 20);
+    const closedEnd = log.activeSegment.baseOffset;
+    assert.equal(result.recordsRemoved, closedEnd - 5);
+    assert.deepEqual(
+      (await contents(log)).filter(([o]) => o < closedEnd).map(([o, k]) => `${o}:${k}`),
+      Array.from({ length: 5 }, (_, i) => `${closedEnd - 5 + i}:k${(closedEnd - 5 + i) % 5}`),
+    );
     await logs.close();
   }));
 
@@ -214,7 +279,7 @@ test('a large segment is cleaned a few MiB at a time: unchanged batches before t
     await put(log, [{ key: 'a', value: 'new' }], 1_000_000);
     log.roll();
     await put(log, [{ key: 'end', value: 'x' }], 1_000_000);
-    const result = await compactLog(log, fs, 1_000_000, 1 << 20);
+    const result = await compactLog(log, fs, logs.cleaner, 1_000_000, 1 << 20);
     assert.deepEqual([result.segmentsRewritten, result.recordsRemoved], [1, 1]);
     const after = await contents(log);
     assert.deepEqual(after.map(([o, k]) => `${o}:${k}`), [
@@ -250,7 +315,7 @@ test('compaction merges small consecutive segments into one of at most segment.b
     };
     await putMany(0, 800);
     // the first pass cleans each full segment alone (a group is sized by what its segments hold before cleaning)
-    const first = await compactLog(log, nodeFileSystem, 1_000_000, 1 << 20);
+    const first = await compactLog(log, nodeFileSystem, logs.cleaner, 1_000_000, 1 << 20);
     assert.equal(first.segmentsMerged, 0);
     const closedBefore = log.segments.length - 1;
     assert.ok(closedBefore >= 30, `${closedBefore} closed segments`);
@@ -259,7 +324,7 @@ test('compaction merges small consecutive segments into one of at most segment.b
     const closedBeforeSecond = log.segments.length - 1;
     const sizesBefore = log.segments.slice(0, -1).map((s) => s.size);
     const before = await contents(log);
-    const second = await compactLog(log, nodeFileSystem, 1_000_000, 1 << 20);
+    const second = await compactLog(log, nodeFileSystem, logs.cleaner, 1_000_000, 1 << 20);
     const closedEnd = log.activeSegment.baseOffset;
     const latest = new Map<string, number>();
     for (const [o, k] of before) if (o < closedEnd) latest.set(k!, o);
@@ -313,17 +378,17 @@ test('a crash in the middle of a merged copy\'s swap is finished by the next sta
     for (let i = 0; i < 400; i++) await put(log, [{ key: `k${i % 10}`, value: `v${i}`.padEnd(60, '.') }], 1_000_000);
     // the first pass shrinks the segments (it merges none: see above), the second merges them
     crashed = true;
-    await compactLog(log, fs, 1_000_000, 1 << 20);
+    await compactLog(log, fs, logs.cleaner, 1_000_000, 1 << 20);
     crashed = false;
     unlinked = 0;
     for (let i = 400; i < 500; i++) await put(log, [{ key: `k${i % 10}`, value: `v${i}`.padEnd(60, '.') }], 1_000_000);
     const closedEnd = log.activeSegment.baseOffset;
     const before = await contents(log);
-    await assert.rejects(compactLog(log, fs, 1_000_000, 1 << 20), /killed/);
+    await assert.rejects(compactLog(log, fs, logs.cleaner, 1_000_000, 1 << 20), /killed/);
     assert.ok(crashed);
     // until then, reads go on from the old files (one of them already deleted), and no other swap starts
     assert.deepEqual(await contents(log), before);
-    assert.equal((await compactLog(log, fs, 1_000_000, 1 << 20)).rounds, 0);
+    assert.equal((await compactLog(log, fs, logs.cleaner, 1_000_000, 1 << 20)).rounds, 0);
     await crash(logs);
     const leftovers = (await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.log'));
     assert.ok(leftovers.length > 2, 'the merged-away segments are still there');
@@ -347,7 +412,7 @@ test('a crash in the middle of a merged copy\'s swap is finished by the next sta
     assert.ok(files.length < leftovers.length);
     assert.deepEqual((await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.swap')), []);
     // and the next pass finishes the work
-    await compactLog(log2, nodeFileSystem, 1_000_000, 1 << 20);
+    await compactLog(log2, nodeFileSystem, again.cleaner, 1_000_000, 1 << 20);
     assert.deepEqual(await contents(log2), compacted);
     await again.close();
   }));
@@ -374,8 +439,8 @@ async function putMergeable(log: PartitionLog, from: number, to: number, origina
 }
 
 /** A first pass, then 100 more records: the next pass merges segments. Returns the offsets the log holds before it. */
-async function passThenMore(log: PartitionLog, fs: FileSystem, original: Map<number, string>): Promise<number[]> {
-  await compactLog(log, fs, 1_000_000, 1 << 20);
+async function passThenMore(logs: LogManager, log: PartitionLog, fs: FileSystem, original: Map<number, string>): Promise<number[]> {
+  await compactLog(log, fs, logs.cleaner, 1_000_000, 1 << 20);
   await putMergeable(log, 300, 400, original);
   return (await contents(log)).map(([o]) => o);
 }
@@ -418,9 +483,9 @@ test('a read in the middle of a swap gets each record from a whole file, old or 
     };
     const { logs, merging } = await mergingSetup(dir, fs, original);
     log = merging;
-    const before = await passThenMore(merging, fs, original);
+    const before = await passThenMore(logs, merging, fs, original);
     reads.length = 0;
-    const second = await compactLog(merging, fs, 1_000_000, 1 << 20);
+    const second = await compactLog(merging, fs, logs.cleaner, 1_000_000, 1 << 20);
     assert.ok(second.segmentsMerged > 0 && reads.length > 0);
     await checkReadsAcrossPass(merging, reads, before);
     await logs.close();
@@ -453,9 +518,9 @@ test('a read begun just before a swap and answered after it gets records the log
     // each read opens its segment's file by name (one descriptor kept open), after the rename
     const { logs, merging } = await mergingSetup(dir, fs, original);
     log = merging;
-    const before = await passThenMore(merging, fs, original);
+    const before = await passThenMore(logs, merging, fs, original);
     inFlight.length = 0;
-    const second = await compactLog(merging, fs, 1_000_000, 1 << 20);
+    const second = await compactLog(merging, fs, logs.cleaner, 1_000_000, 1 << 20);
     const reads = await Promise.all(inFlight);
     assert.ok(second.segmentsMerged > 0 && reads.length > 0);
     for (const [at, got] of reads) assert.equal(typeof got, 'number', `read at ${at} failed: ${got}`);
@@ -509,7 +574,7 @@ test('after a crash, the journal does not bring back what compaction removed fro
     for (let round = 0; round < 4; round++) {
       for (const key of ['a', 'b', 'c']) await put(log, [{ key, value: `${key}${round}`.padEnd(40, '.') }], 1_000_000);
     }
-    const result = await compactLog(log, nodeFileSystem, 1_000_000, 1 << 20);
+    const result = await compactLog(log, nodeFileSystem, logs.cleaner, 1_000_000, 1 << 20);
     assert.ok(result.recordsRemoved >= 6, `${result.recordsRemoved} removed`);
     const compacted = await contents(log);
     assert.ok(log.segments[0]!.nextOffset > 0 && compacted[0]![0] > 0, 'the first segment lost its records');
@@ -540,7 +605,7 @@ test('after a crash in the middle of a swap, the journal does not bring back wha
     }
     const before = await contents(log);
     const closedEnd = log.activeSegment.baseOffset;
-    await assert.rejects(compactLog(log, fs, 1_000_000, 1 << 20), /killed/);
+    await assert.rejects(compactLog(log, fs, logs.cleaner, 1_000_000, 1 << 20), /killed/);
     assert.equal(swapRenames, 1);
     await crash(logs); // no clean shutdown: the journal stays, and the start finishes the swap
     const again = await openLogs(dir);
@@ -1031,7 +1096,7 @@ test('a swap left half-way whose segments DeleteRecords then removed is dropped 
     };
     const { logs, log } = await setup(dir, { now: () => 1_000_000 }, {}, fs);
     for (let round = 0; round < 10; round++) await put(log, [{ key: 'a', value: `a${round}` }, { key: `k${round}`, value: `v${round}` }], 1_000_000);
-    await assert.rejects(compactLog(log, fs, 1_000_000, 1 << 20), /EIO/);
+    await assert.rejects(compactLog(log, fs, logs.cleaner, 1_000_000, 1 << 20), /EIO/);
     assert.equal((await readdir(join(dir, 'c-0'))).filter((n) => n.endsWith('.swap')).length, 1);
     const start = log.segments[2]!.baseOffset;
     await logs.deleteRecords('c', 0, start);

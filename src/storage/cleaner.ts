@@ -1,0 +1,145 @@
+import { Worker } from 'node:worker_threads';
+import { Verdict, type CleaningRound } from './record-cleaning.js';
+
+/** What the cleaner thread is asked to do (see cleaner-thread.ts). */
+export type CleanerRequest = { id: number } & (
+  | { op: 'open'; map: number; keys: number; maxBytes: number }
+  | { op: 'clear'; map: number }
+  | { op: 'free'; map: number }
+  | { op: 'map'; map: number; chunk: Uint8Array; skip: Uint8Array; from: number }
+  | { op: 'judge'; map: number; chunk: Uint8Array; asked: Uint8Array; round: CleaningRound }
+);
+
+export type CleanerReply = { id: number; error: string } | { id: number; error?: undefined; value: unknown };
+
+/** The thread's answer to `judge`, a field per batch of the chunk. */
+export interface ChunkJudgement {
+  verdicts: Uint8Array;
+  removed: Int32Array;
+  /** The rebuilt batches, one after the other; batch i's, if any, ends at rebuiltEnds[i]. */
+  rebuilt: ArrayBuffer;
+  rebuiltEnds: Int32Array;
+  tombstoneDueMs: number;
+}
+
+/**
+ * The thread that does a compaction pass's work on records, as Kafka's log cleaner threads do: it holds each pass's
+ * key map, hashes every key into it, and judges and rebuilds the batches. The event loop reads the segments, writes
+ * the cleaned copies and swaps them in, and sends the thread each chunk read in memory both share. On the event loop
+ * this work held every request up: with it there, even given back every 0.25 ms, 1 KiB `fsync` appends to another
+ * partition were acknowledged p50 0.84 ms during a pass over 200 MiB, against 0.22 ms alone.
+ *
+ * Started at the first request, and held by the process only while a request waits: an idle thread keeps no
+ * process alive. A thread that fails or is stopped refuses what waits on it, and the next request starts another.
+ */
+export class Cleaner {
+  private thread: Worker | null = null;
+  private readonly waiting = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
+  private lastId = 0;
+  private lastMap = 0;
+
+  /** A key map in the thread for up to `keys` keys in at most `maxBytes` (see OffsetMap). */
+  async openMap(keys: number, maxBytes: number): Promise<CleanerMap> {
+    const map = ++this.lastMap;
+    await this.call({ op: 'open', map, keys, maxBytes });
+    return new CleanerMap(this, map);
+  }
+
+  /** Stops the thread; what waits on it is refused. */
+  async stop(): Promise<void> {
+    const thread = this.thread;
+    if (thread === null) return;
+    this.thread = null;
+    await thread.terminate();
+    this.refuseWaiting(new Error('the cleaner thread was stopped'));
+  }
+
+  /** @internal */
+  call<T>(request: DistributiveOmit<CleanerRequest, 'id'>): Promise<T> {
+    const thread = this.thread ?? this.start();
+    const id = ++this.lastId;
+    if (this.waiting.size === 0) thread.ref();
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      thread.postMessage({ ...request, id });
+    });
+  }
+
+  private start(): Worker {
+    const thread = new Worker(new URL('./cleaner-thread.js', import.meta.url));
+    thread.on('message', (reply: CleanerReply) => {
+      const waiter = this.waiting.get(reply.id);
+      if (waiter === undefined) return;
+      this.waiting.delete(reply.id);
+      if (this.waiting.size === 0) thread.unref();
+      if (reply.error !== undefined) waiter.reject(new Error(`cleaner thread: ${reply.error}`));
+      else waiter.resolve(reply.value);
+    });
+    const failed = (err: Error): void => {
+      if (this.thread !== thread) return; // one stopped: stop() refused what waited
+      this.thread = null;
+      this.refuseWaiting(err);
+    };
+    thread.on('error', failed);
+    thread.on('exit', (code) => failed(new Error(`the cleaner thread exited with code ${code}`)));
+    this.thread = thread;
+    return thread;
+  }
+
+  private refuseWaiting(err: Error): void {
+    const waiting = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const w of waiting) w.reject(err);
+  }
+}
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+/** One compaction pass's key map, held in the cleaner thread. */
+export class CleanerMap {
+  constructor(
+    private readonly cleaner: Cleaner,
+    private readonly map: number,
+  ) {}
+
+  /** Forgets every key, for the pass's next round. */
+  clear(): Promise<void> {
+    return this.cleaner.call({ op: 'clear', map: this.map });
+  }
+
+  /**
+   * Maps the latest offset of every key in `chunk`'s batches but those flagged in `skip`, and in records from `from`
+   * on, until the map is full; the offset of the first record it did not map, or -1 once every one is mapped.
+   */
+  mapKeys(chunk: Buffer, skip: Uint8Array, from: number): Promise<number> {
+    return this.cleaner.call({ op: 'map', map: this.map, chunk, skip, from });
+  }
+
+  /** What stays of the records of each of `chunk`'s batches flagged in `asked` (see judgeRecords). */
+  async judge(chunk: Buffer, asked: Uint8Array, round: CleaningRound): Promise<JudgedChunk> {
+    return new JudgedChunk(await this.cleaner.call<ChunkJudgement>({ op: 'judge', map: this.map, chunk, asked, round }));
+  }
+
+  free(): Promise<void> {
+    return this.cleaner.call({ op: 'free', map: this.map });
+  }
+}
+
+/** A chunk's batches as the cleaner thread judged them. */
+export class JudgedChunk {
+  constructor(private readonly judgement: ChunkJudgement) {}
+
+  get tombstoneDueMs(): number {
+    return this.judgement.tombstoneDueMs;
+  }
+
+  /** What the copy keeps of batch `i`, whose bytes are `raw`: those bytes, a rebuilt batch, or nothing. */
+  kept(i: number, raw: Buffer): { bytes: Buffer | null; removed: number } {
+    const { verdicts, removed, rebuilt, rebuiltEnds } = this.judgement;
+    const verdict = verdicts[i] as Verdict;
+    if (verdict === Verdict.KEEP) return { bytes: raw, removed: removed[i]! };
+    if (verdict === Verdict.REMOVE) return { bytes: null, removed: removed[i]! };
+    const start = i === 0 ? 0 : rebuiltEnds[i - 1]!;
+    return { bytes: Buffer.from(rebuilt, start, rebuiltEnds[i]! - start), removed: removed[i]! };
+  }
+}
