@@ -1,7 +1,7 @@
 // `--compaction`: what a compaction pass costs the appends that arrive while it runs. A compacted partition is
 // filled with 200 MiB of keyed records (100 records of 100 B a batch, 200,000 keys), its bytes made durable, and then 1 KiB
-// `fsync` appends to another partition arrive at a steady rate, once alone and once while a pass cleans the keyed
-// partition; the two alternate within each repetition. An append's latency counts from when it was due, not from
+// `fsync` appends to another partition arrive at a steady rate, alone, while a pass cleans the keyed partition, and
+// while a pass does so with its reads and writes bounded to 100 MB/s; the three alternate within each repetition. An append's latency counts from when it was due, not from
 // when the event loop got round to issuing it, so a loop held up by the pass shows in the figures.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +20,8 @@ const KEYS = 200_000;
 const APPENDS_PER_SECOND = 2_000;
 /** How long the appends alone run. */
 const ALONE_MS = 3_000;
+/** The compaction I/O bound of the third variant (`--compaction-io-bytes-per-second`). */
+const THROTTLED_BYTES_PER_SECOND = 100e6;
 
 interface Window {
   p50: number;
@@ -69,8 +71,8 @@ async function steadyAppends(log: PartitionLog, template: Buffer, more: () => bo
   return latencies;
 }
 
-async function measure(dir: string, fillBytes: number, withPass: boolean): Promise<Window> {
-  const logs = await LogManager.open({ dataDir: dir, fs: nodeFileSystem, retentionCheckMs: 3_600_000 });
+async function measure(dir: string, fillBytes: number, withPass: boolean, compactionIoBytesPerSecond = Infinity): Promise<Window> {
+  const logs = await LogManager.open({ dataDir: dir, fs: nodeFileSystem, retentionCheckMs: 3_600_000, compactionIoBytesPerSecond });
   try {
     await logs.createTopic('keyed', 1, { 'cleanup.policy': 'compact', 'segment.bytes': String(64 << 20), 'min.cleanable.dirty.ratio': '0', 'flush.policy': 'none' });
     await logs.createTopic('appends', 1, { 'flush.policy': 'fsync' });
@@ -99,17 +101,18 @@ async function measure(dir: string, fillBytes: number, withPass: boolean): Promi
 
 export async function compactionSweep(root: string, reps: number): Promise<void> {
   const variants = [
-    { name: 'appends alone', withPass: false },
-    { name: 'during a compaction pass', withPass: true },
+    { name: 'appends alone', withPass: false, ioBytesPerSecond: Infinity },
+    { name: 'during a compaction pass', withPass: true, ioBytesPerSecond: Infinity },
+    { name: `during a pass at ${THROTTLED_BYTES_PER_SECOND / 1e6} MB/s`, withPass: true, ioBytesPerSecond: THROTTLED_BYTES_PER_SECOND },
   ];
   const windows = variants.map(() => [] as Window[]);
   for (let rep = 0; rep < reps; rep++) {
-    for (const [v, { withPass }] of variants.entries()) windows[v]!.push(await measure(join(root, `compaction-${v}`), FILL_BYTES, withPass));
+    for (const [v, { withPass, ioBytesPerSecond }] of variants.entries()) windows[v]!.push(await measure(join(root, `compaction-${v}`), FILL_BYTES, withPass, ioBytesPerSecond));
   }
   const ms = (xs: number[]) => `${median(xs).toFixed(2)} ms (${xs.map((x) => x.toFixed(1)).join(', ')})`;
   for (const [v, { name }] of variants.entries()) {
     const w = windows[v]!;
     const pass = variants[v]!.withPass ? `, pass over ${FILL_BYTES >> 20} MiB ${median(w.map((x) => x.passMs)).toFixed(0)} ms` : '';
-    console.log(`compaction, 1 KiB fsync appends at ${APPENDS_PER_SECOND}/s, ${name.padEnd(24)}: p50 ${ms(w.map((x) => x.p50))}, p99 ${ms(w.map((x) => x.p99))}, longest ${ms(w.map((x) => x.max))}${pass}`);
+    console.log(`compaction, 1 KiB fsync appends at ${APPENDS_PER_SECOND}/s, ${name.padEnd(30)}: p50 ${ms(w.map((x) => x.p50))}, p99 ${ms(w.map((x) => x.p99))}, longest ${ms(w.map((x) => x.max))}${pass}`);
   }
 }

@@ -15,7 +15,7 @@
 //        [--reads]       (instead: one batch read from every partition at once, as a fetch over them reads; printed)
 //        [--rolls]       (instead: fsync appends while segments roll, next to the same appends without rolls; printed)
 //        [--starts]      (instead: how long opening the data dir takes after a crash and after a clean shutdown; printed)
-//        [--compaction]  (instead: fsync appends while a compaction pass cleans another partition, next to the same alone; printed)
+//        [--compaction]  (instead: fsync appends while a compaction pass cleans another partition, with and without a bound on its I/O, next to the same alone; printed)
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, cpus, tmpdir } from 'node:os';

@@ -44,6 +44,8 @@ export interface BrokerConfig {
   maxOpenFiles: number;
   /** Memory for one compaction round's key map (Kafka's log.cleaner.dedupe.buffer.size). */
   compactionMapBytes: number;
+  /** Bytes a second compaction may read and write together (Kafka's log.cleaner.io.max.bytes.per.second); Infinity: no bound. */
+  compactionIoBytesPerSecond: number;
   /** Memory for closed segments' indexes; past it, the least recently used are read back from their files on use. */
   indexCacheBytes: number;
   shutdownTimeoutMs: number;
@@ -69,6 +71,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   retentionCheckMs: 30_000,
   maxOpenFiles: 16384,
   compactionMapBytes: DEFAULT_COMPACTION_MAP_BYTES,
+  compactionIoBytesPerSecond: Infinity,
   indexCacheBytes: DEFAULT_INDEX_CACHE_BYTES,
   shutdownTimeoutMs: 10_000,
   groups: {},
@@ -132,6 +135,7 @@ export class Broker {
       retentionCheckMs: full.retentionCheckMs,
       maxOpenFiles: full.maxOpenFiles,
       compactionMapBytes: full.compactionMapBytes,
+      compactionIoBytesPerSecond: full.compactionIoBytesPerSecond,
       indexCacheBytes: full.indexCacheBytes,
       onError: (err, what) => logger.error({ err }, `storage: ${what} failed`),
       onOpenFilesCut: (maxOpen) => logger.warn({ maxOpen }, 'out of file descriptors: segment files kept open cut to maxOpen, so partitions past it reopen theirs on every use; raise the process limit (ulimit -n) above the partitions in use plus connections, or lower --max-open-files'),

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { systemClock, type Clock } from '../io/clock.js';
 import { Verdict, type CleaningRound } from './record-cleaning.js';
 
 /** What the cleaner thread is asked to do (see cleaner-thread.ts). */
@@ -31,12 +32,21 @@ export interface ChunkJudgement {
  *
  * Started at the first request, and held by the process only while a request waits: an idle thread keeps no
  * process alive. A thread that fails or is stopped refuses what waits on it, and the next request starts another.
+ *
+ * It also bounds what the passes read and write, as Kafka's log.cleaner.io.max.bytes.per.second does (see throttle).
  */
 export class Cleaner {
   private thread: Worker | null = null;
   private readonly waiting = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
   private lastId = 0;
   private lastMap = 0;
+  private closed = false;
+  /** When the bytes counted so far are paid for at the rate: throttle waits until then. */
+  private ioFreeAtMs = -Infinity;
+  /** Throttle's waits under way, cut short by stop. */
+  private readonly pauses = new Set<() => void>();
+
+  constructor(private readonly options: { ioBytesPerSecond: number; clock: Clock } = { ioBytesPerSecond: Infinity, clock: systemClock }) {}
 
   /** A key map in the thread for up to `keys` keys in at most `maxBytes` (see OffsetMap). */
   async openMap(keys: number, maxBytes: number): Promise<CleanerMap> {
@@ -45,8 +55,32 @@ export class Cleaner {
     return new CleanerMap(this, map);
   }
 
-  /** Stops the thread; what waits on it is refused. */
+  /**
+   * Counts `bytes` a pass read or wrote, and waits, if need be, until they are within `ioBytesPerSecond` (a pass
+   * over a segment file of a GiB would otherwise take the disk from the appends for as long as it reads and writes).
+   * A pass that did no I/O for a while gets no credit for it: it is bounded from where it starts again.
+   */
+  async throttle(bytes: number): Promise<void> {
+    const { ioBytesPerSecond, clock } = this.options;
+    if (ioBytesPerSecond === Infinity) return;
+    const now = clock.now();
+    this.ioFreeAtMs = Math.max(this.ioFreeAtMs, now) + (bytes / ioBytesPerSecond) * 1000;
+    if (this.ioFreeAtMs <= now) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.pauses.delete(done);
+        cancel();
+        resolve();
+      };
+      const cancel = clock.after(this.ioFreeAtMs - now, done);
+      this.pauses.add(done);
+    });
+    if (this.closed) throw new Error('the cleaner was closed');
+  }
+
+  /** Stops the thread; what waits on it is refused, and a throttled pass goes on at once (to its next request). */
   async stop(): Promise<void> {
+    for (const done of [...this.pauses]) done();
     const thread = this.thread;
     if (thread === null) return;
     this.thread = null;
@@ -54,8 +88,15 @@ export class Cleaner {
     this.refuseWaiting(new Error('the cleaner thread was stopped'));
   }
 
-  /** @internal */
+  /** Stops the thread for good: a pass under way fails at its next step, and changes nothing. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stop();
+  }
+
+  /** For CleanerMap. */
   call<T>(request: DistributiveOmit<CleanerRequest, 'id'>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the cleaner was closed'));
     const thread = this.thread ?? this.start();
     const id = ++this.lastId;
     if (this.waiting.size === 0) thread.ref();

@@ -43,11 +43,15 @@ async function readChunk(log: PartitionLog, from: number, to: number): Promise<C
   return infos.length === 0 ? null : { bytes: records.subarray(0, at), infos };
 }
 
-/** The log's batches in [from, to) in order, chunk by chunk, the next chunk read while the caller works on one. */
-async function* chunksIn(log: PartitionLog, from: number, to: number): AsyncGenerator<Chunk> {
+/**
+ * The log's batches in [from, to) in order, chunk by chunk, the next chunk read while the caller works on one, each
+ * read counted by the cleaner's throttle.
+ */
+async function* chunksIn(log: PartitionLog, cleaner: Cleaner, from: number, to: number): AsyncGenerator<Chunk> {
   let next = readChunk(log, from, to);
   try {
     for (let chunk = await next; chunk !== null; chunk = await next) {
+      await cleaner.throttle(chunk.bytes.length);
       const last = chunk.infos[chunk.infos.length - 1]!;
       const end = last.baseOffset + last.lastOffsetDelta + 1;
       next = end < to ? readChunk(log, end, to) : Promise.resolve(null);
@@ -111,10 +115,10 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, cleaner: Cle
   try {
     do {
       if (result.rounds++ > 0) await map.clear();
-      const mappedEnd = await mapKeys(log, from, through, map);
+      const mappedEnd = await mapKeys(log, cleaner, from, through, map);
       const segments = log.closedSegments().filter((s) => s.nextOffset <= through && s.baseOffset < mappedEnd);
       const round: CleaningRound = { mappedEnd, now, deleteRetentionMs: log.config.deleteRetentionMs, levels: compressionLevels(log.config) };
-      const pass: CleaningPass = { map, round, withData: new Set(), withBatches: new Set(), abortsForgotten: new Set() };
+      const pass: CleaningPass = { cleaner, map, round, withData: new Set(), withBatches: new Set(), abortsForgotten: new Set() };
       for (const group of groupsOf(segments, log.config.segmentBytes)) await cleanGroup(log, fs, group, pass, result);
       log.compaction.cleanedThrough = from = mappedEnd;
     } while (from < through);
@@ -129,8 +133,8 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, cleaner: Cle
  * record it did not map (`to` when it got through). A batch that cannot be decoded (corrupt, or its records past
  * MAX_DECOMPRESSED_BYTES) supersedes nothing.
  */
-async function mapKeys(log: PartitionLog, from: number, to: number, map: CleanerMap): Promise<number> {
-  for await (const chunk of chunksIn(log, from, to)) {
+async function mapKeys(log: PartitionLog, cleaner: Cleaner, from: number, to: number, map: CleanerMap): Promise<number> {
+  for await (const chunk of chunksIn(log, cleaner, from, to)) {
     const skip = new Uint8Array(chunk.infos.length);
     chunk.infos.forEach((info, i) => {
       if ((info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, info)) skip[i] = 1;
@@ -156,7 +160,7 @@ async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], p
   const start = Math.max(group[0]!.baseOffset, log.logStartOffset);
   const end = group[group.length - 1]!.nextOffset;
   const path = group[0]!.logPath + CLEANED_SUFFIX;
-  let copy = group.length > 1 ? await CleanedCopy.create(fs, path) : null;
+  let copy = group.length > 1 ? await CleanedCopy.create(fs, pass.cleaner, path) : null;
   pass.abortsForgotten = new Set();
   let held: Buffer[] = [];
   let heldBytes = 0;
@@ -164,7 +168,7 @@ async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], p
   let releasedTo = start;
   let removed = 0;
   try {
-    for await (const chunk of chunksIn(log, start, end)) {
+    for await (const chunk of chunksIn(log, pass.cleaner, start, end)) {
       const judged = await judgeChunk(log, chunk, pass);
       for (const [i, info] of chunk.infos.entries()) {
         const raw = rawOf(chunk, info);
@@ -181,8 +185,8 @@ async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], p
             }
             continue;
           }
-          copy = await CleanedCopy.create(fs, path);
-          for await (const unchanged of chunksIn(log, start, releasedTo)) await copy.add(unchanged.bytes);
+          copy = await CleanedCopy.create(fs, pass.cleaner, path);
+          for await (const unchanged of chunksIn(log, pass.cleaner, start, releasedTo)) await copy.add(unchanged.bytes);
           for (const b of held) await copy.add(b);
           held = [];
         }
@@ -229,6 +233,7 @@ function groupsOf(segments: Segment[], maxBytes: number): Segment[][] {
 
 /** One round of a compaction pass, as its groups of segments are cleaned in log order. */
 interface CleaningPass {
+  cleaner: Cleaner;
   /** The latest offset of each key in the stretch mapped for this round. */
   map: CleanerMap;
   round: CleaningRound;
@@ -327,12 +332,13 @@ class CleanedCopy {
 
   private constructor(
     private readonly fs: FileSystem,
+    private readonly cleaner: Cleaner,
     private readonly fd: number,
     readonly path: string,
   ) {}
 
-  static async create(fs: FileSystem, path: string): Promise<CleanedCopy> {
-    return new CleanedCopy(fs, await fs.open(path, 'w'), path);
+  static async create(fs: FileSystem, cleaner: Cleaner, path: string): Promise<CleanedCopy> {
+    return new CleanedCopy(fs, cleaner, await fs.open(path, 'w'), path);
   }
 
   async add(batch: Buffer): Promise<void> {
@@ -365,6 +371,7 @@ class CleanedCopy {
     this.position += written;
     this.pending = [];
     this.pendingBytes = 0;
+    await this.cleaner.throttle(written);
   }
 }
 

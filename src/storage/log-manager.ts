@@ -51,6 +51,8 @@ export interface LogManagerOptions {
    * log with more distinct keys to clean than it holds (24 bytes each) is compacted in several rounds.
    */
   compactionMapBytes?: number;
+  /** Bytes a second compaction may read and write together (Kafka's log.cleaner.io.max.bytes.per.second; default: no bound). */
+  compactionIoBytesPerSecond?: number;
   /** Group commit rounds with more dirty segments than this use the journal (default 4)... */
   directSyncMax?: number;
   /** ...unless they average at least this many bytes per segment (default 512 KiB). */
@@ -139,7 +141,7 @@ export class LogManager {
   private noneFlushDueMs = Infinity;
   private retentionPass: Promise<number> | null = null;
   /** Does compaction's work on records, off the event loop; started by the first pass that has any. */
-  readonly cleaner = new Cleaner();
+  readonly cleaner: Cleaner;
   private noneFlush: Promise<void> | null = null;
   private closing = false;
   private partitionGrowth: Promise<unknown> = Promise.resolve();
@@ -175,6 +177,7 @@ export class LogManager {
   private constructor(private readonly options: LogManagerOptions) {
     this.fs = options.fs ?? nodeFileSystem;
     this.clock = options.clock ?? systemClock;
+    this.cleaner = new Cleaner({ ioBytesPerSecond: options.compactionIoBytesPerSecond ?? Infinity, clock: this.clock });
     this.staticDefaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
     this.currentDefaults = this.staticDefaults;
     this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 16384, { now: () => this.clock.now(), onCut: options.onOpenFilesCut });
@@ -623,7 +626,7 @@ export class LogManager {
       try {
         await compactLog(log, this.fs, this.cleaner, now, this.options.compactionMapBytes ?? DEFAULT_COMPACTION_MAP_BYTES);
       } catch (err) {
-        if (!log.closed) this.options.onError?.(err, `compaction of ${log.topic}-${log.partition}`);
+        if (!log.closed && !this.closing) this.options.onError?.(err, `compaction of ${log.topic}-${log.partition}`);
       }
     }
     if (deleted > 0) await this.logStarts.request().catch((err) => this.options.onError?.(err, 'saving log start offsets'));
@@ -654,8 +657,9 @@ export class LogManager {
     for (const stop of this.stopTimers.splice(0)) stop();
     // background work must not touch the files after close returns (or a new manager of the same directory)
     this.closing = true;
+    // a compaction pass under way fails at its next step, changing nothing, rather than hold the close up
+    await this.cleaner.close();
     await this.retentionPass;
-    await this.cleaner.stop();
     await this.noneFlush;
     await Promise.allSettled(this.changes);
     try {

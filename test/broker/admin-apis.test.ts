@@ -102,13 +102,18 @@ test('DescribeConfigs: a topic config\'s source and synonyms (topic override, th
         new Map([['segment.bytes', 3], ['retention.ms', 5], ['cleanup.policy', 7], ['min.cleanable.dirty.ratio', 6], ['compression.type', 2], ['unclean.leader.election.enable', 1]]),
       );
       assert.deepEqual(await typed(4, '1', ['broker.id', 'log.dirs', 'log.roll.ms']), new Map([['broker.id', 3], ['log.dirs', 2], ['log.roll.ms', 5]]));
+      assert.deepEqual(await describe(4, '1', ['log.cleaner.dedupe.buffer.size', 'log.cleaner.io.max.bytes.per.second']), [
+        ['log.cleaner.dedupe.buffer.size', '134217728', STATIC, [['log.cleaner.dedupe.buffer.size', '134217728', STATIC]]],
+        ['log.cleaner.io.max.bytes.per.second', '1048576', STATIC, [['log.cleaner.io.max.bytes.per.second', '1048576', STATIC]]],
+      ]);
+      assert.deepEqual(await typed(4, '1', ['log.cleaner.dedupe.buffer.size', 'log.cleaner.io.max.bytes.per.second']), new Map([['log.cleaner.dedupe.buffer.size', 5], ['log.cleaner.io.max.bytes.per.second', 6]]));
       // v0 has no synonyms and says only whether a value is the default
       const v0 = await c.send(32, 0, { resources: [{ resourceType: 2, resourceName: 't', configurationKeys: ['retention.ms', 'segment.ms', 'flush.ms'] }] });
       assert.deepEqual(new Map(v0.results[0].configs.map((e: Entry) => [e.name, e.isDefault])), new Map([['retention.ms', false], ['segment.ms', false], ['flush.ms', true]]));
     } finally {
       c.close();
     }
-  }, { logDefaults: { segmentMs: 3_600_000 } });
+  }, { logDefaults: { segmentMs: 3_600_000 }, compactionIoBytesPerSecond: 1 << 20 });
 });
 
 test('dynamic broker configs: topic defaults set cluster-wide (\'\') and for this broker at run time, by Kafka\'s broker-wide names; kept across a restart', () =>
@@ -139,6 +144,10 @@ test('dynamic broker configs: topic defaults set cluster-wide (\'\') and for thi
       ]);
       assert.deepEqual(await describe(c, 2, 'own', ['retention.ms']), [
         ['retention.ms', '60000', TOPIC, [['60000', TOPIC], ['7200000', BROKER], ['3600000', CLUSTER], ['604800000', DEFAULT]]],
+      ]);
+      // unbounded, as Kafka's default: Java's largest double
+      assert.deepEqual(await describe(c, 4, '1', ['log.cleaner.io.max.bytes.per.second']), [
+        ['log.cleaner.io.max.bytes.per.second', '1.7976931348623157E308', 4, [['1.7976931348623157E308', 4]]],
       ]);
       assert.deepEqual(await describe(c, 4, '', null), [
         ['log.retention.ms', '3600000', CLUSTER, [['3600000', CLUSTER]]],

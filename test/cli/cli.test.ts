@@ -143,6 +143,13 @@ test('the compaction key map takes its size from --compaction-map-bytes or SLUIC
   assert.equal(resolveStartConfig({ 'compaction-map-bytes': '4194304' }, { SLUICE_COMPACTION_MAP_BYTES: '2097152' }).compactionMapBytes, 4194304);
 });
 
+test('compaction I/O is bounded by --compaction-io-bytes-per-second or SLUICE_COMPACTION_IO_BYTES_PER_SECOND, else unbounded', () => {
+  assert.equal(resolveStartConfig({}, {}).compactionIoBytesPerSecond, Infinity);
+  assert.equal(resolveStartConfig({}, { SLUICE_COMPACTION_IO_BYTES_PER_SECOND: '10485760' }).compactionIoBytesPerSecond, 10485760);
+  assert.equal(resolveStartConfig({ 'compaction-io-bytes-per-second': '2097152' }, { SLUICE_COMPACTION_IO_BYTES_PER_SECOND: '10485760' }).compactionIoBytesPerSecond, 2097152);
+  assert.throws(() => resolveStartConfig({ 'compaction-io-bytes-per-second': '100' }, {}), /compaction-io-bytes-per-second must be an integer from 1024/);
+});
+
 test('retention runs every --retention-check-interval-ms', () =>
   withTempDir(async (dir) => {
     const { child, bootstrap } = await startCli(['--data-dir', dir, '--retention-check-interval-ms', '100']);

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Attributes, batchInfoAt, batchSizeAt } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import type { Clock } from '../../src/io/clock.js';
 import { Cleaner } from '../../src/storage/cleaner.js';
 import type { CleaningRound } from '../../src/storage/record-cleaning.js';
 import { withTempDir } from '../helpers/temp-dir.js';
@@ -108,6 +109,54 @@ test('a thread stopped with requests waiting refuses them; the next request star
   } finally {
     await cleaner.stop();
   }
+});
+
+/** A clock whose time moves only by the waits asked of it, each waited at once; `waits` lists them. */
+function waitingClock(): Clock & { waits: number[] } {
+  let now = 5_000;
+  const waits: number[] = [];
+  return {
+    waits,
+    now: () => now,
+    every: () => () => undefined,
+    after: (ms, fn) => {
+      waits.push(ms);
+      now += ms;
+      setImmediate(fn);
+      return () => undefined;
+    },
+  };
+}
+
+test('the throttle keeps what passes read and write within its rate, and gives no credit for time without I/O', async () => {
+  const clock = waitingClock();
+  const cleaner = new Cleaner({ ioBytesPerSecond: 1000, clock });
+  // 1000 bytes a second: a byte is a millisecond
+  await cleaner.throttle(500);
+  await cleaner.throttle(1500);
+  assert.deepEqual(clock.waits, [500, 1500]);
+  // an hour without I/O earns nothing: the next bytes wait as long as ever
+  clock.after(3_600_000, () => undefined);
+  await cleaner.throttle(250);
+  assert.deepEqual(clock.waits, [500, 1500, 3_600_000, 250]);
+  // without a rate nothing waits
+  const unbounded = waitingClock();
+  await new Cleaner({ ioBytesPerSecond: Infinity, clock: unbounded }).throttle(1 << 30);
+  assert.deepEqual(unbounded.waits, []);
+});
+
+test('a close cuts a throttled wait short: the pass fails at once, and the cleaner takes no more requests', async () => {
+  let resume: (() => void) | undefined;
+  const paused = new Promise<void>((resolve) => {
+    resume = resolve;
+  });
+  const clock: Clock = { now: () => 0, every: () => () => undefined, after: () => (resume!(), () => undefined) };
+  const cleaner = new Cleaner({ ioBytesPerSecond: 1, clock });
+  const throttled = cleaner.throttle(1 << 20); // 12 days at a byte a second
+  await paused;
+  await cleaner.close();
+  await assert.rejects(throttled, /^Error: the cleaner was closed$/);
+  await assert.rejects(cleaner.openMap(10, 1 << 20), /^Error: the cleaner was closed$/);
 });
 
 /** How many of this process's threads run at nice value `nice` (Linux's /proc). */

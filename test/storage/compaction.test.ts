@@ -7,6 +7,8 @@ import { Compression } from '../../src/protocol/compression.js';
 import { Attributes, Batch, batchSizeAt, readInt64, validateBatches } from '../../src/protocol/record-batch.js';
 import { buildControlBatch, buildRecordBatch, decodeBatchRecords, decodeRecordBatches } from '../../src/protocol/records.js';
 import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
+import type { Clock } from '../../src/io/clock.js';
+import { Cleaner } from '../../src/storage/cleaner.js';
 import { compactLog } from '../../src/storage/compaction.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { OFFSET_MAP_SLOT_BYTES, OffsetMap } from '../../src/storage/offset-map.js';
@@ -211,6 +213,35 @@ test('a pass whose cleaner thread is stopped part-way fails and changes nothing;
       (await contents(log)).filter(([o]) => o < closedEnd).map(([o, k]) => `${o}:${k}`),
       Array.from({ length: 5 }, (_, i) => `${closedEnd - 5 + i}:k${(closedEnd - 5 + i) % 5}`),
     );
+    await logs.close();
+  }));
+
+test('a pass counts every byte it reads and writes against the compaction I/O rate', () =>
+  withTempDir(async (dir) => {
+    const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'segment.bytes': '100000' });
+    for (let i = 0; i < 20; i++) await put(log, [{ key: 'a', value: `a${i}`.padEnd(200, '.') }], 1_000_000);
+    log.roll();
+    await put(log, [{ key: 'end', value: 'x' }], 1_000_000);
+    const before = log.segments[0]!.size;
+    let now = 0;
+    let waited = 0;
+    const clock: Clock = {
+      now: () => now,
+      every: () => () => undefined,
+      after: (ms, fn) => {
+        waited += ms;
+        now += ms;
+        setImmediate(fn);
+        return () => undefined;
+      },
+    };
+    // 1000 bytes a second: a byte is a millisecond
+    const cleaner = new Cleaner({ ioBytesPerSecond: 1000, clock });
+    const result = await compactLog(log, nodeFileSystem, cleaner, 1_000_000, 1 << 20);
+    await cleaner.close();
+    assert.deepEqual([result.segmentsRewritten, result.recordsRemoved], [1, 19]);
+    // the segment read twice (its keys mapped, then cleaned), its copy written once
+    assert.equal(waited, 2 * before + log.segments[0]!.size);
     await logs.close();
   }));
 

@@ -74,6 +74,9 @@ function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
     'queued.max.request.bytes': [String(c.queuedMaxRequestBytes), ConfigType.LONG],
     'connections.max.idle.ms': [String(c.idleTimeoutMs), ConfigType.LONG],
     'log.dirs': [c.dataDir, ConfigType.STRING],
+    'log.cleaner.dedupe.buffer.size': [String(c.compactionMapBytes), ConfigType.LONG],
+    // no bound is Kafka's default, Java's largest double, written as Java writes it
+    'log.cleaner.io.max.bytes.per.second': [c.compactionIoBytesPerSecond === Infinity ? '1.7976931348623157E308' : String(c.compactionIoBytesPerSecond), ConfigType.DOUBLE],
   };
 }
 
