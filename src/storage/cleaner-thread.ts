@@ -12,7 +12,7 @@ const maps = new Map<number, OffsetMap>();
 const port = parentPort!;
 
 // background work: on two cores its thread shared one with the event loop, and appends made beside a pass waited
-// p50 0.70 ms at the default priority, 0.50 ms at the lowest (`npm run bench:storage -- --compaction`)
+// p50 0.87-0.88 ms at the default priority, 0.54-0.61 ms at the lowest (`npm run bench:storage -- --compaction`)
 lowerThreadPriority(19);
 
 port.on('message', (request: CleanerRequest) => {
