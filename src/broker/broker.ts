@@ -138,6 +138,7 @@ export class Broker {
       compactionIoBytesPerSecond: full.compactionIoBytesPerSecond,
       indexCacheBytes: full.indexCacheBytes,
       onError: (err, what) => logger.error({ err }, `storage: ${what} failed`),
+      onCompacted: (log, result, ms) => logger.info({ topic: log.topic, partition: log.partition, ...result, ms: Math.round(ms) }, 'compacted'),
       onOpenFilesCut: (maxOpen) => logger.warn({ maxOpen }, 'out of file descriptors: segment files kept open cut to maxOpen, so partitions past it reopen theirs on every use; raise the process limit (ulimit -n) above the partitions in use plus connections, or lower --max-open-files'),
     });
     if (logs.recoveredTruncatedBytes > 0) logger.warn({ bytes: logs.recoveredTruncatedBytes }, 'recovery truncated torn log tails');

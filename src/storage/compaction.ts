@@ -16,6 +16,27 @@ export interface CompactionResult {
   recordsRemoved: number;
   /** Each maps as many keys as the map holds, then cleans (see compactLog). */
   rounds: number;
+  /** What the pass read of the log, and wrote into its copies. */
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+/** A pass's reads and writes, counted, and bounded by the cleaner's throttle. */
+class PassIo {
+  read = 0;
+  written = 0;
+
+  constructor(private readonly cleaner: Cleaner) {}
+
+  async didRead(bytes: number): Promise<void> {
+    this.read += bytes;
+    await this.cleaner.throttle(bytes);
+  }
+
+  async didWrite(bytes: number): Promise<void> {
+    this.written += bytes;
+    await this.cleaner.throttle(bytes);
+  }
 }
 
 const CLEANED_SUFFIX = '.cleaned';
@@ -43,15 +64,12 @@ async function readChunk(log: PartitionLog, from: number, to: number): Promise<C
   return infos.length === 0 ? null : { bytes: records.subarray(0, at), infos };
 }
 
-/**
- * The log's batches in [from, to) in order, chunk by chunk, the next chunk read while the caller works on one, each
- * read counted by the cleaner's throttle.
- */
-async function* chunksIn(log: PartitionLog, cleaner: Cleaner, from: number, to: number): AsyncGenerator<Chunk> {
+/** The log's batches in [from, to) in order, chunk by chunk, the next chunk read while the caller works on one. */
+async function* chunksIn(log: PartitionLog, io: PassIo, from: number, to: number): AsyncGenerator<Chunk> {
   let next = readChunk(log, from, to);
   try {
     for (let chunk = await next; chunk !== null; chunk = await next) {
-      await cleaner.throttle(chunk.bytes.length);
+      await io.didRead(chunk.bytes.length);
       const last = chunk.infos[chunk.infos.length - 1]!;
       const end = last.baseOffset + last.lastOffsetDelta + 1;
       next = end < to ? readChunk(log, end, to) : Promise.resolve(null);
@@ -91,7 +109,7 @@ function inAbortedTransaction(log: PartitionLog, info: BatchInfo): boolean {
  * the cleaner thread's (see Cleaner); the reads, the copies and the swaps are done here.
  */
 export async function compactLog(log: PartitionLog, fs: FileSystem, cleaner: Cleaner, now: number, mapBytes: number): Promise<CompactionResult> {
-  const result: CompactionResult = { segmentsRewritten: 0, segmentsMerged: 0, recordsRemoved: 0, rounds: 0 };
+  const result: CompactionResult = { segmentsRewritten: 0, segmentsMerged: 0, recordsRemoved: 0, rounds: 0, bytesRead: 0, bytesWritten: 0 };
   if (!log.config.cleanupPolicy.includes('compact') || log.compaction.swapPending) return result;
   const stableEnd = log.lastStableOffset;
   const { minCompactionLagMs } = log.config;
@@ -111,20 +129,23 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, cleaner: Cle
   await log.syncSegments(closed.filter((s) => s.nextOffset > log.compaction.cleanedThrough));
 
   let from = Math.max(log.compaction.cleanedThrough, log.logStartOffset);
+  const io = new PassIo(cleaner);
   const map = await cleaner.openMap(through - from, mapBytes);
   try {
     do {
       if (result.rounds++ > 0) await map.clear();
-      const mappedEnd = await mapKeys(log, cleaner, from, through, map);
+      const mappedEnd = await mapKeys(log, io, from, through, map);
       const segments = log.closedSegments().filter((s) => s.nextOffset <= through && s.baseOffset < mappedEnd);
       const round: CleaningRound = { mappedEnd, now, deleteRetentionMs: log.config.deleteRetentionMs, levels: compressionLevels(log.config) };
-      const pass: CleaningPass = { cleaner, map, round, withData: new Set(), withBatches: new Set(), abortsForgotten: new Set() };
+      const pass: CleaningPass = { io, map, round, withData: new Set(), withBatches: new Set(), abortsForgotten: new Set() };
       for (const group of groupsOf(segments, log.config.segmentBytes)) await cleanGroup(log, fs, group, pass, result);
       log.compaction.cleanedThrough = from = mappedEnd;
     } while (from < through);
   } finally {
     await map.free().catch(() => undefined); // a thread that failed or was stopped took its maps with it
   }
+  result.bytesRead = io.read;
+  result.bytesWritten = io.written;
   return result;
 }
 
@@ -133,8 +154,8 @@ export async function compactLog(log: PartitionLog, fs: FileSystem, cleaner: Cle
  * record it did not map (`to` when it got through). A batch that cannot be decoded (corrupt, or its records past
  * MAX_DECOMPRESSED_BYTES) supersedes nothing.
  */
-async function mapKeys(log: PartitionLog, cleaner: Cleaner, from: number, to: number, map: CleanerMap): Promise<number> {
-  for await (const chunk of chunksIn(log, cleaner, from, to)) {
+async function mapKeys(log: PartitionLog, io: PassIo, from: number, to: number, map: CleanerMap): Promise<number> {
+  for await (const chunk of chunksIn(log, io, from, to)) {
     const skip = new Uint8Array(chunk.infos.length);
     chunk.infos.forEach((info, i) => {
       if ((info.attributes & Attributes.CONTROL) !== 0 || inAbortedTransaction(log, info)) skip[i] = 1;
@@ -160,7 +181,7 @@ async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], p
   const start = Math.max(group[0]!.baseOffset, log.logStartOffset);
   const end = group[group.length - 1]!.nextOffset;
   const path = group[0]!.logPath + CLEANED_SUFFIX;
-  let copy = group.length > 1 ? await CleanedCopy.create(fs, pass.cleaner, path) : null;
+  let copy = group.length > 1 ? await CleanedCopy.create(fs, pass.io, path) : null;
   pass.abortsForgotten = new Set();
   let held: Buffer[] = [];
   let heldBytes = 0;
@@ -168,7 +189,7 @@ async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], p
   let releasedTo = start;
   let removed = 0;
   try {
-    for await (const chunk of chunksIn(log, pass.cleaner, start, end)) {
+    for await (const chunk of chunksIn(log, pass.io, start, end)) {
       const judged = await judgeChunk(log, chunk, pass);
       for (const [i, info] of chunk.infos.entries()) {
         const raw = rawOf(chunk, info);
@@ -185,8 +206,8 @@ async function cleanGroup(log: PartitionLog, fs: FileSystem, group: Segment[], p
             }
             continue;
           }
-          copy = await CleanedCopy.create(fs, pass.cleaner, path);
-          for await (const unchanged of chunksIn(log, pass.cleaner, start, releasedTo)) await copy.add(unchanged.bytes);
+          copy = await CleanedCopy.create(fs, pass.io, path);
+          for await (const unchanged of chunksIn(log, pass.io, start, releasedTo)) await copy.add(unchanged.bytes);
           for (const b of held) await copy.add(b);
           held = [];
         }
@@ -233,7 +254,7 @@ function groupsOf(segments: Segment[], maxBytes: number): Segment[][] {
 
 /** One round of a compaction pass, as its groups of segments are cleaned in log order. */
 interface CleaningPass {
-  cleaner: Cleaner;
+  io: PassIo;
   /** The latest offset of each key in the stretch mapped for this round. */
   map: CleanerMap;
   round: CleaningRound;
@@ -332,13 +353,13 @@ class CleanedCopy {
 
   private constructor(
     private readonly fs: FileSystem,
-    private readonly cleaner: Cleaner,
+    private readonly io: PassIo,
     private readonly fd: number,
     readonly path: string,
   ) {}
 
-  static async create(fs: FileSystem, cleaner: Cleaner, path: string): Promise<CleanedCopy> {
-    return new CleanedCopy(fs, cleaner, await fs.open(path, 'w'), path);
+  static async create(fs: FileSystem, io: PassIo, path: string): Promise<CleanedCopy> {
+    return new CleanedCopy(fs, io, await fs.open(path, 'w'), path);
   }
 
   async add(batch: Buffer): Promise<void> {
@@ -371,7 +392,7 @@ class CleanedCopy {
     this.position += written;
     this.pending = [];
     this.pendingBytes = 0;
-    await this.cleaner.throttle(written);
+    await this.io.didWrite(written);
   }
 }
 

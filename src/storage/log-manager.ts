@@ -8,7 +8,7 @@ import { SharedWrite } from './shared-write.js';
 import { IndexCache } from './index-cache.js';
 import { Catalogue, type TopicRecord } from './catalogue.js';
 import { Cleaner } from './cleaner.js';
-import { compactLog } from './compaction.js';
+import { compactLog, type CompactionResult } from './compaction.js';
 import { DurableFiles } from './durable-files.js';
 import { GroupCommit } from './group-commit.js';
 import { HandleCache } from './handle-cache.js';
@@ -64,6 +64,8 @@ export interface LogManagerOptions {
   onError?: (err: unknown, what: string) => void;
   /** The process ran out of file descriptors, and the open-file cache was cut to `maxOpen` segment files. */
   onOpenFilesCut?: (maxOpen: number) => void;
+  /** A compaction pass rewrote segments of `log`, taking `ms`: for the operator's log, as Kafka's cleaner reports each. */
+  onCompacted?: (log: PartitionLog, result: CompactionResult, ms: number) => void;
 }
 
 export const DEFAULT_COMPACTION_MAP_BYTES = 128 * 1024 * 1024;
@@ -624,7 +626,9 @@ export class LogManager {
       if (this.closing) break;
       if (log.closed) continue;
       try {
-        await compactLog(log, this.fs, this.cleaner, now, this.options.compactionMapBytes ?? DEFAULT_COMPACTION_MAP_BYTES);
+        const started = performance.now();
+        const result = await compactLog(log, this.fs, this.cleaner, now, this.options.compactionMapBytes ?? DEFAULT_COMPACTION_MAP_BYTES);
+        if (result.segmentsRewritten > 0) this.options.onCompacted?.(log, result, performance.now() - started);
       } catch (err) {
         if (!log.closed && !this.closing) this.options.onError?.(err, `compaction of ${log.topic}-${log.partition}`);
       }

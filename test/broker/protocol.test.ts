@@ -488,6 +488,30 @@ test('a request waiting behind a parked fetch when shutdown begins is answered, 
   }, { maxInFlightPerConnection: 1 });
 });
 
+test('a compaction pass that rewrites segments says so in the log: what it removed, read and wrote, and how long it took', async () => {
+  const { logger, lines } = capturedLogger();
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('keyed', 1, { 'cleanup.policy': 'compact', 'segment.bytes': '1024', 'min.cleanable.dirty.ratio': '0' });
+    for (let i = 0; i < 30; i++) {
+      const res = await c.send(API.PRODUCE, 9, produceBody('keyed', 0, buildRecordBatch([{ key: `k${i % 3}`, value: `v${i}`.padEnd(100, '.') }])));
+      assert.equal(res.responses[0].partitionResponses[0].errorCode, 0);
+    }
+    const log = b.broker.logs.getLog('keyed', 0)!;
+    const closedEnd = log.activeSegment.baseOffset;
+    await b.broker.logs.runRetention();
+    const compacted = lines.filter((l) => l.msg === 'compacted');
+    assert.equal(compacted.length, 1);
+    const { topic, partition, recordsRemoved, rounds, bytesRead, bytesWritten, ms } = compacted[0]!;
+    // every closed record but the latest of each of the three keys
+    assert.deepEqual({ topic, partition, recordsRemoved, rounds }, { topic: 'keyed', partition: 0, recordsRemoved: closedEnd - 3, rounds: 1 });
+    const kept = log.closedSegments().reduce((sum, s) => sum + s.size, 0);
+    assert.equal(bytesWritten, kept);
+    assert.ok((bytesRead as number) > kept && typeof ms === 'number');
+    await b.broker.logs.runRetention();
+    assert.equal(lines.filter((l) => l.msg === 'compacted').length, 1, 'a pass with nothing to do says nothing');
+  }, { logger });
+});
+
 test('LogAppendTime topics stamp the append time into the batch; CreateTime keeps the client time', async () => {
   await withClient(async (c, b) => {
     await b.broker.createTopic('lat', 1, { 'message.timestamp.type': 'LogAppendTime' });

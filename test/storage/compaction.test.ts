@@ -147,7 +147,7 @@ test('a log with more keys than the key map holds is compacted in several rounds
     assert.deepEqual(closed.slice(0, -1), expected);
     assert.deepEqual(closed.at(-1)!.slice(0, 2), [closedEnd - 1, 'filler']);
     // everything is clean now: the next pass finds nothing to do
-    assert.deepEqual(await compactLog(log, nodeFileSystem, logs.cleaner, 1_000_000, 10 * OFFSET_MAP_SLOT_BYTES), { segmentsRewritten: 0, segmentsMerged: 0, recordsRemoved: 0, rounds: 0 });
+    assert.deepEqual(await compactLog(log, nodeFileSystem, logs.cleaner, 1_000_000, 10 * OFFSET_MAP_SLOT_BYTES), { segmentsRewritten: 0, segmentsMerged: 0, recordsRemoved: 0, rounds: 0, bytesRead: 0, bytesWritten: 0 });
     await logs.close();
   }));
 
@@ -216,7 +216,7 @@ test('a pass whose cleaner thread is stopped part-way fails and changes nothing;
     await logs.close();
   }));
 
-test('a pass counts every byte it reads and writes against the compaction I/O rate', () =>
+test('a pass counts every byte it reads and writes, and keeps them within the compaction I/O rate', () =>
   withTempDir(async (dir) => {
     const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'segment.bytes': '100000' });
     for (let i = 0; i < 20; i++) await put(log, [{ key: 'a', value: `a${i}`.padEnd(200, '.') }], 1_000_000);
@@ -241,7 +241,9 @@ test('a pass counts every byte it reads and writes against the compaction I/O ra
     await cleaner.close();
     assert.deepEqual([result.segmentsRewritten, result.recordsRemoved], [1, 19]);
     // the segment read twice (its keys mapped, then cleaned), its copy written once
-    assert.equal(waited, 2 * before + log.segments[0]!.size);
+    const after = log.segments[0]!.size;
+    assert.deepEqual([result.bytesRead, result.bytesWritten], [2 * before, after]);
+    assert.equal(waited, 2 * before + after);
     await logs.close();
   }));
 
