@@ -2,7 +2,8 @@ import type { AddressInfo, Server } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { listen, type AcceptedSocket } from '../io/tcp.js';
 import type { LogConfig } from '../storage/log-config.js';
-import { DEFAULT_COMPACTION_MAP_BYTES, DEFAULT_INDEX_CACHE_BYTES, LogManager, type TopicState } from '../storage/log-manager.js';
+import { DEFAULT_INDEX_CACHE_BYTES, LogManager, type TopicState } from '../storage/log-manager.js';
+import { DEFAULT_CLEANER_SETTINGS } from '../storage/cleaner-settings.js';
 import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupCoordinatorConfig } from '../coordinator/group-coordinator.js';
 import { ProducerIdManager } from '../coordinator/producer-ids.js';
 import { DEFAULT_TRANSACTION_CONFIG, TransactionCoordinator, type TransactionConfig } from '../coordinator/transaction-coordinator.js';
@@ -70,8 +71,8 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   logDefaults: {},
   retentionCheckMs: 30_000,
   maxOpenFiles: 16384,
-  compactionMapBytes: DEFAULT_COMPACTION_MAP_BYTES,
-  compactionIoBytesPerSecond: Infinity,
+  compactionMapBytes: DEFAULT_CLEANER_SETTINGS.mapBytes,
+  compactionIoBytesPerSecond: DEFAULT_CLEANER_SETTINGS.ioBytesPerSecond,
   indexCacheBytes: DEFAULT_INDEX_CACHE_BYTES,
   shutdownTimeoutMs: 10_000,
   groups: {},

@@ -46,7 +46,14 @@ export class Cleaner {
   /** Throttle's waits under way, cut short by stop. */
   private readonly pauses = new Set<() => void>();
 
-  constructor(private readonly options: { ioBytesPerSecond: number; clock: Clock } = { ioBytesPerSecond: Infinity, clock: systemClock }) {}
+  /** What the passes may read and write a second (see throttle); Infinity: no bound. A change counts from the next byte. */
+  ioBytesPerSecond: number;
+  private readonly clock: Clock;
+
+  constructor(options: { ioBytesPerSecond: number; clock: Clock } = { ioBytesPerSecond: Infinity, clock: systemClock }) {
+    this.ioBytesPerSecond = options.ioBytesPerSecond;
+    this.clock = options.clock;
+  }
 
   /** A key map in the thread for up to `keys` keys in at most `maxBytes` (see OffsetMap). */
   async openMap(keys: number, maxBytes: number): Promise<CleanerMap> {
@@ -61,7 +68,7 @@ export class Cleaner {
    * A pass that did no I/O for a while gets no credit for it: it is bounded from where it starts again.
    */
   async throttle(bytes: number): Promise<void> {
-    const { ioBytesPerSecond, clock } = this.options;
+    const { ioBytesPerSecond, clock } = this;
     if (ioBytesPerSecond === Infinity) return;
     const now = clock.now();
     this.ioFreeAtMs = Math.max(this.ioFreeAtMs, now) + (bytes / ioBytesPerSecond) * 1000;

@@ -8,6 +8,7 @@ import { SharedWrite } from './shared-write.js';
 import { IndexCache } from './index-cache.js';
 import { Catalogue, type TopicRecord } from './catalogue.js';
 import { Cleaner } from './cleaner.js';
+import { applyCleanerSettings, DEFAULT_CLEANER_SETTINGS, isCleanerSetting, type CleanerSettings } from './cleaner-settings.js';
 import { compactLog, type CompactionResult } from './compaction.js';
 import { DurableFiles } from './durable-files.js';
 import { GroupCommit } from './group-commit.js';
@@ -68,7 +69,6 @@ export interface LogManagerOptions {
   onCompacted?: (log: PartitionLog, result: CompactionResult, ms: number) => void;
 }
 
-export const DEFAULT_COMPACTION_MAP_BYTES = 128 * 1024 * 1024;
 /** Partitions a retention pass works on at once. */
 const RETENTION_AT_ONCE = 16;
 /** About 30 GiB of closed segments of 1 KiB batches (2.2 MB of indexes per GiB) stay indexed in memory. */
@@ -144,6 +144,9 @@ export class LogManager {
   private retentionPass: Promise<number> | null = null;
   /** Does compaction's work on records, off the event loop; started by the first pass that has any. */
   readonly cleaner: Cleaner;
+  /** Compaction's settings from the options, then those in force (with the dynamic ones over them). */
+  private readonly staticCleanerSettings: CleanerSettings;
+  private currentCleanerSettings: CleanerSettings;
   private noneFlush: Promise<void> | null = null;
   private closing = false;
   private partitionGrowth: Promise<unknown> = Promise.resolve();
@@ -179,7 +182,12 @@ export class LogManager {
   private constructor(private readonly options: LogManagerOptions) {
     this.fs = options.fs ?? nodeFileSystem;
     this.clock = options.clock ?? systemClock;
-    this.cleaner = new Cleaner({ ioBytesPerSecond: options.compactionIoBytesPerSecond ?? Infinity, clock: this.clock });
+    this.staticCleanerSettings = {
+      ioBytesPerSecond: options.compactionIoBytesPerSecond ?? DEFAULT_CLEANER_SETTINGS.ioBytesPerSecond,
+      mapBytes: options.compactionMapBytes ?? DEFAULT_CLEANER_SETTINGS.mapBytes,
+    };
+    this.currentCleanerSettings = this.staticCleanerSettings;
+    this.cleaner = new Cleaner({ ioBytesPerSecond: this.staticCleanerSettings.ioBytesPerSecond, clock: this.clock });
     this.staticDefaults = { ...DEFAULT_LOG_CONFIG, ...options.defaults };
     this.currentDefaults = this.staticDefaults;
     this.handles = new HandleCache(this.fs, options.maxOpenFiles ?? 16384, { now: () => this.clock.now(), onCut: options.onOpenFilesCut });
@@ -490,14 +498,20 @@ export class LogManager {
     return this.dynamic;
   }
 
+  /** Compaction's settings in force: the options', or the dynamic ones set over them. */
+  get cleanerSettings(): Readonly<CleanerSettings> {
+    return this.currentCleanerSettings;
+  }
+
   /**
-   * Replaces one layer of the dynamic topic config defaults (Kafka's dynamic broker configs, by topic config
-   * name): validated as a whole, stored durably, then in force for every topic without its own value. With
-   * `validateOnly`, only validated.
+   * Replaces one layer of the dynamic broker configs (Kafka's: topic config defaults by topic config name, and
+   * compaction's settings by their broker config names): validated as a whole, stored durably, then in force for
+   * every topic without its own value, and for compaction. With `validateOnly`, only validated.
    */
   async setDynamicDefaults(scope: keyof DynamicDefaults, overrides: Record<string, string>, validateOnly = false): Promise<void> {
     const next = { ...this.dynamic, [scope]: { ...overrides } };
     const defaults = layeredDefaults(this.staticDefaults, next);
+    const cleanerSettings = layeredCleanerSettings(this.staticCleanerSettings, next);
     if (validateOnly) return;
     const previous = this.dynamic;
     this.dynamic = next;
@@ -508,6 +522,7 @@ export class LogManager {
       throw err;
     }
     if (this.dynamic !== next) return; // a later change was made while this one was written: it applies its own
+    this.applyCleanerSettings(cleanerSettings);
     this.currentDefaults = defaults;
     for (const topic of this.topics.values()) {
       topic.config = applyTopicConfigs(defaults, topic.overrides);
@@ -523,7 +538,9 @@ export class LogManager {
     for (const scope of ['cluster', 'broker'] as const) {
       for (const [name, value] of Object.entries(stored[scope] ?? {})) {
         try {
-          layeredDefaults(this.staticDefaults, { ...this.dynamic, [scope]: { ...this.dynamic[scope], [name]: value } });
+          const next = { ...this.dynamic, [scope]: { ...this.dynamic[scope], [name]: value } };
+          layeredDefaults(this.staticDefaults, next);
+          layeredCleanerSettings(this.staticCleanerSettings, next);
           this.dynamic[scope][name] = value;
         } catch (err) {
           this.options.onError?.(err, `stored dynamic default ${name}=${value}`);
@@ -531,6 +548,13 @@ export class LogManager {
       }
     }
     this.currentDefaults = layeredDefaults(this.staticDefaults, this.dynamic);
+    this.applyCleanerSettings(layeredCleanerSettings(this.staticCleanerSettings, this.dynamic));
+  }
+
+  /** The map size counts from the next pass; the I/O bound from the next byte. */
+  private applyCleanerSettings(settings: CleanerSettings): void {
+    this.currentCleanerSettings = settings;
+    this.cleaner.ioBytesPerSecond = settings.ioBytesPerSecond;
   }
 
   /** Replaces the topic's overrides (AlterConfigs) after validating them all. */
@@ -627,7 +651,7 @@ export class LogManager {
       if (log.closed) continue;
       try {
         const started = performance.now();
-        const result = await compactLog(log, this.fs, this.cleaner, now, this.options.compactionMapBytes ?? DEFAULT_COMPACTION_MAP_BYTES);
+        const result = await compactLog(log, this.fs, this.cleaner, now, this.currentCleanerSettings.mapBytes);
         if (result.segmentsRewritten > 0) this.options.onCompacted?.(log, result, performance.now() - started);
       } catch (err) {
         if (!log.closed && !this.closing) this.options.onError?.(err, `compaction of ${log.topic}-${log.partition}`);
@@ -721,12 +745,22 @@ function parseLogStarts(text: string): (topic: TopicRecord, partition: number) =
   return (topic, partition) => Number(saved[`${topic.name}-${partition}`] ?? 0);
 }
 
-/** Dynamic topic config defaults by topic config name: cluster-wide, then this broker's (which win). */
+/**
+ * Dynamic broker configs, cluster-wide, then this broker's (which win): topic config defaults by topic config name,
+ * and compaction's settings by their broker config names (see cleaner-settings.ts; no topic config name starts with
+ * `log.`, as those do).
+ */
 export interface DynamicDefaults {
   cluster: Record<string, string>;
   broker: Record<string, string>;
 }
 
+const topicDefaultsIn = (layer: Readonly<Record<string, string>>): Record<string, string> => Object.fromEntries(Object.entries(layer).filter(([name]) => !isCleanerSetting(name)));
+
 function layeredDefaults(base: Readonly<LogConfig>, dynamic: DynamicDefaults): LogConfig {
-  return applyTopicConfigs(applyTopicConfigs(base, dynamic.cluster), dynamic.broker);
+  return applyTopicConfigs(applyTopicConfigs(base, topicDefaultsIn(dynamic.cluster)), topicDefaultsIn(dynamic.broker));
+}
+
+function layeredCleanerSettings(base: Readonly<CleanerSettings>, dynamic: DynamicDefaults): CleanerSettings {
+  return applyCleanerSettings(applyCleanerSettings(base, dynamic.cluster), dynamic.broker);
 }

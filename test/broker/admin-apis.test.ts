@@ -102,9 +102,10 @@ test('DescribeConfigs: a topic config\'s source and synonyms (topic override, th
         new Map([['segment.bytes', 3], ['retention.ms', 5], ['cleanup.policy', 7], ['min.cleanable.dirty.ratio', 6], ['compression.type', 2], ['unclean.leader.election.enable', 1]]),
       );
       assert.deepEqual(await typed(4, '1', ['broker.id', 'log.dirs', 'log.roll.ms']), new Map([['broker.id', 3], ['log.dirs', 2], ['log.roll.ms', 5]]));
+      // compaction's settings: the I/O bound from the start's setting, a double as Java writes it; the map's built in
       assert.deepEqual(await describe(4, '1', ['log.cleaner.dedupe.buffer.size', 'log.cleaner.io.max.bytes.per.second']), [
-        ['log.cleaner.dedupe.buffer.size', '134217728', STATIC, [['log.cleaner.dedupe.buffer.size', '134217728', STATIC]]],
-        ['log.cleaner.io.max.bytes.per.second', '1048576', STATIC, [['log.cleaner.io.max.bytes.per.second', '1048576', STATIC]]],
+        ['log.cleaner.dedupe.buffer.size', '134217728', DEFAULT, [['log.cleaner.dedupe.buffer.size', '134217728', DEFAULT]]],
+        ['log.cleaner.io.max.bytes.per.second', '1048576.0', STATIC, [['log.cleaner.io.max.bytes.per.second', '1048576.0', STATIC], ['log.cleaner.io.max.bytes.per.second', '1.7976931348623157E308', DEFAULT]]],
       ]);
       assert.deepEqual(await typed(4, '1', ['log.cleaner.dedupe.buffer.size', 'log.cleaner.io.max.bytes.per.second']), new Map([['log.cleaner.dedupe.buffer.size', 5], ['log.cleaner.io.max.bytes.per.second', 6]]));
       // v0 has no synonyms and says only whether a value is the default
@@ -145,10 +146,6 @@ test('dynamic broker configs: topic defaults set cluster-wide (\'\') and for thi
       assert.deepEqual(await describe(c, 2, 'own', ['retention.ms']), [
         ['retention.ms', '60000', TOPIC, [['60000', TOPIC], ['7200000', BROKER], ['3600000', CLUSTER], ['604800000', DEFAULT]]],
       ]);
-      // unbounded, as Kafka's default: Java's largest double
-      assert.deepEqual(await describe(c, 4, '1', ['log.cleaner.io.max.bytes.per.second']), [
-        ['log.cleaner.io.max.bytes.per.second', '1.7976931348623157E308', 4, [['1.7976931348623157E308', 4]]],
-      ]);
       assert.deepEqual(await describe(c, 4, '', null), [
         ['log.retention.ms', '3600000', CLUSTER, [['3600000', CLUSTER]]],
         ['log.cleanup.policy', 'delete', CLUSTER, [['delete', CLUSTER]]],
@@ -173,6 +170,53 @@ test('dynamic broker configs: topic defaults set cluster-wide (\'\') and for thi
       assert.equal(b.broker.logs.getLog('plain', 0)!.config.retentionMs, 3_600_000, 'back to the cluster-wide value');
       assert.equal((await alter(c, '', [['log.retention.ms', 1, null]])).errorCode, 0);
       assert.equal(b.broker.logs.getLog('plain', 0)!.config.retentionMs, 604_800_000, 'back to the default');
+    });
+  }));
+
+test('compaction\'s settings change at run time, cluster-wide and for this broker, as Kafka\'s log cleaner configs do; kept across a restart', () =>
+  withTempDir(async (dataDir) => {
+    type Entry = { name: string; value: string; configSource: number; readOnly: boolean; synonyms: { name: string; value: string; source: number }[] };
+    const [BROKER, CLUSTER, DEFAULT] = [2, 3, 5];
+    const IO = 'log.cleaner.io.max.bytes.per.second';
+    const MAP = 'log.cleaner.dedupe.buffer.size';
+    const session = (fn: (c: KafkaClient, b: RunningBroker) => Promise<void>) => withClient(fn, { dataDir });
+    const alter = async (c: KafkaClient, resourceName: string, configs: [string, number, string | null][]) =>
+      (await c.send(44, 1, { resources: [{ resourceType: 4, resourceName, configs: configs.map(([name, configOperation, value]) => ({ name, configOperation, value })) }], validateOnly: false })).responses[0];
+    const describe = async (c: KafkaClient, resourceName: string, keys: string[] | null) => {
+      const res = await c.send(32, 4, { resources: [{ resourceType: 4, resourceName, configurationKeys: keys }], includeSynonyms: true, includeDocumentation: false });
+      return (res.results[0].configs as Entry[]).filter((e) => e.name.startsWith('log.cleaner.')).map((e) => [e.name, e.value, e.configSource, e.readOnly, e.synonyms.map((x) => [x.value, x.source])]);
+    };
+    await session(async (c, b) => {
+      // unbounded, as Kafka's default: Java's largest double
+      assert.deepEqual(await describe(c, '1', [IO, MAP]), [
+        [IO, '1.7976931348623157E308', DEFAULT, false, [['1.7976931348623157E308', DEFAULT]]],
+        [MAP, '134217728', DEFAULT, false, [['134217728', DEFAULT]]],
+      ]);
+      assert.equal((await alter(c, '', [[IO, 0, '104857600'], [MAP, 0, '16777216']])).errorCode, 0);
+      assert.equal((await alter(c, '1', [[IO, 0, '52428800.5']])).errorCode, 0);
+      assert.equal(b.broker.logs.cleaner.ioBytesPerSecond, 52428800.5, 'this broker\'s value wins over the cluster-wide one');
+      assert.equal(b.broker.logs.cleanerSettings.mapBytes, 16777216);
+      assert.deepEqual(await describe(c, '1', [IO, MAP]), [
+        [IO, '5.24288005E7', BROKER, false, [['5.24288005E7', BROKER], ['1.048576E8', CLUSTER], ['1.7976931348623157E308', DEFAULT]]],
+        [MAP, '16777216', CLUSTER, false, [['16777216', CLUSTER], ['134217728', DEFAULT]]],
+      ]);
+      assert.deepEqual(await describe(c, '', null), [
+        [IO, '1.048576E8', CLUSTER, false, [['1.048576E8', CLUSTER]]],
+        [MAP, '16777216', CLUSTER, false, [['16777216', CLUSTER]]],
+      ]);
+      // refused, and nothing changes
+      for (const value of ['100', 'fast', '', '-5']) assert.equal((await alter(c, '1', [[IO, 0, value]])).errorCode, ErrorCode.INVALID_CONFIG, value);
+      assert.equal((await alter(c, '', [[MAP, 0, '1000']])).errorCode, ErrorCode.INVALID_CONFIG);
+      assert.equal(b.broker.logs.cleaner.ioBytesPerSecond, 52428800.5);
+    });
+    await session(async (c, b) => {
+      assert.equal(b.broker.logs.cleaner.ioBytesPerSecond, 52428800.5, 'kept across a restart');
+      assert.equal(b.broker.logs.cleanerSettings.mapBytes, 16777216);
+      assert.equal((await alter(c, '1', [[IO, 1, null]])).errorCode, 0);
+      assert.equal(b.broker.logs.cleaner.ioBytesPerSecond, 104857600, 'back to the cluster-wide value');
+      assert.equal((await alter(c, '', [[IO, 1, null], [MAP, 1, null]])).errorCode, 0);
+      assert.equal(b.broker.logs.cleaner.ioBytesPerSecond, Infinity, 'back to no bound');
+      assert.equal(b.broker.logs.cleanerSettings.mapBytes, 134217728);
     });
   }));
 

@@ -3,6 +3,7 @@
 // cluster-wide, static, built in). Shared by CreateTopics, DescribeConfigs, AlterConfigs and IncrementalAlterConfigs.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import { ConfigType, DEFAULT_LOG_CONFIG, applyTopicConfigs, brokerConfigName, configNamesSet, describeLogConfig, topicConfigForBrokerName, topicConfigType } from '../../storage/log-config.js';
+import { applyCleanerSettings, cleanerSettingNames, cleanerSettingType, DEFAULT_CLEANER_SETTINGS, describeCleanerSettings, isCleanerSetting } from '../../storage/cleaner-settings.js';
 import type { TopicState } from '../../storage/log-manager.js';
 import type { Broker } from '../broker.js';
 import { toErrorCode } from './errors.js';
@@ -74,10 +75,26 @@ function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
     'queued.max.request.bytes': [String(c.queuedMaxRequestBytes), ConfigType.LONG],
     'connections.max.idle.ms': [String(c.idleTimeoutMs), ConfigType.LONG],
     'log.dirs': [c.dataDir, ConfigType.STRING],
-    'log.cleaner.dedupe.buffer.size': [String(c.compactionMapBytes), ConfigType.LONG],
-    // no bound is Kafka's default, Java's largest double, written as Java writes it
-    'log.cleaner.io.max.bytes.per.second': [c.compactionIoBytesPerSecond === Infinity ? '1.7976931348623157E308' : String(c.compactionIoBytesPerSecond), ConfigType.DOUBLE],
   };
+}
+
+/**
+ * Compaction's settings (Kafka's log cleaner configs) in the same layers as the topic defaults: each one's
+ * synonyms, highest precedence first, and the value in force.
+ */
+function cleanerSettingsDescribed(broker: Broker): { name: string; value: string; synonyms: ConfigSynonym[] }[] {
+  const { cluster, broker: own } = broker.logs.dynamicDefaults;
+  const described = (layer: Record<string, string>) => describeCleanerSettings(applyCleanerSettings(DEFAULT_CLEANER_SETTINGS, layer));
+  const fromStart = { ioBytesPerSecond: broker.config.compactionIoBytesPerSecond, mapBytes: broker.config.compactionMapBytes };
+  const [staticValues, builtIn, inForce] = [describeCleanerSettings(fromStart), describeCleanerSettings(DEFAULT_CLEANER_SETTINGS), describeCleanerSettings(broker.logs.cleanerSettings)];
+  return cleanerSettingNames().map((name) => {
+    const synonyms: ConfigSynonym[] = [];
+    if (own[name] !== undefined) synonyms.push({ name, value: described({ [name]: own[name] })[name]!, source: ConfigSource.DYNAMIC_BROKER_CONFIG });
+    if (cluster[name] !== undefined) synonyms.push({ name, value: described({ [name]: cluster[name] })[name]!, source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG });
+    if (staticValues[name] !== builtIn[name]) synonyms.push({ name, value: staticValues[name]!, source: ConfigSource.STATIC_BROKER_CONFIG });
+    synonyms.push({ name, value: builtIn[name]!, source: ConfigSource.DEFAULT_CONFIG });
+    return { name, value: inForce[name]!, synonyms };
+  });
 }
 
 /**
@@ -100,6 +117,11 @@ export function describeBrokerConfigs(broker: Broker, clusterDefault: boolean): 
     const value = clusterDefault ? synonyms[0]!.value : defaults.values[name]!;
     out.push({ name: synonyms[0]!.name, value, source: synonyms[0]!.source, readOnly: false, type: topicConfigType(name), synonyms });
   }
+  for (const { name, value, synonyms: all } of cleanerSettingsDescribed(broker)) {
+    const synonyms = clusterDefault ? all.filter((syn) => syn.source === ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG) : all;
+    if (synonyms.length === 0) continue;
+    out.push({ name, value: clusterDefault ? synonyms[0]!.value : value, source: synonyms[0]!.source, readOnly: false, type: cleanerSettingType(name), synonyms });
+  }
   return out;
 }
 
@@ -110,14 +132,17 @@ function brokerScope(broker: Broker, resourceName: string): 'cluster' | 'broker'
   throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown broker ${resourceName}`);
 }
 
-/** A request's broker-wide config names as the topic configs they set the defaults of. */
-function topicDefaultsOf(broker: Broker, byBrokerName: Record<string, string>): Record<string, string> {
+/**
+ * A request's broker-wide config names as the dynamic broker configs store them: the topic configs they set the
+ * defaults of, and compaction's settings by their own names.
+ */
+function dynamicConfigsOf(broker: Broker, byBrokerName: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [brokerName, value] of Object.entries(byBrokerName)) {
-    const name = topicConfigForBrokerName(brokerName);
+    const name = isCleanerSetting(brokerName) ? brokerName : topicConfigForBrokerName(brokerName);
     if (name) out[name] = value;
     else if (brokerName in ownBrokerSettings(broker)) throw new KafkaError(ErrorCode.INVALID_REQUEST, `${brokerName} cannot be changed while the broker runs (a sluice start setting)`);
-    else throw new KafkaError(ErrorCode.INVALID_CONFIG, `unknown broker config ${brokerName}: the ones changeable at run time are the topic defaults (log.retention.ms, log.segment.bytes, ...)`);
+    else throw new KafkaError(ErrorCode.INVALID_CONFIG, `unknown broker config ${brokerName}: the ones changeable at run time are the topic defaults (log.retention.ms, log.segment.bytes, ...) and ${cleanerSettingNames().join(', ')}`);
   }
   return out;
 }
@@ -159,9 +184,9 @@ export async function alterConfigResources<R extends { resourceType: number; res
         else await broker.logs.setTopicOverrides(topic.name, overrides);
       } else if (res.resourceType === ResourceType.BROKER) {
         const scope = brokerScope(broker, res.resourceName);
-        const set = Object.fromEntries(Object.entries(broker.logs.dynamicDefaults[scope]).map(([name, value]) => [brokerConfigName(name)!, value]));
+        const set = Object.fromEntries(Object.entries(broker.logs.dynamicDefaults[scope]).map(([name, value]) => [isCleanerSetting(name) ? name : brokerConfigName(name)!, value]));
         const overrides = overridesFor({ set, listValue: () => broker.logs.defaults.cleanupPolicy }, res);
-        await broker.logs.setDynamicDefaults(scope, topicDefaultsOf(broker, overrides), validateOnly);
+        await broker.logs.setDynamicDefaults(scope, dynamicConfigsOf(broker, overrides), validateOnly);
       } else {
         throw new KafkaError(ErrorCode.INVALID_REQUEST, `altering resource type ${res.resourceType} is not supported; only topics (2) and brokers (4) are`);
       }
