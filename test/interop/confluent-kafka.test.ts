@@ -68,7 +68,7 @@ test('confluent-kafka: topic configs Kafka tools set are taken and described wit
   }, { logDefaults: { segmentMs: 3_600_000 } });
 });
 
-test('confluent-kafka: AlterConfigs on broker 1 sets topic defaults at run time; a read-only broker setting is refused', async () => {
+test('confluent-kafka: AlterConfigs on broker 1 sets topic defaults and the compaction I/O bound at run time; a read-only broker setting is refused', async () => {
   await withBroker(async ({ bootstrap, broker }) => {
     await broker.createTopic('defaulted', 1, {});
     const [set] = await python('confluent-alter-broker', [bootstrap, '1', JSON.stringify({ 'log.retention.ms': '3600000', 'log.cleanup.policy': 'compact' })]);
@@ -76,6 +76,10 @@ test('confluent-kafka: AlterConfigs on broker 1 sets topic defaults at run time;
     assert.deepEqual([broker.logs.getLog('defaulted', 0)!.config.retentionMs, broker.logs.getLog('defaulted', 0)!.config.cleanupPolicy], [3_600_000, 'compact']);
     const [refused] = (await python('confluent-alter-broker', [bootstrap, '1', JSON.stringify({ 'num.partitions': '3' })])) as { error: string }[];
     assert.match(refused!.error, /num\.partitions cannot be changed while the broker runs/);
+    // compaction's I/O bound, a double, as Kafka's dynamic log cleaner config
+    const [bounded] = await python('confluent-alter-broker', [bootstrap, '1', JSON.stringify({ 'log.cleaner.io.max.bytes.per.second': '10485760' })]);
+    assert.deepEqual(bounded, { 'log.cleaner.io.max.bytes.per.second': ['1.048576E7', 2] });
+    assert.equal(broker.logs.cleaner.ioBytesPerSecond, 10_485_760);
   });
 });
 
