@@ -23,32 +23,114 @@ export interface ChunkJudgement {
   tombstoneDueMs: number;
 }
 
+type Waiter = { resolve(value: unknown): void; reject(err: Error): void };
+
 /**
- * The thread that does a compaction pass's work on records, as Kafka's log cleaner threads do: it holds each pass's
- * key map, hashes every key into it, and judges and rebuilds the batches. The event loop reads the segments, sends
- * the thread a copy of each chunk read, and writes the cleaned copies and swaps them in. On the event loop this work
- * held every request up: even given back every 0.25 ms, 1 KiB `fsync` appends to another partition were acknowledged
- * p50 1.05-1.35 ms during a pass over 200 MiB, 0.54-0.61 ms with the thread (0.32-0.38 ms alone).
+ * The thread that does compaction's work on records, as Kafka's log cleaner threads do: it holds each pass's key
+ * map, hashes every key into it, and judges and rebuilds the batches. The event loop reads the segments, sends the
+ * thread a copy of each chunk read, and writes the cleaned copies and swaps them in. On the event loop this work held
+ * every request up: even given back every 0.25 ms, 1 KiB `fsync` appends to another partition were acknowledged p50
+ * 1.05-1.35 ms during a pass over 200 MiB, 0.54-0.61 ms with the thread (0.32-0.38 ms alone).
  *
- * Started at the first request, and held by the process only while a request waits: an idle thread keeps no
- * process alive. A thread that fails or is stopped refuses what waits on it, and the next request starts another.
- *
- * It also bounds what the passes read and write, as Kafka's log.cleaner.io.max.bytes.per.second does (see throttle).
+ * One per process, shared by every broker in it, as the small-I/O thread is: a thread takes 90-120 ms to start (its
+ * own copy of the modules, the compression codecs among them), and one per storage engine made a test that restarts
+ * the engine hundreds of times three times slower. Started at the first request, and held by the process only while
+ * a request waits: an idle thread keeps no process alive. A thread that fails or is stopped refuses what waits on it,
+ * and the next request starts another.
  */
-export class Cleaner {
-  private thread: Worker | null = null;
-  private readonly waiting = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
+class CleanerThread {
+  private worker: Worker | null = null;
+  private readonly waiting = new Map<number, Waiter>();
   private lastId = 0;
   private lastMap = 0;
-  private closed = false;
-  /** When the bytes counted so far are paid for at the rate: throttle waits until then. */
-  private ioFreeAtMs = -Infinity;
-  /** Throttle's waits under way, cut short by stop. */
-  private readonly pauses = new Set<() => void>();
 
+  /** A key map id no other pass in the process has. */
+  newMap(): number {
+    return ++this.lastMap;
+  }
+
+  /** Sends a request; its id, to give up on it (forget), and its reply. */
+  send<T>(request: DistributiveOmit<CleanerRequest, 'id'>): { id: number; reply: Promise<T> } {
+    const worker = this.worker ?? this.start();
+    const id = ++this.lastId;
+    if (this.waiting.size === 0) worker.ref();
+    const reply = new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      worker.postMessage({ ...request, id });
+    });
+    return { id, reply };
+  }
+
+  /** Refuses a request with `err` now; the thread's reply, should one come, is dropped. */
+  forget(id: number, err: Error): void {
+    this.settled(id)?.reject(err);
+  }
+
+  /** Ends the thread; what waits on it is refused, and the next request starts another. */
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    if (worker === null) return;
+    this.worker = null;
+    await worker.terminate();
+    this.refuseWaiting(new Error('the cleaner thread was stopped'));
+  }
+
+  private start(): Worker {
+    const worker = new Worker(new URL('./cleaner-thread.js', import.meta.url));
+    worker.on('message', (reply: CleanerReply) => {
+      const waiter = this.settled(reply.id);
+      if (reply.error !== undefined) waiter?.reject(new Error(`cleaner thread: ${reply.error}`));
+      else waiter?.resolve(reply.value);
+    });
+    const failed = (err: Error): void => {
+      if (this.worker !== worker) return; // one stopped: stop() refused what waited
+      this.worker = null;
+      this.refuseWaiting(err);
+    };
+    worker.on('error', failed);
+    worker.on('exit', (code) => failed(new Error(`the cleaner thread exited with code ${code}`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  /** A request's waiter, no longer waiting; the thread is let go of once none is. */
+  private settled(id: number): Waiter | undefined {
+    const waiter = this.waiting.get(id);
+    this.waiting.delete(id);
+    if (waiter !== undefined && this.waiting.size === 0) this.worker?.unref();
+    return waiter;
+  }
+
+  private refuseWaiting(err: Error): void {
+    const waiting = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const w of waiting) w.reject(err);
+  }
+}
+
+const thread = new CleanerThread();
+
+/**
+ * Ends the process's cleaner thread: the requests waiting on it are refused (their passes fail, changing nothing),
+ * and the next request starts another. What a failed thread does to the passes, on demand.
+ */
+export const stopCleanerThread = (): Promise<void> => thread.stop();
+
+/**
+ * One storage engine's side of the cleaner thread: its passes' requests, and the bound on what they read and write,
+ * as Kafka's log.cleaner.io.max.bytes.per.second (see throttle).
+ */
+export class Cleaner {
   /** What the passes may read and write a second (see throttle); Infinity: no bound. A change counts from the next byte. */
   ioBytesPerSecond: number;
   private readonly clock: Clock;
+  private closed = false;
+  /** This engine's requests waiting on the thread: refused at close. */
+  private readonly mine = new Set<number>();
+  /** When the bytes counted so far are paid for at the rate: throttle waits until then. */
+  private ioFreeAtMs = -Infinity;
+  /** Throttle's waits under way, cut short at close. */
+  private readonly pauses = new Set<() => void>();
 
   constructor(options: { ioBytesPerSecond: number; clock: Clock } = { ioBytesPerSecond: Infinity, clock: systemClock }) {
     this.ioBytesPerSecond = options.ioBytesPerSecond;
@@ -57,7 +139,7 @@ export class Cleaner {
 
   /** A key map in the thread for up to `keys` keys in at most `maxBytes` (see OffsetMap). */
   async openMap(keys: number, maxBytes: number): Promise<CleanerMap> {
-    const map = ++this.lastMap;
+    const map = thread.newMap();
     await this.call({ op: 'open', map, keys, maxBytes });
     return new CleanerMap(this, map);
   }
@@ -85,59 +167,23 @@ export class Cleaner {
     if (this.closed) throw new Error('the cleaner was closed');
   }
 
-  /** Stops the thread; what waits on it is refused, and a throttled pass goes on at once (to its next request). */
-  async stop(): Promise<void> {
-    for (const done of [...this.pauses]) done();
-    const thread = this.thread;
-    if (thread === null) return;
-    this.thread = null;
-    await thread.terminate();
-    this.refuseWaiting(new Error('the cleaner thread was stopped'));
-  }
-
-  /** Stops the thread for good: a pass under way fails at its next step, and changes nothing. */
-  async close(): Promise<void> {
+  /**
+   * For good: this engine's requests waiting on the thread are refused and its throttled waits cut short, so that a
+   * pass under way fails at its next step, changing nothing, rather than hold the close up. The thread goes on for
+   * the other engines of the process.
+   */
+  close(): void {
     this.closed = true;
-    await this.stop();
+    for (const done of [...this.pauses]) done();
+    for (const id of [...this.mine]) thread.forget(id, new Error('the cleaner was closed'));
   }
 
-  /** For CleanerMap. */
+  /** For CleanerMap; a closed cleaner still frees its maps. */
   call<T>(request: DistributiveOmit<CleanerRequest, 'id'>): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('the cleaner was closed'));
-    const thread = this.thread ?? this.start();
-    const id = ++this.lastId;
-    if (this.waiting.size === 0) thread.ref();
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      thread.postMessage({ ...request, id });
-    });
-  }
-
-  private start(): Worker {
-    const thread = new Worker(new URL('./cleaner-thread.js', import.meta.url));
-    thread.on('message', (reply: CleanerReply) => {
-      const waiter = this.waiting.get(reply.id);
-      if (waiter === undefined) return;
-      this.waiting.delete(reply.id);
-      if (this.waiting.size === 0) thread.unref();
-      if (reply.error !== undefined) waiter.reject(new Error(`cleaner thread: ${reply.error}`));
-      else waiter.resolve(reply.value);
-    });
-    const failed = (err: Error): void => {
-      if (this.thread !== thread) return; // one stopped: stop() refused what waited
-      this.thread = null;
-      this.refuseWaiting(err);
-    };
-    thread.on('error', failed);
-    thread.on('exit', (code) => failed(new Error(`the cleaner thread exited with code ${code}`)));
-    this.thread = thread;
-    return thread;
-  }
-
-  private refuseWaiting(err: Error): void {
-    const waiting = [...this.waiting.values()];
-    this.waiting.clear();
-    for (const w of waiting) w.reject(err);
+    if (this.closed && request.op !== 'free') return Promise.reject(new Error('the cleaner was closed'));
+    const { id, reply } = thread.send<T>(request);
+    this.mine.add(id);
+    return reply.finally(() => this.mine.delete(id));
   }
 }
 

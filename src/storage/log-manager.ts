@@ -686,7 +686,7 @@ export class LogManager {
     // background work must not touch the files after close returns (or a new manager of the same directory)
     this.closing = true;
     // a compaction pass under way fails at its next step, changing nothing, rather than hold the close up
-    await this.cleaner.close();
+    this.cleaner.close();
     await this.retentionPass;
     await this.noneFlush;
     await Promise.allSettled(this.changes);

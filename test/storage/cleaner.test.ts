@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { Attributes, batchInfoAt, batchSizeAt } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import type { Clock } from '../../src/io/clock.js';
-import { Cleaner } from '../../src/storage/cleaner.js';
+import { Cleaner, stopCleanerThread } from '../../src/storage/cleaner.js';
 import type { CleaningRound } from '../../src/storage/record-cleaning.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 
@@ -23,6 +23,12 @@ function chunkOf(...batches: (string | null)[][][]): Buffer {
       return batch;
     }),
   );
+}
+
+/** 200 batches of 2000 records: a chunk that keeps the thread busy well past what a test does meanwhile. */
+function busyChunk(): Buffer {
+  const records = Array.from({ length: 2000 }, (_, i): [string, string] => [`key-${i}`, 'v']);
+  return chunkOf(...Array.from({ length: 200 }, () => records));
 }
 
 /** Each batch of a chunk, as its bytes. */
@@ -62,7 +68,7 @@ test('the cleaner thread maps keys and judges batches: kept, removed, or rebuilt
     assert.deepEqual(judged.kept(3, raws[3]!), { bytes: raws[3], removed: 0 });
     await map.free();
   } finally {
-    await cleaner.stop();
+    cleaner.close();
   }
 });
 
@@ -75,7 +81,7 @@ test('a key map that fills up reports the first record it could not map', async 
     await map.clear();
     assert.equal(await map.mapKeys(chunk, Uint8Array.of(0, 0), 3), -1, 'from offset 3 on, after a clear: c and b');
   } finally {
-    await cleaner.stop();
+    cleaner.close();
   }
 });
 
@@ -89,7 +95,7 @@ test('a request the thread cannot do is refused with its reason, and the thread 
     const judged = await map.judge(chunk, Uint8Array.of(1), ROUND);
     assert.deepEqual(judged.kept(0, chunk), { bytes: chunk, removed: 0 });
   } finally {
-    await cleaner.stop();
+    cleaner.close();
   }
 });
 
@@ -97,17 +103,30 @@ test('a thread stopped with requests waiting refuses them; the next request star
   const cleaner = new Cleaner();
   try {
     const map = await cleaner.openMap(1_000_000, 64 << 20);
-    // a chunk that keeps the thread busy well past the stop below
-    const records = Array.from({ length: 2000 }, (_, i): [string, string] => [`key-${i}`, 'v']);
-    const chunk = chunkOf(...Array.from({ length: 200 }, () => records));
-    const waiting = map.mapKeys(chunk, new Uint8Array(200), 0);
-    await cleaner.stop();
+    const waiting = map.mapKeys(busyChunk(), new Uint8Array(200), 0);
+    await stopCleanerThread();
     await assert.rejects(waiting, /^Error: the cleaner thread was stopped$/);
-    await assert.rejects(map.clear(), /^Error: cleaner thread: no key map 1 in this thread$/);
+    await assert.rejects(map.clear(), /^Error: cleaner thread: no key map \d+ in this thread$/);
     const again = await cleaner.openMap(10, 1 << 20);
     assert.equal(await again.mapKeys(chunkOf([['a', 'a0']]), Uint8Array.of(0), 0), -1);
   } finally {
-    await cleaner.stop();
+    cleaner.close();
+  }
+});
+
+test('the thread is the process\'s, shared: a close refuses that engine\'s requests only, and the thread goes on for the others', async () => {
+  const [closing, other] = [new Cleaner(), new Cleaner()];
+  try {
+    const [busy, calm] = [await closing.openMap(1_000_000, 64 << 20), await other.openMap(10, 1 << 20)];
+    const waiting = busy.mapKeys(busyChunk(), new Uint8Array(200), 0);
+    const behind = calm.mapKeys(chunkOf([['a', 'a0']]), Uint8Array.of(0), 0);
+    closing.close();
+    await assert.rejects(waiting, /^Error: the cleaner was closed$/);
+    assert.equal(await behind, -1, 'answered once the thread is through the closed one\'s chunk');
+    await busy.free(); // a closed cleaner still frees its maps
+    await assert.rejects(busy.clear(), /^Error: the cleaner was closed$/);
+  } finally {
+    other.close();
   }
 });
 
@@ -154,7 +173,7 @@ test('a close cuts a throttled wait short: the pass fails at once, and the clean
   const cleaner = new Cleaner({ ioBytesPerSecond: 1, clock });
   const throttled = cleaner.throttle(1 << 20); // 12 days at a byte a second
   await paused;
-  await cleaner.close();
+  cleaner.close();
   await assert.rejects(throttled, /^Error: the cleaner was closed$/);
   await assert.rejects(cleaner.openMap(10, 1 << 20), /^Error: the cleaner was closed$/);
 });
@@ -171,13 +190,15 @@ async function threadsAtNice(nice: number): Promise<number> {
 }
 
 test('the cleaner thread runs at the lowest CPU priority, the rest of the process at its own', async () => {
+  await stopCleanerThread(); // started by an earlier test
   const cleaner = new Cleaner();
   try {
     assert.equal(await threadsAtNice(19), 0);
     await cleaner.openMap(10, 1 << 20);
     assert.equal(await threadsAtNice(19), 1);
   } finally {
-    await cleaner.stop();
+    cleaner.close();
+    await stopCleanerThread();
   }
   assert.equal(await threadsAtNice(19), 0);
 });

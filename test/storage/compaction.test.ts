@@ -8,7 +8,7 @@ import { Attributes, Batch, batchSizeAt, readInt64, validateBatches } from '../.
 import { buildControlBatch, buildRecordBatch, decodeBatchRecords, decodeRecordBatches } from '../../src/protocol/records.js';
 import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
 import type { Clock } from '../../src/io/clock.js';
-import { Cleaner } from '../../src/storage/cleaner.js';
+import { Cleaner, stopCleanerThread } from '../../src/storage/cleaner.js';
 import { compactLog } from '../../src/storage/compaction.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { OFFSET_MAP_SLOT_BYTES, OffsetMap } from '../../src/storage/offset-map.js';
@@ -186,16 +186,14 @@ test('a pass hashes no key on the event loop: the key map and the work on record
 test('a pass whose cleaner thread is stopped part-way fails and changes nothing; the next pass starts another thread', () =>
   withTempDir(async (dir) => {
     let stopAtRead = -1;
-    let manager: LogManager | undefined;
     const fs: FileSystem = {
       ...nodeFileSystem,
       read: (fd, into, length, position, mayMissCache) => {
-        if (stopAtRead >= 0 && stopAtRead-- === 0) void manager!.cleaner.stop();
+        if (stopAtRead >= 0 && stopAtRead-- === 0) void stopCleanerThread();
         return nodeFileSystem.read(fd, into, length, position, mayMissCache);
       },
     };
     const { logs, log } = await setup(dir, { now: () => 1_000_000 }, { 'segment.bytes': String(1 << 20) }, fs);
-    manager = logs;
     // 3 MiB in segments of 1 MiB: a pass reads several chunks, and stops at the first read or the second
     const value = 'x'.repeat(60 * 1024);
     for (let i = 0; i < 50; i++) await put(log, [{ key: `k${i % 5}`, value: `${i}:${value}` }], 1_000_000);
@@ -238,7 +236,7 @@ test('a pass counts every byte it reads and writes, and keeps them within the co
     // 1000 bytes a second: a byte is a millisecond
     const cleaner = new Cleaner({ ioBytesPerSecond: 1000, clock });
     const result = await compactLog(log, nodeFileSystem, cleaner, 1_000_000, 1 << 20);
-    await cleaner.close();
+    cleaner.close();
     assert.deepEqual([result.segmentsRewritten, result.recordsRemoved], [1, 19]);
     // the segment read twice (its keys mapped, then cleaned), its copy written once
     const after = log.segments[0]!.size;
