@@ -1,14 +1,36 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { withTempDir } from './temp-dir.js';
 
 /** The `sluice` command (tests run from dist/; bin/ stays at the project root). */
 export const SLUICE_BIN = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
 
+/**
+ * Every broker started here and not yet seen to stop. A test that fails before its stop would leave its broker
+ * running: its pipes would hold the test process open for good, and a runner stopped by a signal would leave it
+ * orphaned. Those are killed once the file's tests are done, or when the test process is told to stop.
+ */
+const running = new Set<ChildProcess>();
+const killRunning = () => {
+  for (const child of running) child.kill('SIGKILL');
+};
+after(killRunning);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killRunning();
+    // this listener is gone now: the signal again takes its default course
+    process.kill(process.pid, signal);
+  });
+}
+
 /** Starts `sluice start` on a free port and resolves with its bootstrap address once it logs that it is ready. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; bootstrap: string; output: () => string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SLUICE_BIN, 'start', '--port', '0', '--log-format', 'json', ...args], { env: { ...process.env, ...env } });
+    running.add(child);
+    // not 'exit' listeners: stopCli and some tests replace those
+    child.once('close', () => running.delete(child));
     let out = '';
     const onData = (d: Buffer) => {
       out += d;
@@ -21,8 +43,12 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{
   });
 }
 
-/** Sends `signal` (SIGTERM: a clean stop) and resolves with the exit code, or the signal's name if it killed it. */
+/**
+ * Sends `signal` (SIGTERM: a clean stop) and resolves with the exit code, or the signal's name if it killed it; for a
+ * broker that had already ended, with how it ended.
+ */
 export function stopCli(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | string | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode ?? child.signalCode);
   return new Promise((resolve) => {
     child.removeAllListeners('exit');
     child.on('exit', (code, killedBy) => resolve(code ?? killedBy));
@@ -38,16 +64,28 @@ export function stopCli(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM')
 export async function withCliBroker<T>(args: string[], fn: (b: { bootstrap: string; dataDir: string }) => Promise<T>): Promise<T> {
   return withTempDir(async (dataDir) => {
     const { child, bootstrap, output } = await startCli(['--data-dir', dataDir, ...args]);
-    let failed = false;
-    try {
-      return await fn({ bootstrap, dataDir });
-    } catch (err) {
-      failed = true;
-      throw err;
-    } finally {
-      const code = await stopCli(child);
-      // the test's own failure says more than the stop's
-      if (code !== 0 && !failed) throw new Error(`sluice start exited ${code}: ${output().slice(-3000)}`);
-    }
+    return stoppingAfter(
+      () => fn({ bootstrap, dataDir }),
+      async () => {
+        const code = await stopCli(child);
+        if (code !== 0) throw new Error(`sluice start exited ${code}: ${output().slice(-3000)}`);
+      },
+    );
   });
+}
+
+/**
+ * Runs `fn`, then `stop`, whether `fn` failed or not. Should `fn` fail, its error is the one thrown: it says more
+ * than a stop's that failed after it.
+ */
+export async function stoppingAfter<T>(fn: () => Promise<T>, stop: () => Promise<void>): Promise<T> {
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+  await stop();
+  return result;
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
-import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
+import { SLUICE_BIN, startCli, stopCli, stoppingAfter } from '../helpers/cli-broker.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
@@ -24,12 +24,13 @@ interface Ack {
 
 test('a broker killed with SIGKILL mid-produce loses no acknowledged message: after a restart each is at its offset, once, in order', { timeout: 180_000 }, () =>
   withTempDir(async (dir) => {
-    let broker = await startCli(['--data-dir', dir, '--default-partitions', String(PARTITIONS)]);
+    const broker = await startCli(['--data-dir', dir, '--default-partitions', String(PARTITIONS)]);
     const producer = spawnPython('confluent-produce-until-killed', [broker.bootstrap, 'crash', String(PARTITIONS), '1000000']);
     let out = '';
     let stderr = '';
     producer.stderr.on('data', (d) => (stderr += d));
     const producerExit = new Promise<void>((resolve) => producer.on('exit', () => resolve()));
+    let killed: number | string | null;
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`too few acknowledgements in 90 s: ${stderr.slice(-2000)}`)), 90_000);
@@ -42,19 +43,20 @@ test('a broker killed with SIGKILL mid-produce loses no acknowledged message: af
         });
         producer.on('exit', (code) => reject(new Error(`producer exited ${code}: ${stderr.slice(-2000)}`)));
       });
-      // the broker dies in the middle of the stream, with appends in flight
-      assert.equal(await stopCli(broker.child, 'SIGKILL'), 'SIGKILL');
     } finally {
+      // the broker dies in the middle of the stream, with appends in flight (or at once, should the producer fail)
+      killed = await stopCli(broker.child, 'SIGKILL');
       producer.kill('SIGKILL');
       await producerExit;
     }
+    assert.equal(killed, 'SIGKILL');
     // whole lines only: the last one may have been cut by the kill
     const acked = out.split('\n').slice(0, -1).map((line) => JSON.parse(line) as Ack);
     assert.ok(acked.length >= ACKED_BEFORE_KILL, `${acked.length} acknowledged`);
 
-    broker = await startCli(['--data-dir', dir]);
-    try {
-      const consumed = await pythonConsume('confluent', broker.bootstrap, 'crash', PARTITIONS, acked.length);
+    const restarted = await startCli(['--data-dir', dir]);
+    await stoppingAfter(async () => {
+      const consumed = await pythonConsume('confluent', restarted.bootstrap, 'crash', PARTITIONS, acked.length);
       for (let p = 0; p < PARTITIONS; p++) {
         const got = consumed.filter((m) => m.partition === p);
         assert.deepEqual(got.map((m) => m.offset), got.map((_, i) => i), `partition ${p}: offsets from 0 without a hole`);
@@ -66,9 +68,7 @@ test('a broker killed with SIGKILL mid-produce loses no acknowledged message: af
         const lost = acked.filter((a) => a.p === p && at.get(a.o) !== a.v);
         assert.deepEqual(lost, [], `partition ${p}: every acknowledged message at its offset`);
       }
-    } finally {
-      assert.equal(await stopCli(broker.child), 0);
-    }
+    }, async () => assert.equal(await stopCli(restarted.child), 0));
   }));
 
 /** A client process of clients.py whose JSON lines are collected as they come. */
@@ -138,31 +138,31 @@ test('a broker killed with SIGKILL three times while producers, a consumer group
   withTempDir(async (dir) => {
     const broker = await restartableBroker(['--data-dir', dir, '--retention-check-interval-ms', '300']);
     const { bootstrap } = broker;
-    // small segments, so that retention deletes segments between the kills and compaction rewrites them
-    await sluice(bootstrap, 'topics', 'create', 'seq', '--partitions', String(SEQ_PARTITIONS), '--config', 'segment.bytes=16384', '--config', 'retention.bytes=32768');
-    await sluice(bootstrap, 'topics', 'create', 'kv', '--config', 'cleanup.policy=compact', '--config', 'segment.bytes=16384', '--config', 'min.cleanable.dirty.ratio=0.01');
-    type Ack = { p: number; o: number; v: string };
-    const seq = collecting<Ack>('confluent-produce-until-killed', [bootstrap, 'seq', String(SEQ_PARTITIONS), '10000000', '0', '3000']);
-    const kv = collecting<Ack>('confluent-produce-until-killed', [bootstrap, 'kv', '1', '10000000', String(KEYS), '1000']);
-    const members = [0, 1].map(() => collecting<Consumed>('confluent-consume-until-killed', [bootstrap, 'seq', 'survivors']));
-    const clients = [seq, kv, ...members];
-    try {
-      for (let kill = 0; kill <= KILLS; kill++) {
-        const from = seq.lines.length;
-        await until(() => seq.lines.length >= from + ACKS_BETWEEN_KILLS, `${ACKS_BETWEEN_KILLS} acknowledgements after ${kill} kills: ${seq.stderr()}`, 60_000);
-        if (kill === KILLS) break;
-        await broker.kill();
+    await stoppingAfter(async () => {
+      // small segments, so that retention deletes segments between the kills and compaction rewrites them
+      await sluice(bootstrap, 'topics', 'create', 'seq', '--partitions', String(SEQ_PARTITIONS), '--config', 'segment.bytes=16384', '--config', 'retention.bytes=32768');
+      await sluice(bootstrap, 'topics', 'create', 'kv', '--config', 'cleanup.policy=compact', '--config', 'segment.bytes=16384', '--config', 'min.cleanable.dirty.ratio=0.01');
+      type Ack = { p: number; o: number; v: string };
+      const seq = collecting<Ack>('confluent-produce-until-killed', [bootstrap, 'seq', String(SEQ_PARTITIONS), '10000000', '0', '3000']);
+      const kv = collecting<Ack>('confluent-produce-until-killed', [bootstrap, 'kv', '1', '10000000', String(KEYS), '1000']);
+      const members = [0, 1].map(() => collecting<Consumed>('confluent-consume-until-killed', [bootstrap, 'seq', 'survivors']));
+      const clients = [seq, kv, ...members];
+      try {
+        for (let kill = 0; kill <= KILLS; kill++) {
+          const from = seq.lines.length;
+          await until(() => seq.lines.length >= from + ACKS_BETWEEN_KILLS, `${ACKS_BETWEEN_KILLS} acknowledgements after ${kill} kills: ${seq.stderr()}`, 60_000);
+          if (kill === KILLS) break;
+          await broker.kill();
+        }
+        await Promise.all([seq.stop(), kv.stop()]);
+        // the group carries on after the restarts: it reads every partition up to its last acknowledged message
+        // (reduce, not Math.max(...): a spread of that many arguments can overflow the stack)
+        const lastAcked = Array.from({ length: SEQ_PARTITIONS }, (_, p) => seq.lines.reduce((top, a) => (a.p === p ? Math.max(top, a.o) : top), -1));
+        const readTo = (p: number) => members.reduce((top, m) => m.lines.reduce((t, c) => (c.partition === p ? Math.max(t, c.offset!) : t), top), -1);
+        await until(() => lastAcked.every((o, p) => readTo(p) >= o), `the group reading up to ${lastAcked}: ${lastAcked.map((_, p) => readTo(p))}`, 60_000);
+      } finally {
+        await Promise.all(clients.map((c) => c.stop()));
       }
-      await Promise.all([seq.stop(), kv.stop()]);
-      // the group carries on after the restarts: it reads every partition up to its last acknowledged message
-      // (reduce, not Math.max(...): a spread of that many arguments can overflow the stack)
-      const lastAcked = Array.from({ length: SEQ_PARTITIONS }, (_, p) => seq.lines.reduce((top, a) => (a.p === p ? Math.max(top, a.o) : top), -1));
-      const readTo = (p: number) => members.reduce((top, m) => m.lines.reduce((t, c) => (c.partition === p ? Math.max(t, c.offset!) : t), top), -1);
-      await until(() => lastAcked.every((o, p) => readTo(p) >= o), `the group reading up to ${lastAcked}: ${lastAcked.map((_, p) => readTo(p))}`, 60_000);
-    } finally {
-      await Promise.all(clients.map((c) => c.stop()));
-    }
-    try {
       // message i went to partition i % 4, so without loss, duplicate or reordering it sits at offset i / 4
       const valueAt = (p: number, o: number) => `m-${o * SEQ_PARTITIONS + p}`;
       const misplaced = seq.lines.filter((a) => a.v !== valueAt(a.p, a.o));
@@ -183,9 +183,7 @@ test('a broker killed with SIGKILL three times while producers, a consumer group
       assert.equal(newestAcked.size, KEYS);
       for (const [key, i] of newestAcked) assert.ok((newest.get(key) ?? -1) >= i, `${key}: the log's newest m-${newest.get(key)} is at least the acknowledged m-${i}`);
       assert.ok(kvLog.length < kv.lines.length, `compaction removed superseded records (${kvLog.length} of ${kv.lines.length} left)`);
-    } finally {
-      await broker.stop();
-    }
+    }, broker.stop);
   }));
 
 interface CopyProgress {
@@ -200,24 +198,24 @@ test('exactly-once through broker kills: a consume-transform-produce loop copies
     const TOTAL = 100_000;
     const broker = await restartableBroker(['--data-dir', dir]);
     const { bootstrap } = broker;
-    await sluice(bootstrap, 'topics', 'create', 'src', '--partitions', '4');
-    await sluice(bootstrap, 'topics', 'create', 'sink', '--partitions', '2');
-    const input = Array.from({ length: TOTAL }, (_, i) => `v-${i}\n`).join('');
-    const filled = await run('kcat', ['-b', bootstrap, '-P', '-t', 'src', '-X', 'acks=all', '-X', 'enable.idempotence=true'], { input, timeoutMs: 60_000 });
-    assert.equal(filled.code, 0, filled.stderr);
-    const copier = collecting<CopyProgress>('confluent-process-through-restarts', [bootstrap, 'src', 'sink', 'copier', 'copier-tx', String(TOTAL)]);
-    const copied = () => copier.lines.reduce((top, l) => Math.max(top, l.committed ?? 0), 0);
-    try {
-      for (const share of [0.2, 0.45, 0.7]) {
-        await until(() => copied() >= share * TOTAL, `${share * TOTAL} copied: ${copier.stderr()}`, 60_000);
-        // transactions are open at this moment: the loop commits one a poll, back to back
-        await broker.kill();
+    await stoppingAfter(async () => {
+      await sluice(bootstrap, 'topics', 'create', 'src', '--partitions', '4');
+      await sluice(bootstrap, 'topics', 'create', 'sink', '--partitions', '2');
+      const input = Array.from({ length: TOTAL }, (_, i) => `v-${i}\n`).join('');
+      const filled = await run('kcat', ['-b', bootstrap, '-P', '-t', 'src', '-X', 'acks=all', '-X', 'enable.idempotence=true'], { input, timeoutMs: 60_000 });
+      assert.equal(filled.code, 0, filled.stderr);
+      const copier = collecting<CopyProgress>('confluent-process-through-restarts', [bootstrap, 'src', 'sink', 'copier', 'copier-tx', String(TOTAL)]);
+      const copied = () => copier.lines.reduce((top, l) => Math.max(top, l.committed ?? 0), 0);
+      try {
+        for (const share of [0.2, 0.45, 0.7]) {
+          await until(() => copied() >= share * TOTAL, `${share * TOTAL} copied: ${copier.stderr()}`, 60_000);
+          // transactions are open at this moment: the loop commits one a poll, back to back
+          await broker.kill();
+        }
+        await until(() => copier.lines.some((l) => l.done !== undefined || l.fatal !== undefined), `the copy to finish: ${copier.stderr()}`, 120_000);
+      } finally {
+        await copier.stop();
       }
-      await until(() => copier.lines.some((l) => l.done !== undefined || l.fatal !== undefined), `the copy to finish: ${copier.stderr()}`, 120_000);
-    } finally {
-      await copier.stop();
-    }
-    try {
       assert.deepEqual(copier.lines.filter((l) => l.fatal !== undefined), []);
       assert.equal(copier.lines.find((l) => l.done !== undefined)!.done, TOTAL);
       const output: string[] = [];
@@ -226,7 +224,5 @@ test('exactly-once through broker kills: a consume-transform-produce loop copies
       const seen = new Set(output);
       assert.equal(seen.size, TOTAL, 'no output twice');
       assert.deepEqual(Array.from({ length: TOTAL }, (_, i) => `out-v-${i}`).filter((v) => !seen.has(v)).slice(0, 5), [], 'every input copied');
-    } finally {
-      await broker.stop();
-    }
+    }, broker.stop);
   }));
