@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { lowerThreadPriority } from '../io/thread-priority.js';
 import { batchInfoAt, batchSizeAt, type BatchInfo } from '../protocol/record-batch.js';
 import { visitRecordKeys } from '../protocol/records.js';
-import type { ChunkJudgement, CleanerRequest } from './cleaner.js';
+import type { ChunkJudgement, CleanerReply, CleanerRequest } from './cleaner.js';
 import { OffsetMap } from './offset-map.js';
 import { judgeRecords, type CleaningRound } from './record-cleaning.js';
 
@@ -18,9 +18,9 @@ lowerThreadPriority(19);
 port.on('message', (request: CleanerRequest) => {
   try {
     const { value, transfer } = handle(request);
-    port.postMessage({ id: request.id, value }, transfer);
+    port.postMessage({ id: request.id, value } satisfies CleanerReply, transfer);
   } catch (err) {
-    port.postMessage({ id: request.id, error: err instanceof Error ? err.message : String(err) });
+    port.postMessage({ id: request.id, error: err instanceof Error ? err.message : String(err) } satisfies CleanerReply);
   }
 });
 

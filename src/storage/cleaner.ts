@@ -11,6 +11,7 @@ export type CleanerRequest = { id: number } & (
   | { op: 'judge'; map: number; chunk: Uint8Array; asked: Uint8Array; round: CleaningRound }
 );
 
+/** The thread's answer to a request: its value, or why it could not be done. */
 export type CleanerReply = { id: number; error: string } | { id: number; error?: undefined; value: unknown };
 
 /** The thread's answer to `judge`, a field per batch of the chunk. */
