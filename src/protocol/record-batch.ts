@@ -149,13 +149,16 @@ export function validateBatches(records: Buffer, maxBatchBytes: number, rules: R
       throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${info.attributes & 7}`);
     }
     const codec = info.attributes & Attributes.COMPRESSION_MASK;
-    if (codec === Compression.NONE) validateRecords(new Reader(records, at + Batch.HEADER_BYTES, at + size), info, rules);
+    if (codec === Compression.NONE) stateNewestTimestamp(records, info, validateRecords(new Reader(records, at + Batch.HEADER_BYTES, at + size), info, rules));
     else {
       const payload = records.subarray(at + Batch.HEADER_BYTES, at + size);
       if (decompressedSize(codec, payload).stated > MAX_DECOMPRESSED_BYTES) {
         throw new KafkaError(ErrorCode.INVALID_RECORD, `batch at byte ${at} decompresses to more than ${MAX_DECOMPRESSED_BYTES} bytes`);
       }
-      if (rules.keysRequired || rules.timestamps) validateRecords(new Reader(decompress(codec, payload)), info, rules);
+      // a newest timestamp older than the first cannot be right (sarama before 1.24 states -1): the records say
+      if (rules.keysRequired || rules.timestamps || info.maxTimestamp < info.baseTimestamp) {
+        stateNewestTimestamp(records, info, validateRecords(new Reader(decompress(codec, payload)), info, rules));
+      }
     }
     if (batches === null) batches = [info];
     else batches.push(info);
@@ -177,9 +180,25 @@ export class InvalidRecordError extends KafkaError {
   }
 }
 
-/** Walks a batch's records (uncompressed, between `r`'s position and end): framing, offset deltas, and what `rules` ask. */
-function validateRecords(r: Reader, batch: BatchInfo, rules: Readonly<RecordRules>): void {
+/**
+ * Makes a batch's header state the newest timestamp of its records, as Kafka does at append: one stated otherwise
+ * would leave the time index, and so ListOffsets by time and time-based rolls, without it. The CRC covers the
+ * field, so it is computed again; a batch that states it right, as clients do, is left as it came.
+ */
+function stateNewestTimestamp(records: Buffer, info: BatchInfo, newest: number): void {
+  if (info.maxTimestamp === newest || (info.attributes & Attributes.TIMESTAMP_LOG_APPEND) !== 0) return;
+  writeInt64(records, info.position + Batch.MAX_TIMESTAMP, newest);
+  records.writeUInt32BE(crc32c(records.subarray(info.position + Batch.ATTRIBUTES, info.position + info.size)), info.position + Batch.CRC);
+  info.maxTimestamp = newest;
+}
+
+/**
+ * Walks a batch's records (uncompressed, between `r`'s position and end): framing, offset deltas, and what `rules`
+ * ask. Returns the newest record timestamp (-1, Kafka's "no timestamp", if none is newer).
+ */
+function validateRecords(r: Reader, batch: BatchInfo, rules: Readonly<RecordRules>): number {
   const { timestamps } = rules;
+  let newest = -1;
   for (let i = 0; i < batch.recordsCount; i++) {
     let timestamp: number;
     try {
@@ -203,8 +222,10 @@ function validateRecords(r: Reader, batch: BatchInfo, rules: Readonly<RecordRule
         ErrorCode.INVALID_TIMESTAMP,
       );
     }
+    if (timestamp > newest) newest = timestamp;
   }
   if (r.pos !== r.end) throw new InvalidRecordError(batch.recordsCount - 1, `${r.end - r.pos} bytes after the last record`);
+  return newest;
 }
 
 /**

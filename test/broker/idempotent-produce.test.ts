@@ -2,10 +2,13 @@
 // state rebuilt from the log after a restart.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { crc32c } from '@node-rs/crc32';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
+import { Batch, writeInt64 } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { startBroker } from '../../src/index.js';
+import { withClient } from '../helpers/broker.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 
 /** Produces an idempotent batch of `values` to t-0 and returns the partition's answer. */
@@ -66,3 +69,29 @@ test('idempotent produce: duplicates answered with the original offset, gaps and
       await b.close();
     }
   }));
+
+test('producer state expires after producer.id.expiration.ms without a batch, counted from its records\' newest timestamp even where a batch states -1 (sarama did until 2025); a timestamp search finds those records', () =>
+  withClient(
+    async (c, b) => {
+      await b.broker.createTopic('t', 1, {});
+      const ids = await Promise.all([0, 1].map(() => c.send(22, 4, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 })));
+      const [fresh, stale] = ids.map((r) => r.producerId as number);
+      const now = Date.now();
+      const send = async (producerId: number, baseSequence: number, timestamp: number) => {
+        const batch = buildRecordBatch([{ value: `${producerId}-${baseSequence}`, timestamp }], { producerId, producerEpoch: 0, baseSequence });
+        writeInt64(batch, Batch.MAX_TIMESTAMP, -1);
+        batch.writeUInt32BE(crc32c(batch.subarray(Batch.ATTRIBUTES)), Batch.CRC);
+        const r = await c.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 't', partitionData: [{ index: 0, records: batch }] }] });
+        const p = r.responses[0].partitionResponses[0];
+        return [p.errorCode, p.baseOffset];
+      };
+      assert.deepEqual(await send(fresh, 0, now), [0, 0]);
+      assert.deepEqual(await send(stale, 0, now - 120_000), [0, 1]);
+      await b.broker.logs.runRetention();
+      assert.deepEqual(await send(fresh, 1, now), [0, 2], 'a producer whose records are a moment old is kept');
+      assert.deepEqual(await send(stale, 1, now - 120_000), [ErrorCode.UNKNOWN_PRODUCER_ID, -1], 'one silent for longer than the expiration is gone');
+      const byTime = await c.send(2, 5, { replicaId: -1, isolationLevel: 0, topics: [{ name: 't', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: now }] }] });
+      assert.deepEqual([byTime.topics[0].partitions[0].offset, byTime.topics[0].partitions[0].timestamp], [0, now]);
+    },
+    { logDefaults: { producerIdExpirationMs: 60_000 } },
+  ));
