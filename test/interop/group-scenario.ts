@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Admin } from '../../src/admin/admin.js';
 import { spawnPython } from './python-clients.js';
 import { until } from '../helpers/until.js';
@@ -33,33 +34,39 @@ export type StartMember = (bootstrap: string, options: MemberOptions) => MemberR
 
 /** A member run by clients.py (`confluent-group` or `kp-group`) in its own process. */
 export function pythonMember(command: 'confluent-group' | 'kp-group'): StartMember {
-  return (bootstrap, o) => {
-    const run: MemberRun = { name: o.name, consumed: [], assignments: [], done: Promise.resolve() };
-    const child = spawnPython(command, [bootstrap, o.topic, o.group, String(o.maxMessages), String(o.idleMs), o.strategy ?? 'range', o.instanceId ?? '', String(o.sessionMs ?? 6000)]);
-    let partial = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d) => {
-      partial += d;
-      const lines = partial.split('\n');
-      partial = lines.pop()!;
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        const e = JSON.parse(line);
-        if (e.event === 'assigned') run.assignments.push(e.partitions);
-        else if (!e.event) run.consumed.push({ consumer: o.name, partition: e.partition, offset: e.offset, value: e.value });
-      }
+  return (bootstrap, o) =>
+    processMember(command, o, spawnPython(command, [bootstrap, o.topic, o.group, String(o.maxMessages), String(o.idleMs), o.strategy ?? 'range', o.instanceId ?? '', String(o.sessionMs ?? 6000)]));
+}
+
+/**
+ * A member in a process of its own that prints JSON lines: `{"event": "assigned", "partitions": [...]}` for each
+ * assignment, and `{"partition", "offset", "value"}` for each message it consumed. It must exit 0 within 120 s.
+ */
+export function processMember(command: string, o: MemberOptions, child: ChildProcessWithoutNullStreams): MemberRun {
+  const run: MemberRun = { name: o.name, consumed: [], assignments: [], done: Promise.resolve() };
+  let partial = '';
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.on('data', (d) => {
+    partial += d;
+    const lines = partial.split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      const e = JSON.parse(line);
+      if (e.event === 'assigned') run.assignments.push(e.partitions);
+      else if (!e.event) run.consumed.push({ consumer: o.name, partition: e.partition, offset: e.offset, value: e.value });
+    }
+  });
+  run.done = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`${command} ${o.name} exited ${code}: ${stderr.slice(-1500)}`));
     });
-    run.done = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        if (code === 0) resolve();
-        else reject(new Error(`${command} ${o.name} exited ${code}: ${stderr.slice(-1500)}`));
-      });
-    });
-    return run;
-  };
+  });
+  return run;
 }
 
 /** Produces `count` messages "m-<i>" spread round-robin over the topic's partitions; returns their values. */
