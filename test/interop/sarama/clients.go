@@ -152,6 +152,19 @@ func produce(bootstrap string, c *sarama.Config, topic, codec string, idempotent
 	emit(map[string]interface{}{"errors": errors, "offsets": offsets})
 }
 
+// A partition's log start offset and high watermark, as ListOffsets gives them.
+func bounds(client sarama.Client, topic string, p int32) (int64, int64) {
+	low, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+	if err != nil {
+		fail("log start offset", err)
+	}
+	high, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+	if err != nil {
+		fail("high watermark", err)
+	}
+	return low, high
+}
+
 // consume TOPIC PARTITIONS: prints every message of each partition, from its log start offset up to the high
 // watermark it had when the consumer started.
 func consume(bootstrap string, c *sarama.Config, topic string, partitions int32) {
@@ -164,14 +177,7 @@ func consume(bootstrap string, c *sarama.Config, topic string, partitions int32)
 		fail("consumer", err)
 	}
 	for p := int32(0); p < partitions; p++ {
-		high, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			fail("high watermark", err)
-		}
-		low, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			fail("log start offset", err)
-		}
+		low, high := bounds(client, topic, p)
 		if low >= high {
 			continue
 		}
@@ -314,14 +320,7 @@ func topicState(bootstrap string, c *sarama.Config, topic string) {
 	}
 	offsets := [][2]int64{}
 	for p := int32(0); p < detail.NumPartitions; p++ {
-		low, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			fail("log start offset", err)
-		}
-		high, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			fail("high watermark", err)
-		}
+		low, high := bounds(client, topic, p)
 		offsets = append(offsets, [2]int64{low, high})
 	}
 	entries, err := a.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
