@@ -155,7 +155,7 @@ export function validateBatches(records: Buffer, maxBatchBytes: number, rules: R
       if (decompressedSize(codec, payload).stated > MAX_DECOMPRESSED_BYTES) {
         throw new KafkaError(ErrorCode.INVALID_RECORD, `batch at byte ${at} decompresses to more than ${MAX_DECOMPRESSED_BYTES} bytes`);
       }
-      // a newest timestamp older than the first cannot be right (sarama before 1.24 states -1): the records say
+      // a newest timestamp older than the first cannot be right (sarama stated -1 until 2025): the records say
       if (rules.keysRequired || rules.timestamps || info.maxTimestamp < info.baseTimestamp) {
         stateNewestTimestamp(records, info, validateRecords(new Reader(decompress(codec, payload)), info, rules));
       }
@@ -181,9 +181,9 @@ export class InvalidRecordError extends KafkaError {
 }
 
 /**
- * Makes a batch's header state the newest timestamp of its records, as Kafka does at append: one stated otherwise
- * would leave the time index, and so ListOffsets by time and time-based rolls, without it. The CRC covers the
- * field, so it is computed again; a batch that states it right, as clients do, is left as it came.
+ * Makes a batch's header state the newest timestamp of its records, as Kafka does at append: the time index (so
+ * ListOffsets by time), time-based rolls and the expiry of idle producers' state read it. The CRC covers the field,
+ * so it is computed again; a batch that states it right, as clients do, is left as it came.
  */
 function stateNewestTimestamp(records: Buffer, info: BatchInfo, newest: number): void {
   if (info.maxTimestamp === newest || (info.attributes & Attributes.TIMESTAMP_LOG_APPEND) !== 0) return;
