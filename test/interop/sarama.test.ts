@@ -106,7 +106,8 @@ const saramaMember: StartMember = (bootstrap, o) =>
   processMember('sarama group', o, sarama.spawn('group', bootstrap, '2.2.0', [o.topic, o.group, String(o.maxMessages), String(o.idleMs)]));
 
 // sarama commits what it marked every 100 ms here and when its session ends, and goes on handing out a partition's
-// messages until it sees a rebalance: at-least-once across a rebalance, as the scenario checks.
+// messages until it sees a rebalance: at-least-once across a rebalance, as the scenario checks. At any version it
+// speaks JoinGroup v1 and OffsetCommit v1, which Kafka 4 no longer serves.
 test('sarama consumer group: share, take over, resume; the group then empty, its offsets committed at the end of each partition', async () => {
   await withBroker(
     async (b) => {
