@@ -60,9 +60,15 @@ def confluent_consume(bootstrap, topic, partitions, expected, isolation='read_un
     c.close()
 
 
-def kp_produce(bootstrap, topic, codec='none', acks='all'):
+def api_version(version):
+    """kafka-python's api_version from '1.0': the Kafka version it speaks, which picks its request versions; '' lets it
+    ask the broker (ApiVersions) and use the newest it knows."""
+    return tuple(int(n) for n in version.split('.')) if version else None
+
+
+def kp_produce(bootstrap, topic, codec='none', acks='all', version=''):
     from kafka import KafkaProducer
-    p = KafkaProducer(bootstrap_servers=bootstrap, acks=-1 if acks == 'all' else int(acks),
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks=-1 if acks == 'all' else int(acks), api_version=api_version(version),
                       compression_type=None if codec == 'none' else codec, linger_ms=5, max_request_size=2000000)
     futures = [p.send(topic, key=enc(m['key']), value=enc(m['value']), partition=m['partition'],
                       headers=[(k, enc(v)) for k, v in m['headers']], timestamp_ms=m['timestamp'])
@@ -78,9 +84,9 @@ def kp_produce(bootstrap, topic, codec='none', acks='all'):
     print(json.dumps({'errors': errors, 'unflushed': 0}))
 
 
-def kp_consume(bootstrap, topic, partitions, expected):
+def kp_consume(bootstrap, topic, partitions, expected, version=''):
     from kafka import KafkaConsumer, TopicPartition
-    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=10000,
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=10000, api_version=api_version(version),
                       fetch_max_bytes=4000000, max_partition_fetch_bytes=2000000)
     c.assign([TopicPartition(topic, p) for p in range(int(partitions))])
     c.seek_to_beginning()
@@ -138,9 +144,9 @@ def confluent_alter_broker(bootstrap, name, configs_json):
     print(json.dumps({n: [e.value, int(e.source)] for n, e in entries.items() if int(e.source) in (2, 3)}))
 
 
-def kp_admin(bootstrap, topic, action, partitions='1'):
+def kp_admin(bootstrap, topic, action, partitions='1', version=''):
     from kafka.admin import KafkaAdminClient, NewTopic
-    a = KafkaAdminClient(bootstrap_servers=bootstrap)
+    a = KafkaAdminClient(bootstrap_servers=bootstrap, api_version=api_version(version))
     if action == 'create':
         a.create_topics([NewTopic(topic, num_partitions=int(partitions), replication_factor=1)])
     else:
@@ -220,14 +226,15 @@ def confluent_group(bootstrap, topic, group, max_messages, idle_ms, strategy='ra
     c.close()
 
 
-def kp_group(bootstrap, topic, group, max_messages, idle_ms, strategy='range', instance_id='', session_ms='6000'):
+def kp_group(bootstrap, topic, group, max_messages, idle_ms, strategy='range', instance_id='', session_ms='6000', version=''):
     import time
     from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
     from kafka.coordinator.assignors.range import RangePartitionAssignor
     from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
     assignors = {'range': [RangePartitionAssignor], 'roundrobin': [RoundRobinPartitionAssignor]}[strategy]
     c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset='earliest',
-                      partition_assignment_strategy=assignors, session_timeout_ms=int(session_ms), heartbeat_interval_ms=300)
+                      partition_assignment_strategy=assignors, session_timeout_ms=int(session_ms), heartbeat_interval_ms=300,
+                      api_version=api_version(version))
 
     from kafka import ConsumerRebalanceListener
 

@@ -32,10 +32,15 @@ export interface MemberOptions {
 
 export type StartMember = (bootstrap: string, options: MemberOptions) => MemberRun;
 
-/** A member run by clients.py (`confluent-group` or `kp-group`) in its own process. */
-export function pythonMember(command: 'confluent-group' | 'kp-group'): StartMember {
-  return (bootstrap, o) =>
-    processMember(command, o, spawnPython(command, [bootstrap, o.topic, o.group, String(o.maxMessages), String(o.idleMs), o.strategy ?? 'range', o.instanceId ?? '', String(o.sessionMs ?? 6000)]));
+/**
+ * A member run by clients.py (`confluent-group` or `kp-group`) in its own process; kafka-python's speaking the
+ * Kafka `version` given (see api_version in clients.py), else the newest it knows.
+ */
+export function pythonMember(command: 'confluent-group' | 'kp-group', version?: string): StartMember {
+  return (bootstrap, o) => {
+    const args = [bootstrap, o.topic, o.group, String(o.maxMessages), String(o.idleMs), o.strategy ?? 'range', o.instanceId ?? '', String(o.sessionMs ?? 6000)];
+    return processMember(command, o, spawnPython(command, version === undefined ? args : [...args, version]));
+  };
 }
 
 /**

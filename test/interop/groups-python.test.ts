@@ -24,6 +24,10 @@ test('kafka-python group (range): share, take over, resume', async () => {
   await withBroker((b) => shareTakeOverResume(b.bootstrap, pythonMember('kp-group'), 'kp'), fastGroups);
 });
 
+test('kafka-python group speaking Kafka 1.0 (the group APIs\' older versions): share, take over, resume', async () => {
+  await withBroker((b) => shareTakeOverResume(b.bootstrap, pythonMember('kp-group', '1.0'), 'kp10'), fastGroups);
+});
+
 test('a static member (group.instance.id) restarted within its session keeps its partitions without a rebalance', async () => {
   await withBroker(async (b) => {
     const admin = await Admin.connect(b.bootstrap);
