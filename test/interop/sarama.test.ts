@@ -1,7 +1,7 @@
-// sarama, the Go Kafka client (Debian's 1.22), a protocol implementation of its own: at each Kafka version it can be
-// told to speak from 0.11 (the first with record batches) to 2.2 (its newest), which picks the request versions it
-// sends, idempotent acks=all produce with every codec that version has and consume back exactly; admin; a consumer
-// group; and the answer to an older version's message format.
+// sarama, the Go Kafka client (Debian's 1.22), a protocol implementation of its own. Told which Kafka version to
+// speak, it picks its request versions: from 0.11 (the first with record batches) to 2.2 (the newest it knows) it
+// produces idempotently with acks=all and every codec that version has, and consumes back exactly. Then admin, a
+// consumer group, and the answer to an older version's message format.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
