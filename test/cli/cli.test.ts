@@ -1,8 +1,10 @@
 // The sluice command as a user runs it: start (flags, env, config file), topics, produce, consume, errors.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { resolveStartConfig } from '../../src/cli/start-config.js';
@@ -11,7 +13,8 @@ import { murmur2 } from '../../src/protocol/murmur2.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
+import { processAlive, SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
+import { until } from '../helpers/until.js';
 
 const sluice = (args: string[], input?: string, env: NodeJS.ProcessEnv = {}) => run(process.execPath, [SLUICE_BIN, ...args], { input, env, timeoutMs: 30_000 });
 
@@ -378,4 +381,30 @@ test('dump-log shows a segment\'s batches and records (plain, gzip, transactiona
     const missing = await sluice(['dump-log', join(dir, 'nope', '00000000000000000000.log')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /ENOENT/);
+  }));
+
+// npm runs a script through a shell; without the script's `exec`, SIGTERM to npm ended the shell and left the broker
+// running, orphaned, on its port and data dir
+test('`npm start`, the quick start, hands SIGTERM to the broker: a supervisor that stops npm stops the broker cleanly', () =>
+  withTempDir(async (dir) => {
+    const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
+    const npm = spawn('npm', ['start', '--', '--port', '0', '--data-dir', dir, '--log-format', 'json'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    npm.stdout.on('data', (d) => (out += d));
+    npm.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | string | null>((resolve) => npm.on('exit', (code, signal) => resolve(code ?? signal)));
+    let broker = 0;
+    try {
+      await until(() => out.includes('bootstrap server'), 'the broker to be ready', 60_000);
+      broker = (JSON.parse(out.split('\n').find((l) => l.includes('bootstrap server'))!) as { pid: number }).pid;
+      npm.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+      const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; signal?: string; pid: number });
+      assert.deepEqual(lines.filter((l) => l.msg === 'stopping').map((l) => [l.pid, l.signal]), [[broker, 'SIGTERM']]);
+      assert.ok(lines.some((l) => l.msg === 'broker stopped'), out);
+      assert.equal(processAlive(broker), false);
+    } finally {
+      if (npm.exitCode === null && npm.signalCode === null) npm.kill('SIGKILL');
+      if (broker > 0 && processAlive(broker)) process.kill(broker, 'SIGKILL');
+    }
   }));

@@ -6,21 +6,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { processAlive as alive } from './cli-broker.js';
 import { run } from './run.js';
 import { withTempDir } from './temp-dir.js';
 import { until } from './until.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/broker-left-running.js', import.meta.url));
 
-/** A process that has not ended (a zombie has ended; nobody may be left to reap it). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Runs `fn` with the fixture's environment; whatever happens, neither the fixture's process nor its broker outlives it. */
 async function withFixture(fn: (env: NodeJS.ProcessEnv, pids: () => number[]) => Promise<void>): Promise<void> {

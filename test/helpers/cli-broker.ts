@@ -1,7 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { withTempDir } from './temp-dir.js';
+
+/** A process that has not ended (a zombie has ended; nobody may be left to reap it). */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 /** The `sluice` command (tests run from dist/; bin/ stays at the project root). */
 export const SLUICE_BIN = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
