@@ -462,15 +462,27 @@ function helpFor(name: string, cmd: Command): string {
   return [`usage: ${cmd.usage}`, '', cmd.summary, '', 'options:', ...rows.map(([flag, help]) => flag.padEnd(width) + help)].join('\n');
 }
 
+/** Commands, a line each with its summary. */
+function commandList(commands: [string, Command][]): string[] {
+  const width = Math.max(...commands.map(([name]) => name.length)) + 2;
+  return commands.map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`);
+}
+
 function overview(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
   return [
     'sluice: a Kafka-protocol message broker',
     '',
     'usage: sluice COMMAND [options]   (sluice COMMAND --help for its options)',
     '',
-    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
+    ...commandList(Object.entries(COMMANDS)),
   ].join('\n');
+}
+
+/** The commands of a group (`topics`, `groups`, `transactions`), or null if `group` names none. */
+function groupOverview(group: string): string | null {
+  const commands = Object.entries(COMMANDS).filter(([name]) => name.startsWith(`${group} `));
+  if (commands.length === 0) return null;
+  return [`usage: sluice ${group} COMMAND [options]   (sluice ${group} COMMAND --help for its options)`, '', ...commandList(commands)].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -482,7 +494,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = COMMANDS[name];
   if (!cmd) {
-    console.error(`sluice: unknown command ${JSON.stringify(argv.slice(0, 2).join(' '))}\n\n${overview()}`);
+    const group = groupOverview(argv[0]!);
+    if (group !== null && (argv[1] === '--help' || argv[1] === '-h')) {
+      console.log(group);
+      return 0;
+    }
+    // `sluice topics` alone asks which of them: its list says, on stderr as any usage error's does
+    if (group !== null && argv[1] === undefined) console.error(group);
+    else console.error(`sluice: unknown command ${JSON.stringify(argv.slice(0, 2).join(' '))}\n\n${group ?? overview()}`);
     return 2;
   }
   const rest = argv.slice(name.split(' ').length);

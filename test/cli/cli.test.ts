@@ -208,6 +208,20 @@ test('bad flags and values get a one-line error and exit code 2', async () => {
   for (const line of overview.stdout.split('\n').filter((l) => /^ {2}[a-z]/.test(l))) assert.match(line, /^ {2}[a-z-]+( [a-z-]+)? {2,}\S/, line);
 });
 
+test('a command group alone, with --help, or with an unknown command lists just its own commands', async () => {
+  const topicsList = (text: string) => text.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().split(/ {2,}/)[0]);
+  const asked = await sluice(['topics', '--help']);
+  assert.equal(asked.code, 0);
+  assert.match(asked.stdout, /^usage: sluice topics COMMAND \[options\]/);
+  assert.deepEqual(topicsList(asked.stdout), ['topics create', 'topics list', 'topics describe', 'topics delete', 'topics alter']);
+  const alone = await sluice(['topics']);
+  assert.deepEqual([alone.code, alone.stdout, alone.stderr], [2, '', `${asked.stdout}`]);
+  const typo = await sluice(['groups', 'lst']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /^sluice: unknown command "groups lst"\n\nusage: sluice groups COMMAND/);
+  assert.deepEqual(topicsList(typo.stderr), ['groups list', 'groups describe', 'groups reset-offsets', 'groups delete']);
+});
+
 test('groups list, describe with lag, reset-offsets (refused while active), delete', async () => {
   const broker = await startBroker({ groups: { minSessionTimeoutMs: 1000 } });
   const b = ['-b', broker.bootstrap];
