@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { withCleanup } from './cleanup.js';
 import { withTempDir } from './temp-dir.js';
 
 /** A process that has not ended (a zombie has ended; nobody may be left to reap it). */
@@ -75,7 +76,7 @@ export function stopCli(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM')
 export async function withCliBroker<T>(args: string[], fn: (b: { bootstrap: string; dataDir: string }) => Promise<T>): Promise<T> {
   return withTempDir(async (dataDir) => {
     const { child, bootstrap, output } = await startCli(['--data-dir', dataDir, ...args]);
-    return stoppingAfter(
+    return withCleanup(
       () => fn({ bootstrap, dataDir }),
       async () => {
         const code = await stopCli(child);
@@ -83,20 +84,4 @@ export async function withCliBroker<T>(args: string[], fn: (b: { bootstrap: stri
       },
     );
   });
-}
-
-/**
- * Runs `fn`, then `stop`, whether `fn` failed or not. Should `fn` fail, its error is the one thrown: it says more
- * than a stop's that failed after it.
- */
-export async function stoppingAfter<T>(fn: () => Promise<T>, stop: () => Promise<void>): Promise<T> {
-  let result: T;
-  try {
-    result = await fn();
-  } catch (err) {
-    await stop().catch(() => undefined);
-    throw err;
-  }
-  await stop();
-  return result;
 }

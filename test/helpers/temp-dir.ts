@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withCleanup } from './cleanup.js';
 
 /** A fresh directory under the OS temp dir, removed by the returned cleanup function. */
 export async function tempDir(prefix = 'sluice-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -8,18 +9,11 @@ export async function tempDir(prefix = 'sluice-test-'): Promise<{ dir: string; c
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** Runs `fn` with a fresh temp directory and removes the directory afterwards, whatever `fn` did. */
+/**
+ * Runs `fn` with a fresh temp directory and removes the directory afterwards, whatever `fn` did. A test that failed
+ * may leave logs still writing there, so the removal can fail too (ENOTEMPTY): the test's own error is reported.
+ */
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const { dir, cleanup } = await tempDir();
-  let result: T;
-  try {
-    result = await fn(dir);
-  } catch (err) {
-    // a test that failed may leave logs still writing there, so the removal can fail too (ENOTEMPTY): the test's own
-    // error is the one to report
-    await cleanup().catch(() => undefined);
-    throw err;
-  }
-  await cleanup();
-  return result;
+  return withCleanup(() => fn(dir), cleanup);
 }

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
-import { SLUICE_BIN, startCli, stopCli, stoppingAfter } from '../helpers/cli-broker.js';
+import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
+import { withCleanup } from '../helpers/cleanup.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
@@ -55,7 +56,7 @@ test('a broker killed with SIGKILL mid-produce loses no acknowledged message: af
     assert.ok(acked.length >= ACKED_BEFORE_KILL, `${acked.length} acknowledged`);
 
     const restarted = await startCli(['--data-dir', dir]);
-    await stoppingAfter(async () => {
+    await withCleanup(async () => {
       const consumed = await pythonConsume('confluent', restarted.bootstrap, 'crash', PARTITIONS, acked.length);
       for (let p = 0; p < PARTITIONS; p++) {
         const got = consumed.filter((m) => m.partition === p);
@@ -138,7 +139,7 @@ test('a broker killed with SIGKILL three times while producers, a consumer group
   withTempDir(async (dir) => {
     const broker = await restartableBroker(['--data-dir', dir, '--retention-check-interval-ms', '300']);
     const { bootstrap } = broker;
-    await stoppingAfter(async () => {
+    await withCleanup(async () => {
       // small segments, so that retention deletes segments between the kills and compaction rewrites them
       await sluice(bootstrap, 'topics', 'create', 'seq', '--partitions', String(SEQ_PARTITIONS), '--config', 'segment.bytes=16384', '--config', 'retention.bytes=32768');
       await sluice(bootstrap, 'topics', 'create', 'kv', '--config', 'cleanup.policy=compact', '--config', 'segment.bytes=16384', '--config', 'min.cleanable.dirty.ratio=0.01');
@@ -198,7 +199,7 @@ test('exactly-once through broker kills: a consume-transform-produce loop copies
     const TOTAL = 100_000;
     const broker = await restartableBroker(['--data-dir', dir]);
     const { bootstrap } = broker;
-    await stoppingAfter(async () => {
+    await withCleanup(async () => {
       await sluice(bootstrap, 'topics', 'create', 'src', '--partitions', '4');
       await sluice(bootstrap, 'topics', 'create', 'sink', '--partitions', '2');
       const input = Array.from({ length: TOTAL }, (_, i) => `v-${i}\n`).join('');
