@@ -32,6 +32,11 @@ export function makeMessages(count: number, partitions: number, baseTimestamp = 
   return out;
 }
 
+/** The messages without their headers, which the message formats before Kafka 0.11 cannot carry. */
+export function withoutHeaders(messages: TestMessage[]): TestMessage[] {
+  return messages.map((m) => ({ ...m, headers: [] }));
+}
+
 /** Checks that `consumed` holds exactly `expected`: per partition in produce order, at offsets 0..n-1. */
 export function assertSameMessages(expected: TestMessage[], consumed: ConsumedMessage[], options: { checkTimestamps?: boolean } = {}): void {
   assert.equal(consumed.length, expected.length, 'message count');

@@ -1,11 +1,11 @@
 // sarama, the Go Kafka client (Debian's 1.22), a protocol implementation of its own. Told which Kafka version to
 // speak, it picks its request versions: from 0.11 (the first with record batches) to 2.2 (the newest it knows) it
 // produces idempotently with acks=all and every codec that version has, and consumes back exactly. Then admin, a
-// consumer group, and the answer to an older version's message format.
+// consumer group, and the versions before 0.11, which speak the old message formats.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
-import { assertSameMessages, makeMessages, type ConsumedMessage, type TestMessage } from './dataset.js';
+import { assertSameMessages, makeMessages, withoutHeaders, type ConsumedMessage, type TestMessage } from './dataset.js';
 import { processMember, shareTakeOverResume, type StartMember } from './group-scenario.js';
 import { buildSarama, saramaProduce, SARAMA_VERSIONS, type Sarama } from './sarama-clients.js';
 
@@ -101,34 +101,65 @@ for (const version of ['1.0.0', '2.2.0']) {
   });
 }
 
-/** A member run by clients.go's `group` command, at the newest version sarama speaks. */
-const saramaMember: StartMember = (bootstrap, o) =>
-  processMember('sarama group', o, sarama.spawn('group', bootstrap, '2.2.0', [o.topic, o.group, String(o.maxMessages), String(o.idleMs)]));
+/** A member run by clients.go's `group` command, speaking `version`. */
+const saramaMember = (version: string): StartMember => (bootstrap, o) =>
+  processMember('sarama group', o, sarama.spawn('group', bootstrap, version, [o.topic, o.group, String(o.maxMessages), String(o.idleMs)]));
 
 // sarama commits what it marked every 100 ms here and when its session ends, and goes on handing out a partition's
 // messages until it sees a rebalance: at-least-once across a rebalance, as the scenario checks. At any version it
 // speaks JoinGroup v1 and OffsetCommit v1, which Kafka 4 no longer serves.
-test('sarama consumer group: share, take over, resume; the group then empty, its offsets committed at the end of each partition', async () => {
-  await withBroker(
-    async (b) => {
-      await shareTakeOverResume(b.bootstrap, saramaMember, 'sarama-g', { exactlyOnce: false });
-      const [group] = await sarama.run('group-state', b.bootstrap, '2.2.0', ['sarama-g', 'sarama-g-topic', '6']);
-      // 3,600 messages round-robin over 6 partitions
-      assert.deepEqual(group, { listed: 'consumer', state: 'Empty', protocolType: 'consumer', protocol: '', members: 0, committed: [600, 600, 600, 600, 600, 600] });
-    },
-    { groups: { minSessionTimeoutMs: 1000 } },
-  );
+// 0.10.2 is the oldest version sarama's groups speak: there they fetch with v3, 0.10's message format.
+for (const version of ['2.2.0', '0.10.2.0']) {
+  test(`sarama consumer group at Kafka ${version}: share, take over, resume; the group then empty, its offsets committed at the end of each partition`, async () => {
+    await withBroker(
+      async (b) => {
+        await shareTakeOverResume(b.bootstrap, saramaMember(version), 'sarama-g', { exactlyOnce: false });
+        const [group] = await sarama.run('group-state', b.bootstrap, '2.2.0', ['sarama-g', 'sarama-g-topic', '6']);
+        // 3,600 messages round-robin over 6 partitions
+        assert.deepEqual(group, { listed: 'consumer', state: 'Empty', protocolType: 'consumer', protocol: '', members: 0, committed: [600, 600, 600, 600, 600, 600] });
+      },
+      { groups: { minSessionTimeoutMs: 1000 } },
+    );
+  });
+}
+
+// Before 0.11 sarama speaks the old message formats: Produce v0 and Fetch v0 with 0.8's messages (its default
+// version, 0.8.2), Produce v2 and Fetch v2-3 with 0.10's, which carry timestamps. lz4 needs 0.10; headers need 0.11.
+const OLD_VERSIONS = { '0.8.2.0': ['none', 'gzip', 'snappy'], '0.9.0.0': ['none', 'gzip', 'snappy'], '0.10.2.0': ['none', 'gzip', 'snappy', 'lz4'] };
+
+test('sarama at Kafka 0.8.2 (its default), 0.9 and 0.10: old message formats produced with each codec and consumed back exactly, and read as batches by 2.2', async () => {
+  await withBroker(async ({ bootstrap }) => {
+    const messages = withoutHeaders(makeMessages(1000, 3));
+    const offsets = expectedOffsets(messages);
+    for (const [version, codecs] of Object.entries(OLD_VERSIONS)) {
+      const timed = version.startsWith('0.10');
+      for (const codec of codecs) {
+        const topic = `old-${version}-${codec}`;
+        assert.deepEqual(await adminCall(bootstrap, '2.2.0', 'create', topic, '3'), { ok: true });
+        const before = Date.now();
+        assert.deepEqual(await saramaProduce(sarama, bootstrap, version, topic, messages, codec, false), { errors: [], offsets }, `${topic}: acknowledged`);
+        const after = Date.now();
+        assertSameMessages(messages, (await sarama.run('consume', bootstrap, version, [topic, '3'])) as ConsumedMessage[], { checkTimestamps: timed });
+        const modern = (await sarama.run('consume', bootstrap, '2.2.0', [topic, '3'])) as ConsumedMessage[];
+        assertSameMessages(messages, modern, { checkTimestamps: timed });
+        // 0.8's messages have no timestamp: each has the time the broker appended it
+        if (!timed) assert.ok(modern.every((m) => m.timestamp >= before && m.timestamp <= after), `${topic}: append times`);
+      }
+    }
+    const topic = 'old-0.10.2.0-lz4';
+    for (const at of [messages[0]!.timestamp, messages[500]!.timestamp, messages.at(-1)!.timestamp + 1]) {
+      const want = [0, 1, 2].map((p) => messages.filter((m) => m.partition === p).findIndex((m) => m.timestamp >= at));
+      assert.deepEqual(await sarama.run('offsets-for-time', bootstrap, '0.10.2.0', [topic, '3', String(at)]), [want], `${topic} at ${at}`);
+    }
+  });
 });
 
-test('sarama at Kafka 0.10 writes the old message format: every message gets UNSUPPORTED_VERSION, and nothing is stored', async () => {
+test('records produced by sarama 2.2 (zstd, headers, idempotent) are read by sarama at 0.8.2 and 0.10 without their headers', async () => {
   await withBroker(async ({ bootstrap }) => {
-    assert.deepEqual(await adminCall(bootstrap, '2.2.0', 'create', 'old', '1'), { ok: true });
-    // no headers: sarama refuses those itself below 0.11
-    const messages = makeMessages(3, 1).map((m) => ({ ...m, headers: [] }));
-    assert.deepEqual(await saramaProduce(sarama, bootstrap, '0.10.2.0', 'old', messages, 'none', false), {
-      errors: Array(3).fill('kafka server: The version of API is not supported.'),
-      offsets: [-1, -1, -1],
-    });
-    assert.deepEqual((await topicState(bootstrap, 'old')).offsets, [[0, 0]]);
+    const messages = makeMessages(600, 3, Date.now());
+    assert.deepEqual(await adminCall(bootstrap, '2.2.0', 'create', 'new', '3'), { ok: true });
+    assert.deepEqual(await saramaProduce(sarama, bootstrap, '2.2.0', 'new', messages, 'zstd'), { errors: [], offsets: expectedOffsets(messages) });
+    assertSameMessages(withoutHeaders(messages), (await sarama.run('consume', bootstrap, '0.8.2.0', ['new', '3'])) as ConsumedMessage[], { checkTimestamps: false });
+    assertSameMessages(withoutHeaders(messages), (await sarama.run('consume', bootstrap, '0.10.2.0', ['new', '3'])) as ConsumedMessage[]);
   });
 });

@@ -1,5 +1,6 @@
-// Produce (key 0), advertised v0-11. v0-2 carry the old message formats, which Sluice does not store: they get
-// UNSUPPORTED_VERSION per partition (advertising from v0 keeps librdkafka's compression switched on).
+// Produce (key 0), v0-11. v0-2 carry message sets of the old formats (magic 0 and 1), each converted into one
+// record batch before anything else sees it (protocol/message-sets.ts); Kafka 4 refuses them, which also locks out
+// clients that still send them (kafka-node, sarama at its default version).
 // Behavior: batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed
 // batches, max.message.bytes; on compacted topics every record needs a key, compressed batches decoded to check)
 // and appended as sent with offsets patched in place; a topic with its own compression.type gets batches of other
@@ -22,6 +23,7 @@ import type {
   ProduceResponseTopicProduceResponse,
 } from '../../protocol/messages.generated.js';
 import { Attributes, InvalidRecordError, validateBatches, type ValidatedBatches } from '../../protocol/record-batch.js';
+import { messageSetToBatch } from '../../protocol/message-sets.js';
 import { recompressBatches } from '../../protocol/records.js';
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import { compressionLevels, recordRules, topicCodec, type LogConfig } from '../../storage/log-config.js';
@@ -30,6 +32,11 @@ import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
 
 const FIRST_RECORD_BATCH_VERSION = 3;
+
+/** A partition's records as one or more record batches: an old version's message set converted. */
+function recordBatchesOf(records: Buffer, version: number): Buffer {
+  return version < FIRST_RECORD_BATCH_VERSION ? messageSetToBatch(records, Date.now()) : records;
+}
 
 /**
  * The batches as the topic stores them: re-encoded in its compression.type where a batch came in another codec
@@ -75,9 +82,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
       responses.push({ name: topicData.name, partitionResponses });
       let topic = broker.logs.topics.get(topicData.name) ?? null;
       let topicError: { errorCode: number; errorMessage: string } | null = null;
-      if (version < FIRST_RECORD_BATCH_VERSION) {
-        topicError = { errorCode: ErrorCode.UNSUPPORTED_VERSION, errorMessage: `Produce v${version} (message format v0/v1) is not supported; use v3+` };
-      } else if (acks !== 0 && acks !== 1 && acks !== -1) {
+      if (acks !== 0 && acks !== 1 && acks !== -1) {
         topicError = { errorCode: ErrorCode.INVALID_REQUIRED_ACKS, errorMessage: `acks must be -1, 0 or 1, got ${acks}` };
       } else if (topic === null) {
         try {
@@ -105,7 +110,8 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
             throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${topicData.name}-${p.index} has 1 in-sync replica, fewer than its min.insync.replicas of ${log.config.minInsyncReplicas}`);
           }
           if (!p.records || p.records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
-          const { records, validated } = asStored(p.records, validateBatches(p.records, log.config.maxMessageBytes, recordRules(log.config, Date.now())), log.config);
+          const sent = recordBatchesOf(p.records, version);
+          const { records, validated } = asStored(sent, validateBatches(sent, log.config.maxMessageBytes, recordRules(log.config, Date.now())), log.config);
           // (checked here, not in the engine, whose tests roll a segment per append with a tiny segment.bytes)
           if (records.length > log.config.segmentBytes) {
             throw new KafkaError(ErrorCode.RECORD_LIST_TOO_LARGE, `${records.length} bytes appended to ${topicData.name}-${p.index} exceed its segment.bytes of ${log.config.segmentBytes}`);

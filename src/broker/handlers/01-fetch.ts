@@ -1,4 +1,6 @@
-// Fetch (key 1), v4-17 (v0-3 would need the old message formats). Behavior: whole stored batches from the
+// Fetch (key 1), v0-17; v0-3 answer with message sets of the old formats (magic 0 for v0-1, magic 1 for v2-3),
+// converted from the batches read (protocol/message-sets.ts), and read up to the high watermark, uncommitted
+// transactions included, as they have no isolation level. Behavior: whole stored batches from the
 // requested offset, bounded by partition_max_bytes and max_bytes (the first batch is always whole, KIP-74), the
 // partitions read together in waves (readAll);
 // long poll: when fewer than min_bytes are available the request waits up to max_wait_ms and is woken by
@@ -15,6 +17,7 @@ import type {
   FetchResponsePartitionData,
 } from '../../protocol/messages.generated.js';
 import { Batch, batchSizeAt, readInt64 } from '../../protocol/record-batch.js';
+import { batchesToMessageSet, messageSetMagicFor } from '../../protocol/message-sets.js';
 import type { PartitionLog, ReadMemory } from '../../storage/partition-log.js';
 import type { FetchMemory } from '../fetch-memory.js';
 import type { BufferPool } from '../buffer-pool.js';
@@ -25,6 +28,7 @@ import type { StorageErrorLog } from '../storage-error-log.js';
 
 const EMPTY = Buffer.alloc(0);
 const READ_COMMITTED = 1;
+const FIRST_RECORD_BATCH_VERSION = 4;
 
 interface Slot {
   out: FetchResponsePartitionData;
@@ -38,7 +42,7 @@ interface Slot {
 
 export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
   apiKey: 1,
-  minVersion: 4,
+  minVersion: 0,
   maxVersion: 17,
   async handle({ broker, version, afterResponseWritten }, req) {
     if ((req.sessionId ?? 0) !== 0) {
@@ -67,7 +71,10 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
     const memory = new LentMemory(broker.bufferPool, broker.fetchMemory);
     try {
       for (;;) {
-        const total = await readAll(slots, memory.reserve(req.maxBytes ?? 0x7fffffff), memory, broker.storageErrors);
+        const maxBytes = memory.reserve(req.maxBytes ?? 0x7fffffff);
+        let total = await readAll(slots, maxBytes, memory, broker.storageErrors);
+        // what counts against min_bytes is what the client gets: batches of control records alone convert to nothing
+        if (version < FIRST_RECORD_BATCH_VERSION) total = toMessageSets(slots, messageSetMagicFor(version), version >= 3 ? maxBytes : null);
         memory.settle();
         const anyError = slots.some((s) => s.out.errorCode !== 0);
         const remaining = deadline - Date.now();
@@ -214,6 +221,24 @@ async function readAll(slots: Slot[], maxBytes: number, memory: ReadMemory, stor
       total += records.length;
       budget -= records.length;
     }
+  }
+  return total;
+}
+
+/**
+ * Replaces each slot's batches with a message set of `magic`, within its partition_max_bytes. v3's max_bytes bounds
+ * the response, whose first message is always whole (KIP-74); before v3 every partition's first message is (Kafka
+ * sent part of one too large, which the client could not read). Returns the bytes answered.
+ */
+function toMessageSets(slots: Slot[], magic: 0 | 1, maxBytes: number | null): number {
+  let total = 0;
+  for (const slot of slots) {
+    const batches = slot.out.records;
+    if (!batches || batches.length === 0) continue;
+    const left = maxBytes === null ? slot.maxBytes : Math.min(slot.maxBytes, maxBytes - total);
+    const set = batchesToMessageSet(batches, slot.fetchOffset, magic, left, maxBytes === null || total === 0);
+    slot.out.records = set;
+    total += set.length;
   }
   return total;
 }

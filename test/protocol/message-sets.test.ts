@@ -1,0 +1,149 @@
+// The old message formats (magic 0 and 1): produced message sets converted into a record batch, and stored batches
+// converted into the message set an old fetch reads.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compressFrameSync } from 'lz4-napi';
+import { compressSync as snappyBlock } from 'snappy';
+import { crc32 } from '@node-rs/crc32';
+import { compress, Compression } from '../../src/protocol/compression.js';
+import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
+import { batchesToMessageSet, messageSetToBatch, xxh32Short } from '../../src/protocol/message-sets.js';
+import { Attributes, Batch, validateBatches, writeInt64 } from '../../src/protocol/record-batch.js';
+import { buildControlBatch, buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import { messageSet, readMessageSet, type OldMessage } from '../helpers/message-sets.js';
+
+const NOW = 1_800_000_000_000;
+const BASE = 1_700_000_000_000;
+const messages: OldMessage[] = [
+  { key: 'k0', value: 'v0', timestamp: BASE + 5 },
+  { key: null, value: 'no key', timestamp: BASE + 9 },
+  { key: 'k2', value: '', timestamp: BASE },
+  { key: 'k3', value: null, timestamp: BASE + 2 },
+];
+
+/** The one batch a conversion made: header fields and records, keys and values as strings. */
+function converted(batch: Buffer) {
+  validateBatches(batch, 1 << 20);
+  const [decoded, ...rest] = decodeRecordBatches(batch);
+  assert.equal(rest.length, 0);
+  const { info, records } = decoded!;
+  return {
+    codec: info.attributes & Attributes.COMPRESSION_MASK,
+    logAppendTime: (info.attributes & Attributes.TIMESTAMP_LOG_APPEND) !== 0,
+    maxTimestamp: info.maxTimestamp,
+    records: records.map((r) => ({ offset: r.offset, timestamp: r.timestamp, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, headers: r.headers.length })),
+  };
+}
+
+const asRecords = (timestamps: number[]) =>
+  messages.map((m, i) => ({ offset: i, timestamp: timestamps[i]!, key: m.key, value: m.value, headers: 0 }));
+
+function expectError(run: () => unknown, code: number, message: RegExp): void {
+  assert.throws(run, (err: unknown) => err instanceof KafkaError && err.code === code && message.test(err.message));
+}
+
+test('XXH32 of short inputs matches the reference vectors and the header checksums of LZ4 frames', () => {
+  assert.equal(xxh32Short(Buffer.alloc(0)), 0x02cc5d05);
+  assert.equal(xxh32Short(Buffer.from('a')), 0x550d7456);
+  assert.equal(xxh32Short(Buffer.from('abc')), 0x32d153ff);
+  const frame = compressFrameSync(Buffer.from('x'.repeat(100)));
+  assert.equal((xxh32Short(frame.subarray(4, 6)) >>> 8) & 0xff, frame[6]);
+});
+
+test('magic 0 messages become one LogAppendTime batch stamped with the time of conversion, in order, keys and values as sent', () => {
+  const plain = converted(messageSetToBatch(messageSet(messages, 0), NOW));
+  assert.deepEqual(plain, { codec: Compression.NONE, logAppendTime: true, maxTimestamp: NOW, records: asRecords([NOW, NOW, NOW, NOW]) });
+  for (const codec of [Compression.GZIP, Compression.SNAPPY]) {
+    assert.deepEqual(converted(messageSetToBatch(messageSet(messages, 0, codec), NOW)), { ...plain, codec });
+  }
+});
+
+test('magic 1 messages keep their timestamps; a compressed wrapper\'s codec becomes the batch\'s, whichever framing it used', () => {
+  const timestamps = messages.map((m) => m.timestamp!);
+  const expected = { codec: Compression.NONE, logAppendTime: false, maxTimestamp: BASE + 9, records: asRecords(timestamps) };
+  assert.deepEqual(converted(messageSetToBatch(messageSet(messages, 1), NOW)), expected);
+  const xerial = (inner: Buffer) => {
+    // the Java client's framing: magic, version and compatible version, then length-prefixed blocks
+    const block = snappyBlock(inner) as Buffer;
+    const head = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]);
+    head.writeInt32BE(block.length, 16);
+    return Buffer.concat([head, block]);
+  };
+  const cases: [string, Buffer, number][] = [
+    ['gzip', messageSet(messages, 1, Compression.GZIP), Compression.GZIP],
+    ['snappy', messageSet(messages, 1, Compression.SNAPPY), Compression.SNAPPY],
+    ['snappy, xerial framing', messageSet(messages, 1, Compression.SNAPPY, xerial), Compression.SNAPPY],
+    ['lz4', messageSet(messages, 1, Compression.LZ4), Compression.LZ4],
+  ];
+  for (const [name, set, codec] of cases) assert.deepEqual(converted(messageSetToBatch(set, NOW)), { ...expected, codec }, name);
+  // a magic 1 message without a timestamp (-1) takes the time of conversion
+  assert.deepEqual(converted(messageSetToBatch(messageSet([{ key: 'k', value: 'v' }], 1), NOW)).records[0]!.timestamp, NOW);
+});
+
+test('a magic 0 LZ4 wrapper with the header checksum of Kafka before 0.10 (KAFKA-3160) is read', () => {
+  const broken = (inner: Buffer) => {
+    const frame = Buffer.from(compressFrameSync(inner));
+    // taken over the magic number and the descriptor, not the descriptor alone
+    frame[6] = (xxh32Short(frame.subarray(0, 6)) >>> 8) & 0xff;
+    return frame;
+  };
+  assert.deepEqual(converted(messageSetToBatch(messageSet(messages, 0, Compression.LZ4, broken), NOW)).records, asRecords([NOW, NOW, NOW, NOW]));
+});
+
+test('bad message sets are refused with the code an old producer expects, naming where', () => {
+  const set = messageSet(messages, 1);
+  const flipped = Buffer.from(set);
+  flipped[30] ^= 0xff; // in the first message's key
+  expectError(() => messageSetToBatch(flipped, NOW), ErrorCode.CORRUPT_MESSAGE, /CRC32 mismatch in the message at byte 0/);
+  expectError(() => messageSetToBatch(set.subarray(0, set.length - 3), NOW), ErrorCode.CORRUPT_MESSAGE, /does not fit the/);
+  expectError(() => messageSetToBatch(Buffer.concat([set, Buffer.alloc(5)]), NOW), ErrorCode.CORRUPT_MESSAGE, /5 bytes after the last message/);
+  const wrapperInWrapper = messageSet(messages, 1, Compression.GZIP, () => compress(Compression.GZIP, messageSet(messages, 1, Compression.GZIP)));
+  expectError(() => messageSetToBatch(wrapperInWrapper, NOW), ErrorCode.INVALID_RECORD, /compressed message inside a compressed message/);
+  const magic2 = messageSet(messages.slice(0, 1), 1);
+  magic2.writeInt8(2, 16);
+  magic2.writeUInt32BE(crc32(magic2.subarray(16)), 12);
+  expectError(() => messageSetToBatch(magic2, NOW), ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, /message magic 2 in a message set/);
+  expectError(() => messageSetToBatch(messageSet(messages, 1, Compression.ZSTD), NOW), ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, /codec 4 in a magic 1 message/);
+  expectError(() => messageSetToBatch(messageSet(messages, 1, Compression.GZIP, () => compress(Compression.GZIP, Buffer.alloc(0))), NOW), ErrorCode.CORRUPT_MESSAGE, /holds no message/);
+  expectError(() => messageSetToBatch(messageSet(messages, 1, Compression.GZIP, (inner) => inner), NOW), ErrorCode.CORRUPT_MESSAGE, /not a gzip stream/);
+});
+
+/** Stored batches: offsets 10-12 gzip with headers, a commit marker at 13, 14-15 LogAppendTime. */
+function storedBatches(): Buffer {
+  const records = [0, 1, 2].map((i) => ({ key: `k${i}`, value: `v${i}`, timestamp: BASE + i, headers: [{ key: 'h', value: 'x' }] }));
+  const marker = buildControlBatch(true, 7, 0);
+  writeInt64(marker, Batch.BASE_OFFSET, 13); // not covered by the CRC
+  return Buffer.concat([
+    buildRecordBatch(records, { baseOffset: 10, compression: Compression.GZIP }),
+    marker,
+    buildRecordBatch([{ key: null, value: 'a', timestamp: BASE }, { key: 'b', value: null, timestamp: BASE }], { baseOffset: 14, logAppendTime: true, maxTimestamp: BASE + 50 }),
+  ]);
+}
+
+test('stored batches become one uncompressed message per record from the offset asked, control batches and headers left out', () => {
+  const stored = storedBatches();
+  const all = [
+    { offset: 10, key: 'k0', value: 'v0', timestamp: BASE },
+    { offset: 11, key: 'k1', value: 'v1', timestamp: BASE + 1 },
+    { offset: 12, key: 'k2', value: 'v2', timestamp: BASE + 2 },
+    { offset: 14, key: null, value: 'a', timestamp: BASE + 50 },
+    { offset: 15, key: 'b', value: null, timestamp: BASE + 50 },
+  ];
+  const v1 = readMessageSet(batchesToMessageSet(stored, 11, 1, 1 << 20, true));
+  assert.deepEqual(v1, all.slice(1).map((m) => ({ ...m, magic: 1, attributes: m.offset >= 14 ? 0x08 : 0 })));
+  const v0 = readMessageSet(batchesToMessageSet(stored, 10, 0, 1 << 20, true));
+  assert.deepEqual(v0, all.map((m) => ({ ...m, magic: 0, attributes: 0, timestamp: null })));
+});
+
+test('a converted message set holds the whole messages within its limit, and the first one whole when asked to', () => {
+  const stored = storedBatches();
+  const whole = batchesToMessageSet(stored, 10, 1, 1 << 20, true);
+  const sizes = readMessageSet(whole).map((m) => 12 + 4 + 2 + 8 + 4 + (m.key?.length ?? 0) + 4 + (m.value?.length ?? 0));
+  assert.equal(whole.length, sizes.reduce((a, b) => a + b));
+  const offsets = (maxBytes: number, firstWhole: boolean) => readMessageSet(batchesToMessageSet(stored, 10, 1, maxBytes, firstWhole)).map((m) => m.offset);
+  assert.deepEqual(offsets(sizes[0]! + sizes[1]!, true), [10, 11]);
+  assert.deepEqual(offsets(sizes[0]! + sizes[1]! - 1, true), [10]);
+  assert.deepEqual(offsets(1, true), [10]);
+  assert.deepEqual(offsets(1, false), []);
+  assert.deepEqual(readMessageSet(batchesToMessageSet(stored, 16, 1, 1 << 20, true)), []);
+});
