@@ -28,6 +28,11 @@ test('kafka-python group speaking Kafka 1.0 (the group APIs\' older versions): s
   await withBroker((b) => shareTakeOverResume(b.bootstrap, pythonMember('kp-group', '1.0'), 'kp10'), fastGroups);
 });
 
+// 0.9 is the first version with broker-side groups: JoinGroup v0, OffsetCommit v2, and Fetch v1 with 0.8's messages
+test('kafka-python group speaking Kafka 0.9 (the first groups, the old message format): share, take over, resume', async () => {
+  await withBroker((b) => shareTakeOverResume(b.bootstrap, pythonMember('kp-group', '0.9'), 'kp09'), fastGroups);
+});
+
 test('a static member (group.instance.id) restarted within its session keeps its partitions without a rebalance', async () => {
   await withBroker(async (b) => {
     const admin = await Admin.connect(b.bootstrap);
