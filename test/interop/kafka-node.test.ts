@@ -54,6 +54,24 @@ interface NodeMessage {
 
 const asConsumed = (m: NodeMessage): ConsumedMessage => ({ partition: m.partition, offset: m.offset, key: m.key, value: m.value, headers: [], timestamp: m.timestamp?.getTime() ?? -1 });
 
+/** The first `count` messages a kafka-node consumer emits (its first error, or 60 s without them, fails). */
+function take(from: kafkaNode.Consumer | kafkaNode.ConsumerGroup, count: number, who: string): Promise<ConsumedMessage[]> {
+  // both declare the same 'message' and 'error' events
+  const consumer = from as kafkaNode.Consumer;
+  const got: ConsumedMessage[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${who} consumed ${got.length} of ${count} in 60 s`)), 60_000);
+    consumer.on('error', reject);
+    consumer.on('message', (m) => {
+      got.push(asConsumed(m as unknown as NodeMessage));
+      if (got.length === count) {
+        clearTimeout(timer);
+        resolve(got);
+      }
+    });
+  });
+}
+
 /**
  * Reads `count` messages of the topic's partitions from offset 0 with kafka-node's Consumer (no group), which fetches
  * with v0: 0.8's messages, without timestamps.
@@ -63,20 +81,11 @@ async function consume(bootstrap: string, topic: string, partitions: number, cou
   const client = await connected(bootstrap);
   const topics = Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 }));
   const consumer = new Consumer(client, topics, { autoCommit: false, fromOffset: true, encoding: 'utf8', keyEncoding: 'utf8' });
-  const got: ConsumedMessage[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`kafka-node consumed ${got.length} of ${count} in 60 s`)), 60_000);
-    consumer.on('error', reject);
-    consumer.on('message', (m) => {
-      got.push(asConsumed(m as unknown as NodeMessage));
-      if (got.length === count) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  await call((cb) => consumer.close(false, cb));
-  return got;
+  try {
+    return await take(consumer, count, 'the consumer');
+  } finally {
+    await call((cb) => consumer.close(false, cb));
+  }
 }
 
 test('kafka-node: 1,000 messages over 3 partitions, gzip and uncompressed, acks=all, read back exactly; latest offsets by ListOffsets v0', async () => {
@@ -124,23 +133,11 @@ test('kafka-node reads what kafkajs produced (gzip batches with headers), withou
 /** A kafka-node group member that takes `count` messages, then leaves, committing what it took. */
 async function groupMember(bootstrap: string, group: string, topic: string, count: number): Promise<ConsumedMessage[]> {
   const member = new ConsumerGroup({ kafkaHost: bootstrap, groupId: group, fromOffset: 'earliest', encoding: 'utf8', keyEncoding: 'utf8', autoCommit: true, autoCommitIntervalMs: 100, sessionTimeout: 6000 }, [topic]);
-  const got: ConsumedMessage[] = [];
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the kafka-node member consumed ${got.length} of ${count} in 60 s`)), 60_000);
-      member.on('error', reject);
-      member.on('message', (m) => {
-        got.push(asConsumed(m as unknown as NodeMessage));
-        if (got.length === count) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    return await take(member, count, 'the group member');
   } finally {
     await call((cb) => member.close(true, cb));
   }
-  return got;
 }
 
 test('kafka-node group (JoinGroup and SyncGroup v0, OffsetCommit v2): a member takes everything and leaves; the next resumes at its commits', async () => {
