@@ -1,6 +1,6 @@
 // The message formats before record batches: message sets of magic 0 (Kafka 0.8) and magic 1 (0.10, with
 // timestamps), which Produce v0-2 carry and Fetch v0-3 answer with. Sluice stores only record batches (magic 2), so
-// a produced message set is converted into one batch, and stored batches are converted into a message set for an
+// a produced message set is converted into batches, and stored batches are converted into a message set for an
 // old fetch. Old clients only take this path, so it decodes every message; the record batch path never does.
 //
 // A message set is a run of [offset int64][size int32][message]; a message is [crc32 (IEEE, of what follows)]
@@ -9,8 +9,8 @@
 import { crc32 } from '@node-rs/crc32';
 import { Compression, decompress } from './compression.js';
 import { ErrorCode, KafkaError } from './errors.js';
-import { Attributes } from './record-batch.js';
-import { buildRecordBatch, decodeRecordBatches, type NewRecord } from './records.js';
+import { Attributes, Batch } from './record-batch.js';
+import { buildRecordBatch, decodeRecordBatches } from './records.js';
 import { Reader } from './reader.js';
 
 const LOG_OVERHEAD = 12; // offset and size
@@ -22,36 +22,72 @@ export function messageSetMagicFor(fetchVersion: number): 0 | 1 {
   return fetchVersion < 2 ? 0 : 1;
 }
 
-interface ParsedMessages {
-  records: NewRecord[];
-  codec: number;
-  /** Every message was magic 0, which has no timestamp. */
-  untimed: boolean;
-}
-
 function corrupt(message: string): KafkaError {
   return new KafkaError(ErrorCode.CORRUPT_MESSAGE, message);
 }
 
-/**
- * Converts a produced message set into one v2 record batch holding its messages in order, keys and values as sent.
- * The batch takes the codec of the set's compressed wrapper, if any. Magic 1 messages keep their timestamps; magic 0
- * ones have none and take `nowMs`, and a set of magic 0 messages alone becomes a LogAppendTime batch (Kafka would
- * store -1, which time-based retention, rolls and ListOffsets by time cannot use). Offsets in the set are ignored:
- * the log assigns them. Throws CORRUPT_MESSAGE for bad framing or CRC32, INVALID_RECORD for a wrapper inside a wrapper.
- */
-export function messageSetToBatch(messageSet: Buffer, nowMs: number): Buffer {
-  const parsed: ParsedMessages = { records: [], codec: Compression.NONE, untimed: true };
-  readMessages(messageSet, nowMs, parsed, false);
-  if (parsed.records.length === 0) throw corrupt('the message set holds no message');
-  return buildRecordBatch(parsed.records, {
-    compression: parsed.codec,
-    logAppendTime: parsed.untimed,
-    ...(parsed.untimed ? { baseTimestamp: nowMs, maxTimestamp: nowMs } : {}),
-  });
+/** One message of a set, as sent. */
+interface LegacyMessage {
+  magic: 0 | 1;
+  attributes: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
 }
 
-function readMessages(set: Buffer, nowMs: number, into: ParsedMessages, inner: boolean): void {
+/** The most one record takes in a batch besides its key and value: length, attributes, deltas, lengths, header count. */
+const RECORD_OVERHEAD_AT_MOST = 5 + 1 + 10 + 5 + 5 + 5 + 1;
+
+/**
+ * Converts a produced message set into v2 record batches holding its messages in order, keys and values as sent: one
+ * batch per compressed wrapper, in the wrapper's codec, and one per run of uncompressed messages, cut where the next
+ * would take the batch past `maxBatchBytes` (Kafka checks max.message.bytes message by message here, so a set of
+ * many small messages may well be larger). Magic 1 messages keep their timestamps; magic 0 ones have none and take
+ * `nowMs`, and a batch of magic 0 messages alone is a LogAppendTime batch (Kafka would store -1, which time-based
+ * retention, rolls and ListOffsets by time cannot use). Offsets in the set are ignored: the log assigns them.
+ * Throws CORRUPT_MESSAGE for bad framing or CRC32, INVALID_RECORD for a wrapper inside a wrapper.
+ */
+export function messageSetToBatches(messageSet: Buffer, nowMs: number, maxBatchBytes: number): Buffer {
+  const batches: Buffer[] = [];
+  let run: LegacyMessage[] = [];
+  let runBytes = Batch.HEADER_BYTES;
+  const endRun = () => {
+    if (run.length > 0) batches.push(batchOf(run, Compression.NONE, nowMs));
+    run = [];
+    runBytes = Batch.HEADER_BYTES;
+  };
+  for (const message of messagesOf(messageSet)) {
+    const codec = message.attributes & Attributes.COMPRESSION_MASK;
+    if (codec === Compression.NONE) {
+      const bytes = RECORD_OVERHEAD_AT_MOST + (message.key?.length ?? 0) + (message.value?.length ?? 0);
+      if (run.length > 0 && runBytes + bytes > maxBatchBytes) endRun();
+      run.push(message);
+      runBytes += bytes;
+      continue;
+    }
+    endRun();
+    if (codec > Compression.LZ4) throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `codec ${codec} in a magic ${message.magic} message`);
+    if (message.value === null) throw corrupt('a compressed message without a value');
+    const inner = [...messagesOf(decompress(codec, codec === Compression.LZ4 && message.magic === 0 ? withLz4HeaderChecksum(message.value) : message.value))];
+    if (inner.some((m) => (m.attributes & Attributes.COMPRESSION_MASK) !== Compression.NONE)) {
+      throw new KafkaError(ErrorCode.INVALID_RECORD, 'a compressed message inside a compressed message');
+    }
+    if (inner.length === 0) throw corrupt('a compressed message holds no message');
+    batches.push(batchOf(inner, codec, nowMs));
+  }
+  endRun();
+  if (batches.length === 0) throw corrupt('the message set holds no message');
+  return batches.length === 1 ? batches[0]! : Buffer.concat(batches);
+}
+
+function batchOf(messages: LegacyMessage[], codec: number, nowMs: number): Buffer {
+  const untimed = messages.every((m) => m.magic === 0);
+  const records = messages.map((m) => ({ key: m.key, value: m.value, timestamp: m.magic === 1 && m.timestamp >= 0 ? m.timestamp : nowMs }));
+  return buildRecordBatch(records, { compression: codec, logAppendTime: untimed, ...(untimed ? { baseTimestamp: nowMs, maxTimestamp: nowMs } : {}) });
+}
+
+/** The messages of a set, unwrapped no further; each one's framing and CRC32 checked. */
+function* messagesOf(set: Buffer): Generator<LegacyMessage> {
   const r = new Reader(set);
   while (r.remaining > 0) {
     if (r.remaining < LOG_OVERHEAD) throw corrupt(`${r.remaining} bytes after the last message, short of a message header`);
@@ -71,17 +107,7 @@ function readMessages(set: Buffer, nowMs: number, into: ParsedMessages, inner: b
     const value = m.nullableBytes(false);
     if (m.remaining !== 0) throw corrupt(`${m.remaining} bytes after the value of the message at byte ${start - LOG_OVERHEAD}`);
     r.pos = end;
-    const codec = attributes & Attributes.COMPRESSION_MASK;
-    if (codec !== Compression.NONE) {
-      if (inner) throw new KafkaError(ErrorCode.INVALID_RECORD, 'a compressed message inside a compressed message');
-      if (codec > Compression.LZ4) throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `codec ${codec} in a magic ${magic} message`);
-      if (value === null) throw corrupt('a compressed message without a value');
-      into.codec = codec;
-      readMessages(decompress(codec, codec === Compression.LZ4 && magic === 0 ? withLz4HeaderChecksum(value) : value), nowMs, into, true);
-      continue;
-    }
-    if (magic === 1) into.untimed = false;
-    into.records.push({ key, value, timestamp: magic === 1 && timestamp >= 0 ? timestamp : nowMs });
+    yield { magic, attributes, timestamp, key, value };
   }
 }
 

@@ -138,3 +138,17 @@ test('an old fetch at a transaction marker, which it cannot be shown, waits for 
     assert.deepEqual(readMessageSet(res.responses[0].partitions[0].records).map((m) => [m.offset, m.value]), [[2, 'after']]);
   });
 });
+
+test('max.message.bytes applies to each old message, as in Kafka, not to the set: a larger set of smaller messages is stored', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, { 'max.message.bytes': '10000' });
+    const messages = Array.from({ length: 5 }, (_, i) => ({ key: `k${i}`, value: String(i).repeat(4000) }));
+    const stored = await produce(c, 1, 't', messageSet(messages, 0));
+    assert.deepEqual([stored.errorCode, stored.baseOffset], [0, 0]);
+    const { messages: read } = await fetchOld(c, 1, 't', 0);
+    assert.deepEqual(read.map((m) => [m.offset, m.key, m.value]), messages.map((m, i) => [i, m.key, m.value]));
+    const tooLarge = await produce(c, 1, 't', messageSet([{ key: 'k', value: 'x' }, { key: 'big', value: 'x'.repeat(12_000) }], 0));
+    assert.equal(tooLarge.errorCode, ErrorCode.MESSAGE_TOO_LARGE);
+    assert.equal(b.broker.logs.getLog('t', 0)!.logEndOffset, 5);
+  });
+});

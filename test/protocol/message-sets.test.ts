@@ -7,12 +7,14 @@ import { compressSync as snappyBlock } from 'snappy';
 import { crc32 } from '@node-rs/crc32';
 import { compress, Compression } from '../../src/protocol/compression.js';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
-import { batchesToMessageSet, messageSetToBatch, xxh32Short } from '../../src/protocol/message-sets.js';
+import { batchesToMessageSet, messageSetToBatches, xxh32Short } from '../../src/protocol/message-sets.js';
 import { Attributes, Batch, validateBatches, writeInt64 } from '../../src/protocol/record-batch.js';
 import { buildControlBatch, buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { messageSet, readMessageSet, type OldMessage } from '../helpers/message-sets.js';
 
 const NOW = 1_800_000_000_000;
+const MiB = 1 << 20;
+const messageSetToBatch = (set: Buffer, now: number) => messageSetToBatches(set, now, MiB);
 const BASE = 1_700_000_000_000;
 const messages: OldMessage[] = [
   { key: 'k0', value: 'v0', timestamp: BASE + 5 },
@@ -23,7 +25,7 @@ const messages: OldMessage[] = [
 
 /** The one batch a conversion made: header fields and records, keys and values as strings. */
 function converted(batch: Buffer) {
-  validateBatches(batch, 1 << 20);
+  validateBatches(batch, MiB);
   const [decoded, ...rest] = decodeRecordBatches(batch);
   assert.equal(rest.length, 0);
   const { info, records } = decoded!;
@@ -106,6 +108,24 @@ test('bad message sets are refused with the code an old producer expects, naming
   expectError(() => messageSetToBatch(messageSet(messages, 1, Compression.ZSTD), NOW), ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, /codec 4 in a magic 1 message/);
   expectError(() => messageSetToBatch(messageSet(messages, 1, Compression.GZIP, () => compress(Compression.GZIP, Buffer.alloc(0))), NOW), ErrorCode.CORRUPT_MESSAGE, /holds no message/);
   expectError(() => messageSetToBatch(messageSet(messages, 1, Compression.GZIP, (inner) => inner), NOW), ErrorCode.CORRUPT_MESSAGE, /not a gzip stream/);
+});
+
+test('uncompressed messages are cut into batches within max.message.bytes, each wrapper is a batch of its own, order kept', () => {
+  const value = 'v'.repeat(1000);
+  const small = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value, timestamp: BASE + i }));
+  // about 3 records of 1,034 bytes at most each, with the batch header, fit in 3,300 bytes
+  const cut = validateBatches(messageSetToBatches(messageSet(small, 1), NOW, 3300), 3300);
+  assert.deepEqual(cut.batches.map((b) => b.recordsCount), [3, 3, 3, 1]);
+  const decoded = decodeRecordBatches(messageSetToBatches(messageSet(small, 1), NOW, 3300)).flatMap((b) => b.records);
+  assert.deepEqual(decoded.map((r) => [r.key!.toString(), r.value!.length, r.timestamp]), small.map((m) => [m.key, 1000, m.timestamp]));
+  // plain, a gzip wrapper, plain: three batches, in that order
+  const mixed = Buffer.concat([messageSet(small.slice(0, 2), 1), messageSet(small.slice(2, 5), 1, Compression.GZIP), messageSet(small.slice(5, 6), 0)]);
+  const batches = decodeRecordBatches(messageSetToBatches(mixed, NOW, MiB));
+  assert.deepEqual(batches.map((b) => [b.info.attributes & (Attributes.COMPRESSION_MASK | Attributes.TIMESTAMP_LOG_APPEND), b.records.map((r) => r.key!.toString())]), [
+    [Compression.NONE, ['k0', 'k1']], [Compression.GZIP, ['k2', 'k3', 'k4']], [Attributes.TIMESTAMP_LOG_APPEND, ['k5']],
+  ]);
+  // a message larger than the limit alone: a batch of its own, for the produce path to refuse as too large
+  assert.deepEqual(validateBatches(messageSetToBatches(messageSet(small.slice(0, 3), 1), NOW, 500), MiB).batches.map((b) => b.recordsCount), [1, 1, 1]);
 });
 
 /** Stored batches: offsets 10-12 gzip with headers, a commit marker at 13, 14-15 LogAppendTime. */

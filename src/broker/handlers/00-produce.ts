@@ -1,5 +1,5 @@
-// Produce (key 0), v0-11. v0-2 carry message sets of the old formats (magic 0 and 1), each converted into one
-// record batch before anything else sees it (protocol/message-sets.ts); Kafka 4 refuses them, which also locks out
+// Produce (key 0), v0-11. v0-2 carry message sets of the old formats (magic 0 and 1), each converted into record
+// batches before anything else sees it (protocol/message-sets.ts); Kafka 4 refuses them, which also locks out
 // clients that still send them (kafka-node, sarama at its default version).
 // Behavior: batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed
 // batches, max.message.bytes; on compacted topics every record needs a key, compressed batches decoded to check)
@@ -23,7 +23,7 @@ import type {
   ProduceResponseTopicProduceResponse,
 } from '../../protocol/messages.generated.js';
 import { Attributes, InvalidRecordError, validateBatches, type ValidatedBatches } from '../../protocol/record-batch.js';
-import { messageSetToBatch } from '../../protocol/message-sets.js';
+import { messageSetToBatches } from '../../protocol/message-sets.js';
 import { recompressBatches } from '../../protocol/records.js';
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import { compressionLevels, recordRules, topicCodec, type LogConfig } from '../../storage/log-config.js';
@@ -33,9 +33,9 @@ import { toErrorCode } from './errors.js';
 
 const FIRST_RECORD_BATCH_VERSION = 3;
 
-/** A partition's records as one or more record batches: an old version's message set converted. */
-function recordBatchesOf(records: Buffer, version: number): Buffer {
-  return version < FIRST_RECORD_BATCH_VERSION ? messageSetToBatch(records, Date.now()) : records;
+/** A partition's records as record batches: an old version's message set converted. */
+function recordBatchesOf(records: Buffer, version: number, config: LogConfig): Buffer {
+  return version < FIRST_RECORD_BATCH_VERSION ? messageSetToBatches(records, Date.now(), config.maxMessageBytes) : records;
 }
 
 /**
@@ -110,7 +110,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
             throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${topicData.name}-${p.index} has 1 in-sync replica, fewer than its min.insync.replicas of ${log.config.minInsyncReplicas}`);
           }
           if (!p.records || p.records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
-          const sent = recordBatchesOf(p.records, version);
+          const sent = recordBatchesOf(p.records, version, log.config);
           const { records, validated } = asStored(sent, validateBatches(sent, log.config.maxMessageBytes, recordRules(log.config, Date.now())), log.config);
           // (checked here, not in the engine, whose tests roll a segment per append with a tiny segment.bytes)
           if (records.length > log.config.segmentBytes) {
