@@ -346,7 +346,7 @@ const COMMANDS: Record<string, Command> = {
         }
         await flush();
       });
-      console.error(`sent ${sent} messages to ${topic}`);
+      console.error(`sent ${sent} message${sent === 1 ? '' : 's'} to ${topic}`);
       return 0;
     },
   },

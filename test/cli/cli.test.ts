@@ -44,6 +44,7 @@ test('start, topics create/list/describe/alter/delete, produce and consume lines
       const badConfig = await sluice(['topics', 'alter', 'cli', '--config', 'retention.ms=soon', ...b]);
       assert.equal(badConfig.code, 1);
       assert.match(badConfig.stderr, /INVALID_CONFIG/);
+      assert.equal((await sluice(['produce', 'cli', ...b], 'alone\n')).stderr, 'sent 1 message to cli\n');
       assert.equal((await sluice(['topics', 'delete', 'cli', ...b])).code, 0);
       const gone = await sluice(['topics', 'delete', 'cli', ...b]);
       assert.equal(gone.code, 1);
