@@ -157,6 +157,8 @@ export class GroupCoordinator {
     const now = this.clock.now();
     for await (const rec of this.store.readAll()) this.apply(rec, now);
     for (const g of this.groups.values()) if (g.isEmpty && g.offsets.size === 0 && g.generationId === 0) this.groups.delete(g.id);
+    // records of the JSON form earlier versions wrote, in Kafka's form from now on
+    await this.store.rewriteJsonRecords().catch((err) => this.onError(err, 'rewriting JSON records of __consumer_offsets in Kafka\'s form'));
     // a deletion whose offsets' removal a crash cut short
     await this.forgetDeletedTopics().catch((err) => this.onError(err, 'deleting the offsets of deleted topics'));
     this.stopSweep = this.clock.every(SWEEP_MS, () => this.sweep());

@@ -22,15 +22,36 @@ export function refuseInternalTopicChange(name: string, change: string): void {
   if (isInternalTopic(name)) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `cannot ${change} internal topic ${name}`);
 }
 
-/** A keyed record of an internal topic, key and value as JSON; a null value deletes the key (tombstone). */
+/** A keyed record of an internal topic; a null value deletes the key (tombstone). */
 export interface InternalRecord {
+  key: Buffer;
+  value: Buffer | null;
+}
+
+/** A record whose key and value are JSON (the form `__transaction_state` keeps, and `__consumer_offsets` kept). */
+export interface JsonRecord {
   key: unknown[];
   value: unknown;
 }
 
+export function jsonRecord(key: unknown[], value: unknown): InternalRecord {
+  return { key: Buffer.from(JSON.stringify(key)), value: value === null ? null : Buffer.from(JSON.stringify(value)) };
+}
+
+/** The JSON record `record` holds, or null when it is not one. */
+export function parseJsonRecord(record: InternalRecord): JsonRecord | null {
+  try {
+    const key: unknown = JSON.parse(record.key.toString('utf8'));
+    if (!Array.isArray(key)) return null;
+    return { key, value: record.value === null ? null : JSON.parse(record.value.toString('utf8')) };
+  } catch {
+    return null;
+  }
+}
+
 /**
- * A compacted internal topic (`__consumer_offsets`, `__transaction_state`) holding a coordinator's state as
- * JSON records, on the storage engine like any topic. Records about one entity (a group, a transactional id)
+ * A compacted internal topic (`__consumer_offsets`, `__transaction_state`) holding a coordinator's state as keyed
+ * records, on the storage engine like any topic. Records about one entity (a group, a transactional id)
  * go to partition murmur2(entity) mod N, so they stay in order; writes are always fsync'd before they count.
  */
 export class InternalTopic {
@@ -68,16 +89,16 @@ export class InternalTopic {
     });
   }
 
-  /** Appends records about `entity` durably. */
+  /** Appends records about `entity` durably, in one batch: all of them or none. */
   async write(entity: string, records: InternalRecord[]): Promise<void> {
     if (records.length === 0) return;
     const topic = await this.ensureTopic();
     const log = topic.partitions[(murmur2(Buffer.from(entity)) & 0x7fffffff) % topic.partitions.length]!;
-    const batch = buildRecordBatch(records.map((r) => ({ key: JSON.stringify(r.key), value: r.value === null ? null : JSON.stringify(r.value) })));
+    const batch = buildRecordBatch(records);
     await log.append(batch, validateBatches(batch, 1 << 30)).durable;
   }
 
-  /** Every record of the topic, oldest first per partition (later records for a key win); unreadable ones are skipped. */
+  /** Every keyed record of the topic, oldest first per partition (later records for a key win). */
   async *readAll(): AsyncGenerator<InternalRecord> {
     const topic = this.logs.topics.get(this.name);
     if (!topic) return;
@@ -88,23 +109,10 @@ export class InternalTopic {
         const { records } = await log.read(offset, LOG_PASS_READ_BYTES);
         if (records.length === 0) break;
         for (const b of decodeRecordBatches(records)) {
-          for (const r of b.records) {
-            const decoded = r.key ? parse(r.key, r.value) : null;
-            if (decoded) yield decoded;
-          }
+          for (const r of b.records) if (r.key) yield { key: r.key, value: r.value };
           offset = b.info.baseOffset + b.info.lastOffsetDelta + 1;
         }
       }
     }
-  }
-}
-
-function parse(key: Buffer, value: Buffer | null): InternalRecord | null {
-  try {
-    const k: unknown = JSON.parse(key.toString('utf8'));
-    if (!Array.isArray(k)) return null;
-    return { key: k, value: value === null ? null : JSON.parse(value.toString('utf8')) };
-  } catch {
-    return null;
   }
 }

@@ -4,7 +4,7 @@ import { validateBatches } from '../protocol/record-batch.js';
 import { buildControlBatch } from '../protocol/records.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { OffsetToCommit } from './group-coordinator.js';
-import { InternalTopic, TRANSACTION_STATE_TOPIC } from './internal-topic.js';
+import { InternalTopic, jsonRecord, parseJsonRecord, TRANSACTION_STATE_TOPIC } from './internal-topic.js';
 
 /** Kafka's transaction states, by the names DescribeTransactions and ListTransactions use. */
 export const TXN_STATES = ['Empty', 'Ongoing', 'PrepareCommit', 'PrepareAbort', 'CompleteCommit', 'CompleteAbort'] as const;
@@ -98,7 +98,8 @@ export class TransactionCoordinator {
 
   /** Rebuilds transactions from `__transaction_state`, finishes the ones caught between prepare and complete, and starts the timeout sweep. */
   async load(): Promise<void> {
-    for await (const { key, value } of this.store.readAll()) {
+    for await (const record of this.store.readAll()) {
+      const { key, value } = parseJsonRecord(record) ?? { key: [], value: null };
       if (key[0] !== 't' || typeof key[1] !== 'string') continue;
       if (value === null) this.txns.delete(key[1]);
       else this.txns.set(key[1], fromStored(key[1], value as StoredTransaction));
@@ -324,7 +325,7 @@ export class TransactionCoordinator {
         await this.locked(id, async () => {
           const m = this.txns.get(id);
           if (!m || isOpen(m.state) || now - m.updatedMs <= this.config.idExpirationMs) return;
-          await this.store.write(id, [{ key: ['t', id], value: null }]);
+          await this.store.write(id, [jsonRecord(['t', id], null)]);
           this.txns.delete(id);
         }, (err) => this.deps.onError(err, `expiring transactional id ${id}`));
       }
@@ -385,7 +386,7 @@ export class TransactionCoordinator {
    * if the write fails, the coordinator keeps answering from the last state that is on disk.
    */
   private async save(next: TransactionMetadata): Promise<TransactionMetadata> {
-    await this.store.write(next.transactionalId, [{ key: ['t', next.transactionalId], value: toStored(next) }]);
+    await this.store.write(next.transactionalId, [jsonRecord(['t', next.transactionalId], toStored(next))]);
     this.txns.set(next.transactionalId, next);
     return next;
   }
