@@ -454,6 +454,78 @@ def confluent_process_through_restarts(bootstrap, source, sink, group, txid, tot
     emit({'done': done})
 
 
+def kp_offsets_topic(bootstrap, expected):
+    """Reads __consumer_offsets as tools that read it directly do (Burrow, Kafka's OffsetsMessageFormatter): each key
+    and value led by its version, in Kafka's layouts. Prints each record decoded, in order per partition."""
+    import struct
+    from kafka import KafkaConsumer, TopicPartition
+
+    def string(buf, at):
+        (n,) = struct.unpack_from('>h', buf, at)
+        return (None, at + 2) if n < 0 else (buf[at + 2:at + 2 + n].decode('utf-8'), at + 2 + n)
+
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=3000, exclude_internal_topics=False)
+    partitions = c.partitions_for_topic('__consumer_offsets')
+    c.assign([TopicPartition('__consumer_offsets', p) for p in sorted(partitions)])
+    c.seek_to_beginning()
+    got = 0
+    for m in c:
+        (key_version,) = struct.unpack_from('>h', m.key, 0)
+        group, at = string(m.key, 2)
+        out = {'partition': m.partition, 'group': group}
+        v = m.value
+        if key_version in (0, 1):
+            topic, at = string(m.key, at)
+            (partition,) = struct.unpack_from('>i', m.key, at)
+            out.update(kind='offset', topic=topic, topicPartition=partition)
+            if v is not None:
+                (version, offset) = struct.unpack_from('>hq', v, 0)
+                at = 10
+                epoch = -1
+                if version >= 3:
+                    (epoch,) = struct.unpack_from('>i', v, at)
+                    at += 4
+                metadata, at = string(v, at)
+                (commit_ts,) = struct.unpack_from('>q', v, at)
+                out.update(version=version, offset=offset, leaderEpoch=epoch, metadata=metadata, commitTimestamp=commit_ts)
+        elif key_version == 2:
+            out.update(kind='group')
+            if v is not None:
+                (version,) = struct.unpack_from('>h', v, 0)
+                protocol_type, at = string(v, 2)
+                (generation,) = struct.unpack_from('>i', v, at)
+                protocol, at = string(v, at + 4)
+                leader, at = string(v, at)
+                if version >= 2:
+                    at += 8
+                (count,) = struct.unpack_from('>i', v, at)
+                at += 4
+                members = []
+                for _ in range(count):
+                    member_id, at = string(v, at)
+                    if version >= 3:
+                        _, at = string(v, at)
+                    client_id, at = string(v, at)
+                    _, at = string(v, at)
+                    at += 8 if version >= 1 else 4
+                    for _ in range(2):
+                        (n,) = struct.unpack_from('>i', v, at)
+                        at += 4 + max(n, 0)
+                    members.append({'memberId': member_id, 'clientId': client_id})
+                if at != len(v):
+                    raise SystemExit('%d bytes after the group metadata value' % (len(v) - at))
+                out.update(version=version, protocolType=protocol_type, generation=generation, protocol=protocol,
+                           leader=leader, members=members)
+        else:
+            out.update(kind='other', keyVersion=key_version)
+        out['tombstone'] = v is None
+        print(json.dumps(out))
+        got += 1
+        if got >= int(expected):
+            break
+    c.close()
+
+
 COMMANDS = {
     'confluent-transactions': confluent_transactions,
     'confluent-process': confluent_process,
@@ -472,7 +544,9 @@ COMMANDS = {
     'kp-produce': kp_produce,
     'kp-consume': kp_consume,
     'kp-admin': kp_admin,
+    'kp-offsets-topic': kp_offsets_topic,
 }
+
 
 if __name__ == '__main__':
     COMMANDS[sys.argv[1]](*sys.argv[2:])

@@ -1,9 +1,11 @@
 // kafka-python (python3-kafka): admin, produce (acks=all), consume, limits.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages, withoutHeaders, type ConsumedMessage } from './dataset.js';
 import { python, pythonConsume, pythonProduce } from './python-clients.js';
+import { until } from '../helpers/until.js';
 
 test('kafka-python: create, produce 10,000 with acks=all, consume back exactly, delete', async () => {
   await withBroker(async ({ bootstrap, broker }) => {
@@ -58,3 +60,49 @@ for (const [version, codec] of [['0.8.2', 'snappy'], ['0.9', 'gzip'], ['0.10', '
     });
   });
 }
+
+interface OffsetsTopicRecord {
+  kind: 'offset' | 'group' | 'other';
+  group: string;
+  topic?: string;
+  topicPartition?: number;
+  version?: number;
+  offset?: number;
+  protocolType?: string;
+  generation?: number;
+  protocol?: string | null;
+  members?: { memberId: string; clientId: string }[];
+  tombstone: boolean;
+}
+
+// Burrow and Kafka's OffsetsMessageFormatter read __consumer_offsets directly, in Kafka's record formats.
+test('kafka-python reads __consumer_offsets as those tools do: a kafkajs group\'s offsets and metadata in Kafka\'s record formats', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    await broker.createTopic('orders', 2, {});
+    const kafka = new Kafka({ clientId: 'offsets-reader', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: 'orders', messages: [0, 1, 0, 1, 0].map((partition, i) => ({ partition, value: `m${i}` })) });
+    await producer.disconnect();
+    const consumer = kafka.consumer({ groupId: 'billing', heartbeatInterval: 300 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'orders', fromBeginning: true });
+    let consumed = 0;
+    await consumer.run({ eachMessage: async () => void consumed++ });
+    await until(() => consumed === 5, 'the group to consume the five messages', 30_000);
+    await consumer.disconnect();
+
+    const records = (await python('kp-offsets-topic', [bootstrap, '1000000'])) as OffsetsTopicRecord[];
+    assert.ok(records.every((r) => r.kind !== 'other' && r.group === 'billing'), JSON.stringify(records));
+    const offsets = new Map<string, OffsetsTopicRecord>();
+    for (const r of records.filter((x) => x.kind === 'offset')) offsets.set(`${r.topic}-${r.topicPartition}`, r);
+    assert.deepEqual([...offsets.entries()].sort().map(([k, r]) => [k, r.version, r.offset, r.tombstone]), [['orders-0', 3, 3, false], ['orders-1', 3, 2, false]]);
+    const groups = records.filter((x) => x.kind === 'group');
+    const stable = groups.find((g) => (g.members ?? []).length === 1)!;
+    assert.deepEqual([stable.version, stable.protocolType, stable.protocol, stable.members![0]!.clientId], [3, 'consumer', 'RoundRobinAssigner', 'offsets-reader']);
+    // the member left: the last record has the group empty, in a later generation
+    const last = groups.at(-1)!;
+    assert.deepEqual(last.members, []);
+    assert.ok(last.generation! > stable.generation!, `generation ${last.generation} after ${stable.generation}`);
+  });
+});
