@@ -10,6 +10,8 @@ import { Writer } from '../../src/protocol/writer.js';
 import type { RunningBroker } from '../../src/index.js';
 import { withClient } from '../helpers/broker.js';
 import { withTempDir } from '../helpers/temp-dir.js';
+import { InternalTopic, jsonRecord, OFFSETS_TOPIC, parseJsonRecord } from '../../src/coordinator/internal-topic.js';
+import { openLogs } from '../storage/helpers.js';
 
 const Api = { OFFSET_COMMIT: 8, OFFSET_FETCH: 9, FIND_COORDINATOR: 10, JOIN: 11, HEARTBEAT: 12, LEAVE: 13, SYNC: 14, DESCRIBE: 15, LIST: 16, DELETE_GROUPS: 42, OFFSET_DELETE: 47 } as const;
 const groupsConfig = { minSessionTimeoutMs: 500, offsetsTopicPartitions: 3, consumerSessionTimeoutMs: 1500, consumerHeartbeatIntervalMs: 200 };
@@ -206,6 +208,31 @@ test('committed offsets and a stable group survive a broker restart', () =>
       assert.equal(d.groups[0].members[0].memberAssignment.toString(), 'p0-p2');
       assert.equal(await heartbeat(c, 'durable', 1, memberId), 0, 'the member carries on after the restart');
     }, dir);
+  }));
+
+test('offsets an earlier version stored as JSON are served after an upgrade, and rewritten in Kafka\'s form at its start', () =>
+  withTempDir(async (dir) => {
+    const logs = await openLogs(dir);
+    try {
+      await logs.createTopic('t', 1, {});
+      await new InternalTopic(logs, OFFSETS_TOPIC, 4).write('old', [jsonRecord(['o', 'old', 't', 0], { offset: 42, leaderEpoch: 0, metadata: 'kept', commitTimestampMs: 1000 })]);
+    } finally {
+      await logs.close();
+    }
+    const fetchOld = async (c: KafkaClient) => {
+      const f = await c.send(Api.OFFSET_FETCH, 6, { groupId: 'old', topics: [{ name: 't', partitionIndexes: [0] }], requireStable: false });
+      return f.topics[0].partitions.map((p: { committedOffset: number; metadata: string }) => [p.committedOffset, p.metadata]);
+    };
+    await withGroupBroker(async (_b, c) => assert.deepEqual(await fetchOld(c), [[42, 'kept']]), dir);
+    const reopened = await openLogs(dir);
+    try {
+      const kinds: string[] = [];
+      for await (const r of new InternalTopic(reopened, OFFSETS_TOPIC, 4).readAll()) kinds.push(parseJsonRecord(r) ? (r.value ? 'json' : 'json tombstone') : 'kafka');
+      assert.deepEqual(kinds, ['json', 'json tombstone', 'kafka']);
+    } finally {
+      await reopened.close();
+    }
+    await withGroupBroker(async (_b, c) => assert.deepEqual(await fetchOld(c), [[42, 'kept']]), dir);
   }));
 
 // KIP-848: ConsumerGroupHeartbeat with server-side assignment, as a client library would drive it.
