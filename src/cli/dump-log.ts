@@ -1,8 +1,11 @@
 // `sluice dump-log`: what a partition's files hold, read offline (no broker needed), as Kafka's kafka-dump-log
 // shows it. A `.log` segment: each batch's header fields and whether its CRC holds, with `records` each record
-// too; the walk stops where the framing breaks (a torn tail, which recovery cuts) and says so. `.index` and
+// too; the walk stops where the framing breaks (a torn tail, which recovery cuts) and says so. A segment of
+// `__consumer_offsets` shows its records decoded (Kafka's tool needs --offsets-decoder for that). `.index` and
 // `.timeindex`: their entries as absolute offsets. A producer `.snapshot`: its JSON.
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { decodeStoredRecord } from '../coordinator/group-store.js';
+import { OFFSETS_TOPIC } from '../coordinator/internal-topic.js';
 import type { FileSystem } from '../io/file-system.js';
 import { Attributes, Batch, batchCrcValid, batchInfoAt, batchSizeAt, type BatchInfo } from '../protocol/record-batch.js';
 import { ControlType, controlTypeAt, decodeBatchRecords } from '../protocol/records.js';
@@ -18,7 +21,7 @@ export async function dumpFile(fs: FileSystem, path: string, records: boolean, p
   const base = /^(\d{20})\./.exec(name);
   if (!base) throw new UsageError(`${path} is not a segment, index or snapshot file (named by a 20-digit offset)`);
   const baseOffset = Number(base[1]);
-  if (name.endsWith('.log')) return dumpSegment(fs, path, records, print);
+  if (name.endsWith('.log')) return dumpSegment(fs, path, records, print, basename(dirname(path)).startsWith(`${OFFSETS_TOPIC}-`) ? offsetsRecordText : plainRecordText);
   if (name.endsWith('.index')) {
     const index = OffsetIndex.deserialize(await fs.readFile(path));
     for (let i = 0; i < index.count; i++) print(`offset: ${baseOffset + index.relOffsets[i]!} position: ${index.positions[i]}`);
@@ -36,7 +39,22 @@ export async function dumpFile(fs: FileSystem, path: string, records: boolean, p
   throw new UsageError(`${path}: dump-log reads .log, .index, .timeindex and .snapshot files`);
 }
 
-async function dumpSegment(fs: FileSystem, path: string, records: boolean, print: (line: string) => void): Promise<void> {
+/** A record's key and value as dump-log prints them. */
+type RecordText = (key: Buffer | null, value: Buffer | null) => string;
+
+const text = (b: Buffer | null) => (b === null ? 'null' : JSON.stringify(b.toString('utf8')));
+
+const plainRecordText: RecordText = (key, value) => `key: ${text(key)} payload: ${text(value)}`;
+
+/** A record of `__consumer_offsets` decoded from Kafka's formats, JSON; as plain text where it is not one. */
+const offsetsRecordText: RecordText = (key, value) => {
+  const decoded = key === null ? null : decodeStoredRecord({ key, value });
+  if (!decoded) return plainRecordText(key, value);
+  const { value: stored, ...which } = decoded;
+  return `key: ${JSON.stringify(which)} payload: ${JSON.stringify(stored)}`;
+};
+
+async function dumpSegment(fs: FileSystem, path: string, records: boolean, print: (line: string) => void, recordText: RecordText): Promise<void> {
   const fd = await fs.open(path, 'r');
   try {
     const fileBytes = await fs.fstatSize(fd);
@@ -62,7 +80,7 @@ async function dumpSegment(fs: FileSystem, path: string, records: boolean, print
         const magic = view.readInt8(at + Batch.MAGIC);
         const valid = magic === 2 && batchCrcValid(view, at, size);
         print(batchLine(info, position + at, magic, valid));
-        if (records) for (const line of recordLines(view.subarray(at, at + size), info)) print(line);
+        if (records) for (const line of recordLines(view.subarray(at, at + size), info, recordText)) print(line);
         batches++;
         if (!valid) invalid++;
         count += info.recordsCount;
@@ -98,7 +116,7 @@ function batchLine(info: BatchInfo, position: number, magic: number, valid: bool
   ].join(' ');
 }
 
-function recordLines(batch: Buffer, info: BatchInfo): string[] {
+function recordLines(batch: Buffer, info: BatchInfo, recordText: RecordText): string[] {
   if ((info.attributes & Attributes.CONTROL) !== 0) {
     try {
       const type = controlTypeAt(batch, 0, batch.length);
@@ -114,9 +132,8 @@ function recordLines(batch: Buffer, info: BatchInfo): string[] {
     decoded = null; // a corrupt batch's varints can break the decoder in ways it does not name
   }
   if (decoded === null) return ['| (records that cannot be decoded)'];
-  const text = (b: Buffer | null) => (b === null ? 'null' : JSON.stringify(b.toString('utf8')));
   return decoded.map((r) => {
     const headers = r.headers.map((h) => `${JSON.stringify(h.key)}=${text(h.value)}`).join(',');
-    return `| offset: ${r.offset} timestamp: ${r.timestamp} key: ${text(r.key)} payload: ${text(r.value)} headers: [${headers}]`;
+    return `| offset: ${r.offset} timestamp: ${r.timestamp} ${recordText(r.key, r.value)} headers: [${headers}]`;
   });
 }

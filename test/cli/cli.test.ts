@@ -1,7 +1,7 @@
 // The sluice command as a user runs it: start (flags, env, config file), topics, produce, consume, errors.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { access, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -323,6 +323,32 @@ test('dump-log shows the delete horizon compaction gave a tombstone\'s batch', (
     assert.equal(/^baseOffset: (\d+) /.exec(batches[0]!)![1], '1', 'the superseded record went; the tombstone stays');
     const horizon = Number(/ deleteHorizonMs: (\d+) /.exec(batches[0]!)![1]);
     assert.ok(horizon >= passAt + 86_400_000 && horizon <= Date.now() + 86_400_000, `horizon ${horizon}: a day (delete.retention.ms) after the pass`);
+  }));
+
+test('dump-log shows the records of __consumer_offsets decoded from Kafka\'s formats', () =>
+  withTempDir(async (dir) => {
+    const broker = await startBroker({ dataDir: dir });
+    const admin = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).admin();
+    try {
+      await broker.broker.createTopic('orders', 2, {});
+      await admin.connect();
+      await admin.setOffsets({ groupId: 'billing', topic: 'orders', partitions: [{ partition: 0, offset: '5' }, { partition: 1, offset: '7' }] });
+    } finally {
+      await admin.disconnect();
+      await broker.close();
+    }
+    const segments: string[] = [];
+    for (const d of (await readdir(dir)).filter((n) => n.startsWith('__consumer_offsets-'))) {
+      const segment = join(dir, d, '00000000000000000000.log');
+      if ((await stat(segment)).size > 0) segments.push(segment);
+    }
+    assert.equal(segments.length, 1, 'one group: one partition');
+    const dump = await sluice(['dump-log', segments[0]!, '--records']);
+    assert.equal(dump.code, 0, dump.stderr);
+    const records = dump.stdout.split('\n').filter((l) => l.startsWith('| ')).map((l) => / (key: .*) headers: \[\]$/.exec(l)![1]!.replace(/"commitTimestampMs":\d+/, '"commitTimestampMs":T'));
+    // kafkajs joins the group to set offsets: its metadata records come with them
+    assert.deepEqual(records.filter((r) => r.includes('"kind":"offset"')), [0, 1].map((p) => `key: {"kind":"offset","group":"billing","topic":"orders","partition":${p}} payload: {"offset":${p === 0 ? 5 : 7},"leaderEpoch":-1,"metadata":"","commitTimestampMs":T}`));
+    assert.match(records[0]!, /^key: \{"kind":"group","group":"billing"\} payload: \{"protocolType":"consumer","protocolName":"RoundRobinAssigner","generationId":1,/);
   }));
 
 test('dump-log shows a segment\'s batches and records (plain, gzip, transactional with its marker), its index, a bad CRC and a torn tail', () =>
