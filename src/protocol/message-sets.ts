@@ -9,7 +9,7 @@
 import { crc32 } from '@node-rs/crc32';
 import { Compression, decompress } from './compression.js';
 import { ErrorCode, KafkaError } from './errors.js';
-import { Attributes, Batch } from './record-batch.js';
+import { Attributes, Batch, batchSizeAt, writeInt64 } from './record-batch.js';
 import { buildRecordBatch, decodeRecordBatches } from './records.js';
 import { Reader } from './reader.js';
 
@@ -162,7 +162,11 @@ export function xxh32Short(data: Buffer): number {
 export function batchesToMessageSet(batches: Buffer, fromOffset: number, magic: 0 | 1, maxBytes: number, firstWhole: boolean): Buffer {
   const messages: Buffer[] = [];
   let total = 0;
-  for (const { info, records } of decodeRecordBatches(batches)) {
+  // a batch at a time: what the set can hold may end long before the read's batches do, compressed ones most of all
+  for (let at = 0; at + Batch.LOG_OVERHEAD <= batches.length; at += batchSizeAt(batches, at)) {
+    const [decoded] = decodeRecordBatches(batches.subarray(at, at + batchSizeAt(batches, at)));
+    if (!decoded) break;
+    const { info, records } = decoded;
     if ((info.attributes & Attributes.CONTROL) !== 0) continue;
     const logAppendTime = (info.attributes & Attributes.TIMESTAMP_LOG_APPEND) !== 0;
     for (const record of records) {
@@ -179,13 +183,13 @@ export function batchesToMessageSet(batches: Buffer, fromOffset: number, magic: 
 function encodeMessage(magic: 0 | 1, offset: number, logAppendTime: boolean, timestamp: number, key: Buffer | null, value: Buffer | null): Buffer {
   const bodyBytes = 2 + (magic === 1 ? 8 : 0) + 4 + (key?.length ?? 0) + 4 + (value?.length ?? 0);
   const out = Buffer.allocUnsafe(LOG_OVERHEAD + CRC_BYTES + bodyBytes);
-  out.writeBigInt64BE(BigInt(offset), 0);
+  writeInt64(out, 0, offset);
   out.writeInt32BE(CRC_BYTES + bodyBytes, 8);
   let at = LOG_OVERHEAD + CRC_BYTES;
   out.writeInt8(magic, at++);
   out.writeInt8(magic === 1 && logAppendTime ? TIMESTAMP_LOG_APPEND : 0, at++);
   if (magic === 1) {
-    out.writeBigInt64BE(BigInt(timestamp), at);
+    writeInt64(out, at, timestamp);
     at += 8;
   }
   for (const bytes of [key, value]) {
