@@ -1,0 +1,160 @@
+// Burrow, LinkedIn's consumer lag monitor, as Debian packages it (burrow 1.2.1): it reads every group's committed
+// offsets from __consumer_offsets itself, decoding Kafka's record formats, and asks the brokers for the partitions'
+// log end offsets, so it checks that Sluice writes that topic as Kafka does. It needs a ZooKeeper for its own
+// locks (Debian's zookeeper), started here beside it; both listen on 127.0.0.1 only.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { withCleanup } from '../helpers/cleanup.js';
+import { withTempDir } from '../helpers/temp-dir.js';
+
+/** One Burrow cluster (with its consumer module) per entry: the name in its HTTP paths, the Kafka version it speaks. */
+export interface BurrowCluster {
+  name: string;
+  /** Burrow's `kafka-version`; left out, Burrow speaks its default, Kafka 0.8.2 (Fetch v0). */
+  kafkaVersion?: string;
+}
+
+export interface Burrow {
+  /** GETs a path of Burrow's HTTP API and returns its JSON body. */
+  get(path: string): Promise<any>;
+  /** What Burrow has logged so far, one JSON object per line. */
+  logs(): Record<string, unknown>[];
+}
+
+/** A port free on 127.0.0.1 a moment ago, for the servers that take theirs from a config file. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts a process whose output is kept; `stop` kills it by its pid and waits for its exit. */
+function startProcess(cmd: string, args: string[]): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  child.stdout!.on('data', (d: Buffer) => out.push(d));
+  child.stderr!.on('data', (d: Buffer) => out.push(d));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  return {
+    child,
+    output: () => Buffer.concat(out).toString('utf8'),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+async function poll<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await attempt().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function startZooKeeper(dir: string) {
+  const port = await freePort();
+  const config = join(dir, 'zoo.cfg');
+  await writeFile(config, [
+    'tickTime=500',
+    `dataDir=${join(dir, 'zookeeper')}`,
+    `clientPort=${port}`,
+    'clientPortAddress=127.0.0.1',
+    'admin.enableServer=false',
+    '4lw.commands.whitelist=ruok',
+  ].join('\n') + '\n');
+  const zk = startProcess('java', ['-Xmx128m', '-cp', '/usr/share/java/zookeeper.jar', 'org.apache.zookeeper.server.ZooKeeperServerMain', config]);
+  try {
+    await poll('ZooKeeper to answer ruok', () => fourLetterWord(port, 'ruok').then((a) => (a === 'imok' ? a : undefined)), 60_000);
+  } catch (err) {
+    await zk.stop();
+    throw new Error(`${(err as Error).message}; ZooKeeper printed: ${zk.output().slice(-2000)}`);
+  }
+  return { port, stop: zk.stop };
+}
+
+function fourLetterWord(port: number, word: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('connect', () => socket.end(word));
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+function burrowConfig(dir: string, zkPort: number, httpPort: number, bootstrap: string, clusters: BurrowCluster[]): string {
+  const lines = [
+    '[general]',
+    `pidfile="${join(dir, 'burrow.pid')}"`,
+    '[logging]',
+    'level="info"',
+    '[zookeeper]',
+    `servers=["127.0.0.1:${zkPort}"]`,
+    'timeout=6',
+    'root-path="/burrow"',
+    '[httpserver.default]',
+    `address="127.0.0.1:${httpPort}"`,
+    '[storage.default]',
+    'class-name="inmemory"',
+    'workers=4',
+    'intervals=10',
+    'expire-group=604800',
+    'min-distance=1',
+  ];
+  for (const c of clusters) {
+    lines.push(`[client-profile.${c.name}]`, `client-id="burrow-${c.name}"`);
+    if (c.kafkaVersion) lines.push(`kafka-version="${c.kafkaVersion}"`);
+    lines.push(
+      `[cluster.${c.name}]`, 'class-name="kafka"', `servers=["${bootstrap}"]`, `client-profile="${c.name}"`, 'topic-refresh=1', 'offset-refresh=1',
+      `[consumer.${c.name}]`, 'class-name="kafka"', `cluster="${c.name}"`, `servers=["${bootstrap}"]`, `client-profile="${c.name}"`, 'start-latest=false',
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Runs `fn` with a ZooKeeper and a Burrow watching the broker at `bootstrap`, then stops both. */
+export async function withBurrow<T>(bootstrap: string, clusters: BurrowCluster[], fn: (burrow: Burrow) => Promise<T>): Promise<T> {
+  return withTempDir(async (dir) => {
+    const zk = await startZooKeeper(dir);
+    return withCleanup(async () => {
+      const httpPort = await freePort();
+      await writeFile(join(dir, 'burrow.toml'), burrowConfig(dir, zk.port, httpPort, bootstrap, clusters));
+      const proc = startProcess('Burrow', ['--config-dir', dir]);
+      const burrow: Burrow = {
+        async get(path) {
+          const res = await fetch(`http://127.0.0.1:${httpPort}${path}`);
+          return res.json();
+        },
+        logs: () => proc.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+      };
+      return withCleanup(async () => {
+        await poll('Burrow to list its clusters', async () => {
+          const body = await burrow.get('/v3/kafka');
+          return body.clusters?.length === clusters.length ? body : undefined;
+        }, 60_000).catch((err: Error) => {
+          throw new Error(`${err.message}; Burrow printed: ${proc.output().slice(-3000)}`);
+        });
+        return fn(burrow);
+      }, proc.stop);
+    }, zk.stop);
+  });
+}
+
+/** Polls Burrow's `path` until `accept` takes its JSON body (returning what the test needs), for up to `timeoutMs`. */
+export async function burrowUntil<T>(burrow: Burrow, path: string, accept: (body: any) => T | undefined, timeoutMs = 60_000): Promise<T> {
+  let last: unknown;
+  try {
+    return await poll(`Burrow's ${path}`, async () => accept((last = await burrow.get(path))), timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; it last answered ${JSON.stringify(last)}`);
+  }
+}
