@@ -296,3 +296,31 @@ test('Metadata while a topic is being created: LEADER_NOT_AVAILABLE in the list 
     }
   });
 });
+
+// Kafka's AclOperation codes, and the bit fields a broker without an authorizer answers: every operation the
+// resource type supports. A field not asked for is INT32_MIN.
+const OP = { READ: 3, WRITE: 4, CREATE: 5, DELETE: 6, ALTER: 7, DESCRIBE: 8, CLUSTER_ACTION: 9, DESCRIBE_CONFIGS: 10, ALTER_CONFIGS: 11, IDEMPOTENT_WRITE: 12 };
+const field = (...ops: number[]) => ops.reduce((f, op) => f + 2 ** op, 0);
+const TOPIC_OPS = field(OP.READ, OP.WRITE, OP.CREATE, OP.DELETE, OP.ALTER, OP.DESCRIBE, OP.DESCRIBE_CONFIGS, OP.ALTER_CONFIGS);
+const GROUP_OPS = field(OP.READ, OP.DESCRIBE, OP.DELETE);
+const CLUSTER_OPS = field(OP.CREATE, OP.CLUSTER_ACTION, OP.DESCRIBE_CONFIGS, OP.ALTER_CONFIGS, OP.IDEMPOTENT_WRITE, OP.ALTER, OP.DESCRIBE);
+const NOT_ASKED = -(2 ** 31);
+
+test('authorized operations: asked for, every operation of the resource type (no authorizer, as in Kafka without one); not asked, INT32_MIN', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('t', 1, {});
+    for (const asked of [true, false]) {
+      const v8 = await c.send(3, 8, { topics: [{ name: 't' }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: asked, includeTopicAuthorizedOperations: asked });
+      assert.deepEqual([v8.topics[0].topicAuthorizedOperations, v8.clusterAuthorizedOperations], asked ? [TOPIC_OPS, CLUSTER_OPS] : [NOT_ASKED, NOT_ASKED]);
+      const v12 = await c.send(3, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: asked });
+      assert.deepEqual(v12.topics.map((t: { name: string; topicAuthorizedOperations: number }) => [t.name, t.topicAuthorizedOperations]), [['t', asked ? TOPIC_OPS : NOT_ASKED]]);
+      const cluster = await c.send(60, 1, { includeClusterAuthorizedOperations: asked, endpointType: 1 });
+      assert.equal(cluster.clusterAuthorizedOperations, asked ? CLUSTER_OPS : NOT_ASKED);
+      const groups = await c.send(15, 5, { groups: ['g'], includeAuthorizedOperations: asked });
+      assert.deepEqual([groups.groups[0].groupState, groups.groups[0].authorizedOperations], ['Dead', asked ? GROUP_OPS : NOT_ASKED]);
+    }
+    // a group that is not a KIP-848 consumer group is not described, so neither are its operations
+    const consumerGroups = await c.send(69, 0, { groupIds: ['g'], includeAuthorizedOperations: true });
+    assert.deepEqual([consumerGroups.groups[0].errorCode, consumerGroups.groups[0].authorizedOperations], [ErrorCode.GROUP_ID_NOT_FOUND, NOT_ASKED]);
+  });
+});

@@ -141,3 +141,58 @@ test('@confluentinc/kafka-javascript: consume-transform-produce in transactions;
     }
   });
 });
+
+// Admin tools show an action only where the broker says it is allowed: with no authorizer, every operation a
+// resource type supports, as Kafka without one answers.
+test('@confluentinc/kafka-javascript admin: topics and groups described with the operations allowed on them; groups listed by state and deleted', async () => {
+  const { KafkaJS } = kafkaJavascript();
+  const { ConsumerGroupStates: state, AclOperationTypes: op } = KafkaJS;
+  const sorted = (ops: number[] | undefined) => [...(ops ?? [])].sort((a, b) => a - b);
+  await withCliBroker([], async ({ bootstrap }) => {
+    const kafka = kjsKafka(bootstrap);
+    const admin = kafka.admin();
+    await admin.connect();
+    const producer = kafka.producer({ kafkaJS: { acks: -1 } });
+    await producer.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic: 'kjs-admin', numPartitions: 2 }] });
+      const [topic] = await admin.fetchTopicMetadata({ topics: ['kjs-admin'], includeAuthorizedOperations: true });
+      assert.deepEqual(topic!.partitions.map((p) => p.partitionId), [0, 1]);
+      assert.deepEqual(sorted(topic!.authorizedOperations), sorted([op.READ, op.WRITE, op.CREATE, op.DELETE, op.ALTER, op.DESCRIBE, op.DESCRIBE_CONFIGS, op.ALTER_CONFIGS]));
+      const [unasked] = await admin.fetchTopicMetadata({ topics: ['kjs-admin'] });
+      assert.equal(unasked!.authorizedOperations, undefined);
+
+      await producer.send({ topic: 'kjs-admin', messages: [0, 1, 0, 1].map((partition, i) => ({ value: `m${i}`, partition })) });
+      const consumer = kafka.consumer({ kafkaJS: { groupId: 'kjs-viewers', fromBeginning: true, autoCommit: false } });
+      await consumer.connect();
+      let consumed = 0;
+      try {
+        await consumer.subscribe({ topics: ['kjs-admin'] });
+        await consumer.run({ eachMessage: async () => void consumed++ });
+        await until(() => consumed === 4, 'the group to consume the four messages', 60_000);
+        await consumer.commitOffsets([{ topic: 'kjs-admin', partition: 0, offset: '2' }, { topic: 'kjs-admin', partition: 1, offset: '1' }]);
+        const { groups } = await admin.describeGroups(['kjs-viewers', 'kjs-nobody'], { includeAuthorizedOperations: true });
+        const [viewers, nobody] = groups;
+        assert.deepEqual([viewers!.groupId, viewers!.state, viewers!.protocolType, viewers!.members.length], ['kjs-viewers', state.STABLE, 'consumer', 1]);
+        assert.deepEqual(viewers!.members[0]!.assignment.topicPartitions.map((tp) => [tp.topic, tp.partition]).sort(), [['kjs-admin', 0], ['kjs-admin', 1]]);
+        assert.deepEqual(sorted(viewers!.authorizedOperations), sorted([op.READ, op.DESCRIBE, op.DELETE]));
+        // an unknown group is Dead, as in Kafka, and the operations are still answered
+        assert.deepEqual([nobody!.groupId, nobody!.state, sorted(nobody!.authorizedOperations)], ['kjs-nobody', state.DEAD, sorted([op.READ, op.DESCRIBE, op.DELETE])]);
+        const listed = await admin.listGroups({ matchConsumerGroupStates: [state.STABLE] });
+        assert.deepEqual(listed.groups.map((g) => [g.groupId, g.protocolType, g.state]), [['kjs-viewers', 'consumer', state.STABLE]]);
+      } finally {
+        await consumer.disconnect();
+      }
+
+      assert.deepEqual((await admin.listGroups({ matchConsumerGroupStates: [state.STABLE] })).groups, []);
+      assert.deepEqual((await admin.listGroups({ matchConsumerGroupStates: [state.EMPTY] })).groups.map((g) => g.groupId), ['kjs-viewers']);
+      const [offsets] = await admin.fetchOffsets({ groupId: 'kjs-viewers', topics: ['kjs-admin'] });
+      assert.deepEqual(offsets!.partitions.map((p) => [p.partition, p.offset]).sort(), [[0, '2'], [1, '1']]);
+      assert.deepEqual((await admin.deleteGroups(['kjs-viewers'])).map((r) => [r.groupId, r.errorCode]), [['kjs-viewers', 0]]);
+      assert.deepEqual((await admin.listGroups()).groups, []);
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  });
+});

@@ -64,7 +64,20 @@ export interface KjsAdmin {
   fetchTopicOffsetsByTimestamp(topic: string, timestamp: number): Promise<{ partition: number; offset: string }[]>;
   deleteTopicRecords(options: { topic: string; partitions: { partition: number; offset: string }[] }): Promise<unknown>;
   fetchOffsets(options: { groupId: string; topics: string[] }): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+  fetchTopicMetadata(options: { topics: string[]; includeAuthorizedOperations?: boolean }): Promise<{ name: string; partitions: { partitionId: number; leader: number }[]; authorizedOperations?: number[] }[]>;
+  listGroups(options?: { matchConsumerGroupStates?: number[] }): Promise<{ groups: { groupId: string; protocolType: string; state: number }[]; errors: unknown[] }>;
+  describeGroups(groups: string[], options?: { includeAuthorizedOperations?: boolean }): Promise<{ groups: KjsGroupDescription[] }>;
+  deleteGroups(groups: string[]): Promise<{ groupId: string; errorCode: number | null }[]>;
   disconnect(): Promise<void>;
+}
+
+export interface KjsGroupDescription {
+  groupId: string;
+  state: number;
+  protocolType: string;
+  protocol: string;
+  members: { clientId: string; assignment: { topicPartitions: { topic: string; partition: number }[] } }[];
+  authorizedOperations?: number[];
 }
 
 export interface KjsKafka {
@@ -79,6 +92,8 @@ interface KafkaJavascript {
     Kafka: new (config: Record<string, unknown>) => KjsKafka;
     CompressionTypes: Record<'None' | 'GZIP' | 'SNAPPY' | 'LZ4' | 'ZSTD', string>;
     logLevel: Record<'NOTHING' | 'ERROR' | 'WARN' | 'INFO' | 'DEBUG', number>;
+    ConsumerGroupStates: Record<'STABLE' | 'DEAD' | 'EMPTY', number>;
+    AclOperationTypes: Record<'READ' | 'WRITE' | 'CREATE' | 'DELETE' | 'ALTER' | 'DESCRIBE' | 'CLUSTER_ACTION' | 'DESCRIBE_CONFIGS' | 'ALTER_CONFIGS' | 'IDEMPOTENT_WRITE', number>;
   };
 }
 

@@ -5,6 +5,7 @@ import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { MetadataRequest, MetadataResponse, MetadataResponseMetadataResponseTopic } from '../../protocol/messages.generated.js';
 import type { TopicState } from '../../storage/log-manager.js';
 import type { ApiHandler } from '../handler.js';
+import { authorizedOperations } from './acls.js';
 import { toErrorCode } from './errors.js';
 
 const NULL_TOPIC_ID = '00000000000000000000000000000000';
@@ -15,6 +16,7 @@ export const metadata: ApiHandler<MetadataRequest, MetadataResponse> = {
   maxVersion: 12,
   async handle({ broker, version }, req) {
     const nodeId = broker.config.nodeId;
+    const topicAuthorizedOperations = authorizedOperations.topic(req.includeTopicAuthorizedOperations);
     const describe = (t: TopicState): MetadataResponseMetadataResponseTopic => ({
       // a topic whose creation is not durable yet has no partitions to serve: clients retry, as with Kafka
       errorCode: t.partitions.length === 0 ? ErrorCode.LEADER_NOT_AVAILABLE : 0,
@@ -24,7 +26,7 @@ export const metadata: ApiHandler<MetadataRequest, MetadataResponse> = {
       partitions: t.partitions.map((_, i) => ({
         errorCode: 0, partitionIndex: i, leaderId: nodeId, leaderEpoch: 0, replicaNodes: [nodeId], isrNodes: [nodeId], offlineReplicas: [],
       })),
-      topicAuthorizedOperations: -2147483648,
+      topicAuthorizedOperations,
     });
     const allTopics = req.topics === null || (version === 0 && req.topics.length === 0);
     const topics: MetadataResponseMetadataResponseTopic[] = [];
@@ -55,7 +57,7 @@ export const metadata: ApiHandler<MetadataRequest, MetadataResponse> = {
       clusterId: broker.clusterId,
       controllerId: nodeId,
       topics,
-      clusterAuthorizedOperations: -2147483648,
+      clusterAuthorizedOperations: authorizedOperations.cluster(req.includeClusterAuthorizedOperations),
     };
   },
 };

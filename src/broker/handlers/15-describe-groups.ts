@@ -2,6 +2,7 @@
 // An unknown group is described as Dead with no error, as Kafka does.
 import type { DescribeGroupsRequest, DescribeGroupsResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
+import { authorizedOperations } from './acls.js';
 
 export const describeGroups: ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse> = {
   apiKey: 15,
@@ -18,7 +19,7 @@ export const describeGroups: ApiHandler<DescribeGroupsRequest, DescribeGroupsRes
             memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
             memberMetadata: m.metadata, memberAssignment: m.assignment,
           })),
-          authorizedOperations: -2147483648,
+          authorizedOperations: authorizedOperations.group(req.includeAuthorizedOperations),
         };
       }),
     };

@@ -2,6 +2,7 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import type { DescribeClusterRequest, DescribeClusterResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
+import { authorizedOperations, NOT_ASKED } from './acls.js';
 
 const BROKERS_ENDPOINT = 1;
 
@@ -14,13 +15,13 @@ export const describeCluster: ApiHandler<DescribeClusterRequest, DescribeCluster
     if ((req.endpointType ?? BROKERS_ENDPOINT) !== BROKERS_ENDPOINT) {
       return {
         throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `endpoint type ${req.endpointType} is not served`,
-        endpointType: req.endpointType, clusterId: broker.clusterId, controllerId: -1, brokers: [], clusterAuthorizedOperations: -2147483648,
+        endpointType: req.endpointType, clusterId: broker.clusterId, controllerId: -1, brokers: [], clusterAuthorizedOperations: NOT_ASKED,
       };
     }
     return {
       throttleTimeMs: 0, errorCode: 0, errorMessage: null, endpointType: BROKERS_ENDPOINT, clusterId: broker.clusterId,
       controllerId: broker.config.nodeId, brokers: [{ brokerId: broker.config.nodeId, host, port, rack: null }],
-      clusterAuthorizedOperations: -2147483648,
+      clusterAuthorizedOperations: authorizedOperations.cluster(req.includeClusterAuthorizedOperations),
     };
   },
 };

@@ -2,6 +2,7 @@
 // and target assignment. A group that is not a KIP-848 consumer group gets GROUP_ID_NOT_FOUND.
 import type { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
+import { authorizedOperations, NOT_ASKED } from './acls.js';
 
 const GROUP_ID_NOT_FOUND = 69;
 
@@ -18,7 +19,7 @@ export const consumerGroupDescribe: ApiHandler<ConsumerGroupDescribeRequest, Con
       groups: req.groupIds.map((groupId) => {
         const d = broker.groups.describeConsumerGroup(groupId);
         if (!d) {
-          return { errorCode: GROUP_ID_NOT_FOUND, errorMessage: `${groupId} is not a consumer group`, groupId, groupState: 'Dead', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [], authorizedOperations: -2147483648 };
+          return { errorCode: GROUP_ID_NOT_FOUND, errorMessage: `${groupId} is not a consumer group`, groupId, groupState: 'Dead', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [], authorizedOperations: NOT_ASKED };
         }
         const g = d.group;
         return {
@@ -27,7 +28,7 @@ export const consumerGroupDescribe: ApiHandler<ConsumerGroupDescribeRequest, Con
             memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, memberEpoch: m.memberEpoch, clientId: m.clientId, clientHost: m.clientHost,
             subscribedTopicNames: m.subscribed, subscribedTopicRegex: null, assignment: assignment(m.owned), targetAssignment: assignment(g.target.get(m.memberId)),
           })),
-          authorizedOperations: -2147483648,
+          authorizedOperations: authorizedOperations.group(req.includeAuthorizedOperations),
         };
       }),
     };
