@@ -8,10 +8,11 @@
 // in attributes' low three bits) is a wrapper whose value is a compressed message set of the real messages.
 import { crc32 } from '@node-rs/crc32';
 import { Compression, decompress } from './compression.js';
-import { ErrorCode, KafkaError } from './errors.js';
-import { Attributes, Batch, batchSizeAt, writeInt64 } from './record-batch.js';
-import { buildRecordBatch, decodeRecordBatches } from './records.js';
+import { ErrorCode, KafkaError, ProtocolError } from './errors.js';
+import { Attributes, Batch, batchInfoAt, batchSizeAt, readInt64, writeInt64 } from './record-batch.js';
+import { sealRecordBatch } from './records.js';
 import { Reader } from './reader.js';
+import { Writer } from './writer.js';
 
 const LOG_OVERHEAD = 12; // offset and size
 const CRC_BYTES = 4;
@@ -26,13 +27,19 @@ function corrupt(message: string): KafkaError {
   return new KafkaError(ErrorCode.CORRUPT_MESSAGE, message);
 }
 
-/** One message of a set, as sent. */
-interface LegacyMessage {
+/**
+ * Where the parts of one message lie in the buffer holding it: one view per message set, filled in again for each of
+ * its messages, so that converting millions of small messages (a compressed wrapper may hold them) makes no object
+ * per message. A length of -1 is a null key or value.
+ */
+interface MessageView {
   magic: 0 | 1;
   attributes: number;
   timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
+  keyAt: number;
+  keyLength: number;
+  valueAt: number;
+  valueLength: number;
 }
 
 /** The most one record takes in a batch besides its key and value: length, attributes, deltas, lengths, header count. */
@@ -45,70 +52,133 @@ const RECORD_OVERHEAD_AT_MOST = 5 + 1 + 10 + 5 + 5 + 5 + 1;
  * many small messages may well be larger). Magic 1 messages keep their timestamps; magic 0 ones have none and take
  * `nowMs`, and a batch of magic 0 messages alone is a LogAppendTime batch (Kafka would store -1, which time-based
  * retention, rolls and ListOffsets by time cannot use). Offsets in the set are ignored: the log assigns them.
+ * Records are written straight from the messages' bytes.
  * Throws CORRUPT_MESSAGE for bad framing or CRC32, INVALID_RECORD for a wrapper inside a wrapper.
  */
 export function messageSetToBatches(messageSet: Buffer, nowMs: number, maxBatchBytes: number): Buffer {
   const batches: Buffer[] = [];
-  let run: LegacyMessage[] = [];
-  let runBytes = Batch.HEADER_BYTES;
+  let run = new RecordsSection(Compression.NONE, nowMs);
   const endRun = () => {
-    if (run.length > 0) batches.push(batchOf(run, Compression.NONE, nowMs));
-    run = [];
-    runBytes = Batch.HEADER_BYTES;
+    if (run.count > 0) batches.push(run.seal());
+    run = new RecordsSection(Compression.NONE, nowMs);
   };
-  for (const message of messagesOf(messageSet)) {
+  visitMessages(messageSet, (set, message) => {
     const codec = message.attributes & Attributes.COMPRESSION_MASK;
     if (codec === Compression.NONE) {
-      const bytes = RECORD_OVERHEAD_AT_MOST + (message.key?.length ?? 0) + (message.value?.length ?? 0);
-      if (run.length > 0 && runBytes + bytes > maxBatchBytes) endRun();
-      run.push(message);
-      runBytes += bytes;
-      continue;
+      const bytes = RECORD_OVERHEAD_AT_MOST + Math.max(message.keyLength, 0) + Math.max(message.valueLength, 0);
+      if (run.count > 0 && run.bytesAtMost + bytes > maxBatchBytes) endRun();
+      run.add(set, message, bytes);
+      return;
     }
     endRun();
     if (codec > Compression.LZ4) throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `codec ${codec} in a magic ${message.magic} message`);
-    if (message.value === null) throw corrupt('a compressed message without a value');
-    const inner = [...messagesOf(decompress(codec, codec === Compression.LZ4 && message.magic === 0 ? withLz4HeaderChecksum(message.value) : message.value))];
-    if (inner.some((m) => (m.attributes & Attributes.COMPRESSION_MASK) !== Compression.NONE)) {
-      throw new KafkaError(ErrorCode.INVALID_RECORD, 'a compressed message inside a compressed message');
-    }
-    if (inner.length === 0) throw corrupt('a compressed message holds no message');
-    batches.push(batchOf(inner, codec, nowMs));
-  }
+    if (message.valueLength < 0) throw corrupt('a compressed message without a value');
+    const value = set.subarray(message.valueAt, message.valueAt + message.valueLength);
+    const wrapped = new RecordsSection(codec, nowMs);
+    visitMessages(decompress(codec, codec === Compression.LZ4 && message.magic === 0 ? withLz4HeaderChecksum(value) : value), (inner, m) => {
+      if ((m.attributes & Attributes.COMPRESSION_MASK) !== Compression.NONE) throw new KafkaError(ErrorCode.INVALID_RECORD, 'a compressed message inside a compressed message');
+      wrapped.add(inner, m, 0);
+    });
+    if (wrapped.count === 0) throw corrupt('a compressed message holds no message');
+    batches.push(wrapped.seal());
+  });
   endRun();
   if (batches.length === 0) throw corrupt('the message set holds no message');
   return batches.length === 1 ? batches[0]! : Buffer.concat(batches);
 }
 
-function batchOf(messages: LegacyMessage[], codec: number, nowMs: number): Buffer {
-  const untimed = messages.every((m) => m.magic === 0);
-  const records = messages.map((m) => ({ key: m.key, value: m.value, timestamp: m.magic === 1 && m.timestamp >= 0 ? m.timestamp : nowMs }));
-  return buildRecordBatch(records, { compression: codec, logAppendTime: untimed, ...(untimed ? { baseTimestamp: nowMs, maxTimestamp: nowMs } : {}) });
+const uvarintBytes = (x: number) => {
+  let n = 1;
+  for (; x >= 0x80; n++) x = Math.floor(x / 128);
+  return n;
+};
+const varintBytes = (v: number) => uvarintBytes(((v << 1) ^ (v >> 31)) >>> 0);
+const varlongBytes = (v: number) => uvarintBytes(v >= 0 ? v * 2 : -v * 2 - 1);
+
+/** The records section of one v2 batch, written from old messages as they are read. */
+class RecordsSection {
+  private readonly body = new Writer(4096);
+  count = 0;
+  /** What the batch takes at most so far, for cutting runs of uncompressed messages. */
+  bytesAtMost = Batch.HEADER_BYTES;
+  private baseTimestamp = 0;
+  private maxTimestamp = -1;
+  private timed = false;
+
+  constructor(
+    private readonly codec: number,
+    private readonly nowMs: number,
+  ) {}
+
+  add(set: Buffer, m: MessageView, bytesAtMost: number): void {
+    const timestamp = m.magic === 1 && m.timestamp >= 0 ? m.timestamp : this.nowMs;
+    if (m.magic === 1) this.timed = true;
+    if (this.count === 0) this.baseTimestamp = timestamp;
+    if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
+    const delta = timestamp - this.baseTimestamp;
+    const key = Math.max(m.keyLength, 0);
+    const value = Math.max(m.valueLength, 0);
+    const w = this.body;
+    w.varint(1 + varlongBytes(delta) + varintBytes(this.count) + varintBytes(m.keyLength) + key + varintBytes(m.valueLength) + value + 1);
+    w.int8(0); // attributes
+    w.varlong(delta);
+    w.varint(this.count);
+    w.varint(m.keyLength);
+    w.copyFrom(set, m.keyAt, m.keyAt + key);
+    w.varint(m.valueLength);
+    w.copyFrom(set, m.valueAt, m.valueAt + value);
+    w.varint(0); // headers
+    this.count++;
+    this.bytesAtMost += bytesAtMost;
+  }
+
+  seal(): Buffer {
+    const untimed = !this.timed;
+    return sealRecordBatch(this.body.toBuffer(), this.count, this.count - 1, this.baseTimestamp, this.maxTimestamp, { compression: this.codec, logAppendTime: untimed });
+  }
 }
 
-/** The messages of a set, unwrapped no further; each one's framing and CRC32 checked. */
-function* messagesOf(set: Buffer): Generator<LegacyMessage> {
-  const r = new Reader(set);
-  while (r.remaining > 0) {
-    if (r.remaining < LOG_OVERHEAD) throw corrupt(`${r.remaining} bytes after the last message, short of a message header`);
-    r.int64();
-    const size = r.int32();
-    if (size < CRC_BYTES + 2 + 8 || size > r.remaining) throw corrupt(`message of ${size} bytes at byte ${r.pos - LOG_OVERHEAD} does not fit the ${set.length}-byte message set`);
-    const start = r.pos;
+/** Calls `visit` with each message of a set, unwrapped no further; each one's framing and CRC32 checked first. */
+function visitMessages(set: Buffer, visit: (set: Buffer, message: MessageView) => void): void {
+  const m: MessageView = { magic: 0, attributes: 0, timestamp: -1, keyAt: 0, keyLength: -1, valueAt: 0, valueLength: -1 };
+  let at = 0;
+  while (at < set.length) {
+    if (set.length - at < LOG_OVERHEAD) throw corrupt(`${set.length - at} bytes after the last message, short of a message header`);
+    const size = set.readInt32BE(at + 8);
+    const start = at + LOG_OVERHEAD;
     const end = start + size;
-    const crc = r.uint32();
-    if (crc32(set.subarray(start + CRC_BYTES, end)) !== crc) throw corrupt(`CRC32 mismatch in the message at byte ${start - LOG_OVERHEAD}`);
-    const m = new Reader(set, r.pos, end);
-    const magic = m.int8();
+    if (size < CRC_BYTES + 2 + 8 || end > set.length) throw corrupt(`message of ${size} bytes at byte ${at} does not fit the ${set.length}-byte message set`);
+    if (crc32(set.subarray(start + CRC_BYTES, end)) !== set.readUInt32BE(start)) throw corrupt(`CRC32 mismatch in the message at byte ${at}`);
+    let p = start + CRC_BYTES;
+    const magic = set.readInt8(p);
     if (magic !== 0 && magic !== 1) throw new KafkaError(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `message magic ${magic} in a message set`);
-    const attributes = m.int8();
-    const timestamp = magic === 1 ? m.int64() : -1;
-    const key = m.nullableBytes(false);
-    const value = m.nullableBytes(false);
-    if (m.remaining !== 0) throw corrupt(`${m.remaining} bytes after the value of the message at byte ${start - LOG_OVERHEAD}`);
-    r.pos = end;
-    yield { magic, attributes, timestamp, key, value };
+    m.magic = magic;
+    m.attributes = set.readInt8(p + 1);
+    p += 2;
+    if (magic === 1) {
+      if (end - p < 8) throw corrupt(`message at byte ${at} ends inside its timestamp`);
+      m.timestamp = readInt64(set, p);
+      p += 8;
+    } else {
+      m.timestamp = -1;
+    }
+    m.keyLength = lengthAt(set, p, end, at);
+    m.keyAt = p + 4;
+    p = m.keyAt + Math.max(m.keyLength, 0);
+    m.valueLength = lengthAt(set, p, end, at);
+    m.valueAt = p + 4;
+    p = m.valueAt + Math.max(m.valueLength, 0);
+    if (p !== end) throw corrupt(`${end - p} bytes after the value of the message at byte ${at}`);
+    visit(set, m);
+    at = end;
   }
+}
+/** The length of the key or value field at `p` of the message at byte `at`: -1 for null; it must end by `end`. */
+function lengthAt(set: Buffer, p: number, end: number, at: number): number {
+  if (end - p < 4) throw corrupt(`the message at byte ${at} ends inside its key or value`);
+  const length = set.readInt32BE(p);
+  if (length < -1 || p + 4 + length > end) throw corrupt(`a key or value of ${length} bytes does not fit the message at byte ${at}`);
+  return length;
 }
 
 /**
@@ -160,43 +230,82 @@ export function xxh32Short(data: Buffer): number {
  * were stored in.
  */
 export function batchesToMessageSet(batches: Buffer, fromOffset: number, magic: 0 | 1, maxBytes: number, firstWhole: boolean): Buffer {
-  const messages: Buffer[] = [];
-  let total = 0;
-  // a batch at a time: what the set can hold may end long before the read's batches do, compressed ones most of all
-  for (let at = 0; at + Batch.LOG_OVERHEAD <= batches.length; at += batchSizeAt(batches, at)) {
-    const [decoded] = decodeRecordBatches(batches.subarray(at, at + batchSizeAt(batches, at)));
-    if (!decoded) break;
-    const { info, records } = decoded;
-    if ((info.attributes & Attributes.CONTROL) !== 0) continue;
+  const out = new MessageSetOut(Math.min(maxBytes, 64 << 10));
+  // a batch at a time, each record written as it is read: what the set can hold may end long before the read's
+  // batches do, and a compressed batch may hold millions of small records
+  for (let at = 0; at + Batch.HEADER_BYTES <= batches.length; ) {
+    const size = batchSizeAt(batches, at);
+    if (size < Batch.HEADER_BYTES || at + size > batches.length) break;
+    const info = batchInfoAt(batches, at, size);
+    const payload = batches.subarray(at + Batch.HEADER_BYTES, at + size);
+    at += size;
+    if ((info.attributes & Attributes.CONTROL) !== 0 || info.baseOffset + info.lastOffsetDelta < fromOffset) continue;
     const logAppendTime = (info.attributes & Attributes.TIMESTAMP_LOG_APPEND) !== 0;
-    for (const record of records) {
-      if (record.offset < fromOffset) continue;
-      const message = encodeMessage(magic, record.offset, logAppendTime, record.timestamp, record.key, record.value);
-      if ((total > 0 || !firstWhole) && total + message.length > maxBytes) return Buffer.concat(messages, total);
-      messages.push(message);
-      total += message.length;
+    const r = new Reader(decompress(info.attributes & Attributes.COMPRESSION_MASK, payload));
+    for (let i = 0; i < info.recordsCount; i++) {
+      const end = r.varint() + r.pos;
+      if (end > r.end) throw new ProtocolError(`record ${i} runs past the end of the batch at offset ${info.baseOffset}`);
+      r.int8(); // attributes
+      const timestampDelta = r.varlong();
+      const offset = info.baseOffset + r.varint();
+      if (offset >= fromOffset) {
+        const keyLength = r.varint();
+        const keyAt = r.pos;
+        r.skip(Math.max(keyLength, 0));
+        const valueLength = r.varint();
+        const valueAt = r.pos;
+        r.skip(Math.max(valueLength, 0));
+        const timestamp = logAppendTime ? info.maxTimestamp : info.baseTimestamp + timestampDelta;
+        const bytes = messageBytes(magic, keyLength, valueLength);
+        if ((out.length > 0 || !firstWhole) && out.length + bytes > maxBytes) return out.toBuffer();
+        out.message(magic, offset, logAppendTime, timestamp, r.buf, keyAt, keyLength, valueAt, valueLength, bytes);
+      }
+      r.pos = end;
     }
   }
-  return Buffer.concat(messages, total);
+  return out.toBuffer();
 }
 
-function encodeMessage(magic: 0 | 1, offset: number, logAppendTime: boolean, timestamp: number, key: Buffer | null, value: Buffer | null): Buffer {
-  const bodyBytes = 2 + (magic === 1 ? 8 : 0) + 4 + (key?.length ?? 0) + 4 + (value?.length ?? 0);
-  const out = Buffer.allocUnsafe(LOG_OVERHEAD + CRC_BYTES + bodyBytes);
-  writeInt64(out, 0, offset);
-  out.writeInt32BE(CRC_BYTES + bodyBytes, 8);
-  let at = LOG_OVERHEAD + CRC_BYTES;
-  out.writeInt8(magic, at++);
-  out.writeInt8(magic === 1 && logAppendTime ? TIMESTAMP_LOG_APPEND : 0, at++);
-  if (magic === 1) {
-    writeInt64(out, at, timestamp);
-    at += 8;
+/** What one message of `magic` with keys and values of these lengths (-1 for null) takes in a set. */
+function messageBytes(magic: 0 | 1, keyLength: number, valueLength: number): number {
+  return LOG_OVERHEAD + CRC_BYTES + 2 + (magic === 1 ? 8 : 0) + 4 + Math.max(keyLength, 0) + 4 + Math.max(valueLength, 0);
+}
+
+/** An uncompressed message set, written message by message into one growing buffer. */
+class MessageSetOut {
+  private buf: Buffer;
+  length = 0;
+
+  constructor(initialBytes: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(initialBytes, 256));
   }
-  for (const bytes of [key, value]) {
-    out.writeInt32BE(bytes === null ? -1 : bytes.length, at);
-    at += 4;
-    if (bytes !== null) at += bytes.copy(out, at);
+
+  message(magic: 0 | 1, offset: number, logAppendTime: boolean, timestamp: number, src: Buffer, keyAt: number, keyLength: number, valueAt: number, valueLength: number, bytes: number): void {
+    if (this.length + bytes > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + bytes));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    const out = this.buf;
+    const start = this.length;
+    writeInt64(out, start, offset);
+    out.writeInt32BE(bytes - LOG_OVERHEAD, start + 8);
+    let at = start + LOG_OVERHEAD + CRC_BYTES;
+    out.writeInt8(magic, at++);
+    out.writeInt8(magic === 1 && logAppendTime ? TIMESTAMP_LOG_APPEND : 0, at++);
+    if (magic === 1) {
+      writeInt64(out, at, timestamp);
+      at += 8;
+    }
+    out.writeInt32BE(keyLength, at);
+    at += 4 + (keyLength > 0 ? src.copy(out, at + 4, keyAt, keyAt + keyLength) : 0);
+    out.writeInt32BE(valueLength, at);
+    at += 4 + (valueLength > 0 ? src.copy(out, at + 4, valueAt, valueAt + valueLength) : 0);
+    out.writeUInt32BE(crc32(out.subarray(start + LOG_OVERHEAD + CRC_BYTES, at)), start + LOG_OVERHEAD);
+    this.length = at;
   }
-  out.writeUInt32BE(crc32(out.subarray(LOG_OVERHEAD + CRC_BYTES)), LOG_OVERHEAD);
-  return out;
+
+  toBuffer(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
 }

@@ -81,8 +81,23 @@ export function buildRecordBatch(records: NewRecord[], options: BuildBatchOption
     body.varint(bytes.length);
     body.raw(bytes);
   });
+  return sealRecordBatch(body.toBuffer(), records.length, lastDelta, baseTimestamp, maxTimestamp, options);
+}
+
+/**
+ * A v2 record batch around an encoded (uncompressed) records section of `recordsCount` records, compressed as
+ * `options` asks; header fields `options` gives take precedence over the ones passed.
+ */
+export function sealRecordBatch(
+  section: Buffer,
+  recordsCount: number,
+  lastDelta: number,
+  baseTimestamp: number,
+  maxTimestamp: number,
+  options: BuildBatchOptions = {},
+): Buffer {
   const codec = options.compression ?? 0;
-  const payload = compress(codec, body.toBuffer(), options.compressionLevels);
+  const payload = compress(codec, section, options.compressionLevels);
   const batch = Buffer.alloc(Batch.HEADER_BYTES + payload.length);
   writeInt64(batch, Batch.BASE_OFFSET, options.baseOffset ?? 0);
   batch.writeInt32BE(batch.length - Batch.LOG_OVERHEAD, Batch.LENGTH);
@@ -100,7 +115,7 @@ export function buildRecordBatch(records: NewRecord[], options: BuildBatchOption
   writeInt64(batch, Batch.PRODUCER_ID, options.producerId ?? -1);
   batch.writeInt16BE(options.producerEpoch ?? -1, Batch.PRODUCER_EPOCH);
   batch.writeInt32BE(options.baseSequence ?? -1, Batch.BASE_SEQUENCE);
-  batch.writeInt32BE(records.length, Batch.RECORDS_COUNT);
+  batch.writeInt32BE(recordsCount, Batch.RECORDS_COUNT);
   payload.copy(batch, Batch.HEADER_BYTES);
   batch.writeUInt32BE(crc32c(batch.subarray(Batch.ATTRIBUTES)), Batch.CRC);
   return batch;

@@ -161,6 +161,18 @@ export class Writer {
     this.pos += v.length;
   }
 
+  /** Copies `src[start, end)` in, always (no view of `src` is made or kept). */
+  copyFrom(src: Buffer, start: number, end: number): void {
+    const n = end - start;
+    this.ensure(n);
+    // Buffer.copy costs more than a short loop for the few bytes of a small key or value
+    if (n > 32) {
+      this.pos += src.copy(this.buf, this.pos, start, end);
+      return;
+    }
+    for (let i = start; i < end; i++) this.buf[this.pos++] = src[i]!;
+  }
+
   /** The encoded bytes as chunks, in order. The writer must not be used afterwards. */
   finish(): Buffer[] {
     this.cutChunk();

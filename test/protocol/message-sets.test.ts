@@ -2,6 +2,7 @@
 // converted into the message set an old fetch reads.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { compressFrameSync } from 'lz4-napi';
 import { compressSync as snappyBlock } from 'snappy';
 import { crc32 } from '@node-rs/crc32';
@@ -11,6 +12,7 @@ import { batchesToMessageSet, messageSetToBatches, xxh32Short } from '../../src/
 import { Attributes, Batch, validateBatches, writeInt64 } from '../../src/protocol/record-batch.js';
 import { buildControlBatch, buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
 import { messageSet, readMessageSet, type OldMessage } from '../helpers/message-sets.js';
+import { propertySeed } from '../helpers/property-seed.js';
 
 const NOW = 1_800_000_000_000;
 const MiB = 1 << 20;
@@ -24,8 +26,8 @@ const messages: OldMessage[] = [
 ];
 
 /** The one batch a conversion made: header fields and records, keys and values as strings. */
-function converted(batch: Buffer) {
-  validateBatches(batch, MiB);
+function converted(batch: Buffer, maxBatchBytes = MiB) {
+  validateBatches(batch, maxBatchBytes);
   const [decoded, ...rest] = decodeRecordBatches(batch);
   assert.equal(rest.length, 0);
   const { info, records } = decoded!;
@@ -108,6 +110,34 @@ test('bad message sets are refused with the code an old producer expects, naming
   expectError(() => messageSetToBatch(messageSet(messages, 1, Compression.ZSTD), NOW), ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, /codec 4 in a magic 1 message/);
   expectError(() => messageSetToBatch(messageSet(messages, 1, Compression.GZIP, () => compress(Compression.GZIP, Buffer.alloc(0))), NOW), ErrorCode.CORRUPT_MESSAGE, /holds no message/);
   expectError(() => messageSetToBatch(messageSet(messages, 1, Compression.GZIP, (inner) => inner), NOW), ErrorCode.CORRUPT_MESSAGE, /not a gzip stream/);
+  // framing and CRC right, a key length past the end of its message: [offset, size, crc, magic, attributes, timestamp] then the key's
+  const longKey = messageSet(messages.slice(0, 1), 1);
+  longKey.writeInt32BE(1000, 12 + 4 + 2 + 8);
+  longKey.writeUInt32BE(crc32(longKey.subarray(16)), 12);
+  expectError(() => messageSetToBatch(longKey, NOW), ErrorCode.CORRUPT_MESSAGE, /a key or value of 1000 bytes does not fit the message at byte 0/);
+});
+
+test('a wrapper of 100,000 messages, keys and values of every size up to 300 bytes, converts both ways exactly', () => {
+  const many: OldMessage[] = Array.from({ length: 100_000 }, (_, i) => ({
+    key: i % 7 === 0 ? null : `k${i}`,
+    value: i % 11 === 0 ? null : String(i % 10).repeat(i % 300),
+    timestamp: BASE + ((i * 7919) % 1000), // out of order: negative deltas from the first
+  }));
+  const batch = messageSetToBatches(messageSet(many, 1, Compression.GZIP), NOW, MiB);
+  const { codec, maxTimestamp, records } = converted(batch, 2 * MiB);
+  assert.deepEqual([codec, maxTimestamp], [Compression.GZIP, BASE + 999]);
+  assert.deepEqual(records, many.map((m, i) => ({ offset: i, timestamp: m.timestamp, key: m.key, value: m.value, headers: 0 })));
+
+  // stored at offset 5,000, read back by an old consumer from offset 65,000 on
+  writeInt64(batch, Batch.BASE_OFFSET, 5000);
+  const expected = many.slice(60_000).map((m, i) => ({ offset: 65_000 + i, magic: 1, attributes: 0, ...m }));
+  assert.deepEqual(readMessageSet(batchesToMessageSet(batch, 65_000, 1, 1 << 30, true)), expected);
+  const bounded = batchesToMessageSet(batch, 65_000, 1, 100_000, true);
+  const fitting = readMessageSet(bounded);
+  assert.deepEqual(fitting, expected.slice(0, fitting.length));
+  const size = (m: { key: string | null; value: string | null }) => 12 + 4 + 2 + 8 + 4 + (m.key?.length ?? 0) + 4 + (m.value?.length ?? 0);
+  assert.equal(bounded.length, fitting.reduce((sum, m) => sum + size(m), 0));
+  assert.ok(bounded.length <= 100_000 && bounded.length + size(expected[fitting.length]!) > 100_000, `${fitting.length} messages in ${bounded.length} bytes`);
 });
 
 test('uncompressed messages are cut into batches within max.message.bytes, each wrapper is a batch of its own, order kept', () => {
@@ -166,4 +196,51 @@ test('a converted message set holds the whole messages within its limit, and the
   assert.deepEqual(offsets(1, true), [10]);
   assert.deepEqual(offsets(1, false), []);
   assert.deepEqual(readMessageSet(batchesToMessageSet(stored, 16, 1, 1 << 20, true)), []);
+});
+
+/** Recomputes the CRC32 of every whole message of a set, so that a mutation reaches the parsing behind the check. */
+function withRightCrcs(set: Buffer): Buffer {
+  for (let at = 0; at + 16 <= set.length; ) {
+    const size = set.readInt32BE(at + 8);
+    if (size < 4 || at + 12 + size > set.length) break;
+    set.writeUInt32BE(crc32(set.subarray(at + 16, at + 12 + size)), at + 12);
+    at += 12 + size;
+  }
+  return set;
+}
+
+// What a hostile or broken old producer may send: any bytes, framed with the right CRCs, in a plain set or inside a
+// wrapper. The conversion either makes batches that pass the produce path's own checks, or refuses the set with a
+// Kafka error code; it never throws anything else, which would fail the request as a whole.
+test('mutated message sets with right CRCs convert into valid batches or are refused with a Kafka error, never anything else', () => {
+  const oldMessage = fc.record({ key: fc.option(fc.string({ maxLength: 20 })), value: fc.option(fc.string({ maxLength: 60 })), timestamp: fc.integer({ min: -1, max: 2 ** 42 }) });
+  fc.assert(
+    fc.property(
+      fc.array(oldMessage, { minLength: 1, maxLength: 8 }),
+      fc.constantFrom(0 as const, 1 as const),
+      fc.constantFrom(Compression.NONE, Compression.GZIP, Compression.SNAPPY, Compression.LZ4),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+      fc.boolean(),
+      (batchMessages, magic, codec, changes, inside) => {
+        const mutate = (set: Buffer) => {
+          const out = Buffer.from(set);
+          for (const [at, byte] of changes) out[at % out.length] = byte;
+          return withRightCrcs(out);
+        };
+        const set = codec !== Compression.NONE && inside
+          ? messageSet(batchMessages, magic, codec, (inner) => compress(codec, mutate(inner)))
+          : mutate(messageSet(batchMessages, magic, codec));
+        let batches: Buffer;
+        try {
+          batches = messageSetToBatches(set, NOW, MiB);
+        } catch (err) {
+          if (err instanceof KafkaError) return;
+          throw err;
+        }
+        const { records } = validateBatches(batches, MiB);
+        assert.equal(decodeRecordBatches(batches).reduce((n, b) => n + b.records.length, 0), records);
+      },
+    ),
+    { seed: propertySeed(20261204), numRuns: 2000 },
+  );
 });
