@@ -3,7 +3,7 @@
 // log end offsets, so it checks that Sluice writes that topic as Kafka does. It needs a ZooKeeper for its own
 // locks (Debian's zookeeper), started here beside it; both listen on 127.0.0.1 only.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { withCleanup } from '../helpers/cleanup.js';
@@ -63,16 +63,16 @@ async function startZooKeeper(dir: string) {
   const port = await freePort();
   const config = join(dir, 'zoo.cfg');
   await writeFile(config, [
-    'tickTime=500',
+    'tickTime=2000',
     `dataDir=${join(dir, 'zookeeper')}`,
     `clientPort=${port}`,
     'clientPortAddress=127.0.0.1',
     'admin.enableServer=false',
-    '4lw.commands.whitelist=ruok',
+    '4lw.commands.whitelist=srvr',
   ].join('\n') + '\n');
   const zk = startProcess('java', ['-Xmx128m', '-cp', '/usr/share/java/zookeeper.jar', 'org.apache.zookeeper.server.ZooKeeperServerMain', config]);
   try {
-    await poll('ZooKeeper to answer ruok', () => fourLetterWord(port, 'ruok').then((a) => (a === 'imok' ? a : undefined)), 60_000);
+    await poll('ZooKeeper to serve', () => fourLetterWord(port, 'srvr').then((a) => (a.includes('Mode: standalone') ? a : undefined)), 60_000);
   } catch (err) {
     await zk.stop();
     throw new Error(`${(err as Error).message}; ZooKeeper printed: ${zk.output().slice(-2000)}`);
@@ -121,6 +121,29 @@ function burrowConfig(dir: string, zkPort: number, httpPort: number, bootstrap: 
   return lines.join('\n') + '\n';
 }
 
+/**
+ * Starts Burrow with the config in `dir` and waits for its HTTP API to list its clusters. Under load its first
+ * session with a ZooKeeper just started may fail, and Burrow then exits at once: it is started again, three times
+ * at most.
+ */
+async function startBurrow(dir: string, httpPort: number, clusters: number): Promise<ReturnType<typeof startProcess>> {
+  const printed: string[] = [];
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await rm(join(dir, 'burrow.pid'), { force: true });
+    const proc = startProcess('Burrow', ['--config-dir', dir]);
+    const listed = await poll('Burrow to list its clusters, or to exit', async () => {
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) return false;
+      const res = await fetch(`http://127.0.0.1:${httpPort}/v3/kafka`);
+      const body = (await res.json()) as { clusters?: string[] };
+      return body.clusters?.length === clusters ? true : undefined;
+    }, 60_000).catch(() => false);
+    if (listed) return proc;
+    await proc.stop();
+    printed.push(`attempt ${attempt}: ${proc.output().slice(-3000)}`);
+  }
+  throw new Error(`Burrow did not start; it printed:\n${printed.join('\n')}`);
+}
+
 /** Runs `fn` with a ZooKeeper and a Burrow watching the broker at `bootstrap`, then stops both. */
 export async function withBurrow<T>(bootstrap: string, clusters: BurrowCluster[], fn: (burrow: Burrow) => Promise<T>): Promise<T> {
   return withTempDir(async (dir) => {
@@ -128,7 +151,7 @@ export async function withBurrow<T>(bootstrap: string, clusters: BurrowCluster[]
     return withCleanup(async () => {
       const httpPort = await freePort();
       await writeFile(join(dir, 'burrow.toml'), burrowConfig(dir, zk.port, httpPort, bootstrap, clusters));
-      const proc = startProcess('Burrow', ['--config-dir', dir]);
+      const proc = await startBurrow(dir, httpPort, clusters.length);
       const burrow: Burrow = {
         async get(path) {
           const res = await fetch(`http://127.0.0.1:${httpPort}${path}`);
@@ -136,15 +159,7 @@ export async function withBurrow<T>(bootstrap: string, clusters: BurrowCluster[]
         },
         logs: () => proc.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
       };
-      return withCleanup(async () => {
-        await poll('Burrow to list its clusters', async () => {
-          const body = await burrow.get('/v3/kafka');
-          return body.clusters?.length === clusters.length ? body : undefined;
-        }, 60_000).catch((err: Error) => {
-          throw new Error(`${err.message}; Burrow printed: ${proc.output().slice(-3000)}`);
-        });
-        return fn(burrow);
-      }, proc.stop);
+      return withCleanup(() => fn(burrow), proc.stop);
     }, zk.stop);
   });
 }
