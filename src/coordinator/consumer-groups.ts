@@ -10,6 +10,7 @@ export const ConsumerGroupError = {
   STALE_MEMBER_EPOCH: 113,
   GROUP_ID_NOT_FOUND: 69,
   INVALID_REQUEST: 42,
+  INVALID_REGULAR_EXPRESSION: 128,
 } as const;
 
 const LEAVE_EPOCH = -1;
@@ -25,7 +26,11 @@ export interface ConsumerMember {
   /** The epoch before the last bump: a heartbeat that crossed the bump in flight is still accepted. */
   previousEpoch: number;
   rebalanceTimeoutMs: number;
+  /** The topic names the member subscribed to. */
   subscribed: string[];
+  /** The regular expression it subscribed to besides (as sent, null for none), and its compiled form. */
+  regex: string | null;
+  pattern: RegExp | null;
   /** What the member holds (what it was last given, corrected by what it reports). */
   owned: TopicAssignment;
   lastSeenMs: number;
@@ -38,11 +43,19 @@ export class ConsumerGroupState {
   assignorName = 'uniform';
   readonly members = new Map<string, ConsumerMember>();
   target = new Map<string, TopicAssignment>();
+  /**
+   * What the target assignment was computed from: each member's subscription resolved against the topics, and each
+   * of those topics' id and partition count. A heartbeat that finds it changed (a topic created that a name or regex
+   * subscribes to, partitions added, a topic deleted) bumps the group epoch, as a change of membership does.
+   */
+  subscriptionMetadata = '';
 }
 
 export interface TopicLookup {
   byName(name: string): { id: string; partitions: number } | undefined;
   byId(id: string): { name: string; partitions: number } | undefined;
+  /** The names of the topics a regex subscription may match (internal topics left out). */
+  names(): Iterable<string>;
 }
 
 export interface HeartbeatRequest {
@@ -52,6 +65,8 @@ export interface HeartbeatRequest {
   rackId: string | null;
   rebalanceTimeoutMs: number;
   subscribedTopicNames: string[] | null;
+  /** v1: null when unchanged, '' for none. */
+  subscribedTopicRegex: string | null;
   serverAssignor: string | null;
   ownedTopicPartitions: { topicId: string; partitions: number[] }[] | null;
   clientId: string;
@@ -75,6 +90,19 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /**
+ * A subscription's regular expression, matched against whole topic names as Kafka's are (JavaScript's syntax
+ * where it differs from RE2's, which Kafka uses). '' is none; a pattern that does not compile is null.
+ */
+function compileRegex(regex: string): RegExp | null | undefined {
+  if (regex === '') return null;
+  try {
+    return new RegExp(`^(?:${regex})$`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The consumer group protocol of KIP-848: members heartbeat their subscription; the coordinator bumps the
  * group epoch when membership or subscriptions change, computes the target assignment with a server-side
  * assignor (uniform or range), and hands each member its share in steps that never give a partition to two
@@ -95,9 +123,12 @@ export class ConsumerGroupProtocol {
       if (group.members.delete(req.memberId)) this.bump(group);
       return { errorCode: 0, errorMessage: null, memberId: req.memberId, memberEpoch: req.memberEpoch, assignment: null };
     }
+    const pattern = req.subscribedTopicRegex === null ? null : compileRegex(req.subscribedTopicRegex);
+    if (pattern === undefined) return fail(ConsumerGroupError.INVALID_REGULAR_EXPRESSION, `subscribed topic regex ${req.subscribedTopicRegex} is not a valid regular expression`, req.memberId || null);
     let member = group.members.get(req.memberId);
+    let changed = false;
     if (req.memberEpoch === 0) {
-      if (!req.subscribedTopicNames) return fail(ConsumerGroupError.INVALID_REQUEST, 'a joining member must send its subscribed topics');
+      if (!req.subscribedTopicNames && req.subscribedTopicRegex === null) return fail(ConsumerGroupError.INVALID_REQUEST, 'a joining member must send its subscribed topic names or regex');
       const memberId = req.memberId || (req.serverGeneratesMemberId ? randomUUID() : '');
       if (!memberId) return fail(ConsumerGroupError.INVALID_REQUEST, 'member id must be set by the client');
       if (req.instanceId) {
@@ -107,12 +138,12 @@ export class ConsumerGroupProtocol {
       }
       member = {
         memberId, instanceId: req.instanceId, rackId: req.rackId, clientId: req.clientId, clientHost: req.clientHost,
-        memberEpoch: 0, previousEpoch: 0, rebalanceTimeoutMs: req.rebalanceTimeoutMs, subscribed: req.subscribedTopicNames,
-        owned: new Map(), lastSeenMs: this.now(),
+        memberEpoch: 0, previousEpoch: 0, rebalanceTimeoutMs: req.rebalanceTimeoutMs, subscribed: req.subscribedTopicNames ?? [],
+        regex: req.subscribedTopicRegex || null, pattern, owned: new Map(), lastSeenMs: this.now(),
       };
       group.members.set(memberId, member);
       if (req.serverAssignor) group.assignorName = req.serverAssignor;
-      this.bump(group);
+      changed = true;
     } else {
       if (!member) return fail(ErrorCode.UNKNOWN_MEMBER_ID, `member ${req.memberId} is not in the group`);
       if (req.memberEpoch !== member.memberEpoch && req.memberEpoch !== member.previousEpoch) {
@@ -121,22 +152,58 @@ export class ConsumerGroupProtocol {
       member.lastSeenMs = this.now();
       if (req.subscribedTopicNames && !sameList(req.subscribedTopicNames, member.subscribed)) {
         member.subscribed = req.subscribedTopicNames;
-        this.bump(group);
+        changed = true;
+      }
+      if (req.subscribedTopicRegex !== null && (req.subscribedTopicRegex || null) !== member.regex) {
+        member.regex = req.subscribedTopicRegex || null;
+        member.pattern = pattern;
+        changed = true;
       }
       if (req.ownedTopicPartitions) member.owned = this.toNames(req.ownedTopicPartitions);
     }
+    // topics created, grown or deleted since the target was computed count as a change of subscription
+    if (changed || this.resolve(group).metadata !== group.subscriptionMetadata) this.bump(group);
     return this.reconcile(group, member);
   }
 
   /** Membership or subscriptions changed: new group epoch and a new target assignment. */
   bump(group: ConsumerGroupState): void {
+    const { subscriptions, metadata } = this.resolve(group);
+    group.subscriptionMetadata = metadata;
     group.groupEpoch++;
     const assignor = ASSIGNORS[group.assignorName] ?? ASSIGNORS.uniform!;
     group.target = assignor(
-      [...group.members.values()].map((m) => ({ memberId: m.memberId, subscribed: m.subscribed, current: group.target.get(m.memberId) ?? new Map() })),
+      [...group.members.values()].map((m) => ({ memberId: m.memberId, subscribed: subscriptions.get(m.memberId)!, current: group.target.get(m.memberId) ?? new Map() })),
       (topic) => this.topics.byName(topic)?.partitions ?? 0,
     );
     group.assignmentEpoch = group.groupEpoch;
+  }
+
+  /**
+   * Each member's subscription now: its topic names, and the topics its regex matches. `metadata` sums up what an
+   * assignment computed from them depends on, so that a change shows as a different string.
+   */
+  private resolve(group: ConsumerGroupState): { subscriptions: Map<string, string[]>; metadata: string } {
+    const subscriptions = new Map<string, string[]>();
+    const topics = new Set<string>();
+    const parts: string[] = [];
+    let names: string[] | null = null;
+    for (const m of group.members.values()) {
+      const subscribed = new Set(m.subscribed);
+      if (m.pattern) {
+        names ??= [...this.topics.names()];
+        for (const name of names) if (m.pattern.test(name)) subscribed.add(name);
+      }
+      const sorted = [...subscribed].sort();
+      subscriptions.set(m.memberId, sorted);
+      for (const t of sorted) topics.add(t);
+      parts.push(`${m.memberId}=${sorted.join(',')}`);
+    }
+    for (const t of [...topics].sort()) {
+      const topic = this.topics.byName(t);
+      parts.push(`${t}:${topic?.id ?? '-'}:${topic?.partitions ?? 0}`);
+    }
+    return { subscriptions, metadata: parts.join('\n') };
   }
 
   private reconcile(group: ConsumerGroupState, member: ConsumerMember): HeartbeatResponse {

@@ -7,6 +7,7 @@ import type { LogManager } from '../storage/log-manager.js';
 import { Group, offsetKey, type GroupState, type JoinResult, type Member, type SyncResult } from './group.js';
 import { GroupStore, type StoredGroup, type StoredRecord } from './group-store.js';
 import { ConsumerGroupError, ConsumerGroupProtocol, type ConsumerGroupState, type HeartbeatRequest, type HeartbeatResponse } from './consumer-groups.js';
+import { isInternalTopic } from './internal-topic.js';
 
 /** Kafka error codes specific to groups, not in the shared table. */
 export const GroupError = {
@@ -123,6 +124,7 @@ export class GroupCoordinator {
           for (const t of logs.topics.values()) if (t.id === id) return { name: t.name, partitions: t.partitions.length };
           return undefined;
         },
+        names: () => [...logs.topics.keys()].filter((name) => !isInternalTopic(name)),
       },
       () => this.clock.now(),
     );

@@ -238,10 +238,10 @@ test('offsets an earlier version stored as JSON are served after an upgrade, and
 // KIP-848: ConsumerGroupHeartbeat with server-side assignment, as a client library would drive it.
 type Owned = { topicId: string; partitions: number[] }[];
 
-function cgHeartbeat(c: KafkaClient, group: string, memberId: string, memberEpoch: number, options: { topics?: string[] | null; owned?: Owned | null; assignor?: string | null } = {}) {
+function cgHeartbeat(c: KafkaClient, group: string, memberId: string, memberEpoch: number, options: { topics?: string[] | null; regex?: string | null; owned?: Owned | null; assignor?: string | null } = {}) {
   return c.send(68, 1, {
     groupId: group, memberId, memberEpoch, instanceId: null, rackId: null, rebalanceTimeoutMs: 5000,
-    subscribedTopicNames: options.topics === undefined ? null : options.topics, subscribedTopicRegex: null,
+    subscribedTopicNames: options.topics === undefined ? null : options.topics, subscribedTopicRegex: options.regex ?? null,
     serverAssignor: options.assignor ?? null, topicPartitions: options.owned === undefined ? null : options.owned,
   });
 }
@@ -316,5 +316,48 @@ test('KIP-848 range assignor gives contiguous ranges', async () => {
     const d = await c.send(69, 0, { groupIds: ['rg'], includeAuthorizedOperations: false });
     const targets = d.groups[0].members.map((m: { memberId: string; targetAssignment: { topicPartitions: Owned } }) => [m.memberId, m.targetAssignment.topicPartitions.flatMap((t) => t.partitions)]).sort();
     assert.deepEqual(targets, [['a', [0, 1, 2]], ['b', [3, 4]]]);
+  });
+});
+
+const assigned = (r: { assignment: { topicPartitions: Owned } | null }, names: Map<string, string>) =>
+  (r.assignment?.topicPartitions ?? []).flatMap((t) => t.partitions.map((p) => `${names.get(t.topicId)}-${p}`)).sort();
+
+test('KIP-848: a regex subscription takes the topics it matches whole, internal ones left out; topics created and partitions added later are assigned at the next heartbeat', async () => {
+  await withGroupBroker(async (b, c) => {
+    const names = new Map<string, string>();
+    const create = async (name: string, partitions: number) => names.set((await b.broker.createTopic(name, partitions, {})).id, name);
+    await create('orders-eu', 2);
+    await create('orders-us', 1);
+    await create('my-orders-eu', 1); // matches only a search, not the whole name
+    await create('refunds', 1);
+    // a name and a regex together, as librdkafka sends them: the union
+    const a = await cgHeartbeat(c, 'rx', 'a', 0, { topics: ['refunds'], regex: 'orders-.*|__.*', owned: [] });
+    assert.deepEqual([a.errorCode, a.memberEpoch, assigned(a, names)], [0, 1, ['orders-eu-0', 'orders-eu-1', 'orders-us-0', 'refunds-0']]);
+    const described = (await c.send(69, 0, { groupIds: ['rx'], includeAuthorizedOperations: false })).groups[0].members[0];
+    assert.deepEqual([described.subscribedTopicNames, described.subscribedTopicRegex], [['refunds'], 'orders-.*|__.*']);
+    const owned = (r: typeof a): Owned => r.assignment!.topicPartitions;
+
+    // a matching topic created, and partitions added to one subscribed by name: a new epoch assigns them
+    const steady = await cgHeartbeat(c, 'rx', 'a', 1, { owned: owned(a) });
+    assert.deepEqual([steady.memberEpoch, assigned(steady, names)], [1, assigned(a, names)]);
+    await create('orders-apac', 1);
+    await b.broker.logs.createPartitions('refunds', 2);
+    const grown = await cgHeartbeat(c, 'rx', 'a', 1, { owned: owned(steady) });
+    assert.deepEqual([grown.memberEpoch, assigned(grown, names)], [2, ['orders-apac-0', 'orders-eu-0', 'orders-eu-1', 'orders-us-0', 'refunds-0', 'refunds-1']]);
+
+    // the regex changed, then cleared (''): what it matched is revoked, the names stay
+    const narrowed = await cgHeartbeat(c, 'rx', 'a', 2, { regex: 'orders-eu', owned: owned(grown) });
+    assert.deepEqual([narrowed.memberEpoch, assigned(narrowed, names)], [2, ['orders-eu-0', 'orders-eu-1', 'refunds-0', 'refunds-1']]);
+    const cleared = await cgHeartbeat(c, 'rx', 'a', 2, { regex: '', owned: owned(narrowed) });
+    assert.deepEqual(assigned(cleared, names), ['refunds-0', 'refunds-1']);
+    const settled = await cgHeartbeat(c, 'rx', 'a', 2, { owned: owned(cleared) });
+    assert.deepEqual([settled.memberEpoch, assigned(settled, names)], [4, ['refunds-0', 'refunds-1']]);
+
+    // a regex that does not compile: INVALID_REGULAR_EXPRESSION, and nothing joins
+    const bad = await cgHeartbeat(c, 'rx', 'b', 0, { regex: 'orders-(', owned: [] });
+    assert.equal(bad.errorCode, 128);
+    assert.equal((await c.send(69, 0, { groupIds: ['rx'], includeAuthorizedOperations: false })).groups[0].members.length, 1);
+    // joining with neither names nor a regex is refused
+    assert.equal((await cgHeartbeat(c, 'rx', 'b', 0, { owned: [] })).errorCode, ErrorCode.INVALID_REQUEST);
   });
 });

@@ -1,11 +1,13 @@
 // Consumer groups with the Node clients kafkajs, @platformatic/kafka and @confluentinc/kafka-javascript: share, take
 // over, resume.
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Consumer, stringDeserializers } from '@platformatic/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { withBroker } from '../helpers/broker.js';
 import { withCliBroker } from '../helpers/cli-broker.js';
-import { kjsKafka } from './kafka-javascript.js';
+import { kafkaJavascript, kjsKafka } from './kafka-javascript.js';
+import { until } from '../helpers/until.js';
 import { shareTakeOverResume, type MemberOptions, type MemberRun, type StartMember } from './group-scenario.js';
 
 const fastGroups = { groups: { minSessionTimeoutMs: 1000 } };
@@ -172,4 +174,51 @@ test('@confluentinc/kafka-javascript with the KIP-848 consumer protocol: share, 
   await withCliBroker(['--consumer-heartbeat-interval-ms', '300', '--consumer-session-timeout-ms', '6000'], (b) =>
     shareTakeOverResume(b.bootstrap, kafkaJavascriptMember('consumer'), 'ckjs848', { total: 12_000 }),
   );
+});
+
+// With the consumer protocol the broker resolves the subscription: librdkafka sends a regex subscription as such
+// (SubscribedTopicRegex), and a topic created or grown while the group runs reaches it at its next heartbeat.
+test('@confluentinc/kafka-javascript with the KIP-848 consumer protocol: a regex subscription, a matching topic created and partitions added while it runs', async () => {
+  await withCliBroker(['--consumer-heartbeat-interval-ms', '300'], async ({ bootstrap }) => {
+    const kafka = kjsKafka(bootstrap);
+    const admin = kafka.admin();
+    await admin.connect();
+    const send = async (messages: { topic: string; partition: number }[]) => {
+      // a producer of its own each time: one made before a topic grew would not know its new partitions
+      const producer = kafka.producer({ kafkaJS: { acks: -1 } });
+      await producer.connect();
+      try {
+        for (const m of messages) await producer.send({ topic: m.topic, messages: [{ value: `${m.topic}/${m.partition}`, partition: m.partition }] });
+      } finally {
+        await producer.disconnect();
+      }
+    };
+    const consumer = kafka.consumer({ 'group.protocol': 'consumer', kafkaJS: { groupId: 'by-regex', fromBeginning: true } });
+    const consumed: string[] = [];
+    try {
+      await admin.createTopics({ topics: [{ topic: 'metrics-cpu', numPartitions: 2 }, { topic: 'audit', numPartitions: 1 }] });
+      await send([{ topic: 'metrics-cpu', partition: 0 }, { topic: 'metrics-cpu', partition: 1 }, { topic: 'audit', partition: 0 }]);
+      await consumer.connect();
+      await consumer.subscribe({ topics: [/^metrics-.*/] });
+      await consumer.run({ eachMessage: async ({ message }) => void consumed.push(message.value!.toString()) });
+      await until(() => consumed.length >= 2, 'the messages of the topic the regex matches', 30_000);
+
+      await admin.createTopics({ topics: [{ topic: 'metrics-disk', numPartitions: 1 }] });
+      const native = kafkaJavascript().AdminClient.create({ 'bootstrap.servers': bootstrap });
+      try {
+        await new Promise<void>((resolve, reject) => native.createPartitions('metrics-cpu', 3, 10_000, (err) => (err ? reject(err) : resolve())));
+      } finally {
+        native.disconnect();
+      }
+      await send([{ topic: 'metrics-disk', partition: 0 }, { topic: 'metrics-cpu', partition: 2 }, { topic: 'audit', partition: 0 }]);
+      await until(() => consumed.length >= 4, 'the messages of the new topic and the new partition', 30_000);
+      await new Promise((r) => setTimeout(r, 500)); // nothing else arrives
+      assert.deepEqual(consumed.sort(), ['metrics-cpu/0', 'metrics-cpu/1', 'metrics-cpu/2', 'metrics-disk/0']);
+      const assignment = consumer.assignment().map((a) => `${a.topic}/${a.partition}`).sort();
+      assert.deepEqual(assignment, ['metrics-cpu/0', 'metrics-cpu/1', 'metrics-cpu/2', 'metrics-disk/0']);
+    } finally {
+      await consumer.disconnect();
+      await admin.disconnect();
+    }
+  });
 });

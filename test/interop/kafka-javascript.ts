@@ -25,7 +25,7 @@ export interface KjsTopicPartitionOffset {
 
 export interface KjsConsumer {
   connect(): Promise<void>;
-  subscribe(subscription: { topics: string[] }): Promise<void>;
+  subscribe(subscription: { topics: (string | RegExp)[] }): Promise<void>;
   run(handlers: { eachMessage: (payload: { topic: string; partition: number; message: KjsMessage }) => Promise<void> }): Promise<void>;
   commitOffsets(offsets: KjsTopicPartitionOffset[]): Promise<void>;
   assignment(): { topic: string; partition: number }[];
@@ -80,6 +80,12 @@ export interface KjsGroupDescription {
   authorizedOperations?: number[];
 }
 
+/** The client's own (non-KafkaJS) admin API, for what its KafkaJS one lacks. */
+export interface KjsNativeAdmin {
+  createPartitions(topic: string, total: number, timeoutMs: number, callback: (err: Error | null) => void): void;
+  disconnect(): void;
+}
+
 export interface KjsKafka {
   producer(config: Record<string, unknown>): KjsProducer;
   consumer(config: Record<string, unknown>): KjsConsumer;
@@ -88,6 +94,7 @@ export interface KjsKafka {
 
 interface KafkaJavascript {
   librdkafkaVersion: string;
+  AdminClient: { create(config: Record<string, unknown>): KjsNativeAdmin };
   KafkaJS: {
     Kafka: new (config: Record<string, unknown>) => KjsKafka;
     CompressionTypes: Record<'None' | 'GZIP' | 'SNAPPY' | 'LZ4' | 'ZSTD', string>;

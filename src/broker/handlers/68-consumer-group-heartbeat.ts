@@ -1,5 +1,6 @@
 // ConsumerGroupHeartbeat (key 68), v0-1: the consumer group protocol of KIP-848 with server-side assignment
-// (uniform or range). v0 lets the coordinator pick the member id; v1 clients send their own.
+// (uniform or range). v0 lets the coordinator pick the member id; v1 clients send their own, and may subscribe to a
+// regular expression besides topic names.
 import type { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
 
@@ -15,6 +16,7 @@ export const consumerGroupHeartbeat: ApiHandler<ConsumerGroupHeartbeatRequest, C
       rackId: req.rackId ?? null,
       rebalanceTimeoutMs: req.rebalanceTimeoutMs,
       subscribedTopicNames: req.subscribedTopicNames ?? null,
+      subscribedTopicRegex: req.subscribedTopicRegex ?? null,
       serverAssignor: req.serverAssignor ?? null,
       ownedTopicPartitions: req.topicPartitions ?? null,
       clientId: header.clientId ?? '',

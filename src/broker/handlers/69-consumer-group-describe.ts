@@ -26,7 +26,7 @@ export const consumerGroupDescribe: ApiHandler<ConsumerGroupDescribeRequest, Con
           errorCode: 0, errorMessage: null, groupId, groupState: d.state, groupEpoch: g.groupEpoch, assignmentEpoch: g.assignmentEpoch, assignorName: g.assignorName,
           members: [...g.members.values()].map((m) => ({
             memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, memberEpoch: m.memberEpoch, clientId: m.clientId, clientHost: m.clientHost,
-            subscribedTopicNames: m.subscribed, subscribedTopicRegex: null, assignment: assignment(m.owned), targetAssignment: assignment(g.target.get(m.memberId)),
+            subscribedTopicNames: m.subscribed, subscribedTopicRegex: m.regex, assignment: assignment(m.owned), targetAssignment: assignment(g.target.get(m.memberId)),
           })),
           authorizedOperations: authorizedOperations.group(req.includeAuthorizedOperations),
         };
