@@ -44,11 +44,13 @@ export class ConsumerGroupState {
   readonly members = new Map<string, ConsumerMember>();
   target = new Map<string, TopicAssignment>();
   /**
-   * What the target assignment was computed from: each member's subscription resolved against the topics, and each
-   * of those topics' id and partition count. A heartbeat that finds it changed (a topic created that a name or regex
-   * subscribes to, partitions added, a topic deleted) bumps the group epoch, as a change of membership does.
+   * What the target assignment was computed from, besides the members' own subscriptions: each subscribed topic's id
+   * and partition count, and what the members' regexes matched. A heartbeat that finds it changed (a topic created
+   * that a name or regex subscribes to, partitions added, a topic deleted) bumps the group epoch, as a change of
+   * membership does.
    */
-  subscriptionMetadata = '';
+  subscribedTopics: { name: string; id: string | undefined; partitions: number }[] = [];
+  regexMatches = '';
 }
 
 export interface TopicLookup {
@@ -162,14 +164,19 @@ export class ConsumerGroupProtocol {
       if (req.ownedTopicPartitions) member.owned = this.toNames(req.ownedTopicPartitions);
     }
     // topics created, grown or deleted since the target was computed count as a change of subscription
-    if (changed || this.resolve(group).metadata !== group.subscriptionMetadata) this.bump(group);
+    if (changed || this.topicsChanged(group)) this.bump(group);
     return this.reconcile(group, member);
   }
 
   /** Membership or subscriptions changed: new group epoch and a new target assignment. */
   bump(group: ConsumerGroupState): void {
-    const { subscriptions, metadata } = this.resolve(group);
-    group.subscriptionMetadata = metadata;
+    const subscriptions = this.resolve(group);
+    const topics = new Set([...subscriptions.values()].flat());
+    group.subscribedTopics = [...topics].map((name) => {
+      const topic = this.topics.byName(name);
+      return { name, id: topic?.id, partitions: topic?.partitions ?? 0 };
+    });
+    group.regexMatches = this.regexMatches(group);
     group.groupEpoch++;
     const assignor = ASSIGNORS[group.assignorName] ?? ASSIGNORS.uniform!;
     group.target = assignor(
@@ -179,31 +186,42 @@ export class ConsumerGroupProtocol {
     group.assignmentEpoch = group.groupEpoch;
   }
 
-  /**
-   * Each member's subscription now: its topic names, and the topics its regex matches. `metadata` sums up what an
-   * assignment computed from them depends on, so that a change shows as a different string.
-   */
-  private resolve(group: ConsumerGroupState): { subscriptions: Map<string, string[]>; metadata: string } {
+  /** Each member's subscription now: its topic names, and the topics its regex matches. */
+  private resolve(group: ConsumerGroupState): Map<string, string[]> {
     const subscriptions = new Map<string, string[]>();
-    const topics = new Set<string>();
-    const parts: string[] = [];
     let names: string[] | null = null;
     for (const m of group.members.values()) {
-      const subscribed = new Set(m.subscribed);
-      if (m.pattern) {
-        names ??= [...this.topics.names()];
-        for (const name of names) if (m.pattern.test(name)) subscribed.add(name);
+      if (!m.pattern) {
+        subscriptions.set(m.memberId, m.subscribed);
+        continue;
       }
-      const sorted = [...subscribed].sort();
-      subscriptions.set(m.memberId, sorted);
-      for (const t of sorted) topics.add(t);
-      parts.push(`${m.memberId}=${sorted.join(',')}`);
+      names ??= [...this.topics.names()];
+      const pattern = m.pattern;
+      subscriptions.set(m.memberId, [...new Set([...m.subscribed, ...names.filter((name) => pattern.test(name))])]);
     }
-    for (const t of [...topics].sort()) {
-      const topic = this.topics.byName(t);
-      parts.push(`${t}:${topic?.id ?? '-'}:${topic?.partitions ?? 0}`);
+    return subscriptions;
+  }
+
+  /** What the members' regexes match now, one line per regex member. */
+  private regexMatches(group: ConsumerGroupState): string {
+    const lines: string[] = [];
+    let names: string[] | null = null;
+    for (const m of group.members.values()) {
+      if (!m.pattern) continue;
+      names ??= [...this.topics.names()];
+      const pattern = m.pattern;
+      lines.push(`${m.memberId}=${names.filter((name) => pattern.test(name)).join(',')}`);
     }
-    return { subscriptions, metadata: parts.join('\n') };
+    return lines.join('\n');
+  }
+
+  /** Whether a subscribed topic was created, grown, deleted or re-created, or a regex matches other topics, since the last bump. */
+  private topicsChanged(group: ConsumerGroupState): boolean {
+    for (const t of group.subscribedTopics) {
+      const now = this.topics.byName(t.name);
+      if (now?.id !== t.id || (now?.partitions ?? 0) !== t.partitions) return true;
+    }
+    return this.regexMatches(group) !== group.regexMatches;
   }
 
   private reconcile(group: ConsumerGroupState, member: ConsumerMember): HeartbeatResponse {
