@@ -16,6 +16,7 @@ const Api = {
   LIST_OFFSETS: [2, 7],
   METADATA: [3, 12],
   CREATE_TOPICS: [19, 7],
+  CREATE_PARTITIONS: [37, 3],
   DELETE_TOPICS: [20, 5],
   DESCRIBE_CONFIGS: [32, 4],
   INCREMENTAL_ALTER_CONFIGS: [44, 1],
@@ -141,6 +142,12 @@ export class Admin {
   async deleteTopic(name: string): Promise<void> {
     const res = await this.send(Api.DELETE_TOPICS, { topicNames: [name], timeoutMs: 30_000 });
     check(res.responses[0].errorCode, res.responses[0].errorMessage, `delete ${name}`);
+  }
+
+  /** Grows a topic to `total` partitions (a topic cannot shrink). */
+  async createPartitions(name: string, total: number): Promise<void> {
+    const res = await this.send(Api.CREATE_PARTITIONS, { topics: [{ name, count: total, assignments: null }], timeoutMs: 30_000, validateOnly: false });
+    check(res.results[0].errorCode, res.results[0].errorMessage, `grow ${name}`);
   }
 
   async alterTopic(name: string, set: Record<string, string>, remove: string[]): Promise<void> {

@@ -177,16 +177,23 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   'topics alter': {
-    usage: 'sluice topics alter TOPIC [--config name=value ...] [--delete-config name ...]',
-    summary: 'change topic configs',
-    options: { ...BOOTSTRAP, config: { type: 'string', multiple: true }, 'delete-config': { type: 'string', multiple: true } },
-    help: { ...BOOTSTRAP_HELP, config: 'set a topic config (repeatable)', 'delete-config': 'return a config to the default (repeatable)' },
+    usage: 'sluice topics alter TOPIC [--partitions N] [--config name=value ...] [--delete-config name ...]',
+    summary: 'add partitions to a topic, change its configs',
+    options: { ...BOOTSTRAP, partitions: { type: 'string', short: 'p' }, config: { type: 'string', multiple: true }, 'delete-config': { type: 'string', multiple: true } },
+    help: {
+      ...BOOTSTRAP_HELP, partitions: 'grow the topic to N partitions (it cannot shrink; keys then map to other partitions)',
+      config: 'set a topic config (repeatable)', 'delete-config': 'return a config to the default (repeatable)',
+    },
     async run(v, [topic]) {
       if (!topic) throw new UsageError('topics alter needs a topic name');
       const set = keyValues(v.config, '--config');
       const remove: string[] = v['delete-config'] ?? [];
-      if (Object.keys(set).length === 0 && remove.length === 0) throw new UsageError('topics alter needs --config or --delete-config');
-      await withAdmin(v.bootstrap, (a) => a.alterTopic(topic, set, remove));
+      const partitions = v.partitions === undefined ? undefined : intOption(v.partitions, 'partitions', 1);
+      if (partitions === undefined && Object.keys(set).length === 0 && remove.length === 0) throw new UsageError('topics alter needs --partitions, --config or --delete-config');
+      await withAdmin(v.bootstrap, async (a) => {
+        if (partitions !== undefined) await a.createPartitions(topic, partitions);
+        if (Object.keys(set).length > 0 || remove.length > 0) await a.alterTopic(topic, set, remove);
+      });
       console.log(`altered topic ${topic}`);
       return 0;
     },

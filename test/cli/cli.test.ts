@@ -41,6 +41,12 @@ test('start, topics create/list/describe/alter/delete, produce and consume lines
       assert.match(described, /retention\.ms=3600000  \(set on topic\)/);
       assert.equal((await sluice(['topics', 'alter', 'cli', '--config', 'retention.ms=60000', ...b])).code, 0);
       assert.match((await sluice(['topics', 'describe', 'cli', ...b])).stdout, /retention\.ms=60000/);
+      // grown as kafka-topics --alter --partitions grows a topic; never shrunk
+      assert.equal((await sluice(['topics', 'alter', 'cli', '--partitions', '5', ...b])).code, 0);
+      assert.match((await sluice(['topics', 'describe', 'cli', ...b])).stdout, /partitions 5/);
+      const shrink = await sluice(['topics', 'alter', 'cli', '--partitions', '4', ...b]);
+      assert.deepEqual([shrink.code, /INVALID_PARTITIONS/.test(shrink.stderr)], [1, true]);
+      assert.equal((await sluice(['topics', 'alter', 'cli', ...b])).code, 2);
       const badConfig = await sluice(['topics', 'alter', 'cli', '--config', 'retention.ms=soon', ...b]);
       assert.equal(badConfig.code, 1);
       assert.match(badConfig.stderr, /INVALID_CONFIG/);
