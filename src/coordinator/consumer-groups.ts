@@ -34,6 +34,8 @@ export interface ConsumerMember {
   /** What the member holds (what it was last given, corrected by what it reports). */
   owned: TopicAssignment;
   lastSeenMs: number;
+  /** When the member was first told to give partitions up and has not yet: it must by then, its rebalance timeout later. */
+  revokingSinceMs: number | null;
 }
 
 /** The KIP-848 part of a group: epochs, members, and the server-side target assignment. */
@@ -141,7 +143,7 @@ export class ConsumerGroupProtocol {
       member = {
         memberId, instanceId: req.instanceId, rackId: req.rackId, clientId: req.clientId, clientHost: req.clientHost,
         memberEpoch: 0, previousEpoch: 0, rebalanceTimeoutMs: req.rebalanceTimeoutMs, subscribed: req.subscribedTopicNames ?? [],
-        regex: req.subscribedTopicRegex || null, pattern, owned: new Map(), lastSeenMs: this.now(),
+        regex: req.subscribedTopicRegex || null, pattern, owned: new Map(), lastSeenMs: this.now(), revokingSinceMs: null,
       };
       group.members.set(memberId, member);
       if (req.serverAssignor) group.assignorName = req.serverAssignor;
@@ -152,6 +154,7 @@ export class ConsumerGroupProtocol {
         return fail(ConsumerGroupError.FENCED_MEMBER_EPOCH, `member epoch ${req.memberEpoch} is not the current ${member.memberEpoch}`, member.memberId);
       }
       member.lastSeenMs = this.now();
+      if (req.rebalanceTimeoutMs >= 0) member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
       if (req.subscribedTopicNames && !sameList(req.subscribedTopicNames, member.subscribed)) {
         member.subscribed = req.subscribedTopicNames;
         changed = true;
@@ -237,8 +240,10 @@ export class ConsumerGroupProtocol {
     if (revoking) {
       // give up first: the partitions stay counted as the member's until its heartbeat reports them gone,
       // and only then does it get the new epoch and anything new
+      member.revokingSinceMs ??= this.now();
       return this.answer(member, keep);
     }
+    member.revokingSinceMs = null;
     const heldByOthers = new Set<string>();
     for (const other of group.members.values()) {
       if (other === member) continue;
@@ -273,12 +278,17 @@ export class ConsumerGroupProtocol {
     return out;
   }
 
-  /** Removes members silent for longer than the session timeout; returns whether any left. */
+  /**
+   * Removes members silent for longer than the session timeout, and members that have not given up the partitions
+   * they were told to within their rebalance timeout (they would keep them from the others for ever; the next
+   * heartbeat of such a member gets UNKNOWN_MEMBER_ID, and it joins again, as with Kafka). Returns whether any left.
+   */
   expire(group: ConsumerGroupState, sessionTimeoutMs: number): boolean {
     const now = this.now();
     let removed = false;
     for (const m of [...group.members.values()]) {
-      if (now - m.lastSeenMs > sessionTimeoutMs) {
+      const revokeTimedOut = m.revokingSinceMs !== null && m.rebalanceTimeoutMs >= 0 && now - m.revokingSinceMs > m.rebalanceTimeoutMs;
+      if (now - m.lastSeenMs > sessionTimeoutMs || revokeTimedOut) {
         group.members.delete(m.memberId);
         removed = true;
       }

@@ -238,9 +238,9 @@ test('offsets an earlier version stored as JSON are served after an upgrade, and
 // KIP-848: ConsumerGroupHeartbeat with server-side assignment, as a client library would drive it.
 type Owned = { topicId: string; partitions: number[] }[];
 
-function cgHeartbeat(c: KafkaClient, group: string, memberId: string, memberEpoch: number, options: { topics?: string[] | null; regex?: string | null; owned?: Owned | null; assignor?: string | null } = {}) {
+function cgHeartbeat(c: KafkaClient, group: string, memberId: string, memberEpoch: number, options: { topics?: string[] | null; regex?: string | null; owned?: Owned | null; assignor?: string | null; rebalanceTimeoutMs?: number } = {}) {
   return c.send(68, 1, {
-    groupId: group, memberId, memberEpoch, instanceId: null, rackId: null, rebalanceTimeoutMs: 5000,
+    groupId: group, memberId, memberEpoch, instanceId: null, rackId: null, rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 5000,
     subscribedTopicNames: options.topics === undefined ? null : options.topics, subscribedTopicRegex: options.regex ?? null,
     serverAssignor: options.assignor ?? null, topicPartitions: options.owned === undefined ? null : options.owned,
   });
@@ -359,5 +359,32 @@ test('KIP-848: a regex subscription takes the topics it matches whole, internal 
     assert.equal((await c.send(69, 0, { groupIds: ['rx'], includeAuthorizedOperations: false })).groups[0].members.length, 1);
     // joining with neither names nor a regex is refused
     assert.equal((await cgHeartbeat(c, 'rx', 'b', 0, { owned: [] })).errorCode, ErrorCode.INVALID_REQUEST);
+  });
+});
+
+test('KIP-848: a member that does not give up partitions within its rebalance timeout is removed, and the others get them', async () => {
+  await withGroupBroker(async (b, c) => {
+    const topic = await b.broker.createTopic('slow', 4, {});
+    const owned = (ps: number[]): Owned => [{ topicId: topic.id, partitions: ps }];
+    const a = await cgHeartbeat(c, 'stuck', 'a', 0, { topics: ['slow'], owned: [], rebalanceTimeoutMs: 1000 });
+    assert.deepEqual(partitionsOf(a), [0, 1, 2, 3]);
+    await cgHeartbeat(c, 'stuck', 'b', 0, { topics: ['slow'], owned: [] });
+    // a is told to give up two, and goes on heartbeating with all four: b gets none of them meanwhile
+    const toldAt = Date.now();
+    assert.equal(partitionsOf(await cgHeartbeat(c, 'stuck', 'a', 1, { owned: owned([0, 1, 2, 3]) })).length, 2);
+    let aEpoch = 1;
+    let answer = await cgHeartbeat(c, 'stuck', 'a', aEpoch, { owned: owned([0, 1, 2, 3]) });
+    while (answer.errorCode === 0 && Date.now() - toldAt < 10_000) {
+      assert.deepEqual(partitionsOf(await cgHeartbeat(c, 'stuck', 'b', 2, { owned: [] })), []);
+      await new Promise((r) => setTimeout(r, 100));
+      answer = await cgHeartbeat(c, 'stuck', 'a', aEpoch, { owned: owned([0, 1, 2, 3]) });
+    }
+    assert.equal(answer.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+    assert.ok(Date.now() - toldAt >= 1000, 'not before the rebalance timeout');
+    // b takes everything at the next epoch; a joins again as a new member
+    const b2 = await cgHeartbeat(c, 'stuck', 'b', 2, { owned: [] });
+    assert.deepEqual([b2.memberEpoch, partitionsOf(b2)], [3, [0, 1, 2, 3]]);
+    aEpoch = (await cgHeartbeat(c, 'stuck', 'a', 0, { topics: ['slow'], owned: [] })).memberEpoch;
+    assert.equal(aEpoch, 4);
   });
 });
