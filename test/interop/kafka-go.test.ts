@@ -1,12 +1,11 @@
 // kafka-go, segmentio's Go client (Debian's 0.2.1), a protocol implementation of its own from the time of Kafka
 // 0.10: it produces and fetches 0.10's message format (Produce and Fetch v2, magic 1 with timestamps) and runs its
-// consumer groups on JoinGroup v1, SyncGroup v0, OffsetCommit v2 and OffsetFetch v1. Its program, kafka-go/clients.go,
+// consumer groups on JoinGroup v1, SyncGroup v0, OffsetCommit v2 and OffsetFetch v1. Its program, go/kafka-go-clients.go,
 // is built once (see debian-go.ts).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, makeMessages, withoutHeaders, type ConsumedMessage } from './dataset.js';
@@ -14,13 +13,10 @@ import { processMember, shareTakeOverResume } from './group-scenario.js';
 import { buildDebianGo, runJsonLines } from './debian-go.js';
 import { pythonConsume } from './python-clients.js';
 
-// tests run from dist/; the Go source stays in the source tree
-const SOURCE = fileURLToPath(new URL('../../../test/interop/kafka-go/clients.go', import.meta.url));
-
 let binary: string;
 let removeBuild: () => Promise<void>;
 before(async () => {
-  ({ binary, remove: removeBuild } = await buildDebianGo(SOURCE, 'kafka-go'));
+  ({ binary, remove: removeBuild } = await buildDebianGo('kafka-go'));
 });
 after(() => removeBuild?.());
 

@@ -1,13 +1,11 @@
 // Drives kafka-go, segmentio's Go Kafka client, as Debian packages it (golang-github-segmentio-kafka-go-dev, 0.2.1),
-// for the interop tests: a protocol implementation of its own, which speaks Kafka 0.10's message format (Produce
-// and Fetch v2) and the group APIs of that time. Usage: clients COMMAND BOOTSTRAP [ARGS]. Messages are JSON lines,
-// as for clients.py: {"key", "value", "timestamp", "partition"} (+ "offset" out); this version has no headers.
+// for the interop tests; built with jsonlines.go. A protocol implementation of its own, which speaks Kafka 0.10's
+// message format (Produce and Fetch v2) and the group APIs of that time, so messages have no headers. Usage:
+// clients COMMAND BOOTSTRAP [ARGS].
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"os"
@@ -21,43 +19,6 @@ import (
 	"github.com/segmentio/kafka-go/lz4"
 	"github.com/segmentio/kafka-go/snappy"
 )
-
-type message struct {
-	Key       *string     `json:"key"`
-	Value     *string     `json:"value"`
-	Headers   [][2]string `json:"headers"`
-	Timestamp int64       `json:"timestamp"`
-	Partition int         `json:"partition"`
-	Offset    *int64      `json:"offset,omitempty"`
-}
-
-func fail(what string, err error) {
-	fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
-	os.Exit(1)
-}
-
-func emit(v interface{}) {
-	line, err := json.Marshal(v)
-	if err != nil {
-		fail("json", err)
-	}
-	fmt.Println(string(line))
-}
-
-func bytesOf(s *string) []byte {
-	if s == nil {
-		return nil
-	}
-	return []byte(*s)
-}
-
-func stringOf(b []byte) *string {
-	if b == nil {
-		return nil
-	}
-	s := string(b)
-	return &s
-}
 
 func codec(name string) kafka.CompressionCodec {
 	switch name {
@@ -88,14 +49,9 @@ func leader(bootstrap, topic string, partition int) *kafka.Conn {
 // acks=all (the connection's leader answers once they are stored), timestamps as given.
 func produce(bootstrap, topic, codecName string) {
 	byPartition := map[int][]kafka.Message{}
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 4<<20), 4<<20)
-	for in.Scan() {
-		var m message
-		if err := json.Unmarshal(in.Bytes(), &m); err != nil {
-			fail("input", err)
-		}
-		byPartition[m.Partition] = append(byPartition[m.Partition], kafka.Message{Key: bytesOf(m.Key), Value: bytesOf(m.Value), Time: time.Unix(0, m.Timestamp*int64(time.Millisecond))})
+	for _, m := range readMessages() {
+		p := int(m.Partition)
+		byPartition[p] = append(byPartition[p], kafka.Message{Key: bytesOf(m.Key), Value: bytesOf(m.Value), Time: fromMillis(m.Timestamp)})
 	}
 	errors := []string{}
 	for partition, msgs := range byPartition {
@@ -138,7 +94,7 @@ func consume(bootstrap, topic string, partitions int) {
 					break
 				}
 				offset := m.Offset
-				emit(message{Key: stringOf(m.Key), Value: stringOf(m.Value), Headers: [][2]string{}, Timestamp: m.Time.UnixNano() / int64(time.Millisecond), Partition: p, Offset: &offset})
+				emit(message{Key: stringOf(m.Key), Value: stringOf(m.Value), Headers: [][2]string{}, Timestamp: millis(m.Time), Partition: int32(p), Offset: &offset})
 				next = m.Offset + 1
 			}
 			if err := batch.Close(); err != nil {

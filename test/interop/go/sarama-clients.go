@@ -1,11 +1,9 @@
-// Drives sarama, the Go Kafka client (Debian's golang-github-shopify-sarama-dev), for the interop tests.
-// Usage: clients COMMAND BOOTSTRAP VERSION [ARGS]; VERSION is the Kafka version sarama is told to speak, which
-// picks the request versions it sends. Messages are JSON lines, as for clients.py:
-// {"key", "value", "headers": [[k, v]], "timestamp", "partition"} (+ "offset" out).
+// Drives sarama, the Go Kafka client (Debian's golang-github-shopify-sarama-dev), for the interop tests; built with
+// jsonlines.go. Usage: clients COMMAND BOOTSTRAP VERSION [ARGS]; VERSION is the Kafka version sarama is told to
+// speak, which picks the request versions it sends.
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,28 +15,6 @@ import (
 
 	"github.com/Shopify/sarama"
 )
-
-type message struct {
-	Key       *string     `json:"key"`
-	Value     *string     `json:"value"`
-	Headers   [][2]string `json:"headers"`
-	Timestamp int64       `json:"timestamp"`
-	Partition int32       `json:"partition"`
-	Offset    *int64      `json:"offset,omitempty"`
-}
-
-func fail(what string, err error) {
-	fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
-	os.Exit(1)
-}
-
-func emit(v interface{}) {
-	line, err := json.Marshal(v)
-	if err != nil {
-		fail("json", err)
-	}
-	fmt.Println(string(line))
-}
 
 func config(version string) *sarama.Config {
 	v, err := sarama.ParseKafkaVersion(version)
@@ -65,21 +41,6 @@ func admin(bootstrap string, c *sarama.Config) sarama.ClusterAdmin {
 	return a
 }
 
-func bytesOf(s *string) []byte {
-	if s == nil {
-		return nil
-	}
-	return []byte(*s)
-}
-
-func stringOf(b []byte) *string {
-	if b == nil {
-		return nil
-	}
-	s := string(b)
-	return &s
-}
-
 func codecOf(name string) sarama.CompressionCodec {
 	codecs := map[string]sarama.CompressionCodec{"none": sarama.CompressionNone, "gzip": sarama.CompressionGZIP, "snappy": sarama.CompressionSnappy, "lz4": sarama.CompressionLZ4, "zstd": sarama.CompressionZSTD}
 	codec, ok := codecs[name]
@@ -102,14 +63,8 @@ func produce(bootstrap string, c *sarama.Config, topic, codec string, idempotent
 		fail("producer", err)
 	}
 	var msgs []*sarama.ProducerMessage
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 4<<20), 4<<20)
-	for in.Scan() {
-		var m message
-		if err := json.Unmarshal(in.Bytes(), &m); err != nil {
-			fail("input", err)
-		}
-		pm := &sarama.ProducerMessage{Topic: topic, Partition: m.Partition, Timestamp: time.Unix(0, m.Timestamp*int64(time.Millisecond))}
+	for _, m := range readMessages() {
+		pm := &sarama.ProducerMessage{Topic: topic, Partition: m.Partition, Timestamp: fromMillis(m.Timestamp)}
 		if m.Key != nil {
 			pm.Key = sarama.ByteEncoder(bytesOf(m.Key))
 		}
@@ -188,7 +143,7 @@ func consume(bootstrap string, c *sarama.Config, topic string, partitions int32)
 		for done := false; !done; {
 			select {
 			case m := <-pc.Messages():
-				out := message{Key: stringOf(m.Key), Value: stringOf(m.Value), Headers: [][2]string{}, Timestamp: m.Timestamp.UnixNano() / int64(time.Millisecond), Partition: m.Partition}
+				out := message{Key: stringOf(m.Key), Value: stringOf(m.Value), Headers: [][2]string{}, Timestamp: millis(m.Timestamp), Partition: m.Partition}
 				offset := m.Offset
 				out.Offset = &offset
 				for _, h := range m.Headers {
