@@ -12,6 +12,8 @@ import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/record
 import { Writer } from '../../src/protocol/writer.js';
 import { withBroker } from '../helpers/broker.js';
 import { prng } from '../helpers/prng.js';
+import { messageSet } from '../helpers/message-sets.js';
+import { Compression } from '../../src/protocol/compression.js';
 
 const SEED = Number(process.env.SLUICE_FUZZ_SEED ?? 20261124);
 const ROUNDS = 600;
@@ -30,12 +32,18 @@ function frame(body: Buffer, claimedLength = body.length): Buffer {
   return Buffer.concat([head, body]);
 }
 
-/** Valid requests to mutate: produce (several versions), metadata, fetch, list offsets, create topics. */
+/** Valid requests to mutate: produce (several versions, the old message formats too), metadata, fetch (old and new), list offsets, create topics. */
 function seeds(rnd: () => number): Buffer[] {
   const batch = buildRecordBatch([{ key: 'k', value: 'v'.repeat(Math.floor(rnd() * 50)) }, { value: null, headers: [{ key: 'h', value: 'x' }] }]);
-  const produce = (v: number) => encodeRequest(0, v, { transactionalId: null, acks: 1, timeoutMs: 1000, topicData: [{ name: 'fuzzed', partitionData: [{ index: 0, records: batch }] }] });
+  const produce = (v: number, records = batch) => encodeRequest(0, v, { transactionalId: null, acks: 1, timeoutMs: 1000, topicData: [{ name: 'fuzzed', partitionData: [{ index: 0, records }] }] });
+  // the old message formats, converted at the edge: plain and compressed sets of magic 0 and 1
+  const oldMessages = [{ key: 'k', value: 'v'.repeat(Math.floor(rnd() * 50)) }, { key: null, value: null, timestamp: 1_700_000_000_000 }];
+  const fetch = (v: number) => encodeRequest(1, v, { replicaId: -1, maxWaitMs: 10, minBytes: 0, maxBytes: 1000, topics: [{ topic: 'fuzzed', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1000 }] }] });
   return [
     produce(3), produce(7), produce(9), produce(11),
+    produce(0, messageSet(oldMessages, 0)), produce(1, messageSet(oldMessages, 0, Compression.GZIP)),
+    produce(2, messageSet(oldMessages, 1, Compression.SNAPPY)), produce(2, messageSet(oldMessages, 1, Compression.LZ4)),
+    fetch(0), fetch(3),
     encodeRequest(3, 1, { topics: [{ name: 'fuzzed' }] }),
     encodeRequest(3, 12, { topics: [{ name: 'fuzzed', topicId: '0'.repeat(32) }], allowAutoTopicCreation: true }),
     encodeRequest(1, 12, { maxWaitMs: 10, minBytes: 0, maxBytes: 1000, sessionId: 0, sessionEpoch: -1, topics: [{ topic: 'fuzzed', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1000 }] }], forgottenTopicsData: [], rackId: '' }),
