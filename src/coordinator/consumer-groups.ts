@@ -123,6 +123,14 @@ export class ConsumerGroupProtocol {
     if (req.serverAssignor && !ASSIGNORS[req.serverAssignor]) {
       return fail(ConsumerGroupError.UNSUPPORTED_ASSIGNOR, `unknown server assignor ${req.serverAssignor}; use ${Object.keys(ASSIGNORS).join(' or ')}`);
     }
+    const leaving = group.members.get(req.memberId);
+    if (req.memberEpoch === STATIC_LEAVE_EPOCH && leaving?.instanceId) {
+      // a static member away for a while (a restart): its partitions wait for it until its session times out, and
+      // the next member with its instance id takes them over without a rebalance
+      leaving.memberEpoch = STATIC_LEAVE_EPOCH;
+      leaving.owned = new Map();
+      return { errorCode: 0, errorMessage: null, memberId: req.memberId, memberEpoch: req.memberEpoch, assignment: null };
+    }
     if (req.memberEpoch === LEAVE_EPOCH || req.memberEpoch === STATIC_LEAVE_EPOCH) {
       if (group.members.delete(req.memberId)) this.bump(group);
       return { errorCode: 0, errorMessage: null, memberId: req.memberId, memberEpoch: req.memberEpoch, assignment: null };
@@ -135,10 +143,9 @@ export class ConsumerGroupProtocol {
       if (!req.subscribedTopicNames && req.subscribedTopicRegex === null) return fail(ConsumerGroupError.INVALID_REQUEST, 'a joining member must send its subscribed topic names or regex');
       const memberId = req.memberId || (req.serverGeneratesMemberId ? randomUUID() : '');
       if (!memberId) return fail(ConsumerGroupError.INVALID_REQUEST, 'member id must be set by the client');
-      if (req.instanceId) {
-        for (const other of group.members.values()) {
-          if (other.instanceId === req.instanceId && other.memberId !== memberId) group.members.delete(other.memberId);
-        }
+      const previous = req.instanceId ? [...group.members.values()].find((o) => o.instanceId === req.instanceId && o.memberId !== memberId) : undefined;
+      if (previous && previous.memberEpoch !== STATIC_LEAVE_EPOCH) {
+        return fail(ConsumerGroupError.UNRELEASED_INSTANCE_ID, `instance id ${req.instanceId} is still in use by member ${previous.memberId}`);
       }
       member = {
         memberId, instanceId: req.instanceId, rackId: req.rackId, clientId: req.clientId, clientHost: req.clientHost,
@@ -148,6 +155,14 @@ export class ConsumerGroupProtocol {
       group.members.set(memberId, member);
       if (req.serverAssignor) group.assignorName = req.serverAssignor;
       changed = true;
+      if (previous) {
+        // the static member's replacement: its target, and a rebalance only if it subscribes to something else
+        group.members.delete(previous.memberId);
+        const target = group.target.get(previous.memberId);
+        group.target.delete(previous.memberId);
+        if (target) group.target.set(memberId, target);
+        changed = !sameList(member.subscribed, previous.subscribed) || member.regex !== previous.regex;
+      }
     } else {
       if (!member) return fail(ErrorCode.UNKNOWN_MEMBER_ID, `member ${req.memberId} is not in the group`);
       if (req.memberEpoch !== member.memberEpoch && req.memberEpoch !== member.previousEpoch) {
@@ -301,7 +316,7 @@ export class ConsumerGroupProtocol {
   stateOf(group: ConsumerGroupState): string {
     if (group.members.size === 0) return 'empty';
     if (group.assignmentEpoch < group.groupEpoch) return 'assigning';
-    for (const m of group.members.values()) if (m.memberEpoch !== group.assignmentEpoch) return 'reconciling';
+    for (const m of group.members.values()) if (m.memberEpoch !== group.assignmentEpoch && m.memberEpoch !== STATIC_LEAVE_EPOCH) return 'reconciling';
     return 'stable';
   }
 }

@@ -238,9 +238,12 @@ test('offsets an earlier version stored as JSON are served after an upgrade, and
 // KIP-848: ConsumerGroupHeartbeat with server-side assignment, as a client library would drive it.
 type Owned = { topicId: string; partitions: number[] }[];
 
-function cgHeartbeat(c: KafkaClient, group: string, memberId: string, memberEpoch: number, options: { topics?: string[] | null; regex?: string | null; owned?: Owned | null; assignor?: string | null; rebalanceTimeoutMs?: number } = {}) {
+function cgHeartbeat(
+  c: KafkaClient, group: string, memberId: string, memberEpoch: number,
+  options: { topics?: string[] | null; regex?: string | null; owned?: Owned | null; assignor?: string | null; rebalanceTimeoutMs?: number; instance?: string } = {},
+) {
   return c.send(68, 1, {
-    groupId: group, memberId, memberEpoch, instanceId: null, rackId: null, rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 5000,
+    groupId: group, memberId, memberEpoch, instanceId: options.instance ?? null, rackId: null, rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 5000,
     subscribedTopicNames: options.topics === undefined ? null : options.topics, subscribedTopicRegex: options.regex ?? null,
     serverAssignor: options.assignor ?? null, topicPartitions: options.owned === undefined ? null : options.owned,
   });
@@ -386,5 +389,43 @@ test('KIP-848: a member that does not give up partitions within its rebalance ti
     assert.deepEqual([b2.memberEpoch, partitionsOf(b2)], [3, [0, 1, 2, 3]]);
     aEpoch = (await cgHeartbeat(c, 'stuck', 'a', 0, { topics: ['slow'], owned: [] })).memberEpoch;
     assert.equal(aEpoch, 4);
+  });
+});
+
+test('KIP-848 static membership: a static member away (epoch -2) keeps its partitions, its replacement takes them over without a rebalance; the instance id is not shared', async () => {
+  await withGroupBroker(async (b, c) => {
+    const topic = await b.broker.createTopic('st', 4, {});
+    const owned = (ps: number[]): Owned => [{ topicId: topic.id, partitions: ps }];
+    const epochOf = async () => (await c.send(69, 0, { groupIds: ['static'], includeAuthorizedOperations: false })).groups[0];
+    const a = await cgHeartbeat(c, 'static', 'a1', 0, { topics: ['st'], owned: [], instance: 'host-a' });
+    await cgHeartbeat(c, 'static', 'b', 0, { topics: ['st'], owned: [] });
+    const aHalf = partitionsOf(await cgHeartbeat(c, 'static', 'a1', a.memberEpoch, { owned: owned(partitionsOf(a)) }));
+    const settledA = await cgHeartbeat(c, 'static', 'a1', 1, { owned: owned(aHalf) });
+    const b2 = await cgHeartbeat(c, 'static', 'b', 2, { owned: [] });
+    const bHalf = partitionsOf(b2);
+    assert.deepEqual([settledA.memberEpoch, b2.memberEpoch, [...aHalf, ...bHalf].sort()], [2, 2, [0, 1, 2, 3]]);
+
+    // a restarts: it leaves with -2, and b is not given its partitions
+    assert.equal((await cgHeartbeat(c, 'static', 'a1', -2, { instance: 'host-a' })).memberEpoch, -2);
+    const bWhileAway = await cgHeartbeat(c, 'static', 'b', 2, { owned: owned(bHalf) });
+    assert.deepEqual([bWhileAway.memberEpoch, partitionsOf(bWhileAway)], [2, bHalf]);
+    assert.deepEqual([(await epochOf()).groupEpoch, (await epochOf()).groupState], [2, 'Stable']);
+    // back with a new member id and the same instance id: a's partitions at once, the group epoch unchanged
+    const a2 = await cgHeartbeat(c, 'static', 'a2', 0, { topics: ['st'], owned: [], instance: 'host-a' });
+    assert.deepEqual([a2.errorCode, a2.memberEpoch, partitionsOf(a2)], [0, 2, aHalf]);
+    assert.deepEqual((await epochOf()).members.map((m: { memberId: string; instanceId: string | null }) => [m.memberId, m.instanceId]).sort(), [['a2', 'host-a'], ['b', null]]);
+    // while a2 is in the group, nobody else may use its instance id
+    assert.equal((await cgHeartbeat(c, 'static', 'a3', 0, { topics: ['st'], owned: [], instance: 'host-a' })).errorCode, 111, 'UNRELEASED_INSTANCE_ID');
+
+    // away for longer than its session: the member is removed and b takes everything at a new epoch
+    assert.equal((await cgHeartbeat(c, 'static', 'a2', -2, { instance: 'host-a' })).memberEpoch, -2);
+    const awaySince = Date.now();
+    let bAll = await cgHeartbeat(c, 'static', 'b', 2, { owned: owned(bHalf) });
+    while (partitionsOf(bAll).length < 4 && Date.now() - awaySince < 15_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      bAll = await cgHeartbeat(c, 'static', 'b', bAll.memberEpoch, { owned: owned(partitionsOf(bAll)) });
+    }
+    assert.deepEqual([bAll.memberEpoch, partitionsOf(bAll)], [3, [0, 1, 2, 3]]);
+    assert.ok(Date.now() - awaySince >= 1000, 'not before the session timeout');
   });
 });
