@@ -8,6 +8,7 @@ import { withBroker } from '../helpers/broker.js';
 import { withCliBroker } from '../helpers/cli-broker.js';
 import { kafkaJavascript, kjsKafka } from './kafka-javascript.js';
 import { until } from '../helpers/until.js';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { shareTakeOverResume, type MemberOptions, type MemberRun, type StartMember } from './group-scenario.js';
 
 const fastGroups = { groups: { minSessionTimeoutMs: 1000 } };
@@ -219,6 +220,55 @@ test('@confluentinc/kafka-javascript with the KIP-848 consumer protocol: a regex
     } finally {
       await consumer.disconnect();
       await admin.disconnect();
+    }
+  });
+});
+
+// A static member (group.instance.id) that restarts gets its partitions back with no rebalance: librdkafka leaves
+// with epoch -2 on close, and joins again with the same instance id.
+test('@confluentinc/kafka-javascript with the KIP-848 consumer protocol: a static member restarts and gets its partitions back, the group epoch unchanged', async () => {
+  await withCliBroker(['--consumer-heartbeat-interval-ms', '300'], async ({ bootstrap }) => {
+    const kafka = kjsKafka(bootstrap);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'static-t', numPartitions: 4 }] });
+    await admin.disconnect();
+    const observer = await KafkaClient.connectTo(bootstrap);
+    const members = async () => {
+      const g = (await observer.send(69, 0, { groupIds: ['static-g'], includeAuthorizedOperations: false })).groups[0];
+      const held = g.members.map((m: { instanceId: string; memberEpoch: number; assignment: { topicPartitions: { partitions: number[] }[] } }) =>
+        `${m.instanceId}@${m.memberEpoch}:${m.assignment.topicPartitions.flatMap((t) => t.partitions).sort().join(',')}`);
+      return { epoch: g.groupEpoch as number, held: held.sort() as string[] };
+    };
+    const start = async (instance: string) => {
+      const consumer = kafka.consumer({ 'group.protocol': 'consumer', 'group.instance.id': instance, kafkaJS: { groupId: 'static-g', fromBeginning: true } });
+      await consumer.connect();
+      await consumer.subscribe({ topics: ['static-t'] });
+      await consumer.run({ eachMessage: async () => undefined });
+      return consumer;
+    };
+    const a = await start('host-a');
+    const b = await start('host-b');
+    try {
+      // settled: both members at the group's epoch, two partitions each
+      const settled = (m: { epoch: number; held: string[] }) => m.held.length === 2 && m.held.every((h) => h.startsWith(`host-`) && new RegExp(`@${m.epoch}:\\d,\\d$`).test(h));
+      let before = await members();
+      for (const deadline = Date.now() + 30_000; !settled(before) && Date.now() < deadline; before = await members()) await new Promise((r) => setTimeout(r, 100));
+      const heldByA = before.held.find((h) => h.startsWith('host-a@'))!;
+      assert.match(heldByA, /^host-a@\d+:\d,\d$/, JSON.stringify(before));
+      await a.disconnect();
+      const a2 = await start('host-a');
+      try {
+        await until(() => a2.assignment().length === 2, 'the restarted member to get its partitions', 30_000);
+        const after = await members();
+        assert.deepEqual(after, before, 'same epoch, same partitions for each instance');
+        assert.deepEqual(a2.assignment().map((p) => `${p.partition}`).sort().join(','), heldByA.split(':')[1]);
+      } finally {
+        await a2.disconnect();
+      }
+    } finally {
+      await b.disconnect();
+      observer.close();
     }
   });
 });
