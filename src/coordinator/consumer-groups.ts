@@ -95,7 +95,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 /**
  * A subscription's regular expression, matched against whole topic names as Kafka's are (JavaScript's syntax
- * where it differs from RE2's, which Kafka uses). '' is none; a pattern that does not compile is null.
+ * where it differs from RE2's, which Kafka uses): null for '' (none), undefined for one that does not compile.
  */
 function compileRegex(regex: string): RegExp | null | undefined {
   if (regex === '') return null;
@@ -105,6 +105,8 @@ function compileRegex(regex: string): RegExp | null | undefined {
     return undefined;
   }
 }
+
+const regexMatchesText = (matched: Map<string, string[]>) => [...matched].map(([memberId, topics]) => `${memberId}=${topics.join(',')}`).join('\n');
 
 /**
  * The consumer group protocol of KIP-848: members heartbeat their subscription; the coordinator bumps the
@@ -188,13 +190,17 @@ export class ConsumerGroupProtocol {
 
   /** Membership or subscriptions changed: new group epoch and a new target assignment. */
   bump(group: ConsumerGroupState): void {
-    const subscriptions = this.resolve(group);
-    const topics = new Set([...subscriptions.values()].flat());
-    group.subscribedTopics = [...topics].map((name) => {
+    const matched = this.regexMatched(group);
+    const subscriptions = new Map<string, readonly string[]>();
+    for (const m of group.members.values()) {
+      const more = matched.get(m.memberId);
+      subscriptions.set(m.memberId, more ? [...new Set([...m.subscribed, ...more])] : m.subscribed);
+    }
+    group.subscribedTopics = [...new Set([...subscriptions.values()].flat())].map((name) => {
       const topic = this.topics.byName(name);
       return { name, id: topic?.id, partitions: topic?.partitions ?? 0 };
     });
-    group.regexMatches = this.regexMatches(group);
+    group.regexMatches = regexMatchesText(matched);
     group.groupEpoch++;
     const assignor = ASSIGNORS[group.assignorName] ?? ASSIGNORS.uniform!;
     group.target = assignor(
@@ -204,33 +210,17 @@ export class ConsumerGroupProtocol {
     group.assignmentEpoch = group.groupEpoch;
   }
 
-  /** Each member's subscription now: its topic names, and the topics its regex matches. */
-  private resolve(group: ConsumerGroupState): Map<string, string[]> {
-    const subscriptions = new Map<string, string[]>();
+  /** The topics each regex member's regex matches now. */
+  private regexMatched(group: ConsumerGroupState): Map<string, string[]> {
+    const matched = new Map<string, string[]>();
     let names: string[] | null = null;
     for (const m of group.members.values()) {
-      if (!m.pattern) {
-        subscriptions.set(m.memberId, m.subscribed);
-        continue;
-      }
-      names ??= [...this.topics.names()];
       const pattern = m.pattern;
-      subscriptions.set(m.memberId, [...new Set([...m.subscribed, ...names.filter((name) => pattern.test(name))])]);
-    }
-    return subscriptions;
-  }
-
-  /** What the members' regexes match now, one line per regex member. */
-  private regexMatches(group: ConsumerGroupState): string {
-    const lines: string[] = [];
-    let names: string[] | null = null;
-    for (const m of group.members.values()) {
-      if (!m.pattern) continue;
+      if (!pattern) continue;
       names ??= [...this.topics.names()];
-      const pattern = m.pattern;
-      lines.push(`${m.memberId}=${names.filter((name) => pattern.test(name)).join(',')}`);
+      matched.set(m.memberId, names.filter((name) => pattern.test(name)));
     }
-    return lines.join('\n');
+    return matched;
   }
 
   /** Whether a subscribed topic was created, grown, deleted or re-created, or a regex matches other topics, since the last bump. */
@@ -239,7 +229,7 @@ export class ConsumerGroupProtocol {
       const now = this.topics.byName(t.name);
       if (now?.id !== t.id || (now?.partitions ?? 0) !== t.partitions) return true;
     }
-    return this.regexMatches(group) !== group.regexMatches;
+    return regexMatchesText(this.regexMatched(group)) !== group.regexMatches;
   }
 
   private reconcile(group: ConsumerGroupState, member: ConsumerMember): HeartbeatResponse {

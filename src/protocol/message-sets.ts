@@ -173,6 +173,7 @@ function visitMessages(set: Buffer, visit: (set: Buffer, message: MessageView) =
     at = end;
   }
 }
+
 /** The length of the key or value field at `p` of the message at byte `at`: -1 for null; it must end by `end`. */
 function lengthAt(set: Buffer, p: number, end: number, at: number): number {
   if (end - p < 4) throw corrupt(`the message at byte ${at} ends inside its key or value`);
