@@ -53,6 +53,8 @@ export class ConsumerGroupState {
    */
   subscribedTopics: { name: string; id: string | undefined; partitions: number }[] = [];
   regexMatches = '';
+  /** Each member's subscription as the target was computed from it: its names and what its regex matched. */
+  subscriptions = new Map<string, readonly string[]>();
 }
 
 export interface TopicLookup {
@@ -201,6 +203,7 @@ export class ConsumerGroupProtocol {
       return { name, id: topic?.id, partitions: topic?.partitions ?? 0 };
     });
     group.regexMatches = regexMatchesText(matched);
+    group.subscriptions = subscriptions;
     group.groupEpoch++;
     const assignor = ASSIGNORS[group.assignorName] ?? ASSIGNORS.uniform!;
     group.target = assignor(

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../io/clock.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { decodeConsumerProtocolSubscription } from '../protocol/messages.generated.js';
+import { decodeConsumerProtocolSubscription, encodeConsumerProtocolAssignment, encodeConsumerProtocolSubscription } from '../protocol/messages.generated.js';
 import { Reader } from '../protocol/reader.js';
+import { Writer } from '../protocol/writer.js';
 import type { LogManager } from '../storage/log-manager.js';
 import { Group, offsetKey, type GroupState, type JoinResult, type Member, type SyncResult } from './group.js';
 import { GroupStore, type StoredGroup, type StoredRecord } from './group-store.js';
@@ -618,6 +619,7 @@ export class GroupCoordinator {
   describe(groupId: string): GroupDescription {
     const group = this.groups.get(groupId);
     if (!group) return { groupId, state: 'Dead', protocolType: '', protocolName: '', members: [] };
+    if (group.type === 'consumer') return this.describeAsClassic(group.id, group.consumer);
     return {
       groupId,
       state: group.state,
@@ -626,6 +628,31 @@ export class GroupCoordinator {
       members: [...group.members.values()].map((m) => ({
         memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
         metadata: group.metadataOf(m), assignment: group.state === 'Stable' ? m.assignment : Buffer.alloc(0),
+      })),
+    };
+  }
+
+  /**
+   * A KIP-848 group as DescribeGroups shows it, as Kafka does for tools that know only the classic protocol: its
+   * state, its assignor as the protocol, and each member's subscription and current partitions in the classic
+   * consumer protocol's encoding (version 0 of each).
+   */
+  private describeAsClassic(groupId: string, group: ConsumerGroupState): GroupDescription {
+    const encoded = (encode: (w: Writer) => void) => {
+      const w = new Writer(64);
+      w.int16(0);
+      encode(w);
+      return w.toBuffer();
+    };
+    return {
+      groupId,
+      state: capitalize(this.consumerProtocol.stateOf(group)) as GroupState,
+      protocolType: 'consumer',
+      protocolName: group.members.size > 0 ? group.assignorName : '',
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId, groupInstanceId: m.instanceId, clientId: m.clientId, clientHost: m.clientHost,
+        metadata: encoded((w) => encodeConsumerProtocolSubscription(w, 0, { topics: [...(group.subscriptions.get(m.memberId) ?? m.subscribed)], userData: null })),
+        assignment: encoded((w) => encodeConsumerProtocolAssignment(w, 0, { assignedPartitions: [...m.owned].map(([topic, partitions]) => ({ topic, partitions })), userData: null })),
       })),
     };
   }

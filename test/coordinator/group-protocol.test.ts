@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { GroupError } from '../../src/coordinator/group-coordinator.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
-import { encodeConsumerProtocolSubscription } from '../../src/protocol/messages.generated.js';
+import { decodeConsumerProtocolAssignment, decodeConsumerProtocolSubscription, encodeConsumerProtocolSubscription } from '../../src/protocol/messages.generated.js';
+import { Reader } from '../../src/protocol/reader.js';
 import { Writer } from '../../src/protocol/writer.js';
 import type { RunningBroker } from '../../src/index.js';
 import { withClient } from '../helpers/broker.js';
@@ -279,6 +280,19 @@ test('KIP-848 consumer group: uniform assignment, revoke before reassign, leave,
     assert.equal(described.groups[1].errorCode, GroupError.GROUP_ID_NOT_FOUND);
     const listed = await c.send(Api.LIST, 5, { statesFilter: [], typesFilter: ['consumer'] });
     assert.deepEqual(listed.groups.map((x: { groupId: string; groupType: string }) => [x.groupId, x.groupType]), [['cg', 'consumer']]);
+    // tools that know only DescribeGroups see the members in the classic consumer protocol's encoding, as from Kafka
+    const classic = (await c.send(Api.DESCRIBE, 5, { groups: ['cg'], includeAuthorizedOperations: false })).groups[0];
+    assert.deepEqual([classic.errorCode, classic.groupState, classic.protocolType, classic.protocolData], [0, 'Stable', 'consumer', 'uniform']);
+    const decoded = (bytes: Buffer, decode: (r: Reader, v: number) => unknown) => {
+      const r = new Reader(bytes);
+      return decode(r, r.int16());
+    };
+    const members = classic.members.map((m: { memberId: string; memberMetadata: Buffer; memberAssignment: Buffer }) => [
+      m.memberId,
+      (decoded(m.memberMetadata, decodeConsumerProtocolSubscription) as { topics: string[] }).topics,
+      (decoded(m.memberAssignment, decodeConsumerProtocolAssignment) as { assignedPartitions: { topic: string; partitions: number[] }[] }).assignedPartitions.map((t) => [t.topic, [...t.partitions].sort()]),
+    ]).sort();
+    assert.deepEqual(members, [['member-a', ['t'], [['t', keep]]], ['member-b', ['t'], [['t', partitionsOf(b2)]]]]);
 
     // offsets are committed with the member epoch
     const commit = (epoch: number) => c.send(Api.OFFSET_COMMIT, 9, { groupId: 'cg', generationIdOrMemberEpoch: epoch, memberId: 'member-b', groupInstanceId: null, topics: [{ name: 't', partitions: [{ partitionIndex: partitionsOf(b2)[0]!, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] }] }).then((r) => r.topics[0].partitions[0].errorCode);
