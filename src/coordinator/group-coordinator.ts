@@ -232,6 +232,12 @@ export class GroupCoordinator {
       return Promise.resolve(this.joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId));
     }
     const group = this.groupOrCreate(req.groupId);
+    if (group.type === 'consumer') {
+      // a KIP-848 group with members takes no classic ones; an empty one becomes a classic group, offsets and all, as
+      // Kafka converts it (a group moved back to the classic protocol, or a tool that joins it to move its offsets)
+      if (group.consumer.members.size > 0) return Promise.resolve(this.joinError(GroupError.GROUP_ID_NOT_FOUND, req.memberId));
+      group.type = 'classic';
+    }
     if (group.state === 'Dead') return Promise.resolve(this.joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, req.memberId));
     if (!group.supportsProtocols(req.protocolType, req.protocols)) {
       return Promise.resolve(this.joinError(GroupError.INCONSISTENT_GROUP_PROTOCOL, req.memberId));

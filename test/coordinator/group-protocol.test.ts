@@ -443,3 +443,25 @@ test('KIP-848 static membership: a static member away (epoch -2) keeps its parti
     assert.ok(Date.now() - awaySince >= 1000, 'not before the session timeout');
   });
 });
+
+test('a KIP-848 group takes no classic member while it has members; emptied, it becomes a classic group with its offsets', async () => {
+  await withGroupBroker(async (b, c) => {
+    const topic = await b.broker.createTopic('t', 2, {});
+    const a = await cgHeartbeat(c, 'moving', 'a', 0, { topics: ['t'], owned: [] });
+    const commit = (generationIdOrMemberEpoch: number, memberId: string, committedOffset: number) =>
+      c.send(Api.OFFSET_COMMIT, 9, { groupId: 'moving', generationIdOrMemberEpoch, memberId, groupInstanceId: null, topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset, committedLeaderEpoch: -1, committedMetadata: null }] }] })
+        .then((r) => r.topics[0].partitions[0].errorCode);
+    assert.equal(await commit(a.memberEpoch, 'a', 7), 0);
+    assert.equal((await join(c, 'moving', '')).errorCode, GroupError.GROUP_ID_NOT_FOUND);
+    await cgHeartbeat(c, 'moving', 'a', -1, { owned: [{ topicId: topic.id, partitions: partitionsOf(a) }] });
+    // empty now: a classic member joins, syncs and commits; the offset the KIP-848 member committed is still there
+    const j = await joinNew(c, 'moving', { topics: ['t'] });
+    assert.equal(j.errorCode, 0);
+    assert.equal((await sync(c, 'moving', j.generationId, j.memberId)).errorCode, 0);
+    const fetched = await c.send(Api.OFFSET_FETCH, 7, { groupId: 'moving', topics: [{ name: 't', partitionIndexes: [0] }], requireStable: false });
+    assert.equal(fetched.topics[0].partitions[0].committedOffset, 7);
+    assert.equal(await commit(j.generationId, j.memberId, 9), 0);
+    const d = (await c.send(Api.DESCRIBE, 5, { groups: ['moving'], includeAuthorizedOperations: false })).groups[0];
+    assert.deepEqual([d.groupState, d.protocolData, d.members.length], ['Stable', 'range', 1]);
+  });
+});

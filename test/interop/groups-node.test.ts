@@ -272,3 +272,46 @@ test('@confluentinc/kafka-javascript with the KIP-848 consumer protocol: a stati
     }
   });
 });
+
+// A group moved back from the consumer protocol to the classic one, and kafkajs' setOffsets (which joins the group
+// with a classic member to commit): both need the emptied KIP-848 group to become a classic group, offsets kept.
+test('a group emptied by KIP-848 consumers: kafkajs moves its offsets, and classic consumers resume from them', async () => {
+  await withCliBroker(['--consumer-heartbeat-interval-ms', '300', '--group-min-session-timeout-ms', '1000'], async ({ bootstrap }) => {
+    const kafka = kjsKafka(bootstrap);
+    const admin = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic: 'moved', numPartitions: 2 }] });
+      const producer = kafka.producer({ kafkaJS: { acks: -1 } });
+      await producer.connect();
+      await producer.send({ topic: 'moved', messages: Array.from({ length: 10 }, (_, i) => ({ value: `m${i}`, partition: i % 2 })) });
+      await producer.disconnect();
+      const modern = kafka.consumer({ 'group.protocol': 'consumer', kafkaJS: { groupId: 'moved-g', fromBeginning: true, autoCommit: false } });
+      await modern.connect();
+      await modern.subscribe({ topics: ['moved'] });
+      let seen = 0;
+      await modern.run({ eachMessage: async () => void seen++ });
+      await until(() => seen === 10, 'the KIP-848 consumer to read all ten', 30_000);
+      await modern.commitOffsets([{ topic: 'moved', partition: 0, offset: '5' }, { topic: 'moved', partition: 1, offset: '5' }]);
+      await modern.disconnect();
+
+      await retryRebalancing(() => admin.setOffsets({ groupId: 'moved-g', topic: 'moved', partitions: [{ partition: 0, offset: '3' }, { partition: 1, offset: '4' }] }));
+      const [offsets] = await admin.fetchOffsets({ groupId: 'moved-g', topics: ['moved'] });
+      assert.deepEqual(offsets!.partitions.map((p) => [p.partition, p.offset]).sort(), [[0, '3'], [1, '4']]);
+      // a classic consumer of the group starts at those offsets: m6 and m8 on partition 0, m9 on partition 1
+      const classic = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING }).consumer({ groupId: 'moved-g', sessionTimeout: 6000, heartbeatInterval: 300 });
+      const resumed: string[] = [];
+      await classic.connect();
+      try {
+        await classic.subscribe({ topic: 'moved' });
+        await classic.run({ eachMessage: async ({ message }) => void resumed.push(message.value!.toString()) });
+        await until(() => resumed.length === 3, 'the classic consumer to read from the offsets set', 30_000);
+      } finally {
+        await classic.disconnect();
+      }
+      assert.deepEqual(resumed.sort(), ['m6', 'm8', 'm9']);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});
