@@ -712,7 +712,9 @@ export class GroupCoordinator {
   async deleteOffsets(groupId: string, partitions: { topic: string; partition: number }[]): Promise<{ groupError: number; errors: number[] }> {
     const group = this.groups.get(groupId);
     if (!group || group.state === 'Dead') return { groupError: GroupError.GROUP_ID_NOT_FOUND, errors: [] };
-    const subscribed = group.isEmpty ? new Set<string>() : group.subscribedTopics(subscriptionTopics);
+    const subscribed = group.isEmpty
+      ? new Set<string>()
+      : group.type === 'consumer' ? new Set([...group.consumer.subscriptions.values()].flat()) : group.subscribedTopics(subscriptionTopics);
     const errors = partitions.map((p) => (subscribed.has(p.topic) ? GroupError.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE) as number);
     const toDelete = partitions.filter((_, i) => errors[i] === ErrorCode.NONE && group.offsets.has(offsetKey(partitions[i]!.topic, partitions[i]!.partition)));
     await this.store.write(groupId, toDelete.map((p) => ({ kind: 'offset' as const, group: groupId, topic: p.topic, partition: p.partition, value: null })));

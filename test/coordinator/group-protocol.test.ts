@@ -444,7 +444,7 @@ test('KIP-848 static membership: a static member away (epoch -2) keeps its parti
   });
 });
 
-test('a KIP-848 group takes no classic member while it has members; emptied, it becomes a classic group with its offsets', async () => {
+test('a KIP-848 group takes no classic member while it has members, nor loses the offsets of topics they subscribe to; emptied, it becomes a classic group with its offsets', async () => {
   await withGroupBroker(async (b, c) => {
     const topic = await b.broker.createTopic('t', 2, {});
     const a = await cgHeartbeat(c, 'moving', 'a', 0, { topics: ['t'], owned: [] });
@@ -453,6 +453,9 @@ test('a KIP-848 group takes no classic member while it has members; emptied, it 
         .then((r) => r.topics[0].partitions[0].errorCode);
     assert.equal(await commit(a.memberEpoch, 'a', 7), 0);
     assert.equal((await join(c, 'moving', '')).errorCode, GroupError.GROUP_ID_NOT_FOUND);
+    // OffsetDelete refuses the topic its KIP-848 member subscribes to
+    const offsetDelete = await c.send(Api.OFFSET_DELETE, 0, { groupId: 'moving', topics: [{ name: 't', partitions: [{ partitionIndex: 0 }] }] });
+    assert.equal(offsetDelete.topics[0].partitions[0].errorCode, 86, 'GROUP_SUBSCRIBED_TO_TOPIC');
     await cgHeartbeat(c, 'moving', 'a', -1, { owned: [{ topicId: topic.id, partitions: partitionsOf(a) }] });
     // empty now: a classic member joins, syncs and commits; the offset the KIP-848 member committed is still there
     const j = await joinNew(c, 'moving', { topics: ['t'] });
