@@ -127,12 +127,12 @@ export class ConsumerGroupProtocol {
     if (req.serverAssignor && !ASSIGNORS[req.serverAssignor]) {
       return fail(ConsumerGroupError.UNSUPPORTED_ASSIGNOR, `unknown server assignor ${req.serverAssignor}; use ${Object.keys(ASSIGNORS).join(' or ')}`);
     }
-    const leaving = group.members.get(req.memberId);
-    if (req.memberEpoch === STATIC_LEAVE_EPOCH && leaving?.instanceId) {
+    let member = group.members.get(req.memberId);
+    if (req.memberEpoch === STATIC_LEAVE_EPOCH && member?.instanceId) {
       // a static member away for a while (a restart): its partitions wait for it until its session times out, and
       // the next member with its instance id takes them over without a rebalance
-      leaving.memberEpoch = STATIC_LEAVE_EPOCH;
-      leaving.owned = new Map();
+      member.memberEpoch = STATIC_LEAVE_EPOCH;
+      member.owned = new Map();
       return { errorCode: 0, errorMessage: null, memberId: req.memberId, memberEpoch: req.memberEpoch, assignment: null };
     }
     if (req.memberEpoch === LEAVE_EPOCH || req.memberEpoch === STATIC_LEAVE_EPOCH) {
@@ -141,7 +141,6 @@ export class ConsumerGroupProtocol {
     }
     const pattern = req.subscribedTopicRegex === null ? null : compileRegex(req.subscribedTopicRegex);
     if (pattern === undefined) return fail(ConsumerGroupError.INVALID_REGULAR_EXPRESSION, `subscribed topic regex ${req.subscribedTopicRegex} is not a valid regular expression`, req.memberId || null);
-    let member = group.members.get(req.memberId);
     let changed = false;
     if (req.memberEpoch === 0) {
       if (!req.subscribedTopicNames && req.subscribedTopicRegex === null) return fail(ConsumerGroupError.INVALID_REQUEST, 'a joining member must send its subscribed topic names or regex');
