@@ -55,6 +55,18 @@ export class ConsumerGroupState {
   regexMatches = '';
   /** Each member's subscription as the target was computed from it: its names and what its regex matched. */
   subscriptions = new Map<string, readonly string[]>();
+
+  /** Back to a group that never had a consumer-protocol member (it became a classic group). */
+  clear(): void {
+    this.groupEpoch = 0;
+    this.assignmentEpoch = 0;
+    this.assignorName = 'uniform';
+    this.members.clear();
+    this.target = new Map();
+    this.subscribedTopics = [];
+    this.regexMatches = '';
+    this.subscriptions = new Map();
+  }
 }
 
 export interface TopicLookup {
@@ -191,6 +203,18 @@ export class ConsumerGroupProtocol {
 
   /** Membership or subscriptions changed: new group epoch and a new target assignment. */
   bump(group: ConsumerGroupState): void {
+    this.noteSubscriptions(group);
+    group.groupEpoch++;
+    const assignor = ASSIGNORS[group.assignorName] ?? ASSIGNORS.uniform!;
+    group.target = assignor(
+      [...group.members.values()].map((m) => ({ memberId: m.memberId, subscribed: group.subscriptions.get(m.memberId)!, current: group.target.get(m.memberId) ?? new Map() })),
+      (topic) => this.topics.byName(topic)?.partitions ?? 0,
+    );
+    group.assignmentEpoch = group.groupEpoch;
+  }
+
+  /** Notes what a target is computed from: each member's subscription, and the topics it takes in (see subscribedTopics). */
+  private noteSubscriptions(group: ConsumerGroupState): void {
     const matched = this.regexMatched(group);
     const subscriptions = new Map<string, readonly string[]>();
     for (const m of group.members.values()) {
@@ -203,13 +227,23 @@ export class ConsumerGroupProtocol {
     });
     group.regexMatches = regexMatchesText(matched);
     group.subscriptions = subscriptions;
-    group.groupEpoch++;
-    const assignor = ASSIGNORS[group.assignorName] ?? ASSIGNORS.uniform!;
-    group.target = assignor(
-      [...group.members.values()].map((m) => ({ memberId: m.memberId, subscribed: subscriptions.get(m.memberId)!, current: group.target.get(m.memberId) ?? new Map() })),
-      (topic) => this.topics.byName(topic)?.partitions ?? 0,
-    );
-    group.assignmentEpoch = group.groupEpoch;
+  }
+
+  /**
+   * A group rebuilt from its records at a start: its members' regexes compiled, their session and revocation timers
+   * started now (as Kafka starts them when a coordinator loads a group), and what its target was computed from noted,
+   * so that only topics changed from now on bump its epoch.
+   */
+  restore(group: ConsumerGroupState): void {
+    const now = this.now();
+    for (const m of group.members.values()) {
+      m.pattern = m.regex === null ? null : (compileRegex(m.regex) ?? null);
+      m.lastSeenMs = now;
+      const target = group.target.get(m.memberId);
+      const revoking = [...m.owned].some(([t, ps]) => ps.some((p) => !target?.get(t)?.includes(p)));
+      m.revokingSinceMs = revoking ? now : null;
+    }
+    this.noteSubscriptions(group);
   }
 
   /** The topics each regex member's regex matches now. */

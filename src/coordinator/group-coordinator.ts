@@ -7,7 +7,8 @@ import { Writer } from '../protocol/writer.js';
 import type { LogManager } from '../storage/log-manager.js';
 import { Group, offsetKey, type GroupState, type JoinResult, type Member, type SyncResult } from './group.js';
 import { GroupStore, type StoredGroup, type StoredRecord } from './group-store.js';
-import { ConsumerGroupError, ConsumerGroupProtocol, type ConsumerGroupState, type HeartbeatRequest, type HeartbeatResponse } from './consumer-groups.js';
+import { ConsumerGroupLedger } from './consumer-group-ledger.js';
+import { ConsumerGroupError, ConsumerGroupProtocol, type ConsumerGroupState, type HeartbeatRequest, type HeartbeatResponse, type TopicLookup } from './consumer-groups.js';
 import { isInternalTopic } from './internal-topic.js';
 
 /** Kafka error codes specific to groups, not in the shared table. */
@@ -97,13 +98,14 @@ function subscriptionTopics(metadata: Buffer): string[] {
  * The classic group coordinator (JoinGroup / SyncGroup / Heartbeat / LeaveGroup, offsets). It relays the
  * leader's assignment as given, so every client-side assignor works. One sweep timer drives session
  * timeouts, rebalance deadlines and offset retention for all groups. Group metadata and offsets are
- * written to `__consumer_offsets` and rebuilt from it by load().
+ * written to `__consumer_offsets` and rebuilt from it by load(), and so are KIP-848 groups (ConsumerGroupLedger).
  */
 export class GroupCoordinator {
   readonly groups = new Map<string, Group>();
   private readonly store: GroupStore;
   private readonly topicExists: (name: string) => boolean;
   private readonly consumerProtocol: ConsumerGroupProtocol;
+  private readonly consumerLedger: ConsumerGroupLedger;
   private stopSweep: (() => void) | null = null;
   private lastRetentionSweepMs = 0;
 
@@ -115,24 +117,27 @@ export class GroupCoordinator {
   ) {
     this.store = new GroupStore(logs, config.offsetsTopicPartitions);
     this.topicExists = (name) => logs.topics.has(name);
-    this.consumerProtocol = new ConsumerGroupProtocol(
-      {
-        byName: (name) => {
-          const t = logs.topics.get(name);
-          return t && { id: t.id, partitions: t.partitions.length };
-        },
-        byId: (id) => {
-          for (const t of logs.topics.values()) if (t.id === id) return { name: t.name, partitions: t.partitions.length };
-          return undefined;
-        },
-        names: () => [...logs.topics.keys()].filter((name) => !isInternalTopic(name)),
+    const topics: TopicLookup = {
+      byName: (name) => {
+        const t = logs.topics.get(name);
+        return t && { id: t.id, partitions: t.partitions.length };
       },
-      () => this.clock.now(),
-    );
+      byId: (id) => {
+        for (const t of logs.topics.values()) if (t.id === id) return { name: t.name, partitions: t.partitions.length };
+        return undefined;
+      },
+      names: () => [...logs.topics.keys()].filter((name) => !isInternalTopic(name)),
+    };
+    this.consumerProtocol = new ConsumerGroupProtocol(topics, () => this.clock.now());
+    this.consumerLedger = new ConsumerGroupLedger(topics);
   }
 
-  /** ConsumerGroupHeartbeat (KIP-848). A group with classic members cannot take consumer-protocol members. */
-  consumerHeartbeat(groupId: string, req: HeartbeatRequest): HeartbeatResponse & { heartbeatIntervalMs: number } {
+  /**
+   * ConsumerGroupHeartbeat (KIP-848). A group with classic members cannot take consumer-protocol members. What the
+   * heartbeat changed is written before it is answered, as Kafka does: a member never acts on an assignment that a
+   * restart would forget.
+   */
+  async consumerHeartbeat(groupId: string, req: HeartbeatRequest): Promise<HeartbeatResponse & { heartbeatIntervalMs: number }> {
     const heartbeatIntervalMs = this.config.consumerHeartbeatIntervalMs;
     if (!groupId) return { errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'group id must not be empty', memberId: null, memberEpoch: 0, assignment: null, heartbeatIntervalMs };
     const group = this.groupOrCreate(groupId);
@@ -145,7 +150,28 @@ export class GroupCoordinator {
     const res = this.consumerProtocol.heartbeat(group.consumer, req);
     group.state = group.isEmpty ? 'Empty' : 'Stable';
     if (group.isEmpty) group.emptySinceMs = this.clock.now();
+    try {
+      await this.persistConsumerGroup(group, res.memberId ?? req.memberId);
+    } catch (err) {
+      this.onError(err, `writing consumer group ${groupId}`);
+      // the member retries; its epoch before this heartbeat's stays accepted (a bump it never saw)
+      return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'the group\'s state could not be written', memberId: null, memberEpoch: 0, assignment: null, heartbeatIntervalMs };
+    }
     return { ...res, heartbeatIntervalMs };
+  }
+
+  /**
+   * Writes what changed in a KIP-848 group: the records of `memberId`, or of every member (see ConsumerGroupLedger).
+   * Records whose write fails are written again at the group's next change.
+   */
+  private async persistConsumerGroup(group: Group, memberId: string | null): Promise<void> {
+    const records = this.consumerLedger.changes(group.id, group.consumer, memberId);
+    try {
+      await this.store.write(group.id, records);
+    } catch (err) {
+      this.consumerLedger.unwritten(group.id, records);
+      throw err;
+    }
   }
 
   /** ConsumerGroupDescribe: the KIP-848 view of a group, or null when it is not a consumer group. */
@@ -159,7 +185,14 @@ export class GroupCoordinator {
   async load(): Promise<void> {
     const now = this.clock.now();
     for await (const rec of this.store.readAll()) this.apply(rec, now);
-    for (const g of this.groups.values()) if (g.isEmpty && g.offsets.size === 0 && g.generationId === 0) this.groups.delete(g.id);
+    for (const id of this.consumerLedger.replayedGroups()) {
+      const group = this.groupOrCreate(id);
+      this.consumerLedger.restoreInto(id, group.consumer);
+      this.consumerProtocol.restore(group.consumer);
+      if (group.members.size === 0) group.type = 'consumer';
+      group.state = group.isEmpty ? 'Empty' : 'Stable';
+    }
+    for (const g of this.groups.values()) if (g.isEmpty && g.offsets.size === 0 && g.generationId === 0 && g.consumer.groupEpoch === 0) this.groups.delete(g.id);
     // records of the JSON form earlier versions wrote, in Kafka's form from now on
     await this.store.rewriteJsonRecords().catch((err) => this.onError(err, 'rewriting JSON records of __consumer_offsets in Kafka\'s form'));
     // a deletion whose offsets' removal a crash cut short
@@ -168,6 +201,10 @@ export class GroupCoordinator {
   }
 
   private apply(rec: StoredRecord, now: number): void {
+    if (rec.kind !== 'offset' && rec.kind !== 'group') {
+      this.consumerLedger.replay(rec);
+      return;
+    }
     const group = this.groupOrCreate(rec.group);
     if (rec.kind === 'offset') {
       const key = offsetKey(rec.topic, rec.partition);
@@ -237,6 +274,9 @@ export class GroupCoordinator {
       // Kafka converts it (a group moved back to the classic protocol, or a tool that joins it to move its offsets)
       if (group.consumer.members.size > 0) return Promise.resolve(this.joinError(GroupError.GROUP_ID_NOT_FOUND, req.memberId));
       group.type = 'classic';
+      group.consumer.clear();
+      // its records deleted before the classic group's own are written (same partition, in order)
+      this.persistConsumerGroup(group, null).catch((err: unknown) => this.onError(err, `deleting the consumer group records of ${group.id}`));
     }
     if (group.state === 'Dead') return Promise.resolve(this.joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, req.memberId));
     if (!group.supportsProtocols(req.protocolType, req.protocols)) {
@@ -516,9 +556,12 @@ export class GroupCoordinator {
       }
       if (expired) this.membershipChanged(group);
       this.maybeCompleteJoin(group);
-      if (group.type === 'consumer' && this.consumerProtocol.expire(group.consumer, this.config.consumerSessionTimeoutMs) && group.isEmpty) {
-        group.state = 'Empty';
-        group.emptySinceMs = now;
+      if (group.type === 'consumer' && this.consumerProtocol.expire(group.consumer, this.config.consumerSessionTimeoutMs)) {
+        this.persistConsumerGroup(group, null).catch((err: unknown) => this.onError(err, `writing consumer group ${group.id}`));
+        if (group.isEmpty) {
+          group.state = 'Empty';
+          group.emptySinceMs = now;
+        }
       }
     }
     if (now - this.lastRetentionSweepMs >= RETENTION_SWEEP_MS) {
@@ -702,7 +745,15 @@ export class GroupCoordinator {
     if (!group.isEmpty) return GroupError.NON_EMPTY_GROUP;
     const records: StoredRecord[] = [...group.offsets.values()].map((o) => ({ kind: 'offset' as const, group: groupId, topic: o.topic, partition: o.partition, value: null }));
     records.push({ kind: 'group', group: groupId, value: null });
-    await this.store.write(groupId, records);
+    group.consumer.clear();
+    const consumerRecords = this.consumerLedger.changes(groupId, group.consumer, null);
+    try {
+      await this.store.write(groupId, [...records, ...consumerRecords]);
+    } catch (err) {
+      this.consumerLedger.unwritten(groupId, consumerRecords);
+      throw err;
+    }
+    this.consumerLedger.forget(groupId);
     group.state = 'Dead';
     this.groups.delete(groupId);
     return ErrorCode.NONE;

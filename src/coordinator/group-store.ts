@@ -2,6 +2,7 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import type { LogManager } from '../storage/log-manager.js';
+import { ConsumerRecordType, decodeConsumerRecord, encodeConsumerKey, encodeConsumerValue, type ConsumerGroupRecord } from './consumer-group-records.js';
 import { InternalTopic, OFFSETS_TOPIC, parseJsonRecord, type InternalRecord } from './internal-topic.js';
 import type { CommittedOffset, Member } from './group.js';
 
@@ -20,7 +21,8 @@ export interface StoredGroup {
 
 export type StoredRecord =
   | { kind: 'offset'; group: string; topic: string; partition: number; value: CommittedOffset | null }
-  | { kind: 'group'; group: string; value: StoredGroup | null };
+  | { kind: 'group'; group: string; value: StoredGroup | null }
+  | ConsumerGroupRecord;
 
 // Kafka's record formats for `__consumer_offsets`, so that tools reading the topic directly (Burrow, Kafka's
 // OffsetsMessageFormatter) read Sluice's too: the key and the value each start with their version (int16).
@@ -30,6 +32,7 @@ const OFFSET_VALUE_VERSION = 3; // OffsetCommitValue: offset, leader epoch, meta
 const GROUP_VALUE_VERSION = 3; // GroupMetadataValue, with each member's group instance id
 
 export function encodeStoredRecord(r: StoredRecord): InternalRecord {
+  if (r.kind !== 'offset' && r.kind !== 'group') return { key: encodeConsumerKey(r), value: encodeConsumerValue(r) };
   const key = new Writer(64);
   if (r.kind === 'offset') {
     key.int16(OFFSET_KEY_VERSION);
@@ -76,14 +79,17 @@ function encodeGroup(v: StoredGroup): Buffer {
 }
 
 /**
- * The record in Kafka's formats (every version a Kafka broker wrote), or null for another kind of record (the KIP-848
- * groups' records, whose keys have versions from 3 on) or one that does not parse.
+ * The record in Kafka's formats (every version of the classic records a Kafka broker wrote, and the KIP-848 groups'
+ * records: see consumer-group-records.ts), or null for another kind of record or one that does not parse.
  */
 export function decodeStoredRecord(record: InternalRecord): StoredRecord | null {
   try {
     const k = new Reader(record.key);
     const keyVersion = k.int16();
-    if (keyVersion < 0 || keyVersion > GROUP_KEY_VERSION) return null;
+    if (keyVersion < 0) return null;
+    if (keyVersion > GROUP_KEY_VERSION) {
+      return keyVersion <= ConsumerRecordType.CURRENT ? decodeConsumerRecord(keyVersion, k, record.value && new Reader(record.value)) : null;
+    }
     const group = k.string(false);
     if (keyVersion === 0 || keyVersion === 1) {
       const topic = k.string(false);

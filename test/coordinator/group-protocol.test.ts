@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { GroupError } from '../../src/coordinator/group-coordinator.js';
+import { decodeStoredRecord } from '../../src/coordinator/group-store.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { decodeConsumerProtocolAssignment, decodeConsumerProtocolSubscription, encodeConsumerProtocolSubscription } from '../../src/protocol/messages.generated.js';
 import { Reader } from '../../src/protocol/reader.js';
@@ -468,3 +469,94 @@ test('a KIP-848 group takes no classic member while it has members, nor loses th
     assert.deepEqual([d.groupState, d.protocolData, d.members.length], ['Stable', 'range', 1]);
   });
 });
+
+/** The KIP-848 records in `__consumer_offsets`, by kind, as a start reads them (later records for a key win). */
+async function consumerRecordsIn(dir: string): Promise<Map<string, unknown>> {
+  const logs = await openLogs(dir);
+  try {
+    const live = new Map<string, unknown>();
+    for await (const raw of new InternalTopic(logs, OFFSETS_TOPIC, groupsConfig.offsetsTopicPartitions).readAll()) {
+      const r = decodeStoredRecord(raw);
+      if (!r || r.kind === 'offset' || r.kind === 'group') continue;
+      const key = 'memberId' in r ? `${r.kind} ${r.memberId}` : r.kind;
+      if (r.value === null) live.delete(key);
+      else live.set(key, r.value);
+    }
+    return live;
+  } finally {
+    await logs.close();
+  }
+}
+
+test('a KIP-848 group outlives a broker restart in Kafka\'s records: members carry on at their epochs, a revocation and a static member\'s absence go on, steady heartbeats write nothing, and a deleted group is gone', () =>
+  withTempDir(async (dir) => {
+    let topicId = '';
+    const owned = (ps: number[]): Owned => [{ topicId, partitions: ps }];
+    const describe = async (c: KafkaClient) => (await c.send(69, 0, { groupIds: ['kept'], includeAuthorizedOperations: false })).groups[0];
+    let aKeeps: number[] = [];
+    await withGroupBroker(async (b, c) => {
+      topicId = (await b.broker.createTopic('t', 4, {})).id;
+      const a = await cgHeartbeat(c, 'kept', 'a', 0, { topics: ['t'], owned: [], instance: 'host-a', assignor: 'range' });
+      assert.deepEqual([a.memberEpoch, partitionsOf(a)], [1, [0, 1, 2, 3]]);
+      const b1 = await cgHeartbeat(c, 'kept', 'b', 0, { topics: null, regex: 't|u', owned: [] });
+      assert.deepEqual([b1.memberEpoch, partitionsOf(b1)], [2, []]);
+      // a is told to give up half, and the broker stops before it has
+      aKeeps = partitionsOf(await cgHeartbeat(c, 'kept', 'a', 1, { owned: owned([0, 1, 2, 3]) }));
+      assert.deepEqual(aKeeps, [0, 1]);
+    }, dir);
+    const records = await consumerRecordsIn(dir);
+    assert.deepEqual([...records.keys()].sort(), [
+      'consumer-current a', 'consumer-current b', 'consumer-epoch', 'consumer-member a', 'consumer-member b', 'consumer-target a', 'consumer-target b', 'consumer-target-epoch',
+    ]);
+    assert.deepEqual(records.get('consumer-epoch'), { epoch: 2 });
+    assert.deepEqual(records.get('consumer-current a'), { memberEpoch: 1, previousMemberEpoch: 0, state: 1, assigned: owned([0, 1]), pendingRevocation: owned([2, 3]) });
+    assert.deepEqual(records.get('consumer-target b'), owned([2, 3]));
+    assert.deepEqual(records.get('consumer-member b'), {
+      instanceId: null, rackId: null, clientId: 'sluice-cli', clientHost: '/127.0.0.1', subscribedTopicNames: [], subscribedTopicRegex: 't|u', rebalanceTimeoutMs: 5000, serverAssignor: 'range',
+    });
+
+    await withGroupBroker(async (b, c) => {
+      const before = await describe(c);
+      assert.deepEqual([before.groupState, before.groupEpoch, before.assignmentEpoch, before.assignorName], ['Reconciling', 2, 2, 'range']);
+      assert.deepEqual(before.members.map((m: { memberId: string; memberEpoch: number; subscribedTopicRegex: string | null }) => [m.memberId, m.memberEpoch, m.subscribedTopicRegex]).sort(), [['a', 1, null], ['b', 2, 't|u']]);
+      // b may not have a's partitions before a gives them up; then each gets its half at epoch 2, with no rebalance
+      assert.deepEqual(partitionsOf(await cgHeartbeat(c, 'kept', 'b', 2, { owned: [] })), []);
+      const a2 = await cgHeartbeat(c, 'kept', 'a', 1, { owned: owned(aKeeps) });
+      assert.deepEqual([a2.errorCode, a2.memberEpoch, partitionsOf(a2)], [0, 2, [0, 1]]);
+      const b2 = await cgHeartbeat(c, 'kept', 'b', 2, { owned: [] });
+      assert.deepEqual([b2.errorCode, b2.memberEpoch, partitionsOf(b2)], [0, 2, [2, 3]]);
+      assert.deepEqual([(await describe(c)).groupState, (await describe(c)).groupEpoch], ['Stable', 2]);
+      // steady heartbeats change nothing, and write nothing
+      const offsetsTopic = b.broker.logs.topics.get(OFFSETS_TOPIC)!;
+      const written = () => offsetsTopic.partitions.reduce((n, p) => n + p.logEndOffset, 0);
+      const end = written();
+      for (let i = 0; i < 5; i++) {
+        await cgHeartbeat(c, 'kept', 'a', 2, { owned: owned([0, 1]) });
+        await cgHeartbeat(c, 'kept', 'b', 2, { owned: owned([2, 3]) });
+      }
+      assert.equal(written(), end);
+      // a restarts as a static member does: away with -2, and the broker restarts meanwhile
+      assert.equal((await cgHeartbeat(c, 'kept', 'a', -2, { instance: 'host-a' })).memberEpoch, -2);
+    }, dir);
+
+    await withGroupBroker(async (_b, c) => {
+      const a3 = await cgHeartbeat(c, 'kept', 'a-again', 0, { topics: ['t'], owned: [], instance: 'host-a' });
+      assert.deepEqual([a3.errorCode, a3.memberEpoch, partitionsOf(a3)], [0, 2, [0, 1]], 'the replacement takes its partitions over without a rebalance');
+      // an unknown member after the restart is still unknown; the others leave and the group empties
+      assert.equal((await cgHeartbeat(c, 'kept', 'ghost', 2)).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+      await cgHeartbeat(c, 'kept', 'a-again', -1);
+      await cgHeartbeat(c, 'kept', 'b', -1);
+    }, dir);
+    assert.deepEqual([...(await consumerRecordsIn(dir)).keys()].sort(), ['consumer-epoch', 'consumer-target-epoch'], 'the members that left are deleted');
+
+    await withGroupBroker(async (_b, c) => {
+      const listed = await c.send(Api.LIST, 5, { statesFilter: [], typesFilter: [] });
+      assert.deepEqual(listed.groups.map((g: { groupId: string; groupState: string; groupType: string }) => [g.groupId, g.groupState, g.groupType]), [['kept', 'Empty', 'consumer']]);
+      const deleted = await c.send(Api.DELETE_GROUPS, 2, { groupsNames: ['kept'] });
+      assert.equal(deleted.results[0].errorCode, 0);
+    }, dir);
+    assert.equal((await consumerRecordsIn(dir)).size, 0, 'a deleted group leaves no record');
+    await withGroupBroker(async (_b, c) => {
+      assert.deepEqual((await c.send(Api.LIST, 5, { statesFilter: [], typesFilter: [] })).groups, []);
+    }, dir);
+  }));

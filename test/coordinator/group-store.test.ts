@@ -45,6 +45,55 @@ test('offsets and group metadata are written in Kafka\'s formats: OffsetCommitKe
   assert.deepEqual(decodeStoredRecord({ key: o.key, value: null }), { ...offset, value: null });
 });
 
+// the flexible encoding of the KIP-848 records' values: compact strings and arrays (length + 1), tagged fields
+const uvarint = (n: number) => Buffer.from([n]); // every length here is below 128
+const cstr = (s: string | null) => (s === null ? uvarint(0) : Buffer.concat([uvarint(Buffer.byteLength(s) + 1), Buffer.from(s)]));
+const noTags = uvarint(0);
+const topicId = '0123456789abcdef0123456789abcdef';
+const topicPartitions = (partitions: number[], tags = noTags) => Buffer.concat([Buffer.from(topicId, 'hex'), uvarint(partitions.length + 1), ...partitions.map(int32), tags]);
+
+test('KIP-848 groups are written in Kafka\'s records: their keys typed 3, 5, 6, 7 and 8, their values version 0 in the flexible encoding', () => {
+  const current: StoredRecord = {
+    kind: 'consumer-current', group: 'g', memberId: 'm',
+    value: { memberEpoch: 5, previousMemberEpoch: 4, state: 1, assigned: [{ topicId, partitions: [0, 1] }], pendingRevocation: [{ topicId, partitions: [2] }] },
+  };
+  const c = encodeStoredRecord(current);
+  assert.deepEqual(c.key, Buffer.concat([int16(8), str('g'), str('m')]));
+  assert.deepEqual(c.value, Buffer.concat([int16(0), int32(5), int32(4), Buffer.from([1]), uvarint(2), topicPartitions([0, 1]), uvarint(2), topicPartitions([2]), noTags]));
+  const member: StoredRecord = {
+    kind: 'consumer-member', group: 'g', memberId: 'm',
+    value: { instanceId: 'i', rackId: null, clientId: 'c', clientHost: '/h', subscribedTopicNames: ['t', 'u'], subscribedTopicRegex: null, rebalanceTimeoutMs: 300_000, serverAssignor: 'uniform' },
+  };
+  const m = encodeStoredRecord(member);
+  assert.deepEqual(m.key, Buffer.concat([int16(5), str('g'), str('m')]));
+  assert.deepEqual(m.value, Buffer.concat([int16(0), cstr('i'), cstr(null), cstr('c'), cstr('/h'), uvarint(3), cstr('t'), cstr('u'), cstr(null), int32(300_000), cstr('uniform'), noTags]));
+  const epoch: StoredRecord = { kind: 'consumer-epoch', group: 'g', value: { epoch: 9 } };
+  assert.deepEqual(encodeStoredRecord(epoch), { key: Buffer.concat([int16(3), str('g')]), value: Buffer.concat([int16(0), int32(9), noTags]) });
+  const targetEpoch: StoredRecord = { kind: 'consumer-target-epoch', group: 'g', value: { assignmentEpoch: 8 } };
+  assert.deepEqual(encodeStoredRecord(targetEpoch), { key: Buffer.concat([int16(6), str('g')]), value: Buffer.concat([int16(0), int32(8), noTags]) });
+  const target: StoredRecord = { kind: 'consumer-target', group: 'g', memberId: 'm', value: [{ topicId, partitions: [3] }] };
+  assert.deepEqual(encodeStoredRecord(target), { key: Buffer.concat([int16(7), str('g'), str('m')]), value: Buffer.concat([int16(0), uvarint(2), topicPartitions([3]), noTags]) });
+  for (const r of [current, member, epoch, targetEpoch, target]) {
+    const encoded = encodeStoredRecord(r);
+    assert.deepEqual(decodeStoredRecord(encoded), r);
+    assert.deepEqual(decodeStoredRecord({ key: encoded.key, value: null }), { ...r, value: null });
+  }
+});
+
+test('KIP-848 records with the tagged fields newer Kafka versions add are read; a value version this does not know is not', () => {
+  // ConsumerGroupMetadataValue with MetadataHash (tag 0, int64) and CreationTimeMs (tag 1, int64)
+  const withHash = Buffer.concat([int16(0), int32(7), uvarint(2), uvarint(0), uvarint(8), int64(12345), uvarint(1), uvarint(8), int64(1_700_000_000_000)]);
+  assert.deepEqual(decodeStoredRecord({ key: Buffer.concat([int16(3), str('g')]), value: withHash }), { kind: 'consumer-epoch', group: 'g', value: { epoch: 7 } });
+  // each topic of a current assignment with its AssignmentEpochs (tag 0, a compact array of int32)
+  const epochs = Buffer.concat([uvarint(2), int32(3)]);
+  const tagged = Buffer.concat([uvarint(1), uvarint(0), uvarint(epochs.length), epochs]);
+  const value = Buffer.concat([int16(0), int32(3), int32(2), Buffer.from([0]), uvarint(2), topicPartitions([4], tagged), uvarint(1), noTags]);
+  assert.deepEqual(decodeStoredRecord({ key: Buffer.concat([int16(8), str('g'), str('m')]), value }), {
+    kind: 'consumer-current', group: 'g', memberId: 'm', value: { memberEpoch: 3, previousMemberEpoch: 2, state: 0, assigned: [{ topicId, partitions: [4] }], pendingRevocation: [] },
+  });
+  assert.equal(decodeStoredRecord({ key: Buffer.concat([int16(3), str('g')]), value: Buffer.concat([int16(1), int32(7), noTags]) }), null);
+});
+
 test('the older versions Kafka wrote are read: OffsetCommitKey v0, OffsetCommitValue v0 and v1, GroupMetadataValue v0-v2; other keys are not ours', () => {
   const key = Buffer.concat([int16(0), str('g'), str('t'), int32(0)]);
   const v0 = Buffer.concat([int16(0), int64(5), str(''), int64(1000)]);
@@ -59,8 +108,9 @@ test('the older versions Kafka wrote are read: OffsetCommitKey v0, OffsetCommitV
       value: { protocolType: null, protocolName: null, generationId: 0, leaderId: null, members: [{ memberId: 'm1', groupInstanceId: null, clientId: 'c', clientHost: 'h', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: version >= 1 ? 30_000 : 10_000, metadata: 'cw==', assignment: 'YQ==' }] },
     }, `GroupMetadataValue v${version}`);
   }
-  // a KIP-848 group's record (ConsumerGroupMetadataKey, version 3) and a JSON record are not Kafka's classic records
-  assert.equal(decodeStoredRecord({ key: Buffer.concat([int16(3), str('g')]), value: null }), null);
+  // KIP-848's partition metadata (version 4, no longer written), a type after the last known one, and a JSON record
+  assert.equal(decodeStoredRecord({ key: Buffer.concat([int16(4), str('g')]), value: null }), null);
+  assert.equal(decodeStoredRecord({ key: Buffer.concat([int16(9), str('g')]), value: null }), null);
   assert.equal(decodeStoredRecord(jsonRecord(['o', 'g', 't', 0], { offset: 1 })), null);
 });
 

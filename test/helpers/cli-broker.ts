@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after } from 'node:test';
@@ -84,4 +85,22 @@ export async function withCliBroker<T>(args: string[], fn: (b: { bootstrap: stri
       },
     );
   });
+}
+
+/**
+ * `sluice start` on a free port that kill() ends with SIGKILL and starts again on the same port and data dir, where
+ * the clients already connect; stop() ends it cleanly.
+ */
+export async function restartableBroker(args: string[]): Promise<{ bootstrap: string; kill: () => Promise<void>; stop: () => Promise<void> }> {
+  const first = await startCli(args);
+  const port = first.bootstrap.split(':')[1]!;
+  let current: ChildProcess = first.child;
+  return {
+    bootstrap: first.bootstrap,
+    kill: async () => {
+      assert.equal(await stopCli(current, 'SIGKILL'), 'SIGKILL');
+      current = (await startCli([...args, '--port', port])).child;
+    },
+    stop: async () => assert.equal(await stopCli(current), 0),
+  };
 }

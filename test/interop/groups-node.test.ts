@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import { Consumer, stringDeserializers } from '@platformatic/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { withBroker } from '../helpers/broker.js';
-import { withCliBroker } from '../helpers/cli-broker.js';
+import { restartableBroker, withCliBroker } from '../helpers/cli-broker.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 import { kafkaJavascript, kjsKafka } from './kafka-javascript.js';
 import { until } from '../helpers/until.js';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
@@ -272,6 +273,76 @@ test('@confluentinc/kafka-javascript with the KIP-848 consumer protocol: a stati
     }
   });
 });
+
+// A KIP-848 group's state is in `__consumer_offsets`: a broker killed under running consumers finds them, once
+// restarted, at their epochs with their partitions, and nobody joins again. With nothing committed, consumers that
+// had to join again would read from the start a second time.
+test('@confluentinc/kafka-javascript with the KIP-848 consumer protocol: consumers carry on across a broker killed and restarted, no rebalance, each message consumed once', () =>
+  withTempDir(async (dir) => {
+    const broker = await restartableBroker(['--data-dir', dir, '--consumer-heartbeat-interval-ms', '300']);
+    const kafka = kjsKafka(broker.bootstrap);
+    const produce = async (from: number) => {
+      const producer = kafka.producer({ kafkaJS: { acks: -1 } });
+      await producer.connect();
+      try {
+        await producer.send({ topic: 'kept-t', messages: Array.from({ length: 20 }, (_, i) => ({ value: `m${from + i}`, partition: i % 4 })) });
+      } finally {
+        await producer.disconnect();
+      }
+    };
+    const consumed: string[] = [];
+    const consumers: ReturnType<typeof kafka.consumer>[] = [];
+    let observer: KafkaClient | null = null;
+    const members = async () => {
+      observer ??= await KafkaClient.connectTo(broker.bootstrap);
+      const g = (await observer.send(69, 0, { groupIds: ['kept-g'], includeAuthorizedOperations: false })).groups[0];
+      const held = g.members.map((m: { memberId: string; memberEpoch: number; assignment: { topicPartitions: { partitions: number[] }[] } }) =>
+        `${m.memberId}@${m.memberEpoch}:${m.assignment.topicPartitions.flatMap((t) => t.partitions).sort().join(',')}`);
+      return { epoch: g.groupEpoch as number, held: held.sort() as string[] };
+    };
+    try {
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: 'kept-t', numPartitions: 4 }] });
+      await admin.disconnect();
+      await produce(0);
+      for (const name of ['a', 'b']) {
+        const consumer = kafka.consumer({ 'group.protocol': 'consumer', kafkaJS: { groupId: 'kept-g', fromBeginning: true, autoCommit: false } });
+        consumers.push(consumer);
+        await consumer.connect();
+        await consumer.subscribe({ topics: ['kept-t'] });
+        await consumer.run({ eachMessage: async ({ partition, message }) => void consumed.push(`${name} ${partition}/${message.offset} ${message.value}`) });
+      }
+      const settled = (m: { epoch: number; held: string[] }) => m.held.length === 2 && m.held.every((h) => new RegExp(`@${m.epoch}:\\d,\\d$`).test(h));
+      let before = await members();
+      for (const deadline = Date.now() + 30_000; !(settled(before) && consumed.length >= 20) && Date.now() < deadline; before = await members()) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(settled(before), JSON.stringify(before));
+      observer!.close();
+      observer = null;
+
+      await broker.kill();
+      await produce(20);
+      await until(() => consumed.length >= 40, 'the messages produced after the restart', 30_000);
+      await new Promise((r) => setTimeout(r, 1000)); // nothing more arrives
+      assert.deepEqual(await members(), before, 'the same members at the same epoch with the same partitions');
+      const values = consumed.map((c) => c.split(' ')[2]).sort((x, y) => Number(x!.slice(1)) - Number(y!.slice(1)));
+      assert.deepEqual(values, Array.from({ length: 40 }, (_, i) => `m${i}`), 'each message once');
+      // and each partition by the member that holds it, before the restart as after it
+      const holder = new Map(before.held.flatMap((h) => h.split(':')[1]!.split(',').map((p) => [p, h.split('@')[0]] as const)));
+      const byMember = new Map<string, Set<string>>();
+      for (const c of consumed) {
+        const [name, at] = c.split(' ');
+        const set = byMember.get(name!) ?? new Set<string>();
+        set.add(holder.get(at!.split('/')[0]!)!);
+        byMember.set(name!, set);
+      }
+      assert.deepEqual([...byMember.values()].map((set) => set.size), [1, 1], 'each consumer read the partitions of one member');
+    } finally {
+      for (const c of consumers) await c.disconnect();
+      (observer as KafkaClient | null)?.close();
+      await broker.stop();
+    }
+  }));
 
 // A group moved back from the consumer protocol to the classic one, and kafkajs' setOffsets (which joins the group
 // with a classic member to commit): both need the emptied KIP-848 group to become a classic group, offsets kept.

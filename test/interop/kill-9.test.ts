@@ -3,9 +3,8 @@
 // the same through several kills, with the producers, a consumer group, retention and compaction going on throughout;
 // and exactly-once copying with transactions through several kills.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
-import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
+import { restartableBroker, SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
 import { withCleanup } from '../helpers/cleanup.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
@@ -96,24 +95,6 @@ async function readPartition(bootstrap: string, topic: string, partition: number
     const [o, k, v] = l.split('\t');
     return { o: Number(o), k: k!, v: v! };
   });
-}
-
-/**
- * `sluice start` on a free port that kill() ends with SIGKILL and starts again on the same port and data dir, where
- * the clients already connect; stop() ends it cleanly.
- */
-async function restartableBroker(args: string[]): Promise<{ bootstrap: string; kill: () => Promise<void>; stop: () => Promise<void> }> {
-  const first = await startCli(args);
-  const port = first.bootstrap.split(':')[1]!;
-  let current: ChildProcess = first.child;
-  return {
-    bootstrap: first.bootstrap,
-    kill: async () => {
-      assert.equal(await stopCli(current, 'SIGKILL'), 'SIGKILL');
-      current = (await startCli([...args, '--port', port])).child;
-    },
-    stop: async () => assert.equal(await stopCli(current), 0),
-  };
 }
 
 /** Runs a `sluice` command against the broker and asserts it succeeded. */

@@ -8,8 +8,8 @@ export const consumerGroupHeartbeat: ApiHandler<ConsumerGroupHeartbeatRequest, C
   apiKey: 68,
   minVersion: 0,
   maxVersion: 1,
-  handle({ broker, version, header, connection }, req) {
-    const r = broker.groups.consumerHeartbeat(req.groupId, {
+  async handle({ broker, version, header, connection }, req) {
+    const r = await broker.groups.consumerHeartbeat(req.groupId, {
       memberId: req.memberId,
       memberEpoch: req.memberEpoch,
       instanceId: req.instanceId ?? null,
