@@ -13,7 +13,7 @@ import type { RunningBroker } from '../../src/index.js';
 import { withClient } from '../helpers/broker.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { InternalTopic, jsonRecord, OFFSETS_TOPIC, parseJsonRecord } from '../../src/coordinator/internal-topic.js';
-import { openLogs } from '../storage/helpers.js';
+import { fullDisk, openLogs } from '../storage/helpers.js';
 
 const Api = { OFFSET_COMMIT: 8, OFFSET_FETCH: 9, FIND_COORDINATOR: 10, JOIN: 11, HEARTBEAT: 12, LEAVE: 13, SYNC: 14, DESCRIBE: 15, LIST: 16, DELETE_GROUPS: 42, OFFSET_DELETE: 47 } as const;
 const groupsConfig = { minSessionTimeoutMs: 500, offsetsTopicPartitions: 3, consumerSessionTimeoutMs: 1500, consumerHeartbeatIntervalMs: 200 };
@@ -558,5 +558,29 @@ test('a KIP-848 group outlives a broker restart in Kafka\'s records: members car
     assert.equal((await consumerRecordsIn(dir)).size, 0, 'a deleted group leaves no record');
     await withGroupBroker(async (_b, c) => {
       assert.deepEqual((await c.send(Api.LIST, 5, { statesFilter: [], typesFilter: [] })).groups, []);
+    }, dir);
+  }));
+
+test('a KIP-848 heartbeat whose changes cannot be written gets COORDINATOR_NOT_AVAILABLE; the member\'s retry writes them, and a restart finds them', () =>
+  withTempDir(async (dir) => {
+    const disk = fullDisk();
+    await withClient(async (c, b) => {
+      const topic = await b.broker.createTopic('t', 2, {});
+      const a = await cgHeartbeat(c, 'full', 'a', 0, { topics: ['t'], owned: [] });
+      assert.deepEqual([a.errorCode, a.memberEpoch], [0, 1]);
+      disk.setFull(true);
+      const refused = await cgHeartbeat(c, 'full', 'b', 0, { topics: ['t'], owned: [] });
+      assert.deepEqual([refused.errorCode, refused.memberId, refused.assignment], [ErrorCode.COORDINATOR_NOT_AVAILABLE, null, null]);
+      disk.setFull(false);
+      const b1 = await cgHeartbeat(c, 'full', 'b', 0, { topics: ['t'], owned: [] });
+      assert.deepEqual([b1.errorCode, b1.memberEpoch], [0, 3]);
+      await cgHeartbeat(c, 'full', 'a', 1, { owned: [{ topicId: topic.id, partitions: [0, 1] }] });
+    }, { groups: groupsConfig, dataDir: dir, fileSystem: disk.fs });
+    const records = await consumerRecordsIn(dir);
+    assert.deepEqual(records.get('consumer-epoch'), { epoch: 3 });
+    assert.deepEqual([...records.keys()].filter((k) => k.startsWith('consumer-member')).sort(), ['consumer-member a', 'consumer-member b']);
+    await withGroupBroker(async (_b, c) => {
+      const g = (await c.send(69, 0, { groupIds: ['full'], includeAuthorizedOperations: false })).groups[0];
+      assert.deepEqual([g.groupEpoch, g.members.map((m: { memberId: string }) => m.memberId).sort()], [3, ['a', 'b']]);
     }, dir);
   }));
