@@ -171,6 +171,7 @@ export class ConsumerGroupLedger {
    */
   replayedGroups(): string[] {
     const ids = [...this.replayed].filter(([, g]) => g.epoch > 0).map(([id]) => id);
+    for (const [id, g] of this.replayed) if (g.epoch === 0) this.replayed.delete(id);
     for (const [id, w] of this.written) {
       const g = this.replayed.get(id);
       w.groupEpoch = g?.epoch ?? 0;
