@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
 $SUDO apt-get install -y build-essential pkg-config kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard \
-  golang-go golang-github-shopify-sarama-dev golang-github-segmentio-kafka-go-dev burrow zookeeper \
+  golang-go golang-github-shopify-sarama-dev golang-github-segmentio-kafka-go-dev golang-github-optiopay-kafka-dev burrow zookeeper \
   zlib1g-dev libssl-dev libsasl2-dev libzstd-dev liblz4-dev
 npm ci
 # Confluent's Node client, for its newer librdkafka: its prebuilt binaries come from outside the npm registry, so it is

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
-import { assertSameMessages, makeMessages, withoutHeaders, type ConsumedMessage, type TestMessage } from './dataset.js';
+import { assertSameMessages, emptiesAsSent, makeMessages, withoutHeaders, type ConsumedMessage } from './dataset.js';
 import { processMember, shareTakeOverResume } from './group-scenario.js';
 import { buildDebianGo, runJsonLines } from './debian-go.js';
 import { pythonConsume } from './python-clients.js';
@@ -19,20 +19,6 @@ before(async () => {
   ({ binary, remove: removeBuild } = await buildDebianGo('kafka-go'));
 });
 after(() => removeBuild?.());
-
-/**
- * kafka-go 0.2.1 reads an empty value as null (it makes no slice for zero bytes): where the message sent at that place
- * (offsets from 0 in each partition) had an empty value, the one read takes it. A null sent must still read null.
- */
-function emptiesAsSent(read: ConsumedMessage[], sent: TestMessage[]): ConsumedMessage[] {
-  const byPartition = new Map<number, TestMessage[]>();
-  for (const m of sent) {
-    const list = byPartition.get(m.partition) ?? [];
-    list.push(m);
-    byPartition.set(m.partition, list);
-  }
-  return read.map((m) => (m.value === null && byPartition.get(m.partition)?.[m.offset]?.value === '' ? { ...m, value: '' } : m));
-}
 
 const kafkaGo = (command: string, bootstrap: string, args: string[], input: unknown[] = []) => runJsonLines(binary, `kafka-go ${command}`, [command, bootstrap, ...args], input);
 
