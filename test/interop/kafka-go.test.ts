@@ -11,6 +11,7 @@ import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, emptiesAsSent, makeMessages, withoutHeaders, type ConsumedMessage } from './dataset.js';
 import { processMember, shareTakeOverResume } from './group-scenario.js';
 import { buildDebianGo, runJsonLines } from './debian-go.js';
+import { kafkajsWriteGzip } from './kafkajs-write.js';
 import { pythonConsume } from './python-clients.js';
 
 let binary: string;
@@ -42,20 +43,8 @@ test('kafka-go: acks=all produce in 0.10\'s message format with every codec it h
 test('kafka-go reads record batches other clients wrote (kafkajs: headers, gzip) as 0.10\'s messages, without headers', async () => {
   await withBroker(async ({ bootstrap, broker }) => {
     await broker.createTopic('from-kafkajs', 1, {});
-    const { Kafka, CompressionTypes, logLevel } = await import('kafkajs');
-    const producer = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING }).producer();
-    await producer.connect();
     const messages = makeMessages(500, 1);
-    try {
-      for (let i = 0; i < messages.length; i += 100) {
-        await producer.send({
-          topic: 'from-kafkajs', acks: -1, compression: CompressionTypes.GZIP,
-          messages: messages.slice(i, i + 100).map((m) => ({ key: m.key, value: m.value, timestamp: String(m.timestamp), headers: Object.fromEntries(m.headers), partition: 0 })),
-        });
-      }
-    } finally {
-      await producer.disconnect();
-    }
+    await kafkajsWriteGzip(bootstrap, 'from-kafkajs', messages);
     assertSameMessages(withoutHeaders(messages), emptiesAsSent((await kafkaGo('consume', bootstrap, ['from-kafkajs', '1'])) as ConsumedMessage[], messages));
   });
 });

@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
 import { assertSameMessages, emptiesAsSent, makeMessages, withoutHeaders, type ConsumedMessage } from './dataset.js';
 import { buildDebianGo, runJsonLines } from './debian-go.js';
+import { kafkajsWriteGzip } from './kafkajs-write.js';
 import { pythonConsume } from './python-clients.js';
 
 let binary: string;
@@ -51,21 +52,8 @@ test('optiopay/kafka: acks=all produce in 0.8\'s message format (none, gzip, sna
 test('optiopay/kafka reads the record batches other clients wrote (kafkajs: headers, gzip) with its own parser', async () => {
   await withBroker(async ({ bootstrap, broker }) => {
     await broker.createTopic('from-kafkajs', 1, {});
-    const { Kafka, CompressionTypes, logLevel } = await import('kafkajs');
-    const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING });
-    const producer = kafka.producer();
     const messages = makeMessages(500, 1);
-    await producer.connect();
-    try {
-      for (let i = 0; i < messages.length; i += 100) {
-        await producer.send({
-          topic: 'from-kafkajs', acks: -1, compression: CompressionTypes.GZIP,
-          messages: messages.slice(i, i + 100).map((m) => ({ key: m.key, value: m.value, timestamp: String(m.timestamp), headers: Object.fromEntries(m.headers), partition: 0 })),
-        });
-      }
-    } finally {
-      await producer.disconnect();
-    }
+    await kafkajsWriteGzip(bootstrap, 'from-kafkajs', messages);
     const read = (await optiopay('consume', bootstrap, ['from-kafkajs', '1', '1'])) as ConsumedMessage[];
     assertSameMessages(withoutHeaders(messages), emptiesAsSent(read, messages), { checkTimestamps: false });
   });

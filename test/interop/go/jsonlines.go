@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -68,4 +69,22 @@ func millis(t time.Time) int64 {
 
 func fromMillis(ms int64) time.Time {
 	return time.Unix(0, ms*int64(time.Millisecond))
+}
+
+// intArg is a command-line argument as a number; the program ends if it is not one.
+func intArg(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		fail("argument", err)
+	}
+	return n
+}
+
+// commandLine is the program's command and bootstrap address, and the arguments after them; the program ends
+// without them.
+func commandLine() (command, bootstrap string, args []string) {
+	if len(os.Args) < 3 {
+		fail("usage", fmt.Errorf("clients COMMAND BOOTSTRAP [ARGS]"))
+	}
+	return os.Args[1], os.Args[2], os.Args[3:]
 }

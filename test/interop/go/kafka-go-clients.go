@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -160,24 +159,14 @@ func group(bootstrap, topic, groupID string, max int, idle time.Duration) {
 }
 
 func main() {
-	if len(os.Args) < 3 {
-		fail("usage", fmt.Errorf("clients COMMAND BOOTSTRAP [ARGS]"))
-	}
-	command, bootstrap, args := os.Args[1], os.Args[2], os.Args[3:]
-	number := func(s string) int {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			fail("argument", err)
-		}
-		return n
-	}
+	command, bootstrap, args := commandLine()
 	switch command {
 	case "produce":
 		produce(bootstrap, args[0], args[1])
 	case "consume":
-		consume(bootstrap, args[0], number(args[1]))
+		consume(bootstrap, args[0], int(intArg(args[1])))
 	case "group":
-		group(bootstrap, args[0], args[1], number(args[2]), time.Duration(number(args[3]))*time.Millisecond)
+		group(bootstrap, args[0], args[1], int(intArg(args[2])), time.Duration(intArg(args[3]))*time.Millisecond)
 	default:
 		fail("command", fmt.Errorf("unknown command %s", command))
 	}

@@ -6,7 +6,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -149,24 +148,14 @@ func metadata(bootstrap string) {
 }
 
 func main() {
-	if len(os.Args) < 3 {
-		fail("usage", fmt.Errorf("clients COMMAND BOOTSTRAP [ARGS]"))
-	}
-	command, bootstrap, args := os.Args[1], os.Args[2], os.Args[3:]
-	number := func(i int) int64 {
-		n, err := strconv.ParseInt(args[i], 10, 64)
-		if err != nil {
-			fail("argument", err)
-		}
-		return n
-	}
+	command, bootstrap, args := commandLine()
 	switch command {
 	case "produce":
 		produce(bootstrap, args[0], args[1])
 	case "consume":
-		consume(bootstrap, args[0], int(number(1)), int32(number(2)))
+		consume(bootstrap, args[0], int(intArg(args[1])), int32(intArg(args[2])))
 	case "offsets":
-		offsets(bootstrap, args[0], int32(number(1)))
+		offsets(bootstrap, args[0], int32(intArg(args[1])))
 	case "metadata":
 		metadata(bootstrap)
 	default:
