@@ -9,3 +9,19 @@ export async function until(done: () => boolean, what: string, timeoutMs = 10_00
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * `step`'s outcome, or a failure naming `what` after `timeoutMs`: a client call that may wait for ever (a join that
+ * never completes) fails the test with its name instead of hanging the file until the runner's timeout.
+ */
+export async function within<T>(step: Promise<T>, what: string, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took more than ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([step, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { withBroker } from '../helpers/broker.js';
-import { until } from '../helpers/until.js';
+import { until, within } from '../helpers/until.js';
 import { burrowUntil, withBurrow } from './burrow.js';
 
 const CLUSTERS = [{ name: 'default' }, { name: 'kafka2', kafkaVersion: '2.0.0' }];
@@ -42,8 +42,8 @@ test('Burrow reads a group\'s committed offsets from __consumer_offsets and repo
       let consumed = 0;
       await consumer.run({ autoCommit: false, eachMessage: async () => void consumed++ });
       await until(() => consumed === 90, 'the group to consume the 90 messages', 30_000);
-      await consumer.commitOffsets([{ topic: 'payments', partition: 0, offset: '25' }, { topic: 'payments', partition: 1, offset: '30' }, { topic: 'payments', partition: 2, offset: '5' }]);
-      await consumer.disconnect();
+      await within(consumer.commitOffsets([{ topic: 'payments', partition: 0, offset: '25' }, { topic: 'payments', partition: 1, offset: '30' }, { topic: 'payments', partition: 2, offset: '5' }]), 'the commit', 30_000);
+      await within(consumer.disconnect(), 'the consumer\'s leave', 30_000);
 
       await withBurrow(bootstrap, CLUSTERS, async (burrow) => {
         for (const { name } of CLUSTERS) {
@@ -55,7 +55,7 @@ test('Burrow reads a group\'s committed offsets from __consumer_offsets and repo
 
         // the log grows and the group moves on: Burrow follows both
         await send(1, 10);
-        await admin.setOffsets({ groupId: 'ledger', topic: 'payments', partitions: [{ partition: 1, offset: '35' }] });
+        await within(admin.setOffsets({ groupId: 'ledger', topic: 'payments', partitions: [{ partition: 1, offset: '35' }] }), 'kafkajs\' setOffsets', 60_000);
         for (const { name } of CLUSTERS) {
           const status = await burrowUntil(burrow, lagPath(name), (b) => (b.status?.totallag === 35 ? b.status : undefined));
           assert.deepEqual(endsAndLags(status.partitions), [['payments', 0, 25, 15], ['payments', 1, 35, 5], ['payments', 2, 5, 15]], name);

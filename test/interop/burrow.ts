@@ -49,6 +49,9 @@ function startProcess(cmd: string, args: string[]): { child: ChildProcess; outpu
   };
 }
 
+/** How long one request to ZooKeeper or Burrow may take: a server that accepts and never answers must not hang a poll. */
+const REQUEST_TIMEOUT_MS = 5_000;
+
 async function poll<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -72,7 +75,7 @@ async function startZooKeeper(dir: string) {
   ].join('\n') + '\n');
   const zk = startProcess('java', ['-Xmx128m', '-cp', '/usr/share/java/zookeeper.jar', 'org.apache.zookeeper.server.ZooKeeperServerMain', config]);
   try {
-    await poll('ZooKeeper to serve', () => fourLetterWord(port, 'srvr').then((a) => (a.includes('Mode: standalone') ? a : undefined)), 60_000);
+    await poll('ZooKeeper to serve', () => fourLetterWord(port, 'srvr').then((a) => (a.includes('Mode: standalone') ? a : undefined)), 45_000);
   } catch (err) {
     await zk.stop();
     throw new Error(`${(err as Error).message}; ZooKeeper printed: ${zk.output().slice(-2000)}`);
@@ -83,6 +86,7 @@ async function startZooKeeper(dir: string) {
 function fourLetterWord(port: number, word: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy(new Error(`no answer to ${word} in ${REQUEST_TIMEOUT_MS} ms`)));
     const chunks: Buffer[] = [];
     socket.on('connect', () => socket.end(word));
     socket.on('data', (d: Buffer) => chunks.push(d));
@@ -133,10 +137,10 @@ async function startBurrow(dir: string, httpPort: number, clusters: number): Pro
     const proc = startProcess('Burrow', ['--config-dir', dir]);
     const listed = await poll('Burrow to list its clusters, or to exit', async () => {
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) return false;
-      const res = await fetch(`http://127.0.0.1:${httpPort}/v3/kafka`);
+      const res = await fetch(`http://127.0.0.1:${httpPort}/v3/kafka`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
       const body = (await res.json()) as { clusters?: string[] };
       return body.clusters?.length === clusters ? true : undefined;
-    }, 60_000).catch(() => false);
+    }, 30_000).catch(() => false);
     if (listed) return proc;
     await proc.stop();
     printed.push(`attempt ${attempt}: ${proc.output().slice(-3000)}`);
@@ -154,7 +158,7 @@ export async function withBurrow<T>(bootstrap: string, clusters: BurrowCluster[]
       const proc = await startBurrow(dir, httpPort, clusters.length);
       const burrow: Burrow = {
         async get(path) {
-          const res = await fetch(`http://127.0.0.1:${httpPort}${path}`);
+          const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
           return res.json();
         },
         logs: () => proc.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
@@ -165,7 +169,7 @@ export async function withBurrow<T>(bootstrap: string, clusters: BurrowCluster[]
 }
 
 /** Polls Burrow's `path` until `accept` takes its JSON body (returning what the test needs), for up to `timeoutMs`. */
-export async function burrowUntil<T>(burrow: Burrow, path: string, accept: (body: any) => T | undefined, timeoutMs = 60_000): Promise<T> {
+export async function burrowUntil<T>(burrow: Burrow, path: string, accept: (body: any) => T | undefined, timeoutMs = 40_000): Promise<T> {
   let last: unknown;
   try {
     return await poll(`Burrow's ${path}`, async () => accept((last = await burrow.get(path))), timeoutMs);
