@@ -39,8 +39,7 @@ export class ConsumerGroupLedger {
    * while they are being written is compared against them; if the write fails, `unwritten` takes them back.
    */
   changes(groupId: string, state: ConsumerGroupState, memberId: string | null): ConsumerGroupRecord[] {
-    let w = this.written.get(groupId);
-    if (!w) this.written.set(groupId, (w = { groupEpoch: 0, members: new Set(), records: new Map() }));
+    const w = this.writtenOf(groupId);
     const everyone =
       memberId === null || w.groupEpoch !== state.groupEpoch || w.members.size !== state.members.size || w.members.has(memberId) !== state.members.has(memberId);
     const current = this.recordsOf(groupId, state, everyone ? state.members.keys() : [memberId!]);
@@ -70,10 +69,15 @@ export class ConsumerGroupLedger {
 
   /** Records whose write failed: the next change writes them again (a value) or leaves them to be deleted again (a tombstone). */
   unwritten(groupId: string, records: ConsumerGroupRecord[]): void {
-    let w = this.written.get(groupId);
-    if (!w) this.written.set(groupId, (w = { groupEpoch: 0, members: new Set(), records: new Map() }));
+    const w = this.writtenOf(groupId);
     w.groupEpoch = Number.NaN; // every member compared next time
     for (const record of records) w.records.set(encodeConsumerKey(record).toString('latin1'), { record, value: UNKNOWN });
+  }
+
+  private writtenOf(groupId: string): Written {
+    let w = this.written.get(groupId);
+    if (!w) this.written.set(groupId, (w = { groupEpoch: 0, members: new Set(), records: new Map() }));
+    return w;
   }
 
   /** A group deleted: nothing of it is written any more. */
@@ -140,8 +144,7 @@ export class ConsumerGroupLedger {
   /** A record read at a start, in the order written (later records for a key win). */
   replay(record: ConsumerGroupRecord): void {
     const key = encodeConsumerKey(record).toString('latin1');
-    let w = this.written.get(record.group);
-    if (!w) this.written.set(record.group, (w = { groupEpoch: 0, members: new Set(), records: new Map() }));
+    const w = this.writtenOf(record.group);
     if (record.value === null) w.records.delete(key);
     else w.records.set(key, { record, value: encodeConsumerValue(record) });
     let g = this.replayed.get(record.group);
