@@ -118,31 +118,24 @@ function writeTopicPartitions(w: Writer, topics: TopicPartitions[]): void {
 }
 
 /**
- * A consumer group record from its key (past its type, given) and value, or null for a type this does not keep
+ * A consumer group record from its key (past its type, given) and value `v`, or null for a type this does not keep
  * (partition metadata). A value version other than 0 is refused (CORRUPT_MESSAGE), as a newer layout would be misread.
  */
-export function decodeConsumerRecord(type: number, key: Reader, value: Reader | null): ConsumerGroupRecord | null {
+export function decodeConsumerRecord(type: number, key: Reader, v: Reader | null): ConsumerGroupRecord | null {
   const group = key.string(false);
-  const version = value?.int16();
+  const version = v?.int16();
   if (version !== undefined && version !== 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `consumer group record type ${type} has value version ${version}`);
-  const v = value;
   switch (type) {
     case ConsumerRecordType.GROUP_EPOCH:
       return { kind: 'consumer-epoch', group, value: v && { epoch: ended(v, v.int32()) } };
     case ConsumerRecordType.TARGET_EPOCH:
       return { kind: 'consumer-target-epoch', group, value: v && { assignmentEpoch: ended(v, v.int32()) } };
-    case ConsumerRecordType.MEMBER: {
-      const memberId = key.string(false);
-      return { kind: 'consumer-member', group, memberId, value: v && ended(v, readMember(v)) };
-    }
-    case ConsumerRecordType.TARGET: {
-      const memberId = key.string(false);
-      return { kind: 'consumer-target', group, memberId, value: v && ended(v, readTopicPartitions(v)) };
-    }
-    case ConsumerRecordType.CURRENT: {
-      const memberId = key.string(false);
-      return { kind: 'consumer-current', group, memberId, value: v && ended(v, readCurrent(v)) };
-    }
+    case ConsumerRecordType.MEMBER:
+      return { kind: 'consumer-member', group, memberId: key.string(false), value: v && ended(v, readMember(v)) };
+    case ConsumerRecordType.TARGET:
+      return { kind: 'consumer-target', group, memberId: key.string(false), value: v && ended(v, readTopicPartitions(v)) };
+    case ConsumerRecordType.CURRENT:
+      return { kind: 'consumer-current', group, memberId: key.string(false), value: v && ended(v, readCurrent(v)) };
     default:
       return null;
   }
