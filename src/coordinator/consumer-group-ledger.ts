@@ -1,6 +1,6 @@
 import type { TopicAssignment } from './consumer-group-assignors.js';
 import { encodeConsumerKey, encodeConsumerValue, MemberState, type ConsumerGroupRecord, type StoredConsumerMember, type StoredCurrentAssignment, type TopicPartitions } from './consumer-group-records.js';
-import type { ConsumerGroupState, TopicLookup } from './consumer-groups.js';
+import { splitOwned, type ConsumerGroupState, type TopicLookup } from './consumer-groups.js';
 
 /** What was last written of a group: its epoch and members then, and each record's value by key. */
 interface Written {
@@ -95,13 +95,7 @@ export class ConsumerGroupLedger {
       const m = state.members.get(memberId);
       if (!m) continue;
       const target = state.target.get(memberId) ?? new Map<string, number[]>();
-      const assigned = new Map<string, number[]>();
-      const pending = new Map<string, number[]>();
-      for (const [topic, partitions] of m.owned) {
-        const kept = partitions.filter((p) => target.get(topic)?.includes(p));
-        if (kept.length > 0) assigned.set(topic, kept);
-        if (kept.length < partitions.length) pending.set(topic, partitions.filter((p) => !kept.includes(p)));
-      }
+      const { kept: assigned, revoked: pending } = splitOwned(m.owned, target);
       let awaited = false;
       for (const [topic, partitions] of target) if (partitions.some((p) => !assigned.get(topic)?.includes(p))) awaited = true;
       const memberState = pending.size > 0 ? MemberState.UNREVOKED_PARTITIONS : awaited && m.memberEpoch >= 0 ? MemberState.UNRELEASED_PARTITIONS : MemberState.STABLE;

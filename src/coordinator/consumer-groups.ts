@@ -120,6 +120,18 @@ function compileRegex(regex: string): RegExp | null | undefined {
   }
 }
 
+/** What a member holds split by its target: the partitions it keeps, and those it must give up (topics with none left out). */
+export function splitOwned(owned: TopicAssignment, target: TopicAssignment): { kept: TopicAssignment; revoked: TopicAssignment } {
+  const kept: TopicAssignment = new Map();
+  const revoked: TopicAssignment = new Map();
+  for (const [topic, partitions] of owned) {
+    const inTarget = partitions.filter((p) => target.get(topic)?.includes(p));
+    if (inTarget.length > 0) kept.set(topic, inTarget);
+    if (inTarget.length < partitions.length) revoked.set(topic, partitions.filter((p) => !inTarget.includes(p)));
+  }
+  return { kept, revoked };
+}
+
 const regexMatchesText = (matched: Map<string, string[]>) => [...matched].map(([memberId, topics]) => `${memberId}=${topics.join(',')}`).join('\n');
 
 /**
@@ -239,9 +251,8 @@ export class ConsumerGroupProtocol {
     for (const m of group.members.values()) {
       m.pattern = m.regex === null ? null : (compileRegex(m.regex) ?? null);
       m.lastSeenMs = now;
-      const target = group.target.get(m.memberId);
-      const revoking = [...m.owned].some(([t, ps]) => ps.some((p) => !target?.get(t)?.includes(p)));
-      m.revokingSinceMs = revoking ? now : null;
+      const { revoked } = splitOwned(m.owned, group.target.get(m.memberId) ?? new Map());
+      m.revokingSinceMs = revoked.size > 0 ? now : null;
     }
     this.noteSubscriptions(group);
   }
@@ -270,15 +281,8 @@ export class ConsumerGroupProtocol {
 
   private reconcile(group: ConsumerGroupState, member: ConsumerMember): HeartbeatResponse {
     const target = group.target.get(member.memberId) ?? new Map<string, number[]>();
-    const inTarget = (t: string, p: number) => target.get(t)?.includes(p) ?? false;
-    const keep = new Map<string, number[]>();
-    let revoking = false;
-    for (const [t, ps] of member.owned) {
-      const kept = ps.filter((p) => inTarget(t, p));
-      if (kept.length < ps.length) revoking = true;
-      if (kept.length > 0) keep.set(t, kept);
-    }
-    if (revoking) {
+    const { kept: keep, revoked } = splitOwned(member.owned, target);
+    if (revoked.size > 0) {
       // give up first: the partitions stay counted as the member's until its heartbeat reports them gone,
       // and only then does it get the new epoch and anything new
       member.revokingSinceMs ??= this.now();
