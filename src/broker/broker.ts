@@ -10,6 +10,7 @@ import { DEFAULT_TRANSACTION_CONFIG, TransactionCoordinator, type TransactionCon
 import { Connection } from './connection.js';
 import { dispatchFrame } from './dispatch.js';
 import { HANDLERS } from './handlers/index.js';
+import { AppendOrder } from './append-order.js';
 import { BufferPool } from './buffer-pool.js';
 import { QueuedRequestBytes } from './queued-request-bytes.js';
 import { FetchMemory } from './fetch-memory.js';
@@ -88,6 +89,8 @@ export class Broker {
   readonly connections = new Set<Connection>();
   /** Memory for large produce requests and fetch reads, shared by all connections (see BufferPool). */
   readonly bufferPool = new BufferPool();
+  /** Keeps each partition's appends in their requests' order while some wait on the records thread. */
+  readonly appendOrder = new AppendOrder();
   readonly queuedRequests: QueuedRequestBytes;
   readonly fetchMemory: FetchMemory;
   readonly storageErrors: StorageErrorLog;

@@ -46,6 +46,23 @@ export function decompressedSize(codec: number, data: Buffer): DecompressedSize 
   throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${codec}`);
 }
 
+/**
+ * About how many bytes decompressing `data`, a records section in `codec`, makes: what its framing states, or where
+ * the framing bounds more (a Zstandard frame without its content size), that bound; a gzip stream, which bounds
+ * nothing, counts at least 16 times its own size. For choosing where to do the work, not for checking: a payload
+ * whose framing does not parse, or states more than MAX_DECOMPRESSED_BYTES, counts its own size, as it is refused
+ * before it is decoded.
+ */
+export function decodingBytes(codec: number, data: Buffer): number {
+  try {
+    const { stated, bound } = decompressedSize(codec, data);
+    if (stated > MAX_DECOMPRESSED_BYTES) return data.length;
+    return Math.min(Math.max(stated, Number.isFinite(bound) ? bound : data.length * 16), MAX_DECOMPRESSED_BYTES);
+  } catch {
+    return data.length;
+  }
+}
+
 // The Java client frames snappy the xerial way (magic, versions, then length-prefixed blocks); librdkafka
 // writes a plain snappy block. Readers must accept both.
 function snappyDecode(data: Buffer): Buffer {

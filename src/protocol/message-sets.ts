@@ -7,7 +7,7 @@
 // [magic int8][attributes int8][timestamp int64, magic 1 only][key bytes][value bytes]. A compressed message (codec
 // in attributes' low three bits) is a wrapper whose value is a compressed message set of the real messages.
 import { crc32 } from '@node-rs/crc32';
-import { Compression, decompress } from './compression.js';
+import { Compression, decodingBytes, decompress } from './compression.js';
 import { ErrorCode, KafkaError, ProtocolError } from './errors.js';
 import { Attributes, Batch, batchInfoAt, batchSizeAt, readInt64, writeInt64 } from './record-batch.js';
 import { sealRecordBatch } from './records.js';
@@ -85,6 +85,31 @@ export function messageSetToBatches(messageSet: Buffer, nowMs: number, maxBatchB
   endRun();
   if (batches.length === 0) throw corrupt('the message set holds no message');
   return batches.length === 1 ? batches[0]! : Buffer.concat(batches);
+}
+
+/**
+ * About how many bytes converting `messageSet` reads and decompresses: every message's, and what its compressed
+ * wrappers decompress to. Reads the message headers only, and stops at the first that does not parse (conversion
+ * refuses it).
+ */
+export function messageSetDecodingBytes(messageSet: Buffer): number {
+  let bytes = 0;
+  for (let at = 0; messageSet.length - at >= LOG_OVERHEAD; ) {
+    const start = at + LOG_OVERHEAD;
+    const end = start + messageSet.readInt32BE(at + 8);
+    if (end < start + CRC_BYTES + 2 || end > messageSet.length) break;
+    bytes += end - start;
+    const magic = messageSet[start + CRC_BYTES]!;
+    const codec = messageSet[start + CRC_BYTES + 1]! & Attributes.COMPRESSION_MASK;
+    // a wrapper holds its compressed messages in its value, after its key
+    const keyAt = start + CRC_BYTES + 2 + (magic === 1 ? 8 : 0);
+    if (codec !== Compression.NONE && keyAt + 4 <= end) {
+      const valueAt = keyAt + 4 + Math.max(messageSet.readInt32BE(keyAt), 0) + 4;
+      if (valueAt <= end) bytes += decodingBytes(codec, messageSet.subarray(valueAt, end));
+    }
+    at = end;
+  }
+  return bytes;
 }
 
 const uvarintBytes = (x: number) => {

@@ -1,5 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
-import { Compression, MAX_DECOMPRESSED_BYTES, decompress, decompressedSize } from './compression.js';
+import { Compression, MAX_DECOMPRESSED_BYTES, decodingBytes, decompress, decompressedSize } from './compression.js';
 import { ErrorCode, KafkaError } from './errors.js';
 import { Reader } from './reader.js';
 
@@ -167,6 +167,29 @@ export function validateBatches(records: Buffer, maxBatchBytes: number, rules: R
   }
   // not empty (refused above), so the loop made it
   return { batches: batches!, records: total, bytes: records.length };
+}
+
+/**
+ * About how many bytes validating `records` under `rules`, and re-encoding them in `codec` (null: kept as sent),
+ * decompresses or compresses: the work validateBatches and recompressBatches do beyond walking batch headers. Reads
+ * the headers only, and stops at the first that does not parse (validation refuses it, without decoding anything).
+ */
+export function batchesDecodingBytes(records: Buffer, rules: Readonly<RecordRules>, codec: number | null): number {
+  let bytes = 0;
+  for (let at = 0; records.length - at >= Batch.HEADER_BYTES; ) {
+    const size = batchSizeAt(records, at);
+    if (size < Batch.HEADER_BYTES || at + size > records.length) break;
+    const attributes = records.readInt16BE(at + Batch.ATTRIBUTES);
+    const sent = attributes & Attributes.COMPRESSION_MASK;
+    const recoded = codec !== null && codec !== sent && (attributes & Attributes.CONTROL) === 0;
+    if (sent === Compression.NONE) {
+      if (recoded) bytes += size;
+    } else if (recoded || rules.keysRequired || rules.timestamps || readInt64(records, at + Batch.MAX_TIMESTAMP) < readInt64(records, at + Batch.BASE_TIMESTAMP)) {
+      bytes += decodingBytes(sent, records.subarray(at + Batch.HEADER_BYTES, at + size));
+    }
+    at += size;
+  }
+  return bytes;
 }
 
 /** An invalid record inside a batch; `index` is the record's position in the batch (KIP-467). */

@@ -1,42 +1,34 @@
-import { parentPort } from 'node:worker_threads';
+import { answerRequests, asBuffer, type Answer } from '../io/request-thread.js';
 import { lowerThreadPriority } from '../io/thread-priority.js';
 import { batchInfoAt, batchSizeAt, type BatchInfo } from '../protocol/record-batch.js';
 import { visitRecordKeys } from '../protocol/records.js';
-import type { ChunkJudgement, CleanerReply, CleanerRequest } from './cleaner.js';
+import type { ChunkJudgement, CleanerRequest } from './cleaner.js';
 import { OffsetMap } from './offset-map.js';
 import { judgeRecords, type CleaningRound } from './record-cleaning.js';
 
 // The cleaner thread (see Cleaner): the key maps of the passes under way, and the work on records they ask for, one
 // request at a time in the order they come.
 const maps = new Map<number, OffsetMap>();
-const port = parentPort!;
 
 // background work: on two cores its thread shared one with the event loop, and appends made beside a pass waited
 // p50 0.87-0.88 ms at the default priority, 0.54-0.61 ms at the lowest (`npm run bench:storage -- --compaction`)
 lowerThreadPriority(19);
 
-port.on('message', (request: CleanerRequest) => {
-  try {
-    const { value, transfer } = handle(request);
-    port.postMessage({ id: request.id, value } satisfies CleanerReply, transfer);
-  } catch (err) {
-    port.postMessage({ id: request.id, error: err instanceof Error ? err.message : String(err) } satisfies CleanerReply);
-  }
-});
+answerRequests(handle);
 
-function handle(request: CleanerRequest): { value: unknown; transfer: ArrayBuffer[] } {
+function handle(request: CleanerRequest): Answer {
   switch (request.op) {
     case 'open':
       maps.set(request.map, new OffsetMap(request.keys, request.maxBytes));
-      return { value: undefined, transfer: [] };
+      return { value: undefined };
     case 'clear':
       mapOf(request.map).clear();
-      return { value: undefined, transfer: [] };
+      return { value: undefined };
     case 'free':
       maps.delete(request.map);
-      return { value: undefined, transfer: [] };
+      return { value: undefined };
     case 'map':
-      return { value: mapKeys(mapOf(request.map), asBuffer(request.chunk), request.skip, request.from), transfer: [] };
+      return { value: mapKeys(mapOf(request.map), asBuffer(request.chunk), request.skip, request.from) };
     case 'judge': {
       const judgement = judge(mapOf(request.map), asBuffer(request.chunk), request.asked, request.round);
       const { verdicts, removed, rebuilt, rebuiltEnds } = judgement;
@@ -50,9 +42,6 @@ function mapOf(id: number): OffsetMap {
   if (map === undefined) throw new Error(`no key map ${id} in this thread`);
   return map;
 }
-
-/** A chunk arrives as a copy, a plain Uint8Array. */
-const asBuffer = (chunk: Uint8Array): Buffer => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 
 /** Calls `visit` with each batch of `chunk`, which holds whole batches only, and its position among them. */
 function eachBatch(chunk: Buffer, visit: (raw: Buffer, info: BatchInfo, i: number) => boolean | void): void {

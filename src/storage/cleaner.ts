@@ -1,18 +1,14 @@
-import { Worker } from 'node:worker_threads';
 import { systemClock, type Clock } from '../io/clock.js';
+import { RequestThread } from '../io/request-thread.js';
 import { Verdict, type CleaningRound } from './record-cleaning.js';
 
 /** What the cleaner thread is asked to do (see cleaner-thread.ts). */
-export type CleanerRequest = { id: number } & (
+export type CleanerRequest =
   | { op: 'open'; map: number; keys: number; maxBytes: number }
   | { op: 'clear'; map: number }
   | { op: 'free'; map: number }
   | { op: 'map'; map: number; chunk: Uint8Array; skip: Uint8Array; from: number }
-  | { op: 'judge'; map: number; chunk: Uint8Array; asked: Uint8Array; round: CleaningRound }
-);
-
-/** The thread's answer to a request: its value, or why it could not be done. */
-export type CleanerReply = { id: number; error: string } | { id: number; error?: undefined; value: unknown };
+  | { op: 'judge'; map: number; chunk: Uint8Array; asked: Uint8Array; round: CleaningRound };
 
 /** The thread's answer to `judge`, a field per batch of the chunk. */
 export interface ChunkJudgement {
@@ -24,8 +20,6 @@ export interface ChunkJudgement {
   tombstoneDueMs: number;
 }
 
-type Waiter = { resolve(value: unknown): void; reject(err: Error): void };
-
 /**
  * The thread that does compaction's work on records, as Kafka's log cleaner threads do: it holds each pass's key
  * map, hashes every key into it, and judges and rebuilds the batches. The event loop reads the segments, sends the
@@ -33,83 +27,13 @@ type Waiter = { resolve(value: unknown): void; reject(err: Error): void };
  * every request up: even given back every 0.25 ms, 1 KiB `fsync` appends to another partition were acknowledged p50
  * 1.05-1.35 ms during a pass over 200 MiB, 0.54-0.61 ms with the thread (0.32-0.38 ms alone).
  *
- * One per process, shared by every broker in it, as the small-I/O thread is: a thread takes 90-120 ms to start (its
- * own copy of the modules, the compression codecs among them), and one per storage engine made a test that restarts
- * the engine hundreds of times three times slower. Started at the first request, and held by the process only while
- * a request waits: an idle thread keeps no process alive. A thread that fails or is stopped refuses what waits on it,
- * and the next request starts another.
+ * One per process, shared by every broker in it, as the small-I/O thread is: one per storage engine made a test that
+ * restarts the engine hundreds of times three times slower.
  */
-class CleanerThread {
-  private worker: Worker | null = null;
-  private readonly waiting = new Map<number, Waiter>();
-  private lastId = 0;
-  private lastMap = 0;
+const thread = new RequestThread<CleanerRequest>(new URL('./cleaner-thread.js', import.meta.url), 'cleaner thread');
 
-  /** A key map id no other pass in the process has. */
-  newMap(): number {
-    return ++this.lastMap;
-  }
-
-  /** Sends a request; its id, to give up on it (forget), and its reply. */
-  send<T>(request: DistributiveOmit<CleanerRequest, 'id'>): { id: number; reply: Promise<T> } {
-    const worker = this.worker ?? this.start();
-    const id = ++this.lastId;
-    if (this.waiting.size === 0) worker.ref();
-    const reply = new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      worker.postMessage({ ...request, id });
-    });
-    return { id, reply };
-  }
-
-  /** Refuses a request with `err` now; the thread's reply, should one come, is dropped. */
-  forget(id: number, err: Error): void {
-    this.settled(id)?.reject(err);
-  }
-
-  /** Ends the thread; what waits on it is refused, and the next request starts another. */
-  async stop(): Promise<void> {
-    const worker = this.worker;
-    if (worker === null) return;
-    this.worker = null;
-    await worker.terminate();
-    this.refuseWaiting(new Error('the cleaner thread was stopped'));
-  }
-
-  private start(): Worker {
-    const worker = new Worker(new URL('./cleaner-thread.js', import.meta.url));
-    worker.on('message', (reply: CleanerReply) => {
-      const waiter = this.settled(reply.id);
-      if (reply.error !== undefined) waiter?.reject(new Error(`cleaner thread: ${reply.error}`));
-      else waiter?.resolve(reply.value);
-    });
-    const failed = (err: Error): void => {
-      if (this.worker !== worker) return; // one stopped: stop() refused what waited
-      this.worker = null;
-      this.refuseWaiting(err);
-    };
-    worker.on('error', failed);
-    worker.on('exit', (code) => failed(new Error(`the cleaner thread exited with code ${code}`)));
-    this.worker = worker;
-    return worker;
-  }
-
-  /** A request's waiter, no longer waiting; the thread is let go of once none is. */
-  private settled(id: number): Waiter | undefined {
-    const waiter = this.waiting.get(id);
-    this.waiting.delete(id);
-    if (waiter !== undefined && this.waiting.size === 0) this.worker?.unref();
-    return waiter;
-  }
-
-  private refuseWaiting(err: Error): void {
-    const waiting = [...this.waiting.values()];
-    this.waiting.clear();
-    for (const w of waiting) w.reject(err);
-  }
-}
-
-const thread = new CleanerThread();
+/** A key map id no other pass in the process has. */
+let lastMap = 0;
 
 /**
  * Ends the process's cleaner thread: the requests waiting on it are refused (their passes fail, changing nothing),
@@ -140,7 +64,7 @@ export class Cleaner {
 
   /** A key map in the thread for up to `keys` keys in at most `maxBytes` (see OffsetMap). */
   async openMap(keys: number, maxBytes: number): Promise<CleanerMap> {
-    const map = thread.newMap();
+    const map = ++lastMap;
     await this.call({ op: 'open', map, keys, maxBytes });
     return new CleanerMap(this, map);
   }
@@ -180,15 +104,13 @@ export class Cleaner {
   }
 
   /** For CleanerMap; a closed cleaner still frees its maps. */
-  call<T>(request: DistributiveOmit<CleanerRequest, 'id'>): Promise<T> {
+  call<T>(request: CleanerRequest): Promise<T> {
     if (this.closed && request.op !== 'free') return Promise.reject(new Error('the cleaner was closed'));
     const { id, reply } = thread.send<T>(request);
     this.mine.add(id);
     return reply.finally(() => this.mine.delete(id));
   }
 }
-
-type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 /** One compaction pass's key map, held in the cleaner thread. */
 export class CleanerMap {

@@ -4,7 +4,9 @@
 // Behavior: batches are validated (framing, magic, CRC32C, record framing and offset deltas of uncompressed
 // batches, max.message.bytes; on compacted topics every record needs a key, compressed batches decoded to check)
 // and appended as sent with offsets patched in place; a topic with its own compression.type gets batches of other
-// codecs re-encoded in it first, and max.message.bytes applies again to what that makes. A partition's records
+// codecs re-encoded in it first, and max.message.bytes applies again to what that makes (produced-records.ts). Where
+// that work decompresses, compresses or converts 64 KiB or more, it runs in the records thread, and the partition's
+// later appends queue behind it (AppendOrder), so that one large batch holds up its own request only. A partition's records
 // larger than its segment.bytes as stored (after any re-encoding, as in Kafka) get RECORD_LIST_TOO_LARGE (an append
 // goes into one segment whole). acks=1 waits for the write, acks=-1
 // for durability under the topic's flush policy (and gets NOT_ENOUGH_REPLICAS when the topic's min.insync.replicas
@@ -22,32 +24,14 @@ import type {
   ProduceResponsePartitionProduceResponse,
   ProduceResponseTopicProduceResponse,
 } from '../../protocol/messages.generated.js';
-import { Attributes, InvalidRecordError, validateBatches, type ValidatedBatches } from '../../protocol/record-batch.js';
-import { messageSetToBatches } from '../../protocol/message-sets.js';
-import { recompressBatches } from '../../protocol/records.js';
+import { Attributes, InvalidRecordError, type ValidatedBatches } from '../../protocol/record-batch.js';
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
-import { compressionLevels, recordRules, topicCodec, type LogConfig } from '../../storage/log-config.js';
+import type { AppendResult } from '../../storage/partition-log.js';
 import type { Broker } from '../broker.js';
+import { prepareInThread, THREAD_PREPARATION_BYTES } from '../prepare-in-thread.js';
+import { preparationBytes, preparationFor, prepareRecords, type PreparedRecords } from '../produced-records.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
-
-const FIRST_RECORD_BATCH_VERSION = 3;
-
-/** A partition's records as record batches: an old version's message set converted. */
-function recordBatchesOf(records: Buffer, version: number, config: LogConfig): Buffer {
-  return version < FIRST_RECORD_BATCH_VERSION ? messageSetToBatches(records, Date.now(), config.maxMessageBytes) : records;
-}
-
-/**
- * The batches as the topic stores them: re-encoded in its compression.type where a batch came in another codec
- * (records are not decoded; control batches stay as they are), else as sent. Re-encoding changes their sizes, so
- * max.message.bytes is checked again on what it makes, as Kafka does.
- */
-function asStored(records: Buffer, validated: ValidatedBatches, config: LogConfig): { records: Buffer; validated: ValidatedBatches } {
-  const codec = topicCodec(config.compressionType);
-  const recompressed = codec === null ? null : recompressBatches(records, validated.batches, codec, compressionLevels(config));
-  return recompressed ? { records: recompressed, validated: validateBatches(recompressed, config.maxMessageBytes) } : { records, validated };
-}
 
 /**
  * Refusals that carry no log start offset (-1), as in Kafka; every other refusal by a partition's own checks
@@ -103,40 +87,56 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           continue;
         }
         const log = topic!.partitions[p.index];
-        try {
-          if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topicData.name}-${p.index}`);
-          refuseInternalTopicChange(topicData.name, 'append to');
-          if (acks === -1 && log.config.minInsyncReplicas > 1) {
-            throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${topicData.name}-${p.index} has 1 in-sync replica, fewer than its min.insync.replicas of ${log.config.minInsyncReplicas}`);
-          }
-          if (!p.records || p.records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
-          const sent = recordBatchesOf(p.records, version, log.config);
-          const { records, validated } = asStored(sent, validateBatches(sent, log.config.maxMessageBytes, recordRules(log.config, Date.now())), log.config);
-          // (checked here, not in the engine, whose tests roll a segment per append with a tiny segment.bytes)
-          if (records.length > log.config.segmentBytes) {
-            throw new KafkaError(ErrorCode.RECORD_LIST_TOO_LARGE, `${records.length} bytes appended to ${topicData.name}-${p.index} exceed its segment.bytes of ${log.config.segmentBytes}`);
-          }
-          checkTransactional(broker, req.transactionalId, validated, topicData.name, p.index);
-          const result = log.append(records, validated);
-          appends.push(result.durable);
-          out.baseOffset = result.baseOffset;
-          out.logAppendTimeMs = result.logAppendTimeMs;
-          out.logStartOffset = log.logStartOffset;
-          waits.push(
-            (acks === -1 ? result.durable : result.written).then(
-              () => broker.storageErrors.succeeded(),
-              (err) => {
-                Object.assign(out, toErrorCode(err), { baseOffset: -1 });
-                broker.storageErrors.failed(err, `${topicData.name}-${p.index}`);
-              },
-            ),
-          );
-        } catch (err) {
+        const partition = `${topicData.name}-${p.index}`;
+        const refused = (err: unknown): void => {
           Object.assign(out, toErrorCode(err));
           if (log && !NO_LOG_START_OFFSET.has(out.errorCode)) out.logStartOffset = log.logStartOffset;
-          broker.storageErrors.failed(err, `${topicData.name}-${p.index}`);
+          broker.storageErrors.failed(err, partition);
           if (err instanceof InvalidRecordError) out.recordErrors = [{ batchIndex: err.index, batchIndexErrorMessage: err.message }];
-          broker.logger.debug({ topic: topicData.name, partition: p.index, err: out.errorMessage }, 'produce rejected');
+          if (out.errorCode === ErrorCode.UNKNOWN_SERVER_ERROR) broker.logger.error({ partition, err }, 'produce failed');
+          else broker.logger.debug({ partition, err: out.errorMessage }, 'produce rejected');
+        };
+        const appendNow = ({ records, validated }: PreparedRecords): AppendResult => {
+          // (checked here, not in the engine, whose tests roll a segment per append with a tiny segment.bytes)
+          if (records.length > log!.config.segmentBytes) {
+            throw new KafkaError(ErrorCode.RECORD_LIST_TOO_LARGE, `${records.length} bytes appended to ${partition} exceed its segment.bytes of ${log!.config.segmentBytes}`);
+          }
+          checkTransactional(broker, req.transactionalId, validated, topicData.name, p.index);
+          const result = log!.append(records, validated);
+          out.baseOffset = result.baseOffset;
+          out.logAppendTimeMs = result.logAppendTimeMs;
+          out.logStartOffset = log!.logStartOffset;
+          return result;
+        };
+        const acknowledged = (result: AppendResult): Promise<void> =>
+          (acks === -1 ? result.durable : result.written).then(
+            () => broker.storageErrors.succeeded(),
+            (err) => {
+              Object.assign(out, toErrorCode(err), { baseOffset: -1 });
+              broker.storageErrors.failed(err, partition);
+            },
+          );
+        try {
+          if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${partition}`);
+          refuseInternalTopicChange(topicData.name, 'append to');
+          if (acks === -1 && log.config.minInsyncReplicas > 1) {
+            throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${partition} has 1 in-sync replica, fewer than its min.insync.replicas of ${log.config.minInsyncReplicas}`);
+          }
+          if (!p.records || p.records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
+          const preparation = preparationFor(version, log.config, Date.now());
+          const inThread = preparationBytes(p.records, preparation) >= THREAD_PREPARATION_BYTES;
+          if (!inThread && !broker.appendOrder.waiting(log)) {
+            const result = appendNow(prepareRecords(p.records, preparation));
+            appends.push(result.durable);
+            waits.push(acknowledged(result));
+          } else {
+            const ready = inThread ? prepareInThread(p.records, preparation) : Promise.resolve(prepareRecords(p.records, preparation));
+            const queued = broker.appendOrder.queue(log, ready, appendNow);
+            appends.push(queued.then((result) => result.durable));
+            waits.push(queued.then(acknowledged, refused));
+          }
+        } catch (err) {
+          refused(err);
         }
       }
     }
