@@ -112,25 +112,30 @@ test('while one request\'s records are prepared in the thread, other connections
   });
 });
 
-test('an idempotent producer\'s pipelined batches, some prepared in the thread and some not, are appended in the order sent', async () => {
+test('pipelined batches, some prepared in the thread and some not, are appended in the order sent, with an idempotent producer\'s sequences or without', async () => {
   await withClient(async (c, b) => {
     await b.broker.createTopic('keyed', 1, { 'cleanup.policy': 'compact' });
+    await b.broker.createTopic('plain', 1, { 'cleanup.policy': 'compact' });
     const { producerId } = await c.send(22, 4, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
     // large gzip batches (decoded in the thread to check their keys) between small ones (checked on the event loop)
     const sizes = [20_000, 3, 5, 20_000, 20_000, 1, 20_000, 2];
-    let sequence = 0;
-    const sent = sizes.map((n) => {
-      const records = buildRecordBatch(keyedRecords(n, 100, sequence), { compression: Compression.GZIP, producerId, producerEpoch: 0, baseSequence: sequence });
-      sequence += n;
-      return records;
-    });
-    assert.deepEqual(sent.map((records) => preparationBytes(records, preparationFor(9, b.broker.logs.getLog('keyed', 0)!.config, Date.now())) >= THREAD_PREPARATION_BYTES), sizes.map((n) => n > 5));
-    const answers = await Promise.all(sent.map((records) => produce(c, 'keyed', records)));
-    let offset = 0;
-    assert.deepEqual(answers.map((a) => [a.errorCode, a.baseOffset]), sizes.map((n) => [0, (offset += n) - n]));
-    const stored = await fetchAll(c, 'keyed');
-    assert.equal(stored.length, sequence);
-    assert.deepEqual(stored.map((r) => [r.offset, r.key!.toString()]), Array.from({ length: sequence }, (_, i) => [i, `k${i}`]));
+    for (const [topic, idempotent] of [['keyed', true], ['plain', false]] as const) {
+      let sequence = 0;
+      const sent = sizes.map((n) => {
+        const producer = idempotent ? { producerId, producerEpoch: 0, baseSequence: sequence } : {};
+        const records = buildRecordBatch(keyedRecords(n, 100, sequence), { compression: Compression.GZIP, ...producer });
+        sequence += n;
+        return records;
+      });
+      const preparation = preparationFor(9, b.broker.logs.getLog(topic, 0)!.config, Date.now());
+      assert.deepEqual(sent.map((records) => preparationBytes(records, preparation) >= THREAD_PREPARATION_BYTES), sizes.map((n) => n > 5));
+      const answers = await Promise.all(sent.map((records) => produce(c, topic, records)));
+      let offset = 0;
+      assert.deepEqual(answers.map((a) => [a.errorCode, a.baseOffset]), sizes.map((n) => [0, (offset += n) - n]), topic);
+      const stored = await fetchAll(c, topic);
+      assert.equal(stored.length, sequence);
+      assert.deepEqual(stored.map((r) => [r.offset, r.key!.toString()]), Array.from({ length: sequence }, (_, i) => [i, `k${i}`]), topic);
+    }
   });
 });
 

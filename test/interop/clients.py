@@ -258,13 +258,19 @@ def kp_group(bootstrap, topic, group, max_messages, idle_ms, strategy='range', i
     c.close()
 
 
-def confluent_produce_idempotent(bootstrap, topic, count):
-    """Produces count messages 'v-<i>' to partition 0 with enable.idempotence=true; reports errors."""
+def confluent_produce_idempotent(bootstrap, topic, count, codec='none', batch='200', keyed='0', runs=''):
+    """Produces count messages 'v-<i>' to partition 0 with enable.idempotence=true, up to batch in a batch, compressed
+    with codec, each with the key 'k<i>' if keyed is '1'; reports errors. With runs ('7000,300'), messages are produced
+    in runs of those lengths in turn, each run left to linger into batches of its own before the next, acknowledged
+    or not."""
+    import time
     from confluent_kafka import Producer
-    p = Producer({'bootstrap.servers': bootstrap, 'enable.idempotence': True, 'linger.ms': 2, 'batch.num.messages': 200,
-                  'retry.backoff.ms': 50, 'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 200,
+    p = Producer({'bootstrap.servers': bootstrap, 'enable.idempotence': True, 'linger.ms': 2, 'batch.num.messages': int(batch),
+                  'compression.codec': codec, 'retry.backoff.ms': 50, 'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 200,
                   'message.timeout.ms': 60000, 'socket.timeout.ms': 10000})
     errors = []
+    lengths = [int(n) for n in runs.split(',')] if runs else []
+    run, run_end = 0, (lengths[0] if lengths else 0)
 
     def report(err, msg):
         if err is not None:
@@ -273,12 +279,18 @@ def confluent_produce_idempotent(bootstrap, topic, count):
     for i in range(int(count)):
         while True:
             try:
-                p.produce(topic, value=('v-%d' % i).encode(), partition=0, on_delivery=report)
+                p.produce(topic, value=('v-%d' % i).encode(), key=('k%d' % i).encode() if keyed == '1' else None, partition=0,
+                          on_delivery=report)
                 break
             except BufferError:
                 p.poll(0.05)
         if i % 1000 == 0:
             p.poll(0)
+        if lengths and i + 1 == run_end:
+            time.sleep(0.02)  # past linger.ms, whatever poll finds to serve
+            p.poll(0)
+            run += 1
+            run_end += lengths[run % len(lengths)]
     left = p.flush(90)
     print(json.dumps({'errors': errors, 'unflushed': left}))
 
