@@ -1,27 +1,33 @@
 import { answerRequests, asBuffer, type Answer } from '../io/request-thread.js';
 import { KafkaError } from '../protocol/errors.js';
+import { batchesToMessageSet } from '../protocol/message-sets.js';
 import { InvalidRecordError } from '../protocol/record-batch.js';
-import type { RecordsReply, RecordsRequest } from './prepare-in-thread.js';
 import { prepareRecords } from './produced-records.js';
+import type { PrepareReply, RecordsRequest } from './records-work.js';
 
-// The records thread (see prepareInThread): prepares produced records, one partition's at a time.
-answerRequests(({ records, preparation }: RecordsRequest): Answer => {
+// The records thread (see records-work.ts): large work on records, one request at a time.
+answerRequests((request: RecordsRequest): Answer => {
+  if (request.op === 'message set') {
+    const { batches, fromOffset, magic, maxBytes, firstWhole } = request;
+    return handedOver(batchesToMessageSet(asBuffer(batches), fromOffset, magic, maxBytes, firstWhole));
+  }
   try {
-    const prepared = prepareRecords(asBuffer(records), preparation);
-    const out = ownMemory(prepared.records);
-    return { value: { records: out, validated: prepared.validated } satisfies RecordsReply, transfer: [out.buffer as ArrayBuffer] };
+    const prepared = prepareRecords(asBuffer(request.records), request.preparation);
+    const { value: records, transfer } = handedOver(prepared.records);
+    return { value: { records, validated: prepared.validated } satisfies PrepareReply, transfer };
   } catch (err) {
     if (!(err instanceof KafkaError)) throw err;
     const recordIndex = err instanceof InvalidRecordError ? err.index : null;
-    return { value: { code: err.code, message: err.message, recordIndex } satisfies RecordsReply };
+    return { value: { code: err.code, message: err.message, recordIndex } satisfies PrepareReply };
   }
 });
 
 /**
- * The bytes in memory of their own, to hand over without copying: the request's own copy, or a re-encoding's, as they
- * are; a small buffer from Node's shared pool is copied out of it (handing the pool over would take it from under
- * every other buffer in it).
+ * Bytes to hand back without copying them, in memory of their own: the request's own copy, or what a conversion or
+ * re-encoding made, as they are; a small buffer from Node's shared pool is copied out of it (handing the pool over
+ * would take it from under every other buffer in it).
  */
-function ownMemory(bytes: Buffer): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+function handedOver(bytes: Buffer): { value: Uint8Array; transfer: ArrayBuffer[] } {
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+  return { value: own, transfer: [own.buffer as ArrayBuffer] };
 }

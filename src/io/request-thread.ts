@@ -37,6 +37,11 @@ export class RequestThread<Req> {
     private readonly name: string,
   ) {}
 
+  /** Requests sent and not yet answered. */
+  get waitingRequests(): number {
+    return this.waiting.size;
+  }
+
   /** Sends a request, handing `transfer` over to the thread; its id, to give up on it (forget), and its reply. */
   send<T>(request: Req, transfer: ArrayBuffer[] = []): { id: number; reply: Promise<T> } {
     const worker = this.worker ?? this.start();

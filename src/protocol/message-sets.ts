@@ -292,6 +292,26 @@ export function batchesToMessageSet(batches: Buffer, fromOffset: number, magic: 
   return out.toBuffer();
 }
 
+/**
+ * About how many bytes batchesToMessageSet reads and decompresses to convert `batches` from `fromOffset`: every batch
+ * it converts, compressed ones as what they decompress to.
+ */
+export function conversionBytes(batches: Buffer, fromOffset: number): number {
+  let bytes = 0;
+  for (let at = 0; at + Batch.HEADER_BYTES <= batches.length; ) {
+    const size = batchSizeAt(batches, at);
+    if (size < Batch.HEADER_BYTES || at + size > batches.length) break;
+    const attributes = batches.readInt16BE(at + Batch.ATTRIBUTES);
+    const last = readInt64(batches, at + Batch.BASE_OFFSET) + batches.readInt32BE(at + Batch.LAST_OFFSET_DELTA);
+    if ((attributes & Attributes.CONTROL) === 0 && last >= fromOffset) {
+      const codec = attributes & Attributes.COMPRESSION_MASK;
+      bytes += codec === Compression.NONE ? size : decodingBytes(codec, batches.subarray(at + Batch.HEADER_BYTES, at + size));
+    }
+    at += size;
+  }
+  return bytes;
+}
+
 /** What one message of `magic` with keys and values of these lengths (-1 for null) takes in a set. */
 function messageBytes(magic: 0 | 1, keyLength: number, valueLength: number): number {
   return LOG_OVERHEAD + CRC_BYTES + 2 + (magic === 1 ? 8 : 0) + 4 + Math.max(keyLength, 0) + 4 + Math.max(valueLength, 0);

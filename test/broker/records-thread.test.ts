@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
-import { stopRecordsThread, THREAD_PREPARATION_BYTES } from '../../src/broker/prepare-in-thread.js';
+import { recordsThreadWaiting, RECORDS_THREAD_MIN_BYTES, stopRecordsThread } from '../../src/broker/records-work.js';
 import { preparationBytes, preparationFor } from '../../src/broker/produced-records.js';
 import { Compression } from '../../src/protocol/compression.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
+import { batchesToMessageSet, conversionBytes } from '../../src/protocol/message-sets.js';
 import { Batch } from '../../src/protocol/record-batch.js';
 import { buildRecordBatch, decodeRecordBatches, type NewRecord } from '../../src/protocol/records.js';
 import { DEFAULT_LOG_CONFIG } from '../../src/storage/log-config.js';
@@ -73,7 +74,7 @@ test('what is prepared in the thread: records whose decoding, re-encoding or con
   const oldWrapped = messageSet(keyedRecords(2_000).map((r) => ({ key: r.key as string, value: 'v'.repeat(100) })), 0, Compression.SNAPPY);
   const inner = messageSet(keyedRecords(2_000).map((r) => ({ key: r.key as string, value: 'v'.repeat(100) })), 0);
   assert.equal(preparationBytes(oldWrapped, preparation(0, {})), oldWrapped.length - 12 + inner.length);
-  assert.ok(inner.length > THREAD_PREPARATION_BYTES);
+  assert.ok(inner.length > RECORDS_THREAD_MIN_BYTES);
 });
 
 /** A Zstandard frame in a batch: 4.4 KB that decodes to 137.5 MiB of zeros, past the cap, stated nowhere. */
@@ -128,7 +129,7 @@ test('pipelined batches, some prepared in the thread and some not, are appended 
         return records;
       });
       const preparation = preparationFor(9, b.broker.logs.getLog(topic, 0)!.config, Date.now());
-      assert.deepEqual(sent.map((records) => preparationBytes(records, preparation) >= THREAD_PREPARATION_BYTES), sizes.map((n) => n > 5));
+      assert.deepEqual(sent.map((records) => preparationBytes(records, preparation) >= RECORDS_THREAD_MIN_BYTES), sizes.map((n) => n > 5));
       const answers = await Promise.all(sent.map((records) => produce(c, topic, records)));
       let offset = 0;
       assert.deepEqual(answers.map((a) => [a.errorCode, a.baseOffset]), sizes.map((n) => [0, (offset += n) - n]), topic);
@@ -174,7 +175,7 @@ test('an old client\'s large message set is converted in the thread: stored in o
     await b.broker.createTopic('old', 1, {});
     const messages = Array.from({ length: 3_000 }, (_, i) => ({ key: `k${i}`, value: `value-${i}-`.padEnd(100, 'x') }));
     const big = messageSet(messages, 1, Compression.GZIP);
-    assert.ok(preparationBytes(big, preparationFor(2, DEFAULT_LOG_CONFIG, Date.now())) >= THREAD_PREPARATION_BYTES);
+    assert.ok(preparationBytes(big, preparationFor(2, DEFAULT_LOG_CONFIG, Date.now())) >= RECORDS_THREAD_MIN_BYTES);
     const answers = await Promise.all([
       produce(c, 'old', big, 2),
       produce(c, 'old', messageSet([{ key: 'after', value: 'small' }], 1), 2),
@@ -186,6 +187,41 @@ test('an old client\'s large message set is converted in the thread: stored in o
     };
     const read = readMessageSet((await c.send(1, 2, body)).responses[0].partitions[0].records);
     assert.deepEqual(read.map((m) => [m.offset, m.key, m.value]), [...messages, { key: 'after', value: 'small' }].map((m, i) => [i, m.key, m.value]));
+  });
+});
+
+test('an old fetch of a large compressed batch is converted in the thread, while other connections are answered, into the message set the event loop makes', async () => {
+  await withClient(async (c, b) => {
+    await b.broker.createTopic('packed', 1, {});
+    // 300,000 records of 11 B in one zstd batch: 9.9 MB of messages once converted
+    const count = 300_000;
+    const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${String(i).padStart(10, '0')}` }));
+    const batch = buildRecordBatch(records, { compression: Compression.ZSTD });
+    assert.equal((await produce(c, 'packed', batch)).errorCode, 0);
+    const stored = (await b.broker.logs.getLog('packed', 0)!.read(0, 1 << 20)).records;
+    assert.ok(conversionBytes(stored, 0) >= RECORDS_THREAD_MIN_BYTES);
+    const body = (partitionMaxBytes: number) => ({
+      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 64 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic: 'packed', partitions: [{ partition: 0, fetchOffset: 5, partitionMaxBytes }] }], forgottenTopicsData: [], rackId: '',
+    });
+    let answered = false;
+    const old = c.send(1, 2, body(64 << 20)).then((r) => {
+      answered = true;
+      return r;
+    });
+    await until(() => recordsThreadWaiting() > 0, 'the conversion waits on the thread');
+    const other = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      assert.equal((await other.send(18, 3, { clientSoftwareName: 'probe', clientSoftwareVersion: '1' })).errorCode, 0);
+      assert.equal(answered, false, 'answered while the thread converted');
+    } finally {
+      other.close();
+    }
+    const set: Buffer = (await old).responses[0].partitions[0].records;
+    assert.deepEqual(set, batchesToMessageSet(stored, 5, 1, 64 << 20, true), 'as the event loop converts it');
+    const messages = readMessageSet(set);
+    assert.equal(messages.length, count - 5);
+    assert.deepEqual([messages[0]!.offset, messages[0]!.value, messages.at(-1)!.offset, messages.at(-1)!.value], [5, 'v0000000005', count - 1, `v${String(count - 1).padStart(10, '0')}`]);
   });
 });
 

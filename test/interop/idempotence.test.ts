@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { THREAD_PREPARATION_BYTES } from '../../src/broker/prepare-in-thread.js';
+import { RECORDS_THREAD_MIN_BYTES } from '../../src/broker/records-work.js';
 import { preparationBytes, preparationFor } from '../../src/broker/produced-records.js';
 import { Compression } from '../../src/protocol/compression.js';
 import { Attributes, batchInfoAt, batchSizeAt, type BatchInfo } from '../../src/protocol/record-batch.js';
@@ -67,7 +67,7 @@ test('librdkafka idempotent producer, gzip batches of 7,000 and 300 keyed record
       const log = broker.logs.getLog('keyed', 0)!;
       const where = { thread: 0, loop: 0 };
       for (const { raw } of await storedBatches(log)) {
-        where[preparationBytes(raw, preparationFor(9, log.config, Date.now())) >= THREAD_PREPARATION_BYTES ? 'thread' : 'loop']++;
+        where[preparationBytes(raw, preparationFor(9, log.config, Date.now())) >= RECORDS_THREAD_MIN_BYTES ? 'thread' : 'loop']++;
       }
       t.diagnostic(`link cut ${proxy.cuts} times; stored batches prepared in the thread ${where.thread}, on the event loop ${where.loop}`);
       assert.ok(proxy.cuts >= 2 && where.thread > 0 && where.loop > 0, JSON.stringify({ cuts: proxy.cuts, ...where }));

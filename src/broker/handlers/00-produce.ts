@@ -28,7 +28,7 @@ import { Attributes, InvalidRecordError, type ValidatedBatches } from '../../pro
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import type { AppendResult } from '../../storage/partition-log.js';
 import type { Broker } from '../broker.js';
-import { prepareInThread, THREAD_PREPARATION_BYTES } from '../prepare-in-thread.js';
+import { prepareInThread, RECORDS_THREAD_MIN_BYTES } from '../records-work.js';
 import { preparationBytes, preparationFor, prepareRecords, type PreparedRecords } from '../produced-records.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
@@ -124,7 +124,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           }
           if (!p.records || p.records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
           const preparation = preparationFor(version, log.config, Date.now());
-          const inThread = preparationBytes(p.records, preparation) >= THREAD_PREPARATION_BYTES;
+          const inThread = preparationBytes(p.records, preparation) >= RECORDS_THREAD_MIN_BYTES;
           if (!inThread && !broker.appendOrder.waiting(log)) {
             const result = appendNow(prepareRecords(p.records, preparation));
             appends.push(result.durable);

@@ -1,5 +1,6 @@
 // Fetch (key 1), v0-17; v0-3 answer with message sets of the old formats (magic 0 for v0-1, magic 1 for v2-3),
-// converted from the batches read (protocol/message-sets.ts), and read up to the high watermark, uncommitted
+// converted from the batches read (protocol/message-sets.ts; in the records thread where that decodes 64 KiB or
+// more, as a compressed batch of millions of records may), and read up to the high watermark, uncommitted
 // transactions included, as they have no isolation level. Behavior: whole stored batches from the
 // requested offset, bounded by partition_max_bytes and max_bytes (the first batch is always whole, KIP-74), the
 // partitions read together in waves (readAll);
@@ -17,12 +18,13 @@ import type {
   FetchResponsePartitionData,
 } from '../../protocol/messages.generated.js';
 import { Batch, batchSizeAt, readInt64 } from '../../protocol/record-batch.js';
-import { batchesToMessageSet, messageSetMagicFor } from '../../protocol/message-sets.js';
+import { batchesToMessageSet, conversionBytes, messageSetMagicFor } from '../../protocol/message-sets.js';
 import type { PartitionLog, ReadMemory } from '../../storage/partition-log.js';
 import type { FetchMemory } from '../fetch-memory.js';
 import type { BufferPool } from '../buffer-pool.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
+import { messageSetInThread, RECORDS_THREAD_MIN_BYTES } from '../records-work.js';
 import { toErrorCode } from './errors.js';
 import type { StorageErrorLog } from '../storage-error-log.js';
 
@@ -74,7 +76,7 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
         const maxBytes = memory.reserve(req.maxBytes ?? 0x7fffffff);
         let total = await readAll(slots, maxBytes, memory, broker.storageErrors);
         // what counts against min_bytes is what the client gets: batches of control records alone convert to nothing
-        if (version < FIRST_RECORD_BATCH_VERSION) total = toMessageSets(slots, messageSetMagicFor(version), version >= 3 ? maxBytes : null);
+        if (version < FIRST_RECORD_BATCH_VERSION) total = await toMessageSets(slots, messageSetMagicFor(version), version >= 3 ? maxBytes : null);
         memory.settle();
         const anyError = slots.some((s) => s.out.errorCode !== 0);
         const remaining = deadline - Date.now();
@@ -230,13 +232,18 @@ async function readAll(slots: Slot[], maxBytes: number, memory: ReadMemory, stor
  * the response, whose first message is always whole (KIP-74); before v3 every partition's first message is (Kafka
  * sent part of one too large, which the client could not read). Returns the bytes answered.
  */
-function toMessageSets(slots: Slot[], magic: 0 | 1, maxBytes: number | null): number {
+async function toMessageSets(slots: Slot[], magic: 0 | 1, maxBytes: number | null): Promise<number> {
   let total = 0;
   for (const slot of slots) {
     const batches = slot.out.records;
     if (!batches || batches.length === 0) continue;
     const left = maxBytes === null ? slot.maxBytes : Math.min(slot.maxBytes, maxBytes - total);
-    const set = batchesToMessageSet(batches, slot.fetchOffset, magic, left, maxBytes === null || total === 0);
+    const firstWhole = maxBytes === null || total === 0;
+    // a compressed batch is decoded whole, however little of it the set can hold: millions of records, at worst
+    const set =
+      conversionBytes(batches, slot.fetchOffset) >= RECORDS_THREAD_MIN_BYTES
+        ? await messageSetInThread(batches, slot.fetchOffset, magic, left, firstWhole)
+        : batchesToMessageSet(batches, slot.fetchOffset, magic, left, firstWhole);
     slot.out.records = set;
     total += set.length;
   }
