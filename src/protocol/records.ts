@@ -211,30 +211,32 @@ function readVarBytes(r: Reader): Buffer | null {
 
 /**
  * Calls `visit` for each record of one whole batch with the batch's (decompressed) records, where its key lies in
- * them (`keyStart` -1 for a null key), its offset and whether its value is null, and stops early once `visit`
- * returns true. Allocates nothing per record: compaction reads every record of a log this way, and decoding made
- * two buffers and an object or two of each. False when the records cannot be read (as decodeBatchRecords gives
- * null).
+ * them (`keyStart` -1 for a null key), its offset, whether its value is null and its timestamp (a LogAppendTime
+ * batch's, for each of its records), and stops early once `visit` returns true. Allocates nothing per record:
+ * compaction reads every record of a log this way, and decoding made two buffers and an object or two of each. False
+ * when the records cannot be read (as decodeBatchRecords gives null).
  */
-export function visitRecordKeys(
+export function visitRecords(
   batch: Buffer,
   info: BatchInfo,
-  visit: (records: Buffer, keyStart: number, keyEnd: number, offset: number, valueNull: boolean) => boolean | void,
+  visit: (records: Buffer, keyStart: number, keyEnd: number, offset: number, valueNull: boolean, timestamp: number) => boolean | void,
 ): boolean {
+  const logAppendTime = (info.attributes & Attributes.TIMESTAMP_LOG_APPEND) !== 0;
   try {
     const r = new Reader(decompress(info.attributes & Attributes.COMPRESSION_MASK, batch.subarray(Batch.HEADER_BYTES)));
     for (let i = 0; i < info.recordsCount; i++) {
       const length = r.varint();
       const end = r.pos + length;
       r.int8(); // attributes
-      r.varlong(); // timestamp delta
+      const timestampDelta = r.varlong();
       const offset = info.baseOffset + r.varint();
       const keyLength = r.varint();
       const keyStart = r.pos;
       if (keyLength > 0) r.skip(keyLength);
       const valueNull = r.varint() < 0;
       if (end > r.end) throw new ProtocolError('record past the end of its batch');
-      if (visit(r.buf, keyLength < 0 ? -1 : keyStart, keyLength < 0 ? -1 : keyStart + keyLength, offset, valueNull)) return true;
+      const timestamp = logAppendTime ? info.maxTimestamp : info.baseTimestamp + timestampDelta;
+      if (visit(r.buf, keyLength < 0 ? -1 : keyStart, keyLength < 0 ? -1 : keyStart + keyLength, offset, valueNull, timestamp)) return true;
       r.pos = end;
     }
     return true;

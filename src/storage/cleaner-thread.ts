@@ -1,7 +1,7 @@
 import { answerRequests, asBuffer, type Answer } from '../io/request-thread.js';
 import { lowerThreadPriority } from '../io/thread-priority.js';
 import { batchInfoAt, batchSizeAt, type BatchInfo } from '../protocol/record-batch.js';
-import { visitRecordKeys } from '../protocol/records.js';
+import { visitRecords } from '../protocol/records.js';
 import type { ChunkJudgement, CleanerRequest } from './cleaner.js';
 import { OffsetMap } from './offset-map.js';
 import { judgeRecords, type CleaningRound } from './record-cleaning.js';
@@ -65,7 +65,7 @@ function mapKeys(map: OffsetMap, chunk: Buffer, skip: Uint8Array, from: number):
     return false;
   };
   eachBatch(chunk, (raw, info, i) => {
-    if (skip[i] === 0) visitRecordKeys(raw, info, mapRecord);
+    if (skip[i] === 0) visitRecords(raw, info, mapRecord);
     return unmapped >= 0;
   });
   return unmapped;

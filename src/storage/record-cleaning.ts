@@ -1,6 +1,6 @@
 import type { CompressionLevels } from '../protocol/compression.js';
 import { Attributes, type BatchInfo } from '../protocol/record-batch.js';
-import { buildRecordBatch, decodeBatchRecords, visitRecordKeys, type KafkaRecord } from '../protocol/records.js';
+import { buildRecordBatch, decodeBatchRecords, visitRecords, type KafkaRecord } from '../protocol/records.js';
 import type { OffsetMap } from './offset-map.js';
 
 /** What a compaction round's copy keeps of a data batch whose records were looked at. */
@@ -52,7 +52,7 @@ export function judgeRecords(raw: Buffer, info: BatchInfo, map: OffsetMap, round
   const gone: number[] = [];
   let tombstones = false;
   let index = -1;
-  const readable = visitRecordKeys(raw, info, (records, keyStart, keyEnd, offset, valueNull) => {
+  const readable = visitRecords(raw, info, (records, keyStart, keyEnd, offset, valueNull) => {
     index++;
     if (keyStart < 0 || offset >= mappedEnd) return;
     if (map.get(records, keyStart, keyEnd) > offset || (valueNull && now >= horizon.at)) gone.push(index);

@@ -1,5 +1,5 @@
-import { Batch, batchSizeAt, readInt64 } from '../protocol/record-batch.js';
-import { decodeBatchRecords } from '../protocol/records.js';
+import { Batch, batchInfoAt, batchSizeAt, readInt64 } from '../protocol/record-batch.js';
+import { visitRecords } from '../protocol/records.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { LOG_PASS_READ_BYTES, type PartitionLog } from './partition-log.js';
 
@@ -38,12 +38,18 @@ export async function offsetForTimestamp(log: PartitionLog, target: number): Pro
         const batchEnd = readInt64(records, at + Batch.BASE_OFFSET) + records.readInt32BE(at + Batch.LAST_OFFSET_DELTA) + 1;
         const maxTimestamp = readInt64(records, at + Batch.MAX_TIMESTAMP);
         if (maxTimestamp >= target && batchEnd > offset) {
-          const batch = decodeBatchRecords(records.subarray(at, at + size));
+          const info = batchInfoAt(records, at, size);
+          const found: TimedOffset = { offset: -1, timestamp: -1 };
+          const from = offset;
+          const readable = visitRecords(records.subarray(at, at + size), info, (_records, _keyStart, _keyEnd, recordOffset, _valueNull, timestamp) => {
+            if (recordOffset < from || timestamp < target) return false;
+            found.offset = recordOffset;
+            found.timestamp = timestamp;
+            return true;
+          });
           // a batch that cannot be looked into answers for itself: its first offset, at its max timestamp
-          if (batch === null) return { offset: Math.max(offset, readInt64(records, at + Batch.BASE_OFFSET)), timestamp: maxTimestamp };
-          for (const rec of batch) {
-            if (rec.offset >= offset && rec.timestamp >= target) return { offset: rec.offset, timestamp: rec.timestamp };
-          }
+          if (!readable) return { offset: Math.max(offset, info.baseOffset), timestamp: maxTimestamp };
+          if (found.offset >= 0) return found;
         }
         offset = Math.max(offset, batchEnd);
         at += size;
@@ -103,11 +109,16 @@ async function maxVisibleTimestamp(log: PartitionLog): Promise<number> {
       if (records.length === 0) break;
       for (let at = 0; at < records.length; ) {
         const size = batchSizeAt(records, at);
-        const base = readInt64(records, at + Batch.BASE_OFFSET);
-        const batch = base >= offset ? null : decodeBatchRecords(records.subarray(at, at + size));
-        if (batch === null) max = Math.max(max, readInt64(records, at + Batch.MAX_TIMESTAMP));
-        else for (const r of batch) if (r.offset >= offset) max = Math.max(max, r.timestamp);
-        offset = Math.max(offset, base + records.readInt32BE(at + Batch.LAST_OFFSET_DELTA) + 1);
+        const info = batchInfoAt(records, at, size);
+        const from = offset;
+        const readable =
+          info.baseOffset < from &&
+          visitRecords(records.subarray(at, at + size), info, (_records, _keyStart, _keyEnd, recordOffset, _valueNull, timestamp) => {
+            if (recordOffset >= from) max = Math.max(max, timestamp);
+          });
+        // a batch wholly visible, or one that cannot be looked into: its header's max timestamp
+        if (!readable) max = Math.max(max, info.maxTimestamp);
+        offset = Math.max(offset, info.baseOffset + info.lastOffsetDelta + 1);
         at += size;
       }
     }

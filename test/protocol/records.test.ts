@@ -1,11 +1,11 @@
-// Reading the records of stored batches: visitRecordKeys walks a batch's records where they lie, and gives what
-// decodeBatchRecords decodes (offset, key bytes, whether the value is null), for every codec; a batch it cannot read
+// Reading the records of stored batches: visitRecords walks a batch's records where they lie, and gives what
+// decodeBatchRecords decodes (offset, key bytes, whether the value is null, timestamp), for every codec; a batch it cannot read
 // is reported as such, as decodeBatchRecords reports it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Compression } from '../../src/protocol/compression.js';
 import { batchInfoAt } from '../../src/protocol/record-batch.js';
-import { buildRecordBatch, decodeBatchRecords, visitRecordKeys } from '../../src/protocol/records.js';
+import { buildRecordBatch, decodeBatchRecords, visitRecords } from '../../src/protocol/records.js';
 
 const sample = [
   { key: 'a', value: 'one', offsetDelta: 0 },
@@ -16,25 +16,28 @@ const sample = [
 ];
 
 const visited = (batch: Buffer, stopAt = Infinity) => {
-  const out: [number, string | null, boolean][] = [];
-  const readable = visitRecordKeys(batch, batchInfoAt(batch, 0, batch.length), (records, keyStart, keyEnd, offset, valueNull) => {
-    out.push([offset, keyStart < 0 ? null : records.toString('latin1', keyStart, keyEnd), valueNull]);
+  const out: [number, string | null, boolean, number][] = [];
+  const readable = visitRecords(batch, batchInfoAt(batch, 0, batch.length), (records, keyStart, keyEnd, offset, valueNull, timestamp) => {
+    out.push([offset, keyStart < 0 ? null : records.toString('latin1', keyStart, keyEnd), valueNull, timestamp]);
     return out.length >= stopAt;
   });
   return { readable, out };
 };
 
-test('visitRecordKeys gives each record\'s offset, key and null value as decodeBatchRecords decodes them, for every codec, and stops when asked', () => {
+test('visitRecords gives each record\'s offset, key, null value and timestamp as decodeBatchRecords decodes them, for every codec, and stops when asked', () => {
   for (const compression of [Compression.NONE, Compression.GZIP, Compression.SNAPPY, Compression.LZ4, Compression.ZSTD]) {
-    const batch = buildRecordBatch(sample.map((r) => ({ ...r, timestamp: 1_000 })), { compression, baseOffset: 100, lastOffsetDelta: 9 });
-    const decoded = decodeBatchRecords(batch)!.map((r) => [r.offset, r.key === null ? null : r.key.toString('latin1'), r.value === null] as const);
-    assert.deepEqual(decoded.map((r) => r[0]), [100, 101, 103, 104, 109]);
-    assert.deepEqual(visited(batch), { readable: true, out: decoded }, `codec ${compression}`);
-    assert.deepEqual(visited(batch, 2).out, decoded.slice(0, 2));
+    for (const logAppendTime of [false, true]) {
+      const batch = buildRecordBatch(sample.map((r, i) => ({ ...r, timestamp: 1_000 + 7 * i })), { compression, baseOffset: 100, lastOffsetDelta: 9, logAppendTime, maxTimestamp: 5_000 });
+      const decoded = decodeBatchRecords(batch)!.map((r) => [r.offset, r.key === null ? null : r.key.toString('latin1'), r.value === null, r.timestamp] as const);
+      assert.deepEqual(decoded.map((r) => r[0]), [100, 101, 103, 104, 109]);
+      assert.deepEqual(decoded.map((r) => r[3]), logAppendTime ? [5_000, 5_000, 5_000, 5_000, 5_000] : [1_000, 1_007, 1_014, 1_021, 1_028]);
+      assert.deepEqual(visited(batch), { readable: true, out: decoded }, `codec ${compression}`);
+      assert.deepEqual(visited(batch, 2).out, decoded.slice(0, 2));
+    }
   }
 });
 
-test('visitRecordKeys reports a batch whose records cannot be read, as decodeBatchRecords does', () => {
+test('visitRecords reports a batch whose records cannot be read, as decodeBatchRecords does', () => {
   const batch = buildRecordBatch(sample.map((r) => ({ ...r, timestamp: 1_000 })), { baseOffset: 100, lastOffsetDelta: 9 });
   // the records cut short: the header still counts five of them
   const cut = Buffer.from(batch.subarray(0, batch.length - 600));
