@@ -3,6 +3,7 @@ import { decodeConsumerProtocolAssignment } from '../protocol/messages.generated
 import { Reader } from '../protocol/reader.js';
 import { buildRecordBatch, decodeRecordBatches, type KafkaRecord, type NewRecord } from '../protocol/records.js';
 import { KafkaClient } from './kafka-client.js';
+import { authenticate, type SaslLogin } from './sasl-client.js';
 import { partitionForKey } from '../protocol/murmur2.js';
 
 const Api = {
@@ -105,8 +106,16 @@ function check(errorCode: number, errorMessage: string | null | undefined, what:
 export class Admin {
   private constructor(readonly client: KafkaClient) {}
 
-  static async connect(bootstrap: string): Promise<Admin> {
-    return new Admin(await KafkaClient.connectTo(bootstrap, 'sluice-cli'));
+  /** Connects to `bootstrap`, and authenticates as `login` says where the broker requires SASL. */
+  static async connect(bootstrap: string, login: SaslLogin | null = null): Promise<Admin> {
+    const client = await KafkaClient.connectTo(bootstrap, 'sluice-cli');
+    try {
+      if (login !== null) await authenticate(client, login);
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    return new Admin(client);
   }
 
   close(): void {

@@ -12,6 +12,7 @@ import { dispatchFrame } from './dispatch.js';
 import { HANDLERS } from './handlers/index.js';
 import { AppendOrder } from './append-order.js';
 import { BufferPool } from './buffer-pool.js';
+import { SASL_MECHANISMS, SaslUsers, type SaslMechanism } from './sasl-credentials.js';
 import { QueuedRequestBytes } from './queued-request-bytes.js';
 import { FetchMemory } from './fetch-memory.js';
 import type { ApiHandler } from './handler.js';
@@ -55,6 +56,16 @@ export interface BrokerConfig {
   groups: Partial<GroupCoordinatorConfig>;
   /** Transaction settings (largest timeout, timeout check interval, transactional id expiration). */
   transactions: Partial<TransactionConfig>;
+  /**
+   * SASL authentication (the listener's security protocol is then SASL_PLAINTEXT): the users and their passwords,
+   * and the mechanisms offered (default: all of SASL_MECHANISMS). Null: none, every client is served (PLAINTEXT).
+   */
+  sasl: SaslConfig | null;
+}
+
+export interface SaslConfig {
+  users: Readonly<Record<string, string>>;
+  mechanisms?: readonly SaslMechanism[];
 }
 
 export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
@@ -78,6 +89,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   shutdownTimeoutMs: 10_000,
   groups: {},
   transactions: {},
+  sasl: null,
 };
 
 /**
@@ -109,6 +121,8 @@ export class Broker {
     readonly logs: LogManager,
     readonly groups: GroupCoordinator,
     readonly logger: Logger,
+    /** What SASL clients must authenticate with, or null when the listener takes any client. */
+    readonly sasl: { mechanisms: readonly SaslMechanism[]; users: SaslUsers } | null,
   ) {
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
     this.queuedRequests = new QueuedRequestBytes(config.queuedMaxRequestBytes);
@@ -131,6 +145,7 @@ export class Broker {
 
   static async start(config: Partial<BrokerConfig> = {}, logger: Logger = pino({ level: 'silent' })): Promise<Broker> {
     const full: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, ...config };
+    const sasl = full.sasl === null ? null : await saslOf(full.sasl);
     const opening = performance.now();
     const logs = await LogManager.open({
       dataDir: full.dataDir,
@@ -162,7 +177,7 @@ export class Broker {
       throw err;
     }
     const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
-    const broker = new Broker(full, clusterId, logs, groups, logger);
+    const broker = new Broker(full, clusterId, logs, groups, logger, sasl);
     try {
       await broker.producerIds.load();
       await groups.load();
@@ -175,7 +190,7 @@ export class Broker {
       await logs.close();
       throw err;
     }
-    logger.info({ host: full.host, port: broker.port, clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
+    logger.info({ host: full.host, port: broker.port, securityProtocol: sasl ? 'SASL_PLAINTEXT' : 'PLAINTEXT', clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
     return broker;
   }
 
@@ -207,6 +222,7 @@ export class Broker {
         buffers: this.bufferPool,
         queued: this.queuedRequests,
         logger: this.logger,
+        saslRequired: this.sasl !== null,
       },
       (c) => this.connections.delete(c),
     );
@@ -269,4 +285,13 @@ export class Broker {
     await this.logs.close();
     this.logger.info('broker stopped');
   }
+}
+
+/** The SASL settings checked, and the users' passwords made into credentials (which a start takes some milliseconds per user for). */
+async function saslOf(config: SaslConfig): Promise<{ mechanisms: readonly SaslMechanism[]; users: SaslUsers }> {
+  const mechanisms = config.mechanisms ?? SASL_MECHANISMS;
+  const unknown = mechanisms.filter((m) => !(SASL_MECHANISMS as readonly string[]).includes(m));
+  if (unknown.length > 0 || mechanisms.length === 0) throw new Error(`SASL mechanisms must be some of ${SASL_MECHANISMS.join(', ')}; got ${mechanisms.join(', ') || 'none'}`);
+  if (Object.keys(config.users).length === 0) throw new Error('SASL needs at least one user');
+  return { mechanisms, users: await SaslUsers.fromPasswords(config.users) };
 }

@@ -5,6 +5,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import type { BufferPool } from './buffer-pool.js';
 import { foreignProtocol } from './foreign-protocol.js';
 import type { QueuedRequestBytes } from './queued-request-bytes.js';
+import type { SaslExchange } from './sasl-exchanges.js';
 
 /** The response to one request frame. */
 export interface FrameResponse {
@@ -30,7 +31,22 @@ export interface ConnectionOptions {
   /** The bytes of unanswered requests over all connections: past its limit, reading stops at the next frame boundary. */
   queued: QueuedRequestBytes;
   logger: Logger;
+  /** Whether the client must authenticate (SASL) before anything but ApiVersions and SASL's own requests. */
+  saslRequired: boolean;
 }
+
+/** A SASL exchange under way on a connection; `rawTokens` after SaslHandshake v0, whose tokens come as bare frames. */
+export interface SaslSession {
+  mechanism: string;
+  exchange: SaslExchange;
+  rawTokens: boolean;
+}
+
+/**
+ * The largest request a client may send before it has authenticated (Kafka's sasl.server.max.receive.size): a
+ * stranger cannot make the broker take a frame of socket.request.max.bytes.
+ */
+export const UNAUTHENTICATED_MAX_REQUEST_BYTES = 512 * 1024;
 
 /**
  * Where reads land between frames, shared by every connection: each read's bytes are taken (copied into their
@@ -73,6 +89,15 @@ export class Connection {
   readonly remote: string;
   readonly remoteHost: string;
   clientId: string | null = null;
+  /**
+   * Whether requests other than ApiVersions and SASL's may be served: at once unless the broker requires SASL, else
+   * once the client has authenticated. Until then a request may take UNAUTHENTICATED_MAX_REQUEST_BYTES at most.
+   */
+  authenticated: boolean;
+  /** The SASL user the connection authenticated as; null without SASL. */
+  user: string | null = null;
+  /** The SASL exchange begun by a handshake, until it completes (see handlers 17 and 36). */
+  sasl: SaslSession | null = null;
 
   constructor(
     accepted: AcceptedSocket,
@@ -80,6 +105,7 @@ export class Connection {
     private readonly options: ConnectionOptions,
     private readonly onClose: (c: Connection) => void,
   ) {
+    this.authenticated = !options.saslRequired;
     const socket = (this.socket = accepted.readWith({ nextBuffer: () => this.nextBuffer(), onRead: (bytes, into) => this.onRead(bytes, into) }));
     this.remoteHost = `/${socket.remoteAddress ?? 'unknown'}`;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -162,9 +188,11 @@ export class Connection {
   }
 
   private startFrame(size: number): void {
-    if (size < 0 || size > this.options.maxRequestBytes) {
+    const max = this.authenticated ? this.options.maxRequestBytes : Math.min(this.options.maxRequestBytes, UNAUTHENTICATED_MAX_REQUEST_BYTES);
+    if (size < 0 || size > max) {
       const foreign = foreignProtocol(this.prefix);
-      throw new ProtocolError(`request size ${size} is outside 0..${this.options.maxRequestBytes} (socket.request.max.bytes)${foreign ? `; its bytes look like ${foreign}` : ''}`);
+      const limit = this.authenticated ? 'socket.request.max.bytes' : 'before SASL authentication';
+      throw new ProtocolError(`request size ${size} is outside 0..${max} (${limit})${foreign ? `; its bytes look like ${foreign}` : ''}`);
     }
     if (size === 0) {
       this.ready.push(EMPTY_FRAME);

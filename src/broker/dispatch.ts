@@ -1,4 +1,4 @@
-import { ErrorCode, ProtocolError } from '../protocol/errors.js';
+import { ErrorCode, KafkaError, ProtocolError } from '../protocol/errors.js';
 import { readRequestHeader, writeResponseHeader } from '../protocol/headers.js';
 import { API_SCHEMAS, encodeApiVersionsResponse, type ApiVersionsResponse } from '../protocol/messages.generated.js';
 import { Reader } from '../protocol/reader.js';
@@ -6,9 +6,12 @@ import { Writer } from '../protocol/writer.js';
 import type { Broker } from './broker.js';
 import type { Connection, FrameResponse } from './connection.js';
 import { supportedApiKeys } from './handlers/18-api-versions.js';
+import { saslStep } from './sasl-exchanges.js';
 
 const PRODUCE_KEY = 0;
 const API_VERSIONS_KEY = 18;
+/** What a client may ask before it has authenticated, where the broker requires SASL. */
+const BEFORE_AUTHENTICATION = new Set([API_VERSIONS_KEY, 17, 36]);
 
 /**
  * Decodes one request frame, runs its handler and encodes the response. Unknown API keys, unsupported
@@ -16,12 +19,16 @@ const API_VERSIONS_KEY = 18;
  * ProtocolError, which closes that connection only.
  */
 export async function dispatchFrame(broker: Broker, frame: Buffer, connection: Connection, taken: () => void): Promise<FrameResponse | null> {
+  if (connection.sasl?.rawTokens) return rawSaslToken(broker, frame, connection, taken);
   const r = new Reader(frame);
   const header = readRequestHeader(r);
   connection.clientId = header.clientId;
   const handler = broker.handlers.get(header.apiKey);
   const schema = API_SCHEMAS[header.apiKey];
   if (!handler || !schema) throw new ProtocolError(`unknown API key ${header.apiKey}`);
+  if (!connection.authenticated && !BEFORE_AUTHENTICATION.has(header.apiKey)) {
+    throw new ProtocolError(`unexpected ${schema.name} request before SASL authentication`);
+  }
   const { apiVersion: version } = header;
   if (version < handler.minVersion || version > handler.maxVersion) {
     if (header.apiKey === API_VERSIONS_KEY) return unsupportedApiVersions(broker, header.correlationId);
@@ -50,6 +57,22 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
     throw err;
   }
   return { chunks: w.finish(), afterWritten: after.written };
+}
+
+/**
+ * One token of a SASL exchange begun by SaslHandshake v0: a bare frame, answered with a bare frame (an empty one
+ * where the mechanism has nothing to say, as PLAIN's success). A failure closes the connection, the only answer
+ * this framing has.
+ */
+async function rawSaslToken(broker: Broker, frame: Buffer, connection: Connection, taken: () => void): Promise<FrameResponse | null> {
+  taken();
+  try {
+    return { chunks: [await saslStep(broker.logger, connection, frame)], afterWritten: null };
+  } catch (err) {
+    if (!(err instanceof KafkaError)) throw err;
+    connection.close(); // saslStep logged why
+    return null;
+  }
 }
 
 /** The answer to an ApiVersions version we do not know: a v0 body with UNSUPPORTED_VERSION and our key list. */

@@ -2,7 +2,9 @@ import { createInterface } from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { Admin, type ResetSpec } from '../admin/admin.js';
+import type { SaslLogin } from '../admin/sasl-client.js';
 import { Broker } from '../broker/broker.js';
+import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
 import { COMPRESSION_NAMES } from '../protocol/compression.js';
 import { KafkaError } from '../protocol/errors.js';
 import { START_SETTINGS, envName, resolveStartConfig } from './start-config.js';
@@ -25,11 +27,26 @@ interface Command {
 const BOOTSTRAP: Options = {
   bootstrap: { type: 'string', short: 'b', default: process.env.SLUICE_BOOTSTRAP ?? '127.0.0.1:9092' },
   'bootstrap-server': { type: 'string' },
+  'sasl-mechanism': { type: 'string', default: process.env.SLUICE_SASL_MECHANISM },
+  'sasl-username': { type: 'string', default: process.env.SLUICE_SASL_USERNAME },
 };
 const BOOTSTRAP_HELP = {
   bootstrap: 'broker to talk to, host:port (default 127.0.0.1:9092, or SLUICE_BOOTSTRAP)',
   'bootstrap-server': 'the same, as Kafka\'s own tools name it',
+  'sasl-mechanism': `authenticate with SASL: ${SASL_MECHANISMS.join(', ')} (or SLUICE_SASL_MECHANISM); the password is read from SLUICE_SASL_PASSWORD`,
+  'sasl-username': 'the SASL user (or SLUICE_SASL_USERNAME)',
 };
+
+/** The SASL login the options ask for, or null for none; the password comes from the environment only, never argv. */
+function saslLogin(v: Record<string, any>): SaslLogin | null {
+  const mechanism = v['sasl-mechanism'] as string | undefined;
+  if (mechanism === undefined || mechanism === '') return null;
+  if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism)) throw new UsageError(`--sasl-mechanism must be one of ${SASL_MECHANISMS.join(', ')}, got ${JSON.stringify(mechanism)}`);
+  const username = v['sasl-username'] as string | undefined;
+  const password = process.env.SLUICE_SASL_PASSWORD;
+  if (!username || password === undefined) throw new UsageError('SASL needs --sasl-username (or SLUICE_SASL_USERNAME) and SLUICE_SASL_PASSWORD');
+  return { mechanism: mechanism as SaslMechanism, username, password };
+}
 
 function keyValues(list: string[] | undefined, what: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -47,8 +64,9 @@ function intOption(value: string | undefined, name: string, fallback: number): n
   return Number(value);
 }
 
-async function withAdmin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = await Admin.connect(bootstrap);
+/** Runs `fn` with an Admin connected (and authenticated) as the command's options say. */
+async function withAdmin<T>(v: Record<string, any>, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = await Admin.connect(v.bootstrap as string, saslLogin(v));
   try {
     return await fn(admin);
   } finally {
@@ -131,7 +149,7 @@ const COMMANDS: Record<string, Command> = {
     help: { ...BOOTSTRAP_HELP, partitions: 'number of partitions (default: the broker default)', config: 'topic config, e.g. retention.ms=86400000 (repeatable)' },
     async run(v, [topic]) {
       if (!topic) throw new UsageError('topics create needs a topic name');
-      await withAdmin(v.bootstrap, (a) => a.createTopic(topic, intOption(v.partitions, 'partitions', -1), keyValues(v.config, '--config')));
+      await withAdmin(v, (a) => a.createTopic(topic, intOption(v.partitions, 'partitions', -1), keyValues(v.config, '--config')));
       console.log(`created topic ${topic}`);
       return 0;
     },
@@ -142,7 +160,7 @@ const COMMANDS: Record<string, Command> = {
     options: BOOTSTRAP,
     help: BOOTSTRAP_HELP,
     async run(v) {
-      for (const t of await withAdmin(v.bootstrap, (a) => a.listTopics())) console.log(t);
+      for (const t of await withAdmin(v, (a) => a.listTopics())) console.log(t);
       return 0;
     },
   },
@@ -153,7 +171,7 @@ const COMMANDS: Record<string, Command> = {
     help: BOOTSTRAP_HELP,
     async run(v, [topic]) {
       if (!topic) throw new UsageError('topics describe needs a topic name');
-      const d = await withAdmin(v.bootstrap, (a) => a.describeTopic(topic));
+      const d = await withAdmin(v, (a) => a.describeTopic(topic));
       console.log(`topic ${d.name}  id ${d.id}  partitions ${d.partitions.length}`);
       console.log('partition  leader  log-start  high-watermark  records');
       for (const p of d.partitions) {
@@ -171,7 +189,7 @@ const COMMANDS: Record<string, Command> = {
     help: BOOTSTRAP_HELP,
     async run(v, [topic]) {
       if (!topic) throw new UsageError('topics delete needs a topic name');
-      await withAdmin(v.bootstrap, (a) => a.deleteTopic(topic));
+      await withAdmin(v, (a) => a.deleteTopic(topic));
       console.log(`deleted topic ${topic}`);
       return 0;
     },
@@ -190,7 +208,7 @@ const COMMANDS: Record<string, Command> = {
       const remove: string[] = v['delete-config'] ?? [];
       const partitions = v.partitions === undefined ? undefined : intOption(v.partitions, 'partitions', 1);
       if (partitions === undefined && Object.keys(set).length === 0 && remove.length === 0) throw new UsageError('topics alter needs --partitions, --config or --delete-config');
-      await withAdmin(v.bootstrap, async (a) => {
+      await withAdmin(v, async (a) => {
         if (partitions !== undefined) await a.createPartitions(topic, partitions);
         if (Object.keys(set).length > 0 || remove.length > 0) await a.alterTopic(topic, set, remove);
       });
@@ -204,7 +222,7 @@ const COMMANDS: Record<string, Command> = {
     options: BOOTSTRAP,
     help: BOOTSTRAP_HELP,
     async run(v) {
-      for (const g of await withAdmin(v.bootstrap, (a) => a.listGroups())) console.log(`${g.group}\t${g.state}\t${g.protocolType}`);
+      for (const g of await withAdmin(v, (a) => a.listGroups())) console.log(`${g.group}\t${g.state}\t${g.protocolType}`);
       return 0;
     },
   },
@@ -215,7 +233,7 @@ const COMMANDS: Record<string, Command> = {
     help: BOOTSTRAP_HELP,
     async run(v, [group]) {
       if (!group) throw new UsageError('groups describe needs a group id');
-      const d = await withAdmin(v.bootstrap, (a) => a.describeGroup(group));
+      const d = await withAdmin(v, (a) => a.describeGroup(group));
       console.log(`group ${d.group}  state ${d.state}  protocol ${d.protocol || '-'}  members ${d.members.length}`);
       console.log('topic\tpartition\tcommitted\tlog-end\tlag\towner');
       for (const o of d.offsets) console.log(`${o.topic}\t${o.partition}\t${o.committed < 0 ? '-' : o.committed}\t${o.logEnd}\t${o.lag}\t${o.owner ?? '-'}`);
@@ -249,7 +267,7 @@ const COMMANDS: Record<string, Command> = {
       if (!v.topic) throw new UsageError('groups reset-offsets needs --topic');
       const spec = parseReset(v);
       const partitions = v.partition?.map((p: string) => intOption(p, 'partition', 0));
-      const targets = await withAdmin(v.bootstrap, (a) => a.resetOffsets(group, v.topic, spec, partitions));
+      const targets = await withAdmin(v, (a) => a.resetOffsets(group, v.topic, spec, partitions));
       for (const [p, o] of [...targets].sort(([a], [b]) => a - b)) console.log(`${v.topic}\t${p}\t${o}`);
       return 0;
     },
@@ -261,7 +279,7 @@ const COMMANDS: Record<string, Command> = {
     help: BOOTSTRAP_HELP,
     async run(v, [group]) {
       if (!group) throw new UsageError('groups delete needs a group id');
-      await withAdmin(v.bootstrap, (a) => a.deleteGroup(group));
+      await withAdmin(v, (a) => a.deleteGroup(group));
       console.log(`deleted group ${group}`);
       return 0;
     },
@@ -273,7 +291,7 @@ const COMMANDS: Record<string, Command> = {
     help: { ...BOOTSTRAP_HELP, state: 'only this state: Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort (repeatable)', 'open-longer-than': 'only transactions open at least this many ms' },
     async run(v) {
       const minDuration = v['open-longer-than'] === undefined ? -1 : intOption(v['open-longer-than'], 'open-longer-than', -1);
-      for (const t of await withAdmin(v.bootstrap, (a) => a.listTransactions(v.state ?? [], minDuration))) console.log(`${t.transactionalId}\t${t.producerId}\t${t.state}`);
+      for (const t of await withAdmin(v, (a) => a.listTransactions(v.state ?? [], minDuration))) console.log(`${t.transactionalId}\t${t.producerId}\t${t.state}`);
       return 0;
     },
   },
@@ -284,7 +302,7 @@ const COMMANDS: Record<string, Command> = {
     help: BOOTSTRAP_HELP,
     async run(v, [id]) {
       if (!id) throw new UsageError('transactions describe needs a transactional id');
-      const d = await withAdmin(v.bootstrap, (a) => a.describeTransaction(id));
+      const d = await withAdmin(v, (a) => a.describeTransaction(id));
       const started = d.startMs >= 0 ? new Date(d.startMs).toISOString() : '-';
       console.log(`transactional-id ${d.transactionalId}  state ${d.state}  producer ${d.producerId}  epoch ${d.producerEpoch}  timeout-ms ${d.timeoutMs}  started ${started}`);
       for (const p of d.partitions) console.log(`${p.topic}\t${p.partition}`);
@@ -298,7 +316,7 @@ const COMMANDS: Record<string, Command> = {
     help: { ...BOOTSTRAP_HELP, partition: 'only this partition (repeatable; default: all)' },
     async run(v, [topic]) {
       if (!topic) throw new UsageError('transactions producers needs a topic name');
-      const producers = await withAdmin(v.bootstrap, async (a) => {
+      const producers = await withAdmin(v, async (a) => {
         const partitions = v.partition ? v.partition.map((p: string) => intOption(p, 'partition', 0)) : [...Array(await a.partitionCount(topic)).keys()];
         return a.describeProducers(topic, partitions);
       });
@@ -338,7 +356,7 @@ const COMMANDS: Record<string, Command> = {
       const headers = Object.entries(keyValues(v.header, '--header')).map(([key, value]) => ({ key, value }));
       const sep: string | undefined = v['key-separator'];
       let sent = 0;
-      await withAdmin(v.bootstrap, async (admin) => {
+      await withAdmin(v, async (admin) => {
         let pending: { key: string | null; value: string; headers: typeof headers; partition?: number }[] = [];
         const flush = async () => {
           if (pending.length === 0) return;
@@ -391,7 +409,7 @@ const COMMANDS: Record<string, Command> = {
       const idleMs = intOption(v['timeout-ms'], 'timeout-ms', Infinity);
       const sep: string = v['key-separator'];
       let printed = 0;
-      await withAdmin(v.bootstrap, async (admin) => {
+      await withAdmin(v, async (admin) => {
         const count = await admin.partitionCount(topic);
         const partitions = v.partition === undefined ? [...Array(count).keys()] : [intOption(v.partition, 'partition', 0)];
         const start = v.offset !== undefined

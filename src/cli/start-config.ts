@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
+import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
 import { DEFAULT_LOG_CONFIG, TOPIC_CONFIG_KEYS, applyTopicConfigs } from '../storage/log-config.js';
 import { UsageError } from './usage-error.js';
 
@@ -20,6 +21,26 @@ function bool(name: string, raw: string): boolean {
   if (/^(true|1|yes|on)$/i.test(raw)) return true;
   if (/^(false|0|no|off)$/i.test(raw)) return false;
   throw new UsageError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+function saslUsersFile(path: string): Record<string, string> {
+  let users: unknown;
+  try {
+    users = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`sasl-users: cannot read ${path}: ${(err as Error).message}`);
+  }
+  if (typeof users !== 'object' || users === null || Array.isArray(users) || Object.values(users).some((p) => typeof p !== 'string') || Object.keys(users).length === 0) {
+    throw new UsageError(`sasl-users: ${path} must hold a JSON object of user names and their passwords, at least one`);
+  }
+  return users as Record<string, string>;
+}
+
+function saslMechanisms(raw: string): SaslMechanism[] {
+  const mechanisms = raw.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  const unknown = mechanisms.filter((m) => !(SASL_MECHANISMS as readonly string[]).includes(m));
+  if (unknown.length > 0 || mechanisms.length === 0) throw new UsageError(`sasl-mechanisms must be some of ${SASL_MECHANISMS.join(', ')}, got ${JSON.stringify(raw)}`);
+  return mechanisms as SaslMechanism[];
 }
 
 export const START_SETTINGS: readonly Setting[] = [
@@ -48,6 +69,16 @@ export const START_SETTINGS: readonly Setting[] = [
   { flag: 'offsets-topic-partitions', help: 'partitions of __consumer_offsets when first created (default 10)', apply: (c, v) => (c.groups = { ...c.groups, offsetsTopicPartitions: int('offsets-topic-partitions', v, 1, 1000) }) },
   { flag: 'consumer-session-timeout-ms', help: 'session timeout of KIP-848 consumer group members (default 45000)', apply: (c, v) => (c.groups = { ...c.groups, consumerSessionTimeoutMs: int('consumer-session-timeout-ms', v, 1) }) },
   { flag: 'consumer-heartbeat-interval-ms', help: 'heartbeat interval told to KIP-848 members (default 5000)', apply: (c, v) => (c.groups = { ...c.groups, consumerHeartbeatIntervalMs: int('consumer-heartbeat-interval-ms', v, 1) }) },
+  {
+    flag: 'sasl-users',
+    help: 'a JSON file of SASL users and their passwords, {"name": "password", ...}: clients must then authenticate (SASL_PLAINTEXT; the passwords are kept only as SCRAM credentials)',
+    apply: (c, v) => (c.sasl = { ...c.sasl, users: saslUsersFile(v) }),
+  },
+  {
+    flag: 'sasl-mechanisms',
+    help: `SASL mechanisms offered, comma-separated, of ${SASL_MECHANISMS.join(', ')} (default all; needs --sasl-users)`,
+    apply: (c, v) => (c.sasl = { users: c.sasl?.users ?? {}, mechanisms: saslMechanisms(v) }),
+  },
   {
     flag: 'log-config',
     help: 'broker-wide topic config default, name=value (repeatable), e.g. flush.policy=none',

@@ -295,6 +295,59 @@ def confluent_produce_idempotent(bootstrap, topic, count, codec='none', batch='2
     print(json.dumps({'errors': errors, 'unflushed': left}))
 
 
+def confluent_sasl(bootstrap, topic, mechanism, username, password, count):
+    """With SASL (SASL_PLAINTEXT, the mechanism given): produces count messages 'sasl-<i>', reads them back, and
+    prints {"consumed": [...], "errors": [...]}, errors being what the client reported (its error callback)."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    errors = []
+    common = {'bootstrap.servers': bootstrap, 'security.protocol': 'SASL_PLAINTEXT', 'sasl.mechanism': mechanism,
+              'sasl.username': username, 'sasl.password': password, 'error_cb': lambda e: errors.append(e.name())}
+    p = Producer(dict(common, **{'message.timeout.ms': 10000}))
+    for i in range(int(count)):
+        p.produce(topic, value=('sasl-%d' % i).encode(), partition=0)
+    # until delivered, or refused: a refused client would otherwise retry until its messages time out
+    while p.flush(0.1) > 0 and not errors:
+        pass
+    p.purge()
+    consumed = []
+    if not errors:
+        c = Consumer(dict(common, **{'group.id': 'sasl-readers', 'enable.auto.commit': False}))
+        c.assign([TopicPartition(topic, 0, 0)])
+        while len(consumed) < int(count):
+            m = c.poll(10)
+            if m is None or m.error():
+                break
+            consumed.append(dec(m.value()))
+        c.close()
+    print(json.dumps({'consumed': consumed, 'errors': sorted(set(errors))}))
+
+
+def kp_sasl(bootstrap, topic, mechanism, username, password, count):
+    """kafka-python with SASL (its SaslHandshake v0 and bare tokens): produces count messages 'sasl-<i>', reads them
+    back, and prints {"consumed": [...], "error": the exception's class name or null}."""
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    sasl = dict(bootstrap_servers=bootstrap, security_protocol='SASL_PLAINTEXT', sasl_mechanism=mechanism,
+                sasl_plain_username=username, sasl_plain_password=password)
+    try:
+        p = KafkaProducer(**sasl)
+        for i in range(int(count)):
+            p.send(topic, ('sasl-%d' % i).encode(), partition=0)
+        p.flush(10)
+        p.close()
+        c = KafkaConsumer(consumer_timeout_ms=5000, **sasl)
+        c.assign([TopicPartition(topic, 0)])
+        c.seek_to_beginning()
+        consumed = []
+        for m in c:
+            consumed.append(dec(m.value))
+            if len(consumed) == int(count):
+                break
+        c.close()
+        print(json.dumps({'consumed': consumed, 'error': None}))
+    except Exception as e:  # what a user of the client sees
+        print(json.dumps({'consumed': [], 'error': type(e).__name__}))
+
+
 def confluent_produce_until_killed(bootstrap, topic, partitions, limit, keys='0', per_second='0'):
     """Produces 'm-<i>' to partition i % partitions, idempotent (acks=all), up to limit messages, printing each
     acknowledged one as {"p", "o", "v"}: what the broker promised to keep. Run to be killed; stdout is flushed at
@@ -543,6 +596,8 @@ COMMANDS = {
     'confluent-process': confluent_process,
     'confluent-process-through-restarts': confluent_process_through_restarts,
     'confluent-produce-idempotent': confluent_produce_idempotent,
+    'confluent-sasl': confluent_sasl,
+    'kp-sasl': kp_sasl,
     'confluent-produce-until-killed': confluent_produce_until_killed,
     'confluent-consume-until-killed': confluent_consume_until_killed,
     'confluent-group': confluent_group,

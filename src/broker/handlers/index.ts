@@ -12,6 +12,7 @@ import { leaveGroup } from './13-leave-group.js';
 import { syncGroup } from './14-sync-group.js';
 import { describeGroups } from './15-describe-groups.js';
 import { listGroups } from './16-list-groups.js';
+import { saslHandshake } from './17-sasl-handshake.js';
 import { apiVersions } from './18-api-versions.js';
 import { createTopics } from './19-create-topics.js';
 import { deleteTopics } from './20-delete-topics.js';
@@ -28,6 +29,7 @@ import { deleteAcls } from './31-delete-acls.js';
 import { describeConfigs } from './32-describe-configs.js';
 import { alterConfigs } from './33-alter-configs.js';
 import { describeLogDirs } from './35-describe-log-dirs.js';
+import { saslAuthenticate } from './36-sasl-authenticate.js';
 import { createPartitions } from './37-create-partitions.js';
 import { deleteGroups } from './42-delete-groups.js';
 import { incrementalAlterConfigs } from './44-incremental-alter-configs.js';
@@ -56,6 +58,7 @@ export const HANDLERS: readonly ApiHandler[] = [
   syncGroup,
   describeGroups,
   listGroups,
+  saslHandshake,
   apiVersions,
   createTopics,
   deleteTopics,
@@ -72,6 +75,7 @@ export const HANDLERS: readonly ApiHandler[] = [
   describeConfigs,
   alterConfigs,
   describeLogDirs,
+  saslAuthenticate,
   createPartitions,
   deleteGroups,
   incrementalAlterConfigs,

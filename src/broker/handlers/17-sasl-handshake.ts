@@ -1,0 +1,29 @@
+// SaslHandshake (key 17), v0-1: the client names its SASL mechanism (see sasl-exchanges.ts); v1's tokens then come in
+// SaslAuthenticate requests, v0's as bare size-prefixed frames (kafka-python 2.0 still sends v0, which Kafka 4
+// dropped). A mechanism not offered gets UNSUPPORTED_SASL_MECHANISM with the list, and the connection is closed once
+// that is written, as Kafka does. A broker without SASL, or a connection that already authenticated or began an
+// exchange, answers ILLEGAL_SASL_STATE.
+import { ErrorCode } from '../../protocol/errors.js';
+import type { SaslHandshakeRequest, SaslHandshakeResponse } from '../../protocol/messages.generated.js';
+import type { ApiHandler } from '../handler.js';
+import { saslExchange } from '../sasl-exchanges.js';
+import type { SaslMechanism } from '../sasl-credentials.js';
+
+export const saslHandshake: ApiHandler<SaslHandshakeRequest, SaslHandshakeResponse> = {
+  apiKey: 17,
+  minVersion: 0,
+  maxVersion: 1,
+  handle({ broker, version, connection, afterResponseWritten }, req) {
+    const sasl = broker.sasl;
+    const mechanisms = [...(sasl?.mechanisms ?? [])];
+    if (sasl === null || connection.authenticated || connection.sasl !== null) return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms };
+    if (!sasl.mechanisms.includes(req.mechanism as SaslMechanism)) {
+      broker.logger.info({ remote: connection.remote, mechanism: req.mechanism, offered: mechanisms }, 'closing connection: SASL mechanism not offered');
+      afterResponseWritten(() => connection.close());
+      return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms };
+    }
+    const mechanism = req.mechanism as SaslMechanism;
+    connection.sasl = { mechanism, exchange: saslExchange(mechanism, sasl.users), rawTokens: version === 0 };
+    return { errorCode: ErrorCode.NONE, mechanisms };
+  },
+};

@@ -1,0 +1,32 @@
+// SaslAuthenticate (key 36), v0-2: one token of the SASL exchange a SaslHandshake v1 began, answered with the
+// server's token; the exchange's last one authenticates the connection. Failed authentication gets
+// SASL_AUTHENTICATION_FAILED with the reason, and the connection is closed once that is written, as Kafka does.
+// Sessions do not expire (session_lifetime_ms 0: no re-authentication, KIP-368). Without an exchange under way
+// (no handshake, a v0 handshake, already authenticated, a broker without SASL): ILLEGAL_SASL_STATE.
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import type { SaslAuthenticateRequest, SaslAuthenticateResponse } from '../../protocol/messages.generated.js';
+import type { ApiHandler } from '../handler.js';
+import { saslStep } from '../sasl-exchanges.js';
+
+const NO_BYTES = Buffer.alloc(0);
+
+export const saslAuthenticate: ApiHandler<SaslAuthenticateRequest, SaslAuthenticateResponse> = {
+  apiKey: 36,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle({ broker, connection, afterResponseWritten }, req) {
+    const session = connection.sasl;
+    if (broker.sasl === null || session === null || session.rawTokens) {
+      const errorMessage = connection.authenticated && broker.sasl !== null ? 'SaslAuthenticate request received after successful authentication' : 'SaslAuthenticate request received without a SaslHandshake v1 before it';
+      return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, errorMessage, authBytes: NO_BYTES, sessionLifetimeMs: 0 };
+    }
+    try {
+      const reply = await saslStep(broker.logger, connection, req.authBytes);
+      return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: reply, sessionLifetimeMs: 0 };
+    } catch (err) {
+      if (!(err instanceof KafkaError)) throw err;
+      afterResponseWritten(() => connection.close());
+      return { errorCode: err.code, errorMessage: err.message, authBytes: NO_BYTES, sessionLifetimeMs: 0 };
+    }
+  },
+};

@@ -1,0 +1,86 @@
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const pbkdf2Async = promisify(pbkdf2);
+
+/** The SASL mechanisms Sluice offers, as Kafka names them. */
+export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+export type ScramMechanism = Exclude<SaslMechanism, 'PLAIN'>;
+
+/** Each SCRAM mechanism's hash, and the length of its keys (RFC 5802, RFC 7677). */
+export const SCRAM_HASHES: Readonly<Record<ScramMechanism, { hash: 'sha256' | 'sha512'; bytes: number }>> = {
+  'SCRAM-SHA-256': { hash: 'sha256', bytes: 32 },
+  'SCRAM-SHA-512': { hash: 'sha512', bytes: 64 },
+};
+
+/** The fewest PBKDF2 iterations Kafka accepts for a SCRAM credential, and what it uses by default. */
+export const SCRAM_ITERATIONS = 4096;
+
+/** What a server keeps of a password for one SCRAM mechanism (RFC 5802): never the password itself. */
+export interface ScramCredential {
+  salt: Buffer;
+  iterations: number;
+  storedKey: Buffer;
+  serverKey: Buffer;
+}
+
+export const hmac = (hash: string, key: Buffer, data: Buffer | string): Buffer => createHmac(hash, key).update(data).digest();
+export const digest = (hash: string, data: Buffer): Buffer => createHash(hash).update(data).digest();
+
+/** SaltedPassword (Hi, which is PBKDF2 with HMAC) for `mechanism`; run on the thread pool, as it is CPU work by design. */
+export function saltedPassword(password: string, mechanism: ScramMechanism, salt: Buffer, iterations: number): Promise<Buffer> {
+  const { hash, bytes } = SCRAM_HASHES[mechanism];
+  return pbkdf2Async(Buffer.from(password.normalize('NFKC')), salt, iterations, bytes, hash);
+}
+
+/** ClientKey and ServerKey derived from a salted password (RFC 5802, section 3). */
+export function scramKeys(mechanism: ScramMechanism, salted: Buffer): { clientKey: Buffer; serverKey: Buffer } {
+  const { hash } = SCRAM_HASHES[mechanism];
+  return { clientKey: hmac(hash, salted, 'Client Key'), serverKey: hmac(hash, salted, 'Server Key') };
+}
+
+export async function scramCredential(password: string, mechanism: ScramMechanism, iterations = SCRAM_ITERATIONS): Promise<ScramCredential> {
+  const salt = randomBytes(24);
+  const { clientKey, serverKey } = scramKeys(mechanism, await saltedPassword(password, mechanism, salt, iterations));
+  return { salt, iterations, storedKey: digest(SCRAM_HASHES[mechanism].hash, clientKey), serverKey };
+}
+
+/**
+ * The users who may authenticate, each with a SCRAM credential per mechanism, made from the passwords the broker was
+ * started with (which are not kept). PLAIN is checked against the SCRAM-SHA-512 credential, so no form of a password
+ * that could be replayed is kept for it either.
+ */
+export class SaslUsers {
+  private constructor(private readonly credentials: ReadonlyMap<string, Readonly<Record<ScramMechanism, ScramCredential>>>) {}
+
+  static async fromPasswords(passwords: Readonly<Record<string, string>>): Promise<SaslUsers> {
+    const credentials = new Map<string, Record<ScramMechanism, ScramCredential>>();
+    for (const [user, password] of Object.entries(passwords)) {
+      credentials.set(user, {
+        'SCRAM-SHA-256': await scramCredential(password, 'SCRAM-SHA-256'),
+        'SCRAM-SHA-512': await scramCredential(password, 'SCRAM-SHA-512'),
+      });
+    }
+    return new SaslUsers(credentials);
+  }
+
+  get size(): number {
+    return this.credentials.size;
+  }
+
+  scram(user: string, mechanism: ScramMechanism): ScramCredential | null {
+    return this.credentials.get(user)?.[mechanism] ?? null;
+  }
+
+  /** Whether `password` is `user`'s; an unknown user takes as long as a known one to be refused. */
+  async passwordMatches(user: string, password: string): Promise<boolean> {
+    const known = this.scram(user, 'SCRAM-SHA-512');
+    const credential = known ?? UNKNOWN_USER;
+    const salted = await saltedPassword(password, 'SCRAM-SHA-512', credential.salt, credential.iterations);
+    const { clientKey } = scramKeys('SCRAM-SHA-512', salted);
+    return timingSafeEqual(digest('sha512', clientKey), credential.storedKey) && known !== null;
+  }
+}
+
+const UNKNOWN_USER: ScramCredential = { salt: randomBytes(24), iterations: SCRAM_ITERATIONS, storedKey: Buffer.alloc(64), serverKey: Buffer.alloc(64) };
