@@ -2,7 +2,7 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { decodeConsumerProtocolAssignment } from '../protocol/messages.generated.js';
 import { Reader } from '../protocol/reader.js';
 import { buildRecordBatch, decodeRecordBatches, type KafkaRecord, type NewRecord } from '../protocol/records.js';
-import { KafkaClient } from './kafka-client.js';
+import { KafkaClient, type ClientTls } from './kafka-client.js';
 import { authenticate, type SaslLogin } from './sasl-client.js';
 import { partitionForKey } from '../protocol/murmur2.js';
 
@@ -106,9 +106,9 @@ function check(errorCode: number, errorMessage: string | null | undefined, what:
 export class Admin {
   private constructor(readonly client: KafkaClient) {}
 
-  /** Connects to `bootstrap`, and authenticates as `login` says where the broker requires SASL. */
-  static async connect(bootstrap: string, login: SaslLogin | null = null): Promise<Admin> {
-    const client = await KafkaClient.connectTo(bootstrap, 'sluice-cli');
+  /** Connects to `bootstrap` (over TLS if `tls` is given), and authenticates as `login` says where the broker requires SASL. */
+  static async connect(bootstrap: string, login: SaslLogin | null = null, tls: ClientTls | null = null): Promise<Admin> {
+    const client = await KafkaClient.connectTo(bootstrap, 'sluice-cli', tls);
     try {
       if (login !== null) await authenticate(client, login);
     } catch (err) {

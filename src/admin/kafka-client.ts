@@ -1,4 +1,5 @@
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { KafkaError, ProtocolError } from '../protocol/errors.js';
 import { writeRequestHeader } from '../protocol/headers.js';
 import { API_SCHEMAS } from '../protocol/messages.generated.js';
@@ -6,6 +7,13 @@ import { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 
 const API_VERSIONS_KEY = 18;
+
+/** TLS for a client: the CA that signed the broker's certificate, and the client's own where the broker asks for one. */
+export interface ClientTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
 
 interface Pending {
   apiKey: number;
@@ -38,14 +46,15 @@ export class KafkaClient {
     socket.on('error', (err) => this.failAll(err));
   }
 
-  static connect(host: string, port: number, clientId = 'sluice-cli', timeoutMs = 10_000): Promise<KafkaClient> {
+  /** Connects to host:port, over TLS when `tls` is given (its CA, and a certificate and key where the broker asks for one). */
+  static connect(host: string, port: number, clientId = 'sluice-cli', timeoutMs = 10_000, tls: ClientTls | null = null): Promise<KafkaClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port });
+      const socket = tls === null ? connect({ host, port }) : connectTls({ host, port, ...tls, servername: isIP(host) ? undefined : host });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`could not connect to ${host}:${port} within ${timeoutMs} ms`));
       }, timeoutMs);
-      socket.once('connect', () => {
+      socket.once(tls === null ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         socket.setNoDelay(true);
         resolve(new KafkaClient(socket, clientId));
@@ -58,10 +67,10 @@ export class KafkaClient {
   }
 
   /** `host:port` → connected client. */
-  static connectTo(bootstrap: string, clientId?: string): Promise<KafkaClient> {
+  static connectTo(bootstrap: string, clientId?: string, tls: ClientTls | null = null): Promise<KafkaClient> {
     const at = bootstrap.lastIndexOf(':');
     if (at < 0) throw new Error(`bootstrap must be host:port, got ${JSON.stringify(bootstrap)}`);
-    return KafkaClient.connect(bootstrap.slice(0, at), Number(bootstrap.slice(at + 1)), clientId);
+    return KafkaClient.connect(bootstrap.slice(0, at), Number(bootstrap.slice(at + 1)), clientId, 10_000, tls);
   }
 
   /** Sends one request and resolves with the decoded response body. */

@@ -1,6 +1,6 @@
 import type { AddressInfo, Server } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { listen, type AcceptedSocket } from '../io/tcp.js';
+import { listen, type AcceptedSocket, type TlsSettings } from '../io/tcp.js';
 import type { LogConfig } from '../storage/log-config.js';
 import { DEFAULT_INDEX_CACHE_BYTES, LogManager, type TopicState } from '../storage/log-manager.js';
 import { DEFAULT_CLEANER_SETTINGS } from '../storage/cleaner-settings.js';
@@ -61,6 +61,8 @@ export interface BrokerConfig {
    * and the mechanisms offered (default: all of SASL_MECHANISMS). Null: none, every client is served (PLAINTEXT).
    */
   sasl: SaslConfig | null;
+  /** TLS on the listener (its security protocol is then SSL, or SASL_SSL with `sasl`); null: none. */
+  tls: TlsSettings | null;
 }
 
 export interface SaslConfig {
@@ -90,6 +92,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   groups: {},
   transactions: {},
   sasl: null,
+  tls: null,
 };
 
 /**
@@ -182,7 +185,21 @@ export class Broker {
       await broker.producerIds.load();
       await groups.load();
       await broker.transactions.load();
-      broker.server = await listen(full.host, full.port, (socket) => broker.accept(socket), (err) => logger.error({ err }, 'accepting a connection failed; still listening'));
+      broker.server = await listen(
+        full.host,
+        full.port,
+        (socket) => broker.accept(socket),
+        {
+          onAcceptError: (err) => logger.error({ err }, 'accepting a connection failed; still listening'),
+          onTlsError: (remote, err) => {
+            const code = (err as NodeJS.ErrnoException).code;
+            // what a plaintext Kafka client's first bytes look like to a TLS listener
+            const reason = code === 'ERR_SSL_WRONG_VERSION_NUMBER' ? 'the client does not speak TLS' : err.message.trim();
+            logger.info({ remote, code, reason }, 'closing connection: TLS handshake failed');
+          },
+        },
+        full.tls,
+      );
       broker.listenPort = (broker.server.address() as AddressInfo).port;
     } catch (err) {
       broker.transactions.close();
@@ -190,7 +207,7 @@ export class Broker {
       await logs.close();
       throw err;
     }
-    logger.info({ host: full.host, port: broker.port, securityProtocol: sasl ? 'SASL_PLAINTEXT' : 'PLAINTEXT', clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
+    logger.info({ host: full.host, port: broker.port, securityProtocol: securityProtocol(sasl !== null, full.tls !== null), clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
     return broker;
   }
 
@@ -294,4 +311,9 @@ async function saslOf(config: SaslConfig): Promise<{ mechanisms: readonly SaslMe
   if (unknown.length > 0 || mechanisms.length === 0) throw new Error(`SASL mechanisms must be some of ${SASL_MECHANISMS.join(', ')}; got ${mechanisms.join(', ') || 'none'}`);
   if (Object.keys(config.users).length === 0) throw new Error('SASL needs at least one user');
   return { mechanisms, users: await SaslUsers.fromPasswords(config.users) };
+}
+
+/** Kafka's name for what a listener asks of its clients. */
+export function securityProtocol(sasl: boolean, tls: boolean): 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL' {
+  return sasl ? (tls ? 'SASL_SSL' : 'SASL_PLAINTEXT') : tls ? 'SSL' : 'PLAINTEXT';
 }

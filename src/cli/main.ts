@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { Admin, type ResetSpec } from '../admin/admin.js';
+import type { ClientTls } from '../admin/kafka-client.js';
 import type { SaslLogin } from '../admin/sasl-client.js';
-import { Broker } from '../broker/broker.js';
+import { Broker, securityProtocol } from '../broker/broker.js';
 import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
 import { COMPRESSION_NAMES } from '../protocol/compression.js';
 import { KafkaError } from '../protocol/errors.js';
@@ -29,13 +31,37 @@ const BOOTSTRAP: Options = {
   'bootstrap-server': { type: 'string' },
   'sasl-mechanism': { type: 'string', default: process.env.SLUICE_SASL_MECHANISM },
   'sasl-username': { type: 'string', default: process.env.SLUICE_SASL_USERNAME },
+  tls: { type: 'boolean', default: process.env.SLUICE_TLS === 'true' },
+  'tls-ca': { type: 'string', default: process.env.SLUICE_TLS_CA },
+  'tls-cert': { type: 'string', default: process.env.SLUICE_TLS_CERT },
+  'tls-key': { type: 'string', default: process.env.SLUICE_TLS_KEY },
 };
 const BOOTSTRAP_HELP = {
   bootstrap: 'broker to talk to, host:port (default 127.0.0.1:9092, or SLUICE_BOOTSTRAP)',
   'bootstrap-server': 'the same, as Kafka\'s own tools name it',
   'sasl-mechanism': `authenticate with SASL: ${SASL_MECHANISMS.join(', ')} (or SLUICE_SASL_MECHANISM); the password is read from SLUICE_SASL_PASSWORD`,
   'sasl-username': 'the SASL user (or SLUICE_SASL_USERNAME)',
+  tls: 'connect with TLS, trusting the system\'s CAs (or SLUICE_TLS=true); implied by the options below',
+  'tls-ca': 'PEM file of the CA that signed the broker\'s certificate (or SLUICE_TLS_CA)',
+  'tls-cert': 'PEM file of this client\'s certificate, for a broker that asks for one (or SLUICE_TLS_CERT)',
+  'tls-key': 'PEM file of that certificate\'s key (or SLUICE_TLS_KEY)',
 };
+
+/** The TLS the options ask for, or null for a plaintext connection. */
+function clientTls(v: Record<string, any>): ClientTls | null {
+  const file = (name: string): Buffer | undefined => {
+    const path = v[name] as string | undefined;
+    if (path === undefined || path === '') return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new UsageError(`--${name}: cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  const [ca, cert, key] = [file('tls-ca'), file('tls-cert'), file('tls-key')];
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  return v.tls || ca || cert ? { ca, cert, key } : null;
+}
 
 /** The SASL login the options ask for, or null for none; the password comes from the environment only, never argv. */
 function saslLogin(v: Record<string, any>): SaslLogin | null {
@@ -66,7 +92,7 @@ function intOption(value: string | undefined, name: string, fallback: number): n
 
 /** Runs `fn` with an Admin connected (and authenticated) as the command's options say. */
 async function withAdmin<T>(v: Record<string, any>, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = await Admin.connect(v.bootstrap as string, saslLogin(v));
+  const admin = await Admin.connect(v.bootstrap as string, saslLogin(v), clientTls(v));
   try {
     return await fn(admin);
   } finally {
@@ -107,13 +133,14 @@ const COMMANDS: Record<string, Command> = {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE') throw new UsageError(`cannot listen on ${config.host}:${config.port}: the address is in use`);
+        if (code?.startsWith('ERR_OSSL')) throw new UsageError(`cannot serve TLS with the certificate and key given: ${(err as Error).message}`);
         if (code === 'ELOCKED' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EROFS' || code === 'EEXIST' || err instanceof InconsistentIdentityError) {
           throw new UsageError(`cannot use data dir ${config.dataDir}: ${(err as Error).message}`);
         }
         throw err;
       }
       const { host, port } = broker.advertised;
-      logger.info(`Sluice is ready: bootstrap server ${host}:${port}, data in ${config.dataDir}`);
+      logger.info(`Sluice is ready: bootstrap server ${host}:${port}, security protocol ${securityProtocol(config.sasl !== null, config.tls !== null)}, data in ${config.dataDir}`);
       const code = await new Promise<number>((resolve) => {
         let stopping = false;
         const stop = (signal: string) => {

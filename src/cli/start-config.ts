@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
+import type { TlsSettings } from '../io/tcp.js';
 import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
 import { DEFAULT_LOG_CONFIG, TOPIC_CONFIG_KEYS, applyTopicConfigs } from '../storage/log-config.js';
 import { UsageError } from './usage-error.js';
@@ -43,6 +44,19 @@ function saslMechanisms(raw: string): SaslMechanism[] {
   return mechanisms as SaslMechanism[];
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
+/** The TLS settings so far, begun empty: the checks at the end find what is missing. */
+const tlsOf = (c: BrokerConfig): TlsSettings => c.tls ?? { cert: NO_BYTES, key: NO_BYTES, clientAuth: 'none' };
+
+function pemFile(setting: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`${setting}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
 export const START_SETTINGS: readonly Setting[] = [
   { flag: 'host', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for all interfaces)', apply: (c, v) => (c.host = v) },
   { flag: 'port', help: 'port to listen on (default 9092; 0 picks a free port)', apply: (c, v) => (c.port = int('port', v, 0, 65535)) },
@@ -78,6 +92,17 @@ export const START_SETTINGS: readonly Setting[] = [
     flag: 'sasl-mechanisms',
     help: `SASL mechanisms offered, comma-separated, of ${SASL_MECHANISMS.join(', ')} (default all; needs --sasl-users)`,
     apply: (c, v) => (c.sasl = { users: c.sasl?.users ?? {}, mechanisms: saslMechanisms(v) }),
+  },
+  { flag: 'tls-cert', help: 'PEM file of the certificate (chain) to serve TLS with; with --tls-key, the listener speaks TLS only (SSL, or SASL_SSL with --sasl-users)', apply: (c, v) => (c.tls = { ...tlsOf(c), cert: pemFile('tls-cert', v) }) },
+  { flag: 'tls-key', help: 'PEM file of the private key of --tls-cert', apply: (c, v) => (c.tls = { ...tlsOf(c), key: pemFile('tls-key', v) }) },
+  { flag: 'tls-ca', help: 'PEM file of the CA certificates clients\' certificates must chain to (for --tls-client-auth)', apply: (c, v) => (c.tls = { ...tlsOf(c), ca: pemFile('tls-ca', v) }) },
+  {
+    flag: 'tls-client-auth',
+    help: 'required: clients must present a certificate --tls-ca signed; requested: may; none (default): are not asked (Kafka\'s ssl.client.auth)',
+    apply: (c, v) => {
+      if (v !== 'required' && v !== 'requested' && v !== 'none') throw new UsageError(`tls-client-auth must be required, requested or none, got ${JSON.stringify(v)}`);
+      c.tls = { ...tlsOf(c), clientAuth: v };
+    },
   },
   {
     flag: 'log-config',
@@ -132,5 +157,7 @@ export function resolveStartConfig(flags: Record<string, string | string[] | boo
     const v = flags[s.flag];
     if (v !== undefined) apply(s.flag, v, `--${s.flag}`);
   }
+  if (config.tls !== null && (config.tls.cert.length === 0 || config.tls.key.length === 0)) throw new UsageError('TLS needs both --tls-cert and --tls-key');
+  if (config.tls?.clientAuth === 'required' && config.tls.ca === undefined) throw new UsageError('--tls-client-auth required needs --tls-ca, the CA that signs clients\' certificates');
   return config;
 }

@@ -1,4 +1,5 @@
 import { createServer, Socket, type Server, type SocketConstructorOpts } from 'node:net';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 
 /**
  * Says where each read from a socket lands. Reads go into memory the reader chooses instead of a fresh chunk per
@@ -19,22 +20,41 @@ export interface AcceptedSocket {
   refuse(): void;
 }
 
+/** A TLS listener's keys: PEM certificate chain and key, and the CA its clients' certificates must chain to, if any. */
+export interface TlsSettings {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  /** Whether clients must present a certificate the CA signed (Kafka's ssl.client.auth), may, or are not asked. */
+  clientAuth: 'required' | 'requested' | 'none';
+}
+
+/** What the listener reports besides connections: a failed accept, and a TLS handshake that failed. */
+export interface ListenerEvents {
+  onAcceptError(err: Error): void;
+  onTlsError(remote: string, err: Error): void;
+}
+
 /**
- * Starts a TCP listener and resolves once it is bound (port 0 picks a free port). A failed accept after that
- * (ENOBUFS, ENOMEM, EPERM from a firewall rule: libuv passes these on, and handles EMFILE itself by closing the
- * connection) goes to `onAcceptError` and the listener goes on; Node reports it as the server's 'error' event,
- * which with no listener would end the process.
+ * Starts a TCP listener, speaking TLS when `tls` is given, and resolves once it is bound (port 0 picks a free port).
+ * A failed accept after that (ENOBUFS, ENOMEM, EPERM from a firewall rule: libuv passes these on, and handles EMFILE
+ * itself by closing the connection) goes to `onAcceptError` and the listener goes on; Node reports it as the
+ * server's 'error' event, which with no listener would end the process.
  */
-export function listen(host: string, port: number, onSocket: (accepted: AcceptedSocket) => void, onAcceptError: (err: Error) => void): Promise<Server> {
+export function listen(host: string, port: number, onSocket: (accepted: AcceptedSocket) => void, events: ListenerEvents, tls: TlsSettings | null = null): Promise<Server> {
+  const context = tls === null ? null : createSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
   return new Promise((resolve, reject) => {
     // paused until taken over below: no byte is read into Node's own chunks first
     const server = createServer({ noDelay: true, pauseOnConnect: true }, (raw) =>
-      onSocket({ readWith: (reader) => readWith(raw, reader), refuse: () => raw.destroy() }),
+      onSocket({
+        readWith: (reader) => (tls === null ? readWith(raw, reader) : readSecure(raw, reader, context!, tls, events)),
+        refuse: () => raw.destroy(),
+      }),
     );
     server.once('error', reject);
     server.listen({ host, port, backlog: 1024 }, () => {
       server.off('error', reject);
-      server.on('error', onAcceptError);
+      server.on('error', (err) => events.onAcceptError(err));
       resolve(server);
     });
   });
@@ -59,5 +79,29 @@ function readWith(raw: Socket, reader: SocketReader): Socket {
   const socket = new Socket({ handle, readable: true, writable: true, onread } as SocketConstructorOpts);
   holder._handle = null;
   raw.destroy();
+  return socket;
+}
+
+/**
+ * TLS over the accepted socket. Decrypted bytes arrive in chunks of Node's, so each is copied into the memory the
+ * reader chooses (a copy the plain path does not make). A handshake that fails is reported, and the socket closed.
+ */
+function readSecure(raw: Socket, reader: SocketReader, secureContext: SecureContext, tls: TlsSettings, events: ListenerEvents): Socket {
+  const remote = `${raw.remoteAddress}:${raw.remotePort}`;
+  const socket = new TLSSocket(raw, { isServer: true, secureContext, requestCert: tls.clientAuth !== 'none', rejectUnauthorized: tls.clientAuth === 'required' });
+  let secure = false;
+  socket.once('secure', () => (secure = true));
+  socket.on('error', (err) => {
+    if (!secure) events.onTlsError(remote, err);
+  });
+  socket.on('data', (chunk: Buffer) => {
+    for (let at = 0; at < chunk.length; ) {
+      const into = reader.nextBuffer();
+      const copied = chunk.copy(into, 0, at);
+      at += copied;
+      reader.onRead(copied, into);
+    }
+  });
+  raw.resume();
   return socket;
 }

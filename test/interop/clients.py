@@ -295,23 +295,23 @@ def confluent_produce_idempotent(bootstrap, topic, count, codec='none', batch='2
     print(json.dumps({'errors': errors, 'unflushed': left}))
 
 
-def confluent_sasl(bootstrap, topic, mechanism, username, password, count):
-    """With SASL (SASL_PLAINTEXT, the mechanism given): produces count messages 'sasl-<i>', reads them back, and
-    prints {"consumed": [...], "errors": [...]}, errors being what the client reported (its error callback)."""
+def confluent_secure(bootstrap, topic, config_json, count):
+    """With the client settings config_json gives (security.protocol, sasl.*, ssl.*): produces count messages
+    'secure-<i>', reads them back, and prints {"consumed": [...], "errors": [...]}, errors being what the client
+    reported (its error callback)."""
     from confluent_kafka import Consumer, Producer, TopicPartition
     errors = []
-    common = {'bootstrap.servers': bootstrap, 'security.protocol': 'SASL_PLAINTEXT', 'sasl.mechanism': mechanism,
-              'sasl.username': username, 'sasl.password': password, 'error_cb': lambda e: errors.append(e.name())}
+    common = dict(json.loads(config_json), **{'bootstrap.servers': bootstrap, 'error_cb': lambda e: errors.append(e.name())})
     p = Producer(dict(common, **{'message.timeout.ms': 10000}))
     for i in range(int(count)):
-        p.produce(topic, value=('sasl-%d' % i).encode(), partition=0)
+        p.produce(topic, value=('secure-%d' % i).encode(), partition=0)
     # until delivered, or refused: a refused client would otherwise retry until its messages time out
     while p.flush(0.1) > 0 and not errors:
         pass
     p.purge()
     consumed = []
     if not errors:
-        c = Consumer(dict(common, **{'group.id': 'sasl-readers', 'enable.auto.commit': False}))
+        c = Consumer(dict(common, **{'group.id': 'secure-readers', 'enable.auto.commit': False}))
         c.assign([TopicPartition(topic, 0, 0)])
         while len(consumed) < int(count):
             m = c.poll(10)
@@ -322,19 +322,19 @@ def confluent_sasl(bootstrap, topic, mechanism, username, password, count):
     print(json.dumps({'consumed': consumed, 'errors': sorted(set(errors))}))
 
 
-def kp_sasl(bootstrap, topic, mechanism, username, password, count):
-    """kafka-python with SASL (its SaslHandshake v0 and bare tokens): produces count messages 'sasl-<i>', reads them
-    back, and prints {"consumed": [...], "error": the exception's class name or null}."""
+def kp_secure(bootstrap, topic, config_json, count):
+    """kafka-python with the settings config_json gives (security_protocol, sasl_*, ssl_*; its SASL is SaslHandshake
+    v0 and bare tokens): produces count messages 'secure-<i>', reads them back, and prints {"consumed": [...],
+    "error": the exception's class name or null}."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-    sasl = dict(bootstrap_servers=bootstrap, security_protocol='SASL_PLAINTEXT', sasl_mechanism=mechanism,
-                sasl_plain_username=username, sasl_plain_password=password)
+    settings = dict(json.loads(config_json), bootstrap_servers=bootstrap)
     try:
-        p = KafkaProducer(**sasl)
+        p = KafkaProducer(**settings)
         for i in range(int(count)):
-            p.send(topic, ('sasl-%d' % i).encode(), partition=0)
+            p.send(topic, ('secure-%d' % i).encode(), partition=0)
         p.flush(10)
         p.close()
-        c = KafkaConsumer(consumer_timeout_ms=5000, **sasl)
+        c = KafkaConsumer(consumer_timeout_ms=5000, **settings)
         c.assign([TopicPartition(topic, 0)])
         c.seek_to_beginning()
         consumed = []
@@ -596,8 +596,8 @@ COMMANDS = {
     'confluent-process': confluent_process,
     'confluent-process-through-restarts': confluent_process_through_restarts,
     'confluent-produce-idempotent': confluent_produce_idempotent,
-    'confluent-sasl': confluent_sasl,
-    'kp-sasl': kp_sasl,
+    'confluent-secure': confluent_secure,
+    'kp-secure': kp_secure,
     'confluent-produce-until-killed': confluent_produce_until_killed,
     'confluent-consume-until-killed': confluent_consume_until_killed,
     'confluent-group': confluent_group,

@@ -15,15 +15,19 @@ import { python } from './python-clients.js';
 
 const USERS = { alice: 'alice-secret', carol: 'carol-secret' };
 const COUNT = 50;
-const sent = Array.from({ length: COUNT }, (_, i) => `sasl-${i}`);
+const sent = Array.from({ length: COUNT }, (_, i) => `secure-${i}`);
+const rdkafka = (mechanism: string, username: string, password: string) =>
+  JSON.stringify({ 'security.protocol': 'SASL_PLAINTEXT', 'sasl.mechanism': mechanism, 'sasl.username': username, 'sasl.password': password });
+const kafkaPython = (mechanism: string, username: string, password: string) =>
+  JSON.stringify({ security_protocol: 'SASL_PLAINTEXT', sasl_mechanism: mechanism, sasl_plain_username: username, sasl_plain_password: password });
 
 test('librdkafka (confluent-kafka) authenticates with each mechanism, produces and reads back; a wrong password is an authentication error', async () => {
   await withBroker(async ({ bootstrap }) => {
     for (const mechanism of SASL_MECHANISMS) {
       const topic = `rd-${mechanism}`;
-      const [ok] = await python('confluent-sasl', [bootstrap, topic, mechanism, 'alice', 'alice-secret', String(COUNT)]);
+      const [ok] = await python('confluent-secure', [bootstrap, topic, rdkafka(mechanism, 'alice', 'alice-secret'), String(COUNT)]);
       assert.deepEqual(ok, { consumed: sent, errors: [] }, mechanism);
-      const [refused] = (await python('confluent-sasl', [bootstrap, topic, mechanism, 'alice', 'not-it', '1'])) as { consumed: string[]; errors: string[] }[];
+      const [refused] = (await python('confluent-secure', [bootstrap, topic, rdkafka(mechanism, 'alice', 'not-it'), '1'])) as { consumed: string[]; errors: string[] }[];
       assert.deepEqual(refused!.consumed, []);
       assert.ok(refused!.errors.includes('_AUTHENTICATION'), `${mechanism}: ${refused!.errors}`);
     }
@@ -34,9 +38,9 @@ test('kafka-python authenticates with each mechanism through SaslHandshake v0\'s
   await withBroker(async ({ bootstrap }) => {
     for (const mechanism of SASL_MECHANISMS) {
       const topic = `kp-${mechanism}`;
-      assert.deepEqual((await python('kp-sasl', [bootstrap, topic, mechanism, 'carol', 'carol-secret', String(COUNT)]))[0], { consumed: sent, error: null }, mechanism);
+      assert.deepEqual((await python('kp-secure', [bootstrap, topic, kafkaPython(mechanism, 'carol', 'carol-secret'), String(COUNT)]))[0], { consumed: sent, error: null }, mechanism);
       // the broker closes the connection, the only answer bare tokens have: kafka-python then finds no broker
-      assert.deepEqual((await python('kp-sasl', [bootstrap, topic, mechanism, 'carol', 'not-it', '1']))[0], { consumed: [], error: 'NoBrokersAvailable' }, mechanism);
+      assert.deepEqual((await python('kp-secure', [bootstrap, topic, kafkaPython(mechanism, 'carol', 'not-it'), '1']))[0], { consumed: [], error: 'NoBrokersAvailable' }, mechanism);
     }
   }, { sasl: { users: USERS } });
 });

@@ -1,0 +1,90 @@
+// A TLS listener at the protocol level, with Sluice's own client: requests large and small over TLS, client
+// certificates required, a plaintext client refused and logged, SASL over TLS.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { test } from 'node:test';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { authenticate } from '../../src/admin/sasl-client.js';
+import type { TlsSettings } from '../../src/io/tcp.js';
+import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
+import { withBroker } from '../helpers/broker.js';
+import { capturedLogger } from '../helpers/captured-logger.js';
+import { until } from '../helpers/until.js';
+
+const fixture = (name: string) => readFileSync(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url));
+const CA = fixture('ca.pem');
+const SERVER: TlsSettings = { cert: fixture('server.pem'), key: fixture('server.key'), ca: CA, clientAuth: 'none' };
+const CLIENT = { ca: CA, cert: fixture('client.pem'), key: fixture('client.key') };
+
+const metadata = (c: KafkaClient) => c.send(3, 9, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+
+async function connected<T>(bootstrap: string, tls: Parameters<typeof KafkaClient.connectTo>[2], fn: (c: KafkaClient) => Promise<T>): Promise<T> {
+  const c = await KafkaClient.connectTo(bootstrap, 'tls-test', tls);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
+test('over TLS, requests of every size are served: an 8 MB produce read back whole, pipelined small ones in order', async () => {
+  await withBroker(async ({ bootstrap, port, broker }) => {
+    await broker.createTopic('t', 1, { 'max.message.bytes': String(16 << 20) });
+    await connected(bootstrap, { ca: CA }, async (c) => {
+      assert.deepEqual((await metadata(c)).brokers.map((b: { host: string; port: number }) => [b.host, b.port]), [['127.0.0.1', port]]);
+      const big = buildRecordBatch(Array.from({ length: 8 }, (_, i) => ({ value: Buffer.alloc(1 << 20, i) })));
+      const produce = (records: Buffer) => c.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name: 't', partitionData: [{ index: 0, records }] }] });
+      assert.equal((await produce(big)).responses[0].partitionResponses[0].errorCode, 0);
+      const small = await Promise.all(Array.from({ length: 50 }, (_, i) => produce(buildRecordBatch([{ value: `small-${i}` }]))));
+      assert.deepEqual(small.map((r) => r.responses[0].partitionResponses[0].baseOffset), Array.from({ length: 50 }, (_, i) => 8 + i));
+      const fetched = await c.send(1, 12, {
+        replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 32 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+        topics: [{ topic: 't', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 32 << 20 }] }], forgottenTopicsData: [], rackId: '',
+      });
+      const records = decodeRecordBatches(fetched.responses[0].partitions[0].records).flatMap((b) => b.records);
+      assert.equal(records.length, 58);
+      assert.ok(records.slice(0, 8).every((r, i) => r.value!.equals(Buffer.alloc(1 << 20, i))));
+      assert.deepEqual(records.slice(8).map((r) => r.value!.toString()), Array.from({ length: 50 }, (_, i) => `small-${i}`));
+    });
+  }, { tls: SERVER });
+});
+
+test('a plaintext client, or one that does not trust the certificate, is refused at the handshake, which is logged; others go on', async () => {
+  const { logger, lines } = capturedLogger();
+  await withBroker(async ({ bootstrap, port }) => {
+    const plain = await KafkaClient.connectTo(bootstrap);
+    await assert.rejects(metadata(plain), /connection closed/);
+    plain.close();
+    await until(() => lines.some((l) => l.msg === 'closing connection: TLS handshake failed'), 'the refusal to be logged');
+    const refusal = lines.find((l) => l.msg === 'closing connection: TLS handshake failed')!;
+    assert.deepEqual([refusal.code, refusal.reason], ['ERR_SSL_WRONG_VERSION_NUMBER', 'the client does not speak TLS']);
+    await assert.rejects(KafkaClient.connectTo(bootstrap, 'untrusting', {}), /could not connect to 127\.0\.0\.1:\d+: .*(self.signed|unable to verify|local issuer)/i);
+    // a connection that sends nothing holds nobody up
+    const idle = connect(port, '127.0.0.1');
+    await connected(bootstrap, { ca: CA }, async (c) => assert.equal((await metadata(c)).brokers.length, 1));
+    idle.destroy();
+  }, { tls: SERVER, logger });
+});
+
+test('with client certificates required, a client without one is refused and one the CA signed is served', async () => {
+  await withBroker(async ({ bootstrap }) => {
+    await assert.rejects(
+      connected(bootstrap, { ca: CA }, (c) => metadata(c)),
+      /connection closed|certificate required|socket hang up|ECONNRESET/,
+    );
+    await connected(bootstrap, CLIENT, async (c) => assert.equal((await metadata(c)).brokers.length, 1));
+  }, { tls: { ...SERVER, clientAuth: 'required' } });
+});
+
+test('SASL over TLS (SASL_SSL): authenticate, then served', async () => {
+  await withBroker(async ({ bootstrap }) => {
+    await connected(bootstrap, { ca: CA }, async (c) => {
+      await assert.rejects(metadata(c), /connection closed/);
+    });
+    await connected(bootstrap, { ca: CA }, async (c) => {
+      await authenticate(c, { mechanism: 'SCRAM-SHA-512', username: 'alice', password: 'alice-secret' });
+      assert.equal((await metadata(c)).brokers.length, 1);
+    });
+  }, { tls: SERVER, sasl: { users: { alice: 'alice-secret' } } });
+});
