@@ -1,0 +1,116 @@
+// TLS with real clients: librdkafka (confluent-kafka, kcat), kafka-python and kafkajs over SSL and SASL_SSL, with the
+// broker's certificate checked against the test CA (and its address, 127.0.0.1, against the certificate's), client
+// certificates where the broker requires them; `sluice start --tls-cert` and the CLI's --tls-ca.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import type { TlsSettings } from '../../src/io/tcp.js';
+import { withBroker } from '../helpers/broker.js';
+import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
+import { run } from '../helpers/run.js';
+import { withTempDir } from '../helpers/temp-dir.js';
+import { python } from './python-clients.js';
+
+const path = (name: string) => fileURLToPath(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url));
+const SERVER: TlsSettings = { cert: readFileSync(path('server.pem')), key: readFileSync(path('server.key')), ca: readFileSync(path('ca.pem')), clientAuth: 'none' };
+const USERS = { alice: 'alice-secret' };
+const COUNT = 50;
+const sent = Array.from({ length: COUNT }, (_, i) => `secure-${i}`);
+
+test('librdkafka (confluent-kafka) over SSL, SASL_SSL with SCRAM, and SSL with a client certificate required: produces and reads back; an untrusted CA fails', async () => {
+  const rdkafka = (settings: Record<string, string>) => JSON.stringify({ 'ssl.ca.location': path('ca.pem'), ...settings });
+  await withBroker(async ({ bootstrap }) => {
+    assert.deepEqual((await python('confluent-secure', [bootstrap, 'rd-ssl', rdkafka({ 'security.protocol': 'SSL' }), String(COUNT)]))[0], { consumed: sent, errors: [] });
+    // the server's certificate checked against another CA (the client's own certificate, which is no CA)
+    const [untrusted] = (await python('confluent-secure', [bootstrap, 'rd-ssl', rdkafka({ 'security.protocol': 'SSL', 'ssl.ca.location': path('client.pem') }), '1'])) as { errors: string[] }[];
+    assert.ok(untrusted!.errors.includes('_SSL') || untrusted!.errors.includes('_TRANSPORT'), `${untrusted!.errors}`);
+  }, { tls: SERVER });
+  await withBroker(async ({ bootstrap }) => {
+    const settings = rdkafka({ 'security.protocol': 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-256', 'sasl.username': 'alice', 'sasl.password': 'alice-secret' });
+    assert.deepEqual((await python('confluent-secure', [bootstrap, 'rd-sasl-ssl', settings, String(COUNT)]))[0], { consumed: sent, errors: [] });
+  }, { tls: SERVER, sasl: { users: USERS } });
+  await withBroker(async ({ bootstrap }) => {
+    const withCertificate = rdkafka({ 'security.protocol': 'SSL', 'ssl.certificate.location': path('client.pem'), 'ssl.key.location': path('client.key') });
+    assert.deepEqual((await python('confluent-secure', [bootstrap, 'rd-mtls', withCertificate, String(COUNT)]))[0], { consumed: sent, errors: [] });
+    const [without] = (await python('confluent-secure', [bootstrap, 'rd-mtls', rdkafka({ 'security.protocol': 'SSL' }), '1'])) as { consumed: string[]; errors: string[] }[];
+    assert.deepEqual(without!.consumed, []);
+    assert.ok(without!.errors.length > 0, 'refused without a certificate');
+  }, { tls: { ...SERVER, clientAuth: 'required' } });
+});
+
+test('kafka-python over SSL and SASL_SSL (PLAIN, through its SaslHandshake v0): produces and reads back', async () => {
+  const kafkaPython = (settings: Record<string, string>) => JSON.stringify({ ssl_cafile: path('ca.pem'), ...settings });
+  await withBroker(async ({ bootstrap }) => {
+    assert.deepEqual((await python('kp-secure', [bootstrap, 'kp-ssl', kafkaPython({ security_protocol: 'SSL' }), String(COUNT)]))[0], { consumed: sent, error: null });
+  }, { tls: SERVER });
+  await withBroker(async ({ bootstrap }) => {
+    const settings = kafkaPython({ security_protocol: 'SASL_SSL', sasl_mechanism: 'PLAIN', sasl_plain_username: 'alice', sasl_plain_password: 'alice-secret' });
+    assert.deepEqual((await python('kp-secure', [bootstrap, 'kp-sasl-ssl', settings, String(COUNT)]))[0], { consumed: sent, error: null });
+  }, { tls: SERVER, sasl: { users: USERS } });
+});
+
+test('kafkajs over SASL_SSL with SCRAM-SHA-512 and a client certificate: produces 2 MB and reads it back', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    await broker.createTopic('kjs-tls', 1, { 'max.message.bytes': String(4 << 20) });
+    const ssl = { ca: [readFileSync(path('ca.pem'))], cert: readFileSync(path('client.pem')), key: readFileSync(path('client.key')) };
+    const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, ssl, sasl: { mechanism: 'scram-sha-512', username: 'alice', password: 'alice-secret' } });
+    const values = Array.from({ length: 20 }, (_, i) => `${i}:`.padEnd(100_000, String.fromCharCode(97 + i)));
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: 'kjs-tls', messages: values.map((value) => ({ value, partition: 0 })) });
+    await producer.disconnect();
+    const consumer = kafka.consumer({ groupId: 'kjs-tls' });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: 'kjs-tls', fromBeginning: true });
+      const got: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        consumer.run({ eachMessage: async ({ message }) => void (got.push(message.value!.toString()) === values.length && resolve()) }).catch(reject);
+      });
+      assert.deepEqual(got, values);
+    } finally {
+      await consumer.disconnect();
+    }
+    const untrusted = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 }, ssl: true }).producer();
+    await assert.rejects(untrusted.connect(), /certificate|self.signed|issuer/i);
+  }, { tls: { ...SERVER, clientAuth: 'required' }, sasl: { users: USERS } });
+});
+
+test('kcat over SSL with a client certificate: metadata, produce and consume', async () => {
+  await withBroker(async ({ bootstrap, port }) => {
+    const ssl = ['-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${path('ca.pem')}`, '-X', `ssl.certificate.location=${path('client.pem')}`, '-X', `ssl.key.location=${path('client.key')}`];
+    const produced = await run('kcat', ['-b', bootstrap, ...ssl, '-P', '-t', 'kcat-tls', '-p', '0'], { input: sent.join('\n') + '\n', timeoutMs: 60_000 });
+    assert.equal(produced.code, 0, produced.stderr);
+    const consumed = await run('kcat', ['-b', bootstrap, ...ssl, '-C', '-t', 'kcat-tls', '-o', 'beginning', '-e', '-q'], { timeoutMs: 60_000 });
+    assert.deepEqual([consumed.code, consumed.stdout.trim().split('\n')], [0, sent]);
+    const meta = JSON.parse((await run('kcat', ['-b', bootstrap, ...ssl, '-L', '-J'], { timeoutMs: 60_000 })).stdout);
+    assert.deepEqual(meta.brokers, [{ id: 1, name: `127.0.0.1:${port}` }]);
+  }, { tls: { ...SERVER, clientAuth: 'required' } });
+});
+
+test('sluice start --tls-cert --tls-key --sasl-users: SASL_SSL; the CLI connects with --tls-ca and logs in', () =>
+  withTempDir(async (dir) => {
+    const users = join(dir, 'users.json');
+    await writeFile(users, JSON.stringify(USERS));
+    const { child, bootstrap, output } = await startCli(['--data-dir', join(dir, 'data'), '--tls-cert', path('server.pem'), '--tls-key', path('server.key'), '--sasl-users', users]);
+    try {
+      assert.match(output(), /security protocol SASL_SSL/);
+      const cli = (args: string[]) => run(process.execPath, [SLUICE_BIN, ...args, '--bootstrap', bootstrap], { env: { SLUICE_SASL_PASSWORD: 'alice-secret' }, timeoutMs: 30_000 });
+      const login = ['--sasl-mechanism', 'PLAIN', '--sasl-username', 'alice'];
+      const created = await cli(['topics', 'create', 'over-tls', ...login, '--tls-ca', path('ca.pem')]);
+      assert.equal(created.code, 0, created.stderr);
+      const listed = await cli(['topics', 'list', ...login, '--tls-ca', path('ca.pem')]);
+      assert.deepEqual([listed.code, listed.stdout.trim()], [0, 'over-tls']);
+      const untrusted = await cli(['topics', 'list', ...login, '--tls']);
+      assert.equal(untrusted.code, 1);
+      assert.match(untrusted.stderr, /could not connect to 127\.0\.0\.1:\d+: .*(self.signed|unable to verify|local issuer)/i);
+      const noKey = await cli(['topics', 'list', ...login, '--tls-cert', path('client.pem')]);
+      assert.deepEqual([noKey.code, /--tls-cert and --tls-key go together/.test(noKey.stderr)], [2, true]);
+    } finally {
+      await stopCli(child);
+    }
+  }));
