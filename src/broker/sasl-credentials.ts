@@ -40,7 +40,7 @@ export function scramKeys(mechanism: ScramMechanism, salted: Buffer): { clientKe
   return { clientKey: hmac(hash, salted, 'Client Key'), serverKey: hmac(hash, salted, 'Server Key') };
 }
 
-export async function scramCredential(password: string, mechanism: ScramMechanism, iterations = SCRAM_ITERATIONS): Promise<ScramCredential> {
+async function scramCredential(password: string, mechanism: ScramMechanism, iterations = SCRAM_ITERATIONS): Promise<ScramCredential> {
   const salt = randomBytes(24);
   const { clientKey, serverKey } = scramKeys(mechanism, await saltedPassword(password, mechanism, salt, iterations));
   return { salt, iterations, storedKey: digest(SCRAM_HASHES[mechanism].hash, clientKey), serverKey };
@@ -63,10 +63,6 @@ export class SaslUsers {
       });
     }
     return new SaslUsers(credentials);
-  }
-
-  get size(): number {
-    return this.credentials.size;
   }
 
   scram(user: string, mechanism: ScramMechanism): ScramCredential | null {

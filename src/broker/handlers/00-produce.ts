@@ -26,7 +26,7 @@ import type {
 } from '../../protocol/messages.generated.js';
 import { Attributes, InvalidRecordError, type ValidatedBatches } from '../../protocol/record-batch.js';
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
-import type { AppendResult } from '../../storage/partition-log.js';
+import type { AppendResult, PartitionLog } from '../../storage/partition-log.js';
 import type { Broker } from '../broker.js';
 import { prepareInThread, RECORDS_THREAD_MIN_BYTES } from '../records-work.js';
 import { preparationBytes, preparationFor, prepareRecords, type PreparedRecords } from '../produced-records.js';
@@ -50,6 +50,49 @@ function checkTransactional(broker: Broker, transactionalId: string | null | und
     const code = broker.transactions.verifyProduce(transactionalId, b.producerId, b.producerEpoch, topic, partition);
     if (code !== ErrorCode.NONE) throw new KafkaError(code, `transactional batch of producer ${b.producerId} epoch ${b.producerEpoch} is not part of an open transaction on ${topic}-${partition}`);
   }
+}
+
+/** Appends a partition's prepared records, and fills in its answer's offsets. Throws what refuses them. */
+function appendPrepared(
+  broker: Broker,
+  transactionalId: string | null | undefined,
+  topic: string,
+  log: PartitionLog,
+  out: ProduceResponsePartitionProduceResponse,
+  { records, validated }: PreparedRecords,
+): AppendResult {
+  // (checked here, not in the engine, whose tests roll a segment per append with a tiny segment.bytes)
+  if (records.length > log.config.segmentBytes) {
+    throw new KafkaError(ErrorCode.RECORD_LIST_TOO_LARGE, `${records.length} bytes appended to ${topic}-${out.index} exceed its segment.bytes of ${log.config.segmentBytes}`);
+  }
+  checkTransactional(broker, transactionalId, validated, topic, out.index);
+  const result = log.append(records, validated);
+  out.baseOffset = result.baseOffset;
+  out.logAppendTimeMs = result.logAppendTimeMs;
+  out.logStartOffset = log.logStartOffset;
+  return result;
+}
+
+/** Settles once the append is as far as `acks` asks (written, or durable), its failure then in its answer. */
+function acknowledged(broker: Broker, acks: number, topic: string, out: ProduceResponsePartitionProduceResponse, result: AppendResult): Promise<void> {
+  return (acks === -1 ? result.durable : result.written).then(
+    () => broker.storageErrors.succeeded(),
+    (err) => {
+      Object.assign(out, toErrorCode(err), { baseOffset: -1 });
+      broker.storageErrors.failed(err, `${topic}-${out.index}`);
+    },
+  );
+}
+
+/** Puts a partition's refusal in its answer, with the log start offset where Kafka gives it, and logs it. */
+function refused(broker: Broker, topic: string, log: PartitionLog | undefined, out: ProduceResponsePartitionProduceResponse, err: unknown): void {
+  const partition = `${topic}-${out.index}`;
+  Object.assign(out, toErrorCode(err));
+  if (log && !NO_LOG_START_OFFSET.has(out.errorCode)) out.logStartOffset = log.logStartOffset;
+  broker.storageErrors.failed(err, partition);
+  if (err instanceof InvalidRecordError) out.recordErrors = [{ batchIndex: err.index, batchIndexErrorMessage: err.message }];
+  if (out.errorCode === ErrorCode.UNKNOWN_SERVER_ERROR) broker.logger.error({ partition, err }, 'produce failed');
+  else broker.logger.debug({ partition, err: out.errorMessage }, 'produce rejected');
 }
 
 export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
@@ -87,56 +130,27 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           continue;
         }
         const log = topic!.partitions[p.index];
-        const partition = `${topicData.name}-${p.index}`;
-        const refused = (err: unknown): void => {
-          Object.assign(out, toErrorCode(err));
-          if (log && !NO_LOG_START_OFFSET.has(out.errorCode)) out.logStartOffset = log.logStartOffset;
-          broker.storageErrors.failed(err, partition);
-          if (err instanceof InvalidRecordError) out.recordErrors = [{ batchIndex: err.index, batchIndexErrorMessage: err.message }];
-          if (out.errorCode === ErrorCode.UNKNOWN_SERVER_ERROR) broker.logger.error({ partition, err }, 'produce failed');
-          else broker.logger.debug({ partition, err: out.errorMessage }, 'produce rejected');
-        };
-        const appendNow = ({ records, validated }: PreparedRecords): AppendResult => {
-          // (checked here, not in the engine, whose tests roll a segment per append with a tiny segment.bytes)
-          if (records.length > log!.config.segmentBytes) {
-            throw new KafkaError(ErrorCode.RECORD_LIST_TOO_LARGE, `${records.length} bytes appended to ${partition} exceed its segment.bytes of ${log!.config.segmentBytes}`);
-          }
-          checkTransactional(broker, req.transactionalId, validated, topicData.name, p.index);
-          const result = log!.append(records, validated);
-          out.baseOffset = result.baseOffset;
-          out.logAppendTimeMs = result.logAppendTimeMs;
-          out.logStartOffset = log!.logStartOffset;
-          return result;
-        };
-        const acknowledged = (result: AppendResult): Promise<void> =>
-          (acks === -1 ? result.durable : result.written).then(
-            () => broker.storageErrors.succeeded(),
-            (err) => {
-              Object.assign(out, toErrorCode(err), { baseOffset: -1 });
-              broker.storageErrors.failed(err, partition);
-            },
-          );
         try {
-          if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${partition}`);
+          if (!log) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topicData.name}-${p.index}`);
           refuseInternalTopicChange(topicData.name, 'append to');
           if (acks === -1 && log.config.minInsyncReplicas > 1) {
-            throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${partition} has 1 in-sync replica, fewer than its min.insync.replicas of ${log.config.minInsyncReplicas}`);
+            throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${topicData.name}-${p.index} has 1 in-sync replica, fewer than its min.insync.replicas of ${log.config.minInsyncReplicas}`);
           }
           if (!p.records || p.records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
           const preparation = preparationFor(version, log.config, Date.now());
           const inThread = preparationBytes(p.records, preparation) >= RECORDS_THREAD_MIN_BYTES;
           if (!inThread && !broker.appendOrder.waiting(log)) {
-            const result = appendNow(prepareRecords(p.records, preparation));
+            const result = appendPrepared(broker, req.transactionalId, topicData.name, log, out, prepareRecords(p.records, preparation));
             appends.push(result.durable);
-            waits.push(acknowledged(result));
+            waits.push(acknowledged(broker, acks, topicData.name, out, result));
           } else {
             const ready = inThread ? prepareInThread(p.records, preparation) : Promise.resolve(prepareRecords(p.records, preparation));
-            const queued = broker.appendOrder.queue(log, ready, appendNow);
+            const queued = broker.appendOrder.queue(log, ready, (prepared) => appendPrepared(broker, req.transactionalId, topicData.name, log, out, prepared));
             appends.push(queued.then((result) => result.durable));
-            waits.push(queued.then(acknowledged, refused));
+            waits.push(queued.then((result) => acknowledged(broker, acks, topicData.name, out, result), (err) => refused(broker, topicData.name, log, out, err)));
           }
         } catch (err) {
-          refused(err);
+          refused(broker, topicData.name, log, out, err);
         }
       }
     }
