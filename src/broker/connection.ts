@@ -293,8 +293,9 @@ export class Connection {
   private fail(err: unknown): void {
     if (this.closed) return;
     const message = err instanceof Error ? err.message : String(err);
-    if (err instanceof ProtocolError) this.options.logger.warn({ remote: this.remote, clientId: this.clientId, reason: message }, 'closing connection: bad request');
-    else this.options.logger.error({ remote: this.remote, clientId: this.clientId, err }, 'closing connection: request failed');
+    const who = { remote: this.remote, clientId: this.clientId, user: this.user ?? undefined };
+    if (err instanceof ProtocolError) this.options.logger.warn({ ...who, reason: message }, 'closing connection: bad request');
+    else this.options.logger.error({ ...who, err }, 'closing connection: request failed');
     this.close();
   }
 

@@ -73,7 +73,10 @@ test('before it authenticates a client may ask ApiVersions and SASL\'s requests 
       await authenticate(c, { mechanism: 'PLAIN', username: 'alice', password: 'alice-secret' });
       const big = await c.send(3, 9, { topics: [{ name: 'x'.repeat(249), topicId: '0'.repeat(32) }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
       assert.equal(big.topics.length, 1);
+      // what is logged of the connection names its user
+      await assert.rejects(c.sendRawBody(999, 0, false, Buffer.alloc(0)), /connection closed/);
     });
+    assert.deepEqual(lines.filter((l) => /unknown API key 999/.test(String(l.reason))).map((l) => l.user), ['alice']);
   }, { ...SASL, logger });
 });
 
