@@ -85,7 +85,7 @@ export const START_SETTINGS: readonly Setting[] = [
   { flag: 'consumer-heartbeat-interval-ms', help: 'heartbeat interval told to KIP-848 members (default 5000)', apply: (c, v) => (c.groups = { ...c.groups, consumerHeartbeatIntervalMs: int('consumer-heartbeat-interval-ms', v, 1) }) },
   {
     flag: 'sasl-users',
-    help: 'a JSON file of SASL users and their passwords, {"name": "password", ...}: clients must then authenticate (SASL_PLAINTEXT; the passwords are kept only as SCRAM credentials)',
+    help: 'a JSON file of SASL users and their passwords, {"name": "password", ...}: clients must then authenticate (SASL_PLAINTEXT, or SASL_SSL with --tls-cert; the passwords are kept only as SCRAM credentials)',
     apply: (c, v) => (c.sasl = { ...c.sasl, users: saslUsersFile(v) }),
   },
   {
