@@ -2,6 +2,7 @@ import { answerRequests, asBuffer, type Answer } from '../io/request-thread.js';
 import { KafkaError } from '../protocol/errors.js';
 import { batchesToMessageSet } from '../protocol/message-sets.js';
 import { InvalidRecordError } from '../protocol/record-batch.js';
+import { firstRecordAtTime } from '../protocol/records.js';
 import { prepareRecords } from './produced-records.js';
 import type { PrepareReply, RecordsRequest } from './records-work.js';
 
@@ -11,6 +12,7 @@ answerRequests((request: RecordsRequest): Answer => {
     const { batches, fromOffset, magic, maxBytes, firstWhole } = request;
     return handedOver(batchesToMessageSet(asBuffer(batches), fromOffset, magic, maxBytes, firstWhole));
   }
+  if (request.op === 'time') return { value: firstRecordAtTime(asBuffer(request.batch), request.fromOffset, request.target) };
   try {
     const prepared = prepareRecords(asBuffer(request.records), request.preparation);
     const { value: records, transfer } = handedOver(prepared.records);

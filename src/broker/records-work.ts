@@ -1,12 +1,15 @@
 import { asBuffer, RequestThread } from '../io/request-thread.js';
 import { KafkaError } from '../protocol/errors.js';
-import { InvalidRecordError, type ValidatedBatches } from '../protocol/record-batch.js';
+import { Compression, decodingBytes } from '../protocol/compression.js';
+import { Attributes, Batch, InvalidRecordError, type ValidatedBatches } from '../protocol/record-batch.js';
+import { firstRecordAtTime, type TimedOffset } from '../protocol/records.js';
 import type { Preparation, PreparedRecords } from './produced-records.js';
 
 /** What the records thread is asked; the records in it are a copy of their own, which the thread takes over. */
 export type RecordsRequest =
   | { op: 'prepare'; records: Uint8Array; preparation: Preparation }
-  | { op: 'message set'; batches: Uint8Array; fromOffset: number; magic: 0 | 1; maxBytes: number; firstWhole: boolean };
+  | { op: 'message set'; batches: Uint8Array; fromOffset: number; magic: 0 | 1; maxBytes: number; firstWhole: boolean }
+  | { op: 'time'; batch: Uint8Array; fromOffset: number; target: number };
 
 /** Its answer to `prepare`: the prepared records, handed back; or the refusal, as the produce response carries it. */
 export type PrepareReply =
@@ -23,8 +26,8 @@ export const RECORDS_THREAD_MIN_BYTES = 64 << 10;
 
 /**
  * The thread that does large work on records off the event loop, so that a batch that decompresses to 128 MiB holds
- * up its own request only: produced records prepared (see prepareRecords), and stored batches converted for an old
- * fetch. One per process, as the cleaner thread is.
+ * up its own request only: produced records prepared (see prepareRecords), stored batches converted for an old fetch,
+ * and a record looked for by time inside one. One per process, as the cleaner thread is.
  */
 const thread = new RequestThread<RecordsRequest>(new URL('./records-thread.js', import.meta.url), 'records thread');
 
@@ -46,6 +49,17 @@ export async function messageSetInThread(sent: Buffer, fromOffset: number, magic
   const batches = ownCopy(sent);
   const request: RecordsRequest = { op: 'message set', batches, fromOffset, magic, maxBytes, firstWhole };
   return asBuffer(await thread.send<Uint8Array>(request, [batches.buffer]).reply);
+}
+
+/**
+ * firstRecordAtTime (ListOffsets by time, inside the batch that holds the answer), done in the records thread where the
+ * batch decompresses to RECORDS_THREAD_MIN_BYTES or more.
+ */
+export function timeSearch(batch: Buffer, fromOffset: number, target: number): TimedOffset | null | Promise<TimedOffset | null> {
+  const codec = batch.readInt16BE(Batch.ATTRIBUTES) & Attributes.COMPRESSION_MASK;
+  if (codec === Compression.NONE || decodingBytes(codec, batch.subarray(Batch.HEADER_BYTES)) < RECORDS_THREAD_MIN_BYTES) return firstRecordAtTime(batch, fromOffset, target);
+  const copy = ownCopy(batch);
+  return thread.send<TimedOffset | null>({ op: 'time', batch: copy, fromOffset, target }, [copy.buffer]).reply;
 }
 
 /** Requests the records thread has not answered yet. */

@@ -246,6 +246,30 @@ export function visitRecords(
   }
 }
 
+/** A record found by its timestamp: its offset, and the timestamp it carries. */
+export interface TimedOffset {
+  offset: number;
+  timestamp: number;
+}
+
+/**
+ * In one whole batch, the first record at or after `fromOffset` whose timestamp is at least `target`, or null if
+ * none is. A batch whose records cannot be read answers for itself: its first offset from `fromOffset` on, at its
+ * header's max timestamp.
+ */
+export function firstRecordAtTime(batch: Buffer, fromOffset: number, target: number): TimedOffset | null {
+  const info = batchInfoAt(batch, 0, batch.length);
+  const found: TimedOffset = { offset: -1, timestamp: -1 };
+  const readable = visitRecords(batch, info, (_records, _keyStart, _keyEnd, offset, _valueNull, timestamp) => {
+    if (offset < fromOffset || timestamp < target) return false;
+    found.offset = offset;
+    found.timestamp = timestamp;
+    return true;
+  });
+  if (!readable) return { offset: Math.max(fromOffset, info.baseOffset), timestamp: info.maxTimestamp };
+  return found.offset >= 0 ? found : null;
+}
+
 export interface DecodedBatch {
   info: BatchInfo;
   records: KafkaRecord[];

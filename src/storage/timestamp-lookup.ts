@@ -1,22 +1,22 @@
 import { Batch, batchInfoAt, batchSizeAt, readInt64 } from '../protocol/record-batch.js';
-import { visitRecords } from '../protocol/records.js';
+import { firstRecordAtTime, visitRecords, type TimedOffset } from '../protocol/records.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { LOG_PASS_READ_BYTES, type PartitionLog } from './partition-log.js';
 
 // ListOffsets by time over a partition's log: passes through what readers see (PartitionLog.read), guided by the
 // segments' tracked maximum timestamps and time indexes; nothing here changes the log.
 
-/** A record found by its timestamp: its offset, and the timestamp it carries. */
-export interface TimedOffset {
-  offset: number;
-  timestamp: number;
-}
+/**
+ * Looks into one whole batch for its first record at or after an offset with a timestamp at least the target (see
+ * firstRecordAtTime); a caller may have it done elsewhere than on the event loop.
+ */
+export type BatchTimeSearch = (batch: Buffer, fromOffset: number, target: number) => TimedOffset | null | Promise<TimedOffset | null>;
 
 /**
  * The first record whose timestamp is >= `target` (ListOffsets by time): it may sit inside a batch, so the
- * matching batch is decoded; earlier batches are skipped by their header's max timestamp. Null if none.
+ * matching batch is looked into (`search`); earlier batches are skipped by their header's max timestamp. Null if none.
  */
-export async function offsetForTimestamp(log: PartitionLog, target: number): Promise<TimedOffset | null> {
+export async function offsetForTimestamp(log: PartitionLog, target: number, search: BatchTimeSearch = firstRecordAtTime): Promise<TimedOffset | null> {
   for (const segment of log.segments.slice()) {
     if (segment.maxTimestamp < target) continue;
     await log.useIndexes(segment);
@@ -38,18 +38,8 @@ export async function offsetForTimestamp(log: PartitionLog, target: number): Pro
         const batchEnd = readInt64(records, at + Batch.BASE_OFFSET) + records.readInt32BE(at + Batch.LAST_OFFSET_DELTA) + 1;
         const maxTimestamp = readInt64(records, at + Batch.MAX_TIMESTAMP);
         if (maxTimestamp >= target && batchEnd > offset) {
-          const info = batchInfoAt(records, at, size);
-          const found: TimedOffset = { offset: -1, timestamp: -1 };
-          const from = offset;
-          const readable = visitRecords(records.subarray(at, at + size), info, (_records, _keyStart, _keyEnd, recordOffset, _valueNull, timestamp) => {
-            if (recordOffset < from || timestamp < target) return false;
-            found.offset = recordOffset;
-            found.timestamp = timestamp;
-            return true;
-          });
-          // a batch that cannot be looked into answers for itself: its first offset, at its max timestamp
-          if (!readable) return { offset: Math.max(offset, info.baseOffset), timestamp: maxTimestamp };
-          if (found.offset >= 0) return found;
+          const found = await search(records.subarray(at, at + size), offset, target);
+          if (found !== null) return found;
         }
         offset = Math.max(offset, batchEnd);
         at += size;
@@ -63,15 +53,15 @@ export async function offsetForTimestamp(log: PartitionLog, target: number): Pro
  * The first record with the largest timestamp between the log start offset and the high watermark
  * (ListOffsets MAX_TIMESTAMP), or null when there is none.
  */
-export async function maxTimestampRecord(log: PartitionLog): Promise<TimedOffset | null> {
+export async function maxTimestampRecord(log: PartitionLog, search: BatchTimeSearch = firstRecordAtTime): Promise<TimedOffset | null> {
   let newest = -1;
   for (const s of log.segments) if (s.maxTimestamp > newest) newest = s.maxTimestamp;
   if (newest < 0) return null;
-  const found = await offsetForTimestamp(log, newest);
+  const found = await offsetForTimestamp(log, newest, search);
   if (found) return found;
   // the newest timestamp is outside what readers see (deleted by DeleteRecords, or not durable yet)
   const visible = await maxVisibleTimestamp(log);
-  return visible < 0 ? null : offsetForTimestamp(log, visible);
+  return visible < 0 ? null : offsetForTimestamp(log, visible, search);
 }
 
 /**

@@ -9,7 +9,7 @@ import { Compression } from '../../src/protocol/compression.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { batchesToMessageSet, conversionBytes } from '../../src/protocol/message-sets.js';
 import { Batch } from '../../src/protocol/record-batch.js';
-import { buildRecordBatch, decodeRecordBatches, type NewRecord } from '../../src/protocol/records.js';
+import { buildRecordBatch, decodeRecordBatches, firstRecordAtTime, type NewRecord } from '../../src/protocol/records.js';
 import { DEFAULT_LOG_CONFIG } from '../../src/storage/log-config.js';
 import { withClient } from '../helpers/broker.js';
 import { batchWithPayload, zstdRleFrame } from '../helpers/compressed-payloads.js';
@@ -222,6 +222,40 @@ test('an old fetch of a large compressed batch is converted in the thread, while
     const messages = readMessageSet(set);
     assert.equal(messages.length, count - 5);
     assert.deepEqual([messages[0]!.offset, messages[0]!.value, messages.at(-1)!.offset, messages.at(-1)!.value], [5, 'v0000000005', count - 1, `v${String(count - 1).padStart(10, '0')}`]);
+  });
+});
+
+test('ListOffsets by time looks into a large compressed batch in the thread, while other connections are answered, and finds the record the event loop finds', async () => {
+  await withClient(async (c, b) => {
+    // four partitions, each one zstd batch of 300,000 records one millisecond apart
+    await b.broker.createTopic('timed', 4, { 'max.message.bytes': String(8 << 20) });
+    const base = Date.now() - 3_600_000;
+    const count = 300_000;
+    const batch = buildRecordBatch(Array.from({ length: count }, (_, i) => ({ value: `t${i}`, timestamp: base + i })), { compression: Compression.ZSTD });
+    for (let index = 0; index < 4; index++) {
+      const answer = (await c.send(0, 9, produceBody('timed', [{ index, records: batch }]))).responses[0].partitionResponses[0];
+      assert.equal(answer.errorCode, 0);
+    }
+    const stored = (await b.broker.logs.getLog('timed', 0)!.read(0, 8 << 20)).records;
+    const targets = [base + 299_990, base + 250_000, base + 123_457, base + count];
+    let answered = false;
+    const found = c
+      .send(2, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'timed', partitions: targets.map((timestamp, partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp })) }] })
+      .then((r) => {
+        answered = true;
+        return r;
+      });
+    await until(() => recordsThreadWaiting() > 0, 'the search waits on the thread');
+    const other = await KafkaClient.connectTo(b.bootstrap);
+    try {
+      assert.equal((await other.send(18, 3, { clientSoftwareName: 'probe', clientSoftwareVersion: '1' })).errorCode, 0);
+      assert.equal(answered, false, 'answered while the thread searched');
+    } finally {
+      other.close();
+    }
+    const partitions = (await found).topics[0].partitions as { offset: number; timestamp: number }[];
+    assert.deepEqual(partitions.map((p) => [p.offset, p.timestamp]), [[299_990, base + 299_990], [250_000, base + 250_000], [123_457, base + 123_457], [-1, -1]]);
+    assert.deepEqual(firstRecordAtTime(stored, 0, base + 123_457), { offset: 123_457, timestamp: base + 123_457 }, 'as the event loop finds it');
   });
 });
 

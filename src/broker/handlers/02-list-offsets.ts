@@ -1,6 +1,7 @@
 // ListOffsets (key 2), v0-10. Timestamps: -1 latest (the high watermark), -2 earliest (log start), -3 the
 // record with the largest timestamp (KIP-734), -4 earliest local (= earliest, no tiered storage), -5 latest
-// tiered (none: -1). A timestamp >= 0 finds the first record at or after it, which may be inside a batch.
+// tiered (none: -1). A timestamp >= 0 finds the first record at or after it, which may be inside a batch (looked into
+// in the records thread where it decompresses to 64 KiB or more).
 // v0 answers with the old offsets array. read_committed (v2+) latest is the last stable offset, and a record
 // found by timestamp at or past it is not answered (-1) until its transaction ends.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
@@ -12,6 +13,7 @@ import type {
 import type { PartitionLog } from '../../storage/partition-log.js';
 import { maxTimestampRecord, offsetForTimestamp } from '../../storage/timestamp-lookup.js';
 import type { ApiHandler } from '../handler.js';
+import { timeSearch } from '../records-work.js';
 import { toErrorCode } from './errors.js';
 
 const LATEST = -1;
@@ -32,10 +34,10 @@ async function lookup(log: PartitionLog, timestamp: number, readCommitted: boole
     case LATEST_TIERED:
       return { offset: -1, timestamp: -1 };
     case MAX_TIMESTAMP:
-      return visible(log, await maxTimestampRecord(log), readCommitted);
+      return visible(log, await maxTimestampRecord(log, timeSearch), readCommitted);
     default:
       if (timestamp < 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown special timestamp ${timestamp}`);
-      return visible(log, await offsetForTimestamp(log, timestamp), readCommitted);
+      return visible(log, await offsetForTimestamp(log, timestamp, timeSearch), readCommitted);
   }
 }
 
