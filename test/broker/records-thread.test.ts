@@ -40,6 +40,27 @@ async function fetchAll(c: KafkaClient, topic: string, partition = 0) {
   return decodeRecordBatches((await c.send(1, 12, body)).responses[0].partitions[0].records).flatMap((batch) => batch.records);
 }
 
+/**
+ * `request`'s answer, once it is shown to wait on the records thread while another connection is answered: the test
+ * shares the broker's event loop, so that the wait for the thread ends at all shows the loop is free.
+ */
+async function servedMeanwhile<T>(bootstrap: string, request: Promise<T>, what: string): Promise<T> {
+  let answered = false;
+  const answer = request.then((r) => {
+    answered = true;
+    return r;
+  });
+  await until(() => recordsThreadWaiting() > 0, `${what} to wait on the thread`);
+  const other = await KafkaClient.connectTo(bootstrap);
+  try {
+    assert.equal((await other.send(18, 3, { clientSoftwareName: 'probe', clientSoftwareVersion: '1' })).errorCode, 0);
+    assert.equal(answered, false, `another connection answered while the thread did ${what}`);
+  } finally {
+    other.close();
+  }
+  return answer;
+}
+
 test('what is prepared in the thread: records whose decoding, re-encoding or conversion comes to 64 KiB or more', () => {
   const preparation = (version: number, config: Partial<typeof DEFAULT_LOG_CONFIG>) => preparationFor(version, { ...DEFAULT_LOG_CONFIG, ...config }, Date.now());
   const gzip = buildRecordBatch(keyedRecords(20_000), { compression: Compression.GZIP });
@@ -204,20 +225,8 @@ test('an old fetch of a large compressed batch is converted in the thread, while
       replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 64 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
       topics: [{ topic: 'packed', partitions: [{ partition: 0, fetchOffset: 5, partitionMaxBytes }] }], forgottenTopicsData: [], rackId: '',
     });
-    let answered = false;
-    const old = c.send(1, 2, body(64 << 20)).then((r) => {
-      answered = true;
-      return r;
-    });
-    await until(() => recordsThreadWaiting() > 0, 'the conversion waits on the thread');
-    const other = await KafkaClient.connectTo(b.bootstrap);
-    try {
-      assert.equal((await other.send(18, 3, { clientSoftwareName: 'probe', clientSoftwareVersion: '1' })).errorCode, 0);
-      assert.equal(answered, false, 'answered while the thread converted');
-    } finally {
-      other.close();
-    }
-    const set: Buffer = (await old).responses[0].partitions[0].records;
+    const old = await servedMeanwhile(b.bootstrap, c.send(1, 2, body(64 << 20)), 'the conversion');
+    const set: Buffer = old.responses[0].partitions[0].records;
     assert.deepEqual(set, batchesToMessageSet(stored, 5, 1, 64 << 20, true), 'as the event loop converts it');
     const messages = readMessageSet(set);
     assert.equal(messages.length, count - 5);
@@ -238,22 +247,9 @@ test('ListOffsets by time looks into a large compressed batch in the thread, whi
     }
     const stored = (await b.broker.logs.getLog('timed', 0)!.read(0, 8 << 20)).records;
     const targets = [base + 299_990, base + 250_000, base + 123_457, base + count];
-    let answered = false;
-    const found = c
-      .send(2, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'timed', partitions: targets.map((timestamp, partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp })) }] })
-      .then((r) => {
-        answered = true;
-        return r;
-      });
-    await until(() => recordsThreadWaiting() > 0, 'the search waits on the thread');
-    const other = await KafkaClient.connectTo(b.bootstrap);
-    try {
-      assert.equal((await other.send(18, 3, { clientSoftwareName: 'probe', clientSoftwareVersion: '1' })).errorCode, 0);
-      assert.equal(answered, false, 'answered while the thread searched');
-    } finally {
-      other.close();
-    }
-    const partitions = (await found).topics[0].partitions as { offset: number; timestamp: number }[];
+    const request = { replicaId: -1, isolationLevel: 0, topics: [{ name: 'timed', partitions: targets.map((timestamp, partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp })) }] };
+    const found = await servedMeanwhile(b.bootstrap, c.send(2, 7, request), 'the search');
+    const partitions = found.topics[0].partitions as { offset: number; timestamp: number }[];
     assert.deepEqual(partitions.map((p) => [p.offset, p.timestamp]), [[299_990, base + 299_990], [250_000, base + 250_000], [123_457, base + 123_457], [-1, -1]]);
     assert.deepEqual(firstRecordAtTime(stored, 0, base + 123_457), { offset: 123_457, timestamp: base + 123_457 }, 'as the event loop finds it');
   });
