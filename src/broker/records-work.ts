@@ -2,8 +2,9 @@ import { asBuffer, RequestThread } from '../io/request-thread.js';
 import { KafkaError } from '../protocol/errors.js';
 import { Compression, decodingBytes } from '../protocol/compression.js';
 import { Attributes, Batch, InvalidRecordError, type ValidatedBatches } from '../protocol/record-batch.js';
+import { batchesToMessageSet, conversionBytes } from '../protocol/message-sets.js';
 import { firstRecordAtTime, type TimedOffset } from '../protocol/records.js';
-import type { Preparation, PreparedRecords } from './produced-records.js';
+import { preparationBytes, prepareRecords, type Preparation, type PreparedRecords } from './produced-records.js';
 
 /** What the records thread is asked; the records in it are a copy of their own, which the thread takes over. */
 export type RecordsRequest =
@@ -18,9 +19,9 @@ export type PrepareReply =
 
 /**
  * Work on records that decompresses, compresses or converts at least this many bytes is done in the records thread.
- * On the event loop, a batch of 1 MiB of gzip with 200,000 records of 100 B held every other request up for 50-230 ms
- * on a compacted topic; this much takes about half a millisecond there, about what the hand-over to the thread and
- * back costs.
+ * On the event loop, produces of a 0.85 MB gzip batch of 200,000 records of 100 B to a compacted topic held every other
+ * request up, p50 97 ms and up to 199 ms (`npm run bench:heavy-records`); this much takes about half a millisecond
+ * there, about what the hand-over to the thread and back costs.
  */
 export const RECORDS_THREAD_MIN_BYTES = 64 << 10;
 
@@ -34,21 +35,28 @@ const thread = new RequestThread<RecordsRequest>(new URL('./records-thread.js', 
 /** A copy of these bytes only, in memory of its own to hand over (a view's whole backing memory would be copied). */
 const ownCopy = (bytes: Buffer): Uint8Array<ArrayBuffer> => new Uint8Array(bytes);
 
-/** prepareRecords, done in the records thread; `sent` is copied, so its memory may go back once this is called. */
-export async function prepareInThread(sent: Buffer, preparation: Preparation): Promise<PreparedRecords> {
+/**
+ * prepareRecords, done in the records thread where it decompresses, compresses or converts RECORDS_THREAD_MIN_BYTES or
+ * more (a promise then; `sent` is copied, so its memory may go back once this returns), else here and now.
+ */
+export function prepare(sent: Buffer, preparation: Preparation): PreparedRecords | Promise<PreparedRecords> {
+  if (preparationBytes(sent, preparation) < RECORDS_THREAD_MIN_BYTES) return prepareRecords(sent, preparation);
   const records = ownCopy(sent);
-  const reply = await thread.send<PrepareReply>({ op: 'prepare', records, preparation }, [records.buffer]).reply;
-  if ('code' in reply) {
-    throw reply.recordIndex === null ? new KafkaError(reply.code, reply.message) : new InvalidRecordError(reply.recordIndex, reply.message, reply.code);
-  }
-  return { records: asBuffer(reply.records), validated: reply.validated };
+  return thread.send<PrepareReply>({ op: 'prepare', records, preparation }, [records.buffer]).reply.then((reply) => {
+    if ('code' in reply) {
+      throw reply.recordIndex === null ? new KafkaError(reply.code, reply.message) : new InvalidRecordError(reply.recordIndex, reply.message, reply.code);
+    }
+    return { records: asBuffer(reply.records), validated: reply.validated };
+  });
 }
 
-/** batchesToMessageSet, done in the records thread; `batches` is copied. */
-export async function messageSetInThread(sent: Buffer, fromOffset: number, magic: 0 | 1, maxBytes: number, firstWhole: boolean): Promise<Buffer> {
-  const batches = ownCopy(sent);
-  const request: RecordsRequest = { op: 'message set', batches, fromOffset, magic, maxBytes, firstWhole };
-  return asBuffer(await thread.send<Uint8Array>(request, [batches.buffer]).reply);
+/** batchesToMessageSet, done in the records thread where it decodes RECORDS_THREAD_MIN_BYTES or more (`batches` is then copied). */
+export function messageSet(batches: Buffer, fromOffset: number, magic: 0 | 1, maxBytes: number, firstWhole: boolean): Buffer | Promise<Buffer> {
+  // a compressed batch is decoded whole, however little of it the set can hold: millions of records, at worst
+  if (conversionBytes(batches, fromOffset) < RECORDS_THREAD_MIN_BYTES) return batchesToMessageSet(batches, fromOffset, magic, maxBytes, firstWhole);
+  const copy = ownCopy(batches);
+  const request: RecordsRequest = { op: 'message set', batches: copy, fromOffset, magic, maxBytes, firstWhole };
+  return thread.send<Uint8Array>(request, [copy.buffer]).reply.then(asBuffer);
 }
 
 /**

@@ -28,8 +28,8 @@ import { Attributes, InvalidRecordError, type ValidatedBatches } from '../../pro
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import type { AppendResult, PartitionLog } from '../../storage/partition-log.js';
 import type { Broker } from '../broker.js';
-import { prepareInThread, RECORDS_THREAD_MIN_BYTES } from '../records-work.js';
-import { preparationBytes, preparationFor, prepareRecords, type PreparedRecords } from '../produced-records.js';
+import { prepare } from '../records-work.js';
+import { preparationFor, type PreparedRecords } from '../produced-records.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
 
@@ -137,15 +137,13 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
             throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${topicData.name}-${p.index} has 1 in-sync replica, fewer than its min.insync.replicas of ${log.config.minInsyncReplicas}`);
           }
           if (!p.records || p.records.length === 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'no records');
-          const preparation = preparationFor(version, log.config, Date.now());
-          const inThread = preparationBytes(p.records, preparation) >= RECORDS_THREAD_MIN_BYTES;
-          if (!inThread && !broker.appendOrder.waiting(log)) {
-            const result = appendPrepared(broker, req.transactionalId, topicData.name, log, out, prepareRecords(p.records, preparation));
+          const prepared = prepare(p.records, preparationFor(version, log.config, Date.now()));
+          if (!(prepared instanceof Promise) && !broker.appendOrder.waiting(log)) {
+            const result = appendPrepared(broker, req.transactionalId, topicData.name, log, out, prepared);
             appends.push(result.durable);
             waits.push(acknowledged(broker, acks, topicData.name, out, result));
           } else {
-            const ready = inThread ? prepareInThread(p.records, preparation) : Promise.resolve(prepareRecords(p.records, preparation));
-            const queued = broker.appendOrder.queue(log, ready, (prepared) => appendPrepared(broker, req.transactionalId, topicData.name, log, out, prepared));
+            const queued = broker.appendOrder.queue(log, Promise.resolve(prepared), (ready) => appendPrepared(broker, req.transactionalId, topicData.name, log, out, ready));
             appends.push(queued.then((result) => result.durable));
             waits.push(queued.then((result) => acknowledged(broker, acks, topicData.name, out, result), (err) => refused(broker, topicData.name, log, out, err)));
           }

@@ -18,13 +18,13 @@ import type {
   FetchResponsePartitionData,
 } from '../../protocol/messages.generated.js';
 import { Batch, batchSizeAt, readInt64 } from '../../protocol/record-batch.js';
-import { batchesToMessageSet, conversionBytes, messageSetMagicFor } from '../../protocol/message-sets.js';
+import { messageSetMagicFor } from '../../protocol/message-sets.js';
 import type { PartitionLog, ReadMemory } from '../../storage/partition-log.js';
 import type { FetchMemory } from '../fetch-memory.js';
 import type { BufferPool } from '../buffer-pool.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
-import { messageSetInThread, RECORDS_THREAD_MIN_BYTES } from '../records-work.js';
+import { messageSet } from '../records-work.js';
 import { toErrorCode } from './errors.js';
 import type { StorageErrorLog } from '../storage-error-log.js';
 
@@ -239,11 +239,7 @@ async function toMessageSets(slots: Slot[], magic: 0 | 1, maxBytes: number | nul
     if (!batches || batches.length === 0) continue;
     const left = maxBytes === null ? slot.maxBytes : Math.min(slot.maxBytes, maxBytes - total);
     const firstWhole = maxBytes === null || total === 0;
-    // a compressed batch is decoded whole, however little of it the set can hold: millions of records, at worst
-    const set =
-      conversionBytes(batches, slot.fetchOffset) >= RECORDS_THREAD_MIN_BYTES
-        ? await messageSetInThread(batches, slot.fetchOffset, magic, left, firstWhole)
-        : batchesToMessageSet(batches, slot.fetchOffset, magic, left, firstWhole);
+    const set = await messageSet(batches, slot.fetchOffset, magic, left, firstWhole);
     slot.out.records = set;
     total += set.length;
   }
