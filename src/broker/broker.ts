@@ -19,6 +19,8 @@ import type { ApiHandler } from './handler.js';
 import { loadClusterId } from './cluster-identity.js';
 import { StorageErrorLog } from './storage-error-log.js';
 import type { FileSystem } from '../io/file-system.js';
+import { Authorizer, type AuthorizerConfig, type Requester } from './authorizer.js';
+import type { Operation, Resource } from './acl.js';
 
 export interface BrokerConfig {
   host: string;
@@ -63,6 +65,12 @@ export interface BrokerConfig {
   sasl: SaslConfig | null;
   /** TLS on the listener (its security protocol is then SSL, or SASL_SSL with `sasl`); null: none. */
   tls: TlsSettings | null;
+  /** Whether ACLs decide what each principal may do (kept in the data dir, managed with the ACL APIs); off: anyone may do anything. */
+  acls: AclsConfig;
+}
+
+export interface AclsConfig extends AuthorizerConfig {
+  enabled: boolean;
 }
 
 export interface SaslConfig {
@@ -93,6 +101,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   transactions: {},
   sasl: null,
   tls: null,
+  acls: { enabled: false },
 };
 
 /**
@@ -126,6 +135,8 @@ export class Broker {
     readonly logger: Logger,
     /** What SASL clients must authenticate with, or null when the listener takes any client. */
     readonly sasl: { mechanisms: readonly SaslMechanism[]; users: SaslUsers } | null,
+    /** The ACLs that decide what each principal may do, or null when anyone may do anything. */
+    readonly authorizer: Authorizer | null,
   ) {
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
     this.queuedRequests = new QueuedRequestBytes(config.queuedMaxRequestBytes);
@@ -173,14 +184,16 @@ export class Broker {
       if (unsealed > 0) logger.info({ sealed, unsealed, ms }, 'shutdown stopped recovery writing index files of closed segments found without them: the next start goes on');
     });
     let clusterId: string;
+    let authorizer: Authorizer | null = null;
     try {
       clusterId = await loadClusterId(logs.beside, full.dataDir, full);
+      if (full.acls.enabled) authorizer = await Authorizer.open(logs.beside, full.dataDir, full.acls, logger);
     } catch (err) {
       await logs.close();
       throw err;
     }
     const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
-    const broker = new Broker(full, clusterId, logs, groups, logger, sasl);
+    const broker = new Broker(full, clusterId, logs, groups, logger, sasl, authorizer);
     try {
       await broker.producerIds.load();
       await groups.load();
@@ -207,7 +220,7 @@ export class Broker {
       await logs.close();
       throw err;
     }
-    logger.info({ host: full.host, port: broker.port, securityProtocol: securityProtocol(sasl !== null, full.tls !== null), clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
+    logger.info({ host: full.host, port: broker.port, securityProtocol: securityProtocol(sasl !== null, full.tls !== null), acls: authorizer?.size, clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
     return broker;
   }
 
@@ -244,6 +257,19 @@ export class Broker {
       (c) => this.connections.delete(c),
     );
     this.connections.add(connection);
+  }
+
+  /**
+   * Whether the client may do `operation` on the resource: always without an authorizer. A refusal of what a request
+   * names is logged; `logDenied` false is for filtering what a listing shows.
+   */
+  allows(who: Requester, operation: Operation, type: Resource, name: string, logDenied = true): boolean {
+    return this.authorizer === null || this.authorizer.authorize(who, operation, type, name, logDenied);
+  }
+
+  /** Whether the client may do `operation` on some resource of the type (see Authorizer.authorizeAny). */
+  allowsAny(who: Requester, operation: Operation, type: Resource): boolean {
+    return this.authorizer === null || this.authorizer.authorizeAny(who, operation, type);
   }
 
   /** The topic, created with broker defaults when auto-creation is on; null when it does not exist. */

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { AcceptedSocket } from '../io/tcp.js';
+import { verifiedClientName, type AcceptedSocket } from '../io/tcp.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { BufferPool } from './buffer-pool.js';
 import { foreignProtocol } from './foreign-protocol.js';
@@ -85,6 +85,7 @@ export class Connection {
   private closed = false;
   private tornDown = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  private certificatePrincipal: string | undefined;
   readonly socket: Socket;
   readonly remote: string;
   readonly remoteHost: string;
@@ -96,6 +97,8 @@ export class Connection {
   authenticated: boolean;
   /** The SASL user the connection authenticated as; null without SASL. */
   user: string | null = null;
+  /** The client's address, as ACLs name hosts (an IPv4 client of a dual-stack listener by its IPv4 address, as Kafka). */
+  readonly host: string;
   /** The SASL exchange begun by a handshake, until it completes (see handlers 17 and 36). */
   sasl: SaslSession | null = null;
 
@@ -107,13 +110,24 @@ export class Connection {
   ) {
     this.authenticated = !options.saslRequired;
     const socket = (this.socket = accepted.readWith({ nextBuffer: () => this.nextBuffer(), onRead: (bytes, into) => this.onRead(bytes, into) }));
-    this.remoteHost = `/${socket.remoteAddress ?? 'unknown'}`;
+    this.host = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+    this.remoteHost = `/${this.host}`;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.setNoDelay(true);
     socket.on('drain', () => this.maybeResume());
     socket.on('error', (err) => this.options.logger.debug({ remote: this.remote, err: err.message }, 'socket error'));
     socket.on('close', () => this.teardown());
     this.touch();
+  }
+
+  /**
+   * Who the client is, as Kafka names principals for ACLs: `User:` and its SASL user, else the distinguished name of
+   * its verified TLS certificate, else ANONYMOUS. Read once the client sends requests, so after any TLS handshake.
+   */
+  get principal(): string {
+    if (this.user !== null) return `User:${this.user}`;
+    this.certificatePrincipal ??= `User:${verifiedClientName(this.socket) ?? 'ANONYMOUS'}`;
+    return this.certificatePrincipal;
   }
 
   get inFlight(): number {

@@ -44,6 +44,13 @@ function saslMechanisms(raw: string): SaslMechanism[] {
   return mechanisms as SaslMechanism[];
 }
 
+function principals(raw: string): string[] {
+  const list = raw.split(';').map((p) => p.trim()).filter((p) => p !== '');
+  const bad = list.find((p) => !/^[^:]+:.+$/.test(p));
+  if (bad !== undefined) throw new UsageError(`super-users must be principals Type:name separated by ;, e.g. User:admin; got ${JSON.stringify(bad)}`);
+  return list;
+}
+
 const NO_BYTES = Buffer.alloc(0);
 
 /** The TLS settings so far, begun empty: the checks at the end find what is missing. */
@@ -104,6 +111,17 @@ export const START_SETTINGS: readonly Setting[] = [
       c.tls = { ...tlsOf(c), clientAuth: v };
     },
   },
+  { flag: 'acls', help: 'true: ACLs decide what each client may do (managed with the Kafka ACL APIs, kept in the data dir); false (default): every client may do everything', apply: (c, v) => (c.acls = { ...c.acls, enabled: bool('acls', v) }) },
+  {
+    flag: 'super-users',
+    help: 'principals the ACLs do not apply to, separated by ;, e.g. "User:admin;User:CN=ops" (Kafka\'s super.users; needs --acls true)',
+    apply: (c, v) => (c.acls = { ...c.acls, superUsers: principals(v) }),
+  },
+  {
+    flag: 'allow-everyone-if-no-acl-found',
+    help: 'true: a resource no ACL names is open to every client (default false: closed; needs --acls true)',
+    apply: (c, v) => (c.acls = { ...c.acls, allowEveryoneIfNoAclFound: bool('allow-everyone-if-no-acl-found', v) }),
+  },
   {
     flag: 'log-config',
     help: 'broker-wide topic config default, name=value (repeatable), e.g. flush.policy=none',
@@ -126,7 +144,7 @@ export const envName = (flag: string) => `SLUICE_${flag.toUpperCase().replace(/-
  * SLUICE_CONFIG; keys are the flag names), SLUICE_* environment variables, then flags.
  */
 export function resolveStartConfig(flags: Record<string, string | string[] | boolean | undefined>, env: NodeJS.ProcessEnv): BrokerConfig {
-  const config: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, logDefaults: {}, groups: {} };
+  const config: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, logDefaults: {}, groups: {}, acls: { enabled: false } };
   const apply = (flag: string, raw: unknown, source: string) => {
     const setting = START_SETTINGS.find((s) => s.flag === flag);
     if (!setting) throw new UsageError(`unknown setting ${JSON.stringify(flag)} in ${source}`);
@@ -158,6 +176,9 @@ export function resolveStartConfig(flags: Record<string, string | string[] | boo
     if (v !== undefined) apply(s.flag, v, `--${s.flag}`);
   }
   if (config.tls !== null && (config.tls.cert.length === 0 || config.tls.key.length === 0)) throw new UsageError('TLS needs both --tls-cert and --tls-key');
+  if (!config.acls.enabled && ((config.acls.superUsers?.length ?? 0) > 0 || config.acls.allowEveryoneIfNoAclFound !== undefined)) {
+    throw new UsageError('--super-users and --allow-everyone-if-no-acl-found need --acls true');
+  }
   if (config.tls?.clientAuth === 'required' && config.tls.ca === undefined) throw new UsageError('--tls-client-auth required needs --tls-ca, the CA that signs clients\' certificates');
   return config;
 }

@@ -105,3 +105,16 @@ function readSecure(raw: Socket, reader: SocketReader, secureContext: SecureCont
   raw.resume();
   return socket;
 }
+
+/**
+ * The distinguished name of the certificate the TLS client presented and the listener verified, written as RFC 2253
+ * does (most specific part first, `CN=alice,O=Example`), which is the principal Kafka takes from it by default; null
+ * for a plaintext socket, or a client without a verified certificate.
+ */
+export function verifiedClientName(socket: Socket): string | null {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return null;
+  const subject = socket.getPeerX509Certificate()?.subject;
+  if (subject === undefined || subject === '') return null;
+  // Node lists the parts most general first, one a line
+  return subject.split('\n').reverse().join(',');
+}

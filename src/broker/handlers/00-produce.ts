@@ -16,6 +16,8 @@
 // does, so the client notices and refreshes its metadata. Clients may not write control batches (INVALID_RECORD)
 // nor append to the internal topics (INVALID_TOPIC_EXCEPTION); a transactional batch must belong to its producer's
 // open transaction that includes this partition (the transaction coordinator checks, as Kafka does since KIP-890).
+// Authorization: a transactional request needs WRITE on its transactional id (else every partition gets
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED), each topic WRITE (TOPIC_AUTHORIZATION_FAILED), and one auto-created CREATE.
 // The request's memory goes back to the broker's buffer pool once every append is durable or refused.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
@@ -32,6 +34,8 @@ import { prepare } from '../records-work.js';
 import { preparationFor, type PreparedRecords } from '../produced-records.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
+import { AclOperation, ResourceType } from '../acl.js';
+import { mayCreateTopic, notAuthorized } from './acls.js';
 
 /**
  * Refusals that carry no log start offset (-1), as in Kafka; every other refusal by a partition's own checks
@@ -104,6 +108,8 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
     const waits: Promise<void>[] = [];
     const appends: Promise<void>[] = [];
     const responses: ProduceResponseTopicProduceResponse[] = [];
+    const transactional = req.transactionalId ?? null;
+    const transactionRefused = transactional !== null && !broker.allows(connection, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional);
     for (const topicData of req.topicData) {
       const partitionResponses: ProduceResponsePartitionProduceResponse[] = [];
       responses.push({ name: topicData.name, partitionResponses });
@@ -111,9 +117,13 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
       let topicError: { errorCode: number; errorMessage: string } | null = null;
       if (acks !== 0 && acks !== 1 && acks !== -1) {
         topicError = { errorCode: ErrorCode.INVALID_REQUIRED_ACKS, errorMessage: `acks must be -1, 0 or 1, got ${acks}` };
+      } else if (transactionRefused) {
+        topicError = toErrorCode(notAuthorized(AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional));
+      } else if (!broker.allows(connection, AclOperation.WRITE, ResourceType.TOPIC, topicData.name)) {
+        topicError = toErrorCode(notAuthorized(AclOperation.WRITE, ResourceType.TOPIC, topicData.name));
       } else if (topic === null) {
         try {
-          topic = await broker.topicOrAutoCreate(topicData.name);
+          topic = await broker.topicOrAutoCreate(topicData.name, mayCreateTopic(broker, connection, topicData.name));
           if (!topic) topicError = { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `unknown topic ${topicData.name}` };
         } catch (err) {
           topicError = toErrorCode(err);

@@ -9,7 +9,8 @@
 // which clients accept and which makes every fetch a full fetch; an incremental request for a session id we
 // never issued gets FETCH_SESSION_ID_NOT_FOUND. v13+ name topics by id. read_committed fetches stop at the last
 // stable offset and list the aborted transactions in the range they return, which clients filter out.
-// Reads land in the broker's buffer pool; the memory goes back once the response is written.
+// Reads land in the broker's buffer pool; the memory goes back once the response is written. A topic the client
+// may not READ answers TOPIC_AUTHORIZATION_FAILED (one asked for by an unknown id, UNKNOWN_TOPIC_ID).
 import { ErrorCode } from '../../protocol/errors.js';
 import type {
   FetchRequest,
@@ -26,6 +27,7 @@ import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { messageSet } from '../records-work.js';
 import { toErrorCode } from './errors.js';
+import { AclOperation, ResourceType } from '../acl.js';
 import type { StorageErrorLog } from '../storage-error-log.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -46,7 +48,7 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
   apiKey: 1,
   minVersion: 0,
   maxVersion: 17,
-  async handle({ broker, version, afterResponseWritten }, req) {
+  async handle({ broker, version, connection, afterResponseWritten }, req) {
     if ((req.sessionId ?? 0) !== 0) {
       return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
     }
@@ -56,6 +58,8 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
     const slots: Slot[] = [];
     for (const t of req.topics) {
       const topic = byId ? broker.topicById(t.topicId!) : broker.logs.topics.get(t.topic!);
+      const name = byId ? topic?.name : t.topic!;
+      const refused = name !== undefined && !broker.allows(connection, AclOperation.READ, ResourceType.TOPIC, name);
       const partitions: FetchResponsePartitionData[] = [];
       responses.push({ topic: t.topic, topicId: t.topicId, partitions });
       for (const p of t.partitions) {
@@ -64,8 +68,9 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
           abortedTransactions: readCommitted ? [] : null, preferredReadReplica: -1, records: EMPTY,
         };
         partitions.push(out);
-        const log = topic?.partitions[p.partition] ?? null;
-        if (!log) out.errorCode = topic || !byId ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID;
+        const log = refused ? null : (topic?.partitions[p.partition] ?? null);
+        if (refused) out.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+        else if (!log) out.errorCode = topic || !byId ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID;
         slots.push({ out, log, fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, readCommitted, seenHighWatermark: -1 });
       }
     }

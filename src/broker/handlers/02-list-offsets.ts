@@ -3,7 +3,8 @@
 // tiered (none: -1). A timestamp >= 0 finds the first record at or after it, which may be inside a batch (looked into
 // in the records thread where it decompresses to 64 KiB or more).
 // v0 answers with the old offsets array. read_committed (v2+) latest is the last stable offset, and a record
-// found by timestamp at or past it is not answered (-1) until its transaction ends.
+// found by timestamp at or past it is not answered (-1) until its transaction ends. A topic the client may not
+// DESCRIBE answers TOPIC_AUTHORIZATION_FAILED.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
   ListOffsetsRequest,
@@ -15,6 +16,7 @@ import { maxTimestampRecord, offsetForTimestamp } from '../../storage/timestamp-
 import type { ApiHandler } from '../handler.js';
 import { timeSearch } from '../records-work.js';
 import { toErrorCode } from './errors.js';
+import { AclOperation, ResourceType } from '../acl.js';
 
 const LATEST = -1;
 const EARLIEST = -2;
@@ -50,10 +52,11 @@ export const listOffsets: ApiHandler<ListOffsetsRequest, ListOffsetsResponse> = 
   apiKey: 2,
   minVersion: 0,
   maxVersion: 10,
-  async handle({ broker, version }, req) {
+  async handle({ broker, version, connection }, req) {
     const topics = [];
     for (const t of req.topics) {
-      const topic = broker.logs.topics.get(t.name);
+      const refused = !broker.allows(connection, AclOperation.DESCRIBE, ResourceType.TOPIC, t.name);
+      const topic = refused ? undefined : broker.logs.topics.get(t.name);
       const partitions: ListOffsetsResponseListOffsetsPartitionResponse[] = [];
       for (const p of t.partitions) {
         const out: ListOffsetsResponseListOffsetsPartitionResponse = {
@@ -62,7 +65,7 @@ export const listOffsets: ApiHandler<ListOffsetsRequest, ListOffsetsResponse> = 
         partitions.push(out);
         const log = topic?.partitions[p.partitionIndex];
         if (!log) {
-          out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          out.errorCode = refused ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
           continue;
         }
         try {

@@ -1,6 +1,8 @@
 // CreateTopics (key 19), v0-7. Single node: replication factor must be -1 (default) or 1, and manual
 // assignments may only name this broker. Configs are validated before anything is created; validate_only
-// checks without creating. v5+ echo the partition count, replication factor and resulting configs.
+// checks without creating. v5+ echo the partition count, replication factor and resulting configs. Creating needs
+// CREATE on the cluster or the topic (TOPIC_AUTHORIZATION_FAILED); the configs are echoed to a client that may
+// DESCRIBE_CONFIGS the topic (to others topic_config_error_code TOPIC_AUTHORIZATION_FAILED).
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
   CreateTopicsRequest,
@@ -15,6 +17,8 @@ import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
 import { describeTopicConfigs } from './config-resources.js';
+import { AclOperation, ResourceType } from '../acl.js';
+import { mayCreateTopic, notAuthorized } from './acls.js';
 
 function plan(broker: Broker, t: CreateTopicsRequestCreatableTopic): { partitions: number; overrides: Record<string, string> } {
   validateTopicName(t.name);
@@ -50,7 +54,7 @@ export const createTopics: ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
   apiKey: 19,
   minVersion: 0,
   maxVersion: 7,
-  async handle({ broker }, req) {
+  async handle({ broker, connection }, req) {
     const topics: CreateTopicsResponseCreatableTopicResult[] = [];
     const seen = new Set<string>();
     const creations: (() => Promise<void>)[] = [];
@@ -63,6 +67,7 @@ export const createTopics: ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
       try {
         if (seen.has(t.name)) throw new KafkaError(ErrorCode.INVALID_REQUEST, `topic ${t.name} appears twice in the request`);
         seen.add(t.name);
+        if (!mayCreateTopic(broker, connection, t.name)) throw notAuthorized(AclOperation.CREATE, ResourceType.TOPIC, t.name);
         const { partitions, overrides } = plan(broker, t);
         out.numPartitions = partitions;
         out.replicationFactor = 1;
@@ -71,6 +76,10 @@ export const createTopics: ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
           try {
             const created = await broker.createTopic(t.name, partitions, overrides);
             out.topicId = created.id;
+            if (!broker.allows(connection, AclOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC, t.name, false)) {
+              out.topicConfigErrorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+              return;
+            }
             out.configs = describeTopicConfigs(broker, created).map((c) => ({
               name: c.name, value: c.value, readOnly: c.readOnly, configSource: c.source, isSensitive: false,
             }));

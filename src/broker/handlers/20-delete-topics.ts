@@ -1,11 +1,14 @@
 // DeleteTopics (key 20), v0-6. Removes the topic's files at once, and the committed offsets of it; v6 may name topics by
-// id. Internal topics get INVALID_TOPIC_EXCEPTION.
+// id. Internal topics get INVALID_TOPIC_EXCEPTION. Deleting needs DELETE on the topic (TOPIC_AUTHORIZATION_FAILED,
+// also for a name that does not exist, which a client without the right is not told).
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDeletableTopicResult } from '../../protocol/messages.generated.js';
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import { inParallel } from '../../storage/in-parallel.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
+import { AclOperation, ResourceType } from '../acl.js';
+import { notAuthorized } from './acls.js';
 
 const NULL_ID = '00000000000000000000000000000000';
 
@@ -13,7 +16,7 @@ export const deleteTopics: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
   apiKey: 20,
   minVersion: 0,
   maxVersion: 6,
-  async handle({ broker, version }, req) {
+  async handle({ broker, version, connection }, req) {
     const wanted = version >= 6 ? (req.topics ?? []) : (req.topicNames ?? []).map((name) => ({ name, topicId: NULL_ID }));
     const responses: DeleteTopicsResponseDeletableTopicResult[] = [];
     const deletions: (() => Promise<void>)[] = [];
@@ -22,6 +25,10 @@ export const deleteTopics: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
       const topic = byId ? broker.topicById(w.topicId!) : broker.logs.topics.get(w.name ?? '');
       const out: DeleteTopicsResponseDeletableTopicResult = { name: topic?.name ?? w.name ?? null, topicId: topic?.id ?? w.topicId ?? NULL_ID, errorCode: 0, errorMessage: null };
       responses.push(out);
+      if (out.name !== null && !broker.allows(connection, AclOperation.DELETE, ResourceType.TOPIC, out.name)) {
+        Object.assign(out, toErrorCode(notAuthorized(AclOperation.DELETE, ResourceType.TOPIC, out.name)));
+        continue;
+      }
       if (!topic) {
         Object.assign(out, toErrorCode(new KafkaError(byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${w.name ?? w.topicId}`)));
         continue;

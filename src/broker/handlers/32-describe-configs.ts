@@ -1,21 +1,24 @@
 // DescribeConfigs (key 32), v0-4. Topics: every topic config with its source (topic override, the broker's
 // setting, or the built-in default) and, if asked, its synonyms. Brokers: the broker's static settings, read-only.
+// It needs DESCRIBE_CONFIGS on the topic, or on the cluster for a broker (see requireConfigAccess).
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResult } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
-import { ConfigSource, ResourceType, describeBrokerConfigs, describeTopicConfigs, type DescribedConfig } from './config-resources.js';
+import { ConfigSource, ResourceType, describeBrokerConfigs, describeTopicConfigs, requireConfigAccess, type DescribedConfig } from './config-resources.js';
+import { AclOperation } from '../acl.js';
 
 export const describeConfigs: ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse> = {
   apiKey: 32,
   minVersion: 0,
   maxVersion: 4,
-  handle({ broker }, req) {
+  handle({ broker, connection }, req) {
     const results: DescribeConfigsResponseDescribeConfigsResult[] = req.resources.map((res) => {
       const out: DescribeConfigsResponseDescribeConfigsResult = {
         errorCode: 0, errorMessage: null, resourceType: res.resourceType, resourceName: res.resourceName, configs: [],
       };
       try {
+        requireConfigAccess(broker, connection, AclOperation.DESCRIBE_CONFIGS, res.resourceType, res.resourceName);
         let configs: DescribedConfig[];
         if (res.resourceType === ResourceType.TOPIC) configs = describeTopicConfigs(broker, broker.logs.requireTopic(res.resourceName));
         else if (res.resourceType === ResourceType.BROKER) {

@@ -1,21 +1,25 @@
 // CreatePartitions (key 37), v0-3. Grows a topic's partition count; assignments may only name this broker.
-// Internal topics keep theirs (INVALID_TOPIC_EXCEPTION): their entities are placed by it.
+// Internal topics keep theirs (INVALID_TOPIC_EXCEPTION): their entities are placed by it. It needs ALTER on the
+// topic (TOPIC_AUTHORIZATION_FAILED).
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../../protocol/messages.generated.js';
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
+import { AclOperation, ResourceType } from '../acl.js';
+import { requireAllowed } from './acls.js';
 
 export const createPartitions: ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse> = {
   apiKey: 37,
   minVersion: 0,
   maxVersion: 3,
-  async handle({ broker }, req) {
+  async handle({ broker, connection }, req) {
     const results = [];
     for (const t of req.topics) {
       const out = { name: t.name, errorCode: 0, errorMessage: null as string | null };
       results.push(out);
       try {
+        requireAllowed(broker, connection, AclOperation.ALTER, ResourceType.TOPIC, t.name);
         const topic = broker.logs.requireTopic(t.name);
         refuseInternalTopicChange(t.name, 'add partitions to');
         if (t.count <= topic.partitions.length) {

@@ -1,6 +1,6 @@
 // IncrementalAlterConfigs (key 44), v0-1. SET (0) and DELETE (1) change single topic overrides, or dynamic topic
 // defaults of a broker resource; APPEND (2) and SUBTRACT (3) apply to list configs (cleanup.policy). The result
-// is validated as a whole first.
+// is validated as a whole first. It needs ALTER_CONFIGS on the topic, or on the cluster for a broker.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
@@ -13,8 +13,8 @@ export const incrementalAlterConfigs: ApiHandler<IncrementalAlterConfigsRequest,
   apiKey: 44,
   minVersion: 0,
   maxVersion: 1,
-  async handle({ broker }, req) {
-    const responses = await alterConfigResources(broker, req.resources, req.validateOnly, (inForce, res) => {
+  async handle({ broker, connection }, req) {
+    const responses = await alterConfigResources(broker, connection, req.resources, req.validateOnly, (inForce, res) => {
       const overrides = { ...inForce.set };
       for (const c of res.configs) {
         const value = c.value ?? '';

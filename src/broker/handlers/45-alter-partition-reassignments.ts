@@ -1,10 +1,12 @@
 // AlterPartitionReassignments (key 45), v0. One broker holds every replica, so the only valid target is that broker
 // alone, which is where each partition already is: accepted, with nothing to move. Any other broker id, an empty
 // or repeated list is INVALID_REPLICA_ASSIGNMENT; a cancellation (null replicas) is NO_REASSIGNMENT_IN_PROGRESS.
+// It needs ALTER on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 import { ErrorCode } from '../../protocol/errors.js';
 import type { AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse } from '../../protocol/messages.generated.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../acl.js';
 
 function outcome(broker: Broker, topic: string, partition: number, replicas: number[] | null | undefined): { errorCode: number; errorMessage: string | null } {
   const fail = (errorCode: number, errorMessage: string) => ({ errorCode, errorMessage });
@@ -23,7 +25,10 @@ export const alterPartitionReassignments: ApiHandler<AlterPartitionReassignments
   apiKey: 45,
   minVersion: 0,
   maxVersion: 0,
-  handle({ broker }, req) {
+  handle({ broker, connection }, req) {
+    if (!broker.allows(connection, AclOperation.ALTER, ResourceType.CLUSTER, CLUSTER_NAME)) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'not authorized to ALTER the cluster', responses: [] };
+    }
     return {
       throttleTimeMs: 0,
       errorCode: 0,

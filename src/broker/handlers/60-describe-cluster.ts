@@ -1,8 +1,9 @@
-// DescribeCluster (key 60), v0-1: this one broker, which is also the controller.
+// DescribeCluster (key 60), v0-1: this one broker, which is also the controller. The cluster's authorized operations
+// are told to a client that may DESCRIBE the cluster (0 to others), as Kafka does.
 import { ErrorCode } from '../../protocol/errors.js';
 import type { DescribeClusterRequest, DescribeClusterResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
-import { authorizedOperations, NOT_ASKED } from './acls.js';
+import { clusterOperations, NOT_ASKED } from './acls.js';
 
 const BROKERS_ENDPOINT = 1;
 
@@ -10,7 +11,7 @@ export const describeCluster: ApiHandler<DescribeClusterRequest, DescribeCluster
   apiKey: 60,
   minVersion: 0,
   maxVersion: 1,
-  handle({ broker }, req) {
+  handle({ broker, connection }, req) {
     const { host, port } = broker.advertised;
     if ((req.endpointType ?? BROKERS_ENDPOINT) !== BROKERS_ENDPOINT) {
       return {
@@ -21,7 +22,7 @@ export const describeCluster: ApiHandler<DescribeClusterRequest, DescribeCluster
     return {
       throttleTimeMs: 0, errorCode: 0, errorMessage: null, endpointType: BROKERS_ENDPOINT, clusterId: broker.clusterId,
       controllerId: broker.config.nodeId, brokers: [{ brokerId: broker.config.nodeId, host, port, rack: null }],
-      clusterAuthorizedOperations: authorizedOperations.cluster(req.includeClusterAuthorizedOperations),
+      clusterAuthorizedOperations: clusterOperations(broker, connection, req.includeClusterAuthorizedOperations),
     };
   },
 };

@@ -7,6 +7,9 @@ import { applyCleanerSettings, cleanerSettingNames, cleanerSettingType, DEFAULT_
 import type { TopicState } from '../../storage/log-manager.js';
 import type { Broker } from '../broker.js';
 import { toErrorCode } from './errors.js';
+import { AclOperation, ResourceType as AclResource, type Operation } from '../acl.js';
+import type { Requester } from '../authorizer.js';
+import { requireAllowed, requireClusterAllowed } from './acls.js';
 
 export const ResourceType = { TOPIC: 2, BROKER: 4 } as const;
 /** DescribeConfigs config sources. */
@@ -166,8 +169,19 @@ export interface ConfigsInForce {
  * cluster-wide ones, this broker's id for its own). They are validated as a whole, then stored (or only
  * validated). One answer per resource.
  */
+/**
+ * Throws the refusal Kafka answers unless the client may do `operation` (DESCRIBE_CONFIGS, ALTER_CONFIGS) on the
+ * resource: a topic's configs are the topic's (TOPIC_AUTHORIZATION_FAILED), a broker's the cluster's
+ * (CLUSTER_AUTHORIZATION_FAILED).
+ */
+export function requireConfigAccess(broker: Broker, who: Requester, operation: Operation, resourceType: number, name: string): void {
+  if (resourceType === ResourceType.TOPIC) requireAllowed(broker, who, operation, AclResource.TOPIC, name);
+  else if (resourceType === ResourceType.BROKER) requireClusterAllowed(broker, who, operation);
+}
+
 export async function alterConfigResources<R extends { resourceType: number; resourceName: string }>(
   broker: Broker,
+  who: Requester,
   resources: R[],
   validateOnly: boolean,
   overridesFor: (inForce: ConfigsInForce, resource: R) => Record<string, string>,
@@ -177,6 +191,7 @@ export async function alterConfigResources<R extends { resourceType: number; res
     const result: ConfigResourceResult = { errorCode: 0, errorMessage: null, resourceType: res.resourceType, resourceName: res.resourceName };
     out.push(result);
     try {
+      requireConfigAccess(broker, who, AclOperation.ALTER_CONFIGS, res.resourceType, res.resourceName);
       if (res.resourceType === ResourceType.TOPIC) {
         const topic = broker.logs.requireTopic(res.resourceName);
         const overrides = overridesFor({ set: topic.overrides, listValue: () => topic.config.cleanupPolicy }, res);
