@@ -90,7 +90,16 @@ function readSecure(raw: Socket, reader: SocketReader, secureContext: SecureCont
   const remote = `${raw.remoteAddress}:${raw.remotePort}`;
   const socket = new TLSSocket(raw, { isServer: true, secureContext, requestCert: tls.clientAuth !== 'none', rejectUnauthorized: tls.clientAuth === 'required' });
   let secure = false;
-  socket.once('secure', () => (secure = true));
+  socket.once('secure', () => {
+    secure = true;
+    if (tls.clientAuth === 'none') return;
+    const refusal = clientCertificateRefusal(socket);
+    if (refusal === null) verifiedClients.add(socket);
+    else if (tls.clientAuth === 'required') {
+      events.onTlsError(remote, refusal);
+      socket.destroy();
+    }
+  });
   socket.on('error', (err) => {
     if (!secure) events.onTlsError(remote, err);
   });
@@ -106,13 +115,30 @@ function readSecure(raw: Socket, reader: SocketReader, secureContext: SecureCont
   return socket;
 }
 
+/** TLS sockets whose client presented a certificate the CA signed. */
+const verifiedClients = new WeakSet<TLSSocket>();
+
+/**
+ * Why the client's certificate is not to be trusted, or null when it was verified. OpenSSL completes a handshake
+ * whatever the certificate and keeps its verdict; a TLS server reads it once the handshake is done, and refuses the
+ * client or sets `authorized`. A TLSSocket made from an accepted socket, as the listener makes them, gets neither, so
+ * the verdict is read here, from the socket's handle as Node's own server reads it (where that is missing: refused).
+ */
+function clientCertificateRefusal(socket: TLSSocket): Error | null {
+  if (socket.getPeerX509Certificate() === undefined) return new Error('the client presented no certificate');
+  const handle = (socket as unknown as { _handle?: { verifyError?(): Error | null } })._handle;
+  if (typeof handle?.verifyError !== 'function') return new Error('the client certificate cannot be verified on this Node.js');
+  const error = handle.verifyError();
+  return error === null ? null : new Error(`the client certificate is not trusted: ${error.message}`);
+}
+
 /**
  * The distinguished name of the certificate the TLS client presented and the listener verified, written as RFC 2253
  * does (most specific part first, `CN=alice,O=Example`), which is the principal Kafka takes from it by default; null
  * for a plaintext socket, or a client without a verified certificate.
  */
 export function verifiedClientName(socket: Socket): string | null {
-  if (!(socket instanceof TLSSocket) || !socket.authorized) return null;
+  if (!(socket instanceof TLSSocket) || !verifiedClients.has(socket)) return null;
   const subject = socket.getPeerX509Certificate()?.subject;
   if (subject === undefined || subject === '') return null;
   // Node lists the parts most general first, one a line

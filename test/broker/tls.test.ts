@@ -1,5 +1,5 @@
 // A TLS listener at the protocol level, with Sluice's own client: requests large and small over TLS, client
-// certificates required, a plaintext client refused and logged, SASL over TLS.
+// certificates required (one the CA did not sign refused), a plaintext client refused and logged, SASL over TLS.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -67,14 +67,19 @@ test('a plaintext client, or one that does not trust the certificate, is refused
   }, { tls: SERVER, logger });
 });
 
-test('with client certificates required, a client without one is refused and one the CA signed is served', async () => {
+test('with client certificates required, a client without one or with one the CA did not sign is refused and logged; one the CA signed is served', async () => {
+  const { logger, lines } = capturedLogger();
   await withBroker(async ({ bootstrap }) => {
     await assert.rejects(
       connected(bootstrap, { ca: CA }, (c) => metadata(c)),
       /connection closed|certificate required|socket hang up|ECONNRESET/,
     );
+    // the handshake itself completes (OpenSSL keeps its verdict for the server to act on): the broker then closes it
+    const untrusted = { ca: CA, cert: fixture('untrusted-client.pem'), key: fixture('untrusted-client.key') };
+    await assert.rejects(connected(bootstrap, untrusted, (c) => metadata(c)), /connection closed|socket hang up|ECONNRESET/);
+    await until(() => lines.some((l) => l.msg === 'closing connection: TLS handshake failed' && /client certificate is not trusted: self.signed certificate/.test(String(l.reason))), 'the refusal logged');
     await connected(bootstrap, CLIENT, async (c) => assert.equal((await metadata(c)).brokers.length, 1));
-  }, { tls: { ...SERVER, clientAuth: 'required' } });
+  }, { tls: { ...SERVER, clientAuth: 'required' }, logger });
 });
 
 test('SASL over TLS (SASL_SSL): authenticate, then served', async () => {

@@ -596,7 +596,71 @@ def kp_offsets_topic(bootstrap, expected):
     c.close()
 
 
+def kp_acls(bootstrap, config_json, acls_json):
+    """kafka-python's admin client (DescribeAcls, CreateAcls and DeleteAcls v1) with the settings config_json gives:
+    creates the ACLs acls_json lists ([resource type, name, pattern type, principal, host, operation, permission],
+    by their names), lists every topic ACL, deletes those for the resource named "gone" and lists again. Prints
+    {"failed": [[acl, error]], "listed": [acl], "deleted": [acl], "after": [acl]}, each acl as that list."""
+    from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType, KafkaAdminClient,
+                             ResourcePattern, ResourcePatternFilter, ResourceType)
+
+    def row(acl):
+        p = acl.resource_pattern
+        return [p.resource_type.name, p.resource_name, p.pattern_type.name, acl.principal, acl.host,
+                acl.operation.name, acl.permission_type.name]
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **json.loads(config_json))
+    wanted = [ACL(principal=a[3], host=a[4], operation=ACLOperation[a[5]], permission_type=ACLPermissionType[a[6]],
+                  resource_pattern=ResourcePattern(ResourceType[a[0]], a[1], ACLResourcePatternType[a[2]]))
+              for a in json.loads(acls_json)]
+    created = admin.create_acls(wanted)
+
+    def topic_filter(name):
+        return ACLFilter(principal=None, host=None, operation=ACLOperation.ANY, permission_type=ACLPermissionType.ANY,
+                         resource_pattern=ResourcePatternFilter(ResourceType.TOPIC, name, ACLResourcePatternType.ANY))
+
+    listed, _ = admin.describe_acls(topic_filter(None))
+    deleted = admin.delete_acls([topic_filter('gone')])
+    after, _ = admin.describe_acls(topic_filter(None))
+    admin.close()
+    # a refusal comes as the error's class
+    print(json.dumps({'failed': [[row(acl), getattr(err, '__name__', type(err).__name__)] for acl, err in created['failed']],
+                      'listed': sorted(row(a) for a in listed),
+                      'deleted': sorted(row(acl) for _, matches, _ in deleted for acl, _ in matches),
+                      'after': sorted(row(a) for a in after)}))
+
+
+def confluent_authorized(bootstrap, topic, group, config_json):
+    """librdkafka as a client the ACLs may refuse (settings from config_json): produces 'granted' to topic, then
+    reads the topic back in the consumer group. Prints {"produce": error name or null, "consumed": [...],
+    "consume": the first error the consumer met, or null}."""
+    from confluent_kafka import Consumer, Producer
+    common = dict(json.loads(config_json), **{'bootstrap.servers': bootstrap})
+    produced = []
+    p = Producer(dict(common, **{'message.timeout.ms': 10000}))
+    p.produce(topic, value=b'granted', partition=0, on_delivery=lambda err, msg: produced.append(err and err.name()))
+    p.flush(15)
+    c = Consumer(dict(common, **{'group.id': group, 'auto.offset.reset': 'earliest', 'enable.auto.commit': False}))
+    c.subscribe([topic])
+    consumed, error = [], None
+    for _ in range(20):
+        m = c.poll(0.5)
+        if m is None:
+            if consumed:
+                break
+            continue
+        if m.error():
+            error = m.error().name()
+            break
+        consumed.append(dec(m.value()))
+        c.commit(m, asynchronous=False)
+    c.close()
+    print(json.dumps({'produce': produced[0] if produced else 'not delivered', 'consumed': consumed, 'consume': error}))
+
+
 COMMANDS = {
+    'kp-acls': kp_acls,
+    'confluent-authorized': confluent_authorized,
     'confluent-transactions': confluent_transactions,
     'confluent-process': confluent_process,
     'confluent-process-through-restarts': confluent_process_through_restarts,

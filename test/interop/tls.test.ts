@@ -21,7 +21,7 @@ const USERS = { alice: 'alice-secret' };
 const COUNT = 50;
 const sent = Array.from({ length: COUNT }, (_, i) => `secure-${i}`);
 
-test('librdkafka (confluent-kafka) over SSL, SASL_SSL with SCRAM, and SSL with a client certificate required: produces and reads back; an untrusted CA fails', async () => {
+test('librdkafka (confluent-kafka) over SSL, SASL_SSL with SCRAM, and SSL with a client certificate required: produces and reads back; an untrusted CA, no client certificate or one the CA did not sign fails', async () => {
   const rdkafka = (settings: Record<string, string>) => JSON.stringify({ 'ssl.ca.location': path('ca.pem'), ...settings });
   await withBroker(async ({ bootstrap }) => {
     assert.deepEqual((await python('confluent-secure', [bootstrap, 'rd-ssl', rdkafka({ 'security.protocol': 'SSL' }), String(COUNT)]))[0], { consumed: sent, errors: [] });
@@ -39,6 +39,10 @@ test('librdkafka (confluent-kafka) over SSL, SASL_SSL with SCRAM, and SSL with a
     const [without] = (await python('confluent-secure', [bootstrap, 'rd-mtls', rdkafka({ 'security.protocol': 'SSL' }), '1'])) as { consumed: string[]; errors: string[] }[];
     assert.deepEqual(without!.consumed, []);
     assert.ok(without!.errors.length > 0, 'refused without a certificate');
+    const untrusted = rdkafka({ 'security.protocol': 'SSL', 'ssl.certificate.location': path('untrusted-client.pem'), 'ssl.key.location': path('untrusted-client.key') });
+    const [refused] = (await python('confluent-secure', [bootstrap, 'rd-mtls', untrusted, '1'])) as { consumed: string[]; errors: string[] }[];
+    assert.deepEqual(refused!.consumed, []);
+    assert.ok(refused!.errors.length > 0, 'refused with a certificate the CA did not sign');
   }, { tls: { ...SERVER, clientAuth: 'required' } });
 });
 
