@@ -5,6 +5,7 @@ import { buildRecordBatch, decodeRecordBatches, type KafkaRecord, type NewRecord
 import { KafkaClient, type ClientTls } from './kafka-client.js';
 import { authenticate, type SaslLogin } from './sasl-client.js';
 import { partitionForKey } from '../protocol/murmur2.js';
+import type { AclBinding, AclFilter } from '../protocol/acl.js';
 
 const Api = {
   OFFSET_COMMIT: [8, 7],
@@ -24,6 +25,9 @@ const Api = {
   DESCRIBE_PRODUCERS: [61, 0],
   DESCRIBE_TRANSACTIONS: [65, 0],
   LIST_TRANSACTIONS: [66, 1],
+  DESCRIBE_ACLS: [29, 3],
+  CREATE_ACLS: [30, 3],
+  DELETE_ACLS: [31, 3],
 } as const;
 
 const TOPIC_RESOURCE = 2;
@@ -286,6 +290,36 @@ export class Admin {
     return targets;
   }
 
+  /** The ACLs the filter selects. */
+  async describeAcls(f: AclFilter): Promise<AclBinding[]> {
+    const res = await this.send(Api.DESCRIBE_ACLS, filterFields(f));
+    check(res.errorCode, res.errorMessage, 'list ACLs');
+    return res.resources.flatMap((r: { resourceType: number; resourceName: string; patternType: number; acls: { principal: string; host: string; operation: number; permissionType: number }[] }) =>
+      r.acls.map((a) => ({ resourceType: r.resourceType, resourceName: r.resourceName, patternType: r.patternType, principal: a.principal, host: a.host, operation: a.operation, permission: a.permissionType })));
+  }
+
+  async createAcls(bindings: AclBinding[]): Promise<void> {
+    const res = await this.send(Api.CREATE_ACLS, {
+      creations: bindings.map((b) => ({
+        resourceType: b.resourceType, resourceName: b.resourceName, resourcePatternType: b.patternType, principal: b.principal, host: b.host, operation: b.operation, permissionType: b.permission,
+      })),
+    });
+    res.results.forEach((r: { errorCode: number; errorMessage: string | null }) => check(r.errorCode, r.errorMessage, 'add ACLs'));
+  }
+
+  /** Removes the ACLs the filters select; returns what was removed. */
+  async deleteAcls(filters: AclFilter[]): Promise<AclBinding[]> {
+    const res = await this.send(Api.DELETE_ACLS, { filters: filters.map(filterFields) });
+    const removed: AclBinding[] = [];
+    for (const f of res.filterResults) {
+      check(f.errorCode, f.errorMessage, 'remove ACLs');
+      for (const m of f.matchingAcls) {
+        removed.push({ resourceType: m.resourceType, resourceName: m.resourceName, patternType: m.patternType, principal: m.principal, host: m.host, operation: m.operation, permission: m.permissionType });
+      }
+    }
+    return removed;
+  }
+
   async deleteGroup(group: string): Promise<void> {
     const res = await this.send(Api.DELETE_GROUPS, { groupsNames: [group] });
     check(res.results[0].errorCode, null, `delete group ${group}`);
@@ -341,3 +375,9 @@ export class Admin {
     return { records, highWatermark: p.highWatermark };
   }
 }
+
+/** An ACL filter as DescribeAcls and DeleteAcls carry it. */
+const filterFields = (f: AclFilter) => ({
+  resourceTypeFilter: f.resourceType, resourceNameFilter: f.resourceName, patternTypeFilter: f.patternType, principalFilter: f.principal, hostFilter: f.host,
+  operation: f.operation, permissionType: f.permission,
+});

@@ -4,7 +4,7 @@ import type { FileSystem } from '../io/file-system.js';
 import {
   AclOperation, AclPermission, OPERATIONS_OF, PatternType, ResourceType, WILDCARD, filterMatches, invalidBinding, operationName, patternCovers,
   patternTypeName, permissionName, resourceTypeName, sameBinding, type AclBinding, type AclFilter, type Operation, type Resource,
-} from './acl.js';
+} from '../protocol/acl.js';
 
 /** Where a data dir keeps its ACLs: JSON, with the codes' names, for operators to read. */
 export const ACL_FILE = 'acls.json';

@@ -20,7 +20,7 @@ import { loadClusterId } from './cluster-identity.js';
 import { StorageErrorLog } from './storage-error-log.js';
 import type { FileSystem } from '../io/file-system.js';
 import { Authorizer, type AuthorizerConfig, type Requester } from './authorizer.js';
-import type { Operation, Resource } from './acl.js';
+import type { Operation, Resource } from '../protocol/acl.js';
 
 export interface BrokerConfig {
   host: string;

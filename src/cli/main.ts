@@ -13,6 +13,7 @@ import { START_SETTINGS, envName, resolveStartConfig } from './start-config.js';
 import { UsageError } from './usage-error.js';
 import { InconsistentIdentityError } from '../broker/cluster-identity.js';
 import { dumpFile } from './dump-log.js';
+import { ACL_HELP, ACL_OPTIONS, aclLine, bindingsToAdd, filtersToList, filtersToRemove } from './acl-options.js';
 import { nodeFileSystem } from '../io/file-system.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -467,6 +468,43 @@ const COMMANDS: Record<string, Command> = {
           else if (partitions.length > 1) await new Promise((r) => setTimeout(r, 100));
         }
       });
+      return 0;
+    },
+  },
+  'acls list': {
+    usage: 'sluice acls list [--topic T | --group G | --transactional-id X | --cluster] [--principal P]',
+    summary: 'list ACLs: all, or those on the resources given (a broker started with --acls true)',
+    options: { ...BOOTSTRAP, ...ACL_OPTIONS },
+    help: { ...BOOTSTRAP_HELP, ...ACL_HELP },
+    async run(v) {
+      const filters = filtersToList(v);
+      const found = await withAdmin(v, async (a) => (await Promise.all(filters.map((f) => a.describeAcls(f)))).flat());
+      for (const line of [...new Set(found.map(aclLine))].sort()) console.log(line);
+      return 0;
+    },
+  },
+  'acls add': {
+    usage: 'sluice acls add (--allow-principal P | --deny-principal P) --operation OP (--topic T | --group G | --transactional-id X | --cluster) [--resource-pattern-type prefixed] [--host H]',
+    summary: 'allow or deny principals operations on resources (every combination of those given)',
+    options: { ...BOOTSTRAP, ...ACL_OPTIONS },
+    help: { ...BOOTSTRAP_HELP, ...ACL_HELP },
+    async run(v) {
+      const bindings = bindingsToAdd(v);
+      await withAdmin(v, (a) => a.createAcls(bindings));
+      for (const b of bindings) console.log(`added\t${aclLine(b)}`);
+      return 0;
+    },
+  },
+  'acls remove': {
+    usage: 'sluice acls remove (--topic T | --group G | --transactional-id X | --cluster) [--allow-principal P | --deny-principal P] [--operation OP] [--resource-pattern-type T] [--host H]',
+    summary: 'remove the ACLs on the resources given, or only those of the principals and operations given',
+    options: { ...BOOTSTRAP, ...ACL_OPTIONS },
+    help: { ...BOOTSTRAP_HELP, ...ACL_HELP },
+    async run(v) {
+      const filters = filtersToRemove(v);
+      const removed = await withAdmin(v, (a) => a.deleteAcls(filters));
+      for (const line of [...new Set(removed.map(aclLine))].sort()) console.log(`removed\t${line}`);
+      if (removed.length === 0) console.log('no ACL matched');
       return 0;
     },
   },

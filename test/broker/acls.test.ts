@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { authenticate } from '../../src/admin/sasl-client.js';
-import { AclOperation as Op, AclPermission, PatternType, ResourceType } from '../../src/broker/acl.js';
+import { AclOperation as Op, AclPermission, PatternType, ResourceType } from '../../src/protocol/acl.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import type { StartBrokerOptions } from '../../src/index.js';

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import {
   AclOperation as Op, AclPermission, PatternType, ResourceType, invalidBinding, type AclBinding, type AclFilter,
-} from '../../src/broker/acl.js';
+} from '../../src/protocol/acl.js';
 import { ACL_FILE, Authorizer, type AuthorizerConfig } from '../../src/broker/authorizer.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Admin, type Acl as PlatformaticAcl, type AclFilter as PlatformaticAclFilter } from '@platformatic/kafka';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
-import { AclOperation as Op, AclPermission, PatternType, ResourceType, type AclBinding } from '../../src/broker/acl.js';
+import { AclOperation as Op, AclPermission, PatternType, ResourceType, type AclBinding } from '../../src/protocol/acl.js';
 import type { StartBrokerOptions } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
 import { python } from './python-clients.js';

@@ -34,7 +34,7 @@ import { prepare } from '../records-work.js';
 import { preparationFor, type PreparedRecords } from '../produced-records.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import { mayCreateTopic, notAuthorized } from './acls.js';
 
 /**

@@ -27,7 +27,7 @@ import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { messageSet } from '../records-work.js';
 import { toErrorCode } from './errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import type { StorageErrorLog } from '../storage-error-log.js';
 
 const EMPTY = Buffer.alloc(0);

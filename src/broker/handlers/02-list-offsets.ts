@@ -16,7 +16,7 @@ import { maxTimestampRecord, offsetForTimestamp } from '../../storage/timestamp-
 import type { ApiHandler } from '../handler.js';
 import { timeSearch } from '../records-work.js';
 import { toErrorCode } from './errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 
 const LATEST = -1;
 const EARLIEST = -2;

@@ -7,7 +7,7 @@ import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { MetadataRequest, MetadataResponse, MetadataResponseMetadataResponseTopic } from '../../protocol/messages.generated.js';
 import type { TopicState } from '../../storage/log-manager.js';
 import type { ApiHandler } from '../handler.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import { authorizedOperations, clusterOperations, mayCreateTopic } from './acls.js';
 import { toErrorCode } from './errors.js';
 

@@ -4,7 +4,7 @@
 // group (else every partition gets GROUP_AUTHORIZATION_FAILED) and on each topic (TOPIC_AUTHORIZATION_FAILED).
 import type { OffsetCommitRequest, OffsetCommitResponse } from '../../protocol/messages.generated.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import type { ApiHandler } from '../handler.js';
 
 export const offsetCommit: ApiHandler<OffsetCommitRequest, OffsetCommitResponse> = {

@@ -5,7 +5,7 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import type { OffsetFetchRequest, OffsetFetchResponse } from '../../protocol/messages.generated.js';
 import type { Broker } from '../broker.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import type { Requester } from '../authorizer.js';
 import type { ApiHandler } from '../handler.js';
 

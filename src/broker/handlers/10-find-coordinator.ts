@@ -3,7 +3,7 @@
 // transactional id (else GROUP_ / TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 import { ErrorCode } from '../../protocol/errors.js';
 import type { FindCoordinatorRequest, FindCoordinatorResponse } from '../../protocol/messages.generated.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import type { ApiHandler } from '../handler.js';
 import { notAuthorized } from './acls.js';
 

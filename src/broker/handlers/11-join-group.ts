@@ -3,7 +3,7 @@
 // rebalance timeout (the session timeout stands in). The client needs READ on the group (GROUP_AUTHORIZATION_FAILED).
 import type { JoinGroupRequest, JoinGroupResponse } from '../../protocol/messages.generated.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import type { ApiHandler } from '../handler.js';
 
 export const joinGroup: ApiHandler<JoinGroupRequest, JoinGroupResponse> = {

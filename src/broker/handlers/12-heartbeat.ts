@@ -2,7 +2,7 @@
 // needs READ on the group (GROUP_AUTHORIZATION_FAILED).
 import type { HeartbeatRequest, HeartbeatResponse } from '../../protocol/messages.generated.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import type { ApiHandler } from '../handler.js';
 
 export const heartbeat: ApiHandler<HeartbeatRequest, HeartbeatResponse> = {

@@ -3,7 +3,7 @@
 // (GROUP_AUTHORIZATION_FAILED).
 import type { SyncGroupRequest, SyncGroupResponse } from '../../protocol/messages.generated.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import type { ApiHandler } from '../handler.js';
 
 export const syncGroup: ApiHandler<SyncGroupRequest, SyncGroupResponse> = {

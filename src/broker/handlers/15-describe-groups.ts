@@ -3,7 +3,7 @@
 // GROUP_AUTHORIZATION_FAILED.
 import type { DescribeGroupsRequest, DescribeGroupsResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { authorizedOperations, NOT_ASKED } from './acls.js';
 

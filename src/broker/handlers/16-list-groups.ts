@@ -1,7 +1,7 @@
 // ListGroups (key 16), v0-5: v4 filters by state, v5 by type ("classic" or "consumer", KIP-848). A client that
 // may not DESCRIBE the cluster sees the groups it may DESCRIBE.
 import type { ListGroupsRequest, ListGroupsResponse } from '../../protocol/messages.generated.js';
-import { AclOperation, CLUSTER_NAME, ResourceType } from '../acl.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../../protocol/acl.js';
 import type { ApiHandler } from '../handler.js';
 
 export const listGroups: ApiHandler<ListGroupsRequest, ListGroupsResponse> = {

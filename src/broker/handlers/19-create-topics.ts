@@ -17,7 +17,7 @@ import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
 import { describeTopicConfigs } from './config-resources.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import { mayCreateTopic, notAuthorized } from './acls.js';
 
 function plan(broker: Broker, t: CreateTopicsRequestCreatableTopic): { partitions: number; overrides: Record<string, string> } {

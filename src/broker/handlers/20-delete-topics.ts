@@ -7,7 +7,7 @@ import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import { inParallel } from '../../storage/in-parallel.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import { notAuthorized } from './acls.js';
 
 const NULL_ID = '00000000000000000000000000000000';

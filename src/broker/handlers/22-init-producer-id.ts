@@ -9,7 +9,7 @@ import { ErrorCode } from '../../protocol/errors.js';
 import type { InitProducerIdRequest, InitProducerIdResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
 import { fencedCode } from './fenced.js';
-import { AclOperation, CLUSTER_NAME, ResourceType } from '../acl.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../../protocol/acl.js';
 
 export const initProducerId: ApiHandler<InitProducerIdRequest, InitProducerIdResponse> = {
   apiKey: 22,

@@ -3,7 +3,7 @@
 // the client may not DESCRIBE answers TOPIC_AUTHORIZATION_FAILED.
 import { ErrorCode } from '../../protocol/errors.js';
 import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from '../../protocol/messages.generated.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import type { ApiHandler } from '../handler.js';
 
 const LEADER_EPOCH = 0;

@@ -14,7 +14,7 @@ import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
 import { fencedCode } from './fenced.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { AclOperation, CLUSTER_NAME, ResourceType } from '../acl.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../../protocol/acl.js';
 import type { Requester } from '../authorizer.js';
 
 async function addAll(

@@ -5,7 +5,7 @@ import type { AddOffsetsToTxnRequest, AddOffsetsToTxnResponse } from '../../prot
 import type { ApiHandler } from '../handler.js';
 import { fencedCode } from './fenced.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 
 export const addOffsetsToTxn: ApiHandler<AddOffsetsToTxnRequest, AddOffsetsToTxnResponse> = {
   apiKey: 25,

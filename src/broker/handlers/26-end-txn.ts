@@ -6,7 +6,7 @@ import type { EndTxnRequest, EndTxnResponse } from '../../protocol/messages.gene
 import type { ApiHandler } from '../handler.js';
 import { fencedCode } from './fenced.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 
 export const endTxn: ApiHandler<EndTxnRequest, EndTxnResponse> = {
   apiKey: 26,

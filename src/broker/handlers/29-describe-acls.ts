@@ -3,7 +3,7 @@
 // UNKNOWN in the filter is INVALID_REQUEST. Without an authorizer, SECURITY_DISABLED, as Kafka answers.
 import { ErrorCode } from '../../protocol/errors.js';
 import type { DescribeAclsRequest, DescribeAclsResponse, DescribeAclsResponseDescribeAclsResource } from '../../protocol/messages.generated.js';
-import { AclOperation, invalidFilter } from '../acl.js';
+import { AclOperation, invalidFilter } from '../../protocol/acl.js';
 import type { ApiHandler } from '../handler.js';
 import { NO_AUTHORIZER, aclFilterOf, requireClusterAllowed } from './acls.js';
 import { toErrorCode } from './errors.js';

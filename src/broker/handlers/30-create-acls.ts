@@ -4,7 +4,7 @@
 // not Type:name) gets INVALID_REQUEST and the others are still created. Without an authorizer, SECURITY_DISABLED.
 import { ErrorCode } from '../../protocol/errors.js';
 import type { CreateAclsRequest, CreateAclsResponse, CreateAclsResponseAclCreationResult } from '../../protocol/messages.generated.js';
-import { AclOperation, PatternType, invalidBinding, type AclBinding } from '../acl.js';
+import { AclOperation, PatternType, invalidBinding, type AclBinding } from '../../protocol/acl.js';
 import type { ApiHandler } from '../handler.js';
 import { NO_AUTHORIZER, describeBinding, requireClusterAllowed } from './acls.js';
 import { toErrorCode } from './errors.js';

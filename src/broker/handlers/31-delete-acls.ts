@@ -3,7 +3,7 @@
 // filter with an UNKNOWN in it gets INVALID_REQUEST and removes nothing. Without an authorizer, SECURITY_DISABLED.
 import { ErrorCode } from '../../protocol/errors.js';
 import type { DeleteAclsRequest, DeleteAclsResponse, DeleteAclsResponseDeleteAclsFilterResult } from '../../protocol/messages.generated.js';
-import { AclOperation, invalidFilter, type AclFilter } from '../acl.js';
+import { AclOperation, invalidFilter, type AclFilter } from '../../protocol/acl.js';
 import type { ApiHandler } from '../handler.js';
 import { NO_AUTHORIZER, aclFilterOf, describeBinding, requireClusterAllowed } from './acls.js';
 import { toErrorCode } from './errors.js';

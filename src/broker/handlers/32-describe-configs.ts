@@ -6,7 +6,7 @@ import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsRe
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
 import { ConfigSource, ResourceType, describeBrokerConfigs, describeTopicConfigs, requireConfigAccess, type DescribedConfig } from './config-resources.js';
-import { AclOperation } from '../acl.js';
+import { AclOperation } from '../../protocol/acl.js';
 
 export const describeConfigs: ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse> = {
   apiKey: 32,

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import type { DescribeLogDirsRequest, DescribeLogDirsResponse } from '../../protocol/messages.generated.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { AclOperation, CLUSTER_NAME, ResourceType } from '../acl.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../../protocol/acl.js';
 import type { ApiHandler } from '../handler.js';
 
 export const describeLogDirs: ApiHandler<DescribeLogDirsRequest, DescribeLogDirsResponse> = {

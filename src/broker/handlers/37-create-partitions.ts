@@ -6,7 +6,7 @@ import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../../pr
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import { requireAllowed } from './acls.js';
 
 export const createPartitions: ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse> = {

@@ -3,7 +3,7 @@
 import type { DeleteGroupsRequest, DeleteGroupsResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import { requireAllowed } from './acls.js';
 
 export const deleteGroups: ApiHandler<DeleteGroupsRequest, DeleteGroupsResponse> = {

@@ -6,7 +6,7 @@ import { ErrorCode } from '../../protocol/errors.js';
 import type { AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse } from '../../protocol/messages.generated.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
-import { AclOperation, CLUSTER_NAME, ResourceType } from '../acl.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../../protocol/acl.js';
 
 function outcome(broker: Broker, topic: string, partition: number, replicas: number[] | null | undefined): { errorCode: number; errorMessage: string | null } {
   const fail = (errorCode: number, errorMessage: string) => ({ errorCode, errorMessage });

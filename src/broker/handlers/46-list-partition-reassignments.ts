@@ -3,7 +3,7 @@
 import type { ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse } from '../../protocol/messages.generated.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import type { ApiHandler } from '../handler.js';
-import { AclOperation, CLUSTER_NAME, ResourceType } from '../acl.js';
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../../protocol/acl.js';
 
 export const listPartitionReassignments: ApiHandler<ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse> = {
   apiKey: 46,

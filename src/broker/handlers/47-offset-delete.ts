@@ -3,7 +3,7 @@
 import type { OffsetDeleteRequest, OffsetDeleteResponse } from '../../protocol/messages.generated.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import type { ApiHandler } from '../handler.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 
 export const offsetDelete: ApiHandler<OffsetDeleteRequest, OffsetDeleteResponse> = {
   apiKey: 47,

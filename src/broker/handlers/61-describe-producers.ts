@@ -5,7 +5,7 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import type { DescribeProducersRequest, DescribeProducersResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 
 export const describeProducers: ApiHandler<DescribeProducersRequest, DescribeProducersResponse> = {
   apiKey: 61,

@@ -4,7 +4,7 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import type { DescribeTransactionsRequest, DescribeTransactionsResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 
 export const describeTransactions: ApiHandler<DescribeTransactionsRequest, DescribeTransactionsResponse> = {
   apiKey: 65,

@@ -4,7 +4,7 @@
 import { TXN_STATES } from '../../coordinator/transaction-coordinator.js';
 import type { ListTransactionsRequest, ListTransactionsResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 
 const KNOWN = new Set<string>(TXN_STATES);
 

@@ -4,7 +4,7 @@
 // each topic named (TOPIC_AUTHORIZATION_FAILED).
 import type { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
-import { AclOperation, ResourceType } from '../acl.js';
+import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import { notAuthorized } from './acls.js';
 
 export const consumerGroupHeartbeat: ApiHandler<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse> = {

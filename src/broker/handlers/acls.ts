@@ -3,7 +3,7 @@ import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import {
   AclOperation, CLUSTER_NAME, OPERATIONS_OF, PatternType, ResourceType, operationName, patternTypeName, permissionName, resourceTypeName,
   type AclBinding, type AclFilter, type Operation, type Resource,
-} from '../acl.js';
+} from '../../protocol/acl.js';
 import type { Requester } from '../authorizer.js';
 import type { Broker } from '../broker.js';
 

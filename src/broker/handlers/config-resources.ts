@@ -7,7 +7,7 @@ import { applyCleanerSettings, cleanerSettingNames, cleanerSettingType, DEFAULT_
 import type { TopicState } from '../../storage/log-manager.js';
 import type { Broker } from '../broker.js';
 import { toErrorCode } from './errors.js';
-import { AclOperation, ResourceType as AclResource, type Operation } from '../acl.js';
+import { AclOperation, ResourceType as AclResource, type Operation } from '../../protocol/acl.js';
 import type { Requester } from '../authorizer.js';
 import { requireAllowed, requireClusterAllowed } from './acls.js';
 
