@@ -101,6 +101,11 @@ async function withAdmin<T>(v: Record<string, any>, fn: (admin: Admin) => Promis
   }
 }
 
+/** An `acls` command: they share their options. */
+const aclCommand = (usage: string, summary: string, run: Command['run']): Command => ({
+  usage, summary, options: { ...BOOTSTRAP, ...ACL_OPTIONS }, help: { ...BOOTSTRAP_HELP, ...ACL_HELP }, run,
+});
+
 const startOptions: Options = Object.fromEntries([
   ...START_SETTINGS.map((s) => [s.flag, { type: 'string', multiple: s.flag === 'log-config' } as const]),
   ['config', { type: 'string', short: 'c' }],
@@ -471,43 +476,37 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
-  'acls list': {
-    usage: 'sluice acls list [--topic T | --group G | --transactional-id X | --cluster] [--principal P]',
-    summary: 'list ACLs: all, or those on the resources given (a broker started with --acls true)',
-    options: { ...BOOTSTRAP, ...ACL_OPTIONS },
-    help: { ...BOOTSTRAP_HELP, ...ACL_HELP },
-    async run(v) {
+  'acls list': aclCommand(
+    'sluice acls list [--topic T | --group G | --transactional-id X | --cluster] [--principal P]',
+    'list ACLs: all, or those on the resources given (a broker started with --acls true)',
+    async (v) => {
       const filters = filtersToList(v);
       const found = await withAdmin(v, async (a) => (await Promise.all(filters.map((f) => a.describeAcls(f)))).flat());
       for (const line of [...new Set(found.map(aclLine))].sort()) console.log(line);
       return 0;
     },
-  },
-  'acls add': {
-    usage: 'sluice acls add (--allow-principal P | --deny-principal P) --operation OP (--topic T | --group G | --transactional-id X | --cluster) [--resource-pattern-type prefixed] [--host H]',
-    summary: 'allow or deny principals operations on resources (every combination of those given)',
-    options: { ...BOOTSTRAP, ...ACL_OPTIONS },
-    help: { ...BOOTSTRAP_HELP, ...ACL_HELP },
-    async run(v) {
+  ),
+  'acls add': aclCommand(
+    'sluice acls add (--allow-principal P | --deny-principal P) --operation OP (--topic T | --group G | --transactional-id X | --cluster) [--resource-pattern-type prefixed] [--host H]',
+    'allow or deny principals operations on resources (every combination of those given)',
+    async (v) => {
       const bindings = bindingsToAdd(v);
       await withAdmin(v, (a) => a.createAcls(bindings));
       for (const b of bindings) console.log(`added\t${aclLine(b)}`);
       return 0;
     },
-  },
-  'acls remove': {
-    usage: 'sluice acls remove (--topic T | --group G | --transactional-id X | --cluster) [--allow-principal P | --deny-principal P] [--operation OP] [--resource-pattern-type T] [--host H]',
-    summary: 'remove the ACLs on the resources given, or only those of the principals and operations given',
-    options: { ...BOOTSTRAP, ...ACL_OPTIONS },
-    help: { ...BOOTSTRAP_HELP, ...ACL_HELP },
-    async run(v) {
+  ),
+  'acls remove': aclCommand(
+    'sluice acls remove (--topic T | --group G | --transactional-id X | --cluster) [--allow-principal P | --deny-principal P] [--operation OP] [--resource-pattern-type T] [--host H]',
+    'remove the ACLs on the resources given, or only those of the principals and operations given',
+    async (v) => {
       const filters = filtersToRemove(v);
       const removed = await withAdmin(v, (a) => a.deleteAcls(filters));
       for (const line of [...new Set(removed.map(aclLine))].sort()) console.log(`removed\t${line}`);
       if (removed.length === 0) console.log('no ACL matched');
       return 0;
     },
-  },
+  ),
   'dump-log': {
     usage: 'sluice dump-log FILE... [--records]',
     summary: 'show what a partition\'s segment, index or producer snapshot files hold, read offline (as kafka-dump-log does)',

@@ -123,7 +123,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
         topicError = toErrorCode(notAuthorized(AclOperation.WRITE, ResourceType.TOPIC, topicData.name));
       } else if (topic === null) {
         try {
-          topic = await broker.topicOrAutoCreate(topicData.name, mayCreateTopic(broker, connection, topicData.name));
+          topic = await broker.topicOrAutoCreate(topicData.name, broker.config.autoCreateTopics && mayCreateTopic(broker, connection, topicData.name));
           if (!topic) topicError = { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `unknown topic ${topicData.name}` };
         } catch (err) {
           topicError = toErrorCode(err);
