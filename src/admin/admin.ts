@@ -6,6 +6,8 @@ import { KafkaClient, type ClientTls } from './kafka-client.js';
 import { authenticate, type SaslLogin } from './sasl-client.js';
 import { partitionForKey } from '../protocol/murmur2.js';
 import type { AclBinding, AclFilter } from '../protocol/acl.js';
+import { SCRAM_MECHANISM_CODES, saltedPassword, type ScramMechanism } from '../broker/sasl-credentials.js';
+import { randomBytes } from 'node:crypto';
 
 const Api = {
   OFFSET_COMMIT: [8, 7],
@@ -28,6 +30,8 @@ const Api = {
   DESCRIBE_ACLS: [29, 3],
   CREATE_ACLS: [30, 3],
   DELETE_ACLS: [31, 3],
+  DESCRIBE_USER_SCRAM_CREDENTIALS: [50, 0],
+  ALTER_USER_SCRAM_CREDENTIALS: [51, 0],
 } as const;
 
 const TOPIC_RESOURCE = 2;
@@ -320,6 +324,31 @@ export class Admin {
     return removed;
   }
 
+  /** The users with SCRAM credentials, each with its mechanisms and their iterations. */
+  async describeUsers(): Promise<{ user: string; credentials: { mechanism: ScramMechanism; iterations: number }[] }[]> {
+    const res = await this.send(Api.DESCRIBE_USER_SCRAM_CREDENTIALS, { users: null });
+    check(res.errorCode, res.errorMessage, 'list users');
+    return res.results.map((r: { user: string; credentialInfos: { mechanism: number; iterations: number }[] }) => ({
+      user: r.user,
+      credentials: r.credentialInfos.map((c) => ({ mechanism: MECHANISM_NAMES.get(c.mechanism) ?? (`mechanism ${c.mechanism}` as ScramMechanism), iterations: c.iterations })),
+    }));
+  }
+
+  /** Sets `user`'s password for each mechanism: salted and hashed here, so the broker never sees it. */
+  async setUserPassword(user: string, password: string, mechanisms: readonly ScramMechanism[], iterations: number): Promise<void> {
+    const upsertions = await Promise.all(mechanisms.map(async (mechanism) => {
+      const salt = randomBytes(24);
+      return { name: user, mechanism: SCRAM_MECHANISM_CODES[mechanism], iterations, salt, saltedPassword: await saltedPassword(password, mechanism, salt, iterations) };
+    }));
+    const res = await this.send(Api.ALTER_USER_SCRAM_CREDENTIALS, { deletions: [], upsertions });
+    for (const r of res.results) check(r.errorCode, r.errorMessage, `set user ${user}`);
+  }
+
+  async deleteUserCredentials(user: string, mechanisms: readonly ScramMechanism[]): Promise<void> {
+    const res = await this.send(Api.ALTER_USER_SCRAM_CREDENTIALS, { deletions: mechanisms.map((m) => ({ name: user, mechanism: SCRAM_MECHANISM_CODES[m] })), upsertions: [] });
+    for (const r of res.results) check(r.errorCode, r.errorMessage, `delete user ${user}`);
+  }
+
   async deleteGroup(group: string): Promise<void> {
     const res = await this.send(Api.DELETE_GROUPS, { groupsNames: [group] });
     check(res.results[0].errorCode, null, `delete group ${group}`);
@@ -381,3 +410,5 @@ const filterFields = (f: AclFilter) => ({
   resourceTypeFilter: f.resourceType, resourceNameFilter: f.resourceName, patternTypeFilter: f.patternType, principalFilter: f.principal, hostFilter: f.host,
   operation: f.operation, permissionType: f.permission,
 });
+
+const MECHANISM_NAMES = new Map((Object.entries(SCRAM_MECHANISM_CODES) as [ScramMechanism, number][]).map(([name, code]) => [code, name]));

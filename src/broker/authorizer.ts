@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FileSystem } from '../io/file-system.js';
+import { DurableState } from './durable-state.js';
 import {
   AclOperation, AclPermission, OPERATIONS_OF, PatternType, ResourceType, WILDCARD, filterMatches, invalidBinding, operationName, patternCovers,
   patternTypeName, permissionName, resourceTypeName, sameBinding, type AclBinding, type AclFilter, type Operation, type Resource,
@@ -38,30 +39,33 @@ const IMPLYING: Readonly<Partial<Record<number, readonly number[]>>> = {
  * Changes are written to the data dir's ACL file before they take effect, one at a time.
  */
 export class Authorizer {
-  private bindings: readonly AclBinding[] = [];
   /** LITERAL bindings by resource type and name (the wildcard `*` included). */
   private literal = new Map<string, AclBinding[]>();
   /** PREFIXED bindings by resource type. */
   private prefixed = new Map<number, AclBinding[]>();
   private readonly superUsers: ReadonlySet<string>;
-  private changes: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    private readonly fs: FileSystem,
-    private readonly path: string,
+    private readonly stored: DurableState<readonly AclBinding[]>,
     private readonly config: AuthorizerConfig,
     private readonly logger: Logger,
   ) {
     this.superUsers = new Set(config.superUsers ?? []);
+    this.index(stored.current);
+    stored.onChange = (bindings) => this.index(bindings);
   }
 
   /** The authorizer with the ACLs the data dir holds; a file that cannot be read stops the start (no ACL is dropped). */
   static async open(fs: FileSystem, dataDir: string, config: AuthorizerConfig, logger: Logger): Promise<Authorizer> {
     const bad = (config.superUsers ?? []).find((p) => !/^[^:]+:.+$/s.test(p));
     if (bad !== undefined) throw new Error(`super users must be principals, Type:name (User:admin), got ${JSON.stringify(bad)}`);
-    const authorizer = new Authorizer(fs, join(dataDir, ACL_FILE), config, logger);
-    if (await fs.exists(authorizer.path)) authorizer.use(parseAclFile((await fs.readFile(authorizer.path)).toString('utf8'), authorizer.path));
-    return authorizer;
+    const path = join(dataDir, ACL_FILE);
+    const bindings: readonly AclBinding[] = (await fs.exists(path)) ? parseAclFile((await fs.readFile(path)).toString('utf8'), path) : [];
+    return new Authorizer(new DurableState(fs, path, bindings, renderAclFile), config, logger);
+  }
+
+  private get bindings(): readonly AclBinding[] {
+    return this.stored.current;
   }
 
   get size(): number {
@@ -139,26 +143,22 @@ export class Authorizer {
     return removed;
   }
 
-  private change(next: (current: readonly AclBinding[]) => AclBinding[]): Promise<void> {
-    const run = this.changes.catch(() => undefined).then(async () => {
-      const bindings = next(this.bindings);
-      if (bindings.length === this.bindings.length && bindings.every((b, i) => b === this.bindings[i])) return;
-      await this.fs.writeFileAtomic(this.path, renderAclFile(bindings));
-      this.use(bindings);
-      this.logger.info({ acls: bindings.length }, 'ACLs changed');
+  private async change(next: (current: readonly AclBinding[]) => AclBinding[]): Promise<void> {
+    const changed = await this.stored.change((current) => {
+      const bindings = next(current);
+      const same = bindings.length === current.length && bindings.every((b, i) => b === current[i]);
+      return { state: same ? null : bindings, result: !same };
     });
-    this.changes = run;
-    return run;
+    if (changed) this.logger.info({ acls: this.bindings.length }, 'ACLs changed');
   }
 
-  private use(bindings: readonly AclBinding[]): void {
+  private index(bindings: readonly AclBinding[]): void {
     const literal = new Map<string, AclBinding[]>();
     const prefixed = new Map<number, AclBinding[]>();
     for (const b of bindings) {
       if (b.patternType === PatternType.PREFIXED) pushTo(prefixed, b.resourceType, b);
       else pushTo(literal, literalKey(b.resourceType, b.resourceName), b);
     }
-    this.bindings = bindings;
     this.literal = literal;
     this.prefixed = prefixed;
   }

@@ -20,6 +20,7 @@ import { loadClusterId } from './cluster-identity.js';
 import { StorageErrorLog } from './storage-error-log.js';
 import type { FileSystem } from '../io/file-system.js';
 import { Authorizer, type AuthorizerConfig, type Requester } from './authorizer.js';
+import { ScramCredentialStore } from './scram-store.js';
 import type { Operation, Resource } from '../protocol/acl.js';
 
 export interface BrokerConfig {
@@ -137,6 +138,8 @@ export class Broker {
     readonly sasl: { mechanisms: readonly SaslMechanism[]; users: SaslUsers } | null,
     /** The ACLs that decide what each principal may do, or null when anyone may do anything. */
     readonly authorizer: Authorizer | null,
+    /** The SCRAM credentials managed through AlterUserScramCredentials (kept whether or not the listener asks for SASL). */
+    readonly scramCredentials: ScramCredentialStore,
   ) {
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
     this.queuedRequests = new QueuedRequestBytes(config.queuedMaxRequestBytes);
@@ -159,7 +162,6 @@ export class Broker {
 
   static async start(config: Partial<BrokerConfig> = {}, logger: Logger = pino({ level: 'silent' })): Promise<Broker> {
     const full: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, ...config };
-    const sasl = full.sasl === null ? null : await saslOf(full.sasl);
     const opening = performance.now();
     const logs = await LogManager.open({
       dataDir: full.dataDir,
@@ -185,15 +187,19 @@ export class Broker {
     });
     let clusterId: string;
     let authorizer: Authorizer | null = null;
+    let scramCredentials: ScramCredentialStore;
+    let sasl: Broker['sasl'] = null;
     try {
       clusterId = await loadClusterId(logs.beside, full.dataDir, full);
       if (full.acls.enabled) authorizer = await Authorizer.open(logs.beside, full.dataDir, full.acls, logger);
+      scramCredentials = await ScramCredentialStore.open(logs.beside, full.dataDir);
+      if (full.sasl !== null) sasl = await saslOf(full.sasl, scramCredentials);
     } catch (err) {
       await logs.close();
       throw err;
     }
     const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
-    const broker = new Broker(full, clusterId, logs, groups, logger, sasl, authorizer);
+    const broker = new Broker(full, clusterId, logs, groups, logger, sasl, authorizer, scramCredentials);
     try {
       await broker.producerIds.load();
       await groups.load();
@@ -330,13 +336,18 @@ export class Broker {
   }
 }
 
-/** The SASL settings checked, and the users' passwords made into credentials (which a start takes some milliseconds per user for). */
-async function saslOf(config: SaslConfig): Promise<{ mechanisms: readonly SaslMechanism[]; users: SaslUsers }> {
+/**
+ * The SASL settings checked, and the configured users' passwords made into credentials (which a start takes some
+ * milliseconds per user for), beside those managed through the API.
+ */
+async function saslOf(config: SaslConfig, managed: ScramCredentialStore): Promise<{ mechanisms: readonly SaslMechanism[]; users: SaslUsers }> {
   const mechanisms = config.mechanisms ?? SASL_MECHANISMS;
   const unknown = mechanisms.filter((m) => !(SASL_MECHANISMS as readonly string[]).includes(m));
   if (unknown.length > 0 || mechanisms.length === 0) throw new Error(`SASL mechanisms must be some of ${SASL_MECHANISMS.join(', ')}; got ${mechanisms.join(', ') || 'none'}`);
-  if (Object.keys(config.users).length === 0) throw new Error('SASL needs at least one user');
-  return { mechanisms, users: await SaslUsers.fromPasswords(config.users) };
+  if (Object.keys(config.users).length === 0 && managed.users().length === 0) {
+    throw new Error('SASL needs at least one user: in the users given, or added through AlterUserScramCredentials before');
+  }
+  return { mechanisms, users: await SaslUsers.fromPasswords(config.users, managed) };
 }
 
 /** Kafka's name for what a listener asks of its clients. */

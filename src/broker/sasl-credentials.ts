@@ -46,15 +46,36 @@ async function scramCredential(password: string, mechanism: ScramMechanism, iter
   return { salt, iterations, storedKey: digest(SCRAM_HASHES[mechanism].hash, clientKey), serverKey };
 }
 
+/** Kafka's codes for the SCRAM mechanisms in the SCRAM credential APIs. */
+export const SCRAM_MECHANISM_CODES: Readonly<Record<ScramMechanism, number>> = { 'SCRAM-SHA-256': 1, 'SCRAM-SHA-512': 2 };
+
+/** A credential made from a salted password, as AlterUserScramCredentials carries it (the client salts and hashes). */
+export function credentialFromSalted(mechanism: ScramMechanism, salt: Buffer, iterations: number, salted: Buffer): ScramCredential {
+  const { clientKey, serverKey } = scramKeys(mechanism, salted);
+  return { salt, iterations, storedKey: digest(SCRAM_HASHES[mechanism].hash, clientKey), serverKey };
+}
+
+/** A user's credentials, one per SCRAM mechanism it has. */
+export type UserCredentials = Partial<Record<ScramMechanism, ScramCredential>>;
+
+/** Where credentials changed at run time are looked up (ScramCredentialStore). */
+export interface ManagedCredentials {
+  get(user: string): UserCredentials | undefined;
+}
+
 /**
- * The users who may authenticate, each with a SCRAM credential per mechanism, made from the passwords the broker was
- * started with (which are not kept). PLAIN is checked against the SCRAM-SHA-512 credential, so no form of a password
- * that could be replayed is kept for it either.
+ * The users who may authenticate, each with a SCRAM credential per mechanism: those the broker was started with
+ * (made from their passwords, which are not kept, and fixed for its run), then those managed through
+ * AlterUserScramCredentials. PLAIN is checked against the SCRAM-SHA-512 credential, so no form of a password that
+ * could be replayed is kept for it either.
  */
 export class SaslUsers {
-  private constructor(private readonly credentials: ReadonlyMap<string, Readonly<Record<ScramMechanism, ScramCredential>>>) {}
+  private constructor(
+    private readonly configured: ReadonlyMap<string, Readonly<Record<ScramMechanism, ScramCredential>>>,
+    private readonly managed: ManagedCredentials,
+  ) {}
 
-  static async fromPasswords(passwords: Readonly<Record<string, string>>): Promise<SaslUsers> {
+  static async fromPasswords(passwords: Readonly<Record<string, string>>, managed: ManagedCredentials): Promise<SaslUsers> {
     const credentials = new Map<string, Record<ScramMechanism, ScramCredential>>();
     for (const [user, password] of Object.entries(passwords)) {
       credentials.set(user, {
@@ -62,11 +83,21 @@ export class SaslUsers {
         'SCRAM-SHA-512': await scramCredential(password, 'SCRAM-SHA-512'),
       });
     }
-    return new SaslUsers(credentials);
+    return new SaslUsers(credentials, managed);
+  }
+
+  /** Whether the user was configured at start (and so cannot be changed at run time). */
+  configuredUser(user: string): boolean {
+    return this.configured.has(user);
+  }
+
+  /** The configured users and their credentials. */
+  configuredUsers(): [string, UserCredentials][] {
+    return [...this.configured];
   }
 
   scram(user: string, mechanism: ScramMechanism): ScramCredential | null {
-    return this.credentials.get(user)?.[mechanism] ?? null;
+    return (this.configured.get(user) ?? this.managed.get(user))?.[mechanism] ?? null;
   }
 
   /** Whether `password` is `user`'s; an unknown user takes as long as a known one to be refused. */

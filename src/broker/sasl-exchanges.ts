@@ -4,7 +4,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
-import { digest, hmac, SCRAM_HASHES, type SaslMechanism, type SaslUsers, type ScramMechanism } from './sasl-credentials.js';
+import { digest, hmac, SCRAM_HASHES, type SaslMechanism, type SaslUsers, type ScramCredential, type ScramMechanism } from './sasl-credentials.js';
 
 /** A failed authentication: the client is told, and its connection closed. */
 export class SaslAuthenticationError extends KafkaError {
@@ -93,7 +93,8 @@ function unescapeUsername(name: string): string {
  * (`c=...,r=...,p=proof`), checked against the stored key and answered with the server's signature.
  */
 class ScramExchange implements SaslExchange {
-  private first: { gs2Header: string; bare: string; user: string; nonce: string; serverFirst: string } | null = null;
+  /** The first exchange's state, with the credential it was answered from (a change meanwhile does not mix the two). */
+  private first: { gs2Header: string; bare: string; user: string; nonce: string; serverFirst: string; credential: ScramCredential } | null = null;
   private done = false;
 
   constructor(
@@ -128,7 +129,7 @@ class ScramExchange implements SaslExchange {
     if (credential === null) throw new SaslAuthenticationError('Authentication failed: Invalid user credentials');
     const nonce = fields[1][1] + randomBytes(18).toString('base64');
     const serverFirst = `r=${nonce},s=${credential.salt.toString('base64')},i=${credential.iterations}`;
-    this.first = { gs2Header: message.slice(0, authzEnd + 1), bare, user, nonce, serverFirst };
+    this.first = { gs2Header: message.slice(0, authzEnd + 1), bare, user, nonce, serverFirst, credential };
     return { reply: Buffer.from(serverFirst), user: null };
   }
 
@@ -144,7 +145,7 @@ class ScramExchange implements SaslExchange {
     if (!fields[1][1].endsWith(first.nonce)) throw new SaslAuthenticationError('Invalid SCRAM client final message: nonce does not match');
     const { hash, bytes } = SCRAM_HASHES[this.mechanism];
     const proof = Buffer.from(message.slice(proofAt + 3), 'base64');
-    const credential = this.users.scram(first.user, this.mechanism)!;
+    const { credential } = first;
     const authMessage = `${first.bare},${first.serverFirst},${withoutProof}`;
     const clientSignature = hmac(hash, credential.storedKey, authMessage);
     if (proof.length !== bytes) throw invalidCredentials(this.mechanism);

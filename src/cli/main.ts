@@ -6,9 +6,9 @@ import { Admin, type ResetSpec } from '../admin/admin.js';
 import type { ClientTls } from '../admin/kafka-client.js';
 import type { SaslLogin } from '../admin/sasl-client.js';
 import { Broker, securityProtocol } from '../broker/broker.js';
-import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
+import { SASL_MECHANISMS, SCRAM_HASHES, SCRAM_ITERATIONS, type SaslMechanism, type ScramMechanism } from '../broker/sasl-credentials.js';
 import { COMPRESSION_NAMES } from '../protocol/compression.js';
-import { KafkaError } from '../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { START_SETTINGS, envName, resolveStartConfig } from './start-config.js';
 import { UsageError } from './usage-error.js';
 import { InconsistentIdentityError } from '../broker/cluster-identity.js';
@@ -507,6 +507,48 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   ),
+  'users list': {
+    usage: 'sluice users list',
+    summary: 'list the users with SCRAM credentials, and each one\'s mechanisms and iterations',
+    options: BOOTSTRAP,
+    help: BOOTSTRAP_HELP,
+    async run(v) {
+      for (const u of await withAdmin(v, (a) => a.describeUsers())) console.log(`${u.user}\t${u.credentials.map((c) => `${c.mechanism}:${c.iterations}`).join(',')}`);
+      return 0;
+    },
+  },
+  'users set': {
+    usage: 'SLUICE_USER_PASSWORD=... sluice users set USER [--mechanism SCRAM-SHA-256 ...] [--iterations N]',
+    summary: 'add a SASL user or change its password (salted and hashed by the CLI; the broker keeps keys only)',
+    options: { ...BOOTSTRAP, mechanism: { type: 'string', multiple: true }, iterations: { type: 'string' } },
+    help: { ...BOOTSTRAP_HELP, mechanism: 'SCRAM-SHA-256 or SCRAM-SHA-512 (repeatable; default both; PLAIN logins check SCRAM-SHA-512)', iterations: `PBKDF2 iterations, ${SCRAM_ITERATIONS} to 16384 (default ${SCRAM_ITERATIONS})` },
+    async run(v, [user]) {
+      if (!user) throw new UsageError('users set needs a user name');
+      const password = process.env.SLUICE_USER_PASSWORD;
+      if (!password) throw new UsageError('the new password comes from SLUICE_USER_PASSWORD, never from the command line');
+      const mechanisms = scramMechanisms(v.mechanism);
+      await withAdmin(v, (a) => a.setUserPassword(user, password, mechanisms, intOption(v.iterations, 'iterations', SCRAM_ITERATIONS)));
+      console.log(`set ${mechanisms.join(', ')} credentials of ${user}`);
+      return 0;
+    },
+  },
+  'users delete': {
+    usage: 'sluice users delete USER [--mechanism SCRAM-SHA-256 ...]',
+    summary: 'remove a user\'s SCRAM credentials (those given, or all); its open connections stay',
+    options: { ...BOOTSTRAP, mechanism: { type: 'string', multiple: true } },
+    help: { ...BOOTSTRAP_HELP, mechanism: 'SCRAM-SHA-256 or SCRAM-SHA-512 (repeatable; default: every one the user has)' },
+    async run(v, [user]) {
+      if (!user) throw new UsageError('users delete needs a user name');
+      await withAdmin(v, async (a) => {
+        const held = (await a.describeUsers()).find((u) => u.user === user)?.credentials.map((c) => c.mechanism) ?? [];
+        const mechanisms = v.mechanism === undefined ? held : scramMechanisms(v.mechanism);
+        if (mechanisms.length === 0) throw new KafkaError(ErrorCode.RESOURCE_NOT_FOUND, `delete user ${user}: RESOURCE_NOT_FOUND (no such user)`);
+        await a.deleteUserCredentials(user, mechanisms);
+      });
+      console.log(`deleted credentials of ${user}`);
+      return 0;
+    },
+  },
   'dump-log': {
     usage: 'sluice dump-log FILE... [--records]',
     summary: 'show what a partition\'s segment, index or producer snapshot files hold, read offline (as kafka-dump-log does)',
@@ -528,6 +570,15 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/** The SCRAM mechanisms --mechanism names; both when none is given. */
+function scramMechanisms(given: string[] | undefined): ScramMechanism[] {
+  const all = Object.keys(SCRAM_HASHES) as ScramMechanism[];
+  if (given === undefined) return all;
+  const unknown = given.find((m) => !(all as string[]).includes(m));
+  if (unknown !== undefined) throw new UsageError(`--mechanism must be ${all.join(' or ')}, got ${JSON.stringify(unknown)}`);
+  return [...new Set(given as ScramMechanism[])];
+}
 
 function parseReset(v: Record<string, any>): ResetSpec {
   const given = ['to-earliest', 'to-latest', 'to-datetime', 'to-offset'].filter((k) => v[k] !== undefined && v[k] !== false);

@@ -31,8 +31,8 @@ function saslUsersFile(path: string): Record<string, string> {
   } catch (err) {
     throw new UsageError(`sasl-users: cannot read ${path}: ${(err as Error).message}`);
   }
-  if (typeof users !== 'object' || users === null || Array.isArray(users) || Object.values(users).some((p) => typeof p !== 'string') || Object.keys(users).length === 0) {
-    throw new UsageError(`sasl-users: ${path} must hold a JSON object of user names and their passwords, at least one`);
+  if (typeof users !== 'object' || users === null || Array.isArray(users) || Object.values(users).some((p) => typeof p !== 'string')) {
+    throw new UsageError(`sasl-users: ${path} must hold a JSON object of user names and their passwords`);
   }
   return users as Record<string, string>;
 }
