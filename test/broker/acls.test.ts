@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { authenticate } from '../../src/admin/sasl-client.js';
 import { AclOperation as Op, AclPermission, PatternType, ResourceType } from '../../src/protocol/acl.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
@@ -338,4 +339,35 @@ test('the principal: a verified TLS client certificate\'s distinguished name, an
     })));
     assert.deepEqual(await visible(bootstrap, { cert: alicePem, key: aliceKey }, 'bob'), ['b'], 'SASL names the principal, as in Kafka');
   }, { tls: { cert, key, ca, clientAuth: 'requested' }, sasl: { users: USERS }, acls: { enabled: true } });
+});
+
+test('a disk that refuses the ACL or credentials file: the change is answered KAFKA_STORAGE_ERROR and nothing changes; once it takes writes again, it is made', async () => {
+  let failing = false;
+  const eio = () => Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+  const fileSystem: FileSystem = {
+    ...nodeFileSystem,
+    writeFileAtomic: (path, data, durable) => (failing && /(acls|scram-credentials)\.json$/.test(path) ? Promise.reject(eio()) : nodeFileSystem.writeFileAtomic(path, data, durable)),
+  };
+  await withBroker(async ({ bootstrap, broker }) => {
+    const admin = await login(bootstrap, 'admin');
+    try {
+      const grant = { resourceType: ResourceType.TOPIC, resourceName: 'orders', principal: 'User:alice', operation: Op.READ };
+      failing = true;
+      assert.deepEqual(await createAcls(admin, [grant]), [[E.KAFKA_STORAGE_ERROR, 'storage error: EIO: i/o error, write']]);
+      assert.deepEqual((await admin.send(29, 3, allFilter)).resources, []);
+      const salt = Buffer.alloc(16, 1);
+      const upsert = { name: 'carol', mechanism: 1, iterations: 4096, salt, saltedPassword: Buffer.alloc(32, 2) };
+      assert.deepEqual((await admin.send(51, 0, { deletions: [], upsertions: [upsert] })).results.map((r: { errorCode: number }) => r.errorCode), [E.KAFKA_STORAGE_ERROR]);
+      assert.equal(broker.scramCredentials.users().length, 0);
+      failing = false;
+      assert.deepEqual(await createAcls(admin, [grant]), [[0, null]]);
+      assert.equal((await admin.send(51, 0, { deletions: [], upsertions: [upsert] })).results[0].errorCode, 0);
+      failing = true;
+      assert.equal((await admin.send(31, 3, { filters: [allFilter] })).filterResults[0].errorCode, E.KAFKA_STORAGE_ERROR);
+      assert.equal(broker.authorizer!.size, 1, 'nothing deleted');
+    } finally {
+      failing = false;
+      admin.close();
+    }
+  }, { ...ACLS, fileSystem });
 });

@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
-import { authenticate, type SaslLogin } from '../../src/admin/sasl-client.js';
+import { authenticate, scramClientFinal, type SaslLogin } from '../../src/admin/sasl-client.js';
 import { saltedPassword, type ScramMechanism } from '../../src/broker/sasl-credentials.js';
 import { SCRAM_CREDENTIALS_FILE } from '../../src/broker/scram-store.js';
 import { ErrorCode as E } from '../../src/protocol/errors.js';
@@ -147,6 +147,30 @@ test('AlterUserScramCredentials refusals, per user, all or none of a user\'s cha
       } finally {
         admin.close();
         alice.close();
+      }
+    }, options(dataDir));
+  });
+});
+
+test('a SCRAM exchange finishes with the credential it began with, though the user is removed between its two messages', async () => {
+  await withTempDir(async (dataDir) => {
+    await withBroker(async ({ bootstrap }) => {
+      const admin = await loggedIn(bootstrap, { mechanism: 'SCRAM-SHA-512', username: 'admin', password: 'admin-secret' });
+      const c = await KafkaClient.connectTo(bootstrap);
+      try {
+        assert.deepEqual(await alter(admin, [], [await upsertion('carol', SHA256, 'carol-1')]), [['carol', 0, null]]);
+        assert.equal((await c.send(17, 1, { mechanism: 'SCRAM-SHA-256' })).errorCode, 0);
+        const firstBare = `n=carol,r=${randomBytes(18).toString('base64')}`;
+        const serverFirst = (await c.send(36, 1, { authBytes: Buffer.from(`n,,${firstBare}`) })).authBytes.toString();
+        assert.deepEqual(await alter(admin, [{ name: 'carol', mechanism: SHA256 }], []), [['carol', 0, null]]);
+        const { message, serverFinal } = await scramClientFinal('SCRAM-SHA-256', 'carol-1', firstBare, serverFirst);
+        const final = await c.send(36, 1, { authBytes: Buffer.from(message) });
+        assert.deepEqual([final.errorCode, final.authBytes.toString()], [0, serverFinal]);
+        assert.equal((await c.send(3, 12, { topics: null, allowAutoTopicCreation: false })).brokers.length, 1, 'served as carol');
+        assert.equal(await canLogIn(bootstrap, { mechanism: 'SCRAM-SHA-256', username: 'carol', password: 'carol-1' }), false, 'the next login is refused');
+      } finally {
+        admin.close();
+        c.close();
       }
     }, options(dataDir));
   });

@@ -48,6 +48,7 @@ export const alterUserScramCredentials: ApiHandler<AlterUserScramCredentialsRequ
       return answer(() => toErrorCode(err));
     }
     const errors = new Map<string, { errorCode: number; errorMessage: string }>();
+    // a user whose changes are refused adds none
     const changes: CredentialChange[] = [];
     for (const user of users) {
       try {
@@ -56,14 +57,13 @@ export const alterUserScramCredentials: ApiHandler<AlterUserScramCredentialsRequ
         errors.set(user, toErrorCode(err));
       }
     }
-    const valid = changes.filter((c) => !errors.has(c.user));
     try {
-      await broker.scramCredentials.apply(valid);
-      for (const c of valid) broker.logger.info({ by: connection.principal, user: c.user, mechanism: c.mechanism, host: connection.host }, c.credential ? 'SCRAM credential set' : 'SCRAM credential removed');
+      await broker.scramCredentials.apply(changes);
+      for (const c of changes) broker.logger.info({ by: connection.principal, user: c.user, mechanism: c.mechanism, host: connection.host }, c.credential ? 'SCRAM credential set' : 'SCRAM credential removed');
     } catch (err) {
       broker.logger.error({ err }, 'writing the SCRAM credentials file failed: no credential of the request was changed');
       const failed = toErrorCode(err);
-      for (const c of valid) errors.set(c.user, failed);
+      for (const c of changes) errors.set(c.user, failed);
     }
     return answer((user) => errors.get(user) ?? { errorCode: ErrorCode.NONE, errorMessage: null });
   },
