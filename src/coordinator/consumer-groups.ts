@@ -36,6 +36,11 @@ export interface ConsumerMember {
   lastSeenMs: number;
   /** When the member was first told to give partitions up and has not yet: it must by then, its rebalance timeout later. */
   revokingSinceMs: number | null;
+  /**
+   * Which topics its regex may match: those its client may DESCRIBE, as its last heartbeat's connection was allowed
+   * (not kept in the group's records: a member restored at a start matches every topic until it heartbeats again).
+   */
+  mayDescribe?: (topic: string) => boolean;
 }
 
 /** The KIP-848 part of a group: epochs, members, and the server-side target assignment. */
@@ -91,6 +96,8 @@ export interface HeartbeatRequest {
   clientHost: string;
   /** v0 lets the coordinator pick the member id; v1 clients bring their own. */
   serverGeneratesMemberId: boolean;
+  /** Which topics the member's client may DESCRIBE, where ACLs decide it: its regex matches no other. */
+  mayDescribe?: (topic: string) => boolean;
 }
 
 export interface HeartbeatResponse {
@@ -177,7 +184,7 @@ export class ConsumerGroupProtocol {
       member = {
         memberId, instanceId: req.instanceId, rackId: req.rackId, clientId: req.clientId, clientHost: req.clientHost,
         memberEpoch: 0, previousEpoch: 0, rebalanceTimeoutMs: req.rebalanceTimeoutMs, subscribed: req.subscribedTopicNames ?? [],
-        regex: req.subscribedTopicRegex || null, pattern, owned: new Map(), lastSeenMs: this.now(), revokingSinceMs: null,
+        regex: req.subscribedTopicRegex || null, pattern, owned: new Map(), lastSeenMs: this.now(), revokingSinceMs: null, mayDescribe: req.mayDescribe,
       };
       group.members.set(memberId, member);
       if (req.serverAssignor) group.assignorName = req.serverAssignor;
@@ -196,6 +203,7 @@ export class ConsumerGroupProtocol {
         return fail(ConsumerGroupError.FENCED_MEMBER_EPOCH, `member epoch ${req.memberEpoch} is not the current ${member.memberEpoch}`, member.memberId);
       }
       member.lastSeenMs = this.now();
+      member.mayDescribe = req.mayDescribe;
       if (req.rebalanceTimeoutMs >= 0) member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
       if (req.subscribedTopicNames && !sameList(req.subscribedTopicNames, member.subscribed)) {
         member.subscribed = req.subscribedTopicNames;
@@ -265,7 +273,8 @@ export class ConsumerGroupProtocol {
       const pattern = m.pattern;
       if (!pattern) continue;
       names ??= [...this.topics.names()];
-      matched.set(m.memberId, names.filter((name) => pattern.test(name)));
+      const mayDescribe = m.mayDescribe ?? (() => true);
+      matched.set(m.memberId, names.filter((name) => pattern.test(name) && mayDescribe(name)));
     }
     return matched;
   }

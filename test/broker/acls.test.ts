@@ -11,7 +11,7 @@ import { authenticate } from '../../src/admin/sasl-client.js';
 import { AclOperation as Op, AclPermission, PatternType, ResourceType } from '../../src/protocol/acl.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
-import type { StartBrokerOptions } from '../../src/index.js';
+import type { RunningBroker, StartBrokerOptions } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
 import { capturedLogger } from '../helpers/captured-logger.js';
 import { withTempDir } from '../helpers/temp-dir.js';
@@ -370,4 +370,95 @@ test('a disk that refuses the ACL or credentials file: the change is answered KA
       admin.close();
     }
   }, { ...ACLS, fileSystem });
+});
+
+test('KIP-848: a member\'s regex matches only topics its client may DESCRIBE, rechecked at each heartbeat; ConsumerGroupDescribe refuses a group with topics the client may not DESCRIBE', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    const admin = await login(bootstrap, 'admin');
+    const alice = await login(bootstrap, 'alice');
+    const bob = await login(bootstrap, 'bob');
+    try {
+      for (const t of ['orders', 'payments']) await broker.createTopic(t, 1, {});
+      const ids = new Map([...broker.logs.topics.values()].map((t) => [t.id, t.name]));
+      assert.deepEqual((await createAcls(admin, [
+        { resourceType: ResourceType.GROUP, resourceName: 'regex-readers', principal: 'User:*', operation: Op.READ },
+        { resourceType: ResourceType.TOPIC, resourceName: 'orders', principal: 'User:alice', operation: Op.READ },
+      ])).map((r: unknown[]) => r[0]), [0, 0]);
+      let epoch = 0;
+      const heartbeat = async () => {
+        const r = await alice.send(68, 1, {
+          groupId: 'regex-readers', memberId: 'alice-member', memberEpoch: epoch, instanceId: null, rackId: null, rebalanceTimeoutMs: 10_000,
+          subscribedTopicNames: epoch === 0 ? [] : null, subscribedTopicRegex: epoch === 0 ? '.*' : null, serverAssignor: null, topicPartitions: epoch === 0 ? [] : null,
+        });
+        assert.equal(r.errorCode, 0, r.errorMessage);
+        epoch = r.memberEpoch;
+        return r.assignment === null ? null : r.assignment.topicPartitions.map((tp: { topicId: string }) => ids.get(tp.topicId)).sort();
+      };
+      assert.deepEqual(await heartbeat(), ['orders'], 'payments is not hers to see');
+      assert.deepEqual(await createAcls(admin, [{ resourceType: ResourceType.TOPIC, resourceName: 'payments', principal: 'User:alice', operation: Op.DESCRIBE }]), [[0, null]]);
+      assert.deepEqual(await heartbeat(), ['orders', 'payments'], 'granted: matched at the next heartbeat');
+      // bob may describe the group, not its topics
+      await createAcls(admin, [{ resourceType: ResourceType.GROUP, resourceName: 'regex-readers', principal: 'User:bob', operation: Op.DESCRIBE }]);
+      const described = (await bob.send(69, 0, { groupIds: ['regex-readers'], includeAuthorizedOperations: false })).groups[0];
+      assert.deepEqual([described.errorCode, described.errorMessage, described.members], [E.TOPIC_AUTHORIZATION_FAILED, 'group regex-readers has topics the client may not DESCRIBE: orders, payments', []]);
+      const byAlice = (await alice.send(69, 0, { groupIds: ['regex-readers'], includeAuthorizedOperations: false })).groups[0];
+      assert.deepEqual([byAlice.errorCode, byAlice.members.length], [0, 1]);
+      // taken away again: off her assignment at her next heartbeat
+      assert.equal((await admin.send(31, 3, { filters: [{ ...allFilter, resourceNameFilter: 'payments', patternTypeFilter: PatternType.LITERAL }] })).filterResults[0].matchingAcls.length, 1);
+      assert.deepEqual(await heartbeat(), ['orders']);
+    } finally {
+      admin.close();
+      alice.close();
+      bob.close();
+    }
+  }, ACLS);
+});
+
+test('KIP-848: after a restart, a regex member\'s next heartbeat brings its DESCRIBE rights back before a new topic is matched', async () => {
+  await withTempDir(async (dataDir) => {
+    let epoch = 0;
+    const heartbeat = (c: KafkaClient) =>
+      c.send(68, 1, {
+        groupId: 'regex-readers', memberId: 'alice-member', memberEpoch: epoch, instanceId: null, rackId: null, rebalanceTimeoutMs: 10_000,
+        subscribedTopicNames: epoch === 0 ? [] : null, subscribedTopicRegex: epoch === 0 ? '.*' : null, serverAssignor: null, topicPartitions: null,
+      }).then((r) => {
+        assert.equal(r.errorCode, 0, r.errorMessage);
+        epoch = r.memberEpoch;
+      });
+    const targetOf = async (c: KafkaClient, broker: RunningBroker['broker']) => {
+      const names = new Map([...broker.logs.topics.values()].map((t) => [t.id, t.name]));
+      const group = (await c.send(69, 0, { groupIds: ['regex-readers'], includeAuthorizedOperations: false })).groups[0];
+      assert.equal(group.errorCode, 0, group.errorMessage);
+      return group.members[0].targetAssignment.topicPartitions.map((tp: { topicId: string }) => names.get(tp.topicId)).sort();
+    };
+    await withBroker(async ({ bootstrap, broker }) => {
+      for (const t of ['orders', 'payments']) await broker.createTopic(t, 1, {});
+      const admin = await login(bootstrap, 'admin');
+      const alice = await login(bootstrap, 'alice');
+      try {
+        await createAcls(admin, [
+          { resourceType: ResourceType.GROUP, resourceName: 'regex-readers', principal: 'User:alice', operation: Op.READ },
+          { resourceType: ResourceType.TOPIC, resourceName: 'orders', principal: 'User:alice', operation: Op.READ },
+        ]);
+        await heartbeat(alice);
+        assert.deepEqual(await targetOf(alice, broker), ['orders']);
+      } finally {
+        admin.close();
+        alice.close();
+      }
+    }, { ...ACLS, dataDir });
+    await withBroker(async ({ bootstrap, broker }) => {
+      const admin = await login(bootstrap, 'admin');
+      const alice = await login(bootstrap, 'alice');
+      try {
+        await heartbeat(alice);
+        await broker.createTopic('refunds', 1, {});
+        await heartbeat(alice);
+        assert.deepEqual(await targetOf(admin, broker), ['orders'], 'neither payments nor the new refunds');
+      } finally {
+        admin.close();
+        alice.close();
+      }
+    }, { ...ACLS, dataDir });
+  });
 });

@@ -1,7 +1,8 @@
 // ConsumerGroupHeartbeat (key 68), v0-1: the consumer group protocol of KIP-848 with server-side assignment
 // (uniform or range). v0 lets the coordinator pick the member id; v1 clients send their own, and may subscribe to a
 // regular expression besides topic names. It needs READ on the group (GROUP_AUTHORIZATION_FAILED) and DESCRIBE on
-// each topic named (TOPIC_AUTHORIZATION_FAILED).
+// each topic named (TOPIC_AUTHORIZATION_FAILED); a regex matches only topics the member's client may DESCRIBE (checked
+// again at each of its heartbeats, so an ACL granted or removed changes its assignment, as in Kafka since KAFKA-18813).
 import type { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
 import { AclOperation, ResourceType } from '../../protocol/acl.js';
@@ -31,6 +32,7 @@ export const consumerGroupHeartbeat: ApiHandler<ConsumerGroupHeartbeatRequest, C
       clientId: header.clientId ?? '',
       clientHost: connection.remoteHost,
       serverGeneratesMemberId: version === 0,
+      mayDescribe: broker.authorizer === null ? undefined : (topic) => broker.allows(connection, AclOperation.DESCRIBE, ResourceType.TOPIC, topic, false),
     });
     return {
       throttleTimeMs: 0, errorCode: r.errorCode, errorMessage: r.errorMessage, memberId: r.memberId, memberEpoch: r.memberEpoch,
