@@ -103,16 +103,39 @@ function readSecure(raw: Socket, reader: SocketReader, secureContext: SecureCont
   socket.on('error', (err) => {
     if (!secure) events.onTlsError(remote, err);
   });
-  socket.on('data', (chunk: Buffer) => {
-    for (let at = 0; at < chunk.length; ) {
-      const into = reader.nextBuffer();
-      const copied = chunk.copy(into, 0, at);
-      at += copied;
-      reader.onRead(copied, into);
-    }
-  });
+  if (!readIntoReaderMemory(socket, reader)) {
+    socket.on('data', (chunk: Buffer) => {
+      for (let at = 0; at < chunk.length; ) {
+        const into = reader.nextBuffer();
+        const copied = chunk.copy(into, 0, at);
+        at += copied;
+        reader.onRead(copied, into);
+      }
+    });
+  }
   raw.resume();
   return socket;
+}
+
+/**
+ * Has the TLS socket's handle decrypt into the memory the reader chooses, as the plaintext path reads (Node's TLS
+ * layer copies each decrypted record into the buffer it is given): without it, every record becomes a Buffer of its own,
+ * which the reader then copies. Node takes a reader only for a TLS socket it connects itself, so this sets what its
+ * `onread` option would, the socket's buffer fields (found by their names) and the handle's user buffer. Returns false,
+ * and the caller reads 'data' chunks instead, where this Node has none of them.
+ */
+function readIntoReaderMemory(socket: TLSSocket, reader: SocketReader): boolean {
+  const symbols = new Map(Object.getOwnPropertySymbols(socket).map((s) => [s.description, s]));
+  const [kBuffer, kBufferCb, kBufferGen] = [symbols.get('kBuffer'), symbols.get('kBufferCb'), symbols.get('kBufferGen')];
+  const handle = (socket as unknown as { _handle?: { useUserBuffer?(buffer: Uint8Array): void } })._handle;
+  if (!kBuffer || !kBufferCb || !kBufferGen || typeof handle?.useUserBuffer !== 'function') return false;
+  const fields = socket as unknown as Record<symbol, unknown>;
+  const first = reader.nextBuffer();
+  fields[kBuffer] = first;
+  fields[kBufferGen] = () => reader.nextBuffer();
+  fields[kBufferCb] = (bytes: number, into: Buffer) => reader.onRead(bytes, into);
+  handle.useUserBuffer(first);
+  return true;
 }
 
 /** TLS sockets whose client presented a certificate the CA signed. */
