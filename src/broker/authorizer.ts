@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { FileSystem } from '../io/file-system.js';
 import { DurableState } from './durable-state.js';
 import {
-  AclOperation, AclPermission, OPERATIONS_OF, PatternType, ResourceType, WILDCARD, filterMatches, invalidBinding, operationName, patternCovers,
+  AclOperation, AclPermission, OPERATIONS_OF, PatternType, ResourceType, WILDCARD, filterMatches, invalidBinding, isPrincipal, operationName, patternCovers,
   patternTypeName, permissionName, resourceTypeName, sameBinding, type AclBinding, type AclFilter, type Operation, type Resource,
 } from '../protocol/acl.js';
 
@@ -57,7 +57,7 @@ export class Authorizer {
 
   /** The authorizer with the ACLs the data dir holds; a file that cannot be read stops the start (no ACL is dropped). */
   static async open(fs: FileSystem, dataDir: string, config: AuthorizerConfig, logger: Logger): Promise<Authorizer> {
-    const bad = (config.superUsers ?? []).find((p) => !/^[^:]+:.+$/s.test(p));
+    const bad = (config.superUsers ?? []).find((p) => !isPrincipal(p));
     if (bad !== undefined) throw new Error(`super users must be principals, Type:name (User:admin), got ${JSON.stringify(bad)}`);
     const path = join(dataDir, ACL_FILE);
     const bindings: readonly AclBinding[] = (await fs.exists(path)) ? parseAclFile((await fs.readFile(path)).toString('utf8'), path) : [];

@@ -4,6 +4,7 @@ import type { TlsSettings } from '../io/tcp.js';
 import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
 import { DEFAULT_LOG_CONFIG, TOPIC_CONFIG_KEYS, applyTopicConfigs } from '../storage/log-config.js';
 import { UsageError } from './usage-error.js';
+import { isPrincipal } from '../protocol/acl.js';
 
 /** One `sluice start` setting: its flag, its SLUICE_* variable, its config-file key, and how to parse it. */
 interface Setting {
@@ -46,7 +47,7 @@ function saslMechanisms(raw: string): SaslMechanism[] {
 
 function principals(raw: string): string[] {
   const list = raw.split(';').map((p) => p.trim()).filter((p) => p !== '');
-  const bad = list.find((p) => !/^[^:]+:.+$/.test(p));
+  const bad = list.find((p) => !isPrincipal(p));
   if (bad !== undefined) throw new UsageError(`super-users must be principals Type:name separated by ;, e.g. User:admin; got ${JSON.stringify(bad)}`);
   return list;
 }

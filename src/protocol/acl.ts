@@ -59,8 +59,8 @@ export const patternTypeName = nameOf(PatternType);
 export const operationName = nameOf(AclOperation);
 export const permissionName = nameOf(AclPermission);
 
-/** Kafka's principal form, `Type:name` (`User:alice`). */
-const PRINCIPAL = /^[^:]+:.+$/s;
+/** Whether `principal` has Kafka's form, `Type:name` (`User:alice`). */
+export const isPrincipal = (principal: string): boolean => /^[^:]+:.+$/s.test(principal);
 
 /** Why Kafka would refuse to create `b` (INVALID_REQUEST), or null when it may be created. */
 export function invalidBinding(b: AclBinding): string | null {
@@ -75,7 +75,7 @@ export function invalidBinding(b: AclBinding): string | null {
     return `operation ${operationName(b.operation)} does not apply to resource type ${resourceTypeName(b.resourceType)}`;
   }
   if (b.permission !== AclPermission.ALLOW && b.permission !== AclPermission.DENY) return `permission must be ALLOW or DENY, got ${permissionName(b.permission)}`;
-  if (!PRINCIPAL.test(b.principal)) return `principal must be Type:name (User:alice), got ${JSON.stringify(b.principal)}`;
+  if (!isPrincipal(b.principal)) return `principal must be Type:name (User:alice), got ${JSON.stringify(b.principal)}`;
   if (b.host === '') return 'the host is empty (use * for every host)';
   return null;
 }
