@@ -46,12 +46,17 @@ export async function runClient(spec: ClientSpec): Promise<ClientResult> {
 /** rdkafka_performance as a producer or consumer; returns what it printed in its summary line. */
 export function rdkafkaPerformance(
   binary: string,
-  o: { role: 'produce' | 'consume'; port: number; topic: string; partition: number; messageBytes: number; messages: number; acks: -1 | 1; seconds: number },
+  o: {
+    role: 'produce' | 'consume'; port: number; topic: string; partition: number; messageBytes: number; messages: number; acks: -1 | 1; seconds: number;
+    /** librdkafka properties besides (security.protocol, sasl.*, ssl.*). */
+    settings?: Record<string, string>;
+  },
 ): Promise<ClientResult> {
   const args = o.role === 'produce'
     ? ['-P', '-t', o.topic, '-b', `127.0.0.1:${o.port}`, '-s', String(o.messageBytes), '-c', String(o.messages), '-a', String(o.acks), '-X', 'linger.ms=5']
     : ['-C', '-t', o.topic, '-b', `127.0.0.1:${o.port}`, '-o', 'beginning', '-c', String(o.messages)];
   if (o.partition >= 0) args.push('-p', String(o.partition));
+  for (const [name, value] of Object.entries(o.settings ?? {})) args.push('-X', `${name}=${value}`);
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });

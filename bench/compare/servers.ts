@@ -128,7 +128,7 @@ export async function watch(server: Server): Promise<() => Promise<{ cpuSeconds:
  * plugins, default settings. NATS: JetStream with file storage in `dir` (the Debian build, 2.9, cannot fsync
  * every write). Redis: AOF on, `appendfsync everysec` or `always`, no RDB snapshots.
  */
-export async function startServer(kind: ServerKind, dir: string, port: number): Promise<Server> {
+export async function startServer(kind: ServerKind, dir: string, port: number, sluiceArgs: readonly string[] = []): Promise<Server> {
   await mkdir(dir, { recursive: true });
   let launched: ReturnType<typeof launch>;
   let extraStop: () => Promise<void> = async () => undefined;
@@ -136,7 +136,7 @@ export async function startServer(kind: ServerKind, dir: string, port: number): 
   switch (kind) {
     case 'sluice':
       // run as a user runs it: its #! line gives Node its flags and malloc settings
-      launched = launch(SLUICE_BIN, ['start', '--port', String(port), '--data-dir', join(dir, 'data'), '--default-partitions', '1'], { SLUICE_LOG_LEVEL: 'warn' });
+      launched = launch(SLUICE_BIN, ['start', '--port', String(port), '--data-dir', join(dir, 'data'), '--default-partitions', '1', ...sluiceArgs], { SLUICE_LOG_LEVEL: 'warn' });
       break;
     case 'rabbitmq': {
       // a private epmd on its own port, so nothing outside this run is touched
