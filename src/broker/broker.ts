@@ -226,6 +226,9 @@ export class Broker {
       await logs.close();
       throw err;
     }
+    if (authorizer !== null && sasl === null && (full.tls === null || full.tls.clientAuth === 'none')) {
+      logger.warn('ACLs are on, but clients cannot say who they are (no SASL, no TLS client certificates): every client is User:ANONYMOUS');
+    }
     logger.info({ host: full.host, port: broker.port, securityProtocol: securityProtocol(sasl !== null, full.tls !== null), acls: authorizer?.size, clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
     return broker;
   }

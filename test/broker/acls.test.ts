@@ -462,3 +462,12 @@ test('KIP-848: after a restart, a regex member\'s next heartbeat brings its DESC
     }, { ...ACLS, dataDir });
   });
 });
+
+test('ACLs on a listener where clients cannot say who they are: a warning at start that every client is User:ANONYMOUS', async () => {
+  const anonymous = capturedLogger();
+  await withBroker(async () => undefined, { acls: { enabled: true }, logger: anonymous.logger });
+  assert.ok(anonymous.lines.some((l) => l.level === 40 && /every client is User:ANONYMOUS/.test(String(l.msg))), JSON.stringify(anonymous.lines.map((l) => l.msg)));
+  const named = capturedLogger();
+  await withBroker(async () => undefined, { ...ACLS, logger: named.logger });
+  assert.ok(!named.lines.some((l) => /every client is User:ANONYMOUS/.test(String(l.msg))));
+});
