@@ -56,14 +56,16 @@ test('kafka-python\'s admin client creates, lists and deletes ACLs (v1); a bindi
 test('librdkafka (confluent-kafka) over SASL: refused the topic, then the group, then served, as ACLs are granted', async () => {
   await withBroker(async ({ bootstrap, broker }) => {
     const alice = JSON.stringify({ 'security.protocol': 'SASL_PLAINTEXT', 'sasl.mechanism': 'SCRAM-SHA-256', 'sasl.username': 'alice', 'sasl.password': 'alice-secret' });
-    const attempt = async () => (await python('confluent-authorized', [bootstrap, 'orders', 'readers', alice]))[0];
+    const attempt = async () => (await python('confluent-authorized', [bootstrap, 'orders', 'readers', alice]))[0] as { produce: string | null; consumed: string[]; consume: string[] };
     await broker.createTopic('orders', 1, {});
-    // the consumer looks for its group's coordinator first
-    assert.deepEqual(await attempt(), { produce: 'TOPIC_AUTHORIZATION_FAILED', consumed: [], consume: 'GROUP_AUTHORIZATION_FAILED' });
+    // refused the group (its coordinator; the topic's metadata may be refused beside it)
+    const nothing = await attempt();
+    assert.deepEqual([nothing.produce, nothing.consumed], ['TOPIC_AUTHORIZATION_FAILED', []]);
+    assert.ok(nothing.consume.includes('GROUP_AUTHORIZATION_FAILED'), `${nothing.consume}`);
     await broker.authorizer!.create([allow(ResourceType.GROUP, 'readers', 'User:alice', Op.READ)]);
-    assert.deepEqual(await attempt(), { produce: 'TOPIC_AUTHORIZATION_FAILED', consumed: [], consume: 'TOPIC_AUTHORIZATION_FAILED' });
+    assert.deepEqual(await attempt(), { produce: 'TOPIC_AUTHORIZATION_FAILED', consumed: [], consume: ['TOPIC_AUTHORIZATION_FAILED'] });
     await broker.authorizer!.create([allow(ResourceType.TOPIC, 'orders', 'User:alice', Op.WRITE), allow(ResourceType.TOPIC, 'ord', 'User:alice', Op.READ, PatternType.PREFIXED)]);
-    assert.deepEqual(await attempt(), { produce: null, consumed: ['granted'], consume: null });
+    assert.deepEqual(await attempt(), { produce: null, consumed: ['granted'], consume: [] });
     assert.equal(broker.logs.getLog('orders', 0)!.logEndOffset, 1, 'the refused produces stored nothing');
   }, ACLS);
 });
@@ -78,9 +80,11 @@ test('librdkafka over TLS with a client certificate: the principal is its distin
     });
     await broker.createTopic('orders', 1, {});
     await broker.authorizer!.create([allow(ResourceType.TOPIC, 'orders', 'User:alice', Op.ALL), allow(ResourceType.GROUP, 'readers', 'User:alice', Op.ALL)]);
-    assert.deepEqual((await python('confluent-authorized', [bootstrap, 'orders', 'readers', alice]))[0], { produce: 'TOPIC_AUTHORIZATION_FAILED', consumed: [], consume: 'GROUP_AUTHORIZATION_FAILED' }, 'User:alice is not User:CN=alice');
+    const refused = (await python('confluent-authorized', [bootstrap, 'orders', 'readers', alice]))[0] as { produce: string | null; consumed: string[]; consume: string[] };
+    assert.deepEqual([refused.produce, refused.consumed], ['TOPIC_AUTHORIZATION_FAILED', []], 'User:alice is not User:CN=alice');
+    assert.ok(refused.consume.includes('GROUP_AUTHORIZATION_FAILED'), `${refused.consume}`);
     await broker.authorizer!.create([allow(ResourceType.TOPIC, 'orders', 'User:CN=alice', Op.ALL), allow(ResourceType.GROUP, 'readers', 'User:CN=alice', Op.ALL)]);
-    assert.deepEqual((await python('confluent-authorized', [bootstrap, 'orders', 'readers', alice]))[0], { produce: null, consumed: ['granted'], consume: null });
+    assert.deepEqual((await python('confluent-authorized', [bootstrap, 'orders', 'readers', alice]))[0], { produce: null, consumed: ['granted'], consume: [] });
   }, { tls, acls: { enabled: true } });
 });
 

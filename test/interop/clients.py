@@ -633,7 +633,8 @@ def kp_acls(bootstrap, config_json, acls_json):
 def confluent_authorized(bootstrap, topic, group, config_json):
     """librdkafka as a client the ACLs may refuse (settings from config_json): produces 'granted' to topic, then
     reads the topic back in the consumer group. Prints {"produce": error name or null, "consumed": [...],
-    "consume": the first error the consumer met, or null}."""
+    "consume": the errors the consumer met, sorted}; once it meets one, it polls a little longer for others (the
+    group's coordinator and the topic's metadata are asked for side by side)."""
     from confluent_kafka import Consumer, Producer
     common = dict(json.loads(config_json), **{'bootstrap.servers': bootstrap})
     produced = []
@@ -642,20 +643,23 @@ def confluent_authorized(bootstrap, topic, group, config_json):
     p.flush(15)
     c = Consumer(dict(common, **{'group.id': group, 'auto.offset.reset': 'earliest', 'enable.auto.commit': False}))
     c.subscribe([topic])
-    consumed, error = [], None
-    for _ in range(20):
+    consumed, errors, polls_left = [], set(), 20
+    while polls_left > 0:
+        polls_left -= 1
         m = c.poll(0.5)
         if m is None:
             if consumed:
                 break
             continue
         if m.error():
-            error = m.error().name()
-            break
+            if not errors:
+                polls_left = min(polls_left, 4)
+            errors.add(m.error().name())
+            continue
         consumed.append(dec(m.value()))
         c.commit(m, asynchronous=False)
     c.close()
-    print(json.dumps({'produce': produced[0] if produced else 'not delivered', 'consumed': consumed, 'consume': error}))
+    print(json.dumps({'produce': produced[0] if produced else 'not delivered', 'consumed': consumed, 'consume': sorted(errors)}))
 
 
 COMMANDS = {
