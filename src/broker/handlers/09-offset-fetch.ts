@@ -25,7 +25,13 @@ function fetchGroup(broker: Broker, who: Requester, version: number, groupId: st
     const byPartition = version < 2 ? (wanted ?? []).map((w) => ({ name: w.name, partitions: w.partitions.map((p) => refusal(p, ErrorCode.GROUP_AUTHORIZATION_FAILED)) })) : [];
     return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, topics: byPartition };
   }
-  const described = (topic: string) => broker.allows(who, AclOperation.DESCRIBE, ResourceType.TOPIC, topic, wanted !== null);
+  // decided once a topic: a request for all offsets meets each topic once a partition
+  const verdicts = new Map<string, boolean>();
+  const described = (topic: string) => {
+    let allowed = verdicts.get(topic);
+    if (allowed === undefined) verdicts.set(topic, (allowed = broker.allows(who, AclOperation.DESCRIBE, ResourceType.TOPIC, topic, wanted !== null)));
+    return allowed;
+  };
   const refused = new Set((wanted ?? []).filter((w) => !described(w.name)).map((w) => w.name));
   const rows = broker.groups.fetchOffsets(groupId, wanted && wanted.filter((w) => !refused.has(w.name)));
   const byTopic = new Map<string, PartitionAnswer[]>();
