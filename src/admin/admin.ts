@@ -8,6 +8,7 @@ import { partitionForKey } from '../protocol/murmur2.js';
 import type { AclBinding, AclFilter } from '../protocol/acl.js';
 import { SCRAM_MECHANISM_CODES, saltedPassword, type ScramMechanism } from '../broker/sasl-credentials.js';
 import { randomBytes } from 'node:crypto';
+import type { DescribeComponent, QuotaEntityPart } from '../broker/client-quotas.js';
 
 const Api = {
   OFFSET_COMMIT: [8, 7],
@@ -32,6 +33,8 @@ const Api = {
   DELETE_ACLS: [31, 3],
   DESCRIBE_USER_SCRAM_CREDENTIALS: [50, 0],
   ALTER_USER_SCRAM_CREDENTIALS: [51, 0],
+  DESCRIBE_CLIENT_QUOTAS: [48, 1],
+  ALTER_CLIENT_QUOTAS: [49, 1],
 } as const;
 
 const TOPIC_RESOURCE = 2;
@@ -347,6 +350,22 @@ export class Admin {
   async deleteUserCredentials(user: string, mechanisms: readonly ScramMechanism[]): Promise<void> {
     const res = await this.send(Api.ALTER_USER_SCRAM_CREDENTIALS, { deletions: mechanisms.map((m) => ({ name: user, mechanism: SCRAM_MECHANISM_CODES[m] })), upsertions: [] });
     for (const r of res.results) check(r.errorCode, r.errorMessage, `delete user ${user}`);
+  }
+
+  /** The client quotas of the entities the filter matches (no component: all of them). */
+  async describeClientQuotas(components: DescribeComponent[], strict = false): Promise<{ entity: QuotaEntityPart[]; values: Record<string, number> }[]> {
+    const res = await this.send(Api.DESCRIBE_CLIENT_QUOTAS, { components, strict });
+    check(res.errorCode, res.errorMessage, 'list client quotas');
+    return res.entries.map((e: { entity: QuotaEntityPart[]; values: { key: string; value: number }[] }) => ({
+      entity: e.entity, values: Object.fromEntries(e.values.map((v) => [v.key, v.value])),
+    }));
+  }
+
+  /** Sets an entity's quotas (a number) or removes them (null). */
+  async alterClientQuotas(entity: QuotaEntityPart[], changes: Record<string, number | null>): Promise<void> {
+    const ops = Object.entries(changes).map(([key, value]) => ({ key, value: value ?? 0, remove: value === null }));
+    const res = await this.send(Api.ALTER_CLIENT_QUOTAS, { entries: [{ entity, ops }], validateOnly: false });
+    for (const e of res.entries) check(e.errorCode, e.errorMessage, 'change client quotas');
   }
 
   async deleteGroup(group: string): Promise<void> {

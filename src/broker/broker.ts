@@ -22,6 +22,8 @@ import type { FileSystem } from '../io/file-system.js';
 import { Authorizer, type AuthorizerConfig, type Requester } from './authorizer.js';
 import { ScramCredentialStore } from './scram-store.js';
 import type { Operation, Resource } from '../protocol/acl.js';
+import { ClientQuotaStore } from './client-quotas.js';
+import { ClientThrottling } from './client-throttling.js';
 
 export interface BrokerConfig {
   host: string;
@@ -127,6 +129,10 @@ export class Broker {
   private closing: Promise<void> | null = null;
   private readonly topicCreations = new Map<string, Promise<TopicState>>();
   private readonly closingListeners = new Set<() => void>();
+  /** Connections over their address's connection_creation_rate, held until their throttle ends, then closed. */
+  private readonly heldConnections = new Map<AcceptedSocket, () => void>();
+  /** The client quotas, and each client's usage of them. */
+  readonly throttling: ClientThrottling;
 
   private constructor(
     readonly config: BrokerConfig,
@@ -140,7 +146,9 @@ export class Broker {
     readonly authorizer: Authorizer | null,
     /** The SCRAM credentials managed through AlterUserScramCredentials (kept whether or not the listener asks for SASL). */
     readonly scramCredentials: ScramCredentialStore,
+    clientQuotas: ClientQuotaStore,
   ) {
+    this.throttling = new ClientThrottling(clientQuotas, logs.clock);
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
     this.queuedRequests = new QueuedRequestBytes(config.queuedMaxRequestBytes);
     this.fetchMemory = new FetchMemory(config.fetchMemoryBytes);
@@ -188,18 +196,20 @@ export class Broker {
     let clusterId: string;
     let authorizer: Authorizer | null = null;
     let scramCredentials: ScramCredentialStore;
+    let clientQuotas: ClientQuotaStore;
     let sasl: Broker['sasl'] = null;
     try {
       clusterId = await loadClusterId(logs.beside, full.dataDir, full);
       if (full.acls.enabled) authorizer = await Authorizer.open(logs.beside, full.dataDir, full.acls, logger);
       scramCredentials = await ScramCredentialStore.open(logs.beside, full.dataDir);
+      clientQuotas = await ClientQuotaStore.open(logs.beside, full.dataDir);
       if (full.sasl !== null) sasl = await saslOf(full.sasl, scramCredentials);
     } catch (err) {
       await logs.close();
       throw err;
     }
     const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
-    const broker = new Broker(full, clusterId, logs, groups, logger, sasl, authorizer, scramCredentials);
+    const broker = new Broker(full, clusterId, logs, groups, logger, sasl, authorizer, scramCredentials, clientQuotas);
     try {
       await broker.producerIds.load();
       await groups.load();
@@ -221,6 +231,7 @@ export class Broker {
       );
       broker.listenPort = (broker.server.address() as AddressInfo).port;
     } catch (err) {
+      broker.throttling.close();
       broker.transactions.close();
       groups.close();
       await logs.close();
@@ -229,7 +240,7 @@ export class Broker {
     if (authorizer !== null && sasl === null && (full.tls === null || full.tls.clientAuth === 'none')) {
       logger.warn('ACLs are on, but clients cannot say who they are (no SASL, no TLS client certificates): every client is User:ANONYMOUS');
     }
-    logger.info({ host: full.host, port: broker.port, securityProtocol: securityProtocol(sasl !== null, full.tls !== null), acls: authorizer?.size, clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
+    logger.info({ host: full.host, port: broker.port, securityProtocol: securityProtocol(sasl !== null, full.tls !== null), acls: authorizer?.size, clientQuotas: clientQuotas.size, clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
     return broker;
   }
 
@@ -251,6 +262,14 @@ export class Broker {
       accepted.refuse();
       return;
     }
+    const throttleMs = this.throttling.recordConnection(accepted.host);
+    if (throttleMs > 0) {
+      // as Kafka: held unread for the throttle, then closed, so a client reconnecting in a loop is slowed too
+      this.logger.info({ host: accepted.host, throttleMs }, 'closing connection: its address went past its connection_creation_rate quota');
+      const cancel = this.logs.clock.after(throttleMs, () => this.closeHeld(accepted));
+      this.heldConnections.set(accepted, cancel);
+      return;
+    }
     const connection = new Connection(
       accepted,
       (frame, conn, taken) => dispatchFrame(this, frame, conn, taken),
@@ -266,6 +285,12 @@ export class Broker {
       (c) => this.connections.delete(c),
     );
     this.connections.add(connection);
+  }
+
+  private closeHeld(accepted: AcceptedSocket): void {
+    this.heldConnections.get(accepted)?.();
+    this.heldConnections.delete(accepted);
+    accepted.refuse();
   }
 
   /**
@@ -328,10 +353,12 @@ export class Broker {
     this.logger.info('broker shutting down');
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const listener of this.closingListeners) listener();
+    for (const held of [...this.heldConnections.keys()]) this.closeHeld(held);
     this.closingListeners.clear();
     await Promise.all([...this.connections].map((c) => c.drain(this.config.shutdownTimeoutMs)));
     for (const c of this.connections) c.close();
     await serverClosed;
+    this.throttling.close();
     this.transactions.close();
     this.groups.close();
     await this.logs.close();

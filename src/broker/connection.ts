@@ -85,6 +85,9 @@ export class Connection {
   private closed = false;
   private tornDown = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** Set while a quota's throttle mutes the connection (see throttle). */
+  private throttleTimer: NodeJS.Timeout | null = null;
+  private throttledUntil = 0;
   private certificatePrincipal: string | undefined;
   readonly socket: Socket;
   readonly remote: string;
@@ -110,7 +113,7 @@ export class Connection {
   ) {
     this.authenticated = !options.saslRequired;
     const socket = (this.socket = accepted.readWith({ nextBuffer: () => this.nextBuffer(), onRead: (bytes, into) => this.onRead(bytes, into) }));
-    this.host = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+    this.host = accepted.host;
     this.remoteHost = `/${this.host}`;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.setNoDelay(true);
@@ -224,7 +227,7 @@ export class Connection {
 
   private startReady(): void {
     // frames already read stay queued while paused: one read may hold hundreds of pipelined requests
-    while (this.ready.length > 0 && !this.paused) {
+    while (this.ready.length > 0 && !this.paused && this.throttleTimer === null) {
       const frame = this.ready.shift()!;
       const slot: Slot = { done: false, response: null, bytes: frame.length };
       this.slots.push(slot);
@@ -286,7 +289,7 @@ export class Connection {
     // otherwise 'drain' or the next answered request calls again
     if (this.slots.length < this.options.maxInFlight && !this.socket.writableNeedDrain) {
       this.paused = false;
-      if (!this.waitingForRoom) this.socket.resume();
+      if (!this.waitingForRoom && this.throttleTimer === null) this.socket.resume();
       this.startReady();
     }
   }
@@ -301,8 +304,29 @@ export class Connection {
 
   private readonly roomFreed = (): void => {
     this.waitingForRoom = false;
-    if (!this.paused && !this.closed) this.socket.resume();
+    if (!this.paused && !this.closed && this.throttleTimer === null) this.socket.resume();
   };
+
+  /**
+   * Mutes the connection for `ms` once a response carries a quota's throttle time: its requests are neither read
+   * nor started until then, as Kafka mutes a throttled client's channel (KIP-219). Requests already started go on.
+   * A throttle that ends later extends the mute.
+   */
+  throttle(ms: number): void {
+    if (this.closed || ms <= 0) return;
+    const until = Date.now() + ms;
+    if (until <= this.throttledUntil) return;
+    this.throttledUntil = until;
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
+    this.socket.pause();
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = null;
+      this.throttledUntil = 0;
+      if (this.closed) return;
+      if (!this.paused && !this.waitingForRoom) this.socket.resume();
+      this.startReady();
+    }, ms);
+  }
 
   private fail(err: unknown): void {
     if (this.closed) return;
@@ -334,6 +358,7 @@ export class Connection {
     this.tornDown = true;
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
     // what this connection read and will never answer no longer counts
     this.options.queued.forget(this.roomFreed);
     let unanswered = this.frame?.length ?? 0;

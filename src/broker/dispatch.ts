@@ -12,6 +12,8 @@ const PRODUCE_KEY = 0;
 const API_VERSIONS_KEY = 18;
 /** What a client may ask before it has authenticated, where the broker requires SASL. */
 const BEFORE_AUTHENTICATION = new Set([API_VERSIONS_KEY, 17, 36]);
+/** What a client must always be able to ask, whatever its request_percentage quota (connecting and logging in). */
+const REQUEST_QUOTA_EXEMPT = BEFORE_AUTHENTICATION;
 
 /**
  * Decodes one request frame, runs its handler and encodes the response. Unknown API keys, unsupported
@@ -20,6 +22,9 @@ const BEFORE_AUTHENTICATION = new Set([API_VERSIONS_KEY, 17, 36]);
  */
 export async function dispatchFrame(broker: Broker, frame: Buffer, connection: Connection, taken: () => void): Promise<FrameResponse | null> {
   if (connection.sasl?.rawTokens) return rawSaslToken(broker, frame, connection, taken);
+  const { throttling } = broker;
+  const timed = throttling.requestTimeLimited;
+  const started = timed ? performance.now() : 0;
   const r = new Reader(frame);
   const header = readRequestHeader(r);
   connection.clientId = header.clientId;
@@ -44,7 +49,18 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   // a holder, not a variable: set from the handler's callback, which the compiler's narrowing does not follow
   const after: { written: (() => void) | null } = { written: null };
   const afterResponseWritten = (run: () => void) => (after.written = run);
-  const response = await handler.handle({ broker, header, version, connection, frame, afterResponseWritten }, request);
+  const handling = handler.handle({ broker, header, version, connection, frame, afterResponseWritten }, request);
+  // a request's time is what it held the event loop for: decoding and its handler's synchronous part (the rest of a
+  // handler runs after its waits, in pieces not told apart from other requests')
+  const requestThrottleMs = timed && !REQUEST_QUOTA_EXEMPT.has(header.apiKey) ? throttling.recordRequestTime(connection, performance.now() - started) : 0;
+  const response = await handling;
+  // a throttled client's connection is muted for the longest throttle its request met (its bytes, its time,
+  // its partition mutations), as Kafka mutes it after answering; the answer says how long
+  const throttleMs = Math.max(requestThrottleMs, response?.throttleTimeMs ?? 0);
+  if (throttleMs > 0) {
+    if (response !== null && 'throttleTimeMs' in response) response.throttleTimeMs = throttleMs;
+    connection.throttle(throttleMs);
+  }
   if (response === null) return null;
   const w = new Writer(512);
   try {

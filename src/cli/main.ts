@@ -11,6 +11,7 @@ import { COMPRESSION_NAMES } from '../protocol/compression.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { START_SETTINGS, envName, resolveStartConfig } from './start-config.js';
 import { UsageError } from './usage-error.js';
+import { QUOTA_HELP, QUOTA_OPTIONS, quotaEntity, quotaFilter, quotaLine, quotaValues } from './quota-options.js';
 import { InconsistentIdentityError } from '../broker/cluster-identity.js';
 import { dumpFile } from './dump-log.js';
 import { ACL_HELP, ACL_OPTIONS, aclLine, bindingsToAdd, filtersToList, filtersToRemove } from './acl-options.js';
@@ -546,6 +547,36 @@ const COMMANDS: Record<string, Command> = {
         await a.deleteUserCredentials(user, mechanisms);
       });
       console.log(`deleted credentials of ${user}`);
+      return 0;
+    },
+  },
+  'quotas list': {
+    usage: 'sluice quotas list [--user U | --user-default] [--client-id C | --client-id-default] [--ip A | --ip-default]',
+    summary: 'list client quotas: all, or those of the entities with the parts given',
+    options: { ...BOOTSTRAP, ...QUOTA_OPTIONS },
+    help: { ...BOOTSTRAP_HELP, ...QUOTA_HELP },
+    async run(v) {
+      const entries = await withAdmin(v, (a) => a.describeClientQuotas(quotaFilter(v)));
+      for (const line of entries.map(quotaLine).sort()) console.log(line);
+      return 0;
+    },
+  },
+  'quotas set': {
+    usage: 'sluice quotas set (--user U | --user-default | --client-id C | --client-id-default | --ip A | --ip-default ...) [--config KEY=VALUE ...] [--delete-config KEY ...]',
+    summary: 'set or remove an entity\'s quotas: producer_byte_rate, consumer_byte_rate, request_percentage, controller_mutation_rate, connection_creation_rate',
+    options: { ...BOOTSTRAP, ...QUOTA_OPTIONS, config: { type: 'string', multiple: true }, 'delete-config': { type: 'string', multiple: true } },
+    help: {
+      ...BOOTSTRAP_HELP, ...QUOTA_HELP,
+      config: 'a quota, e.g. producer_byte_rate=1048576 (bytes/s), request_percentage=50 (of the event loop), controller_mutation_rate=10 (partitions/s), connection_creation_rate=20 (per address, connections/s) (repeatable)',
+      'delete-config': 'remove a quota (repeatable)',
+    },
+    async run(v) {
+      const entity = quotaEntity(v);
+      const changes: Record<string, number | null> = quotaValues(v.config);
+      for (const key of v['delete-config'] ?? []) changes[key] = null;
+      if (Object.keys(changes).length === 0) throw new UsageError('give --config KEY=VALUE or --delete-config KEY');
+      await withAdmin(v, (a) => a.alterClientQuotas(entity, changes));
+      console.log(`changed\t${quotaLine({ entity, values: {} }).trimEnd()}`);
       return 0;
     },
   },

@@ -1,4 +1,4 @@
-import { createServer, Socket, type Server, type SocketConstructorOpts } from 'node:net';
+import { createServer, isIP, Socket, type Server, type SocketConstructorOpts } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 
 /**
@@ -14,6 +14,8 @@ export interface SocketReader {
 
 /** An accepted connection, not yet read. */
 export interface AcceptedSocket {
+  /** The client's address, an IPv4 client of a dual-stack listener by its IPv4 address (as Kafka names it). */
+  host: string;
   /** Starts reading it with the given reader. */
   readWith(reader: SocketReader): Socket;
   /** Closes it unread. */
@@ -47,6 +49,7 @@ export function listen(host: string, port: number, onSocket: (accepted: Accepted
     // paused until taken over below: no byte is read into Node's own chunks first
     const server = createServer({ noDelay: true, pauseOnConnect: true }, (raw) =>
       onSocket({
+        host: clientHost(raw),
         readWith: (reader) => (tls === null ? readWith(raw, reader) : readSecure(raw, reader, context!, tls, events)),
         refuse: () => raw.destroy(),
       }),
@@ -166,4 +169,13 @@ export function verifiedClientName(socket: Socket): string | null {
   if (subject === undefined || subject === '') return null;
   // Node lists the parts most general first, one a line
   return subject.split('\n').reverse().join(',');
+}
+
+/** Whether `text` is an IPv4 or IPv6 address (quotas name addresses, never host names to resolve). */
+export function isIpAddress(text: string): boolean {
+  return isIP(text) !== 0;
+}
+
+function clientHost(socket: Socket): string {
+  return (socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
 }

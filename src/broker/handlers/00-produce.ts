@@ -18,6 +18,8 @@
 // open transaction that includes this partition (the transaction coordinator checks, as Kafka does since KIP-890).
 // Authorization: a transactional request needs WRITE on its transactional id (else every partition gets
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED), each topic WRITE (TOPIC_AUTHORIZATION_FAILED), and one auto-created CREATE.
+// Quotas: the request's bytes count toward its client's producer_byte_rate; past it the answer carries the time to
+// wait, and the connection is muted for that long (with acks=0 too, which has no answer to carry it).
 // The request's memory goes back to the broker's buffer pool once every append is durable or refused.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
@@ -105,6 +107,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
   maxVersion: 11,
   async handle({ broker, version, frame, connection }, req) {
     const acks = req.acks;
+    const requestBytes = frame.length;
     const waits: Promise<void>[] = [];
     const appends: Promise<void>[] = [];
     const responses: ProduceResponseTopicProduceResponse[] = [];
@@ -166,7 +169,10 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
     // and the request's memory can take a later request
     void Promise.allSettled(appends).then(() => broker.bufferPool.giveBack(frame));
     await Promise.all(waits);
-    if (acks !== 0) return { responses, throttleTimeMs: 0 };
+    // its producer_byte_rate counts the whole request, as Kafka counts it, once it is answered
+    const throttleTimeMs = broker.throttling.recordProduce(connection, requestBytes);
+    if (acks !== 0) return { responses, throttleTimeMs };
+    connection.throttle(throttleTimeMs);
     const failed = responses.flatMap((t) => t.partitionResponses.filter((p) => p.errorCode !== ErrorCode.NONE).map((p) => `${t.name}-${p.index}: ${p.errorMessage ?? p.errorCode}`));
     if (failed.length > 0) {
       broker.logger.info({ remote: connection.remote, clientId: connection.clientId, failed }, 'closing connection: an acks=0 produce failed, and it has no response to say so');

@@ -11,6 +11,10 @@
 // stable offset and list the aborted transactions in the range they return, which clients filter out.
 // Reads land in the broker's buffer pool; the memory goes back once the response is written. A topic the client
 // may not READ answers TOPIC_AUTHORIZATION_FAILED (one asked for by an unknown id, UNKNOWN_TOPIC_ID).
+// Quotas: a client with a consumer_byte_rate reads at most what its quota allows over its whole measuring span (max
+// and min bytes capped, as Kafka caps them); the records it gets count toward the quota, and a fetch that goes past
+// it is answered without any partition, with the time to wait (its bytes then taken back out), and mutes the
+// connection for that long.
 import { ErrorCode } from '../../protocol/errors.js';
 import type {
   FetchRequest,
@@ -76,16 +80,19 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
     }
     const deadline = Date.now() + Math.max(0, req.maxWaitMs);
     const memory = new LentMemory(broker.bufferPool, broker.fetchMemory);
+    const quotaCap = broker.throttling.fetchByteCap(connection);
+    const minBytes = Math.min(req.minBytes, quotaCap);
+    let total = 0;
     try {
       for (;;) {
-        const maxBytes = memory.reserve(req.maxBytes ?? 0x7fffffff);
-        let total = await readAll(slots, maxBytes, memory, broker.storageErrors);
+        const maxBytes = memory.reserve(Math.min(req.maxBytes ?? 0x7fffffff, quotaCap));
+        total = await readAll(slots, maxBytes, memory, broker.storageErrors);
         // what counts against min_bytes is what the client gets: batches of control records alone convert to nothing
         if (version < FIRST_RECORD_BATCH_VERSION) total = await toMessageSets(slots, messageSetMagicFor(version), version >= 3 ? maxBytes : null);
         memory.settle();
         const anyError = slots.some((s) => s.out.errorCode !== 0);
         const remaining = deadline - Date.now();
-        if (total >= req.minBytes || anyError || remaining <= 0 || broker.isClosing) break;
+        if (total >= minBytes || anyError || remaining <= 0 || broker.isClosing) break;
         // every slot is read again after the wait: a parked fetch holds no memory
         memory.giveBackAll();
         await waitForAppend(broker, slots, remaining);
@@ -93,6 +100,11 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
     } catch (err) {
       memory.giveBackAll();
       throw err;
+    }
+    const throttleTimeMs = broker.throttling.recordFetch(connection, total);
+    if (throttleTimeMs > 0) {
+      memory.giveBackAll();
+      return { throttleTimeMs, errorCode: 0, sessionId: 0, responses: [], nodeEndpoints: [] };
     }
     afterResponseWritten(() => memory.giveBackAll());
     return { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses, nodeEndpoints: [] };

@@ -2,7 +2,9 @@
 // assignments may only name this broker. Configs are validated before anything is created; validate_only
 // checks without creating. v5+ echo the partition count, replication factor and resulting configs. Creating needs
 // CREATE on the cluster or the topic (TOPIC_AUTHORIZATION_FAILED); the configs are echoed to a client that may
-// DESCRIBE_CONFIGS the topic (to others topic_config_error_code TOPIC_AUTHORIZATION_FAILED).
+// DESCRIBE_CONFIGS the topic (to others topic_config_error_code TOPIC_AUTHORIZATION_FAILED). The partitions created
+// count toward the client's controller_mutation_rate: from v6 a topic that comes once the quota is spent gets
+// THROTTLING_QUOTA_EXCEEDED; before v6 every topic is created and the client waits afterwards (KIP-599).
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type {
   CreateTopicsRequest,
@@ -15,7 +17,7 @@ import { applyTopicConfigs } from '../../storage/log-config.js';
 import { validateTopicName } from '../../storage/log-manager.js';
 import type { Broker } from '../broker.js';
 import type { ApiHandler } from '../handler.js';
-import { toErrorCode } from './errors.js';
+import { refuseMutations, toErrorCode } from './errors.js';
 import { describeTopicConfigs } from './config-resources.js';
 import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import { mayCreateTopic, notAuthorized } from './acls.js';
@@ -54,7 +56,8 @@ export const createTopics: ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
   apiKey: 19,
   minVersion: 0,
   maxVersion: 7,
-  async handle({ broker, connection }, req) {
+  async handle({ broker, version, connection }, req) {
+    const mutations = broker.throttling.mutationsFor(connection, version >= 6);
     const topics: CreateTopicsResponseCreatableTopicResult[] = [];
     const seen = new Set<string>();
     const creations: (() => Promise<void>)[] = [];
@@ -72,6 +75,7 @@ export const createTopics: ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
         out.numPartitions = partitions;
         out.replicationFactor = 1;
         if (req.validateOnly) continue;
+        if (!mutations.take(partitions)) throw refuseMutations();
         creations.push(async () => {
           try {
             const created = await broker.createTopic(t.name, partitions, overrides);
@@ -93,6 +97,6 @@ export const createTopics: ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
     }
     // topics of one request are created side by side, so they share catalogue writes instead of one each
     await inParallel(creations, (create) => create());
-    return { throttleTimeMs: 0, topics };
+    return { throttleTimeMs: mutations.throttleTimeMs, topics };
   },
 };

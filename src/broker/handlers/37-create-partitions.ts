@@ -1,11 +1,12 @@
 // CreatePartitions (key 37), v0-3. Grows a topic's partition count; assignments may only name this broker.
 // Internal topics keep theirs (INVALID_TOPIC_EXCEPTION): their entities are placed by it. It needs ALTER on the
-// topic (TOPIC_AUTHORIZATION_FAILED).
+// topic (TOPIC_AUTHORIZATION_FAILED). The partitions added count toward the client's controller_mutation_rate: from
+// v3 a topic that comes once the quota is spent gets THROTTLING_QUOTA_EXCEEDED, before v3 the client waits afterwards.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../../protocol/messages.generated.js';
 import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import type { ApiHandler } from '../handler.js';
-import { toErrorCode } from './errors.js';
+import { refuseMutations, toErrorCode } from './errors.js';
 import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import { requireAllowed } from './acls.js';
 
@@ -13,7 +14,8 @@ export const createPartitions: ApiHandler<CreatePartitionsRequest, CreatePartiti
   apiKey: 37,
   minVersion: 0,
   maxVersion: 3,
-  async handle({ broker, connection }, req) {
+  async handle({ broker, version, connection }, req) {
+    const mutations = broker.throttling.mutationsFor(connection, version >= 3);
     const results = [];
     for (const t of req.topics) {
       const out = { name: t.name, errorCode: 0, errorMessage: null as string | null };
@@ -29,11 +31,13 @@ export const createPartitions: ApiHandler<CreatePartitionsRequest, CreatePartiti
         if (t.assignments && (t.assignments.length !== added || t.assignments.some((a) => a.brokerIds.length !== 1 || a.brokerIds[0] !== broker.config.nodeId))) {
           throw new KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `assignments must give broker ${broker.config.nodeId} for each of the ${added} new partitions`);
         }
-        if (!req.validateOnly) await broker.logs.createPartitions(t.name, t.count);
+        if (req.validateOnly) continue;
+        if (!mutations.take(added)) throw refuseMutations();
+        await broker.logs.createPartitions(t.name, t.count);
       } catch (err) {
         Object.assign(out, toErrorCode(err));
       }
     }
-    return { throttleTimeMs: 0, results };
+    return { throttleTimeMs: mutations.throttleTimeMs, results };
   },
 };

@@ -9,3 +9,8 @@ export function toErrorCode(err: unknown): { errorCode: number; errorMessage: st
   }
   return { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: (err as Error)?.message ?? String(err) };
 }
+
+/** A topic refused because its client's controller_mutation_rate is spent (KIP-599's strict versions). */
+export function refuseMutations(): KafkaError {
+  return new KafkaError(ErrorCode.THROTTLING_QUOTA_EXCEEDED, 'the throttling quota has been exceeded: the client\'s controller_mutation_rate is spent');
+}
