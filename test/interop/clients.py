@@ -662,7 +662,72 @@ def confluent_authorized(bootstrap, topic, group, config_json):
     print(json.dumps({'produce': produced[0] if produced else 'not delivered', 'consumed': consumed, 'consume': sorted(errors)}))
 
 
+def confluent_throttled(bootstrap, topic, client_id, count, size):
+    """librdkafka as a client whose client id has byte-rate quotas: produces `count` values '<i>:' padded to `size`
+    bytes to partition 0, reads them back, and prints {"errors", "consumed": the indexes in order, and the throttle
+    times (ms) its throttle callbacks reported for producing and consuming}."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    throttles = {'produce': [], 'consume': []}
+
+    def on_throttle(kind):
+        return lambda event: throttles[kind].append(round(event.throttle_time * 1000))
+
+    errors = []
+    p = Producer({'bootstrap.servers': bootstrap, 'client.id': client_id, 'acks': 'all', 'linger.ms': 5,
+                  'throttle_cb': on_throttle('produce')})
+    for i in range(int(count)):
+        value = ('%d:' % i).ljust(int(size), 'x').encode()
+        while True:
+            try:
+                p.produce(topic, value=value, partition=0, on_delivery=lambda err, msg: err and errors.append(str(err)))
+                break
+            except BufferError:
+                p.poll(0.1)
+    left = p.flush(60)
+    c = Consumer({'bootstrap.servers': bootstrap, 'client.id': client_id, 'group.id': 'throttled-unused',
+                  'enable.auto.commit': False, 'throttle_cb': on_throttle('consume')})
+    c.assign([TopicPartition(topic, 0, 0)])
+    consumed = []
+    while len(consumed) < int(count):
+        m = c.poll(15)
+        if m is None:
+            break
+        if m.error():
+            errors.append(m.error().name())
+            continue
+        consumed.append(int(m.value().split(b':')[0]))
+    c.close()
+    print(json.dumps({'errors': errors, 'unflushed': left, 'consumed': consumed,
+                      'produceThrottles': throttles['produce'], 'consumeThrottles': throttles['consume']}))
+
+
+def kp_throttled(bootstrap, topic, client_id, count, size):
+    """kafka-python (which does not wait out throttles itself, so the broker's muting does) as a client whose client
+    id has byte-rate quotas: as confluent-throttled, the throttle times being its metrics' largest."""
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    p = KafkaProducer(bootstrap_servers=bootstrap, client_id=client_id, acks='all', linger_ms=5)
+    futures = [p.send(topic, ('%d:' % i).ljust(int(size), 'x').encode(), partition=0) for i in range(int(count))]
+    p.flush(60)
+    errors = [str(f.exception) for f in futures if f.failed()]
+    produce_max = p.metrics()['producer-metrics']['produce-throttle-time-max']
+    p.close()
+    c = KafkaConsumer(bootstrap_servers=bootstrap, client_id=client_id, enable_auto_commit=False, consumer_timeout_ms=15000)
+    c.assign([TopicPartition(topic, 0)])
+    c.seek(TopicPartition(topic, 0), 0)
+    consumed = []
+    for m in c:
+        consumed.append(int(m.value.split(b':')[0]))
+        if len(consumed) == int(count):
+            break
+    consume_max = c.metrics()['consumer-fetch-manager-metrics']['fetch-throttle-time-max']
+    c.close()
+    print(json.dumps({'errors': errors, 'unflushed': 0, 'consumed': consumed,
+                      'produceThrottles': [produce_max], 'consumeThrottles': [consume_max]}))
+
+
 COMMANDS = {
+    'confluent-throttled': confluent_throttled,
+    'kp-throttled': kp_throttled,
     'kp-acls': kp_acls,
     'confluent-authorized': confluent_authorized,
     'confluent-transactions': confluent_transactions,
