@@ -1,6 +1,7 @@
 // What a listener's security costs the broker: librdkafka's rdkafka_performance produces 1 KiB messages (acks=all, one
 // partition, linger.ms=5) to a `sluice start` broker that is plaintext, plaintext with ACLs on (an ACL on the topic
-// decides every produce), TLS (SSL), and TLS with SCRAM-SHA-512 (SASL_SSL), the cases alternating within each
+// decides every produce), plaintext with client quotas that apply to the producer but never throttle it (its bytes and
+// its requests' time counted at every request), TLS (SSL), and TLS with SCRAM-SHA-512 (SASL_SSL), the cases alternating within each
 // repetition, each after the page cache is warmed. Prints MB/s and the broker's CPU seconds per GiB produced, per run.
 //   npm run bench:listeners -- [--messages 1000000] [--repeat 3]
 import { execFileSync } from 'node:child_process';
@@ -38,6 +39,7 @@ const tlsClient = { 'security.protocol': 'SSL', 'ssl.ca.location': join(TLS_DIR,
 const CASES: Case[] = [
   { name: 'plaintext', flags: async () => [], client: {}, login: null, tls: false },
   { name: 'plaintext, ACLs', flags: async () => ['--acls', 'true', '--allow-everyone-if-no-acl-found', 'true'], client: {}, login: null, tls: false },
+  { name: 'plaintext, quotas', flags: async () => [], client: {}, login: null, tls: false },
   { name: 'SSL', flags: async () => tlsFlags, client: tlsClient, login: null, tls: true },
   {
     name: 'SASL_SSL',
@@ -65,6 +67,10 @@ async function run(c: Case): Promise<string> {
         if (c.name.includes('ACLs')) {
           // the topic has an ACL, so each produce is decided by a match (with none, the allow-everyone rule answers first)
           await admin.createAcls([{ resourceType: ResourceType.TOPIC, resourceName: 'perf', patternType: PatternType.LITERAL, principal: 'User:ANONYMOUS', host: '*', operation: AclOperation.WRITE, permission: AclPermission.ALLOW }]);
+        }
+        if (c.name.includes('quotas')) {
+          // rdkafka_performance's client id: limits far above what it can send, so every request is counted, none held
+          await admin.alterClientQuotas([{ entityType: 'client-id', entityName: 'rdkafka' }], { producer_byte_rate: 100e9, request_percentage: 10_000 });
         }
       } finally {
         admin.close();

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { writeRequestHeader } from '../../src/protocol/headers.js';
 import { API_SCHEMAS } from '../../src/protocol/messages.generated.js';
 import { ErrorCode as E } from '../../src/protocol/errors.js';
@@ -64,6 +65,25 @@ test('AlterClientQuotas and DescribeClientQuotas at v0 and v1: set, listed, refu
       c.close();
     }
   });
+});
+
+test('an AlterClientQuotas whose file cannot be written is answered KAFKA_STORAGE_ERROR and changes nothing', async () => {
+  const fileSystem: FileSystem = {
+    ...nodeFileSystem,
+    writeFileAtomic: (path, data, durable) => (path.endsWith('client-quotas.json') ? Promise.reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })) : nodeFileSystem.writeFileAtomic(path, data, durable)),
+  };
+  await withBroker(async ({ bootstrap, broker }) => {
+    const c = await KafkaClient.connectTo(bootstrap);
+    try {
+      const entity = [{ entityType: 'user', entityName: 'alice' }];
+      const [[, code, message]] = await alter(c, [{ entity, ops: [{ key: 'producer_byte_rate', value: 1, remove: false }] }]);
+      assert.deepEqual([code, message], [E.KAFKA_STORAGE_ERROR, 'storage error: EIO: i/o error, write']);
+      assert.deepEqual((await describe(c, [])).entries, []);
+      assert.equal(broker.throttling.quotas.limitFor('producer_byte_rate', 'alice', 'x'), null);
+    } finally {
+      c.close();
+    }
+  }, { fileSystem });
 });
 
 test('the quota APIs need ALTER_CONFIGS and DESCRIBE_CONFIGS on the cluster', async () => {
