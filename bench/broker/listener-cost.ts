@@ -81,7 +81,7 @@ async function run(c: Case): Promise<string> {
       const cpu = (await cpuSeconds(server.pid)) - before;
       if (result.error) return `${c.name}: ${result.error}`;
       const gib = result.bytes / 2 ** 30;
-      return `${c.name.padEnd(16)} ${(result.bytes / result.seconds / 1e6).toFixed(0).padStart(5)} MB/s  broker CPU ${(cpu / gib).toFixed(2)} s per GiB`;
+      return `${c.name.padEnd(18)} ${(result.bytes / result.seconds / 1e6).toFixed(0).padStart(5)} MB/s  broker CPU ${(cpu / gib).toFixed(2)} s per GiB`;
     } finally {
       await server.stop();
     }
