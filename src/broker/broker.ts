@@ -24,6 +24,7 @@ import { ScramCredentialStore } from './scram-store.js';
 import type { Operation, Resource } from '../protocol/acl.js';
 import { ClientQuotaStore } from './client-quotas.js';
 import { ClientThrottling } from './client-throttling.js';
+import { DEFAULT_PRINCIPAL_MAPPING, principalMapper, type PrincipalMapper } from './principal-mapping.js';
 
 export interface BrokerConfig {
   host: string;
@@ -70,6 +71,8 @@ export interface BrokerConfig {
   tls: TlsSettings | null;
   /** Whether ACLs decide what each principal may do (kept in the data dir, managed with the ACL APIs); off: anyone may do anything. */
   acls: AclsConfig;
+  /** How a TLS client certificate's distinguished name becomes its principal's name (Kafka's ssl.principal.mapping.rules). */
+  principalMappingRules: string;
 }
 
 export interface AclsConfig extends AuthorizerConfig {
@@ -105,6 +108,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   sasl: null,
   tls: null,
   acls: { enabled: false },
+  principalMappingRules: DEFAULT_PRINCIPAL_MAPPING,
 };
 
 /**
@@ -133,6 +137,7 @@ export class Broker {
   private readonly heldConnections = new Map<AcceptedSocket, () => void>();
   /** The client quotas, and each client's usage of them. */
   readonly throttling: ClientThrottling;
+  private readonly certificateName: PrincipalMapper;
 
   private constructor(
     readonly config: BrokerConfig,
@@ -149,6 +154,7 @@ export class Broker {
     clientQuotas: ClientQuotaStore,
   ) {
     this.throttling = new ClientThrottling(clientQuotas, logs.clock);
+    this.certificateName = principalMapper(config.principalMappingRules);
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
     this.queuedRequests = new QueuedRequestBytes(config.queuedMaxRequestBytes);
     this.fetchMemory = new FetchMemory(config.fetchMemoryBytes);
@@ -170,6 +176,7 @@ export class Broker {
 
   static async start(config: Partial<BrokerConfig> = {}, logger: Logger = pino({ level: 'silent' })): Promise<Broker> {
     const full: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, ...config };
+    principalMapper(full.principalMappingRules); // refused before the data dir is opened
     const opening = performance.now();
     const logs = await LogManager.open({
       dataDir: full.dataDir,
@@ -281,6 +288,7 @@ export class Broker {
         queued: this.queuedRequests,
         logger: this.logger,
         saslRequired: this.sasl !== null,
+        certificateName: this.certificateName,
       },
       (c) => this.connections.delete(c),
     );

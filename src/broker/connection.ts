@@ -6,6 +6,7 @@ import type { BufferPool } from './buffer-pool.js';
 import { foreignProtocol } from './foreign-protocol.js';
 import type { QueuedRequestBytes } from './queued-request-bytes.js';
 import type { SaslExchange } from './sasl-exchanges.js';
+import type { PrincipalMapper } from './principal-mapping.js';
 
 /** The response to one request frame. */
 export interface FrameResponse {
@@ -33,6 +34,8 @@ export interface ConnectionOptions {
   logger: Logger;
   /** Whether the client must authenticate (SASL) before anything but ApiVersions and SASL's own requests. */
   saslRequired: boolean;
+  /** The principal name a verified TLS client certificate's distinguished name maps to; null: the client is refused. */
+  certificateName: PrincipalMapper;
 }
 
 /** A SASL exchange under way on a connection; `rawTokens` after SaslHandshake v0, whose tokens come as bare frames. */
@@ -129,8 +132,28 @@ export class Connection {
    */
   get principal(): string {
     if (this.user !== null) return `User:${this.user}`;
-    this.certificatePrincipal ??= `User:${verifiedClientName(this.socket) ?? 'ANONYMOUS'}`;
-    return this.certificatePrincipal;
+    return this.certificatePrincipal ?? 'User:ANONYMOUS';
+  }
+
+  /**
+   * Names the client from its verified TLS certificate, once, before its first request: by the principal mapping
+   * rules, which may refuse it (the connection is then closed, as Kafka fails its authentication). Under SASL the
+   * SASL user is the principal, and the certificate's name is not used.
+   */
+  private identify(): boolean {
+    const name = this.options.saslRequired ? null : verifiedClientName(this.socket);
+    if (name === null) {
+      this.certificatePrincipal = 'User:ANONYMOUS';
+      return true;
+    }
+    const mapped = this.options.certificateName(name);
+    if (mapped === null) {
+      this.options.logger.warn({ remote: this.remote, certificate: name }, 'closing connection: no principal mapping rule matches the client certificate');
+      this.close();
+      return false;
+    }
+    this.certificatePrincipal = `User:${mapped}`;
+    return true;
   }
 
   get inFlight(): number {
@@ -227,6 +250,7 @@ export class Connection {
 
   private startReady(): void {
     // frames already read stay queued while paused: one read may hold hundreds of pipelined requests
+    if (this.certificatePrincipal === undefined && this.ready.length > 0 && !this.identify()) return;
     while (this.ready.length > 0 && !this.paused && this.throttleTimer === null) {
       const frame = this.ready.shift()!;
       const slot: Slot = { done: false, response: null, bytes: frame.length };

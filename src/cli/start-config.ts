@@ -5,6 +5,7 @@ import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.
 import { DEFAULT_LOG_CONFIG, TOPIC_CONFIG_KEYS, applyTopicConfigs } from '../storage/log-config.js';
 import { UsageError } from './usage-error.js';
 import { isPrincipal } from '../protocol/acl.js';
+import { principalMapper } from '../broker/principal-mapping.js';
 
 /** One `sluice start` setting: its flag, its SLUICE_* variable, its config-file key, and how to parse it. */
 interface Setting {
@@ -110,6 +111,18 @@ export const START_SETTINGS: readonly Setting[] = [
     apply: (c, v) => {
       if (v !== 'required' && v !== 'requested' && v !== 'none') throw new UsageError(`tls-client-auth must be required, requested or none, got ${JSON.stringify(v)}`);
       c.tls = { ...tlsOf(c), clientAuth: v };
+    },
+  },
+  {
+    flag: 'tls-principal-mapping-rules',
+    help: 'how a client certificate\'s distinguished name becomes its principal, e.g. "RULE:^CN=([^,]+),.*$/$1/L,DEFAULT" (Kafka\'s ssl.principal.mapping.rules; default DEFAULT, the whole name; a certificate no rule matches is refused)',
+    apply: (c, v) => {
+      try {
+        principalMapper(v);
+      } catch (err) {
+        throw new UsageError(`tls-principal-mapping-rules: ${(err as Error).message}`);
+      }
+      c.principalMappingRules = v;
     },
   },
   { flag: 'acls', help: 'true: ACLs decide what each client may do (managed with the Kafka ACL APIs, kept in the data dir); false (default): every client may do everything', apply: (c, v) => (c.acls = { ...c.acls, enabled: bool('acls', v) }) },

@@ -341,6 +341,38 @@ test('the principal: a verified TLS client certificate\'s distinguished name, an
   }, { tls: { cert, key, ca, clientAuth: 'requested' }, sasl: { users: USERS }, acls: { enabled: true } });
 });
 
+test('principal mapping rules name the principal from a certificate; a certificate no rule matches is refused and logged', async () => {
+  const file = (name: string) => readFile(fileURLToPath(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url)));
+  const [cert, key, ca, alicePem, aliceKey] = await Promise.all(['server.pem', 'server.key', 'ca.pem', 'client.pem', 'client.key'].map(file));
+  const tls = { cert, key, ca, clientAuth: 'requested' as const };
+  await withBroker(async ({ bootstrap, broker }) => {
+    await broker.createTopic('mine', 1, {});
+    await broker.authorizer!.create([{ resourceType: ResourceType.TOPIC, resourceName: 'mine', patternType: PatternType.LITERAL, principal: 'User:ALICE', host: '*', operation: Op.DESCRIBE, permission: AclPermission.ALLOW }]);
+    const c = await KafkaClient.connectTo(bootstrap, 'mapped', { ca, cert: alicePem, key: aliceKey });
+    try {
+      assert.deepEqual((await metadata(c, null)).topics.map((t: { name: string }) => t.name), ['mine'], 'CN=alice is User:ALICE');
+    } finally {
+      c.close();
+    }
+    const anonymous = await KafkaClient.connectTo(bootstrap, 'anonymous', { ca });
+    try {
+      assert.deepEqual((await metadata(anonymous, null)).topics, [], 'no certificate: ANONYMOUS, whatever the rules');
+    } finally {
+      anonymous.close();
+    }
+  }, { tls, acls: { enabled: true }, principalMappingRules: 'RULE:^CN=([a-z]+)$/$1/U' });
+  const { logger, lines } = capturedLogger();
+  await withBroker(async ({ bootstrap }) => {
+    const c = await KafkaClient.connectTo(bootstrap, 'unmapped', { ca, cert: alicePem, key: aliceKey });
+    try {
+      await assert.rejects(metadata(c, null), /connection closed/);
+    } finally {
+      c.close();
+    }
+    assert.ok(lines.some((l) => l.msg === 'closing connection: no principal mapping rule matches the client certificate' && l.certificate === 'CN=alice'));
+  }, { tls, acls: { enabled: true }, principalMappingRules: 'RULE:^CN=bob$/bob/', logger });
+});
+
 test('a disk that refuses the ACL or credentials file: the change is answered KAFKA_STORAGE_ERROR and nothing changes; once it takes writes again, it is made', async () => {
   let failing = false;
   const eio = () => Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });

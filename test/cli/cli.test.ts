@@ -160,6 +160,12 @@ test('compaction I/O is bounded by --compaction-io-bytes-per-second or SLUICE_CO
   assert.throws(() => resolveStartConfig({ 'compaction-io-bytes-per-second': '100' }, {}), /compaction-io-bytes-per-second must be an integer from 1024/);
 });
 
+test('a certificate\'s principal follows --tls-principal-mapping-rules or SLUICE_TLS_PRINCIPAL_MAPPING_RULES, else the whole name', () => {
+  assert.equal(resolveStartConfig({}, {}).principalMappingRules, 'DEFAULT');
+  assert.equal(resolveStartConfig({}, { SLUICE_TLS_PRINCIPAL_MAPPING_RULES: 'RULE:^CN=(.*)$/$1/L' }).principalMappingRules, 'RULE:^CN=(.*)$/$1/L');
+  assert.throws(() => resolveStartConfig({ 'tls-principal-mapping-rules': 'RULE:^CN=(.*)$' }, {}), /tls-principal-mapping-rules: principal mapping rule 1: its pattern has no closing \//);
+});
+
 test('retention runs every --retention-check-interval-ms', () =>
   withTempDir(async (dir) => {
     const { child, bootstrap } = await startCli(['--data-dir', dir, '--retention-check-interval-ms', '100']);

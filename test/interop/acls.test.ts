@@ -88,6 +88,20 @@ test('librdkafka over TLS with a client certificate: the principal is its distin
   }, { tls, acls: { enabled: true } });
 });
 
+test('librdkafka over TLS with principal mapping rules: its certificate names User:alice', async () => {
+  const tlsFile = (name: string) => readFile(join(TLS_DIR, name));
+  const tls = { cert: await tlsFile('server.pem'), key: await tlsFile('server.key'), ca: await tlsFile('ca.pem'), clientAuth: 'required' as const };
+  const alice = JSON.stringify({
+    'security.protocol': 'SSL', 'ssl.ca.location': join(TLS_DIR, 'ca.pem'),
+    'ssl.certificate.location': join(TLS_DIR, 'client.pem'), 'ssl.key.location': join(TLS_DIR, 'client.key'),
+  });
+  await withBroker(async ({ bootstrap, broker }) => {
+    await broker.createTopic('orders', 1, {});
+    await broker.authorizer!.create([allow(ResourceType.TOPIC, 'orders', 'User:alice', Op.ALL), allow(ResourceType.GROUP, 'readers', 'User:alice', Op.ALL)]);
+    assert.deepEqual((await python('confluent-authorized', [bootstrap, 'orders', 'readers', alice]))[0], { produce: null, consumed: ['granted'], consume: [] });
+  }, { tls, acls: { enabled: true }, principalMappingRules: 'RULE:^CN=([^,]+)$/$1/L, DEFAULT' });
+});
+
 test('kafkajs: its admin client creates, lists and deletes ACLs; its producer is refused with TOPIC_AUTHORIZATION_FAILED until granted WRITE', async () => {
   await withBroker(async ({ bootstrap }) => {
     const kafka = (username: keyof typeof USERS) =>
