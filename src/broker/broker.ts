@@ -25,6 +25,7 @@ import type { Operation, Resource } from '../protocol/acl.js';
 import { ClientQuotaStore } from './client-quotas.js';
 import { ClientThrottling } from './client-throttling.js';
 import { DEFAULT_PRINCIPAL_MAPPING, principalMapper, type PrincipalMapper } from './principal-mapping.js';
+import { ConnectionLimits } from './connection-limits.js';
 
 export interface BrokerConfig {
   host: string;
@@ -73,6 +74,12 @@ export interface BrokerConfig {
   acls: AclsConfig;
   /** How a TLS client certificate's distinguished name becomes its principal's name (Kafka's ssl.principal.mapping.rules). */
   principalMappingRules: string;
+  /** Connections served at once; past it new ones wait, unread, until one closes (Kafka's max.connections). */
+  maxConnections: number;
+  /** Connections one client address may hold; past it new ones are refused (Kafka's max.connections.per.ip). */
+  maxConnectionsPerIp: number;
+  /** Addresses with limits of their own (Kafka's max.connections.per.ip.overrides). */
+  maxConnectionsPerIpOverrides: Readonly<Record<string, number>>;
 }
 
 export interface AclsConfig extends AuthorizerConfig {
@@ -109,6 +116,9 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   tls: null,
   acls: { enabled: false },
   principalMappingRules: DEFAULT_PRINCIPAL_MAPPING,
+  maxConnections: 2 ** 31 - 1,
+  maxConnectionsPerIp: 2 ** 31 - 1,
+  maxConnectionsPerIpOverrides: {},
 };
 
 /**
@@ -138,6 +148,7 @@ export class Broker {
   /** The client quotas, and each client's usage of them. */
   readonly throttling: ClientThrottling;
   private readonly certificateName: PrincipalMapper;
+  private readonly connectionLimits: ConnectionLimits;
 
   private constructor(
     readonly config: BrokerConfig,
@@ -155,6 +166,7 @@ export class Broker {
   ) {
     this.throttling = new ClientThrottling(clientQuotas, logs.clock);
     this.certificateName = principalMapper(config.principalMappingRules);
+    this.connectionLimits = new ConnectionLimits(config);
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
     this.queuedRequests = new QueuedRequestBytes(config.queuedMaxRequestBytes);
     this.fetchMemory = new FetchMemory(config.fetchMemoryBytes);
@@ -269,6 +281,26 @@ export class Broker {
       accepted.refuse();
       return;
     }
+    const { host } = accepted;
+    const counted = this.connectionLimits.take(host, {
+      admit: () => this.serve(accepted),
+      refuse: () => accepted.refuse(),
+    });
+    if (!counted) {
+      this.logger.info({ host, limit: this.connectionLimits.limitOf(host) }, 'closing connection: its address holds the most connections it may (max-connections-per-ip)');
+      accepted.refuse();
+    } else if (this.connectionLimits.waitingCount === 1) {
+      this.logger.warn({ maxConnections: this.config.maxConnections }, 'the broker holds the most connections it may (max-connections): new ones wait, unread, until one closes');
+    }
+  }
+
+  /** A connection the limits let in: held and closed if its address opens them too fast, else served. */
+  private serve(accepted: AcceptedSocket): void {
+    if (this.closing) {
+      accepted.refuse();
+      this.connectionLimits.release(accepted.host);
+      return;
+    }
     const throttleMs = this.throttling.recordConnection(accepted.host);
     if (throttleMs > 0) {
       // as Kafka: held unread for the throttle, then closed, so a client reconnecting in a loop is slowed too
@@ -277,6 +309,7 @@ export class Broker {
       this.heldConnections.set(accepted, cancel);
       return;
     }
+    const { host } = accepted;
     const connection = new Connection(
       accepted,
       (frame, conn, taken) => dispatchFrame(this, frame, conn, taken),
@@ -290,7 +323,10 @@ export class Broker {
         saslRequired: this.sasl !== null,
         certificateName: this.certificateName,
       },
-      (c) => this.connections.delete(c),
+      (c) => {
+        this.connections.delete(c);
+        this.connectionLimits.release(host);
+      },
     );
     this.connections.add(connection);
   }
@@ -299,6 +335,7 @@ export class Broker {
     this.heldConnections.get(accepted)?.();
     this.heldConnections.delete(accepted);
     accepted.refuse();
+    this.connectionLimits.release(accepted.host);
   }
 
   /**
@@ -361,6 +398,7 @@ export class Broker {
     this.logger.info('broker shutting down');
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const listener of this.closingListeners) listener();
+    this.connectionLimits.refuseWaiting();
     for (const held of [...this.heldConnections.keys()]) this.closeHeld(held);
     this.closingListeners.clear();
     await Promise.all([...this.connections].map((c) => c.drain(this.config.shutdownTimeoutMs)));

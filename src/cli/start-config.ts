@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
-import type { TlsSettings } from '../io/tcp.js';
+import { isIpAddress, type TlsSettings } from '../io/tcp.js';
 import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
 import { DEFAULT_LOG_CONFIG, TOPIC_CONFIG_KEYS, applyTopicConfigs } from '../storage/log-config.js';
 import { UsageError } from './usage-error.js';
@@ -58,6 +58,20 @@ const NO_BYTES = Buffer.alloc(0);
 /** The TLS settings so far, begun empty: the checks at the end find what is missing. */
 const tlsOf = (c: BrokerConfig): TlsSettings => c.tls ?? { cert: NO_BYTES, key: NO_BYTES, clientAuth: 'none' };
 
+/** `address:count,...`, the address an IPv4 or IPv6 address (whose own colons come before the last). */
+function connectionOverrides(text: string): Record<string, number> {
+  const overrides: Record<string, number> = {};
+  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const at = item.lastIndexOf(':');
+    const [address, count] = [item.slice(0, at), item.slice(at + 1)];
+    if (at < 1 || !isIpAddress(address) || !/^\d+$/.test(count)) {
+      throw new UsageError(`max-connections-per-ip-overrides must be address:count pairs separated by commas, e.g. 10.0.0.7:500; got ${JSON.stringify(item)}`);
+    }
+    overrides[address] = Number(count);
+  }
+  return overrides;
+}
+
 function pemFile(setting: string, path: string): Buffer {
   try {
     return readFileSync(path);
@@ -80,6 +94,13 @@ export const START_SETTINGS: readonly Setting[] = [
   { flag: 'queued-max-request-bytes', help: 'bytes of requests read but not yet answered, over all connections, past which no more are read until answers free room, queued.max.request.bytes (default 67108864)', apply: (c, v) => (c.queuedMaxRequestBytes = int('queued-max-request-bytes', v, 1024)) },
   { flag: 'fetch-memory-bytes', help: 'memory fetch responses may hold over all connections until written to their sockets; past it a fetch reads less, at least 1 MiB (default 268435456)', apply: (c, v) => (c.fetchMemoryBytes = int('fetch-memory-bytes', v, 1024 * 1024)) },
   { flag: 'idle-timeout-ms', help: 'close connections idle this long (default 600000; 0 never)', apply: (c, v) => (c.idleTimeoutMs = int('idle-timeout-ms', v, 0)) },
+  { flag: 'max-connections', help: 'connections served at once; past it new ones wait, unread, until one closes, max.connections (default: no limit)', apply: (c, v) => (c.maxConnections = int('max-connections', v, 1)) },
+  { flag: 'max-connections-per-ip', help: 'connections one client address may hold; past it new ones are refused, max.connections.per.ip (default: no limit; 0 with overrides: only the addresses overridden)', apply: (c, v) => (c.maxConnectionsPerIp = int('max-connections-per-ip', v, 0)) },
+  {
+    flag: 'max-connections-per-ip-overrides',
+    help: 'addresses with limits of their own, "10.0.0.7:500,127.0.0.1:2000" (max.connections.per.ip.overrides)',
+    apply: (c, v) => (c.maxConnectionsPerIpOverrides = connectionOverrides(v)),
+  },
   { flag: 'max-open-files', help: 'segment files kept open at once (default 16384; halved automatically if the process runs out of descriptors)', apply: (c, v) => (c.maxOpenFiles = int('max-open-files', v, 16)) },
   { flag: 'index-cache-bytes', help: 'memory for closed segments\' indexes (default 67108864, about 30 GiB of 1 KiB batches); past it the least recently used are read back from their files when needed', apply: (c, v) => (c.indexCacheBytes = int('index-cache-bytes', v, 0)) },
   { flag: 'compaction-map-bytes', help: 'memory for a compaction round\'s key map, 24 bytes a key (default 134217728); more distinct keys take several rounds', apply: (c, v) => (c.compactionMapBytes = int('compaction-map-bytes', v, 1024 * 1024)) },
@@ -190,6 +211,9 @@ export function resolveStartConfig(flags: Record<string, string | string[] | boo
     if (v !== undefined) apply(s.flag, v, `--${s.flag}`);
   }
   if (config.tls !== null && (config.tls.cert.length === 0 || config.tls.key.length === 0)) throw new UsageError('TLS needs both --tls-cert and --tls-key');
+  if (config.maxConnectionsPerIp === 0 && Object.keys(config.maxConnectionsPerIpOverrides).length === 0) {
+    throw new UsageError('--max-connections-per-ip 0 refuses every address: give the ones to let in with --max-connections-per-ip-overrides');
+  }
   if (!config.acls.enabled && ((config.acls.superUsers?.length ?? 0) > 0 || config.acls.allowEveryoneIfNoAclFound !== undefined)) {
     throw new UsageError('--super-users and --allow-everyone-if-no-acl-found need --acls true');
   }

@@ -166,6 +166,14 @@ test('a certificate\'s principal follows --tls-principal-mapping-rules or SLUICE
   assert.throws(() => resolveStartConfig({ 'tls-principal-mapping-rules': 'RULE:^CN=(.*)$' }, {}), /tls-principal-mapping-rules: principal mapping rule 1: its pattern has no closing \//);
 });
 
+test('connection limits come from --max-connections, --max-connections-per-ip and its overrides', () => {
+  const config = resolveStartConfig({ 'max-connections': '1000', 'max-connections-per-ip': '0', 'max-connections-per-ip-overrides': '10.0.0.7:500, ::1:20' }, {});
+  assert.deepEqual([config.maxConnections, config.maxConnectionsPerIp, config.maxConnectionsPerIpOverrides], [1000, 0, { '10.0.0.7': 500, '::1': 20 }]);
+  assert.throws(() => resolveStartConfig({ 'max-connections-per-ip': '0' }, {}), /--max-connections-per-ip 0 refuses every address: give the ones to let in with --max-connections-per-ip-overrides/);
+  assert.throws(() => resolveStartConfig({ 'max-connections-per-ip-overrides': 'db.example:5' }, {}), /max-connections-per-ip-overrides must be address:count pairs separated by commas, e\.g\. 10\.0\.0\.7:500; got "db\.example:5"/);
+  assert.throws(() => resolveStartConfig({ 'max-connections': '0' }, {}), /max-connections/);
+});
+
 test('retention runs every --retention-check-interval-ms', () =>
   withTempDir(async (dir) => {
     const { child, bootstrap } = await startCli(['--data-dir', dir, '--retention-check-interval-ms', '100']);
