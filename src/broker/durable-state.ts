@@ -15,6 +15,8 @@ export class DurableState<T> {
     readonly path: string,
     private state: T,
     private readonly render: (state: T) => string,
+    /** The file's permissions, where it holds secrets. */
+    private readonly mode?: number,
   ) {}
 
   get current(): T {
@@ -29,7 +31,7 @@ export class DurableState<T> {
     const run = this.changes.catch(() => undefined).then(async () => {
       const { state, result } = next(this.state);
       if (state !== null) {
-        await this.fs.writeFileAtomic(this.path, this.render(state));
+        await this.fs.writeFileAtomic(this.path, this.render(state), true, this.mode);
         this.state = state;
         this.onChange(state);
       }

@@ -26,7 +26,8 @@ export class ScramCredentialStore implements ManagedCredentials {
   static async open(fs: FileSystem, dataDir: string): Promise<ScramCredentialStore> {
     const path = join(dataDir, SCRAM_CREDENTIALS_FILE);
     const users = (await fs.exists(path)) ? parseCredentials((await fs.readFile(path)).toString('utf8'), path) : new Map<string, UserCredentials>();
-    return new ScramCredentialStore(new DurableState<Users>(fs, path, users, renderCredentials));
+    // its keys would allow an offline dictionary attack on the passwords: readable by the broker's user only
+    return new ScramCredentialStore(new DurableState<Users>(fs, path, users, renderCredentials, 0o600));
   }
 
   get(user: string): UserCredentials | undefined {

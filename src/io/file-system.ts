@@ -37,7 +37,8 @@ export interface FileSystem {
    * Replaces a whole file atomically: temp file, fsync, rename, fsync of the directory. With `durable`
    * false the two fsyncs are left to the caller (a syncFileSystem after many such writes).
    */
-  writeFileAtomic(path: string, data: Buffer | string, durable?: boolean): Promise<void>;
+  /** `mode`: the file's permissions (for secrets, 0o600), whatever the process's umask. */
+  writeFileAtomic(path: string, data: Buffer | string, durable?: boolean, mode?: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
@@ -135,10 +136,12 @@ export const nodeFileSystem: FileSystem = {
   mkdir: async (path) => (await fs.promises.mkdir(path, { recursive: true })) !== undefined,
   readdir: (path) => fs.promises.readdir(path),
   readFile: (path) => fs.promises.readFile(path),
-  writeFileAtomic: async (path, data, durable = true) => {
+  writeFileAtomic: async (path, data, durable = true, mode) => {
     const tmp = `${path}.tmp`;
     const h = await fs.promises.open(tmp, 'w');
     try {
+      // before the data: a file left by an earlier attempt keeps its own permissions otherwise
+      if (mode !== undefined) await h.chmod(mode);
       await h.writeFile(data);
       if (durable) await h.datasync();
     } finally {

@@ -150,7 +150,7 @@ export class HandleCache {
       open: (path, flags) => this.withRoom(() => fs.open(path, flags)),
       readFile: (path) => this.withRoom(() => fs.readFile(path)),
       readdir: (path) => this.withRoom(() => fs.readdir(path)),
-      writeFileAtomic: (path, data, durable) => this.withRoom(() => fs.writeFileAtomic(path, data, durable)),
+      writeFileAtomic: (path, data, durable, mode) => this.withRoom(() => fs.writeFileAtomic(path, data, durable, mode)),
       fsyncDir: (path) => this.withRoom(() => fs.fsyncDir(path)),
       syncFileSystem: (path) => this.withRoom(() => fs.syncFileSystem(path)),
       lockDir: (path) => this.withRoom(() => fs.lockDir(path)),

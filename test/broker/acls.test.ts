@@ -378,7 +378,7 @@ test('a disk that refuses the ACL or credentials file: the change is answered KA
   const eio = () => Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
   const fileSystem: FileSystem = {
     ...nodeFileSystem,
-    writeFileAtomic: (path, data, durable) => (failing && /(acls|scram-credentials)\.json$/.test(path) ? Promise.reject(eio()) : nodeFileSystem.writeFileAtomic(path, data, durable)),
+    writeFileAtomic: (path, data, durable, mode) => (failing && /(acls|scram-credentials)\.json$/.test(path) ? Promise.reject(eio()) : nodeFileSystem.writeFileAtomic(path, data, durable, mode)),
   };
   await withBroker(async ({ bootstrap, broker }) => {
     const admin = await login(bootstrap, 'admin');

@@ -3,7 +3,7 @@
 // changes apply all or none, removal ends logins, the credentials outlast a restart, and ACLs guard the APIs.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
@@ -87,6 +87,7 @@ test('a user added through AlterUserScramCredentials logs in with each mechanism
       assert.deepEqual(Object.keys(stored.users).sort(), ['carol', 'dave']);
       assert.deepEqual(Object.keys(stored.users.carol), ['SCRAM-SHA-256']);
       assert.doesNotMatch(JSON.stringify(stored), /carol-2/, 'no password kept');
+      assert.equal((await stat(join(dataDir, SCRAM_CREDENTIALS_FILE))).mode & 0o777, 0o600, 'readable by the broker\'s user only');
     }, options(dataDir));
     // a restart keeps them; a broker may start with no configured user but stored ones
     await withBroker(async ({ bootstrap }) => {
