@@ -89,6 +89,11 @@ export interface AclsConfig extends AuthorizerConfig {
 export interface SaslConfig {
   users: Readonly<Record<string, string>>;
   mechanisms?: readonly SaslMechanism[];
+  /**
+   * How long an authenticated session lasts before the client must authenticate again on its connection (KIP-368,
+   * Kafka's connections.max.reauth.ms); a connection that sends anything else once it has passed is closed. 0: forever.
+   */
+  maxReauthMs?: number;
 }
 
 export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
@@ -157,7 +162,7 @@ export class Broker {
     readonly groups: GroupCoordinator,
     readonly logger: Logger,
     /** What SASL clients must authenticate with, or null when the listener takes any client. */
-    readonly sasl: { mechanisms: readonly SaslMechanism[]; users: SaslUsers } | null,
+    readonly sasl: { mechanisms: readonly SaslMechanism[]; users: SaslUsers; maxReauthMs: number } | null,
     /** The ACLs that decide what each principal may do, or null when anyone may do anything. */
     readonly authorizer: Authorizer | null,
     /** The SCRAM credentials managed through AlterUserScramCredentials (kept whether or not the listener asks for SASL). */
@@ -416,14 +421,16 @@ export class Broker {
  * The SASL settings checked, and the configured users' passwords made into credentials (which a start takes some
  * milliseconds per user for), beside those managed through the API.
  */
-async function saslOf(config: SaslConfig, managed: ScramCredentialStore): Promise<{ mechanisms: readonly SaslMechanism[]; users: SaslUsers }> {
+async function saslOf(config: SaslConfig, managed: ScramCredentialStore): Promise<NonNullable<Broker['sasl']>> {
   const mechanisms = config.mechanisms ?? SASL_MECHANISMS;
   const unknown = mechanisms.filter((m) => !(SASL_MECHANISMS as readonly string[]).includes(m));
   if (unknown.length > 0 || mechanisms.length === 0) throw new Error(`SASL mechanisms must be some of ${SASL_MECHANISMS.join(', ')}; got ${mechanisms.join(', ') || 'none'}`);
   if (Object.keys(config.users).length === 0 && managed.users().length === 0) {
     throw new Error('SASL needs at least one user: in the users given, or added through AlterUserScramCredentials before');
   }
-  return { mechanisms, users: await SaslUsers.fromPasswords(config.users, managed) };
+  const maxReauthMs = config.maxReauthMs ?? 0;
+  if (!Number.isInteger(maxReauthMs) || maxReauthMs < 0) throw new Error(`SASL's maxReauthMs must be a whole number of milliseconds, 0 for sessions that never end; got ${maxReauthMs}`);
+  return { mechanisms, users: await SaslUsers.fromPasswords(config.users, managed), maxReauthMs };
 }
 
 /** Kafka's name for what a listener asks of its clients. */

@@ -45,6 +45,13 @@ export interface SaslSession {
   rawTokens: boolean;
 }
 
+/** What a connection's SASL authentication established: KIP-368's re-authentication must keep both, and renews `expiresAt`. */
+export interface SaslIdentity {
+  mechanism: string;
+  /** When the session ends unless the client authenticates again (Date.now() scale); Infinity: never. */
+  expiresAt: number;
+}
+
 /**
  * The largest request a client may send before it has authenticated (Kafka's sasl.server.max.receive.size): a
  * stranger cannot make the broker take a frame of socket.request.max.bytes.
@@ -107,6 +114,8 @@ export class Connection {
   readonly host: string;
   /** The SASL exchange begun by a handshake, until it completes (see handlers 17 and 36). */
   sasl: SaslSession | null = null;
+  /** How the connection authenticated, once it has (SASL). */
+  saslIdentity: SaslIdentity | null = null;
 
   constructor(
     accepted: AcceptedSocket,

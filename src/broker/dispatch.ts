@@ -10,8 +10,10 @@ import { saslStep } from './sasl-exchanges.js';
 
 const PRODUCE_KEY = 0;
 const API_VERSIONS_KEY = 18;
+const SASL_HANDSHAKE_KEY = 17;
+const SASL_AUTHENTICATE_KEY = 36;
 /** What a client may ask before it has authenticated, where the broker requires SASL. */
-const BEFORE_AUTHENTICATION = new Set([API_VERSIONS_KEY, 17, 36]);
+const BEFORE_AUTHENTICATION = new Set([API_VERSIONS_KEY, SASL_HANDSHAKE_KEY, SASL_AUTHENTICATE_KEY]);
 /** What a client must always be able to ask, whatever its request_percentage quota (connecting and logging in). */
 const REQUEST_QUOTA_EXEMPT = BEFORE_AUTHENTICATION;
 
@@ -33,6 +35,14 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   if (!handler || !schema) throw new ProtocolError(`unknown API key ${header.apiKey}`);
   if (!connection.authenticated && !BEFORE_AUTHENTICATION.has(header.apiKey)) {
     throw new ProtocolError(`unexpected ${schema.name} request before SASL authentication`);
+  }
+  const identity = connection.saslIdentity;
+  if (identity !== null && identity.expiresAt <= Date.now() && !reauthenticating(header.apiKey, connection)) {
+    // as Kafka: past its session, only a re-authentication is taken (KIP-368)
+    broker.logger.info({ remote: connection.remote, user: connection.user, clientId: header.clientId }, 'closing connection: its SASL session ended (connections.max.reauth.ms) without re-authentication');
+    taken();
+    connection.close();
+    return null;
   }
   const { apiVersion: version } = header;
   if (version < handler.minVersion || version > handler.maxVersion) {
@@ -75,6 +85,11 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   return { chunks: w.finish(), afterWritten: after.written };
 }
 
+/** Whether the request begins or goes on with a re-authentication: a SaslHandshake, or a SaslAuthenticate of an exchange begun. */
+function reauthenticating(apiKey: number, connection: Connection): boolean {
+  return apiKey === SASL_HANDSHAKE_KEY || (apiKey === SASL_AUTHENTICATE_KEY && connection.sasl !== null);
+}
+
 /**
  * One token of a SASL exchange begun by SaslHandshake v0: a bare frame, answered with a bare frame (an empty one
  * where the mechanism has nothing to say, as PLAIN's success). A failure closes the connection, the only answer
@@ -83,7 +98,7 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
 async function rawSaslToken(broker: Broker, frame: Buffer, connection: Connection, taken: () => void): Promise<FrameResponse | null> {
   taken();
   try {
-    return { chunks: [await saslStep(broker.logger, connection, frame)], afterWritten: null };
+    return { chunks: [await saslStep(broker.logger, connection, frame, broker.sasl?.maxReauthMs ?? 0)], afterWritten: null };
   } catch (err) {
     if (!(err instanceof KafkaError)) throw err;
     connection.close(); // saslStep logged why

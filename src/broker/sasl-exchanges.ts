@@ -30,17 +30,21 @@ export function saslExchange(mechanism: SaslMechanism, users: SaslUsers): SaslEx
 
 /**
  * Takes the next token of the exchange `connection` began with its handshake, and returns the token to answer with;
- * the exchange's last authenticates the connection. A failure ends the exchange, is logged, and is thrown.
+ * the exchange's last authenticates the connection, for `maxReauthMs` (0: for good). A re-authentication (KIP-368)
+ * must name the user the connection authenticated as. A failure ends the exchange, is logged, and is thrown.
  */
-export async function saslStep(logger: Logger, connection: Connection, token: Buffer): Promise<Buffer> {
+export async function saslStep(logger: Logger, connection: Connection, token: Buffer, maxReauthMs: number): Promise<Buffer> {
   const session = connection.sasl!;
   try {
     const { reply, user } = await session.exchange.step(token);
     if (user !== null) {
+      const before = connection.user;
+      if (before !== null && user !== before) throw new SaslAuthenticationError(`Cannot change principals during re-authentication from User:${before}: User:${user}`);
       connection.authenticated = true;
       connection.user = user;
       connection.sasl = null;
-      logger.debug({ remote: connection.remote, user, mechanism: session.mechanism }, 'SASL authenticated');
+      connection.saslIdentity = { mechanism: session.mechanism, expiresAt: maxReauthMs > 0 ? Date.now() + maxReauthMs : Infinity };
+      logger.debug({ remote: connection.remote, user, mechanism: session.mechanism }, before === null ? 'SASL authenticated' : 'SASL re-authenticated');
     }
     return reply;
   } catch (err) {

@@ -121,7 +121,12 @@ export const START_SETTINGS: readonly Setting[] = [
   {
     flag: 'sasl-mechanisms',
     help: `SASL mechanisms offered, comma-separated, of ${SASL_MECHANISMS.join(', ')} (default all; needs --sasl-users)`,
-    apply: (c, v) => (c.sasl = { users: c.sasl?.users ?? {}, mechanisms: saslMechanisms(v) }),
+    apply: (c, v) => (c.sasl = { ...c.sasl, users: c.sasl?.users ?? {}, mechanisms: saslMechanisms(v) }),
+  },
+  {
+    flag: 'connections-max-reauth-ms',
+    help: 'how long a SASL session lasts: clients that support it (KIP-368) authenticate again on their connection before it ends, and any other connection is closed at its next request; users removed or changed then lose access (connections.max.reauth.ms; default 0, forever; needs --sasl-users)',
+    apply: (c, v) => (c.sasl = { ...c.sasl, users: c.sasl?.users ?? {}, maxReauthMs: int('connections-max-reauth-ms', v, 0) }),
   },
   { flag: 'tls-cert', help: 'PEM file of the certificate (chain) to serve TLS with; with --tls-key, the listener speaks TLS only (SSL, or SASL_SSL with --sasl-users)', apply: (c, v) => (c.tls = { ...tlsOf(c), cert: pemFile('tls-cert', v) }) },
   { flag: 'tls-key', help: 'PEM file of the private key of --tls-cert', apply: (c, v) => (c.tls = { ...tlsOf(c), key: pemFile('tls-key', v) }) },

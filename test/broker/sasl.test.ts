@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { authenticate, scramClientFinal } from '../../src/admin/sasl-client.js';
 import { UNAUTHENTICATED_MAX_REQUEST_BYTES } from '../../src/broker/connection.js';
-import { SASL_MECHANISMS } from '../../src/broker/sasl-credentials.js';
+import { SASL_MECHANISMS, saltedPassword } from '../../src/broker/sasl-credentials.js';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import type { StartBrokerOptions } from '../../src/index.js';
 import { withBroker, withClient } from '../helpers/broker.js';
@@ -105,7 +105,7 @@ test('a wrong password, an unknown user or a mechanism not offered: refused with
   }, { sasl: { users: USERS, mechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-512'] } });
 });
 
-test('SASL requests out of turn get ILLEGAL_SASL_STATE: authenticate before a handshake, a second handshake, either after success, or on a broker without SASL', async () => {
+test('SASL requests out of turn get ILLEGAL_SASL_STATE: authenticate before a handshake, a second handshake, SaslAuthenticate or a v0 handshake after success, or on a broker without SASL; a re-authentication may not change mechanism', async () => {
   await withBroker(async ({ bootstrap }) => {
     await connected(bootstrap, async (c) => {
       const early = await c.send(36, 1, { authBytes: Buffer.from('\0alice\0alice-secret') });
@@ -115,10 +115,14 @@ test('SASL requests out of turn get ILLEGAL_SASL_STATE: authenticate before a ha
     });
     await connected(bootstrap, async (c) => {
       await authenticate(c, { mechanism: 'SCRAM-SHA-256', username: 'alice', password: 'alice-secret' });
-      assert.equal((await c.send(17, 1, { mechanism: 'PLAIN' })).errorCode, ErrorCode.ILLEGAL_SASL_STATE);
       const again = await c.send(36, 2, { authBytes: Buffer.from('\0alice\0alice-secret') });
       assert.deepEqual([again.errorCode, again.errorMessage], [ErrorCode.ILLEGAL_SASL_STATE, 'SaslAuthenticate request received after successful authentication']);
+      assert.equal((await c.send(17, 0, { mechanism: 'SCRAM-SHA-256' })).errorCode, ErrorCode.ILLEGAL_SASL_STATE, 'v0 tokens cannot re-authenticate');
       assert.equal((await metadata(c)).brokers.length, 1, 'still served');
+      // a handshake on an authenticated connection begins a re-authentication, which keeps the mechanism
+      const other = await c.send(17, 1, { mechanism: 'PLAIN' });
+      assert.deepEqual([other.errorCode, other.mechanisms], [ErrorCode.UNSUPPORTED_SASL_MECHANISM, ['SCRAM-SHA-256']]);
+      await c.closed();
     });
     await connected(bootstrap, async (c) => {
       // SCRAM's client-final message with a nonce not the server's, and one that is not SCRAM at all
@@ -146,4 +150,49 @@ test('SASL requests out of turn get ILLEGAL_SASL_STATE: authenticate before a ha
 test('a start with SASL needs users, and mechanisms Sluice offers', async () => {
   await assert.rejects(withBroker(async () => undefined, { sasl: { users: {} } }), /SASL needs at least one user/);
   await assert.rejects(withBroker(async () => undefined, { sasl: { users: USERS, mechanisms: ['GSSAPI' as never] } }), /SASL mechanisms must be some of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; got GSSAPI/);
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('re-authentication (KIP-368): the session lifetime is answered, renewed on the connection as the same user; past it, anything else closes the connection', async () => {
+  const { logger, lines } = capturedLogger();
+  await withBroker(async ({ bootstrap }) => {
+    await connected(bootstrap, async (c) => {
+      assert.equal((await c.send(17, 1, { mechanism: 'PLAIN' })).errorCode, 0);
+      const done = await c.send(36, 2, { authBytes: Buffer.from('\0alice\0alice-secret') });
+      assert.deepEqual([done.errorCode, done.sessionLifetimeMs], [0, 1000]);
+      await authenticate(c, { mechanism: 'PLAIN', username: 'alice', password: 'alice-secret' });
+      assert.equal((await metadata(c)).brokers.length, 1);
+      await assert.rejects(authenticate(c, { mechanism: 'PLAIN', username: 'bob,=b', password: 'pässword' }), /Cannot change principals during re-authentication from User:alice: User:bob,=b/);
+      await c.closed();
+    });
+    await connected(bootstrap, async (c) => {
+      await authenticate(c, { mechanism: 'SCRAM-SHA-512', username: 'alice', password: 'alice-secret' });
+      await sleep(1100);
+      await assert.rejects(metadata(c), /connection closed/);
+      assert.ok(lines.some((l) => l.msg === 'closing connection: its SASL session ended (connections.max.reauth.ms) without re-authentication' && l.user === 'alice'));
+    });
+    await connected(bootstrap, async (c) => {
+      await authenticate(c, { mechanism: 'SCRAM-SHA-512', username: 'alice', password: 'alice-secret' });
+      await sleep(1100);
+      // late, but a re-authentication is still taken, and renews the session
+      await authenticate(c, { mechanism: 'SCRAM-SHA-512', username: 'alice', password: 'alice-secret' });
+      assert.equal((await metadata(c)).brokers.length, 1);
+    });
+    // a user removed loses its connections' access at their sessions' end
+    await connected(bootstrap, async (admin) => {
+      await authenticate(admin, { mechanism: 'PLAIN', username: 'alice', password: 'alice-secret' });
+      const salt = Buffer.from('0123456789abcdef');
+      const salted = await saltedPassword('carol-secret', 'SCRAM-SHA-256', salt, 4096);
+      assert.equal((await admin.send(51, 0, { deletions: [], upsertions: [{ name: 'carol', mechanism: 1, iterations: 4096, salt, saltedPassword: salted }] })).results[0].errorCode, 0);
+      await connected(bootstrap, async (carol) => {
+        await authenticate(carol, { mechanism: 'SCRAM-SHA-256', username: 'carol', password: 'carol-secret' });
+        await authenticate(admin, { mechanism: 'PLAIN', username: 'alice', password: 'alice-secret' });
+        assert.equal((await admin.send(51, 0, { deletions: [{ name: 'carol', mechanism: 1 }], upsertions: [] })).results[0].errorCode, 0);
+        assert.equal((await metadata(carol)).brokers.length, 1, 'served until its session ends');
+        await assert.rejects(authenticate(carol, { mechanism: 'SCRAM-SHA-256', username: 'carol', password: 'carol-secret' }), /SASL|authentication/i);
+        await carol.closed();
+      });
+    });
+  }, { sasl: { users: USERS, maxReauthMs: 1000 }, logger });
 });

@@ -166,6 +166,15 @@ test('a certificate\'s principal follows --tls-principal-mapping-rules or SLUICE
   assert.throws(() => resolveStartConfig({ 'tls-principal-mapping-rules': 'RULE:^CN=(.*)$' }, {}), /tls-principal-mapping-rules: principal mapping rule 1: its pattern has no closing \//);
 });
 
+test('SASL sessions last --connections-max-reauth-ms, with the users and mechanisms given in any order', () =>
+  withTempDir(async (dir) => {
+    const users = join(dir, 'users.json');
+    await writeFile(users, JSON.stringify({ alice: 'secret' }));
+    const config = resolveStartConfig({ 'connections-max-reauth-ms': '3600000', 'sasl-users': users, 'sasl-mechanisms': 'PLAIN' }, {});
+    assert.deepEqual(config.sasl, { users: { alice: 'secret' }, mechanisms: ['PLAIN'], maxReauthMs: 3_600_000 });
+    assert.throws(() => resolveStartConfig({ 'connections-max-reauth-ms': '-1' }, {}), /connections-max-reauth-ms/);
+  }));
+
 test('connection limits come from --max-connections, --max-connections-per-ip and its overrides', () => {
   const config = resolveStartConfig({ 'max-connections': '1000', 'max-connections-per-ip': '0', 'max-connections-per-ip-overrides': '10.0.0.7:500, ::1:20' }, {});
   assert.deepEqual([config.maxConnections, config.maxConnectionsPerIp, config.maxConnectionsPerIpOverrides], [1000, 0, { '10.0.0.7': 500, '::1': 20 }]);

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { SASL_MECHANISMS } from '../../src/broker/sasl-credentials.js';
+import pino from 'pino';
 import { withBroker } from '../helpers/broker.js';
+import { until } from '../helpers/until.js';
 import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
@@ -75,6 +77,42 @@ test('kafkajs authenticates with each mechanism, produces and reads back; a wron
       });
     }
   }, { sasl: { users: USERS } });
+});
+
+test('kafkajs re-authenticates on its connections before its sessions end (KIP-368), and is served throughout', async () => {
+  const lines: { msg: string; user?: string }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  await withBroker(async ({ bootstrap }) => {
+    const kafka = new Kafka({
+      brokers: [bootstrap], logLevel: logLevel.NOTHING, reauthenticationThreshold: 1_000,
+      sasl: { mechanism: 'scram-sha-512', username: 'alice', password: 'alice-secret' },
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      // six sends over three seconds: two sessions' lifetimes
+      for (let i = 0; i < 6; i++) {
+        await producer.send({ topic: 'renewed', messages: [{ value: `v${i}` }] });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    const reauthenticated = lines.filter((l) => l.msg === 'SASL re-authenticated' && l.user === 'alice').length;
+    assert.ok(reauthenticated >= 2, `${reauthenticated} re-authentications`);
+    assert.equal(lines.filter((l) => l.msg.startsWith('closing connection: its SASL session ended')).length, 0);
+    const consumer = kafka.consumer({ groupId: 'renewed-readers' });
+    await consumer.connect();
+    try {
+      const got: string[] = [];
+      await consumer.subscribe({ topic: 'renewed', fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void got.push(message.value!.toString()) });
+      await until(() => got.length === 6, 'the six messages read back', 30_000);
+      assert.deepEqual(got, ['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
+    } finally {
+      await consumer.disconnect();
+    }
+  }, { sasl: { users: USERS, maxReauthMs: 1_500 }, logger });
 });
 
 test('kcat with SCRAM-SHA-512: metadata, produce and consume; without SASL it gets nothing', async () => {

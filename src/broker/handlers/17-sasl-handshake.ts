@@ -1,8 +1,10 @@
 // SaslHandshake (key 17), v0-1: the client names its SASL mechanism (see sasl-exchanges.ts); v1's tokens then come in
 // SaslAuthenticate requests, v0's as bare size-prefixed frames (kafka-python 2.0 still sends v0, which Kafka 4
 // dropped). A mechanism not offered gets UNSUPPORTED_SASL_MECHANISM with the list, and the connection is closed once
-// that is written, as Kafka does. A broker without SASL, or a connection that already authenticated or began an
-// exchange, answers ILLEGAL_SASL_STATE.
+// that is written, as Kafka does. On a connection already authenticated, a v1 handshake begins a re-authentication
+// (KIP-368), which must use the mechanism it authenticated with (else UNSUPPORTED_SASL_MECHANISM, and the connection
+// is closed). A broker without SASL, a connection that began an exchange, or a v0 handshake on an authenticated one
+// answers ILLEGAL_SASL_STATE.
 import { ErrorCode } from '../../protocol/errors.js';
 import type { SaslHandshakeRequest, SaslHandshakeResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
@@ -16,7 +18,13 @@ export const saslHandshake: ApiHandler<SaslHandshakeRequest, SaslHandshakeRespon
   handle({ broker, version, connection, afterResponseWritten }, req) {
     const sasl = broker.sasl;
     const mechanisms = [...(sasl?.mechanisms ?? [])];
-    if (sasl === null || connection.authenticated || connection.sasl !== null) return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms };
+    const identity = connection.saslIdentity;
+    if (sasl === null || connection.sasl !== null || (connection.authenticated && (identity === null || version === 0))) return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms };
+    if (identity !== null && req.mechanism !== identity.mechanism) {
+      broker.logger.info({ remote: connection.remote, user: connection.user, mechanism: req.mechanism, authenticatedWith: identity.mechanism }, 'closing connection: a re-authentication must use the SASL mechanism the connection authenticated with');
+      afterResponseWritten(() => connection.close());
+      return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms: [identity.mechanism] };
+    }
     if (!sasl.mechanisms.includes(req.mechanism as SaslMechanism)) {
       broker.logger.info({ remote: connection.remote, mechanism: req.mechanism, offered: mechanisms }, 'closing connection: SASL mechanism not offered');
       afterResponseWritten(() => connection.close());

@@ -1,8 +1,10 @@
 // SaslAuthenticate (key 36), v0-2: one token of the SASL exchange a SaslHandshake v1 began, answered with the
 // server's token; the exchange's last one authenticates the connection. Failed authentication gets
 // SASL_AUTHENTICATION_FAILED with the reason, and the connection is closed once that is written, as Kafka does.
-// Sessions do not expire (session_lifetime_ms 0: no re-authentication, KIP-368). Without an exchange under way
-// (no handshake, a v0 handshake, already authenticated, a broker without SASL): ILLEGAL_SASL_STATE.
+// With connections.max.reauth.ms the answer that authenticates says how long the session lasts (session_lifetime_ms,
+// v1+); the client then authenticates again on its connection before that (KIP-368: SaslHandshake, then these), as
+// the user it was, or the connection is closed at its next request (dispatch.ts). Without an exchange under way (no
+// handshake, a v0 handshake, already authenticated, a broker without SASL): ILLEGAL_SASL_STATE.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { SaslAuthenticateRequest, SaslAuthenticateResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
@@ -21,8 +23,10 @@ export const saslAuthenticate: ApiHandler<SaslAuthenticateRequest, SaslAuthentic
       return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, errorMessage, authBytes: NO_BYTES, sessionLifetimeMs: 0 };
     }
     try {
-      const reply = await saslStep(broker.logger, connection, req.authBytes);
-      return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: reply, sessionLifetimeMs: 0 };
+      const reply = await saslStep(broker.logger, connection, req.authBytes, broker.sasl.maxReauthMs);
+      // 0 until the exchange's last token, and where sessions never end
+      const sessionLifetimeMs = connection.sasl === null && broker.sasl.maxReauthMs > 0 ? broker.sasl.maxReauthMs : 0;
+      return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: reply, sessionLifetimeMs };
     } catch (err) {
       if (!(err instanceof KafkaError)) throw err;
       afterResponseWritten(() => connection.close());
