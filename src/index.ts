@@ -14,8 +14,10 @@ export interface StartBrokerOptions extends Partial<BrokerConfig> {
 }
 
 export interface RunningBroker {
-  /** `host:port` to give a Kafka client as its bootstrap server. */
+  /** `host:port` to give a Kafka client as its bootstrap server (the first listener's). */
   bootstrap: string;
+  /** Every listener's `host:port`, by listener name. */
+  listeners: Readonly<Record<string, string>>;
   host: string;
   port: number;
   dataDir: string;
@@ -42,6 +44,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const { host, port } = broker.advertised;
   return {
     bootstrap: `${host}:${port}`,
+    listeners: Object.fromEntries(broker.listeners.map((l) => [l.name, `${l.advertised.host}:${l.advertised.port}`])),
     host,
     port,
     dataDir,

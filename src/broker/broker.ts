@@ -26,8 +26,10 @@ import { ClientQuotaStore } from './client-quotas.js';
 import { ClientThrottling } from './client-throttling.js';
 import { DEFAULT_PRINCIPAL_MAPPING, principalMapper, type PrincipalMapper } from './principal-mapping.js';
 import { ConnectionLimits } from './connection-limits.js';
+import { advertisedOf, listenersRefusal, securityProtocol, usesSasl, usesTls, type Listener, type ListenerConfig } from './listeners.js';
 
 export interface BrokerConfig {
+  /** The listener's host and port where `listeners` is null. */
   host: string;
   /** 0 picks a free port. */
   port: number;
@@ -70,6 +72,11 @@ export interface BrokerConfig {
   sasl: SaslConfig | null;
   /** TLS on the listener (its security protocol is then SSL, or SASL_SSL with `sasl`); null: none. */
   tls: TlsSettings | null;
+  /**
+   * The ports the broker listens on, each with its own security protocol (TLS with `tls`, SASL with `sasl`); null:
+   * one, on `host` and `port`, advertised as `advertisedHost` and `advertisedPort`, TLS if `tls` is set, SASL if `sasl` is.
+   */
+  listeners: ListenerConfig[] | null;
   /** Whether ACLs decide what each principal may do (kept in the data dir, managed with the ACL APIs); off: anyone may do anything. */
   acls: AclsConfig;
   /** How a TLS client certificate's distinguished name becomes its principal's name (Kafka's ssl.principal.mapping.rules). */
@@ -119,6 +126,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   transactions: {},
   sasl: null,
   tls: null,
+  listeners: null,
   acls: { enabled: false },
   principalMappingRules: DEFAULT_PRINCIPAL_MAPPING,
   maxConnections: 2 ** 31 - 1,
@@ -142,9 +150,9 @@ export class Broker {
   readonly storageErrors: StorageErrorLog;
   readonly producerIds: ProducerIdManager;
   readonly transactions: TransactionCoordinator;
-  private server!: Server;
-  /** Kept from the listen: once closing, the server no longer has an address, and requests still get answers. */
-  private listenPort = 0;
+  private readonly servers: Server[] = [];
+  /** The listeners as bound, in the order configured. */
+  private readonly bound: (Listener & { port: number })[] = [];
   private closing: Promise<void> | null = null;
   private readonly topicCreations = new Map<string, Promise<TopicState>>();
   private readonly closingListeners = new Set<() => void>();
@@ -193,7 +201,11 @@ export class Broker {
 
   static async start(config: Partial<BrokerConfig> = {}, logger: Logger = pino({ level: 'silent' })): Promise<Broker> {
     const full: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, ...config };
-    principalMapper(full.principalMappingRules); // refused before the data dir is opened
+    // refused before the data dir is opened
+    principalMapper(full.principalMappingRules);
+    const listeners = listenerConfigs(full);
+    const refusal = listenersRefusal(listeners, full.tls !== null, full.sasl !== null);
+    if (refusal !== null) throw new Error(refusal);
     const opening = performance.now();
     const logs = await LogManager.open({
       dataDir: full.dataDir,
@@ -238,57 +250,72 @@ export class Broker {
       await broker.producerIds.load();
       await groups.load();
       await broker.transactions.load();
-      broker.server = await listen(
-        full.host,
-        full.port,
-        (socket) => broker.accept(socket),
-        {
-          onAcceptError: (err) => logger.error({ err }, 'accepting a connection failed; still listening'),
-          onTlsError: (remote, err) => {
-            const code = (err as NodeJS.ErrnoException).code;
-            // what a plaintext Kafka client's first bytes look like to a TLS listener
-            const reason = code === 'ERR_SSL_WRONG_VERSION_NUMBER' ? 'the client does not speak TLS' : err.message.trim();
-            logger.info({ remote, code, reason }, 'closing connection: TLS handshake failed');
+      for (const l of listeners) {
+        const listener: Listener & { port: number } = { name: l.name, securityProtocol: l.securityProtocol, port: 0, advertised: { host: '', port: 0 } };
+        const server = await listen(
+          l.host,
+          l.port,
+          (socket) => broker.accept(socket, listener),
+          {
+            onAcceptError: (err) => logger.error({ err, listener: l.name }, 'accepting a connection failed; still listening'),
+            onTlsError: (remote, err) => {
+              const code = (err as NodeJS.ErrnoException).code;
+              // what a plaintext Kafka client's first bytes look like to a TLS listener
+              const reason = code === 'ERR_SSL_WRONG_VERSION_NUMBER' ? 'the client does not speak TLS' : err.message.trim();
+              logger.info({ remote, listener: l.name, code, reason }, 'closing connection: TLS handshake failed');
+            },
           },
-        },
-        full.tls,
-      );
-      broker.listenPort = (broker.server.address() as AddressInfo).port;
+          usesTls(l.securityProtocol) ? full.tls : null,
+        );
+        broker.servers.push(server);
+        // kept from the listen: once closing, a server no longer has an address, and requests still get answers
+        listener.port = (server.address() as AddressInfo).port;
+        listener.advertised = advertisedOf(l, listener.port);
+        broker.bound.push(listener);
+      }
     } catch (err) {
+      for (const server of broker.servers) server.close();
       broker.throttling.close();
       broker.transactions.close();
       groups.close();
       await logs.close();
       throw err;
     }
-    if (authorizer !== null && sasl === null && (full.tls === null || full.tls.clientAuth === 'none')) {
-      logger.warn('ACLs are on, but clients cannot say who they are (no SASL, no TLS client certificates): every client is User:ANONYMOUS');
+    const anonymous = listeners.filter((l) => !usesSasl(l.securityProtocol) && (!usesTls(l.securityProtocol) || full.tls?.clientAuth === 'none'));
+    if (authorizer !== null && anonymous.length > 0) {
+      logger.warn({ listeners: anonymous.map((l) => l.name) }, 'ACLs are on, but clients cannot say who they are (no SASL, no TLS client certificates): every client is User:ANONYMOUS');
     }
-    logger.info({ host: full.host, port: broker.port, securityProtocol: securityProtocol(sasl !== null, full.tls !== null), acls: authorizer?.size, clientQuotas: clientQuotas.size, clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
+    if (full.sasl !== null && !listeners.some((l) => usesSasl(l.securityProtocol))) logger.warn('SASL users are configured, but no listener asks for SASL');
+    if (full.tls !== null && !listeners.some((l) => usesTls(l.securityProtocol))) logger.warn('a TLS certificate is configured, but no listener speaks TLS');
+    const [first, ...more] = broker.bound;
+    const others = more.length === 0 ? undefined : more.map((l) => `${l.name} ${l.securityProtocol} port ${l.port}`);
+    logger.info({ host: listeners[0]!.host, port: first!.port, securityProtocol: first!.securityProtocol, otherListeners: others, acls: authorizer?.size, clientQuotas: clientQuotas.size, clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
     return broker;
   }
 
+  /** The first listener's port. */
   get port(): number {
-    return this.listenPort;
+    return this.bound[0]!.port;
   }
 
-  /** The host:port clients should connect to. */
+  /** The host:port clients of the first listener should connect to. */
   get advertised(): { host: string; port: number } {
-    const wildcard = this.config.host === '0.0.0.0' || this.config.host === '::';
-    return {
-      host: this.config.advertisedHost ?? (wildcard ? '127.0.0.1' : this.config.host),
-      port: this.config.advertisedPort ?? this.port,
-    };
+    return this.bound[0]!.advertised;
   }
 
-  private accept(accepted: AcceptedSocket): void {
+  /** Every listener, with the port it is bound to. */
+  get listeners(): readonly (Listener & { port: number })[] {
+    return this.bound;
+  }
+
+  private accept(accepted: AcceptedSocket, listener: Listener): void {
     if (this.closing) {
       accepted.refuse();
       return;
     }
     const { host } = accepted;
     const counted = this.connectionLimits.take(host, {
-      admit: () => this.serve(accepted),
+      admit: () => this.serve(accepted, listener),
       refuse: () => accepted.refuse(),
     });
     if (!counted) {
@@ -300,7 +327,7 @@ export class Broker {
   }
 
   /** A connection the limits let in: held and closed if its address opens them too fast, else served. */
-  private serve(accepted: AcceptedSocket): void {
+  private serve(accepted: AcceptedSocket, listener: Listener): void {
     if (this.closing) {
       accepted.refuse();
       this.connectionLimits.release(accepted.host);
@@ -325,8 +352,9 @@ export class Broker {
         buffers: this.bufferPool,
         queued: this.queuedRequests,
         logger: this.logger,
-        saslRequired: this.sasl !== null,
+        saslRequired: usesSasl(listener.securityProtocol),
         certificateName: this.certificateName,
+        listener,
       },
       (c) => {
         this.connections.delete(c);
@@ -401,14 +429,14 @@ export class Broker {
 
   private async shutdown(): Promise<void> {
     this.logger.info('broker shutting down');
-    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const serversClosed = Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     for (const listener of this.closingListeners) listener();
     this.connectionLimits.refuseWaiting();
     for (const held of [...this.heldConnections.keys()]) this.closeHeld(held);
     this.closingListeners.clear();
     await Promise.all([...this.connections].map((c) => c.drain(this.config.shutdownTimeoutMs)));
     for (const c of this.connections) c.close();
-    await serverClosed;
+    await serversClosed;
     this.throttling.close();
     this.transactions.close();
     this.groups.close();
@@ -433,7 +461,9 @@ async function saslOf(config: SaslConfig, managed: ScramCredentialStore): Promis
   return { mechanisms, users: await SaslUsers.fromPasswords(config.users, managed), maxReauthMs };
 }
 
-/** Kafka's name for what a listener asks of its clients. */
-export function securityProtocol(sasl: boolean, tls: boolean): 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL' {
-  return sasl ? (tls ? 'SASL_SSL' : 'SASL_PLAINTEXT') : tls ? 'SSL' : 'PLAINTEXT';
+/** The listeners configured, or the one `host`, `port`, `tls` and `sasl` make. */
+function listenerConfigs(config: BrokerConfig): ListenerConfig[] {
+  if (config.listeners !== null) return config.listeners;
+  const protocol = securityProtocol(config.sasl !== null, config.tls !== null);
+  return [{ name: protocol, securityProtocol: protocol, host: config.host, port: config.port, advertisedHost: config.advertisedHost, advertisedPort: config.advertisedPort }];
 }

@@ -7,6 +7,7 @@ import { foreignProtocol } from './foreign-protocol.js';
 import type { QueuedRequestBytes } from './queued-request-bytes.js';
 import type { SaslExchange } from './sasl-exchanges.js';
 import type { PrincipalMapper } from './principal-mapping.js';
+import type { Listener } from './listeners.js';
 
 /** The response to one request frame. */
 export interface FrameResponse {
@@ -36,6 +37,8 @@ export interface ConnectionOptions {
   saslRequired: boolean;
   /** The principal name a verified TLS client certificate's distinguished name maps to; null: the client is refused. */
   certificateName: PrincipalMapper;
+  /** The listener the client came in on. */
+  listener: Listener;
 }
 
 /** A SASL exchange under way on a connection; `rawTokens` after SaslHandshake v0, whose tokens come as bare frames. */
@@ -112,6 +115,8 @@ export class Connection {
   user: string | null = null;
   /** The client's address, as ACLs name hosts (an IPv4 client of a dual-stack listener by its IPv4 address, as Kafka). */
   readonly host: string;
+  /** The listener the client came in on: where it is told to connect, and what it must do (TLS, SASL). */
+  readonly listener: Listener;
   /** The SASL exchange begun by a handshake, until it completes (see handlers 17 and 36). */
   sasl: SaslSession | null = null;
   /** How the connection authenticated, once it has (SASL). */
@@ -124,6 +129,7 @@ export class Connection {
     private readonly onClose: (c: Connection) => void,
   ) {
     this.authenticated = !options.saslRequired;
+    this.listener = options.listener;
     const socket = (this.socket = accepted.readWith({ nextBuffer: () => this.nextBuffer(), onRead: (bytes, into) => this.onRead(bytes, into) }));
     this.host = accepted.host;
     this.remoteHost = `/${this.host}`;

@@ -5,7 +5,7 @@ import pino from 'pino';
 import { Admin, type ResetSpec } from '../admin/admin.js';
 import type { ClientTls } from '../admin/kafka-client.js';
 import type { SaslLogin } from '../admin/sasl-client.js';
-import { Broker, securityProtocol } from '../broker/broker.js';
+import { Broker } from '../broker/broker.js';
 import { SASL_MECHANISMS, SCRAM_HASHES, SCRAM_ITERATIONS, type SaslMechanism, type ScramMechanism } from '../broker/sasl-credentials.js';
 import { COMPRESSION_NAMES } from '../protocol/compression.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
@@ -139,15 +139,19 @@ const COMMANDS: Record<string, Command> = {
         broker = await Broker.start(config, logger);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE') throw new UsageError(`cannot listen on ${config.host}:${config.port}: the address is in use`);
+        if (code === 'EADDRINUSE') {
+          const { address, port } = err as { address?: string; port?: number };
+          throw new UsageError(`cannot listen on ${address}:${port}: the address is in use`);
+        }
         if (code?.startsWith('ERR_OSSL')) throw new UsageError(`cannot serve TLS with the certificate and key given: ${(err as Error).message}`);
         if (code === 'ELOCKED' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EROFS' || code === 'EEXIST' || err instanceof InconsistentIdentityError) {
           throw new UsageError(`cannot use data dir ${config.dataDir}: ${(err as Error).message}`);
         }
         throw err;
       }
-      const { host, port } = broker.advertised;
-      logger.info(`Sluice is ready: bootstrap server ${host}:${port}, security protocol ${securityProtocol(config.sasl !== null, config.tls !== null)}, data in ${config.dataDir}`);
+      const [first, ...more] = broker.listeners.map((l) => ({ at: `${l.advertised.host}:${l.advertised.port}`, protocol: l.securityProtocol, name: l.name }));
+      const others = more.map((l) => `; listener ${l.name} at ${l.at}, security protocol ${l.protocol}`).join('');
+      logger.info(`Sluice is ready: bootstrap server ${first!.at}, security protocol ${first!.protocol}${others}, data in ${config.dataDir}`);
       const code = await new Promise<number>((resolve) => {
         let stopping = false;
         const stop = (signal: string) => {

@@ -6,6 +6,8 @@ import { DEFAULT_LOG_CONFIG, TOPIC_CONFIG_KEYS, applyTopicConfigs } from '../sto
 import { UsageError } from './usage-error.js';
 import { isPrincipal } from '../protocol/acl.js';
 import { principalMapper } from '../broker/principal-mapping.js';
+import { endpoints, listenersFrom, protocolMap } from './listener-options.js';
+import { listenersRefusal } from '../broker/listeners.js';
 
 /** One `sluice start` setting: its flag, its SLUICE_* variable, its config-file key, and how to parse it. */
 interface Setting {
@@ -55,6 +57,17 @@ function principals(raw: string): string[] {
 
 const NO_BYTES = Buffer.alloc(0);
 
+/**
+ * The listener options' text while the sources are applied (a file, the environment, flags): they combine only once
+ * all are known, as the map may come from another source than the listeners.
+ */
+const listenerTexts = new WeakMap<BrokerConfig, { listeners?: string; advertised?: string; map?: string }>();
+const listenerText = (c: BrokerConfig) => {
+  let texts = listenerTexts.get(c);
+  if (!texts) listenerTexts.set(c, (texts = {}));
+  return texts;
+};
+
 /** The TLS settings so far, begun empty: the checks at the end find what is missing. */
 const tlsOf = (c: BrokerConfig): TlsSettings => c.tls ?? { cert: NO_BYTES, key: NO_BYTES, clientAuth: 'none' };
 
@@ -81,6 +94,21 @@ function pemFile(setting: string, path: string): Buffer {
 }
 
 export const START_SETTINGS: readonly Setting[] = [
+  {
+    flag: 'listeners',
+    help: 'the ports to listen on and what each asks of clients, NAME://host:port comma-separated, e.g. "PLAINTEXT://127.0.0.1:9092,SASL_SSL://0.0.0.0:9093" (Kafka\'s listeners; instead of --host and --port). A listener named after a security protocol has it; others take theirs from --listener-security-protocol-map',
+    apply: (c, v) => void endpoints('listeners', (listenerText(c).listeners = v)),
+  },
+  {
+    flag: 'advertised-listeners',
+    help: 'where each listener\'s clients are told to connect, NAME://host:port comma-separated (Kafka\'s advertised.listeners; default: its own host and port)',
+    apply: (c, v) => void endpoints('advertised-listeners', (listenerText(c).advertised = v)),
+  },
+  {
+    flag: 'listener-security-protocol-map',
+    help: 'listener names and their security protocols, NAME:PROTOCOL comma-separated, e.g. "INTERNAL:PLAINTEXT,EXTERNAL:SASL_SSL" (Kafka\'s listener.security.protocol.map)',
+    apply: (c, v) => void protocolMap((listenerText(c).map = v)),
+  },
   { flag: 'host', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for all interfaces)', apply: (c, v) => (c.host = v) },
   { flag: 'port', help: 'port to listen on (default 9092; 0 picks a free port)', apply: (c, v) => (c.port = int('port', v, 0, 65535)) },
   { flag: 'advertised-host', help: 'host clients are told to connect to (default: the listen host)', apply: (c, v) => (c.advertisedHost = v) },
@@ -216,6 +244,16 @@ export function resolveStartConfig(flags: Record<string, string | string[] | boo
     if (v !== undefined) apply(s.flag, v, `--${s.flag}`);
   }
   if (config.tls !== null && (config.tls.cert.length === 0 || config.tls.key.length === 0)) throw new UsageError('TLS needs both --tls-cert and --tls-key');
+  const texts = listenerTexts.get(config) ?? {};
+  if (texts.listeners !== undefined) {
+    const set = (['host', 'port', 'advertised-host', 'advertised-port'] as const).filter((f) => flags[f] !== undefined || env[envName(f)] !== undefined);
+    if (set.length > 0) throw new UsageError(`--listeners replaces ${set.map((f) => `--${f}`).join(' and ')}: give each listener's host and port in it`);
+    config.listeners = listenersFrom(endpoints('listeners', texts.listeners), texts.advertised === undefined ? [] : endpoints('advertised-listeners', texts.advertised), texts.map === undefined ? {} : protocolMap(texts.map));
+    const refusal = listenersRefusal(config.listeners, config.tls !== null, config.sasl !== null);
+    if (refusal !== null) throw new UsageError(`${refusal} (--tls-cert and --tls-key, --sasl-users)`);
+  } else if (texts.advertised !== undefined || texts.map !== undefined) {
+    throw new UsageError('--advertised-listeners and --listener-security-protocol-map need --listeners');
+  }
   if (config.maxConnectionsPerIp === 0 && Object.keys(config.maxConnectionsPerIpOverrides).length === 0) {
     throw new UsageError('--max-connections-per-ip 0 refuses every address: give the ones to let in with --max-connections-per-ip-overrides');
   }

@@ -175,6 +175,35 @@ test('SASL sessions last --connections-max-reauth-ms, with the users and mechani
     assert.throws(() => resolveStartConfig({ 'connections-max-reauth-ms': '-1' }, {}), /connections-max-reauth-ms/);
   }));
 
+test('listeners come from --listeners, --listener-security-protocol-map and --advertised-listeners, as Kafka spells them', () =>
+  withTempDir(async (dir) => {
+    const users = join(dir, 'users.json');
+    await writeFile(users, JSON.stringify({ alice: 'secret' }));
+    const config = resolveStartConfig({
+      listeners: 'PLAINTEXT://127.0.0.1:9092, EXTERNAL://[::1]:9093,internal://:9094',
+      'listener-security-protocol-map': 'EXTERNAL:SASL_PLAINTEXT,INTERNAL:PLAINTEXT',
+      'advertised-listeners': 'EXTERNAL://kafka.example.com:19093',
+      'sasl-users': users,
+    }, {});
+    assert.deepEqual(config.listeners, [
+      { name: 'PLAINTEXT', securityProtocol: 'PLAINTEXT', host: '127.0.0.1', port: 9092, advertisedHost: undefined, advertisedPort: undefined },
+      { name: 'EXTERNAL', securityProtocol: 'SASL_PLAINTEXT', host: '::1', port: 9093, advertisedHost: 'kafka.example.com', advertisedPort: 19093 },
+      { name: 'internal', securityProtocol: 'PLAINTEXT', host: '0.0.0.0', port: 9094, advertisedHost: undefined, advertisedPort: undefined },
+    ]);
+    assert.equal(resolveStartConfig({}, {}).listeners, null, 'without them: one listener of --host and --port');
+    const refusals: [Record<string, string>, RegExp][] = [
+      [{ listeners: 'PLAINTEXT:9092' }, /listeners must be NAME:\/\/host:port separated by commas, e\.g\. PLAINTEXT:\/\/127\.0\.0\.1:9092,SASL_SSL:\/\/0\.0\.0\.0:9093; got "PLAINTEXT:9092"/],
+      [{ listeners: 'EXTERNAL://127.0.0.1:9093' }, /listener EXTERNAL has no security protocol: name it after one \(PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL\) or give it one in --listener-security-protocol-map/],
+      [{ listeners: 'PLAINTEXT://127.0.0.1:9092', 'advertised-listeners': 'SSL://x:1' }, /advertised-listeners names SSL, which --listeners does not/],
+      [{ listeners: 'PLAINTEXT://127.0.0.1:9092', port: '9093' }, /--listeners replaces --port: give each listener's host and port in it/],
+      [{ 'listener-security-protocol-map': 'A:PLAINTEXT' }, /--advertised-listeners and --listener-security-protocol-map need --listeners/],
+      [{ listeners: 'PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093' }, /listener SSL is SSL, which needs the TLS certificate and key/],
+      [{ listeners: 'A://127.0.0.1:9092', 'listener-security-protocol-map': 'A:TLS' }, /listener-security-protocol-map must be NAME:PROTOCOL separated by commas/],
+      [{ listeners: 'A://127.0.0.1:9092,a://127.0.0.1:9093' }, /listeners names listener a twice/],
+    ];
+    for (const [flags, message] of refusals) assert.throws(() => resolveStartConfig(flags, {}), message, JSON.stringify(flags));
+  }));
+
 test('connection limits come from --max-connections, --max-connections-per-ip and its overrides', () => {
   const config = resolveStartConfig({ 'max-connections': '1000', 'max-connections-per-ip': '0', 'max-connections-per-ip-overrides': '10.0.0.7:500, ::1:20' }, {});
   assert.deepEqual([config.maxConnections, config.maxConnectionsPerIp, config.maxConnectionsPerIpOverrides], [1000, 0, { '10.0.0.7': 500, '::1': 20 }]);

@@ -79,6 +79,22 @@ test('kafkajs authenticates with each mechanism, produces and reads back; a wron
   }, { sasl: { users: USERS } });
 });
 
+test('librdkafka on a PLAINTEXT and a SASL_PLAINTEXT listener of one broker: each client is sent to its own listener, produces and reads back', async () => {
+  await withBroker(async ({ listeners }) => {
+    // librdkafka connects where Metadata tells it: sent to the other listener, the SASL client could not log in there
+    const [plain] = await python('confluent-secure', [listeners.PLAINTEXT!, 'inside', '{}', String(COUNT)]);
+    assert.deepEqual(plain, { consumed: sent, errors: [] });
+    const [secured] = await python('confluent-secure', [listeners.SASL_PLAINTEXT!, 'outside', rdkafka('SCRAM-SHA-256', 'alice', 'alice-secret'), String(COUNT)]);
+    assert.deepEqual(secured, { consumed: sent, errors: [] });
+  }, {
+    sasl: { users: USERS },
+    listeners: [
+      { name: 'PLAINTEXT', securityProtocol: 'PLAINTEXT', host: '127.0.0.1', port: 0 },
+      { name: 'SASL_PLAINTEXT', securityProtocol: 'SASL_PLAINTEXT', host: '127.0.0.1', port: 0 },
+    ],
+  });
+});
+
 test('kafkajs re-authenticates on its connections before its sessions end (KIP-368), and is served throughout', async () => {
   const lines: { msg: string; user?: string }[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });

@@ -65,7 +65,7 @@ export const metadata: ApiHandler<MetadataRequest, MetadataResponse> = {
         }
       }
     }
-    const { host, port } = broker.advertised;
+    const { host, port } = connection.listener.advertised;
     return {
       throttleTimeMs: 0,
       brokers: [{ nodeId, host, port, rack: null }],

@@ -14,7 +14,7 @@ export const findCoordinator: ApiHandler<FindCoordinatorRequest, FindCoordinator
   minVersion: 0,
   maxVersion: 6,
   handle({ broker, version, connection }, req) {
-    const { host, port } = broker.advertised;
+    const { host, port } = connection.listener.advertised;
     const nodeId = broker.config.nodeId;
     const group = (req.keyType ?? GROUP_KEY) === GROUP_KEY;
     const type = group ? ResourceType.GROUP : ResourceType.TRANSACTIONAL_ID;

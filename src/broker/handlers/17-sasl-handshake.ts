@@ -4,19 +4,21 @@
 // that is written, as Kafka does. On a connection already authenticated, a v1 handshake begins a re-authentication
 // (KIP-368), which must use the mechanism it authenticated with (else UNSUPPORTED_SASL_MECHANISM, and the connection
 // is closed). A broker without SASL, a connection that began an exchange, or a v0 handshake on an authenticated one
-// answers ILLEGAL_SASL_STATE.
+// answers ILLEGAL_SASL_STATE, as does a listener that does not ask for SASL (PLAINTEXT, SSL).
 import { ErrorCode } from '../../protocol/errors.js';
 import type { SaslHandshakeRequest, SaslHandshakeResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
 import { saslExchange } from '../sasl-exchanges.js';
 import type { SaslMechanism } from '../sasl-credentials.js';
+import { usesSasl } from '../listeners.js';
 
 export const saslHandshake: ApiHandler<SaslHandshakeRequest, SaslHandshakeResponse> = {
   apiKey: 17,
   minVersion: 0,
   maxVersion: 1,
   handle({ broker, version, connection, afterResponseWritten }, req) {
-    const sasl = broker.sasl;
+    // SASL is the listener's: a client of a PLAINTEXT or SSL listener cannot authenticate with it
+    const sasl = usesSasl(connection.listener.securityProtocol) ? broker.sasl : null;
     const mechanisms = [...(sasl?.mechanisms ?? [])];
     const identity = connection.saslIdentity;
     if (sasl === null || connection.sasl !== null || (connection.authenticated && (identity === null || version === 0))) return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms };

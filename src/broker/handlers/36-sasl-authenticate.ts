@@ -9,6 +9,7 @@ import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { SaslAuthenticateRequest, SaslAuthenticateResponse } from '../../protocol/messages.generated.js';
 import type { ApiHandler } from '../handler.js';
 import { saslStep } from '../sasl-exchanges.js';
+import { usesSasl } from '../listeners.js';
 
 const NO_BYTES = Buffer.alloc(0);
 
@@ -18,14 +19,15 @@ export const saslAuthenticate: ApiHandler<SaslAuthenticateRequest, SaslAuthentic
   maxVersion: 2,
   async handle({ broker, connection, afterResponseWritten }, req) {
     const session = connection.sasl;
-    if (broker.sasl === null || session === null || session.rawTokens) {
-      const errorMessage = connection.authenticated && broker.sasl !== null ? 'SaslAuthenticate request received after successful authentication' : 'SaslAuthenticate request received without a SaslHandshake v1 before it';
+    const sasl = usesSasl(connection.listener.securityProtocol) ? broker.sasl : null;
+    if (sasl === null || session === null || session.rawTokens) {
+      const errorMessage = connection.authenticated && sasl !== null ? 'SaslAuthenticate request received after successful authentication' : 'SaslAuthenticate request received without a SaslHandshake v1 before it';
       return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, errorMessage, authBytes: NO_BYTES, sessionLifetimeMs: 0 };
     }
     try {
-      const reply = await saslStep(broker.logger, connection, req.authBytes, broker.sasl.maxReauthMs);
+      const reply = await saslStep(broker.logger, connection, req.authBytes, sasl.maxReauthMs);
       // 0 until the exchange's last token, and where sessions never end
-      const sessionLifetimeMs = connection.sasl === null && broker.sasl.maxReauthMs > 0 ? broker.sasl.maxReauthMs : 0;
+      const sessionLifetimeMs = connection.sasl === null && sasl.maxReauthMs > 0 ? sasl.maxReauthMs : 0;
       return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: reply, sessionLifetimeMs };
     } catch (err) {
       if (!(err instanceof KafkaError)) throw err;

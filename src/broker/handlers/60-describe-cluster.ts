@@ -12,7 +12,7 @@ export const describeCluster: ApiHandler<DescribeClusterRequest, DescribeCluster
   minVersion: 0,
   maxVersion: 1,
   handle({ broker, connection }, req) {
-    const { host, port } = broker.advertised;
+    const { host, port } = connection.listener.advertised;
     if ((req.endpointType ?? BROKERS_ENDPOINT) !== BROKERS_ENDPOINT) {
       return {
         throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `endpoint type ${req.endpointType} is not served`,

@@ -1,0 +1,59 @@
+export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+export const SECURITY_PROTOCOLS: readonly SecurityProtocol[] = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
+
+/**
+ * One port the broker listens on, and what it asks of the clients that connect there (Kafka's `listeners`,
+ * `advertised.listeners` and `listener.security.protocol.map`): TLS with the broker's certificate for SSL and
+ * SASL_SSL, SASL with its users for SASL_PLAINTEXT and SASL_SSL.
+ */
+export interface ListenerConfig {
+  /** Kafka's listener name (PLAINTEXT, INTERNAL, EXTERNAL, ...), unique among the broker's. */
+  name: string;
+  securityProtocol: SecurityProtocol;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Where clients are told to connect (Metadata, FindCoordinator, DescribeCluster) when they came in here. */
+  advertisedHost?: string;
+  advertisedPort?: number;
+}
+
+/** What a connection knows of the listener it came in on. */
+export interface Listener {
+  name: string;
+  securityProtocol: SecurityProtocol;
+  /** The host and port clients of this listener are told to connect to. */
+  advertised: { host: string; port: number };
+}
+
+export const usesTls = (p: SecurityProtocol): boolean => p === 'SSL' || p === 'SASL_SSL';
+export const usesSasl = (p: SecurityProtocol): boolean => p === 'SASL_PLAINTEXT' || p === 'SASL_SSL';
+
+/** Kafka's name for what a listener asks of its clients. */
+export function securityProtocol(sasl: boolean, tls: boolean): SecurityProtocol {
+  return sasl ? (tls ? 'SASL_SSL' : 'SASL_PLAINTEXT') : tls ? 'SSL' : 'PLAINTEXT';
+}
+
+/** The listener's advertised address once it is bound: a wildcard host is advertised as loopback unless told otherwise. */
+export function advertisedOf(config: ListenerConfig, boundPort: number): { host: string; port: number } {
+  const wildcard = config.host === '0.0.0.0' || config.host === '::';
+  return { host: config.advertisedHost ?? (wildcard ? '127.0.0.1' : config.host), port: config.advertisedPort ?? boundPort };
+}
+
+/**
+ * Checks a broker's listeners against what it can serve: names unique, a TLS listener only with a certificate, a SASL
+ * one only with users; returns why not, or null.
+ */
+export function listenersRefusal(listeners: readonly ListenerConfig[], tls: boolean, sasl: boolean): string | null {
+  if (listeners.length === 0) return 'a broker needs at least one listener';
+  const names = new Set<string>();
+  for (const l of listeners) {
+    if (!/^[A-Za-z0-9_]+$/.test(l.name)) return `listener name ${JSON.stringify(l.name)} must be letters, digits and _`;
+    if (names.has(l.name.toUpperCase())) return `listener ${l.name} is named twice`;
+    names.add(l.name.toUpperCase());
+    if (!SECURITY_PROTOCOLS.includes(l.securityProtocol)) return `listener ${l.name}: unknown security protocol ${l.securityProtocol}`;
+    if (usesTls(l.securityProtocol) && !tls) return `listener ${l.name} is ${l.securityProtocol}, which needs the TLS certificate and key`;
+    if (usesSasl(l.securityProtocol) && !sasl) return `listener ${l.name} is ${l.securityProtocol}, which needs SASL users`;
+  }
+  return null;
+}

@@ -1,0 +1,54 @@
+// `sluice start`'s listener options, as Kafka's broker configs spell them: listeners, advertised.listeners and
+// listener.security.protocol.map.
+import { SECURITY_PROTOCOLS, type ListenerConfig, type SecurityProtocol } from '../broker/listeners.js';
+import { UsageError } from './usage-error.js';
+
+interface Endpoint {
+  name: string;
+  host: string;
+  port: number;
+}
+
+/** `NAME://host:port,...` (an IPv6 host in brackets; an empty host: every interface), checked. */
+export function endpoints(flag: string, text: string): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const m = /^([A-Za-z0-9_]+):\/\/(\[[0-9A-Fa-f:.]+\]|[^:[\]/]*):(\d+)$/.exec(item);
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || port > 65535) throw new UsageError(`${flag} must be NAME://host:port separated by commas, e.g. PLAINTEXT://127.0.0.1:9092,SASL_SSL://0.0.0.0:9093; got ${JSON.stringify(item)}`);
+    const host = m[2]!.startsWith('[') ? m[2]!.slice(1, -1) : m[2]! === '' ? '0.0.0.0' : m[2]!;
+    if (out.some((e) => e.name.toUpperCase() === m[1]!.toUpperCase())) throw new UsageError(`${flag} names listener ${m[1]} twice`);
+    out.push({ name: m[1]!, host, port });
+  }
+  if (out.length === 0) throw new UsageError(`${flag} names no listener`);
+  return out;
+}
+
+/** `NAME:PROTOCOL,...`, checked. */
+export function protocolMap(text: string): Record<string, SecurityProtocol> {
+  const out: Record<string, SecurityProtocol> = {};
+  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const [name, protocol] = item.split(':');
+    if (!name || !SECURITY_PROTOCOLS.includes(protocol as SecurityProtocol)) {
+      throw new UsageError(`listener-security-protocol-map must be NAME:PROTOCOL separated by commas, the protocol one of ${SECURITY_PROTOCOLS.join(', ')}; got ${JSON.stringify(item)}`);
+    }
+    out[name.toUpperCase()] = protocol as SecurityProtocol;
+  }
+  return out;
+}
+
+/**
+ * The listeners the three options make: each named one's protocol from the map, else its name when that is a
+ * protocol (Kafka's rule); its advertised address from `advertised`, by name.
+ */
+export function listenersFrom(listeners: Endpoint[], advertised: Endpoint[], map: Record<string, SecurityProtocol>): ListenerConfig[] {
+  for (const a of advertised) {
+    if (!listeners.some((l) => l.name.toUpperCase() === a.name.toUpperCase())) throw new UsageError(`advertised-listeners names ${a.name}, which --listeners does not`);
+  }
+  return listeners.map((l) => {
+    const protocol = map[l.name.toUpperCase()] ?? (SECURITY_PROTOCOLS.includes(l.name.toUpperCase() as SecurityProtocol) ? (l.name.toUpperCase() as SecurityProtocol) : null);
+    if (protocol === null) throw new UsageError(`listener ${l.name} has no security protocol: name it after one (${SECURITY_PROTOCOLS.join(', ')}) or give it one in --listener-security-protocol-map`);
+    const shown = advertised.find((a) => a.name.toUpperCase() === l.name.toUpperCase());
+    return { name: l.name, securityProtocol: protocol, host: l.host, port: l.port, advertisedHost: shown?.host, advertisedPort: shown?.port };
+  });
+}

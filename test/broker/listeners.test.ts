@@ -1,0 +1,84 @@
+// Several listeners, each with its own security protocol: a client is told the address of the listener it came in
+// on (Metadata, FindCoordinator, DescribeCluster), SASL is asked only where the listener's protocol says so, TLS
+// only on TLS listeners, and listeners that cannot be served are refused at start.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
+import { authenticate } from '../../src/admin/sasl-client.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { advertisedOf, type ListenerConfig } from '../../src/broker/listeners.js';
+import { startBroker } from '../../src/index.js';
+import { withBroker } from '../helpers/broker.js';
+
+const USERS = { alice: 'alice-secret' };
+const metadata = (c: KafkaClient) => c.send(3, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+const addresses = async (c: KafkaClient) => {
+  const brokers = (await metadata(c)).brokers.map((b: { host: string; port: number }) => `${b.host}:${b.port}`);
+  const coordinator = await c.send(10, 4, { keyType: 0, coordinatorKeys: ['g'] });
+  const cluster = await c.send(60, 1, { includeClusterAuthorizedOperations: false, endpointType: 1 });
+  return [...brokers, `${coordinator.coordinators[0].host}:${coordinator.coordinators[0].port}`, ...cluster.brokers.map((b: { host: string; port: number }) => `${b.host}:${b.port}`)];
+};
+const listener = (name: string, securityProtocol: ListenerConfig['securityProtocol'], more: Partial<ListenerConfig> = {}): ListenerConfig => ({ name, securityProtocol, host: '127.0.0.1', port: 0, ...more });
+
+test('a PLAINTEXT and a SASL_PLAINTEXT listener: each client is told its own listener\'s address; SASL is asked only on the second', async () => {
+  await withBroker(async ({ bootstrap, listeners }) => {
+    assert.deepEqual(Object.keys(listeners), ['INTERNAL', 'SASL_PLAINTEXT']);
+    assert.equal(bootstrap, listeners.INTERNAL);
+    assert.notEqual(listeners.INTERNAL, listeners.SASL_PLAINTEXT);
+    const plain = await KafkaClient.connectTo(listeners.INTERNAL!);
+    const secured = await KafkaClient.connectTo(listeners.SASL_PLAINTEXT!);
+    const unauthenticated = await KafkaClient.connectTo(listeners.SASL_PLAINTEXT!);
+    try {
+      assert.deepEqual(await addresses(plain), [listeners.INTERNAL, listeners.INTERNAL, listeners.INTERNAL]);
+      assert.deepEqual(await plain.send(17, 1, { mechanism: 'PLAIN' }), { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms: [] }, 'no SASL on a PLAINTEXT listener');
+      await assert.rejects(metadata(unauthenticated), /connection closed/, 'SASL is asked on the other');
+      await authenticate(secured, { mechanism: 'SCRAM-SHA-256', username: 'alice', password: 'alice-secret' });
+      assert.deepEqual(await addresses(secured), [listeners.SASL_PLAINTEXT, listeners.SASL_PLAINTEXT, listeners.SASL_PLAINTEXT]);
+    } finally {
+      plain.close();
+      secured.close();
+      unauthenticated.close();
+    }
+  }, { sasl: { users: USERS }, listeners: [listener('INTERNAL', 'PLAINTEXT'), listener('SASL_PLAINTEXT', 'SASL_PLAINTEXT')] });
+});
+
+test('a listener\'s advertised address is what its clients are told; a wildcard host is advertised as loopback', async () => {
+  await withBroker(async ({ listeners, broker }) => {
+    assert.equal(listeners.OUTSIDE, 'kafka.example.com:19092');
+    const bound = broker.listeners.find((l) => l.name === 'OUTSIDE')!;
+    const c = await KafkaClient.connectTo(`127.0.0.1:${bound.port}`);
+    try {
+      assert.deepEqual(await addresses(c), [listeners.OUTSIDE, listeners.OUTSIDE, listeners.OUTSIDE]);
+    } finally {
+      c.close();
+    }
+  }, { listeners: [listener('OUTSIDE', 'PLAINTEXT', { advertisedHost: 'kafka.example.com', advertisedPort: 19092 })] });
+  assert.deepEqual(advertisedOf(listener('ANY', 'PLAINTEXT', { host: '0.0.0.0' }), 9092), { host: '127.0.0.1', port: 9092 });
+  assert.deepEqual(advertisedOf(listener('ANY', 'PLAINTEXT', { host: '::', advertisedHost: 'broker-1' }), 9092), { host: 'broker-1', port: 9092 });
+});
+
+test('an SSL listener beside a PLAINTEXT one: TLS only where the listener speaks it', async () => {
+  const file = (name: string) => readFile(fileURLToPath(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url)));
+  const [cert, key, ca] = await Promise.all(['server.pem', 'server.key', 'ca.pem'].map(file));
+  await withBroker(async ({ listeners }) => {
+    const secure = await KafkaClient.connectTo(listeners.SSL!, 'tls', { ca });
+    const plain = await KafkaClient.connectTo(listeners.PLAINTEXT!);
+    try {
+      assert.deepEqual(await addresses(secure), [listeners.SSL, listeners.SSL, listeners.SSL]);
+      assert.deepEqual(await addresses(plain), [listeners.PLAINTEXT, listeners.PLAINTEXT, listeners.PLAINTEXT]);
+      await assert.rejects(KafkaClient.connectTo(listeners.PLAINTEXT!, 'tls', { ca }).then((c) => metadata(c).finally(() => c.close())));
+    } finally {
+      secure.close();
+      plain.close();
+    }
+  }, { tls: { cert, key, ca, clientAuth: 'none' }, listeners: [listener('SSL', 'SSL'), listener('PLAINTEXT', 'PLAINTEXT')] });
+});
+
+test('listeners that cannot be served are refused at start', async () => {
+  await assert.rejects(startBroker({ listeners: [listener('SSL', 'SSL')] }), /listener SSL is SSL, which needs the TLS certificate and key/);
+  await assert.rejects(startBroker({ listeners: [listener('A', 'SASL_PLAINTEXT')] }), /listener A is SASL_PLAINTEXT, which needs SASL users/);
+  await assert.rejects(startBroker({ listeners: [listener('A', 'PLAINTEXT'), listener('a', 'PLAINTEXT')] }), /listener a is named twice/);
+  await assert.rejects(startBroker({ listeners: [] }), /a broker needs at least one listener/);
+});
