@@ -45,9 +45,7 @@ export class ConnectionLimits {
 
   /** A connection from `host` closed, or was never served: its room goes to the longest waiting, if any. */
   release(host: string): void {
-    const count = (this.perHost.get(host) ?? 1) - 1;
-    if (count > 0) this.perHost.set(host, count);
-    else this.perHost.delete(host);
+    this.uncount(host);
     const next = this.waiting.shift();
     if (next) next.pending.admit();
     else this.served--;
@@ -56,11 +54,15 @@ export class ConnectionLimits {
   /** Refuses every connection still waiting (shutdown). */
   refuseWaiting(): void {
     for (const { host, pending } of this.waiting.splice(0)) {
-      const count = (this.perHost.get(host) ?? 1) - 1;
-      if (count > 0) this.perHost.set(host, count);
-      else this.perHost.delete(host);
+      this.uncount(host);
       pending.refuse();
     }
+  }
+
+  private uncount(host: string): void {
+    const count = (this.perHost.get(host) ?? 1) - 1;
+    if (count > 0) this.perHost.set(host, count);
+    else this.perHost.delete(host);
   }
 }
 
