@@ -152,7 +152,7 @@ export class Broker {
   readonly transactions: TransactionCoordinator;
   private readonly servers: Server[] = [];
   /** The listeners as bound, in the order configured. */
-  private readonly bound: (Listener & { port: number })[] = [];
+  private readonly bound: BoundListener[] = [];
   private closing: Promise<void> | null = null;
   private readonly topicCreations = new Map<string, Promise<TopicState>>();
   private readonly closingListeners = new Set<() => void>();
@@ -251,7 +251,7 @@ export class Broker {
       await groups.load();
       await broker.transactions.load();
       for (const l of listeners) {
-        const listener: Listener & { port: number } = { name: l.name, securityProtocol: l.securityProtocol, port: 0, advertised: { host: '', port: 0 } };
+        const listener: BoundListener = { name: l.name, securityProtocol: l.securityProtocol, host: l.host, port: 0, advertised: { host: '', port: 0 } };
         const server = await listen(
           l.host,
           l.port,
@@ -304,7 +304,7 @@ export class Broker {
   }
 
   /** Every listener, with the port it is bound to. */
-  get listeners(): readonly (Listener & { port: number })[] {
+  get listeners(): readonly BoundListener[] {
     return this.bound;
   }
 
@@ -460,6 +460,9 @@ async function saslOf(config: SaslConfig, managed: ScramCredentialStore): Promis
   if (!Number.isInteger(maxReauthMs) || maxReauthMs < 0) throw new Error(`SASL's maxReauthMs must be a whole number of milliseconds, 0 for sessions that never end; got ${maxReauthMs}`);
   return { mechanisms, users: await SaslUsers.fromPasswords(config.users, managed), maxReauthMs };
 }
+
+/** A listener as bound: its host and the port it got. */
+export type BoundListener = Listener & { host: string; port: number };
 
 /** The listeners configured, or the one `host`, `port`, `tls` and `sasl` make. */
 function listenerConfigs(config: BrokerConfig): ListenerConfig[] {

@@ -68,6 +68,9 @@ export function describeTopicConfigs(broker: Broker, topic: TopicState): Describ
 }
 
 /** The broker's own settings (from `sluice start`) and their types: read-only here, as the ones Kafka cannot change at run time. */
+/** `host:port`, an IPv6 host in brackets (as Kafka writes listeners). */
+const hostPort = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+
 function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
   const c = broker.config;
   return {
@@ -78,6 +81,14 @@ function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
     'queued.max.request.bytes': [String(c.queuedMaxRequestBytes), ConfigType.LONG],
     'connections.max.idle.ms': [String(c.idleTimeoutMs), ConfigType.LONG],
     'log.dirs': [c.dataDir, ConfigType.STRING],
+    listeners: [broker.listeners.map((l) => `${l.name}://${hostPort(l.host, l.port)}`).join(','), ConfigType.STRING],
+    'advertised.listeners': [broker.listeners.map((l) => `${l.name}://${hostPort(l.advertised.host, l.advertised.port)}`).join(','), ConfigType.STRING],
+    'listener.security.protocol.map': [broker.listeners.map((l) => `${l.name}:${l.securityProtocol}`).join(','), ConfigType.STRING],
+    'max.connections': [String(c.maxConnections), ConfigType.INT],
+    'max.connections.per.ip': [String(c.maxConnectionsPerIp), ConfigType.INT],
+    'max.connections.per.ip.overrides': [Object.entries(c.maxConnectionsPerIpOverrides).map(([ip, n]) => `${ip}:${n}`).join(','), ConfigType.STRING],
+    'connections.max.reauth.ms': [String(broker.sasl?.maxReauthMs ?? 0), ConfigType.LONG],
+    'ssl.principal.mapping.rules': [c.principalMappingRules, ConfigType.STRING],
   };
 }
 
