@@ -204,7 +204,7 @@ export class Broker {
     // refused before the data dir is opened
     principalMapper(full.principalMappingRules);
     const listeners = listenerConfigs(full);
-    const refusal = listenersRefusal(listeners, full.tls !== null, full.sasl !== null);
+    const refusal = listenersRefusal(listeners, full.tls, full.sasl !== null);
     if (refusal !== null) throw new Error(refusal);
     const opening = performance.now();
     const logs = await LogManager.open({
@@ -251,7 +251,7 @@ export class Broker {
       await groups.load();
       await broker.transactions.load();
       for (const l of listeners) {
-        const listener: BoundListener = { name: l.name, securityProtocol: l.securityProtocol, host: l.host, port: 0, advertised: { host: '', port: 0 } };
+        const listener: BoundListener = { name: l.name, securityProtocol: l.securityProtocol, saslMechanisms: l.saslMechanisms, host: l.host, port: 0, advertised: { host: '', port: 0 } };
         const server = await listen(
           l.host,
           l.port,
@@ -265,7 +265,7 @@ export class Broker {
               logger.info({ remote, listener: l.name, code, reason }, 'closing connection: TLS handshake failed');
             },
           },
-          usesTls(l.securityProtocol) ? full.tls : null,
+          usesTls(l.securityProtocol) ? { ...full.tls!, clientAuth: l.tlsClientAuth ?? full.tls!.clientAuth } : null,
         );
         broker.servers.push(server);
         // kept from the listen: once closing, a server no longer has an address, and requests still get answers
@@ -281,7 +281,7 @@ export class Broker {
       await logs.close();
       throw err;
     }
-    const anonymous = listeners.filter((l) => !usesSasl(l.securityProtocol) && (!usesTls(l.securityProtocol) || full.tls?.clientAuth === 'none'));
+    const anonymous = listeners.filter((l) => !usesSasl(l.securityProtocol) && (!usesTls(l.securityProtocol) || (l.tlsClientAuth ?? full.tls?.clientAuth) === 'none'));
     if (authorizer !== null && anonymous.length > 0) {
       logger.warn({ listeners: anonymous.map((l) => l.name) }, 'ACLs are on, but clients cannot say who they are (no SASL, no TLS client certificates): every client is User:ANONYMOUS');
     }

@@ -1,3 +1,5 @@
+import { SASL_MECHANISMS, type SaslMechanism } from './sasl-credentials.js';
+
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 export const SECURITY_PROTOCOLS: readonly SecurityProtocol[] = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
 
@@ -16,12 +18,18 @@ export interface ListenerConfig {
   /** Where clients are told to connect (Metadata, FindCoordinator, DescribeCluster) when they came in here. */
   advertisedHost?: string;
   advertisedPort?: number;
+  /** This listener's own ssl.client.auth (Kafka's listener.name.NAME.ssl.client.auth); default the broker's. */
+  tlsClientAuth?: 'required' | 'requested' | 'none';
+  /** The SASL mechanisms this listener offers (listener.name.NAME.sasl.enabled.mechanisms); default the broker's. */
+  saslMechanisms?: readonly SaslMechanism[];
 }
 
 /** What a connection knows of the listener it came in on. */
 export interface Listener {
   name: string;
   securityProtocol: SecurityProtocol;
+  /** The SASL mechanisms offered here, where they differ from the broker's. */
+  saslMechanisms?: readonly SaslMechanism[];
   /** The host and port clients of this listener are told to connect to. */
   advertised: { host: string; port: number };
 }
@@ -44,7 +52,7 @@ export function advertisedOf(config: ListenerConfig, boundPort: number): { host:
  * Checks a broker's listeners against what it can serve: names unique, a TLS listener only with a certificate, a SASL
  * one only with users; returns why not, or null.
  */
-export function listenersRefusal(listeners: readonly ListenerConfig[], tls: boolean, sasl: boolean): string | null {
+export function listenersRefusal(listeners: readonly ListenerConfig[], tls: { ca?: Buffer } | null, sasl: boolean): string | null {
   if (listeners.length === 0) return 'a broker needs at least one listener';
   const names = new Set<string>();
   for (const l of listeners) {
@@ -54,6 +62,11 @@ export function listenersRefusal(listeners: readonly ListenerConfig[], tls: bool
     if (!SECURITY_PROTOCOLS.includes(l.securityProtocol)) return `listener ${l.name}: unknown security protocol ${l.securityProtocol}`;
     if (usesTls(l.securityProtocol) && !tls) return `listener ${l.name} is ${l.securityProtocol}, which needs the TLS certificate and key`;
     if (usesSasl(l.securityProtocol) && !sasl) return `listener ${l.name} is ${l.securityProtocol}, which needs SASL users`;
+    if (l.tlsClientAuth !== undefined && !usesTls(l.securityProtocol)) return `listener ${l.name} is ${l.securityProtocol}: it has no TLS for a client auth setting`;
+    if (l.tlsClientAuth === 'required' && tls?.ca === undefined) return `listener ${l.name} requires client certificates, which needs the CA that signs them`;
+    if (l.saslMechanisms !== undefined && !usesSasl(l.securityProtocol)) return `listener ${l.name} is ${l.securityProtocol}: it has no SASL for mechanisms`;
+    const unknown = l.saslMechanisms?.find((m) => !SASL_MECHANISMS.includes(m));
+    if (l.saslMechanisms?.length === 0 || unknown !== undefined) return `listener ${l.name}'s SASL mechanisms must be some of ${SASL_MECHANISMS.join(', ')}`;
   }
   return null;
 }

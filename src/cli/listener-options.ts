@@ -1,6 +1,7 @@
 // `sluice start`'s listener options, as Kafka's broker configs spell them: listeners, advertised.listeners and
 // listener.security.protocol.map.
 import { SECURITY_PROTOCOLS, type ListenerConfig, type SecurityProtocol } from '../broker/listeners.js';
+import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
 import { UsageError } from './usage-error.js';
 
 interface Endpoint {
@@ -51,4 +52,33 @@ export function listenersFrom(listeners: Endpoint[], advertised: Endpoint[], map
     const shown = advertised.find((a) => a.name.toUpperCase() === l.name.toUpperCase());
     return { name: l.name, securityProtocol: protocol, host: l.host, port: l.port, advertisedHost: shown?.host, advertisedPort: shown?.port };
   });
+}
+
+/** One `--listener-config` setting: a listener's client auth or SASL mechanisms. */
+export type ListenerSetting = { listener: string } & ({ key: 'ssl.client.auth'; value: 'required' | 'requested' | 'none' } | { key: 'sasl.enabled.mechanisms'; value: SaslMechanism[] });
+
+/** Parses `NAME.key=value` into `into`, checked. */
+export function listenerSetting(text: string, into: ListenerSetting[]): void {
+  const m = /^([A-Za-z0-9_]+)\.(ssl\.client\.auth|sasl\.enabled\.mechanisms)=(.+)$/.exec(text.trim());
+  if (!m) throw new UsageError(`listener-config must be NAME.ssl.client.auth=VALUE or NAME.sasl.enabled.mechanisms=VALUE, got ${JSON.stringify(text)}`);
+  const [, listener, key, value] = m as unknown as [string, string, string, string];
+  if (key === 'ssl.client.auth') {
+    if (value !== 'required' && value !== 'requested' && value !== 'none') throw new UsageError(`listener-config ${listener}.ssl.client.auth must be required, requested or none, got ${JSON.stringify(value)}`);
+    into.push({ listener, key: 'ssl.client.auth', value });
+  } else {
+    const mechanisms = value.split(',').map((s) => s.trim());
+    if (mechanisms.some((x) => !SASL_MECHANISMS.includes(x as SaslMechanism))) throw new UsageError(`listener-config ${listener}.sasl.enabled.mechanisms must be some of ${SASL_MECHANISMS.join(', ')}, got ${JSON.stringify(value)}`);
+    into.push({ listener, key: 'sasl.enabled.mechanisms', value: mechanisms as SaslMechanism[] });
+  }
+}
+
+/** The listeners with their own settings applied; a setting of a listener `--listeners` does not name is refused. */
+export function withListenerSettings(listeners: ListenerConfig[], settings: readonly ListenerSetting[]): ListenerConfig[] {
+  for (const s of settings) {
+    const l = listeners.find((x) => x.name.toUpperCase() === s.listener.toUpperCase());
+    if (!l) throw new UsageError(`listener-config names ${s.listener}, which --listeners does not`);
+    if (s.key === 'ssl.client.auth') l.tlsClientAuth = s.value;
+    else l.saslMechanisms = s.value;
+  }
+  return listeners;
 }

@@ -108,7 +108,7 @@ const aclCommand = (usage: string, summary: string, run: Command['run']): Comman
 });
 
 const startOptions: Options = Object.fromEntries([
-  ...START_SETTINGS.map((s) => [s.flag, { type: 'string', multiple: s.flag === 'log-config' } as const]),
+  ...START_SETTINGS.map((s) => [s.flag, { type: 'string', multiple: s.repeatable !== undefined } as const]),
   ['config', { type: 'string', short: 'c' }],
   ['log-level', { type: 'string', default: process.env.SLUICE_LOG_LEVEL ?? 'info' }],
   ['log-format', { type: 'string', default: process.env.SLUICE_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json') }],

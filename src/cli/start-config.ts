@@ -6,7 +6,7 @@ import { DEFAULT_LOG_CONFIG, TOPIC_CONFIG_KEYS, applyTopicConfigs } from '../sto
 import { UsageError } from './usage-error.js';
 import { isPrincipal } from '../protocol/acl.js';
 import { principalMapper } from '../broker/principal-mapping.js';
-import { endpoints, listenersFrom, protocolMap } from './listener-options.js';
+import { endpoints, listenerSetting, listenersFrom, protocolMap, withListenerSettings, type ListenerSetting } from './listener-options.js';
 import { listenersRefusal } from '../broker/listeners.js';
 
 /** One `sluice start` setting: its flag, its SLUICE_* variable, its config-file key, and how to parse it. */
@@ -14,6 +14,8 @@ interface Setting {
   flag: string;
   help: string;
   apply: (config: BrokerConfig, raw: string) => void;
+  /** A flag given any number of times; its SLUICE_* variable holds the values separated by this. */
+  repeatable?: string;
 }
 
 function int(name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -61,7 +63,7 @@ const NO_BYTES = Buffer.alloc(0);
  * The listener options' text while the sources are applied (a file, the environment, flags): they combine only once
  * all are known, as the map may come from another source than the listeners.
  */
-const listenerTexts = new WeakMap<BrokerConfig, { listeners?: string; advertised?: string; map?: string }>();
+const listenerTexts = new WeakMap<BrokerConfig, { listeners?: string; advertised?: string; map?: string; settings?: ListenerSetting[] }>();
 const listenerText = (c: BrokerConfig) => {
   let texts = listenerTexts.get(c);
   if (!texts) listenerTexts.set(c, (texts = {}));
@@ -191,7 +193,14 @@ export const START_SETTINGS: readonly Setting[] = [
     apply: (c, v) => (c.acls = { ...c.acls, allowEveryoneIfNoAclFound: bool('allow-everyone-if-no-acl-found', v) }),
   },
   {
+    flag: 'listener-config',
+    help: 'a listener\'s own setting, NAME.ssl.client.auth=required|requested|none or NAME.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN (repeatable; Kafka\'s listener.name.NAME.*; variable: ;-separated)',
+    repeatable: ';',
+    apply: (c, v) => void listenerSetting(v, (listenerText(c).settings ??= [])),
+  },
+  {
     flag: 'log-config',
+    repeatable: ',',
     help: 'broker-wide topic config default, name=value (repeatable), e.g. flush.policy=none',
     apply: (c, v) => {
       const at = v.indexOf('=');
@@ -237,7 +246,7 @@ export function resolveStartConfig(flags: Record<string, string | string[] | boo
   }
   for (const s of START_SETTINGS) {
     const v = env[envName(s.flag)];
-    if (v !== undefined && v !== '') apply(s.flag, s.flag === 'log-config' ? v.split(',') : v, envName(s.flag));
+    if (v !== undefined && v !== '') apply(s.flag, s.repeatable !== undefined ? v.split(s.repeatable) : v, envName(s.flag));
   }
   for (const s of START_SETTINGS) {
     const v = flags[s.flag];
@@ -248,11 +257,14 @@ export function resolveStartConfig(flags: Record<string, string | string[] | boo
   if (texts.listeners !== undefined) {
     const set = (['host', 'port', 'advertised-host', 'advertised-port'] as const).filter((f) => flags[f] !== undefined || env[envName(f)] !== undefined);
     if (set.length > 0) throw new UsageError(`--listeners replaces ${set.map((f) => `--${f}`).join(' and ')}: give each listener's host and port in it`);
-    config.listeners = listenersFrom(endpoints('listeners', texts.listeners), texts.advertised === undefined ? [] : endpoints('advertised-listeners', texts.advertised), texts.map === undefined ? {} : protocolMap(texts.map));
-    const refusal = listenersRefusal(config.listeners, config.tls !== null, config.sasl !== null);
+    config.listeners = withListenerSettings(
+      listenersFrom(endpoints('listeners', texts.listeners), texts.advertised === undefined ? [] : endpoints('advertised-listeners', texts.advertised), texts.map === undefined ? {} : protocolMap(texts.map)),
+      texts.settings ?? [],
+    );
+    const refusal = listenersRefusal(config.listeners, config.tls, config.sasl !== null);
     if (refusal !== null) throw new UsageError(`${refusal} (--tls-cert and --tls-key, --sasl-users)`);
-  } else if (texts.advertised !== undefined || texts.map !== undefined) {
-    throw new UsageError('--advertised-listeners and --listener-security-protocol-map need --listeners');
+  } else if (texts.advertised !== undefined || texts.map !== undefined || texts.settings !== undefined) {
+    throw new UsageError('--advertised-listeners, --listener-security-protocol-map and --listener-config need --listeners');
   }
   if (config.maxConnectionsPerIp === 0 && Object.keys(config.maxConnectionsPerIpOverrides).length === 0) {
     throw new UsageError('--max-connections-per-ip 0 refuses every address: give the ones to let in with --max-connections-per-ip-overrides');

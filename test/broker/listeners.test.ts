@@ -110,3 +110,42 @@ test('DescribeConfigs of the broker lists its listeners, connection limits, sess
     principalMappingRules: 'RULE:^CN=([^,]+)$/$1/,DEFAULT',
   });
 });
+
+test('listeners with settings of their own: client certificates required on one, not on the other; each its SASL mechanisms', async () => {
+  const file = (name: string) => readFile(fileURLToPath(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url)));
+  const [cert, key, ca, alicePem, aliceKey] = await Promise.all(['server.pem', 'server.key', 'ca.pem', 'client.pem', 'client.key'].map(file));
+  await withBroker(async ({ listeners }) => {
+    const served = async (address: string, tls: { cert?: Buffer; key?: Buffer }) => {
+      const c = await KafkaClient.connectTo(address, 'own-settings', { ca, ...tls });
+      try {
+        return (await metadata(c)).brokers.length === 1;
+      } catch {
+        return false;
+      } finally {
+        c.close();
+      }
+    };
+    assert.equal(await served(listeners.INTERNAL!, { cert: alicePem, key: aliceKey }), true);
+    assert.equal(await served(listeners.INTERNAL!, {}), false, 'INTERNAL requires a client certificate');
+    const external = await KafkaClient.connectTo(listeners.EXTERNAL!, 'external', { ca });
+    try {
+      assert.deepEqual(await external.send(17, 1, { mechanism: 'PLAIN' }), { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms: ['SCRAM-SHA-512'] });
+    } finally {
+      external.close();
+    }
+    const scram = await KafkaClient.connectTo(listeners.EXTERNAL!, 'external', { ca });
+    try {
+      await authenticate(scram, { mechanism: 'SCRAM-SHA-512', username: 'alice', password: 'alice-secret' });
+      assert.equal((await metadata(scram)).brokers.length, 1, 'EXTERNAL asks for no certificate');
+    } finally {
+      scram.close();
+    }
+  }, {
+    tls: { cert, key, ca, clientAuth: 'none' },
+    sasl: { users: USERS },
+    listeners: [listener('INTERNAL', 'SSL', { tlsClientAuth: 'required' }), listener('EXTERNAL', 'SASL_SSL', { saslMechanisms: ['SCRAM-SHA-512'] })],
+  });
+  await assert.rejects(startBroker({ listeners: [listener('A', 'PLAINTEXT', { tlsClientAuth: 'required' })] }), /listener A is PLAINTEXT: it has no TLS for a client auth setting/);
+  await assert.rejects(startBroker({ listeners: [listener('A', 'PLAINTEXT', { saslMechanisms: ['PLAIN'] })] }), /listener A is PLAINTEXT: it has no SASL for mechanisms/);
+  await assert.rejects(startBroker({ tls: { cert, key, clientAuth: 'none' }, listeners: [listener('A', 'SSL', { tlsClientAuth: 'required' })] }), /listener A requires client certificates, which needs the CA that signs them/);
+});

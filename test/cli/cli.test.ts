@@ -196,12 +196,19 @@ test('listeners come from --listeners, --listener-security-protocol-map and --ad
       [{ listeners: 'EXTERNAL://127.0.0.1:9093' }, /listener EXTERNAL has no security protocol: name it after one \(PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL\) or give it one in --listener-security-protocol-map/],
       [{ listeners: 'PLAINTEXT://127.0.0.1:9092', 'advertised-listeners': 'SSL://x:1' }, /advertised-listeners names SSL, which --listeners does not/],
       [{ listeners: 'PLAINTEXT://127.0.0.1:9092', port: '9093' }, /--listeners replaces --port: give each listener's host and port in it/],
-      [{ 'listener-security-protocol-map': 'A:PLAINTEXT' }, /--advertised-listeners and --listener-security-protocol-map need --listeners/],
+      [{ 'listener-security-protocol-map': 'A:PLAINTEXT' }, /--advertised-listeners, --listener-security-protocol-map and --listener-config need --listeners/],
       [{ listeners: 'PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093' }, /listener SSL is SSL, which needs the TLS certificate and key/],
       [{ listeners: 'A://127.0.0.1:9092', 'listener-security-protocol-map': 'A:TLS' }, /listener-security-protocol-map must be NAME:PROTOCOL separated by commas/],
       [{ listeners: 'A://127.0.0.1:9092,a://127.0.0.1:9093' }, /listeners names listener a twice/],
     ];
     for (const [flags, message] of refusals) assert.throws(() => resolveStartConfig(flags, {}), message, JSON.stringify(flags));
+    // a listener's own settings, from flags or the ;-separated variable
+    const own = resolveStartConfig({ listeners: 'SASL_PLAINTEXT://127.0.0.1:9092', 'sasl-users': users }, { SLUICE_LISTENER_CONFIG: 'SASL_PLAINTEXT.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN' });
+    assert.deepEqual(own.listeners![0]!.saslMechanisms, ['SCRAM-SHA-512', 'PLAIN']);
+    assert.throws(() => resolveStartConfig({ listeners: 'PLAINTEXT://127.0.0.1:9092', 'listener-config': ['OTHER.ssl.client.auth=required'] } as never, {}), /listener-config names OTHER, which --listeners does not/);
+    assert.throws(() => resolveStartConfig({ listeners: 'PLAINTEXT://127.0.0.1:9092', 'listener-config': ['PLAINTEXT.ssl.client.auth=yes'] } as never, {}), /listener-config PLAINTEXT\.ssl\.client\.auth must be required, requested or none, got "yes"/);
+    assert.throws(() => resolveStartConfig({ listeners: 'PLAINTEXT://127.0.0.1:9092', 'listener-config': ['PLAINTEXT.ssl.client.auth=required'] } as never, {}), /listener PLAINTEXT is PLAINTEXT: it has no TLS for a client auth setting/);
+    assert.throws(() => resolveStartConfig({ 'listener-config': ['A.ssl.client.auth=none'] } as never, {}), /need --listeners/);
   }));
 
 test('connection limits come from --max-connections, --max-connections-per-ip and its overrides', () => {

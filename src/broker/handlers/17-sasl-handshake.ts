@@ -19,7 +19,8 @@ export const saslHandshake: ApiHandler<SaslHandshakeRequest, SaslHandshakeRespon
   handle({ broker, version, connection, afterResponseWritten }, req) {
     // SASL is the listener's: a client of a PLAINTEXT or SSL listener cannot authenticate with it
     const sasl = usesSasl(connection.listener.securityProtocol) ? broker.sasl : null;
-    const mechanisms = [...(sasl?.mechanisms ?? [])];
+    const offered = sasl === null ? [] : (connection.listener.saslMechanisms ?? sasl.mechanisms);
+    const mechanisms = [...offered];
     const identity = connection.saslIdentity;
     if (sasl === null || connection.sasl !== null || (connection.authenticated && (identity === null || version === 0))) return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms };
     if (identity !== null && req.mechanism !== identity.mechanism) {
@@ -27,7 +28,7 @@ export const saslHandshake: ApiHandler<SaslHandshakeRequest, SaslHandshakeRespon
       afterResponseWritten(() => connection.close());
       return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms: [identity.mechanism] };
     }
-    if (!sasl.mechanisms.includes(req.mechanism as SaslMechanism)) {
+    if (!offered.includes(req.mechanism as SaslMechanism)) {
       broker.logger.info({ remote: connection.remote, mechanism: req.mechanism, offered: mechanisms }, 'closing connection: SASL mechanism not offered');
       afterResponseWritten(() => connection.close());
       return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms };
