@@ -251,7 +251,7 @@ export class Broker {
       await groups.load();
       await broker.transactions.load();
       for (const l of listeners) {
-        const listener: BoundListener = { name: l.name, securityProtocol: l.securityProtocol, saslMechanisms: l.saslMechanisms, host: l.host, port: 0, advertised: { host: '', port: 0 } };
+        const listener: BoundListener = { name: l.name, securityProtocol: l.securityProtocol, saslMechanisms: l.saslMechanisms, tlsClientAuth: l.tlsClientAuth, host: l.host, port: 0, advertised: { host: '', port: 0 } };
         const server = await listen(
           l.host,
           l.port,
@@ -461,8 +461,8 @@ async function saslOf(config: SaslConfig, managed: ScramCredentialStore): Promis
   return { mechanisms, users: await SaslUsers.fromPasswords(config.users, managed), maxReauthMs };
 }
 
-/** A listener as bound: its host and the port it got. */
-export type BoundListener = Listener & { host: string; port: number };
+/** A listener as bound: its host and the port it got, and its own client certificate setting. */
+export type BoundListener = Listener & { host: string; port: number; tlsClientAuth?: ListenerConfig['tlsClientAuth'] };
 
 /** The listeners configured, or the one `host`, `port`, `tls` and `sasl` make. */
 function listenerConfigs(config: BrokerConfig): ListenerConfig[] {

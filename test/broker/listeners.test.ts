@@ -137,6 +137,9 @@ test('listeners with settings of their own: client certificates required on one,
     try {
       await authenticate(scram, { mechanism: 'SCRAM-SHA-512', username: 'alice', password: 'alice-secret' });
       assert.equal((await metadata(scram)).brokers.length, 1, 'EXTERNAL asks for no certificate');
+      const keys = ['listener.name.internal.ssl.client.auth', 'listener.name.external.sasl.enabled.mechanisms'];
+      const described = await scram.send(32, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: keys }], includeSynonyms: false, includeDocumentation: false });
+      assert.deepEqual(described.results[0].configs.map((e: { name: string; value: string }) => [e.name, e.value]), [[keys[0], 'required'], [keys[1], 'SCRAM-SHA-512']]);
     } finally {
       scram.close();
     }

@@ -89,6 +89,13 @@ function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
     'max.connections.per.ip.overrides': [Object.entries(c.maxConnectionsPerIpOverrides).map(([ip, n]) => `${ip}:${n}`).join(','), ConfigType.STRING],
     'connections.max.reauth.ms': [String(broker.sasl?.maxReauthMs ?? 0), ConfigType.LONG],
     'ssl.principal.mapping.rules': [c.principalMappingRules, ConfigType.STRING],
+    ...Object.fromEntries(broker.listeners.flatMap((l) => {
+      const prefix = `listener.name.${l.name.toLowerCase()}`;
+      return [
+        ...(l.tlsClientAuth === undefined ? [] : [[`${prefix}.ssl.client.auth`, [l.tlsClientAuth, ConfigType.STRING]]]),
+        ...(l.saslMechanisms === undefined ? [] : [[`${prefix}.sasl.enabled.mechanisms`, [l.saslMechanisms.join(','), ConfigType.LIST]]]),
+      ];
+    })),
   };
 }
 
