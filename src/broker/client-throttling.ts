@@ -18,6 +18,7 @@ type RateKey = Exclude<ClientQuotaKey, 'controller_mutation_rate'>;
 
 interface Resolved {
   version: number;
+  principal: string;
   clientId: string | null;
   limits: Map<ClientQuotaKey, { limit: number; usage: string } | null>;
 }
@@ -36,7 +37,7 @@ export class ClientThrottling {
   ]);
   private readonly mutations = new Map<string, TokenBucket>();
   private readonly connections = new Map<string, SampledRate>();
-  /** What each connection's quotas resolved to, until the quotas or its client id change. */
+  /** What each connection's quotas resolved to, until the quotas, its principal or its client id change. */
   private readonly resolved = new WeakMap<QuotaClient, Resolved>();
   private readonly stopSweeping: () => void;
 
@@ -138,8 +139,8 @@ export class ClientThrottling {
   private limit(key: ClientQuotaKey, client: QuotaClient): { limit: number; usage: string } | null {
     if (!this.quotas.inUse(key)) return null;
     let resolved = this.resolved.get(client);
-    if (!resolved || resolved.version !== this.quotas.version || resolved.clientId !== client.clientId) {
-      resolved = { version: this.quotas.version, clientId: client.clientId, limits: new Map() };
+    if (!resolved || resolved.version !== this.quotas.version || resolved.clientId !== client.clientId || resolved.principal !== client.principal) {
+      resolved = { version: this.quotas.version, principal: client.principal, clientId: client.clientId, limits: new Map() };
       this.resolved.set(client, resolved);
     }
     let limit = resolved.limits.get(key);

@@ -269,3 +269,15 @@ test('connections from an address past its rate are throttled for at most a wind
     assert.equal(t.recordConnection('10.0.0.1'), 0);
   });
 });
+
+test('a connection\'s limits are resolved again when its principal or client id changes', async () => {
+  await withThrottling([set([user('alice')], { producer_byte_rate: 1_000 }), set([client('app')], { producer_byte_rate: 1_000_000 })], async (t) => {
+    const connection = { principal: 'User:ANONYMOUS', clientId: 'app' as string | null };
+    assert.equal(t.recordProduce(connection, 20_000), 0, 'the client id\'s quota');
+    connection.principal = 'User:alice';
+    assert.equal(t.recordProduce(connection, 20_000), 10_000, 'alice\'s: 2,000/s against 1,000/s');
+    connection.principal = 'User:bob';
+    connection.clientId = 'other';
+    assert.equal(t.recordProduce(connection, 10_000_000), 0, 'no quota');
+  });
+});
