@@ -66,11 +66,15 @@ export interface BrokerConfig {
   /** Transaction settings (largest timeout, timeout check interval, transactional id expiration). */
   transactions: Partial<TransactionConfig>;
   /**
-   * SASL authentication (the listener's security protocol is then SASL_PLAINTEXT): the users and their passwords,
-   * and the mechanisms offered (default: all of SASL_MECHANISMS). Null: none, every client is served (PLAINTEXT).
+   * SASL authentication: the users and their passwords, and the mechanisms offered (default: all of SASL_MECHANISMS).
+   * Without `listeners`, the one listener's security protocol is then SASL_PLAINTEXT (SASL_SSL with `tls`); with them,
+   * the SASL listeners ask for it. Null: none, every client is served.
    */
   sasl: SaslConfig | null;
-  /** TLS on the listener (its security protocol is then SSL, or SASL_SSL with `sasl`); null: none. */
+  /**
+   * The certificate TLS is served with. Without `listeners`, the one listener then speaks TLS (SSL, or SASL_SSL with
+   * `sasl`); with them, the TLS listeners do. Null: none.
+   */
   tls: TlsSettings | null;
   /**
    * The ports the broker listens on, each with its own security protocol (TLS with `tls`, SASL with `sasl`); null:
@@ -169,7 +173,7 @@ export class Broker {
     readonly logs: LogManager,
     readonly groups: GroupCoordinator,
     readonly logger: Logger,
-    /** What SASL clients must authenticate with, or null when the listener takes any client. */
+    /** What SASL clients must authenticate with (on SASL listeners), or null without SASL. */
     readonly sasl: { mechanisms: readonly SaslMechanism[]; users: SaslUsers; maxReauthMs: number } | null,
     /** The ACLs that decide what each principal may do, or null when anyone may do anything. */
     readonly authorizer: Authorizer | null,
