@@ -2,9 +2,7 @@
 // API answers a client the ACLs do not allow (Kafka's codes, in Kafka's places), what a grant then allows, and the
 // ACLs kept across a restart.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { nodeFileSystem, type FileSystem } from '../../src/io/file-system.js';
 import { authenticate } from '../../src/admin/sasl-client.js';
@@ -15,6 +13,7 @@ import type { RunningBroker, StartBrokerOptions } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
 import { capturedLogger } from '../helpers/captured-logger.js';
 import { withTempDir } from '../helpers/temp-dir.js';
+import { tlsFixture } from '../helpers/tls-fixtures.js';
 
 const USERS = { admin: 'admin-secret', alice: 'alice-secret', bob: 'bob-secret' };
 const ACLS: StartBrokerOptions = { sasl: { users: USERS }, acls: { enabled: true, superUsers: ['User:admin'] } };
@@ -302,10 +301,7 @@ test('what grants allow: a consumer, an idempotent and a transactional producer,
 });
 
 test('the principal: a verified TLS client certificate\'s distinguished name, an unverified one\'s or none\'s ANONYMOUS, SASL\'s user over TLS', async () => {
-  const file = (name: string) => readFile(fileURLToPath(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url)));
-  const [cert, key, ca, alicePem, aliceKey, malloryPem, malloryKey] = await Promise.all(
-    ['server.pem', 'server.key', 'ca.pem', 'client.pem', 'client.key', 'untrusted-client.pem', 'untrusted-client.key'].map(file),
-  );
+  const [cert, key, ca, alicePem, aliceKey, malloryPem, malloryKey] = ['server.pem', 'server.key', 'ca.pem', 'client.pem', 'client.key', 'untrusted-client.pem', 'untrusted-client.key'].map(tlsFixture);
   // each principal may see one topic
   const seen: [string, string][] = [['User:CN=alice', 'a'], ['User:CN=mallory', 'm'], ['User:ANONYMOUS', 'anon'], ['User:bob', 'b']];
   const visible = async (bootstrap: string, tls: { cert?: Buffer; key?: Buffer }, sasl?: keyof typeof USERS) => {
@@ -342,8 +338,7 @@ test('the principal: a verified TLS client certificate\'s distinguished name, an
 });
 
 test('principal mapping rules name the principal from a certificate; a certificate no rule matches is refused and logged', async () => {
-  const file = (name: string) => readFile(fileURLToPath(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url)));
-  const [cert, key, ca, alicePem, aliceKey] = await Promise.all(['server.pem', 'server.key', 'ca.pem', 'client.pem', 'client.key'].map(file));
+  const [cert, key, ca, alicePem, aliceKey] = ['server.pem', 'server.key', 'ca.pem', 'client.pem', 'client.key'].map(tlsFixture);
   const tls = { cert, key, ca, clientAuth: 'requested' as const };
   await withBroker(async ({ bootstrap, broker }) => {
     await broker.createTopic('mine', 1, {});

@@ -2,15 +2,14 @@
 // on (Metadata, FindCoordinator, DescribeCluster), SASL is asked only where the listener's protocol says so, TLS
 // only on TLS listeners, and listeners that cannot be served are refused at start.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { authenticate } from '../../src/admin/sasl-client.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { advertisedOf, type ListenerConfig } from '../../src/broker/listeners.js';
 import { startBroker } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
+import { tlsFixture } from '../helpers/tls-fixtures.js';
 
 const USERS = { alice: 'alice-secret' };
 const metadata = (c: KafkaClient) => c.send(3, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
@@ -60,8 +59,7 @@ test('a listener\'s advertised address is what its clients are told; a wildcard 
 });
 
 test('an SSL listener beside a PLAINTEXT one: TLS only where the listener speaks it', async () => {
-  const file = (name: string) => readFile(fileURLToPath(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url)));
-  const [cert, key, ca] = await Promise.all(['server.pem', 'server.key', 'ca.pem'].map(file));
+  const [cert, key, ca] = ['server.pem', 'server.key', 'ca.pem'].map(tlsFixture);
   await withBroker(async ({ listeners }) => {
     const secure = await KafkaClient.connectTo(listeners.SSL!, 'tls', { ca });
     const plain = await KafkaClient.connectTo(listeners.PLAINTEXT!);
@@ -112,8 +110,7 @@ test('DescribeConfigs of the broker lists its listeners, connection limits, sess
 });
 
 test('listeners with settings of their own: client certificates required on one, not on the other; each its SASL mechanisms', async () => {
-  const file = (name: string) => readFile(fileURLToPath(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url)));
-  const [cert, key, ca, alicePem, aliceKey] = await Promise.all(['server.pem', 'server.key', 'ca.pem', 'client.pem', 'client.key'].map(file));
+  const [cert, key, ca, alicePem, aliceKey] = ['server.pem', 'server.key', 'ca.pem', 'client.pem', 'client.key'].map(tlsFixture);
   await withBroker(async ({ listeners }) => {
     const served = async (address: string, tls: { cert?: Buffer; key?: Buffer }) => {
       const c = await KafkaClient.connectTo(address, 'own-settings', { ca, ...tls });

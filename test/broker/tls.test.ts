@@ -1,7 +1,6 @@
 // A TLS listener at the protocol level, with Sluice's own client: requests large and small over TLS, client
 // certificates required (one the CA did not sign refused), a plaintext client refused and logged, SASL over TLS.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
@@ -11,11 +10,11 @@ import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/record
 import { withBroker } from '../helpers/broker.js';
 import { capturedLogger } from '../helpers/captured-logger.js';
 import { until } from '../helpers/until.js';
+import { tlsFixture } from '../helpers/tls-fixtures.js';
 
-const fixture = (name: string) => readFileSync(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url));
-const CA = fixture('ca.pem');
-const SERVER: TlsSettings = { cert: fixture('server.pem'), key: fixture('server.key'), ca: CA, clientAuth: 'none' };
-const CLIENT = { ca: CA, cert: fixture('client.pem'), key: fixture('client.key') };
+const CA = tlsFixture('ca.pem');
+const SERVER: TlsSettings = { cert: tlsFixture('server.pem'), key: tlsFixture('server.key'), ca: CA, clientAuth: 'none' };
+const CLIENT = { ca: CA, cert: tlsFixture('client.pem'), key: tlsFixture('client.key') };
 
 const metadata = (c: KafkaClient) => c.send(3, 9, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
 
@@ -75,7 +74,7 @@ test('with client certificates required, a client without one or with one the CA
       /connection closed|certificate required|socket hang up|ECONNRESET/,
     );
     // the handshake itself completes (OpenSSL keeps its verdict for the server to act on): the broker then closes it
-    const untrusted = { ca: CA, cert: fixture('untrusted-client.pem'), key: fixture('untrusted-client.key') };
+    const untrusted = { ca: CA, cert: tlsFixture('untrusted-client.pem'), key: tlsFixture('untrusted-client.key') };
     await assert.rejects(connected(bootstrap, untrusted, (c) => metadata(c)), /connection closed|socket hang up|ECONNRESET/);
     await until(() => lines.some((l) => l.msg === 'closing connection: TLS handshake failed' && /client certificate is not trusted: self.signed certificate/.test(String(l.reason))), 'the refusal logged');
     await connected(bootstrap, CLIENT, async (c) => assert.equal((await metadata(c)).brokers.length, 1));

@@ -5,19 +5,18 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Admin, type Acl as PlatformaticAcl, type AclFilter as PlatformaticAclFilter } from '@platformatic/kafka';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import { AclOperation as Op, AclPermission, PatternType, ResourceType, type AclBinding } from '../../src/protocol/acl.js';
 import type { StartBrokerOptions } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
 import { python } from './python-clients.js';
+import { TLS_FIXTURES_DIR } from '../helpers/tls-fixtures.js';
 
 // kafkajs is CommonJS: its enums are read off the default export
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 const USERS = { admin: 'admin-secret', alice: 'alice-secret' };
 const ACLS: StartBrokerOptions = { sasl: { users: USERS }, acls: { enabled: true, superUsers: ['User:admin'] } };
-const TLS_DIR = fileURLToPath(new URL('../../../test/helpers/fixtures/tls', import.meta.url));
 
 const allow = (resourceType: number, resourceName: string, principal: string, operation: number, patternType: number = PatternType.LITERAL): AclBinding => ({
   resourceType, resourceName, patternType, principal, host: '*', operation, permission: AclPermission.ALLOW,
@@ -71,12 +70,12 @@ test('librdkafka (confluent-kafka) over SASL: refused the topic, then the group,
 });
 
 test('librdkafka over TLS with a client certificate: the principal is its distinguished name, User:CN=alice', async () => {
-  const tlsFile = (name: string) => readFile(join(TLS_DIR, name));
+  const tlsFile = (name: string) => readFile(join(TLS_FIXTURES_DIR, name));
   const tls = { cert: await tlsFile('server.pem'), key: await tlsFile('server.key'), ca: await tlsFile('ca.pem'), clientAuth: 'required' as const };
   await withBroker(async ({ bootstrap, broker }) => {
     const alice = JSON.stringify({
-      'security.protocol': 'SSL', 'ssl.ca.location': join(TLS_DIR, 'ca.pem'),
-      'ssl.certificate.location': join(TLS_DIR, 'client.pem'), 'ssl.key.location': join(TLS_DIR, 'client.key'),
+      'security.protocol': 'SSL', 'ssl.ca.location': join(TLS_FIXTURES_DIR, 'ca.pem'),
+      'ssl.certificate.location': join(TLS_FIXTURES_DIR, 'client.pem'), 'ssl.key.location': join(TLS_FIXTURES_DIR, 'client.key'),
     });
     await broker.createTopic('orders', 1, {});
     await broker.authorizer!.create([allow(ResourceType.TOPIC, 'orders', 'User:alice', Op.ALL), allow(ResourceType.GROUP, 'readers', 'User:alice', Op.ALL)]);
@@ -89,11 +88,11 @@ test('librdkafka over TLS with a client certificate: the principal is its distin
 });
 
 test('librdkafka over TLS with principal mapping rules: its certificate names User:alice', async () => {
-  const tlsFile = (name: string) => readFile(join(TLS_DIR, name));
+  const tlsFile = (name: string) => readFile(join(TLS_FIXTURES_DIR, name));
   const tls = { cert: await tlsFile('server.pem'), key: await tlsFile('server.key'), ca: await tlsFile('ca.pem'), clientAuth: 'required' as const };
   const alice = JSON.stringify({
-    'security.protocol': 'SSL', 'ssl.ca.location': join(TLS_DIR, 'ca.pem'),
-    'ssl.certificate.location': join(TLS_DIR, 'client.pem'), 'ssl.key.location': join(TLS_DIR, 'client.key'),
+    'security.protocol': 'SSL', 'ssl.ca.location': join(TLS_FIXTURES_DIR, 'ca.pem'),
+    'ssl.certificate.location': join(TLS_FIXTURES_DIR, 'client.pem'), 'ssl.key.location': join(TLS_FIXTURES_DIR, 'client.key'),
   });
   await withBroker(async ({ bootstrap, broker }) => {
     await broker.createTopic('orders', 1, {});

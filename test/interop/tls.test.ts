@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import type { TlsSettings } from '../../src/io/tcp.js';
@@ -14,8 +13,9 @@ import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { python } from './python-clients.js';
+import { TLS_FIXTURES_DIR } from '../helpers/tls-fixtures.js';
 
-const path = (name: string) => fileURLToPath(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url));
+const path = (name: string) => `${TLS_FIXTURES_DIR}/${name}`;
 const SERVER: TlsSettings = { cert: readFileSync(path('server.pem')), key: readFileSync(path('server.key')), ca: readFileSync(path('ca.pem')), clientAuth: 'none' };
 const USERS = { alice: 'alice-secret' };
 const COUNT = 50;

@@ -1,12 +1,12 @@
 // The TCP listener: an accept that fails once it is listening is reported, and the listener goes on serving; TLS reads
 // land in the reader's memory.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { connect as connectTls } from 'node:tls';
 import { listen, type AcceptedSocket, type SocketReader, type TlsSettings } from '../../src/io/tcp.js';
 import { until } from '../helpers/until.js';
+import { tlsFixture } from '../helpers/tls-fixtures.js';
 
 test('an accept that fails after the listener is bound is reported, and later connections are still accepted', async () => {
   const accepted: AcceptedSocket[] = [];
@@ -30,8 +30,7 @@ test('an accept that fails after the listener is bound is reported, and later co
 });
 
 test('a TLS listener decrypts into the memory the reader chooses, as the plaintext one reads: bytes in order, into the buffers it handed out, no data events', async () => {
-  const fixture = (name: string) => readFileSync(new URL(`../../../test/helpers/fixtures/tls/${name}`, import.meta.url));
-  const tls: TlsSettings = { cert: fixture('server.pem'), key: fixture('server.key'), clientAuth: 'none' };
+  const tls: TlsSettings = { cert: tlsFixture('server.pem'), key: tlsFixture('server.key'), clientAuth: 'none' };
   const handedOut = new Set<Buffer>();
   const received: Buffer[] = [];
   const sockets: Socket[] = [];
@@ -48,7 +47,7 @@ test('a TLS listener decrypts into the memory the reader chooses, as the plainte
   };
   const server = await listen('127.0.0.1', 0, (accepted) => sockets.push(accepted.readWith(reader)), { onAcceptError: () => undefined, onTlsError: () => undefined }, tls);
   const { port } = server.address() as { port: number };
-  const client = connectTls({ host: '127.0.0.1', port, ca: fixture('ca.pem') });
+  const client = connectTls({ host: '127.0.0.1', port, ca: tlsFixture('ca.pem') });
   try {
     const sent = Buffer.from(Array.from({ length: 200_000 }, (_, i) => i % 251));
     await new Promise<void>((resolve, reject) => client.once('secureConnect', resolve).once('error', reject));
