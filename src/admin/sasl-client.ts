@@ -1,15 +1,12 @@
 // The client's side of SASL, for the CLI against a broker that requires it: SaslHandshake v1, then the mechanism's
 // tokens in SaslAuthenticate v1 requests, as Kafka clients send them.
 import { randomBytes } from 'node:crypto';
-import { digest, hmac, saltedPassword, SCRAM_HASHES, SCRAM_ITERATIONS, scramKeys, type SaslMechanism, type ScramMechanism } from '../broker/sasl-credentials.js';
+import { digest, hmac, saltedPassword, SCRAM_HASHES, SCRAM_ITERATIONS, scramKeys, type PasswordMechanism, type ScramMechanism } from '../broker/sasl-credentials.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { KafkaClient } from './kafka-client.js';
 
-export interface SaslLogin {
-  mechanism: SaslMechanism;
-  username: string;
-  password: string;
-}
+/** A login with a user's password (PLAIN, SCRAM) or with a bearer token an issuer signed (OAUTHBEARER). */
+export type SaslLogin = { mechanism: PasswordMechanism; username: string; password: string } | { mechanism: 'OAUTHBEARER'; token: string };
 
 /** Authenticates `client`'s connection as `login` says. Throws KafkaError with the broker's code and reason. */
 export async function authenticate(client: KafkaClient, login: SaslLogin): Promise<void> {
@@ -22,6 +19,11 @@ export async function authenticate(client: KafkaClient, login: SaslLogin): Promi
     if (res.errorCode !== ErrorCode.NONE) throw new KafkaError(res.errorCode, res.errorMessage ?? 'SASL authentication failed');
     return (res.authBytes as Buffer).toString();
   };
+  if (login.mechanism === 'OAUTHBEARER') {
+    // a refused token is answered with an error, to which the client says %x01 to hear the failure (RFC 7628)
+    if ((await step(`n,,\x01auth=Bearer ${login.token}\x01\x01`)) !== '') await step('\x01');
+    return;
+  }
   if (login.mechanism === 'PLAIN') {
     await step(`\0${login.username}\0${login.password}`);
     return;

@@ -12,6 +12,7 @@ import { dispatchFrame } from './dispatch.js';
 import { HANDLERS } from './handlers/index.js';
 import { AppendOrder } from './append-order.js';
 import { BufferPool } from './buffer-pool.js';
+import { OAuthBearerValidator, type OAuthBearerConfig } from './oauth-bearer.js';
 import { SASL_MECHANISMS, SaslUsers, type SaslMechanism } from './sasl-credentials.js';
 import { QueuedRequestBytes } from './queued-request-bytes.js';
 import { FetchMemory } from './fetch-memory.js';
@@ -66,7 +67,7 @@ export interface BrokerConfig {
   /** Transaction settings (largest timeout, timeout check interval, transactional id expiration). */
   transactions: Partial<TransactionConfig>;
   /**
-   * SASL authentication: the users and their passwords, and the mechanisms offered (default: all of SASL_MECHANISMS).
+   * SASL authentication: the users and their passwords, OAUTHBEARER's token settings, and the mechanisms offered.
    * Without `listeners`, the one listener's security protocol is then SASL_PLAINTEXT (SASL_SSL with `tls`); with them,
    * the SASL listeners ask for it. Null: none, every client is served.
    */
@@ -98,8 +99,12 @@ export interface AclsConfig extends AuthorizerConfig {
 }
 
 export interface SaslConfig {
-  users: Readonly<Record<string, string>>;
+  /** Users and their passwords, for PLAIN and SCRAM (more can be added through AlterUserScramCredentials). */
+  users?: Readonly<Record<string, string>>;
+  /** Default: PLAIN and SCRAM when there are users, OAUTHBEARER when `oauthBearer` is set. */
   mechanisms?: readonly SaslMechanism[];
+  /** How OAUTHBEARER tokens are validated: the issuer's keys, and what a token must say. */
+  oauthBearer?: OAuthBearerConfig;
   /**
    * How long an authenticated session lasts before the client must authenticate again on its connection (KIP-368,
    * Kafka's connections.max.reauth.ms); a connection that sends anything else once it has passed is closed. 0: forever.
@@ -174,7 +179,7 @@ export class Broker {
     readonly groups: GroupCoordinator,
     readonly logger: Logger,
     /** What SASL clients must authenticate with (on SASL listeners), or null without SASL. */
-    readonly sasl: { mechanisms: readonly SaslMechanism[]; users: SaslUsers; maxReauthMs: number } | null,
+    readonly sasl: { mechanisms: readonly SaslMechanism[]; users: SaslUsers; oauthBearer: OAuthBearerValidator | null; maxReauthMs: number } | null,
     /** The ACLs that decide what each principal may do, or null when anyone may do anything. */
     readonly authorizer: Authorizer | null,
     /** The SCRAM credentials managed through AlterUserScramCredentials (kept whether or not the listener asks for SASL). */
@@ -243,7 +248,8 @@ export class Broker {
       if (full.acls.enabled) authorizer = await Authorizer.open(logs.beside, full.dataDir, full.acls, logger);
       scramCredentials = await ScramCredentialStore.open(logs.beside, full.dataDir);
       clientQuotas = await ClientQuotaStore.open(logs.beside, full.dataDir);
-      if (full.sasl !== null) sasl = await saslOf(full.sasl, scramCredentials);
+      if (full.sasl !== null) sasl = await saslOf(full.sasl, scramCredentials, listeners);
+      if (sasl?.oauthBearer) await loadIssuerKeys(sasl.oauthBearer, logger);
     } catch (err) {
       await logs.close();
       throw err;
@@ -289,7 +295,7 @@ export class Broker {
     if (authorizer !== null && anonymous.length > 0) {
       logger.warn({ listeners: anonymous.map((l) => l.name) }, 'ACLs are on, but clients cannot say who they are (no SASL, no TLS client certificates): every client is User:ANONYMOUS');
     }
-    if (full.sasl !== null && !listeners.some((l) => usesSasl(l.securityProtocol))) logger.warn('SASL users are configured, but no listener asks for SASL');
+    if (full.sasl !== null && !listeners.some((l) => usesSasl(l.securityProtocol))) logger.warn('SASL is configured, but no listener asks for SASL');
     if (full.tls !== null && !listeners.some((l) => usesTls(l.securityProtocol))) logger.warn('a TLS certificate is configured, but no listener speaks TLS');
     const [first, ...more] = broker.bound;
     const others = more.length === 0 ? undefined : more.map((l) => `${l.name} ${l.securityProtocol} port ${l.port}`);
@@ -451,18 +457,38 @@ export class Broker {
 
 /**
  * The SASL settings checked, and the configured users' passwords made into credentials (which a start takes some
- * milliseconds per user for), beside those managed through the API.
+ * milliseconds per user for), beside those managed through the API. Every mechanism offered, by the broker or by a
+ * listener of its own, needs what it checks: users for PLAIN and SCRAM, token settings for OAUTHBEARER.
  */
-async function saslOf(config: SaslConfig, managed: ScramCredentialStore): Promise<NonNullable<Broker['sasl']>> {
-  const mechanisms = config.mechanisms ?? SASL_MECHANISMS;
-  const unknown = mechanisms.filter((m) => !(SASL_MECHANISMS as readonly string[]).includes(m));
+async function saslOf(config: SaslConfig, managed: ScramCredentialStore, listeners: readonly ListenerConfig[]): Promise<NonNullable<Broker['sasl']>> {
+  const oauthBearer = config.oauthBearer === undefined ? null : OAuthBearerValidator.fromConfig(config.oauthBearer);
+  const passwords = config.users ?? {};
+  const hasUsers = Object.keys(passwords).length > 0 || managed.users().length > 0;
+  const mechanisms = config.mechanisms ?? SASL_MECHANISMS.filter((m) => (m === 'OAUTHBEARER' ? oauthBearer !== null : hasUsers || oauthBearer === null));
+  const offered = [...mechanisms, ...listeners.flatMap((l) => (usesSasl(l.securityProtocol) ? (l.saslMechanisms ?? []) : []))];
+  const unknown = offered.filter((m) => !(SASL_MECHANISMS as readonly string[]).includes(m));
   if (unknown.length > 0 || mechanisms.length === 0) throw new Error(`SASL mechanisms must be some of ${SASL_MECHANISMS.join(', ')}; got ${mechanisms.join(', ') || 'none'}`);
-  if (Object.keys(config.users).length === 0 && managed.users().length === 0) {
+  if (offered.includes('OAUTHBEARER') && oauthBearer === null) throw new Error('OAUTHBEARER needs its token settings: the issuer\'s key set (a JWKS URL, or the keys), or unsecured tokens');
+  if (offered.some((m) => m !== 'OAUTHBEARER') && !hasUsers) {
     throw new Error('SASL needs at least one user: in the users given, or added through AlterUserScramCredentials before');
   }
   const maxReauthMs = config.maxReauthMs ?? 0;
   if (!Number.isInteger(maxReauthMs) || maxReauthMs < 0) throw new Error(`SASL's maxReauthMs must be a whole number of milliseconds, 0 for sessions that never end; got ${maxReauthMs}`);
-  return { mechanisms, users: await SaslUsers.fromPasswords(config.users, managed), maxReauthMs };
+  return { mechanisms, users: await SaslUsers.fromPasswords(passwords, managed), oauthBearer, maxReauthMs };
+}
+
+/**
+ * Reads or fetches the OAUTHBEARER issuer's keys at start: a key set in a file must be readable, or the start fails;
+ * one behind an http(s) URL is fetched again as tokens need it, so a start while its server is down is only logged.
+ */
+async function loadIssuerKeys(validator: OAuthBearerValidator, logger: Logger): Promise<void> {
+  const url = validator.settings.jwksUrl;
+  try {
+    await validator.load();
+  } catch (err) {
+    if (url === undefined || url.startsWith('file:')) throw new Error(`OAUTHBEARER: the issuer's key set cannot be read: ${(err as Error).message}`);
+    logger.warn({ url, reason: (err as Error).message }, 'OAUTHBEARER: the issuer\'s key set could not be fetched; tokens are refused until it can be');
+  }
 }
 
 /** A listener as bound: its host and the port it got, and its own client certificate setting. */

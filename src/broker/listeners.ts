@@ -61,7 +61,7 @@ export function listenersRefusal(listeners: readonly ListenerConfig[], tls: { ca
     names.add(l.name.toUpperCase());
     if (!SECURITY_PROTOCOLS.includes(l.securityProtocol)) return `listener ${l.name}: unknown security protocol ${l.securityProtocol}`;
     if (usesTls(l.securityProtocol) && !tls) return `listener ${l.name} is ${l.securityProtocol}, which needs the TLS certificate and key`;
-    if (usesSasl(l.securityProtocol) && !sasl) return `listener ${l.name} is ${l.securityProtocol}, which needs SASL users`;
+    if (usesSasl(l.securityProtocol) && !sasl) return `listener ${l.name} is ${l.securityProtocol}, which needs SASL (users, or OAUTHBEARER's token settings)`;
     if (l.tlsClientAuth !== undefined && !usesTls(l.securityProtocol)) return `listener ${l.name} is ${l.securityProtocol}: it has no TLS for a client auth setting`;
     if (l.tlsClientAuth === 'required' && tls?.ca === undefined) return `listener ${l.name} requires client certificates, which needs the CA that signs them`;
     if (l.saslMechanisms !== undefined && !usesSasl(l.securityProtocol)) return `listener ${l.name} is ${l.securityProtocol}: it has no SASL for mechanisms`;

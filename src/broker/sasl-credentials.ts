@@ -3,10 +3,13 @@ import { promisify } from 'node:util';
 
 const pbkdf2Async = promisify(pbkdf2);
 
-/** The SASL mechanisms Sluice offers, as Kafka names them. */
-export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+/** The SASL mechanisms that check a user's password, as Kafka names them. */
+export const PASSWORD_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+/** The SASL mechanisms Sluice offers: those, and OAUTHBEARER, which checks a token an issuer signed (oauth-bearer.ts). */
+export const SASL_MECHANISMS = [...PASSWORD_MECHANISMS, 'OAUTHBEARER'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
-export type ScramMechanism = Exclude<SaslMechanism, 'PLAIN'>;
+export type PasswordMechanism = (typeof PASSWORD_MECHANISMS)[number];
+export type ScramMechanism = Exclude<PasswordMechanism, 'PLAIN'>;
 
 /** Each SCRAM mechanism's hash, and the length of its keys (RFC 5802, RFC 7677). */
 export const SCRAM_HASHES: Readonly<Record<ScramMechanism, { hash: 'sha256' | 'sha512'; bytes: number }>> = {

@@ -1,10 +1,12 @@
 // The server's side of the SASL mechanisms Sluice offers: PLAIN (RFC 4616) and SCRAM-SHA-256/512 (RFC 5802, RFC
-// 7677), without channel binding, as Kafka offers them. Each exchange takes the client's tokens in turn.
+// 7677), without channel binding, as Kafka offers them, and OAUTHBEARER (RFC 7628). Each exchange takes the client's
+// tokens in turn.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
-import { digest, hmac, SCRAM_HASHES, type SaslMechanism, type SaslUsers, type ScramCredential, type ScramMechanism } from './sasl-credentials.js';
+import { InvalidTokenError, MalformedResponseError, parseClientResponse, type OAuthBearerValidator } from './oauth-bearer.js';
+import { digest, hmac, SCRAM_HASHES, type PasswordMechanism, type SaslMechanism, type SaslUsers, type ScramCredential, type ScramMechanism } from './sasl-credentials.js';
 
 /** A failed authentication: the client is told, and its connection closed. */
 export class SaslAuthenticationError extends KafkaError {
@@ -13,10 +15,17 @@ export class SaslAuthenticationError extends KafkaError {
   }
 }
 
+/** The end of an OAUTHBEARER exchange whose token was refused (and logged) a step before. */
+class RefusalConfirmed extends SaslAuthenticationError {}
+
 /** One step's outcome: the token to send back, and the user once authentication is complete. */
 export interface SaslStep {
   reply: Buffer;
   user: string | null;
+  /** When the credential authenticated with ends (a token's expiry), in milliseconds since the epoch. */
+  expiresAt?: number;
+  /** Why the client's credential is refused, when the mechanism tells the client so before failing (OAUTHBEARER). */
+  refused?: string;
 }
 
 export interface SaslExchange {
@@ -24,38 +33,52 @@ export interface SaslExchange {
   step(token: Buffer): Promise<SaslStep>;
 }
 
-export function saslExchange(mechanism: SaslMechanism, users: SaslUsers): SaslExchange {
-  return mechanism === 'PLAIN' ? new PlainExchange(users) : new ScramExchange(mechanism, users);
+/** What the exchanges check credentials against: the users' passwords, and the OAUTHBEARER validator if configured. */
+export interface SaslVerifiers {
+  users: SaslUsers;
+  oauthBearer: OAuthBearerValidator | null;
+}
+
+export function saslExchange(mechanism: SaslMechanism, verifiers: SaslVerifiers): SaslExchange {
+  if (mechanism === 'OAUTHBEARER') return new OAuthBearerExchange(verifiers.oauthBearer!);
+  return mechanism === 'PLAIN' ? new PlainExchange(verifiers.users) : new ScramExchange(mechanism, verifiers.users);
 }
 
 /**
  * Takes the next token of the exchange `connection` began with its handshake, and returns the token to answer with;
- * the exchange's last authenticates the connection, for `maxReauthMs` (0: for good). A re-authentication (KIP-368)
- * must name the user the connection authenticated as. A failure ends the exchange, is logged, and is thrown.
+ * the exchange's last authenticates the connection, for `maxReauthMs` (0: for good), or until its token expires if
+ * sooner (KIP-368: a token's expiry ends a session only where sessions end). A re-authentication must name the user
+ * the connection authenticated as. A failure ends the exchange, is logged, and is thrown.
  */
 export async function saslStep(logger: Logger, connection: Connection, token: Buffer, maxReauthMs: number): Promise<Buffer> {
   const session = connection.sasl!;
+  const failed = (reason: string) => logger.warn({ remote: connection.remote, clientId: connection.clientId, mechanism: session.mechanism, reason }, 'SASL authentication failed');
   try {
-    const { reply, user } = await session.exchange.step(token);
+    const { reply, user, expiresAt, refused } = await session.exchange.step(token);
+    if (refused !== undefined) {
+      failed(refused);
+      // bare frames (after SaslHandshake v0) cannot carry the failure that would follow: the connection closes now
+      if (session.rawTokens) throw new RefusalConfirmed(refused);
+    }
     if (user !== null) {
       const before = connection.user;
       if (before !== null && user !== before) throw new SaslAuthenticationError(`Cannot change principals during re-authentication from User:${before}: User:${user}`);
       connection.authenticated = true;
       connection.user = user;
       connection.sasl = null;
-      connection.saslIdentity = { mechanism: session.mechanism, expiresAt: maxReauthMs > 0 ? Date.now() + maxReauthMs : Infinity };
+      const now = Date.now();
+      connection.saslIdentity = { mechanism: session.mechanism, expiresAt: maxReauthMs > 0 ? Math.min(now + maxReauthMs, expiresAt ?? Infinity) : Infinity };
       logger.debug({ remote: connection.remote, user, mechanism: session.mechanism }, before === null ? 'SASL authenticated' : 'SASL re-authenticated');
     }
     return reply;
   } catch (err) {
     connection.sasl = null;
-    const reason = err instanceof Error ? err.message : String(err);
-    logger.warn({ remote: connection.remote, clientId: connection.clientId, mechanism: session.mechanism, reason }, 'SASL authentication failed');
+    if (!(err instanceof RefusalConfirmed)) failed(err instanceof Error ? err.message : String(err));
     throw err;
   }
 }
 
-const invalidCredentials = (mechanism: SaslMechanism) =>
+const invalidCredentials = (mechanism: PasswordMechanism) =>
   new SaslAuthenticationError(`Authentication failed during authentication due to invalid credentials with SASL mechanism ${mechanism}`);
 
 /** PLAIN: one token, `authzid NUL authcid NUL password`; the reply is empty. */
@@ -157,5 +180,43 @@ class ScramExchange implements SaslExchange {
     for (let i = 0; i < bytes; i++) clientKey[i] = proof[i]! ^ clientSignature[i]!;
     if (!timingSafeEqual(digest(hash, clientKey), credential.storedKey)) throw invalidCredentials(this.mechanism);
     return { reply: Buffer.from(`v=${hmac(hash, credential.serverKey, authMessage).toString('base64')}`), user: first.user };
+  }
+}
+
+/**
+ * OAUTHBEARER: one message, `n,[a=authzid],%x01auth=Bearer <token>%x01[key=value%x01...]%x01`, answered with nothing
+ * once its token is valid. A refused token is answered with RFC 7628's error (`{"status":"invalid_token"}`), to which
+ * the client sends %x01, and the exchange then fails, as Kafka's does.
+ */
+class OAuthBearerExchange implements SaslExchange {
+  private refusal: string | null = null;
+  private done = false;
+
+  constructor(private readonly validator: OAuthBearerValidator) {}
+
+  async step(token: Buffer): Promise<SaslStep> {
+    if (this.refusal !== null) throw new RefusalConfirmed(`Authentication failed: invalid_token (${this.refusal})`);
+    if (this.done) throw new SaslAuthenticationError('OAUTHBEARER takes one message');
+    this.done = true;
+    let response;
+    try {
+      response = parseClientResponse(token.toString('utf8'));
+    } catch (err) {
+      if (err instanceof MalformedResponseError) throw new SaslAuthenticationError(`Invalid OAUTHBEARER client response: ${err.message}`);
+      throw err;
+    }
+    let validated;
+    try {
+      validated = await this.validator.validate(response.token);
+    } catch (err) {
+      if (!(err instanceof InvalidTokenError)) throw err;
+      this.refusal = err.message;
+      return { reply: Buffer.from(JSON.stringify({ status: 'invalid_token' })), user: null, refused: `invalid token: ${err.message}` };
+    }
+    const { principal, expiresAt } = validated;
+    if (response.authzid !== null && response.authzid !== principal) {
+      throw new SaslAuthenticationError(`Authentication failed: Client requested an authorization id (${response.authzid}) that is different from the token's principal name (${principal})`);
+    }
+    return { reply: Buffer.alloc(0), user: principal, expiresAt };
   }
 }

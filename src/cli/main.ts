@@ -6,7 +6,7 @@ import { Admin, type ResetSpec } from '../admin/admin.js';
 import type { ClientTls } from '../admin/kafka-client.js';
 import type { SaslLogin } from '../admin/sasl-client.js';
 import { Broker } from '../broker/broker.js';
-import { SASL_MECHANISMS, SCRAM_HASHES, SCRAM_ITERATIONS, type SaslMechanism, type ScramMechanism } from '../broker/sasl-credentials.js';
+import { SASL_MECHANISMS, SCRAM_HASHES, SCRAM_ITERATIONS, type PasswordMechanism, type ScramMechanism } from '../broker/sasl-credentials.js';
 import { COMPRESSION_NAMES } from '../protocol/compression.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { START_SETTINGS, envName, resolveStartConfig } from './start-config.js';
@@ -41,7 +41,7 @@ const BOOTSTRAP: Options = {
 const BOOTSTRAP_HELP = {
   bootstrap: 'broker to talk to, host:port (default 127.0.0.1:9092, or SLUICE_BOOTSTRAP)',
   'bootstrap-server': 'the same, as Kafka\'s own tools name it',
-  'sasl-mechanism': `authenticate with SASL: ${SASL_MECHANISMS.join(', ')} (or SLUICE_SASL_MECHANISM); the password is read from SLUICE_SASL_PASSWORD`,
+  'sasl-mechanism': `authenticate with SASL: ${SASL_MECHANISMS.join(', ')} (or SLUICE_SASL_MECHANISM); the password is read from SLUICE_SASL_PASSWORD, OAUTHBEARER's token from SLUICE_SASL_OAUTHBEARER_TOKEN`,
   'sasl-username': 'the SASL user (or SLUICE_SASL_USERNAME)',
   tls: 'connect with TLS, trusting the system\'s CAs (or SLUICE_TLS=true); implied by the options below',
   'tls-ca': 'PEM file of the CA that signed the broker\'s certificate (or SLUICE_TLS_CA)',
@@ -65,15 +65,20 @@ function clientTls(v: Record<string, any>): ClientTls | null {
   return v.tls || ca || cert ? { ca, cert, key } : null;
 }
 
-/** The SASL login the options ask for, or null for none; the password comes from the environment only, never argv. */
+/** The SASL login the options ask for, or null for none; the password or token comes from the environment only, never argv. */
 function saslLogin(v: Record<string, any>): SaslLogin | null {
   const mechanism = v['sasl-mechanism'] as string | undefined;
   if (mechanism === undefined || mechanism === '') return null;
   if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism)) throw new UsageError(`--sasl-mechanism must be one of ${SASL_MECHANISMS.join(', ')}, got ${JSON.stringify(mechanism)}`);
+  if (mechanism === 'OAUTHBEARER') {
+    const token = process.env.SLUICE_SASL_OAUTHBEARER_TOKEN;
+    if (!token) throw new UsageError('OAUTHBEARER needs the token in SLUICE_SASL_OAUTHBEARER_TOKEN');
+    return { mechanism, token };
+  }
   const username = v['sasl-username'] as string | undefined;
   const password = process.env.SLUICE_SASL_PASSWORD;
   if (!username || password === undefined) throw new UsageError('SASL needs --sasl-username (or SLUICE_SASL_USERNAME) and SLUICE_SASL_PASSWORD');
-  return { mechanism: mechanism as SaslMechanism, username, password };
+  return { mechanism: mechanism as PasswordMechanism, username, password };
 }
 
 function keyValues(list: string[] | undefined, what: string): Record<string, string> {

@@ -1,13 +1,26 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
 import { isIpAddress, type TlsSettings } from '../io/tcp.js';
 import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
+import { OAuthBearerValidator, type OAuthBearerConfig } from '../broker/oauth-bearer.js';
 import { DEFAULT_LOG_CONFIG, TOPIC_CONFIG_KEYS, applyTopicConfigs } from '../storage/log-config.js';
 import { UsageError } from './usage-error.js';
 import { isPrincipal } from '../protocol/acl.js';
 import { principalMapper } from '../broker/principal-mapping.js';
 import { endpoints, listenerSetting, listenersFrom, protocolMap, withListenerSettings, type ListenerSetting } from './listener-options.js';
 import { listenersRefusal } from '../broker/listeners.js';
+
+/** Adds `patch` to the OAUTHBEARER settings. */
+function oauthBearer(config: BrokerConfig, patch: OAuthBearerConfig): void {
+  config.sasl = { ...config.sasl, oauthBearer: { ...config.sasl?.oauthBearer, ...patch } };
+}
+
+/** A JWKS URL as given, or a path made one. */
+function jwksUrl(raw: string): string {
+  return /^[a-z][a-z0-9+.-]*:/i.test(raw) ? raw : pathToFileURL(resolve(raw)).href;
+}
 
 /** One `sluice start` setting: its flag, its SLUICE_* variable, its config-file key, and how to parse it. */
 interface Setting {
@@ -150,13 +163,37 @@ export const START_SETTINGS: readonly Setting[] = [
   },
   {
     flag: 'sasl-mechanisms',
-    help: `SASL mechanisms offered, comma-separated, of ${SASL_MECHANISMS.join(', ')} (default all; needs --sasl-users)`,
-    apply: (c, v) => (c.sasl = { ...c.sasl, users: c.sasl?.users ?? {}, mechanisms: saslMechanisms(v) }),
+    help: `SASL mechanisms offered, comma-separated, of ${SASL_MECHANISMS.join(', ')} (default PLAIN and SCRAM with --sasl-users, OAUTHBEARER with its settings below)`,
+    apply: (c, v) => (c.sasl = { ...c.sasl, mechanisms: saslMechanisms(v) }),
   },
   {
     flag: 'connections-max-reauth-ms',
-    help: 'how long a SASL session lasts: clients that support it (KIP-368) authenticate again on their connection before it ends, and any other connection is closed at its next request; users removed or changed then lose access (connections.max.reauth.ms; default 0, forever; needs --sasl-users)',
-    apply: (c, v) => (c.sasl = { ...c.sasl, users: c.sasl?.users ?? {}, maxReauthMs: int('connections-max-reauth-ms', v, 0) }),
+    help: 'how long a SASL session lasts (an OAUTHBEARER one no longer than its token): clients that support it (KIP-368) authenticate again on their connection before it ends, and any other connection is closed at its next request; users removed or changed then lose access (connections.max.reauth.ms; default 0, forever)',
+    apply: (c, v) => (c.sasl = { ...c.sasl, maxReauthMs: int('connections-max-reauth-ms', v, 0) }),
+  },
+  {
+    flag: 'sasl-oauthbearer-jwks-endpoint-url',
+    help: 'offer SASL OAUTHBEARER, taking tokens signed by a key of this JSON Web Key Set: an https: or http: URL (an OIDC issuer\'s jwks_uri), or a file: URL or path, read again when it changes (Kafka\'s sasl.oauthbearer.jwks.endpoint.url)',
+    apply: (c, v) => oauthBearer(c, { jwksUrl: jwksUrl(v) }),
+  },
+  { flag: 'sasl-oauthbearer-expected-issuer', help: 'the "iss" an OAUTHBEARER token must carry (sasl.oauthbearer.expected.issuer; default any)', apply: (c, v) => oauthBearer(c, { expectedIssuer: v }) },
+  {
+    flag: 'sasl-oauthbearer-expected-audience',
+    help: 'audiences, comma-separated, an OAUTHBEARER token\'s "aud" must include one of (sasl.oauthbearer.expected.audience; default any)',
+    apply: (c, v) => oauthBearer(c, { expectedAudience: v.split(',').map((a) => a.trim()) }),
+  },
+  { flag: 'sasl-oauthbearer-sub-claim-name', help: 'the token claim that names the principal, User:<claim> (sasl.oauthbearer.sub.claim.name; default sub)', apply: (c, v) => oauthBearer(c, { subClaimName: v }) },
+  { flag: 'sasl-oauthbearer-clock-skew-seconds', help: 'clock difference allowed when checking a token\'s exp, nbf and iat (default 30)', apply: (c, v) => oauthBearer(c, { clockSkewSeconds: int('sasl-oauthbearer-clock-skew-seconds', v, 0) }) },
+  { flag: 'sasl-oauthbearer-jwks-endpoint-refresh-ms', help: 'how long fetched keys are used before they are fetched again (default 3600000)', apply: (c, v) => oauthBearer(c, { jwksRefreshMs: int('sasl-oauthbearer-jwks-endpoint-refresh-ms', v, 1) }) },
+  {
+    flag: 'sasl-oauthbearer-jwks-endpoint-retry-backoff-max-ms',
+    help: 'the least time between two fetches of the keys that tokens naming an unknown key make, as when the issuer rotates its keys (default 10000)',
+    apply: (c, v) => oauthBearer(c, { jwksRetryBackoffMaxMs: int('sasl-oauthbearer-jwks-endpoint-retry-backoff-max-ms', v, 1) }),
+  },
+  {
+    flag: 'sasl-oauthbearer-unsecured',
+    help: 'offer SASL OAUTHBEARER taking unsigned tokens (alg none), which anyone can make: for development only, as Kafka\'s default validator (true/false)',
+    apply: (c, v) => oauthBearer(c, { unsecured: bool('sasl-oauthbearer-unsecured', v) || undefined }),
   },
   { flag: 'tls-cert', help: 'PEM file of the certificate (chain) to serve TLS with; with --tls-key, the listener speaks TLS only (SSL, or SASL_SSL with --sasl-users)', apply: (c, v) => (c.tls = { ...tlsOf(c), cert: pemFile('tls-cert', v) }) },
   { flag: 'tls-key', help: 'PEM file of the private key of --tls-cert', apply: (c, v) => (c.tls = { ...tlsOf(c), key: pemFile('tls-key', v) }) },
@@ -262,7 +299,7 @@ export function resolveStartConfig(flags: Record<string, string | string[] | boo
       texts.settings ?? [],
     );
     const refusal = listenersRefusal(config.listeners, config.tls, config.sasl !== null);
-    if (refusal !== null) throw new UsageError(`${refusal} (--tls-cert and --tls-key, --sasl-users)`);
+    if (refusal !== null) throw new UsageError(`${refusal} (--tls-cert and --tls-key, --sasl-users, --sasl-oauthbearer-*)`);
   } else if (texts.advertised !== undefined || texts.map !== undefined || texts.settings !== undefined) {
     throw new UsageError('--advertised-listeners, --listener-security-protocol-map and --listener-config need --listeners');
   }
@@ -271,6 +308,13 @@ export function resolveStartConfig(flags: Record<string, string | string[] | boo
   }
   if (!config.acls.enabled && ((config.acls.superUsers?.length ?? 0) > 0 || config.acls.allowEveryoneIfNoAclFound !== undefined)) {
     throw new UsageError('--super-users and --allow-everyone-if-no-acl-found need --acls true');
+  }
+  if (config.sasl?.oauthBearer !== undefined) {
+    try {
+      OAuthBearerValidator.fromConfig(config.sasl.oauthBearer);
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message} (--sasl-oauthbearer-jwks-endpoint-url, or --sasl-oauthbearer-unsecured true)`);
+    }
   }
   if (config.tls?.clientAuth === 'required' && config.tls.ca === undefined) throw new UsageError('--tls-client-auth required needs --tls-ca, the CA that signs clients\' certificates');
   return config;

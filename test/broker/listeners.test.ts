@@ -76,7 +76,7 @@ test('an SSL listener beside a PLAINTEXT one: TLS only where the listener speaks
 
 test('listeners that cannot be served are refused at start', async () => {
   await assert.rejects(startBroker({ listeners: [listener('SSL', 'SSL')] }), /listener SSL is SSL, which needs the TLS certificate and key/);
-  await assert.rejects(startBroker({ listeners: [listener('A', 'SASL_PLAINTEXT')] }), /listener A is SASL_PLAINTEXT, which needs SASL users/);
+  await assert.rejects(startBroker({ listeners: [listener('A', 'SASL_PLAINTEXT')] }), /listener A is SASL_PLAINTEXT, which needs SASL \(users, or OAUTHBEARER's token settings\)/);
   await assert.rejects(startBroker({ listeners: [listener('A', 'PLAINTEXT'), listener('a', 'PLAINTEXT')] }), /listener a is named twice/);
   await assert.rejects(startBroker({ listeners: [] }), /a broker needs at least one listener/);
 });

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
-import { SASL_MECHANISMS } from '../../src/broker/sasl-credentials.js';
+import { PASSWORD_MECHANISMS } from '../../src/broker/sasl-credentials.js';
 import pino from 'pino';
 import { withBroker } from '../helpers/broker.js';
 import { until } from '../helpers/until.js';
@@ -25,7 +25,7 @@ const kafkaPython = (mechanism: string, username: string, password: string) =>
 
 test('librdkafka (confluent-kafka) authenticates with each mechanism, produces and reads back; a wrong password is an authentication error', async () => {
   await withBroker(async ({ bootstrap }) => {
-    for (const mechanism of SASL_MECHANISMS) {
+    for (const mechanism of PASSWORD_MECHANISMS) {
       const topic = `rd-${mechanism}`;
       const [ok] = await python('confluent-secure', [bootstrap, topic, rdkafka(mechanism, 'alice', 'alice-secret'), String(COUNT)]);
       assert.deepEqual(ok, { consumed: sent, errors: [] }, mechanism);
@@ -38,7 +38,7 @@ test('librdkafka (confluent-kafka) authenticates with each mechanism, produces a
 
 test('kafka-python authenticates with each mechanism through SaslHandshake v0\'s bare tokens, produces and reads back; a wrong password fails its connection', async () => {
   await withBroker(async ({ bootstrap }) => {
-    for (const mechanism of SASL_MECHANISMS) {
+    for (const mechanism of PASSWORD_MECHANISMS) {
       const topic = `kp-${mechanism}`;
       assert.deepEqual((await python('kp-secure', [bootstrap, topic, kafkaPython(mechanism, 'carol', 'carol-secret'), String(COUNT)]))[0], { consumed: sent, error: null }, mechanism);
       // the broker closes the connection, the only answer bare tokens have: kafka-python then finds no broker
@@ -49,7 +49,7 @@ test('kafka-python authenticates with each mechanism through SaslHandshake v0\'s
 
 test('kafkajs authenticates with each mechanism, produces and reads back; a wrong password is a KafkaJSSASLAuthenticationError naming the reason', async () => {
   await withBroker(async ({ bootstrap }) => {
-    for (const mechanism of SASL_MECHANISMS) {
+    for (const mechanism of PASSWORD_MECHANISMS) {
       const topic = `kjs-${mechanism}`;
       const login = (password: string) => ({ mechanism: mechanism.toLowerCase(), username: 'alice', password }) as SASLOptions;
       const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, sasl: login('alice-secret') });

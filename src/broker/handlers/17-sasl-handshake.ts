@@ -34,7 +34,7 @@ export const saslHandshake: ApiHandler<SaslHandshakeRequest, SaslHandshakeRespon
       return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms };
     }
     const mechanism = req.mechanism as SaslMechanism;
-    connection.sasl = { mechanism, exchange: saslExchange(mechanism, sasl.users), rawTokens: version === 0 };
+    connection.sasl = { mechanism, exchange: saslExchange(mechanism, sasl), rawTokens: version === 0 };
     return { errorCode: ErrorCode.NONE, mechanisms };
   },
 };

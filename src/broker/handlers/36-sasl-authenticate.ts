@@ -2,7 +2,7 @@
 // server's token; the exchange's last one authenticates the connection. Failed authentication gets
 // SASL_AUTHENTICATION_FAILED with the reason, and the connection is closed once that is written, as Kafka does.
 // With connections.max.reauth.ms the answer that authenticates says how long the session lasts (session_lifetime_ms,
-// v1+); the client then authenticates again on its connection before that (KIP-368: SaslHandshake, then these), as
+// v1+; no longer than an OAUTHBEARER token lasts); the client then authenticates again on its connection before that (KIP-368: SaslHandshake, then these), as
 // the user it was, or the connection is closed at its next request (dispatch.ts). Without an exchange under way (no
 // handshake, a v0 handshake, already authenticated, a broker without SASL): ILLEGAL_SASL_STATE.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
@@ -27,7 +27,8 @@ export const saslAuthenticate: ApiHandler<SaslAuthenticateRequest, SaslAuthentic
     try {
       const reply = await saslStep(broker.logger, connection, req.authBytes, sasl.maxReauthMs);
       // 0 until the exchange's last token, and where sessions never end
-      const sessionLifetimeMs = connection.sasl === null && sasl.maxReauthMs > 0 ? sasl.maxReauthMs : 0;
+      const expiresAt = connection.saslIdentity?.expiresAt ?? Infinity;
+      const sessionLifetimeMs = connection.sasl === null && expiresAt !== Infinity ? Math.max(1, expiresAt - Date.now()) : 0;
       return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: reply, sessionLifetimeMs };
     } catch (err) {
       if (!(err instanceof KafkaError)) throw err;

@@ -88,6 +88,8 @@ function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
     'max.connections.per.ip': [String(c.maxConnectionsPerIp), ConfigType.INT],
     'max.connections.per.ip.overrides': [Object.entries(c.maxConnectionsPerIpOverrides).map(([ip, n]) => `${ip}:${n}`).join(','), ConfigType.STRING],
     'connections.max.reauth.ms': [String(broker.sasl?.maxReauthMs ?? 0), ConfigType.LONG],
+    'sasl.enabled.mechanisms': [(broker.sasl?.mechanisms ?? []).join(','), ConfigType.LIST],
+    ...oauthBearerSettings(broker),
     'ssl.principal.mapping.rules': [c.principalMappingRules, ConfigType.STRING],
     ...Object.fromEntries(broker.listeners.flatMap((l) => {
       const prefix = `listener.name.${l.name.toLowerCase()}`;
@@ -97,6 +99,22 @@ function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
       ];
     })),
   };
+}
+
+/** OAUTHBEARER's settings that are set, by Kafka's names (an embedded key set has no URL). */
+function oauthBearerSettings(broker: Broker): Record<string, [string, number]> {
+  const settings = broker.sasl?.oauthBearer?.settings;
+  if (settings === undefined) return {};
+  const all: [string, string | undefined, number][] = [
+    ['sasl.oauthbearer.jwks.endpoint.url', settings.jwksUrl, ConfigType.STRING],
+    ['sasl.oauthbearer.expected.issuer', settings.expectedIssuer, ConfigType.STRING],
+    ['sasl.oauthbearer.expected.audience', settings.expectedAudience?.join(','), ConfigType.LIST],
+    ['sasl.oauthbearer.sub.claim.name', settings.subClaimName, ConfigType.STRING],
+    ['sasl.oauthbearer.clock.skew.seconds', String(settings.clockSkewSeconds), ConfigType.INT],
+    ['sasl.oauthbearer.jwks.endpoint.refresh.ms', String(settings.jwksRefreshMs), ConfigType.LONG],
+    ['sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms', String(settings.jwksRetryBackoffMaxMs), ConfigType.LONG],
+  ];
+  return Object.fromEntries(all.filter(([, value]) => value !== undefined).map(([name, value, type]) => [name, [value!, type]]));
 }
 
 /**
