@@ -295,6 +295,22 @@ def confluent_produce_idempotent(bootstrap, topic, count, codec='none', batch='2
     print(json.dumps({'errors': errors, 'unflushed': left}))
 
 
+def oauth_settings(settings, client):
+    """settings with an 'oauth_token': [token, expiry in seconds since the epoch] made into the client's token
+    callback: librdkafka's oauth_cb, kafka-python's sasl_oauth_token_provider."""
+    if 'oauth_token' not in settings:
+        return settings
+    token, expiry = settings.pop('oauth_token')
+    if client == 'rdkafka':
+        return dict(settings, oauth_cb=lambda _config: (token, float(expiry)))
+    from kafka.oauth.abstract import AbstractTokenProvider
+
+    class Provider(AbstractTokenProvider):
+        def token(self):
+            return token
+    return dict(settings, sasl_oauth_token_provider=Provider())
+
+
 def confluent_secure(bootstrap, topic, config_json, count):
     """With the client settings config_json gives (security.protocol, sasl.*, ssl.*): produces count messages
     'secure-<i>', reads them back, and prints {"consumed": [...], "errors": [...]}, errors being what the client
@@ -304,8 +320,8 @@ def confluent_secure(bootstrap, topic, config_json, count):
     closing = []
     # what closing reports is left out: a connection still authenticating then (the consumer's to its group
     # coordinator) fails with _AUTHENTICATION, "transport failure ... in state DOWN"
-    common = dict(json.loads(config_json), **{'bootstrap.servers': bootstrap,
-                                              'error_cb': lambda e: None if closing else errors.append(e.name())})
+    common = dict(oauth_settings(json.loads(config_json), 'rdkafka'),
+                  **{'bootstrap.servers': bootstrap, 'error_cb': lambda e: None if closing else errors.append(e.name())})
     p = Producer(dict(common, **{'message.timeout.ms': 10000}))
     for i in range(int(count)):
         p.produce(topic, value=('secure-%d' % i).encode(), partition=0)
@@ -332,7 +348,7 @@ def kp_secure(bootstrap, topic, config_json, count):
     v0 and bare tokens): produces count messages 'secure-<i>', reads them back, and prints {"consumed": [...],
     "error": the exception's class name or null}."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-    settings = dict(json.loads(config_json), bootstrap_servers=bootstrap)
+    settings = dict(oauth_settings(json.loads(config_json), 'kafka-python'), bootstrap_servers=bootstrap)
     try:
         p = KafkaProducer(**settings)
         for i in range(int(count)):
@@ -636,7 +652,7 @@ def confluent_authorized(bootstrap, topic, group, config_json):
     "consume": the errors the consumer met, sorted}; once it meets one, it polls a little longer for others (the
     group's coordinator and the topic's metadata are asked for side by side)."""
     from confluent_kafka import Consumer, Producer
-    common = dict(json.loads(config_json), **{'bootstrap.servers': bootstrap})
+    common = dict(oauth_settings(json.loads(config_json), 'rdkafka'), **{'bootstrap.servers': bootstrap})
     produced = []
     p = Producer(dict(common, **{'message.timeout.ms': 10000}))
     p.produce(topic, value=b'granted', partition=0, on_delivery=lambda err, msg: produced.append(err and err.name()))
