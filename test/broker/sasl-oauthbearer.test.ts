@@ -9,6 +9,7 @@ import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import type { StartBrokerOptions } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
 import { capturedLogger } from '../helpers/captured-logger.js';
+import { within } from '../helpers/until.js';
 import { clientResponse, epochSeconds, issuer, keySet, type Issuer } from '../helpers/oauth-tokens.js';
 
 const metadata = (c: KafkaClient) => c.send(3, 9, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
@@ -89,7 +90,7 @@ test('a refused token is answered with {"status":"invalid_token"}, then SASL_AUT
       const size = Buffer.alloc(4);
       size.writeInt32BE(body.length);
       c.sendRaw(Buffer.concat([size, body]));
-      await c.closed();
+      await within(c.closed(), 'the connection closed', 10_000);
     });
     assert.equal(lines.filter((l) => l.msg === 'SASL authentication failed').length, 5);
   }, { ...(await options()), logger });

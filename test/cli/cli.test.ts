@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { access, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { resolveStartConfig } from '../../src/cli/start-config.js';
@@ -174,6 +174,30 @@ test('SASL sessions last --connections-max-reauth-ms, with the users and mechani
     assert.deepEqual(config.sasl, { users: { alice: 'secret' }, mechanisms: ['PLAIN'], maxReauthMs: 3_600_000 });
     assert.throws(() => resolveStartConfig({ 'connections-max-reauth-ms': '-1' }, {}), /connections-max-reauth-ms/);
   }));
+
+test('OAUTHBEARER\'s settings by Kafka\'s names: a JWKS URL or path, issuer, audiences, claim, skew, refresh; unsigned tokens only alone', () => {
+  const config = resolveStartConfig({
+    'sasl-oauthbearer-jwks-endpoint-url': 'keys/jwks.json',
+    'sasl-oauthbearer-expected-issuer': 'https://idp.example',
+    'sasl-oauthbearer-sub-claim-name': 'client_id',
+    'sasl-oauthbearer-clock-skew-seconds': '5',
+    'sasl-oauthbearer-jwks-endpoint-refresh-ms': '60000',
+    'sasl-oauthbearer-jwks-endpoint-retry-backoff-max-ms': '2000',
+  }, { SLUICE_SASL_OAUTHBEARER_EXPECTED_AUDIENCE: 'kafka, sluice', SLUICE_CONNECTIONS_MAX_REAUTH_MS: '600000' });
+  assert.deepEqual(config.sasl, {
+    maxReauthMs: 600_000,
+    oauthBearer: {
+      jwksUrl: pathToFileURL(resolve('keys/jwks.json')).href, expectedIssuer: 'https://idp.example', expectedAudience: ['kafka', 'sluice'],
+      subClaimName: 'client_id', clockSkewSeconds: 5, jwksRefreshMs: 60_000, jwksRetryBackoffMaxMs: 2000,
+    },
+  });
+  assert.equal(resolveStartConfig({ 'sasl-oauthbearer-jwks-endpoint-url': 'https://idp.example/jwks' }, {}).sasl?.oauthBearer?.jwksUrl, 'https://idp.example/jwks');
+  assert.deepEqual(resolveStartConfig({ 'sasl-oauthbearer-unsecured': 'true', 'sasl-mechanisms': 'OAUTHBEARER' }, {}).sasl, { oauthBearer: { unsecured: true }, mechanisms: ['OAUTHBEARER'] });
+  assert.throws(() => resolveStartConfig({ 'sasl-oauthbearer-unsecured': 'true', 'sasl-oauthbearer-jwks-endpoint-url': 'https://idp.example/jwks' }, {}), /OAUTHBEARER needs exactly one of: a JWKS URL, a JWKS, or unsecured \(unsigned\) tokens/);
+  assert.throws(() => resolveStartConfig({ 'sasl-oauthbearer-expected-issuer': 'https://idp.example' }, {}), /OAUTHBEARER needs exactly one of.*\(--sasl-oauthbearer-jwks-endpoint-url, or --sasl-oauthbearer-unsecured true\)/);
+  assert.throws(() => resolveStartConfig({ 'sasl-oauthbearer-jwks-endpoint-url': 'ldap://idp.example/jwks' }, {}), /a JWKS URL must be https:, http: or file:/);
+  assert.throws(() => resolveStartConfig({ 'sasl-oauthbearer-unsecured': 'true', 'sasl-oauthbearer-clock-skew-seconds': '-1' }, {}), /sasl-oauthbearer-clock-skew-seconds must be an integer from 0/);
+});
 
 test('listeners come from --listeners, --listener-security-protocol-map and --advertised-listeners, as Kafka spells them', () =>
   withTempDir(async (dir) => {
