@@ -1,6 +1,7 @@
 import type { AddressInfo, Server } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { listen, type AcceptedSocket, type TlsSettings } from '../io/tcp.js';
+import { listen, type AcceptedSocket, type TlsMaterial, type TlsSettings } from '../io/tcp.js';
+import { TlsKeys, type CertificateSummary } from './tls-keys.js';
 import type { LogConfig } from '../storage/log-config.js';
 import { DEFAULT_INDEX_CACHE_BYTES, LogManager, type TopicState } from '../storage/log-manager.js';
 import { DEFAULT_CLEANER_SETTINGS } from '../storage/cleaner-settings.js';
@@ -77,6 +78,8 @@ export interface BrokerConfig {
    * `sasl`); with them, the TLS listeners do. Null: none.
    */
   tls: TlsSettings | null;
+  /** How often the TLS files (`tls.files`) are looked at for a renewed certificate; 0: only when reloadTls() is called. */
+  tlsFileCheckMs: number;
   /**
    * The ports the broker listens on, each with its own security protocol (TLS with `tls`, SASL with `sasl`); null:
    * one, on `host` and `port`, advertised as `advertisedHost` and `advertisedPort`, TLS if `tls` is set, SASL if `sasl` is.
@@ -135,6 +138,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   transactions: {},
   sasl: null,
   tls: null,
+  tlsFileCheckMs: 10_000,
   listeners: null,
   acls: { enabled: false },
   principalMappingRules: DEFAULT_PRINCIPAL_MAPPING,
@@ -185,6 +189,8 @@ export class Broker {
     /** The SCRAM credentials managed through AlterUserScramCredentials (kept whether or not the listener asks for SASL). */
     readonly scramCredentials: ScramCredentialStore,
     clientQuotas: ClientQuotaStore,
+    /** The certificate the TLS listeners serve, or null without TLS. */
+    private readonly tlsKeys: TlsKeys | null,
   ) {
     this.throttling = new ClientThrottling(clientQuotas, logs.clock);
     this.certificateName = principalMapper(config.principalMappingRules);
@@ -215,6 +221,7 @@ export class Broker {
     const listeners = listenerConfigs(full);
     const refusal = listenersRefusal(listeners, full.tls, full.sasl !== null);
     if (refusal !== null) throw new Error(refusal);
+    const tlsKeys = full.tls === null ? null : TlsKeys.open(full.tls, logger);
     const opening = performance.now();
     const logs = await LogManager.open({
       dataDir: full.dataDir,
@@ -255,7 +262,7 @@ export class Broker {
       throw err;
     }
     const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
-    const broker = new Broker(full, clusterId, logs, groups, logger, sasl, authorizer, scramCredentials, clientQuotas);
+    const broker = new Broker(full, clusterId, logs, groups, logger, sasl, authorizer, scramCredentials, clientQuotas, tlsKeys);
     try {
       await broker.producerIds.load();
       await groups.load();
@@ -275,7 +282,7 @@ export class Broker {
               logger.info({ remote, listener: l.name, code, reason }, 'closing connection: TLS handshake failed');
             },
           },
-          usesTls(l.securityProtocol) ? { ...full.tls!, clientAuth: l.tlsClientAuth ?? full.tls!.clientAuth } : null,
+          usesTls(l.securityProtocol) ? { context: tlsKeys!.context, clientAuth: l.tlsClientAuth ?? full.tls!.clientAuth } : null,
         );
         broker.servers.push(server);
         // kept from the listen: once closing, a server no longer has an address, and requests still get answers
@@ -297,6 +304,7 @@ export class Broker {
     }
     if (full.sasl !== null && !listeners.some((l) => usesSasl(l.securityProtocol))) logger.warn('SASL is configured, but no listener asks for SASL');
     if (full.tls !== null && !listeners.some((l) => usesTls(l.securityProtocol))) logger.warn('a TLS certificate is configured, but no listener speaks TLS');
+    tlsKeys?.watch(full.tlsFileCheckMs);
     const [first, ...more] = broker.bound;
     const others = more.length === 0 ? undefined : more.map((l) => `${l.name} ${l.securityProtocol} port ${l.port}`);
     logger.info({ host: listeners[0]!.host, port: first!.port, securityProtocol: first!.securityProtocol, otherListeners: others, acls: authorizer?.size, clientQuotas: clientQuotas.size, clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
@@ -431,6 +439,15 @@ export class Broker {
     return this.closing !== null;
   }
 
+  /**
+   * Serves a renewed TLS certificate from the next connection on: `material`, or what the TLS files hold now. Throws,
+   * keeping the current certificate, when it cannot be used (logged too).
+   */
+  reloadTls(material?: TlsMaterial): Promise<CertificateSummary> {
+    if (this.tlsKeys === null) return Promise.reject(new Error('this broker has no TLS certificate to reload'));
+    return this.tlsKeys.reload(material);
+  }
+
   /** Graceful shutdown: stop accepting, finish in-flight requests, flush and close the logs. */
   close(): Promise<void> {
     if (!this.closing) this.closing = this.shutdown();
@@ -447,6 +464,7 @@ export class Broker {
     await Promise.all([...this.connections].map((c) => c.drain(this.config.shutdownTimeoutMs)));
     for (const c of this.connections) c.close();
     await serversClosed;
+    this.tlsKeys?.close();
     this.throttling.close();
     this.transactions.close();
     this.groups.close();

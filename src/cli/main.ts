@@ -122,7 +122,7 @@ const startOptions: Options = Object.fromEntries([
 const COMMANDS: Record<string, Command> = {
   start: {
     usage: 'sluice start [options]',
-    summary: 'run a broker (Ctrl-C or SIGTERM stops it cleanly; a second one exits at once)',
+    summary: 'run a broker (Ctrl-C or SIGTERM stops it cleanly, a second one exits at once; SIGHUP reloads the TLS certificate)',
     options: startOptions,
     help: {
       ...Object.fromEntries(START_SETTINGS.map((s) => [s.flag, `${s.help} [${envName(s.flag)}]`])),
@@ -180,6 +180,11 @@ const COMMANDS: Record<string, Command> = {
         };
         process.on('SIGINT', () => stop('SIGINT'));
         process.on('SIGTERM', () => stop('SIGTERM'));
+        // as nginx and others do: a renewed certificate is read now (the broker logs the outcome)
+        process.on('SIGHUP', () => {
+          if (config.tls === null) logger.info('SIGHUP: no TLS certificate to reload');
+          else broker.reloadTls().catch(() => undefined);
+        });
       });
       logger.flush?.();
       return code;

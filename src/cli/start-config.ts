@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
-import { isIpAddress, type TlsSettings } from '../io/tcp.js';
+import { isIpAddress, type TlsFiles, type TlsSettings } from '../io/tcp.js';
 import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
 import { OAuthBearerValidator, type OAuthBearerConfig } from '../broker/oauth-bearer.js';
 import { DEFAULT_LOG_CONFIG, TOPIC_CONFIG_KEYS, applyTopicConfigs } from '../storage/log-config.js';
@@ -11,6 +11,11 @@ import { isPrincipal } from '../protocol/acl.js';
 import { principalMapper } from '../broker/principal-mapping.js';
 import { endpoints, listenerSetting, listenersFrom, protocolMap, withListenerSettings, type ListenerSetting } from './listener-options.js';
 import { listenersRefusal } from '../broker/listeners.js';
+
+/** The TLS files with `which` set to `path`, made absolute (the broker reads them again later). */
+function tlsFiles(config: BrokerConfig, which: keyof TlsFiles, path: string): TlsFiles {
+  return { ...config.tls?.files, [which]: resolve(path) } as TlsFiles;
+}
 
 /** Adds `patch` to the OAUTHBEARER settings. */
 function oauthBearer(config: BrokerConfig, patch: OAuthBearerConfig): void {
@@ -195,9 +200,14 @@ export const START_SETTINGS: readonly Setting[] = [
     help: 'offer SASL OAUTHBEARER taking unsigned tokens (alg none), which anyone can make: for development only, as Kafka\'s default validator (true/false)',
     apply: (c, v) => oauthBearer(c, { unsecured: bool('sasl-oauthbearer-unsecured', v) || undefined }),
   },
-  { flag: 'tls-cert', help: 'PEM file of the certificate (chain) to serve TLS with; with --tls-key, the listener speaks TLS only (SSL, or SASL_SSL with --sasl-users)', apply: (c, v) => (c.tls = { ...tlsOf(c), cert: pemFile('tls-cert', v) }) },
-  { flag: 'tls-key', help: 'PEM file of the private key of --tls-cert', apply: (c, v) => (c.tls = { ...tlsOf(c), key: pemFile('tls-key', v) }) },
-  { flag: 'tls-ca', help: 'PEM file of the CA certificates clients\' certificates must chain to (for --tls-client-auth)', apply: (c, v) => (c.tls = { ...tlsOf(c), ca: pemFile('tls-ca', v) }) },
+  {
+    flag: 'tls-cert',
+    help: 'PEM file of the certificate (chain) to serve TLS with; with --tls-key, the listener speaks TLS only (SSL, or SASL_SSL with --sasl-users). Read again when it changes, or on SIGHUP: new connections get the renewed certificate',
+    apply: (c, v) => (c.tls = { ...tlsOf(c), cert: pemFile('tls-cert', v), files: tlsFiles(c, 'cert', v) }),
+  },
+  { flag: 'tls-key', help: 'PEM file of the private key of --tls-cert (read again with it)', apply: (c, v) => (c.tls = { ...tlsOf(c), key: pemFile('tls-key', v), files: tlsFiles(c, 'key', v) }) },
+  { flag: 'tls-ca', help: 'PEM file of the CA certificates clients\' certificates must chain to (for --tls-client-auth; read again with the certificate)', apply: (c, v) => (c.tls = { ...tlsOf(c), ca: pemFile('tls-ca', v), files: tlsFiles(c, 'ca', v) }) },
+  { flag: 'tls-file-check-ms', help: 'how often the TLS files are looked at for a renewed certificate (default 10000; 0: only on SIGHUP)', apply: (c, v) => (c.tlsFileCheckMs = int('tls-file-check-ms', v, 0)) },
   {
     flag: 'tls-client-auth',
     help: 'required: clients must present a certificate --tls-ca signed; requested: may; none (default): are not asked (Kafka\'s ssl.client.auth)',

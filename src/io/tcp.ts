@@ -22,13 +22,54 @@ export interface AcceptedSocket {
   refuse(): void;
 }
 
-/** A TLS listener's keys: PEM certificate chain and key, and the CA its clients' certificates must chain to, if any. */
-export interface TlsSettings {
+/** What a TLS context is made of: PEM certificate chain and key, and the CA clients' certificates must chain to, if any. */
+export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
   ca?: Buffer;
+}
+
+/** The files TLS material was read from, which can be read again. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca?: string;
+}
+
+/** A TLS listener's keys, and what it asks of clients. */
+export interface TlsSettings extends TlsMaterial {
   /** Whether clients must present a certificate the CA signed (Kafka's ssl.client.auth), may, or are not asked. */
   clientAuth: 'required' | 'requested' | 'none';
+  /** Where the keys were read from (`sluice start`), so that the broker can read them again when they change. */
+  files?: TlsFiles;
+}
+
+/**
+ * The TLS context listeners serve, replaceable while they listen (a renewed certificate): each connection takes the
+ * one current when it is accepted, and connections already open keep theirs.
+ */
+export class TlsContext {
+  private current: SecureContext;
+
+  /** Throws, as `replace` does, when the material is not a certificate and its key. */
+  constructor(material: TlsMaterial) {
+    this.current = createSecureContext({ cert: material.cert, key: material.key, ca: material.ca });
+  }
+
+  /** Serves `material` from the next connection on; throws, keeping the current context, when it cannot be used. */
+  replace(material: TlsMaterial): void {
+    this.current = new TlsContext(material).current;
+  }
+
+  get secureContext(): SecureContext {
+    return this.current;
+  }
+}
+
+/** A TLS listener's context and what it asks of clients. */
+export interface ListenerTls {
+  context: TlsContext;
+  clientAuth: TlsSettings['clientAuth'];
 }
 
 /** What the listener reports besides connections: a failed accept, and a TLS handshake that failed. */
@@ -43,14 +84,13 @@ export interface ListenerEvents {
  * itself by closing the connection) goes to `onAcceptError` and the listener goes on; Node reports it as the
  * server's 'error' event, which with no listener would end the process.
  */
-export function listen(host: string, port: number, onSocket: (accepted: AcceptedSocket) => void, events: ListenerEvents, tls: TlsSettings | null = null): Promise<Server> {
-  const context = tls === null ? null : createSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
+export function listen(host: string, port: number, onSocket: (accepted: AcceptedSocket) => void, events: ListenerEvents, tls: ListenerTls | null = null): Promise<Server> {
   return new Promise((resolve, reject) => {
     // paused until taken over below: no byte is read into Node's own chunks first
     const server = createServer({ noDelay: true, pauseOnConnect: true }, (raw) =>
       onSocket({
         host: clientHost(raw),
-        readWith: (reader) => (tls === null ? readWith(raw, reader) : readSecure(raw, reader, context!, tls, events)),
+        readWith: (reader) => (tls === null ? readWith(raw, reader) : readSecure(raw, reader, tls, events)),
         refuse: () => raw.destroy(),
       }),
     );
@@ -89,9 +129,9 @@ function readWith(raw: Socket, reader: SocketReader): Socket {
  * TLS over the accepted socket. Decrypted bytes arrive in chunks of Node's, so each is copied into the memory the
  * reader chooses (a copy the plain path does not make). A handshake that fails is reported, and the socket closed.
  */
-function readSecure(raw: Socket, reader: SocketReader, secureContext: SecureContext, tls: TlsSettings, events: ListenerEvents): Socket {
+function readSecure(raw: Socket, reader: SocketReader, tls: ListenerTls, events: ListenerEvents): Socket {
   const remote = `${raw.remoteAddress}:${raw.remotePort}`;
-  const socket = new TLSSocket(raw, { isServer: true, secureContext, requestCert: tls.clientAuth !== 'none', rejectUnauthorized: tls.clientAuth === 'required' });
+  const socket = new TLSSocket(raw, { isServer: true, secureContext: tls.context.secureContext, requestCert: tls.clientAuth !== 'none', rejectUnauthorized: tls.clientAuth === 'required' });
   let secure = false;
   socket.once('secure', () => {
     secure = true;

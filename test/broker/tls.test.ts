@@ -1,8 +1,14 @@
 // A TLS listener at the protocol level, with Sluice's own client: requests large and small over TLS, client
-// certificates required (one the CA did not sign refused), a plaintext client refused and logged, SASL over TLS.
+// certificates required (one the CA did not sign refused), a plaintext client refused and logged, SASL over TLS, a
+// renewed certificate served without a restart.
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { authenticate } from '../../src/admin/sasl-client.js';
 import type { TlsSettings } from '../../src/io/tcp.js';
@@ -11,6 +17,8 @@ import { withBroker } from '../helpers/broker.js';
 import { capturedLogger } from '../helpers/captured-logger.js';
 import { until } from '../helpers/until.js';
 import { tlsFixture } from '../helpers/tls-fixtures.js';
+import { withTempDir } from '../helpers/temp-dir.js';
+import { TlsKeys } from '../../src/broker/tls-keys.js';
 
 const CA = tlsFixture('ca.pem');
 const SERVER: TlsSettings = { cert: tlsFixture('server.pem'), key: tlsFixture('server.key'), ca: CA, clientAuth: 'none' };
@@ -91,4 +99,62 @@ test('SASL over TLS (SASL_SSL): authenticate, then served', async () => {
       assert.equal((await metadata(c)).brokers.length, 1);
     });
   }, { tls: SERVER, sasl: { users: { alice: 'alice-secret' } } });
+});
+
+/** The subject of the certificate a TLS handshake with `port` is served, trusting `ca`. */
+async function servedSubject(port: number, ca: Buffer[]): Promise<string> {
+  const socket = tlsConnect({ host: '127.0.0.1', port, ca });
+  try {
+    await once(socket, 'secureConnect');
+    return socket.getPeerX509Certificate()!.subject;
+  } finally {
+    socket.destroy();
+  }
+}
+
+test('a renewed certificate in the TLS files is served to new connections; open ones keep theirs; one that cannot be used is logged and the current kept', () =>
+  withTempDir(async (dir) => {
+    const files = { cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
+    await writeFile(files.cert, tlsFixture('server.pem'));
+    await writeFile(files.key, tlsFixture('server.key'));
+    const trust = [CA, tlsFixture('rotated-server.pem')];
+    const { logger, lines } = capturedLogger();
+    await withBroker(async ({ bootstrap, port, broker }) => {
+      assert.equal(await servedSubject(port, trust), 'CN=sluice-test-server');
+      assert.deepEqual(lines.find((l) => l.msg === 'TLS certificate loaded')?.subject, 'CN=sluice-test-server');
+      await connected(bootstrap, { ca: CA }, async (before) => {
+        // the key first, as a renewal may write them: the certificate and key mismatch until both are written
+        await writeFile(files.key, tlsFixture('rotated-server.key'));
+        await writeFile(files.cert, tlsFixture('rotated-server.pem'));
+        await until(() => lines.some((l) => l.msg === 'TLS certificate reloaded: new connections are served it' && l.subject === 'CN=sluice-test-server-rotated'), 'the renewed certificate loaded');
+        assert.equal(await servedSubject(port, trust), 'CN=sluice-test-server-rotated');
+        assert.equal((await metadata(before)).brokers.length, 1, 'a connection made before is still served');
+      });
+      // a key that is not the certificate's: refused, logged, and the renewed one still served
+      await writeFile(files.key, tlsFixture('client.key'));
+      await until(() => lines.some((l) => l.msg === 'TLS certificate reload failed: the current one is still served' && /key values mismatch/.test(String(l.reason))), 'the failed reload logged');
+      assert.equal(await servedSubject(port, trust), 'CN=sluice-test-server-rotated');
+      // given in memory (the embedded API), and told what was loaded
+      const summary = await broker.reloadTls({ cert: tlsFixture('server.pem'), key: tlsFixture('server.key') });
+      assert.deepEqual([summary.subject, summary.expires], ['CN=sluice-test-server', new Date(Date.parse(new X509Certificate(tlsFixture('server.pem')).validTo)).toISOString()]);
+      assert.equal(await servedSubject(port, trust), 'CN=sluice-test-server');
+      await assert.rejects(broker.reloadTls({ cert: tlsFixture('server.pem'), key: tlsFixture('client.key') }), /TLS certificate reload failed: .*key values mismatch/);
+    }, { tls: { ...SERVER, ca: undefined, files }, tlsFileCheckMs: 50, logger });
+  }));
+
+test('a certificate and key that cannot be used stop the start; without files a reload needs the new ones; expiry is warned of', async () => {
+  await assert.rejects(withBroker(async () => undefined, { tls: { ...SERVER, key: tlsFixture('client.key') } }), /TLS: the certificate and key cannot be used: .*key values mismatch/);
+  await withBroker(async ({ broker }) => {
+    await assert.rejects(broker.reloadTls(), /TLS certificate reload failed: the certificate was given in memory, not in files: give the new one/);
+  }, { tls: SERVER });
+  await withBroker(async ({ broker }) => {
+    await assert.rejects(broker.reloadTls(), /this broker has no TLS certificate to reload/);
+  });
+  const expiresAt = Date.parse(new X509Certificate(tlsFixture('server.pem')).validTo);
+  for (const [daysBefore, level, msg] of [[40, null, null], [10, 40, 'the TLS certificate expires in 9 days'], [-2, 50, 'the TLS certificate has expired: clients will refuse it']] as const) {
+    const { logger, lines } = capturedLogger();
+    TlsKeys.open(SERVER, logger, () => expiresAt - daysBefore * 86_400_000 + 1000);
+    const warned = lines.filter((l) => l.level > 30);
+    assert.deepEqual(warned.map((l) => [l.level, l.msg]), level === null ? [] : [[level, msg]], String(daysBefore));
+  }
 });

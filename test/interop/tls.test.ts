@@ -1,6 +1,7 @@
 // TLS with real clients: librdkafka (confluent-kafka, kcat), kafka-python and kafkajs over SSL and SASL_SSL, with the
 // broker's certificate checked against the test CA (and its address, 127.0.0.1, against the certificate's), client
-// certificates where the broker requires them; `sluice start --tls-cert` and the CLI's --tls-ca.
+// certificates where the broker requires them; `sluice start --tls-cert` and the CLI's --tls-ca; a certificate
+// renewed in its files, served after SIGHUP.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { python } from './python-clients.js';
 import { TLS_FIXTURES_DIR } from '../helpers/tls-fixtures.js';
+import { until } from '../helpers/until.js';
 
 const path = (name: string) => `${TLS_FIXTURES_DIR}/${name}`;
 const SERVER: TlsSettings = { cert: readFileSync(path('server.pem')), key: readFileSync(path('server.key')), ca: readFileSync(path('ca.pem')), clientAuth: 'none' };
@@ -114,6 +116,29 @@ test('sluice start --tls-cert --tls-key --sasl-users: SASL_SSL; the CLI connects
       assert.match(untrusted.stderr, /could not connect to 127\.0\.0\.1:\d+: .*(self.signed|unable to verify|local issuer)/i);
       const noKey = await cli(['topics', 'list', ...login, '--tls-cert', path('client.pem')]);
       assert.deepEqual([noKey.code, /--tls-cert and --tls-key go together/.test(noKey.stderr)], [2, true]);
+    } finally {
+      await stopCli(child);
+    }
+  }));
+
+test('sluice start --tls-cert: a certificate renewed in its files is served after SIGHUP; kcat trusting only the new one then connects', () =>
+  withTempDir(async (dir) => {
+    const [cert, key] = [join(dir, 'server.pem'), join(dir, 'server.key')];
+    await writeFile(cert, readFileSync(path('server.pem')));
+    await writeFile(key, readFileSync(path('server.key')));
+    // looked at by SIGHUP only, so that what loads the renewal is the signal
+    const { child, bootstrap, output } = await startCli(['--data-dir', join(dir, 'data'), '--tls-cert', cert, '--tls-key', key, '--tls-file-check-ms', '0']);
+    try {
+      const metadata = () => run('kcat', ['-b', bootstrap, '-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${path('rotated-server.pem')}`, '-L', '-m', '5'], { timeoutMs: 30_000 });
+      assert.notEqual((await metadata()).code, 0, 'the old certificate is not the one kcat trusts');
+      await writeFile(cert, readFileSync(path('rotated-server.pem')));
+      await writeFile(key, readFileSync(path('rotated-server.key')));
+      child.kill('SIGHUP');
+      await until(() => output().includes('TLS certificate reloaded'), 'the reload logged');
+      assert.match(output(), /"subject":"CN=sluice-test-server-rotated".*"msg":"TLS certificate reloaded: new connections are served it"/);
+      const renewed = await metadata();
+      assert.equal(renewed.code, 0, renewed.stderr);
+      assert.match(renewed.stdout, /1 brokers:/);
     } finally {
       await stopCli(child);
     }

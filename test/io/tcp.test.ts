@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { connect as connectTls } from 'node:tls';
-import { listen, type AcceptedSocket, type SocketReader, type TlsSettings } from '../../src/io/tcp.js';
+import { listen, TlsContext, type AcceptedSocket, type ListenerTls, type SocketReader } from '../../src/io/tcp.js';
 import { until } from '../helpers/until.js';
 import { tlsFixture } from '../helpers/tls-fixtures.js';
 
@@ -30,7 +30,7 @@ test('an accept that fails after the listener is bound is reported, and later co
 });
 
 test('a TLS listener decrypts into the memory the reader chooses, as the plaintext one reads: bytes in order, into the buffers it handed out, no data events', async () => {
-  const tls: TlsSettings = { cert: tlsFixture('server.pem'), key: tlsFixture('server.key'), clientAuth: 'none' };
+  const tls: ListenerTls = { context: new TlsContext({ cert: tlsFixture('server.pem'), key: tlsFixture('server.key') }), clientAuth: 'none' };
   const handedOut = new Set<Buffer>();
   const received: Buffer[] = [];
   const sockets: Socket[] = [];
