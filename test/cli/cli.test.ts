@@ -175,6 +175,15 @@ test('SASL sessions last --connections-max-reauth-ms, with the users and mechani
     assert.throws(() => resolveStartConfig({ 'connections-max-reauth-ms': '-1' }, {}), /connections-max-reauth-ms/);
   }));
 
+test('TLS files are kept by their absolute paths, to be read again every --tls-file-check-ms', () => {
+  const fixtures = fileURLToPath(new URL('../../../test/helpers/fixtures/tls/', import.meta.url));
+  const config = resolveStartConfig({ 'tls-cert': join(fixtures, 'server.pem'), 'tls-key': join(fixtures, 'server.key'), 'tls-file-check-ms': '0' }, { SLUICE_TLS_CA: join(fixtures, 'ca.pem') });
+  assert.deepEqual(config.tls?.files, { ca: join(fixtures, 'ca.pem'), cert: join(fixtures, 'server.pem'), key: join(fixtures, 'server.key') });
+  assert.equal(config.tlsFileCheckMs, 0);
+  assert.equal(resolveStartConfig({}, {}).tlsFileCheckMs, 10_000);
+  assert.throws(() => resolveStartConfig({ 'tls-file-check-ms': '-5' }, {}), /tls-file-check-ms must be an integer from 0/);
+});
+
 test('OAUTHBEARER\'s settings by Kafka\'s names: a JWKS URL or path, issuer, audiences, claim, skew, refresh; unsigned tokens only alone', () => {
   const config = resolveStartConfig({
     'sasl-oauthbearer-jwks-endpoint-url': 'keys/jwks.json',
