@@ -1,6 +1,6 @@
 import type { AddressInfo, Server } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { listen, type AcceptedSocket, type TlsMaterial, type TlsSettings } from '../io/tcp.js';
+import { listen, type AcceptedSocket, type TlsFiles, type TlsMaterial, type TlsSettings } from '../io/tcp.js';
 import { TlsKeys, type CertificateSummary } from './tls-keys.js';
 import type { LogConfig } from '../storage/log-config.js';
 import { DEFAULT_INDEX_CACHE_BYTES, LogManager, type TopicState } from '../storage/log-manager.js';
@@ -28,7 +28,7 @@ import { ClientQuotaStore } from './client-quotas.js';
 import { ClientThrottling } from './client-throttling.js';
 import { DEFAULT_PRINCIPAL_MAPPING, principalMapper, type PrincipalMapper } from './principal-mapping.js';
 import { ConnectionLimits } from './connection-limits.js';
-import { advertisedOf, listenersRefusal, securityProtocol, usesSasl, usesTls, type Listener, type ListenerConfig } from './listeners.js';
+import { advertisedOf, listenerTlsSettings, listenersRefusal, securityProtocol, usesSasl, usesTls, type Listener, type ListenerConfig } from './listeners.js';
 
 export interface BrokerConfig {
   /** The listener's host and port where `listeners` is null. */
@@ -190,7 +190,7 @@ export class Broker {
     readonly scramCredentials: ScramCredentialStore,
     clientQuotas: ClientQuotaStore,
     /** The certificate the TLS listeners serve, or null without TLS. */
-    private readonly tlsKeys: TlsKeys | null,
+    private readonly tlsKeys: ListenerKeys,
   ) {
     this.throttling = new ClientThrottling(clientQuotas, logs.clock);
     this.certificateName = principalMapper(config.principalMappingRules);
@@ -221,7 +221,7 @@ export class Broker {
     const listeners = listenerConfigs(full);
     const refusal = listenersRefusal(listeners, full.tls, full.sasl !== null);
     if (refusal !== null) throw new Error(refusal);
-    const tlsKeys = full.tls === null ? null : TlsKeys.open(full.tls, logger);
+    const tlsKeys = tlsKeysOf(listeners, full.tls, logger);
     const opening = performance.now();
     const logs = await LogManager.open({
       dataDir: full.dataDir,
@@ -268,7 +268,7 @@ export class Broker {
       await groups.load();
       await broker.transactions.load();
       for (const l of listeners) {
-        const listener: BoundListener = { name: l.name, securityProtocol: l.securityProtocol, saslMechanisms: l.saslMechanisms, tlsClientAuth: l.tlsClientAuth, host: l.host, port: 0, advertised: { host: '', port: 0 } };
+        const listener: BoundListener = { name: l.name, securityProtocol: l.securityProtocol, saslMechanisms: l.saslMechanisms, tlsClientAuth: l.tlsClientAuth, tlsFiles: l.tls?.files, host: l.host, port: 0, advertised: { host: '', port: 0 } };
         const server = await listen(
           l.host,
           l.port,
@@ -282,7 +282,7 @@ export class Broker {
               logger.info({ remote, listener: l.name, code, reason }, 'closing connection: TLS handshake failed');
             },
           },
-          usesTls(l.securityProtocol) ? { context: tlsKeys!.context, clientAuth: l.tlsClientAuth ?? full.tls!.clientAuth } : null,
+          usesTls(l.securityProtocol) ? { context: (tlsKeys.own.get(l.name) ?? tlsKeys.shared!).context, clientAuth: l.tlsClientAuth ?? full.tls?.clientAuth ?? 'none' } : null,
         );
         broker.servers.push(server);
         // kept from the listen: once closing, a server no longer has an address, and requests still get answers
@@ -304,7 +304,7 @@ export class Broker {
     }
     if (full.sasl !== null && !listeners.some((l) => usesSasl(l.securityProtocol))) logger.warn('SASL is configured, but no listener asks for SASL');
     if (full.tls !== null && !listeners.some((l) => usesTls(l.securityProtocol))) logger.warn('a TLS certificate is configured, but no listener speaks TLS');
-    tlsKeys?.watch(full.tlsFileCheckMs);
+    for (const keys of allKeys(tlsKeys)) keys.watch(full.tlsFileCheckMs);
     const [first, ...more] = broker.bound;
     const others = more.length === 0 ? undefined : more.map((l) => `${l.name} ${l.securityProtocol} port ${l.port}`);
     logger.info({ host: listeners[0]!.host, port: first!.port, securityProtocol: first!.securityProtocol, otherListeners: others, acls: authorizer?.size, clientQuotas: clientQuotas.size, clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
@@ -440,12 +440,14 @@ export class Broker {
   }
 
   /**
-   * Serves a renewed TLS certificate from the next connection on: `material`, or what the TLS files hold now. Throws,
-   * keeping the current certificate, when it cannot be used (logged too).
+   * Serves renewed TLS certificates from the next connection on: what the TLS files (the broker's, and listeners'
+   * own) hold now, or `material` in place of the broker's own. Throws, keeping the current certificate, when one
+   * cannot be used (logged too).
    */
-  reloadTls(material?: TlsMaterial): Promise<CertificateSummary> {
-    if (this.tlsKeys === null) return Promise.reject(new Error('this broker has no TLS certificate to reload'));
-    return this.tlsKeys.reload(material);
+  reloadTls(material?: TlsMaterial): Promise<CertificateSummary[]> {
+    const keys = material === undefined ? allKeys(this.tlsKeys) : this.tlsKeys.shared === null ? [] : [this.tlsKeys.shared];
+    if (keys.length === 0) return Promise.reject(new Error(material === undefined ? 'this broker has no TLS certificate to reload' : 'this broker has no TLS certificate of its own to replace (its listeners have their own)'));
+    return Promise.all(keys.map((k) => k.reload(material)));
   }
 
   /** Graceful shutdown: stop accepting, finish in-flight requests, flush and close the logs. */
@@ -464,7 +466,7 @@ export class Broker {
     await Promise.all([...this.connections].map((c) => c.drain(this.config.shutdownTimeoutMs)));
     for (const c of this.connections) c.close();
     await serversClosed;
-    this.tlsKeys?.close();
+    for (const keys of allKeys(this.tlsKeys)) keys.close();
     this.throttling.close();
     this.transactions.close();
     this.groups.close();
@@ -509,8 +511,32 @@ async function loadIssuerKeys(validator: OAuthBearerValidator, logger: Logger): 
   }
 }
 
-/** A listener as bound: its host and the port it got, and its own client certificate setting. */
-export type BoundListener = Listener & { host: string; port: number; tlsClientAuth?: ListenerConfig['tlsClientAuth'] };
+/** The certificates the TLS listeners serve: the broker's, shared by listeners without their own, and listeners' own. */
+interface ListenerKeys {
+  shared: TlsKeys | null;
+  own: ReadonlyMap<string, TlsKeys>;
+}
+
+const allKeys = (keys: ListenerKeys): TlsKeys[] => [...(keys.shared === null ? [] : [keys.shared]), ...keys.own.values()];
+
+/** Each TLS setting's context, checked (a start with a certificate and key that cannot be used fails, naming it). */
+function tlsKeysOf(listeners: readonly ListenerConfig[], tls: TlsSettings | null, logger: Logger): ListenerKeys {
+  const shared = tls === null ? null : TlsKeys.open(tls, logger);
+  const own = new Map<string, TlsKeys>();
+  for (const l of listeners) {
+    if (l.tls === undefined) continue;
+    const log = logger.child({ listener: l.name });
+    try {
+      own.set(l.name, TlsKeys.open(listenerTlsSettings(l, tls)!, log));
+    } catch (err) {
+      throw new Error(`listener ${l.name}: ${(err as Error).message}`);
+    }
+  }
+  return { shared, own };
+}
+
+/** A listener as bound: its host and the port it got, and its own client certificate setting and TLS files. */
+export type BoundListener = Listener & { host: string; port: number; tlsClientAuth?: ListenerConfig['tlsClientAuth']; tlsFiles?: Partial<TlsFiles> };
 
 /** The listeners configured, or the one `host`, `port`, `tls` and `sasl` make. */
 function listenerConfigs(config: BrokerConfig): ListenerConfig[] {

@@ -1,3 +1,4 @@
+import type { TlsFiles, TlsMaterial, TlsSettings } from '../io/tcp.js';
 import { SASL_MECHANISMS, type SaslMechanism } from './sasl-credentials.js';
 
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
@@ -22,7 +23,14 @@ export interface ListenerConfig {
   tlsClientAuth?: 'required' | 'requested' | 'none';
   /** The SASL mechanisms this listener offers (listener.name.NAME.sasl.enabled.mechanisms); default the broker's. */
   saslMechanisms?: readonly SaslMechanism[];
+  /**
+   * This listener's own certificate and key (both or neither) and CA, over the broker's (Kafka's
+   * listener.name.NAME.ssl.*), and the files they were read from, read again when they change.
+   */
+  tls?: ListenerOwnTls;
 }
+
+export type ListenerOwnTls = Partial<TlsMaterial> & { files?: Partial<TlsFiles> };
 
 /** What a connection knows of the listener it came in on. */
 export interface Listener {
@@ -49,10 +57,25 @@ export function advertisedOf(config: ListenerConfig, boundPort: number): { host:
 }
 
 /**
+ * What a TLS listener serves: its own certificate and key, else the broker's; its own CA, else the broker's (with the
+ * broker's certificate, the broker's files are read again; with its own, its own files); null without either.
+ */
+export function listenerTlsSettings(l: ListenerConfig, broker: TlsSettings | null): TlsSettings | null {
+  const own = l.tls;
+  if (own === undefined) return broker;
+  const base = own.cert !== undefined ? { cert: own.cert, key: own.key!, files: own.files } : broker === null ? null : { cert: broker.cert, key: broker.key, files: broker.files };
+  if (base === null) return null;
+  const ca = own.ca ?? broker?.ca;
+  const caFile = own.ca !== undefined ? own.files?.ca : broker?.files?.ca;
+  const files = base.files?.cert !== undefined && base.files.key !== undefined ? { cert: base.files.cert, key: base.files.key, ...(caFile === undefined ? {} : { ca: caFile }) } : undefined;
+  return { cert: base.cert, key: base.key, ca, clientAuth: l.tlsClientAuth ?? broker?.clientAuth ?? 'none', files };
+}
+
+/**
  * Checks a broker's listeners against what it can serve: names unique, a TLS listener only with a certificate, a SASL
  * one only with users; returns why not, or null.
  */
-export function listenersRefusal(listeners: readonly ListenerConfig[], tls: { ca?: Buffer } | null, sasl: boolean): string | null {
+export function listenersRefusal(listeners: readonly ListenerConfig[], tls: TlsSettings | null, sasl: boolean): string | null {
   if (listeners.length === 0) return 'a broker needs at least one listener';
   const names = new Set<string>();
   for (const l of listeners) {
@@ -60,10 +83,13 @@ export function listenersRefusal(listeners: readonly ListenerConfig[], tls: { ca
     if (names.has(l.name.toUpperCase())) return `listener ${l.name} is named twice`;
     names.add(l.name.toUpperCase());
     if (!SECURITY_PROTOCOLS.includes(l.securityProtocol)) return `listener ${l.name}: unknown security protocol ${l.securityProtocol}`;
-    if (usesTls(l.securityProtocol) && !tls) return `listener ${l.name} is ${l.securityProtocol}, which needs the TLS certificate and key`;
+    if (l.tls !== undefined && !usesTls(l.securityProtocol)) return `listener ${l.name} is ${l.securityProtocol}: it has no TLS for a certificate or CA`;
+    if ((l.tls?.cert === undefined) !== (l.tls?.key === undefined)) return `listener ${l.name}'s own certificate and key go together`;
+    const served = listenerTlsSettings(l, tls);
+    if (usesTls(l.securityProtocol) && served === null) return `listener ${l.name} is ${l.securityProtocol}, which needs the TLS certificate and key`;
     if (usesSasl(l.securityProtocol) && !sasl) return `listener ${l.name} is ${l.securityProtocol}, which needs SASL (users, or OAUTHBEARER's token settings)`;
     if (l.tlsClientAuth !== undefined && !usesTls(l.securityProtocol)) return `listener ${l.name} is ${l.securityProtocol}: it has no TLS for a client auth setting`;
-    if (l.tlsClientAuth === 'required' && tls?.ca === undefined) return `listener ${l.name} requires client certificates, which needs the CA that signs them`;
+    if (l.tlsClientAuth === 'required' && served?.ca === undefined) return `listener ${l.name} requires client certificates, which needs the CA that signs them`;
     if (l.saslMechanisms !== undefined && !usesSasl(l.securityProtocol)) return `listener ${l.name} is ${l.securityProtocol}: it has no SASL for mechanisms`;
     const unknown = l.saslMechanisms?.find((m) => !SASL_MECHANISMS.includes(m));
     if (l.saslMechanisms?.length === 0 || unknown !== undefined) return `listener ${l.name}'s SASL mechanisms must be some of ${SASL_MECHANISMS.join(', ')}`;

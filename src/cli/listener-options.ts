@@ -1,5 +1,7 @@
 // `sluice start`'s listener options, as Kafka's broker configs spell them: listeners, advertised.listeners and
-// listener.security.protocol.map.
+// listener.security.protocol.map, and a listener's own settings (listener.name.NAME.*).
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { SECURITY_PROTOCOLS, type ListenerConfig, type SecurityProtocol } from '../broker/listeners.js';
 import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
 import { UsageError } from './usage-error.js';
@@ -54,15 +56,32 @@ export function listenersFrom(listeners: Endpoint[], advertised: Endpoint[], map
   });
 }
 
-/** One `--listener-config` setting: a listener's client auth or SASL mechanisms. */
-export type ListenerSetting = { listener: string } & ({ key: 'ssl.client.auth'; value: 'required' | 'requested' | 'none' } | { key: 'sasl.enabled.mechanisms'; value: SaslMechanism[] });
+/** The files a listener's own TLS settings name, as librdkafka's clients name theirs. */
+const TLS_FILE_KEYS = { 'ssl.certificate.location': 'cert', 'ssl.key.location': 'key', 'ssl.ca.location': 'ca' } as const;
+type TlsFileKey = keyof typeof TLS_FILE_KEYS;
+
+/** One `--listener-config` setting: a listener's client auth, SASL mechanisms, or a TLS file of its own. */
+export type ListenerSetting = { listener: string } & (
+  | { key: 'ssl.client.auth'; value: 'required' | 'requested' | 'none' }
+  | { key: 'sasl.enabled.mechanisms'; value: SaslMechanism[] }
+  | { key: TlsFileKey; value: { path: string; pem: Buffer } }
+);
 
 /** Parses `NAME.key=value` into `into`, checked. */
 export function listenerSetting(text: string, into: ListenerSetting[]): void {
-  const m = /^([A-Za-z0-9_]+)\.(ssl\.client\.auth|sasl\.enabled\.mechanisms)=(.+)$/.exec(text.trim());
-  if (!m) throw new UsageError(`listener-config must be NAME.ssl.client.auth=VALUE or NAME.sasl.enabled.mechanisms=VALUE, got ${JSON.stringify(text)}`);
+  const m = /^([A-Za-z0-9_]+)\.(ssl\.client\.auth|sasl\.enabled\.mechanisms|ssl\.certificate\.location|ssl\.key\.location|ssl\.ca\.location)=(.+)$/.exec(text.trim());
+  if (!m) throw new UsageError(`listener-config must be NAME.KEY=VALUE, KEY one of ssl.client.auth, sasl.enabled.mechanisms, ${Object.keys(TLS_FILE_KEYS).join(', ')}; got ${JSON.stringify(text)}`);
   const [, listener, key, value] = m as unknown as [string, string, string, string];
-  if (key === 'ssl.client.auth') {
+  if (key in TLS_FILE_KEYS) {
+    const path = resolve(value);
+    let pem: Buffer;
+    try {
+      pem = readFileSync(path);
+    } catch (err) {
+      throw new UsageError(`listener-config ${listener}.${key}: cannot read ${path}: ${(err as Error).message}`);
+    }
+    into.push({ listener, key: key as TlsFileKey, value: { path, pem } });
+  } else if (key === 'ssl.client.auth') {
     if (value !== 'required' && value !== 'requested' && value !== 'none') throw new UsageError(`listener-config ${listener}.ssl.client.auth must be required, requested or none, got ${JSON.stringify(value)}`);
     into.push({ listener, key: 'ssl.client.auth', value });
   } else {
@@ -78,7 +97,11 @@ export function withListenerSettings(listeners: ListenerConfig[], settings: read
     const l = listeners.find((x) => x.name.toUpperCase() === s.listener.toUpperCase());
     if (!l) throw new UsageError(`listener-config names ${s.listener}, which --listeners does not`);
     if (s.key === 'ssl.client.auth') l.tlsClientAuth = s.value;
-    else l.saslMechanisms = s.value;
+    else if (s.key === 'sasl.enabled.mechanisms') l.saslMechanisms = s.value;
+    else {
+      const which = TLS_FILE_KEYS[s.key];
+      l.tls = { ...l.tls, [which]: s.value.pem, files: { ...l.tls?.files, [which]: s.value.path } };
+    }
   }
   return listeners;
 }

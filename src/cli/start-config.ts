@@ -241,7 +241,7 @@ export const START_SETTINGS: readonly Setting[] = [
   },
   {
     flag: 'listener-config',
-    help: 'a listener\'s own setting, NAME.ssl.client.auth=required|requested|none or NAME.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN (repeatable; Kafka\'s listener.name.NAME.*; variable: ;-separated)',
+    help: 'a listener\'s own setting, NAME.ssl.client.auth=required|requested|none, NAME.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN, or its own TLS files NAME.ssl.certificate.location=FILE with NAME.ssl.key.location=FILE, NAME.ssl.ca.location=FILE (repeatable; Kafka\'s listener.name.NAME.*; variable: ;-separated)',
     repeatable: ';',
     apply: (c, v) => void listenerSetting(v, (listenerText(c).settings ??= [])),
   },

@@ -2,6 +2,8 @@
 // on (Metadata, FindCoordinator, DescribeCluster), SASL is asked only where the listener's protocol says so, TLS
 // only on TLS listeners, and listeners that cannot be served are refused at start.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { authenticate } from '../../src/admin/sasl-client.js';
@@ -9,7 +11,8 @@ import { ErrorCode } from '../../src/protocol/errors.js';
 import { advertisedOf, type ListenerConfig } from '../../src/broker/listeners.js';
 import { startBroker } from '../../src/index.js';
 import { withBroker } from '../helpers/broker.js';
-import { tlsFixture } from '../helpers/tls-fixtures.js';
+import { servedSubject, tlsFixture } from '../helpers/tls-fixtures.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 const USERS = { alice: 'alice-secret' };
 const metadata = (c: KafkaClient) => c.send(3, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
@@ -19,6 +22,8 @@ const addresses = async (c: KafkaClient) => {
   const cluster = await c.send(60, 1, { includeClusterAuthorizedOperations: false, endpointType: 1 });
   return [...brokers, `${coordinator.coordinators[0].host}:${coordinator.coordinators[0].port}`, ...cluster.brokers.map((b: { host: string; port: number }) => `${b.host}:${b.port}`)];
 };
+const SERVER_TLS = { cert: tlsFixture('server.pem'), key: tlsFixture('server.key'), clientAuth: 'none' as const };
+
 const listener = (name: string, securityProtocol: ListenerConfig['securityProtocol'], more: Partial<ListenerConfig> = {}): ListenerConfig => ({ name, securityProtocol, host: '127.0.0.1', port: 0, ...more });
 
 test('a PLAINTEXT and a SASL_PLAINTEXT listener: each client is told its own listener\'s address; SASL is asked only on the second', async () => {
@@ -148,4 +153,83 @@ test('listeners with settings of their own: client certificates required on one,
   await assert.rejects(startBroker({ listeners: [listener('A', 'PLAINTEXT', { tlsClientAuth: 'required' })] }), /listener A is PLAINTEXT: it has no TLS for a client auth setting/);
   await assert.rejects(startBroker({ listeners: [listener('A', 'PLAINTEXT', { saslMechanisms: ['PLAIN'] })] }), /listener A is PLAINTEXT: it has no SASL for mechanisms/);
   await assert.rejects(startBroker({ tls: { cert, key, clientAuth: 'none' }, listeners: [listener('A', 'SSL', { tlsClientAuth: 'required' })] }), /listener A requires client certificates, which needs the CA that signs them/);
+});
+
+test('listeners with certificates of their own: each serves its own, requires client certificates its own CA signed, and reloads its own files', () =>
+  withTempDir(async (dir) => {
+    const files = { cert: join(dir, 'internal.pem'), key: join(dir, 'internal.key'), ca: join(dir, 'internal-ca.pem') };
+    await writeFile(files.cert, tlsFixture('rotated-server.pem'));
+    await writeFile(files.key, tlsFixture('rotated-server.key'));
+    await writeFile(files.ca, tlsFixture('ca.pem'));
+    const internal = listener('INTERNAL', 'SSL', {
+      tlsClientAuth: 'required',
+      tls: { cert: tlsFixture('rotated-server.pem'), key: tlsFixture('rotated-server.key'), ca: tlsFixture('ca.pem'), files },
+    });
+    const trustBoth = [tlsFixture('ca.pem'), tlsFixture('rotated-server.pem')];
+    await withBroker(async ({ listeners, broker }) => {
+      const [external, own] = [listeners.EXTERNAL!, listeners.INTERNAL!].map((a) => Number(a.split(':')[1]));
+      assert.equal(await servedSubject(external!, trustBoth), 'CN=sluice-test-server');
+      const clientCert = { cert: tlsFixture('client.pem'), key: tlsFixture('client.key') };
+      assert.equal(await servedSubject(own!, trustBoth, clientCert), 'CN=sluice-test-server-rotated');
+      const c = await KafkaClient.connectTo(listeners.INTERNAL!, 'tls', { ca: tlsFixture('rotated-server.pem'), ...clientCert });
+      try {
+        assert.deepEqual(await addresses(c), [listeners.INTERNAL, listeners.INTERNAL, listeners.INTERNAL]);
+        const described = await c.send(32, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: null }], includeSynonyms: false, includeDocumentation: false });
+        const own = described.results[0].configs.filter((x: { name: string }) => x.name.startsWith('listener.name.internal.ssl.')).map((x: { name: string; value: string }) => [x.name, x.value]);
+        assert.deepEqual(own.sort(), [
+          ['listener.name.internal.ssl.ca.location', files.ca],
+          ['listener.name.internal.ssl.certificate.location', files.cert],
+          ['listener.name.internal.ssl.client.auth', 'required'],
+          ['listener.name.internal.ssl.key.location', files.key],
+        ]);
+      } finally {
+        c.close();
+      }
+      // without a certificate its CA signed: refused there, not on the other listener
+      await assert.rejects(KafkaClient.connectTo(listeners.INTERNAL!, 'tls', { ca: tlsFixture('rotated-server.pem') }).then((x) => metadata(x).finally(() => x.close())));
+      // a reload reads the broker's files (none: given in memory) and the listener's own
+      await assert.rejects(broker.reloadTls(), /the certificate was given in memory/);
+      await writeFile(files.cert, tlsFixture('server.pem'));
+      await writeFile(files.key, tlsFixture('server.key'));
+      const [summary] = await broker.reloadTls({ cert: tlsFixture('server.pem'), key: tlsFixture('server.key') });
+      assert.equal(summary!.subject, 'CN=sluice-test-server');
+      assert.equal(await servedSubject(own!, trustBoth, clientCert), 'CN=sluice-test-server-rotated', 'the material given replaces the broker\'s own only');
+    }, { tls: SERVER_TLS, tlsFileCheckMs: 0, listeners: [listener('EXTERNAL', 'SSL'), internal] });
+    // its own files are read again on reload, and when they change
+    await withBroker(async ({ listeners, broker }) => {
+      const own = Number(listeners.INTERNAL!.split(':')[1]);
+      const clientCert = { cert: tlsFixture('client.pem'), key: tlsFixture('client.key') };
+      const summaries = await broker.reloadTls();
+      assert.deepEqual(summaries.map((s) => s.subject), ['CN=sluice-test-server']);
+      assert.equal(await servedSubject(own, trustBoth, clientCert), 'CN=sluice-test-server');
+      await writeFile(files.key, tlsFixture('rotated-server.key'));
+      await writeFile(files.cert, tlsFixture('rotated-server.pem'));
+      const deadline = Date.now() + 10_000;
+      let subject = await servedSubject(own, trustBoth, clientCert);
+      while (subject !== 'CN=sluice-test-server-rotated' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        subject = await servedSubject(own, trustBoth, clientCert);
+      }
+      assert.equal(subject, 'CN=sluice-test-server-rotated', 'the renewed certificate served');
+      // with its own CA read again too: the client certificate it signed is still taken
+      const c = await KafkaClient.connectTo(listeners.INTERNAL!, 'tls', { ca: tlsFixture('rotated-server.pem'), ...clientCert });
+      try {
+        assert.equal((await metadata(c)).brokers.length, 1);
+      } finally {
+        c.close();
+      }
+    }, { tlsFileCheckMs: 50, listeners: [internal] });
+  }));
+
+test('a listener\'s own TLS settings are checked at start', async () => {
+  const own = { cert: tlsFixture('rotated-server.pem'), key: tlsFixture('rotated-server.key') };
+  await assert.rejects(startBroker({ listeners: [listener('A', 'SSL', { tls: { cert: own.cert } })] }), /listener A's own certificate and key go together/);
+  await assert.rejects(startBroker({ listeners: [listener('A', 'PLAINTEXT', { tls: own })] }), /listener A is PLAINTEXT: it has no TLS for a certificate or CA/);
+  await assert.rejects(startBroker({ listeners: [listener('A', 'SSL', { tls: { ca: tlsFixture('ca.pem') } })] }), /listener A is SSL, which needs the TLS certificate and key/);
+  await assert.rejects(startBroker({ listeners: [listener('A', 'SSL', { tls: { ...own, key: tlsFixture('server.key') } })] }), /listener A: TLS: the certificate and key cannot be used: .*key values mismatch/);
+  await assert.rejects(startBroker({ listeners: [listener('A', 'SSL', { tls: own, tlsClientAuth: 'required' })] }), /listener A requires client certificates, which needs the CA that signs them/);
+  // its own certificate is enough, without the broker's
+  await withBroker(async ({ listeners }) => {
+    assert.equal(await servedSubject(Number(listeners.A!.split(':')[1]), [tlsFixture('rotated-server.pem')]), 'CN=sluice-test-server-rotated');
+  }, { listeners: [listener('A', 'SSL', { tls: own })] });
 });

@@ -3,12 +3,10 @@
 // renewed certificate served without a restart.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { connect as tlsConnect } from 'node:tls';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { authenticate } from '../../src/admin/sasl-client.js';
 import type { TlsSettings } from '../../src/io/tcp.js';
@@ -16,7 +14,7 @@ import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/record
 import { withBroker } from '../helpers/broker.js';
 import { capturedLogger } from '../helpers/captured-logger.js';
 import { until } from '../helpers/until.js';
-import { tlsFixture } from '../helpers/tls-fixtures.js';
+import { servedSubject, tlsFixture } from '../helpers/tls-fixtures.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { TlsKeys } from '../../src/broker/tls-keys.js';
 
@@ -101,17 +99,6 @@ test('SASL over TLS (SASL_SSL): authenticate, then served', async () => {
   }, { tls: SERVER, sasl: { users: { alice: 'alice-secret' } } });
 });
 
-/** The subject of the certificate a TLS handshake with `port` is served, trusting `ca`. */
-async function servedSubject(port: number, ca: Buffer[]): Promise<string> {
-  const socket = tlsConnect({ host: '127.0.0.1', port, ca });
-  try {
-    await once(socket, 'secureConnect');
-    return socket.getPeerX509Certificate()!.subject;
-  } finally {
-    socket.destroy();
-  }
-}
-
 test('a renewed certificate in the TLS files is served to new connections; open ones keep theirs; one that cannot be used is logged and the current kept', () =>
   withTempDir(async (dir) => {
     const files = { cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
@@ -135,8 +122,8 @@ test('a renewed certificate in the TLS files is served to new connections; open 
       await until(() => lines.some((l) => l.msg === 'TLS certificate reload failed: the current one is still served' && /key values mismatch/.test(String(l.reason))), 'the failed reload logged');
       assert.equal(await servedSubject(port, trust), 'CN=sluice-test-server-rotated');
       // given in memory (the embedded API), and told what was loaded
-      const summary = await broker.reloadTls({ cert: tlsFixture('server.pem'), key: tlsFixture('server.key') });
-      assert.deepEqual([summary.subject, summary.expires], ['CN=sluice-test-server', new Date(Date.parse(new X509Certificate(tlsFixture('server.pem')).validTo)).toISOString()]);
+      const [summary] = await broker.reloadTls({ cert: tlsFixture('server.pem'), key: tlsFixture('server.key') });
+      assert.deepEqual([summary!.subject, summary!.expires], ['CN=sluice-test-server', new Date(Date.parse(new X509Certificate(tlsFixture('server.pem')).validTo)).toISOString()]);
       assert.equal(await servedSubject(port, trust), 'CN=sluice-test-server');
       await assert.rejects(broker.reloadTls({ cert: tlsFixture('server.pem'), key: tlsFixture('client.key') }), /TLS certificate reload failed: .*key values mismatch/);
     }, { tls: { ...SERVER, ca: undefined, files }, tlsFileCheckMs: 50, logger });

@@ -13,6 +13,7 @@ import { murmur2 } from '../../src/protocol/murmur2.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
+import { tlsFixture } from '../helpers/tls-fixtures.js';
 import { processAlive, SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
 import { until } from '../helpers/until.js';
 
@@ -242,6 +243,20 @@ test('listeners come from --listeners, --listener-security-protocol-map and --ad
     assert.throws(() => resolveStartConfig({ listeners: 'PLAINTEXT://127.0.0.1:9092', 'listener-config': ['PLAINTEXT.ssl.client.auth=yes'] } as never, {}), /listener-config PLAINTEXT\.ssl\.client\.auth must be required, requested or none, got "yes"/);
     assert.throws(() => resolveStartConfig({ listeners: 'PLAINTEXT://127.0.0.1:9092', 'listener-config': ['PLAINTEXT.ssl.client.auth=required'] } as never, {}), /listener PLAINTEXT is PLAINTEXT: it has no TLS for a client auth setting/);
     assert.throws(() => resolveStartConfig({ 'listener-config': ['A.ssl.client.auth=none'] } as never, {}), /need --listeners/);
+    // a listener's own TLS files, by librdkafka's names, kept by absolute path
+    const fixtures = fileURLToPath(new URL('../../../test/helpers/fixtures/tls/', import.meta.url));
+    const withOwnTls = resolveStartConfig({
+      listeners: 'INTERNAL://127.0.0.1:9094',
+      'listener-security-protocol-map': 'INTERNAL:SSL',
+      'listener-config': [`INTERNAL.ssl.certificate.location=${join(fixtures, 'rotated-server.pem')}`, `INTERNAL.ssl.key.location=${join(fixtures, 'rotated-server.key')}`, `INTERNAL.ssl.ca.location=${join(fixtures, 'ca.pem')}`],
+    } as never, {});
+    const ownTls = withOwnTls.listeners![0]!.tls!;
+    assert.deepEqual(ownTls.files, { cert: join(fixtures, 'rotated-server.pem'), key: join(fixtures, 'rotated-server.key'), ca: join(fixtures, 'ca.pem') });
+    assert.deepEqual([ownTls.cert, ownTls.key, ownTls.ca], [tlsFixture('rotated-server.pem'), tlsFixture('rotated-server.key'), tlsFixture('ca.pem')]);
+    assert.equal(withOwnTls.tls, null, 'the broker has no certificate of its own');
+    assert.throws(() => resolveStartConfig({ listeners: 'SSL://127.0.0.1:9094', 'listener-config': [`SSL.ssl.certificate.location=${join(fixtures, 'server.pem')}`] } as never, {}), /listener SSL's own certificate and key go together/);
+    assert.throws(() => resolveStartConfig({ listeners: 'SSL://127.0.0.1:9094', 'listener-config': ['SSL.ssl.key.location=/nonexistent/key.pem'] } as never, {}), /listener-config SSL\.ssl\.key\.location: cannot read \/nonexistent\/key\.pem: .*ENOENT/);
+    assert.throws(() => resolveStartConfig({ listeners: 'SSL://127.0.0.1:9094', 'listener-config': ['SSL.ssl.keystore.location=x'] } as never, {}), /listener-config must be NAME\.KEY=VALUE, KEY one of ssl\.client\.auth, sasl\.enabled\.mechanisms, ssl\.certificate\.location, ssl\.key\.location, ssl\.ca\.location/);
   }));
 
 test('connection limits come from --max-connections, --max-connections-per-ip and its overrides', () => {

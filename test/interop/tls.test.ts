@@ -143,3 +143,22 @@ test('sluice start --tls-cert: a certificate renewed in its files is served afte
       await stopCli(child);
     }
   }));
+
+test('librdkafka on two SSL listeners, each with its own certificate (one requiring client certificates): each client trusts only its listener\'s, produces and reads back', async () => {
+  await withBroker(async ({ listeners }) => {
+    const external = JSON.stringify({ 'security.protocol': 'SSL', 'ssl.ca.location': path('ca.pem') });
+    assert.deepEqual((await python('confluent-secure', [listeners.EXTERNAL!, 'outside', external, String(COUNT)]))[0], { consumed: sent, errors: [] });
+    const internal = JSON.stringify({ 'security.protocol': 'SSL', 'ssl.ca.location': path('rotated-server.pem'), 'ssl.certificate.location': path('client.pem'), 'ssl.key.location': path('client.key') });
+    assert.deepEqual((await python('confluent-secure', [listeners.INTERNAL!, 'inside', internal, String(COUNT)]))[0], { consumed: sent, errors: [] });
+    // the internal listener's certificate is not the one the external clients trust
+    const [wrong] = (await python('confluent-secure', [listeners.INTERNAL!, 'inside', external, '1'])) as { consumed: string[]; errors: string[] }[];
+    assert.deepEqual(wrong!.consumed, []);
+    assert.ok(wrong!.errors.includes('_SSL') || wrong!.errors.includes('_TRANSPORT'), `${wrong!.errors}`);
+  }, {
+    tls: { ...SERVER, ca: undefined },
+    listeners: [
+      { name: 'EXTERNAL', securityProtocol: 'SSL', host: '127.0.0.1', port: 0 },
+      { name: 'INTERNAL', securityProtocol: 'SSL', host: '127.0.0.1', port: 0, tlsClientAuth: 'required', tls: { cert: readFileSync(path('rotated-server.pem')), key: readFileSync(path('rotated-server.key')), ca: readFileSync(path('ca.pem')) } },
+    ],
+  });
+});

@@ -96,6 +96,7 @@ function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
       return [
         ...(l.tlsClientAuth === undefined ? [] : [[`${prefix}.ssl.client.auth`, [l.tlsClientAuth, ConfigType.STRING]]]),
         ...(l.saslMechanisms === undefined ? [] : [[`${prefix}.sasl.enabled.mechanisms`, [l.saslMechanisms.join(','), ConfigType.LIST]]]),
+        ...Object.entries(l.tlsFiles ?? {}).map(([which, path]) => [`${prefix}.ssl.${which === 'cert' ? 'certificate' : which}.location`, [path, ConfigType.STRING]]),
       ];
     })),
   };
