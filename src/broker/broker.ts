@@ -27,7 +27,8 @@ import type { Operation, Resource } from '../protocol/acl.js';
 import { ClientQuotaStore } from './client-quotas.js';
 import { ClientThrottling } from './client-throttling.js';
 import { DEFAULT_PRINCIPAL_MAPPING, principalMapper, type PrincipalMapper } from './principal-mapping.js';
-import { ConnectionLimits } from './connection-limits.js';
+import { ConnectionLimits, NO_CONNECTION_LIMIT } from './connection-limits.js';
+import { DynamicBrokerSettings } from './dynamic-broker-settings.js';
 import { advertisedOf, listenerTlsSettings, listenersRefusal, securityProtocol, usesSasl, usesTls, type Listener, type ListenerConfig } from './listeners.js';
 
 export interface BrokerConfig {
@@ -89,7 +90,10 @@ export interface BrokerConfig {
   acls: AclsConfig;
   /** How a TLS client certificate's distinguished name becomes its principal's name (Kafka's ssl.principal.mapping.rules). */
   principalMappingRules: string;
-  /** Connections served at once; past it new ones wait, unread, until one closes (Kafka's max.connections). */
+  /**
+   * Connections served at once; past it new ones wait, unread, until one closes (Kafka's max.connections). This and
+   * the two below are where the dynamic broker configs of the same names start from.
+   */
   maxConnections: number;
   /** Connections one client address may hold; past it new ones are refused (Kafka's max.connections.per.ip). */
   maxConnectionsPerIp: number;
@@ -142,8 +146,8 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   listeners: null,
   acls: { enabled: false },
   principalMappingRules: DEFAULT_PRINCIPAL_MAPPING,
-  maxConnections: 2 ** 31 - 1,
-  maxConnectionsPerIp: 2 ** 31 - 1,
+  maxConnections: NO_CONNECTION_LIMIT,
+  maxConnectionsPerIp: NO_CONNECTION_LIMIT,
   maxConnectionsPerIpOverrides: {},
 };
 
@@ -191,10 +195,16 @@ export class Broker {
     clientQuotas: ClientQuotaStore,
     /** The certificate the TLS listeners serve, or null without TLS. */
     private readonly tlsKeys: ListenerKeys,
+    /** The broker's settings changed while it runs (the connection limits), over the start's. */
+    readonly dynamicSettings: DynamicBrokerSettings,
   ) {
     this.throttling = new ClientThrottling(clientQuotas, logs.clock);
     this.certificateName = principalMapper(config.principalMappingRules);
-    this.connectionLimits = new ConnectionLimits(config);
+    this.connectionLimits = new ConnectionLimits(dynamicSettings.connectionLimits);
+    dynamicSettings.onChange = (limits) => {
+      this.connectionLimits.update(limits);
+      logger.info({ maxConnections: limits.maxConnections, maxConnectionsPerIp: limits.maxConnectionsPerIp, maxConnectionsPerIpOverrides: limits.maxConnectionsPerIpOverrides }, 'connection limits changed');
+    };
     this.handlers = new Map(HANDLERS.map((h) => [h.apiKey, h]));
     this.queuedRequests = new QueuedRequestBytes(config.queuedMaxRequestBytes);
     this.fetchMemory = new FetchMemory(config.fetchMemoryBytes);
@@ -249,12 +259,14 @@ export class Broker {
     let authorizer: Authorizer | null = null;
     let scramCredentials: ScramCredentialStore;
     let clientQuotas: ClientQuotaStore;
+    let dynamicSettings: DynamicBrokerSettings;
     let sasl: Broker['sasl'] = null;
     try {
       clusterId = await loadClusterId(logs.beside, full.dataDir, full);
       if (full.acls.enabled) authorizer = await Authorizer.open(logs.beside, full.dataDir, full.acls, logger);
       scramCredentials = await ScramCredentialStore.open(logs.beside, full.dataDir);
       clientQuotas = await ClientQuotaStore.open(logs.beside, full.dataDir);
+      dynamicSettings = await DynamicBrokerSettings.open(logs.beside, full.dataDir, full);
       if (full.sasl !== null) sasl = await saslOf(full.sasl, scramCredentials, listeners);
       if (sasl?.oauthBearer) await loadIssuerKeys(sasl.oauthBearer, logger);
     } catch (err) {
@@ -262,7 +274,7 @@ export class Broker {
       throw err;
     }
     const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
-    const broker = new Broker(full, clusterId, logs, groups, logger, sasl, authorizer, scramCredentials, clientQuotas, tlsKeys);
+    const broker = new Broker(full, clusterId, logs, groups, logger, sasl, authorizer, scramCredentials, clientQuotas, tlsKeys, dynamicSettings);
     try {
       await broker.producerIds.load();
       await groups.load();
@@ -340,7 +352,7 @@ export class Broker {
       this.logger.info({ host, limit: this.connectionLimits.limitOf(host) }, 'closing connection: its address holds the most connections it may (max-connections-per-ip)');
       accepted.refuse();
     } else if (this.connectionLimits.waitingCount === 1) {
-      this.logger.warn({ maxConnections: this.config.maxConnections }, 'the broker holds the most connections it may (max-connections): new ones wait, unread, until one closes');
+      this.logger.warn({ maxConnections: this.connectionLimits.maxConnections }, 'the broker holds the most connections it may (max-connections): new ones wait, unread, until one closes');
     }
   }
 

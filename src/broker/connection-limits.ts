@@ -1,3 +1,8 @@
+import { isIpAddress } from '../io/tcp.js';
+
+/** The largest limit, which is none: Kafka's default for each (Java's largest int). */
+export const NO_CONNECTION_LIMIT = 2 ** 31 - 1;
+
 /** How many connections the broker, and each client address, may hold (Kafka's max.connections and max.connections.per.ip). */
 export interface ConnectionLimitsConfig {
   maxConnections: number;
@@ -15,7 +20,20 @@ export class ConnectionLimits {
   private served = 0;
   private readonly waiting: { host: string; pending: PendingConnection }[] = [];
 
-  constructor(private readonly config: ConnectionLimitsConfig) {}
+  constructor(private config: ConnectionLimitsConfig) {}
+
+  get maxConnections(): number {
+    return this.config.maxConnections;
+  }
+
+  /**
+   * New limits, as a dynamic config changes them: connections already served stay (as in Kafka); waiting ones are let
+   * in as far as a higher limit has room.
+   */
+  update(config: ConnectionLimitsConfig): void {
+    this.config = config;
+    this.admitWaiting();
+  }
 
   limitOf(host: string): number {
     return this.config.maxConnectionsPerIpOverrides[host] ?? this.config.maxConnectionsPerIp;
@@ -46,9 +64,15 @@ export class ConnectionLimits {
   /** A connection from `host` closed, or was never served: its room goes to the longest waiting, if any. */
   release(host: string): void {
     this.uncount(host);
-    const next = this.waiting.shift();
-    if (next) next.pending.admit();
-    else this.served--;
+    this.served--;
+    this.admitWaiting();
+  }
+
+  private admitWaiting(): void {
+    while (this.served < this.config.maxConnections && this.waiting.length > 0) {
+      this.served++;
+      this.waiting.shift()!.pending.admit();
+    }
   }
 
   /** Refuses every connection still waiting (shutdown). */
@@ -71,3 +95,21 @@ export interface PendingConnection {
   admit(): void;
   refuse(): void;
 }
+
+/**
+ * `address:count,...` (Kafka's max.connections.per.ip.overrides; IP addresses only), checked: throws saying what is
+ * wrong.
+ */
+export function parseConnectionOverrides(text: string): Record<string, number> {
+  const overrides: Record<string, number> = {};
+  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const at = item.lastIndexOf(':');
+    const [address, count] = [item.slice(0, at), item.slice(at + 1)];
+    if (at < 1 || !isIpAddress(address) || !/^\d+$/.test(count) || Number(count) > NO_CONNECTION_LIMIT) {
+      throw new Error(`max.connections.per.ip.overrides must be address:count pairs separated by commas, e.g. 10.0.0.7:500; got ${JSON.stringify(item)}`);
+    }
+    overrides[address] = Number(count);
+  }
+  return overrides;
+}
+

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
-import { isIpAddress, type TlsFiles, type TlsSettings } from '../io/tcp.js';
+import type { TlsFiles, TlsSettings } from '../io/tcp.js';
 import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
 import { OAuthBearerValidator, type OAuthBearerConfig } from '../broker/oauth-bearer.js';
 import { DEFAULT_LOG_CONFIG, TOPIC_CONFIG_KEYS, applyTopicConfigs } from '../storage/log-config.js';
@@ -11,6 +11,7 @@ import { isPrincipal } from '../protocol/acl.js';
 import { principalMapper } from '../broker/principal-mapping.js';
 import { endpoints, listenerSetting, listenersFrom, protocolMap, withListenerSettings, type ListenerSetting } from './listener-options.js';
 import { listenersRefusal } from '../broker/listeners.js';
+import { parseConnectionOverrides } from '../broker/connection-limits.js';
 
 /** The TLS files with `which` set to `path`, made absolute (the broker reads them again later). */
 function tlsFiles(config: BrokerConfig, which: keyof TlsFiles, path: string): TlsFiles {
@@ -93,16 +94,11 @@ const tlsOf = (c: BrokerConfig): TlsSettings => c.tls ?? { cert: NO_BYTES, key: 
 
 /** `address:count,...`, the address an IPv4 or IPv6 address (whose own colons come before the last). */
 function connectionOverrides(text: string): Record<string, number> {
-  const overrides: Record<string, number> = {};
-  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
-    const at = item.lastIndexOf(':');
-    const [address, count] = [item.slice(0, at), item.slice(at + 1)];
-    if (at < 1 || !isIpAddress(address) || !/^\d+$/.test(count)) {
-      throw new UsageError(`max-connections-per-ip-overrides must be address:count pairs separated by commas, e.g. 10.0.0.7:500; got ${JSON.stringify(item)}`);
-    }
-    overrides[address] = Number(count);
+  try {
+    return parseConnectionOverrides(text);
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace('max.connections.per.ip.overrides', 'max-connections-per-ip-overrides'));
   }
-  return overrides;
 }
 
 function pemFile(setting: string, path: string): Buffer {
@@ -142,7 +138,7 @@ export const START_SETTINGS: readonly Setting[] = [
   { flag: 'queued-max-request-bytes', help: 'bytes of requests read but not yet answered, over all connections, past which no more are read until answers free room, queued.max.request.bytes (default 67108864)', apply: (c, v) => (c.queuedMaxRequestBytes = int('queued-max-request-bytes', v, 1024)) },
   { flag: 'fetch-memory-bytes', help: 'memory fetch responses may hold over all connections until written to their sockets; past it a fetch reads less, at least 1 MiB (default 268435456)', apply: (c, v) => (c.fetchMemoryBytes = int('fetch-memory-bytes', v, 1024 * 1024)) },
   { flag: 'idle-timeout-ms', help: 'close connections idle this long (default 600000; 0 never)', apply: (c, v) => (c.idleTimeoutMs = int('idle-timeout-ms', v, 0)) },
-  { flag: 'max-connections', help: 'connections served at once; past it new ones wait, unread, until one closes, max.connections (default: no limit)', apply: (c, v) => (c.maxConnections = int('max-connections', v, 1)) },
+  { flag: 'max-connections', help: 'connections served at once; past it new ones wait, unread, until one closes, max.connections (default: no limit; this and the two below can change while the broker runs, as dynamic broker configs)', apply: (c, v) => (c.maxConnections = int('max-connections', v, 1)) },
   { flag: 'max-connections-per-ip', help: 'connections one client address may hold; past it new ones are refused, max.connections.per.ip (default: no limit; 0 with overrides: only the addresses overridden)', apply: (c, v) => (c.maxConnectionsPerIp = int('max-connections-per-ip', v, 0)) },
   {
     flag: 'max-connections-per-ip-overrides',

@@ -86,20 +86,17 @@ test('listeners that cannot be served are refused at start', async () => {
   await assert.rejects(startBroker({ listeners: [] }), /a broker needs at least one listener/);
 });
 
-test('DescribeConfigs of the broker lists its listeners, connection limits, session lifetime and principal rules, read-only', async () => {
+test('DescribeConfigs of the broker lists its listeners, session lifetime and principal rules, read-only', async () => {
   await withBroker(async ({ listeners, broker }) => {
     const c = await KafkaClient.connectTo(listeners.INTERNAL!);
     try {
-      const keys = ['listeners', 'advertised.listeners', 'listener.security.protocol.map', 'max.connections', 'max.connections.per.ip', 'max.connections.per.ip.overrides', 'connections.max.reauth.ms', 'ssl.principal.mapping.rules'];
+      const keys = ['listeners', 'advertised.listeners', 'listener.security.protocol.map', 'connections.max.reauth.ms', 'ssl.principal.mapping.rules'];
       const res = await c.send(32, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: keys }], includeSynonyms: false, includeDocumentation: false });
       const [internal, external] = broker.listeners;
       assert.deepEqual(res.results[0].configs.map((e: { name: string; value: string; readOnly: boolean }) => [e.name, e.value, e.readOnly]), [
         ['listeners', `INTERNAL://127.0.0.1:${internal!.port},EXTERNAL://127.0.0.1:${external!.port}`, true],
         ['advertised.listeners', `INTERNAL://127.0.0.1:${internal!.port},EXTERNAL://kafka.example.com:19093`, true],
         ['listener.security.protocol.map', 'INTERNAL:PLAINTEXT,EXTERNAL:SASL_PLAINTEXT', true],
-        ['max.connections', '1000', true],
-        ['max.connections.per.ip', '100', true],
-        ['max.connections.per.ip.overrides', '10.0.0.7:500', true],
         ['connections.max.reauth.ms', '3600000', true],
         ['ssl.principal.mapping.rules', 'RULE:^CN=([^,]+)$/$1/,DEFAULT', true],
       ]);
@@ -109,7 +106,6 @@ test('DescribeConfigs of the broker lists its listeners, connection limits, sess
   }, {
     sasl: { users: USERS, maxReauthMs: 3_600_000 },
     listeners: [listener('INTERNAL', 'PLAINTEXT'), listener('EXTERNAL', 'SASL_PLAINTEXT', { advertisedHost: 'kafka.example.com', advertisedPort: 19093 })],
-    maxConnections: 1000, maxConnectionsPerIp: 100, maxConnectionsPerIpOverrides: { '10.0.0.7': 500 },
     principalMappingRules: 'RULE:^CN=([^,]+)$/$1/,DEFAULT',
   });
 });

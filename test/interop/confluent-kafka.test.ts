@@ -68,7 +68,7 @@ test('confluent-kafka: topic configs Kafka tools set are taken and described wit
   }, { logDefaults: { segmentMs: 3_600_000 } });
 });
 
-test('confluent-kafka: AlterConfigs on broker 1 sets topic defaults and the compaction I/O bound at run time; a read-only broker setting is refused', async () => {
+test('confluent-kafka: AlterConfigs on broker 1 sets topic defaults, the compaction I/O bound and the connection limits at run time; a read-only broker setting is refused', async () => {
   await withBroker(async ({ bootstrap, broker }) => {
     await broker.createTopic('defaulted', 1, {});
     const [set] = await python('confluent-alter-broker', [bootstrap, '1', JSON.stringify({ 'log.retention.ms': '3600000', 'log.cleanup.policy': 'compact' })]);
@@ -80,6 +80,11 @@ test('confluent-kafka: AlterConfigs on broker 1 sets topic defaults and the comp
     const [bounded] = await python('confluent-alter-broker', [bootstrap, '1', JSON.stringify({ 'log.cleaner.io.max.bytes.per.second': '10485760' })]);
     assert.deepEqual(bounded, { 'log.cleaner.io.max.bytes.per.second': ['1.048576E7', 2] });
     assert.equal(broker.logs.cleaner.ioBytesPerSecond, 10_485_760);
+    // the connection limits, beside a topic default, in one AlterConfigs (which replaces all of broker 1's)
+    const [limited] = await python('confluent-alter-broker', [bootstrap, '1', JSON.stringify({ 'max.connections': '500', 'max.connections.per.ip.overrides': '10.0.0.7:5', 'log.retention.ms': '7200000' })]);
+    assert.deepEqual(limited, { 'max.connections': ['500', 2], 'max.connections.per.ip.overrides': ['10.0.0.7:5', 2], 'log.retention.ms': ['7200000', 2] });
+    assert.deepEqual(broker.dynamicSettings.connectionLimits, { maxConnections: 500, maxConnectionsPerIp: 2 ** 31 - 1, maxConnectionsPerIpOverrides: { '10.0.0.7': 5 } });
+    assert.equal(broker.logs.cleaner.ioBytesPerSecond, broker.config.compactionIoBytesPerSecond, 'the compaction bound no longer set');
   });
 });
 

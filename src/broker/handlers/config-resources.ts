@@ -7,6 +7,8 @@ import { applyCleanerSettings, cleanerSettingNames, cleanerSettingType, DEFAULT_
 import type { TopicState } from '../../storage/log-manager.js';
 import type { Broker } from '../broker.js';
 import { toErrorCode } from './errors.js';
+import { NO_CONNECTION_LIMIT } from '../connection-limits.js';
+import { DYNAMIC_SETTING_NAMES, isDynamicSetting } from '../dynamic-broker-settings.js';
 import { AclOperation, ResourceType as AclResource, type Operation } from '../../protocol/acl.js';
 import type { Requester } from '../authorizer.js';
 import { requireAllowed, requireClusterAllowed } from './acls.js';
@@ -84,9 +86,6 @@ function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
     listeners: [broker.listeners.map((l) => `${l.name}://${hostPort(l.host, l.port)}`).join(','), ConfigType.STRING],
     'advertised.listeners': [broker.listeners.map((l) => `${l.name}://${hostPort(l.advertised.host, l.advertised.port)}`).join(','), ConfigType.STRING],
     'listener.security.protocol.map': [broker.listeners.map((l) => `${l.name}:${l.securityProtocol}`).join(','), ConfigType.STRING],
-    'max.connections': [String(c.maxConnections), ConfigType.INT],
-    'max.connections.per.ip': [String(c.maxConnectionsPerIp), ConfigType.INT],
-    'max.connections.per.ip.overrides': [Object.entries(c.maxConnectionsPerIpOverrides).map(([ip, n]) => `${ip}:${n}`).join(','), ConfigType.STRING],
     'connections.max.reauth.ms': [String(broker.sasl?.maxReauthMs ?? 0), ConfigType.LONG],
     'sasl.enabled.mechanisms': [(broker.sasl?.mechanisms ?? []).join(','), ConfigType.LIST],
     ...oauthBearerSettings(broker),
@@ -122,7 +121,7 @@ function oauthBearerSettings(broker: Broker): Record<string, [string, number]> {
  * Compaction's settings (Kafka's log cleaner configs) in the same layers as the topic defaults: each one's
  * synonyms, highest precedence first, and the value in force.
  */
-function cleanerSettingsDescribed(broker: Broker): { name: string; value: string; synonyms: ConfigSynonym[] }[] {
+function cleanerSettingsDescribed(broker: Broker): DynamicSettingDescribed[] {
   const { cluster, broker: own } = broker.logs.dynamicDefaults;
   const described = (layer: Record<string, string>) => describeCleanerSettings(applyCleanerSettings(DEFAULT_CLEANER_SETTINGS, layer));
   const fromStart = { ioBytesPerSecond: broker.config.compactionIoBytesPerSecond, mapBytes: broker.config.compactionMapBytes };
@@ -133,7 +132,33 @@ function cleanerSettingsDescribed(broker: Broker): { name: string; value: string
     if (cluster[name] !== undefined) synonyms.push({ name, value: described({ [name]: cluster[name] })[name]!, source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG });
     if (staticValues[name] !== builtIn[name]) synonyms.push({ name, value: staticValues[name]!, source: ConfigSource.STATIC_BROKER_CONFIG });
     synonyms.push({ name, value: builtIn[name]!, source: ConfigSource.DEFAULT_CONFIG });
-    return { name, value: inForce[name]!, synonyms };
+    return { name, value: inForce[name]!, synonyms, type: cleanerSettingType(name) };
+  });
+}
+
+interface DynamicSettingDescribed {
+  name: string;
+  /** The value in force. */
+  value: string;
+  /** Highest precedence first. */
+  synonyms: ConfigSynonym[];
+  type: number;
+}
+
+/** The broker's own dynamic settings (the connection limits), in the same layers. */
+function brokerSettingsDescribed(broker: Broker): DynamicSettingDescribed[] {
+  const { cluster, broker: own } = broker.dynamicSettings.layers;
+  const inForce = broker.dynamicSettings.connectionLimits;
+  return DYNAMIC_SETTING_NAMES.map((name) => {
+    const synonyms: ConfigSynonym[] = [];
+    if (own[name] !== undefined) synonyms.push({ name, value: own[name], source: ConfigSource.DYNAMIC_BROKER_CONFIG });
+    if (cluster[name] !== undefined) synonyms.push({ name, value: cluster[name], source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG });
+    const start = broker.dynamicSettings.startValue(name);
+    const builtIn = name === 'max.connections.per.ip.overrides' ? '' : String(NO_CONNECTION_LIMIT);
+    if (start !== builtIn) synonyms.push({ name, value: start, source: ConfigSource.STATIC_BROKER_CONFIG });
+    synonyms.push({ name, value: builtIn, source: ConfigSource.DEFAULT_CONFIG });
+    const value = name === 'max.connections' ? String(inForce.maxConnections) : name === 'max.connections.per.ip' ? String(inForce.maxConnectionsPerIp) : synonyms[0]!.value;
+    return { name, value, synonyms, type: name === 'max.connections.per.ip.overrides' ? ConfigType.STRING : ConfigType.INT };
   });
 }
 
@@ -157,10 +182,10 @@ export function describeBrokerConfigs(broker: Broker, clusterDefault: boolean): 
     const value = clusterDefault ? synonyms[0]!.value : defaults.values[name]!;
     out.push({ name: synonyms[0]!.name, value, source: synonyms[0]!.source, readOnly: false, type: topicConfigType(name), synonyms });
   }
-  for (const { name, value, synonyms: all } of cleanerSettingsDescribed(broker)) {
+  for (const { name, value, synonyms: all, type } of [...cleanerSettingsDescribed(broker), ...brokerSettingsDescribed(broker)]) {
     const synonyms = clusterDefault ? all.filter((syn) => syn.source === ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG) : all;
     if (synonyms.length === 0) continue;
-    out.push({ name, value: clusterDefault ? synonyms[0]!.value : value, source: synonyms[0]!.source, readOnly: false, type: cleanerSettingType(name), synonyms });
+    out.push({ name, value: clusterDefault ? synonyms[0]!.value : value, source: synonyms[0]!.source, readOnly: false, type, synonyms });
   }
   return out;
 }
@@ -182,7 +207,7 @@ function dynamicConfigsOf(broker: Broker, byBrokerName: Record<string, string>):
     const name = isCleanerSetting(brokerName) ? brokerName : topicConfigForBrokerName(brokerName);
     if (name) out[name] = value;
     else if (brokerName in ownBrokerSettings(broker)) throw new KafkaError(ErrorCode.INVALID_REQUEST, `${brokerName} cannot be changed while the broker runs (a sluice start setting)`);
-    else throw new KafkaError(ErrorCode.INVALID_CONFIG, `unknown broker config ${brokerName}: the ones changeable at run time are the topic defaults (log.retention.ms, log.segment.bytes, ...) and ${cleanerSettingNames().join(', ')}`);
+    else throw new KafkaError(ErrorCode.INVALID_CONFIG, `unknown broker config ${brokerName}: the ones changeable at run time are the topic defaults (log.retention.ms, log.segment.bytes, ...), ${cleanerSettingNames().join(', ')} and ${DYNAMIC_SETTING_NAMES.join(', ')}`);
   }
   return out;
 }
@@ -236,9 +261,20 @@ export async function alterConfigResources<R extends { resourceType: number; res
         else await broker.logs.setTopicOverrides(topic.name, overrides);
       } else if (res.resourceType === ResourceType.BROKER) {
         const scope = brokerScope(broker, res.resourceName);
-        const set = Object.fromEntries(Object.entries(broker.logs.dynamicDefaults[scope]).map(([name, value]) => [isCleanerSetting(name) ? name : brokerConfigName(name)!, value]));
+        const set = {
+          ...Object.fromEntries(Object.entries(broker.logs.dynamicDefaults[scope]).map(([name, value]) => [isCleanerSetting(name) ? name : brokerConfigName(name)!, value])),
+          ...broker.dynamicSettings.layers[scope],
+        };
         const overrides = overridesFor({ set, listValue: () => broker.logs.defaults.cleanupPolicy }, res);
-        await broker.logs.setDynamicDefaults(scope, dynamicConfigsOf(broker, overrides), validateOnly);
+        // the broker's own (the connection limits) and the storage engine's, each checked before either is written
+        const own = Object.fromEntries(Object.entries(overrides).filter(([name]) => isDynamicSetting(name)));
+        const storage = dynamicConfigsOf(broker, Object.fromEntries(Object.entries(overrides).filter(([name]) => !isDynamicSetting(name))));
+        await broker.dynamicSettings.set(scope, own, true);
+        await broker.logs.setDynamicDefaults(scope, storage, true);
+        if (!validateOnly) {
+          await broker.dynamicSettings.set(scope, own, false);
+          await broker.logs.setDynamicDefaults(scope, storage, false);
+        }
       } else {
         throw new KafkaError(ErrorCode.INVALID_REQUEST, `altering resource type ${res.resourceType} is not supported; only topics (2) and brokers (4) are`);
       }
