@@ -4,6 +4,7 @@
 // default validator, for development) only when asked for.
 import { errors, jwtVerify, UnsecuredJWT, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { fixedJwks, jwksSource, type JwksSource } from '../io/jwks-source.js';
+import { unescapeSaslName } from './sasl-credentials.js';
 
 export interface OAuthBearerConfig {
   /** The issuer's key set: an https:, http: or file: URL (Kafka's sasl.oauthbearer.jwks.endpoint.url). */
@@ -152,11 +153,6 @@ export function parseClientResponse(message: string): OAuthBearerResponse {
   if (bearer === null) throw new MalformedResponseError('auth must be "Bearer" and a token');
   pairs.delete('auth');
   const authzid = authz === '' ? null : unescapeSaslName(authz.slice(2));
+  if (authz !== '' && authzid === null) throw new MalformedResponseError('invalid authorization identity');
   return { authzid, token: bearer[1]!, extensions: pairs };
-}
-
-/** A GS2 saslname: ',' and '=' come as =2C and =3D, and no other '=' may appear (RFC 5801). */
-function unescapeSaslName(name: string): string {
-  if (/=(?!2C|3D)/.test(name)) throw new MalformedResponseError('invalid authorization identity');
-  return name.replace(/=2C/g, ',').replace(/=3D/g, '=');
 }

@@ -114,3 +114,9 @@ export class SaslUsers {
 }
 
 const UNKNOWN_USER: ScramCredential = { salt: randomBytes(24), iterations: SCRAM_ITERATIONS, storedKey: Buffer.alloc(64), serverKey: Buffer.alloc(64) };
+
+/** A name as GS2 and SCRAM send it (RFC 5801, RFC 5802): ',' and '=' come as =2C and =3D; null where another '=' appears. */
+export function unescapeSaslName(name: string): string | null {
+  if (/=(?!2C|3D)/.test(name)) return null;
+  return name.replace(/=2C/g, ',').replace(/=3D/g, '=');
+}

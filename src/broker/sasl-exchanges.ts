@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
 import { InvalidTokenError, MalformedResponseError, parseClientResponse, type OAuthBearerValidator } from './oauth-bearer.js';
-import { digest, hmac, SCRAM_HASHES, type PasswordMechanism, type SaslMechanism, type SaslUsers, type ScramCredential, type ScramMechanism } from './sasl-credentials.js';
+import { digest, hmac, SCRAM_HASHES, unescapeSaslName, type PasswordMechanism, type SaslMechanism, type SaslUsers, type ScramCredential, type ScramMechanism } from './sasl-credentials.js';
 
 /** A failed authentication: the client is told, and its connection closed. */
 export class SaslAuthenticationError extends KafkaError {
@@ -109,10 +109,10 @@ function attributes(message: string): [string, string][] {
   });
 }
 
-/** A SCRAM username as sent: ',' and '=' come escaped as =2C and =3D, and no other '=' may appear. */
 function unescapeUsername(name: string): string {
-  if (/=(?!2C|3D)/.test(name)) throw new SaslAuthenticationError('Invalid SCRAM username');
-  return name.replace(/=2C/g, ',').replace(/=3D/g, '=');
+  const user = unescapeSaslName(name);
+  if (user === null) throw new SaslAuthenticationError('Invalid SCRAM username');
+  return user;
 }
 
 /**

@@ -7,21 +7,12 @@ import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { authenticate } from '../../src/admin/sasl-client.js';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import type { StartBrokerOptions } from '../../src/index.js';
-import { withBroker } from '../helpers/broker.js';
+import { connected, withBroker } from '../helpers/broker.js';
 import { capturedLogger } from '../helpers/captured-logger.js';
 import { within } from '../helpers/until.js';
 import { clientResponse, epochSeconds, issuer, keySet, type Issuer } from '../helpers/oauth-tokens.js';
 
 const metadata = (c: KafkaClient) => c.send(3, 9, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
-
-async function connected<T>(bootstrap: string, fn: (c: KafkaClient) => Promise<T>): Promise<T> {
-  const c = await KafkaClient.connectTo(bootstrap);
-  try {
-    return await fn(c);
-  } finally {
-    c.close();
-  }
-}
 
 let idp: Issuer;
 const options = async (extra: Partial<NonNullable<StartBrokerOptions['sasl']>> = {}): Promise<StartBrokerOptions> => {

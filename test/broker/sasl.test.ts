@@ -8,23 +8,13 @@ import { UNAUTHENTICATED_MAX_REQUEST_BYTES } from '../../src/broker/connection.j
 import { PASSWORD_MECHANISMS, saltedPassword } from '../../src/broker/sasl-credentials.js';
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.js';
 import type { StartBrokerOptions } from '../../src/index.js';
-import { withBroker, withClient } from '../helpers/broker.js';
+import { connected, withBroker, withClient } from '../helpers/broker.js';
 import { capturedLogger } from '../helpers/captured-logger.js';
 
 const USERS = { alice: 'alice-secret', 'bob,=b': 'pässword' };
 const SASL: StartBrokerOptions = { sasl: { users: USERS } };
 const versions = (c: KafkaClient) => c.send(18, 3, { clientSoftwareName: 'test', clientSoftwareVersion: '1' });
 const metadata = (c: KafkaClient) => c.send(3, 9, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
-
-/** Runs `fn` with a fresh connection to `bootstrap`, closed after. */
-async function connected<T>(bootstrap: string, fn: (c: KafkaClient) => Promise<T>): Promise<T> {
-  const c = await KafkaClient.connectTo(bootstrap);
-  try {
-    return await fn(c);
-  } finally {
-    c.close();
-  }
-}
 
 test('SCRAM-SHA-256 proof and server signature as in RFC 7677\'s example', async () => {
   const firstBare = 'n=user,r=rOprNGfwEbeRWgbNEkqO';

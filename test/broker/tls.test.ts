@@ -11,7 +11,7 @@ import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { authenticate } from '../../src/admin/sasl-client.js';
 import type { TlsSettings } from '../../src/io/tcp.js';
 import { buildRecordBatch, decodeRecordBatches } from '../../src/protocol/records.js';
-import { withBroker } from '../helpers/broker.js';
+import { connected, withBroker } from '../helpers/broker.js';
 import { capturedLogger } from '../helpers/captured-logger.js';
 import { until } from '../helpers/until.js';
 import { servedSubject, tlsFixture } from '../helpers/tls-fixtures.js';
@@ -24,19 +24,10 @@ const CLIENT = { ca: CA, cert: tlsFixture('client.pem'), key: tlsFixture('client
 
 const metadata = (c: KafkaClient) => c.send(3, 9, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
 
-async function connected<T>(bootstrap: string, tls: Parameters<typeof KafkaClient.connectTo>[2], fn: (c: KafkaClient) => Promise<T>): Promise<T> {
-  const c = await KafkaClient.connectTo(bootstrap, 'tls-test', tls);
-  try {
-    return await fn(c);
-  } finally {
-    c.close();
-  }
-}
-
 test('over TLS, requests of every size are served: an 8 MB produce read back whole, pipelined small ones in order', async () => {
   await withBroker(async ({ bootstrap, port, broker }) => {
     await broker.createTopic('t', 1, { 'max.message.bytes': String(16 << 20) });
-    await connected(bootstrap, { ca: CA }, async (c) => {
+    await connected(bootstrap, async (c) => {
       assert.deepEqual((await metadata(c)).brokers.map((b: { host: string; port: number }) => [b.host, b.port]), [['127.0.0.1', port]]);
       const big = buildRecordBatch(Array.from({ length: 8 }, (_, i) => ({ value: Buffer.alloc(1 << 20, i) })));
       const produce = (records: Buffer) => c.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name: 't', partitionData: [{ index: 0, records }] }] });
@@ -51,7 +42,7 @@ test('over TLS, requests of every size are served: an 8 MB produce read back who
       assert.equal(records.length, 58);
       assert.ok(records.slice(0, 8).every((r, i) => r.value!.equals(Buffer.alloc(1 << 20, i))));
       assert.deepEqual(records.slice(8).map((r) => r.value!.toString()), Array.from({ length: 50 }, (_, i) => `small-${i}`));
-    });
+    }, { ca: CA });
   }, { tls: SERVER });
 });
 
@@ -67,7 +58,7 @@ test('a plaintext client, or one that does not trust the certificate, is refused
     await assert.rejects(KafkaClient.connectTo(bootstrap, 'untrusting', {}), /could not connect to 127\.0\.0\.1:\d+: .*(self.signed|unable to verify|local issuer)/i);
     // a connection that sends nothing holds nobody up
     const idle = connect(port, '127.0.0.1');
-    await connected(bootstrap, { ca: CA }, async (c) => assert.equal((await metadata(c)).brokers.length, 1));
+    await connected(bootstrap, async (c) => assert.equal((await metadata(c)).brokers.length, 1), { ca: CA });
     idle.destroy();
   }, { tls: SERVER, logger });
 });
@@ -76,26 +67,26 @@ test('with client certificates required, a client without one or with one the CA
   const { logger, lines } = capturedLogger();
   await withBroker(async ({ bootstrap }) => {
     await assert.rejects(
-      connected(bootstrap, { ca: CA }, (c) => metadata(c)),
+      connected(bootstrap, (c) => metadata(c), { ca: CA }),
       /connection closed|certificate required|socket hang up|ECONNRESET/,
     );
     // the handshake itself completes (OpenSSL keeps its verdict for the server to act on): the broker then closes it
     const untrusted = { ca: CA, cert: tlsFixture('untrusted-client.pem'), key: tlsFixture('untrusted-client.key') };
-    await assert.rejects(connected(bootstrap, untrusted, (c) => metadata(c)), /connection closed|socket hang up|ECONNRESET/);
+    await assert.rejects(connected(bootstrap, (c) => metadata(c), untrusted), /connection closed|socket hang up|ECONNRESET/);
     await until(() => lines.some((l) => l.msg === 'closing connection: TLS handshake failed' && /client certificate is not trusted: self.signed certificate/.test(String(l.reason))), 'the refusal logged');
-    await connected(bootstrap, CLIENT, async (c) => assert.equal((await metadata(c)).brokers.length, 1));
+    await connected(bootstrap, async (c) => assert.equal((await metadata(c)).brokers.length, 1), CLIENT);
   }, { tls: { ...SERVER, clientAuth: 'required' }, logger });
 });
 
 test('SASL over TLS (SASL_SSL): authenticate, then served', async () => {
   await withBroker(async ({ bootstrap }) => {
-    await connected(bootstrap, { ca: CA }, async (c) => {
+    await connected(bootstrap, async (c) => {
       await assert.rejects(metadata(c), /connection closed/);
-    });
-    await connected(bootstrap, { ca: CA }, async (c) => {
+    }, { ca: CA });
+    await connected(bootstrap, async (c) => {
       await authenticate(c, { mechanism: 'SCRAM-SHA-512', username: 'alice', password: 'alice-secret' });
       assert.equal((await metadata(c)).brokers.length, 1);
-    });
+    }, { ca: CA });
   }, { tls: SERVER, sasl: { users: { alice: 'alice-secret' } } });
 });
 
@@ -109,14 +100,14 @@ test('a renewed certificate in the TLS files is served to new connections; open 
     await withBroker(async ({ bootstrap, port, broker }) => {
       assert.equal(await servedSubject(port, trust), 'CN=sluice-test-server');
       assert.deepEqual(lines.find((l) => l.msg === 'TLS certificate loaded')?.subject, 'CN=sluice-test-server');
-      await connected(bootstrap, { ca: CA }, async (before) => {
+      await connected(bootstrap, async (before) => {
         // the key first, as a renewal may write them: the certificate and key mismatch until both are written
         await writeFile(files.key, tlsFixture('rotated-server.key'));
         await writeFile(files.cert, tlsFixture('rotated-server.pem'));
         await until(() => lines.some((l) => l.msg === 'TLS certificate reloaded: new connections are served it' && l.subject === 'CN=sluice-test-server-rotated'), 'the renewed certificate loaded');
         assert.equal(await servedSubject(port, trust), 'CN=sluice-test-server-rotated');
         assert.equal((await metadata(before)).brokers.length, 1, 'a connection made before is still served');
-      });
+      }, { ca: CA });
       // a key that is not the certificate's: refused, logged, and the renewed one still served
       await writeFile(files.key, tlsFixture('client.key'));
       await until(() => lines.some((l) => l.msg === 'TLS certificate reload failed: the current one is still served' && /key values mismatch/.test(String(l.reason))), 'the failed reload logged');

@@ -22,3 +22,13 @@ export async function withClient(fn: (c: KafkaClient, b: RunningBroker) => Promi
     }
   }, options);
 }
+
+/** Runs `fn` with a fresh connection of our own client to `bootstrap` (over TLS if `tls` is given), closed after. */
+export async function connected<T>(bootstrap: string, fn: (c: KafkaClient) => Promise<T>, tls?: Parameters<typeof KafkaClient.connectTo>[2]): Promise<T> {
+  const c = await KafkaClient.connectTo(bootstrap, 'sluice-test', tls);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}

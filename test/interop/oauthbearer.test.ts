@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ProduceAcks, Producer, saslOAuthBearer, stringSerializers } from '@platformatic/kafka';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import pino from 'pino';
 import { Admin } from '../../src/admin/admin.js';
 import { AclOperation as Op, AclPermission, PatternType, ResourceType } from '../../src/protocol/acl.js';
@@ -16,7 +16,7 @@ import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
 import { epochSeconds, issuer, keySet, type Issuer } from '../helpers/oauth-tokens.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { until } from '../helpers/until.js';
+import { kafkajsRead } from './kafkajs-read.js';
 import { python } from './python-clients.js';
 
 const COUNT = 50;
@@ -78,11 +78,9 @@ test('kafkajs re-authenticates with fresh tokens before each short-lived one end
   const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
   await withBroker(async ({ bootstrap }) => {
     let issued = 0;
-    const kafka = new Kafka({
-      brokers: [bootstrap], logLevel: logLevel.NOTHING, reauthenticationThreshold: 1_000,
-      // tokens of two seconds: each session ends with its token, well before connections.max.reauth.ms
-      sasl: { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: (issued++, (await token('svc-orders', 2))[0]) }) },
-    });
+    // tokens of two seconds: each session ends with its token, well before connections.max.reauth.ms
+    const login: SASLOptions = { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: (issued++, (await token('svc-orders', 2))[0]) }) };
+    const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, reauthenticationThreshold: 1_000, sasl: login });
     const producer = kafka.producer();
     await producer.connect();
     try {
@@ -96,17 +94,7 @@ test('kafkajs re-authenticates with fresh tokens before each short-lived one end
     const reauthenticated = lines.filter((l) => l.msg === 'SASL re-authenticated' && l.user === 'svc-orders').length;
     assert.ok(reauthenticated >= 2 && issued >= reauthenticated + 1, `${reauthenticated} re-authentications, ${issued} tokens`);
     assert.equal(lines.filter((l) => l.msg.startsWith('closing connection: its SASL session ended')).length, 0);
-    const consumer = kafka.consumer({ groupId: 'renewed-readers' });
-    await consumer.connect();
-    try {
-      const got: string[] = [];
-      await consumer.subscribe({ topic: 'renewed', fromBeginning: true });
-      await consumer.run({ eachMessage: async ({ message }) => void got.push(message.value!.toString()) });
-      await until(() => got.length === 6, 'the six messages read back', 30_000);
-      assert.deepEqual(got, ['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
-    } finally {
-      await consumer.disconnect();
-    }
+    assert.deepEqual((await kafkajsRead(bootstrap, 'renewed', 6, login)).map((m) => m.value), ['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
     const forged = (await token('svc-orders', 600, 'forger'))[0];
     const refused = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 }, sasl: { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: forged }) } }).producer();
     // kafkajs takes RFC 7628's error answer for success; the broker closes the connection at its next request
