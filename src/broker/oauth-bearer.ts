@@ -4,7 +4,7 @@
 // default validator, for development) only when asked for.
 import { errors, jwtVerify, UnsecuredJWT, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { fixedJwks, jwksSource, type JwksSource } from '../io/jwks-source.js';
-import { unescapeSaslName } from './sasl-credentials.js';
+import { splitGs2Header, unescapeSaslName } from './sasl-credentials.js';
 
 export interface OAuthBearerConfig {
   /** The issuer's key set: an https:, http: or file: URL (Kafka's sasl.oauthbearer.jwks.endpoint.url). */
@@ -129,14 +129,11 @@ const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /** Parses `gs2-header %x01 *(key=value %x01) %x01` (RFC 7628, section 3.1). */
 export function parseClientResponse(message: string): OAuthBearerResponse {
-  const flagEnd = message.indexOf(',');
-  const authzEnd = message.indexOf(',', flagEnd + 1);
-  if (flagEnd < 0 || authzEnd < 0) throw new MalformedResponseError('no GS2 header');
-  const flag = message.slice(0, flagEnd);
+  const gs2 = splitGs2Header(message);
+  if (gs2 === null) throw new MalformedResponseError('no GS2 header');
+  const { flag, authz, rest } = gs2;
   if (flag !== 'n' && flag !== 'y') throw new MalformedResponseError('channel binding is not supported');
-  const authz = message.slice(flagEnd + 1, authzEnd);
   if (authz !== '' && !authz.startsWith('a=')) throw new MalformedResponseError('the authorization identity must be a=name');
-  const rest = message.slice(authzEnd + 1);
   if (!rest.startsWith(KVSEP) || !rest.endsWith(KVSEP + KVSEP) || rest.length < 3) throw new MalformedResponseError('the key-value pairs must be between %x01 separators, ending with two');
   const pairs = new Map<string, string>();
   for (const pair of rest.slice(1, -2).split(KVSEP)) {

@@ -120,3 +120,15 @@ export function unescapeSaslName(name: string): string | null {
   if (/=(?!2C|3D)/.test(name)) return null;
   return name.replace(/=2C/g, ',').replace(/=3D/g, '=');
 }
+
+/**
+ * The GS2 header (RFC 5801) that opens a SCRAM or OAUTHBEARER client message: its channel binding flag ('n' or 'y';
+ * 'p=...' asks for binding, which Kafka does not offer), its authorization field ('' or 'a=name'), the header itself,
+ * and what follows; null when the message has none.
+ */
+export function splitGs2Header(message: string): { flag: string; authz: string; header: string; rest: string } | null {
+  const flagEnd = message.indexOf(',');
+  const authzEnd = message.indexOf(',', flagEnd + 1);
+  if (flagEnd < 0 || authzEnd < 0) return null;
+  return { flag: message.slice(0, flagEnd), authz: message.slice(flagEnd + 1, authzEnd), header: message.slice(0, authzEnd + 1), rest: message.slice(authzEnd + 1) };
+}

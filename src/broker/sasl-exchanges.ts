@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
 import { InvalidTokenError, MalformedResponseError, parseClientResponse, type OAuthBearerValidator } from './oauth-bearer.js';
-import { digest, hmac, SCRAM_HASHES, unescapeSaslName, type PasswordMechanism, type SaslMechanism, type SaslUsers, type ScramCredential, type ScramMechanism } from './sasl-credentials.js';
+import { digest, hmac, SCRAM_HASHES, splitGs2Header, unescapeSaslName, type PasswordMechanism, type SaslMechanism, type SaslUsers, type ScramCredential, type ScramMechanism } from './sasl-credentials.js';
 
 /** A failed authentication: the client is told, and its connection closed. */
 export class SaslAuthenticationError extends KafkaError {
@@ -138,14 +138,10 @@ class ScramExchange implements SaslExchange {
   }
 
   private clientFirst(message: string): SaslStep {
-    // gs2-header: channel binding flag ('n' or 'y'; 'p=' asks for binding, which Kafka does not offer), authzid
-    const flagEnd = message.indexOf(',');
-    const authzEnd = message.indexOf(',', flagEnd + 1);
-    if (flagEnd < 0 || authzEnd < 0) throw new SaslAuthenticationError('Invalid SCRAM client first message');
-    const flag = message.slice(0, flagEnd);
+    const gs2 = splitGs2Header(message);
+    if (gs2 === null) throw new SaslAuthenticationError('Invalid SCRAM client first message');
+    const { flag, authz: authzid, rest: bare } = gs2;
     if (flag !== 'n' && flag !== 'y') throw new SaslAuthenticationError('SCRAM channel binding is not supported');
-    const authzid = message.slice(flagEnd + 1, authzEnd);
-    const bare = message.slice(authzEnd + 1);
     // Kafka's one SCRAM extension, for delegation tokens, which Sluice does not issue
     if (bare.includes(',tokenauth=')) throw new SaslAuthenticationError('Delegation token authentication is not supported');
     const fields = attributes(bare);
@@ -156,7 +152,7 @@ class ScramExchange implements SaslExchange {
     if (credential === null) throw new SaslAuthenticationError('Authentication failed: Invalid user credentials');
     const nonce = fields[1][1] + randomBytes(18).toString('base64');
     const serverFirst = `r=${nonce},s=${credential.salt.toString('base64')},i=${credential.iterations}`;
-    this.first = { gs2Header: message.slice(0, authzEnd + 1), bare, user, nonce, serverFirst, credential };
+    this.first = { gs2Header: gs2.header, bare, user, nonce, serverFirst, credential };
     return { reply: Buffer.from(serverFirst), user: null };
   }
 
