@@ -98,7 +98,9 @@ export class DynamicBrokerSettings {
     }
     layered(this.start, { ...this.stored.current, [scope]: values });
     if (validateOnly) return;
-    await this.stored.change((current) => ({ state: { ...current, [scope]: { ...values } }, result: undefined }));
+    // unchanged (an AlterConfigs of the storage engine's configs alone): nothing written
+    const same = (a: Readonly<Record<string, string>>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(values).sort());
+    await this.stored.change((current) => ({ state: same(current[scope]) ? null : { ...current, [scope]: { ...values } }, result: undefined }));
   }
 }
 

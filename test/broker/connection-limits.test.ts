@@ -3,6 +3,8 @@
 // to connections to come. Then the same against a broker, with Sluice's own client, and the limits changed as
 // dynamic broker configs.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { ConnectionLimits } from '../../src/broker/connection-limits.js';
@@ -129,6 +131,9 @@ test('the connection limits are dynamic broker configs: set cluster-wide or for 
     await withBroker(async ({ bootstrap }) => {
       const admin = await KafkaClient.connectTo(bootstrap);
       try {
+        // a change of the storage engine's configs alone writes no broker settings
+        assert.equal((await alterBroker(admin, '1', [{ name: 'log.retention.ms', configOperation: 0, value: '3600000' }])).errorCode, 0);
+        assert.equal(existsSync(join(dataDir, 'broker-settings.json')), false);
         // cluster-wide 2 per address, this broker 3: the broker's wins
         assert.deepEqual(await alterBroker(admin, '', [{ name: 'max.connections.per.ip', configOperation: 0, value: '2' }]), { resourceType: 4, resourceName: '', errorCode: 0, errorMessage: null });
         assert.equal((await alterBroker(admin, '1', [{ name: 'max.connections.per.ip', configOperation: 0, value: '3' }])).errorCode, 0);

@@ -261,9 +261,9 @@ def kp_group(bootstrap, topic, group, max_messages, idle_ms, strategy='range', i
 def confluent_produce_idempotent(bootstrap, topic, count, codec='none', batch='200', keyed='0', runs=''):
     """Produces count messages 'v-<i>' to partition 0 with enable.idempotence=true, up to batch in a batch, compressed
     with codec, each with the key 'k<i>' if keyed is '1'; reports errors. With runs ('7000,300'), messages are produced
-    in runs of those lengths in turn, each run left to linger into batches of its own before the next, acknowledged
-    or not."""
-    import time
+    in runs of those lengths in turn, each run flushed before the next so that it makes batches of its own (librdkafka
+    makes a batch when it sends, so a run still queued when the next begins, on a busy machine or while the link is
+    down, would share its batches)."""
     from confluent_kafka import Producer
     p = Producer({'bootstrap.servers': bootstrap, 'enable.idempotence': True, 'linger.ms': 2, 'batch.num.messages': int(batch),
                   'compression.codec': codec, 'retry.backoff.ms': 50, 'reconnect.backoff.ms': 20, 'reconnect.backoff.max.ms': 200,
@@ -287,8 +287,7 @@ def confluent_produce_idempotent(bootstrap, topic, count, codec='none', batch='2
         if i % 1000 == 0:
             p.poll(0)
         if lengths and i + 1 == run_end:
-            time.sleep(0.02)  # past linger.ms, whatever poll finds to serve
-            p.poll(0)
+            p.flush(60)
             run += 1
             run_end += lengths[run % len(lengths)]
     left = p.flush(90)
