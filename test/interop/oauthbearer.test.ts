@@ -1,9 +1,11 @@
 // SASL/OAUTHBEARER with real clients, each given a token our test issuer signed: librdkafka (confluent-kafka's
 // oauth_cb), kafka-python (its token provider, SaslHandshake v0), kafkajs (re-authenticating as its tokens expire) and
 // @platformatic/kafka produce and read back as the token's subject, which ACLs then judge; a forged token is refused
-// as each client reports it; kcat with librdkafka's unsigned development tokens; `sluice start` with a JWKS file.
+// as each client reports it; kcat with librdkafka's unsigned development tokens; `sluice start` with an HTTPS JWKS
+// endpoint.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ProduceAcks, Producer, saslOAuthBearer, stringSerializers } from '@platformatic/kafka';
@@ -16,6 +18,7 @@ import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
 import { epochSeconds, issuer, keySet, type Issuer } from '../helpers/oauth-tokens.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
+import { TLS_FIXTURES_DIR, tlsFixture } from '../helpers/tls-fixtures.js';
 import { kafkajsRead } from './kafkajs-read.js';
 import { python } from './python-clients.js';
 
@@ -155,13 +158,23 @@ test('kcat with librdkafka\'s unsigned development tokens, on a broker told to t
   }, { sasl: await oauth() });
 });
 
-test('sluice start --sasl-oauthbearer-jwks-endpoint-url FILE: the CLI logs in with SLUICE_SASL_OAUTHBEARER_TOKEN; a forged or missing token is told', () =>
+test('sluice start --sasl-oauthbearer-jwks-endpoint-url https://...: keys fetched from a provider a private CA certified (NODE_EXTRA_CA_CERTS); the CLI logs in with SLUICE_SASL_OAUTHBEARER_TOKEN; a forged or missing token is told', () =>
   withTempDir(async (dir) => {
     await token('warm-up');
-    const jwks = join(dir, 'jwks.json');
-    await writeFile(jwks, JSON.stringify(keySet(idp)));
-    const { child, bootstrap, output } = await startCli(['--data-dir', join(dir, 'data'), '--sasl-oauthbearer-jwks-endpoint-url', jwks, '--sasl-oauthbearer-expected-issuer', ISS, '--sasl-oauthbearer-expected-audience', 'kafka,other']);
+    let fetches = 0;
+    const provider = createHttpsServer({ cert: tlsFixture('server.pem'), key: tlsFixture('server.key') }, (_req, res) => {
+      fetches++;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(keySet(idp)));
+    });
+    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
+    const jwks = `https://127.0.0.1:${(provider.address() as AddressInfo).port}/jwks`;
+    const { child, bootstrap, output } = await startCli(
+      ['--data-dir', join(dir, 'data'), '--sasl-oauthbearer-jwks-endpoint-url', jwks, '--sasl-oauthbearer-expected-issuer', ISS, '--sasl-oauthbearer-expected-audience', 'kafka,other'],
+      { NODE_EXTRA_CA_CERTS: join(TLS_FIXTURES_DIR, 'ca.pem') },
+    );
     try {
+      assert.equal(fetches, 1, 'fetched at start');
       assert.match(output(), /"securityProtocol":"SASL_PLAINTEXT"/);
       const cli = (args: string[], env: NodeJS.ProcessEnv) => run(process.execPath, [SLUICE_BIN, ...args, '--bootstrap', bootstrap], { env: { ...process.env, ...env }, timeoutMs: 30_000 });
       const login = async (by?: 'forger') => ({ SLUICE_SASL_MECHANISM: 'OAUTHBEARER', SLUICE_SASL_OAUTHBEARER_TOKEN: (await token('ops', 600, by))[0] });
@@ -177,5 +190,6 @@ test('sluice start --sasl-oauthbearer-jwks-endpoint-url FILE: the CLI logs in wi
       assert.match(missing.stderr, /OAUTHBEARER needs the token in SLUICE_SASL_OAUTHBEARER_TOKEN/);
     } finally {
       await stopCli(child);
+      provider.close();
     }
   }));
