@@ -5,6 +5,7 @@ import pino from 'pino';
 import { Admin, type ResetSpec } from '../admin/admin.js';
 import type { ClientTls } from '../admin/kafka-client.js';
 import type { SaslLogin } from '../admin/sasl-client.js';
+import { clientCredentialsToken, OAuthTokenError } from '../io/oauth-token.js';
 import { Broker } from '../broker/broker.js';
 import { SASL_MECHANISMS, SCRAM_HASHES, SCRAM_ITERATIONS, type PasswordMechanism, type ScramMechanism } from '../broker/sasl-credentials.js';
 import { COMPRESSION_NAMES } from '../protocol/compression.js';
@@ -41,7 +42,7 @@ const BOOTSTRAP: Options = {
 const BOOTSTRAP_HELP = {
   bootstrap: 'broker to talk to, host:port (default 127.0.0.1:9092, or SLUICE_BOOTSTRAP)',
   'bootstrap-server': 'the same, as Kafka\'s own tools name it',
-  'sasl-mechanism': `authenticate with SASL: ${SASL_MECHANISMS.join(', ')} (or SLUICE_SASL_MECHANISM); the password is read from SLUICE_SASL_PASSWORD, OAUTHBEARER's token from SLUICE_SASL_OAUTHBEARER_TOKEN`,
+  'sasl-mechanism': `authenticate with SASL: ${SASL_MECHANISMS.join(', ')} (or SLUICE_SASL_MECHANISM); the password is read from SLUICE_SASL_PASSWORD, OAUTHBEARER's token from SLUICE_SASL_OAUTHBEARER_TOKEN, or from the provider's token endpoint with SLUICE_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL, _CLIENT_ID, _CLIENT_SECRET (and _SCOPE)`,
   'sasl-username': 'the SASL user (or SLUICE_SASL_USERNAME)',
   tls: 'connect with TLS, trusting the system\'s CAs (or SLUICE_TLS=true); implied by the options below',
   'tls-ca': 'PEM file of the CA that signed the broker\'s certificate (or SLUICE_TLS_CA)',
@@ -65,15 +66,23 @@ function clientTls(v: Record<string, any>): ClientTls | null {
   return v.tls || ca || cert ? { ca, cert, key } : null;
 }
 
-/** The SASL login the options ask for, or null for none; the password or token comes from the environment only, never argv. */
-function saslLogin(v: Record<string, any>): SaslLogin | null {
+/**
+ * The SASL login the options ask for, or null for none; the password, token or client secret comes from the
+ * environment only, never argv. OAUTHBEARER's token is given, or fetched from the provider's token endpoint with the
+ * client's credentials (as librdkafka's `sasl.oauthbearer.method=oidc`).
+ */
+async function saslLogin(v: Record<string, any>): Promise<SaslLogin | null> {
   const mechanism = v['sasl-mechanism'] as string | undefined;
   if (mechanism === undefined || mechanism === '') return null;
   if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism)) throw new UsageError(`--sasl-mechanism must be one of ${SASL_MECHANISMS.join(', ')}, got ${JSON.stringify(mechanism)}`);
   if (mechanism === 'OAUTHBEARER') {
-    const token = process.env.SLUICE_SASL_OAUTHBEARER_TOKEN;
-    if (!token) throw new UsageError('OAUTHBEARER needs the token in SLUICE_SASL_OAUTHBEARER_TOKEN');
-    return { mechanism, token };
+    const env = process.env;
+    if (env.SLUICE_SASL_OAUTHBEARER_TOKEN) return { mechanism, token: env.SLUICE_SASL_OAUTHBEARER_TOKEN };
+    const [tokenEndpointUrl, clientId, clientSecret] = [env.SLUICE_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL, env.SLUICE_SASL_OAUTHBEARER_CLIENT_ID, env.SLUICE_SASL_OAUTHBEARER_CLIENT_SECRET];
+    if (!tokenEndpointUrl || !clientId || clientSecret === undefined) {
+      throw new UsageError('OAUTHBEARER needs the token in SLUICE_SASL_OAUTHBEARER_TOKEN, or SLUICE_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL, SLUICE_SASL_OAUTHBEARER_CLIENT_ID and SLUICE_SASL_OAUTHBEARER_CLIENT_SECRET to get one');
+    }
+    return { mechanism, token: await clientCredentialsToken({ tokenEndpointUrl, clientId, clientSecret, scope: env.SLUICE_SASL_OAUTHBEARER_SCOPE || undefined }) };
   }
   const username = v['sasl-username'] as string | undefined;
   const password = process.env.SLUICE_SASL_PASSWORD;
@@ -99,7 +108,7 @@ function intOption(value: string | undefined, name: string, fallback: number): n
 
 /** Runs `fn` with an Admin connected (and authenticated) as the command's options say. */
 async function withAdmin<T>(v: Record<string, any>, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = await Admin.connect(v.bootstrap as string, saslLogin(v), clientTls(v));
+  const admin = await Admin.connect(v.bootstrap as string, await saslLogin(v), clientTls(v));
   try {
     return await fn(admin);
   } finally {
@@ -705,7 +714,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`sluice ${name}: ${(err as Error).message} (see sluice ${name} --help)`);
       return 2;
     }
-    if (err instanceof KafkaError || (err as Error).message?.startsWith('could not connect')) {
+    if (err instanceof KafkaError || err instanceof OAuthTokenError || (err as Error).message?.startsWith('could not connect')) {
       console.error(`sluice ${name}: ${(err as Error).message}`);
       return 1;
     }

@@ -5,7 +5,7 @@
 // endpoint.
 import assert from 'node:assert/strict';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ProduceAcks, Producer, saslOAuthBearer, stringSerializers } from '@platformatic/kafka';
@@ -158,17 +158,34 @@ test('kcat with librdkafka\'s unsigned development tokens, on a broker told to t
   }, { sasl: await oauth() });
 });
 
-test('sluice start --sasl-oauthbearer-jwks-endpoint-url https://...: keys fetched from a provider a private CA certified (NODE_EXTRA_CA_CERTS); the CLI logs in with SLUICE_SASL_OAUTHBEARER_TOKEN; a forged or missing token is told', () =>
+test('sluice start --sasl-oauthbearer-jwks-endpoint-url https://...: keys fetched from a provider a private CA certified (NODE_EXTRA_CA_CERTS); the CLI logs in with a token given, or one it gets by the client credentials grant; a forged or missing token, or a refused grant, is told', () =>
   withTempDir(async (dir) => {
     await token('warm-up');
     let fetches = 0;
-    const provider = createHttpsServer({ cert: tlsFixture('server.pem'), key: tlsFixture('server.key') }, (_req, res) => {
-      fetches++;
+    const grants: string[] = [];
+    // the provider: its keys, and tokens for the client credentials it knows (client id ops-cli, secret s3cret:x)
+    const provider = createHttpsServer({ cert: tlsFixture('server.pem'), key: tlsFixture('server.key') }, (req, res) => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(keySet(idp)));
+      if (req.url === '/jwks') {
+        fetches++;
+        res.end(JSON.stringify(keySet(idp)));
+        return;
+      }
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', async () => {
+        grants.push(`${req.method} ${req.url} ${req.headers.authorization} ${body}`);
+        if (req.headers.authorization !== `Basic ${Buffer.from('ops-cli:s3cret%3Ax').toString('base64')}`) {
+          res.statusCode = 401;
+          res.end(JSON.stringify({ error: 'invalid_client', error_description: 'client authentication failed' }));
+          return;
+        }
+        res.end(JSON.stringify({ access_token: (await token('ops-cli'))[0], token_type: 'Bearer', expires_in: 600 }));
+      });
     });
     await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
-    const jwks = `https://127.0.0.1:${(provider.address() as AddressInfo).port}/jwks`;
+    const providerUrl = `https://127.0.0.1:${(provider.address() as AddressInfo).port}`;
+    const jwks = `${providerUrl}/jwks`;
     const { child, bootstrap, output } = await startCli(
       ['--data-dir', join(dir, 'data'), '--sasl-oauthbearer-jwks-endpoint-url', jwks, '--sasl-oauthbearer-expected-issuer', ISS, '--sasl-oauthbearer-expected-audience', 'kafka,other'],
       { NODE_EXTRA_CA_CERTS: join(TLS_FIXTURES_DIR, 'ca.pem') },
@@ -187,7 +204,26 @@ test('sluice start --sasl-oauthbearer-jwks-endpoint-url https://...: keys fetche
       assert.match(forged.stderr, /Authentication failed: invalid_token \(signature verification failed\)/);
       const missing = await cli(['topics', 'list', '--sasl-mechanism', 'OAUTHBEARER'], {});
       assert.equal(missing.code, 2);
-      assert.match(missing.stderr, /OAUTHBEARER needs the token in SLUICE_SASL_OAUTHBEARER_TOKEN/);
+      assert.match(missing.stderr, /OAUTHBEARER needs the token in SLUICE_SASL_OAUTHBEARER_TOKEN, or SLUICE_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL/);
+      // the token from the provider's token endpoint, by the client credentials grant (the secret form-encoded in Basic)
+      const credentials = (secret: string, url = `${providerUrl}/token`) => ({
+        SLUICE_SASL_MECHANISM: 'OAUTHBEARER', SLUICE_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL: url, SLUICE_SASL_OAUTHBEARER_CLIENT_ID: 'ops-cli',
+        SLUICE_SASL_OAUTHBEARER_CLIENT_SECRET: secret, SLUICE_SASL_OAUTHBEARER_SCOPE: 'kafka', NODE_EXTRA_CA_CERTS: join(TLS_FIXTURES_DIR, 'ca.pem'),
+      });
+      const granted = await cli(['topics', 'list'], credentials('s3cret:x'));
+      assert.deepEqual([granted.code, granted.stdout.trim()], [0, 'via-cli'], granted.stderr);
+      assert.deepEqual(grants, [`POST /token Basic ${Buffer.from('ops-cli:s3cret%3Ax').toString('base64')} grant_type=client_credentials&scope=kafka`]);
+      const refused = await cli(['topics', 'list'], credentials('wrong'));
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /the token endpoint https:\/\/127\.0\.0\.1:\d+\/token answered 401 without a token: invalid_client: client authentication failed/);
+      // a port nothing listens on: a listener's, closed at once
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise((resolve) => closed.close(resolve));
+      const unreachable = await cli(['topics', 'list'], credentials('s3cret:x', `http://127.0.0.1:${port}/token`));
+      assert.equal(unreachable.code, 1);
+      assert.match(unreachable.stderr, /the token endpoint http:\/\/127\.0\.0\.1:\d+\/token cannot be reached: .*ECONNREFUSED/);
     } finally {
       await stopCli(child);
       provider.close();
