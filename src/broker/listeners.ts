@@ -65,10 +65,12 @@ export function listenerTlsSettings(l: ListenerConfig, broker: TlsSettings | nul
   if (own === undefined) return broker;
   const base = own.cert !== undefined ? { cert: own.cert, key: own.key!, files: own.files } : broker === null ? null : { cert: broker.cert, key: broker.key, files: broker.files };
   if (base === null) return null;
-  const ca = own.ca ?? broker?.ca;
-  const caFile = own.ca !== undefined ? own.files?.ca : broker?.files?.ca;
-  const files = base.files?.cert !== undefined && base.files.key !== undefined ? { cert: base.files.cert, key: base.files.key, ...(caFile === undefined ? {} : { ca: caFile }) } : undefined;
-  return { cert: base.cert, key: base.key, ca, clientAuth: l.tlsClientAuth ?? broker?.clientAuth ?? 'none', files };
+  // a revocation list is its CA's: a listener with a CA of its own takes its own list only
+  const trust = own.ca !== undefined ? { ca: own.ca, crl: own.crl, caFile: own.files?.ca, crlFile: own.files?.crl } : { ca: broker?.ca, crl: broker?.crl, caFile: broker?.files?.ca, crlFile: broker?.files?.crl };
+  const files = base.files?.cert !== undefined && base.files.key !== undefined
+    ? { cert: base.files.cert, key: base.files.key, ...(trust.caFile === undefined ? {} : { ca: trust.caFile }), ...(trust.crlFile === undefined ? {} : { crl: trust.crlFile }) }
+    : undefined;
+  return { cert: base.cert, key: base.key, ca: trust.ca, crl: trust.crl, clientAuth: l.tlsClientAuth ?? broker?.clientAuth ?? 'none', minVersion: broker?.minVersion, ciphers: broker?.ciphers, files };
 }
 
 /**
@@ -77,6 +79,7 @@ export function listenerTlsSettings(l: ListenerConfig, broker: TlsSettings | nul
  */
 export function listenersRefusal(listeners: readonly ListenerConfig[], tls: TlsSettings | null, sasl: boolean): string | null {
   if (listeners.length === 0) return 'a broker needs at least one listener';
+  if (tls?.crl !== undefined && tls.ca === undefined) return 'a certificate revocation list needs the CA whose certificates it lists';
   const names = new Set<string>();
   for (const l of listeners) {
     if (!/^[A-Za-z0-9_]+$/.test(l.name)) return `listener name ${JSON.stringify(l.name)} must be letters, digits and _`;
@@ -85,6 +88,7 @@ export function listenersRefusal(listeners: readonly ListenerConfig[], tls: TlsS
     if (!SECURITY_PROTOCOLS.includes(l.securityProtocol)) return `listener ${l.name}: unknown security protocol ${l.securityProtocol}`;
     if (l.tls !== undefined && !usesTls(l.securityProtocol)) return `listener ${l.name} is ${l.securityProtocol}: it has no TLS for a certificate or CA`;
     if ((l.tls?.cert === undefined) !== (l.tls?.key === undefined)) return `listener ${l.name}'s own certificate and key go together`;
+    if (l.tls?.crl !== undefined && l.tls.ca === undefined) return `listener ${l.name}'s own revocation list needs its own CA, whose certificates it lists`;
     const served = listenerTlsSettings(l, tls);
     if (usesTls(l.securityProtocol) && served === null) return `listener ${l.name} is ${l.securityProtocol}, which needs the TLS certificate and key`;
     if (usesSasl(l.securityProtocol) && !sasl) return `listener ${l.name} is ${l.securityProtocol}, which needs SASL (users, or OAUTHBEARER's token settings)`;

@@ -37,13 +37,13 @@ export class TlsKeys {
     private readonly now: () => number,
   ) {}
 
-  /** The context for `settings`; throws, naming the reason, when the certificate and key cannot be used. */
+  /** The context for `settings`; throws, naming the reason, when the certificate and key, or the TLS settings, cannot be used. */
   static open(settings: TlsSettings, logger: Logger, now: () => number = Date.now): TlsKeys {
     let context: TlsContext;
     try {
-      context = new TlsContext(settings);
+      context = new TlsContext(settings, { minVersion: settings.minVersion, ciphers: settings.ciphers });
     } catch (err) {
-      throw new Error(`TLS: the certificate and key cannot be used: ${(err as Error).message}`);
+      throw new Error(`TLS: the certificate, key and settings cannot be used: ${(err as Error).message}`);
     }
     const keys = new TlsKeys(context, settings, logger, now);
     keys.logLoaded(certificateSummary(settings.cert, now()), 'TLS certificate loaded');
@@ -54,7 +54,7 @@ export class TlsKeys {
   watch(fileCheckMs: number): void {
     const files = this.settings.files;
     if (files === undefined || fileCheckMs <= 0 || this.stopWatching !== null) return;
-    const paths = [files.cert, files.key, ...(files.ca === undefined ? [] : [files.ca])];
+    const paths = [files.cert, files.key, files.ca, files.crl].filter((p): p is string => p !== undefined);
     this.stopWatching = watchFiles(paths, fileCheckMs, () => void this.reload().catch(() => undefined));
   }
 

@@ -57,7 +57,7 @@ export function listenersFrom(listeners: Endpoint[], advertised: Endpoint[], map
 }
 
 /** The files a listener's own TLS settings name, as librdkafka's clients name theirs. */
-const TLS_FILE_KEYS = { 'ssl.certificate.location': 'cert', 'ssl.key.location': 'key', 'ssl.ca.location': 'ca' } as const;
+const TLS_FILE_KEYS = { 'ssl.certificate.location': 'cert', 'ssl.key.location': 'key', 'ssl.ca.location': 'ca', 'ssl.crl.location': 'crl' } as const;
 type TlsFileKey = keyof typeof TLS_FILE_KEYS;
 
 /** One `--listener-config` setting: a listener's client auth, SASL mechanisms, or a TLS file of its own. */
@@ -69,7 +69,7 @@ export type ListenerSetting = { listener: string } & (
 
 /** Parses `NAME.key=value` into `into`, checked. */
 export function listenerSetting(text: string, into: ListenerSetting[]): void {
-  const m = /^([A-Za-z0-9_]+)\.(ssl\.client\.auth|sasl\.enabled\.mechanisms|ssl\.certificate\.location|ssl\.key\.location|ssl\.ca\.location)=(.+)$/.exec(text.trim());
+  const m = /^([A-Za-z0-9_]+)\.(ssl\.client\.auth|sasl\.enabled\.mechanisms|ssl\.certificate\.location|ssl\.key\.location|ssl\.ca\.location|ssl\.crl\.location)=(.+)$/.exec(text.trim());
   if (!m) throw new UsageError(`listener-config must be NAME.KEY=VALUE, KEY one of ssl.client.auth, sasl.enabled.mechanisms, ${Object.keys(TLS_FILE_KEYS).join(', ')}; got ${JSON.stringify(text)}`);
   const [, listener, key, value] = m as unknown as [string, string, string, string];
   if (key in TLS_FILE_KEYS) {

@@ -203,6 +203,20 @@ export const START_SETTINGS: readonly Setting[] = [
   },
   { flag: 'tls-key', help: 'PEM file of the private key of --tls-cert (read again with it)', apply: (c, v) => (c.tls = { ...tlsOf(c), key: pemFile('tls-key', v), files: tlsFiles(c, 'key', v) }) },
   { flag: 'tls-ca', help: 'PEM file of the CA certificates clients\' certificates must chain to (for --tls-client-auth; read again with the certificate)', apply: (c, v) => (c.tls = { ...tlsOf(c), ca: pemFile('tls-ca', v), files: tlsFiles(c, 'ca', v) }) },
+  {
+    flag: 'tls-crl',
+    help: 'PEM file of the certificate revocation list of --tls-ca: a client certificate it lists is refused (read again when it changes, with the certificate)',
+    apply: (c, v) => (c.tls = { ...tlsOf(c), crl: pemFile('tls-crl', v), files: tlsFiles(c, 'crl', v) }),
+  },
+  {
+    flag: 'tls-min-version',
+    help: 'the oldest TLS version taken, TLSv1.2 (default) or TLSv1.3 (Kafka\'s ssl.enabled.protocols)',
+    apply: (c, v) => {
+      if (v !== 'TLSv1.2' && v !== 'TLSv1.3') throw new UsageError(`tls-min-version must be TLSv1.2 or TLSv1.3, got ${JSON.stringify(v)}`);
+      c.tls = { ...tlsOf(c), minVersion: v };
+    },
+  },
+  { flag: 'tls-ciphers', help: 'the ciphers offered, an OpenSSL cipher list, TLS 1.3 suites by their names too (Kafka\'s ssl.cipher.suites; default Node\'s)', apply: (c, v) => (c.tls = { ...tlsOf(c), ciphers: v }) },
   { flag: 'tls-file-check-ms', help: 'how often the TLS files are looked at for a renewed certificate (default 10000; 0: only on SIGHUP)', apply: (c, v) => (c.tlsFileCheckMs = int('tls-file-check-ms', v, 0)) },
   {
     flag: 'tls-client-auth',
@@ -237,7 +251,7 @@ export const START_SETTINGS: readonly Setting[] = [
   },
   {
     flag: 'listener-config',
-    help: 'a listener\'s own setting, NAME.ssl.client.auth=required|requested|none, NAME.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN, or its own TLS files NAME.ssl.certificate.location=FILE with NAME.ssl.key.location=FILE, NAME.ssl.ca.location=FILE (repeatable; Kafka\'s listener.name.NAME.*; variable: ;-separated)',
+    help: 'a listener\'s own setting, NAME.ssl.client.auth=required|requested|none, NAME.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN, or its own TLS files NAME.ssl.certificate.location=FILE with NAME.ssl.key.location=FILE, NAME.ssl.ca.location=FILE, NAME.ssl.crl.location=FILE (repeatable; Kafka\'s listener.name.NAME.*; variable: ;-separated)',
     repeatable: ';',
     apply: (c, v) => void listenerSetting(v, (listenerText(c).settings ??= [])),
   },
@@ -322,6 +336,7 @@ export function resolveStartConfig(flags: Record<string, string | string[] | boo
       throw new UsageError(`${(err as Error).message} (--sasl-oauthbearer-jwks-endpoint-url, or --sasl-oauthbearer-unsecured true)`);
     }
   }
+  if (config.tls?.crl !== undefined && config.tls.ca === undefined) throw new UsageError('--tls-crl needs --tls-ca, the CA whose certificates it lists');
   if (config.tls?.clientAuth === 'required' && config.tls.ca === undefined) throw new UsageError('--tls-client-auth required needs --tls-ca, the CA that signs clients\' certificates');
   return config;
 }

@@ -22,11 +22,15 @@ export interface AcceptedSocket {
   refuse(): void;
 }
 
-/** What a TLS context is made of: PEM certificate chain and key, and the CA clients' certificates must chain to, if any. */
+/**
+ * What a TLS context is made of: PEM certificate chain and key, the CA clients' certificates must chain to, if any,
+ * and that CA's certificate revocation list, if any (a client certificate it lists is refused).
+ */
 export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
   ca?: Buffer;
+  crl?: Buffer;
 }
 
 /** The files TLS material was read from, which can be read again. */
@@ -34,10 +38,19 @@ export interface TlsFiles {
   cert: string;
   key: string;
   ca?: string;
+  crl?: string;
+}
+
+/** The TLS versions and ciphers a context allows (Kafka's ssl.enabled.protocols and ssl.cipher.suites). */
+export interface TlsProtocolOptions {
+  /** The oldest TLS version taken; default TLSv1.2. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL's cipher list (TLS 1.3 suites by their names too); default Node's. */
+  ciphers?: string;
 }
 
 /** A TLS listener's keys, and what it asks of clients. */
-export interface TlsSettings extends TlsMaterial {
+export interface TlsSettings extends TlsMaterial, TlsProtocolOptions {
   /** Whether clients must present a certificate the CA signed (Kafka's ssl.client.auth), may, or are not asked. */
   clientAuth: 'required' | 'requested' | 'none';
   /** Where the keys were read from (`sluice start`), so that the broker can read them again when they change. */
@@ -51,14 +64,22 @@ export interface TlsSettings extends TlsMaterial {
 export class TlsContext {
   private current: SecureContext;
 
-  /** Throws, as `replace` does, when the material is not a certificate and its key. */
-  constructor(material: TlsMaterial) {
-    this.current = createSecureContext({ cert: material.cert, key: material.key, ca: material.ca });
+  /** Throws, as `replace` does, when the material is not a certificate and its key, or the options cannot be met. */
+  constructor(
+    material: TlsMaterial,
+    private readonly options: TlsProtocolOptions = {},
+  ) {
+    this.current = TlsContext.make(material, options);
   }
 
   /** Serves `material` from the next connection on; throws, keeping the current context, when it cannot be used. */
   replace(material: TlsMaterial): void {
-    this.current = new TlsContext(material).current;
+    this.current = TlsContext.make(material, this.options);
+  }
+
+  private static make(material: TlsMaterial, options: TlsProtocolOptions): SecureContext {
+    const { cert, key, ca, crl } = material;
+    return createSecureContext({ cert, key, ca, crl, minVersion: options.minVersion, ciphers: options.ciphers });
   }
 
   get secureContext(): SecureContext {

@@ -6,8 +6,9 @@ import type { TlsFiles, TlsMaterial } from './tcp.js';
 
 /** Reads TLS material from its files. */
 export async function readTlsFiles(files: TlsFiles): Promise<TlsMaterial> {
-  const [cert, key, ca] = await Promise.all([readFile(files.cert), readFile(files.key), files.ca === undefined ? undefined : readFile(files.ca)]);
-  return { cert, key, ca };
+  const optional = (path: string | undefined) => (path === undefined ? undefined : readFile(path));
+  const [cert, key, ca, crl] = await Promise.all([readFile(files.cert), readFile(files.key), optional(files.ca), optional(files.crl)]);
+  return { cert, key, ca, crl };
 }
 
 /**

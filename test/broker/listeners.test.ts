@@ -222,7 +222,7 @@ test('a listener\'s own TLS settings are checked at start', async () => {
   await assert.rejects(startBroker({ listeners: [listener('A', 'SSL', { tls: { cert: own.cert } })] }), /listener A's own certificate and key go together/);
   await assert.rejects(startBroker({ listeners: [listener('A', 'PLAINTEXT', { tls: own })] }), /listener A is PLAINTEXT: it has no TLS for a certificate or CA/);
   await assert.rejects(startBroker({ listeners: [listener('A', 'SSL', { tls: { ca: tlsFixture('ca.pem') } })] }), /listener A is SSL, which needs the TLS certificate and key/);
-  await assert.rejects(startBroker({ listeners: [listener('A', 'SSL', { tls: { ...own, key: tlsFixture('server.key') } })] }), /listener A: TLS: the certificate and key cannot be used: .*key values mismatch/);
+  await assert.rejects(startBroker({ listeners: [listener('A', 'SSL', { tls: { ...own, key: tlsFixture('server.key') } })] }), /listener A: TLS: the certificate, key and settings cannot be used: .*key values mismatch/);
   await assert.rejects(startBroker({ listeners: [listener('A', 'SSL', { tls: own, tlsClientAuth: 'required' })] }), /listener A requires client certificates, which needs the CA that signs them/);
   // its own certificate is enough, without the broker's
   await withBroker(async ({ listeners }) => {

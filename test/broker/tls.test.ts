@@ -6,6 +6,8 @@ import { X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { once } from 'node:events';
+import { connect as tlsConnect } from 'node:tls';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { authenticate } from '../../src/admin/sasl-client.js';
@@ -121,7 +123,7 @@ test('a renewed certificate in the TLS files is served to new connections; open 
   }));
 
 test('a certificate and key that cannot be used stop the start; without files a reload needs the new ones; expiry is warned of', async () => {
-  await assert.rejects(withBroker(async () => undefined, { tls: { ...SERVER, key: tlsFixture('client.key') } }), /TLS: the certificate and key cannot be used: .*key values mismatch/);
+  await assert.rejects(withBroker(async () => undefined, { tls: { ...SERVER, key: tlsFixture('client.key') } }), /TLS: the certificate, key and settings cannot be used: .*key values mismatch/);
   await withBroker(async ({ broker }) => {
     await assert.rejects(broker.reloadTls(), /TLS certificate reload failed: the certificate was given in memory, not in files: give the new one/);
   }, { tls: SERVER });
@@ -136,3 +138,45 @@ test('a certificate and key that cannot be used stop the start; without files a 
     assert.deepEqual(warned.map((l) => [l.level, l.msg]), level === null ? [] : [[level, msg]], String(daysBefore));
   }
 });
+
+test('a certificate revocation list refuses the client certificates it lists, and a renewed list is read again; the oldest TLS version and the ciphers can be set', () =>
+  withTempDir(async (dir) => {
+    const crl = join(dir, 'clients.crl');
+    await writeFile(crl, tlsFixture('crl-empty.pem'));
+    for (const name of ['server.pem', 'server.key', 'crl-ca.pem']) await writeFile(join(dir, name), tlsFixture(name));
+    const client = (name: string) => ({ ca: CA, cert: tlsFixture(`${name}-client.pem`), key: tlsFixture(`${name}-client.key`) });
+    const { logger, lines } = capturedLogger();
+    await withBroker(async ({ bootstrap, broker }) => {
+      // the list as first given revokes nothing
+      await connected(bootstrap, async (c) => assert.equal((await metadata(c)).brokers.length, 1), client('revoked'));
+      await writeFile(crl, tlsFixture('crl-revoked.pem'));
+      await broker.reloadTls();
+      await connected(bootstrap, async (c) => assert.equal((await metadata(c)).brokers.length, 1), client('kept'));
+      await assert.rejects(connected(bootstrap, (c) => metadata(c), client('revoked')), /connection closed|socket hang up|ECONNRESET/);
+      await until(() => lines.some((l) => l.msg === 'closing connection: TLS handshake failed' && /certificate revoked/.test(String(l.reason))), 'the refusal logged');
+    }, {
+      tls: { ...SERVER, ca: tlsFixture('crl-ca.pem'), crl: tlsFixture('crl-empty.pem'), clientAuth: 'required', files: { cert: join(dir, 'server.pem'), key: join(dir, 'server.key'), ca: join(dir, 'crl-ca.pem'), crl } },
+      tlsFileCheckMs: 0,
+      logger,
+    });
+    // TLS 1.3 only: a client that stops at 1.2 is refused at the handshake
+    await withBroker(async ({ port }) => {
+      assert.equal(await servedSubject(port, [CA]), 'CN=sluice-test-server');
+      const old = tlsConnect({ host: '127.0.0.1', port, ca: [CA], maxVersion: 'TLSv1.2' });
+      const served = once(old, 'secureConnect').then(() => {
+        old.destroy();
+        throw new Error('a TLS 1.2 client was served');
+      });
+      const [err] = (await Promise.race([once(old, 'error'), served])) as [Error];
+      assert.match(err.message, /protocol version|alert/);
+    }, { tls: { ...SERVER, minVersion: 'TLSv1.3' } });
+    // TLS 1.2 with one cipher: the client is served that one
+    await withBroker(async ({ port }) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, ca: [CA], maxVersion: 'TLSv1.2' });
+      await once(socket, 'secureConnect');
+      assert.equal(socket.getCipher().name, 'ECDHE-RSA-AES256-GCM-SHA384');
+      socket.destroy();
+    }, { tls: { ...SERVER, ciphers: 'ECDHE-RSA-AES256-GCM-SHA384' } });
+    await assert.rejects(withBroker(async () => undefined, { tls: { ...SERVER, ciphers: 'NO-SUCH-CIPHER' } }), /TLS: the certificate, key and settings cannot be used: .*no cipher match/i);
+    await assert.rejects(withBroker(async () => undefined, { tls: { ...SERVER, ca: undefined, crl: tlsFixture('crl-empty.pem') } }), /a certificate revocation list needs the CA whose certificates it lists/);
+  }));

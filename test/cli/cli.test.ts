@@ -176,13 +176,17 @@ test('SASL sessions last --connections-max-reauth-ms, with the users and mechani
     assert.throws(() => resolveStartConfig({ 'connections-max-reauth-ms': '-1' }, {}), /connections-max-reauth-ms/);
   }));
 
-test('TLS files are kept by their absolute paths, to be read again every --tls-file-check-ms', () => {
+test('TLS files are kept by their absolute paths, to be read again every --tls-file-check-ms; a revocation list, the oldest version and the ciphers', () => {
   const fixtures = fileURLToPath(new URL('../../../test/helpers/fixtures/tls/', import.meta.url));
   const config = resolveStartConfig({ 'tls-cert': join(fixtures, 'server.pem'), 'tls-key': join(fixtures, 'server.key'), 'tls-file-check-ms': '0' }, { SLUICE_TLS_CA: join(fixtures, 'ca.pem') });
   assert.deepEqual(config.tls?.files, { ca: join(fixtures, 'ca.pem'), cert: join(fixtures, 'server.pem'), key: join(fixtures, 'server.key') });
   assert.equal(config.tlsFileCheckMs, 0);
   assert.equal(resolveStartConfig({}, {}).tlsFileCheckMs, 10_000);
   assert.throws(() => resolveStartConfig({ 'tls-file-check-ms': '-5' }, {}), /tls-file-check-ms must be an integer from 0/);
+  const hardened = resolveStartConfig({ 'tls-cert': join(fixtures, 'server.pem'), 'tls-key': join(fixtures, 'server.key'), 'tls-ca': join(fixtures, 'crl-ca.pem'), 'tls-crl': join(fixtures, 'crl-revoked.pem'), 'tls-min-version': 'TLSv1.3', 'tls-ciphers': 'TLS_AES_256_GCM_SHA384' }, {});
+  assert.deepEqual([hardened.tls?.files?.crl, hardened.tls?.crl, hardened.tls?.minVersion, hardened.tls?.ciphers], [join(fixtures, 'crl-revoked.pem'), tlsFixture('crl-revoked.pem'), 'TLSv1.3', 'TLS_AES_256_GCM_SHA384']);
+  assert.throws(() => resolveStartConfig({ 'tls-cert': join(fixtures, 'server.pem'), 'tls-key': join(fixtures, 'server.key'), 'tls-crl': join(fixtures, 'crl-revoked.pem') }, {}), /--tls-crl needs --tls-ca, the CA whose certificates it lists/);
+  assert.throws(() => resolveStartConfig({ 'tls-min-version': 'TLSv1.1' }, {}), /tls-min-version must be TLSv1\.2 or TLSv1\.3, got "TLSv1\.1"/);
 });
 
 test('OAUTHBEARER\'s settings by Kafka\'s names: a JWKS URL or path, issuer, audiences, claim, skew, refresh; unsigned tokens only alone', () => {

@@ -162,3 +162,13 @@ test('librdkafka on two SSL listeners, each with its own certificate (one requir
     ],
   });
 });
+
+test('librdkafka with a client certificate the broker\'s revocation list names is refused; one it does not name is served', async () => {
+  await withBroker(async ({ bootstrap }) => {
+    const rdkafka = (name: string) => JSON.stringify({ 'security.protocol': 'SSL', 'ssl.ca.location': path('ca.pem'), 'ssl.certificate.location': path(`${name}-client.pem`), 'ssl.key.location': path(`${name}-client.key`) });
+    assert.deepEqual((await python('confluent-secure', [bootstrap, 'revocable', rdkafka('kept'), String(COUNT)]))[0], { consumed: sent, errors: [] });
+    const [revoked] = (await python('confluent-secure', [bootstrap, 'revocable', rdkafka('revoked'), '1'])) as { consumed: string[]; errors: string[] }[];
+    assert.deepEqual(revoked!.consumed, []);
+    assert.ok(revoked!.errors.includes('_SSL') || revoked!.errors.includes('_TRANSPORT'), `${revoked!.errors}`);
+  }, { tls: { ...SERVER, ca: readFileSync(path('crl-ca.pem')), crl: readFileSync(path('crl-revoked.pem')), clientAuth: 'required' } });
+});
