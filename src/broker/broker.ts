@@ -45,6 +45,8 @@ export interface BrokerConfig {
   nodeId: number;
   clusterId?: string;
   autoCreateTopics: boolean;
+  /** Whether DeleteTopics may delete topics (Kafka's delete.topic.enable); false: each is refused with TOPIC_DELETION_DISABLED. */
+  deleteTopicEnable: boolean;
   defaultPartitions: number;
   maxRequestBytes: number;
   idleTimeoutMs: number;
@@ -125,6 +127,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   dataDir: './data',
   nodeId: 1,
   autoCreateTopics: true,
+  deleteTopicEnable: true,
   defaultPartitions: 1,
   maxRequestBytes: 100 * 1024 * 1024,
   idleTimeoutMs: 10 * 60 * 1000,

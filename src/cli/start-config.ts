@@ -133,6 +133,7 @@ export const START_SETTINGS: readonly Setting[] = [
   { flag: 'node-id', help: 'broker id reported to clients (default 1)', apply: (c, v) => (c.nodeId = int('node-id', v, 0, 2 ** 31 - 1)) },
   { flag: 'cluster-id', help: 'cluster id reported to clients (default: made at the first start and kept in the data dir\'s meta.properties)', apply: (c, v) => (c.clusterId = v) },
   { flag: 'auto-create-topics', help: 'create unknown topics on first use (default true)', apply: (c, v) => (c.autoCreateTopics = bool('auto-create-topics', v)) },
+  { flag: 'delete-topic-enable', help: 'whether topics may be deleted (default true; false: DeleteTopics is refused with TOPIC_DELETION_DISABLED, Kafka\'s delete.topic.enable)', apply: (c, v) => (c.deleteTopicEnable = bool('delete-topic-enable', v)) },
   { flag: 'default-partitions', help: 'partitions of auto-created topics (default 1)', apply: (c, v) => (c.defaultPartitions = int('default-partitions', v, 1, 100_000)) },
   { flag: 'max-request-bytes', help: 'largest request accepted, socket.request.max.bytes (default 104857600)', apply: (c, v) => (c.maxRequestBytes = int('max-request-bytes', v, 1024)) },
   { flag: 'queued-max-request-bytes', help: 'bytes of requests read but not yet answered, over all connections, past which no more are read until answers free room, queued.max.request.bytes (default 67108864)', apply: (c, v) => (c.queuedMaxRequestBytes = int('queued-max-request-bytes', v, 1024)) },

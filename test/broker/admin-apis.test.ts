@@ -324,3 +324,19 @@ test('authorized operations: asked for, every operation of the resource type (no
     assert.deepEqual([consumerGroups.groups[0].errorCode, consumerGroups.groups[0].authorizedOperations], [ErrorCode.GROUP_ID_NOT_FOUND, NOT_ASKED]);
   });
 });
+
+test('with delete.topic.enable false DeleteTopics refuses every topic that exists with TOPIC_DELETION_DISABLED, and deletes nothing', async () => {
+  await withClient(async (c, { broker }) => {
+    await broker.createTopic('kept', 2, {});
+    const res = await c.send(20, 6, { topics: [{ name: 'kept', topicId: '0'.repeat(32) }, { name: 'missing', topicId: '0'.repeat(32) }], timeoutMs: 1000 });
+    assert.deepEqual(res.responses.map((r: { name: string; errorCode: number; errorMessage: string | null }) => [r.name, r.errorCode, r.errorMessage]), [
+      ['kept', ErrorCode.TOPIC_DELETION_DISABLED, 'Topic deletion is disabled (delete.topic.enable=false)'],
+      ['missing', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'unknown topic missing'],
+    ]);
+    const old = await c.send(20, 1, { topicNames: ['kept'], timeoutMs: 1000 });
+    assert.equal(old.responses[0].errorCode, ErrorCode.TOPIC_DELETION_DISABLED);
+    assert.equal(broker.logs.topics.get('kept')?.partitions.length, 2);
+    const described = await c.send(32, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: ['delete.topic.enable'] }], includeSynonyms: false, includeDocumentation: false });
+    assert.deepEqual(described.results[0].configs.map((e: { name: string; value: string; readOnly: boolean }) => [e.name, e.value, e.readOnly]), [['delete.topic.enable', 'false', true]]);
+  }, { deleteTopicEnable: false });
+});

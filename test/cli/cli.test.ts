@@ -187,6 +187,7 @@ test('TLS files are kept by their absolute paths, to be read again every --tls-f
   assert.deepEqual([hardened.tls?.files?.crl, hardened.tls?.crl, hardened.tls?.minVersion, hardened.tls?.ciphers], [join(fixtures, 'crl-revoked.pem'), tlsFixture('crl-revoked.pem'), 'TLSv1.3', 'TLS_AES_256_GCM_SHA384']);
   assert.throws(() => resolveStartConfig({ 'tls-cert': join(fixtures, 'server.pem'), 'tls-key': join(fixtures, 'server.key'), 'tls-crl': join(fixtures, 'crl-revoked.pem') }, {}), /--tls-crl needs --tls-ca, the CA whose certificates it lists/);
   assert.throws(() => resolveStartConfig({ 'tls-min-version': 'TLSv1.1' }, {}), /tls-min-version must be TLSv1\.2 or TLSv1\.3, got "TLSv1\.1"/);
+  assert.deepEqual([resolveStartConfig({}, {}).deleteTopicEnable, resolveStartConfig({}, { SLUICE_DELETE_TOPIC_ENABLE: 'false' }).deleteTopicEnable], [true, false]);
 });
 
 test('OAUTHBEARER\'s settings by Kafka\'s names: a JWKS URL or path, issuer, audiences, claim, skew, refresh; unsigned tokens only alone', () => {

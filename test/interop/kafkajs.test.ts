@@ -81,6 +81,20 @@ test('kafkajs: creating an existing topic or a bad name fails with the Kafka err
   });
 });
 
+test('kafkajs: with delete.topic.enable false deleting a topic fails with TOPIC_DELETION_DISABLED, and the topic stays', async () => {
+  await withBroker(async ({ bootstrap, broker }) => {
+    const admin = client(bootstrap).admin();
+    await admin.connect();
+    try {
+      assert.equal(await admin.createTopics({ topics: [{ topic: 'precious' }] }), true);
+      await assert.rejects(admin.deleteTopics({ topics: ['precious'] }), (err: Error) => JSON.stringify(err).includes('TOPIC_DELETION_DISABLED'));
+      assert.ok(broker.logs.topics.has('precious'));
+    } finally {
+      await admin.disconnect();
+    }
+  }, { deleteTopicEnable: false });
+});
+
 test('kafkajs: topics take the Kafka topic configs tools send, and describe every one; tiered storage and lz4 levels are refused with the reason', async () => {
   await withAdminAndProducer(async (admin, producer, broker) => {
     const set: Record<string, string> = {

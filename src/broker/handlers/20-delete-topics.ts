@@ -2,7 +2,8 @@
 // id. Internal topics get INVALID_TOPIC_EXCEPTION. Deleting needs DELETE on the topic (TOPIC_AUTHORIZATION_FAILED,
 // also for a name that does not exist, which a client without the right is not told). The partitions deleted count
 // toward the client's controller_mutation_rate: from v5 a topic that comes once the quota is spent gets
-// THROTTLING_QUOTA_EXCEEDED, before v5 the client waits afterwards.
+// THROTTLING_QUOTA_EXCEEDED, before v5 the client waits afterwards. With delete.topic.enable=false every topic that
+// exists gets TOPIC_DELETION_DISABLED, as Kafka answers.
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDeletableTopicResult } from '../../protocol/messages.generated.js';
 import { isInternalTopic, refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
@@ -34,6 +35,10 @@ export const deleteTopics: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
       }
       if (!topic) {
         Object.assign(out, toErrorCode(new KafkaError(byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${w.name ?? w.topicId}`)));
+        continue;
+      }
+      if (!broker.config.deleteTopicEnable) {
+        Object.assign(out, toErrorCode(new KafkaError(ErrorCode.TOPIC_DELETION_DISABLED, 'Topic deletion is disabled (delete.topic.enable=false)')));
         continue;
       }
       if (!isInternalTopic(topic.name) && !mutations.take(topic.partitions.length)) {

@@ -78,6 +78,7 @@ function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
   return {
     'broker.id': [String(c.nodeId), ConfigType.INT],
     'auto.create.topics.enable': [String(c.autoCreateTopics), ConfigType.BOOLEAN],
+    'delete.topic.enable': [String(c.deleteTopicEnable), ConfigType.BOOLEAN],
     'num.partitions': [String(c.defaultPartitions), ConfigType.INT],
     'socket.request.max.bytes': [String(c.maxRequestBytes), ConfigType.INT],
     'queued.max.request.bytes': [String(c.queuedMaxRequestBytes), ConfigType.LONG],
