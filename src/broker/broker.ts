@@ -196,7 +196,7 @@ export class Broker {
     /** The SCRAM credentials managed through AlterUserScramCredentials (kept whether or not the listener asks for SASL). */
     readonly scramCredentials: ScramCredentialStore,
     clientQuotas: ClientQuotaStore,
-    /** The certificate the TLS listeners serve, or null without TLS. */
+    /** The certificates the TLS listeners serve: the broker's, and listeners' own. */
     private readonly tlsKeys: ListenerKeys,
     /** The broker's settings changed while it runs (the connection limits), over the start's. */
     readonly dynamicSettings: DynamicBrokerSettings,

@@ -78,7 +78,8 @@ export class TlsKeys {
     const files = this.settings.files;
     try {
       if (given === undefined && files === undefined) throw new Error('the certificate was given in memory, not in files: give the new one');
-      const material = given ?? (await readTlsFiles(files!));
+      // a CA or revocation list given in memory, not in a file, stays as given
+      const material = given ?? { ca: this.settings.ca, crl: this.settings.crl, ...definedOnly(await readTlsFiles(files!)) };
       const summary = certificateSummary(material.cert, this.now());
       this.context.replace(material);
       return this.logLoaded(summary, 'TLS certificate reloaded: new connections are served it');
@@ -95,4 +96,9 @@ export class TlsKeys {
     else if (summary.daysLeft < EXPIRY_WARNING_DAYS) this.logger.warn(summary, `the TLS certificate expires in ${summary.daysLeft} days`);
     return summary;
   }
+}
+
+/** `material` without the parts no file gave. */
+function definedOnly(material: TlsMaterial): TlsMaterial {
+  return Object.fromEntries(Object.entries(material).filter(([, v]) => v !== undefined)) as unknown as TlsMaterial;
 }

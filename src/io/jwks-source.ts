@@ -7,7 +7,7 @@ import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVeri
 export interface JwksSourceOptions {
   /** How long fetched keys are used before they are fetched again (Kafka's sasl.oauthbearer.jwks.endpoint.refresh.ms). */
   refreshMs: number;
-  /** The least time between two fetches that a token naming an unknown key makes (rotation), and a fetch's time limit. */
+  /** The least time between two fetches that a token naming an unknown key makes (rotation). */
   retryBackoffMaxMs: number;
 }
 
@@ -17,6 +17,9 @@ export interface JwksSource {
   /** Reads or fetches the keys now: at start, so that a wrong address is told at once. */
   load(): Promise<void>;
 }
+
+/** How long the provider may take to answer a fetch of its keys. */
+const FETCH_TIMEOUT_MS = 10_000;
 
 /** How often a `file:` key set is looked at for a change, at most. */
 const FILE_CHECK_MS = 1000;
@@ -28,7 +31,7 @@ export function jwksSource(url: string, options: JwksSourceOptions): JwksSource 
   const remote = createRemoteJWKSet(parsed, {
     cacheMaxAge: options.refreshMs,
     cooldownDuration: options.retryBackoffMaxMs,
-    timeoutDuration: Math.min(options.retryBackoffMaxMs, 10_000),
+    timeoutDuration: FETCH_TIMEOUT_MS,
   });
   return { getKey: remote, load: () => remote.reload() };
 }

@@ -143,7 +143,7 @@ test('a certificate revocation list refuses the client certificates it lists, an
   withTempDir(async (dir) => {
     const crl = join(dir, 'clients.crl');
     await writeFile(crl, tlsFixture('crl-empty.pem'));
-    for (const name of ['server.pem', 'server.key', 'crl-ca.pem']) await writeFile(join(dir, name), tlsFixture(name));
+    for (const name of ['server.pem', 'server.key']) await writeFile(join(dir, name), tlsFixture(name));
     const client = (name: string) => ({ ca: CA, cert: tlsFixture(`${name}-client.pem`), key: tlsFixture(`${name}-client.key`) });
     const { logger, lines } = capturedLogger();
     await withBroker(async ({ bootstrap, broker }) => {
@@ -155,7 +155,8 @@ test('a certificate revocation list refuses the client certificates it lists, an
       await assert.rejects(connected(bootstrap, (c) => metadata(c), client('revoked')), /connection closed|socket hang up|ECONNRESET/);
       await until(() => lines.some((l) => l.msg === 'closing connection: TLS handshake failed' && /certificate revoked/.test(String(l.reason))), 'the refusal logged');
     }, {
-      tls: { ...SERVER, ca: tlsFixture('crl-ca.pem'), crl: tlsFixture('crl-empty.pem'), clientAuth: 'required', files: { cert: join(dir, 'server.pem'), key: join(dir, 'server.key'), ca: join(dir, 'crl-ca.pem'), crl } },
+      // the CA given in memory only: a reload keeps it
+      tls: { ...SERVER, ca: tlsFixture('crl-ca.pem'), crl: tlsFixture('crl-empty.pem'), clientAuth: 'required', files: { cert: join(dir, 'server.pem'), key: join(dir, 'server.key'), crl } },
       tlsFileCheckMs: 0,
       logger,
     });

@@ -168,11 +168,11 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
     // an append holds its bytes (a view of the request) until it is durable or refused: its writes are over then,
     // and the request's memory can take a later request
     void Promise.allSettled(appends).then(() => broker.bufferPool.giveBack(frame));
+    // its producer_byte_rate counts the whole request, as Kafka counts it: once it is answered, or with acks=0, which
+    // has no answer, as soon as its appends are under way, muting the connection before it can send more
+    if (acks === 0) connection.throttle(broker.throttling.recordProduce(connection, requestBytes));
     await Promise.all(waits);
-    // its producer_byte_rate counts the whole request, as Kafka counts it, once it is answered
-    const throttleTimeMs = broker.throttling.recordProduce(connection, requestBytes);
-    if (acks !== 0) return { responses, throttleTimeMs };
-    connection.throttle(throttleTimeMs);
+    if (acks !== 0) return { responses, throttleTimeMs: broker.throttling.recordProduce(connection, requestBytes) };
     const failed = responses.flatMap((t) => t.partitionResponses.filter((p) => p.errorCode !== ErrorCode.NONE).map((p) => `${t.name}-${p.index}: ${p.errorMessage ?? p.errorCode}`));
     if (failed.length > 0) {
       broker.logger.info({ remote: connection.remote, clientId: connection.clientId, failed }, 'closing connection: an acks=0 produce failed, and it has no response to say so');
