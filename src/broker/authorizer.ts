@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FileSystem } from '../io/file-system.js';
-import { DurableState } from './durable-state.js';
+import { DurableState, readStateFile, type StateFileKind } from './durable-state.js';
 import {
   AclOperation, AclPermission, OPERATIONS_OF, PatternType, ResourceType, WILDCARD, filterMatches, invalidBinding, isPrincipal, operationName, patternCovers,
   patternTypeName, permissionName, resourceTypeName, sameBinding, type AclBinding, type AclFilter, type Operation, type Resource,
@@ -210,18 +210,10 @@ function renderAclFile(bindings: readonly AclBinding[]): string {
   return JSON.stringify({ version: 1, acls }, null, 1) + '\n';
 }
 
+const ACL_FILE_KIND: StateFileKind<{ version?: unknown; acls?: unknown }> = { kind: 'ACL', without: 'with no ACLs', valid: (parsed) => Array.isArray(parsed.acls) };
+
 function parseAclFile(text: string, path: string): AclBinding[] {
-  const refuse = (why: string): never => {
-    throw new Error(`${path} cannot be read (${why}): restore it from a backup, or remove it to start with no ACLs`);
-  };
-  let parsed: { version?: unknown; acls?: unknown };
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    return refuse((err as Error).message);
-  }
-  if (parsed.version !== 1 || !Array.isArray(parsed.acls)) return refuse('not a version 1 ACL file');
-  return parsed.acls.map((raw: StoredAcl, i: number) => {
+  return readStateFile(text, path, ACL_FILE_KIND, (parsed, refuse) => (parsed.acls as StoredAcl[]).map((raw, i) => {
     const code = (codes: Record<string, number>, name: string) => codes[name] ?? refuse(`ACL ${i} has an unknown value ${JSON.stringify(name)}`);
     const b: AclBinding = {
       resourceType: code(ResourceType, raw.resourceType),
@@ -234,5 +226,5 @@ function parseAclFile(text: string, path: string): AclBinding[] {
     };
     const invalid = invalidBinding(b);
     return invalid === null ? b : refuse(`ACL ${i}: ${invalid}`);
-  });
+  }));
 }

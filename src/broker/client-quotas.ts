@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { FileSystem } from '../io/file-system.js';
 import { isIpAddress } from '../io/tcp.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { DurableState } from './durable-state.js';
+import { DurableState, readStateFile, type StateFileKind } from './durable-state.js';
 
 /** Where a data dir keeps the client quotas set through AlterClientQuotas. */
 export const CLIENT_QUOTAS_FILE = 'client-quotas.json';
@@ -249,27 +249,21 @@ function renderQuotas(quotas: Quotas): string {
   return JSON.stringify({ version: 1, entries }, null, 1) + '\n';
 }
 
+const QUOTAS_FILE: StateFileKind<{ version?: unknown; entries?: unknown }> = { kind: 'client quotas', without: 'without the quotas it held', valid: (parsed) => Array.isArray(parsed.entries) };
+
 function parseQuotas(text: string, path: string): Map<string, Entry> {
-  const refuse = (why: string): never => {
-    throw new Error(`${path} cannot be read (${why}): restore it from a backup, or remove it to start without the quotas it held`);
-  };
-  let parsed: { version?: unknown; entries?: unknown };
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    return refuse((err as Error).message);
-  }
-  if (parsed.version !== 1 || !Array.isArray(parsed.entries)) return refuse('not a version 1 client quotas file');
-  const quotas = new Map<string, Entry>();
-  for (const stored of parsed.entries as { entity?: Record<string, string | null>; values?: Record<string, number> }[]) {
-    try {
-      const entity = entityOf(Object.entries(stored.entity ?? {}).map(([entityType, entityName]) => ({ entityType, entityName })));
-      const values = new Map(Object.entries(stored.values ?? {}));
-      for (const [key, value] of values) checkValue(entity, key, value);
-      quotas.set(entityKey(entity), { entity, values });
-    } catch (err) {
-      refuse(`an entry is not valid: ${(err as Error).message}`);
+  return readStateFile(text, path, QUOTAS_FILE, (parsed, refuse) => {
+    const quotas = new Map<string, Entry>();
+    for (const stored of parsed.entries as { entity?: Record<string, string | null>; values?: Record<string, number> }[]) {
+      try {
+        const entity = entityOf(Object.entries(stored.entity ?? {}).map(([entityType, entityName]) => ({ entityType, entityName })));
+        const values = new Map(Object.entries(stored.values ?? {}));
+        for (const [key, value] of values) checkValue(entity, key, value);
+        quotas.set(entityKey(entity), { entity, values });
+      } catch (err) {
+        refuse(`an entry is not valid: ${(err as Error).message}`);
+      }
     }
-  }
-  return quotas;
+    return quotas;
+  });
 }

@@ -41,3 +41,30 @@ export class DurableState<T> {
     return run;
   }
 }
+
+/** What a state file holds, for the message that refuses it: its kind, and what a start without it starts with. */
+export interface StateFileKind<S> {
+  kind: string;
+  without: string;
+  /** Whether the parsed file has the shape this version writes. */
+  valid(parsed: S): boolean;
+}
+
+/**
+ * A state file's JSON, checked to be version 1 of its kind and handed to `read`, which makes the state of it and may
+ * call `refuse`: a file that cannot be read stops the start, saying why and how to recover (a backup, or starting
+ * without it), rather than run without some of what it held.
+ */
+export function readStateFile<S extends { version?: unknown }, T>(text: string, path: string, file: StateFileKind<S>, read: (parsed: S, refuse: (why: string) => never) => T): T {
+  const refuse = (why: string): never => {
+    throw new Error(`${path} cannot be read (${why}): restore it from a backup, or remove it to start ${file.without}`);
+  };
+  let parsed: S;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return refuse((err as Error).message);
+  }
+  if (typeof parsed !== 'object' || parsed === null || parsed.version !== 1 || !file.valid(parsed)) return refuse(`not a version 1 ${file.kind} file`);
+  return read(parsed, refuse);
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { FileSystem } from '../io/file-system.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { NO_CONNECTION_LIMIT, parseConnectionOverrides, type ConnectionLimitsConfig } from './connection-limits.js';
-import { DurableState } from './durable-state.js';
+import { DurableState, readStateFile, type StateFileKind } from './durable-state.js';
 
 const SETTINGS_FILE = 'broker-settings.json';
 
@@ -104,28 +104,26 @@ export class DynamicBrokerSettings {
   }
 }
 
+const SETTINGS_FILE_KIND: StateFileKind<{ version?: unknown; cluster?: Record<string, string>; broker?: Record<string, string> }> = {
+  kind: 'broker settings',
+  without: 'with the settings sluice start gives',
+  valid: () => true,
+};
+
 function parseLayers(text: string, path: string, start: ConnectionLimitsConfig): SettingLayers {
-  const refuse = (why: string): never => {
-    throw new Error(`${path} cannot be read (${why}): restore it from a backup, or remove it to start with the settings sluice start gives`);
-  };
-  let stored: { version?: unknown; cluster?: Record<string, string>; broker?: Record<string, string> };
-  try {
-    stored = JSON.parse(text);
-  } catch (err) {
-    return refuse((err as Error).message);
-  }
-  if (stored.version !== 1) return refuse('not a version 1 broker settings file');
-  const layers = { cluster: { ...stored.cluster }, broker: { ...stored.broker } };
-  try {
-    for (const scope of [layers.cluster, layers.broker]) {
-      for (const [name, value] of Object.entries(scope)) {
-        if (!isDynamicSetting(name)) throw new Error(`unknown setting ${name}`);
-        parsed(name, value);
+  return readStateFile(text, path, SETTINGS_FILE_KIND, (stored, refuse) => {
+    const layers = { cluster: { ...stored.cluster }, broker: { ...stored.broker } };
+    try {
+      for (const scope of [layers.cluster, layers.broker]) {
+        for (const [name, value] of Object.entries(scope)) {
+          if (!isDynamicSetting(name)) throw new Error(`unknown setting ${name}`);
+          parsed(name, value);
+        }
       }
+      layered(start, layers);
+    } catch (err) {
+      refuse((err as Error).message);
     }
-    layered(start, layers);
-  } catch (err) {
-    refuse((err as Error).message);
-  }
-  return layers;
+    return layers;
+  });
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { FileSystem } from '../io/file-system.js';
-import { DurableState } from './durable-state.js';
+import { DurableState, readStateFile, type StateFileKind } from './durable-state.js';
 import type { ManagedCredentials, ScramCredential, ScramMechanism, UserCredentials } from './sasl-credentials.js';
 
 /** Where a data dir keeps the SCRAM credentials managed through AlterUserScramCredentials. */
@@ -67,26 +67,24 @@ function renderCredentials(users: Users): string {
   return JSON.stringify({ version: 1, users: out }, null, 1) + '\n';
 }
 
+const CREDENTIALS_FILE: StateFileKind<{ version?: unknown; users?: Record<string, Record<string, StoredCredential>> }> = {
+  kind: 'credentials',
+  without: 'without the users it held',
+  valid: (parsed) => typeof parsed.users === 'object' && parsed.users !== null,
+};
+
 function parseCredentials(text: string, path: string): Map<string, UserCredentials> {
-  const refuse = (why: string): never => {
-    throw new Error(`${path} cannot be read (${why}): restore it from a backup, or remove it to start without the users it held`);
-  };
-  let parsed: { version?: unknown; users?: Record<string, Record<string, StoredCredential>> };
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    return refuse((err as Error).message);
-  }
-  if (parsed.version !== 1 || typeof parsed.users !== 'object' || parsed.users === null) return refuse('not a version 1 credentials file');
-  const users = new Map<string, UserCredentials>();
-  for (const [user, credentials] of Object.entries(parsed.users)) {
-    const own: UserCredentials = {};
-    for (const [mechanism, c] of Object.entries(credentials)) {
-      if (mechanism !== 'SCRAM-SHA-256' && mechanism !== 'SCRAM-SHA-512') return refuse(`user ${user} has an unknown mechanism ${mechanism}`);
-      if (!Number.isInteger(c.iterations) || typeof c.salt !== 'string' || typeof c.storedKey !== 'string' || typeof c.serverKey !== 'string') return refuse(`user ${user}'s ${mechanism} credential is incomplete`);
-      own[mechanism] = { salt: Buffer.from(c.salt, 'base64'), iterations: c.iterations, storedKey: Buffer.from(c.storedKey, 'base64'), serverKey: Buffer.from(c.serverKey, 'base64') };
+  return readStateFile(text, path, CREDENTIALS_FILE, (parsed, refuse) => {
+    const users = new Map<string, UserCredentials>();
+    for (const [user, credentials] of Object.entries(parsed.users!)) {
+      const own: UserCredentials = {};
+      for (const [mechanism, c] of Object.entries(credentials)) {
+        if (mechanism !== 'SCRAM-SHA-256' && mechanism !== 'SCRAM-SHA-512') return refuse(`user ${user} has an unknown mechanism ${mechanism}`);
+        if (!Number.isInteger(c.iterations) || typeof c.salt !== 'string' || typeof c.storedKey !== 'string' || typeof c.serverKey !== 'string') return refuse(`user ${user}'s ${mechanism} credential is incomplete`);
+        own[mechanism] = { salt: Buffer.from(c.salt, 'base64'), iterations: c.iterations, storedKey: Buffer.from(c.storedKey, 'base64'), serverKey: Buffer.from(c.serverKey, 'base64') };
+      }
+      users.set(user, own);
     }
-    users.set(user, own);
-  }
-  return users;
+    return users;
+  });
 }

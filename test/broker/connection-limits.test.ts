@@ -4,6 +4,7 @@
 // dynamic broker configs.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
@@ -184,4 +185,10 @@ test('the connection limits are dynamic broker configs: set cluster-wide or for 
         admin.close();
       }
     }, { dataDir });
+    // a file that cannot be read stops the start, rather than run with other limits than those set
+    const file = join(dataDir, 'broker-settings.json');
+    await writeFile(file, JSON.stringify({ version: 1, cluster: { 'max.connections': 'many' }, broker: {} }));
+    await assert.rejects(withBroker(async () => undefined, { dataDir }), /broker-settings\.json cannot be read \(max\.connections must be a whole number from 0 to 2147483647, got "many"\): restore it from a backup, or remove it to start with the settings sluice start gives/);
+    await writeFile(file, '{"version": 2}');
+    await assert.rejects(withBroker(async () => undefined, { dataDir }), /broker-settings\.json cannot be read \(not a version 1 broker settings file\)/);
   }));
