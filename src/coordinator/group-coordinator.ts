@@ -86,6 +86,8 @@ export interface GroupDescription {
 }
 
 const SWEEP_MS = 100;
+/** How soon a KIP-848 group whose records could not be written is written again, when nothing else changes it. */
+const UNWRITTEN_RETRY_MS = 1_000;
 const RETENTION_SWEEP_MS = 60_000;
 
 function subscriptionTopics(metadata: Buffer): string[] {
@@ -108,6 +110,8 @@ export class GroupCoordinator {
   private readonly consumerLedger: ConsumerGroupLedger;
   private stopSweep: (() => void) | null = null;
   private lastRetentionSweepMs = 0;
+  /** KIP-848 groups with records not yet written (a failed write), and when each was last tried. */
+  private readonly unwrittenGroups = new Map<string, number>();
 
   constructor(
     logs: LogManager,
@@ -170,7 +174,30 @@ export class GroupCoordinator {
       await this.store.write(group.id, records);
     } catch (err) {
       this.consumerLedger.unwritten(group.id, records);
+      this.unwrittenGroups.set(group.id, this.clock.now());
       throw err;
+    }
+  }
+
+  /**
+   * Writes again, once a second, the groups whose records could not be written and that nothing has changed since
+   * (a member that left while the disk was full does not come back: its removal is written once the disk takes it).
+   */
+  private retryUnwritten(now: number): void {
+    for (const [id, triedAt] of this.unwrittenGroups) {
+      if (now - triedAt < UNWRITTEN_RETRY_MS) continue;
+      const group = this.groups.get(id);
+      if (!group || group.type !== 'consumer') {
+        this.unwrittenGroups.delete(id);
+        continue;
+      }
+      this.unwrittenGroups.set(id, Number.POSITIVE_INFINITY); // one try at a time
+      this.persistConsumerGroup(group, null).then(
+        () => {
+          if (this.unwrittenGroups.get(id) === Number.POSITIVE_INFINITY) this.unwrittenGroups.delete(id);
+        },
+        (err: unknown) => this.onError(err, `writing consumer group ${id} again`),
+      );
     }
   }
 
@@ -564,6 +591,7 @@ export class GroupCoordinator {
         }
       }
     }
+    this.retryUnwritten(now);
     if (now - this.lastRetentionSweepMs >= RETENTION_SWEEP_MS) {
       this.lastRetentionSweepMs = now;
       void this.expireOffsets(now);

@@ -568,6 +568,25 @@ test('a KIP-848 group outlives a broker restart in Kafka\'s records: members car
     }, dir);
   }));
 
+test('a KIP-848 member that leaves while its removal cannot be written is removed in the records once the disk takes them, with nothing else to write them: a restart does not bring it back', () =>
+  withTempDir(async (dir) => {
+    const disk = fullDisk();
+    await withClient(async (c, b) => {
+      await b.broker.createTopic('t', 1, {});
+      assert.equal((await cgHeartbeat(c, 'lonely', 'only', 0, { topics: ['t'], owned: [] })).errorCode, 0);
+      disk.setFull(true);
+      assert.equal((await cgHeartbeat(c, 'lonely', 'only', -1)).errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      disk.setFull(false);
+      // no member is left to heartbeat: the coordinator writes the removal again itself, within a second or so
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+    }, { groups: groupsConfig, dataDir: dir, fileSystem: disk.fs });
+    assert.deepEqual([...(await consumerRecordsIn(dir)).keys()].filter((k) => k.startsWith('consumer-member')), []);
+    await withGroupBroker(async (_b, c) => {
+      const g = (await c.send(69, 0, { groupIds: ['lonely'], includeAuthorizedOperations: false })).groups[0];
+      assert.deepEqual(g.members, []);
+    }, dir);
+  }));
+
 test('a KIP-848 heartbeat whose changes cannot be written gets COORDINATOR_NOT_AVAILABLE; the member\'s retry writes them, and a restart finds them', () =>
   withTempDir(async (dir) => {
     const disk = fullDisk();
