@@ -161,7 +161,7 @@ test('a certificate revocation list refuses the client certificates it lists, an
       logger,
     });
     // TLS 1.3 only: a client that stops at 1.2 is refused at the handshake
-    await withBroker(async ({ port }) => {
+    await withBroker(async ({ bootstrap, port }) => {
       assert.equal(await servedSubject(port, [CA]), 'CN=sluice-test-server');
       const old = tlsConnect({ host: '127.0.0.1', port, ca: [CA], maxVersion: 'TLSv1.2' });
       const served = once(old, 'secureConnect').then(() => {
@@ -170,6 +170,9 @@ test('a certificate revocation list refuses the client certificates it lists, an
       });
       const [err] = (await Promise.race([once(old, 'error'), served])) as [Error];
       assert.match(err.message, /protocol version|alert/);
+      // described by Kafka's names
+      const described = await connected(bootstrap, (c) => c.send(32, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: ['ssl.client.auth', 'ssl.enabled.protocols', 'ssl.cipher.suites'] }], includeSynonyms: false, includeDocumentation: false }), { ca: CA });
+      assert.deepEqual(described.results[0].configs.map((e: { name: string; value: string }) => [e.name, e.value]), [['ssl.client.auth', 'none'], ['ssl.enabled.protocols', 'TLSv1.3'], ['ssl.cipher.suites', '']]);
     }, { tls: { ...SERVER, minVersion: 'TLSv1.3' } });
     // TLS 1.2 with one cipher: the client is served that one
     await withBroker(async ({ port }) => {

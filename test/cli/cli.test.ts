@@ -86,6 +86,18 @@ test('the sluice command\'s #! line runs Node with 64 MiB semi-spaces and its ma
     assert.deepEqual(JSON.parse(alone.stdout), { execArgv: ['--max-semi-space-size=64'], tunables: `${ours}:` });
   }));
 
+test('SIGHUP without TLS is logged and changes nothing: the broker serves on', () =>
+  withTempDir(async (dir) => {
+    const { child, bootstrap, output } = await startCli(['--data-dir', dir]);
+    try {
+      child.kill('SIGHUP');
+      await until(() => output().includes('SIGHUP: no TLS certificate to reload'), 'the signal logged');
+      assert.equal((await sluice(['topics', 'list', '-b', bootstrap])).code, 0);
+    } finally {
+      assert.equal(await stopCli(child), 0);
+    }
+  }));
+
 test('a shutdown that fails (the data dir gone from under the broker) is logged and exits 1', () =>
   withTempDir(async (dir) => {
     const dataDir = join(dir, 'data');

@@ -91,6 +91,11 @@ function ownBrokerSettings(broker: Broker): Record<string, [string, number]> {
     'sasl.enabled.mechanisms': [(broker.sasl?.mechanisms ?? []).join(','), ConfigType.LIST],
     ...oauthBearerSettings(broker),
     'ssl.principal.mapping.rules': [c.principalMappingRules, ConfigType.STRING],
+    ...(c.tls === null ? {} : {
+      'ssl.client.auth': [c.tls.clientAuth, ConfigType.STRING],
+      'ssl.enabled.protocols': [c.tls.minVersion === 'TLSv1.3' ? 'TLSv1.3' : 'TLSv1.2,TLSv1.3', ConfigType.LIST],
+      'ssl.cipher.suites': [c.tls.ciphers ?? '', ConfigType.LIST],
+    }),
     ...Object.fromEntries(broker.listeners.flatMap((l) => {
       const prefix = `listener.name.${l.name.toLowerCase()}`;
       return [
