@@ -20,6 +20,7 @@ import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { TLS_FIXTURES_DIR, tlsFixture } from '../helpers/tls-fixtures.js';
 import { kafkajsRead } from './kafkajs-read.js';
+import { kafkajsSendSpaced } from './kafkajs-write.js';
 import { python } from './python-clients.js';
 
 const COUNT = 50;
@@ -83,17 +84,7 @@ test('kafkajs re-authenticates with fresh tokens before each short-lived one end
     let issued = 0;
     // tokens of two seconds: each session ends with its token, well before connections.max.reauth.ms
     const login: SASLOptions = { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: (issued++, (await token('svc-orders', 2))[0]) }) };
-    const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, reauthenticationThreshold: 1_000, sasl: login });
-    const producer = kafka.producer();
-    await producer.connect();
-    try {
-      for (let i = 0; i < 6; i++) {
-        await producer.send({ topic: 'renewed', messages: [{ value: `v${i}` }] });
-        await new Promise((resolve) => setTimeout(resolve, 700));
-      }
-    } finally {
-      await producer.disconnect();
-    }
+    await kafkajsSendSpaced(bootstrap, login, 'renewed', 6, 700);
     const reauthenticated = lines.filter((l) => l.msg === 'SASL re-authenticated' && l.user === 'svc-orders').length;
     assert.ok(reauthenticated >= 2 && issued >= reauthenticated + 1, `${reauthenticated} re-authentications, ${issued} tokens`);
     assert.equal(lines.filter((l) => l.msg.startsWith('closing connection: its SASL session ended')).length, 0);

@@ -13,6 +13,7 @@ import { SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { kafkajsRead } from './kafkajs-read.js';
+import { kafkajsSendSpaced } from './kafkajs-write.js';
 import { python } from './python-clients.js';
 
 const USERS = { alice: 'alice-secret', carol: 'carol-secret' };
@@ -100,18 +101,8 @@ test('kafkajs re-authenticates on its connections before its sessions end (KIP-3
   const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
   await withBroker(async ({ bootstrap }) => {
     const login: SASLOptions = { mechanism: 'scram-sha-512', username: 'alice', password: 'alice-secret' };
-    const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, reauthenticationThreshold: 1_000, sasl: login });
-    const producer = kafka.producer();
-    await producer.connect();
-    try {
-      // six sends over three seconds: two sessions' lifetimes
-      for (let i = 0; i < 6; i++) {
-        await producer.send({ topic: 'renewed', messages: [{ value: `v${i}` }] });
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    } finally {
-      await producer.disconnect();
-    }
+    // six sends over three seconds: two sessions' lifetimes
+    await kafkajsSendSpaced(bootstrap, login, 'renewed', 6, 500);
     const reauthenticated = lines.filter((l) => l.msg === 'SASL re-authenticated' && l.user === 'alice').length;
     assert.ok(reauthenticated >= 2, `${reauthenticated} re-authentications`);
     assert.equal(lines.filter((l) => l.msg.startsWith('closing connection: its SASL session ended')).length, 0);
