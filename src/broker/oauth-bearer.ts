@@ -27,7 +27,7 @@ export interface OAuthBearerConfig {
   jwksRetryBackoffMaxMs?: number;
 }
 
-export const OAUTHBEARER_DEFAULTS = { subClaimName: 'sub', clockSkewSeconds: 30, jwksRefreshMs: 3_600_000, jwksRetryBackoffMaxMs: 10_000 } as const;
+const OAUTHBEARER_DEFAULTS = { subClaimName: 'sub', clockSkewSeconds: 30, jwksRefreshMs: 3_600_000, jwksRetryBackoffMaxMs: 10_000 } as const;
 
 /** Signatures a token may carry: the public-key ones only, as a key set publishes public keys. */
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];

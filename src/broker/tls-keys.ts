@@ -4,7 +4,7 @@
 // were served; Kafka renews a listener's keystore the same way, through a dynamic config.
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import { TlsContext, type TlsMaterial, type TlsSettings } from '../io/tcp.js';
+import { TlsContext, type TlsFiles, type TlsMaterial, type TlsSettings } from '../io/tcp.js';
 import { readTlsFiles, watchFiles } from '../io/tls-files.js';
 
 /** A certificate expiring sooner than this is warned of at every load. */
@@ -19,7 +19,7 @@ export interface CertificateSummary {
 }
 
 /** The served (first) certificate of a PEM chain: its subject and expiry, `now` being the time it is judged at. */
-export function certificateSummary(pem: Buffer, now = Date.now()): CertificateSummary {
+function certificateSummary(pem: Buffer, now = Date.now()): CertificateSummary {
   const certificate = new X509Certificate(pem);
   const expiresAt = Date.parse(certificate.validTo);
   return { subject: certificate.subject.replace(/\n/g, ', '), expires: new Date(expiresAt).toISOString(), daysLeft: Math.floor((expiresAt - now) / DAY_MS) };
@@ -78,8 +78,7 @@ export class TlsKeys {
     const files = this.settings.files;
     try {
       if (given === undefined && files === undefined) throw new Error('the certificate was given in memory, not in files: give the new one');
-      // a CA or revocation list given in memory, not in a file, stays as given
-      const material = given ?? { ca: this.settings.ca, crl: this.settings.crl, ...definedOnly(await readTlsFiles(files!)) };
+      const material = given ?? (await this.readFiles(files!));
       const summary = certificateSummary(material.cert, this.now());
       this.context.replace(material);
       return this.logLoaded(summary, 'TLS certificate reloaded: new connections are served it');
@@ -90,15 +89,16 @@ export class TlsKeys {
     }
   }
 
+  /** What the files hold now; a CA or revocation list given in memory, not in a file, stays as given. */
+  private async readFiles(files: TlsFiles): Promise<TlsMaterial> {
+    const read = await readTlsFiles(files);
+    return { ...read, ca: read.ca ?? this.settings.ca, crl: read.crl ?? this.settings.crl };
+  }
+
   private logLoaded(summary: CertificateSummary, msg: string): CertificateSummary {
     this.logger.info(summary, msg);
     if (summary.daysLeft < 0) this.logger.error(summary, 'the TLS certificate has expired: clients will refuse it');
     else if (summary.daysLeft < EXPIRY_WARNING_DAYS) this.logger.warn(summary, `the TLS certificate expires in ${summary.daysLeft} days`);
     return summary;
   }
-}
-
-/** `material` without the parts no file gave. */
-function definedOnly(material: TlsMaterial): TlsMaterial {
-  return Object.fromEntries(Object.entries(material).filter(([, v]) => v !== undefined)) as unknown as TlsMaterial;
 }
