@@ -21,6 +21,8 @@ export interface RunningBroker {
   host: string;
   port: number;
   dataDir: string;
+  /** Where Prometheus scrapes the broker's metrics, with `metrics` given (e.g. `{ host: '127.0.0.1', port: 0 }`); else null. */
+  metricsUrl: string | null;
   broker: Broker;
   /** Stops the broker; a temporary data dir created by startBroker is removed. */
   close(): Promise<void>;
@@ -42,12 +44,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     throw err;
   }
   const { host, port } = broker.advertised;
+  const metrics = broker.metricsAddress;
   return {
     bootstrap: `${host}:${port}`,
     listeners: Object.fromEntries(broker.listeners.map((l) => [l.name, `${l.advertised.host}:${l.advertised.port}`])),
     host,
     port,
     dataDir,
+    metricsUrl: metrics && `http://${metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host}:${metrics.port}/metrics`,
     broker,
     async close() {
       await broker.close();

@@ -29,6 +29,11 @@ import { ClientThrottling } from './client-throttling.js';
 import { DEFAULT_PRINCIPAL_MAPPING, principalMapper, type PrincipalMapper } from './principal-mapping.js';
 import { ConnectionLimits, NO_CONNECTION_LIMIT } from './connection-limits.js';
 import { DynamicBrokerSettings } from './dynamic-broker-settings.js';
+import { BrokerMetrics } from './broker-metrics.js';
+import { exposition, METRICS_CONTENT_TYPE } from './metrics-exposition.js';
+import { stateFamilies } from './state-metrics.js';
+import { serveHttp, type HttpEndpoint } from '../io/http-endpoint.js';
+import { ProcessMetrics } from '../io/process-metrics.js';
 import { advertisedOf, listenerTlsSettings, listenersRefusal, securityProtocol, usesSasl, usesTls, type Listener, type ListenerConfig } from './listeners.js';
 
 export interface BrokerConfig {
@@ -101,6 +106,11 @@ export interface BrokerConfig {
   maxConnectionsPerIp: number;
   /** Addresses with limits of their own (Kafka's max.connections.per.ip.overrides). */
   maxConnectionsPerIpOverrides: Readonly<Record<string, number>>;
+  /**
+   * Where an HTTP endpoint serves the broker's metrics to Prometheus (GET /metrics; port 0: any free one), or null for
+   * none. It asks for no authentication, as Kafka's JMX exporter does not: keep it on an address only monitoring reaches.
+   */
+  metrics: { host: string; port: number } | null;
 }
 
 export interface AclsConfig extends AuthorizerConfig {
@@ -152,6 +162,7 @@ export const DEFAULT_BROKER_CONFIG: BrokerConfig = {
   maxConnections: NO_CONNECTION_LIMIT,
   maxConnectionsPerIp: NO_CONNECTION_LIMIT,
   maxConnectionsPerIpOverrides: {},
+  metrics: null,
 };
 
 /**
@@ -174,6 +185,7 @@ export class Broker {
   /** The listeners as bound, in the order configured. */
   private readonly bound: BoundListener[] = [];
   private closing: Promise<void> | null = null;
+  private metricsEndpoint: HttpEndpoint | null = null;
   private readonly topicCreations = new Map<string, Promise<TopicState>>();
   private readonly closingListeners = new Set<() => void>();
   /** Connections over their address's connection_creation_rate, held until their throttle ends, then closed. */
@@ -200,6 +212,8 @@ export class Broker {
     private readonly tlsKeys: ListenerKeys,
     /** The broker's settings changed while it runs (the connection limits), over the start's. */
     readonly dynamicSettings: DynamicBrokerSettings,
+    /** What the metrics endpoint reports: counts kept as requests are served. */
+    readonly metrics: BrokerMetrics,
   ) {
     this.throttling = new ClientThrottling(clientQuotas, logs.clock);
     this.certificateName = principalMapper(config.principalMappingRules);
@@ -236,6 +250,7 @@ export class Broker {
     if (refusal !== null) throw new Error(refusal);
     const tlsKeys = tlsKeysOf(listeners, full.tls, logger);
     const opening = performance.now();
+    const metrics = new BrokerMetrics();
     const logs = await LogManager.open({
       dataDir: full.dataDir,
       fs: full.fileSystem,
@@ -247,6 +262,7 @@ export class Broker {
       indexCacheBytes: full.indexCacheBytes,
       onError: (err, what) => logger.error({ err }, `storage: ${what} failed`),
       onCompacted: (log, result, ms) => logger.info({ topic: log.topic, partition: log.partition, ...result, ms: Math.round(ms) }, 'compacted'),
+      onSync: (kind, seconds) => metrics.syncObserved(kind, seconds),
       onOpenFilesCut: (maxOpen) => logger.warn({ maxOpen }, 'out of file descriptors: segment files kept open cut to maxOpen, so partitions past it reopen theirs on every use; raise the process limit (ulimit -n) above the partitions in use plus connections, or lower --max-open-files'),
     });
     if (logs.recoveredTruncatedBytes > 0) logger.warn({ bytes: logs.recoveredTruncatedBytes }, 'recovery truncated torn log tails');
@@ -277,7 +293,7 @@ export class Broker {
       throw err;
     }
     const groups = new GroupCoordinator(logs, logs.clock, { ...DEFAULT_GROUP_CONFIG, ...full.groups }, (err, what) => logger.error({ err }, `groups: ${what} failed`));
-    const broker = new Broker(full, clusterId, logs, groups, logger, sasl, authorizer, scramCredentials, clientQuotas, tlsKeys, dynamicSettings);
+    const broker = new Broker(full, clusterId, logs, groups, logger, sasl, authorizer, scramCredentials, clientQuotas, tlsKeys, dynamicSettings, metrics);
     try {
       await broker.producerIds.load();
       await groups.load();
@@ -305,6 +321,7 @@ export class Broker {
         listener.advertised = advertisedOf(l, listener.port);
         broker.bound.push(listener);
       }
+      if (full.metrics !== null) broker.metricsEndpoint = await broker.serveMetrics(full.metrics);
     } catch (err) {
       for (const server of broker.servers) server.close();
       broker.throttling.close();
@@ -322,8 +339,26 @@ export class Broker {
     for (const keys of allKeys(tlsKeys)) keys.watch(full.tlsFileCheckMs);
     const [first, ...more] = broker.bound;
     const others = more.length === 0 ? undefined : more.map((l) => `${l.name} ${l.securityProtocol} port ${l.port}`);
-    logger.info({ host: listeners[0]!.host, port: first!.port, securityProtocol: first!.securityProtocol, otherListeners: others, acls: authorizer?.size, clientQuotas: clientQuotas.size, clusterId, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
+    logger.info({ host: listeners[0]!.host, port: first!.port, securityProtocol: first!.securityProtocol, otherListeners: others, acls: authorizer?.size, clientQuotas: clientQuotas.size, clusterId, metrics: broker.metricsAddress ?? undefined, dataDir: full.dataDir, topics: logs.topics.size, cleanStart: logs.cleanStart, journalEntriesReplayed: logs.journalReplayed, dataDirOpenMs: Math.round(opened - opening) }, 'broker started');
     return broker;
+  }
+
+  /** Where Prometheus scrapes the broker's metrics (GET /metrics), or null where no metrics endpoint was asked for. */
+  get metricsAddress(): { host: string; port: number } | null {
+    return this.metricsEndpoint && { host: this.metricsEndpoint.host, port: this.metricsEndpoint.port };
+  }
+
+  private serveMetrics({ host, port }: { host: string; port: number }): Promise<HttpEndpoint> {
+    const routes = new Map([['/metrics', async () => ({ contentType: METRICS_CONTENT_TYPE, body: await this.metricsText() })]]);
+    return serveHttp(host, port, routes, (err, path) => this.logger.error({ err, path }, 'metrics endpoint: answering a scrape failed'));
+  }
+
+  /** Every metric, in Prometheus' text format: the broker's counts, what its state shows, and the process's. */
+  async metricsText(): Promise<string> {
+    const connections = new Map(this.bound.map((l) => [l.name, 0]));
+    for (const c of this.connections) connections.set(c.listener.name, (connections.get(c.listener.name) ?? 0) + 1);
+    const state = stateFamilies({ nodeId: this.config.nodeId, topics: this.logs.topics, groups: this.groups, connections });
+    return exposition([...this.metrics.families(), ...state]) + (await ProcessMetrics.get().text());
   }
 
   /** The first listener's port. */
@@ -395,6 +430,7 @@ export class Broker {
       },
     );
     this.connections.add(connection);
+    this.metrics.connectionAccepted(listener.name);
   }
 
   private closeHeld(accepted: AcceptedSocket): void {
@@ -481,6 +517,7 @@ export class Broker {
     await Promise.all([...this.connections].map((c) => c.drain(this.config.shutdownTimeoutMs)));
     for (const c of this.connections) c.close();
     await serversClosed;
+    await this.metricsEndpoint?.close();
     for (const keys of allKeys(this.tlsKeys)) keys.close();
     this.throttling.close();
     this.transactions.close();

@@ -26,7 +26,7 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   if (connection.sasl?.rawTokens) return rawSaslToken(broker, frame, connection, taken);
   const { throttling } = broker;
   const timed = throttling.requestTimeLimited;
-  const started = timed ? performance.now() : 0;
+  const started = performance.now();
   const r = new Reader(frame);
   const header = readRequestHeader(r);
   connection.clientId = header.clientId;
@@ -70,8 +70,13 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   if (throttleMs > 0) {
     if (response !== null && 'throttleTimeMs' in response) response.throttleTimeMs = throttleMs;
     connection.throttle(throttleMs);
+    broker.metrics.throttled(header.apiKey, throttleMs);
   }
-  if (response === null) return null;
+  const served = () => broker.metrics.requestServed(header.apiKey, version, (performance.now() - started) / 1000);
+  if (response === null) {
+    served();
+    return null;
+  }
   const w = new Writer(512);
   try {
     // ApiVersions responses always use header v0, so a client can read them before it knows our versions
@@ -82,6 +87,7 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
     after.written?.();
     throw err;
   }
+  served();
   return { chunks: w.finish(), afterWritten: after.written };
 }
 
@@ -98,7 +104,7 @@ function reauthenticating(apiKey: number, connection: Connection): boolean {
 async function rawSaslToken(broker: Broker, frame: Buffer, connection: Connection, taken: () => void): Promise<FrameResponse | null> {
   taken();
   try {
-    return { chunks: [await saslStep(broker.logger, connection, frame, broker.sasl?.maxReauthMs ?? 0)], afterWritten: null };
+    return { chunks: [await saslStep(broker.logger, broker.metrics, connection, frame, broker.sasl?.maxReauthMs ?? 0)], afterWritten: null };
   } catch (err) {
     if (!(err instanceof KafkaError)) throw err;
     connection.close(); // saslStep logged why

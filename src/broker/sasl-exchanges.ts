@@ -5,6 +5,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { Connection } from './connection.js';
+import type { BrokerMetrics } from './broker-metrics.js';
 import { InvalidTokenError, MalformedResponseError, parseClientResponse, type OAuthBearerValidator } from './oauth-bearer.js';
 import { digest, hmac, SCRAM_HASHES, splitGs2Header, unescapeSaslName, type PasswordMechanism, type SaslMechanism, type SaslUsers, type ScramCredential, type ScramMechanism } from './sasl-credentials.js';
 
@@ -50,9 +51,12 @@ export function saslExchange(mechanism: SaslMechanism, verifiers: SaslVerifiers)
  * sooner (KIP-368: a token's expiry ends a session only where sessions end). A re-authentication must name the user
  * the connection authenticated as. A failure ends the exchange, is logged, and is thrown.
  */
-export async function saslStep(logger: Logger, connection: Connection, token: Buffer, maxReauthMs: number): Promise<Buffer> {
+export async function saslStep(logger: Logger, metrics: BrokerMetrics, connection: Connection, token: Buffer, maxReauthMs: number): Promise<Buffer> {
   const session = connection.sasl!;
-  const failed = (reason: string) => logger.warn({ remote: connection.remote, clientId: connection.clientId, mechanism: session.mechanism, reason }, 'SASL authentication failed');
+  const failed = (reason: string) => {
+    metrics.authenticated(connection.listener.name, false);
+    logger.warn({ remote: connection.remote, clientId: connection.clientId, mechanism: session.mechanism, reason }, 'SASL authentication failed');
+  };
   try {
     const { reply, user, expiresAt, refused } = await session.exchange.step(token);
     if (refused !== undefined) {
@@ -68,6 +72,7 @@ export async function saslStep(logger: Logger, connection: Connection, token: Bu
       connection.sasl = null;
       const now = Date.now();
       connection.saslIdentity = { mechanism: session.mechanism, expiresAt: maxReauthMs > 0 ? Math.min(now + maxReauthMs, expiresAt ?? Infinity) : Infinity };
+      metrics.authenticated(connection.listener.name, true);
       logger.debug({ remote: connection.remote, user, mechanism: session.mechanism }, before === null ? 'SASL authenticated' : 'SASL re-authenticated');
     }
     return reply;

@@ -101,6 +101,14 @@ function connectionOverrides(text: string): Record<string, number> {
   }
 }
 
+/** `host:port`, an IPv6 host in brackets. */
+function hostAndPort(flag: string, text: string): { host: string; port: number } {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]/]+):(\d+)$/.exec(text.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`${flag} must be host:port, e.g. 127.0.0.1:9404; got ${JSON.stringify(text)}`);
+  return { host: m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!, port };
+}
+
 function pemFile(setting: string, path: string): Buffer {
   try {
     return readFileSync(path);
@@ -133,6 +141,11 @@ export const START_SETTINGS: readonly Setting[] = [
   { flag: 'node-id', help: 'broker id reported to clients (default 1)', apply: (c, v) => (c.nodeId = int('node-id', v, 0, 2 ** 31 - 1)) },
   { flag: 'cluster-id', help: 'cluster id reported to clients (default: made at the first start and kept in the data dir\'s meta.properties)', apply: (c, v) => (c.clusterId = v) },
   { flag: 'auto-create-topics', help: 'create unknown topics on first use (default true)', apply: (c, v) => (c.autoCreateTopics = bool('auto-create-topics', v)) },
+  {
+    flag: 'metrics-address',
+    help: 'host:port of an HTTP endpoint serving the broker\'s metrics to Prometheus at /metrics, e.g. 127.0.0.1:9404 (default: none; port 0 picks a free one). It asks for no authentication: keep it where only monitoring reaches',
+    apply: (c, v) => (c.metrics = hostAndPort('metrics-address', v)),
+  },
   { flag: 'delete-topic-enable', help: 'whether topics may be deleted (default true; false: DeleteTopics is refused with TOPIC_DELETION_DISABLED, Kafka\'s delete.topic.enable)', apply: (c, v) => (c.deleteTopicEnable = bool('delete-topic-enable', v)) },
   { flag: 'default-partitions', help: 'partitions of auto-created topics (default 1)', apply: (c, v) => (c.defaultPartitions = int('default-partitions', v, 1, 100_000)) },
   { flag: 'max-request-bytes', help: 'largest request accepted, socket.request.max.bytes (default 104857600)', apply: (c, v) => (c.maxRequestBytes = int('max-request-bytes', v, 1024)) },

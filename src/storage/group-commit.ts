@@ -28,7 +28,12 @@ export interface GroupCommitOptions {
   checkpointBytes: number;
   /** Where the data lives: syncing more than MANY_SEGMENTS files at once flushes this filesystem instead. */
   dataDir: string;
+  /** Each sync done, by what it synced, and how long it took. */
+  onSync: (kind: SyncKind, seconds: number) => void;
 }
+
+/** What a sync made durable: one segment file, the journal's rounds, or the whole filesystem. */
+export type SyncKind = 'segment' | 'journal' | 'filesystem';
 
 /** Past this many segment files to sync at once, one syncfs of the data directory's filesystem is cheaper. */
 const MANY_SEGMENTS = 32;
@@ -356,7 +361,7 @@ export class GroupCommit {
           await journal.discardFrom(written.start);
           throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'journal round cut off: an earlier round failed');
         }
-        await journal.sync(written.end);
+        await this.timed('journal', journal.sync(written.end));
       } catch (err) {
         return settle(err);
       }
@@ -391,7 +396,7 @@ export class GroupCommit {
       const live = segments.filter((s) => !s.deleted);
       for (const s of live) s.dirty = false;
       try {
-        if (await this.fs.syncFileSystem(this.options.dataDir)) return;
+        if (await this.timed('filesystem', this.fs.syncFileSystem(this.options.dataDir))) return;
       } catch (err) {
         for (const s of live) s.dirty = true;
         throw err;
@@ -401,12 +406,20 @@ export class GroupCommit {
     for (let i = 0; i < segments.length; i += 64) await Promise.all(segments.slice(i, i + 64).map((s) => this.fdatasync(s)));
   }
 
+  /** `sync`'s outcome, its time reported once it succeeds. */
+  private async timed<T>(kind: SyncKind, sync: Promise<T>): Promise<T> {
+    const started = performance.now();
+    const result = await sync;
+    this.options.onSync(kind, (performance.now() - started) / 1000);
+    return result;
+  }
+
   private async fdatasync(segment: Segment): Promise<void> {
     const fd = await this.handles.acquireUnlessDeleted(segment);
     if (fd === null) return; // nothing of it is left to make durable
     try {
       segment.dirty = false;
-      await this.fs.fdatasync(fd);
+      await this.timed('segment', this.fs.fdatasync(fd));
     } catch (err) {
       segment.dirty = true;
       throw err;

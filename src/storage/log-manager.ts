@@ -11,7 +11,7 @@ import { Cleaner } from './cleaner.js';
 import { applyCleanerSettings, DEFAULT_CLEANER_SETTINGS, isCleanerSetting, type CleanerSettings } from './cleaner-settings.js';
 import { compactLog, type CompactionResult } from './compaction.js';
 import { DurableFiles } from './durable-files.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, type SyncKind } from './group-commit.js';
 import { HandleCache } from './handle-cache.js';
 import { Journal, leftoverEntries } from './journal.js';
 import { DEFAULT_LOG_CONFIG, applyTopicConfigs, type LogConfig } from './log-config.js';
@@ -67,6 +67,8 @@ export interface LogManagerOptions {
   onOpenFilesCut?: (maxOpen: number) => void;
   /** A compaction pass rewrote segments of `log`, taking `ms`: for the operator's log, as Kafka's cleaner reports each. */
   onCompacted?: (log: PartitionLog, result: CompactionResult, ms: number) => void;
+  /** A sync the group commit waited for (what `fsync` appends are acknowledged after) took `seconds`: for metrics. */
+  onSync?: (kind: SyncKind, seconds: number) => void;
 }
 
 /** Partitions a retention pass works on at once. */
@@ -263,6 +265,7 @@ export class LogManager {
       journalBytesPerSegmentMax: this.options.journalBytesPerSegmentMax ?? 512 * 1024,
       checkpointBytes: this.options.journalCheckpointBytes ?? JOURNAL_CHECKPOINT_BYTES,
       dataDir: this.dataDir,
+      onSync: this.options.onSync ?? (() => undefined),
     }, (err, what) => this.options.onError?.(err, what));
     this.env.groupCommit = this.groupCommit;
     for (const rec of records) {

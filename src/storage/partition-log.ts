@@ -36,6 +36,9 @@ export interface LogEnv {
 export interface AppendResult {
   baseOffset: number;
   lastOffset: number;
+  /** Records and bytes appended, as stored: none for a producer's retry of a batch already appended. */
+  records: number;
+  bytes: number;
   /** The append time written into the batches, or -1 for CreateTime topics. */
   logAppendTimeMs: number;
   /** Resolves when the bytes reached the OS (acks=1). */
@@ -77,6 +80,10 @@ class PendingAppend implements AppendResult {
 
   get lastOffset(): number {
     return this.endOffset - 1;
+  }
+
+  get records(): number {
+    return this.endOffset - this.startOffset;
   }
 
   get written(): Promise<void> {
@@ -366,7 +373,7 @@ export class PartitionLog {
     this.duplicatesDropped++;
     const original = this.pending.slice(this.pendingHead).find((p) => p.startOffset <= duplicateOf && duplicateOf < p.endOffset);
     const done = original ? original.durable : Promise.resolve();
-    return { baseOffset: duplicateOf, lastOffset: duplicateOf, logAppendTimeMs: -1, written: done, durable: done };
+    return { baseOffset: duplicateOf, lastOffset: duplicateOf, records: 0, bytes: 0, logAppendTimeMs: -1, written: done, durable: done };
   }
 
   /**

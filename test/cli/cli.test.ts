@@ -284,6 +284,26 @@ test('connection limits come from --max-connections, --max-connections-per-ip an
   assert.throws(() => resolveStartConfig({ 'max-connections': '0' }, {}), /max-connections/);
 });
 
+test('--metrics-address serves the metrics at /metrics, its port logged as the broker starts; a bad address is refused', () =>
+  withTempDir(async (dir) => {
+    assert.throws(() => resolveStartConfig({ 'metrics-address': '9404' }, {}), /metrics-address must be host:port, e\.g\. 127\.0\.0\.1:9404; got "9404"/);
+    assert.deepEqual(resolveStartConfig({ 'metrics-address': '[::1]:9404' }, {}).metrics, { host: '::1', port: 9404 });
+    assert.equal(resolveStartConfig({}, {}).metrics, null);
+    const { child, bootstrap, output } = await startCli(['--data-dir', dir, '--metrics-address', '127.0.0.1:0']);
+    try {
+      const started = output().split('\n').map((l) => JSON.parse(l || '{}')).find((l) => l.msg === 'broker started');
+      assert.equal(started.metrics.host, '127.0.0.1');
+      assert.equal((await sluice(['produce', 'seen', '-b', bootstrap], 'one\ntwo\n')).code, 0);
+      const res = await fetch(`http://127.0.0.1:${started.metrics.port}/metrics`);
+      assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+      const text = await res.text();
+      assert.match(text, /^kafka_server_brokertopicmetrics_messagesin_total\{topic="seen"\} 2$/m);
+      assert.match(text, /^process_cpu_seconds_total \d/m);
+    } finally {
+      assert.equal(await stopCli(child), 0);
+    }
+  }));
+
 test('retention runs every --retention-check-interval-ms', () =>
   withTempDir(async (dir) => {
     const { child, bootstrap } = await startCli(['--data-dir', dir, '--retention-check-interval-ms', '100']);

@@ -2,12 +2,12 @@
 // offsets from __consumer_offsets itself, decoding Kafka's record formats, and asks the brokers for the partitions'
 // log end offsets, so it checks that Sluice writes that topic as Kafka does. It needs a ZooKeeper for its own
 // locks (Debian's zookeeper), started here beside it; both listen on 127.0.0.1 only.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { withCleanup } from '../helpers/cleanup.js';
 import { withTempDir } from '../helpers/temp-dir.js';
+import { freePort, poll, startProcess, type StartedProcess } from '../helpers/processes.js';
 
 /** One Burrow cluster (with its consumer module) per entry: the name in its HTTP paths, the Kafka version it speaks. */
 export interface BurrowCluster {
@@ -23,44 +23,8 @@ export interface Burrow {
   logs(): Record<string, unknown>[];
 }
 
-/** A port free on 127.0.0.1 a moment ago, for the servers that take theirs from a config file. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Starts a process whose output is kept; `stop` kills it by its pid and waits for its exit. */
-function startProcess(cmd: string, args: string[]): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  child.stdout!.on('data', (d: Buffer) => out.push(d));
-  child.stderr!.on('data', (d: Buffer) => out.push(d));
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  return {
-    child,
-    output: () => Buffer.concat(out).toString('utf8'),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
-
 /** How long one request to ZooKeeper or Burrow may take: a server that accepts and never answers must not hang a poll. */
 const REQUEST_TIMEOUT_MS = 5_000;
-
-async function poll<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await attempt().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function startZooKeeper(dir: string) {
   const port = await freePort();
@@ -130,7 +94,7 @@ function burrowConfig(dir: string, zkPort: number, httpPort: number, bootstrap: 
  * session with a ZooKeeper just started may fail, and Burrow then exits at once: it is started again, three times
  * at most.
  */
-async function startBurrow(dir: string, httpPort: number, clusters: number): Promise<ReturnType<typeof startProcess>> {
+async function startBurrow(dir: string, httpPort: number, clusters: number): Promise<StartedProcess> {
   const printed: string[] = [];
   for (let attempt = 1; attempt <= 3; attempt++) {
     await rm(join(dir, 'burrow.pid'), { force: true });

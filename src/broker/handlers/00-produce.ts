@@ -33,6 +33,7 @@ import { refuseInternalTopicChange } from '../../coordinator/internal-topic.js';
 import type { AppendResult, PartitionLog } from '../../storage/partition-log.js';
 import type { Broker } from '../broker.js';
 import { prepare } from '../records-work.js';
+import type { TopicCounters } from '../broker-metrics.js';
 import { preparationFor, type PreparedRecords } from '../produced-records.js';
 import type { ApiHandler } from '../handler.js';
 import { toErrorCode } from './errors.js';
@@ -79,20 +80,29 @@ function appendPrepared(
   return result;
 }
 
-/** Settles once the append is as far as `acks` asks (written, or durable), its failure then in its answer. */
-function acknowledged(broker: Broker, acks: number, topic: string, out: ProduceResponsePartitionProduceResponse, result: AppendResult): Promise<void> {
+/**
+ * Settles once the append is as far as `acks` asks (written, or durable), its failure then in its answer. What it
+ * appended counts in the topic's metrics once it is that far.
+ */
+function acknowledged(broker: Broker, acks: number, topic: string, counters: TopicCounters | null, out: ProduceResponsePartitionProduceResponse, result: AppendResult): Promise<void> {
   return (acks === -1 ? result.durable : result.written).then(
-    () => broker.storageErrors.succeeded(),
+    () => {
+      broker.storageErrors.succeeded();
+      broker.metrics.count(counters, 'messagesIn', result.records);
+      broker.metrics.count(counters, 'bytesIn', result.bytes);
+    },
     (err) => {
       Object.assign(out, toErrorCode(err), { baseOffset: -1 });
       broker.storageErrors.failed(err, `${topic}-${out.index}`);
+      broker.metrics.count(counters, 'failedProduceRequests');
     },
   );
 }
 
-/** Puts a partition's refusal in its answer, with the log start offset where Kafka gives it, and logs it. */
-function refused(broker: Broker, topic: string, log: PartitionLog | undefined, out: ProduceResponsePartitionProduceResponse, err: unknown): void {
+/** Puts a partition's refusal in its answer, with the log start offset where Kafka gives it, and logs and counts it. */
+function refused(broker: Broker, topic: string, counters: TopicCounters | null, log: PartitionLog | undefined, out: ProduceResponsePartitionProduceResponse, err: unknown): void {
   const partition = `${topic}-${out.index}`;
+  broker.metrics.count(counters, 'failedProduceRequests');
   Object.assign(out, toErrorCode(err));
   if (log && !NO_LOG_START_OFFSET.has(out.errorCode)) out.logStartOffset = log.logStartOffset;
   broker.storageErrors.failed(err, partition);
@@ -132,7 +142,9 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           topicError = toErrorCode(err);
         }
       }
+      const counters = topic === null ? null : broker.metrics.topic(topicData.name);
       for (const p of topicData.partitionData) {
+        broker.metrics.count(counters, 'produceRequests');
         const out: ProduceResponsePartitionProduceResponse = {
           index: p.index, errorCode: 0, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [], errorMessage: null,
         };
@@ -140,6 +152,7 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
         if (topicError) {
           out.errorCode = topicError.errorCode;
           out.errorMessage = topicError.errorMessage;
+          broker.metrics.count(counters, 'failedProduceRequests');
           continue;
         }
         const log = topic!.partitions[p.index];
@@ -154,14 +167,14 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
           if (!(prepared instanceof Promise) && !broker.appendOrder.waiting(log)) {
             const result = appendPrepared(broker, req.transactionalId, topicData.name, log, out, prepared);
             appends.push(result.durable);
-            waits.push(acknowledged(broker, acks, topicData.name, out, result));
+            waits.push(acknowledged(broker, acks, topicData.name, counters, out, result));
           } else {
             const queued = broker.appendOrder.queue(log, Promise.resolve(prepared), (ready) => appendPrepared(broker, req.transactionalId, topicData.name, log, out, ready));
             appends.push(queued.then((result) => result.durable));
-            waits.push(queued.then((result) => acknowledged(broker, acks, topicData.name, out, result), (err) => refused(broker, topicData.name, log, out, err)));
+            waits.push(queued.then((result) => acknowledged(broker, acks, topicData.name, counters, out, result), (err) => refused(broker, topicData.name, counters, log, out, err)));
           }
         } catch (err) {
-          refused(broker, topicData.name, log, out, err);
+          refused(broker, topicData.name, counters, log, out, err);
         }
       }
     }

@@ -33,6 +33,7 @@ import { messageSet } from '../records-work.js';
 import { toErrorCode } from './errors.js';
 import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import type { StorageErrorLog } from '../storage-error-log.js';
+import type { TopicCounters } from '../broker-metrics.js';
 
 const EMPTY = Buffer.alloc(0);
 const READ_COMMITTED = 1;
@@ -46,6 +47,8 @@ interface Slot {
   readCommitted: boolean;
   /** The high watermark when the last read began: an append after that must wake the long poll. */
   seenHighWatermark: number;
+  /** Its topic's metrics; null where no topic of the name may be read. */
+  counters: TopicCounters | null;
 }
 
 export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
@@ -64,6 +67,7 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
       const topic = byId ? broker.topicById(t.topicId!) : broker.logs.topics.get(t.topic!);
       const name = byId ? topic?.name : t.topic!;
       const refused = name !== undefined && !broker.allows(connection, AclOperation.READ, ResourceType.TOPIC, name);
+      const counters = topic && !refused ? broker.metrics.topic(topic.name) : null;
       const partitions: FetchResponsePartitionData[] = [];
       responses.push({ topic: t.topic, topicId: t.topicId, partitions });
       for (const p of t.partitions) {
@@ -75,7 +79,7 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
         const log = refused ? null : (topic?.partitions[p.partition] ?? null);
         if (refused) out.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
         else if (!log) out.errorCode = topic || !byId ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID;
-        slots.push({ out, log, fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, readCommitted, seenHighWatermark: -1 });
+        slots.push({ out, log, fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, readCommitted, seenHighWatermark: -1, counters });
       }
     }
     const deadline = Date.now() + Math.max(0, req.maxWaitMs);
@@ -102,6 +106,11 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
       throw err;
     }
     const throttleTimeMs = broker.throttling.recordFetch(connection, total);
+    for (const { counters, out } of slots) {
+      broker.metrics.count(counters, 'fetchRequests');
+      if (out.errorCode !== ErrorCode.NONE) broker.metrics.count(counters, 'failedFetchRequests');
+      else if (throttleTimeMs === 0) broker.metrics.count(counters, 'bytesOut', out.records?.length ?? 0);
+    }
     if (throttleTimeMs > 0) {
       memory.giveBackAll();
       return { throttleTimeMs, errorCode: 0, sessionId: 0, responses: [], nodeEndpoints: [] };

@@ -49,6 +49,7 @@ export const deleteTopics: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>
         try {
           refuseInternalTopicChange(topic.name, 'delete');
           await broker.logs.deleteTopic(topic.name);
+          broker.metrics.forgetTopic(topic.name);
           broker.logger.info({ topic: topic.name }, 'topic deleted');
         } catch (err) {
           Object.assign(out, toErrorCode(err));

@@ -25,7 +25,7 @@ export const saslAuthenticate: ApiHandler<SaslAuthenticateRequest, SaslAuthentic
       return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, errorMessage, authBytes: NO_BYTES, sessionLifetimeMs: 0 };
     }
     try {
-      const reply = await saslStep(broker.logger, connection, req.authBytes, sasl.maxReauthMs);
+      const reply = await saslStep(broker.logger, broker.metrics, connection, req.authBytes, sasl.maxReauthMs);
       // 0 until the exchange's last token, and where sessions never end
       const expiresAt = connection.saslIdentity?.expiresAt ?? Infinity;
       const sessionLifetimeMs = connection.sasl === null && expiresAt !== Infinity ? Math.max(1, expiresAt - Date.now()) : 0;

@@ -1,0 +1,160 @@
+import { API_SCHEMAS } from '../protocol/messages.generated.js';
+import type { SyncKind } from '../storage/group-commit.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import type { MetricFamily, Sample } from './metrics-exposition.js';
+
+/** What Kafka's BrokerTopicMetrics count, for one topic or for all: plain numbers, bumped once per partition of a request. */
+export class TopicCounters {
+  /** Records appended. */
+  messagesIn = 0;
+  /** Record batch bytes appended, as stored. */
+  bytesIn = 0;
+  /** Record bytes answered to fetches. */
+  bytesOut = 0;
+  /** Partitions produced to, and those refused. */
+  produceRequests = 0;
+  failedProduceRequests = 0;
+  /** Partitions fetched from, and those answered with an error. */
+  fetchRequests = 0;
+  failedFetchRequests = 0;
+}
+
+/** One API's requests: how many of each version, their times, and their throttles. */
+class RequestCounters {
+  readonly byVersion: number[] = [];
+  readonly times = new LatencyHistogram();
+  throttled = 0;
+  throttleSeconds = 0;
+}
+
+/**
+ * The counts the broker keeps for its metrics: each update is a field or array increment, so that the produce and
+ * fetch paths pay nothing per record; families() turns them into Prometheus families when scraped. Counters only
+ * grow while the broker runs; a deleted topic's are dropped, as Kafka drops its topic metrics.
+ */
+export class BrokerMetrics {
+  readonly allTopics = new TopicCounters();
+  private readonly topics = new Map<string, TopicCounters>();
+  private readonly requests = new Map<number, RequestCounters>();
+  private readonly accepted = new Map<string, number>();
+  private readonly authentications = new Map<string, { succeeded: number; failed: number }>();
+  private readonly syncs = new Map<SyncKind, LatencyHistogram>();
+
+  topic(name: string): TopicCounters {
+    let counters = this.topics.get(name);
+    if (!counters) this.topics.set(name, (counters = new TopicCounters()));
+    return counters;
+  }
+
+  /** Adds `n` to a count of all topics and, where `topic` is an existing topic's, to its own (a name no topic has gets no series). */
+  count(topic: TopicCounters | null, field: keyof TopicCounters, n = 1): void {
+    this.allTopics[field] += n;
+    if (topic !== null) topic[field] += n;
+  }
+
+  forgetTopic(name: string): void {
+    this.topics.delete(name);
+  }
+
+  /** A request answered (or, without an answer, handled) `seconds` after its frame was taken up. */
+  requestServed(apiKey: number, version: number, seconds: number): void {
+    const r = this.request(apiKey);
+    r.byVersion[version] = (r.byVersion[version] ?? 0) + 1;
+    r.times.observe(seconds);
+  }
+
+  /** A request's answer held its client back `ms` (a quota). */
+  throttled(apiKey: number, ms: number): void {
+    const r = this.request(apiKey);
+    r.throttled++;
+    r.throttleSeconds += ms / 1000;
+  }
+
+  connectionAccepted(listener: string): void {
+    this.accepted.set(listener, (this.accepted.get(listener) ?? 0) + 1);
+  }
+
+  authenticated(listener: string, succeeded: boolean): void {
+    let a = this.authentications.get(listener);
+    if (!a) this.authentications.set(listener, (a = { succeeded: 0, failed: 0 }));
+    if (succeeded) a.succeeded++;
+    else a.failed++;
+  }
+
+  syncObserved(kind: SyncKind, seconds: number): void {
+    let h = this.syncs.get(kind);
+    if (!h) this.syncs.set(kind, (h = new LatencyHistogram()));
+    h.observe(seconds);
+  }
+
+  private request(apiKey: number): RequestCounters {
+    let r = this.requests.get(apiKey);
+    if (!r) this.requests.set(apiKey, (r = new RequestCounters()));
+    return r;
+  }
+
+  families(): MetricFamily[] {
+    const perTopic = (help: string, name: string, value: (c: TopicCounters) => number): MetricFamily => ({
+      name: `kafka_server_brokertopicmetrics_${name}_total`,
+      help: `${help}; without a topic label, over all topics (Kafka's BrokerTopicMetrics)`,
+      type: 'counter',
+      samples: [{ labels: {}, value: value(this.allTopics) }, ...[...this.topics].map(([topic, c]) => ({ labels: { topic }, value: value(c) }))],
+    });
+    const requests = [...this.requests].sort(([a], [b]) => a - b).map(([apiKey, r]) => ({ request: API_SCHEMAS[apiKey]?.name ?? String(apiKey), r }));
+    const pairs = <T>(map: Map<string, T>, sample: (key: string, value: T) => Sample[]): Sample[] => [...map].flatMap(([k, v]) => sample(k, v));
+    return [
+      perTopic('Records appended', 'messagesin', (c) => c.messagesIn),
+      perTopic('Record batch bytes appended', 'bytesin', (c) => c.bytesIn),
+      perTopic('Record bytes sent to fetches', 'bytesout', (c) => c.bytesOut),
+      perTopic('Partitions produced to', 'totalproducerequests', (c) => c.produceRequests),
+      perTopic('Partitions produced to whose append was refused or failed', 'failedproducerequests', (c) => c.failedProduceRequests),
+      perTopic('Partitions fetched from', 'totalfetchrequests', (c) => c.fetchRequests),
+      perTopic('Partitions fetched from that were answered with an error', 'failedfetchrequests', (c) => c.failedFetchRequests),
+      {
+        name: 'kafka_network_requestmetrics_requests_total',
+        help: 'Requests handled, by API and version (Kafka\'s RequestMetrics RequestsPerSec)',
+        type: 'counter',
+        samples: requests.flatMap(({ request, r }) => r.byVersion.flatMap((n, version) => (n === undefined ? [] : [{ labels: { request, version: String(version) }, value: n }]))),
+      },
+      {
+        name: 'sluice_request_duration_seconds',
+        help: 'Time from a request\'s frame being taken up to its answer being ready, by API (acks=all produces include their sync)',
+        type: 'histogram',
+        samples: requests.map(({ request, r }) => r.times.sample({ request })),
+      },
+      {
+        name: 'sluice_client_throttled_responses_total',
+        help: 'Answers that held their client back for a quota, by API',
+        type: 'counter',
+        samples: requests.filter(({ r }) => r.throttled > 0).map(({ request, r }) => ({ labels: { request }, value: r.throttled })),
+      },
+      {
+        name: 'sluice_client_throttle_seconds_total',
+        help: 'Time clients were held back for quotas, by API',
+        type: 'counter',
+        samples: requests.filter(({ r }) => r.throttled > 0).map(({ request, r }) => ({ labels: { request }, value: r.throttleSeconds })),
+      },
+      {
+        name: 'sluice_connections_accepted_total',
+        help: 'Connections served, by listener',
+        type: 'counter',
+        samples: pairs(this.accepted, (listener, n) => [{ labels: { listener }, value: n }]),
+      },
+      {
+        name: 'sluice_authentications_total',
+        help: 'SASL authentications (and re-authentications), by listener and outcome',
+        type: 'counter',
+        samples: pairs(this.authentications, (listener, a) => [
+          { labels: { listener, outcome: 'succeeded' }, value: a.succeeded },
+          { labels: { listener, outcome: 'failed' }, value: a.failed },
+        ]),
+      },
+      {
+        name: 'sluice_storage_sync_duration_seconds',
+        help: 'Syncs that make fsync-policy appends durable, by kind: one segment file, a journal round, or the filesystem',
+        type: 'histogram',
+        samples: [...this.syncs].map(([kind, h]) => h.sample({ kind })),
+      },
+    ];
+  }
+}
