@@ -1,7 +1,7 @@
 import { API_SCHEMAS } from '../protocol/messages.generated.js';
 import type { SyncKind } from '../storage/group-commit.js';
 import { LatencyHistogram } from './latency-histogram.js';
-import type { MetricFamily, Sample } from './metrics-exposition.js';
+import { labelSet, type MetricFamily, type Sample } from './metrics-exposition.js';
 
 /** What Kafka's BrokerTopicMetrics count, for one topic or for all: plain numbers, bumped once per partition of a request. */
 export class TopicCounters {
@@ -94,11 +94,12 @@ export class BrokerMetrics {
   }
 
   families(): MetricFamily[] {
+    const topicLabels = [...this.topics].map(([topic, c]) => [labelSet({ topic }), c] as const);
     const perTopic = (help: string, name: string, value: (c: TopicCounters) => number): MetricFamily => ({
       name: `kafka_server_brokertopicmetrics_${name}_total`,
       help: `${help}; without a topic label, over all topics (Kafka's BrokerTopicMetrics)`,
       type: 'counter',
-      samples: [{ labels: {}, value: value(this.allTopics) }, ...[...this.topics].map(([topic, c]) => ({ labels: { topic }, value: value(c) }))],
+      samples: [{ labels: '', value: value(this.allTopics) }, ...topicLabels.map(([labels, c]) => ({ labels, value: value(c) }))],
     });
     const requests = [...this.requests].sort(([a], [b]) => a - b).map(([apiKey, r]) => ({ request: API_SCHEMAS[apiKey]?.name ?? String(apiKey), r }));
     const pairs = <T>(map: Map<string, T>, sample: (key: string, value: T) => Sample[]): Sample[] => [...map].flatMap(([k, v]) => sample(k, v));
@@ -114,7 +115,7 @@ export class BrokerMetrics {
         name: 'kafka_network_requestmetrics_requests_total',
         help: 'Requests handled, by API and version (Kafka\'s RequestMetrics RequestsPerSec)',
         type: 'counter',
-        samples: requests.flatMap(({ request, r }) => r.byVersion.flatMap((n, version) => (n === undefined ? [] : [{ labels: { request, version: String(version) }, value: n }]))),
+        samples: requests.flatMap(({ request, r }) => r.byVersion.flatMap((n, version) => (n === undefined ? [] : [{ labels: labelSet({ request, version: String(version) }), value: n }]))),
       },
       {
         name: 'sluice_request_duration_seconds',
@@ -126,27 +127,27 @@ export class BrokerMetrics {
         name: 'sluice_client_throttled_responses_total',
         help: 'Answers that held their client back for a quota, by API',
         type: 'counter',
-        samples: requests.filter(({ r }) => r.throttled > 0).map(({ request, r }) => ({ labels: { request }, value: r.throttled })),
+        samples: requests.filter(({ r }) => r.throttled > 0).map(({ request, r }) => ({ labels: labelSet({ request }), value: r.throttled })),
       },
       {
         name: 'sluice_client_throttle_seconds_total',
         help: 'Time clients were held back for quotas, by API',
         type: 'counter',
-        samples: requests.filter(({ r }) => r.throttled > 0).map(({ request, r }) => ({ labels: { request }, value: r.throttleSeconds })),
+        samples: requests.filter(({ r }) => r.throttled > 0).map(({ request, r }) => ({ labels: labelSet({ request }), value: r.throttleSeconds })),
       },
       {
         name: 'sluice_connections_accepted_total',
         help: 'Connections served, by listener',
         type: 'counter',
-        samples: pairs(this.accepted, (listener, n) => [{ labels: { listener }, value: n }]),
+        samples: pairs(this.accepted, (listener, n) => [{ labels: labelSet({ listener }), value: n }]),
       },
       {
         name: 'sluice_authentications_total',
         help: 'SASL authentications (and re-authentications), by listener and outcome',
         type: 'counter',
         samples: pairs(this.authentications, (listener, a) => [
-          { labels: { listener, outcome: 'succeeded' }, value: a.succeeded },
-          { labels: { listener, outcome: 'failed' }, value: a.failed },
+          { labels: labelSet({ listener, outcome: 'succeeded' }), value: a.succeeded },
+          { labels: labelSet({ listener, outcome: 'failed' }), value: a.failed },
         ]),
       },
       {

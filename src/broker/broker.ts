@@ -30,7 +30,7 @@ import { DEFAULT_PRINCIPAL_MAPPING, principalMapper, type PrincipalMapper } from
 import { ConnectionLimits, NO_CONNECTION_LIMIT } from './connection-limits.js';
 import { DynamicBrokerSettings } from './dynamic-broker-settings.js';
 import { BrokerMetrics } from './broker-metrics.js';
-import { exposition, METRICS_CONTENT_TYPE } from './metrics-exposition.js';
+import { exposition, METRICS_CONTENT_TYPE, type MetricFamily } from './metrics-exposition.js';
 import { stateFamilies } from './state-metrics.js';
 import { serveHttp, type HttpEndpoint } from '../io/http-endpoint.js';
 import { ProcessMetrics } from '../io/process-metrics.js';
@@ -349,16 +349,28 @@ export class Broker {
   }
 
   private serveMetrics({ host, port }: { host: string; port: number }): Promise<HttpEndpoint> {
-    const routes = new Map([['/metrics', async () => ({ contentType: METRICS_CONTENT_TYPE, body: await this.metricsText() })]]);
+    const routes = new Map([['/metrics', () => ({ contentType: METRICS_CONTENT_TYPE, body: this.metricsText() })]]);
     return serveHttp(host, port, routes, (err, path) => this.logger.error({ err, path }, 'metrics endpoint: answering a scrape failed'));
   }
 
-  /** Every metric, in Prometheus' text format: the broker's counts, what its state shows, and the process's. */
-  async metricsText(): Promise<string> {
+  /**
+   * Every metric in Prometheus' text format, a piece at a time: the broker's counts, what its state shows, and the
+   * process's. Each family is built as it is written, and requests are served between pieces: written whole, a family
+   * of every partition held the event loop 10-20 ms at 10,000 partitions.
+   */
+  private async *metricsText(): AsyncGenerator<string> {
     const connections = new Map(this.bound.map((l) => [l.name, 0]));
     for (const c of this.connections) connections.set(c.listener.name, (connections.get(c.listener.name) ?? 0) + 1);
-    const state = stateFamilies({ nodeId: this.config.nodeId, topics: this.logs.topics, groups: this.groups, connections });
-    return exposition([...this.metrics.families(), ...state]) + (await ProcessMetrics.get().text());
+    const sources: Iterable<MetricFamily>[] = [this.metrics.families(), stateFamilies({ nodeId: this.config.nodeId, topics: this.logs.topics, groups: this.groups, connections })];
+    for (const families of sources) {
+      for (const family of families) {
+        for (const piece of exposition(family)) {
+          yield piece;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+    }
+    yield await ProcessMetrics.get().text();
   }
 
   /** The first listener's port. */

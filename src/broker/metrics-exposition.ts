@@ -7,8 +7,24 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export type Labels = Readonly<Record<string, string>>;
 
+/**
+ * A series' labels as written, `{name="value",...}` with the values escaped, or '' for none: made once per series
+ * and scrape, as the ten families of every partition share one (a scrape at 10,000 partitions writes 100,000 lines).
+ */
+export type LabelSet = string;
+
+export function labelSet(labels: Labels): LabelSet {
+  let out = '';
+  for (const name in labels) out += `${out === '' ? '{' : ','}${name}="${escapeLabelValue(labels[name]!)}"`;
+  return out === '' ? '' : `${out}}`;
+}
+
+function escapeLabelValue(value: string): string {
+  return /[\\"\n]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value;
+}
+
 export interface Sample {
-  labels: Labels;
+  labels: LabelSet;
   value: number;
 }
 
@@ -22,31 +38,35 @@ export interface HistogramSample {
   sum: number;
 }
 
+/** A family's samples may be made as they are written (a family of every partition), so that none is held in full. */
 export type MetricFamily =
-  | { name: string; help: string; type: 'counter' | 'gauge'; samples: Sample[] }
-  | { name: string; help: string; type: 'histogram'; samples: HistogramSample[] };
+  | { name: string; help: string; type: 'counter' | 'gauge'; samples: Iterable<Sample> }
+  | { name: string; help: string; type: 'histogram'; samples: Iterable<HistogramSample> };
 
-/** Writes the families, each with its HELP and TYPE lines; a family without samples is left out. */
-export function exposition(families: readonly MetricFamily[]): string {
-  const lines: string[] = [];
-  for (const f of families) {
-    if (f.samples.length === 0) continue;
-    lines.push(`# HELP ${f.name} ${f.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${f.name} ${f.type}`);
+/** Lines written per piece: a piece is made in a fraction of a millisecond, so a scrape can give way between them. */
+const LINES_PER_PIECE = 1000;
+
+/** Writes the family with its HELP and TYPE lines, in pieces of LINES_PER_PIECE samples; nothing for a family without samples. */
+export function* exposition(f: MetricFamily): Generator<string> {
+  let out = '';
+  let lines = 0;
+  for (const s of f.samples) {
+    if (lines === 0) out = `# HELP ${f.name} ${f.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${f.name} ${f.type}\n`;
     if (f.type === 'histogram') {
-      for (const h of f.samples) {
-        h.bounds.forEach((bound, i) => lines.push(line(`${f.name}_bucket`, { ...h.labels, le: String(bound) }, h.cumulative[i]!)));
-        lines.push(line(`${f.name}_bucket`, { ...h.labels, le: '+Inf' }, h.count), line(`${f.name}_sum`, h.labels, h.sum), line(`${f.name}_count`, h.labels, h.count));
-      }
+      const h = s as HistogramSample;
+      const labels = labelSet(h.labels);
+      h.bounds.forEach((bound, i) => (out += `${f.name}_bucket${labelSet({ ...h.labels, le: String(bound) })} ${h.cumulative[i]!}\n`));
+      out += `${f.name}_bucket${labelSet({ ...h.labels, le: '+Inf' })} ${h.count}\n${f.name}_sum${labels} ${formatValue(h.sum)}\n${f.name}_count${labels} ${h.count}\n`;
     } else {
-      for (const s of f.samples) lines.push(line(f.name, s.labels, s.value));
+      const { labels, value } = s as Sample;
+      out += `${f.name}${labels} ${formatValue(value)}\n`;
+    }
+    if (++lines % LINES_PER_PIECE === 0) {
+      yield out;
+      out = '';
     }
   }
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-}
-
-function line(name: string, labels: Labels, value: number): string {
-  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
-  return `${name}${pairs.length === 0 ? '' : `{${pairs.join(',')}}`} ${formatValue(value)}`;
+  if (out !== '') yield out;
 }
 
 function formatValue(value: number): string {

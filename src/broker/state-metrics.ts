@@ -1,7 +1,7 @@
 import type { GroupCoordinator } from '../coordinator/group-coordinator.js';
 import type { TopicState } from '../storage/log-manager.js';
 import type { PartitionLog } from '../storage/partition-log.js';
-import type { MetricFamily, Sample } from './metrics-exposition.js';
+import { labelSet, type MetricFamily, type Sample } from './metrics-exposition.js';
 
 /** What the state-derived families are read from. */
 export interface MetricsState {
@@ -12,62 +12,79 @@ export interface MetricsState {
   connections: ReadonlyMap<string, number>;
 }
 
-const gauge = (name: string, help: string, samples: Sample[]): MetricFamily => ({ name, help, type: 'gauge', samples });
+const gauge = (name: string, help: string, samples: Iterable<Sample>): MetricFamily => ({ name, help, type: 'gauge', samples });
+
+/** A partition and, once a family has written it, its label set, which the other partition families reuse. */
+interface PartitionEntry {
+  topic: string;
+  index: number;
+  log: PartitionLog;
+  labels: string | null;
+}
 
 /**
  * The families read from the broker's state when scraped: partitions and their offsets under the names Kafka's
  * JMX metrics take through the Prometheus JMX exporter (kafka_log_log_*, kafka_server_replicamanager_*), topics
  * and consumer groups under kafka_exporter's (kafka_topic_*, kafka_consumergroup_*), so that the dashboards and
- * alerts written for those work unchanged. A single broker leads every partition, all in sync.
+ * alerts written for those work unchanged. A single broker leads every partition, all in sync. A family of every
+ * partition or group offset makes its samples as they are written.
  */
-export function stateFamilies({ nodeId, topics, groups, connections }: MetricsState): MetricFamily[] {
-  const partitions: { topic: string; partition: string; log: PartitionLog }[] = [];
-  for (const t of topics.values()) t.partitions.forEach((log, i) => partitions.push({ topic: t.name, partition: String(i), log }));
-  const perPartition = (value: (log: PartitionLog) => number): Sample[] => partitions.map(({ topic, partition, log }) => ({ labels: { topic, partition }, value: value(log) }));
-  const lag: Sample[] = [];
-  const committed: Sample[] = [];
-  const lagSums: Sample[] = [];
-  const committedSums: Sample[] = [];
-  const members: Sample[] = [];
-  for (const group of [...groups.groups.values()].sort((a, b) => a.id.localeCompare(b.id))) {
-    members.push({ labels: { consumergroup: group.id }, value: group.members.size + group.consumer.members.size });
-    const sums = new Map<string, { lag: number; offset: number }>();
-    for (const o of [...group.offsets.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)) {
+export function* stateFamilies({ nodeId, topics, groups, connections }: MetricsState): Generator<MetricFamily> {
+  const partitions: PartitionEntry[] = [];
+  for (const t of topics.values()) t.partitions.forEach((log, index) => partitions.push({ topic: t.name, index, log, labels: null }));
+  function* perPartition(value: (log: PartitionLog) => number): Generator<Sample> {
+    for (const p of partitions) yield { labels: (p.labels ??= labelSet({ topic: p.topic, partition: String(p.index) })), value: value(p.log) };
+  }
+  yield gauge('kafka_server_replicamanager_partitioncount', 'Partitions on this broker', [{ labels: '', value: partitions.length }]);
+  yield gauge('kafka_server_replicamanager_leadercount', 'Partitions this broker leads', [{ labels: '', value: partitions.length }]);
+  yield gauge('kafka_server_replicamanager_underreplicatedpartitions', 'Partitions led here with replicas out of sync', [{ labels: '', value: 0 }]);
+  yield gauge('kafka_log_log_size', 'Bytes of a partition\'s segments', perPartition((log) => log.sizeBytes));
+  yield gauge('kafka_log_log_logstartoffset', 'A partition\'s first offset', perPartition((log) => log.logStartOffset));
+  yield gauge('kafka_log_log_logendoffset', 'The offset a partition\'s next record gets', perPartition((log) => log.logEndOffset));
+  yield gauge('kafka_log_log_numlogsegments', 'A partition\'s segments', perPartition((log) => log.segments.length));
+  yield gauge('kafka_server_socket_server_metrics_connection_count', 'Connections served now, by listener', [...connections].map(([listener, n]) => ({ labels: labelSet({ listener }), value: n })));
+  yield gauge('kafka_brokers', 'Brokers in the cluster', [{ labels: '', value: 1 }]);
+  yield gauge('kafka_topic_partitions', 'Partitions of a topic', [...topics.values()].map((t) => ({ labels: labelSet({ topic: t.name }), value: t.partitions.length })));
+  yield gauge('kafka_topic_partition_current_offset', 'A partition\'s high watermark', perPartition((log) => log.highWatermark));
+  yield gauge('kafka_topic_partition_oldest_offset', 'A partition\'s log start offset', perPartition((log) => log.logStartOffset));
+  yield gauge('kafka_topic_partition_leader', 'The broker that leads a partition', perPartition(() => nodeId));
+  yield gauge('kafka_topic_partition_replicas', 'A partition\'s replicas', perPartition(() => 1));
+  yield gauge('kafka_topic_partition_in_sync_replica', 'A partition\'s in-sync replicas', perPartition(() => 1));
+  yield gauge('kafka_topic_partition_under_replicated_partition', '1 where a partition has replicas out of sync', perPartition(() => 0));
+  yield gauge('kafka_consumergroup_members', 'Members of a consumer group (classic and KIP-848)', [...groups.groups.values()].map((g) => ({ labels: labelSet({ consumergroup: g.id }), value: g.members.size + g.consumer.members.size })));
+  yield gauge('kafka_consumergroup_current_offset', 'A group\'s committed offset for a partition', groupOffsets(topics, groups, (o) => o.offset));
+  yield gauge('kafka_consumergroup_current_offset_sum', 'A group\'s committed offsets over a topic\'s partitions, summed', groupSums(topics, groups, (o) => o.offset));
+  yield gauge('kafka_consumergroup_lag', 'Records between a group\'s committed offset and the partition\'s high watermark', groupOffsets(topics, groups, lagOf));
+  yield gauge('kafka_consumergroup_lag_sum', 'A group\'s lag over a topic\'s partitions, summed', groupSums(topics, groups, lagOf));
+}
+
+interface GroupOffset {
+  offset: number;
+  log: PartitionLog;
+}
+
+const lagOf = (o: GroupOffset) => Math.max(0, o.log.highWatermark - o.offset);
+
+/** Each group's committed offsets of partitions that exist, with their group, topic and partition. */
+function* committedOffsets(topics: ReadonlyMap<string, TopicState>, groups: GroupCoordinator): Generator<{ group: string; topic: string; partition: number } & GroupOffset> {
+  for (const group of groups.groups.values()) {
+    for (const o of group.offsets.values()) {
       const log = topics.get(o.topic)?.partitions[o.partition];
-      if (!log) continue;
-      const labels = { consumergroup: group.id, topic: o.topic, partition: String(o.partition) };
-      const behind = Math.max(0, log.highWatermark - o.offset);
-      committed.push({ labels, value: o.offset });
-      lag.push({ labels, value: behind });
-      const sum = sums.get(o.topic) ?? { lag: 0, offset: 0 };
-      sums.set(o.topic, { lag: sum.lag + behind, offset: sum.offset + o.offset });
-    }
-    for (const [topic, sum] of sums) {
-      lagSums.push({ labels: { consumergroup: group.id, topic }, value: sum.lag });
-      committedSums.push({ labels: { consumergroup: group.id, topic }, value: sum.offset });
+      if (log) yield { group: group.id, topic: o.topic, partition: o.partition, offset: o.offset, log };
     }
   }
-  return [
-    gauge('kafka_server_replicamanager_partitioncount', 'Partitions on this broker', [{ labels: {}, value: partitions.length }]),
-    gauge('kafka_server_replicamanager_leadercount', 'Partitions this broker leads', [{ labels: {}, value: partitions.length }]),
-    gauge('kafka_server_replicamanager_underreplicatedpartitions', 'Partitions led here with replicas out of sync', [{ labels: {}, value: 0 }]),
-    gauge('kafka_log_log_size', 'Bytes of a partition\'s segments', perPartition((log) => log.sizeBytes)),
-    gauge('kafka_log_log_logstartoffset', 'A partition\'s first offset', perPartition((log) => log.logStartOffset)),
-    gauge('kafka_log_log_logendoffset', 'The offset a partition\'s next record gets', perPartition((log) => log.logEndOffset)),
-    gauge('kafka_log_log_numlogsegments', 'A partition\'s segments', perPartition((log) => log.segments.length)),
-    gauge('kafka_server_socket_server_metrics_connection_count', 'Connections served now, by listener', [...connections].map(([listener, n]) => ({ labels: { listener }, value: n }))),
-    gauge('kafka_brokers', 'Brokers in the cluster', [{ labels: {}, value: 1 }]),
-    gauge('kafka_topic_partitions', 'Partitions of a topic', [...topics.values()].map((t) => ({ labels: { topic: t.name }, value: t.partitions.length }))),
-    gauge('kafka_topic_partition_current_offset', 'A partition\'s high watermark', perPartition((log) => log.highWatermark)),
-    gauge('kafka_topic_partition_oldest_offset', 'A partition\'s log start offset', perPartition((log) => log.logStartOffset)),
-    gauge('kafka_topic_partition_leader', 'The broker that leads a partition', perPartition(() => nodeId)),
-    gauge('kafka_topic_partition_replicas', 'A partition\'s replicas', perPartition(() => 1)),
-    gauge('kafka_topic_partition_in_sync_replica', 'A partition\'s in-sync replicas', perPartition(() => 1)),
-    gauge('kafka_topic_partition_under_replicated_partition', '1 where a partition has replicas out of sync', perPartition(() => 0)),
-    gauge('kafka_consumergroup_members', 'Members of a consumer group (classic and KIP-848)', members),
-    gauge('kafka_consumergroup_current_offset', 'A group\'s committed offset for a partition', committed),
-    gauge('kafka_consumergroup_current_offset_sum', 'A group\'s committed offsets over a topic\'s partitions, summed', committedSums),
-    gauge('kafka_consumergroup_lag', 'Records between a group\'s committed offset and the partition\'s high watermark', lag),
-    gauge('kafka_consumergroup_lag_sum', 'A group\'s lag over a topic\'s partitions, summed', lagSums),
-  ];
+}
+
+function* groupOffsets(topics: ReadonlyMap<string, TopicState>, groups: GroupCoordinator, value: (o: GroupOffset) => number): Generator<Sample> {
+  for (const o of committedOffsets(topics, groups)) yield { labels: labelSet({ consumergroup: o.group, topic: o.topic, partition: String(o.partition) }), value: value(o) };
+}
+
+function* groupSums(topics: ReadonlyMap<string, TopicState>, groups: GroupCoordinator, value: (o: GroupOffset) => number): Generator<Sample> {
+  const sums = new Map<string, { group: string; topic: string; sum: number }>();
+  for (const o of committedOffsets(topics, groups)) {
+    const key = `${o.group}\0${o.topic}`;
+    const entry = sums.get(key) ?? sums.set(key, { group: o.group, topic: o.topic, sum: 0 }).get(key)!;
+    entry.sum += value(o);
+  }
+  for (const { group, topic, sum } of sums.values()) yield { labels: labelSet({ consumergroup: group, topic }), value: sum };
 }
