@@ -5,11 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Admin } from '../../src/admin/admin.js';
+import { KafkaClient } from '../../src/admin/kafka-client.js';
 import { ErrorCode as E } from '../../src/protocol/errors.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { withBroker } from '../helpers/broker.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
+import { fullDisk } from '../storage/helpers.js';
 
 const METRICS = { metrics: { host: '127.0.0.1', port: 0 } } as const;
 
@@ -185,3 +187,22 @@ test('metrics: a broker whose metrics address is taken does not start, and lets 
     // the data dir's lock was released: a start without the taken address opens it
     await withBroker(async ({ dataDir }) => assert.equal(dataDir, dir), { dataDir: dir });
   }));
+
+test('metrics: an append the full disk refuses counts as a failed produce, not as records in', async () => {
+  const disk = fullDisk();
+  await withBroker(async ({ bootstrap, metricsUrl, broker }) => {
+    await broker.createTopic('t', 1, {});
+    const c = await KafkaClient.connectTo(bootstrap);
+    try {
+      const produce = async (value: string) => (await c.send(0, 9, produceBody('t', 0, [value]))).responses[0].partitionResponses[0].errorCode;
+      assert.equal(await produce('stored'), E.NONE);
+      disk.setFull(true);
+      assert.equal(await produce('refused'), E.KAFKA_STORAGE_ERROR);
+      disk.setFull(false);
+      const m = await scrape(metricsUrl!);
+      assert.deepEqual(['messagesin', 'totalproducerequests', 'failedproducerequests'].map((name) => m.value(`kafka_server_brokertopicmetrics_${name}_total{topic="t"}`)), [1, 2, 1]);
+    } finally {
+      c.close();
+    }
+  }, { ...METRICS, fileSystem: disk.fs });
+});
