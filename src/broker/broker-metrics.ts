@@ -35,7 +35,8 @@ class RequestCounters {
 export class BrokerMetrics {
   readonly allTopics = new TopicCounters();
   private readonly topics = new Map<string, TopicCounters>();
-  private readonly requests = new Map<number, RequestCounters>();
+  /** By API key. */
+  private readonly requests: (RequestCounters | undefined)[] = [];
   private readonly accepted = new Map<string, number>();
   private readonly authentications = new Map<string, { succeeded: number; failed: number }>();
   private readonly syncs = new Map<SyncKind, LatencyHistogram>();
@@ -56,11 +57,11 @@ export class BrokerMetrics {
     this.topics.delete(name);
   }
 
-  /** A request answered (or, without an answer, handled) `seconds` after its frame was taken up. */
-  requestServed(apiKey: number, version: number, seconds: number): void {
+  /** A request answered (or, without an answer, handled) now, its frame taken up at `startedMs` (performance.now()). */
+  requestServed(apiKey: number, version: number, startedMs: number): void {
     const r = this.request(apiKey);
     r.byVersion[version] = (r.byVersion[version] ?? 0) + 1;
-    r.times.observe(seconds);
+    r.times.observe((performance.now() - startedMs) / 1000);
   }
 
   /** A request's answer held its client back `ms` (a quota). */
@@ -88,8 +89,8 @@ export class BrokerMetrics {
   }
 
   private request(apiKey: number): RequestCounters {
-    let r = this.requests.get(apiKey);
-    if (!r) this.requests.set(apiKey, (r = new RequestCounters()));
+    let r = this.requests[apiKey];
+    if (!r) this.requests[apiKey] = r = new RequestCounters();
     return r;
   }
 
@@ -101,7 +102,7 @@ export class BrokerMetrics {
       type: 'counter',
       samples: [{ labels: '', value: value(this.allTopics) }, ...topicLabels.map(([labels, c]) => ({ labels, value: value(c) }))],
     });
-    const requests = [...this.requests].sort(([a], [b]) => a - b).map(([apiKey, r]) => ({ request: API_SCHEMAS[apiKey]?.name ?? String(apiKey), r }));
+    const requests = this.requests.flatMap((r, apiKey) => (r === undefined ? [] : [{ request: API_SCHEMAS[apiKey]?.name ?? String(apiKey), r }]));
     const pairs = <T>(map: Map<string, T>, sample: (key: string, value: T) => Sample[]): Sample[] => [...map].flatMap(([k, v]) => sample(k, v));
     return [
       perTopic('Records appended', 'messagesin', (c) => c.messagesIn),

@@ -72,9 +72,8 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
     connection.throttle(throttleMs);
     broker.metrics.throttled(header.apiKey, throttleMs);
   }
-  const served = () => broker.metrics.requestServed(header.apiKey, version, (performance.now() - started) / 1000);
   if (response === null) {
-    served();
+    broker.metrics.requestServed(header.apiKey, version, started);
     return null;
   }
   const w = new Writer(512);
@@ -87,7 +86,7 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
     after.written?.();
     throw err;
   }
-  served();
+  broker.metrics.requestServed(header.apiKey, version, started);
   return { chunks: w.finish(), afterWritten: after.written };
 }
 
