@@ -89,6 +89,7 @@ test('metrics: records, bytes, partitions and refusals counted per topic and in 
       assert.equal(m.value('kafka_server_socket_server_metrics_connection_count{listener="PLAINTEXT"}'), 1);
       assert.equal(m.value('sluice_connections_accepted_total{listener="PLAINTEXT"}'), 1);
       assert.ok(m.value('process_resident_memory_bytes')! > 0);
+      assert.ok(m.value('sluice_event_loop_busy_seconds_total')! > 0 && m.value('sluice_event_loop_idle_seconds_total')! > 0);
 
       await admin.deleteTopic('orders');
       const after = await scrape(metricsUrl!);

@@ -70,6 +70,13 @@ test('Prometheus scrapes the broker: messages in, offsets, a kcat group\'s lag a
       const p99 = await prometheus.query('histogram_quantile(0.99, sum by (le) (sluice_request_duration_seconds_bucket{request="Produce"}))');
       assert.equal(p99.length, 1);
       assert.ok(p99[0]!.value > 0 && p99[0]!.value <= 10, `p99 of Produce ${p99[0]!.value} s lies within the buckets`);
+      // the event loop's busy share over the last seconds, from two counters, as a dashboard would chart it
+      const busy = 'rate(sluice_event_loop_busy_seconds_total[10s])';
+      const share = await poll('two scrapes of the event loop\'s time', async () => {
+        const [v] = await prometheus.query(`${busy} / (${busy} + rate(sluice_event_loop_idle_seconds_total[10s]))`);
+        return v !== undefined && Number.isFinite(v.value) ? v.value : undefined;
+      }, 30_000);
+      assert.ok(share > 0 && share < 1, `event loop busy ${share} of the time`);
       // the process's own metrics come with the broker's
       const rss = await prometheus.query('process_resident_memory_bytes{job="sluice"}');
       assert.equal(rss.length, 1);
