@@ -51,7 +51,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     host,
     port,
     dataDir,
-    metricsUrl: metrics && `http://${metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host}:${metrics.port}/metrics`,
+    metricsUrl: metrics && `${broker.config.metrics?.tls ? 'https' : 'http'}://${metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host}:${metrics.port}/metrics`,
     broker,
     async close() {
       await broker.close();

@@ -34,6 +34,7 @@ import { exposition, METRICS_CONTENT_TYPE, type MetricFamily } from './metrics-e
 import { stateFamilies } from './state-metrics.js';
 import { serveHttp, type HttpEndpoint } from '../io/http-endpoint.js';
 import { ProcessMetrics } from '../io/process-metrics.js';
+import { basicAuthorizer } from './metrics-access.js';
 import { advertisedOf, listenerTlsSettings, listenersRefusal, securityProtocol, usesSasl, usesTls, type Listener, type ListenerConfig } from './listeners.js';
 
 export interface BrokerConfig {
@@ -106,11 +107,21 @@ export interface BrokerConfig {
   maxConnectionsPerIp: number;
   /** Addresses with limits of their own (Kafka's max.connections.per.ip.overrides). */
   maxConnectionsPerIpOverrides: Readonly<Record<string, number>>;
+  /** Where an HTTP endpoint serves the broker's metrics to Prometheus, and what it asks of scrapers; null for none. */
+  metrics: MetricsEndpointConfig | null;
+}
+
+export interface MetricsEndpointConfig {
+  /** Where it listens (port 0: any free one); it serves GET /metrics. */
+  host: string;
+  port: number;
+  /** Speak HTTPS with the broker's TLS certificate (`tls`), and its renewals. */
+  tls?: boolean;
   /**
-   * Where an HTTP endpoint serves the broker's metrics to Prometheus (GET /metrics; port 0: any free one), or null for
-   * none. It asks for no authentication, as Kafka's JMX exporter does not: keep it on an address only monitoring reaches.
+   * Scrapers must give one of these users' passwords (HTTP Basic, Prometheus' `basic_auth`). Without them the endpoint
+   * asks for nothing, as Kafka's JMX exporter does not by default: keep it on an address only monitoring reaches.
    */
-  metrics: { host: string; port: number } | null;
+  users?: Readonly<Record<string, string>>;
 }
 
 export interface AclsConfig extends AuthorizerConfig {
@@ -321,7 +332,7 @@ export class Broker {
         listener.advertised = advertisedOf(l, listener.port);
         broker.bound.push(listener);
       }
-      if (full.metrics !== null) broker.metricsEndpoint = await broker.serveMetrics(full.metrics);
+      if (full.metrics !== null) broker.metricsEndpoint = await broker.serveMetrics(full.metrics, tlsKeys.shared);
     } catch (err) {
       for (const server of broker.servers) server.close();
       broker.throttling.close();
@@ -335,7 +346,7 @@ export class Broker {
       logger.warn({ listeners: anonymous.map((l) => l.name) }, 'ACLs are on, but clients cannot say who they are (no SASL, no TLS client certificates): every client is User:ANONYMOUS');
     }
     if (full.sasl !== null && !listeners.some((l) => usesSasl(l.securityProtocol))) logger.warn('SASL is configured, but no listener asks for SASL');
-    if (full.tls !== null && !listeners.some((l) => usesTls(l.securityProtocol))) logger.warn('a TLS certificate is configured, but no listener speaks TLS');
+    if (full.tls !== null && !listeners.some((l) => usesTls(l.securityProtocol)) && !full.metrics?.tls) logger.warn('a TLS certificate is configured, but no listener speaks TLS');
     for (const keys of allKeys(tlsKeys)) keys.watch(full.tlsFileCheckMs);
     const [first, ...more] = broker.bound;
     const others = more.length === 0 ? undefined : more.map((l) => `${l.name} ${l.securityProtocol} port ${l.port}`);
@@ -348,9 +359,19 @@ export class Broker {
     return this.metricsEndpoint && { host: this.metricsEndpoint.host, port: this.metricsEndpoint.port };
   }
 
-  private serveMetrics({ host, port }: { host: string; port: number }): Promise<HttpEndpoint> {
+  private serveMetrics({ host, port, tls, users }: MetricsEndpointConfig, keys: TlsKeys | null): Promise<HttpEndpoint> {
+    if (tls && keys === null) throw new Error('the metrics endpoint is to speak TLS, but the broker has no TLS certificate');
+    if (users !== undefined && Object.keys(users).length === 0) throw new Error('the metrics endpoint is to ask for a password, but names no user');
     const routes = new Map([['/metrics', () => ({ contentType: METRICS_CONTENT_TYPE, body: this.metricsText() })]]);
-    return serveHttp(host, port, routes, (err, path) => this.logger.error({ err, path }, 'metrics endpoint: answering a scrape failed'));
+    const access = { tls: tls ? keys!.context : null, authorized: users === undefined ? null : basicAuthorizer(users), realm: 'Sluice metrics' };
+    return serveHttp(
+      host,
+      port,
+      routes,
+      (err, path) => this.logger.error({ err, path }, 'metrics endpoint: answering a scrape failed'),
+      access,
+      (remote, err) => this.logger.info({ remote, reason: err.message.trim() }, 'metrics endpoint: closing connection: TLS handshake failed'),
+    );
   }
 
   /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_BROKER_CONFIG, type BrokerConfig } from '../broker/broker.js';
+import { DEFAULT_BROKER_CONFIG, type BrokerConfig, type MetricsEndpointConfig } from '../broker/broker.js';
 import type { TlsFiles, TlsSettings } from '../io/tcp.js';
 import { SASL_MECHANISMS, type SaslMechanism } from '../broker/sasl-credentials.js';
 import { OAuthBearerValidator, type OAuthBearerConfig } from '../broker/oauth-bearer.js';
@@ -49,15 +49,16 @@ function bool(name: string, raw: string): boolean {
   throw new UsageError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
-function saslUsersFile(path: string): Record<string, string> {
+/** A JSON file of user names and their passwords, `{"name": "password", ...}`. */
+function usersFile(flag: string, path: string): Record<string, string> {
   let users: unknown;
   try {
     users = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new UsageError(`sasl-users: cannot read ${path}: ${(err as Error).message}`);
+    throw new UsageError(`${flag}: cannot read ${path}: ${(err as Error).message}`);
   }
   if (typeof users !== 'object' || users === null || Array.isArray(users) || Object.values(users).some((p) => typeof p !== 'string')) {
-    throw new UsageError(`sasl-users: ${path} must hold a JSON object of user names and their passwords`);
+    throw new UsageError(`${flag}: ${path} must hold a JSON object of user names and their passwords`);
   }
   return users as Record<string, string>;
 }
@@ -101,6 +102,9 @@ function connectionOverrides(text: string): Record<string, number> {
   }
 }
 
+/** The metrics endpoint's settings so far; its address comes from --metrics-address, which the start checks was given. */
+const metricsOf = (c: Partial<BrokerConfig>): MetricsEndpointConfig => c.metrics ?? { host: '', port: -1 };
+
 /** `host:port`, an IPv6 host in brackets. */
 function hostAndPort(flag: string, text: string): { host: string; port: number } {
   const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]/]+):(\d+)$/.exec(text.trim());
@@ -143,8 +147,18 @@ export const START_SETTINGS: readonly Setting[] = [
   { flag: 'auto-create-topics', help: 'create unknown topics on first use (default true)', apply: (c, v) => (c.autoCreateTopics = bool('auto-create-topics', v)) },
   {
     flag: 'metrics-address',
-    help: 'host:port of an HTTP endpoint serving the broker\'s metrics to Prometheus at /metrics, e.g. 127.0.0.1:9404 (default: none; port 0 picks a free one). It asks for no authentication: keep it where only monitoring reaches',
-    apply: (c, v) => (c.metrics = hostAndPort('metrics-address', v)),
+    help: 'host:port of an HTTP endpoint serving the broker\'s metrics to Prometheus at /metrics, e.g. 127.0.0.1:9404 (default: none; port 0 picks a free one). Without --metrics-users it asks for no password: keep it where only monitoring reaches',
+    apply: (c, v) => (c.metrics = { ...c.metrics, ...hostAndPort('metrics-address', v) }),
+  },
+  {
+    flag: 'metrics-tls',
+    help: 'whether the metrics endpoint speaks HTTPS, with --tls-cert and its renewals (default false)',
+    apply: (c, v) => (c.metrics = { ...metricsOf(c), tls: bool('metrics-tls', v) }),
+  },
+  {
+    flag: 'metrics-users',
+    help: 'a JSON file of the users who may scrape the metrics and their passwords, {"name": "password", ...} (HTTP Basic, Prometheus\' basic_auth)',
+    apply: (c, v) => (c.metrics = { ...metricsOf(c), users: usersFile('metrics-users', v) }),
   },
   { flag: 'delete-topic-enable', help: 'whether topics may be deleted (default true; false: DeleteTopics is refused with TOPIC_DELETION_DISABLED, Kafka\'s delete.topic.enable)', apply: (c, v) => (c.deleteTopicEnable = bool('delete-topic-enable', v)) },
   { flag: 'default-partitions', help: 'partitions of auto-created topics (default 1)', apply: (c, v) => (c.defaultPartitions = int('default-partitions', v, 1, 100_000)) },
@@ -174,7 +188,7 @@ export const START_SETTINGS: readonly Setting[] = [
   {
     flag: 'sasl-users',
     help: 'a JSON file of SASL users and their passwords, {"name": "password", ...}: clients must then authenticate (SASL_PLAINTEXT, or SASL_SSL with --tls-cert; the passwords are kept only as SCRAM credentials)',
-    apply: (c, v) => (c.sasl = { ...c.sasl, users: saslUsersFile(v) }),
+    apply: (c, v) => (c.sasl = { ...c.sasl, users: usersFile('sasl-users', v) }),
   },
   {
     flag: 'sasl-mechanisms',
@@ -352,5 +366,7 @@ export function resolveStartConfig(flags: Record<string, string | string[] | boo
   }
   if (config.tls?.crl !== undefined && config.tls.ca === undefined) throw new UsageError('--tls-crl needs --tls-ca, the CA whose certificates it lists');
   if (config.tls?.clientAuth === 'required' && config.tls.ca === undefined) throw new UsageError('--tls-client-auth required needs --tls-ca, the CA that signs clients\' certificates');
+  if (config.metrics !== null && config.metrics.port < 0) throw new UsageError('--metrics-tls and --metrics-users need --metrics-address');
+  if (config.metrics?.tls && config.tls === null) throw new UsageError('--metrics-tls true needs --tls-cert and --tls-key, the certificate it serves');
   return config;
 }

@@ -1,5 +1,7 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { TlsContext } from './tcp.js';
 
 /** What a GET of one path answers: its body written a piece at a time, as the pieces are made. */
 export interface HttpAnswer {
@@ -14,17 +16,40 @@ export interface HttpEndpoint {
   close(): Promise<void>;
 }
 
+/** What an endpoint asks of its clients, beyond HTTP. */
+export interface HttpAccess {
+  /** Speak HTTPS with this context: each connection takes the one current when it is accepted (a renewed certificate). */
+  tls: TlsContext | null;
+  /** Whether a request's Authorization header lets it in; a request it refuses gets 401 and a Basic challenge. */
+  authorized: ((authorization: string | undefined) => boolean) | null;
+  /** The realm the Basic challenge names. */
+  realm: string;
+}
+
+const OPEN: HttpAccess = { tls: null, authorized: null, realm: '' };
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /**
  * Listens on host:port (port 0: any free one) and answers a GET of a path in `routes` with what its function gives;
- * any other path 404, any other method 405. A route that fails before its first piece answers 500, and after it
- * ends the connection mid-answer, so that the client sees a failed request, not a short one; either is reported to
- * `onError`, which is all it affects.
+ * any other path 404, any other method 405, over TLS and behind a password where `access` asks. A route that fails
+ * before its first piece answers 500, and after it ends the connection mid-answer, so that the client sees a failed
+ * request, not a short one; either is reported to `onError`, which is all it affects. A failed TLS handshake goes
+ * to `onTlsError`.
  */
-export function serveHttp(host: string, port: number, routes: ReadonlyMap<string, () => HttpAnswer>, onError: (err: unknown, path: string) => void): Promise<HttpEndpoint> {
-  const server: Server = createServer((req, res) => {
+export function serveHttp(
+  host: string,
+  port: number,
+  routes: ReadonlyMap<string, () => HttpAnswer>,
+  onError: (err: unknown, path: string) => void,
+  access: HttpAccess = OPEN,
+  onTlsError: (remote: string, err: Error) => void = () => undefined,
+): Promise<HttpEndpoint> {
+  const http = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const route = routes.get(path);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if (access.authorized !== null && !access.authorized(req.headers.authorization)) {
+      res.writeHead(401, { 'www-authenticate': `Basic realm="${access.realm}", charset="UTF-8"`, 'content-type': 'text/plain' }).end('a user and password are needed\n');
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('only GET is served\n');
     } else if (!route) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`no such path; try ${[...routes.keys()].join(', ')}\n`);
@@ -36,8 +61,28 @@ export function serveHttp(host: string, port: number, routes: ReadonlyMap<string
       });
     }
   });
-  // a scraper that keeps its connection open must not hold up a shutdown
-  server.keepAliveTimeout = 5_000;
+  http.keepAliveTimeout = 5_000;
+  // the TCP listener hands each connection to the HTTP server, through TLS where asked, so that each TLS connection
+  // takes the context current when it comes
+  const { tls } = access;
+  const open = new Set<Socket>();
+  const server = createTcpServer((raw) => {
+    open.add(raw);
+    raw.once('close', () => open.delete(raw));
+    if (tls === null) {
+      http.emit('connection', raw);
+      return;
+    }
+    const remote = `${raw.remoteAddress}:${raw.remotePort}`;
+    const secure = new TLSSocket(raw, { isServer: true, secureContext: tls.secureContext });
+    // a client that connects and never finishes its handshake does not keep its connection
+    secure.setTimeout(HANDSHAKE_TIMEOUT_MS, () => secure.destroy(new Error(`no TLS handshake in ${HANDSHAKE_TIMEOUT_MS} ms`)));
+    secure.once('error', (err) => onTlsError(remote, err));
+    secure.once('secure', () => {
+      secure.setTimeout(0);
+      http.emit('connection', secure);
+    });
+  });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -48,8 +93,9 @@ export function serveHttp(host: string, port: number, routes: ReadonlyMap<string
         port: address.port,
         close: () =>
           new Promise<void>((done) => {
+            // a scraper that keeps its connection open must not hold up a shutdown
             server.close(() => done());
-            server.closeAllConnections();
+            for (const socket of open) socket.destroy();
           }),
       });
     });

@@ -11,6 +11,7 @@ import { buildRecordBatch } from '../../src/protocol/records.js';
 import { withBroker } from '../helpers/broker.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
+import { TLS_FIXTURES_DIR, tlsFixture } from '../helpers/tls-fixtures.js';
 import { fullDisk } from '../storage/helpers.js';
 
 const METRICS = { metrics: { host: '127.0.0.1', port: 0 } } as const;
@@ -206,4 +207,34 @@ test('metrics: an append the full disk refuses counts as a failed produce, not a
       c.close();
     }
   }, { ...METRICS, fileSystem: disk.fs });
+});
+
+test('metrics over HTTPS with the broker\'s certificate and its renewal, behind HTTP Basic users', async () => {
+  const curl = (url: string, args: string[]) => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...args, url]);
+  const caFile = `${TLS_FIXTURES_DIR}/ca.pem`;
+  const rotatedFile = `${TLS_FIXTURES_DIR}/rotated-server.pem`;
+  await withBroker(async ({ metricsUrl, broker }) => {
+    assert.match(metricsUrl!, /^https:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const status = async (args: string[]) => (await curl(metricsUrl!, args)).stdout;
+    assert.equal(await status(['--cacert', caFile]), '401', 'no credentials');
+    assert.equal(await status(['--cacert', caFile, '-u', 'prometheus:wrong']), '401', 'a wrong password');
+    assert.equal(await status(['--cacert', caFile, '-u', 'nobody:scrape-secret']), '401', 'an unknown user');
+    assert.equal(await status(['--cacert', caFile, '-u', 'prometheus:scrape-secret']), '200');
+    const challenge = await run('curl', ['-s', '-D', '-', '-o', '/dev/null', '--cacert', caFile, metricsUrl!]);
+    assert.match(challenge.stdout, /^www-authenticate: Basic realm="Sluice metrics", charset="UTF-8"\r$/m);
+    const page = await run('curl', ['-s', '--cacert', caFile, '-u', 'prometheus:scrape-secret', metricsUrl!]);
+    assert.match(page.stdout, /^kafka_brokers 1$/m);
+    // plain HTTP is not served
+    assert.notEqual((await run('curl', ['-s', '-o', '/dev/null', metricsUrl!.replace('https:', 'http:')])).code, 0);
+    // a renewed certificate is served to the next scrape
+    await broker.reloadTls({ cert: tlsFixture('rotated-server.pem'), key: tlsFixture('rotated-server.key') });
+    assert.notEqual((await curl(metricsUrl!, ['--cacert', caFile, '-u', 'prometheus:scrape-secret'])).code, 0, 'the old CA no longer verifies it');
+    assert.equal(await status(['--cacert', rotatedFile, '-u', 'prometheus:scrape-secret']), '200');
+  }, {
+    tls: { cert: tlsFixture('server.pem'), key: tlsFixture('server.key'), clientAuth: 'none' },
+    metrics: { host: '127.0.0.1', port: 0, tls: true, users: { prometheus: 'scrape-secret', grafana: 'other' } },
+    listeners: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 0, securityProtocol: 'PLAINTEXT' }],
+  });
+  await assert.rejects(withBroker(async () => undefined, { metrics: { host: '127.0.0.1', port: 0, tls: true } }), /the metrics endpoint is to speak TLS, but the broker has no TLS certificate/);
+  await assert.rejects(withBroker(async () => undefined, { metrics: { host: '127.0.0.1', port: 0, users: {} } }), /names no user/);
 });

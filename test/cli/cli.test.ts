@@ -13,7 +13,7 @@ import { murmur2 } from '../../src/protocol/murmur2.js';
 import { buildRecordBatch } from '../../src/protocol/records.js';
 import { run } from '../helpers/run.js';
 import { withTempDir } from '../helpers/temp-dir.js';
-import { tlsFixture } from '../helpers/tls-fixtures.js';
+import { TLS_FIXTURES_DIR, tlsFixture } from '../helpers/tls-fixtures.js';
 import { processAlive, SLUICE_BIN, startCli, stopCli } from '../helpers/cli-broker.js';
 import { until } from '../helpers/until.js';
 
@@ -289,6 +289,14 @@ test('--metrics-address serves the metrics at /metrics, its port logged as the b
     assert.throws(() => resolveStartConfig({ 'metrics-address': '9404' }, {}), /metrics-address must be host:port, e\.g\. 127\.0\.0\.1:9404; got "9404"/);
     assert.deepEqual(resolveStartConfig({ 'metrics-address': '[::1]:9404' }, {}).metrics, { host: '::1', port: 9404 });
     assert.equal(resolveStartConfig({}, {}).metrics, null);
+    const usersFile = join(dir, 'metrics-users.json');
+    await writeFile(usersFile, JSON.stringify({ prometheus: 'scrape-secret' }));
+    const tls = { 'tls-cert': `${TLS_FIXTURES_DIR}/server.pem`, 'tls-key': `${TLS_FIXTURES_DIR}/server.key` };
+    assert.deepEqual(resolveStartConfig({ 'metrics-address': '127.0.0.1:9404', 'metrics-tls': 'true', 'metrics-users': usersFile, ...tls }, {}).metrics, { host: '127.0.0.1', port: 9404, tls: true, users: { prometheus: 'scrape-secret' } });
+    assert.deepEqual(resolveStartConfig({ 'metrics-address': '127.0.0.1:9404' }, { SLUICE_METRICS_USERS: usersFile }).metrics, { host: '127.0.0.1', port: 9404, users: { prometheus: 'scrape-secret' } });
+    assert.throws(() => resolveStartConfig({ 'metrics-users': usersFile }, {}), /--metrics-tls and --metrics-users need --metrics-address/);
+    assert.throws(() => resolveStartConfig({ 'metrics-address': '127.0.0.1:9404', 'metrics-tls': 'true' }, {}), /--metrics-tls true needs --tls-cert and --tls-key/);
+    assert.throws(() => resolveStartConfig({ 'metrics-address': '127.0.0.1:9404', 'metrics-users': join(dir, 'absent.json') }, {}), /metrics-users: cannot read/);
     const { child, bootstrap, output } = await startCli(['--data-dir', dir, '--metrics-address', '127.0.0.1:0']);
     try {
       const started = output().split('\n').map((l) => JSON.parse(l || '{}')).find((l) => l.msg === 'broker started');

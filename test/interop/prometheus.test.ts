@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
 import { poll } from '../helpers/processes.js';
 import { run } from '../helpers/run.js';
+import { TLS_FIXTURES_DIR, tlsFixture } from '../helpers/tls-fixtures.js';
 import { withPrometheus, type Prometheus } from './prometheus.js';
 
 async function kcat(args: string[], input?: string): Promise<string> {
@@ -42,9 +43,9 @@ test('Prometheus scrapes the broker: messages in, offsets, a kcat group\'s lag a
     assert.equal(read.split('\n').filter((l) => l !== '').length, 500);
     await kcat(['-b', bootstrap, '-P', '-t', 'payments', '-p', '1', '-X', 'acks=all'], lines(40, 'c'));
     const target = new URL(metricsUrl!).host;
-    await withPrometheus(target, async (prometheus) => {
+    await withPrometheus([{ job: 'sluice', target }], async (prometheus) => {
       await settled(prometheus, 'up{job="sluice"}', [{ labels: { __name__: 'up', instance: target, job: 'sluice' }, value: 1 }]);
-      assert.deepEqual(await prometheus.target(), { health: 'up', lastError: '' });
+      assert.deepEqual(await prometheus.target('sluice'), { health: 'up', lastError: '' });
       const series = (labels: Record<string, string>, value: number) => ({ labels: { instance: target, job: 'sluice', ...labels }, value });
       await settled(prometheus, 'kafka_server_brokertopicmetrics_messagesin_total{topic="payments"}', [
         series({ __name__: 'kafka_server_brokertopicmetrics_messagesin_total', topic: 'payments' }, 540),
@@ -83,4 +84,26 @@ test('Prometheus scrapes the broker: messages in, offsets, a kcat group\'s lag a
       assert.ok(rss[0]!.value > 10 * 1024 * 1024, `resident memory ${rss[0]!.value} bytes`);
     });
   }, { metrics: { host: '127.0.0.1', port: 0 } });
+});
+
+test('Prometheus scrapes over HTTPS with the broker\'s certificate and a user\'s password; a wrong password is refused', async () => {
+  await withBroker(async ({ metricsUrl }) => {
+    const target = new URL(metricsUrl!).host;
+    const https = { caFile: `${TLS_FIXTURES_DIR}/ca.pem` };
+    await withPrometheus([
+      { job: 'allowed', target, https, basicAuth: { username: 'prometheus', password: 'scrape-secret' } },
+      { job: 'refused', target, https, basicAuth: { username: 'prometheus', password: 'guess' } },
+    ], async (prometheus) => {
+      await settled(prometheus, 'up', [
+        { labels: { __name__: 'up', instance: target, job: 'allowed' }, value: 1 },
+        { labels: { __name__: 'up', instance: target, job: 'refused' }, value: 0 },
+      ]);
+      assert.deepEqual(await prometheus.target('refused'), { health: 'down', lastError: 'server returned HTTP status 401 Unauthorized' });
+      await settled(prometheus, 'kafka_brokers', [{ labels: { __name__: 'kafka_brokers', instance: target, job: 'allowed' }, value: 1 }]);
+    });
+  }, {
+    tls: { cert: tlsFixture('server.pem'), key: tlsFixture('server.key'), clientAuth: 'none' },
+    listeners: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 0, securityProtocol: 'PLAINTEXT' }],
+    metrics: { host: '127.0.0.1', port: 0, tls: true, users: { prometheus: 'scrape-secret' } },
+  });
 });

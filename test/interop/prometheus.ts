@@ -9,15 +9,23 @@ import { withTempDir } from '../helpers/temp-dir.js';
 export interface Prometheus {
   /** An instant query's vector: each series' labels and value, in the order Prometheus gives them. */
   query(promql: string): Promise<{ labels: Record<string, string>; value: number }[]>;
-  /** The scrape target's state, as Prometheus' targets API reports it (`health`, `lastError`). */
-  target(): Promise<{ health: string; lastError: string }>;
+  /** A job's scrape target's state, as Prometheus' targets API reports it (`health`, `lastError`). */
+  target(job: string): Promise<{ health: string; lastError: string }>;
+}
+
+/** One scrape job: its name, the broker's host:port, and how it reaches the endpoint (HTTPS trusting a CA file, a user). */
+export interface ScrapeJob {
+  job: string;
+  target: string;
+  https?: { caFile: string };
+  basicAuth?: { username: string; password: string };
 }
 
 /** How long one request to Prometheus may take, so that a server that never answers fails a poll instead of hanging it. */
 const REQUEST_TIMEOUT_MS = 5_000;
 
-/** Runs `fn` with a Prometheus scraping `target` (host:port, path /metrics) every second, then stops it. */
-export async function withPrometheus<T>(target: string, fn: (p: Prometheus) => Promise<T>): Promise<T> {
+/** Runs `fn` with a Prometheus scraping each job's /metrics every second, then stops it. */
+export async function withPrometheus<T>(jobs: ScrapeJob[], fn: (p: Prometheus) => Promise<T>): Promise<T> {
   return withTempDir(async (dir) => {
     const port = await freePort();
     const config = join(dir, 'prometheus.yml');
@@ -26,9 +34,13 @@ export async function withPrometheus<T>(target: string, fn: (p: Prometheus) => P
       '  scrape_interval: 1s',
       '  scrape_timeout: 1s',
       'scrape_configs:',
-      '  - job_name: sluice',
-      '    static_configs:',
-      `      - targets: ['${target}']`,
+      ...jobs.flatMap(({ job, target, https, basicAuth }) => [
+        `  - job_name: ${job}`,
+        ...(https ? ['    scheme: https', '    tls_config:', `      ca_file: ${https.caFile}`] : []),
+        ...(basicAuth ? ['    basic_auth:', `      username: ${basicAuth.username}`, `      password: ${basicAuth.password}`] : []),
+        '    static_configs:',
+        `      - targets: ['${target}']`,
+      ]),
     ].join('\n') + '\n');
     const proc = startProcess('prometheus', [
       `--config.file=${config}`,
@@ -54,9 +66,9 @@ export async function withPrometheus<T>(target: string, fn: (p: Prometheus) => P
           const body = await api(`/api/v1/query?query=${encodeURIComponent(promql)}`);
           return body.data.result.map((r: { metric: Record<string, string>; value: [number, string] }) => ({ labels: r.metric, value: Number(r.value[1]) }));
         },
-        target: async () => {
+        target: async (job) => {
           const body = await api('/api/v1/targets');
-          const [t] = body.data.activeTargets;
+          const t = body.data.activeTargets.find((a: { labels: { job: string } }) => a.labels.job === job);
           return { health: t.health, lastError: t.lastError };
         },
       });
