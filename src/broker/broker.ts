@@ -382,7 +382,10 @@ export class Broker {
   private async *metricsText(): AsyncGenerator<string> {
     const connections = new Map(this.bound.map((l) => [l.name, 0]));
     for (const c of this.connections) connections.set(c.listener.name, (connections.get(c.listener.name) ?? 0) + 1);
-    const sources: Iterable<MetricFamily>[] = [this.metrics.families(), stateFamilies({ nodeId: this.config.nodeId, topics: this.logs.topics, groups: this.groups, connections })];
+    // a filesystem that cannot say its space leaves those two gauges out, not the page
+    const disk = await this.logs.fs.diskSpace(this.logs.dataDir).catch(() => null);
+    const state = { nodeId: this.config.nodeId, disk, storageErrors: this.storageErrors, topics: this.logs.topics, groups: this.groups, connections };
+    const sources: Iterable<MetricFamily>[] = [this.metrics.families(), stateFamilies(state)];
     for (const families of sources) {
       for (const family of families) {
         for (const piece of exposition(family)) {

@@ -2,10 +2,14 @@ import type { GroupCoordinator } from '../coordinator/group-coordinator.js';
 import type { TopicState } from '../storage/log-manager.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import { labelSet, type MetricFamily, type Sample } from './metrics-exposition.js';
+import type { StorageErrorLog } from './storage-error-log.js';
 
 /** What the state-derived families are read from. */
 export interface MetricsState {
   nodeId: number;
+  /** The data directory's filesystem, as statfs gives it when scraped; null when it could not say. */
+  disk: { totalBytes: number; usableBytes: number } | null;
+  storageErrors: StorageErrorLog;
   topics: ReadonlyMap<string, TopicState>;
   groups: GroupCoordinator;
   /** Connections served now, by listener name (every listener listed, with 0 where it has none). */
@@ -29,7 +33,11 @@ interface PartitionEntry {
  * alerts written for those work unchanged. A single broker leads every partition, all in sync. A family of every
  * partition or group offset makes its samples as they are written.
  */
-export function* stateFamilies({ nodeId, topics, groups, connections }: MetricsState): Generator<MetricFamily> {
+export function* stateFamilies({ nodeId, disk, storageErrors, topics, groups, connections }: MetricsState): Generator<MetricFamily> {
+  yield gauge('sluice_data_dir_size_bytes', 'Size of the data directory\'s filesystem', disk === null ? [] : [{ labels: '', value: disk.totalBytes }]);
+  yield gauge('sluice_data_dir_usable_bytes', 'Bytes the broker may still write on the data directory\'s filesystem', disk === null ? [] : [{ labels: '', value: disk.usableBytes }]);
+  yield { name: 'sluice_storage_errors_total', help: 'Appends and reads refused with KAFKA_STORAGE_ERROR (a full disk, an I/O error)', type: 'counter', samples: [{ labels: '', value: storageErrors.refusedTotal }] };
+  yield gauge('sluice_storage_failing', '1 from a storage error until an append is stored again', [{ labels: '', value: storageErrors.failing ? 1 : 0 }]);
   const partitions: PartitionEntry[] = [];
   for (const t of topics.values()) t.partitions.forEach((log, index) => partitions.push({ topic: t.name, index, log, labels: null }));
   function* perPartition(value: (log: PartitionLog) => number): Generator<Sample> {

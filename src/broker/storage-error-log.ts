@@ -18,6 +18,8 @@ export class StorageErrorLog {
   private refusedSinceLine = 0;
   private refusedInAll = 0;
   private readonly partitionsSinceLine = new Set<string>();
+  /** Requests refused with KAFKA_STORAGE_ERROR since the broker started, for the metrics. */
+  refusedTotal = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -29,6 +31,7 @@ export class StorageErrorLog {
     if (toErrorCode(err).errorCode !== ErrorCode.KAFKA_STORAGE_ERROR) return;
     const now = this.clock.now();
     this.refusedInAll++;
+    this.refusedTotal++;
     if (this.failingSince < 0) {
       this.failingSince = this.lastLineMs = now;
       this.logger.error({ err, partition }, `storage error: appends and reads that meet it are answered with KAFKA_STORAGE_ERROR; while it lasts, a count is logged every ${STORAGE_ERROR_LOG_INTERVAL_MS / 1000} s`);
@@ -44,6 +47,11 @@ export class StorageErrorLog {
     this.lastLineMs = now;
     this.refusedSinceLine = 0;
     this.partitionsSinceLine.clear();
+  }
+
+  /** Whether storage errors go on: one was met, and no append has been stored since. */
+  get failing(): boolean {
+    return this.failingSince >= 0;
   }
 
   /** An append was stored: if storage had been failing, says that it works again. */

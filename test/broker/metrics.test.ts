@@ -3,6 +3,7 @@
 // connections, syncs), what the state shows (offsets, sizes, a group's lag), a deleted topic's series gone, the HTTP
 // answers other than a scrape, and Prometheus' own linter over the whole page.
 import assert from 'node:assert/strict';
+import { statfs } from 'node:fs/promises';
 import { test } from 'node:test';
 import { Admin } from '../../src/admin/admin.js';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
@@ -36,10 +37,15 @@ const produceBody = (topic: string, partition: number, values: string[], acks = 
   topicData: [{ name: topic, partitionData: [{ index: partition, records: buildRecordBatch(values.map((v) => ({ value: Buffer.from(v) }))) }] }],
 });
 
+async function statfsOf(path: string): Promise<{ totalBytes: number; usableBytes: number }> {
+  const s = await statfs(path);
+  return { totalBytes: s.blocks * s.bsize, usableBytes: s.bavail * s.bsize };
+}
+
 const values = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 
 test('metrics: records, bytes, partitions and refusals counted per topic and in all; offsets, sizes and a group\'s lag; a deleted topic\'s series gone', async () => {
-  await withBroker(async ({ bootstrap, metricsUrl, broker }) => {
+  await withBroker(async ({ bootstrap, metricsUrl, broker, dataDir }) => {
     assert.equal(metricsUrl, `http://127.0.0.1:${broker.metricsAddress!.port}/metrics`);
     const admin = await Admin.connect(bootstrap);
     try {
@@ -91,6 +97,10 @@ test('metrics: records, bytes, partitions and refusals counted per topic and in 
       assert.equal(m.value('sluice_connections_accepted_total{listener="PLAINTEXT"}'), 1);
       assert.ok(m.value('process_resident_memory_bytes')! > 0);
       assert.ok(m.value('sluice_event_loop_busy_seconds_total')! > 0 && m.value('sluice_event_loop_idle_seconds_total')! > 0);
+      const { totalBytes, usableBytes } = await statfsOf(dataDir);
+      assert.equal(m.value('sluice_data_dir_size_bytes'), totalBytes);
+      assert.ok(Math.abs(m.value('sluice_data_dir_usable_bytes')! - usableBytes) < 64 * 1024 * 1024, 'usable bytes as statfs gives them, give or take what was written meanwhile');
+      assert.deepEqual([m.value('sluice_storage_errors_total'), m.value('sluice_storage_failing')], [0, 0]);
 
       await admin.deleteTopic('orders');
       const after = await scrape(metricsUrl!);
@@ -190,7 +200,7 @@ test('metrics: a broker whose metrics address is taken does not start, and lets 
     await withBroker(async ({ dataDir }) => assert.equal(dataDir, dir), { dataDir: dir });
   }));
 
-test('metrics: an append the full disk refuses counts as a failed produce, not as records in', async () => {
+test('metrics: an append the full disk refuses counts as a failed produce and a storage error, not as records in; storage failing until an append is stored', async () => {
   const disk = fullDisk();
   await withBroker(async ({ bootstrap, metricsUrl, broker }) => {
     await broker.createTopic('t', 1, {});
@@ -200,9 +210,13 @@ test('metrics: an append the full disk refuses counts as a failed produce, not a
       assert.equal(await produce('stored'), E.NONE);
       disk.setFull(true);
       assert.equal(await produce('refused'), E.KAFKA_STORAGE_ERROR);
+      const failing = await scrape(metricsUrl!);
+      assert.deepEqual([failing.value('sluice_storage_errors_total'), failing.value('sluice_storage_failing')], [1, 1]);
       disk.setFull(false);
+      assert.equal(await produce('stored again'), E.NONE);
       const m = await scrape(metricsUrl!);
-      assert.deepEqual(['messagesin', 'totalproducerequests', 'failedproducerequests'].map((name) => m.value(`kafka_server_brokertopicmetrics_${name}_total{topic="t"}`)), [1, 2, 1]);
+      assert.deepEqual(['messagesin', 'totalproducerequests', 'failedproducerequests'].map((name) => m.value(`kafka_server_brokertopicmetrics_${name}_total{topic="t"}`)), [2, 3, 1]);
+      assert.deepEqual([m.value('sluice_storage_errors_total'), m.value('sluice_storage_failing')], [1, 0]);
     } finally {
       c.close();
     }
