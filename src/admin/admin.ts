@@ -1,4 +1,4 @@
-import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { ErrorCode, KafkaError, errorName } from '../protocol/errors.js';
 import { decodeConsumerProtocolAssignment } from '../protocol/messages.generated.js';
 import { Reader } from '../protocol/reader.js';
 import { buildRecordBatch, decodeRecordBatches, type KafkaRecord, type NewRecord } from '../protocol/records.js';
@@ -97,15 +97,9 @@ function decodeAssignment(data: Buffer): { topic: string; partition: number }[] 
   return a.assignedPartitions.flatMap((t) => t.partitions.map((partition) => ({ topic: t.topic, partition })));
 }
 
-const ERROR_NAMES = new Map<number, string>([
-  ...Object.entries(ErrorCode).map(([n, c]) => [c, n] as [number, string]),
-  [68, 'NON_EMPTY_GROUP'],
-  [69, 'GROUP_ID_NOT_FOUND'],
-]);
-
 function check(errorCode: number, errorMessage: string | null | undefined, what: string): void {
   if (errorCode !== 0) {
-    const name = ERROR_NAMES.get(errorCode) ?? `error ${errorCode}`;
+    const name = errorName(errorCode);
     throw new KafkaError(errorCode, `${what}: ${name}${errorMessage ? ` (${errorMessage})` : ''}`);
   }
 }

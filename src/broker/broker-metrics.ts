@@ -1,3 +1,4 @@
+import { errorName } from '../protocol/errors.js';
 import { API_SCHEMAS } from '../protocol/messages.generated.js';
 import type { SyncKind } from '../storage/group-commit.js';
 import { LatencyHistogram } from './latency-histogram.js';
@@ -22,6 +23,8 @@ export class TopicCounters {
 /** One API's requests: how many of each version, their times, and their throttles. */
 class RequestCounters {
   readonly byVersion: number[] = [];
+  /** Error codes its answers carried (NONE included), by code. */
+  readonly errors = new Map<number, number>();
   readonly times = new LatencyHistogram();
   throttled = 0;
   throttleSeconds = 0;
@@ -62,6 +65,33 @@ export class BrokerMetrics {
     const r = this.request(apiKey);
     r.byVersion[version] = (r.byVersion[version] ?? 0) + 1;
     r.times.observe((performance.now() - startedMs) / 1000);
+  }
+
+  /** `n` of a request's answers' error codes were `code` (NONE included, as Kafka counts them). */
+  errorsAnswered(apiKey: number, code: number, n = 1): void {
+    if (n === 0) return;
+    const { errors } = this.request(apiKey);
+    errors.set(code, (errors.get(code) ?? 0) + n);
+  }
+
+  /**
+   * Counts every error code an answer carries, at any depth (a topic's, a partition's, the answer's own). Produce and
+   * Fetch answers, whose partitions may be thousands, are counted by their handlers as they fill them in instead.
+   */
+  answered(apiKey: number, response: object): void {
+    const counts = this.request(apiKey).errors;
+    const walk = (value: unknown): void => {
+      if (Array.isArray(value)) {
+        for (const v of value) walk(v);
+      } else if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array)) {
+        for (const key in value) {
+          const v = (value as Record<string, unknown>)[key];
+          if (key === 'errorCode' && typeof v === 'number') counts.set(v, (counts.get(v) ?? 0) + 1);
+          else if (typeof v === 'object') walk(v);
+        }
+      }
+    };
+    walk(response);
   }
 
   /** A request's answer held its client back `ms` (a quota). */
@@ -117,6 +147,12 @@ export class BrokerMetrics {
         help: 'Requests handled, by API and version (Kafka\'s RequestMetrics RequestsPerSec)',
         type: 'counter',
         samples: requests.flatMap(({ request, r }) => r.byVersion.flatMap((n, version) => (n === undefined ? [] : [{ labels: labelSet({ request, version: String(version) }), value: n }]))),
+      },
+      {
+        name: 'kafka_network_requestmetrics_errors_total',
+        help: 'Error codes in answers, by API and error, NONE included (Kafka\'s RequestMetrics ErrorsPerSec)',
+        type: 'counter',
+        samples: requests.flatMap(({ request, r }) => [...r.errors].map(([code, n]) => ({ labels: labelSet({ request, error: errorName(code) }), value: n }))),
       },
       {
         name: 'sluice_request_duration_seconds',

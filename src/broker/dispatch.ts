@@ -9,6 +9,7 @@ import { supportedApiKeys } from './handlers/18-api-versions.js';
 import { saslStep } from './sasl-exchanges.js';
 
 const PRODUCE_KEY = 0;
+const FETCH_KEY = 1;
 const API_VERSIONS_KEY = 18;
 const SASL_HANDSHAKE_KEY = 17;
 const SASL_AUTHENTICATE_KEY = 36;
@@ -87,6 +88,7 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
     throw err;
   }
   broker.metrics.requestServed(header.apiKey, version, started);
+  if (header.apiKey !== PRODUCE_KEY && header.apiKey !== FETCH_KEY) broker.metrics.answered(header.apiKey, response);
   return { chunks: w.finish(), afterWritten: after.written };
 }
 

@@ -77,7 +77,20 @@ export const ErrorCode = {
   UNKNOWN_TOPIC_ID: 100,
   INCONSISTENT_TOPIC_ID: 103,
   FETCH_SESSION_TOPIC_ID_ERROR: 106,
+  INCONSISTENT_GROUP_PROTOCOL: 23,
+  NON_EMPTY_GROUP: 68,
+  MEMBER_ID_REQUIRED: 79,
+  GROUP_MAX_SIZE_REACHED: 81,
+  FENCED_INSTANCE_ID: 82,
+  GROUP_SUBSCRIBED_TO_TOPIC: 86,
 } as const;
+
+const ERROR_NAMES = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]));
+
+/** Kafka's name of an error code (NONE for 0), or `ERROR_<code>` for one this table lacks. */
+export function errorName(code: number): string {
+  return ERROR_NAMES.get(code) ?? `ERROR_${code}`;
+}
 
 /** An error that maps to one Kafka error code; handlers turn it into a per-partition or per-request answer. */
 export class KafkaError extends Error {

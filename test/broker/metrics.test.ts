@@ -78,6 +78,12 @@ test('metrics: records, bytes, partitions and refusals counted per topic and in 
       assert.equal(m.series.filter((s) => s.includes('"ghost"')).length, 0);
       assert.equal(m.value('kafka_network_requestmetrics_requests_total{request="Produce",version="9"}'), 4);
       assert.equal(m.value('sluice_request_duration_seconds_count{request="Produce"}'), 4);
+      // error codes in answers, NONE included: each partition's, and a fetch's own
+      const errors = (request: string) => Object.fromEntries(m.series.filter((s) => s.startsWith(`kafka_network_requestmetrics_errors_total{request="${request}",`)).map((s) => [/error="(\w+)"/.exec(s)![1], m.value(s)]));
+      assert.deepEqual(errors('Produce'), { NONE: 3, UNKNOWN_TOPIC_OR_PARTITION: 2 });
+      assert.deepEqual(errors('Fetch'), { NONE: 5, UNKNOWN_TOPIC_OR_PARTITION: 1 });
+      assert.deepEqual(errors('OffsetCommit'), { NONE: 3 });
+      assert.deepEqual(errors('CreateTopics'), { NONE: 1 });
       assert.equal(m.value('sluice_request_duration_seconds_bucket{request="Produce",le="+Inf"}'), 4);
       const buckets = m.series.filter((s) => s.startsWith('sluice_request_duration_seconds_bucket{request="Produce"')).map((s) => m.value(s)!);
       assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b), 'buckets are cumulative');

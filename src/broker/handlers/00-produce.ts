@@ -40,6 +40,8 @@ import { toErrorCode } from './errors.js';
 import { AclOperation, ResourceType } from '../../protocol/acl.js';
 import { mayCreateTopic, notAuthorized } from './acls.js';
 
+const PRODUCE_KEY = 0;
+
 /**
  * Refusals that carry no log start offset (-1), as in Kafka; every other refusal by a partition's own checks
  * (sequence, epoch, transaction, record validation) carries it: an idempotent producer told UNKNOWN_PRODUCER_ID
@@ -109,6 +111,18 @@ function refused(broker: Broker, topic: string, counters: TopicCounters | null, 
   if (err instanceof InvalidRecordError) out.recordErrors = [{ batchIndex: err.index, batchIndexErrorMessage: err.message }];
   if (out.errorCode === ErrorCode.UNKNOWN_SERVER_ERROR) broker.logger.error({ partition, err }, 'produce failed');
   else broker.logger.debug({ partition, err: out.errorMessage }, 'produce rejected');
+}
+
+/** The answer's error codes, for the metrics: each partition's, NONE counted at once. */
+function countAnswered(broker: Broker, responses: ProduceResponseTopicProduceResponse[]): void {
+  let ok = 0;
+  for (const t of responses) {
+    for (const p of t.partitionResponses) {
+      if (p.errorCode === ErrorCode.NONE) ok++;
+      else broker.metrics.errorsAnswered(PRODUCE_KEY, p.errorCode);
+    }
+  }
+  broker.metrics.errorsAnswered(PRODUCE_KEY, ErrorCode.NONE, ok);
 }
 
 export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
@@ -185,7 +199,10 @@ export const produce: ApiHandler<ProduceRequest, ProduceResponse> = {
     // has no answer, as soon as its appends are under way, muting the connection before it can send more
     if (acks === 0) connection.throttle(broker.throttling.recordProduce(connection, requestBytes));
     await Promise.all(waits);
-    if (acks !== 0) return { responses, throttleTimeMs: broker.throttling.recordProduce(connection, requestBytes) };
+    if (acks !== 0) {
+      countAnswered(broker, responses);
+      return { responses, throttleTimeMs: broker.throttling.recordProduce(connection, requestBytes) };
+    }
     const failed = responses.flatMap((t) => t.partitionResponses.filter((p) => p.errorCode !== ErrorCode.NONE).map((p) => `${t.name}-${p.index}: ${p.errorMessage ?? p.errorCode}`));
     if (failed.length > 0) {
       broker.logger.info({ remote: connection.remote, clientId: connection.clientId, failed }, 'closing connection: an acks=0 produce failed, and it has no response to say so');

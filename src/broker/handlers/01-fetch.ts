@@ -36,6 +36,7 @@ import type { StorageErrorLog } from '../storage-error-log.js';
 import type { TopicCounters } from '../broker-metrics.js';
 
 const EMPTY = Buffer.alloc(0);
+const FETCH_KEY = 1;
 const READ_COMMITTED = 1;
 const FIRST_RECORD_BATCH_VERSION = 4;
 
@@ -57,6 +58,7 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
   maxVersion: 17,
   async handle({ broker, version, connection, afterResponseWritten }, req) {
     if ((req.sessionId ?? 0) !== 0) {
+      broker.metrics.errorsAnswered(FETCH_KEY, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
       return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
     }
     const byId = version >= 13;
@@ -106,11 +108,19 @@ export const fetch: ApiHandler<FetchRequest, FetchResponse> = {
       throw err;
     }
     const throttleTimeMs = broker.throttling.recordFetch(connection, total);
+    let failed = 0;
     for (const { counters, out } of slots) {
       broker.metrics.count(counters, 'fetchRequests');
-      if (out.errorCode !== ErrorCode.NONE) broker.metrics.count(counters, 'failedFetchRequests');
-      else if (throttleTimeMs === 0) broker.metrics.count(counters, 'bytesOut', out.records?.length ?? 0);
+      if (out.errorCode !== ErrorCode.NONE) {
+        failed++;
+        broker.metrics.count(counters, 'failedFetchRequests');
+        if (throttleTimeMs === 0) broker.metrics.errorsAnswered(FETCH_KEY, out.errorCode);
+      } else if (throttleTimeMs === 0) {
+        broker.metrics.count(counters, 'bytesOut', out.records?.length ?? 0);
+      }
     }
+    // a throttled fetch is answered without its partitions: its own NONE only
+    broker.metrics.errorsAnswered(FETCH_KEY, ErrorCode.NONE, (throttleTimeMs > 0 ? 0 : slots.length - failed) + 1);
     if (throttleTimeMs > 0) {
       memory.giveBackAll();
       return { throttleTimeMs, errorCode: 0, sessionId: 0, responses: [], nodeEndpoints: [] };
