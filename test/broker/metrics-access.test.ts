@@ -13,4 +13,6 @@ test('Basic credentials: the right password of a listed user only; other schemes
   for (const header of [undefined, '', basic('prometheus:scrape'), basic('prometheus'), basic('nobody:scrape:secret'), basic(':'), 'Bearer abc', 'Basic !!!', `Digest ${basic('prometheus:scrape:secret').slice(6)}`]) {
     assert.equal(authorized(header), false, String(header));
   }
+  // credentials without a colon are no user and password, whatever they could be split into
+  assert.equal(basicAuthorizer({ ab: 'abc' })(basic('abc')), false);
 });
