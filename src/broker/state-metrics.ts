@@ -59,6 +59,13 @@ export function* stateFamilies({ nodeId, disk, storageErrors, topics, groups, co
   yield gauge('kafka_topic_partition_replicas', 'A partition\'s replicas', perPartition(() => 1));
   yield gauge('kafka_topic_partition_in_sync_replica', 'A partition\'s in-sync replicas', perPartition(() => 1));
   yield gauge('kafka_topic_partition_under_replicated_partition', '1 where a partition has replicas out of sync', perPartition(() => 0));
+  const byState = new Map<string, { state: string; type: string; n: number }>();
+  for (const { state, type } of groups.list([], [])) {
+    const key = `${type} ${state}`;
+    const entry = byState.get(key) ?? byState.set(key, { state, type, n: 0 }).get(key)!;
+    entry.n++;
+  }
+  yield gauge('sluice_consumer_groups', 'Consumer groups by protocol (classic, or KIP-848\'s consumer) and state, as ListGroups gives them', [...byState.values()].map(({ state, type, n }) => ({ labels: labelSet({ type, state }), value: n })));
   yield gauge('kafka_consumergroup_members', 'Members of a consumer group (classic and KIP-848)', [...groups.groups.values()].map((g) => ({ labels: labelSet({ consumergroup: g.id }), value: g.members.size + g.consumer.members.size })));
   yield gauge('kafka_consumergroup_current_offset', 'A group\'s committed offset for a partition', groupOffsets(topics, groups, (o) => o.offset));
   yield gauge('kafka_consumergroup_current_offset_sum', 'A group\'s committed offsets over a topic\'s partitions, summed', groupSums(topics, groups, (o) => o.offset));

@@ -96,6 +96,7 @@ test('metrics: records, bytes, partitions and refusals counted per topic and in 
       assert.equal(m.value('kafka_consumergroup_lag_sum{consumergroup="billing",topic="orders"}'), 10);
       assert.equal(m.value('kafka_consumergroup_current_offset_sum{consumergroup="billing",topic="orders"}'), 8);
       assert.equal(m.value('kafka_consumergroup_members{consumergroup="billing"}'), 0);
+      assert.deepEqual(m.series.filter((s) => s.startsWith('sluice_consumer_groups{')).map((s) => [s, m.value(s)]), [['sluice_consumer_groups{type="classic",state="Empty"}', 1]]);
       assert.equal(m.value('kafka_topic_partitions{topic="orders"}'), 3);
       const partitions = m.series.filter((s) => s.startsWith('kafka_topic_partitions{')).reduce((n, s) => n + m.value(s)!, 0);
       assert.equal(m.value('kafka_server_replicamanager_partitioncount'), partitions);
