@@ -26,9 +26,20 @@ class RequestCounters {
   /** Error codes its answers carried (NONE included), by code. */
   readonly errors = new Map<number, number>();
   readonly times = new LatencyHistogram();
-  throttled = 0;
-  throttleSeconds = 0;
 }
+
+/** One client's throttles of one API, and when it was last throttled. */
+interface ClientThrottles {
+  request: string;
+  user: string;
+  clientId: string;
+  count: number;
+  seconds: number;
+  lastMs: number;
+}
+
+/** A client not throttled for this long has its throttle series dropped, as Kafka expires its quota sensors. */
+export const THROTTLE_SERIES_EXPIRY_MS = 60 * 60 * 1000;
 
 /**
  * The counts the broker keeps for its metrics: each update is a field or array increment, so that the produce and
@@ -43,6 +54,8 @@ export class BrokerMetrics {
   private readonly accepted = new Map<string, number>();
   private readonly authentications = new Map<string, { succeeded: number; failed: number }>();
   private readonly syncs = new Map<SyncKind, LatencyHistogram>();
+  /** By API, principal and client id; only clients that were throttled. */
+  private readonly clientThrottles = new Map<string, ClientThrottles>();
 
   topic(name: string): TopicCounters {
     let counters = this.topics.get(name);
@@ -94,11 +107,14 @@ export class BrokerMetrics {
     walk(response);
   }
 
-  /** A request's answer held its client back `ms` (a quota). */
-  throttled(apiKey: number, ms: number): void {
-    const r = this.request(apiKey);
-    r.throttled++;
-    r.throttleSeconds += ms / 1000;
+  /** A request's answer held its client (its principal and client id) back `ms`, at `nowMs` (a quota). */
+  throttled(apiKey: number, ms: number, principal: string, clientId: string, nowMs: number): void {
+    const key = `${apiKey}\0${principal}\0${clientId}`;
+    let t = this.clientThrottles.get(key);
+    if (!t) this.clientThrottles.set(key, (t = { request: API_SCHEMAS[apiKey]?.name ?? String(apiKey), user: principal.replace(/^User:/, ''), clientId, count: 0, seconds: 0, lastMs: nowMs }));
+    t.count++;
+    t.seconds += ms / 1000;
+    t.lastMs = nowMs;
   }
 
   connectionAccepted(listener: string): void {
@@ -124,7 +140,10 @@ export class BrokerMetrics {
     return r;
   }
 
-  families(): MetricFamily[] {
+  /** The families, as of `nowMs` (a client not throttled for THROTTLE_SERIES_EXPIRY_MS is left out, and forgotten). */
+  families(nowMs: number): MetricFamily[] {
+    for (const [key, t] of this.clientThrottles) if (nowMs - t.lastMs >= THROTTLE_SERIES_EXPIRY_MS) this.clientThrottles.delete(key);
+    const throttles = [...this.clientThrottles.values()].map((t) => ({ labels: labelSet({ request: t.request, user: t.user, client_id: t.clientId }), t }));
     const topicLabels = [...this.topics].map(([topic, c]) => [labelSet({ topic }), c] as const);
     const perTopic = (help: string, name: string, value: (c: TopicCounters) => number): MetricFamily => ({
       name: `kafka_server_brokertopicmetrics_${name}_total`,
@@ -162,15 +181,15 @@ export class BrokerMetrics {
       },
       {
         name: 'sluice_client_throttled_responses_total',
-        help: 'Answers that held their client back for a quota, by API',
+        help: 'Answers that held their client back for a quota, by API, user (the principal without User:) and client id',
         type: 'counter',
-        samples: requests.filter(({ r }) => r.throttled > 0).map(({ request, r }) => ({ labels: labelSet({ request }), value: r.throttled })),
+        samples: throttles.map(({ labels, t }) => ({ labels, value: t.count })),
       },
       {
         name: 'sluice_client_throttle_seconds_total',
-        help: 'Time clients were held back for quotas, by API',
+        help: 'Time clients were held back for quotas, by API, user and client id',
         type: 'counter',
-        samples: requests.filter(({ r }) => r.throttled > 0).map(({ request, r }) => ({ labels: labelSet({ request }), value: r.throttleSeconds })),
+        samples: throttles.map(({ labels, t }) => ({ labels, value: t.seconds })),
       },
       {
         name: 'sluice_connections_accepted_total',

@@ -385,7 +385,7 @@ export class Broker {
     // a filesystem that cannot say its space leaves those two gauges out, not the page
     const disk = await this.logs.fs.diskSpace(this.logs.dataDir).catch(() => null);
     const state = { nodeId: this.config.nodeId, disk, storageErrors: this.storageErrors, topics: this.logs.topics, groups: this.groups, connections };
-    const sources: Iterable<MetricFamily>[] = [this.metrics.families(), stateFamilies(state)];
+    const sources: Iterable<MetricFamily>[] = [this.metrics.families(this.logs.clock.now()), stateFamilies(state)];
     for (const families of sources) {
       for (const family of families) {
         for (const piece of exposition(family)) {

@@ -71,7 +71,7 @@ export async function dispatchFrame(broker: Broker, frame: Buffer, connection: C
   if (throttleMs > 0) {
     if (response !== null && 'throttleTimeMs' in response) response.throttleTimeMs = throttleMs;
     connection.throttle(throttleMs);
-    broker.metrics.throttled(header.apiKey, throttleMs);
+    broker.metrics.throttled(header.apiKey, throttleMs, connection.principal, header.clientId ?? '', broker.logs.clock.now());
   }
   if (response === null) {
     broker.metrics.requestServed(header.apiKey, version, started);

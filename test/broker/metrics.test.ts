@@ -170,8 +170,9 @@ test('metrics: SASL logins by outcome, quota throttles with the time answered, a
       const answered = await admin.client.send(0, 9, produceBody('single', 0, ['x'.repeat(200)]));
       assert.ok(answered.throttleTimeMs > 0, 'past its producer_byte_rate');
       const m = await scrape(metricsUrl!);
-      assert.equal(m.value('sluice_client_throttled_responses_total{request="Produce"}'), 1);
-      assert.equal(m.value('sluice_client_throttle_seconds_total{request="Produce"}'), answered.throttleTimeMs / 1000);
+      const client = '{request="Produce",user="alice",client_id="sluice-cli"}';
+      assert.equal(m.value(`sluice_client_throttled_responses_total${client}`), 1);
+      assert.equal(m.value(`sluice_client_throttle_seconds_total${client}`), answered.throttleTimeMs / 1000);
       assert.equal(m.value('sluice_authentications_total{listener="SASL_PLAINTEXT",outcome="succeeded"}'), 1);
       assert.equal(m.value('sluice_authentications_total{listener="SASL_PLAINTEXT",outcome="failed"}'), 1);
     } finally {
