@@ -1,6 +1,7 @@
 import { errorName } from '../protocol/errors.js';
 import { API_SCHEMAS } from '../protocol/messages.generated.js';
 import type { SyncKind } from '../storage/group-commit.js';
+import type { ListenerTraffic } from './connection.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { labelSet, type MetricFamily, type Sample } from './metrics-exposition.js';
 
@@ -52,6 +53,7 @@ export class BrokerMetrics {
   /** By API key. */
   private readonly requests: (RequestCounters | undefined)[] = [];
   private readonly accepted = new Map<string, number>();
+  private readonly listenerTraffic = new Map<string, ListenerTraffic>();
   private readonly authentications = new Map<string, { succeeded: number; failed: number }>();
   private readonly syncs = new Map<SyncKind, LatencyHistogram>();
   /** By API, principal and client id; only clients that were throttled. */
@@ -115,6 +117,13 @@ export class BrokerMetrics {
     t.count++;
     t.seconds += ms / 1000;
     t.lastMs = nowMs;
+  }
+
+  /** The byte counts of a listener's connections, which they add to themselves. */
+  traffic(listener: string): ListenerTraffic {
+    let t = this.listenerTraffic.get(listener);
+    if (!t) this.listenerTraffic.set(listener, (t = { received: 0, sent: 0 }));
+    return t;
   }
 
   connectionAccepted(listener: string): void {
@@ -196,6 +205,18 @@ export class BrokerMetrics {
         help: 'Connections served, by listener',
         type: 'counter',
         samples: pairs(this.accepted, (listener, n) => [{ labels: labelSet({ listener }), value: n }]),
+      },
+      {
+        name: 'sluice_network_received_bytes_total',
+        help: 'Bytes read from clients, by listener (after TLS)',
+        type: 'counter',
+        samples: pairs(this.listenerTraffic, (listener, t) => [{ labels: labelSet({ listener }), value: t.received }]),
+      },
+      {
+        name: 'sluice_network_sent_bytes_total',
+        help: 'Bytes of answers written to clients, by listener (before TLS)',
+        type: 'counter',
+        samples: pairs(this.listenerTraffic, (listener, t) => [{ labels: labelSet({ listener }), value: t.sent }]),
       },
       {
         name: 'sluice_authentications_total',

@@ -384,7 +384,8 @@ export class Broker {
     for (const c of this.connections) connections.set(c.listener.name, (connections.get(c.listener.name) ?? 0) + 1);
     // a filesystem that cannot say its space leaves those two gauges out, not the page
     const disk = await this.logs.fs.diskSpace(this.logs.dataDir).catch(() => null);
-    const state = { nodeId: this.config.nodeId, disk, storageErrors: this.storageErrors, topics: this.logs.topics, groups: this.groups, connections };
+    const memory = { queuedRequests: { bytes: this.queuedRequests.bytes, limit: this.queuedRequests.limit }, fetchResponses: { bytes: this.fetchMemory.bytes, limit: this.fetchMemory.limit } };
+    const state = { nodeId: this.config.nodeId, disk, storageErrors: this.storageErrors, memory, topics: this.logs.topics, groups: this.groups, connections };
     const sources: Iterable<MetricFamily>[] = [this.metrics.families(this.logs.clock.now()), stateFamilies(state)];
     for (const families of sources) {
       for (const family of families) {
@@ -459,6 +460,7 @@ export class Broker {
         saslRequired: usesSasl(listener.securityProtocol),
         certificateName: this.certificateName,
         listener,
+        traffic: this.metrics.traffic(listener.name),
       },
       (c) => {
         this.connections.delete(c);

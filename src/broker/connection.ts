@@ -23,6 +23,12 @@ export interface FrameResponse {
  */
 export type FrameHandler = (frame: Buffer, connection: Connection, taken: () => void) => Promise<FrameResponse | null>;
 
+/** Bytes a listener's connections have read (requests, as framed) and written (answers, with their size prefix). */
+export interface ListenerTraffic {
+  received: number;
+  sent: number;
+}
+
 export interface ConnectionOptions {
   maxRequestBytes: number;
   idleTimeoutMs: number;
@@ -39,6 +45,8 @@ export interface ConnectionOptions {
   certificateName: PrincipalMapper;
   /** The listener the client came in on. */
   listener: Listener;
+  /** Its listener's byte counts, which its reads and answers add to (the metrics). */
+  traffic: ListenerTraffic;
 }
 
 /** A SASL exchange under way on a connection; `rawTokens` after SaslHandshake v0, whose tokens come as bare frames. */
@@ -199,6 +207,7 @@ export class Connection {
 
   private onRead(bytes: number, into: Buffer): void {
     if (this.closed) return;
+    this.options.traffic.received += bytes;
     this.touch();
     try {
       if (into === SHARED_READ_BUFFER) this.split(bytes);
@@ -304,6 +313,7 @@ export class Connection {
       for (const c of chunks) size += c.length;
       const prefix = Buffer.allocUnsafe(4);
       prefix.writeInt32BE(size, 0);
+      this.options.traffic.sent += 4 + size;
       this.socket.write(prefix);
       for (let i = 0; i < chunks.length - 1; i++) this.socket.write(chunks[i]!);
       // called once the bytes are written, or with an error once the socket is gone: either way no write reads them

@@ -10,6 +10,8 @@ export interface MetricsState {
   /** The data directory's filesystem, as statfs gives it when scraped; null when it could not say. */
   disk: { totalBytes: number; usableBytes: number } | null;
   storageErrors: StorageErrorLog;
+  /** Memory requests hold over all connections, and its bounds (queued.max.request.bytes, and fetch answers'). */
+  memory: { queuedRequests: { bytes: number; limit: number }; fetchResponses: { bytes: number; limit: number } };
   topics: ReadonlyMap<string, TopicState>;
   groups: GroupCoordinator;
   /** Connections served now, by listener name (every listener listed, with 0 where it has none). */
@@ -33,7 +35,12 @@ interface PartitionEntry {
  * alerts written for those work unchanged. A single broker leads every partition, all in sync. A family of every
  * partition or group offset makes its samples as they are written.
  */
-export function* stateFamilies({ nodeId, disk, storageErrors, topics, groups, connections }: MetricsState): Generator<MetricFamily> {
+export function* stateFamilies({ nodeId, disk, storageErrors, memory, topics, groups, connections }: MetricsState): Generator<MetricFamily> {
+  const { queuedRequests, fetchResponses } = memory;
+  yield gauge('sluice_queued_request_bytes', 'Bytes of requests read and not yet answered, over all connections; reading stops at the limit', [{ labels: '', value: queuedRequests.bytes }]);
+  yield gauge('sluice_queued_request_bytes_limit', 'The bound on sluice_queued_request_bytes (queued.max.request.bytes)', [{ labels: '', value: queuedRequests.limit }]);
+  yield gauge('sluice_fetch_response_bytes', 'Bytes fetch answers hold until written, over all connections; fetches read less near the limit', [{ labels: '', value: fetchResponses.bytes }]);
+  yield gauge('sluice_fetch_response_bytes_limit', 'The bound on sluice_fetch_response_bytes', [{ labels: '', value: fetchResponses.limit }]);
   yield gauge('sluice_data_dir_size_bytes', 'Size of the data directory\'s filesystem', disk === null ? [] : [{ labels: '', value: disk.totalBytes }]);
   yield gauge('sluice_data_dir_usable_bytes', 'Bytes the broker may still write on the data directory\'s filesystem', disk === null ? [] : [{ labels: '', value: disk.usableBytes }]);
   yield { name: 'sluice_storage_errors_total', help: 'Appends and reads refused with KAFKA_STORAGE_ERROR (a full disk, an I/O error)', type: 'counter', samples: [{ labels: '', value: storageErrors.refusedTotal }] };

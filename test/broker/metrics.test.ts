@@ -3,7 +3,9 @@
 // connections, syncs), what the state shows (offsets, sizes, a group's lag), a deleted topic's series gone, the HTTP
 // answers other than a scrape, and Prometheus' own linter over the whole page.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { statfs } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { Admin } from '../../src/admin/admin.js';
 import { KafkaClient } from '../../src/admin/kafka-client.js';
@@ -179,6 +181,41 @@ test('metrics: SASL logins by outcome, quota throttles with the time answered, a
       admin.close();
     }
   }, { ...METRICS, sasl: { users: { alice: 'secret' } } });
+});
+
+/** Sends one request frame on a connection of its own and reads its whole answer: the bytes each way. */
+async function oneExchange(port: number, frame: Buffer): Promise<{ sent: number; received: number }> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(frame);
+  let got = Buffer.alloc(0);
+  for await (const chunk of socket) {
+    got = Buffer.concat([got, chunk as Buffer]);
+    if (got.length >= 4 && got.length >= 4 + got.readInt32BE(0)) break;
+  }
+  socket.destroy();
+  return { sent: frame.length, received: got.length };
+}
+
+test('metrics: bytes each way per listener, exactly as framed; request memory and its bounds', async () => {
+  await withBroker(async ({ port, metricsUrl }) => {
+    const traffic = (m: Awaited<ReturnType<typeof scrape>>) => [m.value('sluice_network_received_bytes_total{listener="PLAINTEXT"}') ?? 0, m.value('sluice_network_sent_bytes_total{listener="PLAINTEXT"}') ?? 0];
+    const before = await scrape(metricsUrl!);
+    // ApiVersions v0: size, api key 18, version 0, correlation id 7, client id "metrics-test", no body
+    const clientId = Buffer.from('metrics-test');
+    const frame = Buffer.alloc(4 + 10 + clientId.length);
+    frame.writeInt32BE(frame.length - 4, 0);
+    frame.writeInt16BE(18, 4);
+    frame.writeInt16BE(0, 6);
+    frame.writeInt32BE(7, 8);
+    frame.writeInt16BE(clientId.length, 12);
+    clientId.copy(frame, 14);
+    const { sent, received } = await oneExchange(port, frame);
+    const after = await scrape(metricsUrl!);
+    const [inBefore, outBefore] = traffic(before);
+    assert.deepEqual(traffic(after), [inBefore! + sent, outBefore! + received]);
+    assert.deepEqual(['sluice_queued_request_bytes', 'sluice_queued_request_bytes_limit', 'sluice_fetch_response_bytes', 'sluice_fetch_response_bytes_limit'].map((n) => after.value(n)), [0, 32 * 1024 * 1024, 0, 256 * 1024 * 1024]);
+  }, { ...METRICS, queuedMaxRequestBytes: 32 * 1024 * 1024 });
 });
 
 test('metrics: no endpoint unless asked; other paths get 404, other methods 405', async () => {
