@@ -21,7 +21,7 @@ export class TopicCounters {
   failedFetchRequests = 0;
 }
 
-/** One API's requests: how many of each version, their times, and their throttles. */
+/** One API's requests: how many of each version, the error codes of their answers, and their times. */
 class RequestCounters {
   readonly byVersion: number[] = [];
   /** Error codes its answers carried (NONE included), by code. */
@@ -48,7 +48,7 @@ export const THROTTLE_SERIES_EXPIRY_MS = 60 * 60 * 1000;
  * grow while the broker runs; a deleted topic's are dropped, as Kafka drops its topic metrics.
  */
 export class BrokerMetrics {
-  readonly allTopics = new TopicCounters();
+  private readonly allTopics = new TopicCounters();
   private readonly topics = new Map<string, TopicCounters>();
   /** By API key. */
   private readonly requests: (RequestCounters | undefined)[] = [];
@@ -60,9 +60,7 @@ export class BrokerMetrics {
   private readonly clientThrottles = new Map<string, ClientThrottles>();
 
   topic(name: string): TopicCounters {
-    let counters = this.topics.get(name);
-    if (!counters) this.topics.set(name, (counters = new TopicCounters()));
-    return counters;
+    return entry(this.topics, name, () => new TopicCounters());
   }
 
   /** Adds `n` to a count of all topics and, where `topic` is an existing topic's, to its own (a name no topic has gets no series). */
@@ -94,26 +92,14 @@ export class BrokerMetrics {
    * Fetch answers, whose partitions may be thousands, are counted by their handlers as they fill them in instead.
    */
   answered(apiKey: number, response: object): void {
-    const counts = this.request(apiKey).errors;
-    const walk = (value: unknown): void => {
-      if (Array.isArray(value)) {
-        for (const v of value) walk(v);
-      } else if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array)) {
-        for (const key in value) {
-          const v = (value as Record<string, unknown>)[key];
-          if (key === 'errorCode' && typeof v === 'number') counts.set(v, (counts.get(v) ?? 0) + 1);
-          else if (typeof v === 'object') walk(v);
-        }
-      }
-    };
-    walk(response);
+    countErrorCodes(response, this.request(apiKey).errors);
   }
 
   /** A request's answer held its client (its principal and client id) back `ms`, at `nowMs` (a quota). */
   throttled(apiKey: number, ms: number, principal: string, clientId: string, nowMs: number): void {
-    const key = `${apiKey}\0${principal}\0${clientId}`;
-    let t = this.clientThrottles.get(key);
-    if (!t) this.clientThrottles.set(key, (t = { request: API_SCHEMAS[apiKey]?.name ?? String(apiKey), user: principal.replace(/^User:/, ''), clientId, count: 0, seconds: 0, lastMs: nowMs }));
+    const t = entry(this.clientThrottles, `${apiKey}\0${principal}\0${clientId}`, () => ({
+      request: API_SCHEMAS[apiKey]?.name ?? String(apiKey), user: principal.replace(/^User:/, ''), clientId, count: 0, seconds: 0, lastMs: nowMs,
+    }));
     t.count++;
     t.seconds += ms / 1000;
     t.lastMs = nowMs;
@@ -121,9 +107,7 @@ export class BrokerMetrics {
 
   /** The byte counts of a listener's connections, which they add to themselves. */
   traffic(listener: string): ListenerTraffic {
-    let t = this.listenerTraffic.get(listener);
-    if (!t) this.listenerTraffic.set(listener, (t = { received: 0, sent: 0 }));
-    return t;
+    return entry(this.listenerTraffic, listener, () => ({ received: 0, sent: 0 }));
   }
 
   connectionAccepted(listener: string): void {
@@ -131,16 +115,13 @@ export class BrokerMetrics {
   }
 
   authenticated(listener: string, succeeded: boolean): void {
-    let a = this.authentications.get(listener);
-    if (!a) this.authentications.set(listener, (a = { succeeded: 0, failed: 0 }));
+    const a = entry(this.authentications, listener, () => ({ succeeded: 0, failed: 0 }));
     if (succeeded) a.succeeded++;
     else a.failed++;
   }
 
   syncObserved(kind: SyncKind, seconds: number): void {
-    let h = this.syncs.get(kind);
-    if (!h) this.syncs.set(kind, (h = new LatencyHistogram()));
-    h.observe(seconds);
+    entry(this.syncs, kind, () => new LatencyHistogram()).observe(seconds);
   }
 
   private request(apiKey: number): RequestCounters {
@@ -234,5 +215,25 @@ export class BrokerMetrics {
         samples: [...this.syncs].map(([kind, h]) => h.sample({ kind })),
       },
     ];
+  }
+}
+
+/** The map's value for `key`, made and kept first if it has none. */
+function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = make()));
+  return value;
+}
+
+/** Adds every `errorCode` field of an answer, at any depth, to `counts`; record bytes are not looked into. */
+function countErrorCodes(value: unknown, counts: Map<number, number>): void {
+  if (Array.isArray(value)) {
+    for (const v of value) countErrorCodes(v, counts);
+  } else if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array)) {
+    for (const key in value) {
+      const v = (value as Record<string, unknown>)[key];
+      if (key === 'errorCode' && typeof v === 'number') counts.set(v, (counts.get(v) ?? 0) + 1);
+      else if (typeof v === 'object') countErrorCodes(v, counts);
+    }
   }
 }

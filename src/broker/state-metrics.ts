@@ -19,6 +19,8 @@ export interface MetricsState {
 }
 
 const gauge = (name: string, help: string, samples: Iterable<Sample>): MetricFamily => ({ name, help, type: 'gauge', samples });
+/** A family's one series, without labels. */
+const one = (value: number): Sample[] => [{ labels: '', value }];
 
 /** A partition and, once a family has written it, its label set, which the other partition families reuse. */
 interface PartitionEntry {
@@ -37,28 +39,28 @@ interface PartitionEntry {
  */
 export function* stateFamilies({ nodeId, disk, storageErrors, memory, topics, groups, connections }: MetricsState): Generator<MetricFamily> {
   const { queuedRequests, fetchResponses } = memory;
-  yield gauge('sluice_queued_request_bytes', 'Bytes of requests read and not yet answered, over all connections; reading stops at the limit', [{ labels: '', value: queuedRequests.bytes }]);
-  yield gauge('sluice_queued_request_bytes_limit', 'The bound on sluice_queued_request_bytes (queued.max.request.bytes)', [{ labels: '', value: queuedRequests.limit }]);
-  yield gauge('sluice_fetch_response_bytes', 'Bytes fetch answers hold until written, over all connections; fetches read less near the limit', [{ labels: '', value: fetchResponses.bytes }]);
-  yield gauge('sluice_fetch_response_bytes_limit', 'The bound on sluice_fetch_response_bytes', [{ labels: '', value: fetchResponses.limit }]);
-  yield gauge('sluice_data_dir_size_bytes', 'Size of the data directory\'s filesystem', disk === null ? [] : [{ labels: '', value: disk.totalBytes }]);
-  yield gauge('sluice_data_dir_usable_bytes', 'Bytes the broker may still write on the data directory\'s filesystem', disk === null ? [] : [{ labels: '', value: disk.usableBytes }]);
-  yield { name: 'sluice_storage_errors_total', help: 'Appends and reads refused with KAFKA_STORAGE_ERROR (a full disk, an I/O error)', type: 'counter', samples: [{ labels: '', value: storageErrors.refusedTotal }] };
-  yield gauge('sluice_storage_failing', '1 from a storage error until an append is stored again', [{ labels: '', value: storageErrors.failing ? 1 : 0 }]);
+  yield gauge('sluice_queued_request_bytes', 'Bytes of requests read and not yet answered, over all connections; reading stops at the limit', one(queuedRequests.bytes));
+  yield gauge('sluice_queued_request_bytes_limit', 'The bound on sluice_queued_request_bytes (queued.max.request.bytes)', one(queuedRequests.limit));
+  yield gauge('sluice_fetch_response_bytes', 'Bytes fetch answers hold until written, over all connections; fetches read less near the limit', one(fetchResponses.bytes));
+  yield gauge('sluice_fetch_response_bytes_limit', 'The bound on sluice_fetch_response_bytes', one(fetchResponses.limit));
+  yield gauge('sluice_data_dir_size_bytes', 'Size of the data directory\'s filesystem', disk === null ? [] : one(disk.totalBytes));
+  yield gauge('sluice_data_dir_usable_bytes', 'Bytes the broker may still write on the data directory\'s filesystem', disk === null ? [] : one(disk.usableBytes));
+  yield { name: 'sluice_storage_errors_total', help: 'Appends and reads refused with KAFKA_STORAGE_ERROR (a full disk, an I/O error)', type: 'counter', samples: one(storageErrors.refusedTotal) };
+  yield gauge('sluice_storage_failing', '1 from a storage error until an append is stored again', one(storageErrors.failing ? 1 : 0));
   const partitions: PartitionEntry[] = [];
   for (const t of topics.values()) t.partitions.forEach((log, index) => partitions.push({ topic: t.name, index, log, labels: null }));
   function* perPartition(value: (log: PartitionLog) => number): Generator<Sample> {
     for (const p of partitions) yield { labels: (p.labels ??= labelSet({ topic: p.topic, partition: String(p.index) })), value: value(p.log) };
   }
-  yield gauge('kafka_server_replicamanager_partitioncount', 'Partitions on this broker', [{ labels: '', value: partitions.length }]);
-  yield gauge('kafka_server_replicamanager_leadercount', 'Partitions this broker leads', [{ labels: '', value: partitions.length }]);
-  yield gauge('kafka_server_replicamanager_underreplicatedpartitions', 'Partitions led here with replicas out of sync', [{ labels: '', value: 0 }]);
+  yield gauge('kafka_server_replicamanager_partitioncount', 'Partitions on this broker', one(partitions.length));
+  yield gauge('kafka_server_replicamanager_leadercount', 'Partitions this broker leads', one(partitions.length));
+  yield gauge('kafka_server_replicamanager_underreplicatedpartitions', 'Partitions led here with replicas out of sync', one(0));
   yield gauge('kafka_log_log_size', 'Bytes of a partition\'s segments', perPartition((log) => log.sizeBytes));
   yield gauge('kafka_log_log_logstartoffset', 'A partition\'s first offset', perPartition((log) => log.logStartOffset));
   yield gauge('kafka_log_log_logendoffset', 'The offset a partition\'s next record gets', perPartition((log) => log.logEndOffset));
   yield gauge('kafka_log_log_numlogsegments', 'A partition\'s segments', perPartition((log) => log.segments.length));
   yield gauge('kafka_server_socket_server_metrics_connection_count', 'Connections served now, by listener', [...connections].map(([listener, n]) => ({ labels: labelSet({ listener }), value: n })));
-  yield gauge('kafka_brokers', 'Brokers in the cluster', [{ labels: '', value: 1 }]);
+  yield gauge('kafka_brokers', 'Brokers in the cluster', one(1));
   yield gauge('kafka_topic_partitions', 'Partitions of a topic', [...topics.values()].map((t) => ({ labels: labelSet({ topic: t.name }), value: t.partitions.length })));
   yield gauge('kafka_topic_partition_current_offset', 'A partition\'s high watermark', perPartition((log) => log.highWatermark));
   yield gauge('kafka_topic_partition_oldest_offset', 'A partition\'s log start offset', perPartition((log) => log.logStartOffset));
