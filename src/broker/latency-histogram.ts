@@ -15,12 +15,6 @@ export class LatencyHistogram {
     this.sum += seconds;
   }
 
-  get count(): number {
-    let n = 0;
-    for (const c of this.counts) n += c;
-    return n;
-  }
-
   sample(labels: Labels): HistogramSample {
     const cumulative: number[] = [];
     let running = 0;

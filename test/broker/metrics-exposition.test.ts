@@ -31,7 +31,6 @@ test('a latency histogram counts each time in the first bucket at or above it, c
   for (const seconds of [0, 0.0001, 0.00010001, 0.003, 10, 11]) h.observe(seconds);
   const sample = h.sample({ request: 'Produce' });
   assert.equal(sample.count, 6);
-  assert.equal(h.count, 6);
   assert.equal(sample.sum, 0 + 0.0001 + 0.00010001 + 0.003 + 10 + 11);
   const at = (bound: number) => sample.cumulative[LATENCY_BOUNDS.indexOf(bound)];
   assert.deepEqual([at(0.0001), at(0.00025), at(0.0025), at(0.005), at(5), at(10)], [2, 3, 3, 4, 4, 5]);

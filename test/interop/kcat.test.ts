@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
-import { run } from '../helpers/run.js';
+import { kcat } from '../helpers/kcat.js';
 import { until } from '../helpers/until.js';
 
 interface KcatMessage {
@@ -11,12 +11,6 @@ interface KcatMessage {
   key: string | null;
   payload: string | null;
   headers?: string[];
-}
-
-async function kcat(args: string[], input?: string): Promise<string> {
-  const res = await run('kcat', args, { input, timeoutMs: 60_000 });
-  assert.equal(res.code, 0, `kcat ${args.join(' ')} failed: ${res.stderr}`);
-  return res.stdout;
 }
 
 test('kcat: metadata lists the broker at its advertised address and the topic partitions', async () => {

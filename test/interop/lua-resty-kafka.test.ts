@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
 import { withCleanup } from '../helpers/cleanup.js';
 import { freePort, poll, startProcess } from '../helpers/processes.js';
-import { run } from '../helpers/run.js';
+import { kcat } from '../helpers/kcat.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 
 /** What each request to /produce does: N messages keyed k0..k4, each sent and answered with its offset (sync) or buffered then flushed (async). */
@@ -82,9 +82,7 @@ async function withNginx<T>(fn: (base: string) => Promise<T>): Promise<T> {
 }
 
 async function kcatRead(bootstrap: string, topic: string): Promise<string[]> {
-  const res = await run('kcat', ['-b', bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p %o %k %s %T\\n'], { timeoutMs: 60_000 });
-  assert.equal(res.code, 0, res.stderr);
-  return res.stdout.split('\n').filter((l) => l !== '');
+  return (await kcat(['-b', bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p %o %k %s %T\\n'])).split('\n').filter((l) => l !== '');
 }
 
 test('lua-resty-kafka in nginx: sync produce at v0, v1 and v2 answered with each offset, async produce flushed, all read back by kcat in order', async () => {

@@ -4,15 +4,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withBroker } from '../helpers/broker.js';
 import { poll } from '../helpers/processes.js';
-import { run } from '../helpers/run.js';
+import { kcat } from '../helpers/kcat.js';
 import { TLS_FIXTURES_DIR, tlsFixture } from '../helpers/tls-fixtures.js';
 import { withPrometheus, type Prometheus } from './prometheus.js';
-
-async function kcat(args: string[], input?: string): Promise<string> {
-  const res = await run('kcat', args, { input, timeoutMs: 60_000 });
-  assert.equal(res.code, 0, `kcat ${args.join(' ')} failed: ${res.stderr}`);
-  return res.stdout;
-}
 
 const lines = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`).join('\n') + '\n';
 
